@@ -1,1 +1,161 @@
-int main() { return 0; }
+// berth: one binary for the control plane (server), the host agent (agent),
+// both together on one machine (up), and the pull pipeline (pull).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/log.h"
+#include "server/app.h"
+
+#ifndef BERTH_VERSION
+#define BERTH_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using berth::server::App;
+using berth::server::AppOptions;
+
+struct CommonServerFlags {
+  std::string data_dir;
+  std::string listen;
+  std::string account_id = "123456789012";
+  std::string root_credentials;
+  std::string root_key_file;
+  std::string log_format = "text";
+  std::string log_level = "info";
+  int threads = 0;
+  size_t body_limit = 8 << 20;
+  int header_timeout_ms = 10'000;
+};
+
+void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
+  cmd->add_option("--data-dir", f.data_dir, "Directory for the store, root key and credentials");
+  cmd->add_option("--listen", f.listen, "Address to serve the AWS APIs on, HOST:PORT");
+  cmd->add_option("--account-id", f.account_id, "The default account's 12-digit id");
+  cmd->add_option("--root-credentials", f.root_credentials,
+                  "KEY_ID:SECRET for the default account's root (else "
+                  "$BERTH_ROOT_ACCESS_KEY_ID/$BERTH_ROOT_SECRET_ACCESS_KEY, else random)");
+  cmd->add_option("--root-key-file", f.root_key_file,
+                  "File holding the root key that wraps secrets at rest (default DATA_DIR/root.key)");
+  cmd->add_option("--log-format", f.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--log-level", f.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->add_option("--threads", f.threads, "HTTP worker threads (0: one per core)");
+  cmd->add_option("--body-limit", f.body_limit, "Largest request body accepted, in bytes");
+  cmd->add_option("--header-timeout-ms", f.header_timeout_ms,
+                  "Drop a connection that sends no complete request header in this time");
+}
+
+// Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait().
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int RunServer(const CommonServerFlags& f, bool up) {
+  berth::log::Format format;
+  berth::log::Level level;
+  berth::log::ParseFormat(f.log_format, &format);
+  berth::log::ParseLevel(f.log_level, &level);
+  berth::log::Init(format, level);
+
+  AppOptions options;
+  options.data_dir = f.data_dir;
+  auto listen = berth::server::ParseListen(f.listen);
+  if (!listen) {
+    fmt::print(stderr, "berth: {}\n", listen.error().message);
+    return 2;
+  }
+  options.host = listen->first;
+  options.port = listen->second;
+  options.account_id = f.account_id;
+  std::string root = f.root_credentials;
+  const char* env_key = std::getenv("BERTH_ROOT_ACCESS_KEY_ID");
+  const char* env_secret = std::getenv("BERTH_ROOT_SECRET_ACCESS_KEY");
+  if (root.empty() && env_key && env_secret && *env_key && *env_secret) {
+    root = fmt::format("{}:{}", env_key, env_secret);
+  }
+  if (!root.empty()) {
+    auto creds = berth::server::ParseRootCredentials(root);
+    if (!creds) {
+      fmt::print(stderr, "berth: {}\n", creds.error().message);
+      return 2;
+    }
+    options.root_credentials = *creds;
+  }
+  options.root_key_file = f.root_key_file;
+  options.threads = f.threads;
+  options.body_limit = f.body_limit;
+  options.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
+
+  sigset_t stop_signals = BlockStopSignals();
+  auto app = App::Start(options);
+  if (!app) {
+    fmt::print(stderr, "berth: cannot start: {}\n", app.error().message);
+    return 1;
+  }
+  std::string creds_path = std::filesystem::absolute((*app)->credentials_file()).lexically_normal();
+  if (up) {
+    fmt::print(
+        "\nberth is up.\n\n"
+        "  endpoint     {0}\n"
+        "  account      {1}\n"
+        "  credentials  {2}  (profile default)\n"
+        "  region       us-east-1 (any region works: it is taken from each request's signature)\n\n"
+        "Try it with the AWS CLI v2:\n\n"
+        "  export AWS_SHARED_CREDENTIALS_FILE={2} AWS_REGION=us-east-1\n"
+        "  aws --endpoint-url {0} sts get-caller-identity\n\n"
+        "Stop with Ctrl-C.\n",
+        (*app)->endpoint(), (*app)->account_id(), creds_path);
+  } else {
+    fmt::print("berth server listening on {} (credentials: {})\n", (*app)->endpoint(), creds_path);
+  }
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  berth::log::Info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*app)->Stop();
+  berth::log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"berth: a self-hosted, ECS-compatible container platform"};
+  cli.require_subcommand(1);
+
+  CommonServerFlags server_flags;
+  server_flags.data_dir = "./berth-data";
+  server_flags.listen = "127.0.0.1:4566";
+  auto* server = cli.add_subcommand("server", "Run the control plane (the AWS APIs)");
+  AddServerFlags(server, server_flags);
+
+  CommonServerFlags up_flags;
+  up_flags.data_dir = "./berth-data";
+  up_flags.listen = "127.0.0.1:4566";
+  auto* up = cli.add_subcommand(
+      "up", "Run berth on this machine with the embedded store, and print how to reach it");
+  AddServerFlags(up, up_flags);
+
+  auto* version = cli.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(cli, argc, argv);
+  if (*version) {
+    fmt::print("berth {}\n", BERTH_VERSION);
+    return 0;
+  }
+  if (*server) return RunServer(server_flags, /*up=*/false);
+  if (*up) return RunServer(up_flags, /*up=*/true);
+  return 0;
+}

@@ -1,0 +1,557 @@
+#include "store/sqlite/sqlite_kv.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace berth::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// A fresh directory per test, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sqlite_kv_test.XXXXXX");
+    char* made = mkdtemp(pattern.data());
+    if (made == nullptr) std::abort();
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class SqliteKvTest : public ::testing::Test {
+ protected:
+  void SetUp() override { kv_ = OpenStore(); }
+
+  std::unique_ptr<SqliteKv> OpenStore() {
+    auto kv = SqliteKv::Open(path_);
+    EXPECT_TRUE(kv.has_value()) << kv.error().message;
+    return kv ? std::move(*kv) : nullptr;
+  }
+
+  int64_t MustPut(const std::string& key, const std::string& value) {
+    auto revision = kv_->Put(key, value);
+    EXPECT_TRUE(revision.has_value()) << revision.error().message;
+    return revision.value_or(-1);
+  }
+
+  std::optional<KeyValue> MustGet(std::string_view key) {
+    auto kv = kv_->Get(key);
+    EXPECT_TRUE(kv.has_value()) << kv.error().message;
+    return kv.value_or(std::nullopt);
+  }
+
+  RangeResult MustRange(std::string_view prefix, std::string_view start_after = {},
+                        size_t limit = 0) {
+    auto range = kv_->Range(prefix, start_after, limit);
+    EXPECT_TRUE(range.has_value()) << range.error().message;
+    return range.value_or(RangeResult{});
+  }
+
+  TxnResult MustCommit(const Txn& txn) {
+    auto result = kv_->Commit(txn);
+    EXPECT_TRUE(result.has_value()) << result.error().message;
+    return result.value_or(TxnResult{});
+  }
+
+  static std::vector<std::string> Keys(const RangeResult& range) {
+    std::vector<std::string> keys;
+    for (const KeyValue& kv : range.kvs) keys.push_back(kv.key);
+    return keys;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.File("store.db");
+  std::unique_ptr<SqliteKv> kv_;
+};
+
+// Collects watch events; Wait blocks until `n` arrived (or a generous timeout).
+class EventLog {
+ public:
+  std::function<void(const WatchEvent&)> Callback() {
+    return [this](const WatchEvent& event) {
+      std::lock_guard lock(mu_);
+      events_.push_back(event);
+      cv_.notify_all();
+    };
+  }
+  bool Wait(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return events_.size() >= n; });
+  }
+  std::vector<WatchEvent> Events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<WatchEvent> events_;
+};
+
+TEST_F(SqliteKvTest, GetPutDelete) {
+  EXPECT_EQ(MustGet("a"), std::nullopt);
+  MustPut("a", "1");
+  auto got = MustGet("a");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->key, "a");
+  EXPECT_EQ(got->value, "1");
+  MustPut("a", "2");
+  EXPECT_EQ(MustGet("a")->value, "2");
+  ASSERT_TRUE(kv_->Delete("a").has_value());
+  EXPECT_EQ(MustGet("a"), std::nullopt);
+}
+
+TEST_F(SqliteKvTest, EmptyAndBinaryValuesRoundTrip) {
+  MustPut("empty", "");
+  std::string binary("\0\x01\xff\x00z", 5);
+  MustPut("binary", binary);
+  ASSERT_TRUE(MustGet("empty").has_value());
+  EXPECT_EQ(MustGet("empty")->value, "");
+  EXPECT_EQ(MustGet("binary")->value, binary);
+}
+
+TEST_F(SqliteKvTest, RevisionsTrackCreateAndModify) {
+  int64_t r1 = MustPut("a", "1");
+  EXPECT_EQ(r1, 1);
+  int64_t r2 = MustPut("b", "1");
+  EXPECT_EQ(r2, 2);
+  int64_t r3 = MustPut("a", "2");
+  EXPECT_EQ(r3, 3);
+  auto a = MustGet("a");
+  EXPECT_EQ(a->create_revision, 1);
+  EXPECT_EQ(a->mod_revision, 3);
+  auto b = MustGet("b");
+  EXPECT_EQ(b->create_revision, 2);
+  EXPECT_EQ(b->mod_revision, 2);
+
+  // One revision for the whole transaction, shared by all its writes.
+  Txn txn;
+  txn.ops = {Op::Put("a", "3"), Op::Put("c", "1"), Op::Delete("b")};
+  TxnResult result = MustCommit(txn);
+  EXPECT_TRUE(result.succeeded);
+  EXPECT_EQ(result.revision, 4);
+  EXPECT_EQ(MustGet("a")->mod_revision, 4);
+  EXPECT_EQ(MustGet("c")->create_revision, 4);
+  EXPECT_EQ(MustGet("c")->mod_revision, 4);
+  EXPECT_EQ(MustRange("").revision, 4);
+
+  // A key deleted and put again is created anew.
+  ASSERT_TRUE(kv_->Delete("a").has_value());
+  int64_t r6 = MustPut("a", "4");
+  EXPECT_EQ(r6, 6);
+  EXPECT_EQ(MustGet("a")->create_revision, 6);
+}
+
+TEST_F(SqliteKvTest, TxnThatChangesNothingTakesNoRevision) {
+  MustPut("a", "1");
+  auto deleted = kv_->Delete("absent");
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(*deleted, 1);
+  TxnResult empty = MustCommit(Txn{});
+  EXPECT_TRUE(empty.succeeded);
+  EXPECT_EQ(empty.revision, 1);
+  EXPECT_EQ(MustPut("b", "1"), 2);
+}
+
+TEST_F(SqliteKvTest, RangeByPrefixInKeyOrder) {
+  for (const char* key : {"app/b", "app/a", "apq", "ap", "app/c/d", "b"}) MustPut(key, "v");
+  RangeResult range = MustRange("app/");
+  EXPECT_THAT(Keys(range), ElementsAre("app/a", "app/b", "app/c/d"));
+  EXPECT_FALSE(range.more);
+  EXPECT_EQ(range.revision, 6);
+  EXPECT_EQ(range.kvs[0].value, "v");
+  EXPECT_EQ(range.kvs[0].create_revision, 2);
+  EXPECT_THAT(Keys(MustRange("")), ElementsAre("ap", "app/a", "app/b", "app/c/d", "apq", "b"));
+  EXPECT_THAT(Keys(MustRange("zzz")), IsEmpty());
+}
+
+TEST_F(SqliteKvTest, RangePaginates) {
+  for (const char* key : {"p/1", "p/2", "p/3", "p/4", "p/5", "q"}) MustPut(key, "v");
+  RangeResult page1 = MustRange("p/", {}, 2);
+  EXPECT_THAT(Keys(page1), ElementsAre("p/1", "p/2"));
+  EXPECT_TRUE(page1.more);
+  RangeResult page2 = MustRange("p/", page1.kvs.back().key, 2);
+  EXPECT_THAT(Keys(page2), ElementsAre("p/3", "p/4"));
+  EXPECT_TRUE(page2.more);
+  RangeResult page3 = MustRange("p/", page2.kvs.back().key, 2);
+  EXPECT_THAT(Keys(page3), ElementsAre("p/5"));
+  EXPECT_FALSE(page3.more);
+
+  // A page that ends exactly at the last key has no more.
+  RangeResult exact = MustRange("p/", "p/3", 2);
+  EXPECT_THAT(Keys(exact), ElementsAre("p/4", "p/5"));
+  EXPECT_FALSE(exact.more);
+  // start_after before the prefix starts from the first key under it.
+  EXPECT_THAT(Keys(MustRange("p/", "a", 1)), ElementsAre("p/1"));
+  // start_after past the prefix's keys finds nothing.
+  EXPECT_THAT(Keys(MustRange("p/", "p0")), IsEmpty());
+}
+
+TEST_F(SqliteKvTest, RangeHandlesArbitraryBytesInKeys) {
+  const std::string ff("\xff", 1);
+  const std::string keys[] = {
+      std::string("a\0b", 3),
+      std::string("a\0", 2),
+      "a" + ff,
+      "a" + ff + ff,
+      "a" + ff + "x",
+      "b",
+      ff,
+      ff + ff,
+      ff + std::string("\0", 1),
+      "a%",
+      "a_",
+  };
+  for (const std::string& key : keys) MustPut(key, "v");
+
+  // "a" + 0xff: the upper bound cannot be formed by incrementing 0xff.
+  EXPECT_THAT(Keys(MustRange("a" + ff)), ElementsAre("a" + ff, "a" + ff + "x", "a" + ff + ff));
+  EXPECT_THAT(Keys(MustRange(ff)), ElementsAre(ff, ff + std::string("\0", 1), ff + ff));
+  // NUL bytes are ordinary bytes; % and _ are not wildcards.
+  EXPECT_THAT(Keys(MustRange(std::string("a\0", 2))),
+              ElementsAre(std::string("a\0", 2), std::string("a\0b", 3)));
+  EXPECT_THAT(Keys(MustRange("a%")), ElementsAre("a%"));
+  EXPECT_THAT(Keys(MustRange("a_")), ElementsAre("a_"));
+  // Byte order is unsigned: 0xff sorts after every ASCII byte.
+  RangeResult all = MustRange("a");
+  EXPECT_THAT(Keys(all), ElementsAre(std::string("a\0", 2), std::string("a\0b", 3), "a%", "a_",
+                                     "a" + ff, "a" + ff + "x", "a" + ff + ff));
+  EXPECT_EQ(MustGet(std::string("a\0b", 3))->key, std::string("a\0b", 3));
+}
+
+TEST_F(SqliteKvTest, FailedCompareWritesNothing) {
+  int64_t rev = MustPut("a", "1");
+  MustPut("b", "1");
+  Txn txn;
+  txn.compares = {{"a", rev}, {"b", 999}};  // the second one is wrong
+  txn.ops = {Op::Put("a", "2"), Op::Put("new", "x"), Op::Delete("b")};
+  TxnResult result = MustCommit(txn);
+  EXPECT_FALSE(result.succeeded);
+  EXPECT_EQ(result.revision, 2);  // the current one
+  EXPECT_EQ(MustGet("a")->value, "1");
+  EXPECT_EQ(MustGet("new"), std::nullopt);
+  EXPECT_TRUE(MustGet("b").has_value());
+  EXPECT_EQ(MustPut("c", "1"), 3);  // the failed txn took no revision
+}
+
+TEST_F(SqliteKvTest, SucceededTxnAppliesEveryOp) {
+  int64_t rev = MustPut("a", "1");
+  MustPut("b", "1");
+  Txn txn;
+  txn.compares = {{"a", rev}, {"absent", 0}};
+  txn.ops = {Op::Put("a", "2"), Op::Put("new", "x"), Op::Delete("b")};
+  TxnResult result = MustCommit(txn);
+  EXPECT_TRUE(result.succeeded);
+  EXPECT_EQ(result.revision, 3);
+  EXPECT_EQ(MustGet("a")->value, "2");
+  EXPECT_EQ(MustGet("new")->value, "x");
+  EXPECT_EQ(MustGet("b"), std::nullopt);
+}
+
+TEST_F(SqliteKvTest, CompareOnStaleRevisionFails) {
+  int64_t first = MustPut("a", "1");
+  MustPut("a", "2");
+  Txn txn;
+  txn.compares = {{"a", first}};
+  txn.ops = {Op::Put("a", "lost update")};
+  EXPECT_FALSE(MustCommit(txn).succeeded);
+  EXPECT_EQ(MustGet("a")->value, "2");
+}
+
+TEST_F(SqliteKvTest, CompareZeroMeansKeyMustNotExist) {
+  Txn create;
+  create.compares = {{"a", 0}};
+  create.ops = {Op::Put("a", "first")};
+  EXPECT_TRUE(MustCommit(create).succeeded);
+  Txn again = create;
+  again.ops = {Op::Put("a", "second")};
+  EXPECT_FALSE(MustCommit(again).succeeded);
+  EXPECT_EQ(MustGet("a")->value, "first");
+
+  // Deleted keys no longer exist.
+  ASSERT_TRUE(kv_->Delete("a").has_value());
+  EXPECT_TRUE(MustCommit(again).succeeded);
+  EXPECT_EQ(MustGet("a")->value, "second");
+}
+
+TEST_F(SqliteKvTest, DeletePrefixRemovesOnlyKeysUnderIt) {
+  const std::string ff("\xff", 1);
+  for (const std::string& key : {std::string("t/1"), std::string("t/2"), "t/" + ff,
+                                 std::string("t"), std::string("t0"), std::string("u")}) {
+    MustPut(key, "v");
+  }
+  Txn txn;
+  txn.ops = {Op::DeletePrefix("t/")};
+  TxnResult result = MustCommit(txn);
+  EXPECT_TRUE(result.succeeded);
+  EXPECT_EQ(result.revision, 7);  // one revision for all the deletes
+  EXPECT_THAT(Keys(MustRange("")), ElementsAre("t", "t0", "u"));
+
+  // An all-0xff prefix has no upper bound to compute.
+  MustPut(ff + ff, "v");
+  MustPut(ff + ff + "x", "v");
+  MustPut(ff, "v");
+  txn.ops = {Op::DeletePrefix(ff + ff)};
+  EXPECT_TRUE(MustCommit(txn).succeeded);
+  EXPECT_THAT(Keys(MustRange("")), ElementsAre("t", "t0", "u", ff));
+
+  // The empty prefix is every key.
+  txn.ops = {Op::DeletePrefix("")};
+  EXPECT_TRUE(MustCommit(txn).succeeded);
+  EXPECT_THAT(Keys(MustRange("")), IsEmpty());
+}
+
+TEST_F(SqliteKvTest, WatchDeliversChangesUnderPrefixInOrder) {
+  MustPut("w/before", "v");  // committed before the watch: not delivered
+  EventLog log;
+  auto handle = kv_->Watch("w/", log.Callback());
+  MustPut("w/a", "1");
+  MustPut("other", "1");
+  MustPut("w/a", "2");
+  Txn txn;
+  txn.ops = {Op::Put("w/b", "1"), Op::Delete("w/a"), Op::Delete("w/absent")};
+  MustCommit(txn);
+  txn.ops = {Op::DeletePrefix("w/")};
+  MustCommit(txn);
+
+  ASSERT_TRUE(log.Wait(6));
+  std::vector<WatchEvent> events = log.Events();
+  ASSERT_EQ(events.size(), 6u);
+  struct Expected {
+    WatchEvent::Type type;
+    std::string key, value;
+    int64_t create, mod;
+  };
+  const Expected expected[] = {
+      {WatchEvent::Type::kPut, "w/a", "1", 2, 2},
+      {WatchEvent::Type::kPut, "w/a", "2", 2, 4},
+      {WatchEvent::Type::kPut, "w/b", "1", 5, 5},
+      {WatchEvent::Type::kDelete, "w/a", "", 0, 5},
+      {WatchEvent::Type::kDelete, "w/b", "", 0, 6},
+      {WatchEvent::Type::kDelete, "w/before", "", 0, 6},
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(events[i].type, expected[i].type);
+    EXPECT_EQ(events[i].kv.key, expected[i].key);
+    EXPECT_EQ(events[i].kv.value, expected[i].value);
+    EXPECT_EQ(events[i].kv.create_revision, expected[i].create);
+    EXPECT_EQ(events[i].kv.mod_revision, expected[i].mod);
+  }
+}
+
+TEST_F(SqliteKvTest, WatchStopsWhenHandleDestroyed) {
+  EventLog stopped;
+  EventLog sentinel;
+  auto handle = kv_->Watch("k", stopped.Callback());
+  auto sentinel_handle = kv_->Watch("k", sentinel.Callback());
+  MustPut("k1", "v");
+  ASSERT_TRUE(stopped.Wait(1));
+  handle.reset();
+  MustPut("k2", "v");
+  // Events reach watchers in order, so once the sentinel has k2 the destroyed
+  // watch would have had it too.
+  ASSERT_TRUE(sentinel.Wait(2));
+  EXPECT_EQ(stopped.Events().size(), 1u);
+}
+
+TEST_F(SqliteKvTest, NoCallbackRunsAfterHandleDestructorReturns) {
+  std::atomic<bool> entered{false};
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> calls{0};
+  auto handle = kv_->Watch("k", [&](const WatchEvent&) {
+    calls++;
+    if (destroyed.load()) late_calls++;
+    entered = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (destroyed.load()) late_calls++;  // still running after the destructor returned
+  });
+  for (int i = 0; i < 5; ++i) MustPut("k" + std::to_string(i), "v");
+  while (!entered.load()) std::this_thread::yield();
+  handle.reset();  // a callback is in progress: this waits for it
+  destroyed = true;
+  EventLog sentinel;
+  auto sentinel_handle = kv_->Watch("k", sentinel.Callback());
+  MustPut("k9", "v");
+  ASSERT_TRUE(sentinel.Wait(1));
+  EXPECT_EQ(late_calls.load(), 0);
+  EXPECT_LT(calls.load(), 5);
+}
+
+TEST_F(SqliteKvTest, HandleMayBeDestroyedInsideItsCallback) {
+  std::unique_ptr<WatchHandle> handle;
+  std::mutex mu;
+  int calls = 0;
+  handle = kv_->Watch("k", [&](const WatchEvent&) {
+    std::lock_guard lock(mu);
+    ++calls;
+    handle.reset();
+  });
+  EventLog sentinel;
+  auto sentinel_handle = kv_->Watch("k", sentinel.Callback());
+  MustPut("k1", "v");
+  MustPut("k2", "v");
+  ASSERT_TRUE(sentinel.Wait(2));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(SqliteKvTest, HandleMayOutliveStore) {
+  EventLog log;
+  auto handle = kv_->Watch("k", log.Callback());
+  MustPut("k", "v");
+  kv_.reset();  // delivers what was committed, then stops
+  EXPECT_EQ(log.Events().size(), 1u);
+  handle.reset();
+}
+
+TEST_F(SqliteKvTest, ConcurrentCompareAndSwapNeverLosesAnUpdate) {
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  MustPut("counter", "0");
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        for (;;) {
+          auto current = kv_->Get("counter");
+          if (!current || !current->has_value()) {
+            failures++;
+            return;
+          }
+          Txn txn;
+          txn.compares = {{"counter", (*current)->mod_revision}};
+          txn.ops = {Op::Put("counter", std::to_string(std::stoi((*current)->value) + 1))};
+          auto result = kv_->Commit(txn);
+          if (!result) {
+            failures++;
+            return;
+          }
+          if (result->succeeded) break;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto counter = MustGet("counter");
+  EXPECT_EQ(counter->value, std::to_string(kThreads * kIncrements));
+  EXPECT_EQ(counter->mod_revision, 1 + kThreads * kIncrements);  // one revision per success
+}
+
+TEST_F(SqliteKvTest, ReopenKeepsDataAndRevision) {
+  MustPut("a", "1");
+  MustPut("b", "2");
+  ASSERT_TRUE(kv_->Delete("b").has_value());
+  kv_.reset();
+  kv_ = OpenStore();
+  ASSERT_NE(kv_, nullptr);
+  EXPECT_EQ(MustGet("a")->value, "1");
+  EXPECT_EQ(MustGet("b"), std::nullopt);
+  EXPECT_EQ(MustRange("").revision, 3);
+  EXPECT_EQ(MustPut("c", "3"), 4);
+}
+
+TEST_F(SqliteKvTest, OpenFailsWithInternalFailure) {
+  auto missing_dir = SqliteKv::Open(dir_.File("no/such/dir/store.db"));
+  ASSERT_FALSE(missing_dir.has_value());
+  EXPECT_EQ(missing_dir.error().code, "InternalFailure");
+  EXPECT_EQ(missing_dir.error().http_status, 500);
+  EXPECT_THAT(missing_dir.error().message, ::testing::HasSubstr("sqlite"));
+
+  std::string garbage_path = dir_.File("garbage.db");
+  {
+    std::ofstream out(garbage_path, std::ios::binary);
+    out << std::string(4096, 'S');
+  }
+  auto garbage = SqliteKv::Open(garbage_path);
+  ASSERT_FALSE(garbage.has_value());
+  EXPECT_EQ(garbage.error().code, "InternalFailure");
+  EXPECT_EQ(garbage.error().http_status, 500);
+  EXPECT_THAT(garbage.error().message, ::testing::HasSubstr("not a database"));
+  EXPECT_THAT(garbage.error().message, ::testing::Not(::testing::HasSubstr("SSSS")));
+}
+
+// A commit that returned survives the process being killed right after.
+TEST_F(SqliteKvTest, AcknowledgedCommitsSurviveSigkill) {
+  kv_.reset();
+  constexpr int64_t kWrites = 100000;  // far more than get done before the kill
+  constexpr int64_t kAcksBeforeKill = 40;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    auto kv = SqliteKv::Open(path_);
+    if (!kv) _exit(2);
+    for (int64_t i = 0; i < kWrites; ++i) {
+      if (!(*kv)->Put("durable/" + std::to_string(i), std::to_string(i))) _exit(3);
+      if (write(fds[1], &i, sizeof(i)) != sizeof(i)) _exit(4);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::vector<int64_t> acked;
+  auto read_ack = [&] {
+    int64_t index;
+    size_t got = 0;
+    while (got < sizeof(index)) {
+      ssize_t n = read(fds[0], reinterpret_cast<char*>(&index) + got, sizeof(index) - got);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    acked.push_back(index);
+    return true;
+  };
+  while (acked.size() < kAcksBeforeKill && read_ack()) {
+  }
+  ASSERT_EQ(acked.size(), static_cast<size_t>(kAcksBeforeKill));
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  while (read_ack()) {  // acks written before the kill count too
+  }
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the child finished before it was killed";
+
+  kv_ = OpenStore();
+  ASSERT_NE(kv_, nullptr);
+  for (int64_t i : acked) {
+    auto kv = MustGet("durable/" + std::to_string(i));
+    ASSERT_TRUE(kv.has_value()) << "acknowledged write " << i << " lost";
+    EXPECT_EQ(kv->value, std::to_string(i));
+  }
+  // Writes are sequential, so the acks are exactly 0..n-1.
+  EXPECT_EQ(acked.back(), static_cast<int64_t>(acked.size()) - 1);
+}
+
+}  // namespace
+}  // namespace berth::store

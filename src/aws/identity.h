@@ -1,0 +1,43 @@
+// Who signed a request: the principal behind an access key, as the signature
+// check establishes it. The IAM layer stores principals; this layer only
+// needs to look one up by access key id.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace berth::aws {
+
+struct Principal {
+  enum class Kind { kRoot, kUser, kAssumedRole };
+  Kind kind = Kind::kRoot;
+  std::string account;        // 12 digits
+  std::string arn;            // arn:aws:iam::<acct>:root | :user/<n> | arn:aws:sts::<acct>:assumed-role/<r>/<s>
+  std::string user_id;        // <acct> for root, AIDA... for users, AROA...:<session> for roles
+  std::string name;           // user or role name; empty for root
+  std::string access_key_id;  // the key that signed
+  std::string session_name;   // assumed roles only
+  std::optional<TimePoint> expiration;  // temporary credentials only
+};
+
+// The secret a signature is checked with, and whose it is.
+struct SigningSecret {
+  std::string secret_access_key;  // secret: never logged
+  Principal principal;
+};
+
+class CredentialResolver {
+ public:
+  virtual ~CredentialResolver() = default;
+  // Looks up an access key (and, for temporary credentials, its session token).
+  // Errors: UnrecognizedClientException for an unknown or inactive key or a
+  // token that does not belong to it; ExpiredTokenException when expired.
+  virtual Result<SigningSecret> Resolve(std::string_view access_key_id,
+                                        std::string_view session_token) = 0;
+};
+
+}  // namespace berth::aws

@@ -1,0 +1,32 @@
+// The root key: wraps every piece of secret material berth keeps in its store
+// (access key secrets, KMS key material). It lives outside the store, in a
+// file created 0600 on first start, so the store file alone reveals nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace berth::crypto {
+
+class RootKey {
+ public:
+  // Reads the 32-byte key at `path`, creating it (mode 0600, random) when the
+  // file does not exist. Fails when the file exists with another size.
+  static Result<RootKey> LoadOrCreate(const std::string& path);
+  // A key from raw bytes (tests).
+  static Result<RootKey> FromBytes(std::string bytes);
+
+  // Seals `plaintext`, bound to `context` (e.g. the store key it is kept
+  // under), so a sealed value moved elsewhere does not open.
+  // Format: 0x01 || AES-256-GCM(nonce || ciphertext || tag).
+  Result<std::string> Seal(std::string_view plaintext, std::string_view context) const;
+  Result<std::string> Open(std::string_view sealed, std::string_view context) const;
+
+ private:
+  explicit RootKey(std::string key) : key_(std::move(key)) {}
+  std::string key_;
+};
+
+}  // namespace berth::crypto

@@ -1,0 +1,62 @@
+// An HTTP/1.1 server (Boost.Beast/Asio underneath, invisible here).
+//
+// Keep-alive, a request body limit (413 before the body is read), a header
+// timeout (a client that connects and sends nothing is dropped), an idle
+// timeout between keep-alive requests, and graceful shutdown: Stop() stops
+// accepting, lets requests in flight finish and closes idle connections.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "http/message.h"
+
+namespace berth::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: an ephemeral port, see Server::port()
+  int threads = 0;    // 0: one per hardware thread
+  size_t body_limit = 8 << 20;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+// Answers one request. Called on a server thread, concurrently for different
+// connections; must not block for long.
+using Handler = std::function<Response(const Request&)>;
+
+// Builds the reply to a request the server refuses before the handler sees it
+// (413 body too large; 400 malformed HTTP). `request` carries the headers only.
+using RejectHandler =
+    std::function<Response(const Request& request, int status, std::string_view reason)>;
+
+class Server {
+ public:
+  // Binds and starts serving on background threads. Fails (code
+  // "AddressInUse"/"InvalidAddress") when the address cannot be bound.
+  static Result<std::unique_ptr<Server>> Start(ServerOptions options, Handler handler,
+                                               RejectHandler reject);
+  ~Server();  // Stop()s if still running.
+
+  uint16_t port() const;
+
+  // Graceful shutdown; blocks until every connection is closed or `grace` has
+  // passed (then the rest are cut). Idempotent.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10'000));
+
+  // Blocks until Stop() has completed (from another thread or a signal).
+  void Wait();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::http

@@ -1,0 +1,65 @@
+// Accounts and access keys: who may sign requests to berth.
+//
+// The server hosts many accounts (12-digit ids). Each access key belongs to
+// an account's root or to an IAM user; its secret is sealed with the root key
+// in the store. Resolve() is on every request's path: resolved keys are
+// cached in memory and the cache is invalidated by a store watch, so a key
+// deleted or deactivated by any replica stops working at once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aws/identity.h"
+#include "aws/sigv4.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "crypto/root_key.h"
+#include "store/kv.h"
+
+namespace berth::iam {
+
+class IdentityStore final : public aws::CredentialResolver {
+ public:
+  // All references must outlive the store.
+  IdentityStore(store::Kv& kv, const crypto::RootKey& root_key, Ids& ids, const Clock& clock);
+  ~IdentityStore() override;
+
+  // Creates the account if it does not exist; true when it was created.
+  // InvalidParameterException unless `account_id` is 12 digits.
+  Result<bool> EnsureAccount(const std::string& account_id);
+  Result<bool> AccountExists(const std::string& account_id);
+  Result<std::vector<std::string>> ListAccounts();
+
+  // The account's root access key, creating a random one when it has none.
+  // With `fixed`, the root key is exactly that one (replacing any other).
+  Result<aws::Credentials> EnsureRootAccessKey(const std::string& account_id,
+                                               const std::optional<aws::Credentials>& fixed);
+
+  Result<aws::SigningSecret> Resolve(std::string_view access_key_id,
+                                     std::string_view session_token) override;
+
+ private:
+  Result<aws::Credentials> PutRootKey(const std::string& account_id, aws::Credentials creds,
+                                      const std::optional<std::string>& old_key_id);
+  Result<std::optional<aws::SigningSecret>> Load(std::string_view access_key_id);
+
+  store::Kv& kv_;
+  const crypto::RootKey& root_key_;
+  Ids& ids_;
+  const Clock& clock_;
+
+  std::shared_mutex cache_mu_;
+  uint64_t generation_ = 0;  // bumped by every change seen under the key prefix
+  std::unordered_map<std::string, aws::SigningSecret> cache_;
+  std::unique_ptr<store::WatchHandle> watch_;
+};
+
+// Valid access key id: 16-128 characters of [A-Z0-9] (AWS's documented shape).
+bool IsValidAccessKeyId(std::string_view id);
+
+}  // namespace berth::iam

@@ -1,0 +1,160 @@
+"""Starting and stopping berth and signing raw requests, for the e2e tests.
+
+Every server a test starts listens on 127.0.0.1 on a port chosen free at run
+time, keeps its state in the test's own temp dir, and is stopped by the test.
+"""
+import datetime
+import hashlib
+import hmac
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+BERTH = os.environ.get("BERTH_BINARY") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build", "berth"))
+AWS = "/usr/bin/aws"  # AWS CLI v2 from Debian; an older v1 may be first on PATH
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"berth exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"berth did not listen on {port} within {timeout}s")
+
+
+def random_root_credentials():
+    key_id = "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    return key_id, secrets.token_urlsafe(30)[:40]
+
+
+class Berth:
+    """A running `berth server` (or `berth up`) process."""
+
+    def __init__(self, data_dir, args=(), env=None, command="server", root=None):
+        self.data_dir = str(data_dir)
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.data_dir, "..", f"berth-{self.port}.log")
+        os.makedirs(self.data_dir, exist_ok=True)
+        cmd = [BERTH, command, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
+        if root:
+            cmd += ["--root-credentials", f"{root[0]}:{root[1]}"]
+        cmd += list(args)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env or os.environ.copy())
+        wait_for_port(self.port, self.proc)
+        self.credentials_file = os.path.join(self.data_dir, "credentials")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def read_credentials(self):
+        values = {}
+        with open(self.credentials_file) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.split("=", 1)
+                    values[k.strip()] = v.strip()
+        return values["aws_access_key_id"], values["aws_secret_access_key"]
+
+
+def cli_env(tmp_path, credentials_file=None, key=None, secret=None, region="us-east-1"):
+    """An environment for /usr/bin/aws and boto3 isolated from the user's ~/.aws."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)
+    env["AWS_CONFIG_FILE"] = os.path.join(str(tmp_path), "no-aws-config")
+    env["AWS_REGION"] = region
+    env["AWS_DEFAULT_REGION"] = region
+    env["AWS_PAGER"] = ""
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["AWS_MAX_ATTEMPTS"] = "1"
+    if credentials_file:
+        env["AWS_SHARED_CREDENTIALS_FILE"] = credentials_file
+    else:
+        env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(str(tmp_path), "no-credentials")
+    if key:
+        env["AWS_ACCESS_KEY_ID"] = key
+        env["AWS_SECRET_ACCESS_KEY"] = secret
+    return env
+
+
+def aws(endpoint, env, *args, check=False):
+    proc = subprocess.run([AWS, "--endpoint-url", endpoint, "--output", "json", *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def sign(method, url, headers, body, key, secret, region, service, when=None, token=None):
+    """SigV4 header signing, written from the AWS documentation (independent of
+    berth's C++ signer and of botocore), so tests can choose the date."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
+    date = amz_date[:8]
+    parts = urllib.parse.urlsplit(url)
+    headers = dict(headers)
+    headers["Host"] = parts.netloc
+    headers["X-Amz-Date"] = amz_date
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    lower = {k.lower(): " ".join(str(v).strip().split()) for k, v in headers.items()}
+    signed = sorted(lower)
+    query = "&".join(sorted(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)))
+    canonical = "\n".join([
+        method, urllib.parse.quote(parts.path or "/", safe="/-_.~"), query,
+        "".join(f"{h}:{lower[h]}\n" for h in signed), ";".join(signed),
+        hashlib.sha256(body).hexdigest()])
+    scope = f"{date}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={key}/{scope}, "
+                                f"SignedHeaders={';'.join(signed)}, Signature={signature}")
+    return headers
+
+
+def raw(method, url, headers=None, body=b""):
+    """Sends a request as given; returns (status, headers, body) even for errors."""
+    req = urllib.request.Request(url, data=body if method != "GET" else None,
+                                 headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, dict(res.headers), res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
