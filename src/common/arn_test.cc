@@ -31,10 +31,9 @@ TEST(ArnTest, IamHasNoRegion) {
 }
 
 TEST(ArnTest, KmsKey) {
-  ExpectRoundTrip(
-      "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-      Arn{"aws", "kms", "eu-central-1", "111122223333",
-          "key/1234abcd-12ab-34cd-56ef-1234567890ab"});
+  ExpectRoundTrip("arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                  Arn{"aws", "kms", "eu-central-1", "111122223333",
+                      "key/1234abcd-12ab-34cd-56ef-1234567890ab"});
 }
 
 TEST(ArnTest, StsAssumedRole) {
@@ -109,9 +108,7 @@ TEST(ArnTest, BadRegion) {
   ExpectInvalid("arn:aws:kms:us-east-1a:123456789012:key/k", "malformed region");
 }
 
-TEST(ArnTest, EmptyResource) {
-  ExpectInvalid("arn:aws:iam::123456789012:", "empty resource");
-}
+TEST(ArnTest, EmptyResource) { ExpectInvalid("arn:aws:iam::123456789012:", "empty resource"); }
 
 TEST(ArnTest, BadPartitionAndService) {
   ExpectInvalid("arn:azure:iam::123456789012:role/x", "unknown partition");

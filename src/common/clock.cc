@@ -52,7 +52,11 @@ bool ParseAmzDate(const std::string& text, TimePoint* out) {
   }
   std::time_t secs = timegm(&tm);
   if (secs == static_cast<std::time_t>(-1)) return false;
-  *out = std::chrono::system_clock::from_time_t(secs);
+  TimePoint parsed = std::chrono::system_clock::from_time_t(secs);
+  // timegm normalises fields out of range (month 00, February 30, April 31) into
+  // another date; such text is malformed, not that other date.
+  if (FormatAmzDate(parsed) != text) return false;
+  *out = parsed;
   return true;
 }
 

@@ -44,8 +44,8 @@ TEST(ClockTest, ParseAmzDate) {
 }
 
 TEST(ClockTest, ParseFormatRoundTrip) {
-  for (int64_t epoch : {int64_t{0}, int64_t{86399}, kSigV4SuiteEpoch, int64_t{1798761599},
-                        int64_t{2147483648}}) {
+  for (int64_t epoch :
+       {int64_t{0}, int64_t{86399}, kSigV4SuiteEpoch, int64_t{1798761599}, int64_t{2147483648}}) {
     std::string text = FormatAmzDate(At(epoch));
     TimePoint parsed;
     ASSERT_TRUE(ParseAmzDate(text, &parsed)) << text;
@@ -57,24 +57,24 @@ TEST(ClockTest, ParseAmzDateRejectsMalformed) {
   const TimePoint sentinel = At(42);
   for (const char* text : {
            "",
-           "20150830T123600",     // no Z
-           "20150830T123600Zx",   // too long
+           "20150830T123600",       // no Z
+           "20150830T123600Zx",     // too long
            "2015-08-30T12:36:00Z",  // ISO 8601, not the amz form
-           "20150830t123600Z",    // lower-case t
-           "20150830T123600z",    // lower-case z
-           "20150830 123600Z",    // space for T
-           "2015083XT123600Z",    // non-digit
-           "+0150830T123600Z",    // sign
-           "20151330T123600Z",    // month 13
-           "20150030T123600Z",    // month 0
-           "20150800T123600Z",    // day 0
-           "20150832T123600Z",    // day 32
-           "20150230T123600Z",    // February 30
-           "20150431T123600Z",    // April 31
-           "20150229T000000Z",    // not a leap year
-           "20150830T243600Z",    // hour 24
-           "20150830T126000Z",    // minute 60
-           "20150830T123661Z",    // second 61
+           "20150830t123600Z",      // lower-case t
+           "20150830T123600z",      // lower-case z
+           "20150830 123600Z",      // space for T
+           "2015083XT123600Z",      // non-digit
+           "+0150830T123600Z",      // sign
+           "20151330T123600Z",      // month 13
+           "20150030T123600Z",      // month 0
+           "20150800T123600Z",      // day 0
+           "20150832T123600Z",      // day 32
+           "20150230T123600Z",      // February 30
+           "20150431T123600Z",      // April 31
+           "20150229T000000Z",      // not a leap year
+           "20150830T243600Z",      // hour 24
+           "20150830T126000Z",      // minute 60
+           "20150830T123661Z",      // second 61
        }) {
     TimePoint t = sentinel;
     EXPECT_FALSE(ParseAmzDate(text, &t)) << text;

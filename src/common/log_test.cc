@@ -16,9 +16,9 @@ TEST(LogRenderTest, TextMessageAndFields) {
   EXPECT_EQ(Render(Format::kText, "listening", {}), "listening");
   EXPECT_EQ(Render(Format::kText, "listening", {{"port", 8080}, {"region", "us-east-1"}}),
             "listening port=8080 region=us-east-1");
-  EXPECT_EQ(Render(Format::kText, "sizes",
-                   {{"bytes", int64_t{1} << 40}, {"ratio", 0.5}, {"delta", -3}}),
-            "sizes bytes=1099511627776 ratio=0.5 delta=-3");
+  EXPECT_EQ(
+      Render(Format::kText, "sizes", {{"bytes", int64_t{1} << 40}, {"ratio", 0.5}, {"delta", -3}}),
+      "sizes bytes=1099511627776 ratio=0.5 delta=-3");
   std::string owned = "arn:aws:iam::123456789012:role/x";
   EXPECT_EQ(Render(Format::kText, "m", {{"role", owned}, {"sv", std::string_view("v")}}),
             "m role=arn:aws:iam::123456789012:role/x sv=v");
@@ -51,8 +51,7 @@ TEST(LogRenderTest, JsonEscaping) {
   EXPECT_EQ(Render(Format::kJson, "a\nb\rc\td", {}), R"("msg":"a\nb\rc\td")");
   EXPECT_EQ(Render(Format::kJson, std::string_view("\x01\x1f\x00!", 4), {}),
             R"("msg":"\u0001\u001f\u0000!")");
-  EXPECT_EQ(Render(Format::kJson, "m", {{"k\"ey", "v\n\"q\""}}),
-            R"("msg":"m","k\"ey":"v\n\"q\"")");
+  EXPECT_EQ(Render(Format::kJson, "m", {{"k\"ey", "v\n\"q\""}}), R"("msg":"m","k\"ey":"v\n\"q\"")");
   // UTF-8 and DEL pass through unescaped: they are valid in a JSON string.
   EXPECT_EQ(Render(Format::kJson, "caf\xc3\xa9\x7f", {}), "\"msg\":\"caf\xc3\xa9\x7f\"");
 }
@@ -63,8 +62,7 @@ TEST(LogRenderTest, SensitiveFieldsAreRedacted) {
   EXPECT_EQ(Render(Format::kJson, "login", {{"user", "alice"}, {"password", "hunter2"}}),
             R"("msg":"login","user":"alice","password":"[REDACTED]")");
   // A sensitive numeric field is still redacted, and as a JSON string.
-  EXPECT_EQ(Render(Format::kJson, "m", {{"token", 123456}}),
-            R"("msg":"m","token":"[REDACTED]")");
+  EXPECT_EQ(Render(Format::kJson, "m", {{"token", 123456}}), R"("msg":"m","token":"[REDACTED]")");
   EXPECT_EQ(Render(Format::kText, "m", {{"token", 123456}}), "m token=[REDACTED]");
   // Identifiers of secrets are logged as they are.
   EXPECT_EQ(Render(Format::kText, "m", {{"SecretId", "prod/db"}}), "m SecretId=prod/db");
@@ -98,20 +96,36 @@ TEST(LogRenderTest, FieldSecret) {
 }
 
 TEST(LogRedactionTest, SensitiveKeys) {
-  for (std::string_view key :
-       {"password", "Password", "PASSWORD", "db_password", "secret", "secret_access_key",
-        "SecretAccessKey", "SecretString", "SecretBinary", "X-Amz-Security-Token",
-        "Authorization", "authorization", "Plaintext", "token", "SessionToken", "access-token",
-        "credentials", "PrivateKey", "private_key", "KeyMaterial", "auth"}) {
+  for (std::string_view key : {"password",
+                               "Password",
+                               "PASSWORD",
+                               "db_password",
+                               "secret",
+                               "secret_access_key",
+                               "SecretAccessKey",
+                               "SecretString",
+                               "SecretBinary",
+                               "X-Amz-Security-Token",
+                               "Authorization",
+                               "authorization",
+                               "Plaintext",
+                               "token",
+                               "SessionToken",
+                               "access-token",
+                               "credentials",
+                               "PrivateKey",
+                               "private_key",
+                               "KeyMaterial",
+                               "auth"}) {
     EXPECT_TRUE(IsSensitiveKey(key)) << key;
   }
 }
 
 TEST(LogRedactionTest, IdentifiersAndOrdinaryKeysAreNotSensitive) {
   for (std::string_view key :
-       {"SecretId", "secret_id", "secret_arn", "SecretArn", "SecretName", "secret-name",
-        "KeyId", "access_key_id", "AccessKeyId", "TokenId", "RoleArn", "region", "user", "path",
-        "status", "CiphertextBlob", ""}) {
+       {"SecretId", "secret_id", "secret_arn", "SecretArn", "SecretName", "secret-name", "KeyId",
+        "access_key_id", "AccessKeyId", "TokenId", "RoleArn", "region", "user", "path", "status",
+        "CiphertextBlob", ""}) {
     EXPECT_FALSE(IsSensitiveKey(key)) << key;
   }
 }

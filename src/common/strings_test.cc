@@ -98,9 +98,9 @@ TEST(UriDecodeTest, RoundTripsEncode) {
 }
 
 TEST(ParseFormTest, PairsInOrderDecoded) {
-  EXPECT_EQ(ParseForm("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a%20b+c"),
-            (Pairs{{"Action", "AssumeRole"}, {"Version", "2011-06-15"},
-                   {"RoleSessionName", "a b c"}}));
+  EXPECT_EQ(
+      ParseForm("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a%20b+c"),
+      (Pairs{{"Action", "AssumeRole"}, {"Version", "2011-06-15"}, {"RoleSessionName", "a b c"}}));
   EXPECT_EQ(ParseForm("b=2&a=1&b=3"), (Pairs{{"b", "2"}, {"a", "1"}, {"b", "3"}}));
   EXPECT_EQ(ParseForm("k%3D=v%26w"), (Pairs{{"k=", "v&w"}}));
 }
@@ -116,9 +116,13 @@ TEST(ParseFormTest, EdgeCases) {
 }
 
 TEST(HexTest, Rfc4648Vectors) {
-  const std::pair<std::string_view, std::string_view> kVectors[] = {
-      {"", ""},           {"f", "66"},           {"fo", "666f"},          {"foo", "666f6f"},
-      {"foob", "666f6f62"}, {"fooba", "666f6f6261"}, {"foobar", "666f6f626172"}};
+  const std::pair<std::string_view, std::string_view> kVectors[] = {{"", ""},
+                                                                    {"f", "66"},
+                                                                    {"fo", "666f"},
+                                                                    {"foo", "666f6f"},
+                                                                    {"foob", "666f6f62"},
+                                                                    {"fooba", "666f6f6261"},
+                                                                    {"foobar", "666f6f626172"}};
   for (auto [plain, hex] : kVectors) {
     EXPECT_EQ(HexEncode(plain), hex);
     auto decoded = HexDecode(hex);
@@ -147,9 +151,13 @@ TEST(HexTest, DecodeRejectsMalformed) {
 }
 
 TEST(Base64Test, Rfc4648Vectors) {
-  const std::pair<std::string_view, std::string_view> kVectors[] = {
-      {"", ""},           {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string_view, std::string_view> kVectors[] = {{"", ""},
+                                                                    {"f", "Zg=="},
+                                                                    {"fo", "Zm8="},
+                                                                    {"foo", "Zm9v"},
+                                                                    {"foob", "Zm9vYg=="},
+                                                                    {"fooba", "Zm9vYmE="},
+                                                                    {"foobar", "Zm9vYmFy"}};
   for (auto [plain, encoded] : kVectors) {
     EXPECT_EQ(Base64Encode(plain), encoded);
     auto decoded = Base64Decode(encoded);
@@ -179,19 +187,19 @@ TEST(Base64Test, RoundTripsEveryLength) {
 
 TEST(Base64Test, DecodeRejectsMalformed) {
   for (std::string_view text : {
-           "Zg",          // padding missing
-           "Zg=",         // length not a multiple of 4
-           "Zm9vY",       // length not a multiple of 4
-           "Z===",        // padding too early
-           "====",        // only padding
-           "Zm=v",        // data after padding
-           "Zg==Zg==",    // padding in the middle
-           "Zm9-",        // URL-safe alphabet
-           "Zm9_",        // URL-safe alphabet
-           "Zm9 ",        // space
-           "Zm9v\n",      // newline
-           "Zm\n9v",      // line break inside
-           "Zm9\x80",     // non-ASCII
+           "Zg",        // padding missing
+           "Zg=",       // length not a multiple of 4
+           "Zm9vY",     // length not a multiple of 4
+           "Z===",      // padding too early
+           "====",      // only padding
+           "Zm=v",      // data after padding
+           "Zg==Zg==",  // padding in the middle
+           "Zm9-",      // URL-safe alphabet
+           "Zm9_",      // URL-safe alphabet
+           "Zm9 ",      // space
+           "Zm9v\n",    // newline
+           "Zm\n9v",    // line break inside
+           "Zm9\x80",   // non-ASCII
        }) {
     EXPECT_EQ(Base64Decode(text), std::nullopt) << text;
   }

@@ -39,6 +39,11 @@ TEST(Sha256Test, OneShotVectors) {
   EXPECT_EQ(Hex(Sha256Of(std::string(1000000, 'a'))), kMillionASha256);
 }
 
+TEST(Sha256Test, NullEmptyInput) {
+  EXPECT_EQ(Hex(Sha256Of(std::string_view())), kEmptySha256);
+  EXPECT_EQ(Sha256Hex(std::string_view()), kEmptySha256);
+}
+
 TEST(Sha256Test, HexIsLowerCase) {
   EXPECT_EQ(Sha256Hex(""), kEmptySha256);
   EXPECT_EQ(Sha256Hex("abc"), kAbcSha256);
@@ -118,7 +123,12 @@ TEST(HmacSha256Test, Rfc4231Case6KeyLongerThanBlock) {
 TEST(HmacSha256Test, EmptyKeyAndData) {
   const std::string expected = "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
   EXPECT_EQ(Hex(HmacSha256("", "")), expected);
+  // A default std::string_view has a null data pointer; it must hash like "".
   EXPECT_EQ(Hex(HmacSha256(std::string_view(), std::string_view())), expected);
+  EXPECT_EQ(Hex(HmacSha256(std::string_view(), "")), expected);
+  EXPECT_EQ(Hex(HmacSha256("", std::string_view())), expected);
+  EXPECT_EQ(HmacSha256(std::string_view(), "data"), HmacSha256("", "data"));
+  EXPECT_EQ(HmacSha256("key", std::string_view()), HmacSha256("key", ""));
 }
 
 // --- ConstantTimeEquals ---
@@ -153,9 +163,9 @@ void ExpectInvalidCiphertext(const Result<std::string>& result) {
 
 TEST(AesGcmTest, SealOpenRoundTrip) {
   const std::string key = TestKey();
-  for (std::string_view plaintext : {std::string_view(""), std::string_view("x"),
-                                     std::string_view("database password: hunter2"),
-                                     std::string_view("\0\xff\0", 3)}) {
+  for (std::string_view plaintext :
+       {std::string_view(""), std::string_view("x"), std::string_view("database password: hunter2"),
+        std::string_view("\0\xff\0", 3)}) {
     auto sealed = AesGcmSeal(key, plaintext, "arn:aws:secretsmanager:us-east-1:1:secret:s");
     ASSERT_TRUE(sealed.has_value()) << sealed.error().message;
     EXPECT_EQ(sealed->size(), kGcmNonceSize + plaintext.size() + kGcmTagSize);
@@ -163,6 +173,17 @@ TEST(AesGcmTest, SealOpenRoundTrip) {
     ASSERT_TRUE(opened.has_value()) << opened.error().message;
     EXPECT_EQ(*opened, plaintext);
   }
+}
+
+TEST(AesGcmTest, NullEmptyPlaintextAndAad) {
+  const std::string key = TestKey();
+  auto sealed = AesGcmSeal(key, std::string_view(), std::string_view());
+  ASSERT_TRUE(sealed.has_value());
+  EXPECT_EQ(sealed->size(), kGcmNonceSize + kGcmTagSize);
+  auto opened = AesGcmOpen(key, *sealed, std::string_view());
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(*opened, "");
+  EXPECT_EQ(AesGcmOpen(key, *sealed, "").value(), "");
 }
 
 TEST(AesGcmTest, RoundTripWithoutAadAndLargeInput) {
@@ -194,8 +215,7 @@ TEST(AesGcmTest, OpensKnownAnswerVectors) {
   ASSERT_TRUE(zeros.has_value());
   EXPECT_EQ(*zeros, std::string(16, '\0'));
 
-  const std::string key =
-      Unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+  const std::string key = Unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
   const std::string sealed = Unhex(
       "cafebabefacedbaddecaf888"
       "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"

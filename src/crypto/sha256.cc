@@ -54,10 +54,17 @@ Digest Sha256Of(std::string_view data) {
 std::string Sha256Hex(std::string_view data) { return HexEncode(AsBytes(Sha256Of(data))); }
 
 Digest HmacSha256(std::string_view key, std::string_view data) {
+  // OpenSSL 3.0's HMAC() fails when key and data are both null pointers, as an
+  // empty std::string_view may hold; HMAC of empty inputs is well defined, so
+  // never hand it a null pointer.
+  static constexpr unsigned char kEmpty[1] = {0};
+  const void* key_bytes = key.empty() ? kEmpty : static_cast<const void*>(key.data());
+  const unsigned char* data_bytes =
+      data.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(data.data());
   Digest out;
   unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len)) {
+  if (!HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size()), data_bytes, data.size(),
+            out.data(), &len)) {
     std::abort();
   }
   return out;

@@ -255,13 +255,21 @@ void Server::Stop(std::chrono::milliseconds grace) {
     beast::error_code ec;
     s.acceptor.close(ec);
   });
+  // Collected under the lock but posted (and released) outside it: the last
+  // reference to a session may be ours, and its destructor takes `mu`.
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(s.mu);
+    for (auto& [raw, weak] : s.sessions) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+  }
+  for (auto& session : live) {
+    net::post(session->executor(), [session] { session->CloseIfIdle(); });
+  }
+  live.clear();
   {
     std::unique_lock lock(s.mu);
-    for (auto& [raw, weak] : s.sessions) {
-      if (auto session = weak.lock()) {
-        net::post(session->executor(), [session] { session->CloseIfIdle(); });
-      }
-    }
     s.cv.wait_for(lock, grace, [&] { return s.sessions.empty(); });
   }
   s.work.reset();
