@@ -10,6 +10,7 @@
 
 namespace berth {
 
+// ASCII case folding (protocol tokens); other bytes are left alone.
 std::string ToLower(std::string_view s);
 std::string_view Trim(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -30,8 +30,8 @@ struct Server::Impl {
   ServerOptions options;
   Handler handler;
   RejectHandler reject;
-  // Declared before the io_context: sessions still queued in it are destroyed
-  // with it and unregister themselves under `mu`.
+  // Declared before the io_contexts: sessions still queued in them are
+  // destroyed with them and unregister themselves under `mu`.
   std::atomic<bool> draining{false};
   std::mutex mu;
   std::condition_variable cv;
@@ -39,9 +39,14 @@ struct Server::Impl {
   bool stop_started = false;
   bool stopped = false;
 
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  tcp::acceptor acceptor{net::make_strand(ioc)};
+  // One io_context per thread, each run by exactly that thread: a connection
+  // lives on one of them, so its handlers never need a strand and threads do
+  // not wake each other (measured: shared io_context + strands cost ~25% of
+  // the signed-request rate). The acceptor deals connections round-robin.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  size_t next_ioc = 0;
   std::vector<std::thread> threads;
   uint16_t port = 0;
 
@@ -187,8 +192,10 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void Server::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+  net::io_context& target = *iocs[next_ioc];
+  next_ioc = (next_ioc + 1) % iocs.size();
+  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
     if (!ec && !draining) {
       auto session = std::make_shared<Session>(std::move(socket), this);
       {
@@ -219,7 +226,14 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
     return Fail("InvalidAddress", fmt::format("'{}' is not an IP address", impl->options.host));
   }
   tcp::endpoint endpoint(address, impl->options.port);
-  auto& acc = impl->acceptor;
+  int threads = impl->options.threads > 0 ? impl->options.threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < threads; ++i) {
+    impl->iocs.push_back(std::make_unique<net::io_context>(1));
+    impl->work.push_back(net::make_work_guard(*impl->iocs.back()));
+  }
+  impl->acceptor.emplace(*impl->iocs[0]);
+  auto& acc = *impl->acceptor;
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(endpoint, ec);
@@ -230,12 +244,9 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
                             ec.message()));
   }
   impl->port = acc.local_endpoint().port();
-  impl->work.emplace(impl->ioc.get_executor());
-  int threads = impl->options.threads > 0 ? impl->options.threads
-                                          : std::max(1u, std::thread::hardware_concurrency());
   impl->Accept();
-  for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([io = &impl->ioc] { io->run(); });
+  for (auto& ioc : impl->iocs) {
+    impl->threads.emplace_back([io = ioc.get()] { io->run(); });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -251,9 +262,9 @@ void Server::Stop(std::chrono::milliseconds grace) {
     s.stop_started = true;
   }
   s.draining = true;
-  net::post(s.acceptor.get_executor(), [&s] {
+  net::post(s.acceptor->get_executor(), [&s] {
     beast::error_code ec;
-    s.acceptor.close(ec);
+    s.acceptor->close(ec);
   });
   // Collected under the lock but posted (and released) outside it: the last
   // reference to a session may be ours, and its destructor takes `mu`.
@@ -272,8 +283,8 @@ void Server::Stop(std::chrono::milliseconds grace) {
     std::unique_lock lock(s.mu);
     s.cv.wait_for(lock, grace, [&] { return s.sessions.empty(); });
   }
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   std::lock_guard lock(s.mu);

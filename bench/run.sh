@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make bench: whole-process benchmarks, printed side by side with a peer.
+#
+# 1. Signed STS GetCallerIdentity against berth under wrk (16 connections,
+#    2 threads), next to nginx serving a small static file on the same machine
+#    in the same run: nginx is this machine's HTTP ceiling.
+# 2. Google Benchmark micro-benchmarks of the request path (SigV4, gateway).
+set -euo pipefail
+BUILD=${1:-$(pwd)/build}
+DURATION=${BENCH_DURATION:-10s}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+chmod 755 "$WORK"  # nginx workers run as nobody and must read the page
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: nothing listens on $1" >&2; exit 1
+}
+
+KEY=AKIABENCHBENCHBENCH0
+SECRET=benchsecretbenchsecretbenchsecret000000
+BERTH_PORT=$(free_port)
+"$BUILD/berth" server --data-dir "$WORK/berth" --listen "127.0.0.1:$BERTH_PORT" \
+  --root-credentials "$KEY:$SECRET" --log-level warn >"$WORK/berth.log" 2>&1 &
+PIDS+=($!)
+wait_port "$BERTH_PORT"
+
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/html"
+printf '<GetCallerIdentityResponse>%0300d</GetCallerIdentityResponse>\n' 0 >"$WORK/nginx/html/index.html"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/nginx/html; }
+}
+CONF
+/usr/sbin/nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+PIDS+=($!)
+wait_port "$NGINX_PORT"
+
+# A request signed now stays valid for 15 minutes: longer than the run.
+/usr/bin/python3 "$HERE/signed_request.py" "http://127.0.0.1:$BERTH_PORT/" "$KEY" "$SECRET" >"$WORK/sts.lua"
+curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || { echo "bench: nginx not serving" >&2; exit 1; }
+
+run_wrk() {  # name url [script]
+  local out
+  out=$(wrk -t2 -c16 -d"$DURATION" --latency ${3:+-s "$3"} "$2")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  printf '%-40s %12s %10s %10s %8s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  echo "$rps" >"$WORK/$1.rps"
+}
+
+echo
+echo "== HTTP: wrk -t2 -c16 -d$DURATION on $(nproc) cores (berth and nginx in the same run) =="
+printf '%-40s %12s %10s %10s %8s\n' "target" "requests/s" "p50" "p99" "non-2xx"
+run_wrk "nginx static file (peer)" "http://127.0.0.1:$NGINX_PORT/"
+run_wrk "berth sts:GetCallerIdentity (SigV4)" "http://127.0.0.1:$BERTH_PORT/" "$WORK/sts.lua"
+/usr/bin/python3 - "$WORK" <<'PY'
+import sys, os
+w = sys.argv[1]
+nginx = float(open(os.path.join(w, "nginx static file (peer).rps")).read())
+berth = float(open(os.path.join(w, "berth sts:GetCallerIdentity (SigV4).rps")).read())
+print(f"berth/nginx: {berth / nginx * 100:.0f}% of nginx's rate (target: at least 50%)")
+PY
+
+if [ -x "$BUILD/bench/request_path_bench" ]; then
+  echo
+  echo "== Request path micro-benchmarks (Google Benchmark) =="
+  "$BUILD/bench/request_path_bench" --benchmark_min_time=0.2
+fi
