@@ -77,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Runs on the session's strand: drops the connection if it waits for a request.
   void CloseIfIdle() {
-    if (waiting_for_header_) {
+    // Idle: waiting for a request of which no byte has arrived yet.
+    if (waiting_for_request_ && buffer_.size() == 0 && !parser_->got_some()) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
     }
@@ -86,6 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
+  // One read for header and body: the parser refuses a declared body over the
+  // limit as soon as the header is complete (413 without reading it), so a
+  // separate header read would only add an operation and a timer reset.
   void ReadHeader() {
     if (server_->draining) return Close();
     parser_.emplace();
@@ -93,29 +97,18 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options.body_limit);
     stream_.expires_after(first_ ? server_->options.header_timeout : server_->options.idle_timeout);
     first_ = false;
-    waiting_for_header_ = true;
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    waiting_for_request_ = true;
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
-  void OnHeader(beast::error_code ec, size_t) {
-    waiting_for_header_ = false;
+  void OnRead(beast::error_code ec, size_t) {
+    waiting_for_request_ = false;
     if (ec == bhttp::error::body_limit) return Reject(413, "Request body is too large");
     if (ec == bhttp::error::header_limit) return Reject(431, "Request header is too large");
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::eof) {
-      return Close();
-    }
-    if (ec) return Reject(400, "Malformed HTTP request");
-    stream_.expires_after(server_->options.header_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
-  }
-
-  void OnBody(beast::error_code ec, size_t) {
-    if (ec == bhttp::error::body_limit) return Reject(413, "Request body is too large");
-    if (ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) {
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::eof || ec == bhttp::error::partial_message) {
       return Close();
     }
     if (ec) return Reject(400, "Malformed HTTP request");
@@ -186,7 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl* server_;
   std::string remote_ip_;
   bool first_ = true;
-  bool waiting_for_header_ = false;
+  bool waiting_for_request_ = false;
 };
 
 }  // namespace
