@@ -10,13 +10,16 @@
 // parallel with each other and never wait for a commit's fsync (WAL readers
 // see the last committed snapshot).
 //
+// The file belongs to one process: the store holds a process-wide exclusive
+// lock on it while open (SQLite's "unix-excl" VFS), so Open in a second
+// process fails with InternalFailure ("database is locked") after a 5 s busy
+// timeout. Open a file once per process: a second SqliteKv on it would work
+// but not see the first one's commits in Watch.
+//
 // Revisions follow etcd v3 exactly: a transaction whose compares hold and
 // that changes at least one key gets the next revision; one that changes
 // nothing (no ops, or only deletes of absent keys) succeeds without taking a
 // revision and reports the current one, as does one whose compares fail.
-//
-// One process at a time may open a given file (the watch feed and revision
-// cache only see this process's commits).
 #pragma once
 
 #include <memory>

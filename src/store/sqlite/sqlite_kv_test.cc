@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_kv.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,7 +13,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +25,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+
+constexpr const char* kOtherProcessEnv = "BERTH_SQLITE_KV_TEST_OTHER_PROCESS";
 
 // A fresh directory per test, removed with everything in it.
 class TempDir {
@@ -136,6 +141,7 @@ TEST_F(SqliteKvTest, EmptyAndBinaryValuesRoundTrip) {
 }
 
 TEST_F(SqliteKvTest, RevisionsTrackCreateAndModify) {
+  EXPECT_EQ(MustRange("").revision, 0);
   int64_t r1 = MustPut("a", "1");
   EXPECT_EQ(r1, 1);
   int64_t r2 = MustPut("b", "1");
@@ -422,6 +428,16 @@ TEST_F(SqliteKvTest, HandleMayBeDestroyedInsideItsCallback) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST_F(SqliteKvTest, ThrowingCallbackDoesNotStopDelivery) {
+  EventLog log;
+  auto thrower = kv_->Watch("k", [](const WatchEvent&) { throw std::runtime_error("boom"); });
+  auto handle = kv_->Watch("k", log.Callback());
+  MustPut("k1", "v");
+  MustPut("k2", "v");
+  ASSERT_TRUE(log.Wait(2));
+  EXPECT_EQ(log.Events()[1].kv.key, "k2");
+}
+
 TEST_F(SqliteKvTest, HandleMayOutliveStore) {
   EventLog log;
   auto handle = kv_->Watch("k", log.Callback());
@@ -497,6 +513,45 @@ TEST_F(SqliteKvTest, OpenFailsWithInternalFailure) {
   EXPECT_EQ(garbage.error().http_status, 500);
   EXPECT_THAT(garbage.error().message, ::testing::HasSubstr("not a database"));
   EXPECT_THAT(garbage.error().message, ::testing::Not(::testing::HasSubstr("SSSS")));
+}
+
+// The store owns its file: another process cannot open it meanwhile (after
+// the 5 s busy timeout, its Open fails). The other process must be a fresh
+// one: a forked child inherits SQLite's in-process lock state, so this test
+// re-runs the test binary for OtherProcessOpen below.
+TEST_F(SqliteKvTest, SecondProcessCannotOpenStore) {
+  MustPut("a", "1");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setenv(kOtherProcessEnv, path_.c_str(), 1);
+    int null_fd = open("/dev/null", O_WRONLY);
+    dup2(null_fd, STDOUT_FILENO);  // keep its gtest report out of ours
+    execl("/proc/self/exe", "store_test", "--gtest_filter=SqliteKvOtherProcess.Open",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  std::ifstream in(path_ + ".verdict");
+  std::string verdict((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(verdict, "InternalFailure 500 locked");
+  EXPECT_EQ(MustGet("a")->value, "1");  // this process's store is unaffected
+}
+
+// Runs only in the process SecondProcessCannotOpenStore starts.
+TEST(SqliteKvOtherProcess, Open) {
+  const char* path = getenv(kOtherProcessEnv);
+  if (path == nullptr) GTEST_SKIP() << "helper of SqliteKvTest.SecondProcessCannotOpenStore";
+  auto kv = SqliteKv::Open(path);
+  std::ofstream out(std::string(path) + ".verdict");
+  if (kv) {
+    out << "opened";
+  } else {
+    bool locked = kv.error().message.find("locked") != std::string::npos;
+    out << kv.error().code << " " << kv.error().http_status << " "
+        << (locked ? "locked" : kv.error().message);
+  }
 }
 
 // A commit that returned survives the process being killed right after.
