@@ -144,6 +144,14 @@ Result<aws::Credentials> IdentityStore::PutRootKey(const std::string& account_id
   if (!result.succeeded) {
     return Fail("ConcurrentModification", "The account changed while its root key was being set.", 409);
   }
+  // The watch invalidates the cache too, but later, on its own thread: until
+  // then the replaced key (or secret) would still resolve on this very server.
+  {
+    std::unique_lock lock(cache_mu_);
+    ++generation_;
+    cache_.erase(creds.access_key_id);
+    if (old_key_id) cache_.erase(*old_key_id);
+  }
   return creds;
 }
 
