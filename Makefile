@@ -6,6 +6,10 @@ JOBS ?= $(shell nproc)
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
+# Clones at other paths share the compiler cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 .PHONY: all deps build up test unit e2e bench clean
 
 all: build

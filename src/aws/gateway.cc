@@ -100,7 +100,8 @@ http::Response JsonError(const Error& error, const std::string& request_id) {
   return res;
 }
 
-http::Response QueryError(const Error& error, const std::string& request_id) {
+http::Response QueryError(const Error& error, const std::string& request_id,
+                          std::string_view xmlns) {
   int status = error.http_status;
   std::string code = error.code;
   for (const auto& n : kQueryNames) {
@@ -113,7 +114,7 @@ http::Response QueryError(const Error& error, const std::string& request_id) {
                             ? "An internal error occurred. Request id: " + request_id
                             : error.message;
   Xml xml;
-  xml.Raw(R"(<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">)")
+  xml.Raw(fmt::format(R"(<ErrorResponse xmlns="{}">)", xmlns))
       .Open("Error")
       .Text("Type", status >= 500 ? "Receiver" : "Sender")
       .Text("Code", code)
@@ -224,9 +225,10 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
 
 http::Response Gateway::HandleQuery(const http::Request& request, const std::string& request_id) {
   std::string action;
+  std::string_view xmlns = "https://iam.amazonaws.com/doc/2010-05-08/";
   auto fail = [&](const Error& e) {
     LogFailure("query", action, e, request_id);
-    return QueryError(e, request_id);
+    return QueryError(e, request_id, xmlns);
   };
   auto verified = Verify(request, resolver_, clock_.Now());
   if (!verified) return fail(verified.error());
@@ -251,6 +253,7 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
                       400});
   }
   const QueryService& svc = service->second;
+  xmlns = svc.xmlns;
   const std::string* version = params.Find("Version");
   auto op = svc.operations.find(action);
   if (op == svc.operations.end() || (version && *version != svc.version)) {

@@ -94,7 +94,9 @@ class Gateway {
 
 // Error replies, shaped per protocol. Exposed for tests and the reject path.
 http::Response JsonError(const Error& error, const std::string& request_id);
-http::Response QueryError(const Error& error, const std::string& request_id);
+// `xmlns`: the service's namespace; errors before the service is known use IAM's.
+http::Response QueryError(const Error& error, const std::string& request_id,
+                          std::string_view xmlns = "https://iam.amazonaws.com/doc/2010-05-08/");
 
 // The Query protocol's name for an error code the JSON protocol spells
 // differently (UnrecognizedClientException -> InvalidClientTokenId, ...).
