@@ -2,10 +2,18 @@
 // SigV4 verification alone, and the whole gateway path for STS
 // GetCallerIdentity (parse, verify, dispatch, XML reply).
 #include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "aws/gateway.h"
 #include "aws/sigv4.h"
 #include "crypto/random.h"
+#include "crypto/root_key.h"
+#include "iam/access_control.h"
+#include "iam/identity_store.h"
+#include "iam/service.h"
+#include "store/sqlite/sqlite_kv.h"
 #include "server/routes.h"
 #include "sts/service.h"
 
@@ -52,9 +60,24 @@ void BM_SigV4Verify(benchmark::State& state) {
 BENCHMARK(BM_SigV4Verify);
 
 void BM_GatewayGetCallerIdentity(benchmark::State& state) {
-  OneKey keys;
-  sts::Service sts;
-  aws::Gateway gateway(keys, SystemClock::Instance(), crypto::SecureIds());
+  // The real services on a throwaway store: what `berth server` runs per request.
+  char dir_template[] = "/tmp/berth-bench-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  auto kv = store::SqliteKv::Open(dir + "/berth.db");
+  auto root_key = crypto::RootKey::FromBytes(std::string(32, 'k'));
+  iam::IdentityStore identities(**kv, *root_key, crypto::SecureIds(), SystemClock::Instance());
+  identities.EnsureAccount("123456789012");
+  identities.EnsureRootAccessKey(
+      "123456789012",
+      aws::Credentials{"AKIDEXAMPLEEXAMPLE00", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""});
+  iam::Service iam(**kv, crypto::SecureIds(), SystemClock::Instance(), iam::ValidatePolicyDocument);
+  iam::AccessControl access(iam, identities, SystemClock::Instance());
+  sts::Service sts(iam, identities, SystemClock::Instance(),
+                   [&](const aws::Principal* caller, const std::string& service,
+                       const iam::Role& role, const sts::AssumeRoleRequest& request) {
+                     return access.CheckTrust(caller, service, role, request.external_id, "");
+                   });
+  aws::Gateway gateway(identities, SystemClock::Instance(), crypto::SecureIds());
   gateway.Add(server::StsRoutes(sts));
   http::Request r = SignedGetCallerIdentity();
   for (auto _ : state) {
@@ -62,6 +85,7 @@ void BM_GatewayGetCallerIdentity(benchmark::State& state) {
     if (res.status != 200) state.SkipWithError(res.body.c_str());
     benchmark::DoNotOptimize(res);
   }
+  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_GatewayGetCallerIdentity);
 

@@ -9,7 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "aws/credentials_file.h"
+#include "aws/sigv4.h"
+#include "common/clock.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "http/client.h"
 #include "server/app.h"
 
 #ifndef BERTH_VERSION
@@ -129,6 +134,57 @@ int RunServer(const CommonServerFlags& f, bool up) {
   return 0;
 }
 
+struct AccountFlags {
+  std::string id;
+  std::string endpoint = "http://127.0.0.1:4566";
+  std::string credentials_file = "./berth-data/credentials";
+  std::string operator_profile = "default";
+  std::string profile;  // default: the new account's id
+};
+
+// `berth account create`: asks a running server (as the operator account's
+// root) to create an account, and writes its root key as a profile.
+int CreateAccount(const AccountFlags& f) {
+  auto op = berth::aws::ReadProfile(f.credentials_file, f.operator_profile);
+  if (!op) {
+    fmt::print(stderr, "berth: {}\n", op.error().message);
+    return 2;
+  }
+  std::string host = f.endpoint;
+  if (size_t scheme = host.find("://"); scheme != std::string::npos) host = host.substr(scheme + 3);
+  host = host.substr(0, host.find('/'));
+  berth::http::Request req;
+  req.method = "POST";
+  req.target = "/";
+  req.headers = {{"Content-Type", "application/x-amz-json-1.1"},
+                 {"X-Amz-Target", "BerthAdmin_20261126.CreateAccount"}};
+  req.body = berth::json::Dump(berth::json::Json{{"AccountId", f.id}});
+  berth::aws::Sign(req, host, *op, "us-east-1", "berth", berth::SystemClock::Instance().Now());
+  berth::http::Client client;
+  auto res = client.Send({"POST", f.endpoint + "/", req.headers, req.body});
+  if (!res) {
+    fmt::print(stderr, "berth: cannot reach {}: {}\n", f.endpoint, res.error().message);
+    return 1;
+  }
+  auto body = berth::json::Json::parse(res->body, nullptr, false);
+  if (res->status != 200 || !body.is_object()) {
+    std::string code = body.is_object() ? body.value("__type", "") : "";
+    std::string message = body.is_object() ? body.value("message", "") : res->body;
+    fmt::print(stderr, "berth: account create failed: {}: {}\n", code, message);
+    return 1;
+  }
+  berth::aws::Credentials creds{body.value("AccessKeyId", ""), body.value("SecretAccessKey", ""), ""};
+  std::string profile = f.profile.empty() ? f.id : f.profile;
+  auto written = berth::aws::WriteProfile(f.credentials_file, profile, creds);
+  if (!written) {
+    fmt::print(stderr, "berth: {}\n", written.error().message);
+    return 1;
+  }
+  fmt::print("account {} created; its root credentials are profile '{}' in {}\n", f.id, profile,
+             f.credentials_file);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,6 +206,21 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "Print the version");
 
+  AccountFlags account_flags;
+  auto* account = cli.add_subcommand("account", "Manage accounts on a running server");
+  account->require_subcommand(1);
+  auto* account_create = account->add_subcommand(
+      "create", "Create an account and write its root credentials as a profile");
+  account_create->add_option("--id", account_flags.id, "The new account's 12-digit id")->required();
+  account_create->add_option("--endpoint", account_flags.endpoint, "The server's endpoint URL");
+  account_create->add_option("--credentials-file", account_flags.credentials_file,
+                             "Shared-credentials file holding the operator's profile; the new "
+                             "profile is written there too");
+  account_create->add_option("--operator-profile", account_flags.operator_profile,
+                             "Profile of the operator account's root");
+  account_create->add_option("--profile", account_flags.profile,
+                             "Profile name for the new account (default: its id)");
+
   CLI11_PARSE(cli, argc, argv);
   if (*version) {
     fmt::print("berth {}\n", BERTH_VERSION);
@@ -157,5 +228,6 @@ int main(int argc, char** argv) {
   }
   if (*server) return RunServer(server_flags, /*up=*/false);
   if (*up) return RunServer(up_flags, /*up=*/true);
+  if (*account_create) return CreateAccount(account_flags);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include "common/arn.h"
 #include "common/json.h"
 #include "common/strings.h"
+#include "crypto/sha256.h"
 
 namespace berth::iam {
 
@@ -180,7 +181,7 @@ Result<std::optional<aws::SigningSecret>> IdentityStore::Load(std::string_view a
     p.kind = aws::Principal::Kind::kRoot;
     p.arn = fmt::format("arn:aws:iam::{}:root", p.account);
     p.user_id = p.account;
-  } else {
+  } else if (kind == "user") {
     p.kind = aws::Principal::Kind::kUser;
     p.name = record.value("user", "");
     p.arn = fmt::format("arn:aws:iam::{}:user/{}", p.account, p.name);
@@ -191,7 +192,8 @@ Result<std::optional<aws::SigningSecret>> IdentityStore::Load(std::string_view a
 
 Result<aws::SigningSecret> IdentityStore::Resolve(std::string_view access_key_id,
                                                   std::string_view session_token) {
-  if (!session_token.empty()) return Unrecognized();  // temporary credentials: IAM/STS issue
+  if (access_key_id.starts_with("ASIA")) return ResolveSession(access_key_id, session_token);
+  if (!session_token.empty()) return Unrecognized();
   uint64_t generation;
   {
     std::shared_lock lock(cache_mu_);
@@ -206,6 +208,171 @@ Result<aws::SigningSecret> IdentityStore::Resolve(std::string_view access_key_id
   // A change seen since the read may have made it stale: do not cache it.
   if (generation == generation_) cache_.emplace(std::string(access_key_id), *loaded);
   return std::move(*loaded);
+}
+
+}  // namespace berth::iam
+
+namespace berth::iam {
+
+namespace {
+constexpr std::string_view kSessionsPrefix = "sessions/";
+constexpr int kMaxKeysPerUser = 2;
+std::string UserKeysPrefix(const std::string& account, const std::string& user) {
+  return fmt::format("iam/{}/userkeys/{}/", account, ToLower(user));
+}
+}  // namespace
+
+Result<std::pair<IdentityStore::AccessKeyInfo, std::string>> IdentityStore::CreateAccessKey(
+    const std::string& account, const std::string& user_name, const std::string& user_id) {
+  auto existing = BERTH_TRY(kv_.Range(UserKeysPrefix(account, user_name)));
+  if (existing.kvs.size() >= kMaxKeysPerUser) {
+    return Fail("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", 409);
+  }
+  AccessKeyInfo info{ids_.UpperId("AKIA", 20), user_name, "Active", clock_.Now()};
+  std::string secret = ids_.SecretString(40);
+  std::string key = AccessKeyKey(info.access_key_id);
+  auto sealed = BERTH_TRY(root_key_.Seal(secret, key));
+  json::Json record = {{"account", account},   {"kind", "user"},
+                       {"user", user_name},    {"user_id", user_id},
+                       {"status", "Active"},   {"created", FormatIso8601(info.created)},
+                       {"secret", Base64Encode(sealed)}};
+  store::Txn txn;
+  txn.compares.push_back({key, 0});
+  for (const auto& kv : existing.kvs) txn.compares.push_back({kv.key, kv.mod_revision});
+  txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
+  txn.ops.push_back(store::Op::Put(UserKeysPrefix(account, user_name) + info.access_key_id, ""));
+  auto r = BERTH_TRY(kv_.Commit(txn));
+  if (!r.succeeded) return Fail("ConcurrentModification", "Access keys changed concurrently.", 409);
+  return std::pair<AccessKeyInfo, std::string>(info, std::move(secret));
+}
+
+Result<std::vector<IdentityStore::AccessKeyInfo>> IdentityStore::ListAccessKeys(
+    const std::string& account, const std::string& user_name) {
+  std::vector<AccessKeyInfo> out;
+  std::string prefix = UserKeysPrefix(account, user_name);
+  auto range = BERTH_TRY(kv_.Range(prefix));
+  for (const auto& kv : range.kvs) {
+    std::string id = kv.key.substr(prefix.size());
+    auto record_kv = BERTH_TRY(kv_.Get(AccessKeyKey(id)));
+    if (!record_kv) continue;
+    auto record = json::Json::parse(record_kv->value, nullptr, false);
+    if (!record.is_object()) continue;
+    TimePoint created{};
+    out.push_back(AccessKeyInfo{id, record.value("user", user_name), record.value("status", "Active"),
+                                created});
+  }
+  return out;
+}
+
+Status IdentityStore::UpdateAccessKey(const std::string& account, const std::string& user_name,
+                                      const std::string& access_key_id, const std::string& status) {
+  if (status != "Active" && status != "Inactive") {
+    return Fail("ValidationError", "Status must be Active or Inactive.");
+  }
+  std::string key = AccessKeyKey(access_key_id);
+  auto kv = BERTH_TRY(kv_.Get(key));
+  auto index = BERTH_TRY(kv_.Get(UserKeysPrefix(account, user_name) + access_key_id));
+  if (!kv || !index) {
+    return Fail("NoSuchEntity",
+                fmt::format("The Access Key with id {} cannot be found.", access_key_id.substr(0, 128)),
+                404);
+  }
+  auto record = json::Json::parse(kv->value, nullptr, false);
+  record["status"] = status;
+  store::Txn txn;
+  txn.compares.push_back({key, kv->mod_revision});
+  txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
+  auto r = BERTH_TRY(kv_.Commit(txn));
+  if (!r.succeeded) return Fail("ConcurrentModification", "The access key changed concurrently.", 409);
+  std::unique_lock lock(cache_mu_);
+  ++generation_;
+  cache_.erase(access_key_id);
+  return {};
+}
+
+Status IdentityStore::DeleteAccessKey(const std::string& account, const std::string& user_name,
+                                      const std::string& access_key_id) {
+  std::string index = UserKeysPrefix(account, user_name) + access_key_id;
+  auto index_kv = BERTH_TRY(kv_.Get(index));
+  if (!index_kv) {
+    return Fail("NoSuchEntity",
+                fmt::format("The Access Key with id {} cannot be found.", access_key_id.substr(0, 128)),
+                404);
+  }
+  store::Txn txn;
+  txn.ops.push_back(store::Op::Delete(index));
+  txn.ops.push_back(store::Op::Delete(AccessKeyKey(access_key_id)));
+  BERTH_TRY(kv_.Commit(txn));
+  std::unique_lock lock(cache_mu_);
+  ++generation_;
+  cache_.erase(access_key_id);
+  return {};
+}
+
+Result<aws::Credentials> IdentityStore::CreateSession(const Session& session) {
+  aws::Credentials creds{ids_.UpperId("ASIA", 20), ids_.SecretString(40), ""};
+  std::string token_bytes(96, '\0');
+  ids_.Fill(reinterpret_cast<uint8_t*>(token_bytes.data()), token_bytes.size());
+  creds.session_token = Base64Encode(token_bytes);
+  std::string key = fmt::format("{}{}", kSessionsPrefix, creds.access_key_id);
+  auto sealed = BERTH_TRY(root_key_.Seal(creds.secret_access_key, key));
+  json::Json record = {
+      {"account", session.account},
+      {"role", session.role_name},
+      {"role_id", session.role_id},
+      {"role_arn", session.role_arn},
+      {"session", session.session_name},
+      {"policy", session.session_policy},
+      {"expiration", std::chrono::duration_cast<std::chrono::seconds>(
+                         session.expiration.time_since_epoch()).count()},
+      {"token_sha256", crypto::Sha256Hex(creds.session_token)},
+      {"secret", Base64Encode(sealed)}};
+  BERTH_TRY(kv_.Put(key, json::Dump(record)));
+  return creds;
+}
+
+Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
+    std::string_view access_key_id) {
+  auto kv = BERTH_TRY(kv_.Get(fmt::format("{}{}", kSessionsPrefix, access_key_id)));
+  if (!kv) return std::optional<Session>();
+  auto r = json::Json::parse(kv->value, nullptr, false);
+  if (!r.is_object()) return InternalFailure("corrupt session record");
+  Session s{r.value("account", ""), r.value("role", ""),    r.value("role_id", ""),
+            r.value("role_arn", ""), r.value("session", ""), r.value("policy", ""),
+            TimePoint(std::chrono::seconds(r.value("expiration", int64_t{0})))};
+  return std::optional<Session>(std::move(s));
+}
+
+Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access_key_id,
+                                                         std::string_view session_token) {
+  if (session_token.empty() || !IsValidAccessKeyId(access_key_id)) return Unrecognized();
+  std::string key = fmt::format("{}{}", kSessionsPrefix, access_key_id);
+  auto kv = BERTH_TRY(kv_.Get(key));
+  if (!kv) return Unrecognized();
+  auto r = json::Json::parse(kv->value, nullptr, false);
+  if (!r.is_object() || !r["secret"].is_string()) return InternalFailure("corrupt session record");
+  if (!crypto::ConstantTimeEquals(crypto::Sha256Hex(session_token), r.value("token_sha256", ""))) {
+    return Unrecognized();
+  }
+  TimePoint expiration(std::chrono::seconds(r.value("expiration", int64_t{0})));
+  if (clock_.Now() >= expiration) {
+    return Fail("ExpiredTokenException", "The security token included in the request is expired", 400);
+  }
+  auto sealed = Base64Decode(r["secret"].get<std::string>());
+  if (!sealed) return InternalFailure("corrupt session record");
+  auto secret = BERTH_TRY(root_key_.Open(*sealed, key));
+  aws::SigningSecret out;
+  out.secret_access_key = std::move(secret);
+  aws::Principal& p = out.principal;
+  p.kind = aws::Principal::Kind::kAssumedRole;
+  p.account = r.value("account", "");
+  p.name = r.value("role", "");
+  p.session_name = r.value("session", "");
+  p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", p.account, p.name, p.session_name);
+  p.user_id = fmt::format("{}:{}", r.value("role_id", ""), p.session_name);
+  p.access_key_id = std::string(access_key_id);
+  p.expiration = expiration;
+  return out;
 }
 
 }  // namespace berth::iam

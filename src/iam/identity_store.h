@@ -43,10 +43,39 @@ class IdentityStore final : public aws::CredentialResolver {
   Result<aws::SigningSecret> Resolve(std::string_view access_key_id,
                                      std::string_view session_token) override;
 
+  // IAM users' access keys (at most 2 per user, as in IAM).
+  struct AccessKeyInfo {
+    std::string access_key_id;
+    std::string user_name;
+    std::string status;  // "Active" | "Inactive"
+    TimePoint created;
+  };
+  Result<std::pair<AccessKeyInfo, std::string /*secret*/>> CreateAccessKey(
+      const std::string& account, const std::string& user_name, const std::string& user_id);
+  Result<std::vector<AccessKeyInfo>> ListAccessKeys(const std::string& account,
+                                                    const std::string& user_name);
+  Status UpdateAccessKey(const std::string& account, const std::string& user_name,
+                         const std::string& access_key_id, const std::string& status);
+  Status DeleteAccessKey(const std::string& account, const std::string& user_name,
+                         const std::string& access_key_id);
+
+  // Temporary credentials of an assumed role (STS). The session token is
+  // random; only its SHA-256 is stored, with the secret sealed.
+  struct Session {
+    std::string account, role_name, role_id, role_arn, session_name;
+    std::string session_policy;  // empty: none
+    TimePoint expiration;
+  };
+  Result<aws::Credentials> CreateSession(const Session& session);
+  // The session behind temporary credentials (for its session policy).
+  Result<std::optional<Session>> GetSession(std::string_view access_key_id);
+
  private:
   Result<aws::Credentials> PutRootKey(const std::string& account_id, aws::Credentials creds,
                                       const std::optional<std::string>& old_key_id);
   Result<std::optional<aws::SigningSecret>> Load(std::string_view access_key_id);
+  Result<aws::SigningSecret> ResolveSession(std::string_view access_key_id,
+                                            std::string_view session_token);
 
   store::Kv& kv_;
   const crypto::RootKey& root_key_;

@@ -10,12 +10,15 @@
 #include <cstring>
 #include <filesystem>
 
+#include "aws/credentials_file.h"
 #include "aws/gateway.h"
 #include "common/log.h"
 #include "crypto/random.h"
 #include "crypto/root_key.h"
 #include "http/server.h"
+#include "iam/access_control.h"
 #include "iam/identity_store.h"
+#include "iam/service.h"
 #include "server/routes.h"
 #include "store/sqlite/sqlite_kv.h"
 #include "sts/service.h"
@@ -28,7 +31,9 @@ struct App::Impl {
   std::unique_ptr<store::Kv> kv;
   std::optional<crypto::RootKey> root_key;
   std::unique_ptr<iam::IdentityStore> identities;
-  sts::Service sts;
+  std::unique_ptr<iam::Service> iam;
+  std::unique_ptr<iam::AccessControl> access;
+  std::unique_ptr<sts::Service> sts;
   kms::Service kms;
   std::unique_ptr<aws::Gateway> gateway;
   std::unique_ptr<http::Server> http;
@@ -56,15 +61,33 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   bool created = BERTH_TRY(impl->identities->EnsureAccount(options.account_id));
   auto creds = BERTH_TRY(impl->identities->EnsureRootAccessKey(options.account_id, options.root_credentials));
   impl->credentials_file = options.data_dir + "/credentials";
-  BERTH_CHECK(WriteCredentialsFile(impl->credentials_file, "default", creds));
+  BERTH_CHECK(aws::WriteProfile(impl->credentials_file, "default", creds));
   log::Info("account ready", {{"account", options.account_id},
                               {"created", created ? "true" : "false"},
                               {"access_key_id", creds.access_key_id}});
 
+  impl->iam = std::make_unique<iam::Service>(*impl->kv, crypto::SecureIds(), SystemClock::Instance(),
+                                             iam::ValidatePolicyDocument);
+  impl->access = std::make_unique<iam::AccessControl>(*impl->iam, *impl->identities,
+                                                      SystemClock::Instance());
+  iam::AccessControl* access = impl->access.get();
+  impl->sts = std::make_unique<sts::Service>(
+      *impl->iam, *impl->identities, SystemClock::Instance(),
+      [access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
+               const sts::AssumeRoleRequest& request) {
+        return access->CheckTrust(caller, service, role, request.external_id, "");
+      });
+  Authorize authorize = [access](const aws::RequestContext& ctx, const std::string& action,
+                                 const std::string& resource) {
+    return access->Authorize(ctx, action, resource);
+  };
+
   impl->gateway = std::make_unique<aws::Gateway>(*impl->identities, SystemClock::Instance(),
                                                  crypto::SecureIds());
-  impl->gateway->Add(StsRoutes(impl->sts));
+  impl->gateway->Add(StsRoutes(*impl->sts));
+  impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), authorize}));
   impl->gateway->Add(KmsRoutes(impl->kms));
+  impl->gateway->Add(AdminRoutes(*impl->identities, options.account_id));
 
   http::ServerOptions http_options;
   http_options.host = options.host;
@@ -101,26 +124,6 @@ void App::Stop() {
 }
 
 void App::Wait() { impl_->http->Wait(); }
-
-Status WriteCredentialsFile(const std::string& path, const std::string& profile,
-                            const aws::Credentials& credentials) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return InternalFailure(fmt::format("cannot write {}: {}", tmp, strerror(errno)));
-  fchmod(fd, 0600);
-  std::string text = fmt::format("[{}]\naws_access_key_id = {}\naws_secret_access_key = {}\n", profile,
-                                 credentials.access_key_id, credentials.secret_access_key);
-  if (!credentials.session_token.empty()) {
-    text += fmt::format("aws_session_token = {}\n", credentials.session_token);
-  }
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return InternalFailure(fmt::format("cannot write {}", path));
-  }
-  return {};
-}
 
 Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view text) {
   size_t colon = text.rfind(':');

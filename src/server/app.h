@@ -47,11 +47,6 @@ class App {
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes an AWS shared-credentials file (profile `profile`), mode 0600,
-// atomically (temp file + rename).
-Status WriteCredentialsFile(const std::string& path, const std::string& profile,
-                            const aws::Credentials& credentials);
-
 // Parses "HOST:PORT" ("127.0.0.1:4566", "[::1]:4566").
 Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view text);
 

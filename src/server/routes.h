@@ -2,13 +2,32 @@
 // request parsing, reply shapes) to the service's domain calls.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "aws/gateway.h"
+#include "iam/identity_store.h"
+#include "iam/service.h"
 #include "kms/service.h"
 #include "sts/service.h"
 
 namespace berth::server {
 
-aws::QueryService StsRoutes(const sts::Service& sts);
+// The authorization check every operation makes before acting: may the
+// caller perform `action` on `resource` (an ARN)? AccessDenied otherwise.
+using Authorize = std::function<Status(const aws::RequestContext& ctx, const std::string& action,
+                                       const std::string& resource)>;
+
+struct IamDeps {
+  iam::Service* iam = nullptr;
+  iam::IdentityStore* identities = nullptr;
+  Authorize authorize;
+};
+aws::QueryService IamRoutes(IamDeps deps);
+
+aws::QueryService StsRoutes(sts::Service& sts);
 aws::JsonService KmsRoutes(const kms::Service& kms);
+// berth's operator API (accounts); `operator_account` is the default account.
+aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operator_account);
 
 }  // namespace berth::server

@@ -1,9 +1,13 @@
+#include <fmt/format.h>
+
+#include <charconv>
+
 #include "aws/xml.h"
 #include "server/routes.h"
 
 namespace berth::server {
 
-aws::QueryService StsRoutes(const sts::Service& sts) {
+aws::QueryService StsRoutes(sts::Service& sts) {
   aws::QueryService svc;
   svc.signing_name = "sts";
   svc.version = "2011-06-15";
@@ -13,6 +17,35 @@ aws::QueryService StsRoutes(const sts::Service& sts) {
     auto id = BERTH_TRY(sts.GetCallerIdentity(ctx.caller));
     aws::Xml xml;
     xml.Text("Arn", id.arn).Text("UserId", id.user_id).Text("Account", id.account);
+    return xml.Take();
+  };
+  svc.operations["AssumeRole"] = [&sts](const aws::RequestContext& ctx,
+                                        const aws::QueryParams& p) -> Result<std::string> {
+    sts::AssumeRoleRequest req;
+    req.role_arn = BERTH_TRY(p.Required("RoleArn"));
+    req.session_name = BERTH_TRY(p.Required("RoleSessionName"));
+    if (const std::string* d = p.Find("DurationSeconds")) {
+      int n = 0;
+      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
+      if (err != std::errc() || end != d->data() + d->size()) {
+        return Fail("ValidationError", "DurationSeconds must be an integer.");
+      }
+      req.duration_seconds = n;
+    }
+    if (const std::string* e = p.Find("ExternalId")) req.external_id = *e;
+    if (const std::string* pol = p.Find("Policy")) req.session_policy = *pol;
+    auto assumed = BERTH_TRY(sts.AssumeRole(ctx.caller, req));
+    aws::Xml xml;
+    xml.Open("Credentials")
+        .Text("AccessKeyId", assumed.credentials.access_key_id)
+        .Text("SecretAccessKey", assumed.credentials.secret_access_key)
+        .Text("SessionToken", assumed.credentials.session_token)
+        .Text("Expiration", FormatIso8601(assumed.expiration))
+        .Close("Credentials")
+        .Open("AssumedRoleUser")
+        .Text("AssumedRoleId", assumed.assumed_role_id)
+        .Text("Arn", assumed.assumed_role_arn)
+        .Close("AssumedRoleUser");
     return xml.Take();
   };
   return svc;

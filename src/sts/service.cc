@@ -1,9 +1,97 @@
 #include "sts/service.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/arn.h"
+
 namespace berth::sts {
+
+namespace {
+constexpr int kMinDuration = 900;
+constexpr size_t kMaxSessionPolicy = 2048;
+
+Status ValidateSessionName(const std::string& name) {
+  bool ok = name.size() >= 2 && name.size() <= 64 &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '=' ||
+                     c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
+            });
+  if (!ok) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at 'roleSessionName' failed to "
+                            "satisfy constraint: Member must satisfy regular expression pattern: "
+                            "[\\w+=,.@-]* and have length between 2 and 64",
+                            name.substr(0, 80)));
+  }
+  return {};
+}
+}  // namespace
+
+Service::Service(iam::Service& iam, iam::IdentityStore& identities, const Clock& clock,
+                 TrustCheck trust)
+    : iam_(iam), identities_(identities), clock_(clock), trust_(std::move(trust)) {}
 
 Result<CallerIdentity> Service::GetCallerIdentity(const aws::Principal& caller) const {
   return CallerIdentity{caller.account, caller.arn, caller.user_id};
+}
+
+Result<AssumedRole> Service::AssumeRole(const aws::Principal& caller,
+                                        const AssumeRoleRequest& request) {
+  return Assume(&caller, "", request);
+}
+
+Result<AssumedRole> Service::AssumeRoleAsService(const std::string& service,
+                                                 const AssumeRoleRequest& request) {
+  return Assume(nullptr, service, request);
+}
+
+Result<AssumedRole> Service::Assume(const aws::Principal* caller, const std::string& service,
+                                    const AssumeRoleRequest& request) {
+  BERTH_CHECK(ValidateSessionName(request.session_name));
+  auto arn = ParseArn(request.role_arn);
+  if (!arn || arn->service != "iam" || !arn->resource.starts_with("role/") ||
+      !IsAccountId(arn->account)) {
+    return Fail("ValidationError",
+                fmt::format("{} is invalid", request.role_arn.substr(0, 256)));
+  }
+  if (request.session_policy.size() > kMaxSessionPolicy) {
+    return Fail("PackedPolicyTooLarge",
+                "Packed policy consumes more than 100 percent of the allotted space.");
+  }
+  std::string role_name = arn->resource.substr(arn->resource.rfind('/') + 1);
+  auto role = iam_.GetRole(arn->account, role_name);
+  if (!role || role->arn != request.role_arn) {
+    // AWS does not reveal whether the role exists to someone who may not assume it.
+    std::string who = caller ? caller->arn : service;
+    return Fail("AccessDenied",
+                fmt::format("User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                            who, request.role_arn),
+                403);
+  }
+  int duration = request.duration_seconds.value_or(3600);
+  if (duration < kMinDuration || duration > role->max_session_duration) {
+    return Fail("ValidationError",
+                fmt::format("The requested DurationSeconds exceeds the MaxSessionDuration set for this "
+                            "role, or is below {}.",
+                            kMinDuration));
+  }
+  BERTH_CHECK(trust_(caller, service, *role, request));
+  iam::IdentityStore::Session session;
+  session.account = arn->account;
+  session.role_name = role->name;
+  session.role_id = role->id;
+  session.role_arn = role->arn;
+  session.session_name = request.session_name;
+  session.session_policy = request.session_policy;
+  session.expiration = std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()) +
+                       std::chrono::seconds(duration);
+  auto creds = BERTH_TRY(identities_.CreateSession(session));
+  return AssumedRole{creds, session.expiration,
+                     fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", arn->account, role->name,
+                                 request.session_name),
+                     fmt::format("{}:{}", role->id, request.session_name)};
 }
 
 }  // namespace berth::sts

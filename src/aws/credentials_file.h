@@ -1,0 +1,22 @@
+// The AWS shared-credentials file (~/.aws/credentials format): INI sections
+// named by profile with aws_access_key_id / aws_secret_access_key /
+// aws_session_token. berth writes its accounts' root keys there so the AWS
+// CLI finds them with AWS_SHARED_CREDENTIALS_FILE.
+#pragma once
+
+#include <string>
+
+#include "aws/sigv4.h"
+#include "common/error.h"
+
+namespace berth::aws {
+
+// The profile's credentials; NoSuchProfile when the file or profile is absent.
+Result<Credentials> ReadProfile(const std::string& path, const std::string& profile);
+
+// Sets `profile` to `credentials`, keeping every other profile (and comment)
+// in the file. Written atomically (temp file, fsync, rename), mode 0600.
+Status WriteProfile(const std::string& path, const std::string& profile,
+                    const Credentials& credentials);
+
+}  // namespace berth::aws

@@ -1,0 +1,135 @@
+#include "iam/access_control.h"
+
+#include <fmt/format.h>
+
+#include "iam/authorizer.h"
+#include "iam/policy.h"
+
+namespace berth::iam {
+
+namespace {
+std::string RoleArnOf(const aws::Principal& p) {
+  return fmt::format("arn:aws:iam::{}:role/{}", p.account, p.name);
+}
+}  // namespace
+
+Status ValidatePolicyDocument(std::string_view document, PolicyUse use) {
+  ParseOptions options;
+  PolicyType type = PolicyType::kIdentity;
+  switch (use) {
+    case PolicyUse::kUserInline: options.max_size = 2048; break;
+    case PolicyUse::kRoleInline: options.max_size = 10240; break;
+    case PolicyUse::kManaged:
+      options.max_size = 6144;
+      options.require_version_2012 = true;
+      break;
+    case PolicyUse::kTrust:
+      options.max_size = 2048;
+      type = PolicyType::kTrust;
+      break;
+  }
+  auto parsed = ParsePolicy(document, type, options);
+  if (!parsed) return Fail(parsed.error());
+  return {};
+}
+
+AccessControl::AccessControl(Service& iam, IdentityStore& identities, const Clock& clock)
+    : iam_(iam), identities_(identities), clock_(clock) {}
+
+AccessControl::~AccessControl() = default;
+
+Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string& document, int type) {
+  std::string key = std::to_string(type) + ":" + document;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  }
+  auto policy = ParsePolicy(document, static_cast<PolicyType>(type));
+  if (!policy) {
+    // Stored documents were validated when written; one that no longer parses
+    // is the server's fault, not the caller's.
+    return InternalFailure(fmt::format("stored policy does not parse: {}", policy.error().message));
+  }
+  std::lock_guard lock(cache_mu_);
+  if (cache_.size() > 4096) cache_.clear();  // bounded: at worst documents are re-parsed
+  cache_.emplace(std::move(key), *policy);
+  return *policy;
+}
+
+Status AccessControl::AddCallerPolicies(const aws::Principal& p, PolicySet& set) {
+  auto add = [&](PrincipalType type, const std::string& owner, const std::string& label) -> Status {
+    for (const auto& inline_policy : BERTH_TRY(iam_.InlinePolicies(p.account, type, owner))) {
+      auto compiled = BERTH_TRY(Compiled(inline_policy.document, int(PolicyType::kIdentity)));
+      set.identity.push_back({fmt::format("{}/inline/{}", label, inline_policy.name), compiled});
+    }
+    for (const auto& [arn, document] : BERTH_TRY(iam_.AttachedPolicyDocuments(p.account, type, owner))) {
+      set.identity.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+    }
+    return {};
+  };
+  if (p.kind == aws::Principal::Kind::kUser) {
+    BERTH_CHECK(add(PrincipalType::kUser, p.name, "user/" + p.name));
+  } else if (p.kind == aws::Principal::Kind::kAssumedRole) {
+    BERTH_CHECK(add(PrincipalType::kRole, p.name, "role/" + p.name));
+    auto session = BERTH_TRY(identities_.GetSession(p.access_key_id));
+    if (session && !session->session_policy.empty()) {
+      set.session.push_back(
+          {"session", BERTH_TRY(Compiled(session->session_policy, int(PolicyType::kSession)))});
+    }
+  }
+  return {};
+}
+
+Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::string& action,
+                                const std::string& resource, const ResourceContext& res) {
+  const aws::Principal& p = ctx.caller;
+  std::string resource_account = res.account.empty() ? p.account : res.account;
+  // Fast path: the root of an account may do anything to its own account's
+  // resources when no resource policy is involved.
+  if (p.kind == aws::Principal::Kind::kRoot && resource_account == p.account && res.policy.empty()) {
+    return {};
+  }
+  AuthzRequest request;
+  request.principal = p;
+  request.action = action;
+  request.resource = resource;
+  request.resource_account = resource_account;
+  AddGlobalConditionKeys(request, ctx.source_ip, /*secure_transport=*/false, ctx.now);
+  for (const auto& [k, v] : res.condition_keys) request.context[k] = v;
+
+  PolicySet set;
+  BERTH_CHECK(AddCallerPolicies(p, set));
+  if (!res.policy.empty()) {
+    PolicyType type = res.is_key_policy ? PolicyType::kKeyPolicy : PolicyType::kResource;
+    set.resource = NamedPolicy{res.is_key_policy ? "key policy" : "resource",
+                               BERTH_TRY(Compiled(res.policy, int(type)))};
+    set.resource_is_key_policy = res.is_key_policy;
+  }
+  Decision decision = Evaluate(request, set);
+  if (decision.allowed()) return {};
+  return Fail("AccessDeniedException", decision.Message(request), 403);
+}
+
+Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string& service,
+                                 const Role& role, const std::string& external_id,
+                                 const std::string& source_ip) {
+  auto trust = BERTH_TRY(Compiled(role.trust_policy, int(PolicyType::kTrust)));
+  AuthzRequest request;
+  request.action = "sts:AssumeRole";
+  request.resource = role.arn;
+  request.resource_account = role.arn.substr(13, 12);  // arn:aws:iam::<12 digits>:role/...
+  PolicySet caller_policies;
+  if (caller) {
+    request.principal = *caller;
+    BERTH_CHECK(AddCallerPolicies(*caller, caller_policies));
+  } else {
+    request.service_principal = service;
+  }
+  AddGlobalConditionKeys(request, source_ip, /*secure_transport=*/false, clock_.Now());
+  if (!external_id.empty()) request.context["sts:ExternalId"] = {external_id};
+  Decision decision = EvaluateTrust(request, *trust, caller_policies);
+  if (decision.allowed()) return {};
+  return Fail("AccessDenied", decision.Message(request), 403);
+}
+
+}  // namespace berth::iam

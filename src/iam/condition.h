@@ -1,0 +1,152 @@
+// The matching pieces of IAM policies: the request context, patterns (wildcards and
+// policy variables) and Condition operators.
+//
+// Everything here is compiled once, when a policy is parsed, and evaluated on every
+// request: evaluation allocates nothing, uses no regex and no JSON.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace berth::iam {
+
+// ASCII case-insensitive ordering. Transparent, so lookups by string_view do not allocate.
+struct CaseInsensitiveLess {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept;
+};
+
+// The request context: condition key -> values. Keys are looked up ignoring case, as AWS
+// does ("aws:sourceip" finds "aws:SourceIp"). A single-valued key has one value; a
+// multivalued key (aws:TagKeys) any number; an empty vector is "present but empty",
+// which the operators treat like an absent key.
+using ContextMap = std::map<std::string, std::vector<std::string>, CaseInsensitiveLess>;
+
+// The policy language version. Policy variables are substituted only in 2012-10-17
+// documents; in 2008-10-17 ones (also a document without Version) "${...}" is literal.
+enum class LanguageVersion : uint8_t { k2008_10_17, k2012_10_17 };
+
+// A policy string that request strings are compared with: a literal with, depending on
+// where it appears, wildcards and policy variables.
+class Pattern {
+ public:
+  struct Options {
+    bool wildcards = true;     // '*': any run of characters, ':' and '/' included; '?': one
+    bool variables = false;    // ${key}, ${key, 'default'}, ${*}, ${?}, ${$}
+    bool ignore_case = false;  // ASCII case folding on both sides
+  };
+
+  Pattern() = default;
+  // Never fails: text that is not a well-formed variable ("${", "${}") stays literal.
+  static Pattern Compile(std::string_view text, Options options);
+
+  // True when `text` matches. A variable takes its key's value from `context` when the
+  // key has exactly one value, else its default; with neither the pattern matches nothing
+  // (AWS: a variable that cannot be resolved makes the element not match).
+  bool Matches(std::string_view text, const ContextMap& context) const;
+
+  // The text as written in the policy.
+  const std::string& source() const { return source_; }
+  // True for the pattern "*" with wildcards on.
+  bool MatchesEverything() const { return kind_ == Kind::kAnything; }
+
+ private:
+  enum class Kind : uint8_t { kAnything, kExact, kPrefix, kGeneral };
+  struct Piece {
+    enum class Type : uint8_t { kLiteral, kStar, kOne, kVariable } type;
+    std::string text;      // literal text, or the variable's key
+    std::string fallback;  // the variable's default
+    bool has_fallback = false;
+  };
+
+  bool MatchGeneral(std::string_view text, const ContextMap& context) const;
+  // The text a literal or variable piece stands for; false when a variable is unresolved.
+  bool PieceText(const Piece& piece, const ContextMap& context, std::string_view* out) const;
+
+  std::string source_;
+  Kind kind_ = Kind::kExact;
+  bool ignore_case_ = false;
+  std::string literal_;  // kExact: the whole text; kPrefix: the text before the final '*'
+  std::vector<Piece> pieces_;  // kGeneral only
+};
+
+// One condition: `"<operator>": {"<key>": <values>}` with one key. The values of a
+// condition are ORed; the conditions of a statement are ANDed.
+//
+// Without a set qualifier a positive operator holds when any context value matches any
+// policy value, a negated one (StringNotEquals, NotIpAddress, ...) when none does. An
+// absent key makes positive operators false and negated ones true; `...IfExists` makes
+// any operator true on an absent key. ForAnyValue: some context value satisfies the
+// operator (absent key: false). ForAllValues: every context value does (absent or
+// empty key: true). Null: "true" holds when the key is absent, "false" when present.
+class Condition {
+ public:
+  enum class Operator : uint8_t {
+    kStringEquals, kStringNotEquals, kStringEqualsIgnoreCase, kStringNotEqualsIgnoreCase,
+    kStringLike, kStringNotLike,
+    kNumericEquals, kNumericNotEquals, kNumericLessThan, kNumericLessThanEquals,
+    kNumericGreaterThan, kNumericGreaterThanEquals,
+    kDateEquals, kDateNotEquals, kDateLessThan, kDateLessThanEquals, kDateGreaterThan,
+    kDateGreaterThanEquals,
+    kBool, kBinaryEquals, kIpAddress, kNotIpAddress,
+    kArnEquals, kArnLike, kArnNotEquals, kArnNotLike,
+    kNull,
+  };
+  enum class Qualifier : uint8_t { kNone, kForAnyValue, kForAllValues };
+
+  // Compiles one key of an operator block. `op` is the operator as written, prefix and
+  // suffix included ("ForAllValues:StringLikeIfExists"). Errors (MalformedPolicyDocument):
+  // an unknown operator ("Syntax errors in policy. Unknown condition operator X."), a Date
+  // value that is neither ISO 8601 nor epoch seconds ("The policy failed legacy parsing").
+  // Numeric values and IP ranges that do not parse are accepted and never match.
+  static Result<Condition> Compile(std::string_view op, std::string_view key,
+                                   const std::vector<std::string>& values, LanguageVersion version);
+
+  bool Evaluate(const ContextMap& context) const;
+
+  const std::string& key() const { return key_; }
+  Operator op() const { return op_; }
+  Qualifier qualifier() const { return qualifier_; }
+  bool if_exists() const { return if_exists_; }
+
+ private:
+  struct Cidr {
+    uint8_t family = 0;  // 4 or 6; 0 = did not parse
+    uint8_t prefix_bits = 0;
+    std::array<uint8_t, 16> bytes{};
+  };
+  // An ARN value split into its six ':'-separated parts, each matched on its own.
+  struct ArnPattern {
+    bool split = false;  // false: fewer than six parts, `whole` is matched instead
+    std::array<Pattern, 6> parts;
+    Pattern whole;
+  };
+
+  Condition() = default;
+  // The positive operator's test of one context value against all policy values (ORed).
+  bool MatchesAnyValue(std::string_view value, const ContextMap& context) const;
+
+  Operator op_ = Operator::kStringEquals;
+  Qualifier qualifier_ = Qualifier::kNone;
+  bool if_exists_ = false;
+  bool negated_ = false;
+  std::string key_;
+  std::vector<std::string> raw_;        // Bool (lower-cased), BinaryEquals, Null
+  std::vector<Pattern> patterns_;       // String*
+  std::vector<ArnPattern> arns_;        // Arn*
+  std::vector<double> numbers_;         // Numeric* (NaN when unparsable), Date* (epoch s)
+  std::vector<Cidr> cidrs_;             // IpAddress, NotIpAddress
+};
+
+// Parses an AWS date: ISO 8601 ("2026-11-26", "2026-11-26T16:55:06Z", with fraction or
+// "+01:00" offset; 'T'/'Z' in either case) or integer epoch seconds. Returns seconds since
+// the epoch; false when malformed.
+bool ParseConditionDate(std::string_view text, double* epoch_seconds);
+
+}  // namespace berth::iam
