@@ -6,6 +6,10 @@
 
 namespace berth::kms {
 
+Service::Service(store::Kv& kv, const crypto::RootKey& root_key, iam::AccessControl& access,
+                 Ids& ids, const Clock& clock)
+    : kv_(kv), root_key_(root_key), access_(access), ids_(ids), clock_(clock) {}
+
 Result<std::string> Service::GenerateRandom(std::optional<long long> number_of_bytes) const {
   if (!number_of_bytes) {
     return Fail("ValidationException", "NumberOfBytes is required.");

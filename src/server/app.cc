@@ -34,7 +34,7 @@ struct App::Impl {
   std::unique_ptr<iam::Service> iam;
   std::unique_ptr<iam::AccessControl> access;
   std::unique_ptr<sts::Service> sts;
-  kms::Service kms;
+  std::unique_ptr<kms::Service> kms;
   std::unique_ptr<aws::Gateway> gateway;
   std::unique_ptr<http::Server> http;
 };
@@ -71,6 +71,8 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   impl->access = std::make_unique<iam::AccessControl>(*impl->iam, *impl->identities,
                                                       SystemClock::Instance());
   iam::AccessControl* access = impl->access.get();
+  impl->kms = std::make_unique<kms::Service>(*impl->kv, *impl->root_key, *access, crypto::SecureIds(),
+                                             SystemClock::Instance());
   impl->sts = std::make_unique<sts::Service>(
       *impl->iam, *impl->identities, SystemClock::Instance(),
       [access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
@@ -86,7 +88,9 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
                                                  crypto::SecureIds());
   impl->gateway->Add(StsRoutes(*impl->sts));
   impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), authorize}));
-  impl->gateway->Add(KmsRoutes(impl->kms));
+  impl->gateway->Add(KmsRoutes(*impl->kms));
+  // Secrets Manager's routes are added here (with the service built above,
+  // after kms).
   impl->gateway->Add(AdminRoutes(*impl->identities, options.account_id));
 
   http::ServerOptions http_options;

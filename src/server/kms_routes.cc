@@ -4,7 +4,7 @@
 
 namespace berth::server {
 
-aws::JsonService KmsRoutes(const kms::Service& kms) {
+aws::JsonService KmsRoutes(kms::Service& kms) {
   aws::JsonService svc;
   svc.signing_name = "kms";
   svc.target_prefix = "TrentService";

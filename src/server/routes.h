@@ -26,7 +26,7 @@ struct IamDeps {
 aws::QueryService IamRoutes(IamDeps deps);
 
 aws::QueryService StsRoutes(sts::Service& sts);
-aws::JsonService KmsRoutes(const kms::Service& kms);
+aws::JsonService KmsRoutes(kms::Service& kms);
 // berth's operator API (accounts); `operator_account` is the default account.
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operator_account);
 
