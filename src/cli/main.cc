@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "aws/credentials_file.h"
+#include "cli/pull_command.h"
 #include "aws/sigv4.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -206,6 +207,22 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "Print the version");
 
+  berth::cli::PullFlags pull_flags;
+  auto* pull = cli.add_subcommand("pull", "Pull an image into the content store (and unpack it)");
+  pull->add_option("image", pull_flags.image, "Image reference, e.g. registry.example.com:5000/team/api:1.4")
+      ->required();
+  pull->add_option("--creds", pull_flags.creds, "Registry credentials USER:PASSWORD");
+  pull->add_option("--docker-config", pull_flags.docker_config, "Docker config.json with auths");
+  pull->add_option("--dest", pull_flags.dest, "Unpack a rootfs here (must not exist)");
+  pull->add_option("--store", pull_flags.store, "Content store directory");
+  pull->add_option("--platform", pull_flags.platform, "os/arch[/variant] (default: this host's)");
+  pull->add_option("--insecure-registry", pull_flags.insecure_registries,
+                   "Registry host[:port] reachable over plain HTTP (repeatable)");
+  pull->add_option("--ca-file", pull_flags.ca_file, "Extra PEM CA bundle for registry TLS");
+  pull->add_option("--pull-policy", pull_flags.policy,
+                   "default, always, once or prefer-cached (ECS_IMAGE_PULL_BEHAVIOR)");
+  pull->add_option("--parallel", pull_flags.parallel, "Blobs downloaded at once");
+
   AccountFlags account_flags;
   auto* account = cli.add_subcommand("account", "Manage accounts on a running server");
   account->require_subcommand(1);
@@ -229,5 +246,6 @@ int main(int argc, char** argv) {
   if (*server) return RunServer(server_flags, /*up=*/false);
   if (*up) return RunServer(up_flags, /*up=*/true);
   if (*account_create) return CreateAccount(account_flags);
+  if (*pull) return berth::cli::RunPull(pull_flags);
   return 0;
 }

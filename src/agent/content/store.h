@@ -1,12 +1,20 @@
 // The content store: content-addressed blobs on disk, shared by every image.
 //
 // Layout under the root directory:
-//   blobs/sha256/<hex>          committed blobs (never modified, read-only)
+//   blobs/sha256/<hex>          committed blobs (never modified, read-only 0444)
 //   ingest/<hex>.partial        a blob being written (resumable)
 // A blob is only ever visible under blobs/ after its bytes hashed to its
 // digest and had the expected size, were fsync'd, and were renamed into place
 // (and the directory fsync'd). A crash at any point (even kill -9) leaves at
 // most a .partial file, which a later Begin() resumes after re-hashing it.
+//
+// Error codes: "InvalidDigest" (not "sha256:<64 lower-case hex>"), "NotFound"
+// (404), "BlobBusy" (409), "BlobExists" (409), "BlobDigestMismatch",
+// "BlobSizeMismatch", and "BlobStoreError" (500, an I/O failure; the message
+// names the path and errno text).
+//
+// A Store is safe to use from several threads; several processes may share one
+// root (writers exclude each other with a lock on the .partial file).
 #pragma once
 
 #include <cstdint>
@@ -29,18 +37,25 @@ struct Descriptor {
   std::map<std::string, std::string> annotations;
 };
 
-// Writes one blob. Not thread-safe; one writer per digest at a time (Begin
-// fails with "BlobBusy" for a digest already being written in this process).
+// Writes one blob. Not thread-safe; one writer per digest at a time: Begin
+// fails with "BlobBusy" while another Writer for that digest is alive, in this
+// process or in another one using the same root (an exclusive flock on the
+// .partial file, released by the kernel even on kill -9).
 class Writer {
  public:
-  virtual ~Writer() = default;  // an uncommitted writer keeps its .partial for resume
-  // Bytes already present (from a resumed .partial); the caller fetches from
-  // here on (HTTP Range).
+  // An uncommitted writer keeps its .partial for a later resume.
+  virtual ~Writer() = default;
+  // Bytes already present (from a resumed .partial), plus bytes written since;
+  // a resuming caller fetches from Offset() on (HTTP Range).
   virtual int64_t Offset() const = 0;
+  // Appends bytes. Fails with "BlobSizeMismatch" (and discards the partial)
+  // as soon as the data would exceed an expected size >= 0, so a server that
+  // sends too much cannot fill the disk.
   virtual Status Write(std::string_view bytes) = 0;
   // Verifies size and digest, fsyncs and renames into blobs/. On a mismatch
   // the partial data is discarded and the error is "BlobDigestMismatch" or
-  // "BlobSizeMismatch" naming expected and actual values.
+  // "BlobSizeMismatch" naming expected and actual values. The Writer is
+  // finished after Commit, whatever its outcome.
   virtual Status Commit() = 0;
   // Throws the partial data away (e.g. the server sent something else).
   virtual void Discard() = 0;
@@ -52,18 +67,27 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& root);
   virtual ~Store() = default;
 
+  // True when the blob is committed. False for an invalid digest.
   virtual bool Has(std::string_view digest) const = 0;
-  // Path of a committed blob (whether or not it exists).
+  // Path of a committed blob (whether or not it exists); "" for an invalid digest.
   virtual std::string BlobPath(std::string_view digest) const = 0;
-  // Reads a whole committed blob (manifests, configs: small). NotFound if absent.
+  // Reads a whole committed blob (manifests, configs: small) and re-verifies
+  // its digest. "NotFound" if absent; "BlobDigestMismatch" if the bytes on
+  // disk were corrupted, in which case the blob is removed so a pull fetches it again.
   virtual Result<std::string> ReadBlob(std::string_view digest) const = 0;
-  // Writes small content whose digest the caller computed (or verifies it).
+  // Writes small content whose digest the caller computed (it is verified).
+  // Succeeds without writing when the blob is already committed.
   virtual Status WriteBlob(const Descriptor& expected, std::string_view bytes) = 0;
-  // Starts or resumes writing `expected` (its digest and, if >= 0, size are checked).
+  // Starts or resumes writing `expected` (its digest and, if >= 0, size are
+  // checked). A resumed .partial is re-hashed first; one longer than the
+  // expected size is restarted from zero. Fails with "BlobExists" when the
+  // blob is already committed (callers check Has() first, as containerd's
+  // ErrAlreadyExists), "BlobBusy" (see Writer), "InvalidDigest".
   virtual Result<std::unique_ptr<Writer>> Begin(const Descriptor& expected) = 0;
-  // Deletes every committed blob not in `keep`, and stale .partial files;
-  // returns the number of bytes freed.
+  // Deletes every committed blob not in `keep` (digests), and every .partial
+  // file no live Writer holds; returns the number of bytes freed.
   virtual Result<int64_t> GarbageCollect(const std::set<std::string>& keep) = 0;
+  // Digests of the committed blobs, sorted.
   virtual Result<std::vector<std::string>> List() const = 0;
 };
 

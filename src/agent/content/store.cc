@@ -1,0 +1,400 @@
+#include "agent/content/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "crypto/sha256.h"
+
+namespace berth::agent::content {
+
+namespace {
+
+constexpr std::string_view kSha256Prefix = "sha256:";
+constexpr size_t kReadChunk = 1 << 20;
+
+std::unexpected<Error> IoError(std::string_view what, const std::string& path, int err = errno) {
+  return Fail("BlobStoreError", fmt::format("{} {}: {}", what, path, std::strerror(err)), 500);
+}
+
+std::unexpected<Error> InvalidDigest(std::string_view digest) {
+  return Fail("InvalidDigest",
+              fmt::format("invalid digest \"{}\": want sha256:<64 lower-case hex>", digest));
+}
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { Reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Status MkdirAll(const std::string& path, mode_t mode) {
+  std::string prefix;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    prefix = path.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return IoError("mkdir", prefix);
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return IoError("stat", path);
+  if (!S_ISDIR(st.st_mode)) return IoError("open store directory", path, ENOTDIR);
+  return {};
+}
+
+Status FsyncDir(const std::string& path) {
+  Fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return IoError("open", path);
+  if (::fsync(dir.get()) != 0) return IoError("fsync", path);
+  return {};
+}
+
+Status WriteAll(int fd, std::string_view bytes, const std::string& path,
+                crypto::Sha256* hasher, int64_t* offset) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write", path);
+    }
+    hasher->Update(bytes.data(), static_cast<size_t>(n));
+    *offset += n;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// Hashes the whole file from its start; leaves the file offset at its end.
+Result<int64_t> HashFile(int fd, const std::string& path, crypto::Sha256* hasher) {
+  std::string buf(kReadChunk, '\0');
+  int64_t total = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError("read", path);
+    }
+    if (n == 0) break;
+    hasher->Update(buf.data(), static_cast<size_t>(n));
+    total += n;
+  }
+  if (::lseek(fd, total, SEEK_SET) < 0) return IoError("seek", path);
+  return total;
+}
+
+std::string DigestOf(crypto::Sha256* hasher) {
+  return std::string(kSha256Prefix) + HexEncode(crypto::AsBytes(hasher->Final()));
+}
+
+// True when `fd` is the file currently named `path` (not one renamed or
+// unlinked away by a writer that held the lock before us).
+bool StillNamed(int fd, const std::string& path) {
+  struct stat by_fd, by_path;
+  if (::fstat(fd, &by_fd) != 0 || ::lstat(path.c_str(), &by_path) != 0) return false;
+  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
+class FileWriter final : public Writer {
+ public:
+  FileWriter(Fd fd, std::string partial_path, std::string blob_path, std::string blobs_dir,
+             Descriptor expected, crypto::Sha256 hasher, int64_t offset)
+      : fd_(std::move(fd)),
+        partial_path_(std::move(partial_path)),
+        blob_path_(std::move(blob_path)),
+        blobs_dir_(std::move(blobs_dir)),
+        expected_(std::move(expected)),
+        hasher_(std::move(hasher)),
+        offset_(offset) {}
+
+  int64_t Offset() const override { return offset_; }
+
+  Status Write(std::string_view bytes) override {
+    if (!fd_.valid()) return Finished();
+    if (expected_.size >= 0 && offset_ + static_cast<int64_t>(bytes.size()) > expected_.size) {
+      int64_t got = offset_ + static_cast<int64_t>(bytes.size());
+      Discard();
+      return SizeMismatch(got, "at least ");
+    }
+    return WriteAll(fd_.get(), bytes, partial_path_, &hasher_, &offset_);
+  }
+
+  Status Commit() override {
+    if (!fd_.valid()) return Finished();
+    if (expected_.size >= 0 && offset_ != expected_.size) {
+      int64_t got = offset_;
+      Discard();
+      return SizeMismatch(got, "");
+    }
+    std::string actual = DigestOf(&hasher_);
+    if (actual != expected_.digest) {
+      Discard();
+      return Fail("BlobDigestMismatch", fmt::format("blob digest mismatch: expected {}, got {}",
+                                                    expected_.digest, actual));
+    }
+    // Read-only before it becomes visible, durable before it is renamed, and
+    // the rename itself durable before success is reported.
+    if (::fchmod(fd_.get(), 0444) != 0) return Abandon("chmod");
+    if (::fsync(fd_.get()) != 0) return Abandon("fsync");
+    if (::rename(partial_path_.c_str(), blob_path_.c_str()) != 0) return Abandon("rename");
+    fd_.Reset();  // releases the lock; a waiting Begin sees the name gone and retries
+    return FsyncDir(blobs_dir_);
+  }
+
+  void Discard() override {
+    if (!fd_.valid()) return;
+    ::unlink(partial_path_.c_str());  // while still holding the lock
+    fd_.Reset();
+  }
+
+ private:
+  std::unexpected<Error> Finished() const {
+    return Fail("BlobStoreError", fmt::format("writer for {} is finished", expected_.digest), 500);
+  }
+
+  std::unexpected<Error> SizeMismatch(int64_t got, std::string_view qualifier) const {
+    return Fail("BlobSizeMismatch",
+                fmt::format("blob size mismatch for {}: expected {} bytes, got {}{}",
+                            expected_.digest, expected_.size, qualifier, got));
+  }
+
+  // An I/O failure while committing: the data cannot be trusted to be on
+  // disk, so the partial goes too.
+  std::unexpected<Error> Abandon(std::string_view what) {
+    int err = errno;
+    Discard();
+    return IoError(what, partial_path_, err);
+  }
+
+  Fd fd_;
+  std::string partial_path_;
+  std::string blob_path_;
+  std::string blobs_dir_;
+  Descriptor expected_;
+  crypto::Sha256 hasher_;
+  int64_t offset_;
+};
+
+class FsStore final : public Store {
+ public:
+  explicit FsStore(std::string root)
+      : blobs_dir_(root + "/blobs/sha256"), ingest_dir_(root + "/ingest") {}
+
+  Status Init() {
+    BERTH_CHECK(MkdirAll(blobs_dir_, 0755));
+    BERTH_CHECK(MkdirAll(ingest_dir_, 0700));
+    return {};
+  }
+
+  bool Has(std::string_view digest) const override {
+    if (!IsValidDigest(digest)) return false;
+    struct stat st;
+    return ::stat(BlobPath(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+
+  std::string BlobPath(std::string_view digest) const override {
+    if (!IsValidDigest(digest)) return "";
+    return blobs_dir_ + "/" + std::string(Hex(digest));
+  }
+
+  Result<std::string> ReadBlob(std::string_view digest) const override {
+    if (!IsValidDigest(digest)) return InvalidDigest(digest);
+    std::string path = BlobPath(digest);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid()) {
+      if (errno == ENOENT) return Fail("NotFound", fmt::format("blob {} not found", digest), 404);
+      return IoError("open", path);
+    }
+    std::string out;
+    char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return IoError("read", path);
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    std::string actual = std::string(kSha256Prefix) + crypto::Sha256Hex(out);
+    if (actual != digest) {
+      ::unlink(path.c_str());
+      return Fail("BlobDigestMismatch",
+                  fmt::format("stored blob {} is corrupt (hashes to {}); removed", digest, actual));
+    }
+    return out;
+  }
+
+  Status WriteBlob(const Descriptor& expected, std::string_view bytes) override {
+    if (!IsValidDigest(expected.digest)) return InvalidDigest(expected.digest);
+    if (Has(expected.digest)) return {};
+    auto writer = Begin(expected);
+    if (!writer) {
+      if (writer.error().code == "BlobExists") return {};
+      return Fail(writer.error());
+    }
+    if ((*writer)->Offset() != 0) {
+      // A stale partial of the same digest: start over from the bytes given.
+      (*writer)->Discard();
+      writer = Begin(expected);
+      if (!writer) return Fail(writer.error());
+    }
+    BERTH_CHECK((*writer)->Write(bytes));
+    return (*writer)->Commit();
+  }
+
+  Result<std::unique_ptr<Writer>> Begin(const Descriptor& expected) override {
+    if (!IsValidDigest(expected.digest)) return InvalidDigest(expected.digest);
+    if (Has(expected.digest)) return Exists(expected.digest);
+    std::string hex(Hex(expected.digest));
+    std::string partial = ingest_dir_ + "/" + hex + ".partial";
+    Fd fd;
+    // A writer that held the lock before us may have renamed or unlinked the
+    // file we opened; then we open the name afresh.
+    for (int attempt = 0;; ++attempt) {
+      fd = Fd(::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (!fd.valid()) return IoError("open", partial);
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+          return Fail("BlobBusy", fmt::format("blob {} is already being written", expected.digest),
+                      409);
+        }
+        return IoError("lock", partial);
+      }
+      if (StillNamed(fd.get(), partial)) break;
+      if (attempt == 8) return IoError("lock", partial, EAGAIN);
+    }
+    if (Has(expected.digest)) {  // committed by the writer we raced with
+      ::unlink(partial.c_str());
+      return Exists(expected.digest);
+    }
+    crypto::Sha256 hasher;
+    int64_t offset = BERTH_TRY(HashFile(fd.get(), partial, &hasher));
+    if (expected.size >= 0 && offset > expected.size) {
+      if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
+        return IoError("truncate", partial);
+      }
+      hasher.Reset();
+      offset = 0;
+    }
+    return std::make_unique<FileWriter>(std::move(fd), partial, BlobPath(expected.digest),
+                                        blobs_dir_, expected, std::move(hasher), offset);
+  }
+
+  Result<int64_t> GarbageCollect(const std::set<std::string>& keep) override {
+    int64_t freed = 0;
+    BERTH_CHECK(ForEachName(blobs_dir_, [&](const std::string& name) -> Status {
+      std::string digest = std::string(kSha256Prefix) + name;
+      if (!IsValidDigest(digest) || keep.contains(digest)) return {};
+      std::string path = blobs_dir_ + "/" + name;
+      struct stat st;
+      if (::lstat(path.c_str(), &st) != 0) return {};  // gone meanwhile
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return IoError("unlink", path);
+      freed += st.st_size;
+      return {};
+    }));
+    BERTH_CHECK(ForEachName(ingest_dir_, [&](const std::string& name) -> Status {
+      if (!name.ends_with(".partial")) return {};
+      std::string path = ingest_dir_ + "/" + name;
+      Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      if (!fd.valid()) return {};
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return {};  // a live writer
+      struct stat st;
+      if (!StillNamed(fd.get(), path) || ::fstat(fd.get(), &st) != 0) return {};
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return IoError("unlink", path);
+      freed += st.st_size;
+      return {};
+    }));
+    return freed;
+  }
+
+  Result<std::vector<std::string>> List() const override {
+    std::vector<std::string> out;
+    BERTH_CHECK(ForEachName(blobs_dir_, [&](const std::string& name) -> Status {
+      std::string digest = std::string(kSha256Prefix) + name;
+      if (IsValidDigest(digest)) out.push_back(std::move(digest));
+      return {};
+    }));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  static std::string_view Hex(std::string_view digest) {
+    return digest.substr(kSha256Prefix.size());
+  }
+
+  static std::unexpected<Error> Exists(std::string_view digest) {
+    return Fail("BlobExists", fmt::format("blob {} is already committed", digest), 409);
+  }
+
+  template <class F>
+  static Status ForEachName(const std::string& dir_path, F&& f) {
+    DIR* dir = ::opendir(dir_path.c_str());
+    if (!dir) return IoError("opendir", dir_path);
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    int err = errno;
+    ::closedir(dir);
+    if (err != 0) return IoError("readdir", dir_path, err);
+    for (const std::string& name : names) BERTH_CHECK(f(name));
+    return {};
+  }
+
+  std::string blobs_dir_;
+  std::string ingest_dir_;
+};
+
+}  // namespace
+
+bool IsValidDigest(std::string_view digest) {
+  if (digest.size() != kSha256Prefix.size() + 64 || !digest.starts_with(kSha256Prefix)) {
+    return false;
+  }
+  return std::all_of(digest.begin() + kSha256Prefix.size(), digest.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
+  if (root.empty()) return Fail("BlobStoreError", "empty content store root", 500);
+  auto store = std::make_unique<FsStore>(root);
+  BERTH_CHECK(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace berth::agent::content

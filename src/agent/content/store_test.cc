@@ -1,0 +1,379 @@
+#include "agent/content/store.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "crypto/sha256.h"
+
+namespace berth::agent::content {
+namespace {
+
+namespace fs = std::filesystem;
+
+Descriptor Describe(std::string_view bytes) {
+  Descriptor d;
+  d.media_type = "application/octet-stream";
+  d.digest = "sha256:" + crypto::Sha256Hex(bytes);
+  d.size = static_cast<int64_t>(bytes.size());
+  return d;
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+std::vector<std::string> Names(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-content-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    auto store = Store::Open(root_.string());
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  fs::path Blobs() const { return root_ / "blobs" / "sha256"; }
+  fs::path Ingest() const { return root_ / "ingest"; }
+  fs::path PartialOf(const Descriptor& d) const {
+    return Ingest() / (d.digest.substr(7) + ".partial");
+  }
+
+  fs::path root_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, WriteCommitRead) {
+  std::string data = RandomBytes(300000, 1);
+  Descriptor d = Describe(data);
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ((*w)->Offset(), 0);
+  ASSERT_TRUE((*w)->Write(std::string_view(data).substr(0, 1000)));
+  ASSERT_TRUE((*w)->Write(std::string_view(data).substr(1000)));
+  EXPECT_EQ((*w)->Offset(), 300000);
+  EXPECT_FALSE(store_->Has(d.digest));  // not visible before Commit
+  ASSERT_TRUE((*w)->Commit());
+
+  EXPECT_TRUE(store_->Has(d.digest));
+  EXPECT_EQ(store_->BlobPath(d.digest), (Blobs() / d.digest.substr(7)).string());
+  auto read = store_->ReadBlob(d.digest);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, data);
+  struct stat st;
+  ASSERT_EQ(::stat(store_->BlobPath(d.digest).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+  EXPECT_TRUE(Names(Ingest()).empty());
+  auto list = store_->List();
+  ASSERT_TRUE(list);
+  EXPECT_EQ(*list, std::vector<std::string>{d.digest});
+
+  // A second store on the same root sees it (nothing was only in memory).
+  auto again = Store::Open(root_.string());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*(*again)->ReadBlob(d.digest), data);
+}
+
+TEST_F(StoreTest, DigestMismatchIsRejectedAndNothingIsVisible) {
+  Descriptor d = Describe("the bytes we asked for");
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->Write("the bytes we asked fox"));
+  auto st = (*w)->Commit();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_NE(st.error().message.find(d.digest), std::string::npos);
+  EXPECT_NE(st.error().message.find("sha256:" + crypto::Sha256Hex("the bytes we asked fox")),
+            std::string::npos);
+  EXPECT_FALSE(store_->Has(d.digest));
+  EXPECT_TRUE(Names(Blobs()).empty());
+  EXPECT_TRUE(Names(Ingest()).empty());  // the partial was discarded
+  EXPECT_EQ(store_->ReadBlob(d.digest).error().code, "NotFound");
+  // The writer is finished.
+  EXPECT_EQ((*w)->Write("x").error().code, "BlobStoreError");
+}
+
+TEST_F(StoreTest, SizeMismatchShortAndLong) {
+  std::string data = "0123456789";
+  Descriptor d = Describe(data);
+  {
+    auto w = store_->Begin(d);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->Write(data.substr(0, 5)));
+    auto st = (*w)->Commit();
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_NE(st.error().message.find("expected 10 bytes, got 5"), std::string::npos);
+  }
+  {
+    auto w = store_->Begin(d);
+    ASSERT_TRUE(w);
+    EXPECT_EQ((*w)->Offset(), 0);  // the short partial was discarded
+    ASSERT_TRUE((*w)->Write(data));
+    auto st = (*w)->Write("!");  // one byte too many fails at once
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_NE(st.error().message.find("expected 10 bytes, got at least 11"), std::string::npos);
+  }
+  EXPECT_TRUE(Names(Blobs()).empty());
+  EXPECT_TRUE(Names(Ingest()).empty());
+  // Unknown size: only the digest is checked.
+  Descriptor unsized = d;
+  unsized.size = -1;
+  auto w = store_->Begin(unsized);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->Write(data));
+  ASSERT_TRUE((*w)->Commit());
+  EXPECT_TRUE(store_->Has(d.digest));
+}
+
+TEST_F(StoreTest, ResumeAfterWriterIsDestroyedMidway) {
+  std::string data = RandomBytes(3 << 20, 2);
+  Descriptor d = Describe(data);
+  {
+    auto w = store_->Begin(d);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->Write(std::string_view(data).substr(0, 1234567)));
+  }  // destroyed without Commit: the partial stays
+  EXPECT_EQ(fs::file_size(PartialOf(d)), 1234567u);
+  EXPECT_FALSE(store_->Has(d.digest));
+
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w);
+  ASSERT_EQ((*w)->Offset(), 1234567);
+  ASSERT_TRUE((*w)->Write(std::string_view(data).substr((*w)->Offset())));
+  ASSERT_TRUE((*w)->Commit());
+  EXPECT_EQ(*store_->ReadBlob(d.digest), data);
+  EXPECT_TRUE(Names(Ingest()).empty());
+}
+
+TEST_F(StoreTest, FlippedByteInPartialIsCaughtAtCommit) {
+  std::string data = RandomBytes(100000, 3);
+  Descriptor d = Describe(data);
+  {
+    auto w = store_->Begin(d);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->Write(std::string_view(data).substr(0, 50000)));
+  }
+  {
+    std::fstream f(PartialOf(d), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(777);
+    f.put(static_cast<char>(data[777] ^ 0x01));
+  }
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w);
+  ASSERT_EQ((*w)->Offset(), 50000);
+  ASSERT_TRUE((*w)->Write(std::string_view(data).substr(50000)));
+  auto st = (*w)->Commit();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_FALSE(store_->Has(d.digest));
+  EXPECT_TRUE(Names(Ingest()).empty());
+
+  // The next attempt starts from zero and succeeds.
+  auto retry = store_->Begin(d);
+  ASSERT_TRUE(retry);
+  EXPECT_EQ((*retry)->Offset(), 0);
+  ASSERT_TRUE((*retry)->Write(data));
+  ASSERT_TRUE((*retry)->Commit());
+  EXPECT_EQ(*store_->ReadBlob(d.digest), data);
+}
+
+TEST_F(StoreTest, PartialLongerThanExpectedRestartsFromZero) {
+  std::string data = "short blob";
+  Descriptor d = Describe(data);
+  {
+    std::ofstream f(PartialOf(d), std::ios::binary);
+    f << "a partial that is longer than the blob";
+  }
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w);
+  EXPECT_EQ((*w)->Offset(), 0);
+  ASSERT_TRUE((*w)->Write(data));
+  ASSERT_TRUE((*w)->Commit());
+  EXPECT_EQ(*store_->ReadBlob(d.digest), data);
+}
+
+TEST_F(StoreTest, KillNineWhileWritingLeavesNoBlobAndResumes) {
+  constexpr size_t kSize = 64 << 20;
+  constexpr size_t kChunk = 256 << 10;
+  std::string data = RandomBytes(kSize, 4);
+  Descriptor d = Describe(data);
+
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(ready[0]);
+    auto store = Store::Open(root_.string());
+    if (!store) ::_exit(2);
+    auto w = (*store)->Begin(d);
+    if (!w) ::_exit(3);
+    for (size_t off = 0; off < kSize; off += kChunk) {
+      if (!(*w)->Write(std::string_view(data).substr(off, kChunk))) ::_exit(4);
+      if (off == kSize / 2) {
+        char c = 'r';
+        if (::write(ready[1], &c, 1) != 1) ::_exit(5);
+      }
+      if (off >= kSize / 2) ::usleep(2000);  // keeps writing while the parent kills it
+    }
+    ::pause();  // never reaches Commit
+    ::_exit(6);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ::usleep(5000);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  EXPECT_TRUE(Names(Blobs()).empty());
+  EXPECT_FALSE(store_->Has(d.digest));
+  ASSERT_TRUE(fs::exists(PartialOf(d)));
+
+  // The kernel released the dead writer's lock: a new Begin resumes.
+  auto w = store_->Begin(d);
+  ASSERT_TRUE(w) << w.error().message;
+  int64_t offset = (*w)->Offset();
+  EXPECT_GT(offset, static_cast<int64_t>(kSize / 2));
+  EXPECT_LT(offset, static_cast<int64_t>(kSize));
+  ASSERT_TRUE((*w)->Write(std::string_view(data).substr(offset)));
+  ASSERT_TRUE((*w)->Commit());
+  auto read = store_->ReadBlob(d.digest);
+  ASSERT_TRUE(read);
+  EXPECT_TRUE(*read == data);
+}
+
+TEST_F(StoreTest, GarbageCollectKeepsReferencedAndFreesOthers) {
+  std::string a = RandomBytes(1000, 5), b = RandomBytes(2000, 6), c = RandomBytes(3000, 7);
+  for (const std::string* s : {&a, &b, &c}) ASSERT_TRUE(store_->WriteBlob(Describe(*s), *s));
+  std::string stale = RandomBytes(4000, 8), live = RandomBytes(5000, 9);
+  {
+    auto w = store_->Begin(Describe(stale));
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->Write(std::string_view(stale).substr(0, 400)));
+  }
+  auto live_writer = store_->Begin(Describe(live));
+  ASSERT_TRUE(live_writer);
+  ASSERT_TRUE((*live_writer)->Write(std::string_view(live).substr(0, 500)));
+
+  auto freed = store_->GarbageCollect({Describe(a).digest});
+  ASSERT_TRUE(freed) << freed.error().message;
+  EXPECT_EQ(*freed, 2000 + 3000 + 400);
+  EXPECT_TRUE(store_->Has(Describe(a).digest));
+  EXPECT_FALSE(store_->Has(Describe(b).digest));
+  EXPECT_FALSE(store_->Has(Describe(c).digest));
+  EXPECT_FALSE(fs::exists(PartialOf(Describe(stale))));
+  EXPECT_EQ(*store_->List(), std::vector<std::string>{Describe(a).digest});
+
+  // The live writer's partial survived and it can finish.
+  ASSERT_TRUE((*live_writer)->Write(std::string_view(live).substr(500)));
+  ASSERT_TRUE((*live_writer)->Commit());
+  EXPECT_TRUE(store_->Has(Describe(live).digest));
+}
+
+TEST_F(StoreTest, ConcurrentBeginOfSameDigestIsBusy) {
+  Descriptor d = Describe("contended");
+  auto first = store_->Begin(d);
+  ASSERT_TRUE(first);
+  auto second = store_->Begin(d);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, "BlobBusy");
+  EXPECT_EQ(second.error().http_status, 409);
+
+  // Another process sharing the root is excluded too.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto store = Store::Open(root_.string());
+    auto w = (*store)->Begin(d);
+    ::_exit(!w && w.error().code == "BlobBusy" ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  // Another digest is independent.
+  EXPECT_TRUE(store_->Begin(Describe("other")));
+
+  ASSERT_TRUE((*first)->Write("contended"));
+  ASSERT_TRUE((*first)->Commit());
+  auto after = store_->Begin(d);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, "BlobExists");
+}
+
+TEST_F(StoreTest, WriteBlobVerifiesAndIsIdempotent) {
+  Descriptor d = Describe("{\"schemaVersion\":2}");
+  ASSERT_TRUE(store_->WriteBlob(d, "{\"schemaVersion\":2}"));
+  ASSERT_TRUE(store_->WriteBlob(d, "{\"schemaVersion\":2}"));
+  EXPECT_EQ(*store_->ReadBlob(d.digest), "{\"schemaVersion\":2}");
+
+  Descriptor other = Describe("expected");
+  auto st = store_->WriteBlob(other, "tampered");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_FALSE(store_->Has(other.digest));
+}
+
+TEST_F(StoreTest, CorruptCommittedBlobIsDetectedByReadBlob) {
+  std::string data = "config json";
+  Descriptor d = Describe(data);
+  ASSERT_TRUE(store_->WriteBlob(d, data));
+  fs::path path = store_->BlobPath(d.digest);
+  fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << "config jsoN";
+  }
+  auto read = store_->ReadBlob(d.digest);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, "BlobDigestMismatch");
+  EXPECT_FALSE(store_->Has(d.digest));  // removed, so the next pull fetches it again
+}
+
+TEST_F(StoreTest, InvalidDigests) {
+  EXPECT_TRUE(IsValidDigest("sha256:" + std::string(64, 'a')));
+  EXPECT_TRUE(IsValidDigest("sha256:" + crypto::Sha256Hex("x")));
+  EXPECT_FALSE(IsValidDigest("sha256:" + std::string(64, 'A')));
+  EXPECT_FALSE(IsValidDigest("sha256:" + std::string(63, 'a')));
+  EXPECT_FALSE(IsValidDigest("sha256:" + std::string(65, 'a')));
+  EXPECT_FALSE(IsValidDigest("sha512:" + std::string(64, 'a')));
+  EXPECT_FALSE(IsValidDigest("sha256:../../../../etc/passwd" + std::string(36, 'a')));
+  EXPECT_FALSE(IsValidDigest(""));
+
+  Descriptor bad;
+  bad.digest = "sha256:../../escape";
+  auto w = store_->Begin(bad);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, "InvalidDigest");
+  EXPECT_EQ(store_->ReadBlob(bad.digest).error().code, "InvalidDigest");
+  EXPECT_EQ(store_->BlobPath(bad.digest), "");
+  EXPECT_FALSE(store_->Has(bad.digest));
+}
+
+}  // namespace
+}  // namespace berth::agent::content

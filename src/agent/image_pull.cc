@@ -1,0 +1,157 @@
+#include "agent/image_pull.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/registry/reference.h"
+#include "agent/unpack/unpack.h"
+#include "common/json.h"
+#include "crypto/sha256.h"
+
+namespace berth::agent {
+
+namespace {
+
+// The record of what a reference resolved to, kept as a small blob-like file
+// next to the store: images/<sha256 of the reference>.json.
+std::string RecordPath(content::Store& store, const std::string& ref) {
+  std::filesystem::path blobs = store.BlobPath("sha256:" + std::string(64, '0'));
+  // <root>/blobs/sha256/<hex> -> <root>/images
+  std::filesystem::path root = blobs.parent_path().parent_path().parent_path();
+  return (root / "images" / (crypto::Sha256Hex(ref) + ".json")).string();
+}
+
+json::Json DescriptorJson(const content::Descriptor& d) {
+  return {{"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}};
+}
+
+content::Descriptor DescriptorFrom(const json::Json& j) {
+  content::Descriptor d;
+  d.media_type = j.value("mediaType", "");
+  d.digest = j.value("digest", "");
+  d.size = j.value("size", int64_t{-1});
+  return d;
+}
+
+Status SaveRecord(content::Store& store, const std::string& ref, const registry::PullResult& r) {
+  json::Json layers = json::Json::array();
+  for (const auto& l : r.layers) layers.push_back(DescriptorJson(l));
+  json::Json record = {{"reference", ref},
+                       {"digest", r.digest},
+                       {"manifest", DescriptorJson(r.manifest)},
+                       {"config", DescriptorJson(r.config)},
+                       {"layers", layers}};
+  std::string path = RecordPath(store, ref);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp";
+  {
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (!f) return InternalFailure(fmt::format("cannot write {}", tmp));
+    std::string text = json::Dump(record);
+    bool ok = fwrite(text.data(), 1, text.size(), f) == text.size() && fflush(f) == 0 &&
+              fsync(fileno(f)) == 0;
+    fclose(f);
+    if (!ok) return InternalFailure(fmt::format("cannot write {}", tmp));
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return InternalFailure(fmt::format("cannot write {}: {}", path, ec.message()));
+  return {};
+}
+
+// The image pulled before under `ref`, if every blob of it is still there.
+std::optional<registry::PullResult> LoadRecord(content::Store& store, const std::string& ref) {
+  FILE* f = fopen(RecordPath(store, ref).c_str(), "r");
+  if (!f) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  fclose(f);
+  auto j = json::Json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  registry::PullResult r;
+  r.digest = j.value("digest", "");
+  r.manifest = DescriptorFrom(j["manifest"]);
+  r.config = DescriptorFrom(j["config"]);
+  for (const auto& l : j["layers"]) r.layers.push_back(DescriptorFrom(l));
+  if (!store.Has(r.manifest.digest) || !store.Has(r.config.digest)) return std::nullopt;
+  for (const auto& l : r.layers) {
+    if (!store.Has(l.digest)) return std::nullopt;
+  }
+  auto config = store.ReadBlob(r.config.digest);
+  if (!config) return std::nullopt;
+  r.config_json = *config;
+  return r;
+}
+
+Status UnpackTo(content::Store& store, const registry::PullResult& image, const std::string& dest) {
+  std::filesystem::path target(dest);
+  std::error_code ec;
+  if (std::filesystem::exists(target, ec)) {
+    return Fail("InvalidDestination", fmt::format("{} already exists", dest));
+  }
+  std::filesystem::path parent = target.parent_path().empty() ? "." : target.parent_path();
+  std::filesystem::create_directories(parent, ec);
+  std::string tmp = (parent / ("." + target.filename().string() + ".berth-unpack")).string();
+  std::filesystem::remove_all(tmp, ec);
+  std::vector<unpack::LayerFile> layers;
+  for (const auto& l : image.layers) layers.push_back({store.BlobPath(l.digest), l.media_type});
+  auto unpacked = unpack::Unpack(tmp, layers);
+  if (!unpacked) {
+    std::filesystem::remove_all(tmp, ec);
+    return Fail(unpacked.error());
+  }
+  std::filesystem::rename(tmp, target, ec);
+  if (ec) {
+    std::filesystem::remove_all(tmp, ec);
+    return InternalFailure(fmt::format("cannot move the rootfs to {}", dest));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PullPolicy> ParsePullPolicy(std::string_view text) {
+  if (text == "default") return PullPolicy::kDefault;
+  if (text == "always") return PullPolicy::kAlways;
+  if (text == "once") return PullPolicy::kOnce;
+  if (text == "prefer-cached") return PullPolicy::kPreferCached;
+  return Fail("InvalidPullPolicy",
+              fmt::format("unknown pull policy '{}' (default, always, once, prefer-cached)", text));
+}
+
+Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
+                                  const ImagePullOptions& options) {
+  auto ref = BERTH_TRY(registry::ParseReference(image));
+  std::string key = ref.ToString();
+  ImagePullResult result;
+  std::optional<registry::PullResult> cached;
+  if (options.policy != PullPolicy::kAlways) cached = LoadRecord(store, key);
+  if (cached && (options.policy == PullPolicy::kOnce || options.policy == PullPolicy::kPreferCached)) {
+    result.image = std::move(*cached);
+    result.from_cache = true;
+  } else {
+    registry::Puller puller(store);
+    auto pulled = puller.Pull(ref, options.credentials, options.pull);
+    if (!pulled) {
+      if (options.policy == PullPolicy::kDefault && cached &&
+          pulled.error().code != "CannotPullContainerAuthError") {
+        result.image = std::move(*cached);
+        result.from_cache = true;
+        result.warning = fmt::format("using the cached image: {}", pulled.error().message);
+      } else {
+        return Fail(pulled.error());
+      }
+    } else {
+      result.image = std::move(*pulled);
+      BERTH_CHECK(SaveRecord(store, key, result.image));
+    }
+  }
+  if (!options.dest.empty()) BERTH_CHECK(UnpackTo(store, result.image, options.dest));
+  return result;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,47 @@
+// Pulling an image end to end: the pull policy decides whether the registry
+// is asked, registry::Puller brings every blob into the content store, and,
+// when a destination is given, unpack applies the layers to a fresh rootfs
+// (built beside the destination and renamed into place, so a failed or
+// interrupted pull never leaves a half-written rootfs at `dest`).
+// `berth pull` and the agent's engine both call PullImage.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "agent/content/store.h"
+#include "agent/credentials/credential_source.h"
+#include "agent/registry/puller.h"
+#include "common/error.h"
+
+namespace berth::agent {
+
+// ECS_IMAGE_PULL_BEHAVIOR.
+enum class PullPolicy {
+  kDefault,       // pull; if the registry fails, use the image pulled before (if any)
+  kAlways,        // pull; fail if the registry fails
+  kOnce,          // pull only if this store has never pulled the reference
+  kPreferCached,  // use the image pulled before if any, else pull
+};
+
+// Parses "default" | "always" | "once" | "prefer-cached" (ECS's spellings).
+Result<PullPolicy> ParsePullPolicy(std::string_view text);
+
+struct ImagePullOptions {
+  registry::PullOptions pull;
+  PullPolicy policy = PullPolicy::kDefault;
+  credentials::CredentialSource* credentials = nullptr;  // null: anonymous
+  std::string dest;  // rootfs to create; empty: store only. Must not exist yet.
+};
+
+struct ImagePullResult {
+  registry::PullResult image;
+  bool from_cache = false;  // the registry was not asked (policy) or failed (default)
+  std::string warning;      // e.g. why the cache was used
+};
+
+// `store` holds the blobs and remembers which reference resolved to what.
+Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
+                                  const ImagePullOptions& options);
+
+}  // namespace berth::agent

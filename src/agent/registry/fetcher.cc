@@ -1,0 +1,547 @@
+#include "agent/registry/fetcher.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "agent/registry/curl_setup.h"
+#include "agent/registry/errors.h"
+#include "agent/registry/manifest.h"
+
+namespace berth::agent::registry {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+using State = BlobProgress::State;
+
+constexpr int kMaxRedirects = 10;
+// Error replies are read for their message only.
+constexpr size_t kMaxErrorBody = 64 << 10;
+// How often to look again when another writer holds the blob.
+constexpr std::chrono::milliseconds kBusyWait{100};
+// Longest sleep of the loop, so the deadline and new work are noticed.
+constexpr std::chrono::milliseconds kMaxWait{100};
+constexpr long kReceiveBuffer = 128 << 10;
+
+class Run;
+
+// One blob's download, across attempts, redirects and the refetch.
+struct Job {
+  Run* run = nullptr;
+  content::Descriptor desc;
+  std::unique_ptr<content::Writer> writer;
+  int64_t offset = 0;  // bytes the writer holds
+  std::string url;     // empty: start at the registry
+  int failures = 0;    // retryable failures so far
+  bool answered = false;
+  int redirects = 0;
+  bool refetched = false;
+  bool done = false;
+  Steady::time_point ready_at{};
+  Steady::time_point last_report{};
+
+  // The transfer in flight (easy != nullptr while active).
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  std::string sent_authorization;
+  int64_t request_offset = 0;
+  bool body_decided = false;
+  bool write_body = false;
+  std::vector<http::Header> response_headers;
+  std::string error_body;
+  bool error_body_truncated = false;
+  std::optional<Error> fatal;   // set by a callback: the whole fetch fails
+  bool present = false;         // another writer committed the blob meanwhile
+  bool range_mismatch = false;  // a 206 that does not continue our data
+  bool overrun = false;         // more bytes than the descriptor's size
+};
+
+// "bytes <start>-<end>/<total>" -> start, or -1.
+int64_t ContentRangeStart(std::string_view value) {
+  if (!value.starts_with("bytes ")) return -1;
+  value.remove_prefix(6);
+  size_t dash = value.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash > 18) return -1;
+  int64_t start = 0;
+  for (char c : value.substr(0, dash)) {
+    if (c < '0' || c > '9') return -1;
+    start = start * 10 + (c - '0');
+  }
+  return start;
+}
+
+size_t OnBodyTrampoline(char* data, size_t size, size_t n, void* user);
+
+size_t OnHeaderTrampoline(char* data, size_t size, size_t n, void* user) {
+  internal::ParseHeaderLine(std::string_view(data, size * n),
+                            &static_cast<Job*>(user)->response_headers);
+  return size * n;
+}
+
+// The state of one Fetch call.
+class Run {
+ public:
+  Run(const TransportOptions& transport, Authorizer& authorizer, content::Store& store,
+      const FetchOptions& options, std::string_view registry, std::string_view repository)
+      : transport_(transport),
+        authorizer_(authorizer),
+        store_(store),
+        options_(options),
+        registry_(registry),
+        repository_(repository),
+        scope_(PullScope(repository)) {
+    std::string base = RegistryBaseUrl(registry, transport);
+    registry_origin_ = OriginOf(base);
+    blob_url_prefix_ = fmt::format("{}/v2/{}/blobs/", base, repository);
+  }
+
+  ~Run() {
+    for (auto& job : jobs_) Release(*job);
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  }
+
+  Status Execute(const std::vector<content::Descriptor>& blobs) {
+    internal::CurlGlobalInit();
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) return InternalFailure("curl_multi_init failed");
+    // Separate connections rather than HTTP/2 streams on one: bulk transfers
+    // are faster side by side.
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
+
+    std::set<std::string> seen;
+    for (const content::Descriptor& d : blobs) {
+      if (!content::IsValidDigest(d.digest)) {
+        return Fail(
+            PullError(Where(), fmt::format("invalid blob digest {:?}", d.digest.substr(0, 80))));
+      }
+      if (!seen.insert(d.digest).second) continue;
+      auto job = std::make_unique<Job>();
+      job->run = this;
+      job->desc = d;
+      if (store_.Has(d.digest)) {
+        job->done = true;
+        job->offset = d.size;
+        Report(*job, State::kAlreadyPresent, true);
+      } else {
+        Report(*job, State::kWaiting, true);
+      }
+      jobs_.push_back(std::move(job));
+    }
+
+    std::optional<Steady::time_point> deadline;
+    if (options_.overall_timeout.count() > 0) deadline = Steady::now() + options_.overall_timeout;
+    const int parallelism = std::max(1, options_.parallelism);
+    while (!failure_) {
+      Steady::time_point now = Steady::now();
+      if (deadline && now >= *deadline) {
+        Failed(nullptr, PullError(Where(), TimeoutMessage(), 504));
+        break;
+      }
+      for (auto& job : jobs_) {
+        if (failure_ || active_ >= parallelism) break;
+        if (!job->done && job->easy == nullptr && job->ready_at <= now) Start(*job);
+      }
+      if (failure_) break;
+      if (std::all_of(jobs_.begin(), jobs_.end(), [](const auto& j) { return j->done; })) break;
+
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        CURLcode result = message->data.result;
+        Job* job = nullptr;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &job);
+        Finish(*job, result);
+        if (failure_) break;
+      }
+      if (failure_) break;
+
+      now = Steady::now();
+      // Sleep until a transfer has news, or a waiting job may start (only
+      // when there is room for it: otherwise this would spin).
+      auto wait = kMaxWait;
+      for (auto& job : jobs_) {
+        if (active_ >= parallelism) break;
+        if (job->done || job->easy != nullptr) continue;
+        auto until_ready =
+            std::chrono::duration_cast<std::chrono::milliseconds>(job->ready_at - now);
+        wait = std::min(wait, std::max(until_ready, std::chrono::milliseconds(0)));
+      }
+      if (deadline) {
+        auto until_deadline =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now);
+        wait = std::min(wait, std::max(until_deadline, std::chrono::milliseconds(0)));
+      }
+      if (active_ > 0) {
+        curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+      } else if (wait.count() > 0) {
+        std::this_thread::sleep_for(wait);
+      }
+    }
+    // Abandoned transfers keep their .partial data for a later resume.
+    for (auto& job : jobs_) Release(*job);
+    if (failure_) return Fail(*failure_);
+    return {};
+  }
+
+  // Body bytes of `job`'s transfer; returning less than data.size() aborts it.
+  size_t OnBody(Job& job, std::string_view data) {
+    if (!job.body_decided) {
+      job.body_decided = true;
+      if (!DecideBody(job)) return 0;
+    }
+    if (!job.write_body) {
+      if (job.error_body.size() + data.size() > kMaxErrorBody) {
+        job.error_body_truncated = true;
+        return 0;
+      }
+      job.error_body.append(data);
+      return data.size();
+    }
+    if (job.desc.size >= 0 && job.offset + static_cast<int64_t>(data.size()) > job.desc.size) {
+      job.overrun = true;
+      return 0;
+    }
+    if (Status s = job.writer->Write(data); !s) {
+      if (s.error().code == "BlobSizeMismatch") {
+        job.overrun = true;
+      } else {
+        job.fatal = PullError(What(job), "storing the blob: " + s.error().message, 500);
+      }
+      return 0;
+    }
+    job.offset += static_cast<int64_t>(data.size());
+    Report(job, State::kDownloading, false);
+    return data.size();
+  }
+
+ private:
+  std::string Where() const { return fmt::format("{}/{}", registry_, repository_); }
+  std::string What(const Job& job) const {
+    return fmt::format("{}/{}: blob {}", registry_, repository_, job.desc.digest);
+  }
+
+  std::string TimeoutMessage() const {
+    size_t done = std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return j->done; });
+    return fmt::format("timed out after {} ms with {} of {} blobs fetched",
+                       options_.overall_timeout.count(), done, jobs_.size());
+  }
+
+  void Report(Job& job, State state, bool force) {
+    if (!options_.progress) return;
+    Steady::time_point now = Steady::now();
+    if (!force && now - job.last_report < options_.progress_interval) return;
+    job.last_report = now;
+    options_.progress(BlobProgress{job.desc.digest, job.desc.media_type, state, job.offset,
+                                   job.desc.size, job.failures + 1});
+  }
+
+  void Failed(Job* job, Error error) {
+    if (failure_) return;
+    failure_ = std::move(error);
+    if (job != nullptr) Report(*job, State::kFailed, true);
+  }
+
+  // The store has the blob from another writer: nothing to fetch.
+  void Present(Job& job) {
+    job.writer.reset();
+    job.done = true;
+    job.offset = job.desc.size;
+    Report(job, State::kAlreadyPresent, true);
+  }
+
+  // Opens the job's writer; false when the job cannot start now (done,
+  // waiting for another writer, or failed).
+  bool OpenWriter(Job& job) {
+    if (store_.Has(job.desc.digest)) {
+      Present(job);
+      return false;
+    }
+    Result<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
+    if (!writer) {
+      if (writer.error().code == "BlobExists") {  // committed since Has()
+        Present(job);
+        return false;
+      }
+      if (writer.error().code == "BlobBusy") {  // another pull is writing it
+        job.ready_at = Steady::now() + kBusyWait;
+        return false;
+      }
+      Failed(&job, PullError(What(job), "opening the store: " + writer.error().message, 500));
+      return false;
+    }
+    job.writer = std::move(*writer);
+    job.offset = job.writer->Offset();
+    return true;
+  }
+
+  // Throws away what the writer holds and starts a new one at offset 0. On
+  // false, job.present or job.fatal says why.
+  bool ResetWriter(Job& job) {
+    if (job.writer) job.writer->Discard();
+    job.writer.reset();
+    job.offset = 0;
+    Result<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
+    if (!writer && writer.error().code == "BlobExists") {
+      job.present = true;
+      return false;
+    }
+    if (!writer || (*writer)->Offset() != 0) {
+      job.fatal = PullError(What(job),
+                            writer ? std::string("the store kept data after a discard")
+                                   : "opening the store: " + writer.error().message,
+                            500);
+      return false;
+    }
+    job.writer = std::move(*writer);
+    return true;
+  }
+
+  void Start(Job& job) {
+    if (!job.writer && !OpenWriter(job)) return;
+    if (job.desc.size >= 0 && job.offset >= job.desc.size) {
+      // Everything is already in the .partial (a previous pull was cut short
+      // before its commit), or it holds too much.
+      if (job.offset == job.desc.size) return Complete(job);
+      return Mismatch(job, "the partial data is larger than the blob");
+    }
+    if (job.url.empty()) job.url = blob_url_prefix_ + job.desc.digest;
+    if (Status allowed = CheckUrlAllowed(job.url, transport_); !allowed) {
+      return Failed(&job, WithContext(allowed.error(), What(job)));
+    }
+    std::vector<http::Header> headers;
+    job.sent_authorization.clear();
+    // A registry's Authorization goes to the registry's origin only.
+    if (OriginOf(job.url) == registry_origin_) {
+      Result<std::optional<std::string>> auth = authorizer_.HeaderFor(registry_, scope_);
+      if (!auth) return Failed(&job, WithContext(auth.error(), What(job)));
+      if (*auth) {
+        headers.push_back({"Authorization", **auth});
+        job.sent_authorization = **auth;
+      }
+    }
+    job.request_offset = job.offset;
+    if (job.offset > 0) headers.push_back({"Range", fmt::format("bytes={}-", job.offset)});
+
+    job.easy = curl_easy_init();
+    if (job.easy == nullptr)
+      return Failed(&job, PullError(What(job), "curl_easy_init failed", 500));
+    internal::ConfigureEasy(job.easy, transport_, job.url, job.error_buffer);
+    job.headers = internal::HeaderList(headers);
+    curl_easy_setopt(job.easy, CURLOPT_HTTPHEADER, job.headers);
+    curl_easy_setopt(job.easy, CURLOPT_BUFFERSIZE, kReceiveBuffer);
+    curl_easy_setopt(job.easy, CURLOPT_WRITEFUNCTION, OnBodyTrampoline);
+    curl_easy_setopt(job.easy, CURLOPT_WRITEDATA, &job);
+    curl_easy_setopt(job.easy, CURLOPT_HEADERFUNCTION, OnHeaderTrampoline);
+    curl_easy_setopt(job.easy, CURLOPT_HEADERDATA, &job);
+    curl_easy_setopt(job.easy, CURLOPT_PRIVATE, &job);
+    job.body_decided = false;
+    job.write_body = false;
+    job.response_headers.clear();
+    job.error_body.clear();
+    job.error_body_truncated = false;
+    job.range_mismatch = false;
+    job.overrun = false;
+    job.present = false;
+    curl_multi_add_handle(multi_, job.easy);
+    ++active_;
+    Report(job, State::kDownloading, true);
+  }
+
+  // Called with the first body bytes: 2xx bodies go to the writer, others are
+  // kept for their error message. False aborts the transfer.
+  bool DecideBody(Job& job) {
+    long status = 0;
+    curl_easy_getinfo(job.easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) {
+      // A server that ignores Range sends the whole blob: start over.
+      if (job.request_offset > 0 && !ResetWriter(job)) return false;
+      job.write_body = true;
+    } else if (status == 206) {
+      std::string_view range;
+      for (const http::Header& h : job.response_headers) {
+        if (h.name == "content-range") range = h.value;
+      }
+      if (ContentRangeStart(range) != job.request_offset) {
+        job.range_mismatch = true;
+        return false;
+      }
+      job.write_body = true;
+    }
+    return true;
+  }
+
+  // Removes the job's transfer, if any, from the multi handle.
+  void Release(Job& job) {
+    if (job.easy == nullptr) return;
+    curl_multi_remove_handle(multi_, job.easy);
+    curl_easy_cleanup(job.easy);
+    curl_slist_free_all(job.headers);
+    job.easy = nullptr;
+    job.headers = nullptr;
+    --active_;
+  }
+
+  void Finish(Job& job, CURLcode code) {
+    TransportResponse response;
+    long status = 0;
+    curl_easy_getinfo(job.easy, CURLINFO_RESPONSE_CODE, &status);
+    response.status = static_cast<int>(status);
+    char* location = nullptr;
+    if (curl_easy_getinfo(job.easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+        location != nullptr) {
+      response.redirect_url = location;
+    }
+    std::optional<Error> transport_error;  // the error buffer dies with the transfer
+    if (code != CURLE_OK) {
+      transport_error = internal::TransportError(code, "GET", job.url, job.error_buffer);
+    }
+    Release(job);
+    response.headers = std::move(job.response_headers);
+    response.body = std::move(job.error_body);
+
+    if (job.present) return Present(job);
+    if (job.fatal) return Failed(&job, std::move(*job.fatal));
+    if (job.overrun) {
+      return Mismatch(job, fmt::format("the server sent more than the {} bytes the manifest "
+                                       "declares",
+                                       job.desc.size));
+    }
+    if (job.range_mismatch) {
+      return RestartFromZero(
+          job, PullError(What(job), "the server answered a Range request with another range"));
+    }
+    bool have_reply = code == CURLE_OK || (code == CURLE_WRITE_ERROR && job.error_body_truncated);
+    if (!have_reply) {
+      Error error = PullError(What(job), transport_error->message, transport_error->http_status);
+      if (IsRetryable(*transport_error)) return Retry(job, std::move(error));
+      return Failed(&job, std::move(error));
+    }
+
+    if (status == 200 || status == 206) return Complete(job);
+    if (status >= 300 && status < 400 && !response.redirect_url.empty()) {
+      if (++job.redirects > kMaxRedirects) {
+        return Failed(&job, PullError(What(job), "too many redirects"));
+      }
+      if (Status allowed = CheckUrlAllowed(response.redirect_url, transport_); !allowed) {
+        return Failed(&job, WithContext(allowed.error(), What(job)));
+      }
+      job.url = response.redirect_url;
+      return;  // started again by the loop, now
+    }
+    if (status == 401 && OriginOf(job.url) == registry_origin_) {
+      if (job.answered) {
+        return Failed(&job, authorizer_.Unauthorized(What(job), registry_, response));
+      }
+      Status answered = authorizer_.Answer(registry_, scope_, response, job.sent_authorization);
+      if (!answered) return Failed(&job, WithContext(answered.error(), What(job)));
+      job.answered = true;
+      return;
+    }
+    if (status == 416 && job.request_offset > 0) {
+      return RestartFromZero(job, RegistryReplyError(What(job), response));
+    }
+    if (IsRetryableStatus(response.status)) {
+      return Retry(job, RegistryReplyError(What(job), response));
+    }
+    Failed(&job, RegistryReplyError(What(job), response));
+  }
+
+  // The body is complete: the store verifies and commits it.
+  void Complete(Job& job) {
+    Status committed = job.writer->Commit();
+    if (committed) {
+      job.writer.reset();
+      job.done = true;
+      Report(job, State::kDone, true);
+      return;
+    }
+    const Error& e = committed.error();
+    if (e.code == "BlobDigestMismatch" || e.code == "BlobSizeMismatch") {
+      job.writer.reset();  // the store has discarded the data
+      return Mismatch(job, e.message);
+    }
+    Failed(&job, PullError(What(job), "storing the blob: " + e.message, 500));
+  }
+
+  // The data is not the blob: fetch it once more from the start, then give up.
+  void Mismatch(Job& job, std::string_view detail) {
+    if (job.writer) job.writer->Discard();
+    job.writer.reset();
+    job.offset = 0;
+    if (job.refetched) {
+      return Failed(&job, PullError(What(job), fmt::format("{} (again after fetching the blob a "
+                                                           "second time)",
+                                                           detail)));
+    }
+    job.refetched = true;
+    job.url.clear();
+    job.answered = false;
+    job.redirects = 0;
+    job.ready_at = Steady::now();
+    Report(job, State::kRetrying, true);
+  }
+
+  // The data so far cannot be continued: discard it and try again from byte 0.
+  void RestartFromZero(Job& job, Error reason) {
+    if (ResetWriter(job)) return Retry(job, std::move(reason));
+    if (job.present) return Present(job);
+    Failed(&job, std::move(*job.fatal));
+  }
+
+  // A retryable failure: wait, then resume from the registry URL.
+  void Retry(Job& job, Error error) {
+    if (++job.failures >= options_.retry.max_attempts) {
+      error.message += fmt::format(" (gave up after {} attempts)", job.failures);
+      return Failed(&job, std::move(error));
+    }
+    job.url.clear();
+    job.answered = false;
+    job.redirects = 0;
+    job.ready_at = Steady::now() + options_.retry.BackoffAfter(job.failures);
+    Report(job, State::kRetrying, true);
+  }
+
+  const TransportOptions& transport_;
+  Authorizer& authorizer_;
+  content::Store& store_;
+  const FetchOptions& options_;
+  const std::string registry_;
+  const std::string repository_;
+  const std::string scope_;
+  std::string registry_origin_;
+  std::string blob_url_prefix_;
+
+  CURLM* multi_ = nullptr;
+  int active_ = 0;
+  std::vector<std::unique_ptr<Job>> jobs_;  // stable addresses: curl holds Job*
+  std::optional<Error> failure_;
+};
+
+size_t OnBodyTrampoline(char* data, size_t size, size_t n, void* user) {
+  Job* job = static_cast<Job*>(user);
+  return job->run->OnBody(*job, std::string_view(data, size * n));
+}
+
+}  // namespace
+
+Fetcher::Fetcher(TransportOptions transport, Authorizer& authorizer, content::Store& store,
+                 FetchOptions options)
+    : transport_(std::move(transport)),
+      authorizer_(authorizer),
+      store_(store),
+      options_(std::move(options)) {}
+
+Status Fetcher::Fetch(std::string_view registry, std::string_view repository,
+                      const std::vector<content::Descriptor>& blobs) {
+  Run run(transport_, authorizer_, store_, options_, registry, repository);
+  return run.Execute(blobs);
+}
+
+}  // namespace berth::agent::registry

@@ -1,0 +1,63 @@
+// The registry half of the pull pipeline, joined: credentials -> authorizer ->
+// resolver -> fetcher -> content store (DESIGN.md). `berth pull` and the
+// agent's engine call Puller::Pull; unpacking the layers is the next stage's job.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/content/store.h"
+#include "agent/credentials/credential_source.h"
+#include "agent/registry/fetcher.h"
+#include "agent/registry/manifest.h"
+#include "agent/registry/platform.h"
+#include "agent/registry/reference.h"
+#include "agent/registry/transport.h"
+#include "common/error.h"
+
+namespace berth::agent::registry {
+
+struct PullOptions {
+  Platform platform = HostPlatform();  // used when the reference names an index
+  TransportOptions transport;          // insecure hosts, CA file, timeouts
+  RetryPolicy retry;                   // manifests and tokens; blobs use fetch.retry
+  FetchOptions fetch;                  // parallelism, blob retries, deadline, progress
+};
+
+struct PullResult {
+  // What the reference resolved to (the index's digest for a multi-platform
+  // image, else the manifest's): pin it to pull the same image again.
+  std::string digest;
+  std::optional<content::Descriptor> index;  // when the reference named an index
+  content::Descriptor manifest;              // the platform's image manifest
+  Platform platform;                         // the index entry's; empty without an index
+  content::Descriptor config;
+  std::string config_json;
+  std::vector<content::Descriptor> layers;  // bottom first
+};
+
+class Puller {
+ public:
+  // `store` must outlive the Puller. Pulls may run concurrently on one Puller
+  // (each has its own connections and token cache; the store arbitrates blobs).
+  explicit Puller(content::Store& store);
+
+  // Pulls `ref`: asks `credentials` (may be null: anonymous) which credentials
+  // to present, resolves the manifest for options.platform, fetches the config
+  // and the layers the store does not have yet, and writes the index (if
+  // any), the manifest and the config into the store too. On success every
+  // blob of the image is committed in the store.
+  //
+  // Errors: a CredentialSource error as it came; otherwise
+  // CannotPullContainerAuthError (the registry demands credentials and there
+  // were none) or CannotPullContainerError: <what the registry said> (errors.h).
+  // Credentials are dropped when Pull returns and never appear in an error or log.
+  Result<PullResult> Pull(const Reference& ref, credentials::CredentialSource* credentials,
+                          const PullOptions& options);
+
+ private:
+  content::Store& store_;
+};
+
+}  // namespace berth::agent::registry

@@ -1,0 +1,202 @@
+#include "cli/pull_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "agent/content/store.h"
+#include "agent/credentials/docker_config_credentials.h"
+#include "agent/credentials/static_credentials.h"
+#include "agent/image_pull.h"
+#include "agent/registry/platform.h"
+
+namespace berth::cli {
+
+namespace {
+
+using agent::registry::BlobProgress;
+using Clock = std::chrono::steady_clock;
+
+std::string Human(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) {
+    bytes /= 1000;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f}{}", bytes, units[u]) : fmt::format("{:.1f}{}", bytes, units[u]);
+}
+
+std::string Short(const std::string& digest) {
+  size_t colon = digest.find(':');
+  return digest.substr(colon == std::string::npos ? 0 : colon + 1, 12);
+}
+
+std::string_view StateName(BlobProgress::State s) {
+  switch (s) {
+    case BlobProgress::State::kWaiting: return "Waiting";
+    case BlobProgress::State::kDownloading: return "Downloading";
+    case BlobProgress::State::kRetrying: return "Retrying";
+    case BlobProgress::State::kDone: return "Pull complete";
+    case BlobProgress::State::kAlreadyPresent: return "Already exists";
+    case BlobProgress::State::kFailed: return "Failed";
+  }
+  return "";
+}
+
+// Draws one line per blob, redrawn in place on a terminal; on anything else
+// prints a line per state change (no byte-by-byte noise in CI logs).
+class ProgressView {
+ public:
+  explicit ProgressView(bool tty) : tty_(tty) {}
+
+  void Update(const BlobProgress& p) {
+    auto now = Clock::now();
+    auto [it, inserted] = blobs_.try_emplace(p.digest);
+    Line& line = it->second;
+    if (inserted) {
+      order_.push_back(p.digest);
+      line.started = now;
+    }
+    bool state_changed = inserted || line.last.state != p.state || line.last.attempt != p.attempt;
+    line.last = p;
+    if (!tty_) {
+      if (state_changed) {
+        std::string extra = p.state == BlobProgress::State::kRetrying
+                                ? fmt::format(" (attempt {})", p.attempt + 1)
+                                : "";
+        fmt::print("{}: {}{}\n", Short(p.digest), StateName(p.state), extra);
+        std::fflush(stdout);
+      }
+      return;
+    }
+    if (!state_changed && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    Draw(now);
+  }
+
+  void Finish() {
+    if (tty_) Draw(Clock::now());
+  }
+
+ private:
+  struct Line {
+    BlobProgress last;
+    Clock::time_point started;
+  };
+
+  void Draw(Clock::time_point now) {
+    std::string out;
+    if (drawn_ > 0) out += fmt::format("\x1b[{}A", drawn_);  // back to the first line
+    for (const auto& digest : order_) {
+      const Line& line = blobs_[digest];
+      const BlobProgress& p = line.last;
+      std::string text = fmt::format("{}: {:<15}", Short(digest), StateName(p.state));
+      if (p.state == BlobProgress::State::kDownloading && p.total > 0) {
+        constexpr int kWidth = 40;
+        int filled = static_cast<int>(kWidth * static_cast<double>(p.done) / p.total);
+        filled = std::clamp(filled, 0, kWidth);
+        double secs = std::chrono::duration<double>(now - line.started).count();
+        text += fmt::format(" [{}>{}] {}/{} {}/s", std::string(filled, '='),
+                            std::string(kWidth - filled, ' '), Human(p.done), Human(p.total),
+                            Human(secs > 0 ? p.done / secs : 0));
+      }
+      out += "\x1b[2K" + text + "\n";
+    }
+    drawn_ = static_cast<int>(order_.size());
+    fmt::print("{}", out);
+    std::fflush(stdout);
+  }
+
+  bool tty_;
+  std::map<std::string, Line> blobs_;
+  std::vector<std::string> order_;
+  int drawn_ = 0;
+  Clock::time_point last_draw_{};
+};
+
+}  // namespace
+
+int RunPull(const PullFlags& f) {
+  agent::ImagePullOptions options;
+  auto policy = agent::ParsePullPolicy(f.policy);
+  if (!policy) {
+    fmt::print(stderr, "berth pull: {}\n", policy.error().message);
+    return 2;
+  }
+  options.policy = *policy;
+  if (!f.platform.empty()) {
+    auto platform = agent::registry::ParsePlatform(f.platform);
+    if (!platform) {
+      fmt::print(stderr, "berth pull: {}\n", platform.error().message);
+      return 2;
+    }
+    options.pull.platform = *platform;
+  }
+  options.pull.transport.insecure_hosts = f.insecure_registries;
+  options.pull.transport.ca_file = f.ca_file;
+  options.pull.fetch.parallelism = std::max(1, f.parallel);
+  options.dest = f.dest;
+
+  std::unique_ptr<agent::credentials::CredentialSource> creds;
+  if (!f.creds.empty() && !f.docker_config.empty()) {
+    fmt::print(stderr, "berth pull: give --creds or --docker-config, not both\n");
+    return 2;
+  }
+  if (!f.creds.empty()) {
+    auto parsed = agent::credentials::StaticCredentials::Parse(f.creds);
+    if (!parsed) {
+      fmt::print(stderr, "berth pull: --creds: {}\n", parsed.error().message);
+      return 2;
+    }
+    creds = std::move(*parsed);
+  } else if (!f.docker_config.empty()) {
+    std::ifstream in(f.docker_config);
+    if (!in) {
+      fmt::print(stderr, "berth pull: cannot read {}\n", f.docker_config);
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = agent::credentials::DockerConfigCredentials::Parse(ss.str());
+    if (!parsed) {
+      fmt::print(stderr, "berth pull: {}: {}\n", f.docker_config, parsed.error().message);
+      return 2;
+    }
+    creds = std::move(*parsed);
+  }
+  options.credentials = creds.get();
+
+  auto store = agent::content::Store::Open(f.store);
+  if (!store) {
+    fmt::print(stderr, "berth pull: cannot open the content store {}: {}\n", f.store,
+               store.error().message);
+    return 1;
+  }
+  ProgressView view(isatty(STDOUT_FILENO));
+  options.pull.fetch.progress = [&view](const BlobProgress& p) { view.Update(p); };
+  auto start = Clock::now();
+  auto result = agent::PullImage(**store, f.image, options);
+  view.Finish();
+  if (!result) {
+    fmt::print(stderr, "berth pull: {}: {}\n", result.error().code, result.error().message);
+    return 1;
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t bytes = 0;
+  for (const auto& l : result->image.layers) bytes += std::max<int64_t>(0, l.size);
+  if (!result->warning.empty()) fmt::print(stderr, "berth pull: warning: {}\n", result->warning);
+  fmt::print("Digest: {}\n", result->image.digest);
+  fmt::print("Status: {} {} ({} layers, {}, {:.2f}s){}\n",
+             result->from_cache ? "Image is up to date for" : "Downloaded newer image for", f.image,
+             result->image.layers.size(), Human(static_cast<double>(bytes)), secs,
+             f.dest.empty() ? "" : fmt::format("; rootfs at {}", f.dest));
+  return 0;
+}
+
+}  // namespace berth::cli

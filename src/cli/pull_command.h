@@ -1,0 +1,26 @@
+// `berth pull`: the agent's pull pipeline as a command, with docker-style
+// progress bars on a terminal and one line per event otherwise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth::cli {
+
+struct PullFlags {
+  std::string image;
+  std::string creds;          // "user:pass"
+  std::string docker_config;  // path to a Docker config.json
+  std::string dest;           // rootfs to create
+  std::string store = "./berth-data/content";
+  std::string platform;       // "os/arch[/variant]"
+  std::vector<std::string> insecure_registries;
+  std::string ca_file;
+  std::string policy = "default";
+  int parallel = 4;
+};
+
+// Runs the pull; returns the process exit code (0 ok, 1 pull failed, 2 bad flags).
+int RunPull(const PullFlags& flags);
+
+}  // namespace berth::cli
