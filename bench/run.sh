@@ -90,3 +90,6 @@ if [ -x "$BUILD/bench/request_path_bench" ]; then
   echo "== Request path micro-benchmarks (Google Benchmark) =="
   "$BUILD/bench/request_path_bench" --benchmark_min_time=0.2
 fi
+
+echo
+/usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
