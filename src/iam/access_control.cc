@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/arn.h"
 #include "iam/authorizer.h"
 #include "iam/policy.h"
 
@@ -130,6 +131,84 @@ Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string
   Decision decision = EvaluateTrust(request, *trust, caller_policies);
   if (decision.allowed()) return {};
   return Fail("AccessDenied", decision.Message(request), 403);
+}
+
+Result<std::vector<SimulationResult>> AccessControl::Simulate(const SimulationInput& input,
+                                                              TimePoint now) {
+  if (!input.resource_policy.empty() && input.caller_arn.empty() && !input.principal) {
+    return Fail("InvalidInput", "CallerArn is required when ResourcePolicy is given.");
+  }
+  PolicySet set;
+  aws::Principal principal;
+  if (input.principal) {
+    principal = *input.principal;
+    BERTH_CHECK(AddCallerPolicies(principal, set));
+  } else {
+    principal.kind = aws::Principal::Kind::kUser;
+    principal.arn = input.caller_arn;
+    auto arn = ParseArn(input.caller_arn);
+    if (arn) {
+      principal.account = arn->account;
+      principal.name = arn->resource.substr(arn->resource.rfind('/') + 1);
+    }
+  }
+  auto parse_inputs = [&](const std::vector<std::string>& docs, std::string_view label,
+                          std::vector<NamedPolicy>& out) -> Status {
+    for (size_t i = 0; i < docs.size(); ++i) {
+      auto parsed = ParsePolicy(docs[i], PolicyType::kIdentity);
+      if (!parsed) return Fail(parsed.error());
+      out.push_back({fmt::format("{}.{}", label, i + 1), *parsed});
+    }
+    return {};
+  };
+  BERTH_CHECK(parse_inputs(input.identity_policies, "PolicyInputList", set.identity));
+  BERTH_CHECK(parse_inputs(input.boundary_policies, "PermissionsBoundaryPolicyInputList",
+                           set.permissions_boundary));
+  if (!input.resource_policy.empty()) {
+    auto parsed = ParsePolicy(input.resource_policy, PolicyType::kResource);
+    if (!parsed) return Fail(parsed.error());
+    set.resource = NamedPolicy{"ResourcePolicy", *parsed};
+  }
+  std::vector<std::string> resources = input.resources;
+  if (resources.empty()) resources.push_back("*");
+  std::vector<SimulationResult> out;
+  for (const auto& action : input.actions) {
+    for (const auto& resource : resources) {
+      AuthzRequest request;
+      request.principal = principal;
+      request.action = action;
+      request.resource = resource;
+      request.resource_account = input.resource_owner.empty() ? principal.account : input.resource_owner;
+      AddGlobalConditionKeys(request, "", false, now);
+      for (const auto& [k, v] : input.context) request.context[k] = v;
+      Decision d;
+      if (principal.kind == aws::Principal::Kind::kRoot && set.identity.empty() && !set.resource) {
+        d.effect = Decision::kAllow;
+      } else {
+        d = Evaluate(request, set);
+      }
+      SimulationResult r{action, resource,
+                         d.effect == Decision::kAllow          ? "allowed"
+                         : d.effect == Decision::kExplicitDeny ? "explicitDeny"
+                                                               : "implicitDeny",
+                         {}};
+      for (const auto& ref : d.deciding) {
+        std::string type = "none";
+        if (ref.source == PolicySource::kResource) {
+          type = "resource";
+        } else if (ref.policy_id.starts_with("arn:")) {
+          type = "user-managed";
+        } else if (ref.policy_id.starts_with("user/")) {
+          type = "user";
+        } else if (ref.policy_id.starts_with("role/")) {
+          type = "role";
+        }
+        r.matched.push_back({ref.policy_id, type});
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 }  // namespace berth::iam

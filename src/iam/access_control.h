@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,30 @@ struct ResourceContext {
 // MalformedPolicyDocument or LimitExceeded.
 Status ValidatePolicyDocument(std::string_view document, PolicyUse use);
 
+// IAM's policy simulator (SimulatePrincipalPolicy / SimulateCustomPolicy):
+// how a user finds out why a request is or is not allowed.
+struct SimulationInput {
+  std::optional<aws::Principal> principal;   // whose stored policies apply (PrincipalPolicy)
+  std::vector<std::string> identity_policies;  // PolicyInputList, added to the stored ones
+  std::vector<std::string> boundary_policies;  // PermissionsBoundaryPolicyInputList
+  std::vector<std::string> actions;
+  std::vector<std::string> resources;  // empty: "*"
+  std::string resource_policy;         // empty: none
+  std::string resource_owner;          // account of the resources; empty: the caller's
+  std::string caller_arn;              // who calls (needed with a resource policy)
+  std::map<std::string, std::vector<std::string>> context;
+};
+
+struct SimulationResult {
+  std::string action, resource;
+  std::string decision;  // "allowed" | "explicitDeny" | "implicitDeny"
+  struct Matched {
+    std::string policy_id;
+    std::string policy_type;  // "user" | "role" | "user-managed" | "resource" | "none"
+  };
+  std::vector<Matched> matched;
+};
+
 class AccessControl {
  public:
   AccessControl(Service& iam, IdentityStore& identities, const Clock& clock);
@@ -51,6 +76,11 @@ class AccessControl {
   // caller's identity policies where AWS requires them. AccessDenied if not.
   Status CheckTrust(const aws::Principal* caller, const std::string& service, const Role& role,
                     const std::string& external_id, const std::string& source_ip);
+
+  // Evaluates every (action, resource) pair as Authorize would, with the
+  // deciding statements. Input documents that do not parse are
+  // MalformedPolicyDocument; InvalidInput for a resource policy without a caller.
+  Result<std::vector<SimulationResult>> Simulate(const SimulationInput& input, TimePoint now);
 
  private:
   Result<std::shared_ptr<const Policy>> Compiled(const std::string& document, int type);

@@ -141,11 +141,13 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
     allowed = t.resource_exact;
     use_exact = true;
   } else if (mode == Mode::kOrdinary && same_account) {
+    // A grant to the caller's account delegates to IAM (as in key and trust policies):
+    // it adds nothing to what the identity policies allow.
     use_identity = identity_ok;
     use_exact = true;
-    use_role = use_account = root || limits_allow;
-    allowed = root || identity_ok || t.resource_exact ||
-              ((t.resource_role || t.resource_account) && limits_allow);
+    use_role = limits_allow;
+    use_account = identity_ok;
+    allowed = identity_ok || t.resource_exact || (t.resource_role && limits_allow);
   } else if (same_account) {  // key or trust policy
     use_exact = true;
     use_role = limits_allow;
@@ -176,19 +178,29 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
 
   d.effect = Decision::kImplicitDeny;
   if (mode == Mode::kTrust) return d;
-  auto identity_reason = [&] {
-    if (!t.identity_allow) return Decision::Reason::kIdentity;
+  auto limits_reason = [&] {
     return bounded ? Decision::Reason::kSession : Decision::Reason::kBoundary;
+  };
+  auto identity_reason = [&] {
+    return t.identity_allow ? limits_reason() : Decision::Reason::kIdentity;
   };
   if (service) {
     d.reason = Decision::Reason::kResource;
   } else if (mode == Mode::kOrdinary) {
-    d.reason = same_account || !identity_ok ? identity_reason() : Decision::Reason::kResource;
+    if (!same_account) {
+      d.reason = identity_ok ? Decision::Reason::kResource : identity_reason();
+    } else if (t.resource_role) {
+      // A grant to the caller's role, which the boundary or session policy cut: only
+      // they can let it through (an identity allow would be cut the same way).
+      d.reason = limits_reason();
+    } else {
+      d.reason = identity_reason();
+    }
   } else if (!t.ResourceAny()) {
     d.reason = Decision::Reason::kResource;
   } else if (same_account && !t.resource_account) {
     // Only a grant to the caller's role, which the boundary or session policy cut.
-    d.reason = bounded ? Decision::Reason::kSession : Decision::Reason::kBoundary;
+    d.reason = limits_reason();
   } else {
     d.reason = identity_reason();
   }

@@ -20,9 +20,10 @@
 //  * Ordinary resources (PolicySet::resource_is_key_policy false):
 //      - the root user of R is allowed everything on R's resources;
 //      - same account (A == R): allowed when identity allows, or a direct resource allow,
-//        or a delegated resource allow that the boundary and session policies (if any)
-//        also allow (AWS: grants to a role ARN are limited by them, grants to a user or
-//        session ARN are not);
+//        or a resource allow naming the caller's role that the boundary and session
+//        policies (if any) also allow (AWS: grants to a role ARN are limited by them,
+//        grants to a user or session ARN are not). A resource allow naming the caller's
+//        account delegates to IAM, as everywhere: it allows only what identity allows;
 //      - cross account: identity allows AND the resource policy allows (any match).
 //  * KMS key policies (resource_is_key_policy true): the key policy must allow.
 //      - same account: a direct key-policy allow suffices; a role-ARN allow needs the

@@ -60,9 +60,9 @@ struct PrincipalEntry {
 };
 
 // How a caller matched a Principal element, weakest first. A match through the account
-// or the role (rather than the caller's own ARN, "*" or its service name) is a delegation
-// that permissions boundaries and session policies still limit, and that KMS key and
-// trust policies only honour together with an identity-policy allow.
+// delegates to IAM: it grants only together with an identity-policy allow. A match
+// through the role (rather than the caller's own ARN, "*" or its service name) grants
+// within the role's account, limited by permissions boundaries and session policies.
 enum class PrincipalMatch : uint8_t { kNone, kAccount, kRole, kExact };
 
 struct Statement {

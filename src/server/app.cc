@@ -35,6 +35,7 @@ struct App::Impl {
   std::unique_ptr<iam::AccessControl> access;
   std::unique_ptr<sts::Service> sts;
   std::unique_ptr<kms::Service> kms;
+  std::unique_ptr<secrets::Service> secrets;
   std::unique_ptr<aws::Gateway> gateway;
   std::unique_ptr<http::Server> http;
 };
@@ -87,10 +88,13 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   impl->gateway = std::make_unique<aws::Gateway>(*impl->identities, SystemClock::Instance(),
                                                  crypto::SecureIds());
   impl->gateway->Add(StsRoutes(*impl->sts));
-  impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), authorize}));
+  impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), access, authorize}));
   impl->gateway->Add(KmsRoutes(*impl->kms));
   // Secrets Manager's routes are added here (with the service built above,
   // after kms).
+  impl->secrets = std::make_unique<secrets::Service>(*impl->kv, *impl->kms, *access,
+                                                     crypto::SecureIds(), SystemClock::Instance());
+  impl->gateway->Add(SecretsRoutes(*impl->secrets));
   impl->gateway->Add(AdminRoutes(*impl->identities, options.account_id));
 
   http::ServerOptions http_options;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "aws/xml.h"
+#include "common/arn.h"
 #include "common/strings.h"
 #include "server/routes.h"
 
@@ -372,6 +373,86 @@ aws::QueryService IamRoutes(IamDeps deps) {
     BERTH_CHECK(authorize(ctx, "iam:DeletePolicy", arn));
     BERTH_CHECK(iam->DeletePolicy(arn));
     return std::string();
+  };
+  // ---- the policy simulator
+  auto simulation_input = [](const QueryParams& p) -> Result<iam::SimulationInput> {
+    iam::SimulationInput in;
+    in.identity_policies = p.List("PolicyInputList");
+    in.boundary_policies = p.List("PermissionsBoundaryPolicyInputList");
+    in.actions = p.List("ActionNames");
+    if (in.actions.empty()) {
+      return Fail("ValidationError", "1 validation error detected: Value null at 'actionNames' "
+                                     "failed to satisfy constraint: Member must not be null");
+    }
+    in.resources = p.List("ResourceArns");
+    in.resource_policy = Opt(p, "ResourcePolicy");
+    in.resource_owner = Opt(p, "ResourceOwner");
+    in.caller_arn = Opt(p, "CallerArn");
+    for (int i = 1;; ++i) {
+      std::string prefix = fmt::format("ContextEntries.member.{}", i);
+      const std::string* name = p.Find(prefix + ".ContextKeyName");
+      if (!name) break;
+      in.context[*name] = p.List(prefix + ".ContextKeyValues");
+    }
+    return in;
+  };
+  auto simulation_xml = [](const std::vector<iam::SimulationResult>& results) {
+    Xml x;
+    x.Open("EvaluationResults");
+    for (const auto& r : results) {
+      x.Open("member").Text("EvalActionName", r.action).Text("EvalResourceName", r.resource)
+          .Text("EvalDecision", r.decision).Open("MatchedStatements");
+      for (const auto& m : r.matched) {
+        x.Open("member").Text("SourcePolicyId", m.policy_id).Text("SourcePolicyType", m.policy_type)
+            .Close("member");
+      }
+      x.Close("MatchedStatements").Open("MissingContextValues").Close("MissingContextValues")
+          .Close("member");
+    }
+    x.Close("EvaluationResults").Text("IsTruncated", "false");
+    return x.Take();
+  };
+  iam::AccessControl* access = deps.access;
+  ops["SimulatePrincipalPolicy"] = [=](const RequestContext& ctx,
+                                       const QueryParams& p) -> Result<std::string> {
+    auto source = BERTH_TRY(p.Required("PolicySourceArn"));
+    BERTH_CHECK(authorize(ctx, "iam:SimulatePrincipalPolicy", source));
+    auto arn = ParseArn(source);
+    if (!arn || arn->service != "iam" || arn->account != Acct(ctx)) {
+      return Fail("InvalidInput", fmt::format("Invalid ARN: {}", source.substr(0, 256)));
+    }
+    std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
+    aws::Principal principal;
+    principal.account = arn->account;
+    principal.name = name;
+    if (arn->resource.starts_with("user/")) {
+      auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
+      principal.kind = aws::Principal::Kind::kUser;
+      principal.arn = user.arn;
+      principal.user_id = user.id;
+    } else if (arn->resource.starts_with("role/")) {
+      auto role = BERTH_TRY(iam->GetRole(Acct(ctx), name));
+      principal.kind = aws::Principal::Kind::kAssumedRole;
+      principal.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/simulation", Acct(ctx), role.name);
+      principal.user_id = role.id + ":simulation";
+    } else {
+      return Fail("InvalidInput", "PolicySourceArn must name a user or a role.");
+    }
+    auto in = BERTH_TRY(simulation_input(p));
+    in.principal = principal;
+    return simulation_xml(BERTH_TRY(access->Simulate(in, ctx.now)));
+  };
+  ops["SimulateCustomPolicy"] = [=](const RequestContext& ctx,
+                                    const QueryParams& p) -> Result<std::string> {
+    BERTH_CHECK(authorize(ctx, "iam:SimulateCustomPolicy", "*"));
+    auto in = BERTH_TRY(simulation_input(p));
+    if (in.identity_policies.empty()) {
+      return Fail("ValidationError", "1 validation error detected: Value null at "
+                                     "'policyInputList' failed to satisfy constraint: Member must "
+                                     "not be null");
+    }
+    if (in.caller_arn.empty()) in.caller_arn = fmt::format("arn:aws:iam::{}:user/simulated", Acct(ctx));
+    return simulation_xml(BERTH_TRY(access->Simulate(in, ctx.now)));
   };
   return svc;
 }

@@ -1,25 +1,420 @@
+// KMS's JSON 1.1 protocol (TrentService): request members in, reply members out, as in the
+// botocore `kms` model. Timestamps are epoch seconds as numbers, blobs base64.
+#include <fmt/format.h>
+
 #include "aws/json_protocol.h"
 #include "common/strings.h"
 #include "server/routes.h"
 
 namespace berth::server {
 
+namespace {
+
+using aws::RequestContext;
+using json::Json;
+using kms::Caller;
+
+Result<std::string> Required(const Json& in, std::string_view name) {
+  auto value = BERTH_TRY(json::OptionalString(in, name));
+  if (!value) {
+    std::string member(name);
+    if (!member.empty()) member[0] = static_cast<char>(std::tolower(member[0]));
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value null at '{}' failed to satisfy "
+                            "constraint: Member must not be null",
+                            member));
+  }
+  return *value;
+}
+
+Result<std::string> Optional(const Json& in, std::string_view name) {
+  auto value = BERTH_TRY(json::OptionalString(in, name));
+  return value.value_or("");
+}
+
+Result<std::optional<long long>> OptionalInt(const Json& in, std::string_view name) {
+  auto it = in.find(name);
+  if (it == in.end() || it->is_null()) return std::optional<long long>();
+  if (!it->is_number_integer()) {
+    return Fail("SerializationException", fmt::format("{} must be an integer.", name));
+  }
+  return std::optional<long long>(it->get<long long>());
+}
+
+Result<bool> OptionalBool(const Json& in, std::string_view name) {
+  auto it = in.find(name);
+  if (it == in.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return Fail("SerializationException", fmt::format("{} must be a boolean.", name));
+  return it->get<bool>();
+}
+
+// A blob member: base64 on the wire. Absent is an empty string.
+Result<std::string> Blob(const Json& in, std::string_view name, bool required) {
+  auto text = BERTH_TRY(json::OptionalString(in, name));
+  if (!text) {
+    if (required) BERTH_TRY(Required(in, name));
+    return std::string();
+  }
+  auto bytes = Base64Decode(*text);
+  if (!bytes) return Fail("SerializationException", fmt::format("{} is not valid base64.", name));
+  return std::move(*bytes);
+}
+
+Result<kms::EncryptionContext> Context(const Json& in, std::string_view name) {
+  kms::EncryptionContext out;
+  auto it = in.find(name);
+  if (it == in.end() || it->is_null()) return out;
+  if (!it->is_object()) {
+    return Fail("SerializationException", fmt::format("{} must be a map of strings.", name));
+  }
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_string()) {
+      return Fail("SerializationException", fmt::format("{} must be a map of strings.", name));
+    }
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+// Only the symmetric algorithm exists for berth's keys.
+Status Algorithm(const Json& in, std::string_view name) {
+  auto value = BERTH_TRY(json::OptionalString(in, name));
+  if (!value || *value == "SYMMETRIC_DEFAULT") return {};
+  if (*value == "RSAES_OAEP_SHA_1" || *value == "RSAES_OAEP_SHA_256" || *value == "SM2PKE") {
+    return Fail("InvalidKeyUsageException",
+                fmt::format("{} is not a valid encryption algorithm for a symmetric KMS key.", *value));
+  }
+  return Fail("ValidationException",
+              fmt::format("1 validation error detected: Value '{}' at 'encryptionAlgorithm' failed "
+                          "to satisfy constraint: Member must satisfy enum value set: "
+                          "[SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]",
+                          value->substr(0, 64)));
+}
+
+Status GrantTokens(const Json& in) {
+  auto it = in.find("GrantTokens");
+  if (it == in.end() || it->is_null()) return {};
+  if (!it->is_array()) return Fail("SerializationException", "GrantTokens must be a list of strings.");
+  return {};
+}
+
+Result<kms::Service::Page> PageOf(const Json& in) {
+  kms::Service::Page page;
+  auto limit = BERTH_TRY(OptionalInt(in, "Limit"));
+  if (limit) {
+    if (*limit < 1 || *limit > 1000) {
+      return Fail("ValidationException",
+                  fmt::format("1 validation error detected: Value '{}' at 'limit' failed to "
+                              "satisfy constraint: Member must have value between 1 and 1000",
+                              *limit));
+    }
+    page.limit = static_cast<int>(*limit);
+  }
+  page.marker = BERTH_TRY(Optional(in, "Marker"));
+  return page;
+}
+
+template <class T>
+void PutPage(Json& out, const kms::Service::Listed<T>& listed) {
+  out["Truncated"] = !listed.next_marker.empty();
+  if (!listed.next_marker.empty()) out["NextMarker"] = listed.next_marker;
+}
+
+Result<std::map<std::string, std::string>> Tags(const Json& in, bool required) {
+  std::map<std::string, std::string> tags;
+  auto it = in.find("Tags");
+  if (it == in.end() || it->is_null()) {
+    if (required) BERTH_TRY(Required(in, "Tags"));
+    return tags;
+  }
+  if (!it->is_array()) return Fail("SerializationException", "Tags must be a list.");
+  for (const auto& tag : *it) {
+    if (!tag.is_object()) return Fail("SerializationException", "Each tag must be an object.");
+    auto key = BERTH_TRY(Required(tag, "TagKey"));
+    auto value = BERTH_TRY(Required(tag, "TagValue"));
+    if (!tags.emplace(key, value).second) {
+      return Fail("TagException", fmt::format("Duplicate tag key '{}'.", key.substr(0, 128)));
+    }
+  }
+  return tags;
+}
+
+Json MetadataJson(const kms::KeyMetadata& m) {
+  Json j = {{"AWSAccountId", m.account},
+            {"KeyId", m.key_id},
+            {"Arn", m.arn},
+            {"CreationDate", ToEpochSeconds(m.created)},
+            {"Enabled", m.key_state == "Enabled"},
+            {"Description", m.description},
+            {"KeyUsage", m.key_usage},
+            {"KeyState", m.key_state},
+            {"Origin", "AWS_KMS"},
+            {"KeyManager", m.key_manager},
+            {"CustomerMasterKeySpec", m.key_spec},
+            {"KeySpec", m.key_spec},
+            {"EncryptionAlgorithms", Json::array({"SYMMETRIC_DEFAULT"})},
+            {"MultiRegion", false}};
+  if (m.deletion_date) {
+    j["DeletionDate"] = ToEpochSeconds(*m.deletion_date);
+    j["PendingDeletionWindowInDays"] = m.pending_window_days;
+  }
+  return j;
+}
+
+// Data key size from NumberOfBytes or KeySpec (exactly one of them).
+Result<size_t> DataKeySize(const Json& in) {
+  auto n = BERTH_TRY(OptionalInt(in, "NumberOfBytes"));
+  auto spec = BERTH_TRY(json::OptionalString(in, "KeySpec"));
+  if (n && spec) {
+    return Fail("ValidationException", "Specify either KeySpec or NumberOfBytes, but not both.");
+  }
+  if (!n && !spec) {
+    return Fail("ValidationException", "Please specify either number of bytes or key spec.");
+  }
+  if (spec) {
+    if (*spec == "AES_256") return size_t{32};
+    if (*spec == "AES_128") return size_t{16};
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value '{}' at 'keySpec' failed to "
+                            "satisfy constraint: Member must satisfy enum value set: "
+                            "[AES_256, AES_128]",
+                            spec->substr(0, 64)));
+  }
+  if (*n < 1 || *n > kms::kMaxRandomBytes) {
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value '{}' at 'numberOfBytes' failed to "
+                            "satisfy constraint: Member must have value between 1 and {}",
+                            *n, kms::kMaxRandomBytes));
+  }
+  return static_cast<size_t>(*n);
+}
+
+using Handler = std::function<Result<Json>(const Caller&, const Json&)>;
+
+// Direct KMS calls come through no other service: via_service stays empty.
+aws::JsonOperation Op(Handler handler) {
+  return aws::JsonOp([handler = std::move(handler)](const RequestContext& ctx,
+                                                    const Json& in) -> Result<Json> {
+    return handler(Caller{ctx, ""}, in);
+  });
+}
+
+}  // namespace
+
 aws::JsonService KmsRoutes(kms::Service& kms) {
   aws::JsonService svc;
   svc.signing_name = "kms";
   svc.target_prefix = "TrentService";
-  svc.operations["GenerateRandom"] = aws::JsonOp(
-      [&kms](const aws::RequestContext&, const json::Json& in) -> Result<json::Json> {
-        std::optional<long long> n;
-        if (auto it = in.find("NumberOfBytes"); it != in.end() && !it->is_null()) {
-          if (!it->is_number_integer()) {
-            return Fail("SerializationException", "NumberOfBytes must be an integer.");
-          }
-          n = it->get<long long>();
-        }
-        auto bytes = BERTH_TRY(kms.GenerateRandom(n));
-        return json::Json{{"Plaintext", Base64Encode(bytes)}};
-      });
+  auto& ops = svc.operations;
+
+  ops["GenerateRandom"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto n = BERTH_TRY(OptionalInt(in, "NumberOfBytes"));
+    auto bytes = BERTH_TRY(kms.GenerateRandom(c, n));
+    return Json{{"Plaintext", Base64Encode(bytes)}};
+  });
+
+  // ---- keys
+  ops["CreateKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    kms::Service::CreateKeyRequest r;
+    r.description = BERTH_TRY(Optional(in, "Description"));
+    r.policy = BERTH_TRY(Optional(in, "Policy"));
+    r.tags = BERTH_TRY(Tags(in, false));
+    if (auto usage = BERTH_TRY(json::OptionalString(in, "KeyUsage"))) r.key_usage = *usage;
+    auto spec = BERTH_TRY(json::OptionalString(in, "KeySpec"));
+    auto cmk_spec = BERTH_TRY(json::OptionalString(in, "CustomerMasterKeySpec"));
+    if (spec && cmk_spec) {
+      return Fail("ValidationException",
+                  "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.");
+    }
+    if (spec) r.key_spec = *spec;
+    if (cmk_spec) r.key_spec = *cmk_spec;
+    if (auto origin = BERTH_TRY(json::OptionalString(in, "Origin"))) r.origin = *origin;
+    if (BERTH_TRY(json::OptionalString(in, "CustomKeyStoreId"))) {
+      return Fail("UnsupportedOperationException", "berth has no custom key stores.");
+    }
+    r.multi_region = BERTH_TRY(OptionalBool(in, "MultiRegion"));
+    r.bypass_policy_lockout_safety_check = BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
+    auto meta = BERTH_TRY(kms.CreateKey(c, r));
+    return Json{{"KeyMetadata", MetadataJson(meta)}};
+  });
+  ops["DescribeKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    BERTH_CHECK(GrantTokens(in));
+    auto meta = BERTH_TRY(kms.DescribeKey(c, BERTH_TRY(Required(in, "KeyId"))));
+    return Json{{"KeyMetadata", MetadataJson(meta)}};
+  });
+  ops["ListKeys"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto listed = BERTH_TRY(kms.ListKeys(c, BERTH_TRY(PageOf(in))));
+    Json keys = Json::array();
+    for (const auto& k : listed.items) keys.push_back({{"KeyId", k.key_id}, {"KeyArn", k.key_arn}});
+    Json out = {{"Keys", keys}};
+    PutPage(out, listed);
+    return out;
+  });
+  ops["EnableKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    BERTH_CHECK(kms.EnableKey(c, BERTH_TRY(Required(in, "KeyId"))));
+    return Json::object();
+  });
+  ops["DisableKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    BERTH_CHECK(kms.DisableKey(c, BERTH_TRY(Required(in, "KeyId"))));
+    return Json::object();
+  });
+  ops["ScheduleKeyDeletion"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto days = BERTH_TRY(OptionalInt(in, "PendingWindowInDays"));
+    std::optional<int> window;
+    if (days) window = static_cast<int>(std::clamp<long long>(*days, -1, 100000));
+    auto meta = BERTH_TRY(kms.ScheduleKeyDeletion(c, key_id, window));
+    return Json{{"KeyId", meta.arn},
+                {"DeletionDate", ToEpochSeconds(*meta.deletion_date)},
+                {"KeyState", meta.key_state},
+                {"PendingWindowInDays", meta.pending_window_days}};
+  });
+  ops["CancelKeyDeletion"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto meta = BERTH_TRY(kms.CancelKeyDeletion(c, BERTH_TRY(Required(in, "KeyId"))));
+    return Json{{"KeyId", meta.arn}};
+  });
+
+  // ---- cryptography
+  ops["Encrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto plaintext = BERTH_TRY(Blob(in, "Plaintext", true));
+    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+    BERTH_CHECK(Algorithm(in, "EncryptionAlgorithm"));
+    BERTH_CHECK(GrantTokens(in));
+    auto blob = BERTH_TRY(kms.Encrypt(c, key_id, plaintext, context));
+    return Json{{"CiphertextBlob", Base64Encode(blob)},
+                {"KeyId", kms::Service::BlobKeyArn(blob).value_or("")},
+                {"EncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
+  });
+  ops["Decrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto blob = BERTH_TRY(Blob(in, "CiphertextBlob", true));
+    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+    auto key_id = BERTH_TRY(Optional(in, "KeyId"));
+    BERTH_CHECK(Algorithm(in, "EncryptionAlgorithm"));
+    BERTH_CHECK(GrantTokens(in));
+    auto out = BERTH_TRY(kms.Decrypt(c, blob, context, key_id));
+    return Json{{"KeyId", out.key_arn},
+                {"Plaintext", Base64Encode(out.plaintext)},
+                {"EncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
+  });
+  ops["ReEncrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto blob = BERTH_TRY(Blob(in, "CiphertextBlob", true));
+    auto source_context = BERTH_TRY(Context(in, "SourceEncryptionContext"));
+    auto source_key = BERTH_TRY(Optional(in, "SourceKeyId"));
+    auto destination_key = BERTH_TRY(Required(in, "DestinationKeyId"));
+    auto destination_context = BERTH_TRY(Context(in, "DestinationEncryptionContext"));
+    BERTH_CHECK(Algorithm(in, "SourceEncryptionAlgorithm"));
+    BERTH_CHECK(Algorithm(in, "DestinationEncryptionAlgorithm"));
+    BERTH_CHECK(GrantTokens(in));
+    auto out = BERTH_TRY(kms.ReEncrypt(c, blob, source_context, source_key, destination_key,
+                                       destination_context));
+    return Json{{"CiphertextBlob", Base64Encode(out.ciphertext_blob)},
+                {"SourceKeyId", out.source_key_arn},
+                {"KeyId", out.key_arn},
+                {"SourceEncryptionAlgorithm", "SYMMETRIC_DEFAULT"},
+                {"DestinationEncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
+  });
+  ops["GenerateDataKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+    size_t size = BERTH_TRY(DataKeySize(in));
+    BERTH_CHECK(GrantTokens(in));
+    auto key = BERTH_TRY(kms.GenerateDataKey(c, key_id, context, size));
+    return Json{{"CiphertextBlob", Base64Encode(key.ciphertext_blob)},
+                {"Plaintext", Base64Encode(key.plaintext)},
+                {"KeyId", key.key_arn}};
+  });
+  ops["GenerateDataKeyWithoutPlaintext"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+    size_t size = BERTH_TRY(DataKeySize(in));
+    BERTH_CHECK(GrantTokens(in));
+    auto key = BERTH_TRY(kms.GenerateDataKeyWithoutPlaintext(c, key_id, context, size));
+    return Json{{"CiphertextBlob", Base64Encode(key.ciphertext_blob)}, {"KeyId", key.key_arn}};
+  });
+
+  // ---- aliases
+  ops["CreateAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto name = BERTH_TRY(Required(in, "AliasName"));
+    BERTH_CHECK(kms.CreateAlias(c, name, BERTH_TRY(Required(in, "TargetKeyId"))));
+    return Json::object();
+  });
+  ops["UpdateAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto name = BERTH_TRY(Required(in, "AliasName"));
+    BERTH_CHECK(kms.UpdateAlias(c, name, BERTH_TRY(Required(in, "TargetKeyId"))));
+    return Json::object();
+  });
+  ops["DeleteAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    BERTH_CHECK(kms.DeleteAlias(c, BERTH_TRY(Required(in, "AliasName"))));
+    return Json::object();
+  });
+  ops["ListAliases"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Optional(in, "KeyId"));
+    auto listed = BERTH_TRY(kms.ListAliases(c, key_id, BERTH_TRY(PageOf(in))));
+    Json aliases = Json::array();
+    for (const auto& a : listed.items) {
+      aliases.push_back({{"AliasName", a.alias_name},
+                         {"AliasArn", a.alias_arn},
+                         {"TargetKeyId", a.target_key_id},
+                         {"CreationDate", ToEpochSeconds(a.created)},
+                         {"LastUpdatedDate", ToEpochSeconds(a.updated)}});
+    }
+    Json out = {{"Aliases", aliases}};
+    PutPage(out, listed);
+    return out;
+  });
+
+  // ---- key policies
+  ops["GetKeyPolicy"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto name = BERTH_TRY(Optional(in, "PolicyName"));
+    auto policy = BERTH_TRY(kms.GetKeyPolicy(c, key_id, name));
+    return Json{{"Policy", policy}, {"PolicyName", "default"}};
+  });
+  ops["PutKeyPolicy"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto name = BERTH_TRY(Optional(in, "PolicyName"));
+    auto policy = BERTH_TRY(Required(in, "Policy"));
+    bool bypass = BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
+    BERTH_CHECK(kms.PutKeyPolicy(c, key_id, name, policy, bypass));
+    return Json::object();
+  });
+  ops["ListKeyPolicies"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto listed = BERTH_TRY(kms.ListKeyPolicies(c, key_id, BERTH_TRY(PageOf(in))));
+    Json out = {{"PolicyNames", listed.items}};
+    PutPage(out, listed);
+    return out;
+  });
+
+  // ---- tags
+  ops["TagResource"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    BERTH_CHECK(kms.TagResource(c, key_id, BERTH_TRY(Tags(in, true))));
+    return Json::object();
+  });
+  ops["UntagResource"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto it = in.find("TagKeys");
+    if (it == in.end() || it->is_null()) BERTH_TRY(Required(in, "TagKeys"));
+    if (!it->is_array()) return Fail("SerializationException", "TagKeys must be a list of strings.");
+    std::vector<std::string> keys;
+    for (const auto& k : *it) {
+      if (!k.is_string()) return Fail("SerializationException", "TagKeys must be a list of strings.");
+      keys.push_back(k.get<std::string>());
+    }
+    BERTH_CHECK(kms.UntagResource(c, key_id, keys));
+    return Json::object();
+  });
+  ops["ListResourceTags"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto listed = BERTH_TRY(kms.ListResourceTags(c, key_id, BERTH_TRY(PageOf(in))));
+    Json tags = Json::array();
+    for (const auto& [k, v] : listed.items) tags.push_back({{"TagKey", k}, {"TagValue", v}});
+    Json out = {{"Tags", tags}};
+    PutPage(out, listed);
+    return out;
+  });
   return svc;
 }
 

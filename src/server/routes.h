@@ -6,9 +6,11 @@
 #include <string>
 
 #include "aws/gateway.h"
+#include "iam/access_control.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
 #include "kms/service.h"
+#include "secrets/service.h"
 #include "sts/service.h"
 
 namespace berth::server {
@@ -21,12 +23,14 @@ using Authorize = std::function<Status(const aws::RequestContext& ctx, const std
 struct IamDeps {
   iam::Service* iam = nullptr;
   iam::IdentityStore* identities = nullptr;
+  iam::AccessControl* access = nullptr;  // the policy simulator
   Authorize authorize;
 };
 aws::QueryService IamRoutes(IamDeps deps);
 
 aws::QueryService StsRoutes(sts::Service& sts);
 aws::JsonService KmsRoutes(kms::Service& kms);
+aws::JsonService SecretsRoutes(secrets::Service& secrets);
 // berth's operator API (accounts); `operator_account` is the default account.
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operator_account);
 

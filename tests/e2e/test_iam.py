@@ -206,3 +206,42 @@ def test_external_id_condition(berth):
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="xx", ExternalId="wrong")
     assert sts.assume_role(RoleArn=role["Arn"], RoleSessionName="xx",
                            ExternalId="opensesame")["Credentials"]["AccessKeyId"]
+
+
+def test_policy_simulator_explains_decisions(berth, tmp_path):
+    iam = client(berth, "iam")
+    iam.create_user(UserName="sim")
+    iam.put_user_policy(UserName="sim", PolicyName="reads", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+             "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:registry-*"},
+            {"Sid": "NoProd", "Effect": "Deny", "Action": "secretsmanager:*",
+             "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod-*"}]}))
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/sim",
+        ActionNames=["secretsmanager:GetSecretValue", "kms:Decrypt"],
+        ResourceArns=[f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:registry-AbCdEf",
+                      f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod-AbCdEf"])
+    got = {(r["EvalActionName"], r["EvalResourceName"].rsplit(":", 1)[1]): r
+           for r in results["EvaluationResults"]}
+    allowed = got[("secretsmanager:GetSecretValue", "registry-AbCdEf")]
+    assert allowed["EvalDecision"] == "allowed"
+    assert [m["SourcePolicyId"] for m in allowed["MatchedStatements"]] == ["user/sim/inline/reads"]
+    assert got[("secretsmanager:GetSecretValue", "prod-AbCdEf")]["EvalDecision"] == "explicitDeny"
+    assert got[("kms:Decrypt", "registry-AbCdEf")]["EvalDecision"] == "implicitDeny"
+    # The same through the CLI, with a custom policy and a condition key.
+    env = cli_env(tmp_path, berth.credentials_file)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}]})
+    out = aws(berth.endpoint, env, "iam", "simulate-custom-policy", "--policy-input-list", policy,
+              "--action-names", "kms:Decrypt", "--context-entries",
+              "ContextKeyName=kms:ViaService,ContextKeyValues=secretsmanager.us-east-1.amazonaws.com,"
+              "ContextKeyType=string", check=True)
+    assert json.loads(out.stdout)["EvaluationResults"][0]["EvalDecision"] == "allowed"
+    out = aws(berth.endpoint, env, "iam", "simulate-custom-policy", "--policy-input-list", policy,
+              "--action-names", "kms:Decrypt", check=True)
+    assert json.loads(out.stdout)["EvaluationResults"][0]["EvalDecision"] == "implicitDeny"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.simulate_custom_policy(PolicyInputList=["{nope"], ActionNames=["s3:GetObject"])
+    assert code_of(e) == "MalformedPolicyDocument"

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/strings.h"
 #include "crypto/sha256.h"
@@ -81,8 +80,8 @@ Status FsyncDir(const std::string& path) {
   return {};
 }
 
-Status WriteAll(int fd, std::string_view bytes, const std::string& path,
-                crypto::Sha256* hasher, int64_t* offset) {
+Status WriteAll(int fd, std::string_view bytes, const std::string& path, crypto::Sha256* hasher,
+                int64_t* offset) {
   while (!bytes.empty()) {
     ssize_t n = ::write(fd, bytes.data(), bytes.size());
     if (n < 0) {

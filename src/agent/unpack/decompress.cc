@@ -1,5 +1,6 @@
 #include "agent/unpack/decompress.h"
 
+#include <fmt/format.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -9,8 +10,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #ifdef BERTH_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
@@ -187,13 +186,20 @@ class IsalDecoder {
  private:
   static const char* ErrorText(int ret) {
     switch (ret) {
-      case ISAL_INVALID_BLOCK: return "invalid deflate block";
-      case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
-      case ISAL_INVALID_LOOKBACK: return "invalid lookback distance";
-      case ISAL_INVALID_WRAPPER: return "invalid gzip header";
-      case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
-      case ISAL_INCORRECT_CHECKSUM: return "incorrect CRC";
-      default: return "corrupt stream";
+      case ISAL_INVALID_BLOCK:
+        return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL:
+        return "invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK:
+        return "invalid lookback distance";
+      case ISAL_INVALID_WRAPPER:
+        return "invalid gzip header";
+      case ISAL_UNSUPPORTED_METHOD:
+        return "unsupported compression method";
+      case ISAL_INCORRECT_CHECKSUM:
+        return "incorrect CRC";
+      default:
+        return "corrupt stream";
     }
   }
   std::unique_ptr<inflate_state> st_;  // about 80 KiB: not on the stack
@@ -239,8 +245,7 @@ bool HaveIsal() {
 #endif
 }
 
-Result<std::unique_ptr<Source>> Decompress(Source& raw, GzipDecoder gzip,
-                                           Compression* detected) {
+Result<std::unique_ptr<Source>> Decompress(Source& raw, GzipDecoder gzip, Compression* detected) {
   std::string head;
   char buf[4];
   while (head.size() < 4) {

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -19,8 +20,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/log.h"
 
@@ -192,8 +191,7 @@ class Extractor {
         Warn("socket skipped");
         return {};
       default:
-        return UnpackError(
-            fmt::format("unsupported entry type {:o}", archive_entry_filetype(e)));
+        return UnpackError(fmt::format("unsupported entry type {:o}", archive_entry_filetype(e)));
     }
   }
 
@@ -356,8 +354,8 @@ class Extractor {
   Status MakeFile(archive* a, archive_entry* e, int pfd, const std::string& base) {
     Fd fd;
     BERTH_CHECK(CreateReplacing(pfd, base, "create file", [&] {
-      fd = Fd(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600));
+      fd = Fd(
+          ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       return fd.valid() ? 0 : -1;
     }));
     int64_t end = 0;
@@ -521,10 +519,10 @@ class Extractor {
   std::optional<Error> read_error_;
   std::string name_;  // the current entry, as the archive spells it
 
-  std::unordered_set<std::string> upper_;      // paths this layer wrote, and their ancestors
-  std::map<std::string, Times> dir_times_;     // directory times to set at the end
+  std::unordered_set<std::string> upper_;        // paths this layer wrote, and their ancestors
+  std::map<std::string, Times> dir_times_;       // directory times to set at the end
   std::unordered_map<std::string, Fd> parents_;  // resolved parent directories
-  bool parents_stale_ = false;                 // something was removed: re-resolve
+  bool parents_stale_ = false;                   // something was removed: re-resolve
   std::set<std::string, std::less<>> warned_xattrs_;
 };
 

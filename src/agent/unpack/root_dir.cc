@@ -1,6 +1,7 @@
 #include "agent/unpack/root_dir.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <deque>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace berth::agent::unpack {
 

@@ -1,6 +1,7 @@
 #include "agent/unpack/unpack.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "agent/unpack/decompress.h"
 #include "agent/unpack/extractor.h"

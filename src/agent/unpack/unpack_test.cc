@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -14,8 +15,6 @@
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "agent/unpack/root_dir.h"
 
@@ -282,8 +281,7 @@ struct CompressionCase {
   const char* name;
 };
 
-class CompressionTest : public UnpackTest,
-                        public ::testing::WithParamInterface<CompressionCase> {};
+class CompressionTest : public UnpackTest, public ::testing::WithParamInterface<CompressionCase> {};
 
 TEST_P(CompressionTest, SameTreeFromEveryCompression) {
   options_.gzip = GetParam().decoder;
@@ -328,8 +326,8 @@ TEST_P(GzipMembersTest, ConcatenatedMembersAreOneStream) {
   std::string path = (layers_ / "members.tar.gz").string();
   Spit(path, Gzip(tar.substr(0, 70001)) + Gzip(tar.substr(70001)));
   options_.gzip = GetParam();
-  auto st = ApplyLayer(rootfs_.string(), path, "application/vnd.oci.image.layer.v1.tar+gzip",
-                       options_);
+  auto st =
+      ApplyLayer(rootfs_.string(), path, "application/vnd.oci.image.layer.v1.tar+gzip", options_);
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(Slurp(rootfs_ / "one"), RandomText(100000, 3));
   EXPECT_EQ(Slurp(rootfs_ / "two"), "2");
@@ -341,8 +339,8 @@ INSTANTIATE_TEST_SUITE_P(Decoders, GzipMembersTest,
 TEST_F(UnpackTest, WhiteoutsRemoveLowerEntries) {
   ASSERT_TRUE(Apply({File("a/x", "x"), File("a/y", "y"), File("b/z", "z"), File("keep", "k"),
                      File("e/lower", "l")}));
-  auto st = Apply({File("a/.wh.x", ""), File(".wh.b", ""), File("e/new", "n"),
-                   File(".wh.e", ""), File(".wh.missing", "")});
+  auto st = Apply({File("a/.wh.x", ""), File(".wh.b", ""), File("e/new", "n"), File(".wh.e", ""),
+                   File(".wh.missing", "")});
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_FALSE(fs::exists(rootfs_ / "a/x"));
   EXPECT_TRUE(fs::exists(rootfs_ / "a/y"));
@@ -373,9 +371,9 @@ TEST_F(UnpackTest, OpaqueWhiteoutEmptiesLowerDirectory) {
 }
 
 TEST_F(UnpackTest, LaterLayersReplaceEntriesOfEveryKind) {
-  ASSERT_TRUE(Apply({File("f2d/file", "was a dir"), File("d2f", "was a file"),
-                     File("link-target", "t"), File("shared", "old"), Hardlink("alias", "shared"),
-                     Symlink("s2f", "link-target")}));
+  ASSERT_TRUE(
+      Apply({File("f2d/file", "was a dir"), File("d2f", "was a file"), File("link-target", "t"),
+             File("shared", "old"), Hardlink("alias", "shared"), Symlink("s2f", "link-target")}));
   auto st = Apply({File("f2d", "now a file"), Dir("d2f/"), File("d2f/inner", "i"),
                    File("shared", "new"), File("s2f", "now a file")});
   ASSERT_TRUE(st) << st.error().message;
@@ -389,8 +387,8 @@ TEST_F(UnpackTest, LaterLayersReplaceEntriesOfEveryKind) {
 
 TEST_F(UnpackTest, UnpackAppliesLayersInOrderAndNamesTheFailingLayer) {
   std::string l1 = Layer({File("etc/os-release", "v1"), File("tmp/scratch", "s")}, Format::kGzip);
-  std::string l2 = Layer({File("etc/os-release", "v2"), File("tmp/.wh.scratch", "")},
-                         Format::kZstd);
+  std::string l2 =
+      Layer({File("etc/os-release", "v2"), File("tmp/.wh.scratch", "")}, Format::kZstd);
   fs::path fresh = parent_ / "rootfs2";
   auto st = Unpack(fresh.string(),
                    {{l1, "application/vnd.docker.image.rootfs.diff.tar.gzip"},
@@ -404,7 +402,8 @@ TEST_F(UnpackTest, UnpackAppliesLayersInOrderAndNamesTheFailingLayer) {
   st = Unpack(fresh.string(), {{l1, ""}, {bad, ""}}, options_);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "LayerUnpackError");
-  EXPECT_TRUE(st.error().message.starts_with("layer 2 of 2: layer " + bad + ": entry \"../escape\""))
+  EXPECT_TRUE(
+      st.error().message.starts_with("layer 2 of 2: layer " + bad + ": entry \"../escape\""))
       << st.error().message;
 }
 
@@ -421,7 +420,8 @@ TEST_F(UnpackTest, UnsupportedMediaTypeIsRefused) {
 
 TEST_F(UnpackTest, XattrsOutsideTheAllowListAreSkippedWithAWarning) {
   Entry e = File("labelled", "x");
-  e.xattrs = {{"user.ok", "1"}, {"security.selinux", "system_u:object_r:shadow_t:s0"},
+  e.xattrs = {{"user.ok", "1"},
+              {"security.selinux", "system_u:object_r:shadow_t:s0"},
               {"trusted.overlay.opaque", "y"}};
   Entry e2 = File("labelled2", "x");
   e2.xattrs = {{"trusted.overlay.opaque", "y"}};
@@ -441,8 +441,8 @@ TEST_F(UnpackTest, XattrsOutsideTheAllowListAreSkippedWithAWarning) {
 TEST_F(UnpackTest, StreamingMatchesTheFileVariant) {
   std::string path = Layer(BasicEntries(), Format::kGzip);
   std::string bytes = Slurp(path);
-  auto stream = LayerStream::Start(rootfs_.string(), "application/vnd.oci.image.layer.v1.tar+gzip",
-                                   options_);
+  auto stream =
+      LayerStream::Start(rootfs_.string(), "application/vnd.oci.image.layer.v1.tar+gzip", options_);
   ASSERT_TRUE(stream);
   std::mt19937 rng(7);
   for (size_t off = 0; off < bytes.size();) {
@@ -515,9 +515,9 @@ TEST_P(HostileTest, AbsolutePathsLandInsideTheRootfs) {
 TEST_P(HostileTest, SymlinkToRootThenWriteThroughItStaysInside) {
   std::string host_name = "berth-unpack-pwned-" + std::to_string(::getpid());
   std::string up = "../../../../../../../..";
-  auto st = Apply({Symlink("evil", "/"), File("evil/" + host_name, "inside"),
-                   Symlink("up", up), File("up/via-dotdot", "inside"),
-                   Symlink("hop", "evil/../up/../evil"), File("hop/via-chain", "inside")});
+  auto st = Apply({Symlink("evil", "/"), File("evil/" + host_name, "inside"), Symlink("up", up),
+                   File("up/via-dotdot", "inside"), Symlink("hop", "evil/../up/../evil"),
+                   File("hop/via-chain", "inside")});
   ASSERT_TRUE(st) << st.error().message;
   // Resolved as inside the container: "/" is the rootfs.
   EXPECT_EQ(Slurp(rootfs_ / host_name), "inside");
@@ -546,8 +546,8 @@ TEST_P(HostileTest, SymlinkToHostPathCannotBeWrittenThrough) {
   EXPECT_FALSE(fs::is_symlink(rootfs_ / "victim-file"));
   EXPECT_EQ(Slurp(rootfs_ / "victim-file"), "replaced");
   // Whiteouts through the links do not delete host files either.
-  ASSERT_TRUE(Apply({File("esc/.wh.inside", ""), File("rel/.wh..wh..opq", ""),
-                     File("esc/.wh..wh..opq", "")}));
+  ASSERT_TRUE(Apply(
+      {File("esc/.wh.inside", ""), File("rel/.wh..wh..opq", ""), File("esc/.wh..wh..opq", "")}));
   ExpectNothingOutside();
   // Neither do hard links and directories over them.
   ASSERT_TRUE(Apply({Dir("rel", 0777)}));
@@ -584,8 +584,8 @@ TEST_P(HostileTest, HardLinksToHostFilesAreRefused) {
 }
 
 TEST_P(HostileTest, DeviceNodesAreSkippedByDefaultOrRefused) {
-  auto st = Apply({Device("dev/sda", AE_IFBLK, 8, 0), Device("dev/mem", AE_IFCHR, 1, 1),
-                   File("after", "a")});
+  auto st = Apply(
+      {Device("dev/sda", AE_IFBLK, 8, 0), Device("dev/mem", AE_IFCHR, 1, 1), File("after", "a")});
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_FALSE(fs::exists(rootfs_ / "dev/sda"));
   EXPECT_FALSE(fs::exists(rootfs_ / "dev/mem"));
