@@ -317,6 +317,9 @@ Result<aws::Credentials> IdentityStore::CreateSession(const Session& session) {
   std::string key = fmt::format("{}{}", kSessionsPrefix, creds.access_key_id);
   auto sealed = BERTH_TRY(root_key_.Seal(creds.secret_access_key, key));
   json::Json record = {
+      {"kind", session.kind},
+      {"user", session.user_name},
+      {"user_id", session.user_id},
       {"account", session.account},
       {"role", session.role_name},
       {"role_id", session.role_id},
@@ -337,9 +340,17 @@ Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
   if (!kv) return std::optional<Session>();
   auto r = json::Json::parse(kv->value, nullptr, false);
   if (!r.is_object()) return InternalFailure("corrupt session record");
-  Session s{r.value("account", ""), r.value("role", ""),    r.value("role_id", ""),
-            r.value("role_arn", ""), r.value("session", ""), r.value("policy", ""),
-            TimePoint(std::chrono::seconds(r.value("expiration", int64_t{0})))};
+  Session s;
+  s.kind = r.value("kind", "role");
+  s.user_name = r.value("user", "");
+  s.user_id = r.value("user_id", "");
+  s.account = r.value("account", "");
+  s.role_name = r.value("role", "");
+  s.role_id = r.value("role_id", "");
+  s.role_arn = r.value("role_arn", "");
+  s.session_name = r.value("session", "");
+  s.session_policy = r.value("policy", "");
+  s.expiration = TimePoint(std::chrono::seconds(r.value("expiration", int64_t{0})));
   return std::optional<Session>(std::move(s));
 }
 
@@ -364,12 +375,24 @@ Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access
   aws::SigningSecret out;
   out.secret_access_key = std::move(secret);
   aws::Principal& p = out.principal;
-  p.kind = aws::Principal::Kind::kAssumedRole;
   p.account = r.value("account", "");
-  p.name = r.value("role", "");
-  p.session_name = r.value("session", "");
-  p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", p.account, p.name, p.session_name);
-  p.user_id = fmt::format("{}:{}", r.value("role_id", ""), p.session_name);
+  std::string kind = r.value("kind", "role");
+  if (kind == "root") {
+    p.kind = aws::Principal::Kind::kRoot;
+    p.arn = fmt::format("arn:aws:iam::{}:root", p.account);
+    p.user_id = p.account;
+  } else if (kind == "user") {
+    p.kind = aws::Principal::Kind::kUser;
+    p.name = r.value("user", "");
+    p.arn = fmt::format("arn:aws:iam::{}:user/{}", p.account, p.name);
+    p.user_id = r.value("user_id", "");
+  } else {
+    p.kind = aws::Principal::Kind::kAssumedRole;
+    p.name = r.value("role", "");
+    p.session_name = r.value("session", "");
+    p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", p.account, p.name, p.session_name);
+    p.user_id = fmt::format("{}:{}", r.value("role_id", ""), p.session_name);
+  }
   p.access_key_id = std::string(access_key_id);
   p.expiration = expiration;
   return out;

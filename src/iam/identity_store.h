@@ -62,6 +62,10 @@ class IdentityStore final : public aws::CredentialResolver {
   // Temporary credentials of an assumed role (STS). The session token is
   // random; only its SHA-256 is stored, with the secret sealed.
   struct Session {
+    // "role" (AssumeRole), or "user" / "root" (GetSessionToken: the same
+    // principal with temporary credentials).
+    std::string kind = "role";
+    std::string user_name, user_id;  // kind "user"
     std::string account, role_name, role_id, role_arn, session_name;
     std::string session_policy;  // empty: none
     TimePoint expiration;

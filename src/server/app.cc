@@ -81,7 +81,13 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
         return access->CheckTrust(caller, service, role, request.external_id, "");
       });
   Authorize authorize = [access](const aws::RequestContext& ctx, const std::string& action,
-                                 const std::string& resource) {
+                                 const std::string& resource) -> Status {
+    // As in AWS: credentials from GetSessionToken (without MFA) cannot call IAM.
+    if (ctx.caller.expiration && ctx.caller.kind != aws::Principal::Kind::kAssumedRole &&
+        action.starts_with("iam:")) {
+      return Fail("InvalidClientTokenId",
+                  "The security token included in the request is invalid", 403);
+    }
     return access->Authorize(ctx, action, resource);
   };
 

@@ -48,6 +48,27 @@ aws::QueryService StsRoutes(sts::Service& sts) {
         .Close("AssumedRoleUser");
     return xml.Take();
   };
+  svc.operations["GetSessionToken"] = [&sts](const aws::RequestContext& ctx,
+                                             const aws::QueryParams& p) -> Result<std::string> {
+    std::optional<int> duration;
+    if (const std::string* d = p.Find("DurationSeconds")) {
+      int n = 0;
+      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
+      if (err != std::errc() || end != d->data() + d->size()) {
+        return Fail("ValidationError", "DurationSeconds must be an integer.");
+      }
+      duration = n;
+    }
+    auto session = BERTH_TRY(sts.GetSessionToken(ctx.caller, duration));
+    aws::Xml xml;
+    xml.Open("Credentials")
+        .Text("AccessKeyId", session.credentials.access_key_id)
+        .Text("SecretAccessKey", session.credentials.secret_access_key)
+        .Text("SessionToken", session.credentials.session_token)
+        .Text("Expiration", FormatIso8601(session.expiration))
+        .Close("Credentials");
+    return xml.Take();
+  };
   return svc;
 }
 

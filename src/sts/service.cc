@@ -42,6 +42,32 @@ Result<AssumedRole> Service::AssumeRole(const aws::Principal& caller,
   return Assume(&caller, "", request);
 }
 
+Result<AssumedRole> Service::GetSessionToken(const aws::Principal& caller,
+                                             std::optional<int> duration) {
+  if (caller.kind == aws::Principal::Kind::kAssumedRole || caller.expiration) {
+    return Fail("AccessDenied",
+                "Cannot call GetSessionToken with session credentials", 403);
+  }
+  bool root = caller.kind == aws::Principal::Kind::kRoot;
+  int max = root ? 3600 : 129600;
+  int seconds = duration.value_or(root ? 3600 : 43200);
+  if (seconds < kMinDuration || seconds > max) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at 'durationSeconds' failed to "
+                            "satisfy constraint: Member must have value between {} and {}",
+                            seconds, kMinDuration, max));
+  }
+  iam::IdentityStore::Session session;
+  session.kind = root ? "root" : "user";
+  session.account = caller.account;
+  session.user_name = caller.name;
+  session.user_id = caller.user_id;
+  session.expiration = std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()) +
+                       std::chrono::seconds(seconds);
+  auto creds = BERTH_TRY(identities_.CreateSession(session));
+  return AssumedRole{creds, session.expiration, "", ""};
+}
+
 Result<AssumedRole> Service::AssumeRoleAsService(const std::string& service,
                                                  const AssumeRoleRequest& request) {
   return Assume(nullptr, service, request);

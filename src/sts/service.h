@@ -53,6 +53,11 @@ class Service {
   // sts:AssumeRole by an IAM principal.
   Result<AssumedRole> AssumeRole(const aws::Principal& caller, const AssumeRoleRequest& request);
 
+  // Temporary credentials for the caller itself (an IAM user or an account's
+  // root): 900..129600 s for users (default 43200), 900..3600 for root.
+  // Temporary credentials cannot get more temporary credentials this way.
+  Result<AssumedRole> GetSessionToken(const aws::Principal& caller, std::optional<int> duration);
+
   // The platform assuming a role as an AWS service principal (e.g.
   // "ecs-tasks.amazonaws.com" for a task's execution role). The role's trust
   // policy must allow that service.

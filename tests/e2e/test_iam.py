@@ -245,3 +245,22 @@ def test_policy_simulator_explains_decisions(berth, tmp_path):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.simulate_custom_policy(PolicyInputList=["{nope"], ActionNames=["s3:GetObject"])
     assert code_of(e) == "MalformedPolicyDocument"
+
+
+def test_get_session_token_keeps_identity_and_permissions(berth):
+    iam = client(berth, "iam")
+    key, secret = make_user(iam, "ivy", allow(["iam:ListUsers", "kms:GenerateRandom"]))
+    creds = client(berth, "sts", key, secret).get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    session = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    ident = client(berth, "sts", *session).get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/ivy"
+    assert len(client(berth, "kms", *session).generate_random(NumberOfBytes=8)["Plaintext"]) == 8
+    # Without MFA, session credentials cannot call IAM (as in AWS) ...
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client(berth, "iam", *session).list_users()
+    assert code_of(e) == "InvalidClientTokenId"
+    # ... nor get more session tokens.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client(berth, "sts", *session).get_session_token()
+    assert code_of(e) == "AccessDenied"
