@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "agent/registry/reference.h"
 #include "agent/unpack/unpack.h"
@@ -87,29 +91,127 @@ std::optional<registry::PullResult> LoadRecord(content::Store& store, const std:
   return r;
 }
 
-Status UnpackTo(content::Store& store, const registry::PullResult& image, const std::string& dest) {
-  std::filesystem::path target(dest);
-  std::error_code ec;
-  if (std::filesystem::exists(target, ec)) {
-    return Fail("InvalidDestination", fmt::format("{} already exists", dest));
+// Builds the rootfs in a directory beside `dest` and renames it into place.
+class RootfsBuilder {
+ public:
+  static Result<RootfsBuilder> Begin(const std::string& dest) {
+    std::filesystem::path target(dest);
+    std::error_code ec;
+    if (std::filesystem::exists(target, ec)) {
+      return Fail("InvalidDestination", fmt::format("{} already exists", dest));
+    }
+    std::filesystem::path parent = target.parent_path().empty() ? "." : target.parent_path();
+    std::filesystem::create_directories(parent, ec);
+    std::string tmp = (parent / ("." + target.filename().string() + ".berth-unpack")).string();
+    std::filesystem::remove_all(tmp, ec);
+    if (!std::filesystem::create_directory(tmp, ec)) {
+      return InternalFailure(fmt::format("cannot create {}: {}", tmp, ec.message()));
+    }
+    return RootfsBuilder(dest, tmp);
   }
-  std::filesystem::path parent = target.parent_path().empty() ? "." : target.parent_path();
-  std::filesystem::create_directories(parent, ec);
-  std::string tmp = (parent / ("." + target.filename().string() + ".berth-unpack")).string();
-  std::filesystem::remove_all(tmp, ec);
+  const std::string& dir() const { return tmp_; }
+  Status Commit() {
+    std::error_code ec;
+    std::filesystem::rename(tmp_, dest_, ec);
+    if (ec) return InternalFailure(fmt::format("cannot move the rootfs to {}", dest_));
+    done_ = true;
+    return {};
+  }
+  RootfsBuilder(RootfsBuilder&& o) noexcept : dest_(o.dest_), tmp_(o.tmp_), done_(o.done_) {
+    o.done_ = true;
+  }
+  ~RootfsBuilder() {
+    std::error_code ec;
+    if (!done_) std::filesystem::remove_all(tmp_, ec);
+  }
+
+ private:
+  RootfsBuilder(std::string dest, std::string tmp) : dest_(std::move(dest)), tmp_(std::move(tmp)) {}
+  std::string dest_, tmp_;
+  bool done_ = false;
+};
+
+// Applies layers in order as the fetcher commits them, on its own thread, so
+// unpacking layer N overlaps with downloading layers N+1...
+class PipelinedUnpack {
+ public:
+  PipelinedUnpack(content::Store& store, std::string rootfs)
+      : store_(store), rootfs_(std::move(rootfs)) {}
+  ~PipelinedUnpack() { Cancel(); }
+
+  void Start(const std::vector<content::Descriptor>& layers) {
+    std::lock_guard lock(mu_);
+    layers_ = layers;
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Committed(const std::string& digest) {
+    std::lock_guard lock(mu_);
+    committed_.insert(digest);
+    cv_.notify_all();
+  }
+  void Cancel() {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits for every layer; the outcome of applying them.
+  Status Finish() {
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    if (!started_all_) return InternalFailure("the layers were never resolved");
+    return status_;
+  }
+
+ private:
+  void Run() {
+    for (size_t i = 0;; ++i) {
+      content::Descriptor layer;
+      {
+        std::unique_lock lock(mu_);
+        if (i == layers_.size()) {
+          started_all_ = true;
+          return;
+        }
+        layer = layers_[i];
+        cv_.wait(lock, [&] {
+          return cancelled_ || committed_.contains(layer.digest) || store_.Has(layer.digest);
+        });
+        if (cancelled_) {
+          status_ = Fail("Cancelled", "the pull was abandoned");
+          return;
+        }
+      }
+      auto applied = unpack::ApplyLayer(rootfs_, store_.BlobPath(layer.digest), layer.media_type);
+      if (!applied) {
+        std::lock_guard lock(mu_);
+        status_ = Fail(applied.error().code,
+                       fmt::format("layer {} of {}: {}", i + 1, layers_.size(), applied.error().message));
+        return;
+      }
+    }
+  }
+
+  content::Store& store_;
+  std::string rootfs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<content::Descriptor> layers_;
+  std::set<std::string> committed_;
+  bool cancelled_ = false;
+  bool started_all_ = false;
+  Status status_;
+  std::thread thread_;
+};
+
+Status UnpackCached(content::Store& store, const registry::PullResult& image, const std::string& dest) {
+  auto builder = BERTH_TRY(RootfsBuilder::Begin(dest));
   std::vector<unpack::LayerFile> layers;
   for (const auto& l : image.layers) layers.push_back({store.BlobPath(l.digest), l.media_type});
-  auto unpacked = unpack::Unpack(tmp, layers);
-  if (!unpacked) {
-    std::filesystem::remove_all(tmp, ec);
-    return Fail(unpacked.error());
-  }
-  std::filesystem::rename(tmp, target, ec);
-  if (ec) {
-    std::filesystem::remove_all(tmp, ec);
-    return InternalFailure(fmt::format("cannot move the rootfs to {}", dest));
-  }
-  return {};
+  BERTH_CHECK(unpack::Unpack(builder.dir(), layers));
+  return builder.Commit();
 }
 
 }  // namespace
@@ -135,8 +237,28 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
     result.from_cache = true;
   } else {
     registry::Puller puller(store);
-    auto pulled = puller.Pull(ref, options.credentials, options.pull);
+    registry::PullOptions pull_options = options.pull;
+    std::optional<RootfsBuilder> builder;
+    std::unique_ptr<PipelinedUnpack> pipeline;
+    if (!options.dest.empty()) {
+      builder.emplace(BERTH_TRY(RootfsBuilder::Begin(options.dest)));
+      pipeline = std::make_unique<PipelinedUnpack>(store, builder->dir());
+      pull_options.on_resolved = [&](const std::vector<content::Descriptor>& layers) {
+        pipeline->Start(layers);
+      };
+      pull_options.fetch.progress = [&, user = options.pull.fetch.progress](
+                                        const registry::BlobProgress& p) {
+        if (p.state == registry::BlobProgress::State::kDone ||
+            p.state == registry::BlobProgress::State::kAlreadyPresent) {
+          pipeline->Committed(p.digest);
+        }
+        if (user) user(p);
+      };
+    }
+    auto pulled = puller.Pull(ref, options.credentials, pull_options);
     if (!pulled) {
+      if (pipeline) pipeline->Cancel();
+      builder.reset();  // removes the half-built rootfs
       if (options.policy == PullPolicy::kDefault && cached &&
           pulled.error().code != "CannotPullContainerAuthError") {
         result.image = std::move(*cached);
@@ -148,9 +270,14 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
     } else {
       result.image = std::move(*pulled);
       BERTH_CHECK(SaveRecord(store, key, result.image));
+      if (pipeline) {
+        BERTH_CHECK(pipeline->Finish());
+        BERTH_CHECK(builder->Commit());
+        return result;
+      }
     }
   }
-  if (!options.dest.empty()) BERTH_CHECK(UnpackTo(store, result.image, options.dest));
+  if (!options.dest.empty()) BERTH_CHECK(UnpackCached(store, result.image, options.dest));
   return result;
 }
 

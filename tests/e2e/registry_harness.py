@@ -183,7 +183,7 @@ def build_image(workdir, tag="v1", extra_layers=(), cmd=("/bin/sh", "-c", "echo 
     os.makedirs(os.path.join(rootfs, "etc"), exist_ok=True)
     with open(os.path.join(rootfs, "etc", "motd"), "w") as f:
         f.write("berth test image\n")
-    run("umoci", "repack", "--image", f"{layout}:{tag}", bundle)
+    run("umoci", "repack", "--refresh-bundle", "--image", f"{layout}:{tag}", bundle)
     for layer in extra_layers:
         for path, content in layer.items():
             full = os.path.join(rootfs, path.lstrip("/"))
@@ -196,7 +196,7 @@ def build_image(workdir, tag="v1", extra_layers=(), cmd=("/bin/sh", "-c", "echo 
                 os.makedirs(os.path.dirname(full), exist_ok=True)
                 with open(full, "wb") as f:
                     f.write(content)
-        run("umoci", "repack", "--image", f"{layout}:{tag}", bundle)
+        run("umoci", "repack", "--refresh-bundle", "--image", f"{layout}:{tag}", bundle)
     run("umoci", "config", "--image", f"{layout}:{tag}", "--config.cmd", cmd[0],
         *[a for c in cmd[1:] for a in ("--config.cmd", c)])
     shutil.rmtree(bundle)

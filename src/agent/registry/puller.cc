@@ -36,6 +36,7 @@ Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSou
   std::vector<content::Descriptor> blobs;
   blobs.push_back(resolved.image.config);
   blobs.insert(blobs.end(), resolved.image.layers.begin(), resolved.image.layers.end());
+  if (options.on_resolved) options.on_resolved(resolved.image.layers);
   Fetcher fetcher(options.transport, authorizer, store_, options.fetch);
   BERTH_CHECK(fetcher.Fetch(ref.registry, ref.repository, blobs));
 

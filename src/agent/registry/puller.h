@@ -3,6 +3,8 @@
 // agent's engine call Puller::Pull; unpacking the layers is the next stage's job.
 #pragma once
 
+#include <functional>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +25,10 @@ struct PullOptions {
   TransportOptions transport;          // insecure hosts, CA file, timeouts
   RetryPolicy retry;                   // manifests and tokens; blobs use fetch.retry
   FetchOptions fetch;                  // parallelism, blob retries, deadline, progress
+  // Called once the manifest is resolved, before any blob is fetched, with
+  // the layers bottom first: lets the caller start unpacking layers as they
+  // are committed, overlapping with the download of the next ones.
+  std::function<void(const std::vector<content::Descriptor>& layers)> on_resolved;
 };
 
 struct PullResult {

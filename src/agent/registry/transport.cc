@@ -166,10 +166,14 @@ Error TransportError(CURLcode code, std::string_view method, std::string_view ur
     return Error{"RequestTimeout", fmt::format("{}: timed out ({})", where, detail), 504};
   }
   if (IsTlsError(code)) {
+    // A certificate problem wants a CA; a handshake with something that does
+    // not speak TLS at all is a plain-HTTP registry.
+    bool certificate = code == CURLE_PEER_FAILED_VERIFICATION;
     return Error{"TlsFailed",
-                 fmt::format("{}: TLS failed: {} (a registry that serves plain HTTP must be "
-                             "listed as an insecure registry)",
-                             where, detail),
+                 fmt::format("{}: TLS failed: {} ({})", where, detail,
+                             certificate ? "give the registry's CA with --ca-file"
+                                         : "a registry that serves plain HTTP must be listed as an "
+                                           "insecure registry"),
                  502};
   }
   if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT) {
