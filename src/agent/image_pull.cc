@@ -281,4 +281,38 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
   return result;
 }
 
+Result<int64_t> PruneImages(content::Store& store) {
+  std::set<std::string> keep;
+  std::filesystem::path dir = std::filesystem::path(RecordPath(store, "")).parent_path();
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    FILE* f = fopen(entry.path().c_str(), "r");
+    if (!f) continue;
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    fclose(f);
+    auto j = json::Json::parse(text, nullptr, false);
+    if (!j.is_object()) {
+      return InternalFailure(fmt::format("image record {} is corrupt: refusing to prune",
+                                         entry.path().string()));
+    }
+    keep.insert(j.value("digest", ""));
+    keep.insert(DescriptorFrom(j["manifest"]).digest);
+    keep.insert(DescriptorFrom(j["config"]).digest);
+    for (const auto& l : j["layers"]) keep.insert(DescriptorFrom(l).digest);
+  }
+  return store.GarbageCollect(keep);
+}
+
+Result<bool> ForgetImage(content::Store& store, const std::string& image) {
+  auto ref = BERTH_TRY(registry::ParseReference(image));
+  std::error_code ec;
+  bool removed = std::filesystem::remove(RecordPath(store, ref.ToString()), ec);
+  if (ec) return InternalFailure(fmt::format("cannot remove the record of {}: {}", image, ec.message()));
+  return removed;
+}
+
 }  // namespace berth::agent

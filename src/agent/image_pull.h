@@ -44,4 +44,14 @@ struct ImagePullResult {
 Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
                                   const ImagePullOptions& options);
 
+// Garbage collection: deletes every blob of `store` that no image pulled into
+// it references (by the records PullImage keeps) and stale partial
+// downloads; returns the bytes freed. Images whose records are removed with
+// ForgetImage become collectable.
+Result<int64_t> PruneImages(content::Store& store);
+
+// Drops the record of `image` (so PruneImages may collect its blobs); false
+// when the store had no record of it.
+Result<bool> ForgetImage(content::Store& store, const std::string& image);
+
 }  // namespace berth::agent

@@ -223,6 +223,16 @@ int main(int argc, char** argv) {
                    "default, always, once or prefer-cached (ECS_IMAGE_PULL_BEHAVIOR)");
   pull->add_option("--parallel", pull_flags.parallel, "Blobs downloaded at once");
 
+  std::string image_store = "./berth-data/content";
+  std::vector<std::string> image_refs;
+  auto* image = cli.add_subcommand("image", "Manage images in a content store");
+  image->require_subcommand(1);
+  auto* image_rm = image->add_subcommand("rm", "Forget images (their blobs become prunable)");
+  image_rm->add_option("images", image_refs, "Image references")->required();
+  image_rm->add_option("--store", image_store, "Content store directory");
+  auto* image_prune = image->add_subcommand("prune", "Delete blobs no image references");
+  image_prune->add_option("--store", image_store, "Content store directory");
+
   AccountFlags account_flags;
   auto* account = cli.add_subcommand("account", "Manage accounts on a running server");
   account->require_subcommand(1);
@@ -247,5 +257,7 @@ int main(int argc, char** argv) {
   if (*up) return RunServer(up_flags, /*up=*/true);
   if (*account_create) return CreateAccount(account_flags);
   if (*pull) return berth::cli::RunPull(pull_flags);
+  if (*image_rm) return berth::cli::RunImageRemove(image_store, image_refs);
+  if (*image_prune) return berth::cli::RunImagePrune(image_store);
   return 0;
 }

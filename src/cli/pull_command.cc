@@ -199,4 +199,41 @@ int RunPull(const PullFlags& f) {
   return 0;
 }
 
+int RunImageRemove(const std::string& store_dir, const std::vector<std::string>& images) {
+  auto store = agent::content::Store::Open(store_dir);
+  if (!store) {
+    fmt::print(stderr, "berth image rm: {}\n", store.error().message);
+    return 1;
+  }
+  int rc = 0;
+  for (const auto& image : images) {
+    auto removed = agent::ForgetImage(**store, image);
+    if (!removed) {
+      fmt::print(stderr, "berth image rm: {}: {}\n", image, removed.error().message);
+      rc = 1;
+    } else if (!*removed) {
+      fmt::print(stderr, "berth image rm: {}: no such image in {}\n", image, store_dir);
+      rc = 1;
+    } else {
+      fmt::print("Untagged: {}\n", image);
+    }
+  }
+  return rc;
+}
+
+int RunImagePrune(const std::string& store_dir) {
+  auto store = agent::content::Store::Open(store_dir);
+  if (!store) {
+    fmt::print(stderr, "berth image prune: {}\n", store.error().message);
+    return 1;
+  }
+  auto freed = agent::PruneImages(**store);
+  if (!freed) {
+    fmt::print(stderr, "berth image prune: {}\n", freed.error().message);
+    return 1;
+  }
+  fmt::print("Total reclaimed space: {}\n", Human(static_cast<double>(*freed)));
+  return 0;
+}
+
 }  // namespace berth::cli

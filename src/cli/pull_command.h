@@ -23,4 +23,9 @@ struct PullFlags {
 // Runs the pull; returns the process exit code (0 ok, 1 pull failed, 2 bad flags).
 int RunPull(const PullFlags& flags);
 
+// `berth image rm REF...` (forget images) and `berth image prune` (collect
+// unreferenced blobs) on a content store.
+int RunImageRemove(const std::string& store, const std::vector<std::string>& images);
+int RunImagePrune(const std::string& store);
+
 }  // namespace berth::cli

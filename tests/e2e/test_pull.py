@@ -852,3 +852,56 @@ def test_always_fails_with_the_registry_stopped(cached_then_stopped, tmp_path):
     assert proc.returncode == 1, proc.stdout
     assert "CannotPullContainerError" in proc.stderr
     assert not os.path.exists(tmp_path / "rootfs")
+
+
+# --- the terminal view and garbage collection -------------------------------------------------
+
+def test_progress_bars_on_a_terminal(registry, tmp_path):
+    """On a tty berth draws a bar per layer and redraws it in place (ANSI cursor-up)."""
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BERTH, [BERTH, "pull", f"{registry.host}/team/app:v1", "--store",
+                         str(tmp_path / "store"), "--creds", CREDS, "--insecure-registry",
+                         registry.host])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\x1b[" in text and "Pull complete" in text, text
+    assert "Downloaded newer image" in text
+
+
+def test_image_rm_and_prune_collect_unreferenced_blobs(registry, images, tmp_path):
+    store = tmp_path / "store"
+    ok(berth_pull(f"{registry.host}/team/app:v1", store, "--creds", CREDS, "--insecure-registry",
+                  registry.host))
+    ok(berth_pull(f"{registry.host}/team/multi:v1", store, "--creds", CREDS,
+                  "--insecure-registry", registry.host))
+    before = set(store_blobs(store))
+    prune = subprocess.run([BERTH, "image", "prune", "--store", str(store)], capture_output=True,
+                           text=True, timeout=30)
+    assert prune.returncode == 0 and "Total reclaimed space: 0B" in prune.stdout, prune.stdout
+    assert set(store_blobs(store)) == before
+    rm = subprocess.run([BERTH, "image", "rm", f"{registry.host}/team/app:v1", "--store", str(store)],
+                        capture_output=True, text=True, timeout=30)
+    assert rm.returncode == 0, rm.stderr
+    subprocess.run([BERTH, "image", "prune", "--store", str(store)], check=True, timeout=30)
+    after = set(store_blobs(store))
+    app_layers = {l["digest"].split(":")[1] for l in images["layers"]}
+    assert not (app_layers & after), "the forgotten image's layers are gone"
+    assert after and after < before, "the other image's blobs stay"
+    # The remaining image still pulls from the store alone.
+    ok(berth_pull(f"{registry.host}/team/multi:v1", store, "--pull-policy", "prefer-cached",
+                  dest=tmp_path / "rootfs"))
+    missing = subprocess.run([BERTH, "image", "rm", "127.0.0.1:1/none:v1", "--store", str(store)],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "no such image" in missing.stderr
