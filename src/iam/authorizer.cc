@@ -107,14 +107,18 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
   thread_local std::vector<Candidate> candidates;
   candidates.clear();
   Tally t;
-  for (const auto& p : set.identity) {
+  // An AWS service has no identity, boundary or session policies: any in `set` belong to
+  // no caller of this request and neither allow nor deny.
+  static const PolicySet kNoCallerPolicies;
+  const PolicySet& caller = service ? kNoCallerPolicies : set;
+  for (const auto& p : caller.identity) {
     if (p.policy) Scan(*p.policy, p.id, PolicySource::kIdentity, request, t, candidates);
   }
   if (resource) Scan(*resource, resource_id, PolicySource::kResource, request, t, candidates);
-  for (const auto& p : set.permissions_boundary) {
+  for (const auto& p : caller.permissions_boundary) {
     if (p.policy) Scan(*p.policy, p.id, PolicySource::kBoundary, request, t, candidates);
   }
-  for (const auto& p : set.session) {
+  for (const auto& p : caller.session) {
     if (p.policy) Scan(*p.policy, p.id, PolicySource::kSession, request, t, candidates);
   }
 
@@ -130,8 +134,8 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
 
   const bool same_account = request.resource_account.empty() ||
                             (!service && request.resource_account == request.principal.account);
-  const bool bounded = set.permissions_boundary.empty() || t.boundary_allow;
-  const bool sessioned = set.session.empty() || t.session_allow;
+  const bool bounded = caller.permissions_boundary.empty() || t.boundary_allow;
+  const bool sessioned = caller.session.empty() || t.session_allow;
   const bool limits_allow = bounded && sessioned;
   const bool identity_ok = !service && (root || (t.identity_allow && limits_allow));
 

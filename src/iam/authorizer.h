@@ -32,7 +32,8 @@
 //        to name the account (or it), which the default key policy does.
 //      - cross account: the key policy allows (any match) AND identity allows.
 //  * An AWS service as caller (service_principal set) has no identity policies: only a
-//    resource-policy allow naming the service (or "*") lets it in.
+//    resource-policy allow naming the service (or "*") lets it in. Identity, boundary and
+//    session policies passed along with a service caller are ignored.
 #pragma once
 
 #include <map>

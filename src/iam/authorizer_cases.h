@@ -81,29 +81,56 @@ struct AuthzCase {
   Decision::Reason reason = Decision::Reason::kNone;
   std::vector<std::string> sids;  // expected deciding statements, in order
 
-  AuthzCase& As(aws::Principal p) { principal = std::move(p); return *this; }
-  AuthzCase& AsService(std::string s) { service = std::move(s); return *this; }
+  AuthzCase& As(aws::Principal p) {
+    principal = std::move(p);
+    return *this;
+  }
+  AuthzCase& AsService(std::string s) {
+    service = std::move(s);
+    return *this;
+  }
   AuthzCase& Do(std::string a, std::string r = "*") {
     action = std::move(a);
     resource = std::move(r);
     return *this;
   }
-  AuthzCase& In(std::string account) { resource_account = std::move(account); return *this; }
+  AuthzCase& In(std::string account) {
+    resource_account = std::move(account);
+    return *this;
+  }
   AuthzCase& Ctx(std::string key, std::vector<std::string> values) {
     context[std::move(key)] = std::move(values);
     return *this;
   }
-  AuthzCase& NoGlobals() { globals = false; return *this; }
-  AuthzCase& Identity(std::string doc) { identity.push_back(std::move(doc)); return *this; }
-  AuthzCase& SessionPolicy(std::string doc) { session.push_back(std::move(doc)); return *this; }
-  AuthzCase& Boundary(std::string doc) { boundary.push_back(std::move(doc)); return *this; }
-  AuthzCase& Resource(std::string doc) { resource_policy = std::move(doc); return *this; }
+  AuthzCase& NoGlobals() {
+    globals = false;
+    return *this;
+  }
+  AuthzCase& Identity(std::string doc) {
+    identity.push_back(std::move(doc));
+    return *this;
+  }
+  AuthzCase& SessionPolicy(std::string doc) {
+    session.push_back(std::move(doc));
+    return *this;
+  }
+  AuthzCase& Boundary(std::string doc) {
+    boundary.push_back(std::move(doc));
+    return *this;
+  }
+  AuthzCase& Resource(std::string doc) {
+    resource_policy = std::move(doc);
+    return *this;
+  }
   AuthzCase& KeyPolicy(std::string doc) {
     resource_policy = std::move(doc);
     key_policy = true;
     return *this;
   }
-  AuthzCase& Trust(std::string doc) { trust = std::move(doc); return *this; }
+  AuthzCase& Trust(std::string doc) {
+    trust = std::move(doc);
+    return *this;
+  }
   // Allowed, deciding statements `s`.
   AuthzCase& Allow(std::vector<std::string> s = {}) {
     effect = Decision::kAllow;
@@ -134,6 +161,7 @@ std::vector<AuthzCase> BasicCases();
 std::vector<AuthzCase> SessionCases();
 std::vector<AuthzCase> MatchingCases();
 std::vector<AuthzCase> ConditionCases();
+std::vector<AuthzCase> ConditionSetCases();
 std::vector<AuthzCase> VariableCases();
 std::vector<AuthzCase> CrossAccountCases();
 std::vector<AuthzCase> KmsCases();

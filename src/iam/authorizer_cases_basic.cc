@@ -7,8 +7,7 @@ namespace berth::iam::testing {
 namespace {
 constexpr char kGet[] = "secretsmanager:GetSecretValue";
 constexpr char kPut[] = "secretsmanager:PutSecretValue";
-constexpr char kOther[] =
-    "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
+constexpr char kOther[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
 using R = Decision::Reason;
 }  // namespace
 
@@ -18,17 +17,21 @@ std::vector<AuthzCase> BasicCases() {
       Case("NoPoliciesImplicitDeny").Do(kGet, kSecret).Implicit(R::kIdentity),
       Case("IdentityAllowExact").Do(kGet, kSecret).Identity(allow_get).Allow({"Get"}),
       Case("IdentityAllowOtherActionImplicitDeny")
-          .Do(kPut, kSecret).Identity(allow_get).Implicit(R::kIdentity),
+          .Do(kPut, kSecret)
+          .Identity(allow_get)
+          .Implicit(R::kIdentity),
       Case("IdentityAllowOtherResourceImplicitDeny")
-          .Do(kGet, kOther).Identity(allow_get).Implicit(R::kIdentity),
+          .Do(kGet, kOther)
+          .Identity(allow_get)
+          .Implicit(R::kIdentity),
       Case("IdentityDenyOnly")
           .Do(kGet, kSecret)
           .Identity(Doc({St("NoGet", "Deny", kGet, "*")}))
           .Deny(R::kIdentity, {"NoGet"}),
       Case("IdentityDenyBeatsAllowInSamePolicy")
           .Do(kGet, kSecret)
-          .Identity(Doc({St("All", "Allow", "secretsmanager:*", "*"),
-                         St("NoGet", "Deny", kGet, kSecret)}))
+          .Identity(Doc(
+              {St("All", "Allow", "secretsmanager:*", "*"), St("NoGet", "Deny", kGet, kSecret)}))
           .Deny(R::kIdentity, {"NoGet"}),
       Case("IdentityDenyInSecondPolicyBeatsAllowInFirst")
           .Do(kGet, kSecret)
@@ -65,13 +68,13 @@ std::vector<AuthzCase> BasicCases() {
           .Allow({"One"}),
       Case("ActionListAllows")
           .Do(kGet, kSecret)
-          .Identity(Doc({St("Both", "Allow", R"(["kms:Decrypt","secretsmanager:GetSecretValue"])",
-                            "*")}))
+          .Identity(
+              Doc({St("Both", "Allow", R"(["kms:Decrypt","secretsmanager:GetSecretValue"])", "*")}))
           .Allow({"Both"}),
       Case("ResourceListAllows")
           .Do(kGet, kSecret)
-          .Identity(Doc({St("Two", "Allow", kGet,
-                            std::string("[\"") + kOther + "\",\"" + kSecret + "\"]")}))
+          .Identity(Doc(
+              {St("Two", "Allow", kGet, std::string("[\"") + kOther + "\",\"" + kSecret + "\"]")}))
           .Allow({"Two"}),
       Case("DenyWhoseConditionFailsDoesNotDeny")
           .Do(kGet, kSecret)
@@ -81,8 +84,8 @@ std::vector<AuthzCase> BasicCases() {
           .Allow({"Get"}),
       Case("AllowWhoseConditionFailsImplicitDeny")
           .Do(kGet, kSecret)
-          .Identity(Doc({St("Get", "Allow", kGet, "*",
-                            Cond(R"({"Bool":{"aws:SecureTransport":"false"}})"))}))
+          .Identity(Doc(
+              {St("Get", "Allow", kGet, "*", Cond(R"({"Bool":{"aws:SecureTransport":"false"}})"))}))
           .Implicit(R::kIdentity),
       Case("ActionStarAllowsEverything")
           .Do("ecs:RunTask", "arn:aws:ecs:us-east-1:111122223333:task-definition/web:1")

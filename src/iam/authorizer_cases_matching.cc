@@ -9,8 +9,7 @@ namespace {
 constexpr char kGet[] = "secretsmanager:GetSecretValue";
 constexpr char kPut[] = "secretsmanager:PutSecretValue";
 constexpr char kSecretPrefix[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:";
-constexpr char kOther[] =
-    "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
+constexpr char kOther[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
 constexpr char kEcsTasks[] = "ecs-tasks.amazonaws.com";
 using R = Decision::Reason;
 
@@ -47,19 +46,19 @@ std::vector<AuthzCase> MatchingCases() {
       Id("NotActionAllowsOtherActions", kGet, kSecret, "!iam:*", "*", true),
       Id("NotActionExcludesListedAction", kGet, kSecret, "!secretsmanager:*", "*", false),
       Id("NotActionWildcardCaseInsensitive", kGet, kSecret, "!SECRETSMANAGER:Get*", "*", false),
-      Id("NotActionListExcludesAny", "kms:Decrypt", kKey,
-         R"(!["secretsmanager:*","kms:Decrypt"])", "*", false),
+      Id("NotActionListExcludesAny", "kms:Decrypt", kKey, R"(!["secretsmanager:*","kms:Decrypt"])",
+         "*", false),
       Case("DenyNotActionDeniesEverythingElse")
           .Do(kPut, kSecret)
-          .Identity(Doc({St("All", "Allow", "*", "*"),
-                         St("OnlyRead", "Deny", R"(!["secretsmanager:GetSecretValue","kms:Decrypt"])",
-                            "*")}))
+          .Identity(Doc(
+              {St("All", "Allow", "*", "*"),
+               St("OnlyRead", "Deny", R"(!["secretsmanager:GetSecretValue","kms:Decrypt"])", "*")}))
           .Deny(R::kIdentity, {"OnlyRead"}),
       Case("DenyNotActionSparesListedAction")
           .Do(kGet, kSecret)
-          .Identity(Doc({St("All", "Allow", "*", "*"),
-                         St("OnlyRead", "Deny", R"(!["secretsmanager:GetSecretValue","kms:Decrypt"])",
-                            "*")}))
+          .Identity(Doc(
+              {St("All", "Allow", "*", "*"),
+               St("OnlyRead", "Deny", R"(!["secretsmanager:GetSecretValue","kms:Decrypt"])", "*")}))
           .Allow({"All"}),
 
       // --- Resource
@@ -104,9 +103,9 @@ std::vector<AuthzCase> MatchingCases() {
       // --- Principal / NotPrincipal in resource policies
       Case("PrincipalListOneEntryMatches")
           .Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*",
-                            P(std::string("[\"arn:aws:iam::111122223333:user/carol\",\"") +
-                              kAliceArn + "\"]"))}))
+          .Resource(Doc({St(
+              "R", "Allow", kGet, "*",
+              P(std::string("[\"arn:aws:iam::111122223333:user/carol\",\"") + kAliceArn + "\"]"))}))
           .Allow({"R"}),
       Case("PrincipalSameUserNameOtherAccount")
           .Do(kGet, kSecret)
@@ -145,7 +144,8 @@ std::vector<AuthzCase> MatchingCases() {
           .Allow({"All"}),
       Case("NotPrincipalAllowGrantsEveryoneElse")
           .Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*", NotP("arn:aws:iam::111122223333:user/carol"))}))
+          .Resource(
+              Doc({St("R", "Allow", kGet, "*", NotP("arn:aws:iam::111122223333:user/carol"))}))
           .Allow({"R"}),
       Case("NotPrincipalAllowExcludesListed")
           .As(Carol())
@@ -156,29 +156,40 @@ std::vector<AuthzCase> MatchingCases() {
 
       // --- an AWS service as caller: only a resource policy naming it (or "*") lets it in
       Case("ServiceCallerNamedByResourcePolicy")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*", Svc(kEcsTasks))})).Allow({"R"}),
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
+          .Resource(Doc({St("R", "Allow", kGet, "*", Svc(kEcsTasks))}))
+          .Allow({"R"}),
       Case("ServiceCallerInServiceList")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
           .Resource(Doc({St("R", "Allow", kGet, "*",
                             Svc(R"(["lambda.amazonaws.com","ecs-tasks.amazonaws.com"])"))}))
           .Allow({"R"}),
       Case("ServiceCallerOtherServiceNamed")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
           .Resource(Doc({St("R", "Allow", kGet, "*", Svc("lambda.amazonaws.com"))}))
           .Implicit(R::kResource),
       Case("ServiceCallerWithoutResourcePolicy")
-          .AsService(kEcsTasks).Do(kGet, kSecret).Implicit(R::kResource),
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
+          .Implicit(R::kResource),
       Case("ServiceCallerMatchedByStar")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*", P("*"))})).Allow({"R"}),
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
+          .Resource(Doc({St("R", "Allow", kGet, "*", P("*"))}))
+          .Allow({"R"}),
       Case("ServiceCallerNotMatchedByAccount")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*", P(kAcctA))})).Implicit(R::kResource),
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
+          .Resource(Doc({St("R", "Allow", kGet, "*", P(kAcctA))}))
+          .Implicit(R::kResource),
       Case("ServiceCallerResourceDeny")
-          .AsService(kEcsTasks).Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*", Svc(kEcsTasks)),
-                         St("RD", "Deny", "*", "*", P("*"))}))
+          .AsService(kEcsTasks)
+          .Do(kGet, kSecret)
+          .Resource(Doc(
+              {St("R", "Allow", kGet, "*", Svc(kEcsTasks)), St("RD", "Deny", "*", "*", P("*"))}))
           .Deny(R::kResource, {"RD"}),
   };
 }

@@ -20,14 +20,20 @@ std::vector<AuthzCase> SessionCases() {
       Case("SessionIdentityAllow").As(Session()).Do(kGet, kSecret).Identity(all).Allow({"All"}),
       Case("SessionNoPolicyImplicitDeny").As(Session()).Do(kGet, kSecret).Implicit(R::kIdentity),
       Case("SessionResourceNamesRoleArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_role).Allow({"R"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_role)
+          .Allow({"R"}),
       Case("SessionResourceNamesSessionArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_session).Allow({"R"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_session)
+          .Allow({"R"}),
       Case("SessionResourceNamesRoleArnWithPath")
           .As(Session())
           .Do(kGet, kSecret)
-          .Resource(Doc({St("R", "Allow", kGet, "*",
-                            P("arn:aws:iam::111122223333:role/service-role/exec"))}))
+          .Resource(Doc(
+              {St("R", "Allow", kGet, "*", P("arn:aws:iam::111122223333:role/service-role/exec"))}))
           .Allow({"R"}),
       Case("SessionResourceNamesAnotherSession")
           .As(Session())
@@ -61,16 +67,20 @@ std::vector<AuthzCase> SessionCases() {
           .Do(kGet, kSecret)
           .Resource(Doc({St("R", "Allow", kGet, "*", P(kAcctA))}))
           .Implicit(R::kIdentity),
-      Case("UserIsNotMatchedByRoleArn")
-          .Do(kGet, kSecret)
-          .Resource(res_role)
-          .Implicit(R::kIdentity),
+      Case("UserIsNotMatchedByRoleArn").Do(kGet, kSecret).Resource(res_role).Implicit(R::kIdentity),
 
       // --- session policies only narrow
       Case("SessionPolicyNarrowsAndAllows")
-          .As(Session()).Do(kGet, kSecret).Identity(all).SessionPolicy(get_only).Allow({"All"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .SessionPolicy(get_only)
+          .Allow({"All"}),
       Case("SessionPolicyDoesNotAllowAction")
-          .As(Session()).Do(kGet, kSecret).Identity(all).SessionPolicy(put_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .SessionPolicy(put_only)
           .Implicit(R::kSession),
       Case("SessionPolicyCannotGrantBeyondIdentity")
           .As(Session())
@@ -85,16 +95,29 @@ std::vector<AuthzCase> SessionCases() {
           .SessionPolicy(Doc({St("SAll", "Allow", "*", "*"), St("SD", "Deny", kGet, "*")}))
           .Deny(R::kSession, {"SD"}),
       Case("OneOfSeveralSessionPoliciesAllows")
-          .As(Session()).Do(kGet, kSecret).Identity(all).SessionPolicy(put_only)
-          .SessionPolicy(get_only).Allow({"All"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .SessionPolicy(put_only)
+          .SessionPolicy(get_only)
+          .Allow({"All"}),
       Case("SessionPolicyLimitsResourceGrantToRole")
-          .As(Session()).Do(kGet, kSecret).Resource(res_role).SessionPolicy(put_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_role)
+          .SessionPolicy(put_only)
           .Implicit(R::kSession),
       Case("SessionPolicyAllowsResourceGrantToRole")
-          .As(Session()).Do(kGet, kSecret).Resource(res_role).SessionPolicy(get_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_role)
+          .SessionPolicy(get_only)
           .Allow({"R"}),
       Case("SessionPolicyDoesNotLimitGrantToSessionArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_session).SessionPolicy(put_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_session)
+          .SessionPolicy(put_only)
           .Allow({"R"}),
       Case("SessionPolicyDenyBeatsGrantToSessionArn")
           .As(Session())
@@ -105,13 +128,19 @@ std::vector<AuthzCase> SessionCases() {
 
       // --- permissions boundaries
       Case("BoundaryAndIdentityAllow")
-          .Do(kGet, kSecret).Identity(all).Boundary(Doc({St("B", "Allow", kGet, "*")}))
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .Boundary(Doc({St("B", "Allow", kGet, "*")}))
           .Allow({"All"}),
       Case("BoundaryDoesNotAllowAction")
-          .Do(kGet, kSecret).Identity(all).Boundary(Doc({St("B", "Allow", kPut, "*")}))
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .Boundary(Doc({St("B", "Allow", kPut, "*")}))
           .Implicit(R::kBoundary),
       Case("BoundaryCannotGrantBeyondIdentity")
-          .Do(kGet, kSecret).Boundary(Doc({St("B", "Allow", "*", "*")})).Implicit(R::kIdentity),
+          .Do(kGet, kSecret)
+          .Boundary(Doc({St("B", "Allow", "*", "*")}))
+          .Implicit(R::kIdentity),
       Case("BoundaryExplicitDeny")
           .Do(kGet, kSecret)
           .Identity(all)
@@ -123,25 +152,43 @@ std::vector<AuthzCase> SessionCases() {
           .Boundary(Doc({St("B", "Allow", kPut, "*")}))
           .Allow({"R"}),
       Case("BoundaryLimitsGrantToRoleArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_role)
-          .Boundary(Doc({St("B", "Allow", kPut, "*")})).Implicit(R::kBoundary),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_role)
+          .Boundary(Doc({St("B", "Allow", kPut, "*")}))
+          .Implicit(R::kBoundary),
       Case("BoundaryAllowsGrantToRoleArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_role)
-          .Boundary(Doc({St("B", "Allow", "secretsmanager:*", "*")})).Allow({"R"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_role)
+          .Boundary(Doc({St("B", "Allow", "secretsmanager:*", "*")}))
+          .Allow({"R"}),
       Case("BoundaryDoesNotLimitGrantToSessionArn")
-          .As(Session()).Do(kGet, kSecret).Resource(res_session)
-          .Boundary(Doc({St("B", "Allow", kPut, "*")})).Allow({"R"}),
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Resource(res_session)
+          .Boundary(Doc({St("B", "Allow", kPut, "*")}))
+          .Allow({"R"}),
       Case("BoundaryAllowsButSessionPolicyDoesNot")
-          .As(Session()).Do(kGet, kSecret).Identity(all)
-          .Boundary(Doc({St("B", "Allow", "*", "*")})).SessionPolicy(put_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .Boundary(Doc({St("B", "Allow", "*", "*")}))
+          .SessionPolicy(put_only)
           .Implicit(R::kSession),
       Case("NeitherBoundaryNorSessionPolicyAllow")
-          .As(Session()).Do(kGet, kSecret).Identity(all)
-          .Boundary(Doc({St("B", "Allow", kPut, "*")})).SessionPolicy(put_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .Boundary(Doc({St("B", "Allow", kPut, "*")}))
+          .SessionPolicy(put_only)
           .Implicit(R::kBoundary),
       Case("IdentityBoundaryAndSessionAllAllow")
-          .As(Session()).Do(kGet, kSecret).Identity(all)
-          .Boundary(Doc({St("B", "Allow", "*", "*")})).SessionPolicy(get_only)
+          .As(Session())
+          .Do(kGet, kSecret)
+          .Identity(all)
+          .Boundary(Doc({St("B", "Allow", "*", "*")}))
+          .SessionPolicy(get_only)
           .Allow({"All"}),
       Case("BoundaryOfOtherResourceDoesNotAllow")
           .Do(kGet, kSecret)

@@ -124,7 +124,9 @@ TimePoint Now() {
 
 std::vector<AuthzCase> AllCases() {
   std::vector<AuthzCase> all;
-  for (auto* part : {&BasicCases, &SessionCases, &MatchingCases}) {
+  for (auto* part :
+       {&BasicCases, &SessionCases, &MatchingCases, &ConditionCases, &ConditionSetCases,
+        &VariableCases, &CrossAccountCases, &KmsCases, &TrustCases}) {
     auto cases = (*part)();
     all.insert(all.end(), cases.begin(), cases.end());
   }
@@ -167,17 +169,17 @@ TEST_P(AuthorizerTable, Decides) {
   auto add = [&](const std::vector<std::string>& docs, PolicyType type, std::string_view what,
                  std::vector<NamedPolicy>* out) {
     for (size_t i = 0; i < docs.size(); ++i) {
-      out->push_back(NamedPolicy{std::string(what) + "/" + std::to_string(i),
-                                 MustParse(docs[i], type)});
+      out->push_back(
+          NamedPolicy{std::string(what) + "/" + std::to_string(i), MustParse(docs[i], type)});
     }
   };
   add(c.identity, PolicyType::kIdentity, "identity", &set.identity);
   add(c.session, PolicyType::kSession, "session", &set.session);
   add(c.boundary, PolicyType::kIdentity, "boundary", &set.permissions_boundary);
   if (!c.resource_policy.empty()) {
-    set.resource = NamedPolicy{
-        "resource",
-        MustParse(c.resource_policy, c.key_policy ? PolicyType::kKeyPolicy : PolicyType::kResource)};
+    set.resource =
+        NamedPolicy{"resource", MustParse(c.resource_policy, c.key_policy ? PolicyType::kKeyPolicy
+                                                                          : PolicyType::kResource)};
     set.resource_is_key_policy = c.key_policy;
   }
   Decision d;
