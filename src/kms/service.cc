@@ -2,27 +2,1180 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "common/arn.h"
+#include "common/json.h"
+#include "common/strings.h"
+#include "crypto/aes_gcm.h"
 #include "crypto/random.h"
+#include "iam/policy.h"
+
+// Store layout (account A, region R):
+//   kms/A/R/key/<key id>       the key: metadata, policy, tags and its material
+//                              sealed with the root key (bound to this store key)
+//   kms/A/R/alias/<name>       {"target": key id, "created", "updated"} for "alias/<name>"
+//
+// Ciphertext blob (berth's own format, version 1):
+//   0xB7 0x01 | u16 big-endian length n | key ARN (n bytes) | AES-256-GCM nonce||ct||tag
+// The associated data is the header (everything before the GCM part) followed by the
+// canonical encryption context: u32 count, then per pair in byte order of the keys
+// u32 length + key, u32 length + value (all big-endian). So the blob names its key,
+// and opening it under another key, header or context fails.
 
 namespace berth::kms {
+
+namespace {
+
+using json::Json;
+
+constexpr uint8_t kBlobMagic = 0xB7;
+constexpr uint8_t kBlobVersion = 0x01;
+constexpr size_t kBlobHeaderFixed = 4;  // magic, version, u16 length
+constexpr size_t kMaterialSize = 32;
+constexpr size_t kMaxPlaintext = 4096;
+constexpr size_t kMaxCiphertext = 6144;
+constexpr size_t kMaxKeyIdText = 2048;
+constexpr size_t kMaxDescription = 8192;
+constexpr size_t kMaxKeyPolicy = 32768;
+constexpr size_t kMaxTags = 50;
+constexpr size_t kMaxAliasName = 256;
+constexpr int kMinPendingWindow = 7;
+constexpr int kMaxPendingWindow = 30;
+constexpr int kDefaultPendingWindow = 30;
+constexpr int kMaxAttempts = 8;
+
+// Services whose AWS managed key ("alias/aws/<service>") berth creates on first use.
+constexpr std::string_view kManagedServices[] = {"secretsmanager"};
+constexpr std::string_view kReservedAliasPrefix = "alias/aws/";
+
+constexpr char kEnabled[] = "Enabled";
+constexpr char kDisabled[] = "Disabled";
+constexpr char kPendingDeletion[] = "PendingDeletion";
+
+bool IsManagedService(std::string_view service) {
+  return std::find(std::begin(kManagedServices), std::end(kManagedServices), service) !=
+         std::end(kManagedServices);
+}
+
+std::string KeyPrefix(const std::string& account, const std::string& region) {
+  return fmt::format("kms/{}/{}/key/", account, region);
+}
+std::string AliasPrefix(const std::string& account, const std::string& region) {
+  return fmt::format("kms/{}/{}/alias/", account, region);
+}
+// `alias_name` is the full "alias/..." name.
+std::string AliasStoreKey(const std::string& account, const std::string& region,
+                          std::string_view alias_name) {
+  return AliasPrefix(account, region) + std::string(alias_name.substr(6));
+}
+std::string KeyArn(const std::string& region, const std::string& account, const std::string& id) {
+  return fmt::format("arn:aws:kms:{}:{}:key/{}", region, account, id);
+}
+std::string AliasArn(const std::string& region, const std::string& account,
+                     std::string_view alias_name) {
+  return fmt::format("arn:aws:kms:{}:{}:{}", region, account, alias_name);
+}
+
+int64_t Millis(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+// Times are kept to the millisecond, so what an operation returns is what is stored.
+TimePoint NowMillis(const Clock& clock) { return FromMillis(Millis(clock.Now())); }
+
+std::string Clip(std::string_view text) { return std::string(text.substr(0, 256)); }
+
+std::unexpected<Error> KeyNotFound(const std::string& arn) {
+  return Fail("NotFoundException", fmt::format("Key '{}' does not exist", arn));
+}
+std::unexpected<Error> AliasNotFound(const std::string& alias_arn) {
+  return Fail("NotFoundException", fmt::format("Alias {} is not found.", alias_arn));
+}
+std::unexpected<Error> InvalidKeyId(std::string_view text) {
+  return Fail("NotFoundException", fmt::format("Invalid keyId '{}'", Clip(text)));
+}
+std::unexpected<Error> InvalidCiphertext() {
+  return Fail("InvalidCiphertextException",
+              "The ciphertext is invalid, was not produced by this KMS, or was encrypted under "
+              "another key or encryption context.");
+}
+
+// A KMS key id as AWS makes them: a lower- or upper-case hex UUID.
+bool IsKeyIdShape(std::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status ValidateAliasName(std::string_view name) {
+  if (!name.starts_with("alias/")) {
+    return Fail("ValidationException",
+                "Alias must start with the prefix \"alias/\". Please see "
+                "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html");
+  }
+  if (name.size() > kMaxAliasName) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: "
+                "Member must have length less than or equal to 256");
+  }
+  bool ok = name.size() > 6;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-')) {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value '{}' at 'aliasName' failed to "
+                            "satisfy constraint: Member must satisfy regular expression pattern: "
+                            "^[a-zA-Z0-9/_-]+$",
+                            Clip(name)));
+  }
+  return {};
+}
+
+Status RefuseReservedAlias(std::string_view name) {
+  if (name.starts_with(kReservedAliasPrefix)) {
+    return Fail("NotAuthorizedException",
+                fmt::format("The alias {} is reserved for AWS managed keys.", Clip(name)));
+  }
+  return {};
+}
+
+Status ValidateTags(const std::map<std::string, std::string>& tags) {
+  if (tags.size() > kMaxTags) {
+    return Fail("TagException", fmt::format("A KMS key can have at most {} tags.", kMaxTags));
+  }
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 128) {
+      return Fail("TagException", "Tag keys must be 1 to 128 characters long.");
+    }
+    if (v.size() > 256) {
+      return Fail("TagException",
+                  fmt::format("The value of tag '{}' is longer than 256 characters.", Clip(k)));
+    }
+    if (k.starts_with("aws:")) {
+      return Fail("TagException",
+                  fmt::format("Tag key '{}' uses the reserved prefix 'aws:'.", Clip(k)));
+    }
+  }
+  return {};
+}
+
+Status ValidatePage(const Service::Page& page) {
+  if (page.limit < 1 || page.limit > 1000) {
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value '{}' at 'limit' failed to satisfy "
+                            "constraint: Member must have value {} {}",
+                            page.limit,
+                            page.limit < 1 ? "greater than or equal to" : "less than or equal to",
+                            page.limit < 1 ? 1 : 1000));
+  }
+  if (page.marker.size() > 1024) {
+    return Fail("InvalidMarkerException", "The marker is not valid.");
+  }
+  return {};
+}
+
+// Validates a key policy document as AWS does before storing it.
+Status ValidateKeyPolicy(const std::string& policy) {
+  iam::ParseOptions options;
+  options.max_size = kMaxKeyPolicy;
+  auto parsed = iam::ParsePolicy(policy, iam::PolicyType::kKeyPolicy, options);
+  if (!parsed) {
+    if (parsed.error().code == "LimitExceeded") {
+      return Fail(
+          "LimitExceededException",
+          fmt::format("The key policy exceeds the maximum size of {} characters.", kMaxKeyPolicy));
+    }
+    return Fail("MalformedPolicyDocumentException", parsed.error().message);
+  }
+  return {};
+}
+
+std::string DefaultKeyPolicy(const std::string& account) {
+  nlohmann::ordered_json doc = {
+      {"Version", "2012-10-17"},
+      {"Id", "key-default-1"},
+      {"Statement",
+       {{{"Sid", "Enable IAM User Permissions"},
+         {"Effect", "Allow"},
+         {"Principal", {{"AWS", fmt::format("arn:aws:iam::{}:root", account)}}},
+         {"Action", "kms:*"},
+         {"Resource", "*"}}}}};
+  return doc.dump(2);
+}
+
+// AWS's policy for a managed key: any principal of the account may use it, only
+// through the service; the account may read its metadata.
+std::string ManagedKeyPolicy(const std::string& account, const std::string& region,
+                             const std::string& service) {
+  nlohmann::ordered_json doc = {
+      {"Version", "2012-10-17"},
+      {"Id", fmt::format("auto-{}-2", service)},
+      {"Statement",
+       {{{"Sid", fmt::format("Allow access through {} for all principals in the account that "
+                             "are authorized to use {}",
+                             service, service)},
+         {"Effect", "Allow"},
+         {"Principal", {{"AWS", "*"}}},
+         {"Action",
+          {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+           "kms:CreateGrant", "kms:DescribeKey"}},
+         {"Resource", "*"},
+         {"Condition",
+          {{"StringEquals",
+            {{"kms:CallerAccount", account},
+             {"kms:ViaService", fmt::format("{}.{}.amazonaws.com", service, region)}}}}}},
+        {{"Sid", "Allow direct access to key metadata to the account"},
+         {"Effect", "Allow"},
+         {"Principal", {{"AWS", fmt::format("arn:aws:iam::{}:root", account)}}},
+         {"Action", {"kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"}},
+         {"Resource", "*"}}}}};
+  return doc.dump(2);
+}
+
+void AppendU32(std::string& out, uint32_t n) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+}
+
+// The encryption context as associated data: unambiguous and independent of the
+// order the client sent the pairs in.
+std::string CanonicalContext(const EncryptionContext& context) {
+  std::string out;
+  AppendU32(out, static_cast<uint32_t>(context.size()));
+  for (const auto& [k, v] : context) {  // std::map: byte order of the keys
+    AppendU32(out, static_cast<uint32_t>(k.size()));
+    out += k;
+    AppendU32(out, static_cast<uint32_t>(v.size()));
+    out += v;
+  }
+  return out;
+}
+
+struct ParsedBlob {
+  std::string key_arn;
+  std::string_view header;  // associated data prefix
+  std::string_view sealed;  // nonce || ciphertext || tag
+};
+
+std::optional<ParsedBlob> ParseBlob(std::string_view blob) {
+  if (blob.size() < kBlobHeaderFixed) return std::nullopt;
+  if (static_cast<uint8_t>(blob[0]) != kBlobMagic ||
+      static_cast<uint8_t>(blob[1]) != kBlobVersion) {
+    return std::nullopt;
+  }
+  size_t n =
+      (static_cast<size_t>(static_cast<uint8_t>(blob[2])) << 8) | static_cast<uint8_t>(blob[3]);
+  if (n == 0 || blob.size() < kBlobHeaderFixed + n + crypto::kGcmNonceSize + crypto::kGcmTagSize) {
+    return std::nullopt;
+  }
+  ParsedBlob parsed;
+  parsed.key_arn = std::string(blob.substr(kBlobHeaderFixed, n));
+  parsed.header = blob.substr(0, kBlobHeaderFixed + n);
+  parsed.sealed = blob.substr(kBlobHeaderFixed + n);
+  return parsed;
+}
+
+std::map<std::string, std::vector<std::string>> ConditionKeys(const Caller& caller,
+                                                              const EncryptionContext& context,
+                                                              const std::string& request_alias) {
+  std::map<std::string, std::vector<std::string>> keys;
+  keys["kms:CallerAccount"] = {caller.ctx.caller.account};
+  if (!caller.via_service.empty()) keys["kms:ViaService"] = {caller.via_service};
+  if (!context.empty()) {
+    std::vector<std::string> names;
+    for (const auto& [k, v] : context) {
+      keys["kms:EncryptionContext:" + k] = {v};
+      names.push_back(k);
+    }
+    keys["kms:EncryptionContextKeys"] = std::move(names);
+  }
+  if (!request_alias.empty()) keys["kms:RequestAlias"] = {request_alias};
+  return keys;
+}
+
+template <class T, class F>
+Result<T> UntilCommitted(F attempt) {
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    auto result = attempt();
+    if (!result) return Fail(result.error());
+    if (*result) return std::move(**result);
+  }
+  return InternalFailure("KMS: too many concurrent updates of the same records");
+}
+
+}  // namespace
+
+struct KeyRecord {
+  KeyMetadata meta;
+  std::string policy;
+  std::map<std::string, std::string> tags;
+  std::string sealed_material;  // root-key sealed, bound to store_key
+  std::string store_key;
+  int64_t mod_revision = 0;
+  std::string via_alias;  // the alias the request named it by, if any (not stored)
+};
+
+namespace {
+
+std::string Serialize(const KeyRecord& k) {
+  Json j = {{"id", k.meta.key_id},
+            {"arn", k.meta.arn},
+            {"account", k.meta.account},
+            {"region", k.meta.region},
+            {"description", k.meta.description},
+            {"state", k.meta.key_state},
+            {"manager", k.meta.key_manager},
+            {"usage", k.meta.key_usage},
+            {"spec", k.meta.key_spec},
+            {"created", Millis(k.meta.created)},
+            {"policy", k.policy},
+            {"tags", k.tags},
+            {"material", Base64Encode(k.sealed_material)}};
+  if (k.meta.deletion_date) {
+    j["deletion"] = Millis(*k.meta.deletion_date);
+    j["window"] = k.meta.pending_window_days;
+  }
+  return json::Dump(j);
+}
+
+Result<KeyRecord> ParseKey(const store::KeyValue& kv) {
+  Json j = Json::parse(kv.value, nullptr, false);
+  if (!j.is_object()) return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
+  KeyRecord k;
+  try {
+    k.meta.key_id = j.value("id", "");
+    k.meta.arn = j.value("arn", "");
+    k.meta.account = j.value("account", "");
+    k.meta.region = j.value("region", "");
+    k.meta.description = j.value("description", "");
+    k.meta.key_state = j.value("state", kEnabled);
+    k.meta.key_manager = j.value("manager", "CUSTOMER");
+    k.meta.key_usage = j.value("usage", "ENCRYPT_DECRYPT");
+    k.meta.key_spec = j.value("spec", "SYMMETRIC_DEFAULT");
+    k.meta.created = FromMillis(j.value("created", int64_t{0}));
+    if (j.contains("deletion")) {
+      k.meta.deletion_date = FromMillis(j["deletion"].get<int64_t>());
+      k.meta.pending_window_days = j.value("window", 0);
+    }
+    k.policy = j.value("policy", "");
+    if (j.contains("tags")) k.tags = j["tags"].get<std::map<std::string, std::string>>();
+    auto material = Base64Decode(j.value("material", ""));
+    if (!material) return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
+    k.sealed_material = std::move(*material);
+  } catch (const Json::exception&) {
+    return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
+  }
+  k.store_key = kv.key;
+  k.mod_revision = kv.mod_revision;
+  return k;
+}
+
+struct AliasRecord {
+  std::string name, target;
+  TimePoint created, updated;
+  std::string store_key;
+  int64_t mod_revision = 0;
+};
+
+std::string Serialize(const AliasRecord& a) {
+  return json::Dump(Json{{"name", a.name},
+                         {"target", a.target},
+                         {"created", Millis(a.created)},
+                         {"updated", Millis(a.updated)}});
+}
+
+Result<AliasRecord> ParseAlias(const store::KeyValue& kv) {
+  Json j = Json::parse(kv.value, nullptr, false);
+  if (!j.is_object()) return InternalFailure(fmt::format("corrupt KMS alias record {}", kv.key));
+  AliasRecord a;
+  try {
+    a.name = j.value("name", "");
+    a.target = j.value("target", "");
+    a.created = FromMillis(j.value("created", int64_t{0}));
+    a.updated = FromMillis(j.value("updated", int64_t{0}));
+  } catch (const Json::exception&) {
+    return InternalFailure(fmt::format("corrupt KMS alias record {}", kv.key));
+  }
+  a.store_key = kv.key;
+  a.mod_revision = kv.mod_revision;
+  return a;
+}
+
+Result<std::optional<AliasRecord>> GetAlias(store::Kv& kv, const std::string& store_key) {
+  auto got = BERTH_TRY(kv.Get(store_key));
+  if (!got) return std::optional<AliasRecord>();
+  return std::optional<AliasRecord>(BERTH_TRY(ParseAlias(*got)));
+}
+
+bool Expired(const KeyRecord& k, TimePoint now) {
+  return k.meta.key_state == kPendingDeletion && k.meta.deletion_date &&
+         *k.meta.deletion_date <= now;
+}
+
+// Deletes a key whose waiting period is over, with the aliases that name it, in one
+// transaction. A lost race (someone changed the key or an alias) leaves it for the
+// next look-up.
+Status Purge(store::Kv& kv, const KeyRecord& key) {
+  store::Txn txn;
+  txn.compares.push_back({key.store_key, key.mod_revision});
+  txn.ops.push_back(store::Op::Delete(key.store_key));
+  auto aliases = BERTH_TRY(kv.Range(AliasPrefix(key.meta.account, key.meta.region)));
+  for (const auto& item : aliases.kvs) {
+    auto alias = BERTH_TRY(ParseAlias(item));
+    if (alias.target != key.meta.key_id) continue;
+    txn.compares.push_back({item.key, item.mod_revision});
+    txn.ops.push_back(store::Op::Delete(item.key));
+  }
+  BERTH_TRY(kv.Commit(txn));
+  return {};
+}
+
+Status RequireUsable(const KeyRecord& key) {
+  if (key.meta.key_state == kDisabled) {
+    return Fail("DisabledException", fmt::format("{} is disabled.", key.meta.arn));
+  }
+  if (key.meta.key_state == kPendingDeletion) {
+    return Fail("KMSInvalidStateException", fmt::format("{} is pending deletion.", key.meta.arn));
+  }
+  return {};
+}
+
+Status RefusePendingDeletion(const KeyRecord& key) {
+  if (key.meta.key_state == kPendingDeletion) {
+    return Fail("KMSInvalidStateException", fmt::format("{} is pending deletion.", key.meta.arn));
+  }
+  return {};
+}
+
+template <class T>
+Service::Listed<T> PageOf(std::vector<T> all, const Service::Page& page,
+                          const std::function<std::string(const T&)>& marker_of) {
+  Service::Listed<T> out;
+  size_t start = 0;
+  if (!page.marker.empty()) {
+    while (start < all.size() && marker_of(all[start]) <= page.marker) ++start;
+  }
+  size_t end = std::min(all.size(), start + static_cast<size_t>(page.limit));
+  for (size_t i = start; i < end; ++i) out.items.push_back(std::move(all[i]));
+  if (end < all.size() && !out.items.empty()) out.next_marker = marker_of(out.items.back());
+  return out;
+}
+
+}  // namespace
 
 Service::Service(store::Kv& kv, const crypto::RootKey& root_key, iam::AccessControl& access,
                  Ids& ids, const Clock& clock)
     : kv_(kv), root_key_(root_key), access_(access), ids_(ids), clock_(clock) {}
+
+std::optional<std::string> Service::BlobKeyArn(std::string_view blob) {
+  auto parsed = ParseBlob(blob);
+  if (!parsed) return std::nullopt;
+  return parsed->key_arn;
+}
+
+// ---- randomness
 
 Result<std::string> Service::GenerateRandom(std::optional<long long> number_of_bytes) const {
   if (!number_of_bytes) {
     return Fail("ValidationException", "NumberOfBytes is required.");
   }
   if (*number_of_bytes < 1 || *number_of_bytes > kMaxRandomBytes) {
-    return Fail("ValidationException",
-                fmt::format("1 validation error detected: Value '{}' at 'numberOfBytes' failed to "
-                            "satisfy constraint: Member must have value {} {}",
-                            *number_of_bytes,
-                            *number_of_bytes < 1 ? "greater than or equal to" : "less than or equal to",
-                            *number_of_bytes < 1 ? 1 : kMaxRandomBytes));
+    return Fail(
+        "ValidationException",
+        fmt::format("1 validation error detected: Value '{}' at 'numberOfBytes' failed to "
+                    "satisfy constraint: Member must have value {} {}",
+                    *number_of_bytes,
+                    *number_of_bytes < 1 ? "greater than or equal to" : "less than or equal to",
+                    *number_of_bytes < 1 ? 1 : kMaxRandomBytes));
   }
   return crypto::RandomString(static_cast<size_t>(*number_of_bytes));
+}
+
+Result<std::string> Service::GenerateRandom(const Caller& caller,
+                                            std::optional<long long> number_of_bytes) {
+  BERTH_CHECK(AuthorizeIdentity(caller, "kms:GenerateRandom", "*"));
+  return GenerateRandom(number_of_bytes);
+}
+
+// ---- authorization
+
+Status Service::AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
+                             const EncryptionContext& context) {
+  iam::ResourceContext res;
+  res.account = key.meta.account;
+  res.policy = key.policy;
+  res.is_key_policy = true;
+  res.condition_keys = ConditionKeys(caller, context, key.via_alias);
+  return access_.Authorize(caller.ctx, action, key.meta.arn, res);
+}
+
+Status Service::AuthorizeIdentity(const Caller& caller, const std::string& action,
+                                  const std::string& resource) {
+  iam::ResourceContext res;
+  res.condition_keys = ConditionKeys(caller, {}, "");
+  return access_.Authorize(caller.ctx, action, resource, res);
+}
+
+// ---- finding keys
+
+Result<std::optional<KeyRecord>> Service::LoadKey(const std::string& account,
+                                                  const std::string& region,
+                                                  const std::string& id) {
+  auto got = BERTH_TRY(kv_.Get(KeyPrefix(account, region) + id));
+  if (!got) return std::optional<KeyRecord>();
+  auto key = BERTH_TRY(ParseKey(*got));
+  if (Expired(key, clock_.Now())) {
+    BERTH_CHECK(Purge(kv_, key));
+    return std::optional<KeyRecord>();
+  }
+  return std::optional<KeyRecord>(std::move(key));
+}
+
+Result<KeyRecord> Service::Resolve(const Caller& caller, const std::string& key_id, Forms forms,
+                                   bool cross_account, const std::string& action) {
+  const std::string& own_account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  if (key_id.empty() || key_id.size() > kMaxKeyIdText) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: "
+                "Member must have length between 1 and 2048");
+  }
+  std::string account = own_account;
+  std::string alias_name;  // "alias/..." when the text names an alias
+  std::string id;
+  if (LooksLikeArn(key_id)) {
+    auto arn = ParseArn(key_id);
+    if (!arn || arn->service != "kms" || !IsAccountId(arn->account)) {
+      return Fail("NotFoundException", fmt::format("Invalid arn {}", Clip(key_id)));
+    }
+    bool is_alias = arn->resource.starts_with("alias/");
+    if (!is_alias && !arn->resource.starts_with("key/")) {
+      return Fail("NotFoundException", fmt::format("Invalid arn {}", Clip(key_id)));
+    }
+    if (is_alias && forms == Forms::kKeyOnly) return InvalidKeyId(key_id);
+    if (arn->region != region) {
+      // KMS is regional: a key of another region is not found from this one.
+      return is_alias ? AliasNotFound(key_id) : KeyNotFound(key_id);
+    }
+    if (arn->account != own_account && !cross_account) {
+      return Fail("AccessDeniedException",
+                  fmt::format("User: {} is not authorized to perform: {} on resource: {} because "
+                              "{} cannot be used with a KMS key in another account",
+                              caller.ctx.caller.arn, action, Clip(key_id), action),
+                  403);
+    }
+    account = arn->account;
+    if (is_alias) {
+      alias_name = arn->resource;
+    } else {
+      id = arn->resource.substr(4);
+    }
+  } else if (key_id.starts_with("alias/")) {
+    if (forms == Forms::kKeyOnly) return InvalidKeyId(key_id);
+    alias_name = key_id;
+  } else {
+    id = key_id;
+  }
+
+  if (!alias_name.empty()) {
+    const std::string alias_arn = AliasArn(region, account, alias_name);
+    if (alias_name.size() <= 6 || alias_name.size() > kMaxAliasName) {
+      return AliasNotFound(alias_arn);
+    }
+    auto alias = BERTH_TRY(GetAlias(kv_, AliasStoreKey(account, region, alias_name)));
+    if (!alias) {
+      std::string_view service;
+      if (alias_name.starts_with(kReservedAliasPrefix)) {
+        service = std::string_view(alias_name).substr(kReservedAliasPrefix.size());
+      }
+      if (account == own_account && IsManagedService(service)) {
+        // AWS creates an AWS managed key the first time its alias is used.
+        auto key = BERTH_TRY(CreateManagedKey(caller, std::string(service)));
+        key.via_alias = alias_name;
+        return key;
+      }
+      return AliasNotFound(alias_arn);
+    }
+    auto key = BERTH_TRY(LoadKey(account, region, alias->target));
+    if (!key) return AliasNotFound(alias_arn);
+    key->via_alias = alias_name;
+    return std::move(*key);
+  }
+
+  if (!IsKeyIdShape(id)) return InvalidKeyId(key_id);
+  auto key = BERTH_TRY(LoadKey(account, region, id));
+  if (!key) return KeyNotFound(KeyArn(region, account, id));
+  return std::move(*key);
+}
+
+// ---- keys
+
+Result<KeyMetadata> Service::CreateKey(const Caller& caller, const std::string& description,
+                                       const std::string& policy,
+                                       const std::map<std::string, std::string>& tags) {
+  CreateKeyRequest request;
+  request.description = description;
+  request.policy = policy;
+  request.tags = tags;
+  return CreateKey(caller, request);
+}
+
+Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequest& request) {
+  BERTH_CHECK(AuthorizeIdentity(caller, "kms:CreateKey", "*"));
+  if (!request.tags.empty()) BERTH_CHECK(AuthorizeIdentity(caller, "kms:TagResource", "*"));
+  if (request.description.size() > kMaxDescription) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'description' failed to satisfy "
+                "constraint: Member must have length less than or equal to 8192");
+  }
+  if (request.key_usage != "ENCRYPT_DECRYPT") {
+    return Fail("UnsupportedOperationException",
+                fmt::format("KeyUsage {} is not supported: berth has symmetric encryption keys "
+                            "only (ENCRYPT_DECRYPT).",
+                            Clip(request.key_usage)));
+  }
+  if (request.key_spec != "SYMMETRIC_DEFAULT") {
+    return Fail("UnsupportedOperationException",
+                fmt::format("KeySpec {} is not supported: berth has symmetric encryption keys only "
+                            "(SYMMETRIC_DEFAULT).",
+                            Clip(request.key_spec)));
+  }
+  if (request.origin != "AWS_KMS") {
+    return Fail("UnsupportedOperationException",
+                fmt::format("Origin {} is not supported: berth generates all key material "
+                            "(AWS_KMS).",
+                            Clip(request.origin)));
+  }
+  if (request.multi_region) {
+    return Fail("UnsupportedOperationException", "berth does not support multi-Region keys.");
+  }
+  BERTH_CHECK(ValidateTags(request.tags));
+
+  if (!request.policy.empty()) BERTH_CHECK(ValidateKeyPolicy(request.policy));
+
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  // A fresh id per attempt: a compare fails only if the id was already taken.
+  return UntilCommitted<KeyMetadata>([&]() -> Result<std::optional<KeyMetadata>> {
+    KeyRecord key;
+    key.meta.account = account;
+    key.meta.region = region;
+    key.meta.key_id = ids_.Uuid();
+    key.meta.arn = KeyArn(region, account, key.meta.key_id);
+    key.meta.description = request.description;
+    key.meta.created = NowMillis(clock_);
+    key.tags = request.tags;
+    key.policy = request.policy.empty() ? DefaultKeyPolicy(account) : request.policy;
+    if (!request.policy.empty() && !request.bypass_policy_lockout_safety_check &&
+        !AuthorizeKey(caller, "kms:PutKeyPolicy", key)) {
+      return Fail("MalformedPolicyDocumentException",
+                  "The new key policy will not allow you to update the key policy in the future.");
+    }
+    key.store_key = KeyPrefix(account, region) + key.meta.key_id;
+    key.sealed_material =
+        BERTH_TRY(root_key_.Seal(crypto::RandomString(kMaterialSize), key.store_key));
+    store::Txn txn;
+    txn.compares.push_back({key.store_key, 0});
+    txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
+    auto committed = BERTH_TRY(kv_.Commit(txn));
+    if (!committed.succeeded) return std::optional<KeyMetadata>();
+    return std::optional<KeyMetadata>(key.meta);
+  });
+}
+
+Result<KeyRecord> Service::CreateManagedKey(const Caller& caller, const std::string& service) {
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  const std::string alias_name = std::string(kReservedAliasPrefix) + service;
+  const std::string alias_key = AliasStoreKey(account, region, alias_name);
+  return UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+    auto alias = BERTH_TRY(GetAlias(kv_, alias_key));
+    if (alias) {
+      auto existing = BERTH_TRY(LoadKey(account, region, alias->target));
+      if (existing) return existing;
+      return InternalFailure(fmt::format("KMS: {} names a missing key", alias_key));
+    }
+    KeyRecord key;
+    key.meta.account = account;
+    key.meta.region = region;
+    key.meta.key_id = ids_.Uuid();
+    key.meta.arn = KeyArn(region, account, key.meta.key_id);
+    key.meta.key_manager = "AWS";
+    key.meta.description =
+        fmt::format("Default key that protects my {} data when no other key is defined",
+                    service == "secretsmanager" ? "Secrets Manager" : service);
+    key.meta.created = NowMillis(clock_);
+    key.policy = ManagedKeyPolicy(account, region, service);
+    key.store_key = KeyPrefix(account, region) + key.meta.key_id;
+    key.sealed_material =
+        BERTH_TRY(root_key_.Seal(crypto::RandomString(kMaterialSize), key.store_key));
+    AliasRecord record{alias_name,       key.meta.key_id, key.meta.created,
+                       key.meta.created, alias_key,       0};
+    store::Txn txn;
+    txn.compares.push_back({alias_key, 0});
+    txn.compares.push_back({key.store_key, 0});
+    txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
+    txn.ops.push_back(store::Op::Put(alias_key, Serialize(record)));
+    auto committed = BERTH_TRY(kv_.Commit(txn));
+    if (!committed.succeeded) return std::optional<KeyRecord>();  // another request made it
+    key.mod_revision = committed.revision;
+    return std::optional<KeyRecord>(std::move(key));
+  });
+}
+
+Result<KeyMetadata> Service::ManagedKey(const Caller& caller, const std::string& service) {
+  if (!IsManagedService(service)) {
+    return Fail("ValidationException",
+                fmt::format("berth has no AWS managed key for service '{}'.", Clip(service)));
+  }
+  auto key = BERTH_TRY(Resolve(caller, std::string(kReservedAliasPrefix) + service,
+                               Forms::kKeyOrAlias, /*cross_account=*/false, "kms:DescribeKey"));
+  return key.meta;
+}
+
+Result<KeyMetadata> Service::DescribeKey(const Caller& caller, const std::string& key_id) {
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, "kms:DescribeKey"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:DescribeKey", key));
+  return key.meta;
+}
+
+Result<Service::Listed<Service::KeyListEntry>> Service::ListKeys(const Caller& caller,
+                                                                 const Page& page) {
+  BERTH_CHECK(AuthorizeIdentity(caller, "kms:ListKeys", "*"));
+  BERTH_CHECK(ValidatePage(page));
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  BERTH_CHECK(PurgeExpired(account, region));
+  const std::string prefix = KeyPrefix(account, region);
+  std::string after = page.marker.empty() ? std::string() : prefix + page.marker;
+  auto range = BERTH_TRY(kv_.Range(prefix, after, static_cast<size_t>(page.limit)));
+  Listed<KeyListEntry> out;
+  for (const auto& item : range.kvs) {
+    std::string id = item.key.substr(prefix.size());
+    out.items.push_back({id, KeyArn(region, account, id)});
+  }
+  if (range.more && !out.items.empty()) out.next_marker = out.items.back().key_id;
+  return out;
+}
+
+Status Service::PurgeExpired(const std::string& account, const std::string& region) {
+  auto range = BERTH_TRY(kv_.Range(KeyPrefix(account, region)));
+  TimePoint now = clock_.Now();
+  for (const auto& item : range.kvs) {
+    auto key = BERTH_TRY(ParseKey(item));
+    if (Expired(key, now)) BERTH_CHECK(Purge(kv_, key));
+  }
+  return {};
+}
+
+Result<KeyRecord> Service::UpdateKey(const Caller& caller, const std::string& key_id,
+                                     const std::string& action,
+                                     const std::function<Status(KeyRecord&)>& mutate) {
+  return UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+    auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, action));
+    BERTH_CHECK(AuthorizeKey(caller, action, key));
+    BERTH_CHECK(mutate(key));
+    store::Txn txn;
+    txn.compares.push_back({key.store_key, key.mod_revision});
+    txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
+    auto committed = BERTH_TRY(kv_.Commit(txn));
+    if (!committed.succeeded) return std::optional<KeyRecord>();
+    key.mod_revision = committed.revision;
+    return std::optional<KeyRecord>(std::move(key));
+  });
+}
+
+Status Service::EnableKey(const Caller& caller, const std::string& key_id) {
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:EnableKey", [](KeyRecord& key) -> Status {
+    BERTH_CHECK(RefusePendingDeletion(key));
+    key.meta.key_state = kEnabled;
+    return {};
+  }));
+  return {};
+}
+
+Status Service::DisableKey(const Caller& caller, const std::string& key_id) {
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:DisableKey", [](KeyRecord& key) -> Status {
+    BERTH_CHECK(RefusePendingDeletion(key));
+    if (key.meta.key_manager == "AWS") {
+      return Fail("UnsupportedOperationException",
+                  fmt::format("{} is an AWS managed key and cannot be disabled.", key.meta.arn));
+    }
+    key.meta.key_state = kDisabled;
+    return {};
+  }));
+  return {};
+}
+
+Result<KeyMetadata> Service::ScheduleKeyDeletion(const Caller& caller, const std::string& key_id,
+                                                 std::optional<int> pending_window_days) {
+  int days = pending_window_days.value_or(kDefaultPendingWindow);
+  if (days < kMinPendingWindow || days > kMaxPendingWindow) {
+    return Fail(
+        "ValidationException",
+        fmt::format("1 validation error detected: Value '{}' at 'pendingWindowInDays' "
+                    "failed to satisfy constraint: Member must have value {} {}",
+                    days,
+                    days < kMinPendingWindow ? "greater than or equal to" : "less than or equal to",
+                    days < kMinPendingWindow ? kMinPendingWindow : kMaxPendingWindow));
+  }
+  TimePoint now = NowMillis(clock_);
+  auto key =
+      BERTH_TRY(UpdateKey(caller, key_id, "kms:ScheduleKeyDeletion", [&](KeyRecord& k) -> Status {
+        BERTH_CHECK(RefusePendingDeletion(k));
+        if (k.meta.key_manager == "AWS") {
+          return Fail("UnsupportedOperationException",
+                      fmt::format("{} is an AWS managed key and cannot be deleted.", k.meta.arn));
+        }
+        k.meta.key_state = kPendingDeletion;
+        k.meta.deletion_date = now + std::chrono::hours(24 * days);
+        k.meta.pending_window_days = days;
+        return {};
+      }));
+  return key.meta;
+}
+
+Result<KeyMetadata> Service::CancelKeyDeletion(const Caller& caller, const std::string& key_id) {
+  auto key =
+      BERTH_TRY(UpdateKey(caller, key_id, "kms:CancelKeyDeletion", [](KeyRecord& k) -> Status {
+        if (k.meta.key_state != kPendingDeletion) {
+          return Fail("KMSInvalidStateException",
+                      fmt::format("{} is not pending deletion.", k.meta.arn));
+        }
+        k.meta.key_state = kDisabled;
+        k.meta.deletion_date.reset();
+        k.meta.pending_window_days = 0;
+        return {};
+      }));
+  return key.meta;
+}
+
+// ---- key policies
+
+Result<std::string> Service::GetKeyPolicy(const Caller& caller, const std::string& key_id,
+                                          const std::string& policy_name) {
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, "kms:GetKeyPolicy"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:GetKeyPolicy", key));
+  if (!policy_name.empty() && policy_name != "default") {
+    return Fail("NotFoundException", fmt::format("No such policy exists: {}", Clip(policy_name)));
+  }
+  return key.policy;
+}
+
+Status Service::PutKeyPolicy(const Caller& caller, const std::string& key_id,
+                             const std::string& policy_name, const std::string& policy,
+                             bool bypass_lockout_check) {
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:PutKeyPolicy", [&](KeyRecord& key) -> Status {
+    if (!policy_name.empty() && policy_name != "default") {
+      return Fail("NotFoundException", fmt::format("No such policy exists: {}", Clip(policy_name)));
+    }
+    if (key.meta.key_manager == "AWS") {
+      return Fail(
+          "UnsupportedOperationException",
+          fmt::format("{} is an AWS managed key; its key policy cannot be changed.", key.meta.arn));
+    }
+    if (policy.empty()) {
+      return Fail("MalformedPolicyDocumentException", "The key policy must not be empty.");
+    }
+    BERTH_CHECK(ValidateKeyPolicy(policy));
+    key.policy = policy;
+    if (!bypass_lockout_check && !AuthorizeKey(caller, "kms:PutKeyPolicy", key)) {
+      return Fail("MalformedPolicyDocumentException",
+                  "The new key policy will not allow you to update the key policy in the future.");
+    }
+    return {};
+  }));
+  return {};
+}
+
+Result<Service::Listed<std::string>> Service::ListKeyPolicies(const Caller& caller,
+                                                              const std::string& key_id,
+                                                              const Page& page) {
+  BERTH_CHECK(ValidatePage(page));
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, "kms:ListKeyPolicies"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:ListKeyPolicies", key));
+  return PageOf<std::string>({"default"}, page, [](const std::string& s) { return s; });
+}
+
+// ---- tags
+
+Status Service::TagResource(const Caller& caller, const std::string& key_id,
+                            const std::map<std::string, std::string>& tags) {
+  BERTH_CHECK(ValidateTags(tags));
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:TagResource", [&](KeyRecord& key) -> Status {
+    BERTH_CHECK(RefusePendingDeletion(key));
+    for (const auto& [k, v] : tags) key.tags[k] = v;
+    return ValidateTags(key.tags);
+  }));
+  return {};
+}
+
+Status Service::UntagResource(const Caller& caller, const std::string& key_id,
+                              const std::vector<std::string>& tag_keys) {
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:UntagResource", [&](KeyRecord& key) -> Status {
+    BERTH_CHECK(RefusePendingDeletion(key));
+    for (const auto& k : tag_keys) key.tags.erase(k);
+    return {};
+  }));
+  return {};
+}
+
+Result<Service::Listed<std::pair<std::string, std::string>>> Service::ListResourceTags(
+    const Caller& caller, const std::string& key_id, const Page& page) {
+  BERTH_CHECK(ValidatePage(page));
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, "kms:ListResourceTags"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:ListResourceTags", key));
+  using Tag = std::pair<std::string, std::string>;
+  std::vector<Tag> all(key.tags.begin(), key.tags.end());
+  return PageOf<Tag>(std::move(all), page, [](const Tag& t) { return t.first; });
+}
+
+// ---- aliases
+
+Status Service::CreateAlias(const Caller& caller, const std::string& alias_name,
+                            const std::string& target_key_id) {
+  return WriteAlias(caller, "kms:CreateAlias", alias_name, target_key_id);
+}
+
+Status Service::UpdateAlias(const Caller& caller, const std::string& alias_name,
+                            const std::string& target_key_id) {
+  return WriteAlias(caller, "kms:UpdateAlias", alias_name, target_key_id);
+}
+
+Status Service::WriteAlias(const Caller& caller, const std::string& action,
+                           const std::string& alias_name, const std::string& target_key_id) {
+  const bool create = action == "kms:CreateAlias";
+  BERTH_CHECK(ValidateAliasName(alias_name));
+  BERTH_CHECK(RefuseReservedAlias(alias_name));
+  if (target_key_id.starts_with("alias/") ||
+      (LooksLikeArn(target_key_id) && target_key_id.find(":alias/") != std::string::npos)) {
+    return Fail("ValidationException", "Aliases must refer to keys. Not aliases");
+  }
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  const std::string alias_arn = AliasArn(region, account, alias_name);
+  const std::string alias_key = AliasStoreKey(account, region, alias_name);
+  auto done = UntilCommitted<bool>([&]() -> Result<std::optional<bool>> {
+    auto target = BERTH_TRY(Resolve(caller, target_key_id, Forms::kKeyOnly, false, action));
+    BERTH_CHECK(AuthorizeIdentity(caller, action, alias_arn));
+    auto existing = BERTH_TRY(GetAlias(kv_, alias_key));
+    if (!create && !existing) return AliasNotFound(alias_arn);
+    if (!create) {
+      // UpdateAlias needs the permission on the key the alias leaves, too.
+      auto old_key = BERTH_TRY(LoadKey(account, region, existing->target));
+      if (old_key) BERTH_CHECK(AuthorizeKey(caller, action, *old_key));
+    }
+    BERTH_CHECK(AuthorizeKey(caller, action, target));
+    if (create && existing) {
+      return Fail("AlreadyExistsException",
+                  fmt::format("An alias with the name {} already exists", alias_arn));
+    }
+    BERTH_CHECK(RefusePendingDeletion(target));
+    TimePoint now = NowMillis(clock_);
+    AliasRecord record{alias_name, target.meta.key_id, existing ? existing->created : now,
+                       now,        alias_key,          0};
+    store::Txn txn;
+    txn.compares.push_back({alias_key, existing ? existing->mod_revision : 0});
+    txn.compares.push_back({target.store_key, target.mod_revision});
+    txn.ops.push_back(store::Op::Put(alias_key, Serialize(record)));
+    auto committed = BERTH_TRY(kv_.Commit(txn));
+    if (!committed.succeeded) return std::optional<bool>();
+    return std::optional<bool>(true);
+  });
+  if (!done) return Fail(done.error());
+  return {};
+}
+
+Status Service::DeleteAlias(const Caller& caller, const std::string& alias_name) {
+  BERTH_CHECK(ValidateAliasName(alias_name));
+  BERTH_CHECK(RefuseReservedAlias(alias_name));
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  const std::string alias_arn = AliasArn(region, account, alias_name);
+  const std::string alias_key = AliasStoreKey(account, region, alias_name);
+  auto done = UntilCommitted<bool>([&]() -> Result<std::optional<bool>> {
+    BERTH_CHECK(AuthorizeIdentity(caller, "kms:DeleteAlias", alias_arn));
+    auto existing = BERTH_TRY(GetAlias(kv_, alias_key));
+    if (!existing) return AliasNotFound(alias_arn);
+    auto key = BERTH_TRY(LoadKey(account, region, existing->target));
+    if (key) BERTH_CHECK(AuthorizeKey(caller, "kms:DeleteAlias", *key));
+    store::Txn txn;
+    txn.compares.push_back({alias_key, existing->mod_revision});
+    txn.ops.push_back(store::Op::Delete(alias_key));
+    auto committed = BERTH_TRY(kv_.Commit(txn));
+    if (!committed.succeeded) return std::optional<bool>();
+    return std::optional<bool>(true);
+  });
+  if (!done) return Fail(done.error());
+  return {};
+}
+
+Result<Service::Listed<Service::AliasEntry>> Service::ListAliases(const Caller& caller,
+                                                                  const std::string& key_id,
+                                                                  const Page& page) {
+  BERTH_CHECK(AuthorizeIdentity(caller, "kms:ListAliases", "*"));
+  BERTH_CHECK(ValidatePage(page));
+  const std::string& account = caller.ctx.caller.account;
+  const std::string& region = caller.ctx.region;
+  std::string only;
+  if (!key_id.empty()) {
+    only =
+        BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, "kms:ListAliases")).meta.key_id;
+  }
+  BERTH_CHECK(PurgeExpired(account, region));
+  auto range = BERTH_TRY(kv_.Range(AliasPrefix(account, region)));
+  std::vector<AliasEntry> all;
+  for (const auto& item : range.kvs) {
+    auto alias = BERTH_TRY(ParseAlias(item));
+    if (!only.empty() && alias.target != only) continue;
+    all.push_back(AliasEntry{alias.name, AliasArn(region, account, alias.name), alias.target,
+                             alias.created, alias.updated});
+  }
+  return PageOf<AliasEntry>(std::move(all), page, [](const AliasEntry& a) { return a.alias_name; });
+}
+
+// ---- cryptography
+
+Result<std::string> Service::SealBlob(const KeyRecord& key, std::string_view plaintext,
+                                      const EncryptionContext& context) {
+  auto material = root_key_.Open(key.sealed_material, key.store_key);
+  if (!material) {
+    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
+  }
+  std::string blob;
+  blob.push_back(static_cast<char>(kBlobMagic));
+  blob.push_back(static_cast<char>(kBlobVersion));
+  blob.push_back(static_cast<char>((key.meta.arn.size() >> 8) & 0xff));
+  blob.push_back(static_cast<char>(key.meta.arn.size() & 0xff));
+  blob += key.meta.arn;
+  std::string aad = blob + CanonicalContext(context);
+  blob += BERTH_TRY(crypto::AesGcmSeal(*material, plaintext, aad));
+  return blob;
+}
+
+Result<Decrypted> Service::OpenBlob(const Caller& caller, const std::string& action,
+                                    const std::string& blob, const EncryptionContext& context,
+                                    const std::string& key_id) {
+  if (blob.empty() || blob.size() > kMaxCiphertext) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy "
+                "constraint: Member must have length between 1 and 6144");
+  }
+  auto parsed = ParseBlob(blob);
+  if (!parsed) return InvalidCiphertext();
+  auto arn = ParseArn(parsed->key_arn);
+  if (!arn || arn->service != "kms" || !arn->resource.starts_with("key/") ||
+      !IsAccountId(arn->account) || arn->region != caller.ctx.region) {
+    return InvalidCiphertext();
+  }
+  std::string id = arn->resource.substr(4);
+  auto found = BERTH_TRY(LoadKey(arn->account, arn->region, id));
+  if (!found) return KeyNotFound(parsed->key_arn);
+  KeyRecord key = std::move(*found);
+  if (!key_id.empty()) {
+    auto named = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, action));
+    if (named.meta.arn != key.meta.arn) {
+      return Fail("IncorrectKeyException",
+                  "The key ID in the request does not identify a KMS key that can perform this "
+                  "operation.");
+    }
+    key.via_alias = named.via_alias;
+  }
+  BERTH_CHECK(AuthorizeKey(caller, action, key, context));
+  BERTH_CHECK(RequireUsable(key));
+  auto material = root_key_.Open(key.sealed_material, key.store_key);
+  if (!material) {
+    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
+  }
+  std::string aad = std::string(parsed->header) + CanonicalContext(context);
+  auto plaintext = crypto::AesGcmOpen(*material, parsed->sealed, aad);
+  if (!plaintext) return InvalidCiphertext();
+  return Decrypted{key.meta.arn, std::move(*plaintext)};
+}
+
+Result<std::string> Service::Encrypt(const Caller& caller, const std::string& key_id,
+                                     const std::string& plaintext,
+                                     const EncryptionContext& context) {
+  if (plaintext.empty() || plaintext.size() > kMaxPlaintext) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+                "Member must have length between 1 and 4096");
+  }
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, "kms:Encrypt"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:Encrypt", key, context));
+  BERTH_CHECK(RequireUsable(key));
+  return SealBlob(key, plaintext, context);
+}
+
+Result<Decrypted> Service::Decrypt(const Caller& caller, const std::string& ciphertext_blob,
+                                   const EncryptionContext& context, const std::string& key_id) {
+  return OpenBlob(caller, "kms:Decrypt", ciphertext_blob, context, key_id);
+}
+
+Result<DataKey> Service::NewDataKey(const Caller& caller, const std::string& action,
+                                    const std::string& key_id, const EncryptionContext& context,
+                                    size_t number_of_bytes) {
+  if (number_of_bytes < 1 || number_of_bytes > static_cast<size_t>(kMaxRandomBytes)) {
+    return Fail("ValidationException",
+                fmt::format("1 validation error detected: Value '{}' at 'numberOfBytes' failed to "
+                            "satisfy constraint: Member must have value between 1 and {}",
+                            number_of_bytes, kMaxRandomBytes));
+  }
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, action));
+  BERTH_CHECK(AuthorizeKey(caller, action, key, context));
+  BERTH_CHECK(RequireUsable(key));
+  DataKey out;
+  out.key_arn = key.meta.arn;
+  out.plaintext = crypto::RandomString(number_of_bytes);
+  out.ciphertext_blob = BERTH_TRY(SealBlob(key, out.plaintext, context));
+  return out;
+}
+
+Result<DataKey> Service::GenerateDataKey(const Caller& caller, const std::string& key_id,
+                                         const EncryptionContext& context, size_t number_of_bytes) {
+  return NewDataKey(caller, "kms:GenerateDataKey", key_id, context, number_of_bytes);
+}
+
+Result<DataKey> Service::GenerateDataKeyWithoutPlaintext(const Caller& caller,
+                                                         const std::string& key_id,
+                                                         const EncryptionContext& context,
+                                                         size_t number_of_bytes) {
+  auto out = BERTH_TRY(
+      NewDataKey(caller, "kms:GenerateDataKeyWithoutPlaintext", key_id, context, number_of_bytes));
+  out.plaintext.clear();
+  return out;
+}
+
+Result<Service::ReEncrypted> Service::ReEncrypt(const Caller& caller,
+                                                const std::string& ciphertext_blob,
+                                                const EncryptionContext& source_context,
+                                                const std::string& source_key_id,
+                                                const std::string& destination_key_id,
+                                                const EncryptionContext& destination_context) {
+  auto destination =
+      BERTH_TRY(Resolve(caller, destination_key_id, Forms::kKeyOrAlias, true, "kms:ReEncryptTo"));
+  auto source = BERTH_TRY(
+      OpenBlob(caller, "kms:ReEncryptFrom", ciphertext_blob, source_context, source_key_id));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:ReEncryptTo", destination, destination_context));
+  BERTH_CHECK(RequireUsable(destination));
+  ReEncrypted out;
+  out.ciphertext_blob = BERTH_TRY(SealBlob(destination, source.plaintext, destination_context));
+  out.source_key_arn = source.key_arn;
+  out.key_arn = destination.meta.arn;
+  return out;
 }
 
 }  // namespace berth::kms

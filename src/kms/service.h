@@ -11,10 +11,13 @@
 // and the key policy decide, as in AWS.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "aws/gateway.h"
@@ -60,6 +63,10 @@ struct Caller {
   std::string via_service;  // e.g. "secretsmanager.us-east-1.amazonaws.com"
 };
 
+// A key as stored (metadata, policy, tags, sealed material, store revision);
+// defined in service.cc.
+struct KeyRecord;
+
 class Service {
  public:
   // All references must outlive the service.
@@ -70,9 +77,10 @@ class Service {
   // ValidationException outside them or when absent.
   Result<std::string> GenerateRandom(std::optional<long long> number_of_bytes) const;
 
-  // KeyId forms accepted everywhere: key id, key ARN, "alias/name", alias ARN.
-  // Another account's key only by key ARN or alias ARN. NotFoundException
-  // when it does not resolve.
+  // KeyId forms accepted by DescribeKey and the cryptographic operations: key
+  // id, key ARN, "alias/name", alias ARN. Another account's key only by key
+  // ARN or alias ARN. NotFoundException when it does not resolve. (The
+  // management operations below the marked line take fewer forms, as AWS.)
   Result<KeyMetadata> CreateKey(const Caller& caller, const std::string& description,
                                 const std::string& policy /* empty: the default key policy */,
                                 const std::map<std::string, std::string>& tags);
@@ -89,13 +97,180 @@ class Service {
   // The AWS managed key "alias/aws/<service>" of the caller's account in the
   // caller's region, created on first use with AWS's managed-key policy
   // (use only by principals of this account, only via that service).
-  Result<KeyMetadata> ManagedKey(const Caller& caller, const std::string& service /* "secretsmanager" */);
+  Result<KeyMetadata> ManagedKey(const Caller& caller,
+                                 const std::string& service /* "secretsmanager" */);
 
   // The remaining operations (ListKeys, aliases, Enable/Disable, deletion,
   // key policies, tags, ReEncrypt, GenerateDataKeyWithoutPlaintext) are
   // declared by their implementer below this line.
+  //
+  // Which KeyId forms an operation takes follows AWS: the cryptographic
+  // operations and DescribeKey take all four and another account's key (by
+  // ARN); the management operations (Enable/Disable, deletion, key policies,
+  // tags, alias targets, ListAliases' filter) take a key id or key ARN of the
+  // caller's own account. An alias given to those is NotFoundException
+  // "Invalid keyId ..."; another account's key is AccessDeniedException.
+  // The caller's region (ctx.region) is the namespace: an ARN naming another
+  // region does not resolve.
+  //
+  // Key states: Disabled keys refuse cryptographic operations with
+  // DisabledException, PendingDeletion keys with KMSInvalidStateException.
+  // A key whose deletion date has passed is deleted (with its aliases) the
+  // next time it is looked up or keys are listed, and is NotFoundException.
+  //
+  // Every write is one store transaction conditioned on the records it read,
+  // so an error leaves nothing behind and concurrent writers do not lose
+  // updates. Plaintexts and key material never appear in an Error.
+
+  // CreateKey with every parameter berth supports. Only symmetric
+  // encryption keys: another KeyUsage/KeySpec, Origin or MultiRegion is
+  // UnsupportedOperationException. A given policy must parse as a key policy
+  // (MalformedPolicyDocumentException) and, unless bypassed, must let the
+  // caller PutKeyPolicy later (AWS's lockout safety check). Tags need
+  // kms:TagResource as well as kms:CreateKey.
+  struct CreateKeyRequest {
+    std::string description;
+    std::string policy;  // empty: the default key policy
+    std::map<std::string, std::string> tags;
+    std::string key_usage = "ENCRYPT_DECRYPT";
+    std::string key_spec = "SYMMETRIC_DEFAULT";
+    std::string origin = "AWS_KMS";
+    bool multi_region = false;
+    bool bypass_policy_lockout_safety_check = false;
+  };
+  Result<KeyMetadata> CreateKey(const Caller& caller, const CreateKeyRequest& request);
+
+  // The key ARN a ciphertext blob of this service names (Encrypt's reply
+  // reports it); nullopt when `blob` is not in berth's format. Reveals
+  // nothing secret: the ARN is in the clear in every blob.
+  static std::optional<std::string> BlobKeyArn(std::string_view blob);
+
+  // kms:GenerateRandom (identity policies, resource "*"), then GenerateRandom.
+  Result<std::string> GenerateRandom(const Caller& caller,
+                                     std::optional<long long> number_of_bytes);
+
+  // Like GenerateDataKey, authorized as kms:GenerateDataKeyWithoutPlaintext;
+  // the returned DataKey's plaintext is empty.
+  Result<DataKey> GenerateDataKeyWithoutPlaintext(const Caller& caller, const std::string& key_id,
+                                                  const EncryptionContext& context,
+                                                  size_t number_of_bytes = 32);
+
+  // Decrypts under the blob's key (kms:ReEncryptFrom, `source_key_id`
+  // optional and checked as Decrypt's key_id) and encrypts under the
+  // destination (kms:ReEncryptTo); the plaintext never leaves the service.
+  struct ReEncrypted {
+    std::string ciphertext_blob;
+    std::string source_key_arn;
+    std::string key_arn;  // the destination key
+  };
+  Result<ReEncrypted> ReEncrypt(const Caller& caller, const std::string& ciphertext_blob,
+                                const EncryptionContext& source_context,
+                                const std::string& source_key_id,
+                                const std::string& destination_key_id,
+                                const EncryptionContext& destination_context);
+
+  // Pagination as KMS does it: at most `limit` (1..1000, ValidationException
+  // outside) items after `marker` (a NextMarker this service returned).
+  struct Page {
+    std::string marker;
+    int limit = 100;
+  };
+  template <class T>
+  struct Listed {
+    std::vector<T> items;
+    std::string next_marker;  // empty: no more (Truncated false)
+  };
+
+  struct KeyListEntry {
+    std::string key_id, key_arn;
+  };
+  // The caller's keys in its region (all states), by key id.
+  Result<Listed<KeyListEntry>> ListKeys(const Caller& caller, const Page& page);
+
+  struct AliasEntry {
+    std::string alias_name, alias_arn, target_key_id;
+    TimePoint created, updated;
+  };
+  // Alias names: "alias/" then 1-250 of [A-Za-z0-9/_-] (ValidationException);
+  // "alias/aws/..." is reserved for AWS managed keys (NotAuthorizedException).
+  // CreateAlias: AlreadyExistsException when the name is taken. Aliases are
+  // authorized twice, as in AWS: the identity policies on the alias ARN and
+  // the key policy on each key involved.
+  Status CreateAlias(const Caller& caller, const std::string& alias_name,
+                     const std::string& target_key_id);
+  Status UpdateAlias(const Caller& caller, const std::string& alias_name,
+                     const std::string& target_key_id);
+  Status DeleteAlias(const Caller& caller, const std::string& alias_name);
+  // The caller's aliases in its region by name; only those of `key_id`
+  // (key id or ARN) when it is not empty.
+  Result<Listed<AliasEntry>> ListAliases(const Caller& caller, const std::string& key_id,
+                                         const Page& page);
+
+  // KMSInvalidStateException for a key pending deletion.
+  Status EnableKey(const Caller& caller, const std::string& key_id);
+  Status DisableKey(const Caller& caller, const std::string& key_id);
+  // `pending_window_days` 7..30 (default 30; ValidationException outside).
+  // Returns the key's metadata with its deletion date.
+  Result<KeyMetadata> ScheduleKeyDeletion(const Caller& caller, const std::string& key_id,
+                                          std::optional<int> pending_window_days);
+  // The key returns to Disabled, as in AWS. KMSInvalidStateException when it
+  // is not pending deletion.
+  Result<KeyMetadata> CancelKeyDeletion(const Caller& caller, const std::string& key_id);
+
+  // A key has one policy, "default" (`policy_name` empty means it too);
+  // another name is NotFoundException.
+  Result<std::string> GetKeyPolicy(const Caller& caller, const std::string& key_id,
+                                   const std::string& policy_name);
+  // MalformedPolicyDocumentException when `policy` is not a valid key policy
+  // or (unless `bypass_lockout_check`) would deny the caller kms:PutKeyPolicy.
+  // AWS managed keys' policies cannot be changed.
+  Status PutKeyPolicy(const Caller& caller, const std::string& key_id,
+                      const std::string& policy_name, const std::string& policy,
+                      bool bypass_lockout_check);
+  Result<Listed<std::string>> ListKeyPolicies(const Caller& caller, const std::string& key_id,
+                                              const Page& page);
+
+  // Tags: keys 1-128 characters, not starting "aws:"; values 0-256; at most
+  // 50 a key (TagException). Keys pending deletion cannot be (un)tagged.
+  Status TagResource(const Caller& caller, const std::string& key_id,
+                     const std::map<std::string, std::string>& tags);
+  Status UntagResource(const Caller& caller, const std::string& key_id,
+                       const std::vector<std::string>& tag_keys);
+  Result<Listed<std::pair<std::string, std::string>>> ListResourceTags(const Caller& caller,
+                                                                       const std::string& key_id,
+                                                                       const Page& page);
 
  private:
+  enum class Forms { kKeyOnly, kKeyOrAlias };
+
+  // Resolves `key_id` in the caller's account and region (another account's
+  // only when `cross_account`) and loads the key; `action` names the
+  // operation for a cross-account denial.
+  Result<KeyRecord> Resolve(const Caller& caller, const std::string& key_id, Forms forms,
+                            bool cross_account, const std::string& action);
+  Result<std::optional<KeyRecord>> LoadKey(const std::string& account, const std::string& region,
+                                           const std::string& id);
+  Result<KeyRecord> CreateManagedKey(const Caller& caller, const std::string& service);
+  Status PurgeExpired(const std::string& account, const std::string& region);
+  Status AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
+                      const EncryptionContext& context = {});
+  Status AuthorizeIdentity(const Caller& caller, const std::string& action,
+                           const std::string& resource);
+  Result<KeyRecord> UpdateKey(const Caller& caller, const std::string& key_id,
+                              const std::string& action,
+                              const std::function<Status(KeyRecord&)>& mutate);
+  Result<std::string> SealBlob(const KeyRecord& key, std::string_view plaintext,
+                               const EncryptionContext& context);
+  // Finds, authorizes (`action`) and opens a ciphertext blob.
+  Result<Decrypted> OpenBlob(const Caller& caller, const std::string& action,
+                             const std::string& blob, const EncryptionContext& context,
+                             const std::string& key_id);
+  Result<DataKey> NewDataKey(const Caller& caller, const std::string& action,
+                             const std::string& key_id, const EncryptionContext& context,
+                             size_t number_of_bytes);
+  Status WriteAlias(const Caller& caller, const std::string& action,
+                    const std::string& alias_name, const std::string& target_key_id);
+
   store::Kv& kv_;
   const crypto::RootKey& root_key_;
   iam::AccessControl& access_;

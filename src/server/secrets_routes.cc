@@ -201,7 +201,8 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     for (const auto& v : result.values) values.push_back(ValueJson(v));
     Json errors = Json::array();
     for (const auto& e : result.errors) {
-      errors.push_back({{"SecretId", e.secret_id}, {"ErrorCode", e.error_code}, {"Message", e.message}});
+      errors.push_back(
+          {{"SecretId", e.secret_id}, {"ErrorCode", e.error_code}, {"Message", e.message}});
     }
     Json out = {{"SecretValues", values}, {"Errors", errors}};
     if (!result.next_token.empty()) out["NextToken"] = result.next_token;
@@ -328,7 +329,8 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
 
   ops["TagResource"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
     auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    if (!in.contains("Tags")) return Fail("ValidationException", "Missing required parameter 'Tags'.");
+    if (!in.contains("Tags"))
+      return Fail("ValidationException", "Missing required parameter 'Tags'.");
     BERTH_CHECK(sm.TagResource(ctx, id, BERTH_TRY(Tags(in, "Tags"))));
     return Json::object();
   });
@@ -351,8 +353,7 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     o.exclude_uppercase = BERTH_TRY(OptBool(in, "ExcludeUppercase")).value_or(false);
     o.exclude_lowercase = BERTH_TRY(OptBool(in, "ExcludeLowercase")).value_or(false);
     o.include_space = BERTH_TRY(OptBool(in, "IncludeSpace")).value_or(false);
-    o.require_each_included_type =
-        BERTH_TRY(OptBool(in, "RequireEachIncludedType")).value_or(true);
+    o.require_each_included_type = BERTH_TRY(OptBool(in, "RequireEachIncludedType")).value_or(true);
     return Json{{"RandomPassword", BERTH_TRY(sm.GetRandomPassword(ctx, o))}};
   });
 

@@ -1,0 +1,1055 @@
+#include "secrets/service.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "common/arn.h"
+#include "common/strings.h"
+#include "crypto/aes_gcm.h"
+#include "iam/policy.h"
+#include "secrets/list_filter.h"
+#include "secrets/password.h"
+#include "secrets/public_policy.h"
+#include "secrets/record.h"
+
+namespace berth::secrets {
+
+// A secret as read from the store, with what a conditional write needs.
+struct Service::Loaded {
+  Secret secret;
+  std::string key;           // its store key
+  int64_t mod_revision = 0;  // the revision the write is conditioned on
+};
+
+// How an operation opens a secret.
+struct Service::Access {
+  bool allow_deleted = false;  // false: InvalidRequestException when scheduled for deletion
+  std::map<std::string, std::vector<std::string>> condition_keys;  // the operation's own
+};
+
+namespace {
+
+// A losing writer starts over this many times before giving up.
+constexpr int kAttempts = 8;
+constexpr char kManagedAlias[] = "alias/aws/secretsmanager";
+
+std::unexpected<Error> NotFound() {
+  return Fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+}
+
+std::unexpected<Error> MarkedForDeletion() {
+  return Fail("InvalidRequestException",
+              "You can't perform this operation on the secret because it was marked for deletion.");
+}
+
+std::unexpected<Error> Contention() {
+  return InternalFailure("secret kept changing under a write; gave up after retries");
+}
+
+// AWS's model-validation error. `value` is left out for sensitive members.
+std::unexpected<Error> Invalid(std::string_view field, std::optional<std::string_view> value,
+                               std::string_view constraint) {
+  std::string shown = value ? fmt::format(" '{}'", value->substr(0, 256)) : std::string();
+  return Fail("ValidationException",
+              fmt::format("1 validation error detected: Value{} at '{}' failed to satisfy "
+                          "constraint: Member must {}",
+                          shown, field, constraint));
+}
+
+Status CheckLength(std::string_view field, std::string_view value, size_t min, size_t max,
+                   bool sensitive = false) {
+  std::optional<std::string_view> shown;
+  if (!sensitive) shown = value;
+  if (value.size() < min) {
+    return Invalid(field, shown, fmt::format("have length greater than or equal to {}", min));
+  }
+  if (value.size() > max) {
+    return Invalid(field, shown, fmt::format("have length less than or equal to {}", max));
+  }
+  return {};
+}
+
+Status ValidateName(const std::string& name) {
+  BERTH_CHECK(CheckLength("name", name, 1, kMaxNameLength));
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("/_+=.@-").find(c) != std::string_view::npos;
+    if (!ok) {
+      return Fail("InvalidParameterException",
+                  "Invalid name. Must be a valid name containing alphanumeric characters, or any "
+                  "of the following: -/_+=.@!");
+    }
+  }
+  return {};
+}
+
+Status ValidateToken(const std::string& token) {
+  if (token.empty()) return {};
+  return CheckLength("clientRequestToken", token, 32, 64);
+}
+
+Status ValidateStages(const std::vector<std::string>& stages) {
+  if (stages.empty() || stages.size() > 20) {
+    return Invalid("versionStages", std::nullopt,
+                   stages.empty() ? "have length greater than or equal to 1"
+                                  : "have length less than or equal to 20");
+  }
+  for (const auto& s : stages) BERTH_CHECK(CheckLength("versionStages.member", s, 1, 256));
+  return {};
+}
+
+Status ValidateTags(const std::vector<Tag>& tags) {
+  for (const auto& t : tags) {
+    BERTH_CHECK(CheckLength("tags.member.key", t.key, 1, 128));
+    BERTH_CHECK(CheckLength("tags.member.value", t.value, 0, 256));
+    if (ToLower(t.key).starts_with("aws:")) {
+      return Fail(
+          "InvalidParameterException",
+          fmt::format("Invalid tag key {}: the aws: prefix is reserved for AWS use.", t.key));
+    }
+  }
+  return {};
+}
+
+// The request's value, checked: both is InvalidParameterException, neither
+// too when `required`; over 65536 bytes is ValidationException.
+Result<std::optional<SecretValue>> ToValue(const ValueInput& in, bool required) {
+  if (in.secret_string && in.secret_binary) {
+    return Fail("InvalidParameterException",
+                "You can't specify both a binary secret value and a string secret value in the "
+                "same secret.");
+  }
+  if (in.empty()) {
+    if (required) {
+      return Fail("InvalidParameterException",
+                  "You must provide either SecretString or SecretBinary.");
+    }
+    return std::optional<SecretValue>();
+  }
+  SecretValue v;
+  if (in.secret_string) {
+    BERTH_CHECK(CheckLength("secretString", *in.secret_string, 0, kMaxValueBytes, true));
+    v.type = SecretValue::Type::kString;
+    v.data = *in.secret_string;
+  } else {
+    BERTH_CHECK(CheckLength("secretBinary", *in.secret_binary, 0, kMaxValueBytes, true));
+    v.type = SecretValue::Type::kBinary;
+    v.data = *in.secret_binary;
+  }
+  return std::optional<SecretValue>(std::move(v));
+}
+
+void Wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+bool Contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+void Remove(std::vector<std::string>& v, std::string_view s) {
+  v.erase(std::remove(v.begin(), v.end(), s), v.end());
+}
+
+TimePoint Day(TimePoint t) { return std::chrono::floor<std::chrono::days>(t); }
+
+std::string ViaService(std::string_view region) {
+  return fmt::format("secretsmanager.{}.amazonaws.com", region);
+}
+
+kms::EncryptionContext KmsContext(const Secret& s, const std::string& version_id) {
+  return {{"SecretARN", s.arn}, {"SecretVersionId", version_id}};
+}
+
+// The AES-GCM associated data: the value is bound to its secret, version and type.
+std::string Aad(const Secret& s, const std::string& version_id, SecretValue::Type type) {
+  return fmt::format("berth-secret-v1\n{}\n{}\n{}", s.arn, version_id,
+                     type == SecretValue::Type::kBinary ? "binary" : "string");
+}
+
+// KMS's answer as Secrets Manager gives it.
+Error FromKms(const Error& e, std::string_view action, bool decrypting) {
+  if (e.code == "AccessDeniedException") {
+    std::string message = fmt::format("Access to KMS is not allowed: {}", e.message);
+    if (message.find(action) == std::string::npos) {
+      message += fmt::format(" (the caller needs {} on the secret's KMS key)", action);
+    }
+    return Error{"AccessDeniedException", std::move(message), e.http_status};
+  }
+  if (e.http_status >= 500) return e;
+  if (decrypting) {
+    return Error{"DecryptionFailure",
+                 fmt::format("Secrets Manager can't decrypt the protected secret text using the "
+                             "provided KMS key. {}: {}",
+                             e.code, e.message),
+                 400};
+  }
+  return Error{"EncryptionFailure",
+               fmt::format("Secrets Manager can't encrypt the protected secret text using the "
+                           "provided KMS key. {}: {}",
+                           e.code, e.message),
+               400};
+}
+
+// KMS is called as the caller, through Secrets Manager, in the secret's region
+// (KMS's namespace is the caller's region).
+aws::RequestContext InRegion(const aws::RequestContext& ctx, const std::string& region) {
+  aws::RequestContext copy = ctx;
+  copy.region = region;
+  return copy;
+}
+
+Result<SealedValue> SealValue(kms::Service& kms, const aws::RequestContext& ctx, const Secret& s,
+                              const std::string& key_id, const std::string& version_id,
+                              const SecretValue& value) {
+  aws::RequestContext kctx = InRegion(ctx, s.region);
+  kms::Caller caller{kctx, ViaService(s.region)};
+  auto data_key = kms.GenerateDataKey(caller, key_id, KmsContext(s, version_id), 32);
+  if (!data_key) return Fail(FromKms(data_key.error(), "kms:GenerateDataKey", false));
+  auto sealed = crypto::AesGcmSeal(data_key->plaintext, value.data, Aad(s, version_id, value.type));
+  Wipe(data_key->plaintext);
+  if (!sealed) return InternalFailure("sealing a secret value failed");
+  return SealedValue{value.type, data_key->key_arn, std::move(data_key->ciphertext_blob),
+                     std::move(*sealed)};
+}
+
+Result<SecretValue> OpenValue(kms::Service& kms, const aws::RequestContext& ctx, const Secret& s,
+                              const std::string& version_id, const SealedValue& sealed) {
+  aws::RequestContext kctx = InRegion(ctx, s.region);
+  kms::Caller caller{kctx, ViaService(s.region)};
+  auto data_key = kms.Decrypt(caller, sealed.data_key, KmsContext(s, version_id), "");
+  if (!data_key) return Fail(FromKms(data_key.error(), "kms:Decrypt", true));
+  auto plain =
+      crypto::AesGcmOpen(data_key->plaintext, sealed.sealed, Aad(s, version_id, sealed.type));
+  Wipe(data_key->plaintext);
+  if (!plain) {
+    return Fail("DecryptionFailure",
+                "Secrets Manager can't decrypt the protected secret text using the provided KMS "
+                "key: the stored value does not authenticate.");
+  }
+  return SecretValue{sealed.type, std::move(*plain)};
+}
+
+// Moves `stage` to version `to`, as AWS moves it: off whichever version had
+// it; a version losing AWSCURRENT takes AWSPREVIOUS.
+void MoveStage(Secret& s, const std::string& stage, const std::string& to) {
+  Version* holder = nullptr;
+  Version* target = nullptr;
+  for (auto& v : s.versions) {
+    if (Contains(v.stages, stage)) holder = &v;
+    if (v.id == to) target = &v;
+  }
+  if (target == nullptr || holder == target) return;
+  if (holder != nullptr) Remove(holder->stages, stage);
+  target->stages.push_back(stage);
+  if (stage == kCurrent && holder != nullptr) {
+    for (auto& v : s.versions) Remove(v.stages, kPrevious);
+    holder->stages.push_back(kPrevious);
+  }
+}
+
+// Keeps at most kMaxVersions versions by dropping the oldest deprecated ones.
+void DropOldVersions(Secret& s, std::vector<store::Op>& ops) {
+  while (s.versions.size() > kMaxVersions) {
+    auto oldest = std::find_if(s.versions.begin(), s.versions.end(),
+                               [](const Version& v) { return v.stages.empty(); });
+    if (oldest == s.versions.end()) return;
+    ops.push_back(store::Op::Delete(ValueKey(s.account, s.region, s.name, oldest->id)));
+    s.versions.erase(oldest);
+  }
+}
+
+bool IsManaged(const std::string& kms_key_id) {
+  return kms_key_id.empty() || kms_key_id == kManagedAlias;
+}
+
+// Pagination over a sorted list: the token names the last item returned.
+std::string PageToken(std::string_view last) { return Base64Encode(last); }
+
+Result<std::string> ParsePageToken(const std::string& token) {
+  auto decoded = Base64Decode(token);
+  if (!decoded || decoded->empty()) {
+    return Fail("InvalidNextTokenException", "The NextToken value is invalid.");
+  }
+  return *decoded;
+}
+
+Result<size_t> PageSize(std::optional<int> max_results, int max, int fallback) {
+  int n = max_results.value_or(fallback);
+  if (n < 1 || n > max) {
+    return Invalid("maxResults", std::to_string(n),
+                   n < 1 ? "have value greater than or equal to 1"
+                         : fmt::format("have value less than or equal to {}", max));
+  }
+  return static_cast<size_t>(n);
+}
+
+std::string SortKey(const Secret& s) {
+  return fmt::format(
+      "{:020}/{}",
+      std::chrono::duration_cast<std::chrono::milliseconds>(s.created.time_since_epoch()).count(),
+      s.name);
+}
+
+}  // namespace
+
+const Version* Secret::WithStage(const std::string& stage) const {
+  for (const auto& v : versions) {
+    if (Contains(v.stages, stage)) return &v;
+  }
+  return nullptr;
+}
+
+const Version* Secret::FindVersion(const std::string& id) const {
+  for (const auto& v : versions) {
+    if (v.id == id) return &v;
+  }
+  return nullptr;
+}
+
+Service::Service(store::Kv& kv, kms::Service& kms, iam::AccessControl& access, Ids& ids,
+                 const Clock& clock)
+    : kv_(kv), kms_(kms), access_(access), ids_(ids), clock_(clock) {}
+
+// ---------------------------------------------------------------------------
+// Finding, authorizing and writing secrets.
+
+Result<std::optional<Service::Loaded>> Service::Load(const std::string& account,
+                                                     const std::string& region,
+                                                     const std::string& name) {
+  std::string key = SecretKey(account, region, name);
+  auto kv = BERTH_TRY(kv_.Get(key));
+  if (!kv) return std::optional<Loaded>();
+  Loaded loaded{BERTH_TRY(DecodeSecret(kv->value)), key, kv->mod_revision};
+  if (loaded.secret.deletion_date && *loaded.secret.deletion_date <= clock_.Now()) {
+    // Its recovery window has passed: it is gone, whoever notices first purges it.
+    store::Txn purge;
+    purge.compares.push_back({key, kv->mod_revision});
+    purge.ops.push_back(store::Op::Delete(key));
+    purge.ops.push_back(store::Op::DeletePrefix(ValuePrefix(account, region, name)));
+    BERTH_CHECK(kv_.Commit(purge));
+    return std::optional<Loaded>();
+  }
+  return std::optional<Loaded>(std::move(loaded));
+}
+
+Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContext& ctx,
+                                                        const std::string& secret_id) {
+  BERTH_CHECK(CheckLength("secretId", secret_id, 1, 2048));
+  if (!LooksLikeArn(secret_id)) return Load(ctx.caller.account, ctx.region, secret_id);
+  auto arn = ParseArn(secret_id);
+  if (!arn) return Fail(arn.error());
+  if (arn->service != "secretsmanager" || !arn->resource.starts_with("secret:") ||
+      arn->region.empty() || !IsAccountId(arn->account)) {
+    return std::optional<Loaded>();
+  }
+  std::string rest = arn->resource.substr(7);
+  if (rest.size() > 7 && rest[rest.size() - 7] == '-') {
+    auto full = BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7)));
+    if (full && full->secret.arn == secret_id) return full;
+  }
+  return Load(arn->account, arn->region, rest);
+}
+
+Status Service::Authorize(const aws::RequestContext& ctx, const std::string& action,
+                          const Secret& s,
+                          const std::map<std::string, std::vector<std::string>>& extra) {
+  iam::ResourceContext rc;
+  rc.account = s.account;
+  rc.policy = s.policy;
+  rc.condition_keys["secretsmanager:SecretId"] = {s.arn};
+  for (const auto& t : s.tags) {
+    rc.condition_keys["secretsmanager:ResourceTag/" + t.key] = {t.value};
+    rc.condition_keys["aws:ResourceTag/" + t.key] = {t.value};
+  }
+  for (const auto& [k, v] : extra) rc.condition_keys[k] = v;
+  return access_.Authorize(ctx, action, s.arn, rc);
+}
+
+Result<Service::Loaded> Service::Open(const aws::RequestContext& ctx, const std::string& secret_id,
+                                      const std::string& action, const Access& access) {
+  auto loaded = BERTH_TRY(Resolve(ctx, secret_id));
+  if (!loaded) {
+    // In another account the caller learns only what the (absent) resource
+    // policy implies: not whether the secret exists.
+    if (LooksLikeArn(secret_id)) {
+      auto arn = ParseArn(secret_id);
+      if (arn && IsAccountId(arn->account) && arn->account != ctx.caller.account) {
+        iam::ResourceContext rc;
+        rc.account = arn->account;
+        BERTH_CHECK(access_.Authorize(ctx, action, secret_id, rc));
+      }
+    }
+    return NotFound();
+  }
+  BERTH_CHECK(Authorize(ctx, action, loaded->secret, access.condition_keys));
+  if (!access.allow_deleted && loaded->secret.deleted) return MarkedForDeletion();
+  return std::move(*loaded);
+}
+
+Result<bool> Service::Commit(const Loaded& loaded, const Secret& updated,
+                             std::vector<store::Op> ops) {
+  store::Txn txn;
+  txn.compares.push_back({loaded.key, loaded.mod_revision});
+  txn.ops.push_back(store::Op::Put(loaded.key, EncodeSecret(updated)));
+  for (auto& op : ops) txn.ops.push_back(std::move(op));
+  auto result = BERTH_TRY(kv_.Commit(txn));
+  return result.succeeded;
+}
+
+Result<Secret> Service::Mutate(const aws::RequestContext& ctx, const std::string& secret_id,
+                               const std::string& action, const Access& access,
+                               const std::function<Status(Secret&)>& change) {
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
+    Secret updated = loaded.secret;
+    BERTH_CHECK(change(updated));
+    updated.last_changed = clock_.Now();
+    if (BERTH_TRY(Commit(loaded, updated, {}))) return updated;
+  }
+  return Contention();
+}
+
+// ---------------------------------------------------------------------------
+// Values.
+
+Result<SecretVersionValue> Service::ReadVersion(const aws::RequestContext& ctx,
+                                                const Loaded& loaded, const std::string& version_id,
+                                                const std::string& version_stage) {
+  const Secret& s = loaded.secret;
+  const Version* v = nullptr;
+  if (!version_id.empty()) {
+    v = s.FindVersion(version_id);
+    if (v == nullptr) {
+      return Fail("ResourceNotFoundException",
+                  fmt::format("Secrets Manager can't find the specified secret value for "
+                              "VersionId: {}",
+                              version_id));
+    }
+    if (!version_stage.empty() && !Contains(v->stages, version_stage)) {
+      return Fail("InvalidRequestException",
+                  "You provided a VersionStage that is not associated to the provided VersionId.");
+    }
+  } else {
+    std::string stage = version_stage.empty() ? kCurrent : version_stage;
+    v = s.WithStage(stage);
+    if (v == nullptr) {
+      return Fail("ResourceNotFoundException",
+                  fmt::format("Secrets Manager can't find the specified secret value for staging "
+                              "label: {}",
+                              stage));
+    }
+  }
+  auto stored = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, v->id)));
+  if (!stored) return InternalFailure(fmt::format("version {} of {} has no value", v->id, s.arn));
+  SealedValue sealed = BERTH_TRY(DecodeSealedValue(stored->value));
+  SecretVersionValue out{s.arn,     s.name,     v->id,
+                         v->stages, v->created, BERTH_TRY(OpenValue(kms_, ctx, s, v->id, sealed))};
+
+  // LastAccessedDate, at AWS's day resolution: at most one write a day.
+  TimePoint today = Day(clock_.Now());
+  if (s.last_accessed != today || v->last_accessed != today) {
+    Secret touched = s;
+    touched.last_accessed = today;
+    for (auto& tv : touched.versions) {
+      if (tv.id == v->id) tv.last_accessed = today;
+    }
+    (void)Commit(loaded, touched, {});  // best effort: a racing writer wins
+  }
+  return out;
+}
+
+Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
+                                          const CreateSecretRequest& req) {
+  BERTH_CHECK(ValidateName(req.name));
+  BERTH_CHECK(ValidateToken(req.client_request_token));
+  BERTH_CHECK(CheckLength("description", req.description, 0, kMaxDescriptionLength));
+  BERTH_CHECK(CheckLength("kmsKeyId", req.kms_key_id, 0, 2048));
+  BERTH_CHECK(ValidateTags(req.tags));
+  if (req.tags.size() > kMaxTags) {
+    return Fail("InvalidParameterException",
+                fmt::format("A secret can have at most {} tags.", kMaxTags));
+  }
+  auto value = BERTH_TRY(ToValue(req.value, /*required=*/false));
+  std::string token = req.client_request_token.empty() ? ids_.Uuid() : req.client_request_token;
+
+  std::map<std::string, std::vector<std::string>> keys = {{"secretsmanager:Name", {req.name}}};
+  if (!req.kms_key_id.empty()) keys["secretsmanager:KmsKeyId"] = {req.kms_key_id};
+  if (!req.description.empty()) keys["secretsmanager:Description"] = {req.description};
+  std::vector<std::string> tag_keys;
+  for (const auto& t : req.tags) {
+    keys["aws:RequestTag/" + t.key] = {t.value};
+    tag_keys.push_back(t.key);
+  }
+  if (!tag_keys.empty()) keys["aws:TagKeys"] = tag_keys;
+  auto authorize = [&](const std::string& arn) {
+    iam::ResourceContext rc;  // identity policies only: the secret has no policy yet
+    rc.account = ctx.caller.account;
+    rc.condition_keys = keys;
+    return access_.Authorize(ctx, "secretsmanager:CreateSecret", arn, rc);
+  };
+
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto existing = BERTH_TRY(Load(ctx.caller.account, ctx.region, req.name));
+    if (existing) {
+      const Secret& e = existing->secret;
+      BERTH_CHECK(authorize(e.arn));
+      if (e.deleted) {
+        return Fail("InvalidRequestException",
+                    "You can't create this secret because a secret with this name is already "
+                    "scheduled for deletion.");
+      }
+      // A retry of the request that created it?
+      if (e.create_token == token) {
+        const Version* v = e.FindVersion(token);
+        if (!value && e.versions.empty()) return WriteResult{e.arn, e.name, "", {}};
+        if (value && v != nullptr) {
+          auto stored = BERTH_TRY(kv_.Get(ValueKey(e.account, e.region, e.name, v->id)));
+          if (stored) {
+            auto old = BERTH_TRY(
+                OpenValue(kms_, ctx, e, v->id, BERTH_TRY(DecodeSealedValue(stored->value))));
+            bool same = old.type == value->type && old.data == value->data;
+            Wipe(old.data);
+            if (same) return WriteResult{e.arn, e.name, v->id, v->stages};
+          }
+        }
+      }
+      return Fail(
+          "ResourceExistsException",
+          fmt::format("The operation failed because the secret {} already exists.", req.name));
+    }
+
+    TimePoint now = clock_.Now();
+    Secret s;
+    s.account = ctx.caller.account;
+    s.region = ctx.region;
+    s.name = req.name;
+    s.arn = fmt::format("arn:aws:secretsmanager:{}:{}:secret:{}-{}", s.region, s.account, s.name,
+                        ids_.Letters(6));
+    s.description = req.description;
+    s.kms_key_id = req.kms_key_id;
+    s.created = s.last_changed = now;
+    s.create_token = token;
+    s.tags = req.tags;
+    BERTH_CHECK(authorize(s.arn));
+
+    if (IsManaged(s.kms_key_id)) {
+      // The owner's AWS managed key, fixed now so that every later version,
+      // whoever writes it, is under this account's key.
+      aws::RequestContext kctx = InRegion(ctx, s.region);
+      auto managed = kms_.ManagedKey(kms::Caller{kctx, ViaService(s.region)}, "secretsmanager");
+      if (!managed) return Fail(FromKms(managed.error(), "kms:GenerateDataKey", false));
+      s.key_arn = managed->arn;
+    }
+    std::vector<store::Op> ops;
+    WriteResult out{s.arn, s.name, "", {}};
+    if (value) {
+      SealedValue sealed = BERTH_TRY(
+          SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, token, *value));
+      s.key_arn = sealed.key_arn;
+      s.versions.push_back(Version{token, {kCurrent}, now, std::nullopt, sealed.key_arn});
+      ops.push_back(
+          store::Op::Put(ValueKey(s.account, s.region, s.name, token), EncodeSealedValue(sealed)));
+      out.version_id = token;
+      out.version_stages = {kCurrent};
+    }
+    Loaded absent{Secret{}, SecretKey(s.account, s.region, s.name), 0};
+    if (BERTH_TRY(Commit(absent, s, std::move(ops)))) return out;
+  }
+  return Contention();
+}
+
+Result<SecretVersionValue> Service::GetSecretValue(const aws::RequestContext& ctx,
+                                                   const GetSecretValueRequest& req) {
+  Access access;
+  if (!req.version_id.empty()) {
+    BERTH_CHECK(CheckLength("versionId", req.version_id, 32, 64));
+    access.condition_keys["secretsmanager:VersionId"] = {req.version_id};
+  }
+  if (!req.version_stage.empty()) {
+    BERTH_CHECK(CheckLength("versionStage", req.version_stage, 1, 256));
+    access.condition_keys["secretsmanager:VersionStage"] = {req.version_stage};
+  }
+  Loaded loaded = BERTH_TRY(Open(ctx, req.secret_id, "secretsmanager:GetSecretValue", access));
+  return ReadVersion(ctx, loaded, req.version_id, req.version_stage);
+}
+
+Result<WriteResult> Service::PutSecretValue(const aws::RequestContext& ctx,
+                                            const PutSecretValueRequest& req) {
+  return WriteVersion(ctx, req.secret_id, "secretsmanager:PutSecretValue", req.client_request_token,
+                      req.value, req.version_stages, std::nullopt, std::nullopt);
+}
+
+Result<WriteResult> Service::UpdateSecret(const aws::RequestContext& ctx,
+                                          const UpdateSecretRequest& req) {
+  return WriteVersion(ctx, req.secret_id, "secretsmanager:UpdateSecret", req.client_request_token,
+                      req.value, std::nullopt, req.description, req.kms_key_id);
+}
+
+Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
+                                          const std::string& secret_id, const std::string& action,
+                                          const std::string& token_in, const ValueInput& value_in,
+                                          const std::optional<std::vector<std::string>>& stages,
+                                          const std::optional<std::string>& description,
+                                          const std::optional<std::string>& kms_key_id) {
+  BERTH_CHECK(ValidateToken(token_in));
+  if (stages) BERTH_CHECK(ValidateStages(*stages));
+  if (description) BERTH_CHECK(CheckLength("description", *description, 0, kMaxDescriptionLength));
+  if (kms_key_id) BERTH_CHECK(CheckLength("kmsKeyId", *kms_key_id, 0, 2048));
+  bool is_put = action == "secretsmanager:PutSecretValue";
+  auto value = BERTH_TRY(ToValue(value_in, /*required=*/is_put));
+  std::string token = token_in.empty() ? ids_.Uuid() : token_in;
+
+  Access access;
+  if (stages) access.condition_keys["secretsmanager:VersionStage"] = *stages;
+  if (kms_key_id) access.condition_keys["secretsmanager:KmsKeyId"] = {*kms_key_id};
+  if (description) access.condition_keys["secretsmanager:Description"] = {*description};
+
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
+    Secret s = loaded.secret;
+    TimePoint now = clock_.Now();
+    WriteResult out{s.arn, s.name, "", {}};
+
+    if (value) {
+      if (const Version* existing = s.FindVersion(token)) {
+        // The same ClientRequestToken again: a retry when the value is the same.
+        auto stored = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, existing->id)));
+        if (!stored) return InternalFailure("secret version without a value");
+        auto old = BERTH_TRY(
+            OpenValue(kms_, ctx, s, existing->id, BERTH_TRY(DecodeSealedValue(stored->value))));
+        bool same = old.type == value->type && old.data == value->data;
+        Wipe(old.data);
+        if (!same) {
+          return Fail("ResourceExistsException",
+                      "You can't modify an existing version, you can only create a new version.");
+        }
+        return WriteResult{s.arn, s.name, existing->id, existing->stages};
+      }
+    }
+
+    bool key_changed = false;
+    if (description) s.description = *description;
+    if (kms_key_id && *kms_key_id != s.kms_key_id) {
+      key_changed = true;
+      s.kms_key_id = *kms_key_id;
+      s.key_arn.clear();
+      if (IsManaged(s.kms_key_id)) {
+        if (ctx.caller.account != s.account) {
+          return Fail("InvalidRequestException",
+                      "You can't use the AWS managed key of another account's secret.");
+        }
+        aws::RequestContext kctx = InRegion(ctx, s.region);
+        auto managed = kms_.ManagedKey(kms::Caller{kctx, ViaService(s.region)}, "secretsmanager");
+        if (!managed) return Fail(FromKms(managed.error(), "kms:GenerateDataKey", false));
+        s.key_arn = managed->arn;
+      }
+    }
+
+    std::vector<store::Op> ops;
+    if (value) {
+      SealedValue sealed = BERTH_TRY(
+          SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, token, *value));
+      s.key_arn = sealed.key_arn;
+      s.versions.push_back(Version{token, {}, now, std::nullopt, sealed.key_arn});
+      std::vector<std::string> wanted = stages.value_or(std::vector<std::string>{kCurrent});
+      // The first value of a secret is always its AWSCURRENT.
+      if (s.WithStage(kCurrent) == nullptr && !Contains(wanted, kCurrent)) {
+        wanted.push_back(kCurrent);
+      }
+      for (const auto& stage : wanted) MoveStage(s, stage, token);
+      ops.push_back(
+          store::Op::Put(ValueKey(s.account, s.region, s.name, token), EncodeSealedValue(sealed)));
+      DropOldVersions(s, ops);
+      out.version_id = token;
+      out.version_stages = s.FindVersion(token)->stages;
+    }
+
+    if (key_changed) {
+      // Re-encrypt the labelled versions under the new key when the caller
+      // can read them and use the new key; otherwise they keep their key.
+      for (auto& v : s.versions) {
+        if (v.id == token || v.stages.empty()) continue;
+        if (!s.key_arn.empty() && v.key_arn == s.key_arn) continue;
+        auto stored = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, v.id)));
+        if (!stored) continue;
+        auto old_sealed = DecodeSealedValue(stored->value);
+        if (!old_sealed) continue;
+        auto plain = OpenValue(kms_, ctx, s, v.id, *old_sealed);
+        if (!plain) continue;
+        auto resealed =
+            SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, v.id, *plain);
+        Wipe(plain->data);
+        if (!resealed) break;  // the new key is not usable by the caller
+        s.key_arn = resealed->key_arn;
+        v.key_arn = resealed->key_arn;
+        ops.push_back(store::Op::Put(ValueKey(s.account, s.region, s.name, v.id),
+                                     EncodeSealedValue(*resealed)));
+      }
+    }
+
+    s.last_changed = now;
+    if (BERTH_TRY(Commit(loaded, s, std::move(ops)))) return out;
+  }
+  return Contention();
+}
+
+Result<BatchGetResult> Service::BatchGetSecretValue(const aws::RequestContext& ctx,
+                                                    const BatchGetRequest& req) {
+  if (req.secret_ids.empty() == req.filters.empty()) {
+    return Fail("InvalidParameterException",
+                "You must specify either SecretIdList or Filters, but not both.");
+  }
+  if (!req.secret_ids.empty() && (req.max_results || !req.next_token.empty())) {
+    return Fail("InvalidParameterException",
+                "MaxResults and NextToken can only be used with Filters.");
+  }
+  if (req.secret_ids.size() > 20) {
+    return Invalid("secretIdList", std::nullopt, "have length less than or equal to 20");
+  }
+  BERTH_CHECK(access_.Authorize(ctx, "secretsmanager:BatchGetSecretValue", "*"));
+
+  BatchGetResult out;
+  std::vector<std::string> ids = req.secret_ids;
+  if (!req.filters.empty()) {
+    BERTH_CHECK(ValidateFilters(req.filters));
+    size_t limit = BERTH_TRY(PageSize(req.max_results, 20, 20));
+    ListSecretsRequest list;  // authorizes secretsmanager:ListSecrets
+    list.filters = req.filters;
+    list.max_results = static_cast<int>(limit);
+    list.next_token = req.next_token;
+    SecretPage page = BERTH_TRY(ListSecrets(ctx, list));
+    for (const auto& s : page.secrets) ids.push_back(s.arn);
+    out.next_token = page.next_token;
+  }
+  for (const auto& id : ids) {
+    auto loaded = Open(ctx, id, "secretsmanager:GetSecretValue", Access{});
+    Result<SecretVersionValue> value = loaded ? ReadVersion(ctx, *loaded, "", "")
+                                              : Result<SecretVersionValue>(Fail(loaded.error()));
+    if (value) {
+      out.values.push_back(std::move(*value));
+    } else {
+      out.errors.push_back(BatchError{id, value.error().code, value.error().message});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Metadata.
+
+Result<Secret> Service::UpdateSecretVersionStage(const aws::RequestContext& ctx,
+                                                 const std::string& secret_id,
+                                                 const std::string& stage,
+                                                 const std::string& remove_from,
+                                                 const std::string& move_to) {
+  BERTH_CHECK(CheckLength("versionStage", stage, 1, 256));
+  if (!remove_from.empty()) BERTH_CHECK(CheckLength("removeFromVersionId", remove_from, 32, 64));
+  if (!move_to.empty()) BERTH_CHECK(CheckLength("moveToVersionId", move_to, 32, 64));
+  if (remove_from.empty() && move_to.empty()) {
+    return Fail("InvalidParameterException",
+                "You must specify MoveToVersionId, RemoveFromVersionId or both.");
+  }
+  Access access;
+  access.condition_keys["secretsmanager:VersionStage"] = {stage};
+  return Mutate(ctx, secret_id, "secretsmanager:UpdateSecretVersionStage", access,
+                [&](Secret& s) -> Status {
+                  for (const std::string* id : {&remove_from, &move_to}) {
+                    if (!id->empty() && s.FindVersion(*id) == nullptr) {
+                      return Fail("InvalidParameterException",
+                                  fmt::format("The secret doesn't have a version {}.", *id));
+                    }
+                  }
+                  const Version* holder = s.WithStage(stage);
+                  std::string holder_id = holder != nullptr ? holder->id : "";
+                  if (!remove_from.empty() && holder_id != remove_from) {
+                    return Fail("InvalidParameterException",
+                                fmt::format("The staging label {} isn't attached to version {}.",
+                                            stage, remove_from));
+                  }
+                  if (!move_to.empty()) {
+                    if (!holder_id.empty() && holder_id != move_to && remove_from != holder_id) {
+                      return Fail("InvalidParameterException",
+                                  fmt::format("The parameter RemoveFromVersionId can't be empty. "
+                                              "Staging label {} is currently attached to version "
+                                              "{}, so you must explicitly reference that version "
+                                              "in RemoveFromVersionId.",
+                                              stage, holder_id));
+                    }
+                    MoveStage(s, stage, move_to);
+                    return {};
+                  }
+                  if (stage == kCurrent) {
+                    return Fail("InvalidParameterException",
+                                "You can only move staging label AWSCURRENT to a different secret "
+                                "version. It can't be completely removed.");
+                  }
+                  for (auto& v : s.versions) {
+                    if (v.id == remove_from) Remove(v.stages, stage);
+                  }
+                  return {};
+                });
+}
+
+Result<Secret> Service::DescribeSecret(const aws::RequestContext& ctx,
+                                       const std::string& secret_id) {
+  Access access{.allow_deleted = true};
+  Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:DescribeSecret", access));
+  return std::move(loaded.secret);
+}
+
+Result<SecretPage> Service::ListSecrets(const aws::RequestContext& ctx,
+                                        const ListSecretsRequest& req) {
+  BERTH_CHECK(access_.Authorize(ctx, "secretsmanager:ListSecrets", "*"));
+  size_t limit = BERTH_TRY(PageSize(req.max_results, 100, 100));
+  if (!req.sort_order.empty() && req.sort_order != "asc" && req.sort_order != "desc") {
+    return Invalid("sortOrder", req.sort_order, "satisfy enum value set: [asc, desc]");
+  }
+  BERTH_CHECK(ValidateFilters(req.filters));
+  std::string after;
+  if (!req.next_token.empty()) after = BERTH_TRY(ParsePageToken(req.next_token));
+
+  std::vector<std::pair<std::string, Secret>> matched;
+  std::string prefix = SecretPrefix(ctx.caller.account, ctx.region);
+  std::string start_after;
+  TimePoint now = clock_.Now();
+  for (;;) {
+    auto range = BERTH_TRY(kv_.Range(prefix, start_after, 500));
+    for (const auto& kv : range.kvs) {
+      Secret s = BERTH_TRY(DecodeSecret(kv.value));
+      if (s.deletion_date && *s.deletion_date <= now) continue;  // gone; purged when next opened
+      if (s.deleted && !req.include_planned_deletion) continue;
+      if (!MatchesFilters(s, req.filters)) continue;
+      std::string key = SortKey(s);
+      matched.emplace_back(std::move(key), std::move(s));
+    }
+    if (!range.more || range.kvs.empty()) break;
+    start_after = range.kvs.back().key;
+  }
+  bool desc = req.sort_order == "desc";
+  std::sort(matched.begin(), matched.end(), [desc](const auto& a, const auto& b) {
+    return desc ? a.first > b.first : a.first < b.first;
+  });
+  SecretPage page;
+  auto it = matched.begin();
+  if (!after.empty()) {
+    it = std::find_if(matched.begin(), matched.end(),
+                      [&](const auto& m) { return desc ? m.first < after : m.first > after; });
+  }
+  for (; it != matched.end() && page.secrets.size() < limit; ++it) {
+    page.secrets.push_back(it->second);
+  }
+  if (it != matched.end() && !page.secrets.empty()) {
+    page.next_token = PageToken(SortKey(page.secrets.back()));
+  }
+  return page;
+}
+
+Result<VersionPage> Service::ListSecretVersionIds(const aws::RequestContext& ctx,
+                                                  const ListVersionsRequest& req) {
+  size_t limit = BERTH_TRY(PageSize(req.max_results, 100, 100));
+  std::string after;
+  if (!req.next_token.empty()) after = BERTH_TRY(ParsePageToken(req.next_token));
+  Access access{.allow_deleted = true};
+  Loaded loaded =
+      BERTH_TRY(Open(ctx, req.secret_id, "secretsmanager:ListSecretVersionIds", access));
+  const Secret& s = loaded.secret;
+  VersionPage page{s.arn, s.name, {}, ""};
+  std::vector<const Version*> listed;
+  for (auto it = s.versions.rbegin(); it != s.versions.rend(); ++it) {
+    if (req.include_deprecated || !it->stages.empty()) listed.push_back(&*it);
+  }
+  size_t start = 0;
+  if (!after.empty()) {
+    auto pos = std::find_if(listed.begin(), listed.end(),
+                            [&](const Version* v) { return v->id == after; });
+    if (pos == listed.end()) {
+      return Fail("InvalidNextTokenException", "The NextToken value is invalid.");
+    }
+    start = static_cast<size_t>(pos - listed.begin()) + 1;
+  }
+  for (size_t i = start; i < listed.size() && page.versions.size() < limit; ++i) {
+    page.versions.push_back(*listed[i]);
+  }
+  if (start + page.versions.size() < listed.size() && !page.versions.empty()) {
+    page.next_token = PageToken(page.versions.back().id);
+  }
+  return page;
+}
+
+Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::string& secret_id,
+                                     std::optional<int64_t> recovery_window_days, bool force) {
+  if (recovery_window_days && force) {
+    return Fail("InvalidParameterException",
+                "You can't use ForceDeleteWithoutRecovery in conjunction with "
+                "RecoveryWindowInDays.");
+  }
+  if (recovery_window_days && (*recovery_window_days < 7 || *recovery_window_days > 30)) {
+    return Fail("InvalidParameterException",
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).");
+  }
+  if (!force) {
+    int64_t days = recovery_window_days.value_or(30);
+    return Mutate(ctx, secret_id, "secretsmanager:DeleteSecret", Access{},
+                  [&](Secret& s) -> Status {
+                    TimePoint now = clock_.Now();
+                    s.deleted = now;
+                    s.deletion_date = now + std::chrono::days(days);
+                    return {};
+                  });
+  }
+  Access access{.allow_deleted = true};
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:DeleteSecret", access));
+    Secret& s = loaded.secret;
+    store::Txn txn;
+    txn.compares.push_back({loaded.key, loaded.mod_revision});
+    txn.ops.push_back(store::Op::Delete(loaded.key));
+    txn.ops.push_back(store::Op::DeletePrefix(ValuePrefix(s.account, s.region, s.name)));
+    if (BERTH_TRY(kv_.Commit(txn)).succeeded) {
+      TimePoint now = clock_.Now();
+      s.deleted = now;
+      s.deletion_date = now;
+      return std::move(s);
+    }
+  }
+  return Contention();
+}
+
+Result<Secret> Service::RestoreSecret(const aws::RequestContext& ctx,
+                                      const std::string& secret_id) {
+  Access access{.allow_deleted = true};
+  return Mutate(ctx, secret_id, "secretsmanager:RestoreSecret", access, [](Secret& s) -> Status {
+    s.deleted.reset();
+    s.deletion_date.reset();
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Resource policies and tags.
+
+namespace {
+
+// Parses `policy` as a secret's resource policy: MalformedPolicyDocumentException.
+Status ParseResourcePolicy(const std::string& policy) {
+  BERTH_CHECK(CheckLength("resourcePolicy", policy, 1, kMaxPolicyLength));
+  auto parsed = iam::ParsePolicy(policy, iam::PolicyType::kResource);
+  if (!parsed) return Fail("MalformedPolicyDocumentException", parsed.error().message);
+  return {};
+}
+
+}  // namespace
+
+Result<Secret> Service::PutResourcePolicy(const aws::RequestContext& ctx,
+                                          const std::string& secret_id, const std::string& policy,
+                                          bool block_public) {
+  Access access;
+  access.condition_keys["secretsmanager:BlockPublicPolicy"] = {block_public ? "true" : "false"};
+  return Mutate(ctx, secret_id, "secretsmanager:PutResourcePolicy", access,
+                [&](Secret& s) -> Status {
+                  BERTH_CHECK(ParseResourcePolicy(policy));
+                  if (block_public && IsPublicPolicy(policy)) {
+                    return Fail("PublicPolicyException",
+                                "The BlockPublicPolicy parameter is set to true, and the resource "
+                                "policy did not prevent broad access to the secret.");
+                  }
+                  s.policy = policy;
+                  return {};
+                });
+}
+
+Result<Secret> Service::GetResourcePolicy(const aws::RequestContext& ctx,
+                                          const std::string& secret_id) {
+  Access access{.allow_deleted = true};
+  Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:GetResourcePolicy", access));
+  return std::move(loaded.secret);
+}
+
+Result<Secret> Service::DeleteResourcePolicy(const aws::RequestContext& ctx,
+                                             const std::string& secret_id) {
+  return Mutate(ctx, secret_id, "secretsmanager:DeleteResourcePolicy", Access{},
+                [](Secret& s) -> Status {
+                  s.policy.clear();
+                  return {};
+                });
+}
+
+Result<PolicyValidation> Service::ValidateResourcePolicy(
+    const aws::RequestContext& ctx, const std::optional<std::string>& secret_id,
+    const std::string& policy) {
+  if (secret_id) {
+    Access access{.allow_deleted = true};
+    BERTH_CHECK(Open(ctx, *secret_id, "secretsmanager:ValidateResourcePolicy", access));
+  } else {
+    BERTH_CHECK(access_.Authorize(ctx, "secretsmanager:ValidateResourcePolicy", "*"));
+  }
+  BERTH_CHECK(ParseResourcePolicy(policy));
+  PolicyValidation out;
+  if (IsPublicPolicy(policy)) {
+    out.passed = false;
+    out.errors.push_back({"PUBLIC_POLICY",
+                          "The resource policy grants broad access to the secret: a statement "
+                          "allows everyone (\"*\") without a condition that restricts the "
+                          "caller's account, organization, network or ARN."});
+  }
+  return out;
+}
+
+Status Service::TagResource(const aws::RequestContext& ctx, const std::string& secret_id,
+                            const std::vector<Tag>& tags) {
+  BERTH_CHECK(ValidateTags(tags));
+  Access access;
+  std::vector<std::string> keys;
+  for (const auto& t : tags) {
+    access.condition_keys["aws:RequestTag/" + t.key] = {t.value};
+    keys.push_back(t.key);
+  }
+  access.condition_keys["aws:TagKeys"] = keys;
+  auto updated =
+      Mutate(ctx, secret_id, "secretsmanager:TagResource", access, [&](Secret& s) -> Status {
+        for (const auto& t : tags) {
+          auto it = std::find_if(s.tags.begin(), s.tags.end(),
+                                 [&](const Tag& o) { return o.key == t.key; });
+          if (it != s.tags.end()) {
+            it->value = t.value;
+          } else {
+            s.tags.push_back(t);
+          }
+        }
+        if (s.tags.size() > kMaxTags) {
+          return Fail("InvalidParameterException",
+                      fmt::format("A secret can have at most {} tags.", kMaxTags));
+        }
+        return {};
+      });
+  if (!updated) return Fail(updated.error());
+  return {};
+}
+
+Status Service::UntagResource(const aws::RequestContext& ctx, const std::string& secret_id,
+                              const std::vector<std::string>& tag_keys) {
+  for (const auto& k : tag_keys) BERTH_CHECK(CheckLength("tagKeys.member", k, 1, 128));
+  Access access;
+  access.condition_keys["aws:TagKeys"] = tag_keys;
+  auto updated =
+      Mutate(ctx, secret_id, "secretsmanager:UntagResource", access, [&](Secret& s) -> Status {
+        std::erase_if(s.tags, [&](const Tag& t) { return Contains(tag_keys, t.key); });
+        return {};
+      });
+  if (!updated) return Fail(updated.error());
+  return {};
+}
+
+Result<std::string> Service::GetRandomPassword(const aws::RequestContext& ctx,
+                                               const PasswordOptions& options) {
+  BERTH_CHECK(access_.Authorize(ctx, "secretsmanager:GetRandomPassword", "*"));
+  return GeneratePassword(options, ids_);
+}
+
+}  // namespace berth::secrets
