@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/json.h"
 #include "common/strings.h"
@@ -634,6 +636,29 @@ TEST_F(KmsTest, InputLimitsAndIdentityOnlyActions) {
   Service::CreateKeyRequest request;
   request.key_spec = "RSA_2048";
   EXPECT_FAILS(kms_.CreateKey(c, request), "UnsupportedOperationException", "");
+  request.key_spec = "SYMMETRIC_DEFAULT";
+  request.policy = "{not json";
+  EXPECT_FAILS(kms_.CreateKey(c, request), "MalformedPolicyDocumentException", "");
+  EXPECT_FAILS(kms_.CreateAlias(c, "alias/x", "00000000-0000-4000-8000-000000000000"),
+               "NotFoundException", "");
+  // Failed requests left nothing behind: the one key of this test, no alias.
+  EXPECT_THAT(kv_->Range("kms/")->kvs, SizeIs(1));
+}
+
+TEST_F(KmsTest, ConcurrentFirstUsesCreateOneManagedKey) {
+  auto ctx = Ctx(Root());
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto key = kms_.ManagedKey(Caller{ctx, kVia}, "secretsmanager");
+      ids[i] = key ? key->key_id : key.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& id : ids) EXPECT_EQ(id, ids[0]);
+  auto stored = kv_->Range("kms/111122223333/us-east-1/key/");
+  EXPECT_THAT(stored->kvs, SizeIs(1));
 }
 
 TEST_F(KmsTest, NoKeyMaterialOrPlaintextInTheStore) {

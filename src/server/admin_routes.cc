@@ -9,7 +9,8 @@
 
 namespace berth::server {
 
-aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operator_account) {
+aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
+                             std::string operator_account) {
   aws::JsonService svc;
   svc.signing_name = "berth";
   svc.target_prefix = "BerthAdmin_20261126";
@@ -48,6 +49,31 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operato
         json::Json list = json::Json::array();
         for (const auto& id : ids) list.push_back({{"AccountId", id}});
         return json::Json{{"Accounts", list}};
+      });
+  // The platform's own role assumption as an AWS service (what ECS does with
+  // a task's execution role), exposed to the operator so the trust policy and
+  // the role's permissions can be exercised before ECS runs a task.
+  svc.operations["AssumeRoleAsService"] = aws::JsonOp(
+      [&sts, require_operator](const aws::RequestContext& ctx,
+                               const json::Json& in) -> Result<json::Json> {
+        BERTH_CHECK(require_operator(ctx, "AssumeRoleAsService"));
+        sts::AssumeRoleRequest req;
+        req.role_arn = BERTH_TRY(json::RequiredString(in, "RoleArn"));
+        req.session_name = BERTH_TRY(json::RequiredString(in, "RoleSessionName"));
+        auto service = BERTH_TRY(json::RequiredString(in, "ServicePrincipal"));
+        if (auto it = in.find("DurationSeconds"); it != in.end() && it->is_number_integer()) {
+          req.duration_seconds = it->get<int>();
+        }
+        auto assumed = BERTH_TRY(sts.AssumeRoleAsService(service, req));
+        return json::Json{
+            {"Credentials",
+             {{"AccessKeyId", assumed.credentials.access_key_id},
+              {"SecretAccessKey", assumed.credentials.secret_access_key},
+              {"SessionToken", assumed.credentials.session_token},
+              {"Expiration", std::chrono::duration_cast<std::chrono::seconds>(
+                                 assumed.expiration.time_since_epoch()).count()}}},
+            {"AssumedRoleUser", {{"Arn", assumed.assumed_role_arn},
+                                 {"AssumedRoleId", assumed.assumed_role_id}}}};
       });
   return svc;
 }

@@ -101,7 +101,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   impl->secrets = std::make_unique<secrets::Service>(*impl->kv, *impl->kms, *access,
                                                      crypto::SecureIds(), SystemClock::Instance());
   impl->gateway->Add(SecretsRoutes(*impl->secrets));
-  impl->gateway->Add(AdminRoutes(*impl->identities, options.account_id));
+  impl->gateway->Add(AdminRoutes(*impl->identities, *impl->sts, options.account_id));
 
   http::ServerOptions http_options;
   http_options.host = options.host;

@@ -2,6 +2,9 @@
 // botocore `kms` model. Timestamps are epoch seconds as numbers, blobs base64.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "aws/json_protocol.h"
 #include "common/strings.h"
 #include "server/routes.h"
@@ -14,16 +17,19 @@ using aws::RequestContext;
 using json::Json;
 using kms::Caller;
 
+// AWS's message for a missing required member ("keyId" for KeyId).
+std::unexpected<Error> Missing(std::string_view name) {
+  std::string member(name);
+  if (!member.empty()) member[0] = static_cast<char>(std::tolower(member[0]));
+  return Fail("ValidationException",
+              fmt::format("1 validation error detected: Value null at '{}' failed to satisfy "
+                          "constraint: Member must not be null",
+                          member));
+}
+
 Result<std::string> Required(const Json& in, std::string_view name) {
   auto value = BERTH_TRY(json::OptionalString(in, name));
-  if (!value) {
-    std::string member(name);
-    if (!member.empty()) member[0] = static_cast<char>(std::tolower(member[0]));
-    return Fail("ValidationException",
-                fmt::format("1 validation error detected: Value null at '{}' failed to satisfy "
-                            "constraint: Member must not be null",
-                            member));
-  }
+  if (!value) return Missing(name);
   return *value;
 }
 
@@ -44,7 +50,9 @@ Result<std::optional<long long>> OptionalInt(const Json& in, std::string_view na
 Result<bool> OptionalBool(const Json& in, std::string_view name) {
   auto it = in.find(name);
   if (it == in.end() || it->is_null()) return false;
-  if (!it->is_boolean()) return Fail("SerializationException", fmt::format("{} must be a boolean.", name));
+  if (!it->is_boolean()) {
+    return Fail("SerializationException", fmt::format("{} must be a boolean.", name));
+  }
   return it->get<bool>();
 }
 
@@ -52,7 +60,7 @@ Result<bool> OptionalBool(const Json& in, std::string_view name) {
 Result<std::string> Blob(const Json& in, std::string_view name, bool required) {
   auto text = BERTH_TRY(json::OptionalString(in, name));
   if (!text) {
-    if (required) BERTH_TRY(Required(in, name));
+    if (required) return Missing(name);
     return std::string();
   }
   auto bytes = Base64Decode(*text);
@@ -81,8 +89,9 @@ Status Algorithm(const Json& in, std::string_view name) {
   auto value = BERTH_TRY(json::OptionalString(in, name));
   if (!value || *value == "SYMMETRIC_DEFAULT") return {};
   if (*value == "RSAES_OAEP_SHA_1" || *value == "RSAES_OAEP_SHA_256" || *value == "SM2PKE") {
-    return Fail("InvalidKeyUsageException",
-                fmt::format("{} is not a valid encryption algorithm for a symmetric KMS key.", *value));
+    return Fail(
+        "InvalidKeyUsageException",
+        fmt::format("{} is not a valid encryption algorithm for a symmetric KMS key.", *value));
   }
   return Fail("ValidationException",
               fmt::format("1 validation error detected: Value '{}' at 'encryptionAlgorithm' failed "
@@ -94,7 +103,9 @@ Status Algorithm(const Json& in, std::string_view name) {
 Status GrantTokens(const Json& in) {
   auto it = in.find("GrantTokens");
   if (it == in.end() || it->is_null()) return {};
-  if (!it->is_array()) return Fail("SerializationException", "GrantTokens must be a list of strings.");
+  if (!it->is_array()) {
+    return Fail("SerializationException", "GrantTokens must be a list of strings.");
+  }
   return {};
 }
 
@@ -124,7 +135,7 @@ Result<std::map<std::string, std::string>> Tags(const Json& in, bool required) {
   std::map<std::string, std::string> tags;
   auto it = in.find("Tags");
   if (it == in.end() || it->is_null()) {
-    if (required) BERTH_TRY(Required(in, "Tags"));
+    if (required) return Missing("Tags");
     return tags;
   }
   if (!it->is_array()) return Fail("SerializationException", "Tags must be a list.");
@@ -193,10 +204,10 @@ using Handler = std::function<Result<Json>(const Caller&, const Json&)>;
 
 // Direct KMS calls come through no other service: via_service stays empty.
 aws::JsonOperation Op(Handler handler) {
-  return aws::JsonOp([handler = std::move(handler)](const RequestContext& ctx,
-                                                    const Json& in) -> Result<Json> {
-    return handler(Caller{ctx, ""}, in);
-  });
+  return aws::JsonOp(
+      [handler = std::move(handler)](const RequestContext& ctx, const Json& in) -> Result<Json> {
+        return handler(Caller{ctx, ""}, in);
+      });
 }
 
 }  // namespace
@@ -233,7 +244,8 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
       return Fail("UnsupportedOperationException", "berth has no custom key stores.");
     }
     r.multi_region = BERTH_TRY(OptionalBool(in, "MultiRegion"));
-    r.bypass_policy_lockout_safety_check = BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
+    r.bypass_policy_lockout_safety_check =
+        BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
     auto meta = BERTH_TRY(kms.CreateKey(c, r));
     return Json{{"KeyMetadata", MetadataJson(meta)}};
   });
@@ -306,8 +318,8 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
     BERTH_CHECK(Algorithm(in, "SourceEncryptionAlgorithm"));
     BERTH_CHECK(Algorithm(in, "DestinationEncryptionAlgorithm"));
     BERTH_CHECK(GrantTokens(in));
-    auto out = BERTH_TRY(kms.ReEncrypt(c, blob, source_context, source_key, destination_key,
-                                       destination_context));
+    auto out = BERTH_TRY(
+        kms.ReEncrypt(c, blob, source_context, source_key, destination_key, destination_context));
     return Json{{"CiphertextBlob", Base64Encode(out.ciphertext_blob)},
                 {"SourceKeyId", out.source_key_arn},
                 {"KeyId", out.key_arn},
@@ -324,14 +336,15 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"Plaintext", Base64Encode(key.plaintext)},
                 {"KeyId", key.key_arn}};
   });
-  ops["GenerateDataKeyWithoutPlaintext"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
-    size_t size = BERTH_TRY(DataKeySize(in));
-    BERTH_CHECK(GrantTokens(in));
-    auto key = BERTH_TRY(kms.GenerateDataKeyWithoutPlaintext(c, key_id, context, size));
-    return Json{{"CiphertextBlob", Base64Encode(key.ciphertext_blob)}, {"KeyId", key.key_arn}};
-  });
+  ops["GenerateDataKeyWithoutPlaintext"] =
+      Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+        auto key_id = BERTH_TRY(Required(in, "KeyId"));
+        auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+        size_t size = BERTH_TRY(DataKeySize(in));
+        BERTH_CHECK(GrantTokens(in));
+        auto key = BERTH_TRY(kms.GenerateDataKeyWithoutPlaintext(c, key_id, context, size));
+        return Json{{"CiphertextBlob", Base64Encode(key.ciphertext_blob)}, {"KeyId", key.key_arn}};
+      });
 
   // ---- aliases
   ops["CreateAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
@@ -396,11 +409,14 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   ops["UntagResource"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
     auto key_id = BERTH_TRY(Required(in, "KeyId"));
     auto it = in.find("TagKeys");
-    if (it == in.end() || it->is_null()) BERTH_TRY(Required(in, "TagKeys"));
-    if (!it->is_array()) return Fail("SerializationException", "TagKeys must be a list of strings.");
+    if (it == in.end() || it->is_null()) return Missing("TagKeys");
+    auto not_strings = [] {
+      return Fail("SerializationException", "TagKeys must be a list of strings.");
+    };
+    if (!it->is_array()) return not_strings();
     std::vector<std::string> keys;
     for (const auto& k : *it) {
-      if (!k.is_string()) return Fail("SerializationException", "TagKeys must be a list of strings.");
+      if (!k.is_string()) return not_strings();
       keys.push_back(k.get<std::string>());
     }
     BERTH_CHECK(kms.UntagResource(c, key_id, keys));

@@ -32,6 +32,7 @@ aws::QueryService StsRoutes(sts::Service& sts);
 aws::JsonService KmsRoutes(kms::Service& kms);
 aws::JsonService SecretsRoutes(secrets::Service& secrets);
 // berth's operator API (accounts); `operator_account` is the default account.
-aws::JsonService AdminRoutes(iam::IdentityStore& identities, std::string operator_account);
+aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
+                             std::string operator_account);
 
 }  // namespace berth::server
