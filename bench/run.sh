@@ -85,6 +85,12 @@ berth = float(open(os.path.join(w, "berth sts:GetCallerIdentity (SigV4).rps")).r
 print(f"berth/nginx: {berth / nginx * 100:.0f}% of nginx's rate (target: at least 50%)")
 PY
 
+if [ -x "$BUILD/bench/authorizer_bench" ]; then
+  echo
+  echo "== IAM policy evaluation (one core; target >= 1,000,000 decisions/s: items_per_second) =="
+  "$BUILD/bench/authorizer_bench" --benchmark_min_time=0.5
+fi
+
 if [ -x "$BUILD/bench/request_path_bench" ]; then
   echo
   echo "== Request path micro-benchmarks (Google Benchmark) =="
