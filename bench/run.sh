@@ -77,12 +77,17 @@ echo "== HTTP: wrk -t2 -c16 -d$DURATION on $(nproc) cores (berth and nginx in th
 printf '%-40s %12s %10s %10s %8s\n' "target" "requests/s" "p50" "p99" "non-2xx"
 run_wrk "nginx static file (peer)" "http://127.0.0.1:$NGINX_PORT/"
 run_wrk "berth sts:GetCallerIdentity (SigV4)" "http://127.0.0.1:$BERTH_PORT/" "$WORK/sts.lua"
+/usr/bin/python3 "$HERE/secret_request.py" "http://127.0.0.1:$BERTH_PORT/" "$KEY" "$SECRET" >"$WORK/secret.lua"
+run_wrk "berth GetSecretValue (assumed role)" "http://127.0.0.1:$BERTH_PORT/" "$WORK/secret.lua"
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, os
 w = sys.argv[1]
-nginx = float(open(os.path.join(w, "nginx static file (peer).rps")).read())
-berth = float(open(os.path.join(w, "berth sts:GetCallerIdentity (SigV4).rps")).read())
-print(f"berth/nginx: {berth / nginx * 100:.0f}% of nginx's rate (target: at least 50%)")
+rate = lambda name: float(open(os.path.join(w, name + ".rps")).read())
+nginx = rate("nginx static file (peer)")
+sts = rate("berth sts:GetCallerIdentity (SigV4)")
+secret = rate("berth GetSecretValue (assumed role)")
+print(f"GetCallerIdentity/nginx: {sts / nginx * 100:.0f}% of nginx's rate (target: at least 50%)")
+print(f"GetSecretValue/GetCallerIdentity: {secret / sts * 100:.0f}% (target: at least 60%)")
 PY
 
 if [ -x "$BUILD/bench/authorizer_bench" ]; then

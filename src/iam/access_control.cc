@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/arn.h"
+#include "common/strings.h"
 #include "iam/authorizer.h"
 #include "iam/policy.h"
 
@@ -34,10 +35,44 @@ Status ValidatePolicyDocument(std::string_view document, PolicyUse use) {
   return {};
 }
 
-AccessControl::AccessControl(Service& iam, IdentityStore& identities, const Clock& clock)
-    : iam_(iam), identities_(identities), clock_(clock) {}
+struct AccessControl::NamedPolicies {
+  std::vector<NamedPolicy> policies;
+};
 
-AccessControl::~AccessControl() = default;
+AccessControl::AccessControl(Service& iam, IdentityStore& identities, const Clock& clock)
+    : iam_(iam), identities_(identities), clock_(clock) {
+  iam_watch_ = iam_.WatchChanges([this] {
+    std::lock_guard lock(principals_mu_);
+    ++principals_generation_;
+    principals_.clear();
+  });
+}
+
+AccessControl::~AccessControl() { iam_watch_.reset(); }
+
+Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::IdentityPoliciesOf(
+    PrincipalType type, const std::string& account, const std::string& owner) {
+  std::string key = fmt::format("{}/{}/{}", type == PrincipalType::kUser ? "user" : "role",
+                                account, ToLower(owner));
+  uint64_t generation;
+  {
+    std::lock_guard lock(principals_mu_);
+    if (auto it = principals_.find(key); it != principals_.end()) return it->second;
+    generation = principals_generation_;
+  }
+  auto loaded = std::make_shared<NamedPolicies>();
+  std::string label = fmt::format("{}/{}", type == PrincipalType::kUser ? "user" : "role", owner);
+  for (const auto& inline_policy : BERTH_TRY(iam_.InlinePolicies(account, type, owner))) {
+    auto compiled = BERTH_TRY(Compiled(inline_policy.document, int(PolicyType::kIdentity)));
+    loaded->policies.push_back({fmt::format("{}/inline/{}", label, inline_policy.name), compiled});
+  }
+  for (const auto& [arn, document] : BERTH_TRY(iam_.AttachedPolicyDocuments(account, type, owner))) {
+    loaded->policies.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+  }
+  std::lock_guard lock(principals_mu_);
+  if (generation == principals_generation_) principals_.emplace(key, loaded);
+  return std::shared_ptr<const NamedPolicies>(loaded);
+}
 
 Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string& document, int type) {
   std::string key = std::to_string(type) + ":" + document;
@@ -58,20 +93,12 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string&
 }
 
 Status AccessControl::AddCallerPolicies(const aws::Principal& p, PolicySet& set) {
-  auto add = [&](PrincipalType type, const std::string& owner, const std::string& label) -> Status {
-    for (const auto& inline_policy : BERTH_TRY(iam_.InlinePolicies(p.account, type, owner))) {
-      auto compiled = BERTH_TRY(Compiled(inline_policy.document, int(PolicyType::kIdentity)));
-      set.identity.push_back({fmt::format("{}/inline/{}", label, inline_policy.name), compiled});
-    }
-    for (const auto& [arn, document] : BERTH_TRY(iam_.AttachedPolicyDocuments(p.account, type, owner))) {
-      set.identity.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
-    }
-    return {};
-  };
   if (p.kind == aws::Principal::Kind::kUser) {
-    BERTH_CHECK(add(PrincipalType::kUser, p.name, "user/" + p.name));
+    auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kUser, p.account, p.name));
+    set.identity = policies->policies;
   } else if (p.kind == aws::Principal::Kind::kAssumedRole) {
-    BERTH_CHECK(add(PrincipalType::kRole, p.name, "role/" + p.name));
+    auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kRole, p.account, p.name));
+    set.identity = policies->policies;
     auto session = BERTH_TRY(identities_.GetSession(p.access_key_id));
     if (session && !session->session_policy.empty()) {
       set.session.push_back(

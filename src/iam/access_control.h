@@ -92,6 +92,18 @@ class AccessControl {
   const Clock& clock_;
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Policy>> cache_;  // by type + document
+
+  // The compiled identity policies of each user and role ("user/<acct>/<name>"),
+  // dropped whenever any IAM entity changes (a watch on iam/; a generation
+  // counter keeps a load that raced a change from being cached).
+  struct NamedPolicies;
+  Result<std::shared_ptr<const NamedPolicies>> IdentityPoliciesOf(PrincipalType type,
+                                                                  const std::string& account,
+                                                                  const std::string& owner);
+  std::mutex principals_mu_;
+  uint64_t principals_generation_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<const NamedPolicies>> principals_;
+  std::unique_ptr<store::WatchHandle> iam_watch_;
 };
 
 }  // namespace berth::iam

@@ -35,6 +35,11 @@ bool IsValidAccessKeyId(std::string_view id) {
 IdentityStore::IdentityStore(store::Kv& kv, const crypto::RootKey& root_key, Ids& ids,
                              const Clock& clock)
     : kv_(kv), root_key_(root_key), ids_(ids), clock_(clock) {
+  session_watch_ = kv_.Watch("sessions/", [this](const store::WatchEvent& event) {
+    std::unique_lock lock(session_mu_);
+    ++session_generation_;
+    sessions_.erase(event.kv.key.substr(std::string_view("sessions/").size()));
+  });
   watch_ = kv_.Watch(kKeysPrefix, [this](const store::WatchEvent& event) {
     std::unique_lock lock(cache_mu_);
     ++generation_;
@@ -42,7 +47,10 @@ IdentityStore::IdentityStore(store::Kv& kv, const crypto::RootKey& root_key, Ids
   });
 }
 
-IdentityStore::~IdentityStore() { watch_.reset(); }
+IdentityStore::~IdentityStore() {
+  watch_.reset();
+  session_watch_.reset();
+}
 
 Result<bool> IdentityStore::EnsureAccount(const std::string& account_id) {
   if (!IsAccountId(account_id)) {
@@ -334,13 +342,15 @@ Result<aws::Credentials> IdentityStore::CreateSession(const Session& session) {
   return creds;
 }
 
-Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
+Result<std::optional<IdentityStore::CachedSession>> IdentityStore::LoadSession(
     std::string_view access_key_id) {
-  auto kv = BERTH_TRY(kv_.Get(fmt::format("{}{}", kSessionsPrefix, access_key_id)));
-  if (!kv) return std::optional<Session>();
+  std::string key = fmt::format("{}{}", kSessionsPrefix, access_key_id);
+  auto kv = BERTH_TRY(kv_.Get(key));
+  if (!kv) return std::optional<CachedSession>();
   auto r = json::Json::parse(kv->value, nullptr, false);
-  if (!r.is_object()) return InternalFailure("corrupt session record");
-  Session s;
+  if (!r.is_object() || !r["secret"].is_string()) return InternalFailure("corrupt session record");
+  CachedSession c;
+  Session& s = c.session;
   s.kind = r.value("kind", "role");
   s.user_name = r.value("user", "");
   s.user_id = r.value("user_id", "");
@@ -351,51 +361,73 @@ Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
   s.session_name = r.value("session", "");
   s.session_policy = r.value("policy", "");
   s.expiration = TimePoint(std::chrono::seconds(r.value("expiration", int64_t{0})));
-  return std::optional<Session>(std::move(s));
+  c.expiration = s.expiration;
+  c.token_sha256 = r.value("token_sha256", "");
+  auto sealed = Base64Decode(r["secret"].get<std::string>());
+  if (!sealed) return InternalFailure("corrupt session record");
+  c.secret.secret_access_key = BERTH_TRY(root_key_.Open(*sealed, key));
+  aws::Principal& p = c.secret.principal;
+  p.account = s.account;
+  if (s.kind == "root") {
+    p.kind = aws::Principal::Kind::kRoot;
+    p.arn = fmt::format("arn:aws:iam::{}:root", p.account);
+    p.user_id = p.account;
+  } else if (s.kind == "user") {
+    p.kind = aws::Principal::Kind::kUser;
+    p.name = s.user_name;
+    p.arn = fmt::format("arn:aws:iam::{}:user/{}", p.account, p.name);
+    p.user_id = s.user_id;
+  } else {
+    p.kind = aws::Principal::Kind::kAssumedRole;
+    p.name = s.role_name;
+    p.session_name = s.session_name;
+    p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", p.account, p.name, p.session_name);
+    p.user_id = fmt::format("{}:{}", s.role_id, p.session_name);
+  }
+  p.access_key_id = std::string(access_key_id);
+  p.expiration = s.expiration;
+  return std::optional<CachedSession>(std::move(c));
+}
+
+Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
+    std::string_view access_key_id) {
+  {
+    std::shared_lock lock(session_mu_);
+    if (auto it = sessions_.find(std::string(access_key_id)); it != sessions_.end()) {
+      return std::optional<Session>(it->second->session);
+    }
+  }
+  auto loaded = BERTH_TRY(LoadSession(access_key_id));
+  if (!loaded) return std::optional<Session>();
+  return std::optional<Session>(loaded->session);
 }
 
 Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access_key_id,
                                                          std::string_view session_token) {
   if (session_token.empty() || !IsValidAccessKeyId(access_key_id)) return Unrecognized();
-  std::string key = fmt::format("{}{}", kSessionsPrefix, access_key_id);
-  auto kv = BERTH_TRY(kv_.Get(key));
-  if (!kv) return Unrecognized();
-  auto r = json::Json::parse(kv->value, nullptr, false);
-  if (!r.is_object() || !r["secret"].is_string()) return InternalFailure("corrupt session record");
-  if (!crypto::ConstantTimeEquals(crypto::Sha256Hex(session_token), r.value("token_sha256", ""))) {
+  std::shared_ptr<const CachedSession> cached;
+  uint64_t generation;
+  {
+    std::shared_lock lock(session_mu_);
+    if (auto it = sessions_.find(std::string(access_key_id)); it != sessions_.end()) {
+      cached = it->second;
+    }
+    generation = session_generation_;
+  }
+  if (!cached) {
+    auto loaded = BERTH_TRY(LoadSession(access_key_id));
+    if (!loaded) return Unrecognized();
+    cached = std::make_shared<const CachedSession>(std::move(*loaded));
+    std::unique_lock lock(session_mu_);
+    if (generation == session_generation_) sessions_.emplace(std::string(access_key_id), cached);
+  }
+  if (!crypto::ConstantTimeEquals(crypto::Sha256Hex(session_token), cached->token_sha256)) {
     return Unrecognized();
   }
-  TimePoint expiration(std::chrono::seconds(r.value("expiration", int64_t{0})));
-  if (clock_.Now() >= expiration) {
+  if (clock_.Now() >= cached->expiration) {
     return Fail("ExpiredTokenException", "The security token included in the request is expired", 400);
   }
-  auto sealed = Base64Decode(r["secret"].get<std::string>());
-  if (!sealed) return InternalFailure("corrupt session record");
-  auto secret = BERTH_TRY(root_key_.Open(*sealed, key));
-  aws::SigningSecret out;
-  out.secret_access_key = std::move(secret);
-  aws::Principal& p = out.principal;
-  p.account = r.value("account", "");
-  std::string kind = r.value("kind", "role");
-  if (kind == "root") {
-    p.kind = aws::Principal::Kind::kRoot;
-    p.arn = fmt::format("arn:aws:iam::{}:root", p.account);
-    p.user_id = p.account;
-  } else if (kind == "user") {
-    p.kind = aws::Principal::Kind::kUser;
-    p.name = r.value("user", "");
-    p.arn = fmt::format("arn:aws:iam::{}:user/{}", p.account, p.name);
-    p.user_id = r.value("user_id", "");
-  } else {
-    p.kind = aws::Principal::Kind::kAssumedRole;
-    p.name = r.value("role", "");
-    p.session_name = r.value("session", "");
-    p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", p.account, p.name, p.session_name);
-    p.user_id = fmt::format("{}:{}", r.value("role_id", ""), p.session_name);
-  }
-  p.access_key_id = std::string(access_key_id);
-  p.expiration = expiration;
-  return out;
+  return cached->secret;
 }
 
 }  // namespace berth::iam

@@ -90,6 +90,21 @@ class IdentityStore final : public aws::CredentialResolver {
   uint64_t generation_ = 0;  // bumped by every change seen under the key prefix
   std::unordered_map<std::string, aws::SigningSecret> cache_;
   std::unique_ptr<store::WatchHandle> watch_;
+
+  // Sessions are immutable once created: cached after the first request
+  // (secret unsealed, record parsed), checked against the token's SHA-256 and
+  // the expiration on every request; evicted by a watch on sessions/.
+  struct CachedSession {
+    aws::SigningSecret secret;
+    std::string token_sha256;
+    TimePoint expiration;
+    Session session;
+  };
+  Result<std::optional<CachedSession>> LoadSession(std::string_view access_key_id);
+  std::shared_mutex session_mu_;
+  uint64_t session_generation_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<const CachedSession>> sessions_;
+  std::unique_ptr<store::WatchHandle> session_watch_;
 };
 
 // Valid access key id: 16-128 characters of [A-Z0-9] (AWS's documented shape).

@@ -186,7 +186,25 @@ Status ValidatePath(std::string_view path) {
 }
 
 Service::Service(store::Kv& kv, Ids& ids, const Clock& clock, PolicyValidator validator)
-    : kv_(kv), ids_(ids), clock_(clock), validator_(std::move(validator)) {}
+    : listening_(kv), kv_(listening_), ids_(ids), clock_(clock), validator_(std::move(validator)) {}
+
+Result<store::TxnResult> Service::ListeningKv::Commit(const store::Txn& txn) {
+  auto result = BERTH_TRY(inner_.Commit(txn));
+  if (result.succeeded && !txn.ops.empty()) {
+    std::vector<std::function<void()>> listeners;
+    {
+      std::lock_guard lock(mu_);
+      listeners = listeners_;
+    }
+    for (const auto& listener : listeners) listener();
+  }
+  return result;
+}
+
+void Service::ListeningKv::AddListener(std::function<void()> listener) {
+  std::lock_guard lock(mu_);
+  listeners_.push_back(std::move(listener));
+}
 
 // ---- users ----------------------------------------------------------------
 
@@ -598,6 +616,13 @@ Result<std::vector<std::pair<std::string, std::string>>> Service::AttachedPolicy
     }
   }
   return out;
+}
+
+std::unique_ptr<store::WatchHandle> Service::WatchChanges(std::function<void()> on_change) {
+  listening_.AddListener(on_change);
+  return kv_.Watch("iam/", [on_change = std::move(on_change)](const store::WatchEvent&) {
+    on_change();
+  });
 }
 
 }  // namespace berth::iam

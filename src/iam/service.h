@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -136,8 +137,41 @@ class Service {
   Result<std::vector<std::pair<std::string, std::string>>> AttachedPolicyDocuments(
       const std::string& account, PrincipalType type, const std::string& owner);
 
+  // Calls `on_change` after any IAM entity of any account changed: at once
+  // (on the writing thread) for changes made through this Service, and on the
+  // store's watch thread for every change (other replicas' too). For caches
+  // of what the entities imply. `on_change` must outlive the Service's use.
+  std::unique_ptr<store::WatchHandle> WatchChanges(std::function<void()> on_change);
+
  private:
-  store::Kv& kv_;
+  // Forwards to the store and, after every successful commit, tells this
+  // process's listeners at once (the watch only tells them later, on its
+  // thread): a policy change takes effect for the very next request.
+  class ListeningKv final : public store::Kv {
+   public:
+    explicit ListeningKv(store::Kv& inner) : inner_(inner) {}
+    Result<std::optional<store::KeyValue>> Get(std::string_view key) override {
+      return inner_.Get(key);
+    }
+    Result<store::RangeResult> Range(std::string_view prefix, std::string_view start_after,
+                                     size_t limit) override {
+      return inner_.Range(prefix, start_after, limit);
+    }
+    Result<store::TxnResult> Commit(const store::Txn& txn) override;
+    std::unique_ptr<store::WatchHandle> Watch(
+        std::string_view prefix, std::function<void(const store::WatchEvent&)> on_event) override {
+      return inner_.Watch(prefix, std::move(on_event));
+    }
+    void AddListener(std::function<void()> listener);
+
+   private:
+    store::Kv& inner_;
+    std::mutex mu_;
+    std::vector<std::function<void()>> listeners_;
+  };
+
+  ListeningKv listening_;
+  store::Kv& kv_;  // = listening_
   Ids& ids_;
   const Clock& clock_;
   PolicyValidator validator_;
