@@ -264,3 +264,36 @@ def test_get_session_token_keeps_identity_and_permissions(berth):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client(berth, "sts", *session).get_session_token()
     assert code_of(e) == "AccessDenied"
+
+
+def test_bad_input_gets_aws_codes_and_leaves_nothing_behind(berth):
+    iam = client(berth, "iam")
+    iam.create_user(UserName="judy")
+    iam.create_role(RoleName="r1", AssumeRolePolicyDocument=trust(
+        {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    cases = [
+        (lambda: iam.attach_user_policy(UserName="judy", PolicyArn="arn:aws:iam::12:policy/x"),
+         "InvalidInput"),
+        (lambda: iam.attach_user_policy(UserName="judy", PolicyArn="not-an-arn-at-all-really"), "InvalidInput"),
+        (lambda: iam.create_role(RoleName="bad name!", AssumeRolePolicyDocument=trust("*")),
+         "ValidationError"),
+        (lambda: iam.create_user(UserName="x" * 65), "ValidationError"),
+        # A user's inline policies are limited to 2048 non-space characters.
+        (lambda: iam.put_user_policy(UserName="judy", PolicyName="big", PolicyDocument=json.dumps(
+            allow([f"s3:GetObject{i}" for i in range(200)]))), "LimitExceeded"),
+        (lambda: iam.update_assume_role_policy(RoleName="r1", PolicyDocument="{}"),
+         "MalformedPolicyDocument"),
+        (lambda: client(berth, "sts").assume_role(RoleArn="arn:aws:iam::123:role/x",
+                                                  RoleSessionName="ok-name"), "ValidationError"),
+    ]
+    for call, code in cases:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert code_of(e) == code, (code, e.value.response["Error"])
+    assert iam.list_user_policies(UserName="judy")["PolicyNames"] == []
+    assert iam.list_attached_user_policies(UserName="judy")["AttachedPolicies"] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["r1"]
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["judy"]
+    # The trust policy that failed validation was not stored.
+    assert iam.get_role(RoleName="r1")["Role"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
