@@ -415,3 +415,76 @@ TEST_F(IdentityStoreTest, DeactivatedKeyStopsResolving) {
 
 }  // namespace
 }  // namespace berth::iam
+
+namespace berth::iam {
+namespace {
+
+class SessionTest : public IdentityStoreTest {
+ protected:
+  aws::Credentials MustSession(std::chrono::seconds lifetime, std::string kind = "role") {
+    IdentityStore::Session s;
+    s.kind = kind;
+    s.account = kAccount;
+    s.role_name = "exec";
+    s.role_id = "AROAEXAMPLEEXAMPLE123";
+    s.role_arn = std::string("arn:aws:iam::") + kAccount + ":role/exec";
+    s.session_name = "task";
+    s.user_name = "alice";
+    s.user_id = "AIDAEXAMPLEEXAMPLE123";
+    s.session_policy = R"({"Version":"2012-10-17","Statement":[]})";
+    s.expiration = std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()) + lifetime;
+    auto creds = store_->CreateSession(s);
+    EXPECT_TRUE(creds.has_value());
+    return creds.value_or(aws::Credentials{});
+  }
+};
+
+TEST_F(SessionTest, ResolvesToTheAssumedRoleUntilItExpires) {
+  aws::Credentials c = MustSession(std::chrono::seconds(900));
+  EXPECT_TRUE(c.access_key_id.starts_with("ASIA"));
+  for (int pass = 0; pass < 2; ++pass) {  // from the store, then from the cache
+    auto r = store_->Resolve(c.access_key_id, c.session_token);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->secret_access_key, c.secret_access_key);
+    EXPECT_EQ(r->principal.kind, aws::Principal::Kind::kAssumedRole);
+    EXPECT_EQ(r->principal.arn, std::string("arn:aws:sts::") + kAccount + ":assumed-role/exec/task");
+    EXPECT_EQ(r->principal.user_id, "AROAEXAMPLEEXAMPLE123:task");
+    ASSERT_TRUE(r->principal.expiration.has_value());
+  }
+  auto session = store_->GetSession(c.access_key_id);
+  ASSERT_TRUE(session.has_value() && session->has_value());
+  EXPECT_EQ((*session)->session_policy, R"({"Version":"2012-10-17","Statement":[]})");
+  clock_.Advance(std::chrono::seconds(899));
+  EXPECT_TRUE(store_->Resolve(c.access_key_id, c.session_token).has_value());
+  clock_.Advance(std::chrono::seconds(1));
+  auto expired = store_->Resolve(c.access_key_id, c.session_token);
+  ASSERT_FALSE(expired.has_value());
+  EXPECT_EQ(expired.error().code, "ExpiredTokenException");
+}
+
+TEST_F(SessionTest, TamperedOrMissingTokenIsRefusedEvenWhenCached) {
+  aws::Credentials c = MustSession(std::chrono::seconds(900));
+  ASSERT_TRUE(store_->Resolve(c.access_key_id, c.session_token).has_value());
+  std::string tampered = c.session_token;
+  tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
+  ExpectUnrecognized(store_->Resolve(c.access_key_id, tampered));
+  ExpectUnrecognized(store_->Resolve(c.access_key_id, ""));
+  ExpectUnrecognized(store_->Resolve("ASIAUNKNOWNUNKNOWN00", c.session_token));
+}
+
+TEST_F(SessionTest, UserSessionsKeepTheUsersIdentityAndNoSecretRestsInPlaintext) {
+  aws::Credentials c = MustSession(std::chrono::seconds(900), "user");
+  auto r = store_->Resolve(c.access_key_id, c.session_token);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->principal.kind, aws::Principal::Kind::kUser);
+  EXPECT_EQ(r->principal.arn, std::string("arn:aws:iam::") + kAccount + ":user/alice");
+  auto all = kv_->Range("");
+  ASSERT_TRUE(all.has_value());
+  for (const auto& kv : all->kvs) {
+    EXPECT_EQ(kv.value.find(c.secret_access_key), std::string::npos) << kv.key;
+    EXPECT_EQ(kv.value.find(c.session_token), std::string::npos) << kv.key;
+  }
+}
+
+}  // namespace
+}  // namespace berth::iam
