@@ -21,16 +21,33 @@ the median of PULL_BENCH_RUNS (default 5) runs of:
               (config and layers), all started at once: the fetch-and-verify
               limit of this machine. The printed digests must match.
 
+Everything (registry storage, stores, rootfs) lives in a temp dir under
+PULL_BENCH_DIR (default: the system's, /tmp).
+
 Targets: end to end at least 5x faster than skopeo + umoci; store only within
 1.3x of parallel curl + sha256. MB/s counts compressed bytes (config + layers).
 Every directory is fresh for each run and `sync` runs (untimed) before each
 timed command, so one tool's dirty pages are not flushed on the other's time.
+
+Inodes: the unpacked trees are removed only after the last round of an
+image, not between rounds. On ext4 without a journal (this machine's root
+filesystem), the inode allocator skips inodes freed in the last 60 s
+(fs/ext4/ialloc.c, recently_deleted()) by reading each one's dtime: after
+removing the ~20,000 files of a round, every file the next round created paid
+a scan past them (perf: find_get_block_common, recently_deleted), and each
+round of the realistic image got slower than the one before, for both tools.
+Memory: the content stores and OCI layouts (a few large files) are removed
+after each round, so the next round's writes reuse their page cache. Writes
+into guest memory never touched before cost several times more here (a VM:
+the host backs a page on its first touch; perf shows the time in
+copy_folio_from_iter_atomic), which would tax whichever tool comes later.
 """
 import base64
 import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -356,14 +373,20 @@ def bench_image(registry, work, name, repo, tag):
             ours, theirs = tree_summary(f"{d}/rootfs"), tree_summary(f"{d}/bundle/rootfs")
             if ours != theirs:
                 raise RuntimeError(f"{name}: berth rootfs {ours} != umoci rootfs {theirs} (entries, bytes)")
-        shutil.rmtree(d)
+        for sub in ("e2e-store", "oci", "store"):  # few large files: see "Memory" above
+            shutil.rmtree(os.path.join(d, sub))
         print(f"  {name} round {i + 1}/{RUNS}: " +
               ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
-    return compressed, len(manifest["layers"]), {k: statistics.median(v) for k, v in times.items()}
+    # The unpacked trees only now: see "Inodes" above.
+    for i in range(RUNS):
+        shutil.rmtree(os.path.join(work, f"{name}-run{i}"))
+    return compressed, len(manifest["layers"]), times
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="berth-pull-bench-")
+    # A SIGTERM (e.g. `timeout`) still stops the registry and removes the temp dir.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = tempfile.mkdtemp(prefix="berth-pull-bench-", dir=os.environ.get("PULL_BENCH_DIR"))
     registry = None
     try:
         t0 = time.perf_counter()
@@ -388,14 +411,17 @@ def main():
             print(f"{tag:<10} {nlayers} layers, {raw[tag] / 1e6:.0f} MB of files, "
                   f"{compressed / 1e6:.0f} MB compressed (gzip {raw[tag] / compressed:.2f}:1)")
         print()
-        print(f"{'image':<10} {'tool':<34} {'seconds':>8} {'MB/s':>8}")
-        for tag, (compressed, _, med) in results.items():
-            for tool, s in med.items():
-                print(f"{tag:<10} {tool:<34} {s:8.2f} {compressed / 1e6 / s:8.0f}")
+        print(f"{'image':<10} {'tool':<34} {'seconds':>8} {'MB/s':>8}   {'fastest-slowest run':>19}")
+        for tag, (compressed, _, times) in results.items():
+            for tool, runs in times.items():
+                s = statistics.median(runs)
+                print(f"{tag:<10} {tool:<34} {s:8.2f} {compressed / 1e6 / s:8.0f}   "
+                      f"{min(runs):8.2f} - {max(runs):.2f}")
         print()
-        print(f"{'image':<10} {'ratio':<44} {'value':>7} {'target':>8}  result")
+        print(f"{'image':<10} {'ratio (of medians)':<44} {'value':>7} {'target':>8}  result")
         ok = True
-        for tag, (_, _, med) in results.items():
+        for tag, (_, _, times) in results.items():
+            med = {tool: statistics.median(runs) for tool, runs in times.items()}
             e2e = med["skopeo copy + umoci unpack"] / med["berth pull --dest"]
             store = med["berth pull (store only)"] / med["curl | openssl sha256 (parallel)"]
             for label, value, target, passed in (

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -26,6 +30,117 @@ constexpr std::chrono::milliseconds kBusyWait{100};
 // Longest sleep of the loop, so the deadline and new work are noticed.
 constexpr std::chrono::milliseconds kMaxWait{100};
 constexpr long kReceiveBuffer = 128 << 10;
+// WriterPipe: bytes are handed to the writing thread in buffers of this
+// size, at most kPipeDepth of them queued per blob.
+constexpr size_t kPipeBuffer = 1 << 20;
+constexpr size_t kPipeDepth = 4;
+
+// Writes (and so hashes: the store's Writer hashes what it writes) one blob's
+// bytes on a thread of its own, so the transfer loop only receives. With
+// several blobs in flight, SHA-256 and the copy into the page cache spread
+// over the cores instead of queueing behind the network on one thread.
+// The loop hands over full buffers; when kPipeDepth are waiting, Push waits
+// for the writing thread. Blobs smaller than one buffer never start a thread.
+// The Writer is used by the writing thread only between Push and Drain: call
+// Drain (or destroy the pipe, which drains it) before any other use of it.
+class WriterPipe {
+ public:
+  explicit WriterPipe(content::Writer& writer) : writer_(writer) {}
+  ~WriterPipe() {
+    (void)Drain();
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  WriterPipe(const WriterPipe&) = delete;
+  WriterPipe& operator=(const WriterPipe&) = delete;
+
+  // Queues bytes. A write error shows in failed() and Drain().
+  void Push(std::string_view data) {
+    while (!data.empty()) {
+      if (current_.capacity() < kPipeBuffer) current_.reserve(kPipeBuffer);
+      size_t n = std::min(data.size(), kPipeBuffer - current_.size());
+      current_.append(data.substr(0, n));
+      data.remove_prefix(n);
+      if (current_.size() == kPipeBuffer) Hand();
+    }
+  }
+
+  // True once a write has failed (Drain says how); cheap, for aborting early.
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+
+  // Writes everything pushed so far and waits for it; the first write error.
+  Status Drain() {
+    if (!current_.empty()) {
+      if (!worker_.joinable()) {  // a small blob: no thread for it
+        std::lock_guard lock(mu_);
+        if (status_) {
+          status_ = writer_.Write(current_);
+          if (!status_) failed_ = true;
+        }
+        current_.clear();
+      } else {
+        Hand();
+      }
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    return status_;
+  }
+
+ private:
+  void Hand() {
+    std::unique_lock lock(mu_);
+    if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
+    cv_.wait(lock, [&] { return queue_.size() < kPipeDepth; });
+    queue_.push_back(std::move(current_));
+    current_.clear();
+    if (!free_.empty()) {
+      current_ = std::move(free_.back());
+      free_.pop_back();
+    }
+    cv_.notify_all();
+  }
+
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left
+      std::string buffer = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      bool write = status_.has_value();  // after an error the rest is dropped
+      lock.unlock();
+      cv_.notify_all();  // room in the queue
+      Status written = write ? writer_.Write(buffer) : Status{};
+      buffer.clear();
+      lock.lock();
+      busy_ = false;
+      if (!written && status_) {
+        status_ = std::move(written);
+        failed_ = true;
+      }
+      free_.push_back(std::move(buffer));
+      cv_.notify_all();  // maybe idle now
+    }
+  }
+
+  content::Writer& writer_;
+  std::string current_;  // filled by Push, on the loop's thread
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // full buffers waiting for the worker
+  std::vector<std::string> free_;  // written buffers, for reuse
+  bool busy_ = false;              // the worker is writing a buffer
+  bool stop_ = false;
+  Status status_;                  // the first write error
+  std::thread worker_;
+};
 
 class Run;
 
@@ -34,7 +149,10 @@ struct Job {
   Run* run = nullptr;
   content::Descriptor desc;
   std::unique_ptr<content::Writer> writer;
-  int64_t offset = 0;  // bytes the writer holds
+  // Writes for `writer` on another thread; declared after it so it is
+  // destroyed (drained) first. Set whenever `writer` is.
+  std::unique_ptr<WriterPipe> pipe;
+  int64_t offset = 0;  // bytes received for the writer (some may still be in `pipe`)
   std::string url;     // empty: start at the registry
   int failures = 0;    // retryable failures so far
   bool answered = false;
@@ -161,6 +279,8 @@ class Run {
         if (failure_) break;
       }
       if (failure_) break;
+      // The last transfer just finished: return now rather than after a sleep.
+      if (std::all_of(jobs_.begin(), jobs_.end(), [](const auto& j) { return j->done; })) break;
 
       now = Steady::now();
       // Sleep until a transfer has news, or a waiting job may start (only
@@ -208,7 +328,8 @@ class Run {
       job.overrun = true;
       return 0;
     }
-    if (Status s = job.writer->Write(data); !s) {
+    if (job.pipe->failed()) {
+      Status s = job.pipe->Drain();
       if (s.error().code == "BlobSizeMismatch") {
         job.overrun = true;
       } else {
@@ -216,6 +337,7 @@ class Run {
       }
       return 0;
     }
+    job.pipe->Push(data);
     job.offset += static_cast<int64_t>(data.size());
     Report(job, State::kDownloading, false);
     return data.size();
@@ -250,6 +372,7 @@ class Run {
 
   // The store has the blob from another writer: nothing to fetch.
   void Present(Job& job) {
+    job.pipe.reset();
     job.writer.reset();
     job.done = true;
     job.offset = job.desc.size;
@@ -277,6 +400,7 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
+    job.pipe = std::make_unique<WriterPipe>(*job.writer);
     job.offset = job.writer->Offset();
     return true;
   }
@@ -284,6 +408,7 @@ class Run {
   // Throws away what the writer holds and starts a new one at offset 0. On
   // false, job.present or job.fatal says why.
   bool ResetWriter(Job& job) {
+    job.pipe.reset();
     if (job.writer) job.writer->Discard();
     job.writer.reset();
     job.offset = 0;
@@ -300,11 +425,13 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
+    job.pipe = std::make_unique<WriterPipe>(*job.writer);
     return true;
   }
 
   void Start(Job& job) {
     if (!job.writer && !OpenWriter(job)) return;
+    if (!job.pipe) job.pipe = std::make_unique<WriterPipe>(*job.writer);
     if (job.desc.size >= 0 && job.offset >= job.desc.size) {
       // Everything is already in the .partial (a previous pull was cut short
       // before its commit), or it holds too much.
@@ -455,6 +582,14 @@ class Run {
 
   // The body is complete: the store verifies and commits it.
   void Complete(Job& job) {
+    Status written = job.pipe ? job.pipe->Drain() : Status{};
+    job.pipe.reset();
+    if (!written) {
+      if (written.error().code == "BlobSizeMismatch") {  // the store discarded the data
+        return Mismatch(job, written.error().message);
+      }
+      return Failed(&job, PullError(What(job), "storing the blob: " + written.error().message, 500));
+    }
     Status committed = job.writer->Commit();
     if (committed) {
       job.writer.reset();
@@ -472,6 +607,7 @@ class Run {
 
   // The data is not the blob: fetch it once more from the start, then give up.
   void Mismatch(Job& job, std::string_view detail) {
+    job.pipe.reset();
     if (job.writer) job.writer->Discard();
     job.writer.reset();
     job.offset = 0;

@@ -15,6 +15,10 @@
 // - Retries: 5xx, 429, 408, connection failures, resets, drops mid-body and
 //   stalls (the low-speed timeout) are tried again with exponential backoff,
 //   RetryPolicy::max_attempts in all, resuming where the data stopped.
+// - Writing: each blob's bytes are written to its store Writer (which hashes
+//   them) on a thread of its own, up to a few MiB behind the network, so
+//   SHA-256 and the copies into the page cache of several blobs use several
+//   cores while one thread receives (WriterPipe in fetcher.cc).
 // - Verification: the store checks size and digest on commit; a mismatch
 //   (or more bytes than the descriptor's size) discards the data and fetches
 //   the blob once more from the start before failing.

@@ -96,6 +96,79 @@ TEST(FetcherTest, FetchesBlobsInParallelIntoTheStore) {
   EXPECT_EQ(registry->Count("/v2/team/app/blobs/sha256:"), 6);
 }
 
+// Blobs of several MiB go through the writing thread (WriterPipe), the
+// small one does not; all of them in flight at once.
+TEST(FetcherTest, LargeBlobsAreWrittenOnAThreadOfTheirOwn) {
+  auto registry = FakeRegistry::Start();
+  std::vector<content::Descriptor> blobs;
+  std::vector<std::string> data;
+  for (int i = 0; i < 4; ++i) {
+    data.push_back(Data(i == 0 ? 700 : (5 << 20) + i * 4099, static_cast<char>('L' + i)));
+    blobs.push_back(registry->AddBlob("team/big", data.back()));
+  }
+  Fixture f({registry->host()});
+  Status got = f.fetcher.Fetch(registry->host(), "team/big", blobs);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    EXPECT_EQ(f.store.ReadBlob(blobs[i].digest).value_or(""), data[i]) << i;
+  }
+}
+
+TEST(FetcherTest, AFlippedByteInALargeBlobIsCaughtAndTheBlobFetchedAgain) {
+  auto registry = FakeRegistry::Start();
+  std::string data = Data(6 << 20, 'F');
+  content::Descriptor blob = registry->AddBlob("app", data);
+  registry->FlipNext(blob.digest, 1);
+  Fixture f({registry->host()});
+  Status got = f.fetcher.Fetch(registry->host(), "app", {blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(f.store.ReadBlob(blob.digest).value_or(""), data);
+  EXPECT_EQ(registry->Count("/blobs/"), 2);
+}
+
+// The bytes still queued for the writing thread when the connection drops
+// are written before the resumed transfer's, in order.
+TEST(FetcherTest, ALargeBlobResumesWithRangeAfterTheConnectionDrops) {
+  std::string data = Data(6 << 20, 'D');
+  content::Descriptor blob = Describe(data);
+  std::mutex mu;
+  std::vector<std::string> heads;
+  auto server = RawHttpServer::Start([&](const std::string& head) {
+    std::lock_guard lock(mu);
+    heads.push_back(head);
+    return RawHttpServer::Reply{RawBlobReply(head, data, heads.size() == 1 ? 3'500'000 : -1)};
+  });
+  Fixture f({server->host()});
+  Status got = f.fetcher.Fetch(server->host(), "app", {blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(f.store.ReadBlob(blob.digest).value_or(""), data);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(RawHttpServer::HeaderOf(heads[1], "Range"), "bytes=3500000-");
+}
+
+// A server that ignores Range after a drop: what the writing thread holds is
+// thrown away and the blob read from the start.
+TEST(FetcherTest, ALargeBlobFromAServerThatIgnoresRangeIsReadFromTheStart) {
+  std::string data = Data(5 << 20, 'I');
+  content::Descriptor blob = Describe(data);
+  std::mutex mu;
+  int replies = 0;
+  auto server = RawHttpServer::Start([&](const std::string&) {
+    std::lock_guard lock(mu);
+    ++replies;
+    // Always the whole blob from byte 0 (200), the first time cut short.
+    return RawHttpServer::Reply{RawBlobReply("GET / HTTP/1.1\r\n\r\n", data,
+                                             replies == 1 ? 2'600'000 : -1)};
+  });
+  Fixture f({server->host()});
+  Status got = f.fetcher.Fetch(server->host(), "app", {blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(f.store.ReadBlob(blob.digest).value_or(""), data);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(replies, 2);
+}
+
 TEST(FetcherTest, SkipsBlobsTheStoreHasAndDuplicates) {
   auto registry = FakeRegistry::Start();
   content::Descriptor have = registry->AddBlob("app", "already here");

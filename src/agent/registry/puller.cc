@@ -33,9 +33,11 @@ Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSou
   Resolver resolver(transport, authorizer, options.retry);
   Resolved resolved = BERTH_TRY(resolver.Resolve(ref, options.platform));
 
-  std::vector<content::Descriptor> blobs;
+  // Layers first: with as many layers as parallel transfers, the config
+  // (small) must not hold a layer back; it takes the first free slot.
+  std::vector<content::Descriptor> blobs(resolved.image.layers.begin(),
+                                         resolved.image.layers.end());
   blobs.push_back(resolved.image.config);
-  blobs.insert(blobs.end(), resolved.image.layers.begin(), resolved.image.layers.end());
   if (options.on_resolved) options.on_resolved(resolved.image.layers);
   Fetcher fetcher(options.transport, authorizer, store_, options.fetch);
   BERTH_CHECK(fetcher.Fetch(ref.registry, ref.repository, blobs));
