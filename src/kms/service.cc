@@ -1,10 +1,15 @@
 #include "kms/service.h"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "common/arn.h"
 #include "common/json.h"
@@ -46,6 +51,8 @@ constexpr int kMinPendingWindow = 7;
 constexpr int kMaxPendingWindow = 30;
 constexpr int kDefaultPendingWindow = 30;
 constexpr int kMaxAttempts = 8;
+constexpr size_t kMaxOpenedPerKey = 256;  // data keys kept opened per key (KeyMaterial)
+constexpr size_t kMaxOpenedSize = 64;     // larger plaintexts are never kept
 
 // Services whose AWS managed key ("alias/aws/<service>") berth creates on first use.
 constexpr std::string_view kManagedServices[] = {"secretsmanager"};
@@ -318,6 +325,63 @@ Result<T> UntilCommitted(F attempt) {
 
 }  // namespace
 
+// A key's material, unsealed: in memory only (never stored, logged or in an
+// Error), wiped when the last record holding it is dropped.
+struct KeyMaterial {
+  explicit KeyMaterial(std::string b) : bytes(std::move(b)) {}
+  KeyMaterial(const KeyMaterial&) = delete;
+  KeyMaterial& operator=(const KeyMaterial&) = delete;
+  ~KeyMaterial() {
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    for (auto& [id, plaintext] : opened) OPENSSL_cleanse(plaintext.data(), plaintext.size());
+  }
+
+  // A data key this material opened before for an AWS service, by OpenedId.
+  std::optional<std::string> Opened(const std::string& id) const {
+    std::lock_guard lock(mu);
+    auto it = opened.find(id);
+    if (it == opened.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void KeepOpened(std::string id, const std::string& plaintext) const {
+    std::lock_guard lock(mu);
+    if (opened.size() >= kMaxOpenedPerKey) {
+      for (auto& [old_id, old] : opened) OPENSSL_cleanse(old.data(), old.size());
+      opened.clear();
+    }
+    opened.emplace(std::move(id), plaintext);
+  }
+
+  std::string bytes;
+
+ private:
+  // Data keys (at most kMaxOpenedSize bytes) opened for an AWS service, e.g.
+  // Secrets Manager's envelope keys: opening the same blob under the same
+  // context with this material always gives the same plaintext, so reading
+  // the same secret again skips the AES work. Authorization and the key's
+  // state are still decided on every call; a new revision of the key record
+  // (disabled, new policy, ...) comes with a new KeyMaterial, and these go
+  // with the old one. Wiped like the material.
+  mutable std::mutex mu;
+  mutable std::unordered_map<std::string, std::string> opened;
+};
+
+namespace {
+
+// What identifies a decryption: the blob and the canonical context (the blob
+// length first, so that the boundary is unambiguous).
+std::string OpenedId(std::string_view blob, std::string_view canonical_context) {
+  std::string id;
+  id.reserve(4 + blob.size() + canonical_context.size());
+  AppendU32(id, static_cast<uint32_t>(blob.size()));
+  id += blob;
+  id += canonical_context;
+  return id;
+}
+
+}  // namespace
+
 struct KeyRecord {
   KeyMetadata meta;
   std::string policy;
@@ -326,6 +390,9 @@ struct KeyRecord {
   std::string store_key;
   int64_t mod_revision = 0;
   std::string via_alias;  // the alias the request named it by, if any (not stored)
+  // sealed_material opened, when the record came through the cache; null
+  // otherwise or when it does not open (not stored).
+  std::shared_ptr<const KeyMaterial> material;
 };
 
 namespace {
@@ -478,7 +545,14 @@ Service::Listed<T> PageOf(std::vector<T> all, const Service::Page& page,
 
 Service::Service(store::Kv& kv, const crypto::RootKey& root_key, iam::AccessControl& access,
                  Ids& ids, const Clock& clock)
-    : kv_(kv), root_key_(root_key), access_(access), ids_(ids), clock_(clock) {}
+    : kv_(kv),
+      root_key_(root_key),
+      access_(access),
+      ids_(ids),
+      clock_(clock),
+      keys_(kv, "kms/") {}
+
+Service::~Service() = default;
 
 std::optional<std::string> Service::BlobKeyArn(std::string_view blob) {
   auto parsed = ParseBlob(blob);
@@ -514,11 +588,16 @@ Result<std::string> Service::GenerateRandom(const Caller& caller,
 
 Status Service::AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
                              const EncryptionContext& context) {
+  return AuthorizeKey(caller, action, key, context, key.via_alias);
+}
+
+Status Service::AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
+                             const EncryptionContext& context, const std::string& request_alias) {
   iam::ResourceContext res;
   res.account = key.meta.account;
   res.policy = key.policy;
   res.is_key_policy = true;
-  res.condition_keys = ConditionKeys(caller, context, key.via_alias);
+  res.condition_keys = ConditionKeys(caller, context, request_alias);
   return access_.Authorize(caller.ctx, action, key.meta.arn, res);
 }
 
@@ -531,21 +610,57 @@ Status Service::AuthorizeIdentity(const Caller& caller, const std::string& actio
 
 // ---- finding keys
 
+Result<std::shared_ptr<const KeyRecord>> Service::LoadCached(const std::string& account,
+                                                             const std::string& region,
+                                                             const std::string& id, Read read) {
+  std::string store_key = KeyPrefix(account, region) + id;
+  std::shared_ptr<const KeyRecord> key;
+  int64_t mod_revision = 0;
+  if (read == Read::kCached) key = keys_.Find(store_key, &mod_revision);
+  if (!key) {
+    uint64_t generation = keys_.Generation();
+    auto got = BERTH_TRY(kv_.Get(store_key));
+    if (!got) {
+      keys_.Erase(store_key);
+      return std::shared_ptr<const KeyRecord>();
+    }
+    key = keys_.Find(store_key, got->mod_revision);
+    if (!key) {
+      auto parsed = std::make_shared<KeyRecord>(BERTH_TRY(ParseKey(*got)));
+      // Unsealed once per revision of the record, not per request.
+      auto material = root_key_.Open(parsed->sealed_material, parsed->store_key);
+      if (material) parsed->material = std::make_shared<const KeyMaterial>(std::move(*material));
+      keys_.Put(store_key, got->mod_revision, generation, parsed);
+      key = std::move(parsed);
+    }
+  }
+  if (Expired(*key, clock_.Now())) {
+    auto writing = keys_.Write(store_key);
+    BERTH_CHECK(Purge(kv_, *key));
+    return std::shared_ptr<const KeyRecord>();
+  }
+  return key;
+}
+
 Result<std::optional<KeyRecord>> Service::LoadKey(const std::string& account,
                                                   const std::string& region,
-                                                  const std::string& id) {
-  auto got = BERTH_TRY(kv_.Get(KeyPrefix(account, region) + id));
-  if (!got) return std::optional<KeyRecord>();
-  auto key = BERTH_TRY(ParseKey(*got));
-  if (Expired(key, clock_.Now())) {
-    BERTH_CHECK(Purge(kv_, key));
-    return std::optional<KeyRecord>();
+                                                  const std::string& id, Read read) {
+  auto key = BERTH_TRY(LoadCached(account, region, id, read));
+  if (!key) return std::optional<KeyRecord>();
+  return std::optional<KeyRecord>(*key);
+}
+
+Result<std::shared_ptr<const KeyMaterial>> Service::Material(const KeyRecord& key) {
+  if (key.material) return key.material;
+  auto material = root_key_.Open(key.sealed_material, key.store_key);
+  if (!material) {
+    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
   }
-  return std::optional<KeyRecord>(std::move(key));
+  return std::make_shared<const KeyMaterial>(std::move(*material));
 }
 
 Result<KeyRecord> Service::Resolve(const Caller& caller, const std::string& key_id, Forms forms,
-                                   bool cross_account, const std::string& action) {
+                                   bool cross_account, const std::string& action, Read read) {
   const std::string& own_account = caller.ctx.caller.account;
   const std::string& region = caller.ctx.region;
   if (key_id.empty() || key_id.size() > kMaxKeyIdText) {
@@ -609,14 +724,14 @@ Result<KeyRecord> Service::Resolve(const Caller& caller, const std::string& key_
       }
       return AliasNotFound(alias_arn);
     }
-    auto key = BERTH_TRY(LoadKey(account, region, alias->target));
+    auto key = BERTH_TRY(LoadKey(account, region, alias->target, read));
     if (!key) return AliasNotFound(alias_arn);
     key->via_alias = alias_name;
     return std::move(*key);
   }
 
   if (!IsKeyIdShape(id)) return InvalidKeyId(key_id);
-  auto key = BERTH_TRY(LoadKey(account, region, id));
+  auto key = BERTH_TRY(LoadKey(account, region, id, read));
   if (!key) return KeyNotFound(KeyArn(region, account, id));
   return std::move(*key);
 }
@@ -776,7 +891,9 @@ Status Service::PurgeExpired(const std::string& account, const std::string& regi
   TimePoint now = clock_.Now();
   for (const auto& item : range.kvs) {
     auto key = BERTH_TRY(ParseKey(item));
-    if (Expired(key, now)) BERTH_CHECK(Purge(kv_, key));
+    if (!Expired(key, now)) continue;
+    auto writing = keys_.Write(key.store_key);
+    BERTH_CHECK(Purge(kv_, key));
   }
   return {};
 }
@@ -785,12 +902,13 @@ Result<KeyRecord> Service::UpdateKey(const Caller& caller, const std::string& ke
                                      const std::string& action,
                                      const std::function<Status(KeyRecord&)>& mutate) {
   return UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
-    auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, action));
+    auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, action, Read::kFresh));
     BERTH_CHECK(AuthorizeKey(caller, action, key));
     BERTH_CHECK(mutate(key));
     store::Txn txn;
     txn.compares.push_back({key.store_key, key.mod_revision});
     txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
+    auto writing = keys_.Write(key.store_key);
     auto committed = BERTH_TRY(kv_.Commit(txn));
     if (!committed.succeeded) return std::optional<KeyRecord>();
     key.mod_revision = committed.revision;
@@ -969,7 +1087,9 @@ Status Service::WriteAlias(const Caller& caller, const std::string& action,
   const std::string alias_arn = AliasArn(region, account, alias_name);
   const std::string alias_key = AliasStoreKey(account, region, alias_name);
   auto done = UntilCommitted<bool>([&]() -> Result<std::optional<bool>> {
-    auto target = BERTH_TRY(Resolve(caller, target_key_id, Forms::kKeyOnly, false, action));
+    // Fresh: the commit is conditioned on the target's revision.
+    auto target =
+        BERTH_TRY(Resolve(caller, target_key_id, Forms::kKeyOnly, false, action, Read::kFresh));
     BERTH_CHECK(AuthorizeIdentity(caller, action, alias_arn));
     auto existing = BERTH_TRY(GetAlias(kv_, alias_key));
     if (!create && !existing) return AliasNotFound(alias_arn);
@@ -1051,10 +1171,7 @@ Result<Service::Listed<Service::AliasEntry>> Service::ListAliases(const Caller& 
 
 Result<std::string> Service::SealBlob(const KeyRecord& key, std::string_view plaintext,
                                       const EncryptionContext& context) {
-  auto material = root_key_.Open(key.sealed_material, key.store_key);
-  if (!material) {
-    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
-  }
+  auto material = BERTH_TRY(Material(key));
   std::string blob;
   blob.push_back(static_cast<char>(kBlobMagic));
   blob.push_back(static_cast<char>(kBlobVersion));
@@ -1062,7 +1179,7 @@ Result<std::string> Service::SealBlob(const KeyRecord& key, std::string_view pla
   blob.push_back(static_cast<char>(key.meta.arn.size() & 0xff));
   blob += key.meta.arn;
   std::string aad = blob + CanonicalContext(context);
-  blob += BERTH_TRY(crypto::AesGcmSeal(*material, plaintext, aad));
+  blob += BERTH_TRY(crypto::AesGcmSeal(material->bytes, plaintext, aad));
   return blob;
 }
 
@@ -1082,28 +1199,35 @@ Result<Decrypted> Service::OpenBlob(const Caller& caller, const std::string& act
     return InvalidCiphertext();
   }
   std::string id = arn->resource.substr(4);
-  auto found = BERTH_TRY(LoadKey(arn->account, arn->region, id));
-  if (!found) return KeyNotFound(parsed->key_arn);
-  KeyRecord key = std::move(*found);
+  // The cached record (parsed and unsealed once per revision), not a copy.
+  auto key = BERTH_TRY(LoadCached(arn->account, arn->region, id, Read::kCached));
+  if (!key) return KeyNotFound(parsed->key_arn);
+  std::string via_alias;
   if (!key_id.empty()) {
     auto named = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, action));
-    if (named.meta.arn != key.meta.arn) {
+    if (named.meta.arn != key->meta.arn) {
       return Fail("IncorrectKeyException",
                   "The key ID in the request does not identify a KMS key that can perform this "
                   "operation.");
     }
-    key.via_alias = named.via_alias;
+    via_alias = named.via_alias;
   }
-  BERTH_CHECK(AuthorizeKey(caller, action, key, context));
-  BERTH_CHECK(RequireUsable(key));
-  auto material = root_key_.Open(key.sealed_material, key.store_key);
-  if (!material) {
-    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
+  BERTH_CHECK(AuthorizeKey(caller, action, *key, context, via_alias));
+  BERTH_CHECK(RequireUsable(*key));
+  auto material = BERTH_TRY(Material(*key));
+  std::string canonical = CanonicalContext(context);
+  std::string opened_id;
+  if (!caller.via_service.empty()) {
+    opened_id = OpenedId(blob, canonical);
+    if (auto opened = material->Opened(opened_id)) return Decrypted{key->meta.arn, *opened};
   }
-  std::string aad = std::string(parsed->header) + CanonicalContext(context);
-  auto plaintext = crypto::AesGcmOpen(*material, parsed->sealed, aad);
+  std::string aad = std::string(parsed->header) + canonical;
+  auto plaintext = crypto::AesGcmOpen(material->bytes, parsed->sealed, aad);
   if (!plaintext) return InvalidCiphertext();
-  return Decrypted{key.meta.arn, std::move(*plaintext)};
+  if (!opened_id.empty() && plaintext->size() <= kMaxOpenedSize) {
+    material->KeepOpened(std::move(opened_id), *plaintext);
+  }
+  return Decrypted{key->meta.arn, std::move(*plaintext)};
 }
 
 Result<std::string> Service::Encrypt(const Caller& caller, const std::string& key_id,

@@ -9,6 +9,11 @@
 // `via_service` = "secretsmanager.<region>.amazonaws.com", which sets the
 // kms:ViaService condition key, so the caller's own kms:Decrypt permission
 // and the key policy decide, as in AWS.
+//
+// Key records are kept parsed, with their material unsealed (in memory only,
+// wiped when dropped), so cryptographic operations read, parse and unseal
+// nothing per request; every call is still authorized against the current
+// key policy and key state (see keys_ below and kms/record_cache.h).
 #pragma once
 
 #include <functional>
@@ -26,6 +31,7 @@
 #include "common/ids.h"
 #include "crypto/root_key.h"
 #include "iam/access_control.h"
+#include "kms/record_cache.h"
 #include "store/kv.h"
 
 namespace berth::kms {
@@ -66,12 +72,15 @@ struct Caller {
 // A key as stored (metadata, policy, tags, sealed material, store revision);
 // defined in service.cc.
 struct KeyRecord;
+// A key's unsealed material, in memory only; defined in service.cc.
+struct KeyMaterial;
 
 class Service {
  public:
   // All references must outlive the service.
   Service(store::Kv& kv, const crypto::RootKey& root_key, iam::AccessControl& access, Ids& ids,
           const Clock& clock);
+  ~Service();
 
   // `number_of_bytes` random bytes from the CSPRNG, 1..1024 (AWS's bounds);
   // ValidationException outside them or when absent.
@@ -242,18 +251,34 @@ class Service {
 
  private:
   enum class Forms { kKeyOnly, kKeyOrAlias };
+  // Where a key record is read from: the watched cache when it has the record
+  // (read-only operations), or the store (writes conditioned on the revision
+  // read). Either way a change made through this service is seen at once.
+  enum class Read { kCached, kFresh };
 
   // Resolves `key_id` in the caller's account and region (another account's
   // only when `cross_account`) and loads the key; `action` names the
   // operation for a cross-account denial.
   Result<KeyRecord> Resolve(const Caller& caller, const std::string& key_id, Forms forms,
-                            bool cross_account, const std::string& action);
+                            bool cross_account, const std::string& action,
+                            Read read = Read::kCached);
   Result<std::optional<KeyRecord>> LoadKey(const std::string& account, const std::string& region,
-                                           const std::string& id);
+                                           const std::string& id, Read read = Read::kCached);
+  // The key record as cached (null: absent); LoadKey copies it. Parsed, its
+  // material unsealed, once per revision of the record.
+  Result<std::shared_ptr<const KeyRecord>> LoadCached(const std::string& account,
+                                                      const std::string& region,
+                                                      const std::string& id, Read read);
+  // The key's material: the cached one, else unsealed now (InternalFailure
+  // when it does not open).
+  Result<std::shared_ptr<const KeyMaterial>> Material(const KeyRecord& key);
   Result<KeyRecord> CreateManagedKey(const Caller& caller, const std::string& service);
   Status PurgeExpired(const std::string& account, const std::string& region);
   Status AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
                       const EncryptionContext& context = {});
+  // With kms:RequestAlias `request_alias` (empty: none) instead of key.via_alias.
+  Status AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
+                      const EncryptionContext& context, const std::string& request_alias);
   Status AuthorizeIdentity(const Caller& caller, const std::string& action,
                            const std::string& resource);
   Result<KeyRecord> UpdateKey(const Caller& caller, const std::string& key_id,
@@ -276,6 +301,10 @@ class Service {
   iam::AccessControl& access_;
   Ids& ids_;
   const Clock& clock_;
+  // Key records with their unsealed material (in memory only), watched under
+  // "kms/" (kms/record_cache.h); this service's writes of a key record hold
+  // keys_.Write(store key) around their commit.
+  RecordCache<KeyRecord> keys_;
 };
 
 }  // namespace berth::kms

@@ -700,5 +700,98 @@ TEST_F(KmsTest, NoKeyMaterialOrPlaintextInTheStore) {
   }
 }
 
+// Key records are cached parsed with their material (kms/record_cache.h), and
+// data keys opened for a service are kept with the material: every change made
+// through the service is still seen by the very next call.
+TEST_F(KmsTest, CachedKeysSeeEveryChangeAtOnce) {
+  auto root_ctx = Ctx(Root());
+  Caller root{root_ctx, ""};
+  auto admin = User("admin");
+  auto alice = User("alice", Allow(R"("kms:*")"));
+  auto admin_ctx = Ctx(admin);
+  auto alice_ctx = Ctx(alice);
+  Caller via{alice_ctx, kVia};  // as Secrets Manager calls it
+  std::string delegating = KeyPolicyFor("arn:aws:iam::" + std::string(kAccount) + ":root");
+  auto key = NewKey(root_ctx, delegating);
+  EncryptionContext context{{"SecretARN", "arn:x"}, {"SecretVersionId", "v1"}};
+  auto data_key = kms_.GenerateDataKey(via, key.arn, context);
+  ASSERT_TRUE(data_key.has_value()) << data_key.error().message;
+  auto decrypt = [&] { return kms_.Decrypt(via, data_key->ciphertext_blob, context, ""); };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
+  // Kept by blob and context: another context still does not open it.
+  EXPECT_FAILS(kms_.Decrypt(via, data_key->ciphertext_blob, {{"SecretARN", "arn:x"}}, ""),
+               "InvalidCiphertextException", "");
+  auto tampered = data_key->ciphertext_blob;
+  tampered.back() ^= 1;
+  EXPECT_FAILS(kms_.Decrypt(via, tampered, context, ""), "InvalidCiphertextException", "");
+
+  // Disabled, enabled.
+  ASSERT_TRUE(kms_.DisableKey(root, key.key_id).has_value());
+  EXPECT_FAILS(decrypt(), "DisabledException", "is disabled");
+  ASSERT_TRUE(kms_.EnableKey(root, key.key_id).has_value());
+  EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
+
+  // A key policy that no longer delegates to IAM, then one that does again.
+  ASSERT_TRUE(kms_.PutKeyPolicy(root, key.key_id, "default", KeyPolicyFor(admin.arn), true)
+                  .has_value());
+  EXPECT_FAILS(decrypt(), "AccessDeniedException", "kms:Decrypt");
+  ASSERT_TRUE(
+      kms_.PutKeyPolicy(Caller{admin_ctx, ""}, key.key_id, "default", delegating, true)
+          .has_value());
+  EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
+
+  // The caller's own permission taken away (an IAM change, not a KMS one).
+  ASSERT_TRUE(iam_.PutInlinePolicy(kAccount, iam::PrincipalType::kUser, "alice", "deny",
+                                   R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny",)"
+                                   R"("Action":"kms:Decrypt","Resource":"*"}]})")
+                  .has_value());
+  EXPECT_FAILS(decrypt(), "AccessDeniedException", "explicit deny");
+  ASSERT_TRUE(iam_.DeleteInlinePolicy(kAccount, iam::PrincipalType::kUser, "alice", "deny")
+                  .has_value());
+  EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
+
+  // Scheduled for deletion, cancelled (Disabled), enabled; then deleted when
+  // its waiting period is over, without any write in between.
+  ASSERT_TRUE(kms_.ScheduleKeyDeletion(root, key.key_id, 7).has_value());
+  EXPECT_FAILS(decrypt(), "KMSInvalidStateException", "pending deletion");
+  ASSERT_TRUE(kms_.CancelKeyDeletion(root, key.key_id).has_value());
+  EXPECT_FAILS(decrypt(), "DisabledException", "is disabled");
+  ASSERT_TRUE(kms_.EnableKey(root, key.key_id).has_value());
+  EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
+  ASSERT_TRUE(kms_.ScheduleKeyDeletion(root, key.key_id, 7).has_value());
+  clock_.Advance(std::chrono::hours(24 * 7));
+  EXPECT_FAILS(decrypt(), "NotFoundException", "does not exist");
+  EXPECT_THAT(kv_->Range("kms/")->kvs, IsEmpty());
+}
+
+// Read-only operations take a key from the cache; a key record written behind
+// the service's back (another writer of the store) is seen once the store's
+// watch reports it.
+TEST_F(KmsTest, KeysChangedBehindTheServicesBackAreSeenOnceWatched) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, kVia};
+  auto key = NewKey(ctx);
+  auto blob = kms_.Encrypt(c, key.key_id, "p", {});
+  ASSERT_TRUE(blob.has_value()) << blob.error().message;
+  EXPECT_EQ(kms_.Decrypt(c, *blob, {}, "")->plaintext, "p");
+
+  std::string store_key = "kms/" + std::string(kAccount) + "/" + kRegion + "/key/" + key.key_id;
+  auto record = kv_->Get(store_key);
+  ASSERT_TRUE(record.has_value() && record->has_value());
+  auto doc = json::Json::parse((*record)->value);
+  doc["state"] = "Disabled";
+  ASSERT_TRUE(kv_->Put(store_key, doc.dump()).has_value());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto disabled = [&] {
+    auto opened = kms_.Decrypt(c, *blob, {}, "");
+    return !opened.has_value() && opened.error().code == "DisabledException";
+  };
+  while (!disabled() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(disabled());
+  EXPECT_EQ(kms_.DescribeKey(c, key.key_id)->key_state, "Disabled");
+}
+
 }  // namespace
 }  // namespace berth::kms

@@ -57,6 +57,22 @@ std::string ValuePrefix(std::string_view account, std::string_view region, std::
   return fmt::format("secrets/{}/{}/value/{}:", account, region, name);
 }
 
+std::string SecretKeyOf(std::string_view store_key) {
+  constexpr std::string_view kRoot = "secrets/";
+  if (!store_key.starts_with(kRoot)) return {};
+  size_t account_end = store_key.find('/', kRoot.size());
+  if (account_end == std::string_view::npos) return {};
+  size_t region_end = store_key.find('/', account_end + 1);
+  if (region_end == std::string_view::npos) return {};
+  std::string_view kind_and_name = store_key.substr(region_end + 1);
+  if (kind_and_name.starts_with("secret/")) return std::string(store_key);
+  if (!kind_and_name.starts_with("value/")) return {};
+  std::string_view value = kind_and_name.substr(6);  // <name>:<version id>
+  size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos) return {};
+  return fmt::format("{}secret/{}", store_key.substr(0, region_end + 1), value.substr(0, colon));
+}
+
 std::string EncodeSecret(const Secret& s) {
   json::Json out = {{"account", s.account},
                     {"region", s.region},

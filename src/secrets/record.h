@@ -22,6 +22,9 @@ std::string SecretPrefix(std::string_view account, std::string_view region);
 std::string ValueKey(std::string_view account, std::string_view region, std::string_view name,
                      std::string_view version_id);
 std::string ValuePrefix(std::string_view account, std::string_view region, std::string_view name);
+// The store key of the secret record that `store_key` belongs to: itself for a
+// secret record, its secret's for a value record; empty for any other key.
+std::string SecretKeyOf(std::string_view store_key);
 
 struct SealedValue {
   SecretValue::Type type = SecretValue::Type::kString;

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "common/arn.h"
@@ -18,17 +21,40 @@
 
 namespace berth::secrets {
 
+// A secret record as parsed from one revision of its store key, with the
+// resource side of every authorization on it (the secret's account, resource
+// policy and condition keys), built once per revision. Shared by the requests
+// that read that revision: never modified once cached.
+struct Service::Parsed {
+  Secret secret;
+  int64_t mod_revision = 0;  // the record's
+  iam::ResourceContext resource;
+  std::string via_service;  // secretsmanager.<region>.amazonaws.com
+
+  // The sealed values of its versions as read under this revision, by version
+  // id. A value record is only ever written in the same transaction as its
+  // secret record (a new version, a re-encryption, a deletion), so values are
+  // exactly as fresh as the record they are kept with.
+  mutable std::mutex mu;
+  mutable std::unordered_map<std::string, std::shared_ptr<const SealedValue>> sealed;
+};
+
 // A secret as read from the store, with what a conditional write needs.
 struct Service::Loaded {
-  Secret secret;
-  std::string key;           // its store key
-  int64_t mod_revision = 0;  // the revision the write is conditioned on
+  std::shared_ptr<const Parsed> parsed;  // never null
+  std::string key;                       // its store key
+  int64_t mod_revision = 0;              // the revision the write is conditioned on
+
+  const Secret& secret() const { return parsed->secret; }
 };
 
 // How an operation opens a secret.
 struct Service::Access {
   bool allow_deleted = false;  // false: InvalidRequestException when scheduled for deletion
   std::map<std::string, std::vector<std::string>> condition_keys;  // the operation's own
+  // Read the record from the store, not the watched cache: for writes, whose
+  // commit is conditioned on the revision read.
+  bool fresh = false;
 };
 
 namespace {
@@ -219,9 +245,11 @@ Result<SealedValue> SealValue(kms::Service& kms, const aws::RequestContext& ctx,
 }
 
 Result<SecretValue> OpenValue(kms::Service& kms, const aws::RequestContext& ctx, const Secret& s,
-                              const std::string& version_id, const SealedValue& sealed) {
-  aws::RequestContext kctx = InRegion(ctx, s.region);
-  kms::Caller caller{kctx, ViaService(s.region)};
+                              const std::string& via_service, const std::string& version_id,
+                              const SealedValue& sealed) {
+  std::optional<aws::RequestContext> other_region;
+  if (ctx.region != s.region) other_region = InRegion(ctx, s.region);
+  kms::Caller caller{other_region ? *other_region : ctx, via_service};
   auto data_key = kms.Decrypt(caller, sealed.data_key, KmsContext(s, version_id), "");
   if (!data_key) return Fail(FromKms(data_key.error(), "kms:Decrypt", true));
   auto plain =
@@ -314,24 +342,81 @@ const Version* Secret::FindVersion(const std::string& id) const {
 
 Service::Service(store::Kv& kv, kms::Service& kms, iam::AccessControl& access, Ids& ids,
                  const Clock& clock)
-    : kv_(kv), kms_(kms), access_(access), ids_(ids), clock_(clock) {}
+    : kv_(kv),
+      kms_(kms),
+      access_(access),
+      ids_(ids),
+      clock_(clock),
+      secrets_(kv, "secrets/", SecretKeyOf) {}
+
+Service::~Service() = default;
 
 // ---------------------------------------------------------------------------
 // Finding, authorizing and writing secrets.
 
+Result<std::shared_ptr<const Service::Parsed>> Service::ParseRecord(const store::KeyValue& kv,
+                                                                   uint64_t generation) {
+  if (auto hit = secrets_.Find(kv.key, kv.mod_revision)) return hit;
+  auto parsed = std::make_shared<Parsed>();
+  parsed->secret = BERTH_TRY(DecodeSecret(kv.value));
+  parsed->mod_revision = kv.mod_revision;
+  const Secret& s = parsed->secret;
+  iam::ResourceContext& rc = parsed->resource;
+  rc.account = s.account;
+  rc.policy = s.policy;
+  rc.condition_keys["secretsmanager:SecretId"] = {s.arn};
+  for (const auto& t : s.tags) {
+    rc.condition_keys["secretsmanager:ResourceTag/" + t.key] = {t.value};
+    rc.condition_keys["aws:ResourceTag/" + t.key] = {t.value};
+  }
+  parsed->via_service = ViaService(s.region);
+  secrets_.Put(kv.key, kv.mod_revision, generation, parsed);
+  return std::shared_ptr<const Parsed>(std::move(parsed));
+}
+
+Result<std::shared_ptr<const SealedValue>> Service::ReadSealed(const Parsed& parsed,
+                                                               const std::string& version_id) {
+  {
+    std::lock_guard lock(parsed.mu);
+    if (auto it = parsed.sealed.find(version_id); it != parsed.sealed.end()) return it->second;
+  }
+  const Secret& s = parsed.secret;
+  auto kv = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, version_id)));
+  if (!kv) return std::shared_ptr<const SealedValue>();
+  auto sealed = std::make_shared<const SealedValue>(BERTH_TRY(DecodeSealedValue(kv->value)));
+  // Written after the record was read (a racing writer): not this revision's.
+  if (kv->mod_revision <= parsed.mod_revision) {
+    std::lock_guard lock(parsed.mu);
+    parsed.sealed.emplace(version_id, sealed);
+  }
+  return std::shared_ptr<const SealedValue>(std::move(sealed));
+}
+
 Result<std::optional<Service::Loaded>> Service::Load(const std::string& account,
                                                      const std::string& region,
-                                                     const std::string& name) {
+                                                     const std::string& name, bool fresh) {
   std::string key = SecretKey(account, region, name);
-  auto kv = BERTH_TRY(kv_.Get(key));
-  if (!kv) return std::optional<Loaded>();
-  Loaded loaded{BERTH_TRY(DecodeSecret(kv->value)), key, kv->mod_revision};
-  if (loaded.secret.deletion_date && *loaded.secret.deletion_date <= clock_.Now()) {
+  Loaded loaded;
+  if (!fresh) loaded.parsed = secrets_.Find(key, &loaded.mod_revision);
+  if (loaded.parsed) {
+    loaded.key = std::move(key);
+  } else {
+    uint64_t generation = secrets_.Generation();
+    auto kv = BERTH_TRY(kv_.Get(key));
+    if (!kv) {
+      secrets_.Erase(key);
+      return std::optional<Loaded>();
+    }
+    loaded = Loaded{BERTH_TRY(ParseRecord(*kv, generation)), std::move(key), kv->mod_revision};
+  }
+  const Secret& s = loaded.secret();
+  if (s.deletion_date && *s.deletion_date <= clock_.Now()) {
     // Its recovery window has passed: it is gone, whoever notices first purges it.
     store::Txn purge;
-    purge.compares.push_back({key, kv->mod_revision});
-    purge.ops.push_back(store::Op::Delete(key));
+    purge.compares.push_back({loaded.key, loaded.mod_revision});
+    purge.ops.push_back(store::Op::Delete(loaded.key));
     purge.ops.push_back(store::Op::DeletePrefix(ValuePrefix(account, region, name)));
+    auto writing = secrets_.Write(loaded.key);
     BERTH_CHECK(kv_.Commit(purge));
     return std::optional<Loaded>();
   }
@@ -339,9 +424,9 @@ Result<std::optional<Service::Loaded>> Service::Load(const std::string& account,
 }
 
 Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContext& ctx,
-                                                        const std::string& secret_id) {
+                                                        const std::string& secret_id, bool fresh) {
   BERTH_CHECK(CheckLength("secretId", secret_id, 1, 2048));
-  if (!LooksLikeArn(secret_id)) return Load(ctx.caller.account, ctx.region, secret_id);
+  if (!LooksLikeArn(secret_id)) return Load(ctx.caller.account, ctx.region, secret_id, fresh);
   auto arn = ParseArn(secret_id);
   if (!arn) return Fail(arn.error());
   if (arn->service != "secretsmanager" || !arn->resource.starts_with("secret:") ||
@@ -350,30 +435,25 @@ Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContex
   }
   std::string rest = arn->resource.substr(7);
   if (rest.size() > 7 && rest[rest.size() - 7] == '-') {
-    auto full = BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7)));
-    if (full && full->secret.arn == secret_id) return full;
+    auto full =
+        BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7), fresh));
+    if (full && full->secret().arn == secret_id) return full;
   }
-  return Load(arn->account, arn->region, rest);
+  return Load(arn->account, arn->region, rest, fresh);
 }
 
 Status Service::Authorize(const aws::RequestContext& ctx, const std::string& action,
-                          const Secret& s,
+                          const Parsed& parsed,
                           const std::map<std::string, std::vector<std::string>>& extra) {
-  iam::ResourceContext rc;
-  rc.account = s.account;
-  rc.policy = s.policy;
-  rc.condition_keys["secretsmanager:SecretId"] = {s.arn};
-  for (const auto& t : s.tags) {
-    rc.condition_keys["secretsmanager:ResourceTag/" + t.key] = {t.value};
-    rc.condition_keys["aws:ResourceTag/" + t.key] = {t.value};
-  }
+  if (extra.empty()) return access_.Authorize(ctx, action, parsed.secret.arn, parsed.resource);
+  iam::ResourceContext rc = parsed.resource;
   for (const auto& [k, v] : extra) rc.condition_keys[k] = v;
-  return access_.Authorize(ctx, action, s.arn, rc);
+  return access_.Authorize(ctx, action, parsed.secret.arn, rc);
 }
 
 Result<Service::Loaded> Service::Open(const aws::RequestContext& ctx, const std::string& secret_id,
                                       const std::string& action, const Access& access) {
-  auto loaded = BERTH_TRY(Resolve(ctx, secret_id));
+  auto loaded = BERTH_TRY(Resolve(ctx, secret_id, access.fresh));
   if (!loaded) {
     // In another account the caller learns only what the (absent) resource
     // policy implies: not whether the secret exists.
@@ -387,17 +467,18 @@ Result<Service::Loaded> Service::Open(const aws::RequestContext& ctx, const std:
     }
     return NotFound();
   }
-  BERTH_CHECK(Authorize(ctx, action, loaded->secret, access.condition_keys));
-  if (!access.allow_deleted && loaded->secret.deleted) return MarkedForDeletion();
+  BERTH_CHECK(Authorize(ctx, action, *loaded->parsed, access.condition_keys));
+  if (!access.allow_deleted && loaded->secret().deleted) return MarkedForDeletion();
   return std::move(*loaded);
 }
 
-Result<bool> Service::Commit(const Loaded& loaded, const Secret& updated,
+Result<bool> Service::Commit(const std::string& key, int64_t mod_revision, const Secret& updated,
                              std::vector<store::Op> ops) {
   store::Txn txn;
-  txn.compares.push_back({loaded.key, loaded.mod_revision});
-  txn.ops.push_back(store::Op::Put(loaded.key, EncodeSecret(updated)));
+  txn.compares.push_back({key, mod_revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeSecret(updated)));
   for (auto& op : ops) txn.ops.push_back(std::move(op));
+  auto writing = secrets_.Write(key);
   auto result = BERTH_TRY(kv_.Commit(txn));
   return result.succeeded;
 }
@@ -405,12 +486,14 @@ Result<bool> Service::Commit(const Loaded& loaded, const Secret& updated,
 Result<Secret> Service::Mutate(const aws::RequestContext& ctx, const std::string& secret_id,
                                const std::string& action, const Access& access,
                                const std::function<Status(Secret&)>& change) {
+  Access fresh = access;
+  fresh.fresh = true;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
-    Secret updated = loaded.secret;
+    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, fresh));
+    Secret updated = loaded.secret();
     BERTH_CHECK(change(updated));
     updated.last_changed = clock_.Now();
-    if (BERTH_TRY(Commit(loaded, updated, {}))) return updated;
+    if (BERTH_TRY(Commit(loaded.key, loaded.mod_revision, updated, {}))) return updated;
   }
   return Contention();
 }
@@ -418,10 +501,20 @@ Result<Secret> Service::Mutate(const aws::RequestContext& ctx, const std::string
 // ---------------------------------------------------------------------------
 // Values.
 
+Result<SecretValue> Service::OpenVersion(const aws::RequestContext& ctx, const Parsed& parsed,
+                                         const std::string& version_id) {
+  const Secret& s = parsed.secret;
+  auto sealed = BERTH_TRY(ReadSealed(parsed, version_id));
+  if (!sealed) {
+    return InternalFailure(fmt::format("version {} of {} has no value", version_id, s.arn));
+  }
+  return OpenValue(kms_, ctx, s, parsed.via_service, version_id, *sealed);
+}
+
 Result<SecretVersionValue> Service::ReadVersion(const aws::RequestContext& ctx,
                                                 const Loaded& loaded, const std::string& version_id,
                                                 const std::string& version_stage) {
-  const Secret& s = loaded.secret;
+  const Secret& s = loaded.secret();
   const Version* v = nullptr;
   if (!version_id.empty()) {
     v = s.FindVersion(version_id);
@@ -445,13 +538,11 @@ Result<SecretVersionValue> Service::ReadVersion(const aws::RequestContext& ctx,
                               stage));
     }
   }
-  auto stored = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, v->id)));
-  if (!stored) return InternalFailure(fmt::format("version {} of {} has no value", v->id, s.arn));
-  SealedValue sealed = BERTH_TRY(DecodeSealedValue(stored->value));
   SecretVersionValue out{s.arn,     s.name,     v->id,
-                         v->stages, v->created, BERTH_TRY(OpenValue(kms_, ctx, s, v->id, sealed))};
+                         v->stages, v->created, BERTH_TRY(OpenVersion(ctx, *loaded.parsed, v->id))};
 
-  // LastAccessedDate, at AWS's day resolution: at most one write a day.
+  // LastAccessedDate, at AWS's day resolution: at most one write a day (the
+  // write makes a new revision of the record, parsed once by the next read).
   TimePoint today = Day(clock_.Now());
   if (s.last_accessed != today || v->last_accessed != today) {
     Secret touched = s;
@@ -459,7 +550,8 @@ Result<SecretVersionValue> Service::ReadVersion(const aws::RequestContext& ctx,
     for (auto& tv : touched.versions) {
       if (tv.id == v->id) tv.last_accessed = today;
     }
-    (void)Commit(loaded, touched, {});  // best effort: a racing writer wins
+    // Best effort: a racing writer wins.
+    (void)Commit(loaded.key, loaded.mod_revision, touched, {});
   }
   return out;
 }
@@ -495,9 +587,9 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
   };
 
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    auto existing = BERTH_TRY(Load(ctx.caller.account, ctx.region, req.name));
+    auto existing = BERTH_TRY(Load(ctx.caller.account, ctx.region, req.name, /*fresh=*/true));
     if (existing) {
-      const Secret& e = existing->secret;
+      const Secret& e = existing->secret();
       BERTH_CHECK(authorize(e.arn));
       if (e.deleted) {
         return Fail("InvalidRequestException",
@@ -509,10 +601,9 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
         const Version* v = e.FindVersion(token);
         if (!value && e.versions.empty()) return WriteResult{e.arn, e.name, "", {}};
         if (value && v != nullptr) {
-          auto stored = BERTH_TRY(kv_.Get(ValueKey(e.account, e.region, e.name, v->id)));
+          auto stored = BERTH_TRY(ReadSealed(*existing->parsed, v->id));
           if (stored) {
-            auto old = BERTH_TRY(
-                OpenValue(kms_, ctx, e, v->id, BERTH_TRY(DecodeSealedValue(stored->value))));
+            auto old = BERTH_TRY(OpenValue(kms_, ctx, e, ViaService(e.region), v->id, *stored));
             bool same = old.type == value->type && old.data == value->data;
             Wipe(old.data);
             if (same) return WriteResult{e.arn, e.name, v->id, v->stages};
@@ -558,8 +649,9 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
       out.version_id = token;
       out.version_stages = {kCurrent};
     }
-    Loaded absent{Secret{}, SecretKey(s.account, s.region, s.name), 0};
-    if (BERTH_TRY(Commit(absent, s, std::move(ops)))) return out;
+    if (BERTH_TRY(Commit(SecretKey(s.account, s.region, s.name), 0, s, std::move(ops)))) {
+      return out;
+    }
   }
   return Contention();
 }
@@ -605,24 +697,24 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
   auto value = BERTH_TRY(ToValue(value_in, /*required=*/is_put));
   std::string token = token_in.empty() ? ids_.Uuid() : token_in;
 
-  Access access;
+  Access access{.fresh = true};
   if (stages) access.condition_keys["secretsmanager:VersionStage"] = *stages;
   if (kms_key_id) access.condition_keys["secretsmanager:KmsKeyId"] = {*kms_key_id};
   if (description) access.condition_keys["secretsmanager:Description"] = {*description};
 
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
-    Secret s = loaded.secret;
+    Secret s = loaded.secret();
     TimePoint now = clock_.Now();
     WriteResult out{s.arn, s.name, "", {}};
 
     if (value) {
       if (const Version* existing = s.FindVersion(token)) {
         // The same ClientRequestToken again: a retry when the value is the same.
-        auto stored = BERTH_TRY(kv_.Get(ValueKey(s.account, s.region, s.name, existing->id)));
+        auto stored = BERTH_TRY(ReadSealed(*loaded.parsed, existing->id));
         if (!stored) return InternalFailure("secret version without a value");
-        auto old = BERTH_TRY(
-            OpenValue(kms_, ctx, s, existing->id, BERTH_TRY(DecodeSealedValue(stored->value))));
+        auto old =
+            BERTH_TRY(OpenValue(kms_, ctx, s, loaded.parsed->via_service, existing->id, *stored));
         bool same = old.type == value->type && old.data == value->data;
         Wipe(old.data);
         if (!same) {
@@ -680,7 +772,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
         if (!stored) continue;
         auto old_sealed = DecodeSealedValue(stored->value);
         if (!old_sealed) continue;
-        auto plain = OpenValue(kms_, ctx, s, v.id, *old_sealed);
+        auto plain = OpenValue(kms_, ctx, s, loaded.parsed->via_service, v.id, *old_sealed);
         if (!plain) continue;
         auto resealed =
             SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, v.id, *plain);
@@ -694,7 +786,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
     }
 
     s.last_changed = now;
-    if (BERTH_TRY(Commit(loaded, s, std::move(ops)))) return out;
+    if (BERTH_TRY(Commit(loaded.key, loaded.mod_revision, s, std::move(ops)))) return out;
   }
   return Contention();
 }
@@ -800,7 +892,7 @@ Result<Secret> Service::DescribeSecret(const aws::RequestContext& ctx,
                                        const std::string& secret_id) {
   Access access{.allow_deleted = true};
   Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:DescribeSecret", access));
-  return std::move(loaded.secret);
+  return loaded.secret();
 }
 
 Result<SecretPage> Service::ListSecrets(const aws::RequestContext& ctx,
@@ -819,14 +911,15 @@ Result<SecretPage> Service::ListSecrets(const aws::RequestContext& ctx,
   std::string start_after;
   TimePoint now = clock_.Now();
   for (;;) {
+    uint64_t generation = secrets_.Generation();
     auto range = BERTH_TRY(kv_.Range(prefix, start_after, 500));
     for (const auto& kv : range.kvs) {
-      Secret s = BERTH_TRY(DecodeSecret(kv.value));
+      auto parsed = BERTH_TRY(ParseRecord(kv, generation));
+      const Secret& s = parsed->secret;
       if (s.deletion_date && *s.deletion_date <= now) continue;  // gone; purged when next opened
       if (s.deleted && !req.include_planned_deletion) continue;
       if (!MatchesFilters(s, req.filters)) continue;
-      std::string key = SortKey(s);
-      matched.emplace_back(std::move(key), std::move(s));
+      matched.emplace_back(SortKey(s), s);
     }
     if (!range.more || range.kvs.empty()) break;
     start_after = range.kvs.back().key;
@@ -858,7 +951,7 @@ Result<VersionPage> Service::ListSecretVersionIds(const aws::RequestContext& ctx
   Access access{.allow_deleted = true};
   Loaded loaded =
       BERTH_TRY(Open(ctx, req.secret_id, "secretsmanager:ListSecretVersionIds", access));
-  const Secret& s = loaded.secret;
+  const Secret& s = loaded.secret();
   VersionPage page{s.arn, s.name, {}, ""};
   std::vector<const Version*> listed;
   for (auto it = s.versions.rbegin(); it != s.versions.rend(); ++it) {
@@ -903,19 +996,20 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
                     return {};
                   });
   }
-  Access access{.allow_deleted = true};
+  Access access{.allow_deleted = true, .fresh = true};
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:DeleteSecret", access));
-    Secret& s = loaded.secret;
+    Secret s = loaded.secret();
     store::Txn txn;
     txn.compares.push_back({loaded.key, loaded.mod_revision});
     txn.ops.push_back(store::Op::Delete(loaded.key));
     txn.ops.push_back(store::Op::DeletePrefix(ValuePrefix(s.account, s.region, s.name)));
+    auto writing = secrets_.Write(loaded.key);
     if (BERTH_TRY(kv_.Commit(txn)).succeeded) {
       TimePoint now = clock_.Now();
       s.deleted = now;
       s.deletion_date = now;
-      return std::move(s);
+      return s;
     }
   }
   return Contention();
@@ -968,7 +1062,7 @@ Result<Secret> Service::GetResourcePolicy(const aws::RequestContext& ctx,
                                           const std::string& secret_id) {
   Access access{.allow_deleted = true};
   Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:GetResourcePolicy", access));
-  return std::move(loaded.secret);
+  return loaded.secret();
 }
 
 Result<Secret> Service::DeleteResourcePolicy(const aws::RequestContext& ctx,

@@ -39,7 +39,11 @@
 // State. Everything lives in store::Kv (see secrets/record.h for the layout);
 // every write is one transaction conditioned on the revision of the secret
 // record it read, so a failure leaves nothing behind and concurrent writers
-// never lose each other's updates (a losing writer starts over).
+// never lose each other's updates (a losing writer starts over). Reads parse
+// nothing twice: secret and version records are kept parsed per store
+// revision, and every request still reads each record's current revision, so
+// a change (by this process or any other writer) is seen by the next request.
+// GetSecretValue writes only to note LastAccessedDate, at most once a day.
 //
 // Secret values are never logged and never part of an Error's message.
 #pragma once
@@ -47,6 +51,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +61,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "iam/access_control.h"
+#include "kms/record_cache.h"
 #include "kms/service.h"
 #include "store/kv.h"
 
@@ -230,12 +236,15 @@ struct PasswordOptions {
   bool require_each_included_type = true;
 };
 
+struct SealedValue;  // secrets/record.h
+
 class Service {
  public:
   // All references must outlive the service. `ids` draws ARN suffixes,
   // version ids and passwords (production: crypto::SecureIds()).
   Service(store::Kv& kv, kms::Service& kms, iam::AccessControl& access, Ids& ids,
           const Clock& clock);
+  ~Service();
 
   // A new secret in the caller's account and region, with a first version
   // (AWSCURRENT) when a value is given. ResourceExistsException when the name
@@ -318,8 +327,18 @@ class Service {
                                         const PasswordOptions& options);
 
  private:
+  struct Parsed;
   struct Loaded;
   struct Access;
+
+  // The secret record `kv` holds (read after secrets_.Generation() returned
+  // `generation`), parsed once per revision.
+  Result<std::shared_ptr<const Parsed>> ParseRecord(const store::KeyValue& kv,
+                                                    uint64_t generation);
+  // The sealed value of version `version_id` of the secret (kept with the
+  // record's revision once read); null when absent.
+  Result<std::shared_ptr<const SealedValue>> ReadSealed(const Parsed& parsed,
+                                                        const std::string& version_id);
 
   // Resolves `secret_id`, authorizes `action` on it (with the operation's own
   // condition keys from `access`) and, unless `access.allow_deleted`, refuses a
@@ -327,17 +346,24 @@ class Service {
   Result<Loaded> Open(const aws::RequestContext& ctx, const std::string& secret_id,
                       const std::string& action, const Access& access);
   // The secret `secret_id` names (see the top of this file), if it exists.
+  // `fresh`: read from the store, not the watched cache (see secrets_).
   Result<std::optional<Loaded>> Resolve(const aws::RequestContext& ctx,
-                                        const std::string& secret_id);
+                                        const std::string& secret_id, bool fresh);
   // One secret by name; one whose recovery window has passed is purged.
   Result<std::optional<Loaded>> Load(const std::string& account, const std::string& region,
-                                     const std::string& name);
-  Status Authorize(const aws::RequestContext& ctx, const std::string& action, const Secret& s,
+                                     const std::string& name, bool fresh);
+  Status Authorize(const aws::RequestContext& ctx, const std::string& action,
+                   const Parsed& parsed,
                    const std::map<std::string, std::vector<std::string>>& extra);
-  // Commits the new record of a loaded secret plus `ops`; false when another
+  // Commits `updated` as the record at store key `key` (which must still be
+  // at `mod_revision`; 0: must not exist) plus `ops`; false when another
   // writer got there first (the caller starts over).
-  Result<bool> Commit(const Loaded& loaded, const Secret& updated, std::vector<store::Op> ops);
+  Result<bool> Commit(const std::string& key, int64_t mod_revision, const Secret& updated,
+                      std::vector<store::Op> ops);
 
+  // Reads version `version_id` of the secret and decrypts it as the caller.
+  Result<SecretValue> OpenVersion(const aws::RequestContext& ctx, const Parsed& parsed,
+                                  const std::string& version_id);
   // Finds the version (by id, stage, or AWSCURRENT) and decrypts it as the
   // caller; notes the access date (at most one write a day).
   Result<SecretVersionValue> ReadVersion(const aws::RequestContext& ctx, const Loaded& loaded,
@@ -362,6 +388,13 @@ class Service {
   iam::AccessControl& access_;
   Ids& ids_;
   const Clock& clock_;
+  // Parsed secret records with their versions' sealed values, watched
+  // (kms/record_cache.h): reads that write nothing take them without a store
+  // read; this service's writes drop them synchronously (Commit); a change
+  // behind the service's back to a secret or value record drops the record
+  // when its watch event arrives. They hold no plaintext: values stay sealed
+  // until KMS has authorized the caller.
+  kms::RecordCache<Parsed> secrets_;
 };
 
 }  // namespace berth::secrets
