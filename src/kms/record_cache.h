@@ -1,27 +1,25 @@
 // Records parsed from the store, kept by store key with the mod_revision they
-// were parsed from, so that read paths parse (and unseal, decode) nothing
-// twice. Used by KMS (key records with their unsealed material) and Secrets
-// Manager (secret and version records). Thread-safe.
+// were parsed from, so that read paths read, parse (and unseal, decode)
+// nothing per request. Used by KMS (key records with their unsealed material)
+// and Secrets Manager (secret records with their versions' sealed values).
+// Thread-safe.
 //
-// Two ways to trust an entry:
-//  * Validated: Find(key, mod_revision) with the mod_revision a fresh
-//    store::Kv::Get just returned. In the store a (key, mod_revision) pair
-//    names one value for good (every write gives the key a new, larger
-//    mod_revision, a deleted and re-created key too), so a hit is exactly what
-//    parsing the bytes just read would give: any change by anyone is seen by
-//    the next read. Saves the parsing, not the Get.
-//  * Watched (a cache constructed with a store and a prefix): Find(key) with
-//    no store read at all. An entry is dropped by the store watch on any
-//    change under the prefix and, for writers of this process, synchronously:
-//    a writer holds a Writing guard on the key around its Commit, during which
-//    the key bypasses the cache, and which drops the key before the writer
-//    goes on. So this process's writes are seen by every read that starts
-//    after the write returns; a write by anyone else (another writer of the
-//    store, a future shared backend) once its watch event arrives, as AWS's
-//    own eventual consistency. Fills use a generation taken before the store
-//    read, so a read that raced with a change is not kept (iam::IdentityStore
-//    does the same). A record may keep data of other store keys with it (a
-//    secret its versions' values): the watch then maps those keys to it.
+// Watched: the cache watches a prefix of the store, and any change under it
+// drops the record it concerns (a record that keeps other keys' data with it,
+// as a secret its versions' values, maps those keys to itself: KeyOf). A
+// writer of this process holds a Writing guard on the key around its Commit:
+// meanwhile the key bypasses the cache, and the guard drops it before the
+// writer goes on. So a write made through this process is seen by every read
+// that starts after the write returns; a write by anyone else (another writer
+// of the store, a future shared backend) once its watch event arrives, as
+// AWS's own eventual consistency. A fill passes the generation taken before
+// its store read, and is not kept when anything changed meanwhile
+// (iam::IdentityStore does the same).
+//
+// Writers that condition a commit on the revision they read should read the
+// store (FindAt with what Get returned saves the parsing, not the read): in
+// the store a (key, mod_revision) pair names one value for good, so such a
+// hit is exactly what parsing the bytes just read would give.
 #pragma once
 
 #include <cstdint>
@@ -41,30 +39,17 @@ namespace berth::kms {
 template <class T>
 class RecordCache {
  public:
-  // Validated lookups only. At most `capacity` records; beyond it an
-  // arbitrary one is dropped (parsed again when next read).
-  explicit RecordCache(size_t capacity = 4096) : capacity_(capacity) {}
-
-  // Which cached record a change to a store key invalidates: the key itself
-  // by default; a record that keeps other keys' data with it maps those keys
-  // to its own (empty: none).
+  // Which cached record a change to `store_key` concerns (empty: none).
   using KeyOf = std::function<std::string(std::string_view store_key)>;
 
-  // Validated and watched lookups: watches `prefix` of `kv`, which must
-  // outlive the cache.
+  // Watches `prefix` of `kv`, which must outlive the cache. Without `key_of`
+  // a change concerns the record of its own key. At most `capacity` records;
+  // beyond it an arbitrary one is dropped (parsed again when next read).
   RecordCache(store::Kv& kv, std::string_view prefix, KeyOf key_of = nullptr,
               size_t capacity = 4096)
       : capacity_(capacity) {
     watch_ = kv.Watch(prefix, [this, key_of = std::move(key_of)](const store::WatchEvent& event) {
-      std::string mapped = key_of ? key_of(event.kv.key) : std::string();
-      std::string_view key = key_of ? std::string_view(mapped) : std::string_view(event.kv.key);
-      std::shared_ptr<const T> dropped;  // released outside the lock
-      std::unique_lock lock(mu_);
-      ++generation_;
-      auto it = entries_.find(key);
-      if (it == entries_.end()) return;
-      dropped = std::move(it->second.value);
-      entries_.erase(it);
+      Drop(key_of ? key_of(event.kv.key) : event.kv.key);
     });
   }
 
@@ -74,24 +59,23 @@ class RecordCache {
   RecordCache(const RecordCache&) = delete;
   RecordCache& operator=(const RecordCache&) = delete;
 
-  // Validated: the record parsed from `key` at `mod_revision`, or null.
-  std::shared_ptr<const T> Find(std::string_view key, int64_t mod_revision) const {
-    std::shared_lock lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.mod_revision != mod_revision) return nullptr;
-    return it->second.value;
-  }
-
-  // Watched: the record cached for `key` and the mod_revision it was parsed
-  // from, or null (always null without a watch, and while this process is
-  // writing the key).
-  std::shared_ptr<const T> Find(std::string_view key, int64_t* mod_revision) const {
-    if (!watch_) return nullptr;
+  // The record cached for `key` and the mod_revision it was parsed from, or
+  // null (also while this process is writing the key).
+  std::shared_ptr<const T> Find(std::string_view key, int64_t& mod_revision) const {
     std::shared_lock lock(mu_);
     if (!writing_.empty() && writing_.contains(key)) return nullptr;
     auto it = entries_.find(key);
     if (it == entries_.end()) return nullptr;
-    *mod_revision = it->second.mod_revision;
+    mod_revision = it->second.mod_revision;
+    return it->second.value;
+  }
+
+  // The record parsed from `key` at `mod_revision` (which a Get just
+  // returned), or null.
+  std::shared_ptr<const T> FindAt(std::string_view key, int64_t mod_revision) const {
+    std::shared_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.mod_revision != mod_revision) return nullptr;
     return it->second.value;
   }
 
@@ -102,9 +86,8 @@ class RecordCache {
   }
 
   // Keeps `value`, parsed from `key` at `mod_revision` as read after
-  // Generation() returned `generation`; not when something under the prefix
-  // changed since (with a watch), the key is being written, or a newer
-  // revision is kept.
+  // Generation() returned `generation`; not when anything changed since, the
+  // key is being written, or a newer revision is kept.
   void Put(std::string key, int64_t mod_revision, uint64_t generation,
            std::shared_ptr<const T> value) {
     std::shared_ptr<const T> dropped;  // released outside the lock
@@ -124,20 +107,16 @@ class RecordCache {
     entries_.emplace(std::move(key), Entry{mod_revision, std::move(value)});
   }
 
-  // Drops `key` (e.g. once it is gone from the store).
-  void Erase(std::string_view key) {
-    std::shared_ptr<const T> dropped;
+  // Drops the record of `key` (e.g. once it is gone from the store).
+  void Drop(std::string_view key) {
+    std::shared_ptr<const T> dropped;  // released outside the lock
     std::unique_lock lock(mu_);
-    ++generation_;
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return;
-    dropped = std::move(it->second.value);
-    entries_.erase(it);
+    dropped = DropLocked(key);
   }
 
   // Held by a writer of this process around its Commit of `key`: meanwhile
-  // the key bypasses the cache; on destruction it is dropped, so what the
-  // writer (or anyone) reads next is the store's.
+  // the key bypasses the cache; on destruction its record is dropped, so what
+  // anyone reads next is the store's.
   class [[nodiscard]] Writing {
    public:
     Writing(RecordCache& cache, std::string key) : cache_(&cache), key_(std::move(key)) {
@@ -146,15 +125,11 @@ class RecordCache {
     }
     ~Writing() {
       if (cache_ == nullptr) return;
-      std::shared_ptr<const T> dropped;
+      std::shared_ptr<const T> dropped;  // released outside the lock
       std::unique_lock lock(cache_->mu_);
-      ++cache_->generation_;
-      if (auto it = cache_->entries_.find(key_); it != cache_->entries_.end()) {
-        dropped = std::move(it->second.value);
-        cache_->entries_.erase(it);
-      }
-      auto w = cache_->writing_.find(key_);
-      if (--w->second == 0) cache_->writing_.erase(w);
+      dropped = cache_->DropLocked(key_);
+      auto it = cache_->writing_.find(key_);
+      if (--it->second == 0) cache_->writing_.erase(it);
     }
     Writing(Writing&& other) noexcept
         : cache_(std::exchange(other.cache_, nullptr)), key_(std::move(other.key_)) {}
@@ -169,11 +144,6 @@ class RecordCache {
 
   Writing Write(std::string key) { return Writing(*this, std::move(key)); }
 
-  size_t size() const {
-    std::shared_lock lock(mu_);
-    return entries_.size();
-  }
-
  private:
   struct Entry {
     int64_t mod_revision = 0;
@@ -186,10 +156,20 @@ class RecordCache {
   template <class V>
   using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
 
+  // mu_ held; returns the dropped record, for the caller to release unlocked.
+  std::shared_ptr<const T> DropLocked(std::string_view key) {
+    ++generation_;
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    std::shared_ptr<const T> dropped = std::move(it->second.value);
+    entries_.erase(it);
+    return dropped;
+  }
+
   const size_t capacity_;
   mutable std::shared_mutex mu_;
   Map<Entry> entries_;
-  Map<int> writing_;  // keys being written by this process, with their writer count
+  Map<int> writing_;         // keys being written by this process, with their writers
   uint64_t generation_ = 0;  // bumped by every change seen or made
   std::unique_ptr<store::WatchHandle> watch_;
 };

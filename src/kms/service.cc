@@ -327,35 +327,37 @@ Result<T> UntilCommitted(F attempt) {
 
 // A key's material, unsealed: in memory only (never stored, logged or in an
 // Error), wiped when the last record holding it is dropped.
-struct KeyMaterial {
-  explicit KeyMaterial(std::string b) : bytes(std::move(b)) {}
+class KeyMaterial {
+ public:
+  explicit KeyMaterial(std::string bytes) : bytes_(std::move(bytes)) {}
   KeyMaterial(const KeyMaterial&) = delete;
   KeyMaterial& operator=(const KeyMaterial&) = delete;
   ~KeyMaterial() {
-    OPENSSL_cleanse(bytes.data(), bytes.size());
-    for (auto& [id, plaintext] : opened) OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    for (auto& [id, plaintext] : opened_) OPENSSL_cleanse(plaintext.data(), plaintext.size());
   }
+
+  const std::string& bytes() const { return bytes_; }
 
   // A data key this material opened before for an AWS service, by OpenedId.
   std::optional<std::string> Opened(const std::string& id) const {
-    std::lock_guard lock(mu);
-    auto it = opened.find(id);
-    if (it == opened.end()) return std::nullopt;
+    std::lock_guard lock(mu_);
+    auto it = opened_.find(id);
+    if (it == opened_.end()) return std::nullopt;
     return it->second;
   }
 
   void KeepOpened(std::string id, const std::string& plaintext) const {
-    std::lock_guard lock(mu);
-    if (opened.size() >= kMaxOpenedPerKey) {
-      for (auto& [old_id, old] : opened) OPENSSL_cleanse(old.data(), old.size());
-      opened.clear();
+    std::lock_guard lock(mu_);
+    if (opened_.size() >= kMaxOpenedPerKey) {
+      for (auto& [old_id, old] : opened_) OPENSSL_cleanse(old.data(), old.size());
+      opened_.clear();
     }
-    opened.emplace(std::move(id), plaintext);
+    opened_.emplace(std::move(id), plaintext);
   }
 
-  std::string bytes;
-
  private:
+  std::string bytes_;
   // Data keys (at most kMaxOpenedSize bytes) opened for an AWS service, e.g.
   // Secrets Manager's envelope keys: opening the same blob under the same
   // context with this material always gives the same plaintext, so reading
@@ -363,8 +365,8 @@ struct KeyMaterial {
   // state are still decided on every call; a new revision of the key record
   // (disabled, new policy, ...) comes with a new KeyMaterial, and these go
   // with the old one. Wiped like the material.
-  mutable std::mutex mu;
-  mutable std::unordered_map<std::string, std::string> opened;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::string> opened_;
 };
 
 namespace {
@@ -545,12 +547,7 @@ Service::Listed<T> PageOf(std::vector<T> all, const Service::Page& page,
 
 Service::Service(store::Kv& kv, const crypto::RootKey& root_key, iam::AccessControl& access,
                  Ids& ids, const Clock& clock)
-    : kv_(kv),
-      root_key_(root_key),
-      access_(access),
-      ids_(ids),
-      clock_(clock),
-      keys_(kv, "kms/") {}
+    : kv_(kv), root_key_(root_key), access_(access), ids_(ids), clock_(clock), keys_(kv, "kms/") {}
 
 Service::~Service() = default;
 
@@ -616,15 +613,15 @@ Result<std::shared_ptr<const KeyRecord>> Service::LoadCached(const std::string& 
   std::string store_key = KeyPrefix(account, region) + id;
   std::shared_ptr<const KeyRecord> key;
   int64_t mod_revision = 0;
-  if (read == Read::kCached) key = keys_.Find(store_key, &mod_revision);
+  if (read == Read::kCached) key = keys_.Find(store_key, mod_revision);
   if (!key) {
     uint64_t generation = keys_.Generation();
     auto got = BERTH_TRY(kv_.Get(store_key));
     if (!got) {
-      keys_.Erase(store_key);
+      keys_.Drop(store_key);
       return std::shared_ptr<const KeyRecord>();
     }
-    key = keys_.Find(store_key, got->mod_revision);
+    key = keys_.FindAt(store_key, got->mod_revision);
     if (!key) {
       auto parsed = std::make_shared<KeyRecord>(BERTH_TRY(ParseKey(*got)));
       // Unsealed once per revision of the record, not per request.
@@ -643,8 +640,8 @@ Result<std::shared_ptr<const KeyRecord>> Service::LoadCached(const std::string& 
 }
 
 Result<std::optional<KeyRecord>> Service::LoadKey(const std::string& account,
-                                                  const std::string& region,
-                                                  const std::string& id, Read read) {
+                                                  const std::string& region, const std::string& id,
+                                                  Read read) {
   auto key = BERTH_TRY(LoadCached(account, region, id, read));
   if (!key) return std::optional<KeyRecord>();
   return std::optional<KeyRecord>(*key);
@@ -1179,7 +1176,7 @@ Result<std::string> Service::SealBlob(const KeyRecord& key, std::string_view pla
   blob.push_back(static_cast<char>(key.meta.arn.size() & 0xff));
   blob += key.meta.arn;
   std::string aad = blob + CanonicalContext(context);
-  blob += BERTH_TRY(crypto::AesGcmSeal(material->bytes, plaintext, aad));
+  blob += BERTH_TRY(crypto::AesGcmSeal(material->bytes(), plaintext, aad));
   return blob;
 }
 
@@ -1219,10 +1216,12 @@ Result<Decrypted> Service::OpenBlob(const Caller& caller, const std::string& act
   std::string opened_id;
   if (!caller.via_service.empty()) {
     opened_id = OpenedId(blob, canonical);
-    if (auto opened = material->Opened(opened_id)) return Decrypted{key->meta.arn, *opened};
+    if (auto opened = material->Opened(opened_id)) {
+      return Decrypted{key->meta.arn, std::move(*opened)};
+    }
   }
   std::string aad = std::string(parsed->header) + canonical;
-  auto plaintext = crypto::AesGcmOpen(material->bytes, parsed->sealed, aad);
+  auto plaintext = crypto::AesGcmOpen(material->bytes(), parsed->sealed, aad);
   if (!plaintext) return InvalidCiphertext();
   if (!opened_id.empty() && plaintext->size() <= kMaxOpenedSize) {
     material->KeepOpened(std::move(opened_id), *plaintext);

@@ -73,7 +73,7 @@ struct Caller {
 // defined in service.cc.
 struct KeyRecord;
 // A key's unsealed material, in memory only; defined in service.cc.
-struct KeyMaterial;
+class KeyMaterial;
 
 class Service {
  public:

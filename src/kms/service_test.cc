@@ -732,12 +732,11 @@ TEST_F(KmsTest, CachedKeysSeeEveryChangeAtOnce) {
   EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
 
   // A key policy that no longer delegates to IAM, then one that does again.
-  ASSERT_TRUE(kms_.PutKeyPolicy(root, key.key_id, "default", KeyPolicyFor(admin.arn), true)
-                  .has_value());
-  EXPECT_FAILS(decrypt(), "AccessDeniedException", "kms:Decrypt");
   ASSERT_TRUE(
-      kms_.PutKeyPolicy(Caller{admin_ctx, ""}, key.key_id, "default", delegating, true)
-          .has_value());
+      kms_.PutKeyPolicy(root, key.key_id, "default", KeyPolicyFor(admin.arn), true).has_value());
+  EXPECT_FAILS(decrypt(), "AccessDeniedException", "kms:Decrypt");
+  ASSERT_TRUE(kms_.PutKeyPolicy(Caller{admin_ctx, ""}, key.key_id, "default", delegating, true)
+                  .has_value());
   EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
 
   // The caller's own permission taken away (an IAM change, not a KMS one).
@@ -746,8 +745,8 @@ TEST_F(KmsTest, CachedKeysSeeEveryChangeAtOnce) {
                                    R"("Action":"kms:Decrypt","Resource":"*"}]})")
                   .has_value());
   EXPECT_FAILS(decrypt(), "AccessDeniedException", "explicit deny");
-  ASSERT_TRUE(iam_.DeleteInlinePolicy(kAccount, iam::PrincipalType::kUser, "alice", "deny")
-                  .has_value());
+  ASSERT_TRUE(
+      iam_.DeleteInlinePolicy(kAccount, iam::PrincipalType::kUser, "alice", "deny").has_value());
   EXPECT_EQ(decrypt()->plaintext, data_key->plaintext);
 
   // Scheduled for deletion, cancelled (Disabled), enabled; then deleted when

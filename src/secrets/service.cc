@@ -24,7 +24,7 @@ namespace berth::secrets {
 // A secret record as parsed from one revision of its store key, with the
 // resource side of every authorization on it (the secret's account, resource
 // policy and condition keys), built once per revision. Shared by the requests
-// that read that revision: never modified once cached.
+// that read that revision; only `sealed` grows after it is cached.
 struct Service::Parsed {
   Secret secret;
   int64_t mod_revision = 0;  // the record's
@@ -355,8 +355,8 @@ Service::~Service() = default;
 // Finding, authorizing and writing secrets.
 
 Result<std::shared_ptr<const Service::Parsed>> Service::ParseRecord(const store::KeyValue& kv,
-                                                                   uint64_t generation) {
-  if (auto hit = secrets_.Find(kv.key, kv.mod_revision)) return hit;
+                                                                    uint64_t generation) {
+  if (auto hit = secrets_.FindAt(kv.key, kv.mod_revision)) return hit;
   auto parsed = std::make_shared<Parsed>();
   parsed->secret = BERTH_TRY(DecodeSecret(kv.value));
   parsed->mod_revision = kv.mod_revision;
@@ -397,14 +397,14 @@ Result<std::optional<Service::Loaded>> Service::Load(const std::string& account,
                                                      const std::string& name, bool fresh) {
   std::string key = SecretKey(account, region, name);
   Loaded loaded;
-  if (!fresh) loaded.parsed = secrets_.Find(key, &loaded.mod_revision);
+  if (!fresh) loaded.parsed = secrets_.Find(key, loaded.mod_revision);
   if (loaded.parsed) {
     loaded.key = std::move(key);
   } else {
     uint64_t generation = secrets_.Generation();
     auto kv = BERTH_TRY(kv_.Get(key));
     if (!kv) {
-      secrets_.Erase(key);
+      secrets_.Drop(key);
       return std::optional<Loaded>();
     }
     loaded = Loaded{BERTH_TRY(ParseRecord(*kv, generation)), std::move(key), kv->mod_revision};
@@ -435,8 +435,7 @@ Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContex
   }
   std::string rest = arn->resource.substr(7);
   if (rest.size() > 7 && rest[rest.size() - 7] == '-') {
-    auto full =
-        BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7), fresh));
+    auto full = BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7), fresh));
     if (full && full->secret().arn == secret_id) return full;
   }
   return Load(arn->account, arn->region, rest, fresh);

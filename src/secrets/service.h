@@ -39,11 +39,12 @@
 // State. Everything lives in store::Kv (see secrets/record.h for the layout);
 // every write is one transaction conditioned on the revision of the secret
 // record it read, so a failure leaves nothing behind and concurrent writers
-// never lose each other's updates (a losing writer starts over). Reads parse
-// nothing twice: secret and version records are kept parsed per store
-// revision, and every request still reads each record's current revision, so
-// a change (by this process or any other writer) is seen by the next request.
-// GetSecretValue writes only to note LastAccessedDate, at most once a day.
+// never lose each other's updates (a losing writer starts over). Operations
+// that write nothing take the secret record, parsed, with the sealed values of
+// its versions already read, from a cache (secrets_ below): they neither read
+// the store nor parse anything again, and see every change this service makes
+// as soon as it is made. GetSecretValue writes only to note LastAccessedDate,
+// at most once a day per version.
 //
 // Secret values are never logged and never part of an Error's message.
 #pragma once
@@ -333,8 +334,7 @@ class Service {
 
   // The secret record `kv` holds (read after secrets_.Generation() returned
   // `generation`), parsed once per revision.
-  Result<std::shared_ptr<const Parsed>> ParseRecord(const store::KeyValue& kv,
-                                                    uint64_t generation);
+  Result<std::shared_ptr<const Parsed>> ParseRecord(const store::KeyValue& kv, uint64_t generation);
   // The sealed value of version `version_id` of the secret (kept with the
   // record's revision once read); null when absent.
   Result<std::shared_ptr<const SealedValue>> ReadSealed(const Parsed& parsed,
@@ -352,8 +352,7 @@ class Service {
   // One secret by name; one whose recovery window has passed is purged.
   Result<std::optional<Loaded>> Load(const std::string& account, const std::string& region,
                                      const std::string& name, bool fresh);
-  Status Authorize(const aws::RequestContext& ctx, const std::string& action,
-                   const Parsed& parsed,
+  Status Authorize(const aws::RequestContext& ctx, const std::string& action, const Parsed& parsed,
                    const std::map<std::string, std::vector<std::string>>& extra);
   // Commits `updated` as the record at store key `key` (which must still be
   // at `mod_revision`; 0: must not exist) plus `ops`; false when another

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/json.h"
 #include "common/strings.h"
@@ -771,19 +773,19 @@ TEST_F(SecretsTest, LastAccessedDateIsKeptPerDay) {
   EXPECT_EQ(*d->last_accessed, std::chrono::floor<std::chrono::days>(clock_.Now()));
 }
 
-
 // Records are cached parsed (secrets/service.h): every change made through the
 // service is seen by the very next read, however warm the cache.
 TEST_F(SecretsTest, CachedRecordsSeeEveryChangeAtOnce) {
   kms::KeyMetadata cmk = CreateKey(kA);
   auto root = Root();
   Create("cached", "one");
-  auto reader = Role(
-      kA, "reader",
-      R"({"Version":"2012-10-17","Statement":[)"
-      R"({"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],"Resource":"*"},)"
-      R"({"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*",)"
-      R"("Condition":{"StringEquals":{"secretsmanager:ResourceTag/locked":"yes"}}}]})");
+  auto reader =
+      Role(kA, "reader",
+           R"({"Version":"2012-10-17","Statement":[)"
+           R"({"Effect":"Allow","Action":["secretsmanager:GetSecretValue","kms:Decrypt"],)"
+           R"("Resource":"*"},)"
+           R"({"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*",)"
+           R"("Condition":{"StringEquals":{"secretsmanager:ResourceTag/locked":"yes"}}}]})");
   auto read = [&] { return Get(reader, "cached"); };
   for (int i = 0; i < 3; ++i) EXPECT_EQ(read()->value.data, "one");
 
@@ -835,6 +837,35 @@ TEST_F(SecretsTest, CachedRecordsSeeEveryChangeAtOnce) {
   EXPECT_ERROR(read(), "ResourceNotFoundException");
 }
 
+// Readers filling the cache while a writer commits never make the writer's
+// next read (or anyone's after it) see an older value.
+TEST_F(SecretsTest, ConcurrentReadersNeverHideAWrite) {
+  Create("busy", "0");
+  std::atomic<bool> stop = false;
+  std::atomic<int> reads = 0;
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto got = Get(Root(), "busy");
+        if (got) ++reads;
+      }
+    });
+  }
+  for (int i = 1; i <= 150 && !HasFailure(); ++i) {
+    auto put = Put("busy", std::to_string(i), fmt::format("{:036d}", i));
+    EXPECT_TRUE(put) << put.error().code << ": " << put.error().message;
+    auto got = Get(Root(), "busy");
+    EXPECT_TRUE(got) << got.error().code << ": " << got.error().message;
+    if (got) {
+      EXPECT_EQ(got->value.data, std::to_string(i));
+    }
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_GT(reads.load(), 0);
+}
+
 // A read that writes nothing takes the secret from the cache; a record written
 // behind the service's back (another writer of the store) is seen once the
 // store's watch reports it.
@@ -884,28 +915,5 @@ TEST(SecretRecordKeys, SecretKeyOfMapsValueRecordsToTheirSecret) {
   EXPECT_EQ(SecretKeyOf("secrets/111122223333/us-east-1/value/no-colon"), "");
 }
 
-// TEMPORARY timing harness (not to be committed).
-TEST_F(SecretsTest, ZZTimingGetSecretValue) {
-  WriteResult created = Create("registry/bench", kCreds);
-  auto role = Role(kA, "benchRole",
-                   Allow(R"(["kms:Decrypt","secretsmanager:GetSecretValue"])",
-                         "\"" + created.arn + "\""));
-  ASSERT_TRUE(Get(role, created.arn));
-  auto cpu = [] {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-  };
-  for (int round = 0; round < 3; ++round) {
-    int n = 100000;
-    double t0 = cpu();
-    for (int i = 0; i < n; ++i) {
-      auto got = Get(role, created.arn);
-      if (!got) FAIL() << got.error().message;
-    }
-    double t1 = cpu();
-    fprintf(stderr, "GetSecretValue: %.2f us/call\n", (t1 - t0) / n / 1000);
-  }
-}
 }  // namespace
 }  // namespace berth::secrets
