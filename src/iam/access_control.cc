@@ -123,7 +123,7 @@ Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::strin
   request.resource = resource;
   request.resource_account = resource_account;
   AddGlobalConditionKeys(request, ctx.source_ip, /*secure_transport=*/false, ctx.now);
-  for (const auto& [k, v] : res.condition_keys) request.context[k] = v;
+  request.context.SetBase(&res.condition_keys);
 
   PolicySet set;
   BERTH_CHECK(AddCallerPolicies(p, set));

@@ -16,6 +16,7 @@
 #include "aws/gateway.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "iam/condition.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
 
@@ -29,8 +30,9 @@ struct ResourceContext {
   std::string account;         // the resource's account; empty: the caller's
   std::string policy;          // resource-based policy document; empty: none
   bool is_key_policy = false;  // KMS: the key policy must allow
-  // Extra condition keys (kms:ViaService, kms:EncryptionContext:..., ...).
-  std::map<std::string, std::vector<std::string>> condition_keys;
+  // Extra condition keys (kms:ViaService, kms:EncryptionContext:..., ...); the request's
+  // context refers to them (no copy) for the length of Authorize.
+  ContextMap condition_keys;
 };
 
 // Validates a document before IAM stores it, with IAM's size limits:

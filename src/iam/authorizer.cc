@@ -215,49 +215,27 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
 
 void AddGlobalConditionKeys(AuthzRequest& request, std::string_view source_ip,
                             bool secure_transport, TimePoint now) {
-  static constexpr std::string_view kManaged[] = {
-      "aws:PrincipalArn",   "aws:PrincipalAccount",     "aws:PrincipalType",
-      "aws:userid",         "aws:username",             "aws:PrincipalIsAWSService",
-      "aws:PrincipalServiceName", "aws:SourceIp",       "aws:SecureTransport",
-      "aws:CurrentTime",    "aws:EpochTime"};
-  ContextMap& ctx = request.context;
-  for (std::string_view key : kManaged) {
-    if (auto it = ctx.find(key); it != ctx.end()) ctx.erase(it);
-  }
-  auto put = [&](std::string_view key, std::string value) {
-    ctx.emplace(std::string(key), std::vector<std::string>{std::move(value)});
-  };
-  using PK = aws::Principal::Kind;
-  const aws::Principal& p = request.principal;
+  using C = ContextMap::Globals::Caller;
+  ContextMap::Globals g;
   if (!request.service_principal.empty()) {
-    put("aws:PrincipalIsAWSService", "true");
-    put("aws:PrincipalServiceName", request.service_principal);
+    g.caller = C::kService;
+    g.service = request.service_principal;
   } else {
-    put("aws:PrincipalIsAWSService", "false");
-    put("aws:PrincipalAccount", p.account);
-    put("aws:userid", p.user_id);
+    const aws::Principal& p = request.principal;
     switch (p.kind) {
-      case PK::kRoot:
-        put("aws:PrincipalArn", p.arn);
-        put("aws:PrincipalType", "Account");
-        break;
-      case PK::kUser:
-        put("aws:PrincipalArn", p.arn);
-        put("aws:PrincipalType", "User");
-        put("aws:username", p.name);
-        break;
-      case PK::kAssumedRole:
-        put("aws:PrincipalArn", fmt::format("arn:aws:iam::{}:role/{}", p.account, p.name));
-        put("aws:PrincipalType", "AssumedRole");
-        break;
+      case aws::Principal::Kind::kRoot: g.caller = C::kRoot; break;
+      case aws::Principal::Kind::kUser: g.caller = C::kUser; break;
+      case aws::Principal::Kind::kAssumedRole: g.caller = C::kAssumedRole; break;
     }
+    g.arn = p.arn;
+    g.account = p.account;
+    g.user_id = p.user_id;
+    g.name = p.name;
   }
-  if (!source_ip.empty()) put("aws:SourceIp", std::string(source_ip));
-  put("aws:SecureTransport", secure_transport ? "true" : "false");
-  put("aws:CurrentTime", FormatIso8601(now));
-  put("aws:EpochTime",
-      std::to_string(
-          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()));
+  g.source_ip = source_ip;
+  g.secure_transport = secure_transport;
+  g.now = now;
+  request.context.SetGlobals(std::move(g));
 }
 
 std::string Decision::Message(const AuthzRequest& request) const {

@@ -70,7 +70,8 @@ struct AuthzRequest {
 //   (Account|User|AssumedRole), aws:userid, aws:username (users only),
 //   aws:PrincipalIsAWSService, aws:PrincipalServiceName (services), aws:SourceIp (when
 //   not empty), aws:SecureTransport, aws:CurrentTime (ISO 8601), aws:EpochTime.
-// Existing values of these keys are replaced; other keys are kept.
+// Existing values of these keys are replaced; other keys are kept. Each value is computed
+// only when a policy looks the key up (see ContextMap).
 void AddGlobalConditionKeys(AuthzRequest& request, std::string_view source_ip,
                             bool secure_transport, TimePoint now);
 

@@ -147,8 +147,8 @@ TEST(AuthorizerGlobalKeys, SessionAndUser) {
   r.context["kms:ViaService"] = {"kept"};
   AddGlobalConditionKeys(r, "203.0.113.7", true, TimePoint(std::chrono::seconds(1795712106)));
   auto value = [&](const char* key) {
-    auto it = r.context.find(key);
-    return it == r.context.end() || it->second.size() != 1 ? std::string("<none>") : it->second[0];
+    const auto* values = r.context.Find(key);
+    return !values || values->size() != 1 ? std::string("<none>") : values->front();
   };
   EXPECT_EQ(value("aws:PrincipalArn"), kExecRole);
   EXPECT_EQ(value("aws:PrincipalType"), "AssumedRole");
@@ -163,9 +163,10 @@ TEST(AuthorizerGlobalKeys, SessionAndUser) {
 
   AuthzRequest u = Request(Alice(), kGet, kSecret);
   AddGlobalConditionKeys(u, "", false, TimePoint(std::chrono::seconds(0)));
-  EXPECT_EQ(u.context.at("aws:username"), std::vector<std::string>{"alice"});
-  EXPECT_EQ(u.context.at("aws:PrincipalType"), std::vector<std::string>{"User"});
-  EXPECT_EQ(u.context.count("aws:SourceIp"), 0u);
+  ASSERT_NE(u.context.Find("aws:username"), nullptr);
+  EXPECT_EQ(*u.context.Find("aws:username"), std::vector<std::string>{"alice"});
+  EXPECT_EQ(*u.context.Find("aws:PrincipalType"), std::vector<std::string>{"User"});
+  EXPECT_EQ(u.context.Find("aws:SourceIp"), nullptr);
 }
 
 }  // namespace

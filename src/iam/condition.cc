@@ -34,9 +34,9 @@ inline bool EqualsPrepared(std::string_view text, std::string_view lowered, bool
 // The value a variable stands for: the key's single value, else the default.
 bool ResolveVariable(std::string_view key, const std::string& fallback, bool has_fallback,
                      const ContextMap& context, std::string_view* out) {
-  auto it = context.find(key);
-  if (it != context.end() && it->second.size() == 1) {
-    *out = it->second.front();
+  const ContextMap::Values* values = context.Find(key);
+  if (values && values->size() == 1) {
+    *out = values->front();
     return true;
   }
   if (has_fallback) {
@@ -218,6 +218,97 @@ bool SplitArn(std::string_view text, bool variables, std::array<std::string_view
 }
 
 }  // namespace
+
+namespace {
+constexpr std::string_view kGlobalKeyNames[ContextMap::kGlobalKeys] = {
+    "aws:PrincipalArn",          "aws:PrincipalAccount", "aws:PrincipalType",
+    "aws:userid",                "aws:username",         "aws:PrincipalIsAWSService",
+    "aws:PrincipalServiceName",  "aws:SourceIp",         "aws:SecureTransport",
+    "aws:CurrentTime",           "aws:EpochTime"};
+
+// The value of global key `index` for `g`, or nullopt when the key does not apply.
+std::optional<std::string> GlobalValue(size_t index, const ContextMap::Globals& g) {
+  using C = ContextMap::Globals::Caller;
+  const bool service = g.caller == C::kService;
+  switch (index) {
+    case 0:
+      if (service) return std::nullopt;
+      if (g.caller == C::kAssumedRole) {
+        return fmt::format("arn:aws:iam::{}:role/{}", g.account, g.name);
+      }
+      return g.arn;
+    case 1: return service ? std::nullopt : std::optional<std::string>(g.account);
+    case 2:
+      switch (g.caller) {
+        case C::kRoot: return "Account";
+        case C::kUser: return "User";
+        case C::kAssumedRole: return "AssumedRole";
+        case C::kService: return std::nullopt;
+      }
+      return std::nullopt;
+    case 3: return service ? std::nullopt : std::optional<std::string>(g.user_id);
+    case 4: return g.caller == C::kUser ? std::optional<std::string>(g.name) : std::nullopt;
+    case 5: return service ? "true" : "false";
+    case 6: return service ? std::optional<std::string>(g.service) : std::nullopt;
+    case 7: return g.source_ip.empty() ? std::nullopt : std::optional<std::string>(g.source_ip);
+    case 8: return g.secure_transport ? "true" : "false";
+    case 9: return FormatIso8601(g.now);
+    case 10:
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(g.now.time_since_epoch()).count());
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
+ContextMap::ContextMap(std::initializer_list<Entry> entries) {
+  for (const auto& [key, values] : entries) (*this)[key] = values;
+}
+
+ContextMap::Values& ContextMap::operator[](std::string_view key) {
+  for (auto& entry : entries_) {
+    if (EqualsIgnoreCase(entry.first, key)) return entry.second;
+  }
+  return entries_.emplace_back(std::string(key), Values{}).second;
+}
+
+void ContextMap::Erase(std::string_view key) {
+  std::erase_if(entries_, [&](const Entry& e) { return EqualsIgnoreCase(e.first, key); });
+}
+
+void ContextMap::SetGlobals(Globals globals) {
+  globals_ = std::move(globals);
+  computed_mask_ = 0;
+  present_mask_ = 0;
+  for (const auto name : kGlobalKeyNames) Erase(name);
+}
+
+const ContextMap::Values* ContextMap::Find(std::string_view key) const {
+  for (const auto& entry : entries_) {
+    if (EqualsIgnoreCase(entry.first, key)) return &entry.second;
+  }
+  if (base_) {
+    if (const Values* v = base_->Find(key)) return v;
+  }
+  return globals_ ? FindGlobal(key) : nullptr;
+}
+
+const ContextMap::Values* ContextMap::FindGlobal(std::string_view key) const {
+  if (key.size() < 4 || !EqualsIgnoreCase(key.substr(0, 4), "aws:")) return nullptr;
+  for (size_t i = 0; i < kGlobalKeys; ++i) {
+    if (!EqualsIgnoreCase(kGlobalKeyNames[i], key)) continue;
+    const uint16_t bit = uint16_t(1u << i);
+    if (!(computed_mask_ & bit)) {
+      computed_mask_ |= bit;
+      if (auto value = GlobalValue(i, *globals_)) {
+        computed_[i] = {std::move(*value)};
+        present_mask_ |= bit;
+      }
+    }
+    return (present_mask_ & bit) ? &computed_[i] : nullptr;
+  }
+  return nullptr;
+}
 
 bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const noexcept {
   size_t n = a.size() < b.size() ? a.size() : b.size();
@@ -670,8 +761,8 @@ bool Condition::MatchesAnyValue(std::string_view value, const ContextMap& contex
 }
 
 bool Condition::Evaluate(const ContextMap& context) const {
-  auto it = context.find(key_);
-  const bool present = it != context.end() && !it->second.empty();
+  const ContextMap::Values* values = context.Find(key_);
+  const bool present = values && !values->empty();
   if (op_ == Operator::kNull) {
     for (const auto& r : raw_) {
       if ((r == "true") != present) return true;
@@ -682,7 +773,7 @@ bool Condition::Evaluate(const ContextMap& context) const {
     case Qualifier::kNone: {
       if (!present) return if_exists_ || negated_;
       bool any = false;
-      for (const auto& v : it->second) {
+      for (const auto& v : *values) {
         if (MatchesAnyValue(v, context)) {
           any = true;
           break;
@@ -692,13 +783,13 @@ bool Condition::Evaluate(const ContextMap& context) const {
     }
     case Qualifier::kForAnyValue:
       if (!present) return if_exists_;
-      for (const auto& v : it->second) {
+      for (const auto& v : *values) {
         if (MatchesAnyValue(v, context) != negated_) return true;
       }
       return false;
     case Qualifier::kForAllValues:
       if (!present) return true;
-      for (const auto& v : it->second) {
+      for (const auto& v : *values) {
         if (MatchesAnyValue(v, context) == negated_) return false;
       }
       return true;

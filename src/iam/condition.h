@@ -8,10 +8,12 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace berth::iam {
@@ -26,7 +28,64 @@ struct CaseInsensitiveLess {
 // does ("aws:sourceip" finds "aws:SourceIp"). A single-valued key has one value; a
 // multivalued key (aws:TagKeys) any number; an empty vector is "present but empty",
 // which the operators treat like an absent key.
-using ContextMap = std::map<std::string, std::vector<std::string>, CaseInsensitiveLess>;
+//
+// A lookup finds, in order: the keys set on this map, the keys of its base (a map kept
+// elsewhere: a resource's own keys, built once per record), then the global aws:* keys.
+// The global keys are computed from the request's facts (SetGlobals) only when a policy
+// asks for one: most policies name none, and a request then pays nothing for them.
+// Not thread-safe (the computed keys are cached in the map); a context belongs to one
+// request.
+class ContextMap {
+ public:
+  using Values = std::vector<std::string>;
+  using Entry = std::pair<std::string, Values>;
+
+  // What the global keys are computed from (see AddGlobalConditionKeys).
+  struct Globals {
+    enum class Caller : uint8_t { kRoot, kUser, kAssumedRole, kService };
+    Caller caller = Caller::kService;
+    std::string arn;      // the caller's ARN (a session's: the assumed-role ARN)
+    std::string account;
+    std::string user_id;
+    std::string name;     // user name; for a session, the role's name
+    std::string service;  // the service principal, for kService
+    std::string source_ip;
+    bool secure_transport = false;
+    TimePoint now{};
+  };
+
+  ContextMap() = default;
+  ContextMap(std::initializer_list<Entry> entries);
+
+  // The values of `key` on this map, added (empty) when absent.
+  Values& operator[](std::string_view key);
+  void Erase(std::string_view key);
+  // The values a condition sees for `key`; null when absent.
+  const Values* Find(std::string_view key) const;
+
+  // `base` must outlive this map (and its copies); null: none.
+  void SetBase(const ContextMap* base) { base_ = base; }
+  void SetGlobals(Globals globals);
+  bool HasGlobals() const { return globals_.has_value(); }
+
+  // The keys set on this map (neither the base's nor the globals).
+  std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
+  std::vector<Entry>::const_iterator end() const { return entries_.end(); }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+  static constexpr size_t kGlobalKeys = 11;
+
+ private:
+  const Values* FindGlobal(std::string_view key) const;
+
+  std::vector<Entry> entries_;
+  const ContextMap* base_ = nullptr;
+  std::optional<Globals> globals_;
+  mutable std::array<Values, kGlobalKeys> computed_{};
+  mutable uint16_t computed_mask_ = 0;  // bit i: computed_[i] holds global key i
+  mutable uint16_t present_mask_ = 0;   // bit i: global key i applies to this request
+};
 
 // The policy language version. Policy variables are substituted only in 2012-10-17
 // documents; in 2008-10-17 ones (also a document without Version) "${...}" is literal.

@@ -661,11 +661,53 @@ TEST(PatternTest, LongTextsStayLinear) {
 TEST(ContextMapTest, KeysIgnoreCase) {
   ContextMap ctx;
   ctx["aws:SourceIp"] = {"10.0.0.1"};
-  EXPECT_NE(ctx.find("AWS:SOURCEIP"), ctx.end());
-  EXPECT_NE(ctx.find(std::string_view("aws:sourceip")), ctx.end());
+  EXPECT_NE(ctx.Find("AWS:SOURCEIP"), nullptr);
+  EXPECT_NE(ctx.Find(std::string_view("aws:sourceip")), nullptr);
   ctx["AWS:SOURCEIP"] = {"10.0.0.2"};
   EXPECT_EQ(ctx.size(), 1u);
   EXPECT_EQ(ctx.begin()->second.front(), "10.0.0.2");
+}
+
+TEST(ContextMapTest, OwnKeysThenBaseThenGlobals) {
+  ContextMap base;
+  base["kms:ViaService"] = {"secretsmanager.us-east-1.amazonaws.com"};
+  base["aws:SourceIp"] = {"from-base"};
+  ContextMap ctx;
+  ContextMap::Globals g;
+  g.caller = ContextMap::Globals::Caller::kAssumedRole;
+  g.account = "111111111111";
+  g.name = "exec";
+  g.user_id = "AROAEXAMPLE:task";
+  g.source_ip = "10.0.0.9";
+  ctx.SetGlobals(g);
+  ctx.SetBase(&base);
+  // The base's keys come before the globals; the map's own before both.
+  EXPECT_EQ(ctx.Find("AWS:SOURCEIP")->front(), "from-base");
+  ctx["aws:sourceip"] = {"own"};
+  EXPECT_EQ(ctx.Find("aws:SourceIp")->front(), "own");
+  EXPECT_EQ(ctx.Find("kms:viaservice")->front(), "secretsmanager.us-east-1.amazonaws.com");
+  // Globals are computed when asked for, and only those that apply exist.
+  EXPECT_EQ(ctx.Find("aws:PrincipalArn")->front(), "arn:aws:iam::111111111111:role/exec");
+  EXPECT_EQ(ctx.Find("aws:PrincipalType")->front(), "AssumedRole");
+  EXPECT_EQ(ctx.Find("aws:username"), nullptr);
+  EXPECT_EQ(ctx.Find("aws:PrincipalServiceName"), nullptr);
+  EXPECT_EQ(ctx.Find("aws:PrincipalIsAWSService")->front(), "false");
+  EXPECT_EQ(ctx.Find("aws:NoSuchKey"), nullptr);
+  // A pointer stays valid while other globals are computed.
+  const auto* arn = ctx.Find("aws:PrincipalArn");
+  for (std::string_view k : {"aws:CurrentTime", "aws:EpochTime", "aws:userid"}) {
+    EXPECT_NE(ctx.Find(k), nullptr) << k;
+  }
+  EXPECT_EQ(arn, ctx.Find("aws:PrincipalArn"));
+  // Setting the globals replaces own values of those keys.
+  ctx.SetGlobals(g);
+  EXPECT_EQ(ctx.Find("aws:SourceIp")->front(), "from-base");
+  ctx.SetBase(nullptr);
+  EXPECT_EQ(ctx.Find("aws:SourceIp")->front(), "10.0.0.9");
+  EXPECT_EQ(ctx.Find("kms:ViaService"), nullptr);
+  ctx["x"] = {"1"};
+  ctx.Erase("X");
+  EXPECT_TRUE(ctx.empty());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -295,10 +295,9 @@ std::optional<ParsedBlob> ParseBlob(std::string_view blob) {
   return parsed;
 }
 
-std::map<std::string, std::vector<std::string>> ConditionKeys(const Caller& caller,
-                                                              const EncryptionContext& context,
-                                                              const std::string& request_alias) {
-  std::map<std::string, std::vector<std::string>> keys;
+iam::ContextMap ConditionKeys(const Caller& caller, const EncryptionContext& context,
+                              const std::string& request_alias) {
+  iam::ContextMap keys;
   keys["kms:CallerAccount"] = {caller.ctx.caller.account};
   if (!caller.via_service.empty()) keys["kms:ViaService"] = {caller.via_service};
   if (!context.empty()) {

@@ -51,7 +51,7 @@ struct Service::Loaded {
 // How an operation opens a secret.
 struct Service::Access {
   bool allow_deleted = false;  // false: InvalidRequestException when scheduled for deletion
-  std::map<std::string, std::vector<std::string>> condition_keys;  // the operation's own
+  iam::ContextMap condition_keys;  // the operation's own
   // Read the record from the store, not the watched cache: for writes, whose
   // commit is conditioned on the revision read.
   bool fresh = false;
@@ -442,11 +442,14 @@ Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContex
 }
 
 Status Service::Authorize(const aws::RequestContext& ctx, const std::string& action,
-                          const Parsed& parsed,
-                          const std::map<std::string, std::vector<std::string>>& extra) {
+                          const Parsed& parsed, const iam::ContextMap& extra) {
   if (extra.empty()) return access_.Authorize(ctx, action, parsed.secret.arn, parsed.resource);
-  iam::ResourceContext rc = parsed.resource;
-  for (const auto& [k, v] : extra) rc.condition_keys[k] = v;
+  iam::ResourceContext rc;
+  rc.account = parsed.resource.account;
+  rc.policy = parsed.resource.policy;
+  rc.is_key_policy = parsed.resource.is_key_policy;
+  rc.condition_keys = extra;  // the operation's keys first, then the secret's
+  rc.condition_keys.SetBase(&parsed.resource.condition_keys);
   return access_.Authorize(ctx, action, parsed.secret.arn, rc);
 }
 
@@ -569,7 +572,7 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
   auto value = BERTH_TRY(ToValue(req.value, /*required=*/false));
   std::string token = req.client_request_token.empty() ? ids_.Uuid() : req.client_request_token;
 
-  std::map<std::string, std::vector<std::string>> keys = {{"secretsmanager:Name", {req.name}}};
+  iam::ContextMap keys = {{"secretsmanager:Name", {req.name}}};
   if (!req.kms_key_id.empty()) keys["secretsmanager:KmsKeyId"] = {req.kms_key_id};
   if (!req.description.empty()) keys["secretsmanager:Description"] = {req.description};
   std::vector<std::string> tag_keys;

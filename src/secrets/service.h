@@ -353,7 +353,7 @@ class Service {
   Result<std::optional<Loaded>> Load(const std::string& account, const std::string& region,
                                      const std::string& name, bool fresh);
   Status Authorize(const aws::RequestContext& ctx, const std::string& action, const Parsed& parsed,
-                   const std::map<std::string, std::vector<std::string>>& extra);
+                   const iam::ContextMap& extra);
   // Commits `updated` as the record at store key `key` (which must still be
   // at `mod_revision`; 0: must not exist) plus `ops`; false when another
   // writer got there first (the caller starts over).
