@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "common/strings.h"
 #include "crypto/aes_gcm.h"
@@ -228,6 +230,37 @@ TEST(AesGcmTest, OpensKnownAnswerVectors) {
             "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
             "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
   ExpectInvalidCiphertext(AesGcmOpen(key, sealed, ""));
+}
+
+// Contexts are reused per thread: a failed open (wrong tag, wrong key) must leave
+// nothing behind that changes the next call, and threads must not share state.
+TEST(AesGcmTest, ReusedContextsRecoverFromFailures) {
+  const std::string k1(32, '\x01'), k2(32, '\x02');
+  auto a = AesGcmSeal(k1, "first", "ctx-a").value();
+  auto b = AesGcmSeal(k2, "second value", "").value();
+  std::string flipped = a;
+  flipped[kGcmNonceSize] ^= 1;
+  for (int i = 0; i < 3; ++i) {
+    ExpectInvalidCiphertext(AesGcmOpen(k1, flipped, "ctx-a"));
+    ExpectInvalidCiphertext(AesGcmOpen(k2, a, "ctx-a"));
+    ExpectInvalidCiphertext(AesGcmOpen(k1, a, "ctx-b"));
+    EXPECT_EQ(AesGcmOpen(k1, a, "ctx-a").value(), "first");
+    EXPECT_EQ(AesGcmOpen(k2, b, "").value(), "second value");
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::string key(32, static_cast<char>('a' + t));
+      for (int i = 0; i < 200; ++i) {
+        std::string text = "thread " + std::to_string(t) + " item " + std::to_string(i);
+        auto sealed = AesGcmSeal(key, text, text);
+        if (sealed && AesGcmOpen(key, *sealed, text).value_or("") == text) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 800);
 }
 
 TEST(AesGcmTest, TwoSealsDiffer) {
