@@ -75,10 +75,11 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
 }
 
 Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string& document, int type) {
-  std::string key = std::to_string(type) + ":" + document;
+  if (type < 0 || type >= kPolicyTypes) return InternalFailure("unknown policy type");
+  CompiledMap& cache = cache_[type];
   {
     std::lock_guard lock(cache_mu_);
-    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    if (auto it = cache.find(std::string_view(document)); it != cache.end()) return it->second;
   }
   auto policy = ParsePolicy(document, static_cast<PolicyType>(type));
   if (!policy) {
@@ -87,8 +88,11 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string&
     return InternalFailure(fmt::format("stored policy does not parse: {}", policy.error().message));
   }
   std::lock_guard lock(cache_mu_);
-  if (cache_.size() > 4096) cache_.clear();  // bounded: at worst documents are re-parsed
-  cache_.emplace(std::move(key), *policy);
+  if (cache_size_ > 4096) {  // bounded: at worst documents are re-parsed
+    for (auto& m : cache_) m.clear();
+    cache_size_ = 0;
+  }
+  if (cache.emplace(document, *policy).second) ++cache_size_;
   return *policy;
 }
 

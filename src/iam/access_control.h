@@ -5,6 +5,7 @@
 // document text, so a request re-parses nothing.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <memory>
@@ -92,8 +93,18 @@ class AccessControl {
   Service& iam_;
   IdentityStore& identities_;
   const Clock& clock_;
+  // Compiled documents, one map per PolicyType, looked up by the document's
+  // text without copying it.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using CompiledMap =
+      std::unordered_map<std::string, std::shared_ptr<const Policy>, TextHash, std::equal_to<>>;
+  static constexpr int kPolicyTypes = 8;
   std::mutex cache_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const Policy>> cache_;  // by type + document
+  std::array<CompiledMap, kPolicyTypes> cache_;
+  size_t cache_size_ = 0;
 
   // The compiled identity policies of each user and role ("user/<acct>/<name>"),
   // dropped whenever any IAM entity changes (a watch on iam/; a generation
