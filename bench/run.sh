@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # make bench: whole-process benchmarks, printed side by side with a peer.
 #
-# 1. Signed STS GetCallerIdentity against berth under wrk (16 connections,
-#    2 threads), next to nginx serving a small static file on the same machine
-#    in the same run: nginx is this machine's HTTP ceiling.
-# 2. Google Benchmark micro-benchmarks of the request path (SigV4, gateway).
+# 1. http: signed STS GetCallerIdentity and Secrets Manager GetSecretValue
+#    (assumed-role credentials) against berth under wrk (16 connections, 2
+#    threads), next to nginx serving a small static file on the same machine in
+#    the same run: nginx is this machine's HTTP ceiling. Rounds alternate the
+#    three targets; ratios are taken within a round, medians reported.
+# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, request path).
+# 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
+# BENCH_ONLY=http|micro|pull runs one part; BENCH_DURATION (5s) and
+# BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
+ONLY=${BENCH_ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 BUILD=${1:-$(pwd)/build}
-DURATION=${BENCH_DURATION:-10s}
+DURATION=${BENCH_DURATION:-5s}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run as nobody and must read the page
@@ -28,6 +35,7 @@ wait_port() {
   echo "bench: nothing listens on $1" >&2; exit 1
 }
 
+if want http; then
 KEY=AKIABENCHBENCHBENCH0
 SECRET=benchsecretbenchsecretbenchsecret000000
 BERTH_PORT=$(free_port)
@@ -60,47 +68,61 @@ wait_port "$NGINX_PORT"
 /usr/bin/python3 "$HERE/signed_request.py" "http://127.0.0.1:$BERTH_PORT/" "$KEY" "$SECRET" >"$WORK/sts.lua"
 curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || { echo "bench: nginx not serving" >&2; exit 1; }
 
-run_wrk() {  # name url [script]
+ROUNDS=${BENCH_ROUNDS:-3}
+run_wrk() {  # name round url [script]
   local out
-  out=$(wrk -t2 -c16 -d"$DURATION" --latency ${3:+-s "$3"} "$2")
+  out=$(wrk -t2 -c16 -d"$DURATION" --latency ${4:+-s "$4"} "$3")
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out")
-  printf '%-40s %12s %10s %10s %8s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
-  echo "$rps" >"$WORK/$1.rps"
+  printf '%-40s %5s %12s %10s %10s %8s\n' "$1" "$2" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  echo "$rps" >>"$WORK/$1.rps"
 }
 
-echo
-echo "== HTTP: wrk -t2 -c16 -d$DURATION on $(nproc) cores (berth and nginx in the same run) =="
-printf '%-40s %12s %10s %10s %8s\n' "target" "requests/s" "p50" "p99" "non-2xx"
-run_wrk "nginx static file (peer)" "http://127.0.0.1:$NGINX_PORT/"
-run_wrk "berth sts:GetCallerIdentity (SigV4)" "http://127.0.0.1:$BERTH_PORT/" "$WORK/sts.lua"
 /usr/bin/python3 "$HERE/secret_request.py" "http://127.0.0.1:$BERTH_PORT/" "$KEY" "$SECRET" >"$WORK/secret.lua"
-run_wrk "berth GetSecretValue (assumed role)" "http://127.0.0.1:$BERTH_PORT/" "$WORK/secret.lua"
+echo
+echo "== HTTP: wrk -t2 -c16 -d$DURATION on $(nproc) cores; $ROUNDS rounds, the targets alternating =="
+echo "   (the machine is shared: a ratio is taken within each round, and the median reported)"
+printf '%-40s %5s %12s %10s %10s %8s\n' "target" "round" "requests/s" "p50" "p99" "non-2xx"
+for round in $(seq "$ROUNDS"); do
+  run_wrk "nginx static file (peer)" "$round" "http://127.0.0.1:$NGINX_PORT/"
+  run_wrk "berth sts:GetCallerIdentity (SigV4)" "$round" "http://127.0.0.1:$BERTH_PORT/" "$WORK/sts.lua"
+  run_wrk "berth GetSecretValue (assumed role)" "$round" "http://127.0.0.1:$BERTH_PORT/" "$WORK/secret.lua"
+done
 /usr/bin/python3 - "$WORK" <<'PY'
-import sys, os
+import os, statistics, sys
 w = sys.argv[1]
-rate = lambda name: float(open(os.path.join(w, name + ".rps")).read())
-nginx = rate("nginx static file (peer)")
-sts = rate("berth sts:GetCallerIdentity (SigV4)")
-secret = rate("berth GetSecretValue (assumed role)")
-print(f"GetCallerIdentity/nginx: {sts / nginx * 100:.0f}% of nginx's rate (target: at least 50%)")
-print(f"GetSecretValue/GetCallerIdentity: {secret / sts * 100:.0f}% (target: at least 60%)")
+rates = lambda name: [float(x) for x in open(os.path.join(w, name + ".rps")).read().split()]
+nginx = rates("nginx static file (peer)")
+sts = rates("berth sts:GetCallerIdentity (SigV4)")
+secret = rates("berth GetSecretValue (assumed role)")
+med = statistics.median
+r1 = [s / n for s, n in zip(sts, nginx)]
+r2 = [g / s for g, s in zip(secret, sts)]
+print(f"median requests/s: nginx {med(nginx):.0f}, GetCallerIdentity {med(sts):.0f}, "
+      f"GetSecretValue {med(secret):.0f}")
+print(f"GetCallerIdentity/nginx: {med(r1) * 100:.0f}% of nginx's rate (per round: "
+      f"{', '.join(f'{x * 100:.0f}%' for x in r1)}; target: at least 50%)")
+print(f"GetSecretValue/GetCallerIdentity: {med(r2) * 100:.0f}% (per round: "
+      f"{', '.join(f'{x * 100:.0f}%' for x in r2)}; target: at least 60%)")
 PY
+fi
 
-if [ -x "$BUILD/bench/authorizer_bench" ]; then
+if want micro && [ -x "$BUILD/bench/authorizer_bench" ]; then
   echo
   echo "== IAM policy evaluation (one core; target >= 1,000,000 decisions/s: items_per_second) =="
   "$BUILD/bench/authorizer_bench" --benchmark_min_time=0.5
 fi
 
-if [ -x "$BUILD/bench/request_path_bench" ]; then
+if want micro && [ -x "$BUILD/bench/request_path_bench" ]; then
   echo
   echo "== Request path micro-benchmarks (Google Benchmark) =="
   "$BUILD/bench/request_path_bench" --benchmark_min_time=0.2
 fi
 
-echo
-/usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
+if want pull; then
+  echo
+  /usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
+fi
