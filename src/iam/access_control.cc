@@ -103,10 +103,10 @@ Status AccessControl::AddCallerPolicies(const aws::Principal& p, PolicySet& set)
   } else if (p.kind == aws::Principal::Kind::kAssumedRole) {
     auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kRole, p.account, p.name));
     set.identity = policies->policies;
-    auto session = BERTH_TRY(identities_.GetSession(p.access_key_id));
-    if (session && !session->session_policy.empty()) {
+    std::string session_policy = BERTH_TRY(identities_.GetSessionPolicy(p.access_key_id));
+    if (!session_policy.empty()) {
       set.session.push_back(
-          {"session", BERTH_TRY(Compiled(session->session_policy, int(PolicyType::kSession)))});
+          {"session", BERTH_TRY(Compiled(session_policy, int(PolicyType::kSession)))});
     }
   }
   return {};

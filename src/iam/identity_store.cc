@@ -342,14 +342,15 @@ Result<aws::Credentials> IdentityStore::CreateSession(const Session& session) {
   return creds;
 }
 
-Result<std::optional<IdentityStore::CachedSession>> IdentityStore::LoadSession(
+Result<std::shared_ptr<IdentityStore::CachedSession>> IdentityStore::LoadSession(
     std::string_view access_key_id) {
   std::string key = fmt::format("{}{}", kSessionsPrefix, access_key_id);
   auto kv = BERTH_TRY(kv_.Get(key));
-  if (!kv) return std::optional<CachedSession>();
+  if (!kv) return std::shared_ptr<CachedSession>();
   auto r = json::Json::parse(kv->value, nullptr, false);
   if (!r.is_object() || !r["secret"].is_string()) return InternalFailure("corrupt session record");
-  CachedSession c;
+  auto loaded = std::make_shared<CachedSession>();
+  CachedSession& c = *loaded;
   Session& s = c.session;
   s.kind = r.value("kind", "role");
   s.user_name = r.value("user", "");
@@ -386,20 +387,19 @@ Result<std::optional<IdentityStore::CachedSession>> IdentityStore::LoadSession(
   }
   p.access_key_id = std::string(access_key_id);
   p.expiration = s.expiration;
-  return std::optional<CachedSession>(std::move(c));
+  return loaded;
 }
 
-Result<std::optional<IdentityStore::Session>> IdentityStore::GetSession(
-    std::string_view access_key_id) {
+Result<std::string> IdentityStore::GetSessionPolicy(std::string_view access_key_id) {
   {
     std::shared_lock lock(session_mu_);
-    if (auto it = sessions_.find(std::string(access_key_id)); it != sessions_.end()) {
-      return std::optional<Session>(it->second->session);
+    if (auto it = sessions_.find(access_key_id); it != sessions_.end()) {
+      return it->second->session.session_policy;
     }
   }
   auto loaded = BERTH_TRY(LoadSession(access_key_id));
-  if (!loaded) return std::optional<Session>();
-  return std::optional<Session>(loaded->session);
+  if (!loaded) return std::string();
+  return loaded->session.session_policy;
 }
 
 Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access_key_id,
@@ -409,20 +409,28 @@ Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access
   uint64_t generation;
   {
     std::shared_lock lock(session_mu_);
-    if (auto it = sessions_.find(std::string(access_key_id)); it != sessions_.end()) {
-      cached = it->second;
-    }
+    if (auto it = sessions_.find(access_key_id); it != sessions_.end()) cached = it->second;
     generation = session_generation_;
   }
   if (!cached) {
     auto loaded = BERTH_TRY(LoadSession(access_key_id));
     if (!loaded) return Unrecognized();
-    cached = std::make_shared<const CachedSession>(std::move(*loaded));
+    cached = std::move(loaded);
     std::unique_lock lock(session_mu_);
     if (generation == session_generation_) sessions_.emplace(std::string(access_key_id), cached);
   }
-  if (!crypto::ConstantTimeEquals(crypto::Sha256Hex(session_token), cached->token_sha256)) {
-    return Unrecognized();
+  bool verified;
+  {
+    std::lock_guard lock(cached->verified_mu);
+    verified = !cached->verified_token.empty() &&
+               crypto::ConstantTimeEquals(session_token, cached->verified_token);
+  }
+  if (!verified) {
+    if (!crypto::ConstantTimeEquals(crypto::Sha256Hex(session_token), cached->token_sha256)) {
+      return Unrecognized();
+    }
+    std::lock_guard lock(cached->verified_mu);
+    cached->verified_token = session_token;
   }
   if (clock_.Now() >= cached->expiration) {
     return Fail("ExpiredTokenException", "The security token included in the request is expired", 400);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -71,8 +72,9 @@ class IdentityStore final : public aws::CredentialResolver {
     TimePoint expiration;
   };
   Result<aws::Credentials> CreateSession(const Session& session);
-  // The session behind temporary credentials (for its session policy).
-  Result<std::optional<Session>> GetSession(std::string_view access_key_id);
+  // The session policy of temporary credentials; empty when it has none or the
+  // key is not a session's.
+  Result<std::string> GetSessionPolicy(std::string_view access_key_id);
 
  private:
   Result<aws::Credentials> PutRootKey(const std::string& account_id, aws::Credentials creds,
@@ -99,11 +101,20 @@ class IdentityStore final : public aws::CredentialResolver {
     std::string token_sha256;
     TimePoint expiration;
     Session session;
+    // The token once it matched token_sha256 (in memory only, like `secret`):
+    // later requests compare with it instead of hashing theirs.
+    mutable std::mutex verified_mu;
+    mutable std::string verified_token;
   };
-  Result<std::optional<CachedSession>> LoadSession(std::string_view access_key_id);
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  Result<std::shared_ptr<CachedSession>> LoadSession(std::string_view access_key_id);
   std::shared_mutex session_mu_;
   uint64_t session_generation_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const CachedSession>> sessions_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedSession>, KeyHash, std::equal_to<>>
+      sessions_;
   std::unique_ptr<store::WatchHandle> session_watch_;
 };
 

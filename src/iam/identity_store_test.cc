@@ -451,15 +451,29 @@ TEST_F(SessionTest, ResolvesToTheAssumedRoleUntilItExpires) {
     EXPECT_EQ(r->principal.user_id, "AROAEXAMPLEEXAMPLE123:task");
     ASSERT_TRUE(r->principal.expiration.has_value());
   }
-  auto session = store_->GetSession(c.access_key_id);
-  ASSERT_TRUE(session.has_value() && session->has_value());
-  EXPECT_EQ((*session)->session_policy, R"({"Version":"2012-10-17","Statement":[]})");
+  auto policy = store_->GetSessionPolicy(c.access_key_id);
+  ASSERT_TRUE(policy.has_value());
+  EXPECT_EQ(*policy, R"({"Version":"2012-10-17","Statement":[]})");
+  EXPECT_EQ(store_->GetSessionPolicy("ASIAUNKNOWNUNKNOWN00").value_or("x"), "");
   clock_.Advance(std::chrono::seconds(899));
   EXPECT_TRUE(store_->Resolve(c.access_key_id, c.session_token).has_value());
   clock_.Advance(std::chrono::seconds(1));
   auto expired = store_->Resolve(c.access_key_id, c.session_token);
   ASSERT_FALSE(expired.has_value());
   EXPECT_EQ(expired.error().code, "ExpiredTokenException");
+}
+
+// The first token a fresh cache entry sees is a wrong one: it must not become
+// the remembered token.
+TEST_F(SessionTest, AWrongTokenIsNeverRemembered) {
+  aws::Credentials c = MustSession(std::chrono::seconds(900));
+  std::string tampered = c.session_token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  for (int i = 0; i < 2; ++i) ExpectUnrecognized(store_->Resolve(c.access_key_id, tampered));
+  ASSERT_TRUE(store_->Resolve(c.access_key_id, c.session_token).has_value());
+  ExpectUnrecognized(store_->Resolve(c.access_key_id, tampered));
+  ExpectUnrecognized(store_->Resolve(c.access_key_id, c.session_token + "x"));
+  ASSERT_TRUE(store_->Resolve(c.access_key_id, c.session_token).has_value());
 }
 
 TEST_F(SessionTest, TamperedOrMissingTokenIsRefusedEvenWhenCached) {
