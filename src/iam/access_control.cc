@@ -74,12 +74,12 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
   return std::shared_ptr<const NamedPolicies>(loaded);
 }
 
-Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string& document, int type) {
+Result<std::shared_ptr<const Policy>> AccessControl::Compiled(std::string_view document, int type) {
   if (type < 0 || type >= kPolicyTypes) return InternalFailure("unknown policy type");
   CompiledMap& cache = cache_[type];
   {
     std::lock_guard lock(cache_mu_);
-    if (auto it = cache.find(std::string_view(document)); it != cache.end()) return it->second;
+    if (auto it = cache.find(document); it != cache.end()) return it->second;
   }
   auto policy = ParsePolicy(document, static_cast<PolicyType>(type));
   if (!policy) {
@@ -92,7 +92,7 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(const std::string&
     for (auto& m : cache_) m.clear();
     cache_size_ = 0;
   }
-  if (cache.emplace(document, *policy).second) ++cache_size_;
+  if (cache.emplace(std::string(document), *policy).second) ++cache_size_;
   return *policy;
 }
 

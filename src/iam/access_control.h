@@ -29,7 +29,9 @@ struct PolicySet;
 // What a resource contributes to a decision.
 struct ResourceContext {
   std::string account;         // the resource's account; empty: the caller's
-  std::string policy;          // resource-based policy document; empty: none
+  // The resource-based policy document; empty: none. A view: the document
+  // (a record's own) must outlive every use of this context.
+  std::string_view policy;
   bool is_key_policy = false;  // KMS: the key policy must allow
   // Extra condition keys (kms:ViaService, kms:EncryptionContext:..., ...); the request's
   // context refers to them (no copy) for the length of Authorize.
@@ -86,7 +88,7 @@ class AccessControl {
   Result<std::vector<SimulationResult>> Simulate(const SimulationInput& input, TimePoint now);
 
  private:
-  Result<std::shared_ptr<const Policy>> Compiled(const std::string& document, int type);
+  Result<std::shared_ptr<const Policy>> Compiled(std::string_view document, int type);
   // The caller's identity and session policies.
   Status AddCallerPolicies(const aws::Principal& p, PolicySet& set);
 

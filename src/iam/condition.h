@@ -60,6 +60,7 @@ class ContextMap {
   // The values of `key` on this map, added (empty) when absent.
   Values& operator[](std::string_view key);
   void Erase(std::string_view key);
+  void Reserve(size_t n) { entries_.reserve(n); }
   // The values a condition sees for `key`; null when absent.
   const Values* Find(std::string_view key) const;
 

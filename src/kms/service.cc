@@ -298,6 +298,7 @@ std::optional<ParsedBlob> ParseBlob(std::string_view blob) {
 iam::ContextMap ConditionKeys(const Caller& caller, const EncryptionContext& context,
                               const std::string& request_alias) {
   iam::ContextMap keys;
+  keys.Reserve(3 + context.size() + (request_alias.empty() ? 0 : 1));
   keys["kms:CallerAccount"] = {caller.ctx.caller.account};
   if (!caller.via_service.empty()) keys["kms:ViaService"] = {caller.via_service};
   if (!context.empty()) {
