@@ -172,7 +172,9 @@ int RunPull(const PullFlags& f) {
   }
   options.credentials = creds.get();
 
-  auto store = agent::content::Store::Open(f.store);
+  // Without --dest nothing reads the blobs now: keep them out of the page cache.
+  auto store = agent::content::Store::Open(
+      f.store, {.write_around_cache = f.dest.empty()});
   if (!store) {
     fmt::print(stderr, "berth pull: cannot open the content store {}: {}\n", f.store,
                store.error().message);

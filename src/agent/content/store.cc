@@ -82,10 +82,12 @@ Status FsyncDir(const std::string& path) {
   return {};
 }
 
+// Writes `bytes` at *offset (pwrite: the buffered and the O_DIRECT
+// descriptor of a file share no file position), hashing what was written.
 Status WriteAll(int fd, std::string_view bytes, const std::string& path, crypto::Sha256* hasher,
                 int64_t* offset) {
   while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), *offset);
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoError("write", path);
@@ -129,9 +131,10 @@ bool StillNamed(int fd, const std::string& path) {
 
 class FileWriter final : public Writer {
  public:
-  FileWriter(Fd fd, std::string partial_path, std::string blob_path, std::string blobs_dir,
-             Descriptor expected, crypto::Sha256 hasher, int64_t offset)
+  FileWriter(Fd fd, Fd direct_fd, std::string partial_path, std::string blob_path,
+             std::string blobs_dir, Descriptor expected, crypto::Sha256 hasher, int64_t offset)
       : fd_(std::move(fd)),
+        direct_fd_(std::move(direct_fd)),
         partial_path_(std::move(partial_path)),
         blob_path_(std::move(blob_path)),
         blobs_dir_(std::move(blobs_dir)),
@@ -147,6 +150,18 @@ class FileWriter final : public Writer {
       int64_t got = offset_ + static_cast<int64_t>(bytes.size());
       Discard();
       return SizeMismatch(got, "at least ");
+    }
+    if (direct_fd_.valid() && Aligned(bytes)) {
+      int64_t before = offset_;
+      auto direct = WriteAll(direct_fd_.get(), bytes, partial_path_, &hasher_, &offset_);
+      if (direct) {
+        writeback_from_ = offset_;  // nothing of it waits in the cache
+        return {};
+      }
+      // Nothing written (EINVAL: the filesystem takes no O_DIRECT for this
+      // file after all): write it, and the rest, the ordinary way.
+      if (offset_ != before) return direct;
+      direct_fd_.Reset();
     }
     BERTH_CHECK(WriteAll(fd_.get(), bytes, partial_path_, &hasher_, &offset_));
     // Start writing back what is written so far, without waiting for it, so
@@ -208,7 +223,13 @@ class FileWriter final : public Writer {
     return IoError(what, partial_path_, err);
   }
 
+  bool Aligned(std::string_view bytes) const {
+    return reinterpret_cast<uintptr_t>(bytes.data()) % kDirectAlignment == 0 &&
+           bytes.size() % kDirectAlignment == 0 && offset_ % kDirectAlignment == 0;
+  }
+
   Fd fd_;
+  Fd direct_fd_;  // the same file opened with O_DIRECT; invalid: none
   std::string partial_path_;
   std::string blob_path_;
   std::string blobs_dir_;
@@ -220,8 +241,8 @@ class FileWriter final : public Writer {
 
 class FsStore final : public Store {
  public:
-  explicit FsStore(std::string root)
-      : blobs_dir_(root + "/blobs/sha256"), ingest_dir_(root + "/ingest") {}
+  FsStore(std::string root, StoreOptions options)
+      : blobs_dir_(root + "/blobs/sha256"), ingest_dir_(root + "/ingest"), options_(options) {}
 
   Status Init() {
     BERTH_CHECK(MkdirAll(blobs_dir_, 0755));
@@ -320,8 +341,13 @@ class FsStore final : public Store {
       hasher.Reset();
       offset = 0;
     }
-    return std::make_unique<FileWriter>(std::move(fd), partial, BlobPath(expected.digest),
-                                        blobs_dir_, expected, std::move(hasher), offset);
+    Fd direct;
+    if (options_.write_around_cache) {
+      direct = Fd(::open(partial.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECT));
+    }
+    return std::make_unique<FileWriter>(std::move(fd), std::move(direct), partial,
+                                        BlobPath(expected.digest), blobs_dir_, expected,
+                                        std::move(hasher), offset);
   }
 
   Result<int64_t> GarbageCollect(const std::set<std::string>& keep) override {
@@ -390,6 +416,7 @@ class FsStore final : public Store {
 
   std::string blobs_dir_;
   std::string ingest_dir_;
+  StoreOptions options_;
 };
 
 }  // namespace
@@ -402,9 +429,9 @@ bool IsValidDigest(std::string_view digest) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& root, StoreOptions options) {
   if (root.empty()) return Fail("BlobStoreError", "empty content store root", 500);
-  auto store = std::make_unique<FsStore>(root);
+  auto store = std::make_unique<FsStore>(root, options);
   BERTH_CHECK(store->Init());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -61,10 +61,28 @@ class Writer {
   virtual void Discard() = 0;
 };
 
+struct StoreOptions {
+  // Write blob data around the page cache (O_DIRECT) wherever it arrives in
+  // whole, aligned blocks (kDirectAlignment): for pulls whose blobs nobody
+  // reads right away (`berth pull` without --dest). Copying into the page
+  // cache was the one cost of a pull that a plain download does not have, and
+  // on VMs that hand freed memory back to the host (virtio-balloon free page
+  // reporting) each fresh page-cache page is faulted in again: the same copy
+  // then took 3-4x as long. Other pieces (a blob's tail, a resumed offset,
+  // unaligned buffers) go through the page cache as usual; Commit fsyncs
+  // either way. Falls back to buffered writes where the filesystem refuses
+  // O_DIRECT.
+  bool write_around_cache = false;
+};
+
+// Buffers handed to Writer::Write at this alignment, in multiples of it, can
+// be written around the cache.
+inline constexpr size_t kDirectAlignment = 4096;
+
 class Store {
  public:
   // Opens (creating) a store rooted at `root`.
-  static Result<std::unique_ptr<Store>> Open(const std::string& root);
+  static Result<std::unique_ptr<Store>> Open(const std::string& root, StoreOptions options = {});
   virtual ~Store() = default;
 
   // True when the blob is committed. False for an invalid digest.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -31,9 +33,10 @@ constexpr std::chrono::milliseconds kBusyWait{100};
 constexpr std::chrono::milliseconds kMaxWait{100};
 constexpr long kReceiveBuffer = 128 << 10;
 // WriterPipe: bytes are handed to the writing thread in buffers of this
-// size, at most kPipeDepth of them queued per blob.
+// size, at most kPipeDepth of them queued per blob (16 MiB: a write around
+// the page cache waits for the disk, and the network must not wait for it).
 constexpr size_t kPipeBuffer = 1 << 20;
-constexpr size_t kPipeDepth = 4;
+constexpr size_t kPipeDepth = 16;
 
 // Writes (and so hashes: the store's Writer hashes what it writes) one blob's
 // bytes on a thread of its own, so the transfer loop only receives. With
@@ -43,6 +46,20 @@ constexpr size_t kPipeDepth = 4;
 // for the writing thread. Blobs smaller than one buffer never start a thread.
 // The Writer is used by the writing thread only between Push and Drain: call
 // Drain (or destroy the pipe, which drains it) before any other use of it.
+class WriterPipe;
+
+// One buffer of a WriterPipe: kPipeBuffer bytes aligned for O_DIRECT, so a
+// store writing around the page cache takes it as it is.
+struct PipeBlock {
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> data{
+      static_cast<char*>(std::aligned_alloc(content::kDirectAlignment, kPipeBuffer))};
+  size_t size = 0;
+  std::string_view view() const { return {data.get(), size}; }
+};
+
 class WriterPipe {
  public:
   explicit WriterPipe(content::Writer& writer) : writer_(writer) {}
@@ -61,11 +78,13 @@ class WriterPipe {
   // Queues bytes. A write error shows in failed() and Drain().
   void Push(std::string_view data) {
     while (!data.empty()) {
-      if (current_.capacity() < kPipeBuffer) current_.reserve(kPipeBuffer);
-      size_t n = std::min(data.size(), kPipeBuffer - current_.size());
-      current_.append(data.substr(0, n));
+      if (!current_) current_ = std::make_unique<PipeBlock>();
+      if (!current_->data) throw std::bad_alloc();
+      size_t n = std::min(data.size(), kPipeBuffer - current_->size);
+      std::memcpy(current_->data.get() + current_->size, data.data(), n);
+      current_->size += n;
       data.remove_prefix(n);
-      if (current_.size() == kPipeBuffer) Hand();
+      if (current_->size == kPipeBuffer) Hand();
     }
   }
 
@@ -74,14 +93,14 @@ class WriterPipe {
 
   // Writes everything pushed so far and waits for it; the first write error.
   Status Drain() {
-    if (!current_.empty()) {
+    if (current_ && current_->size > 0) {
       if (!worker_.joinable()) {  // a small blob: no thread for it
         std::lock_guard lock(mu_);
         if (status_) {
-          status_ = writer_.Write(current_);
+          status_ = writer_.Write(current_->view());
           if (!status_) failed_ = true;
         }
-        current_.clear();
+        current_->size = 0;
       } else {
         Hand();
       }
@@ -97,7 +116,6 @@ class WriterPipe {
     if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
     cv_.wait(lock, [&] { return queue_.size() < kPipeDepth; });
     queue_.push_back(std::move(current_));
-    current_.clear();
     if (!free_.empty()) {
       current_ = std::move(free_.back());
       free_.pop_back();
@@ -110,35 +128,35 @@ class WriterPipe {
     for (;;) {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left
-      std::string buffer = std::move(queue_.front());
+      std::unique_ptr<PipeBlock> block = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
       bool write = status_.has_value();  // after an error the rest is dropped
       lock.unlock();
       cv_.notify_all();  // room in the queue
-      Status written = write ? writer_.Write(buffer) : Status{};
-      buffer.clear();
+      Status written = write ? writer_.Write(block->view()) : Status{};
+      block->size = 0;
       lock.lock();
       busy_ = false;
       if (!written && status_) {
         status_ = std::move(written);
         failed_ = true;
       }
-      free_.push_back(std::move(buffer));
+      free_.push_back(std::move(block));
       cv_.notify_all();  // maybe idle now
     }
   }
 
   content::Writer& writer_;
-  std::string current_;  // filled by Push, on the loop's thread
+  std::unique_ptr<PipeBlock> current_;  // filled by Push, on the loop's thread
   std::atomic<bool> failed_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;  // full buffers waiting for the worker
-  std::vector<std::string> free_;  // written buffers, for reuse
-  bool busy_ = false;              // the worker is writing a buffer
+  std::deque<std::unique_ptr<PipeBlock>> queue_;  // full blocks waiting for the worker
+  std::vector<std::unique_ptr<PipeBlock>> free_;  // written blocks, for reuse
+  bool busy_ = false;                             // the worker is writing a block
   bool stop_ = false;
-  Status status_;                  // the first write error
+  Status status_;                                 // the first write error
   std::thread worker_;
 };
 

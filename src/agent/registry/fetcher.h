@@ -18,7 +18,9 @@
 // - Writing: each blob's bytes are written to its store Writer (which hashes
 //   them) on a thread of its own, up to a few MiB behind the network, so
 //   SHA-256 and the copies into the page cache of several blobs use several
-//   cores while one thread receives (WriterPipe in fetcher.cc).
+//   cores while one thread receives (WriterPipe in fetcher.cc). Its buffers
+//   are aligned whole blocks, so a store set to write around the page cache
+//   (StoreOptions::write_around_cache) writes them with O_DIRECT.
 // - Verification: the store checks size and digest on commit; a mismatch
 //   (or more bytes than the descriptor's size) discards the data and fetches
 //   the blob once more from the start before failing.
