@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "store/sqlite/sqlite_kv.h"
+#include "testing/temp_dir.h"
 
 namespace berth::iam {
 namespace {
@@ -29,24 +30,7 @@ using ::testing::StartsWith;
 constexpr char kAccount[] = "123456789012";
 constexpr char kOtherAccount[] = "210987654321";
 
-// A fresh directory per test, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "identity_store_test.XXXXXX");
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test_support::TempDir;
 
 // Holds the store's watch dispatcher (one thread per store) inside a
 // callback, so no watch event is delivered while it lives: what must take
@@ -128,7 +112,7 @@ class IdentityStoreTest : public ::testing::Test {
     return false;
   }
 
-  TempDir dir_;
+  TempDir dir_{"identity_store_test"};
   crypto::RootKey root_key_;
   SequenceIds ids_;
   FakeClock clock_;

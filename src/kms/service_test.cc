@@ -16,6 +16,7 @@
 #include "iam/identity_store.h"
 #include "iam/service.h"
 #include "store/sqlite/sqlite_kv.h"
+#include "testing/temp_dir.h"
 
 namespace berth::kms {
 namespace {
@@ -30,23 +31,7 @@ constexpr char kOther[] = "444455556666";
 constexpr char kRegion[] = "us-east-1";
 constexpr char kVia[] = "secretsmanager.us-east-1.amazonaws.com";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kms_test.XXXXXX");
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test_support::TempDir;
 
 crypto::RootKey TestRootKey() { return *crypto::RootKey::FromBytes(std::string(32, '\x5a')); }
 
@@ -105,7 +90,7 @@ class KmsTest : public ::testing::Test {
     return *key;
   }
 
-  TempDir dir_;
+  TempDir dir_{"kms_test"};
   std::unique_ptr<store::SqliteKv> kv_ = *store::SqliteKv::Open(dir_.File("berth.db"));
   crypto::RootKey root_ = TestRootKey();
   SequenceIds ids_;

@@ -25,6 +25,7 @@
 #include "secrets/public_policy.h"
 #include "secrets/record.h"
 #include "store/sqlite/sqlite_kv.h"
+#include "testing/temp_dir.h"
 
 namespace berth::secrets {
 namespace {
@@ -43,23 +44,7 @@ constexpr char kCreds[] = R"({"username":"registry-user","password":"hunter2-Zq9
 
 std::string Token(char c) { return std::string(36, c); }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "secrets_test.XXXXXX");
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test_support::TempDir;
 
 std::string Allow(const std::string& actions, const std::string& resources) {
   return fmt::format(R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{},
@@ -171,7 +156,7 @@ class SecretsTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
+  TempDir dir_{"secrets_test"};
   FakeClock clock_;
   SequenceIds ids_;
   std::unique_ptr<store::SqliteKv> kv_;

@@ -1,4 +1,5 @@
 #include "store/sqlite/sqlite_kv.h"
+#include "testing/temp_dir.h"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -28,24 +29,7 @@ using ::testing::IsEmpty;
 
 constexpr const char* kOtherProcessEnv = "BERTH_SQLITE_KV_TEST_OTHER_PROCESS";
 
-// A fresh directory per test, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sqlite_kv_test.XXXXXX");
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test_support::TempDir;
 
 class SqliteKvTest : public ::testing::Test {
  protected:
@@ -88,7 +72,7 @@ class SqliteKvTest : public ::testing::Test {
     return keys;
   }
 
-  TempDir dir_;
+  TempDir dir_{"sqlite_kv_test"};
   std::string path_ = dir_.File("store.db");
   std::unique_ptr<SqliteKv> kv_;
 };
