@@ -99,10 +99,10 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(std::string_view d
 Status AccessControl::AddCallerPolicies(const aws::Principal& p, PolicySet& set) {
   if (p.kind == aws::Principal::Kind::kUser) {
     auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kUser, p.account, p.name));
-    set.identity = policies->policies;
+    set.shared_identity = {policies, &policies->policies};  // shares the cached list
   } else if (p.kind == aws::Principal::Kind::kAssumedRole) {
     auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kRole, p.account, p.name));
-    set.identity = policies->policies;
+    set.shared_identity = {policies, &policies->policies};
     std::string session_policy = BERTH_TRY(identities_.GetSessionPolicy(p.access_key_id));
     if (!session_policy.empty()) {
       set.session.push_back(
@@ -213,7 +213,8 @@ Result<std::vector<SimulationResult>> AccessControl::Simulate(const SimulationIn
       AddGlobalConditionKeys(request, "", false, now);
       for (const auto& [k, v] : input.context) request.context[k] = v;
       Decision d;
-      if (principal.kind == aws::Principal::Kind::kRoot && set.identity.empty() && !set.resource) {
+      if (principal.kind == aws::Principal::Kind::kRoot && set.identity.empty() &&
+          !set.shared_identity && !set.resource) {
         d.effect = Decision::kAllow;
       } else {
         d = Evaluate(request, set);

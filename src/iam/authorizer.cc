@@ -111,6 +111,11 @@ Decision Decide(const AuthzRequest& request, const PolicySet& set, const Policy*
   // no caller of this request and neither allow nor deny.
   static const PolicySet kNoCallerPolicies;
   const PolicySet& caller = service ? kNoCallerPolicies : set;
+  if (caller.shared_identity) {
+    for (const auto& p : *caller.shared_identity) {
+      if (p.policy) Scan(*p.policy, p.id, PolicySource::kIdentity, request, t, candidates);
+    }
+  }
   for (const auto& p : caller.identity) {
     if (p.policy) Scan(*p.policy, p.id, PolicySource::kIdentity, request, t, candidates);
   }

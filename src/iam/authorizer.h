@@ -83,7 +83,10 @@ struct NamedPolicy {
 };
 
 struct PolicySet {
-  std::vector<NamedPolicy> identity;      // the caller's inline and managed policies
+  // The caller's inline and managed policies: `shared_identity` (kept by a cache,
+  // evaluated first, not copied per request), then `identity`.
+  std::shared_ptr<const std::vector<NamedPolicy>> shared_identity;
+  std::vector<NamedPolicy> identity;
   std::optional<NamedPolicy> resource;    // the resource's policy (or the KMS key policy)
   bool resource_is_key_policy = false;    // apply the KMS key-policy rules
   std::vector<NamedPolicy> session;       // session policies; empty: none
