@@ -156,6 +156,48 @@ Status CommitOrConflict(store::Kv& kv, const store::Txn& txn, std::string messag
   return {};
 }
 
+// Stores a new user or role record at `key`; EntityAlreadyExists ("User with
+// name x already exists.") when the name is taken (names are unique ignoring case).
+Status PutNewEntity(store::Kv& kv, const std::string& key, const json::Json& record,
+                    std::string_view title, const std::string& name) {
+  store::Txn txn;
+  txn.compares.push_back({key, 0});
+  txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
+  auto r = BERTH_TRY(kv.Commit(txn));
+  if (!r.succeeded) {
+    return Fail("EntityAlreadyExists", fmt::format("{} with name {} already exists.", title, name), 409);
+  }
+  return {};
+}
+
+// The users or roles under `prefix` whose path starts with `path_prefix`.
+template <class T, class From>
+Result<Listed<T>> ListByPath(store::Kv& kv, const std::string& prefix,
+                             const std::string& path_prefix, const Page& page, From from) {
+  return ListRange<T>(kv, prefix, page, [&](const store::KeyValue& e) -> Result<std::optional<T>> {
+    T entity = from(BERTH_TRY(ParseRecord(e)));
+    if (!entity.path.starts_with(path_prefix)) return std::optional<T>();
+    return std::optional<T>(std::move(entity));
+  });
+}
+
+// Deletes the user or role record `kv` once it has no inline or attached
+// policies left (DeleteConflict otherwise), as IAM requires.
+Status DeleteEntity(store::Kv& kv, const std::string& account, std::string_view kind,
+                    const std::string& name, const store::KeyValue& record) {
+  std::string owner = fmt::format("{}/{}", kind, ToLower(name));
+  if (BERTH_TRY(AnyUnder(kv, Prefix(account, "inline/" + owner)))) {
+    return Fail("DeleteConflict", "Cannot delete entity, must delete policies first.", 409);
+  }
+  if (BERTH_TRY(AnyUnder(kv, Prefix(account, "attach/" + owner)))) {
+    return Fail("DeleteConflict", "Cannot delete entity, must detach all policies first.", 409);
+  }
+  store::Txn txn;
+  txn.compares.push_back({record.key, record.mod_revision});
+  txn.ops.push_back(store::Op::Delete(record.key));
+  return CommitOrConflict(kv, txn, fmt::format("The {} changed while being deleted.", kind));
+}
+
 }  // namespace
 
 Status ValidateName(std::string_view what, std::string_view name, size_t max) {
@@ -214,14 +256,7 @@ Result<User> Service::CreateUser(const std::string& account, const std::string& 
   BERTH_CHECK(ValidatePath(path));
   User u{name, ids_.UpperId("AIDA", 21), fmt::format("arn:aws:iam::{}:user{}{}", account, path, name),
          path, clock_.Now()};
-  store::Txn txn;
-  std::string key = Prefix(account, "user") + ToLower(name);
-  txn.compares.push_back({key, 0});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(u))));
-  auto r = BERTH_TRY(kv_.Commit(txn));
-  if (!r.succeeded) {
-    return Fail("EntityAlreadyExists", fmt::format("User with name {} already exists.", name), 409);
-  }
+  BERTH_CHECK(PutNewEntity(kv_, Prefix(account, "user") + ToLower(name), ToJson(u), "User", name));
   return u;
 }
 
@@ -233,12 +268,7 @@ Result<User> Service::GetUser(const std::string& account, const std::string& nam
 
 Result<Listed<User>> Service::ListUsers(const std::string& account, const std::string& path_prefix,
                                         const Page& page) {
-  return ListRange<User>(kv_, Prefix(account, "user"), page,
-                         [&](const store::KeyValue& kv) -> Result<std::optional<User>> {
-                           User u = UserFrom(BERTH_TRY(ParseRecord(kv)));
-                           if (!u.path.starts_with(path_prefix)) return std::optional<User>();
-                           return std::optional<User>(std::move(u));
-                         });
+  return ListByPath<User>(kv_, Prefix(account, "user"), path_prefix, page, UserFrom);
 }
 
 Status Service::DeleteUser(const std::string& account, const std::string& name, bool has_access_keys) {
@@ -248,16 +278,7 @@ Status Service::DeleteUser(const std::string& account, const std::string& name, 
   if (has_access_keys) {
     return Fail("DeleteConflict", "Cannot delete entity, must delete access keys first.", 409);
   }
-  if (BERTH_TRY(AnyUnder(kv_, Prefix(account, "inline/user/" + ToLower(name))))) {
-    return Fail("DeleteConflict", "Cannot delete entity, must delete policies first.", 409);
-  }
-  if (BERTH_TRY(AnyUnder(kv_, Prefix(account, "attach/user/" + ToLower(name))))) {
-    return Fail("DeleteConflict", "Cannot delete entity, must detach all policies first.", 409);
-  }
-  store::Txn txn;
-  txn.compares.push_back({key, kv->mod_revision});
-  txn.ops.push_back(store::Op::Delete(key));
-  return CommitOrConflict(kv_, txn, "The user changed while being deleted.");
+  return DeleteEntity(kv_, account, "user", name, *kv);
 }
 
 // ---- roles ----------------------------------------------------------------
@@ -287,14 +308,7 @@ Result<Role> Service::CreateRole(const std::string& account, const std::string& 
   r.trust_policy = trust_policy;
   r.max_session_duration = max_session_duration.value_or(3600);
   r.created = clock_.Now();
-  std::string key = Prefix(account, "role") + ToLower(name);
-  store::Txn txn;
-  txn.compares.push_back({key, 0});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(r))));
-  auto res = BERTH_TRY(kv_.Commit(txn));
-  if (!res.succeeded) {
-    return Fail("EntityAlreadyExists", fmt::format("Role with name {} already exists.", name), 409);
-  }
+  BERTH_CHECK(PutNewEntity(kv_, Prefix(account, "role") + ToLower(name), ToJson(r), "Role", name));
   return r;
 }
 
@@ -306,28 +320,14 @@ Result<Role> Service::GetRole(const std::string& account, const std::string& nam
 
 Result<Listed<Role>> Service::ListRoles(const std::string& account, const std::string& path_prefix,
                                         const Page& page) {
-  return ListRange<Role>(kv_, Prefix(account, "role"), page,
-                         [&](const store::KeyValue& kv) -> Result<std::optional<Role>> {
-                           Role r = RoleFrom(BERTH_TRY(ParseRecord(kv)));
-                           if (!r.path.starts_with(path_prefix)) return std::optional<Role>();
-                           return std::optional<Role>(std::move(r));
-                         });
+  return ListByPath<Role>(kv_, Prefix(account, "role"), path_prefix, page, RoleFrom);
 }
 
 Status Service::DeleteRole(const std::string& account, const std::string& name) {
   std::string key = Prefix(account, "role") + ToLower(name);
   auto kv = BERTH_TRY(kv_.Get(key));
   if (!kv) return NoSuch("role", name);
-  if (BERTH_TRY(AnyUnder(kv_, Prefix(account, "inline/role/" + ToLower(name))))) {
-    return Fail("DeleteConflict", "Cannot delete entity, must delete policies first.", 409);
-  }
-  if (BERTH_TRY(AnyUnder(kv_, Prefix(account, "attach/role/" + ToLower(name))))) {
-    return Fail("DeleteConflict", "Cannot delete entity, must detach all policies first.", 409);
-  }
-  store::Txn txn;
-  txn.compares.push_back({key, kv->mod_revision});
-  txn.ops.push_back(store::Op::Delete(key));
-  return CommitOrConflict(kv_, txn, "The role changed while being deleted.");
+  return DeleteEntity(kv_, account, "role", name, *kv);
 }
 
 Status Service::UpdateAssumeRolePolicy(const std::string& account, const std::string& name,
