@@ -158,3 +158,39 @@ def raw(method, url, headers=None, body=b""):
             return res.status, dict(res.headers), res.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+# ---------------------------------------------------------------- boto3 helpers
+
+def boto_client(berth, service, key=None, secret=None, token=None, region="us-east-1"):
+    """A boto3 client for `service` on `berth`, as its root (default) or the given
+    credentials; no retries, so every error reaches the test."""
+    import boto3
+    import botocore.config
+    if key is None:
+        key, secret = berth.read_credentials()
+    return boto3.session.Session().client(
+        service, endpoint_url=berth.endpoint, region_name=region, aws_access_key_id=key,
+        aws_secret_access_key=secret, aws_session_token=token,
+        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def error_code(excinfo):
+    """The AWS error code of a pytest.raises(botocore ClientError) result."""
+    return excinfo.value.response["Error"]["Code"]
+
+
+def make_user(iam, name, policy=None):
+    """An IAM user with `policy` (a document) inline; returns its access key pair."""
+    import json
+    iam.create_user(UserName=name)
+    if policy:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def allow(actions, resources="*"):
+    """A policy document with one Allow statement."""
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}

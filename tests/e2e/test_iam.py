@@ -3,40 +3,13 @@ policies that are evaluated for real, roles and temporary credentials."""
 import json
 import re
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from berth_harness import aws, cli_env
+from berth_harness import (aws, cli_env, boto_client as client, error_code as code_of, make_user,
+    allow)
 
 ACCOUNT = "123456789012"
-
-
-def client(berth, service, key=None, secret=None, token=None):
-    if key is None:
-        key, secret = berth.read_credentials()
-    return boto3.session.Session().client(
-        service, endpoint_url=berth.endpoint, region_name="us-east-1", aws_access_key_id=key,
-        aws_secret_access_key=secret, aws_session_token=token,
-        config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
-def code_of(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def make_user(iam, name, policy=None):
-    iam.create_user(UserName=name)
-    if policy:
-        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-def allow(actions, resources="*"):
-    return {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
 
 
 def test_users_through_the_cli(berth, tmp_path):

@@ -5,39 +5,13 @@ import base64
 import json
 import os
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from berth_harness import Berth, aws, cli_env
+from berth_harness import (Berth, aws, cli_env, boto_client as client, error_code as code_of,
+                          make_user, allow)
 
 ACCOUNT = "123456789012"
-
-
-def client(berth, service, key=None, secret=None, region="us-east-1"):
-    if key is None:
-        key, secret = berth.read_credentials()
-    return boto3.session.Session().client(
-        service, endpoint_url=berth.endpoint, region_name=region, aws_access_key_id=key,
-        aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
-def code_of(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def make_user(iam, name, policy=None):
-    iam.create_user(UserName=name)
-    if policy:
-        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
-
-
-def allow(actions, resources="*"):
-    return {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
 
 
 def cli_json(berth, env, *args):

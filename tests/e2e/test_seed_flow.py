@@ -4,24 +4,17 @@ the seed's inline policy, the role assumed *as the service* (the operator API
 stands in for ECS until tasks run), and decisions exactly as AWS makes them."""
 import json
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from berth_harness import aws, cli_env, raw, sign
+from berth_harness import aws, cli_env, raw, sign, boto_client
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
 def client(berth, service, key=None, secret=None, token=None):
-    if key is None:
-        key, secret = berth.read_credentials()
-    return boto3.session.Session().client(
-        service, endpoint_url=berth.endpoint, region_name=REGION, aws_access_key_id=key,
-        aws_secret_access_key=secret, aws_session_token=token,
-        config=botocore.config.Config(retries={"max_attempts": 1}))
+    return boto_client(berth, service, key, secret, token, region=REGION)
 
 
 def assume_as_service(berth, role_arn, service="ecs-tasks.amazonaws.com"):
