@@ -7,7 +7,7 @@ import botocore.exceptions
 import pytest
 
 from berth_harness import (aws, cli_env, boto_client as client, error_code as code_of, make_user,
-    allow)
+                          allow)
 
 ACCOUNT = "123456789012"
 
