@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "aws/credentials_file.h"
+#include "aws/json_client.h"
 #include "cli/pull_command.h"
-#include "aws/sigv4.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -151,27 +151,24 @@ int CreateAccount(const AccountFlags& f) {
     fmt::print(stderr, "berth: {}\n", op.error().message);
     return 2;
   }
-  std::string host = f.endpoint;
-  if (size_t scheme = host.find("://"); scheme != std::string::npos) host = host.substr(scheme + 3);
-  host = host.substr(0, host.find('/'));
-  berth::http::Request req;
-  req.method = "POST";
-  req.target = "/";
-  req.headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                 {"X-Amz-Target", "BerthAdmin_20261126.CreateAccount"}};
-  req.body = berth::json::Dump(berth::json::Json{{"AccountId", f.id}});
-  berth::aws::Sign(req, host, *op, "us-east-1", "berth", berth::SystemClock::Instance().Now());
   berth::http::Client client;
-  auto res = client.Send({"POST", f.endpoint + "/", req.headers, req.body});
-  if (!res) {
-    fmt::print(stderr, "berth: cannot reach {}: {}\n", f.endpoint, res.error().message);
+  auto reply = berth::aws::CallJson(
+      client,
+      {f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
+       berth::json::Dump(berth::json::Json{{"AccountId", f.id}})},
+      *op, berth::SystemClock::Instance().Now());
+  if (!reply) {
+    const berth::Error& e = reply.error();
+    if (e.code == "ConnectionFailed" || e.code == "RequestTimeout") {
+      fmt::print(stderr, "berth: cannot reach {}: {}\n", f.endpoint, e.message);
+    } else {
+      fmt::print(stderr, "berth: account create failed: {}: {}\n", e.code, e.message);
+    }
     return 1;
   }
-  auto body = berth::json::Json::parse(res->body, nullptr, false);
-  if (res->status != 200 || !body.is_object()) {
-    std::string code = body.is_object() ? body.value("__type", "") : "";
-    std::string message = body.is_object() ? body.value("message", "") : res->body;
-    fmt::print(stderr, "berth: account create failed: {}: {}\n", code, message);
+  auto body = berth::json::Json::parse(*reply, nullptr, false);
+  if (!body.is_object()) {
+    fmt::print(stderr, "berth: account create failed: the reply is not JSON\n");
     return 1;
   }
   berth::aws::Credentials creds{body.value("AccessKeyId", ""), body.value("SecretAccessKey", ""), ""};
