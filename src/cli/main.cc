@@ -210,6 +210,13 @@ int main(int argc, char** argv) {
       ->required();
   pull->add_option("--creds", pull_flags.creds, "Registry credentials USER:PASSWORD");
   pull->add_option("--docker-config", pull_flags.docker_config, "Docker config.json with auths");
+  pull->add_option("--repository-credentials", pull_flags.repository_credentials,
+                   "Secrets Manager secret (name or ARN) holding {\"username\",\"password\"}, "
+                   "read from --endpoint as the caller (AWS_* environment, else --profile)");
+  pull->add_option("--endpoint", pull_flags.endpoint, "berth's endpoint URL (for --repository-credentials)");
+  pull->add_option("--region", pull_flags.region, "Region of a secret named by name (default: AWS_REGION, us-east-1)");
+  pull->add_option("--credentials-file", pull_flags.credentials_file, "berth's credentials file");
+  pull->add_option("--profile", pull_flags.profile, "Profile in the credentials file");
   pull->add_option("--dest", pull_flags.dest, "Unpack a rootfs here (must not exist)");
   pull->add_option("--store", pull_flags.store, "Content store directory");
   pull->add_option("--platform", pull_flags.platform, "os/arch[/variant] (default: this host's)");

@@ -5,15 +5,19 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "agent/content/store.h"
 #include "agent/credentials/docker_config_credentials.h"
+#include "agent/credentials/secrets_manager_credentials.h"
 #include "agent/credentials/static_credentials.h"
 #include "agent/image_pull.h"
 #include "agent/registry/platform.h"
+#include "aws/credentials_file.h"
+#include "common/clock.h"
 
 namespace berth::cli {
 
@@ -120,6 +124,39 @@ class ProgressView {
   Clock::time_point last_draw_{};
 };
 
+// The caller's AWS credentials: the environment's, as the AWS CLI reads them,
+// else a profile of berth's credentials file.
+Result<aws::Credentials> CallerCredentials(const PullFlags& f) {
+  const char* key = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (key && *key) {
+    if (!secret || !*secret) {
+      return Fail("InvalidCredentials", "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+    }
+    const char* token = std::getenv("AWS_SESSION_TOKEN");
+    return aws::Credentials{key, secret, token ? token : ""};
+  }
+  auto profile = aws::ReadProfile(f.credentials_file, f.profile);
+  if (!profile) return Fail("InvalidCredentials", profile.error().message);
+  return *profile;
+}
+
+Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(const PullFlags& f) {
+  agent::credentials::SecretsManagerOptions o;
+  o.endpoint = f.endpoint;
+  o.region = f.region;
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    const char* value = std::getenv(name);
+    if (o.region.empty() && value && *value) o.region = value;
+  }
+  if (o.region.empty()) o.region = "us-east-1";
+  o.credentials = BERTH_TRY(CallerCredentials(f));
+  o.secret_id = f.repository_credentials;
+  auto source = BERTH_TRY(
+      agent::credentials::SecretsManagerCredentials::Fetch(o, SystemClock::Instance().Now()));
+  return std::unique_ptr<agent::credentials::CredentialSource>(std::move(source));
+}
+
 }  // namespace
 
 int RunPull(const PullFlags& f) {
@@ -144,11 +181,19 @@ int RunPull(const PullFlags& f) {
   options.dest = f.dest;
 
   std::unique_ptr<agent::credentials::CredentialSource> creds;
-  if (!f.creds.empty() && !f.docker_config.empty()) {
-    fmt::print(stderr, "berth pull: give --creds or --docker-config, not both\n");
+  if (int(!f.creds.empty()) + int(!f.docker_config.empty()) + int(!f.repository_credentials.empty()) > 1) {
+    fmt::print(stderr,
+               "berth pull: give one of --creds, --docker-config and --repository-credentials\n");
     return 2;
   }
-  if (!f.creds.empty()) {
+  if (!f.repository_credentials.empty()) {
+    auto source = SecretCredentials(f);
+    if (!source) {
+      fmt::print(stderr, "berth pull: {}: {}\n", source.error().code, source.error().message);
+      return source.error().code == "InvalidCredentials" ? 2 : 1;
+    }
+    creds = std::move(*source);
+  } else if (!f.creds.empty()) {
     auto parsed = agent::credentials::StaticCredentials::Parse(f.creds);
     if (!parsed) {
       fmt::print(stderr, "berth pull: --creds: {}\n", parsed.error().message);

@@ -1,13 +1,17 @@
 """The seed's flow (private registry credentials for an ECS task), through the
 real AWS CLI v2 and boto3: an execution role trusted by ecs-tasks.amazonaws.com,
 the seed's inline policy, the role assumed *as the service* (the operator API
-stands in for ECS until tasks run), and decisions exactly as AWS makes them."""
+stands in for ECS until tasks run), decisions exactly as AWS makes them, and the
+image pulled from a private registry with the login the secret holds."""
 import json
+import os
+import subprocess
 
 import botocore.exceptions
 import pytest
 
-from berth_harness import aws, cli_env, raw, sign, boto_client
+from berth_harness import BERTH, aws, cli_env, raw, sign, boto_client
+from registry_harness import PASSWORD, USER, Registry, build_image, push
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -165,3 +169,123 @@ def test_simulator_agrees_with_the_real_decisions(berth, seed):
     c = out["Credentials"]
     sm = client(berth, "secretsmanager", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
     denied(lambda: sm.get_secret_value(SecretId=other_secret), "secretsmanager:GetSecretValue")
+
+
+# ---------------------------------------------------------------------------------------
+# The whole seed: the secret holds the registry's login; the execution role's credentials
+# read it (as the ECS agent does for repositoryCredentials); the image is pulled with it.
+
+@pytest.fixture(scope="module")
+def private_registry(tmp_path_factory):
+    """A docker-registry with htpasswd auth holding team/api:1.4."""
+    work = tmp_path_factory.mktemp("seed-registry")
+    layout = build_image(work / "image", tag="1.4")
+    reg = Registry(work / "registry")
+    try:
+        push(layout, "1.4", reg, "team/api")
+    except BaseException:
+        reg.stop()
+        raise
+    yield reg
+    reg.stop()
+
+
+def pull_with_secret(berth, registry, secret, session, tmp_path, extra=()):
+    """`berth pull --repository-credentials` as the execution role; (returncode, output)."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=session[0], AWS_SECRET_ACCESS_KEY=session[1],
+               AWS_SESSION_TOKEN=session[2], AWS_REGION=REGION)
+    proc = subprocess.run(
+        [BERTH, "pull", f"{registry.host}/team/api:1.4", "--repository-credentials", secret,
+         "--endpoint", berth.endpoint, "--insecure-registry", registry.host,
+         "--store", str(tmp_path / "store"), *extra],
+        env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def task_session(berth, role_arn):
+    status, out = assume_as_service(berth, role_arn)
+    assert status == 200, out
+    c = out["Credentials"]
+    return c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
+
+
+def test_seed_pull_reads_registry_login_from_the_secret_as_the_execution_role(
+        berth, private_registry, tmp_path):
+    sm = client(berth, "secretsmanager")
+    iam = client(berth, "iam")
+    kms = client(berth, "kms")
+    key_arn = kms.create_key(Description="registry creds")["KeyMetadata"]["Arn"]
+    login = json.dumps({"username": USER, "password": PASSWORD})
+    secret = sm.create_secret(Name="team/registry", SecretString=login, KmsKeyId=key_arn)["ARN"]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="apiExecutionRole",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+
+    def policy(actions, resources):
+        iam.put_role_policy(RoleName="apiExecutionRole", PolicyName="private-registry",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                "Effect": "Allow", "Action": actions, "Resource": resources}]}))
+
+    # The role may read the secret but not decrypt with its customer managed key.
+    policy(["secretsmanager:GetSecretValue"], [secret])
+    code, out = pull_with_secret(berth, private_registry, secret,
+                                 task_session(berth, role["Arn"]), tmp_path)
+    assert code == 1, out
+    assert ("ResourceInitializationError: unable to pull secrets or registry auth: asm fetching "
+            f"secret from the service for {secret}: AccessDeniedException: ") in out, out
+    assert "kms:Decrypt" in out, out
+    assert PASSWORD not in out
+
+    # The seed's policy: both actions. The pull logs in with the secret's login.
+    policy(["secretsmanager:GetSecretValue", "kms:Decrypt"], [secret, key_arn])
+    code, out = pull_with_secret(berth, private_registry, secret,
+                                 task_session(berth, role["Arn"]), tmp_path,
+                                 extra=("--dest", str(tmp_path / "rootfs")))
+    assert code == 0, out
+    assert (tmp_path / "rootfs" / "etc" / "motd").read_text() == "berth test image\n"
+    assert PASSWORD not in out
+
+    # A secret that is not {"username","password"}: the agent's words.
+    bad = sm.create_secret(Name="team/bad", SecretString=json.dumps({"user": USER}))["ARN"]
+    policy(["secretsmanager:GetSecretValue"], [bad])
+    code, out = pull_with_secret(berth, private_registry, bad, task_session(berth, role["Arn"]),
+                                 tmp_path / "bad")
+    assert code == 1, out
+    assert "asm fetching username: AuthorizationData is malformed, empty field" in out, out
+
+    # A wrong password in the secret: the registry refuses, in the registry's words.
+    wrong = sm.create_secret(Name="team/wrong",
+                             SecretString=json.dumps({"username": USER, "password": "nope"}))["ARN"]
+    policy(["secretsmanager:GetSecretValue"], [wrong])
+    code, out = pull_with_secret(berth, private_registry, wrong,
+                                 task_session(berth, role["Arn"]), tmp_path / "wrong")
+    assert code == 1, out
+    assert "CannotPullContainerError" in out and "UNAUTHORIZED" in out, out
+
+
+def test_seed_pull_cross_region_secret_by_full_arn(berth, private_registry, tmp_path):
+    west = boto_client(berth, "secretsmanager", region="us-west-2")
+    secret = west.create_secret(
+        Name="team/registry", SecretString=json.dumps({"username": USER, "password": PASSWORD}))["ARN"]
+    iam = client(berth, "iam")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="westRole", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="westRole", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                                                "Action": "secretsmanager:GetSecretValue",
+                                                "Resource": secret}]}))
+    session = task_session(berth, f"arn:aws:iam::{ACCOUNT}:role/westRole")
+    # By full ARN from a caller configured for us-east-1: read in us-west-2.
+    code, out = pull_with_secret(berth, private_registry, secret, session, tmp_path)
+    assert code == 0, out
+    # By name, only in its own region.
+    code, out = pull_with_secret(berth, private_registry, "team/registry", session,
+                                 tmp_path / "by-name")
+    assert code == 1 and "ResourceNotFoundException" in out, out
+    code, out = pull_with_secret(berth, private_registry, "team/registry", session,
+                                 tmp_path / "by-name-west", extra=("--region", "us-west-2"))
+    assert code == 0, out
