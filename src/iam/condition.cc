@@ -265,15 +265,26 @@ ContextMap::ContextMap(std::initializer_list<Entry> entries) {
   for (const auto& [key, values] : entries) (*this)[key] = values;
 }
 
+namespace {
+// ASCII case-insensitive equality, inline: lookups run on every condition.
+inline bool SameKey(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+}  // namespace
+
 ContextMap::Values& ContextMap::operator[](std::string_view key) {
   for (auto& entry : entries_) {
-    if (EqualsIgnoreCase(entry.first, key)) return entry.second;
+    if (SameKey(entry.first, key)) return entry.second;
   }
   return entries_.emplace_back(std::string(key), Values{}).second;
 }
 
 void ContextMap::Erase(std::string_view key) {
-  std::erase_if(entries_, [&](const Entry& e) { return EqualsIgnoreCase(e.first, key); });
+  std::erase_if(entries_, [&](const Entry& e) { return SameKey(e.first, key); });
 }
 
 void ContextMap::SetGlobals(Globals globals) {
@@ -285,7 +296,7 @@ void ContextMap::SetGlobals(Globals globals) {
 
 const ContextMap::Values* ContextMap::Find(std::string_view key) const {
   for (const auto& entry : entries_) {
-    if (EqualsIgnoreCase(entry.first, key)) return &entry.second;
+    if (SameKey(entry.first, key)) return &entry.second;
   }
   if (base_) {
     if (const Values* v = base_->Find(key)) return v;
@@ -294,9 +305,9 @@ const ContextMap::Values* ContextMap::Find(std::string_view key) const {
 }
 
 const ContextMap::Values* ContextMap::FindGlobal(std::string_view key) const {
-  if (key.size() < 4 || !EqualsIgnoreCase(key.substr(0, 4), "aws:")) return nullptr;
+  if (key.size() < 10 || key.size() > 25 || !SameKey(key.substr(0, 4), "aws:")) return nullptr;
   for (size_t i = 0; i < kGlobalKeys; ++i) {
-    if (!EqualsIgnoreCase(kGlobalKeyNames[i], key)) continue;
+    if (!SameKey(kGlobalKeyNames[i], key)) continue;
     const uint16_t bit = uint16_t(1u << i);
     if (!(computed_mask_ & bit)) {
       computed_mask_ |= bit;
