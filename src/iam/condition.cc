@@ -397,9 +397,42 @@ Pattern Pattern::Compile(std::string_view text, Options options) {
     p.literal_ = std::move(pieces[0].text);
   } else {
     p.kind_ = Kind::kGeneral;
+    bool star_only = !has_variable && !options.ignore_case;
+    for (const auto& piece : pieces) star_only = star_only && piece.type != T::kOne;
+    if (star_only) p.kind_ = Kind::kStars;
     p.pieces_ = std::move(pieces);
   }
   return p;
+}
+
+// Literals separated by '*' (case-sensitive, no variables): the head must
+// start the text and the tail end it; each literal between is taken at its
+// leftmost place after the one before, which is exact for '*' (a later place
+// never leaves more room). Linear, with memchr/memcmp speed.
+bool Pattern::MatchStars(std::string_view text) const {
+  using T = Piece::Type;
+  size_t first = 0, last = pieces_.size();
+  size_t pos = 0, end = text.size();
+  if (pieces_.front().type == T::kLiteral) {
+    const std::string& head = pieces_.front().text;
+    if (!text.starts_with(head)) return false;
+    pos = head.size();
+    first = 1;
+  }
+  if (pieces_.back().type == T::kLiteral && last > first) {
+    const std::string& tail = pieces_.back().text;
+    if (end - pos < tail.size() || !text.ends_with(tail)) return false;
+    end -= tail.size();
+    last -= 1;
+  }
+  std::string_view middle = text.substr(0, end);
+  for (size_t i = first; i < last; ++i) {
+    if (pieces_[i].type != T::kLiteral) continue;
+    size_t at = middle.find(pieces_[i].text, pos);
+    if (at == std::string_view::npos) return false;
+    pos = at + pieces_[i].text.size();
+  }
+  return true;
 }
 
 bool Pattern::Matches(std::string_view text, const ContextMap& context) const {
@@ -411,6 +444,8 @@ bool Pattern::Matches(std::string_view text, const ContextMap& context) const {
     case Kind::kPrefix:
       return text.size() >= literal_.size() &&
              EqualsPrepared(text.substr(0, literal_.size()), literal_, ignore_case_);
+    case Kind::kStars:
+      return MatchStars(text);
     case Kind::kGeneral:
       return MatchGeneral(text, context);
   }

@@ -117,7 +117,7 @@ class Pattern {
   bool MatchesEverything() const { return kind_ == Kind::kAnything; }
 
  private:
-  enum class Kind : uint8_t { kAnything, kExact, kPrefix, kGeneral };
+  enum class Kind : uint8_t { kAnything, kExact, kPrefix, kStars, kGeneral };
   struct Piece {
     enum class Type : uint8_t { kLiteral, kStar, kOne, kVariable } type;
     std::string text;      // literal text, or the variable's key
@@ -132,8 +132,11 @@ class Pattern {
   std::string source_;
   Kind kind_ = Kind::kExact;
   bool ignore_case_ = false;
+  // kStars: literals and '*' only, case-sensitive, without variables.
+  bool MatchStars(std::string_view text) const;
+
   std::string literal_;  // kExact: the whole text; kPrefix: the text before the final '*'
-  std::vector<Piece> pieces_;  // kGeneral only
+  std::vector<Piece> pieces_;  // kStars and kGeneral
 };
 
 // One condition: `"<operator>": {"<key>": <values>}` with one key. The values of a

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <random>
+
 #include <string>
 #include <vector>
 
@@ -656,6 +659,35 @@ TEST(PatternTest, LongTextsStayLinear) {
   Pattern p = Pattern::Compile("*a*a*a*a*a*a*b", kNoVarOpts);
   EXPECT_FALSE(p.Matches(text, {}));
   EXPECT_TRUE(p.Matches(text + "b", {}));
+}
+
+// Patterns of literals and '*' take a linear path of their own; on lower-case
+// texts it must agree with the general matcher (which ignore_case selects).
+TEST(PatternTest, StarPatternsAgreeWithTheGeneralMatcher) {
+  std::mt19937 rng(11);
+  auto random_text = [&](const char* alphabet, size_t max) {
+    std::string out;
+    for (size_t n = rng() % (max + 1); n > 0; --n) out.push_back(alphabet[rng() % strlen(alphabet)]);
+    return out;
+  };
+  const Pattern::Options fast{.wildcards = true, .variables = false, .ignore_case = false};
+  const Pattern::Options general{.wildcards = true, .variables = false, .ignore_case = true};
+  int matched = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string pattern = random_text("ab:*", 7);
+    std::string text = random_text("ab:", 9);
+    bool a = Pattern::Compile(pattern, fast).Matches(text, {});
+    bool b = Pattern::Compile(pattern, general).Matches(text, {});
+    ASSERT_EQ(a, b) << "pattern " << pattern << " text " << text;
+    matched += a;
+  }
+  EXPECT_GT(matched, 1000);  // the cases cover matches as well as misses
+  ContextMap none;
+  auto p = Pattern::Compile("arn:aws:secretsmanager:*:*:secret:prod/*", fast);
+  EXPECT_TRUE(p.Matches("arn:aws:secretsmanager:us-east-1:1:secret:prod/db-AbCdEf", none));
+  EXPECT_FALSE(p.Matches("arn:aws:secretsmanager:us-east-1:1:secret:registry/x", none));
+  EXPECT_FALSE(p.Matches("arn:aws:secretsmanager:us-east-1:1:secret:Prod/x", none));
+  EXPECT_TRUE(Pattern::Compile("*:secret:*-??????", fast).Matches("a:secret:x-AbCdEf", none));
 }
 
 TEST(ContextMapTest, KeysIgnoreCase) {
