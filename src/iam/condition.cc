@@ -276,15 +276,52 @@ inline bool SameKey(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
-ContextMap::Values& ContextMap::operator[](std::string_view key) {
-  for (auto& entry : entries_) {
-    if (SameKey(entry.first, key)) return entry.second;
+size_t ContextMap::KeyHash::operator()(std::string_view key) const noexcept {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the lower-cased bytes
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(Lower(c));
+    h *= 1099511628211ull;
   }
-  return entries_.emplace_back(std::string(key), Values{}).second;
+  return static_cast<size_t>(h);
+}
+
+bool ContextMap::KeyEq::operator()(std::string_view a, std::string_view b) const noexcept {
+  return SameKey(a, b);
+}
+
+const ContextMap::Values* ContextMap::FindOwn(std::string_view key) const {
+  if (!index_.empty()) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &entries_[it->second].second;
+  }
+  for (const auto& entry : entries_) {
+    if (SameKey(entry.first, key)) return &entry.second;
+  }
+  return nullptr;
+}
+
+void ContextMap::Reindex() {
+  index_.clear();
+  if (entries_.size() < kIndexFrom) return;
+  index_.reserve(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) index_.emplace(entries_[i].first, i);
+}
+
+ContextMap::Values& ContextMap::operator[](std::string_view key) {
+  if (const Values* found = FindOwn(key)) return const_cast<Values&>(*found);
+  entries_.emplace_back(std::string(key), Values{});
+  if (!index_.empty()) {
+    index_.emplace(entries_.back().first, entries_.size() - 1);
+  } else if (entries_.size() >= kIndexFrom) {
+    Reindex();
+  }
+  return entries_.back().second;
 }
 
 void ContextMap::Erase(std::string_view key) {
+  size_t before = entries_.size();
   std::erase_if(entries_, [&](const Entry& e) { return SameKey(e.first, key); });
+  if (entries_.size() != before && !index_.empty()) Reindex();
 }
 
 void ContextMap::SetGlobals(Globals globals) {
@@ -295,9 +332,7 @@ void ContextMap::SetGlobals(Globals globals) {
 }
 
 const ContextMap::Values* ContextMap::Find(std::string_view key) const {
-  for (const auto& entry : entries_) {
-    if (SameKey(entry.first, key)) return &entry.second;
-  }
+  if (const Values* own = FindOwn(key)) return own;
   if (base_) {
     if (const Values* v = base_->Find(key)) return v;
   }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -64,7 +65,9 @@ class ContextMap {
   // The values a condition sees for `key`; null when absent.
   const Values* Find(std::string_view key) const;
 
-  // `base` must outlive this map (and its copies); null: none.
+  // `base` must outlive this map (and its copies); null: none. A base is
+  // shared by concurrent requests: it must have no globals (their values are
+  // computed, and cached, on lookup).
   void SetBase(const ContextMap* base) { base_ = base; }
   void SetGlobals(Globals globals);
   bool HasGlobals() const { return globals_.has_value(); }
@@ -80,7 +83,23 @@ class ContextMap {
  private:
   const Values* FindGlobal(std::string_view key) const;
 
+  // Past kIndexFrom own keys (a request may carry thousands: KMS encryption
+  // contexts, simulator entries) lookups go through a case-insensitive index
+  // instead of a scan, so building and reading a context stay linear.
+  static constexpr size_t kIndexFrom = 16;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const noexcept;
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept;
+  };
+  const Values* FindOwn(std::string_view key) const;
+  void Reindex();
+
   std::vector<Entry> entries_;
+  std::unordered_map<std::string, size_t, KeyHash, KeyEq> index_;  // empty below kIndexFrom
   const ContextMap* base_ = nullptr;
   std::optional<Globals> globals_;
   mutable std::array<Values, kGlobalKeys> computed_{};

@@ -690,6 +690,29 @@ TEST(PatternTest, StarPatternsAgreeWithTheGeneralMatcher) {
   EXPECT_TRUE(Pattern::Compile("*:secret:*-??????", fast).Matches("a:secret:x-AbCdEf", none));
 }
 
+// Thousands of own keys (a KMS encryption context may carry them) go through an
+// index: building and reading stay linear, and case is still ignored.
+TEST(ContextMapTest, ManyKeysAreIndexed) {
+  ContextMap ctx;
+  constexpr int kKeys = 50000;
+  for (int i = 0; i < kKeys; ++i) ctx["kms:EncryptionContext:k" + std::to_string(i)] = {std::to_string(i)};
+  ASSERT_EQ(ctx.size(), size_t(kKeys));
+  for (int i : {0, 15, 16, 17, 4321, kKeys - 1}) {
+    const auto* v = ctx.Find("KMS:ENCRYPTIONCONTEXT:K" + std::to_string(i));
+    ASSERT_NE(v, nullptr) << i;
+    EXPECT_EQ(v->front(), std::to_string(i));
+  }
+  EXPECT_EQ(ctx.Find("kms:EncryptionContext:k" + std::to_string(kKeys)), nullptr);
+  ctx["KMS:EncryptionContext:K7"] = {"replaced"};  // the same key, other case
+  EXPECT_EQ(ctx.size(), size_t(kKeys));
+  EXPECT_EQ(ctx.Find("kms:encryptioncontext:k7")->front(), "replaced");
+  ctx.Erase("kms:encryptioncontext:k8");
+  EXPECT_EQ(ctx.Find("kms:EncryptionContext:k8"), nullptr);
+  EXPECT_EQ(ctx.Find("kms:EncryptionContext:k9")->front(), "9");  // positions re-indexed
+  ContextMap copy = ctx;
+  EXPECT_EQ(copy.Find("kms:EncryptionContext:k49999")->front(), "49999");
+}
+
 TEST(ContextMapTest, KeysIgnoreCase) {
   ContextMap ctx;
   ctx["aws:SourceIp"] = {"10.0.0.1"};
