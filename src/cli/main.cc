@@ -216,13 +216,15 @@ int main(int argc, char** argv) {
   pull->add_option("--endpoint", pull_flags.endpoint, "berth's endpoint URL (for --repository-credentials)");
   pull->add_option("--region", pull_flags.region, "Region of a secret named by name (default: AWS_REGION, us-east-1)");
   pull->add_option("--credentials-file", pull_flags.credentials_file, "berth's credentials file");
-  pull->add_option("--profile", pull_flags.profile, "Profile in the credentials file");
+  pull->add_option("--profile", pull_flags.profile,
+                   "Profile in the credentials file (wins over AWS_* variables; default: default)");
   pull->add_option("--dest", pull_flags.dest, "Unpack a rootfs here (must not exist)");
   pull->add_option("--store", pull_flags.store, "Content store directory");
   pull->add_option("--platform", pull_flags.platform, "os/arch[/variant] (default: this host's)");
   pull->add_option("--insecure-registry", pull_flags.insecure_registries,
                    "Registry host[:port] reachable over plain HTTP (repeatable)");
-  pull->add_option("--ca-file", pull_flags.ca_file, "Extra PEM CA bundle for registry TLS");
+  pull->add_option("--ca-file", pull_flags.ca_file,
+                   "Extra PEM CA bundle for TLS to the registry (and to --endpoint)");
   pull->add_option("--pull-policy", pull_flags.policy,
                    "default, always, once or prefer-cached (ECS_IMAGE_PULL_BEHAVIOR)");
   pull->add_option("--parallel", pull_flags.parallel, "Blobs downloaded at once");

@@ -124,19 +124,20 @@ class ProgressView {
   Clock::time_point last_draw_{};
 };
 
-// The caller's AWS credentials: the environment's, as the AWS CLI reads them,
-// else a profile of berth's credentials file.
+// The caller's AWS credentials, as the AWS CLI chooses them: an explicit
+// --profile, else the environment's keys, else the "default" profile of
+// berth's credentials file.
 Result<aws::Credentials> CallerCredentials(const PullFlags& f) {
   const char* key = std::getenv("AWS_ACCESS_KEY_ID");
   const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
-  if (key && *key) {
+  if (f.profile.empty() && key && *key) {
     if (!secret || !*secret) {
       return Fail("InvalidCredentials", "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
     }
     const char* token = std::getenv("AWS_SESSION_TOKEN");
     return aws::Credentials{key, secret, token ? token : ""};
   }
-  auto profile = aws::ReadProfile(f.credentials_file, f.profile);
+  auto profile = aws::ReadProfile(f.credentials_file, f.profile.empty() ? "default" : f.profile);
   if (!profile) return Fail("InvalidCredentials", profile.error().message);
   return *profile;
 }
@@ -152,6 +153,7 @@ Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(
   if (o.region.empty()) o.region = "us-east-1";
   o.credentials = BERTH_TRY(CallerCredentials(f));
   o.secret_id = f.repository_credentials;
+  o.ca_file = f.ca_file;  // an https endpoint signed by the same private CA
   auto source = BERTH_TRY(
       agent::credentials::SecretsManagerCredentials::Fetch(o, SystemClock::Instance().Now()));
   return std::unique_ptr<agent::credentials::CredentialSource>(std::move(source));

@@ -12,13 +12,14 @@ struct PullFlags {
   std::string creds;          // "user:pass"
   std::string docker_config;  // path to a Docker config.json
   // A Secrets Manager secret {"username","password"} read from berth as the
-  // caller (AWS_ACCESS_KEY_ID/... from the environment, else `profile` in
-  // `credentials_file`), as the ECS agent reads a task's repositoryCredentials.
+  // caller (`profile` if given, else AWS_ACCESS_KEY_ID/... from the
+  // environment, else the "default" profile of `credentials_file`), as the ECS
+  // agent reads a task's repositoryCredentials.
   std::string repository_credentials;
   std::string endpoint = "http://127.0.0.1:4566";
   std::string region;  // default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1
   std::string credentials_file = "./berth-data/credentials";
-  std::string profile = "default";
+  std::string profile;
   std::string dest;           // rootfs to create
   std::string store = "./berth-data/content";
   std::string platform;       // "os/arch[/variant]"

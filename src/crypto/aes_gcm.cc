@@ -35,6 +35,13 @@ struct ThreadCtx {
   ThreadCtx& operator=(const ThreadCtx&) = delete;
 };
 
+// Overwrites the key schedule a context keeps after use, so no key outlives
+// its call in memory (a zero key costs one key expansion).
+void Forget(EVP_CIPHER_CTX* ctx) {
+  static const unsigned char kZero[kAesKeySize] = {};
+  EVP_CipherInit_ex(ctx, nullptr, nullptr, kZero, nullptr, -1);
+}
+
 EVP_CIPHER_CTX* EncryptCtx() {
   thread_local ThreadCtx t(1);
   return t.ctx;
@@ -61,8 +68,10 @@ Result<std::string> AesGcmSeal(std::string_view key, std::string_view plaintext,
       EVP_EncryptFinal_ex(ctx, o + kGcmNonceSize + len, &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize,
                           o + kGcmNonceSize + plaintext.size()) != 1) {
+    if (ctx) Forget(ctx);
     return InternalFailure("AES-256-GCM encryption failed");
   }
+  Forget(ctx);
   return out;
 }
 
@@ -85,9 +94,11 @@ Result<std::string> AesGcmOpen(std::string_view key, std::string_view sealed, st
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagSize, tag) != 1 ||
       EVP_DecryptFinal_ex(ctx, o + len, &len) != 1) {
     OPENSSL_cleanse(out.data(), out.size());
+    Forget(ctx);
     return Fail("InvalidCiphertextException",
                 "The ciphertext is invalid, was tampered with, or is bound to another context.");
   }
+  Forget(ctx);
   return out;
 }
 

@@ -289,3 +289,21 @@ def test_seed_pull_cross_region_secret_by_full_arn(berth, private_registry, tmp_
     code, out = pull_with_secret(berth, private_registry, "team/registry", session,
                                  tmp_path / "by-name-west", extra=("--region", "us-west-2"))
     assert code == 0, out
+
+
+def test_seed_pull_profile_wins_over_the_environment(berth, private_registry, tmp_path):
+    """An explicit --profile is used even when AWS_* variables are set, as the AWS CLI does;
+    without it the variables are (here: unknown keys, refused by SigV4)."""
+    sm = client(berth, "secretsmanager")
+    sm.create_secret(Name="team/registry",
+                     SecretString=json.dumps({"username": USER, "password": PASSWORD}))
+    bogus = ("AKIAUNKNOWNUNKNOWN00", "not-a-secret-key", "")
+    code, out = pull_with_secret(berth, private_registry, "team/registry", bogus, tmp_path,
+                                 extra=("--credentials-file", berth.credentials_file,
+                                        "--profile", "default"))
+    assert code == 0, out
+    code, out = pull_with_secret(berth, private_registry, "team/registry", bogus,
+                                 tmp_path / "env")
+    assert code == 1, out
+    assert "asm fetching secret from the service for team/registry: UnrecognizedClientException" \
+        in out, out

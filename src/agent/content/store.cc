@@ -194,6 +194,7 @@ class FileWriter final : public Writer {
     if (::fchmod(fd_.get(), 0444) != 0) return Abandon("chmod");
     if (::fsync(fd_.get()) != 0) return Abandon("fsync");
     if (::rename(partial_path_.c_str(), blob_path_.c_str()) != 0) return Abandon("rename");
+    direct_fd_.Reset();
     fd_.Reset();  // releases the lock; a waiting Begin sees the name gone and retries
     return FsyncDir(blobs_dir_);
   }
@@ -201,6 +202,7 @@ class FileWriter final : public Writer {
   void Discard() override {
     if (!fd_.valid()) return;
     ::unlink(partial_path_.c_str());  // while still holding the lock
+    direct_fd_.Reset();
     fd_.Reset();
   }
 
@@ -344,11 +346,20 @@ class FsStore final : public Store {
     Fd direct;
     if (options_.write_around_cache) {
       direct = Fd(::open(partial.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECT));
+      // The same file as the locked one, or none: data written elsewhere would
+      // be hashed all the same and commit an incomplete blob.
+      struct stat locked, opened;
+      if (direct.valid() && (::fstat(fd.get(), &locked) != 0 || ::fstat(direct.get(), &opened) != 0 ||
+                             locked.st_dev != opened.st_dev || locked.st_ino != opened.st_ino)) {
+        direct.Reset();
+      }
     }
     return std::make_unique<FileWriter>(std::move(fd), std::move(direct), partial,
                                         BlobPath(expected.digest), blobs_dir_, expected,
                                         std::move(hasher), offset);
   }
+
+  bool WritesAroundCache() const override { return options_.write_around_cache; }
 
   Result<int64_t> GarbageCollect(const std::set<std::string>& keep) override {
     int64_t freed = 0;

@@ -105,6 +105,10 @@ class Store {
   // Deletes every committed blob not in `keep` (digests), and every .partial
   // file no live Writer holds; returns the number of bytes freed.
   virtual Result<int64_t> GarbageCollect(const std::set<std::string>& keep) = 0;
+
+  // StoreOptions::write_around_cache: writers take aligned blocks around the
+  // page cache (a writer of blobs may queue more to keep the network busy).
+  virtual bool WritesAroundCache() const { return false; }
   // Digests of the committed blobs, sorted.
   virtual Result<std::vector<std::string>> List() const = 0;
 };

@@ -190,6 +190,8 @@ int DirectDescriptorsOn(const fs::path& path) {
 TEST_F(StoreTest, WriteAroundCacheMixesDirectAndBufferedPieces) {
   auto store = Store::Open(root_.string(), {.write_around_cache = true});
   ASSERT_TRUE(store);
+  EXPECT_TRUE((*store)->WritesAroundCache());
+  EXPECT_FALSE(store_->WritesAroundCache());
   constexpr size_t kBlock = 1 << 20;
   std::string data = RandomBytes(5 * kBlock + 777, 9);
   Descriptor d = Describe(data);
@@ -217,6 +219,7 @@ TEST_F(StoreTest, WriteAroundCacheMixesDirectAndBufferedPieces) {
   ASSERT_TRUE((*w)->Write(aligned(4 * kBlock, kBlock)));         // direct
   ASSERT_TRUE((*w)->Write(std::string_view(data).substr(5 * kBlock)));  // the tail
   ASSERT_TRUE((*w)->Commit());
+  EXPECT_EQ(DirectDescriptorsOn(Blobs() / d.digest.substr(7)), 0);  // closed at commit
   EXPECT_EQ(*store_->ReadBlob(d.digest), data);
 
   // Without the option nothing is opened with O_DIRECT.

@@ -33,10 +33,12 @@ constexpr std::chrono::milliseconds kBusyWait{100};
 constexpr std::chrono::milliseconds kMaxWait{100};
 constexpr long kReceiveBuffer = 128 << 10;
 // WriterPipe: bytes are handed to the writing thread in buffers of this
-// size, at most kPipeDepth of them queued per blob (16 MiB: a write around
-// the page cache waits for the disk, and the network must not wait for it).
+// size, at most this many of them queued per blob: 4 through the page cache,
+// 16 around it (a write around the cache waits for the disk, and the network
+// must not wait for it).
 constexpr size_t kPipeBuffer = 1 << 20;
-constexpr size_t kPipeDepth = 16;
+constexpr size_t kPipeDepth = 4;
+constexpr size_t kPipeDepthAroundCache = 16;
 
 // Writes (and so hashes: the store's Writer hashes what it writes) one blob's
 // bytes on a thread of its own, so the transfer loop only receives. With
@@ -62,7 +64,6 @@ struct PipeBlock {
 
 class WriterPipe {
  public:
-  explicit WriterPipe(content::Writer& writer) : writer_(writer) {}
   ~WriterPipe() {
     (void)Drain();
     {
@@ -75,17 +76,25 @@ class WriterPipe {
   WriterPipe(const WriterPipe&) = delete;
   WriterPipe& operator=(const WriterPipe&) = delete;
 
-  // Queues bytes. A write error shows in failed() and Drain().
-  void Push(std::string_view data) {
+  explicit WriterPipe(content::Writer& writer, size_t depth) : writer_(writer), depth_(depth) {}
+
+  // Queues bytes; false when no buffer could be allocated (it runs inside
+  // libcurl's write callback: nothing may throw through it). A write error
+  // shows in failed() and Drain().
+  bool Push(std::string_view data) {
     while (!data.empty()) {
       if (!current_) current_ = std::make_unique<PipeBlock>();
-      if (!current_->data) throw std::bad_alloc();
+      if (!current_->data) {
+        current_.reset();
+        return false;
+      }
       size_t n = std::min(data.size(), kPipeBuffer - current_->size);
       std::memcpy(current_->data.get() + current_->size, data.data(), n);
       current_->size += n;
       data.remove_prefix(n);
       if (current_->size == kPipeBuffer) Hand();
     }
+    return true;
   }
 
   // True once a write has failed (Drain says how); cheap, for aborting early.
@@ -114,7 +123,7 @@ class WriterPipe {
   void Hand() {
     std::unique_lock lock(mu_);
     if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
-    cv_.wait(lock, [&] { return queue_.size() < kPipeDepth; });
+    cv_.wait(lock, [&] { return queue_.size() < depth_; });
     queue_.push_back(std::move(current_));
     if (!free_.empty()) {
       current_ = std::move(free_.back());
@@ -148,6 +157,7 @@ class WriterPipe {
   }
 
   content::Writer& writer_;
+  const size_t depth_;                  // full blocks queued at most
   std::unique_ptr<PipeBlock> current_;  // filled by Push, on the loop's thread
   std::atomic<bool> failed_{false};
   std::mutex mu_;
@@ -355,13 +365,19 @@ class Run {
       }
       return 0;
     }
-    job.pipe->Push(data);
+    if (!job.pipe->Push(data)) {
+      job.fatal = PullError(What(job), "storing the blob: out of memory for write buffers", 500);
+      return 0;
+    }
     job.offset += static_cast<int64_t>(data.size());
     Report(job, State::kDownloading, false);
     return data.size();
   }
 
  private:
+  size_t PipeDepth() const {
+    return store_.WritesAroundCache() ? kPipeDepthAroundCache : kPipeDepth;
+  }
   std::string Where() const { return fmt::format("{}/{}", registry_, repository_); }
   std::string What(const Job& job) const {
     return fmt::format("{}/{}: blob {}", registry_, repository_, job.desc.digest);
@@ -418,7 +434,7 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
-    job.pipe = std::make_unique<WriterPipe>(*job.writer);
+    job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
     job.offset = job.writer->Offset();
     return true;
   }
@@ -443,13 +459,13 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
-    job.pipe = std::make_unique<WriterPipe>(*job.writer);
+    job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
     return true;
   }
 
   void Start(Job& job) {
     if (!job.writer && !OpenWriter(job)) return;
-    if (!job.pipe) job.pipe = std::make_unique<WriterPipe>(*job.writer);
+    if (!job.pipe) job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
     if (job.desc.size >= 0 && job.offset >= job.desc.size) {
       // Everything is already in the .partial (a previous pull was cut short
       // before its commit), or it holds too much.
