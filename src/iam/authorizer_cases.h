@@ -157,6 +157,12 @@ struct AuthzCase {
 
 AuthzCase Case(std::string name);
 
+// Alice asks for kSecret with secretsmanager:GetSecretValue; one identity statement "S"
+// allows it under `condition`; the request context has `key` = `values` (nothing added
+// when `key` is empty). Expects the allow by "S", or the identity's implicit deny.
+AuthzCase ConditionCase(std::string name, std::string_view condition, std::string key,
+                        std::vector<std::string> values, bool allowed);
+
 std::vector<AuthzCase> BasicCases();
 std::vector<AuthzCase> SessionCases();
 std::vector<AuthzCase> MatchingCases();

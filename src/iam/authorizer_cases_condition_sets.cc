@@ -9,15 +9,7 @@ namespace {
 constexpr char kGet[] = "secretsmanager:GetSecretValue";
 using R = Decision::Reason;
 
-// As in authorizer_cases_conditions.cc: one identity statement "S" under `condition`.
-AuthzCase C(std::string name, std::string_view condition, std::string key,
-            std::vector<std::string> values, bool allowed) {
-  AuthzCase c = Case(std::move(name))
-                    .Do(kGet, kSecret)
-                    .Identity(Doc({St("S", "Allow", kGet, "*", Cond(condition))}));
-  if (!key.empty()) c.Ctx(std::move(key), std::move(values));
-  return allowed ? c.Allow({"S"}) : c.Implicit(R::kIdentity);
-}
+const auto C = ConditionCase;  // see authorizer_cases.h
 
 constexpr char kSrc[] = "aws:SourceArn";
 constexpr char kTask[] = "arn:aws:ecs:us-east-1:111122223333:task/web/abc";

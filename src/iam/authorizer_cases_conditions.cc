@@ -10,16 +10,7 @@ namespace {
 constexpr char kGet[] = "secretsmanager:GetSecretValue";
 using R = Decision::Reason;
 
-// Alice asks for the secret; one identity statement "S" allows it under `condition`; the
-// request context has `key` = `values` (nothing added when `key` is empty).
-AuthzCase C(std::string name, std::string_view condition, std::string key,
-            std::vector<std::string> values, bool allowed) {
-  AuthzCase c = Case(std::move(name))
-                    .Do(kGet, kSecret)
-                    .Identity(Doc({St("S", "Allow", kGet, "*", Cond(condition))}));
-  if (!key.empty()) c.Ctx(std::move(key), std::move(values));
-  return allowed ? c.Allow({"S"}) : c.Implicit(R::kIdentity);
-}
+const auto C = ConditionCase;  // see authorizer_cases.h
 
 constexpr char kTeam[] = "aws:RequestTag/team";
 constexpr char kIp[] = "aws:SourceIp";

@@ -113,6 +113,16 @@ AuthzCase Case(std::string name) {
   return c;
 }
 
+AuthzCase ConditionCase(std::string name, std::string_view condition, std::string key,
+                        std::vector<std::string> values, bool allowed) {
+  constexpr char kGet[] = "secretsmanager:GetSecretValue";
+  AuthzCase c = Case(std::move(name))
+                    .Do(kGet, kSecret)
+                    .Identity(Doc({St("S", "Allow", kGet, "*", Cond(condition))}));
+  if (!key.empty()) c.Ctx(std::move(key), std::move(values));
+  return allowed ? c.Allow({"S"}) : c.Implicit(Decision::Reason::kIdentity);
+}
+
 void PrintTo(const AuthzCase& c, std::ostream* os) { *os << c.name; }
 
 namespace {
