@@ -215,9 +215,10 @@ int main(int argc, char** argv) {
                    "read from --endpoint as the caller (AWS_* environment, else --profile)");
   pull->add_option("--endpoint", pull_flags.endpoint, "berth's endpoint URL (for --repository-credentials)");
   pull->add_option("--region", pull_flags.region, "Region of a secret named by name (default: AWS_REGION, us-east-1)");
-  pull->add_option("--credentials-file", pull_flags.credentials_file, "berth's credentials file");
+  pull->add_option("--credentials-file", pull_flags.credentials_file,
+                   "Credentials file (default: AWS_SHARED_CREDENTIALS_FILE, ./berth-data/credentials)");
   pull->add_option("--profile", pull_flags.profile,
-                   "Profile in the credentials file (wins over AWS_* variables; default: default)");
+                   "Profile in the credentials file (wins over AWS_* keys; default: AWS_PROFILE, default)");
   pull->add_option("--dest", pull_flags.dest, "Unpack a rootfs here (must not exist)");
   pull->add_option("--store", pull_flags.store, "Content store directory");
   pull->add_option("--platform", pull_flags.platform, "os/arch[/variant] (default: this host's)");

@@ -12,14 +12,15 @@ struct PullFlags {
   std::string creds;          // "user:pass"
   std::string docker_config;  // path to a Docker config.json
   // A Secrets Manager secret {"username","password"} read from berth as the
-  // caller (`profile` if given, else AWS_ACCESS_KEY_ID/... from the
-  // environment, else the "default" profile of `credentials_file`), as the ECS
-  // agent reads a task's repositoryCredentials.
+  // caller (credentials chosen as the AWS CLI chooses them: `profile`, else
+  // AWS_ACCESS_KEY_ID/..., else AWS_PROFILE, else "default", from
+  // `credentials_file`, else AWS_SHARED_CREDENTIALS_FILE, else
+  // ./berth-data/credentials), as the ECS agent reads a task's repositoryCredentials.
   std::string repository_credentials;
   std::string endpoint = "http://127.0.0.1:4566";
   std::string region;  // default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1
-  std::string credentials_file = "./berth-data/credentials";
-  std::string profile;
+  std::string credentials_file;  // default: AWS_SHARED_CREDENTIALS_FILE, ./berth-data/credentials
+  std::string profile;           // default: AWS_PROFILE, "default"
   std::string dest;           // rootfs to create
   std::string store = "./berth-data/content";
   std::string platform;       // "os/arch[/variant]"

@@ -190,10 +190,15 @@ def private_registry(tmp_path_factory):
     reg.stop()
 
 
-def pull_with_secret(berth, registry, secret, session, tmp_path, extra=()):
-    """`berth pull --repository-credentials` as the execution role; (returncode, output)."""
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=session[0], AWS_SECRET_ACCESS_KEY=session[1],
-               AWS_SESSION_TOKEN=session[2], AWS_REGION=REGION)
+def pull_with_secret(berth, registry, secret, session, tmp_path, extra=(), env_extra=None):
+    """`berth pull --repository-credentials` as `session` (key, secret, token) given in AWS_*
+    variables, or with none of them when `session` is None; (returncode, output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_REGION"] = REGION
+    if session:
+        env.update(AWS_ACCESS_KEY_ID=session[0], AWS_SECRET_ACCESS_KEY=session[1],
+                   AWS_SESSION_TOKEN=session[2])
+    env.update(env_extra or {})
     proc = subprocess.run(
         [BERTH, "pull", f"{registry.host}/team/api:1.4", "--repository-credentials", secret,
          "--endpoint", berth.endpoint, "--insecure-registry", registry.host,
@@ -307,3 +312,16 @@ def test_seed_pull_profile_wins_over_the_environment(berth, private_registry, tm
     assert code == 1, out
     assert "asm fetching secret from the service for team/registry: UnrecognizedClientException" \
         in out, out
+    # No keys in the environment: AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE, as the AWS CLI.
+    with open(berth.credentials_file) as f:
+        named = f.read().replace("[default]", "[builder]")
+    (tmp_path / "shared").write_text(named)
+    code, out = pull_with_secret(berth, private_registry, "team/registry", None,
+                                 tmp_path / "shared-env",
+                                 env_extra={"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "shared"),
+                                            "AWS_PROFILE": "builder"})
+    assert code == 0, out
+    code, out = pull_with_secret(berth, private_registry, "team/registry", None,
+                                 tmp_path / "no-profile",
+                                 env_extra={"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "shared")})
+    assert code == 2 and "default" in out, out
