@@ -19,8 +19,7 @@ Result<std::string> CallJson(http::Client& client, const JsonCall& call,
   http::Request request;
   request.method = "POST";
   request.target = "/";
-  request.headers = {{"Content-Type", "application/x-amz-json-1.1"},
-                     {"X-Amz-Target", call.target}};
+  request.headers = {{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", call.target}};
   request.body = call.body;
   Sign(request, host, credentials, call.region, call.signing_name, now);
   std::string scheme = call.endpoint.starts_with("https://") ? "https://" : "http://";

@@ -1,10 +1,10 @@
 // berth: one binary for the control plane (server), the host agent (agent),
 // both together on one machine (up), and the pull pipeline (pull).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -152,11 +152,11 @@ int CreateAccount(const AccountFlags& f) {
     return 2;
   }
   berth::http::Client client;
-  auto reply = berth::aws::CallJson(
-      client,
-      {f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
-       berth::json::Dump(berth::json::Json{{"AccountId", f.id}})},
-      *op, berth::SystemClock::Instance().Now());
+  auto reply =
+      berth::aws::CallJson(client,
+                           {f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
+                            berth::json::Dump(berth::json::Json{{"AccountId", f.id}})},
+                           *op, berth::SystemClock::Instance().Now());
   if (!reply) {
     const berth::Error& e = reply.error();
     if (e.code == "ConnectionFailed" || e.code == "RequestTimeout") {
@@ -213,12 +213,16 @@ int main(int argc, char** argv) {
   pull->add_option("--repository-credentials", pull_flags.repository_credentials,
                    "Secrets Manager secret (name or ARN) holding {\"username\",\"password\"}, "
                    "read from --endpoint as the caller (AWS_* environment, else --profile)");
-  pull->add_option("--endpoint", pull_flags.endpoint, "berth's endpoint URL (for --repository-credentials)");
-  pull->add_option("--region", pull_flags.region, "Region of a secret named by name (default: AWS_REGION, us-east-1)");
-  pull->add_option("--credentials-file", pull_flags.credentials_file,
-                   "Credentials file (default: AWS_SHARED_CREDENTIALS_FILE, ./berth-data/credentials)");
-  pull->add_option("--profile", pull_flags.profile,
-                   "Profile in the credentials file (wins over AWS_* keys; default: AWS_PROFILE, default)");
+  pull->add_option("--endpoint", pull_flags.endpoint,
+                   "berth's endpoint URL (for --repository-credentials)");
+  pull->add_option("--region", pull_flags.region,
+                   "Region of a secret named by name (default: AWS_REGION, us-east-1)");
+  pull->add_option(
+      "--credentials-file", pull_flags.credentials_file,
+      "Credentials file (default: AWS_SHARED_CREDENTIALS_FILE, ./berth-data/credentials)");
+  pull->add_option(
+      "--profile", pull_flags.profile,
+      "Profile in the credentials file (wins over AWS_* keys; default: AWS_PROFILE, default)");
   pull->add_option("--dest", pull_flags.dest, "Unpack a rootfs here (must not exist)");
   pull->add_option("--store", pull_flags.store, "Content store directory");
   pull->add_option("--platform", pull_flags.platform, "os/arch[/variant] (default: this host's)");

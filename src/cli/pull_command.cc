@@ -138,21 +138,23 @@ Result<aws::Credentials> CallerCredentials(const PullFlags& f) {
   if (f.profile.empty() && !key.empty()) {
     std::string secret = env("AWS_SECRET_ACCESS_KEY");
     if (secret.empty()) {
-      return Fail("InvalidCredentials", "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+      return Fail("InvalidCredentials",
+                  "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
     }
     return aws::Credentials{key, secret, env("AWS_SESSION_TOKEN")};
   }
   std::string profile = !f.profile.empty() ? f.profile : env("AWS_PROFILE");
   if (profile.empty()) profile = "default";
-  std::string file = !f.credentials_file.empty() ? f.credentials_file
-                                                 : env("AWS_SHARED_CREDENTIALS_FILE");
+  std::string file =
+      !f.credentials_file.empty() ? f.credentials_file : env("AWS_SHARED_CREDENTIALS_FILE");
   if (file.empty()) file = "./berth-data/credentials";
   auto read = aws::ReadProfile(file, profile);
   if (!read) return Fail("InvalidCredentials", read.error().message);
   return *read;
 }
 
-Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(const PullFlags& f) {
+Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(
+    const PullFlags& f) {
   agent::credentials::SecretsManagerOptions o;
   o.endpoint = f.endpoint;
   o.region = f.region;
@@ -193,7 +195,9 @@ int RunPull(const PullFlags& f) {
   options.dest = f.dest;
 
   std::unique_ptr<agent::credentials::CredentialSource> creds;
-  if (int(!f.creds.empty()) + int(!f.docker_config.empty()) + int(!f.repository_credentials.empty()) > 1) {
+  if (int(!f.creds.empty()) + int(!f.docker_config.empty()) +
+          int(!f.repository_credentials.empty()) >
+      1) {
     fmt::print(stderr,
                "berth pull: give one of --creds, --docker-config and --repository-credentials\n");
     return 2;
@@ -230,8 +234,7 @@ int RunPull(const PullFlags& f) {
   options.credentials = creds.get();
 
   // Without --dest nothing reads the blobs now: keep them out of the page cache.
-  auto store = agent::content::Store::Open(
-      f.store, {.write_around_cache = f.dest.empty()});
+  auto store = agent::content::Store::Open(f.store, {.write_around_cache = f.dest.empty()});
   if (!store) {
     fmt::print(stderr, "berth pull: cannot open the content store {}: {}\n", f.store,
                store.error().message);

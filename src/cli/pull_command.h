@@ -18,7 +18,7 @@ struct PullFlags {
   // ./berth-data/credentials), as the ECS agent reads a task's repositoryCredentials.
   std::string repository_credentials;
   std::string endpoint = "http://127.0.0.1:4566";
-  std::string region;  // default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1
+  std::string region;            // default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1
   std::string credentials_file;  // default: AWS_SHARED_CREDENTIALS_FILE, ./berth-data/credentials
   std::string profile;           // default: AWS_PROFILE, "default"
   std::string dest;           // rootfs to create

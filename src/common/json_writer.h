@@ -16,7 +16,10 @@ void AppendQuoted(std::string& out, std::string_view text);
 
 class ObjectWriter {
  public:
-  ObjectWriter() { out_.reserve(256); out_.push_back('{'); }
+  ObjectWriter() {
+    out_.reserve(256);
+    out_.push_back('{');
+  }
 
   ObjectWriter& String(std::string_view key, std::string_view value);
   ObjectWriter& Number(std::string_view key, double value);

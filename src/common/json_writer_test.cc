@@ -18,11 +18,26 @@ std::string Quoted(std::string_view text) {
 
 TEST(JsonWriterTest, EscapesLikeDump) {
   const std::string cases[] = {
-      "", "plain", "quote\" back\\slash", "\b\f\n\r\t", std::string("nul\0x", 5), "\x01\x1f\x7f",
-      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",           // 2-, 3-, 4-byte sequences
-      "\xC3", "\xE2\x82", "\xE2\x82\x41", "\xF0\x9F\x98",    // truncated
-      "\x80", "\xBF\xBF", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF",  // stray, overlong
-      "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF5\x80", "\xFF",      // surrogate, > U+10FFFF
+      "",
+      "plain",
+      "quote\" back\\slash",
+      "\b\f\n\r\t",
+      std::string("nul\0x", 5),
+      "\x01\x1f\x7f",
+      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",  // 2-, 3-, 4-byte sequences
+      "\xC3",
+      "\xE2\x82",
+      "\xE2\x82\x41",
+      "\xF0\x9F\x98",  // truncated
+      "\x80",
+      "\xBF\xBF",
+      "\xC0\xAF",
+      "\xC1\xBF",
+      "\xE0\x80\xAF",  // stray, overlong
+      "\xED\xA0\x80",
+      "\xF4\x90\x80\x80",
+      "\xF5\x80",
+      "\xFF",  // surrogate, > U+10FFFF
       "{\"username\":\"u\",\"password\":\"p\xE2\x82\"}"};
   for (const auto& c : cases) {
     EXPECT_EQ(Quoted(c), Dump(Json(c))) << testing::PrintToString(c);

@@ -1,8 +1,7 @@
 #include "crypto/aes_gcm.h"
 
-#include <openssl/evp.h>
-
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <cstring>
 
@@ -11,7 +10,9 @@
 namespace berth::crypto {
 
 namespace {
-const unsigned char* U(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* U(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 // The cipher, fetched from the provider once (an implicit fetch on every init
 // was half the cost of opening a small value), and one context per thread and
@@ -25,7 +26,8 @@ struct ThreadCtx {
   EVP_CIPHER_CTX* ctx = nullptr;
   explicit ThreadCtx(int encrypt) {
     ctx = EVP_CIPHER_CTX_new();
-    if (ctx && (!Cipher() || EVP_CipherInit_ex(ctx, Cipher(), nullptr, nullptr, nullptr, encrypt) != 1)) {
+    if (ctx &&
+        (!Cipher() || EVP_CipherInit_ex(ctx, Cipher(), nullptr, nullptr, nullptr, encrypt) != 1)) {
       EVP_CIPHER_CTX_free(ctx);
       ctx = nullptr;
     }

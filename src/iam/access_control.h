@@ -7,9 +7,9 @@
 
 #include <array>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -99,7 +99,9 @@ class AccessControl {
   // text without copying it.
   struct TextHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   using CompiledMap =
       std::unordered_map<std::string, std::shared_ptr<const Policy>, TextHash, std::equal_to<>>;

@@ -228,9 +228,15 @@ void AddGlobalConditionKeys(AuthzRequest& request, std::string_view source_ip,
   } else {
     const aws::Principal& p = request.principal;
     switch (p.kind) {
-      case aws::Principal::Kind::kRoot: g.caller = C::kRoot; break;
-      case aws::Principal::Kind::kUser: g.caller = C::kUser; break;
-      case aws::Principal::Kind::kAssumedRole: g.caller = C::kAssumedRole; break;
+      case aws::Principal::Kind::kRoot:
+        g.caller = C::kRoot;
+        break;
+      case aws::Principal::Kind::kUser:
+        g.caller = C::kUser;
+        break;
+      case aws::Principal::Kind::kAssumedRole:
+        g.caller = C::kAssumedRole;
+        break;
     }
     g.arn = p.arn;
     g.account = p.account;

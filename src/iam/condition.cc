@@ -220,11 +220,17 @@ bool SplitArn(std::string_view text, bool variables, std::array<std::string_view
 }  // namespace
 
 namespace {
-constexpr std::string_view kGlobalKeyNames[ContextMap::kGlobalKeys] = {
-    "aws:PrincipalArn",          "aws:PrincipalAccount", "aws:PrincipalType",
-    "aws:userid",                "aws:username",         "aws:PrincipalIsAWSService",
-    "aws:PrincipalServiceName",  "aws:SourceIp",         "aws:SecureTransport",
-    "aws:CurrentTime",           "aws:EpochTime"};
+constexpr std::string_view kGlobalKeyNames[ContextMap::kGlobalKeys] = {"aws:PrincipalArn",
+                                                                       "aws:PrincipalAccount",
+                                                                       "aws:PrincipalType",
+                                                                       "aws:userid",
+                                                                       "aws:username",
+                                                                       "aws:PrincipalIsAWSService",
+                                                                       "aws:PrincipalServiceName",
+                                                                       "aws:SourceIp",
+                                                                       "aws:SecureTransport",
+                                                                       "aws:CurrentTime",
+                                                                       "aws:EpochTime"};
 
 // The value of global key `index` for `g`, or nullopt when the key does not apply.
 std::optional<std::string> GlobalValue(size_t index, const ContextMap::Globals& g) {
@@ -237,26 +243,39 @@ std::optional<std::string> GlobalValue(size_t index, const ContextMap::Globals& 
         return fmt::format("arn:aws:iam::{}:role/{}", g.account, g.name);
       }
       return g.arn;
-    case 1: return service ? std::nullopt : std::optional<std::string>(g.account);
+    case 1:
+      return service ? std::nullopt : std::optional<std::string>(g.account);
     case 2:
       switch (g.caller) {
-        case C::kRoot: return "Account";
-        case C::kUser: return "User";
-        case C::kAssumedRole: return "AssumedRole";
-        case C::kService: return std::nullopt;
+        case C::kRoot:
+          return "Account";
+        case C::kUser:
+          return "User";
+        case C::kAssumedRole:
+          return "AssumedRole";
+        case C::kService:
+          return std::nullopt;
       }
       return std::nullopt;
-    case 3: return service ? std::nullopt : std::optional<std::string>(g.user_id);
-    case 4: return g.caller == C::kUser ? std::optional<std::string>(g.name) : std::nullopt;
-    case 5: return service ? "true" : "false";
-    case 6: return service ? std::optional<std::string>(g.service) : std::nullopt;
-    case 7: return g.source_ip.empty() ? std::nullopt : std::optional<std::string>(g.source_ip);
-    case 8: return g.secure_transport ? "true" : "false";
-    case 9: return FormatIso8601(g.now);
+    case 3:
+      return service ? std::nullopt : std::optional<std::string>(g.user_id);
+    case 4:
+      return g.caller == C::kUser ? std::optional<std::string>(g.name) : std::nullopt;
+    case 5:
+      return service ? "true" : "false";
+    case 6:
+      return service ? std::optional<std::string>(g.service) : std::nullopt;
+    case 7:
+      return g.source_ip.empty() ? std::nullopt : std::optional<std::string>(g.source_ip);
+    case 8:
+      return g.secure_transport ? "true" : "false";
+    case 9:
+      return FormatIso8601(g.now);
     case 10:
       return std::to_string(
           std::chrono::duration_cast<std::chrono::seconds>(g.now.time_since_epoch()).count());
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 }  // namespace

@@ -45,7 +45,7 @@ class ContextMap {
   struct Globals {
     enum class Caller : uint8_t { kRoot, kUser, kAssumedRole, kService };
     Caller caller = Caller::kService;
-    std::string arn;      // the caller's ARN (a session's: the assumed-role ARN)
+    std::string arn;  // the caller's ARN (a session's: the assumed-role ARN)
     std::string account;
     std::string user_id;
     std::string name;     // user name; for a session, the role's name

@@ -108,7 +108,9 @@ class IdentityStore final : public aws::CredentialResolver {
   };
   struct KeyHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   Result<std::shared_ptr<CachedSession>> LoadSession(std::string_view access_key_id);
   std::shared_mutex session_mu_;

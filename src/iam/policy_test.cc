@@ -4,7 +4,6 @@
 
 #include <cstring>
 #include <random>
-
 #include <string>
 #include <vector>
 
@@ -667,7 +666,8 @@ TEST(PatternTest, StarPatternsAgreeWithTheGeneralMatcher) {
   std::mt19937 rng(11);
   auto random_text = [&](const char* alphabet, size_t max) {
     std::string out;
-    for (size_t n = rng() % (max + 1); n > 0; --n) out.push_back(alphabet[rng() % strlen(alphabet)]);
+    for (size_t n = rng() % (max + 1); n > 0; --n)
+      out.push_back(alphabet[rng() % strlen(alphabet)]);
     return out;
   };
   const Pattern::Options fast{.wildcards = true, .variables = false, .ignore_case = false};
@@ -695,7 +695,8 @@ TEST(PatternTest, StarPatternsAgreeWithTheGeneralMatcher) {
 TEST(ContextMapTest, ManyKeysAreIndexed) {
   ContextMap ctx;
   constexpr int kKeys = 50000;
-  for (int i = 0; i < kKeys; ++i) ctx["kms:EncryptionContext:k" + std::to_string(i)] = {std::to_string(i)};
+  for (int i = 0; i < kKeys; ++i)
+    ctx["kms:EncryptionContext:k" + std::to_string(i)] = {std::to_string(i)};
   ASSERT_EQ(ctx.size(), size_t(kKeys));
   for (int i : {0, 15, 16, 17, 4321, kKeys - 1}) {
     const auto* v = ctx.Find("KMS:ENCRYPTIONCONTEXT:K" + std::to_string(i));

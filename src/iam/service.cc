@@ -165,7 +165,8 @@ Status PutNewEntity(store::Kv& kv, const std::string& key, const json::Json& rec
   txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
   auto r = BERTH_TRY(kv.Commit(txn));
   if (!r.succeeded) {
-    return Fail("EntityAlreadyExists", fmt::format("{} with name {} already exists.", title, name), 409);
+    return Fail("EntityAlreadyExists", fmt::format("{} with name {} already exists.", title, name),
+                409);
   }
   return {};
 }

@@ -349,8 +349,9 @@ class FsStore final : public Store {
       // The same file as the locked one, or none: data written elsewhere would
       // be hashed all the same and commit an incomplete blob.
       struct stat locked, opened;
-      if (direct.valid() && (::fstat(fd.get(), &locked) != 0 || ::fstat(direct.get(), &opened) != 0 ||
-                             locked.st_dev != opened.st_dev || locked.st_ino != opened.st_ino)) {
+      if (direct.valid() &&
+          (::fstat(fd.get(), &locked) != 0 || ::fstat(direct.get(), &opened) != 0 ||
+           locked.st_dev != opened.st_dev || locked.st_ino != opened.st_ino)) {
         direct.Reset();
       }
     }

@@ -1,10 +1,10 @@
 #include "agent/content/store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -205,18 +205,18 @@ TEST_F(StoreTest, WriteAroundCacheMixesDirectAndBufferedPieces) {
     auto w = (*store)->Begin(d);
     ASSERT_TRUE(w) << w.error().message;
     EXPECT_EQ(DirectDescriptorsOn(PartialOf(d)), 1);  // the option takes effect
-    ASSERT_TRUE((*w)->Write(aligned(0, kBlock)));                // direct
+    ASSERT_TRUE((*w)->Write(aligned(0, kBlock)));     // direct
     ASSERT_TRUE((*w)->Write(std::string_view(data).substr(kBlock, 1000)));  // buffered
-    ASSERT_TRUE((*w)->Write(aligned(kBlock + 1000, kBlock)));    // unaligned offset: buffered
+    ASSERT_TRUE((*w)->Write(aligned(kBlock + 1000, kBlock)));  // unaligned offset: buffered
     ASSERT_TRUE((*w)->Write(std::string_view(data).substr(2 * kBlock + 1000, kBlock - 1000)));
     ASSERT_EQ((*w)->Offset(), int64_t(3 * kBlock));
-    ASSERT_TRUE((*w)->Write(aligned(3 * kBlock, kBlock)));       // direct again
+    ASSERT_TRUE((*w)->Write(aligned(3 * kBlock, kBlock)));  // direct again
   }  // dropped: the partial stays for a resume
   EXPECT_EQ(fs::file_size(PartialOf(d)), 4 * kBlock);
   auto w = (*store)->Begin(d);
   ASSERT_TRUE(w);
   ASSERT_EQ((*w)->Offset(), int64_t(4 * kBlock));
-  ASSERT_TRUE((*w)->Write(aligned(4 * kBlock, kBlock)));         // direct
+  ASSERT_TRUE((*w)->Write(aligned(4 * kBlock, kBlock)));                // direct
   ASSERT_TRUE((*w)->Write(std::string_view(data).substr(5 * kBlock)));  // the tail
   ASSERT_TRUE((*w)->Commit());
   EXPECT_EQ(DirectDescriptorsOn(Blobs() / d.digest.substr(7)), 0);  // closed at commit

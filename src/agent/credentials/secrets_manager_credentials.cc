@@ -18,7 +18,8 @@ std::unexpected<Error> InitError(std::string_view what) {
 }
 
 std::unexpected<Error> InvalidSchema() {
-  return InitError("asm fetching authorization data: unable to unmarshal secret value, invalid schema");
+  return InitError(
+      "asm fetching authorization data: unable to unmarshal secret value, invalid schema");
 }
 
 // The value of `key` (matched ignoring case) in the secret's object; nullopt
@@ -44,11 +45,11 @@ Result<std::unique_ptr<SecretsManagerCredentials>> SecretsManagerCredentials::Fe
     if (auto arn = ParseArn(options.secret_id); arn && !arn->region.empty()) region = arn->region;
   }
   http::Client client({.ca_file = options.ca_file});
-  auto reply = aws::CallJson(client,
-                             {options.endpoint, "secretsmanager.GetSecretValue", region,
-                              "secretsmanager",
-                              json::Dump(json::Json{{"SecretId", options.secret_id}})},
-                             options.credentials, now);
+  auto reply =
+      aws::CallJson(client,
+                    {options.endpoint, "secretsmanager.GetSecretValue", region, "secretsmanager",
+                     json::Dump(json::Json{{"SecretId", options.secret_id}})},
+                    options.credentials, now);
   if (!reply) {
     return InitError(fmt::format("asm fetching secret from the service for {}: {}: {}",
                                  options.secret_id, reply.error().code, reply.error().message));

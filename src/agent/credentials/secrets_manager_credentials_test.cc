@@ -14,7 +14,8 @@ namespace {
 
 using json::Json;
 
-constexpr char kArnWest[] = "arn:aws:secretsmanager:us-west-2:111122223333:secret:team/registry-AbCdEf";
+constexpr char kArnWest[] =
+    "arn:aws:secretsmanager:us-west-2:111122223333:secret:team/registry-AbCdEf";
 constexpr char kPassword[] = "pa55:word-Zq9";
 
 // A Secrets Manager endpoint that answers every request with one canned reply
@@ -45,8 +46,10 @@ class FakeSecretsManager {
   }
   // The reply to GetSecretValue for a secret whose SecretString is `value`.
   void Secret(const std::string& value) {
-    Reply(200, json::Dump(Json{{"ARN", kArnWest}, {"Name", "team/registry"},
-                               {"SecretString", value}, {"VersionId", "v1"},
+    Reply(200, json::Dump(Json{{"ARN", kArnWest},
+                               {"Name", "team/registry"},
+                               {"SecretString", value},
+                               {"VersionId", "v1"},
                                {"VersionStages", {"AWSCURRENT"}}}));
   }
   http::Request last() {
@@ -117,10 +120,10 @@ TEST(SecretsManagerCredentialsTest, ReadsTheSecretSignedAsTheRoleForTheArnsRegio
 
 TEST(SecretsManagerCredentialsTest, ServiceErrorsNameTheSecretAndTheCode) {
   FakeSecretsManager sm;
-  sm.Reply(400, json::Dump(Json{
-                    {"__type", "AccessDeniedException"},
-                    {"message", "User: arn:aws:sts::111122223333:assumed-role/exec/task is not "
-                                "authorized to perform: secretsmanager:GetSecretValue"}}));
+  sm.Reply(400, json::Dump(Json{{"__type", "AccessDeniedException"},
+                                {"message",
+                                 "User: arn:aws:sts::111122223333:assumed-role/exec/task is not "
+                                 "authorized to perform: secretsmanager:GetSecretValue"}}));
   ExpectInitError(FetchFrom(sm),
                   std::string("asm fetching secret from the service for ") + kArnWest +
                       ": AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/exec/"
@@ -138,8 +141,9 @@ TEST(SecretsManagerCredentialsTest, ServiceErrorsNameTheSecretAndTheCode) {
 
 TEST(SecretsManagerCredentialsTest, SecretsOfTheWrongShape) {
   FakeSecretsManager sm;
-  const std::string schema = "asm fetching authorization data: unable to unmarshal secret value, "
-                             "invalid schema";
+  const std::string schema =
+      "asm fetching authorization data: unable to unmarshal secret value, "
+      "invalid schema";
   sm.Secret(std::string("not json ") + kPassword);
   ExpectInitError(FetchFrom(sm), schema);
   sm.Secret(json::Dump(Json::array({"u", kPassword})));
@@ -149,9 +153,11 @@ TEST(SecretsManagerCredentialsTest, SecretsOfTheWrongShape) {
   sm.Reply(200, json::Dump(Json{{"ARN", kArnWest}, {"SecretBinary", "AAEC"}}));
   ExpectInitError(FetchFrom(sm), schema);
   sm.Secret(json::Dump(Json{{"user", "u"}, {"password", kPassword}}));
-  ExpectInitError(FetchFrom(sm), "asm fetching username: AuthorizationData is malformed, empty field");
+  ExpectInitError(FetchFrom(sm),
+                  "asm fetching username: AuthorizationData is malformed, empty field");
   sm.Secret(json::Dump(Json{{"username", "u"}, {"password", ""}}));
-  ExpectInitError(FetchFrom(sm), "asm fetching password: AuthorizationData is malformed, empty field");
+  ExpectInitError(FetchFrom(sm),
+                  "asm fetching password: AuthorizationData is malformed, empty field");
 }
 
 TEST(SecretsManagerCredentialsTest, UnreachableEndpoint) {

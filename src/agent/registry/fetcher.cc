@@ -166,7 +166,7 @@ class WriterPipe {
   std::vector<std::unique_ptr<PipeBlock>> free_;  // written blocks, for reuse
   bool busy_ = false;                             // the worker is writing a block
   bool stop_ = false;
-  Status status_;                                 // the first write error
+  Status status_;  // the first write error
   std::thread worker_;
 };
 

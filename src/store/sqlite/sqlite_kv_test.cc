@@ -1,5 +1,4 @@
 #include "store/sqlite/sqlite_kv.h"
-#include "testing/temp_dir.h"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -20,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "testing/temp_dir.h"
 
 namespace berth::store {
 namespace {
