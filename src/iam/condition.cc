@@ -375,15 +375,6 @@ const ContextMap::Values* ContextMap::FindGlobal(std::string_view key) const {
   return nullptr;
 }
 
-bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const noexcept {
-  size_t n = a.size() < b.size() ? a.size() : b.size();
-  for (size_t i = 0; i < n; ++i) {
-    char x = Lower(a[i]), y = Lower(b[i]);
-    if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
-  }
-  return a.size() < b.size();
-}
-
 // ---------------------------------------------------------------------------------------
 // Pattern
 

@@ -19,12 +19,6 @@
 
 namespace berth::iam {
 
-// ASCII case-insensitive ordering. Transparent, so lookups by string_view do not allocate.
-struct CaseInsensitiveLess {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const noexcept;
-};
-
 // The request context: condition key -> values. Keys are looked up ignoring case, as AWS
 // does ("aws:sourceip" finds "aws:SourceIp"). A single-valued key has one value; a
 // multivalued key (aws:TagKeys) any number; an empty vector is "present but empty",
