@@ -26,6 +26,8 @@ inline constexpr char kAcctA[] = "111122223333";
 inline constexpr char kAcctB[] = "444455556666";
 inline constexpr char kSecret[] =
     "arn:aws:secretsmanager:us-east-1:111122223333:secret:registry-creds-AbCdEf";
+inline constexpr char kGet[] = "secretsmanager:GetSecretValue";
+inline constexpr char kPut[] = "secretsmanager:PutSecretValue";
 inline constexpr char kSecretB[] =
     "arn:aws:secretsmanager:us-east-1:444455556666:secret:shared-creds-XyZ123";
 inline constexpr char kKey[] =

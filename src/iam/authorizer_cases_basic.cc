@@ -5,8 +5,6 @@
 namespace berth::iam::testing {
 
 namespace {
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
-constexpr char kPut[] = "secretsmanager:PutSecretValue";
 constexpr char kOther[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
 using R = Decision::Reason;
 }  // namespace

@@ -6,7 +6,6 @@
 namespace berth::iam::testing {
 
 namespace {
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
 using R = Decision::Reason;
 
 const auto C = ConditionCase;  // see authorizer_cases.h

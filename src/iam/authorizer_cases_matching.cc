@@ -6,8 +6,6 @@
 namespace berth::iam::testing {
 
 namespace {
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
-constexpr char kPut[] = "secretsmanager:PutSecretValue";
 constexpr char kSecretPrefix[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:";
 constexpr char kOther[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:other-QwErTy";
 constexpr char kEcsTasks[] = "ecs-tasks.amazonaws.com";

@@ -4,8 +4,6 @@
 namespace berth::iam::testing {
 
 namespace {
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
-constexpr char kPut[] = "secretsmanager:PutSecretValue";
 using R = Decision::Reason;
 }  // namespace
 

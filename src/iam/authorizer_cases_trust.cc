@@ -7,7 +7,6 @@ namespace berth::iam::testing {
 
 namespace {
 constexpr char kAssume[] = "sts:AssumeRole";
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
 constexpr char kDecrypt[] = "kms:Decrypt";
 constexpr char kEcsTasks[] = "ecs-tasks.amazonaws.com";
 constexpr char kWebRole[] = "arn:aws:iam::111122223333:role/web";

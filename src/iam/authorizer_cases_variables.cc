@@ -6,7 +6,6 @@
 namespace berth::iam::testing {
 
 namespace {
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
 constexpr char kPrefix[] = "arn:aws:secretsmanager:us-east-1:111122223333:secret:";
 using R = Decision::Reason;
 

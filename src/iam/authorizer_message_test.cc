@@ -11,7 +11,6 @@
 namespace berth::iam::testing {
 namespace {
 
-constexpr char kGet[] = "secretsmanager:GetSecretValue";
 
 NamedPolicy Named(std::string id, const std::string& json, PolicyType type) {
   auto parsed = ParsePolicy(json, type);

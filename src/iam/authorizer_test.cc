@@ -115,7 +115,6 @@ AuthzCase Case(std::string name) {
 
 AuthzCase ConditionCase(std::string name, std::string_view condition, std::string key,
                         std::vector<std::string> values, bool allowed) {
-  constexpr char kGet[] = "secretsmanager:GetSecretValue";
   AuthzCase c = Case(std::move(name))
                     .Do(kGet, kSecret)
                     .Identity(Doc({St("S", "Allow", kGet, "*", Cond(condition))}));
