@@ -294,6 +294,16 @@ def test_seed_pull_cross_region_secret_by_full_arn(berth, private_registry, tmp_
     code, out = pull_with_secret(berth, private_registry, "team/registry", session,
                                  tmp_path / "by-name-west", extra=("--region", "us-west-2"))
     assert code == 0, out
+    # The region from the environment as the AWS CLI reads it: AWS_REGION, else AWS_DEFAULT_REGION.
+    code, out = pull_with_secret(berth, private_registry, "team/registry", session,
+                                 tmp_path / "by-name-default-region",
+                                 env_extra={"AWS_REGION": "", "AWS_DEFAULT_REGION": "us-west-2"})
+    assert code == 0, out
+    # One source of registry credentials at a time.
+    code, out = pull_with_secret(berth, private_registry, secret, session, tmp_path / "two",
+                                 extra=("--creds", f"{USER}:{PASSWORD}"))
+    assert code == 2, out
+    assert "give one of --creds, --docker-config and --repository-credentials" in out, out
 
 
 def test_seed_pull_profile_wins_over_the_environment(berth, private_registry, tmp_path):
