@@ -36,7 +36,12 @@ Status ValidatePolicyDocument(std::string_view document, PolicyUse use) {
 }
 
 struct AccessControl::NamedPolicies {
+  bool exists = false;  // false: no such user or role (any more)
+  std::string id;       // its unique id (AIDA.../AROA...)
   std::vector<NamedPolicy> policies;
+  // Its permissions boundary; a boundary whose policy is gone allows nothing.
+  std::optional<NamedPolicy> boundary;
+  Tags tags;
 };
 
 AccessControl::AccessControl(Service& iam, IdentityStore& identities, const Clock& clock)
@@ -61,13 +66,51 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
     generation = principals_generation_;
   }
   auto loaded = std::make_shared<NamedPolicies>();
-  std::string label = fmt::format("{}/{}", type == PrincipalType::kUser ? "user" : "role", owner);
-  for (const auto& inline_policy : BERTH_TRY(iam_.InlinePolicies(account, type, owner))) {
-    auto compiled = BERTH_TRY(Compiled(inline_policy.document, int(PolicyType::kIdentity)));
-    loaded->policies.push_back({fmt::format("{}/inline/{}", label, inline_policy.name), compiled});
+  std::string boundary_arn;
+  if (type == PrincipalType::kUser) {
+    auto user = iam_.GetUser(account, owner);
+    if (user) {
+      loaded->exists = true;
+      loaded->id = user->id;
+      boundary_arn = user->permissions_boundary;
+      loaded->tags = user->tags;
+    } else if (user.error().code != "NoSuchEntity") {
+      return std::unexpected(user.error());
+    }
+  } else {
+    auto role = iam_.GetRole(account, owner);
+    if (role) {
+      loaded->exists = true;
+      loaded->id = role->id;
+      boundary_arn = role->permissions_boundary;
+      loaded->tags = role->tags;
+    } else if (role.error().code != "NoSuchEntity") {
+      return std::unexpected(role.error());
+    }
   }
-  for (const auto& [arn, document] : BERTH_TRY(iam_.AttachedPolicyDocuments(account, type, owner))) {
-    loaded->policies.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+  std::string label = fmt::format("{}/{}", type == PrincipalType::kUser ? "user" : "role", owner);
+  if (loaded->exists) {
+    for (const auto& inline_policy : BERTH_TRY(iam_.InlinePolicies(account, type, owner))) {
+      auto compiled = BERTH_TRY(Compiled(inline_policy.document, int(PolicyType::kIdentity)));
+      loaded->policies.push_back({fmt::format("{}/inline/{}", label, inline_policy.name), compiled});
+    }
+    for (const auto& [arn, document] :
+         BERTH_TRY(iam_.AttachedPolicyDocuments(account, type, owner))) {
+      loaded->policies.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+    }
+  }
+  if (!boundary_arn.empty()) {
+    static const auto kNothing = std::make_shared<const Policy>();
+    auto policy = iam_.GetPolicy(boundary_arn);
+    std::shared_ptr<const Policy> compiled = kNothing;
+    if (policy) {
+      for (const auto& v : policy->versions) {
+        if (v.is_default) compiled = BERTH_TRY(Compiled(v.document, int(PolicyType::kIdentity)));
+      }
+    } else if (policy.error().code != "NoSuchEntity") {
+      return std::unexpected(policy.error());
+    }
+    loaded->boundary = NamedPolicy{boundary_arn, std::move(compiled)};
   }
   std::lock_guard lock(principals_mu_);
   if (generation == principals_generation_) principals_.emplace(key, loaded);
@@ -96,21 +139,41 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(std::string_view d
   return *policy;
 }
 
-Status AccessControl::AddCallerPolicies(const aws::Principal& p, PolicySet& set) {
-  if (p.kind == aws::Principal::Kind::kUser) {
-    auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kUser, p.account, p.name));
-    set.shared_identity = {policies, &policies->policies};  // shares the cached list
-  } else if (p.kind == aws::Principal::Kind::kAssumedRole) {
-    auto policies = BERTH_TRY(IdentityPoliciesOf(PrincipalType::kRole, p.account, p.name));
-    set.shared_identity = {policies, &policies->policies};
+Result<bool> AccessControl::AddCallerPolicies(AuthzRequest& request, PolicySet& set) {
+  const aws::Principal& p = request.principal;
+  if (p.kind == aws::Principal::Kind::kRoot) return true;
+  bool user = p.kind == aws::Principal::Kind::kUser;
+  auto policies =
+      BERTH_TRY(IdentityPoliciesOf(user ? PrincipalType::kUser : PrincipalType::kRole, p.account,
+                                   p.name));
+  // Credentials belong to one user or role, named by its unique id: once it is
+  // deleted (even if another is created under its name) they grant nothing.
+  std::string_view id = p.user_id;
+  if (!user) id = id.substr(0, id.find(':'));
+  if (!policies->exists || policies->id != id) return false;
+  set.shared_identity = {policies, &policies->policies};  // shares the cached list
+  if (policies->boundary) set.permissions_boundary.push_back(*policies->boundary);
+  for (const auto& [key, value] : policies->tags) {
+    request.context["aws:PrincipalTag/" + key] = {value};
+  }
+  if (!user) {
     std::string session_policy = BERTH_TRY(identities_.GetSessionPolicy(p.access_key_id));
     if (!session_policy.empty()) {
       set.session.push_back(
           {"session", BERTH_TRY(Compiled(session_policy, int(PolicyType::kSession)))});
     }
   }
-  return {};
+  return true;
 }
+
+namespace {
+// The denial of a caller whose user or role no longer exists.
+std::unexpected<Error> PrincipalGone(const AuthzRequest& request, std::string_view code) {
+  Decision d;
+  d.reason = Decision::Reason::kIdentity;
+  return Fail(std::string(code), d.Message(request), 403);
+}
+}  // namespace
 
 Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::string& action,
                                 const std::string& resource, const ResourceContext& res) {
@@ -130,7 +193,9 @@ Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::strin
   request.context.SetBase(&res.condition_keys);
 
   PolicySet set;
-  BERTH_CHECK(AddCallerPolicies(p, set));
+  if (!BERTH_TRY(AddCallerPolicies(request, set))) {
+    return PrincipalGone(request, "AccessDeniedException");
+  }
   if (!res.policy.empty()) {
     PolicyType type = res.is_key_policy ? PolicyType::kKeyPolicy : PolicyType::kResource;
     set.resource = NamedPolicy{res.is_key_policy ? "key policy" : "resource",
@@ -145,7 +210,10 @@ Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::strin
 Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string& service,
                                  const Role& role, const std::string& external_id,
                                  const std::string& source_ip) {
-  auto trust = BERTH_TRY(Compiled(role.trust_policy, int(PolicyType::kTrust)));
+  // The bound document names the principals the role's owner meant, by unique id.
+  const std::string& document =
+      role.bound_trust_policy.empty() ? role.trust_policy : role.bound_trust_policy;
+  auto trust = BERTH_TRY(Compiled(document, int(PolicyType::kTrust)));
   AuthzRequest request;
   request.action = "sts:AssumeRole";
   request.resource = role.arn;
@@ -153,7 +221,9 @@ Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string
   PolicySet caller_policies;
   if (caller) {
     request.principal = *caller;
-    BERTH_CHECK(AddCallerPolicies(*caller, caller_policies));
+    if (!BERTH_TRY(AddCallerPolicies(request, caller_policies))) {
+      return PrincipalGone(request, "AccessDenied");
+    }
   } else {
     request.service_principal = service;
   }
@@ -164,16 +234,23 @@ Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string
   return Fail("AccessDenied", decision.Message(request), 403);
 }
 
-Result<std::vector<SimulationResult>> AccessControl::Simulate(const SimulationInput& input,
-                                                              TimePoint now) {
+Result<SimulationPage> AccessControl::Simulate(const SimulationInput& input, TimePoint now) {
   if (!input.resource_policy.empty() && input.caller_arn.empty() && !input.principal) {
     return Fail("InvalidInput", "CallerArn is required when ResourcePolicy is given.");
   }
   PolicySet set;
   aws::Principal principal;
+  // The caller's own keys (aws:PrincipalTag/*), copied into every pair's request.
+  ContextMap caller_keys;
   if (input.principal) {
     principal = *input.principal;
-    BERTH_CHECK(AddCallerPolicies(principal, set));
+    AuthzRequest probe;
+    probe.principal = principal;
+    if (!BERTH_TRY(AddCallerPolicies(probe, set))) {
+      return Fail("NoSuchEntity", fmt::format("The principal {} cannot be found.", principal.arn),
+                  404);
+    }
+    caller_keys = probe.context;
   } else {
     principal.kind = aws::Principal::Kind::kUser;
     principal.arn = input.caller_arn;
@@ -202,15 +279,29 @@ Result<std::vector<SimulationResult>> AccessControl::Simulate(const SimulationIn
   }
   std::vector<std::string> resources = input.resources;
   if (resources.empty()) resources.push_back("*");
-  std::vector<SimulationResult> out;
-  for (const auto& action : input.actions) {
-    for (const auto& resource : resources) {
+  // Only the asked-for page of (action, resource) pairs is evaluated: a request's
+  // work is bounded by max_items, however many pairs the input names.
+  const size_t total = input.actions.size() * resources.size();
+  if (input.first > total || (input.first == total && total > 0)) {
+    return Fail("InvalidInput", "Invalid Marker.");
+  }
+  const size_t end = std::min(total, input.first + std::max<size_t>(1, input.max_items));
+  SimulationPage page;
+  page.truncated = end < total;
+  page.next = end;
+  std::vector<SimulationResult>& out = page.results;
+  out.reserve(end - input.first);
+  for (size_t pair = input.first; pair < end; ++pair) {
+    const std::string& action = input.actions[pair / resources.size()];
+    const std::string& resource = resources[pair % resources.size()];
+    {
       AuthzRequest request;
       request.principal = principal;
       request.action = action;
       request.resource = resource;
       request.resource_account = input.resource_owner.empty() ? principal.account : input.resource_owner;
       AddGlobalConditionKeys(request, "", false, now);
+      for (const auto& [k, v] : caller_keys) request.context[k] = v;
       for (const auto& [k, v] : input.context) request.context[k] = v;
       Decision d;
       if (principal.kind == aws::Principal::Kind::kRoot && set.identity.empty() &&
@@ -240,7 +331,7 @@ Result<std::vector<SimulationResult>> AccessControl::Simulate(const SimulationIn
       out.push_back(std::move(r));
     }
   }
-  return out;
+  return page;
 }
 
 }  // namespace berth::iam

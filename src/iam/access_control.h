@@ -25,6 +25,7 @@ namespace berth::iam {
 
 class Policy;
 struct PolicySet;
+struct AuthzRequest;
 
 // What a resource contributes to a decision.
 struct ResourceContext {
@@ -54,6 +55,10 @@ struct SimulationInput {
   std::string resource_owner;          // account of the resources; empty: the caller's
   std::string caller_arn;              // who calls (needed with a resource policy)
   std::map<std::string, std::vector<std::string>> context;
+  // The page of (action, resource) pairs to evaluate, in order (actions major):
+  // pairs [first, first + max_items).
+  size_t first = 0;
+  size_t max_items = 100;
 };
 
 struct SimulationResult {
@@ -64,6 +69,12 @@ struct SimulationResult {
     std::string policy_type;  // "user" | "role" | "user-managed" | "resource" | "none"
   };
   std::vector<Matched> matched;
+};
+
+struct SimulationPage {
+  std::vector<SimulationResult> results;
+  bool truncated = false;
+  size_t next = 0;  // SimulationInput::first of the next page
 };
 
 class AccessControl {
@@ -83,14 +94,17 @@ class AccessControl {
                     const std::string& external_id, const std::string& source_ip);
 
   // Evaluates every (action, resource) pair as Authorize would, with the
-  // deciding statements. Input documents that do not parse are
-  // MalformedPolicyDocument; InvalidInput for a resource policy without a caller.
-  Result<std::vector<SimulationResult>> Simulate(const SimulationInput& input, TimePoint now);
+  // deciding statements, one page at a time. Input documents that do not parse
+  // are MalformedPolicyDocument; InvalidInput for a resource policy without a
+  // caller or a page past the end.
+  Result<SimulationPage> Simulate(const SimulationInput& input, TimePoint now);
 
  private:
   Result<std::shared_ptr<const Policy>> Compiled(std::string_view document, int type);
-  // The caller's identity and session policies.
-  Status AddCallerPolicies(const aws::Principal& p, PolicySet& set);
+  // The caller's (request.principal's) identity, boundary and session
+  // policies, and its aws:PrincipalTag/* keys. False when the caller's user or
+  // role is gone (deleted, or re-created: another unique id).
+  Result<bool> AddCallerPolicies(AuthzRequest& request, PolicySet& set);
 
   Service& iam_;
   IdentityStore& identities_;

@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
+#include "iam/condition.h"
 
 namespace berth::iam {
 
@@ -266,6 +267,10 @@ Result<std::vector<IdentityStore::AccessKeyInfo>> IdentityStore::ListAccessKeys(
     auto record = json::Json::parse(record_kv->value, nullptr, false);
     if (!record.is_object()) continue;
     TimePoint created{};
+    double epoch = 0;
+    if (ParseConditionDate(record.value("created", ""), &epoch)) {
+      created = TimePoint(std::chrono::seconds(static_cast<int64_t>(epoch)));
+    }
     out.push_back(AccessKeyInfo{id, record.value("user", user_name), record.value("status", "Active"),
                                 created});
   }

@@ -36,18 +36,62 @@ Result<Json> ParseRecord(const store::KeyValue& kv) {
   return j;
 }
 
+Json TagsJson(const Tags& tags) {
+  Json out = Json::array();
+  for (const auto& [k, v] : tags) out.push_back(Json::array({k, v}));
+  return out;
+}
+Tags TagsFrom(const Json& j) {
+  Tags out;
+  if (!j.contains("tags") || !j["tags"].is_array()) return out;
+  for (const auto& t : j["tags"]) {
+    if (t.is_array() && t.size() == 2 && t[0].is_string() && t[1].is_string()) {
+      out.emplace_back(t[0].get<std::string>(), t[1].get<std::string>());
+    }
+  }
+  return out;
+}
+using IdPairs = std::vector<std::pair<std::string, std::string>>;
+Json PairsJson(const IdPairs& pairs) {
+  Json out = Json::object();
+  for (const auto& [k, v] : pairs) out[k] = v;
+  return out;
+}
+IdPairs PairsFrom(const Json& j, const char* field) {
+  IdPairs out;
+  if (!j.contains(field) || !j[field].is_object()) return out;
+  for (const auto& [k, v] : j[field].items()) {
+    if (v.is_string()) out.emplace_back(k, v.get<std::string>());
+  }
+  return out;
+}
+
 Json ToJson(const User& u) {
-  return {{"name", u.name}, {"id", u.id}, {"arn", u.arn}, {"path", u.path}, {"created", Millis(u.created)}};
+  return {{"name", u.name},       {"id", u.id},
+          {"arn", u.arn},         {"path", u.path},
+          {"created", Millis(u.created)}, {"boundary", u.permissions_boundary},
+          {"tags", TagsJson(u.tags)}};
 }
 User UserFrom(const Json& j) {
-  return User{j.value("name", ""), j.value("id", ""), j.value("arn", ""), j.value("path", "/"),
-              FromMillis(j.value("created", int64_t{0}))};
+  User u{j.value("name", ""), j.value("id", ""), j.value("arn", ""), j.value("path", "/"),
+         FromMillis(j.value("created", int64_t{0}))};
+  u.permissions_boundary = j.value("boundary", "");
+  u.tags = TagsFrom(j);
+  return u;
 }
 Json ToJson(const Role& r) {
-  return {{"name", r.name},       {"id", r.id},
-          {"arn", r.arn},         {"path", r.path},
-          {"description", r.description}, {"trust", r.trust_policy},
-          {"max_session", r.max_session_duration}, {"created", Millis(r.created)}};
+  return {{"name", r.name},
+          {"id", r.id},
+          {"arn", r.arn},
+          {"path", r.path},
+          {"description", r.description},
+          {"trust", r.trust_policy},
+          {"trust_bound", r.bound_trust_policy},
+          {"trust_ids", PairsJson(r.trust_principal_ids)},
+          {"max_session", r.max_session_duration},
+          {"created", Millis(r.created)},
+          {"boundary", r.permissions_boundary},
+          {"tags", TagsJson(r.tags)}};
 }
 Role RoleFrom(const Json& j) {
   Role r;
@@ -57,8 +101,12 @@ Role RoleFrom(const Json& j) {
   r.path = j.value("path", "/");
   r.description = j.value("description", "");
   r.trust_policy = j.value("trust", "");
+  r.bound_trust_policy = j.value("trust_bound", "");
+  r.trust_principal_ids = PairsFrom(j, "trust_ids");
   r.max_session_duration = j.value("max_session", 3600);
   r.created = FromMillis(j.value("created", int64_t{0}));
+  r.permissions_boundary = j.value("boundary", "");
+  r.tags = TagsFrom(j);
   return r;
 }
 Json ToJson(const ManagedPolicy& p) {
@@ -75,7 +123,8 @@ Json ToJson(const ManagedPolicy& p) {
           {"attachments", p.attachment_count},
           {"created", Millis(p.created)},
           {"updated", Millis(p.updated)},
-          {"versions", versions}};
+          {"versions", versions},
+          {"tags", TagsJson(p.tags)}};
 }
 ManagedPolicy PolicyFrom(const Json& j) {
   ManagedPolicy p;
@@ -96,6 +145,7 @@ ManagedPolicy PolicyFrom(const Json& j) {
       p.versions.push_back(std::move(pv));
     }
   }
+  p.tags = TagsFrom(j);
   return p;
 }
 
@@ -228,6 +278,148 @@ Status ValidatePath(std::string_view path) {
   return {};
 }
 
+Status ValidateTags(const Tags& tags) {
+  if (tags.size() > 50) {
+    return Fail("ValidationError",
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: "
+                "Member must have length less than or equal to 50");
+  }
+  auto allowed = [](std::string_view text) {
+    for (unsigned char c : text) {
+      // Letters, digits and white space of any script (UTF-8 bytes past ASCII are
+      // accepted as such), and _ . : / = + - @.
+      if (c >= 0x80 || std::isalnum(c) || c == ' ' || c == '\t' || c == '_' || c == '.' ||
+          c == ':' || c == '/' || c == '=' || c == '+' || c == '-' || c == '@') {
+        continue;
+      }
+      return false;
+    }
+    return true;
+  };
+  auto invalid = [](std::string_view value, std::string_view where, std::string_view rule) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
+                            "constraint: {}",
+                            value.substr(0, 256), where, rule));
+  };
+  constexpr std::string_view kPattern =
+      "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+";
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const auto& [key, value] = tags[i];
+    std::string key_at = fmt::format("tags.{}.member.key", i + 1);
+    std::string value_at = fmt::format("tags.{}.member.value", i + 1);
+    if (key.empty() || key.size() > 128) {
+      return invalid(key, key_at, "Member must have length between 1 and 128");
+    }
+    if (!allowed(key)) return invalid(key, key_at, kPattern);
+    if (value.size() > 256) {
+      return invalid(value, value_at, "Member must have length less than or equal to 256");
+    }
+    if (!allowed(value)) return invalid(value, value_at, kPattern);
+    if (ToLower(key).starts_with("aws:")) {
+      return Fail("InvalidInput", "User-defined tag keys can't start with \"aws:\".");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (EqualsIgnoreCase(tags[j].first, key)) {
+        return Fail("InvalidInput",
+                    "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
+      }
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// Calls `each` on every string of the "AWS" entries of every Principal and
+// NotPrincipal element of `doc` (a parsed policy), which it may rewrite.
+Status ForEachAwsPrincipal(Json& doc, const std::function<Status(std::string&)>& each) {
+  if (!doc.is_object() || !doc.contains("Statement")) return {};
+  Json& statements = doc["Statement"];
+  auto visit = [&](Json& st) -> Status {
+    if (!st.is_object()) return {};
+    for (const char* element : {"Principal", "NotPrincipal"}) {
+      if (!st.contains(element) || !st[element].is_object()) continue;
+      Json& p = st[element];
+      if (!p.contains("AWS")) continue;
+      Json& aws = p["AWS"];
+      if (aws.is_string()) {
+        std::string text = aws.get<std::string>();
+        BERTH_CHECK(each(text));
+        aws = text;
+      } else if (aws.is_array()) {
+        for (Json& entry : aws) {
+          if (!entry.is_string()) continue;
+          std::string text = entry.get<std::string>();
+          BERTH_CHECK(each(text));
+          entry = text;
+        }
+      }
+    }
+    return {};
+  };
+  if (statements.is_array()) {
+    for (Json& st : statements) BERTH_CHECK(visit(st));
+  } else {
+    BERTH_CHECK(visit(statements));
+  }
+  return {};
+}
+
+bool IsEntityArn(std::string_view text) {
+  auto arn = ParseArn(text);
+  return arn && arn->service == "iam" &&
+         (arn->resource.starts_with("user/") || arn->resource.starts_with("role/"));
+}
+
+}  // namespace
+
+Result<BoundPolicy> BindPrincipals(
+    std::string_view document,
+    const std::function<Result<std::optional<std::string>>(std::string_view arn)>& lookup) {
+  BoundPolicy out;
+  if (document.find(":user/") == std::string_view::npos &&
+      document.find(":role/") == std::string_view::npos) {
+    return out;  // names no user or role: nothing to bind
+  }
+  Json doc = Json::parse(document.begin(), document.end(), nullptr, false);
+  if (doc.is_discarded()) return out;  // the validator reports it
+  BERTH_CHECK(ForEachAwsPrincipal(doc, [&](std::string& text) -> Status {
+    if (!IsEntityArn(text)) return {};
+    auto id = lookup(text);
+    if (!id) {
+      if (id.error().code != "NoSuchEntity") return Fail(id.error());
+      return Fail("MalformedPolicyDocument",
+                  fmt::format("Invalid principal in policy: \"AWS\":\"{}\"", text.substr(0, 512)));
+    }
+    if (!*id) return {};
+    out.ids.emplace_back(text, **id);
+    text = **id;
+    return {};
+  }));
+  if (!out.ids.empty()) out.document = json::Dump(doc);
+  return out;
+}
+
+std::string ShowBoundPrincipals(
+    const std::string& document, const std::vector<std::pair<std::string, std::string>>& ids,
+    const std::function<std::optional<std::string>(std::string_view arn)>& current) {
+  std::vector<const std::pair<std::string, std::string>*> gone;
+  for (const auto& pair : ids) {
+    if (current(pair.first) != pair.second) gone.push_back(&pair);
+  }
+  if (gone.empty()) return document;
+  Json doc = Json::parse(document, nullptr, false);
+  if (doc.is_discarded()) return document;
+  (void)ForEachAwsPrincipal(doc, [&](std::string& text) -> Status {
+    for (const auto* pair : gone) {
+      if (text == pair->first) text = pair->second;
+    }
+    return {};
+  });
+  return json::Dump(doc);
+}
+
 Service::Service(store::Kv& kv, Ids& ids, const Clock& clock, PolicyValidator validator)
     : listening_(kv), kv_(listening_), ids_(ids), clock_(clock), validator_(std::move(validator)) {}
 
@@ -251,12 +443,33 @@ void Service::ListeningKv::AddListener(std::function<void()> listener) {
 
 // ---- users ----------------------------------------------------------------
 
+Status Service::ValidateBoundary(const std::string& account, const std::string& policy_arn) {
+  auto arn = ParseArn(policy_arn);
+  if (!arn || arn->service != "iam" || !arn->resource.starts_with("policy/")) {
+    return Fail("InvalidInput", fmt::format("ARN {} is not valid.", policy_arn.substr(0, 256)));
+  }
+  auto policy = GetPolicy(policy_arn);
+  if (!policy || arn->account != account) {
+    return Fail("NoSuchEntity",
+                fmt::format("Scope ARN: {} does not exist or is not attachable.",
+                            policy_arn.substr(0, 256)),
+                404);
+  }
+  return {};
+}
+
 Result<User> Service::CreateUser(const std::string& account, const std::string& name,
-                                 const std::string& path) {
+                                 const std::string& path, const EntityOptions& options) {
   BERTH_CHECK(ValidateName("userName", name, 64));
   BERTH_CHECK(ValidatePath(path));
+  BERTH_CHECK(ValidateTags(options.tags));
+  if (!options.permissions_boundary.empty()) {
+    BERTH_CHECK(ValidateBoundary(account, options.permissions_boundary));
+  }
   User u{name, ids_.UpperId("AIDA", 21), fmt::format("arn:aws:iam::{}:user{}{}", account, path, name),
          path, clock_.Now()};
+  u.permissions_boundary = options.permissions_boundary;
+  u.tags = options.tags;
   BERTH_CHECK(PutNewEntity(kv_, Prefix(account, "user") + ToLower(name), ToJson(u), "User", name));
   return u;
 }
@@ -287,9 +500,14 @@ Status Service::DeleteUser(const std::string& account, const std::string& name, 
 Result<Role> Service::CreateRole(const std::string& account, const std::string& name,
                                  const std::string& path, const std::string& trust_policy,
                                  const std::string& description,
-                                 std::optional<int> max_session_duration) {
+                                 std::optional<int> max_session_duration,
+                                 const EntityOptions& options) {
   BERTH_CHECK(ValidateName("roleName", name, 64));
   BERTH_CHECK(ValidatePath(path));
+  BERTH_CHECK(ValidateTags(options.tags));
+  if (!options.permissions_boundary.empty()) {
+    BERTH_CHECK(ValidateBoundary(account, options.permissions_boundary));
+  }
   if (max_session_duration && (*max_session_duration < 3600 || *max_session_duration > 43200)) {
     return Fail("ValidationError",
                 fmt::format("1 validation error detected: Value '{}' at 'maxSessionDuration' failed "
@@ -300,7 +518,14 @@ Result<Role> Service::CreateRole(const std::string& account, const std::string& 
     return Fail("ValidationError", "Description must be at most 1000 characters.");
   }
   BERTH_CHECK(validator_(trust_policy, PolicyUse::kTrust));
+  auto bound = BERTH_TRY(BindPrincipals(trust_policy, [this](std::string_view arn) {
+    return PrincipalId(arn);
+  }));
   Role r;
+  r.bound_trust_policy = std::move(bound.document);
+  r.trust_principal_ids = std::move(bound.ids);
+  r.permissions_boundary = options.permissions_boundary;
+  r.tags = options.tags;
   r.name = name;
   r.id = ids_.UpperId("AROA", 21);
   r.arn = fmt::format("arn:aws:iam::{}:role{}{}", account, path, name);
@@ -337,8 +562,13 @@ Status Service::UpdateAssumeRolePolicy(const std::string& account, const std::st
   auto kv = BERTH_TRY(kv_.Get(key));
   if (!kv) return NoSuch("role", name);
   BERTH_CHECK(validator_(trust_policy, PolicyUse::kTrust));
+  auto bound = BERTH_TRY(BindPrincipals(trust_policy, [this](std::string_view arn) {
+    return PrincipalId(arn);
+  }));
   Role r = RoleFrom(BERTH_TRY(ParseRecord(*kv)));
   r.trust_policy = trust_policy;
+  r.bound_trust_policy = std::move(bound.document);
+  r.trust_principal_ids = std::move(bound.ids);
   store::Txn txn;
   txn.compares.push_back({key, kv->mod_revision});
   txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(r))));
@@ -421,9 +651,10 @@ Result<std::vector<InlinePolicy>> Service::InlinePolicies(const std::string& acc
 
 Result<ManagedPolicy> Service::CreatePolicy(const std::string& account, const std::string& name,
                                             const std::string& path, const std::string& document,
-                                            const std::string& description) {
+                                            const std::string& description, const Tags& tags) {
   BERTH_CHECK(ValidateName("policyName", name, 128));
   BERTH_CHECK(ValidatePath(path));
+  BERTH_CHECK(ValidateTags(tags));
   BERTH_CHECK(validator_(document, PolicyUse::kManaged));
   ManagedPolicy p;
   p.name = name;
@@ -433,6 +664,7 @@ Result<ManagedPolicy> Service::CreatePolicy(const std::string& account, const st
   p.description = description;
   p.created = p.updated = clock_.Now();
   p.versions.push_back(PolicyVersion{"v1", document, true, p.created});
+  p.tags = tags;
   std::string key = Prefix(account, "policy") + ToLower(name);
   store::Txn txn;
   txn.compares.push_back({key, 0});
@@ -617,6 +849,142 @@ Result<std::vector<std::pair<std::string, std::string>>> Service::AttachedPolicy
     }
   }
   return out;
+}
+
+// ---- boundaries, tags, principal ids -------------------------------------------
+
+namespace {
+
+// Replaces or adds `tags` in `current` (keys compared ignoring case);
+// LimitExceeded past 50.
+Status MergeTags(Tags& current, const Tags& tags) {
+  BERTH_CHECK(ValidateTags(tags));
+  for (const auto& [k, v] : tags) {
+    auto it = std::find_if(current.begin(), current.end(),
+                           [&](const auto& t) { return EqualsIgnoreCase(t.first, k); });
+    if (it != current.end()) {
+      *it = {k, v};
+    } else {
+      current.emplace_back(k, v);
+    }
+  }
+  if (current.size() > 50) {
+    return Fail("LimitExceeded", "The number of tags has reached the maximum limit.", 409);
+  }
+  return {};
+}
+
+void RemoveTags(Tags& current, const std::vector<std::string>& keys) {
+  std::erase_if(current, [&](const auto& t) {
+    return std::any_of(keys.begin(), keys.end(),
+                       [&](const std::string& k) { return EqualsIgnoreCase(k, t.first); });
+  });
+}
+
+// Reads the record at `key`, lets `change` edit it, and writes it back if it
+// did not change meanwhile.
+Status UpdateRecord(store::Kv& kv, const std::string& key, std::string_view what,
+                    std::string_view name, const std::function<Status(Json&)>& change) {
+  auto current = BERTH_TRY(kv.Get(key));
+  if (!current) return NoSuch(what, name);
+  Json record = BERTH_TRY(ParseRecord(*current));
+  BERTH_CHECK(change(record));
+  store::Txn txn;
+  txn.compares.push_back({key, current->mod_revision});
+  txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
+  return CommitOrConflict(kv, txn, fmt::format("The {} changed while being updated.", what));
+}
+
+}  // namespace
+
+Status Service::PutPermissionsBoundary(const std::string& account, PrincipalType type,
+                                       const std::string& owner, const std::string& policy_arn) {
+  BERTH_CHECK(ValidateBoundary(account, policy_arn));
+  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+                      [&](Json& record) -> Status {
+                        record["boundary"] = policy_arn;
+                        return {};
+                      });
+}
+
+Status Service::DeletePermissionsBoundary(const std::string& account, PrincipalType type,
+                                          const std::string& owner) {
+  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+                      [&](Json& record) -> Status {
+                        if (record.value("boundary", "").empty()) {
+                          return Fail("NoSuchEntity",
+                                      fmt::format("The {} with name {} has no permissions boundary.",
+                                                  TypeName(type), owner),
+                                      404);
+                        }
+                        record["boundary"] = "";
+                        return {};
+                      });
+}
+
+Status Service::TagEntity(const std::string& account, PrincipalType type, const std::string& owner,
+                          const Tags& tags) {
+  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+                      [&](Json& record) -> Status {
+                        Tags current = TagsFrom(record);
+                        BERTH_CHECK(MergeTags(current, tags));
+                        record["tags"] = TagsJson(current);
+                        return {};
+                      });
+}
+
+Status Service::UntagEntity(const std::string& account, PrincipalType type,
+                            const std::string& owner, const std::vector<std::string>& keys) {
+  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+                      [&](Json& record) -> Status {
+                        Tags current = TagsFrom(record);
+                        RemoveTags(current, keys);
+                        record["tags"] = TagsJson(current);
+                        return {};
+                      });
+}
+
+Status Service::TagPolicy(const std::string& policy_arn, const Tags& tags) {
+  BERTH_TRY(GetPolicy(policy_arn));
+  auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
+  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+                      [&](Json& record) -> Status {
+                        Tags current = TagsFrom(record);
+                        BERTH_CHECK(MergeTags(current, tags));
+                        record["tags"] = TagsJson(current);
+                        return {};
+                      });
+}
+
+Status Service::UntagPolicy(const std::string& policy_arn, const std::vector<std::string>& keys) {
+  BERTH_TRY(GetPolicy(policy_arn));
+  auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
+  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+                      [&](Json& record) -> Status {
+                        Tags current = TagsFrom(record);
+                        RemoveTags(current, keys);
+                        record["tags"] = TagsJson(current);
+                        return {};
+                      });
+}
+
+Result<std::optional<std::string>> Service::PrincipalId(std::string_view principal_arn) {
+  auto arn = ParseArn(principal_arn);
+  if (!arn || arn->service != "iam" || !IsAccountId(arn->account)) {
+    return std::optional<std::string>();
+  }
+  auto account = BERTH_TRY(kv_.Get("accounts/" + arn->account));
+  if (!account) return std::optional<std::string>();  // not an account of this server
+  const std::string& res = arn->resource;
+  bool user = res.starts_with("user/");
+  if (!user && !res.starts_with("role/")) return std::optional<std::string>();
+  std::string name = res.substr(res.rfind('/') + 1);
+  std::string path = res.substr(4, res.size() - 4 - name.size());  // "/" or "/a/b/"
+  auto kv = BERTH_TRY(kv_.Get(Prefix(arn->account, user ? "user" : "role") + ToLower(name)));
+  if (!kv) return NoSuch(user ? "user" : "role", name);
+  Json record = BERTH_TRY(ParseRecord(*kv));
+  if (record.value("path", "/") != path) return NoSuch(user ? "user" : "role", name);
+  return std::optional<std::string>(record.value("id", ""));
 }
 
 std::unique_ptr<store::WatchHandle> Service::WatchChanges(std::function<void()> on_change) {

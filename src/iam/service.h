@@ -26,16 +26,36 @@
 
 namespace berth::iam {
 
+// IAM tags: (key, value) pairs in the order given. Keys are unique ignoring
+// case and keep the case they were given with.
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
 struct User {
   std::string name, id, arn, path = "/";
   TimePoint created;
+  std::string permissions_boundary;  // a managed policy's ARN; empty: none
+  Tags tags;
 };
 
 struct Role {
   std::string name, id, arn, path = "/", description;
   std::string trust_policy;  // the AssumeRolePolicyDocument as given
+  // What the trust policy is evaluated as: the document with every IAM user
+  // and role principal of this server replaced by its unique id, fixed when
+  // the document was stored (see BindPrincipals). Empty: `trust_policy`.
+  std::string bound_trust_policy;
+  // Principal ARN -> the unique id it named when the document was stored.
+  std::vector<std::pair<std::string, std::string>> trust_principal_ids;
   int max_session_duration = 3600;
   TimePoint created;
+  std::string permissions_boundary;
+  Tags tags;
+};
+
+// What CreateUser and CreateRole may set besides the name and path.
+struct EntityOptions {
+  std::string permissions_boundary;  // a managed policy ARN; empty: none
+  Tags tags;
 };
 
 struct InlinePolicy {
@@ -55,6 +75,7 @@ struct ManagedPolicy {
   int attachment_count = 0;
   TimePoint created, updated;
   std::vector<PolicyVersion> versions;
+  Tags tags;
 };
 
 struct Page {
@@ -83,7 +104,11 @@ class Service {
  public:
   Service(store::Kv& kv, Ids& ids, const Clock& clock, PolicyValidator validator);
 
-  Result<User> CreateUser(const std::string& account, const std::string& name, const std::string& path);
+  // `options.permissions_boundary` must name a managed policy of `account`
+  // (InvalidInput for a malformed ARN, NoSuchEntity for a missing policy);
+  // tags follow IAM's rules (ValidateTags).
+  Result<User> CreateUser(const std::string& account, const std::string& name, const std::string& path,
+                          const EntityOptions& options = {});
   Result<User> GetUser(const std::string& account, const std::string& name);
   Result<Listed<User>> ListUsers(const std::string& account, const std::string& path_prefix,
                                  const Page& page);
@@ -93,13 +118,35 @@ class Service {
 
   Result<Role> CreateRole(const std::string& account, const std::string& name, const std::string& path,
                           const std::string& trust_policy, const std::string& description,
-                          std::optional<int> max_session_duration);
+                          std::optional<int> max_session_duration,
+                          const EntityOptions& options = {});
   Result<Role> GetRole(const std::string& account, const std::string& name);
   Result<Listed<Role>> ListRoles(const std::string& account, const std::string& path_prefix,
                                  const Page& page);
   Status DeleteRole(const std::string& account, const std::string& name);
   Status UpdateAssumeRolePolicy(const std::string& account, const std::string& name,
                                 const std::string& trust_policy);
+
+  // Permissions boundaries of users and roles (Put/Delete{User,Role}PermissionsBoundary).
+  Status PutPermissionsBoundary(const std::string& account, PrincipalType type,
+                                const std::string& owner, const std::string& policy_arn);
+  // NoSuchEntity when the entity has no boundary.
+  Status DeletePermissionsBoundary(const std::string& account, PrincipalType type,
+                                   const std::string& owner);
+
+  // Tags of users and roles (Tag/Untag{User,Role}); a tag whose key exists
+  // (ignoring case) replaces it. LimitExceeded past 50 tags.
+  Status TagEntity(const std::string& account, PrincipalType type, const std::string& owner,
+                   const Tags& tags);
+  Status UntagEntity(const std::string& account, PrincipalType type, const std::string& owner,
+                     const std::vector<std::string>& keys);
+  Status TagPolicy(const std::string& policy_arn, const Tags& tags);
+  Status UntagPolicy(const std::string& policy_arn, const std::vector<std::string>& keys);
+
+  // The unique id (AIDA.../AROA...) of the user or role a principal ARN
+  // names on this server, matching the name ignoring case and the path
+  // exactly; nullopt when there is none.
+  Result<std::optional<std::string>> PrincipalId(std::string_view principal_arn);
 
   Status PutInlinePolicy(const std::string& account, PrincipalType type, const std::string& owner,
                          const std::string& policy_name, const std::string& document);
@@ -115,7 +162,7 @@ class Service {
 
   Result<ManagedPolicy> CreatePolicy(const std::string& account, const std::string& name,
                                      const std::string& path, const std::string& document,
-                                     const std::string& description);
+                                     const std::string& description, const Tags& tags = {});
   Result<ManagedPolicy> GetPolicy(const std::string& policy_arn);
   Result<PolicyVersion> GetPolicyVersion(const std::string& policy_arn, const std::string& version_id);
   Result<PolicyVersion> CreatePolicyVersion(const std::string& policy_arn, const std::string& document,
@@ -170,6 +217,9 @@ class Service {
     std::vector<std::function<void()>> listeners_;
   };
 
+  // InvalidInput / NoSuchEntity unless `policy_arn` is a managed policy of `account`.
+  Status ValidateBoundary(const std::string& account, const std::string& policy_arn);
+
   ListeningKv listening_;
   store::Kv& kv_;  // = listening_
   Ids& ids_;
@@ -182,5 +232,31 @@ class Service {
 // "/.../" of printable ASCII, at most 512. Errors: ValidationError.
 Status ValidateName(std::string_view what, std::string_view name, size_t max);
 Status ValidatePath(std::string_view path);
+// IAM's tag rules: keys 1-128 and values 0-256 characters of letters, digits,
+// white space and _.:/=+-@; no key starting with "aws:" (any case); no key
+// twice (ignoring case); at most 50. ValidationError / InvalidInput.
+Status ValidateTags(const Tags& tags);
+
+// Rewrites a trust or resource policy so that it keeps meaning the principals
+// it names when it is stored, as IAM does: every "AWS" principal that is the
+// ARN of an IAM user or role `lookup` knows (it returns the unique id) becomes
+// that unique id. Returns the rewritten document (empty when nothing was
+// bound) and the (ARN, id) pairs bound. `lookup` returns nullopt for an ARN
+// of an account this server does not hold (left as written) and NoSuchEntity
+// for a user or role that does not exist, which makes the document
+// MalformedPolicyDocument "Invalid principal in policy", as in AWS.
+struct BoundPolicy {
+  std::string document;  // empty: the original binds nothing
+  std::vector<std::pair<std::string, std::string>> ids;
+};
+Result<BoundPolicy> BindPrincipals(
+    std::string_view document,
+    const std::function<Result<std::optional<std::string>>(std::string_view arn)>& lookup);
+// The document as IAM shows it: a bound principal whose ARN now names
+// another entity (or none) is shown as its unique id. `current` returns the id
+// an ARN names now.
+std::string ShowBoundPrincipals(
+    const std::string& document, const std::vector<std::pair<std::string, std::string>>& ids,
+    const std::function<std::optional<std::string>(std::string_view arn)>& current);
 
 }  // namespace berth::iam

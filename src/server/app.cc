@@ -78,17 +78,18 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
       *impl->iam, *impl->identities, SystemClock::Instance(),
       [access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
                const sts::AssumeRoleRequest& request) {
-        return access->CheckTrust(caller, service, role, request.external_id, "");
+        return access->CheckTrust(caller, service, role, request.external_id, request.source_ip);
       });
   Authorize authorize = [access](const aws::RequestContext& ctx, const std::string& action,
-                                 const std::string& resource) -> Status {
+                                 const std::string& resource,
+                                 const iam::ResourceContext& res) -> Status {
     // As in AWS: credentials from GetSessionToken (without MFA) cannot call IAM.
     if (ctx.caller.expiration && ctx.caller.kind != aws::Principal::Kind::kAssumedRole &&
         action.starts_with("iam:")) {
       return Fail("InvalidClientTokenId",
                   "The security token included in the request is invalid", 403);
     }
-    return access->Authorize(ctx, action, resource);
+    return access->Authorize(ctx, action, resource, res);
   };
 
   impl->gateway = std::make_unique<aws::Gateway>(*impl->identities, SystemClock::Instance(),

@@ -39,17 +39,36 @@ Result<iam::Page> PageOf(const QueryParams& p) {
   return page;
 }
 
+void TagsXml(Xml& x, const iam::Tags& tags, std::string_view element = "Tags") {
+  x.Open(element);
+  for (const auto& [k, v] : tags) x.Open("member").Text("Key", k).Text("Value", v).Close("member");
+  x.Close(element);
+}
+
+void BoundaryXml(Xml& x, const std::string& boundary) {
+  if (boundary.empty()) return;
+  x.Open("PermissionsBoundary")
+      .Text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
+      .Text("PermissionsBoundaryArn", boundary)
+      .Close("PermissionsBoundary");
+}
+
 void UserXml(Xml& x, const iam::User& u) {
   x.Text("Path", u.path).Text("UserName", u.name).Text("UserId", u.id).Text("Arn", u.arn)
       .Text("CreateDate", FormatIso8601(u.created));
+  BoundaryXml(x, u.permissions_boundary);
+  if (!u.tags.empty()) TagsXml(x, u.tags);
 }
 
-void RoleXml(Xml& x, const iam::Role& r) {
+// `trust` is the trust policy as IAM shows it (ShowBoundPrincipals).
+void RoleXml(Xml& x, const iam::Role& r, const std::string& trust) {
   x.Text("Path", r.path).Text("RoleName", r.name).Text("RoleId", r.id).Text("Arn", r.arn)
       .Text("CreateDate", FormatIso8601(r.created))
-      .Text("AssumeRolePolicyDocument", UriEncode(r.trust_policy));
+      .Text("AssumeRolePolicyDocument", UriEncode(trust));
   if (!r.description.empty()) x.Text("Description", r.description);
   x.Text("MaxSessionDuration", std::to_string(r.max_session_duration));
+  BoundaryXml(x, r.permissions_boundary);
+  if (!r.tags.empty()) TagsXml(x, r.tags);
 }
 
 void PolicyXml(Xml& x, const iam::ManagedPolicy& p) {
@@ -59,6 +78,28 @@ void PolicyXml(Xml& x, const iam::ManagedPolicy& p) {
       .Text("PermissionsBoundaryUsageCount", "0").Text("IsAttachable", "true");
   if (!p.description.empty()) x.Text("Description", p.description);
   x.Text("CreateDate", FormatIso8601(p.created)).Text("UpdateDate", FormatIso8601(p.updated));
+  if (!p.tags.empty()) TagsXml(x, p.tags);
+}
+
+// Tags.member.N.Key / .Value, in order.
+iam::Tags TagsOf(const QueryParams& p) {
+  iam::Tags tags;
+  for (int i = 1;; ++i) {
+    const std::string* key = p.Find(fmt::format("Tags.member.{}.Key", i));
+    if (!key) break;
+    tags.emplace_back(*key, Opt(p, fmt::format("Tags.member.{}.Value", i)));
+  }
+  return tags;
+}
+
+// aws:RequestTag/<key> and aws:TagKeys for an operation that sets tags.
+void AddRequestTags(iam::ContextMap& keys, const iam::Tags& tags) {
+  if (tags.empty()) return;
+  auto& tag_keys = keys["aws:TagKeys"];
+  for (const auto& [k, v] : tags) {
+    keys["aws:RequestTag/" + k] = {v};
+    tag_keys.push_back(k);
+  }
 }
 
 void VersionXml(Xml& x, const iam::PolicyVersion& v) {
@@ -95,18 +136,92 @@ aws::QueryService IamRoutes(IamDeps deps) {
   iam::IdentityStore* ids = deps.identities;
   Authorize authorize = deps.authorize;
 
-  auto user_arn = [](const RequestContext& ctx, const std::string& name) {
-    return fmt::format("arn:aws:iam::{}:user/{}", Acct(ctx), name);
+  // What an operation on a named user or role is authorized against. IAM names
+  // are unique ignoring case, so the entity is looked up first and the request
+  // is decided on its stored ARN (its own case and path) and its tags and
+  // boundary (iam:ResourceTag/*, iam:PermissionsBoundary): a name typed in
+  // another case cannot dodge a Deny. For a name nothing answers to, the ARN
+  // as typed (the operation then fails with NoSuchEntity, after the check, so
+  // that an unauthorized caller learns nothing).
+  struct Target {
+    std::string arn;
+    iam::ResourceContext res;
   };
-  auto role_arn = [](const RequestContext& ctx, const std::string& name) {
-    return fmt::format("arn:aws:iam::{}:role/{}", Acct(ctx), name);
+  auto target = [iam](const RequestContext& ctx, PrincipalType type,
+                      const std::string& name) -> Result<Target> {
+    Target t;
+    std::string boundary;
+    const iam::Tags* tags = nullptr;
+    std::optional<iam::User> user;
+    std::optional<iam::Role> role;
+    auto fill = [&](auto& found) -> Status {
+      if (found) return {};
+      if (found.error().code != "NoSuchEntity") return Fail(found.error());
+      return {};
+    };
+    if (type == PrincipalType::kUser) {
+      auto found = iam->GetUser(Acct(ctx), name);
+      BERTH_CHECK(fill(found));
+      if (found) user = std::move(*found);
+    } else {
+      auto found = iam->GetRole(Acct(ctx), name);
+      BERTH_CHECK(fill(found));
+      if (found) role = std::move(*found);
+    }
+    if (user) {
+      t.arn = user->arn;
+      boundary = user->permissions_boundary;
+      tags = &user->tags;
+    } else if (role) {
+      t.arn = role->arn;
+      boundary = role->permissions_boundary;
+      tags = &role->tags;
+    } else {
+      t.arn = fmt::format("arn:aws:iam::{}:{}/{}", Acct(ctx),
+                          type == PrincipalType::kUser ? "user" : "role", name);
+    }
+    if (tags) {
+      for (const auto& [k, v] : *tags) t.res.condition_keys["iam:ResourceTag/" + k] = {v};
+    }
+    if (!boundary.empty()) t.res.condition_keys["iam:PermissionsBoundary"] = {boundary};
+    return t;
+  };
+  // Resolves the named user or role and authorizes `action` on it; `extra`
+  // adds the operation's own condition keys.
+  auto authorize_on = [=](const RequestContext& ctx, const std::string& action, PrincipalType type,
+                          const std::string& name,
+                          const std::function<void(iam::ContextMap&)>& extra = {}) -> Status {
+    Target t = BERTH_TRY(target(ctx, type, name));
+    if (extra) extra(t.res.condition_keys);
+    return authorize(ctx, action, t.arn, t.res);
+  };
+  // The trust policy as IAM shows it: principals deleted since it was stored
+  // appear as their unique ids.
+  auto shown_trust = [iam](const iam::Role& r) {
+    return iam::ShowBoundPrincipals(r.trust_policy, r.trust_principal_ids,
+                                    [iam](std::string_view arn) -> std::optional<std::string> {
+                                      auto id = iam->PrincipalId(arn);
+                                      return id ? *id : std::nullopt;
+                                    });
+  };
+  // The keys an operation that creates an entity or sets a boundary adds.
+  auto creation_keys = [](const iam::Tags& tags, const std::string& boundary) {
+    return [tags, boundary](iam::ContextMap& keys) {
+      AddRequestTags(keys, tags);
+      if (!boundary.empty()) keys["iam:PermissionsBoundary"] = {boundary};
+    };
   };
 
   // ---- users
   ops["CreateUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize(ctx, "iam:CreateUser", user_arn(ctx, name)));
-    auto u = BERTH_TRY(iam->CreateUser(Acct(ctx), name, Opt(p, "Path", "/")));
+    std::string path = Opt(p, "Path", "/");
+    iam::EntityOptions options{Opt(p, "PermissionsBoundary"), TagsOf(p)};
+    iam::ResourceContext res;
+    creation_keys(options.tags, options.permissions_boundary)(res.condition_keys);
+    BERTH_CHECK(authorize(ctx, "iam:CreateUser",
+                          fmt::format("arn:aws:iam::{}:user{}{}", Acct(ctx), path, name), res));
+    auto u = BERTH_TRY(iam->CreateUser(Acct(ctx), name, path, options));
     Xml x;
     x.Open("User");
     UserXml(x, u);
@@ -121,7 +236,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
       }
       name = ctx.caller.name;
     }
-    BERTH_CHECK(authorize(ctx, "iam:GetUser", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:GetUser", PrincipalType::kUser, name));
     auto u = BERTH_TRY(iam->GetUser(Acct(ctx), name));
     Xml x;
     x.Open("User");
@@ -130,7 +245,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
     return x.Take();
   };
   ops["ListUsers"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListUsers", fmt::format("arn:aws:iam::{}:user/", Acct(ctx))));
+    BERTH_CHECK(authorize(ctx, "iam:ListUsers", fmt::format("arn:aws:iam::{}:user/", Acct(ctx)), {}));
     auto listed = BERTH_TRY(iam->ListUsers(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
     Xml x;
     ListXml(x, "Users", listed, UserXml);
@@ -138,7 +253,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["DeleteUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize(ctx, "iam:DeleteUser", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:DeleteUser", PrincipalType::kUser, name));
     auto keys = BERTH_TRY(ids->ListAccessKeys(Acct(ctx), name));
     BERTH_CHECK(iam->DeleteUser(Acct(ctx), name, !keys.empty()));
     return std::string();
@@ -155,7 +270,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["CreateAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize(ctx, "iam:CreateAccessKey", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:CreateAccessKey", PrincipalType::kUser, name));
     auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
     auto [info, secret] = BERTH_TRY(ids->CreateAccessKey(Acct(ctx), user.name, user.id));
     Xml x;
@@ -166,28 +281,28 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["ListAccessKeys"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize(ctx, "iam:ListAccessKeys", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:ListAccessKeys", PrincipalType::kUser, name));
     auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
     auto keys = BERTH_TRY(ids->ListAccessKeys(Acct(ctx), user.name));
     Xml x;
     x.Open("AccessKeyMetadata");
     for (const auto& k : keys) {
       x.Open("member").Text("UserName", user.name).Text("AccessKeyId", k.access_key_id)
-          .Text("Status", k.status).Close("member");
+          .Text("Status", k.status).Text("CreateDate", FormatIso8601(k.created)).Close("member");
     }
     x.Close("AccessKeyMetadata").Text("IsTruncated", "false");
     return x.Take();
   };
   ops["UpdateAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize(ctx, "iam:UpdateAccessKey", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:UpdateAccessKey", PrincipalType::kUser, name));
     BERTH_CHECK(ids->UpdateAccessKey(Acct(ctx), name, BERTH_TRY(p.Required("AccessKeyId")),
                                      BERTH_TRY(p.Required("Status"))));
     return std::string();
   };
   ops["DeleteAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize(ctx, "iam:DeleteAccessKey", user_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:DeleteAccessKey", PrincipalType::kUser, name));
     BERTH_CHECK(ids->DeleteAccessKey(Acct(ctx), name, BERTH_TRY(p.Required("AccessKeyId"))));
     return std::string();
   };
@@ -195,7 +310,12 @@ aws::QueryService IamRoutes(IamDeps deps) {
   // ---- roles
   ops["CreateRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize(ctx, "iam:CreateRole", role_arn(ctx, name)));
+    std::string path = Opt(p, "Path", "/");
+    iam::EntityOptions options{Opt(p, "PermissionsBoundary"), TagsOf(p)};
+    iam::ResourceContext res;
+    creation_keys(options.tags, options.permissions_boundary)(res.condition_keys);
+    BERTH_CHECK(authorize(ctx, "iam:CreateRole",
+                          fmt::format("arn:aws:iam::{}:role{}{}", Acct(ctx), path, name), res));
     std::optional<int> max;
     if (const std::string* m = p.Find("MaxSessionDuration")) {
       int n = 0;
@@ -205,65 +325,66 @@ aws::QueryService IamRoutes(IamDeps deps) {
       }
       max = n;
     }
-    auto r = BERTH_TRY(iam->CreateRole(Acct(ctx), name, Opt(p, "Path", "/"),
+    auto r = BERTH_TRY(iam->CreateRole(Acct(ctx), name, path,
                                        BERTH_TRY(p.Required("AssumeRolePolicyDocument")),
-                                       Opt(p, "Description"), max));
+                                       Opt(p, "Description"), max, options));
     Xml x;
     x.Open("Role");
-    RoleXml(x, r);
+    RoleXml(x, r, r.trust_policy);
     x.Close("Role");
     return x.Take();
   };
   ops["GetRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize(ctx, "iam:GetRole", role_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:GetRole", PrincipalType::kRole, name));
     auto r = BERTH_TRY(iam->GetRole(Acct(ctx), name));
     Xml x;
     x.Open("Role");
-    RoleXml(x, r);
+    RoleXml(x, r, shown_trust(r));
     x.Close("Role");
     return x.Take();
   };
   ops["ListRoles"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListRoles", fmt::format("arn:aws:iam::{}:role/", Acct(ctx))));
+    BERTH_CHECK(authorize(ctx, "iam:ListRoles", fmt::format("arn:aws:iam::{}:role/", Acct(ctx)), {}));
     auto listed = BERTH_TRY(iam->ListRoles(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
     Xml x;
-    ListXml(x, "Roles", listed, RoleXml);
+    ListXml(x, "Roles", listed, [&](Xml& x, const iam::Role& r) { RoleXml(x, r, shown_trust(r)); });
     return x.Take();
   };
   ops["DeleteRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize(ctx, "iam:DeleteRole", role_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:DeleteRole", PrincipalType::kRole, name));
     BERTH_CHECK(iam->DeleteRole(Acct(ctx), name));
     return std::string();
   };
   ops["UpdateAssumeRolePolicy"] = [=](const RequestContext& ctx,
                                       const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize(ctx, "iam:UpdateAssumeRolePolicy", role_arn(ctx, name)));
+    BERTH_CHECK(authorize_on(ctx, "iam:UpdateAssumeRolePolicy", PrincipalType::kRole, name));
     BERTH_CHECK(iam->UpdateAssumeRolePolicy(Acct(ctx), name, BERTH_TRY(p.Required("PolicyDocument"))));
     return std::string();
   };
 
-  // ---- inline policies, for users and roles alike
+  // ---- what users and roles share: inline and managed policies, boundaries, tags
   for (auto [type, noun, param] : {std::tuple{PrincipalType::kUser, "User", "UserName"},
                                    std::tuple{PrincipalType::kRole, "Role", "RoleName"}}) {
-    std::string arn_kind = type == PrincipalType::kUser ? "user" : "role";
-    auto owner_arn = [arn_kind](const RequestContext& ctx, const std::string& name) {
-      return fmt::format("arn:aws:iam::{}:{}/{}", Acct(ctx), arn_kind, name);
-    };
     std::string n = noun;
     std::string owner_param = param;
-    ops["Put" + n + "Policy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    // Decides `verb` + n + `suffix` (e.g. iam:PutUserPolicy) on the owner the request names.
+    auto check = [=](const RequestContext& ctx, const QueryParams& p, const std::string& action,
+                     const std::function<void(iam::ContextMap&)>& extra = {}) -> Result<std::string> {
       auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:Put" + n + "Policy", owner_arn(ctx, owner)));
+      BERTH_CHECK(authorize_on(ctx, "iam:" + action, type, owner, extra));
+      return owner;
+    };
+    ops["Put" + n + "Policy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+      auto owner = BERTH_TRY(check(ctx, p, "Put" + n + "Policy"));
       BERTH_CHECK(iam->PutInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName")),
                                        BERTH_TRY(p.Required("PolicyDocument"))));
       return std::string();
     };
     ops["Get" + n + "Policy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:Get" + n + "Policy", owner_arn(ctx, owner)));
+      auto owner = BERTH_TRY(check(ctx, p, "Get" + n + "Policy"));
       auto pol = BERTH_TRY(iam->GetInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName"))));
       Xml x;
       x.Text(owner_param, owner).Text("PolicyName", pol.name)
@@ -272,39 +393,40 @@ aws::QueryService IamRoutes(IamDeps deps) {
     };
     ops["Delete" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:Delete" + n + "Policy", owner_arn(ctx, owner)));
+      auto owner = BERTH_TRY(check(ctx, p, "Delete" + n + "Policy"));
       BERTH_CHECK(iam->DeleteInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName"))));
       return std::string();
     };
     ops["List" + n + "Policies"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:List" + n + "Policies", owner_arn(ctx, owner)));
+      auto owner = BERTH_TRY(check(ctx, p, "List" + n + "Policies"));
       auto listed = BERTH_TRY(iam->ListInlinePolicies(Acct(ctx), type, owner, BERTH_TRY(PageOf(p))));
       Xml x;
       ListXml(x, "PolicyNames", listed,
               [](Xml& x, const std::string& name) { x.Raw(aws::XmlEscape(name)); });
       return x.Take();
     };
+    // iam:PolicyARN: the managed policy being attached or detached.
+    auto policy_arn_key = [](const std::string& arn) {
+      return [arn](iam::ContextMap& keys) { keys["iam:PolicyARN"] = {arn}; };
+    };
     ops["Attach" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:Attach" + n + "Policy", owner_arn(ctx, owner)));
-      BERTH_CHECK(iam->AttachPolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyArn"))));
+      auto arn = BERTH_TRY(p.Required("PolicyArn"));
+      auto owner = BERTH_TRY(check(ctx, p, "Attach" + n + "Policy", policy_arn_key(arn)));
+      BERTH_CHECK(iam->AttachPolicy(Acct(ctx), type, owner, arn));
       return std::string();
     };
     ops["Detach" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:Detach" + n + "Policy", owner_arn(ctx, owner)));
-      BERTH_CHECK(iam->DetachPolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyArn"))));
+      auto arn = BERTH_TRY(p.Required("PolicyArn"));
+      auto owner = BERTH_TRY(check(ctx, p, "Detach" + n + "Policy", policy_arn_key(arn)));
+      BERTH_CHECK(iam->DetachPolicy(Acct(ctx), type, owner, arn));
       return std::string();
     };
     ops["ListAttached" + n + "Policies"] = [=](const RequestContext& ctx,
                                                const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize(ctx, "iam:ListAttached" + n + "Policies", owner_arn(ctx, owner)));
+      auto owner = BERTH_TRY(check(ctx, p, "ListAttached" + n + "Policies"));
       auto listed = BERTH_TRY(iam->ListAttachedPolicies(Acct(ctx), type, owner, BERTH_TRY(PageOf(p))));
       Xml x;
       ListXml(x, "AttachedPolicies", listed, [](Xml& x, const std::pair<std::string, std::string>& a) {
@@ -312,24 +434,86 @@ aws::QueryService IamRoutes(IamDeps deps) {
       });
       return x.Take();
     };
+    ops["Put" + n + "PermissionsBoundary"] = [=](const RequestContext& ctx,
+                                                 const QueryParams& p) -> Result<std::string> {
+      auto arn = BERTH_TRY(p.Required("PermissionsBoundary"));
+      // iam:PermissionsBoundary is the boundary being set (not the current one).
+      auto owner = BERTH_TRY(check(ctx, p, "Put" + n + "PermissionsBoundary",
+                                   [arn](iam::ContextMap& keys) {
+                                     keys["iam:PermissionsBoundary"] = {arn};
+                                   }));
+      BERTH_CHECK(iam->PutPermissionsBoundary(Acct(ctx), type, owner, arn));
+      return std::string();
+    };
+    ops["Delete" + n + "PermissionsBoundary"] = [=](const RequestContext& ctx,
+                                                    const QueryParams& p) -> Result<std::string> {
+      auto owner = BERTH_TRY(check(ctx, p, "Delete" + n + "PermissionsBoundary"));
+      BERTH_CHECK(iam->DeletePermissionsBoundary(Acct(ctx), type, owner));
+      return std::string();
+    };
+    ops["Tag" + n] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+      iam::Tags tags = TagsOf(p);
+      auto owner = BERTH_TRY(check(ctx, p, "Tag" + n,
+                                   [tags](iam::ContextMap& keys) { AddRequestTags(keys, tags); }));
+      BERTH_CHECK(iam->TagEntity(Acct(ctx), type, owner, tags));
+      return std::string();
+    };
+    ops["Untag" + n] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+      std::vector<std::string> keys = p.List("TagKeys");
+      auto owner = BERTH_TRY(check(ctx, p, "Untag" + n, [keys](iam::ContextMap& k) {
+        if (!keys.empty()) k["aws:TagKeys"] = keys;
+      }));
+      BERTH_CHECK(iam->UntagEntity(Acct(ctx), type, owner, keys));
+      return std::string();
+    };
+    ops["List" + n + "Tags"] = [=](const RequestContext& ctx,
+                                   const QueryParams& p) -> Result<std::string> {
+      auto owner = BERTH_TRY(check(ctx, p, "List" + n + "Tags"));
+      iam::Tags tags;
+      if (type == PrincipalType::kUser) {
+        tags = BERTH_TRY(iam->GetUser(Acct(ctx), owner)).tags;
+      } else {
+        tags = BERTH_TRY(iam->GetRole(Acct(ctx), owner)).tags;
+      }
+      Xml x;
+      TagsXml(x, tags);
+      x.Text("IsTruncated", "false");
+      return x.Take();
+    };
   }
 
   // ---- managed policies
   ops["CreatePolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("PolicyName"));
+    std::string path = Opt(p, "Path", "/");
+    iam::Tags tags = TagsOf(p);
+    iam::ResourceContext res;
+    AddRequestTags(res.condition_keys, tags);
     BERTH_CHECK(authorize(ctx, "iam:CreatePolicy",
-                          fmt::format("arn:aws:iam::{}:policy/{}", Acct(ctx), name)));
-    auto pol = BERTH_TRY(iam->CreatePolicy(Acct(ctx), name, Opt(p, "Path", "/"),
-                                           BERTH_TRY(p.Required("PolicyDocument")), Opt(p, "Description")));
+                          fmt::format("arn:aws:iam::{}:policy{}{}", Acct(ctx), path, name), res));
+    auto pol = BERTH_TRY(iam->CreatePolicy(Acct(ctx), name, path,
+                                           BERTH_TRY(p.Required("PolicyDocument")),
+                                           Opt(p, "Description"), tags));
     Xml x;
     x.Open("Policy");
     PolicyXml(x, pol);
     x.Close("Policy");
     return x.Take();
   };
+  // A managed policy's tags are its iam:ResourceTag/* keys.
+  auto authorize_policy = [=](const RequestContext& ctx, const std::string& action,
+                              const std::string& arn,
+                              const std::function<void(iam::ContextMap&)>& extra = {}) -> Status {
+    iam::ResourceContext res;
+    if (auto pol = iam->GetPolicy(arn)) {
+      for (const auto& [k, v] : pol->tags) res.condition_keys["iam:ResourceTag/" + k] = {v};
+    }
+    if (extra) extra(res.condition_keys);
+    return authorize(ctx, action, arn, res);
+  };
   ops["GetPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize(ctx, "iam:GetPolicy", arn));
+    BERTH_CHECK(authorize_policy(ctx, "iam:GetPolicy", arn));
     auto pol = BERTH_TRY(iam->GetPolicy(arn));
     Xml x;
     x.Open("Policy");
@@ -339,7 +523,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["GetPolicyVersion"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize(ctx, "iam:GetPolicyVersion", arn));
+    BERTH_CHECK(authorize_policy(ctx, "iam:GetPolicyVersion", arn));
     auto v = BERTH_TRY(iam->GetPolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
     Xml x;
     x.Open("PolicyVersion");
@@ -350,7 +534,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
   ops["CreatePolicyVersion"] = [=](const RequestContext& ctx,
                                    const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize(ctx, "iam:CreatePolicyVersion", arn));
+    BERTH_CHECK(authorize_policy(ctx, "iam:CreatePolicyVersion", arn));
     auto v = BERTH_TRY(iam->CreatePolicyVersion(arn, BERTH_TRY(p.Required("PolicyDocument")),
                                                 Opt(p, "SetAsDefault") == "true"));
     Xml x;
@@ -360,7 +544,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
     return x.Take();
   };
   ops["ListPolicies"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListPolicies", fmt::format("arn:aws:iam::{}:policy/", Acct(ctx))));
+    BERTH_CHECK(authorize(ctx, "iam:ListPolicies", fmt::format("arn:aws:iam::{}:policy/", Acct(ctx)), {}));
     auto listed = BERTH_TRY(iam->ListPolicies(Acct(ctx), Opt(p, "Scope", "All"),
                                               Opt(p, "OnlyAttached") == "true",
                                               Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
@@ -370,13 +554,53 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["DeletePolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize(ctx, "iam:DeletePolicy", arn));
+    BERTH_CHECK(authorize_policy(ctx, "iam:DeletePolicy", arn));
     BERTH_CHECK(iam->DeletePolicy(arn));
     return std::string();
   };
+  ops["TagPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    iam::Tags tags = TagsOf(p);
+    BERTH_CHECK(authorize_policy(ctx, "iam:TagPolicy", arn,
+                                 [tags](iam::ContextMap& keys) { AddRequestTags(keys, tags); }));
+    BERTH_CHECK(iam->TagPolicy(arn, tags));
+    return std::string();
+  };
+  ops["UntagPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    std::vector<std::string> keys = p.List("TagKeys");
+    BERTH_CHECK(authorize_policy(ctx, "iam:UntagPolicy", arn, [keys](iam::ContextMap& k) {
+      if (!keys.empty()) k["aws:TagKeys"] = keys;
+    }));
+    BERTH_CHECK(iam->UntagPolicy(arn, keys));
+    return std::string();
+  };
+  ops["ListPolicyTags"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    BERTH_CHECK(authorize_policy(ctx, "iam:ListPolicyTags", arn));
+    auto pol = BERTH_TRY(iam->GetPolicy(arn));
+    Xml x;
+    TagsXml(x, pol.tags);
+    x.Text("IsTruncated", "false");
+    return x.Take();
+  };
   // ---- the policy simulator
+  // MaxItems (1-1000, default 100) and Marker page the (action, resource) pairs, as
+  // in IAM, so one request evaluates at most 1,000 of them however many it names.
   auto simulation_input = [](const QueryParams& p) -> Result<iam::SimulationInput> {
     iam::SimulationInput in;
+    iam::Page page = BERTH_TRY(PageOf(p));
+    in.max_items = static_cast<size_t>(page.max_items);
+    if (!page.marker.empty()) {
+      auto decoded = Base64Decode(page.marker);
+      size_t first = 0;
+      if (!decoded || !decoded->starts_with("pair:") ||
+          std::from_chars(decoded->data() + 5, decoded->data() + decoded->size(), first).ec !=
+              std::errc()) {
+        return Fail("InvalidInput", "Invalid Marker.");
+      }
+      in.first = first;
+    }
     in.identity_policies = p.List("PolicyInputList");
     in.boundary_policies = p.List("PermissionsBoundaryPolicyInputList");
     in.actions = p.List("ActionNames");
@@ -396,10 +620,10 @@ aws::QueryService IamRoutes(IamDeps deps) {
     }
     return in;
   };
-  auto simulation_xml = [](const std::vector<iam::SimulationResult>& results) {
+  auto simulation_xml = [](const iam::SimulationPage& page) {
     Xml x;
     x.Open("EvaluationResults");
-    for (const auto& r : results) {
+    for (const auto& r : page.results) {
       x.Open("member").Text("EvalActionName", r.action).Text("EvalResourceName", r.resource)
           .Text("EvalDecision", r.decision).Open("MatchedStatements");
       for (const auto& m : r.matched) {
@@ -409,19 +633,25 @@ aws::QueryService IamRoutes(IamDeps deps) {
       x.Close("MatchedStatements").Open("MissingContextValues").Close("MissingContextValues")
           .Close("member");
     }
-    x.Close("EvaluationResults").Text("IsTruncated", "false");
+    x.Close("EvaluationResults").Text("IsTruncated", page.truncated ? "true" : "false");
+    if (page.truncated) x.Text("Marker", Base64Encode(fmt::format("pair:{}", page.next)));
     return x.Take();
   };
   iam::AccessControl* access = deps.access;
   ops["SimulatePrincipalPolicy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
     auto source = BERTH_TRY(p.Required("PolicySourceArn"));
-    BERTH_CHECK(authorize(ctx, "iam:SimulatePrincipalPolicy", source));
     auto arn = ParseArn(source);
-    if (!arn || arn->service != "iam" || arn->account != Acct(ctx)) {
+    if (!arn || arn->service != "iam" || arn->account != Acct(ctx) ||
+        !(arn->resource.starts_with("user/") || arn->resource.starts_with("role/"))) {
+      BERTH_CHECK(authorize(ctx, "iam:SimulatePrincipalPolicy", source, {}));
       return Fail("InvalidInput", fmt::format("Invalid ARN: {}", source.substr(0, 256)));
     }
     std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
+    BERTH_CHECK(authorize_on(ctx, "iam:SimulatePrincipalPolicy",
+                             arn->resource.starts_with("user/") ? PrincipalType::kUser
+                                                                : PrincipalType::kRole,
+                             name));
     aws::Principal principal;
     principal.account = arn->account;
     principal.name = name;
@@ -444,7 +674,7 @@ aws::QueryService IamRoutes(IamDeps deps) {
   };
   ops["SimulateCustomPolicy"] = [=](const RequestContext& ctx,
                                     const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:SimulateCustomPolicy", "*"));
+    BERTH_CHECK(authorize(ctx, "iam:SimulateCustomPolicy", "*", {}));
     auto in = BERTH_TRY(simulation_input(p));
     if (in.identity_policies.empty()) {
       return Fail("ValidationError", "1 validation error detected: Value null at "

@@ -16,9 +16,11 @@
 namespace berth::server {
 
 // The authorization check every operation makes before acting: may the
-// caller perform `action` on `resource` (an ARN)? AccessDenied otherwise.
+// caller perform `action` on `resource` (an ARN), with the resource's and the
+// operation's condition keys in `res`? AccessDenied otherwise.
 using Authorize = std::function<Status(const aws::RequestContext& ctx, const std::string& action,
-                                       const std::string& resource)>;
+                                       const std::string& resource,
+                                       const iam::ResourceContext& res)>;
 
 struct IamDeps {
   iam::Service* iam = nullptr;

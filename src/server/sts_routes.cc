@@ -34,6 +34,7 @@ aws::QueryService StsRoutes(sts::Service& sts) {
     }
     if (const std::string* e = p.Find("ExternalId")) req.external_id = *e;
     if (const std::string* pol = p.Find("Policy")) req.session_policy = *pol;
+    req.source_ip = ctx.source_ip;
     auto assumed = BERTH_TRY(sts.AssumeRole(ctx.caller, req));
     aws::Xml xml;
     xml.Open("Credentials")

@@ -27,6 +27,9 @@ struct AssumeRoleRequest {
   std::optional<int> duration_seconds;  // 900..role's MaxSessionDuration
   std::string external_id;              // empty: none given
   std::string session_policy;           // empty: none
+  // The caller's address (aws:SourceIp in the trust and identity policies);
+  // empty for the platform's own assumptions.
+  std::string source_ip;
 };
 
 struct AssumedRole {
