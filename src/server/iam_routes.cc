@@ -95,11 +95,12 @@ iam::Tags TagsOf(const QueryParams& p) {
 // aws:RequestTag/<key> and aws:TagKeys for an operation that sets tags.
 void AddRequestTags(iam::ContextMap& keys, const iam::Tags& tags) {
   if (tags.empty()) return;
-  auto& tag_keys = keys["aws:TagKeys"];
+  std::vector<std::string> tag_keys;
   for (const auto& [k, v] : tags) {
     keys["aws:RequestTag/" + k] = {v};
     tag_keys.push_back(k);
   }
+  keys["aws:TagKeys"] = std::move(tag_keys);
 }
 
 void VersionXml(Xml& x, const iam::PolicyVersion& v) {
