@@ -276,6 +276,8 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
   body += fmt::format(R"(<{}Response xmlns="{}">)", action, svc.xmlns);
   if (!out->empty()) {
     body += fmt::format("<{0}Result>{1}</{0}Result>", action, *out);
+  } else if (svc.empty_result_element.contains(action)) {
+    body += fmt::format("<{}Result/>", action);
   }
   body += fmt::format("<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{}Response>",
                       request_id, action);

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ struct QueryService {
   std::string version;       // "2011-06-15"
   std::string xmlns;         // "https://sts.amazonaws.com/doc/2011-06-15/"
   std::map<std::string, QueryOperation, std::less<>> operations;
+  // Operations whose empty reply still carries an empty <ActionResult/>
+  // element, which their clients expect (IAM's UpdateRole).
+  std::set<std::string, std::less<>> empty_result_element;
 };
 
 class Gateway {

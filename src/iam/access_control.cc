@@ -9,18 +9,13 @@
 
 namespace berth::iam {
 
-namespace {
-std::string RoleArnOf(const aws::Principal& p) {
-  return fmt::format("arn:aws:iam::{}:role/{}", p.account, p.name);
-}
-}  // namespace
-
 Status ValidatePolicyDocument(std::string_view document, PolicyUse use) {
   ParseOptions options;
   PolicyType type = PolicyType::kIdentity;
   switch (use) {
     case PolicyUse::kUserInline: options.max_size = 2048; break;
     case PolicyUse::kRoleInline: options.max_size = 10240; break;
+    case PolicyUse::kGroupInline: options.max_size = 5120; break;
     case PolicyUse::kManaged:
       options.max_size = 6144;
       options.require_version_2012 = true;
@@ -97,6 +92,21 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
     for (const auto& [arn, document] :
          BERTH_TRY(iam_.AttachedPolicyDocuments(account, type, owner))) {
       loaded->policies.push_back({arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+    }
+    // A user's groups' policies are the user's too.
+    if (type == PrincipalType::kUser) {
+      for (const auto& group : BERTH_TRY(iam_.GroupsOfUser(account, owner))) {
+        for (const auto& p : BERTH_TRY(iam_.InlinePolicies(account, PrincipalType::kGroup,
+                                                           group.name))) {
+          loaded->policies.push_back({fmt::format("group/{}/inline/{}", group.name, p.name),
+                                      BERTH_TRY(Compiled(p.document, int(PolicyType::kIdentity)))});
+        }
+        for (const auto& [arn, document] :
+             BERTH_TRY(iam_.AttachedPolicyDocuments(account, PrincipalType::kGroup, group.name))) {
+          loaded->policies.push_back(
+              {arn, BERTH_TRY(Compiled(document, int(PolicyType::kIdentity)))});
+        }
+      }
     }
   }
   if (!boundary_arn.empty()) {
@@ -325,6 +335,8 @@ Result<SimulationPage> AccessControl::Simulate(const SimulationInput& input, Tim
           type = "user";
         } else if (ref.policy_id.starts_with("role/")) {
           type = "role";
+        } else if (ref.policy_id.starts_with("group/")) {
+          type = "group";
         }
         r.matched.push_back({ref.policy_id, type});
       }

@@ -19,7 +19,22 @@ constexpr int kMaxPolicyVersions = 5;
 std::string Prefix(const std::string& account, std::string_view kind) {
   return fmt::format("iam/{}/{}/", account, kind);
 }
-std::string TypeName(PrincipalType t) { return t == PrincipalType::kUser ? "user" : "role"; }
+// Membership is indexed both ways: the user's groups and the group's users.
+std::string MemberKey(const std::string& account, std::string_view user, std::string_view group) {
+  return fmt::format("iam/{}/member/{}/{}", account, ToLower(user), ToLower(group));
+}
+std::string GroupMemberKey(const std::string& account, std::string_view group,
+                           std::string_view user) {
+  return fmt::format("iam/{}/groupmember/{}/{}", account, ToLower(group), ToLower(user));
+}
+std::string TypeName(PrincipalType t) {
+  switch (t) {
+    case PrincipalType::kUser: return "user";
+    case PrincipalType::kRole: return "role";
+    case PrincipalType::kGroup: return "group";
+  }
+  return "user";
+}
 
 std::unexpected<Error> NoSuch(std::string_view what, std::string_view name) {
   return Fail("NoSuchEntity", fmt::format("The {} with name {} cannot be found.", what, name), 404);
@@ -492,6 +507,10 @@ Status Service::DeleteUser(const std::string& account, const std::string& name, 
   if (has_access_keys) {
     return Fail("DeleteConflict", "Cannot delete entity, must delete access keys first.", 409);
   }
+  if (BERTH_TRY(AnyUnder(kv_, MemberKey(account, name, "")))) {
+    return Fail("DeleteConflict", "Cannot delete entity, must remove user from all groups first.",
+                409);
+  }
   return DeleteEntity(kv_, account, "user", name, *kv);
 }
 
@@ -592,8 +611,9 @@ Status Service::PutInlinePolicy(const std::string& account, PrincipalType type,
   BERTH_CHECK(ValidateName("policyName", policy_name, 128));
   auto owner_kv = BERTH_TRY(kv_.Get(OwnerKey(account, type, owner)));
   if (!owner_kv) return NoSuch(TypeName(type), owner);
-  BERTH_CHECK(validator_(document, type == PrincipalType::kUser ? PolicyUse::kUserInline
-                                                                 : PolicyUse::kRoleInline));
+  BERTH_CHECK(validator_(document, type == PrincipalType::kUser   ? PolicyUse::kUserInline
+                                   : type == PrincipalType::kRole ? PolicyUse::kRoleInline
+                                                                  : PolicyUse::kGroupInline));
   std::string key = InlinePrefix(account, type, owner) + "/" + ToLower(policy_name);
   store::Txn txn;
   txn.compares.push_back({owner_kv->key, owner_kv->mod_revision});
@@ -985,6 +1005,273 @@ Result<std::optional<std::string>> Service::PrincipalId(std::string_view princip
   Json record = BERTH_TRY(ParseRecord(*kv));
   if (record.value("path", "/") != path) return NoSuch(user ? "user" : "role", name);
   return std::optional<std::string>(record.value("id", ""));
+}
+
+// ---- renames, groups, role updates, policy versions, counts -------------------
+
+namespace {
+Json GroupJson(const Group& g) {
+  return {{"name", g.name}, {"id", g.id}, {"arn", g.arn}, {"path", g.path},
+          {"created", Millis(g.created)}};
+}
+Group GroupFrom(const Json& j) {
+  return Group{j.value("name", ""), j.value("id", ""), j.value("arn", ""), j.value("path", "/"),
+               FromMillis(j.value("created", int64_t{0}))};
+}
+}  // namespace
+
+Result<User> Service::UpdateUser(const std::string& account, const std::string& name,
+                                 const std::string& new_name, const std::string& new_path) {
+  std::string old_key = Prefix(account, "user") + ToLower(name);
+  auto current = BERTH_TRY(kv_.Get(old_key));
+  if (!current) return NoSuch("user", name);
+  User u = UserFrom(BERTH_TRY(ParseRecord(*current)));
+  std::string target = new_name.empty() ? u.name : new_name;
+  std::string path = new_path.empty() ? u.path : new_path;
+  BERTH_CHECK(ValidateName("newUserName", target, 64));
+  BERTH_CHECK(ValidatePath(path));
+  const std::string old_lower = ToLower(u.name), new_lower = ToLower(target);
+  u.name = target;
+  u.path = path;
+  u.arn = fmt::format("arn:aws:iam::{}:user{}{}", account, path, target);
+  std::string new_key = Prefix(account, "user") + new_lower;
+  store::Txn txn;
+  txn.compares.push_back({old_key, current->mod_revision});
+  if (new_key != old_key) {
+    txn.compares.push_back({new_key, 0});
+    txn.ops.push_back(store::Op::Delete(old_key));
+  }
+  txn.ops.push_back(store::Op::Put(new_key, json::Dump(ToJson(u))));
+  // Everything keyed by the old name moves with it.
+  auto move_under = [&](const std::string& from, const std::string& to) -> Status {
+    if (from == to) return {};
+    auto range = BERTH_TRY(kv_.Range(from));
+    for (const auto& e : range.kvs) {
+      txn.compares.push_back({e.key, e.mod_revision});
+      txn.ops.push_back(store::Op::Delete(e.key));
+      txn.ops.push_back(store::Op::Put(to + e.key.substr(from.size()), e.value));
+    }
+    return {};
+  };
+  BERTH_CHECK(move_under(Prefix(account, "inline/user/" + old_lower + "/"),
+                         Prefix(account, "inline/user/" + new_lower + "/")));
+  BERTH_CHECK(move_under(Prefix(account, "attach/user/" + old_lower + "/"),
+                         Prefix(account, "attach/user/" + new_lower + "/")));
+  std::string member_from = MemberKey(account, old_lower, "");
+  auto groups = BERTH_TRY(kv_.Range(member_from));
+  BERTH_CHECK(move_under(member_from, MemberKey(account, new_lower, "")));
+  for (const auto& g : groups.kvs) {
+    std::string group = g.key.substr(member_from.size());
+    if (old_lower != new_lower) {
+      txn.ops.push_back(store::Op::Delete(GroupMemberKey(account, group, old_lower)));
+      txn.ops.push_back(store::Op::Put(GroupMemberKey(account, group, new_lower), ""));
+    }
+  }
+  // The access key index (IdentityStore's layout) and the keys' own records.
+  std::string keys_from = fmt::format("iam/{}/userkeys/{}/", account, old_lower);
+  auto keys = BERTH_TRY(kv_.Range(keys_from));
+  BERTH_CHECK(move_under(keys_from, fmt::format("iam/{}/userkeys/{}/", account, new_lower)));
+  for (const auto& k : keys.kvs) {
+    std::string record_key = "accesskeys/" + k.key.substr(keys_from.size());
+    auto record = BERTH_TRY(kv_.Get(record_key));
+    if (!record) continue;
+    Json j = BERTH_TRY(ParseRecord(*record));
+    j["user"] = target;
+    txn.compares.push_back({record_key, record->mod_revision});
+    txn.ops.push_back(store::Op::Put(record_key, json::Dump(j)));
+  }
+  auto r = BERTH_TRY(kv_.Commit(txn));
+  if (!r.succeeded) {
+    if (new_key != old_key && BERTH_TRY(kv_.Get(new_key))) {
+      return Fail("EntityAlreadyExists", fmt::format("User with name {} already exists.", target),
+                  409);
+    }
+    return Fail("ConcurrentModification", "The user changed while being updated.", 409);
+  }
+  return u;
+}
+
+Result<Group> Service::CreateGroup(const std::string& account, const std::string& name,
+                                   const std::string& path) {
+  BERTH_CHECK(ValidateName("groupName", name, 128));
+  BERTH_CHECK(ValidatePath(path));
+  Group g{name, ids_.UpperId("AGPA", 21),
+          fmt::format("arn:aws:iam::{}:group{}{}", account, path, name), path, clock_.Now()};
+  BERTH_CHECK(PutNewEntity(kv_, Prefix(account, "group") + ToLower(name), GroupJson(g), "Group",
+                           name));
+  return g;
+}
+
+Result<Group> Service::GetGroup(const std::string& account, const std::string& name) {
+  auto kv = BERTH_TRY(kv_.Get(Prefix(account, "group") + ToLower(name)));
+  if (!kv) return NoSuch("group", name);
+  return GroupFrom(BERTH_TRY(ParseRecord(*kv)));
+}
+
+Result<Listed<Group>> Service::ListGroups(const std::string& account,
+                                          const std::string& path_prefix, const Page& page) {
+  return ListByPath<Group>(kv_, Prefix(account, "group"), path_prefix, page, GroupFrom);
+}
+
+Status Service::DeleteGroup(const std::string& account, const std::string& name) {
+  auto kv = BERTH_TRY(kv_.Get(Prefix(account, "group") + ToLower(name)));
+  if (!kv) return NoSuch("group", name);
+  if (BERTH_TRY(AnyUnder(kv_, GroupMemberKey(account, name, "")))) {
+    return Fail("DeleteConflict", "Cannot delete entity, must remove users from group first.", 409);
+  }
+  return DeleteEntity(kv_, account, "group", name, *kv);
+}
+
+Status Service::AddUserToGroup(const std::string& account, const std::string& group,
+                               const std::string& user) {
+  auto g = BERTH_TRY(kv_.Get(Prefix(account, "group") + ToLower(group)));
+  if (!g) return NoSuch("group", group);
+  auto u = BERTH_TRY(kv_.Get(Prefix(account, "user") + ToLower(user)));
+  if (!u) return NoSuch("user", user);
+  store::Txn txn;
+  txn.compares.push_back({g->key, g->mod_revision});
+  txn.compares.push_back({u->key, u->mod_revision});
+  txn.ops.push_back(store::Op::Put(MemberKey(account, user, group), ""));
+  txn.ops.push_back(store::Op::Put(GroupMemberKey(account, group, user), ""));
+  return CommitOrConflict(kv_, txn, "The group changed while a user was being added.");
+}
+
+Status Service::RemoveUserFromGroup(const std::string& account, const std::string& group,
+                                    const std::string& user) {
+  BERTH_TRY(GetGroup(account, group));
+  BERTH_TRY(GetUser(account, user));
+  std::string member = MemberKey(account, user, group);
+  auto m = BERTH_TRY(kv_.Get(member));
+  if (!m) {
+    return Fail("NoSuchEntity",
+                fmt::format("The user with name {} cannot be found in group {}.", user, group), 404);
+  }
+  store::Txn txn;
+  txn.compares.push_back({member, m->mod_revision});
+  txn.ops.push_back(store::Op::Delete(member));
+  txn.ops.push_back(store::Op::Delete(GroupMemberKey(account, group, user)));
+  return CommitOrConflict(kv_, txn, "The group changed while a user was being removed.");
+}
+
+Result<std::vector<User>> Service::GroupMembers(const std::string& account,
+                                                const std::string& group) {
+  BERTH_TRY(GetGroup(account, group));
+  std::string prefix = GroupMemberKey(account, group, "");
+  std::vector<User> out;
+  for (const auto& e : BERTH_TRY(kv_.Range(prefix)).kvs) {
+    auto u = GetUser(account, e.key.substr(prefix.size()));
+    if (u) out.push_back(std::move(*u));
+  }
+  return out;
+}
+
+Result<std::vector<Group>> Service::GroupsOfUser(const std::string& account,
+                                                 const std::string& user) {
+  std::string prefix = MemberKey(account, user, "");
+  std::vector<Group> out;
+  for (const auto& e : BERTH_TRY(kv_.Range(prefix)).kvs) {
+    auto g = GetGroup(account, e.key.substr(prefix.size()));
+    if (g) out.push_back(std::move(*g));
+  }
+  return out;
+}
+
+Result<Role> Service::UpdateRole(const std::string& account, const std::string& name,
+                                 std::optional<std::string> description,
+                                 std::optional<int> max_session_duration) {
+  if (max_session_duration && (*max_session_duration < 3600 || *max_session_duration > 43200)) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at 'maxSessionDuration' failed "
+                            "to satisfy constraint: Member must have value between 3600 and 43200",
+                            *max_session_duration));
+  }
+  if (description && description->size() > 1000) {
+    return Fail("ValidationError", "Description must be at most 1000 characters.");
+  }
+  BERTH_CHECK(UpdateRecord(kv_, OwnerKey(account, PrincipalType::kRole, name), "role", name,
+                           [&](Json& record) -> Status {
+                             if (description) record["description"] = *description;
+                             if (max_session_duration) record["max_session"] = *max_session_duration;
+                             return {};
+                           }));
+  return GetRole(account, name);
+}
+
+Result<std::vector<PolicyVersion>> Service::ListPolicyVersions(const std::string& policy_arn) {
+  ManagedPolicy p = BERTH_TRY(GetPolicy(policy_arn));
+  std::vector<PolicyVersion> out(p.versions.rbegin(), p.versions.rend());  // newest first
+  return out;
+}
+
+Status Service::DeletePolicyVersion(const std::string& policy_arn, const std::string& version_id) {
+  BERTH_TRY(GetPolicyVersion(policy_arn, version_id));
+  auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
+  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+                      [&](Json& record) -> Status {
+                        if (record.value("default", "v1") == version_id) {
+                          return Fail("DeleteConflict",
+                                      "Cannot delete the default version of a policy.", 409);
+                        }
+                        Json kept = Json::array();
+                        for (const auto& v : record["versions"]) {
+                          if (v.value("id", "") != version_id) kept.push_back(v);
+                        }
+                        record["versions"] = kept;
+                        return {};
+                      });
+}
+
+Status Service::SetDefaultPolicyVersion(const std::string& policy_arn,
+                                        const std::string& version_id) {
+  BERTH_TRY(GetPolicyVersion(policy_arn, version_id));
+  auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
+  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+                      [&](Json& record) -> Status {
+                        record["default"] = version_id;
+                        record["updated"] = Millis(clock_.Now());
+                        return {};
+                      });
+}
+
+Result<std::vector<std::pair<PrincipalType, std::string>>> Service::EntitiesForPolicy(
+    const std::string& policy_arn) {
+  BERTH_TRY(GetPolicy(policy_arn));
+  auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
+  std::vector<std::pair<PrincipalType, std::string>> out;
+  for (PrincipalType type : {PrincipalType::kUser, PrincipalType::kRole, PrincipalType::kGroup}) {
+    std::string prefix = Prefix(account, "attach/" + TypeName(type));  // iam/A/attach/<type>/
+    std::string after;
+    while (true) {
+      auto range = BERTH_TRY(kv_.Range(prefix, after, 500));
+      for (const auto& e : range.kvs) {
+        std::string_view rest = std::string_view(e.key).substr(prefix.size());
+        // <owner>//<policy arn> (AttachPolicy's layout: the owner's prefix, then "/" + arn)
+        size_t slash = rest.find("//");
+        if (slash == std::string_view::npos || rest.substr(slash + 2) != policy_arn) continue;
+        std::string owner(rest.substr(0, slash));
+        // The stored name (its own case) from the owner's record.
+        auto record = BERTH_TRY(kv_.Get(Prefix(account, TypeName(type)) + owner));
+        if (record) owner = BERTH_TRY(ParseRecord(*record)).value("name", owner);
+        out.emplace_back(type, owner);
+      }
+      if (!range.more || range.kvs.empty()) break;
+      after = range.kvs.back().key;
+    }
+  }
+  return out;
+}
+
+Result<size_t> Service::Count(const std::string& account, std::string_view kind) {
+  size_t n = 0;
+  std::string prefix = Prefix(account, kind);
+  std::string after;
+  while (true) {
+    auto range = BERTH_TRY(kv_.Range(prefix, after, 1000));
+    n += range.kvs.size();
+    if (!range.more || range.kvs.empty()) break;
+    after = range.kvs.back().key;
+  }
+  return n;
 }
 
 std::unique_ptr<store::WatchHandle> Service::WatchChanges(std::function<void()> on_change) {

@@ -52,6 +52,11 @@ struct Role {
   Tags tags;
 };
 
+struct Group {
+  std::string name, id, arn, path = "/";
+  TimePoint created;
+};
+
 // What CreateUser and CreateRole may set besides the name and path.
 struct EntityOptions {
   std::string permissions_boundary;  // a managed policy ARN; empty: none
@@ -90,11 +95,13 @@ struct Listed {
   std::string marker;  // pass back to continue when truncated
 };
 
-enum class PrincipalType { kUser, kRole };
+// Who owns inline policies and attachments. Groups own policies but sign
+// nothing: their policies apply to their members.
+enum class PrincipalType { kUser, kRole, kGroup };
 
 // Where a policy document is going to be used: decides its grammar (trust
 // policies name principals) and IAM's size limit.
-enum class PolicyUse { kUserInline, kRoleInline, kManaged, kTrust };
+enum class PolicyUse { kUserInline, kRoleInline, kGroupInline, kManaged, kTrust };
 
 // Validates a document before it is stored; MalformedPolicyDocument (or
 // LimitExceeded for size) on failure. Supplied by the policy engine.
@@ -112,9 +119,31 @@ class Service {
   Result<User> GetUser(const std::string& account, const std::string& name);
   Result<Listed<User>> ListUsers(const std::string& account, const std::string& path_prefix,
                                  const Page& page);
-  // DeleteConflict while the user has access keys, inline or attached policies.
+  // DeleteConflict while the user has access keys, inline or attached policies,
+  // or is in a group.
   Status DeleteUser(const std::string& account, const std::string& name,
                     bool has_access_keys);
+  // UpdateUser: a new name and/or path; the user keeps its id, policies, groups
+  // and access keys (whose records are rewritten in the same transaction).
+  // EntityAlreadyExists when the new name is taken.
+  Result<User> UpdateUser(const std::string& account, const std::string& name,
+                          const std::string& new_name, const std::string& new_path);
+
+  // Groups: CreateGroup, GetGroup, ListGroups, DeleteGroup (DeleteConflict
+  // while it has members or policies), membership.
+  Result<Group> CreateGroup(const std::string& account, const std::string& name,
+                            const std::string& path);
+  Result<Group> GetGroup(const std::string& account, const std::string& name);
+  Result<Listed<Group>> ListGroups(const std::string& account, const std::string& path_prefix,
+                                   const Page& page);
+  Status DeleteGroup(const std::string& account, const std::string& name);
+  Status AddUserToGroup(const std::string& account, const std::string& group,
+                        const std::string& user);
+  Status RemoveUserFromGroup(const std::string& account, const std::string& group,
+                             const std::string& user);
+  // Stored names of the group's members / the user's groups.
+  Result<std::vector<User>> GroupMembers(const std::string& account, const std::string& group);
+  Result<std::vector<Group>> GroupsOfUser(const std::string& account, const std::string& user);
 
   Result<Role> CreateRole(const std::string& account, const std::string& name, const std::string& path,
                           const std::string& trust_policy, const std::string& description,
@@ -126,6 +155,10 @@ class Service {
   Status DeleteRole(const std::string& account, const std::string& name);
   Status UpdateAssumeRolePolicy(const std::string& account, const std::string& name,
                                 const std::string& trust_policy);
+  // UpdateRole / UpdateRoleDescription: what is given changes.
+  Result<Role> UpdateRole(const std::string& account, const std::string& name,
+                          std::optional<std::string> description,
+                          std::optional<int> max_session_duration);
 
   // Permissions boundaries of users and roles (Put/Delete{User,Role}PermissionsBoundary).
   Status PutPermissionsBoundary(const std::string& account, PrincipalType type,
@@ -171,6 +204,15 @@ class Service {
                                              bool only_attached, const std::string& path_prefix,
                                              const Page& page);
   Status DeletePolicy(const std::string& policy_arn);
+  Result<std::vector<PolicyVersion>> ListPolicyVersions(const std::string& policy_arn);
+  // DeleteConflict for the default version.
+  Status DeletePolicyVersion(const std::string& policy_arn, const std::string& version_id);
+  Status SetDefaultPolicyVersion(const std::string& policy_arn, const std::string& version_id);
+  // Who a managed policy is attached to: (type, stored name) pairs.
+  Result<std::vector<std::pair<PrincipalType, std::string>>> EntitiesForPolicy(
+      const std::string& policy_arn);
+  // How many records are under iam/<account>/<kind>/ (users, roles, groups, policies).
+  Result<size_t> Count(const std::string& account, std::string_view kind);
 
   Status AttachPolicy(const std::string& account, PrincipalType type, const std::string& owner,
                       const std::string& policy_arn);

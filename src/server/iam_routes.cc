@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 
 #include "aws/xml.h"
 #include "common/arn.h"
@@ -160,6 +161,12 @@ aws::QueryService IamRoutes(IamDeps deps) {
       if (found.error().code != "NoSuchEntity") return Fail(found.error());
       return {};
     };
+    if (type == PrincipalType::kGroup) {
+      auto found = iam->GetGroup(Acct(ctx), name);
+      BERTH_CHECK(fill(found));
+      t.arn = found ? found->arn : fmt::format("arn:aws:iam::{}:group/{}", Acct(ctx), name);
+      return t;
+    }
     if (type == PrincipalType::kUser) {
       auto found = iam->GetUser(Acct(ctx), name);
       BERTH_CHECK(fill(found));
@@ -366,9 +373,11 @@ aws::QueryService IamRoutes(IamDeps deps) {
     return std::string();
   };
 
-  // ---- what users and roles share: inline and managed policies, boundaries, tags
+  // ---- what users, roles and groups share: inline and managed policies (and, users
+  // and roles only, boundaries and tags)
   for (auto [type, noun, param] : {std::tuple{PrincipalType::kUser, "User", "UserName"},
-                                   std::tuple{PrincipalType::kRole, "Role", "RoleName"}}) {
+                                   std::tuple{PrincipalType::kRole, "Role", "RoleName"},
+                                   std::tuple{PrincipalType::kGroup, "Group", "GroupName"}}) {
     std::string n = noun;
     std::string owner_param = param;
     // Decides `verb` + n + `suffix` (e.g. iam:PutUserPolicy) on the owner the request names.
@@ -585,6 +594,266 @@ aws::QueryService IamRoutes(IamDeps deps) {
     x.Text("IsTruncated", "false");
     return x.Take();
   };
+  svc.empty_result_element = {"UpdateRole"};
+  // ---- more of IAM that scripts call: renames, groups, role updates, versions, summaries
+  ops["UpdateUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("UserName"));
+    std::string new_name = Opt(p, "NewUserName");
+    std::string new_path = Opt(p, "NewPath");
+    BERTH_CHECK(authorize_on(ctx, "iam:UpdateUser", PrincipalType::kUser, name));
+    if (!new_name.empty() || !new_path.empty()) {
+      // As IAM requires: permission on the target name too.
+      auto current = iam->GetUser(Acct(ctx), name);
+      std::string path = !new_path.empty() ? new_path : current ? current->path : "/";
+      std::string target_name = !new_name.empty() ? new_name : name;
+      BERTH_CHECK(authorize(ctx, "iam:UpdateUser",
+                            fmt::format("arn:aws:iam::{}:user{}{}", Acct(ctx), path, target_name),
+                            {}));
+    }
+    BERTH_TRY(iam->UpdateUser(Acct(ctx), name, new_name, new_path));
+    return std::string();
+  };
+  auto group_xml = [](Xml& x, const iam::Group& g) {
+    x.Text("Path", g.path).Text("GroupName", g.name).Text("GroupId", g.id).Text("Arn", g.arn)
+        .Text("CreateDate", FormatIso8601(g.created));
+  };
+  ops["CreateGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("GroupName"));
+    std::string path = Opt(p, "Path", "/");
+    BERTH_CHECK(authorize(ctx, "iam:CreateGroup",
+                          fmt::format("arn:aws:iam::{}:group{}{}", Acct(ctx), path, name), {}));
+    auto g = BERTH_TRY(iam->CreateGroup(Acct(ctx), name, path));
+    Xml x;
+    x.Open("Group");
+    group_xml(x, g);
+    x.Close("Group");
+    return x.Take();
+  };
+  ops["GetGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("GroupName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:GetGroup", PrincipalType::kGroup, name));
+    auto g = BERTH_TRY(iam->GetGroup(Acct(ctx), name));
+    auto members = BERTH_TRY(iam->GroupMembers(Acct(ctx), name));
+    Xml x;
+    x.Open("Group");
+    group_xml(x, g);
+    x.Close("Group").Open("Users");
+    for (const auto& u : members) {
+      x.Open("member");
+      UserXml(x, u);
+      x.Close("member");
+    }
+    x.Close("Users").Text("IsTruncated", "false");
+    return x.Take();
+  };
+  ops["ListGroups"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    BERTH_CHECK(authorize(ctx, "iam:ListGroups", fmt::format("arn:aws:iam::{}:group/", Acct(ctx)), {}));
+    auto listed = BERTH_TRY(iam->ListGroups(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
+    Xml x;
+    ListXml(x, "Groups", listed, group_xml);
+    return x.Take();
+  };
+  ops["DeleteGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("GroupName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:DeleteGroup", PrincipalType::kGroup, name));
+    BERTH_CHECK(iam->DeleteGroup(Acct(ctx), name));
+    return std::string();
+  };
+  ops["AddUserToGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto group = BERTH_TRY(p.Required("GroupName"));
+    auto user = BERTH_TRY(p.Required("UserName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:AddUserToGroup", PrincipalType::kGroup, group));
+    BERTH_CHECK(iam->AddUserToGroup(Acct(ctx), group, user));
+    return std::string();
+  };
+  ops["RemoveUserFromGroup"] = [=](const RequestContext& ctx,
+                                   const QueryParams& p) -> Result<std::string> {
+    auto group = BERTH_TRY(p.Required("GroupName"));
+    auto user = BERTH_TRY(p.Required("UserName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:RemoveUserFromGroup", PrincipalType::kGroup, group));
+    BERTH_CHECK(iam->RemoveUserFromGroup(Acct(ctx), group, user));
+    return std::string();
+  };
+  ops["ListGroupsForUser"] = [=](const RequestContext& ctx,
+                                 const QueryParams& p) -> Result<std::string> {
+    auto user = BERTH_TRY(p.Required("UserName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:ListGroupsForUser", PrincipalType::kUser, user));
+    BERTH_TRY(iam->GetUser(Acct(ctx), user));
+    Xml x;
+    x.Open("Groups");
+    for (const auto& g : BERTH_TRY(iam->GroupsOfUser(Acct(ctx), user))) {
+      x.Open("member");
+      group_xml(x, g);
+      x.Close("member");
+    }
+    x.Close("Groups").Text("IsTruncated", "false");
+    return x.Take();
+  };
+  auto int_param = [](const QueryParams& p, std::string_view name) -> Result<std::optional<int>> {
+    const std::string* m = p.Find(name);
+    if (!m) return std::optional<int>();
+    int n = 0;
+    auto [end, err] = std::from_chars(m->data(), m->data() + m->size(), n);
+    if (err != std::errc() || end != m->data() + m->size()) {
+      return Fail("ValidationError", fmt::format("{} must be an integer.", name));
+    }
+    return std::optional<int>(n);
+  };
+  ops["UpdateRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("RoleName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:UpdateRole", PrincipalType::kRole, name));
+    std::optional<std::string> description;
+    if (const std::string* d = p.Find("Description")) description = *d;
+    BERTH_TRY(iam->UpdateRole(Acct(ctx), name, description,
+                              BERTH_TRY(int_param(p, "MaxSessionDuration"))));
+    return std::string();
+  };
+  ops["UpdateRoleDescription"] = [=](const RequestContext& ctx,
+                                     const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("RoleName"));
+    BERTH_CHECK(authorize_on(ctx, "iam:UpdateRoleDescription", PrincipalType::kRole, name));
+    auto r = BERTH_TRY(iam->UpdateRole(Acct(ctx), name, BERTH_TRY(p.Required("Description")),
+                                       std::nullopt));
+    Xml x;
+    x.Open("Role");
+    RoleXml(x, r, shown_trust(r));
+    x.Close("Role");
+    return x.Take();
+  };
+  ops["ListPolicyVersions"] = [=](const RequestContext& ctx,
+                                  const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    BERTH_CHECK(authorize_policy(ctx, "iam:ListPolicyVersions", arn));
+    Xml x;
+    x.Open("Versions");
+    for (const auto& v : BERTH_TRY(iam->ListPolicyVersions(arn))) {
+      x.Open("member").Text("VersionId", v.version_id)
+          .Text("IsDefaultVersion", v.is_default ? "true" : "false")
+          .Text("CreateDate", FormatIso8601(v.created)).Close("member");
+    }
+    x.Close("Versions").Text("IsTruncated", "false");
+    return x.Take();
+  };
+  ops["DeletePolicyVersion"] = [=](const RequestContext& ctx,
+                                   const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    BERTH_CHECK(authorize_policy(ctx, "iam:DeletePolicyVersion", arn));
+    BERTH_CHECK(iam->DeletePolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
+    return std::string();
+  };
+  ops["SetDefaultPolicyVersion"] = [=](const RequestContext& ctx,
+                                       const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    BERTH_CHECK(authorize_policy(ctx, "iam:SetDefaultPolicyVersion", arn));
+    BERTH_CHECK(iam->SetDefaultPolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
+    return std::string();
+  };
+  ops["ListEntitiesForPolicy"] = [=](const RequestContext& ctx,
+                                     const QueryParams& p) -> Result<std::string> {
+    auto arn = BERTH_TRY(p.Required("PolicyArn"));
+    BERTH_CHECK(authorize_policy(ctx, "iam:ListEntitiesForPolicy", arn));
+    std::string filter = Opt(p, "EntityFilter");
+    auto entities = BERTH_TRY(iam->EntitiesForPolicy(arn));
+    Xml x;
+    for (auto [type, element, name_tag, id_tag, kind] :
+         {std::tuple{PrincipalType::kGroup, "PolicyGroups", "GroupName", "GroupId", "Group"},
+          std::tuple{PrincipalType::kUser, "PolicyUsers", "UserName", "UserId", "User"},
+          std::tuple{PrincipalType::kRole, "PolicyRoles", "RoleName", "RoleId", "Role"}}) {
+      x.Open(element);
+      if (filter.empty() || filter == kind) {
+        for (const auto& [t, name] : entities) {
+          if (t != type) continue;
+          std::string id;
+          if (t == PrincipalType::kUser) {
+            if (auto u = iam->GetUser(Acct(ctx), name)) id = u->id;
+          } else if (t == PrincipalType::kRole) {
+            if (auto r = iam->GetRole(Acct(ctx), name)) id = r->id;
+          } else if (auto g = iam->GetGroup(Acct(ctx), name)) {
+            id = g->id;
+          }
+          x.Open("member").Text(name_tag, name).Text(id_tag, id).Close("member");
+        }
+      }
+      x.Close(element);
+    }
+    x.Text("IsTruncated", "false");
+    return x.Take();
+  };
+  ops["GetAccountSummary"] = [=](const RequestContext& ctx, const QueryParams&) -> Result<std::string> {
+    BERTH_CHECK(authorize(ctx, "iam:GetAccountSummary", "*", {}));
+    std::vector<std::pair<std::string, size_t>> summary = {
+        {"Users", BERTH_TRY(iam->Count(Acct(ctx), "user"))},
+        {"UsersQuota", 5000},
+        {"Groups", BERTH_TRY(iam->Count(Acct(ctx), "group"))},
+        {"GroupsQuota", 300},
+        {"Roles", BERTH_TRY(iam->Count(Acct(ctx), "role"))},
+        {"RolesQuota", 1000},
+        {"Policies", BERTH_TRY(iam->Count(Acct(ctx), "policy"))},
+        {"PoliciesQuota", 1500},
+        {"AccessKeysPerUserQuota", 2},
+        {"GroupsPerUserQuota", 10},
+        {"AttachedPoliciesPerUserQuota", 10},
+        {"AttachedPoliciesPerRoleQuota", 10},
+        {"AttachedPoliciesPerGroupQuota", 10},
+        {"PolicyVersionsInUseQuota", 10000},
+        {"VersionsPerPolicyQuota", 5},
+        {"PolicySizeQuota", 6144},
+        {"UserPolicySizeQuota", 2048},
+        {"RolePolicySizeQuota", 10240},
+        {"GroupPolicySizeQuota", 5120},
+        {"AssumeRolePolicySizeQuota", 2048},
+        {"AccountMFAEnabled", 0},
+    };
+    Xml x;
+    x.Open("SummaryMap");
+    for (const auto& [k, v] : summary) {
+      x.Open("entry").Text("key", k).Text("value", std::to_string(v)).Close("entry");
+    }
+    x.Close("SummaryMap");
+    return x.Take();
+  };
+  // Service-linked roles berth knows: the service, the role's name.
+  static const std::map<std::string, std::string, std::less<>> kLinkedRoles = {
+      {"ecs.amazonaws.com", "AWSServiceRoleForECS"},
+  };
+  ops["CreateServiceLinkedRole"] = [=](const RequestContext& ctx,
+                                       const QueryParams& p) -> Result<std::string> {
+    auto service = BERTH_TRY(p.Required("AWSServiceName"));
+    auto known = kLinkedRoles.find(service);
+    std::string path = fmt::format("/aws-service-role/{}/", service);
+    std::string name = known != kLinkedRoles.end() ? known->second : "";
+    iam::ResourceContext res;
+    res.condition_keys["iam:AWSServiceName"] = {service};
+    BERTH_CHECK(authorize(ctx, "iam:CreateServiceLinkedRole",
+                          fmt::format("arn:aws:iam::{}:role{}{}", Acct(ctx), path,
+                                      name.empty() ? "*" : name),
+                          res));
+    if (known == kLinkedRoles.end()) {
+      return Fail("InvalidInput", fmt::format("Unknown service: {}. Service-linked roles berth "
+                                              "can create: ecs.amazonaws.com.",
+                                              service.substr(0, 128)));
+    }
+    if (p.Find("CustomSuffix")) {
+      return Fail("InvalidInput", fmt::format("Custom suffix is not allowed for {}", service));
+    }
+    std::string trust = fmt::format(
+        R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{}"}},"Action":"sts:AssumeRole"}}]}})",
+        service);
+    auto created = iam->CreateRole(Acct(ctx), name, path, trust, Opt(p, "Description"), std::nullopt);
+    if (!created && created.error().code == "EntityAlreadyExists") {
+      return Fail("InvalidInput",
+                  fmt::format("Service role name {} has been taken in this account, please try a "
+                              "different suffix.",
+                              name));
+    }
+    auto r = BERTH_TRY(std::move(created));
+    Xml x;
+    x.Open("Role");
+    RoleXml(x, r, r.trust_policy);
+    x.Close("Role");
+    return x.Take();
+  };
+
   // ---- the policy simulator
   // MaxItems (1-1000, default 100) and Marker page the (action, resource) pairs, as
   // in IAM, so one request evaluates at most 1,000 of them however many it names.
