@@ -33,6 +33,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
@@ -298,6 +299,62 @@ TEST_F(SecretsTest, DuplicateNamesAndIdempotentRetries) {
   ASSERT_TRUE(versions);
   EXPECT_EQ(versions->versions.size(), 2u);
   EXPECT_EQ(Get(Root(), "dup")->value.data, "v2");
+}
+
+TEST_F(SecretsTest, ReusedClientRequestTokenWithAnotherValueIsAwsMessage) {
+  CreateSecretRequest req;
+  req.name = "tok";
+  req.client_request_token = Token('a');
+  req.value.secret_string = "first";
+  auto created = sm_->CreateSecret(Root(), req);
+  ASSERT_TRUE(created);
+  const std::string in_use = "You can't use ClientRequestToken " + Token('a') +
+                             " because that value is already in use for a version of secret " +
+                             created->arn + ".";
+  CreateSecretRequest create_again = req;
+  create_again.value.secret_string = "second";
+  UpdateSecretRequest update;
+  update.secret_id = "tok";
+  update.client_request_token = Token('a');
+  update.value.secret_string = "second";
+  for (const auto& result :
+       {Put("tok", "second", Token('a')), sm_->CreateSecret(Root(), create_again),
+        sm_->UpdateSecret(Root(), update)}) {
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, "ResourceExistsException");
+    EXPECT_EQ(result.error().message, in_use);
+    EXPECT_THAT(result.error().message, Not(HasSubstr("second")));
+  }
+  // The same value again is a retry; the stored value is untouched either way.
+  EXPECT_TRUE(Put("tok", "first", Token('a')));
+  EXPECT_EQ(Get(Root(), "tok")->value.data, "first");
+}
+
+TEST_F(SecretsTest, ForceDeletingAnAbsentSecretSucceedsAsInAws) {
+  auto by_name = sm_->DeleteSecret(Root(), "never-was", std::nullopt, true);
+  ASSERT_TRUE(by_name) << by_name.error().message;
+  EXPECT_EQ(by_name->name, "never-was");
+  EXPECT_THAT(by_name->arn,
+              MatchesRegex("arn:aws:secretsmanager:us-east-1:111122223333:secret:never-was-.{6}"));
+  EXPECT_EQ(by_name->deletion_date, clock_.Now());
+
+  const std::string arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:gone-AbCdEf";
+  auto by_arn = sm_->DeleteSecret(Root(), arn, std::nullopt, true);
+  ASSERT_TRUE(by_arn) << by_arn.error().message;
+  EXPECT_EQ(by_arn->arn, arn);
+  EXPECT_EQ(by_arn->name, "gone");
+  EXPECT_THAT(Dump(), Not(HasSubstr("never-was")));
+
+  // Without force it is still not found; and the caller still needs the permission.
+  EXPECT_ERROR(sm_->DeleteSecret(Root(), "never-was", std::nullopt, false),
+               "ResourceNotFoundException");
+  auto reader = Role(kA, "reader",
+                     R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
+                     R"("Action":"secretsmanager:GetSecretValue","Resource":"*"}]})");
+  auto denied = sm_->DeleteSecret(reader, "never-was", std::nullopt, true);
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, "AccessDeniedException");
+  EXPECT_THAT(denied.error().message, HasSubstr("secretsmanager:DeleteSecret"));
 }
 
 TEST_F(SecretsTest, StagesMoveAsAwsMovesThem) {
