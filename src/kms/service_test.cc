@@ -111,6 +111,15 @@ class KmsTest : public ::testing::Test {
     EXPECT_THAT(r_.error().message, HasSubstr(message_part));        \
   } while (0)
 
+// Expects `result` to have failed with exactly `expected_code` and `expected_message`.
+#define EXPECT_FAILS_EXACTLY(result, expected_code, expected_message) \
+  do {                                                                \
+    auto&& r_ = (result);                                             \
+    ASSERT_FALSE(r_.has_value()) << "expected " << expected_code;     \
+    EXPECT_EQ(r_.error().code, expected_code);                        \
+    EXPECT_EQ(r_.error().message, expected_message);                  \
+  } while (0)
+
 TEST_F(KmsTest, EncryptDecryptRoundTripBindsTheContext) {
   auto ctx = Ctx(Root());
   Caller c{ctx, ""};
@@ -785,27 +794,23 @@ TEST_F(KmsTest, UnknownKeySpecOrUsageIsAwsEnumValidationError) {
   Caller c{ctx, ""};
   Service::CreateKeyRequest request;
   request.key_spec = "AES_999";
-  auto spec = kms_.CreateKey(c, request);
-  ASSERT_FALSE(spec.has_value());
-  EXPECT_EQ(spec.error().code, "ValidationException");
-  EXPECT_EQ(spec.error().message,
-            "1 validation error detected: Value 'AES_999' at 'keySpec' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [RSA_2048, ECC_NIST_P384, "
-            "ECC_NIST_P256, ECC_NIST_P521, HMAC_384, RSA_3072, ECC_SECG_P256K1, RSA_4096, "
-            "SYMMETRIC_DEFAULT, HMAC_256, HMAC_224, HMAC_512]");
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateKey(c, request), "ValidationException",
+      "1 validation error detected: Value 'AES_999' at 'keySpec' failed to satisfy "
+      "constraint: Member must satisfy enum value set: [RSA_2048, ECC_NIST_P384, "
+      "ECC_NIST_P256, ECC_NIST_P521, HMAC_384, RSA_3072, ECC_SECG_P256K1, RSA_4096, "
+      "SYMMETRIC_DEFAULT, HMAC_256, HMAC_224, HMAC_512]");
   request.key_spec_member = "customerMasterKeySpec";
   EXPECT_FAILS(kms_.CreateKey(c, request), "ValidationException",
                "Value 'AES_999' at 'customerMasterKeySpec' failed to satisfy constraint");
 
   request = {};
   request.key_usage = "SIGN";
-  auto usage = kms_.CreateKey(c, request);
-  ASSERT_FALSE(usage.has_value());
-  EXPECT_EQ(usage.error().code, "ValidationException");
-  EXPECT_EQ(usage.error().message,
-            "1 validation error detected: Value 'SIGN' at 'keyUsage' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, "
-            "GENERATE_VERIFY_MAC]");
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateKey(c, request), "ValidationException",
+      "1 validation error detected: Value 'SIGN' at 'keyUsage' failed to satisfy "
+      "constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, "
+      "GENERATE_VERIFY_MAC]");
 
   // Valid values berth does not implement stay UnsupportedOperationException.
   request = {};
@@ -817,15 +822,12 @@ TEST_F(KmsTest, AliasNameMessagesAsAwsWordsThem) {
   auto ctx = Ctx(Root());
   Caller c{ctx, ""};
   auto key = NewKey(ctx);
-  auto colon = kms_.CreateAlias(c, "alias/app:prod", key.key_id);
-  ASSERT_FALSE(colon.has_value());
-  EXPECT_EQ(colon.error().code, "ValidationException");
-  EXPECT_EQ(colon.error().message, "alias/app:prod contains invalid characters for an alias");
-  auto space = kms_.CreateAlias(c, "alias/app prod", key.key_id);
-  ASSERT_FALSE(space.has_value());
-  EXPECT_EQ(space.error().message,
-            "1 validation error detected: Value 'alias/app prod' at 'aliasName' failed to satisfy "
-            "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$");
+  EXPECT_FAILS_EXACTLY(kms_.CreateAlias(c, "alias/app:prod", key.key_id), "ValidationException",
+                       "alias/app:prod contains invalid characters for an alias");
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateAlias(c, "alias/app prod", key.key_id), "ValidationException",
+      "1 validation error detected: Value 'alias/app prod' at 'aliasName' failed to satisfy "
+      "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$");
   EXPECT_FAILS(kms_.DeleteAlias(c, "alias/a:b"), "ValidationException",
                "alias/a:b contains invalid characters for an alias");
 }
@@ -834,18 +836,14 @@ TEST_F(KmsTest, PlaintextLengthMessagesAsAwsWordsThem) {
   auto ctx = Ctx(Root());
   Caller c{ctx, ""};
   auto key = NewKey(ctx);
-  auto empty = kms_.Encrypt(c, key.key_id, "", {});
-  ASSERT_FALSE(empty.has_value());
-  EXPECT_EQ(empty.error().code, "ValidationException");
-  EXPECT_EQ(empty.error().message,
-            "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
-            "Member must have length greater than or equal to 1");
-  std::string big(4097, 'x');
-  auto oversized = kms_.Encrypt(c, key.key_id, big, {});
-  ASSERT_FALSE(oversized.has_value());
-  EXPECT_EQ(oversized.error().message,
-            "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
-            "Member must have length less than or equal to 4096");
+  EXPECT_FAILS_EXACTLY(
+      kms_.Encrypt(c, key.key_id, "", {}), "ValidationException",
+      "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+      "Member must have length greater than or equal to 1");
+  EXPECT_FAILS_EXACTLY(
+      kms_.Encrypt(c, key.key_id, std::string(4097, 'x'), {}), "ValidationException",
+      "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+      "Member must have length less than or equal to 4096");
   EXPECT_TRUE(kms_.Encrypt(c, key.key_id, std::string(4096, 'x'), {}).has_value());
 }
 
@@ -986,12 +984,10 @@ TEST_F(KmsTest, RotationErrorsAsAws) {
   auto ctx = Ctx(Root());
   Caller c{ctx, ""};
   auto key = NewKey(ctx);
-  auto low = kms_.EnableKeyRotation(c, key.key_id, 89);
-  ASSERT_FALSE(low.has_value());
-  EXPECT_EQ(low.error().code, "ValidationException");
-  EXPECT_EQ(low.error().message,
-            "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy "
-            "constraint: Member must have value greater than or equal to 90");
+  EXPECT_FAILS_EXACTLY(
+      kms_.EnableKeyRotation(c, key.key_id, 89), "ValidationException",
+      "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy "
+      "constraint: Member must have value greater than or equal to 90");
   EXPECT_FAILS(kms_.EnableKeyRotation(c, key.key_id, 2561), "ValidationException",
                "Value '2561' at 'rotationPeriodInDays' failed to satisfy constraint: Member must "
                "have value less than or equal to 2560");
@@ -1020,13 +1016,11 @@ TEST_F(KmsTest, RotationErrorsAsAws) {
   for (int i = 0; i < kMaxOnDemandRotations; ++i) {
     ASSERT_TRUE(kms_.RotateKeyOnDemand(c, busy.key_id).has_value()) << i;
   }
-  auto limit = kms_.RotateKeyOnDemand(c, busy.key_id);
-  ASSERT_FALSE(limit.has_value());
-  EXPECT_EQ(limit.error().code, "LimitExceededException");
-  EXPECT_EQ(limit.error().message,
-            "The on-demand rotations limit has been reached for the given keyId. No more "
-            "on-demand rotations can be performed for this key: " +
-                busy.arn);
+  EXPECT_FAILS_EXACTLY(
+      kms_.RotateKeyOnDemand(c, busy.key_id), "LimitExceededException",
+      "The on-demand rotations limit has been reached for the given keyId. No more "
+      "on-demand rotations can be performed for this key: " +
+          busy.arn);
 
   // Management forms only: an alias is not a key id here.
   ASSERT_TRUE(kms_.CreateAlias(c, "alias/busy", busy.key_id).has_value());
