@@ -16,19 +16,25 @@
 #include "common/strings.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/random.h"
+#include "crypto/sha256.h"
 #include "iam/policy.h"
 
 // Store layout (account A, region R):
-//   kms/A/R/key/<key id>       the key: metadata, policy, tags and its material
-//                              sealed with the root key (bound to this store key)
+//   kms/A/R/key/<key id>       the key: metadata, policy, tags, rotation settings and
+//                              its material versions, each sealed with the root key
+//                              (version 0 bound to this store key, version n to
+//                              "<store key>#material/<n>")
 //   kms/A/R/alias/<name>       {"target": key id, "created", "updated"} for "alias/<name>"
 //
-// Ciphertext blob (berth's own format, version 1):
-//   0xB7 0x01 | u16 big-endian length n | key ARN (n bytes) | AES-256-GCM nonce||ct||tag
-// The associated data is the header (everything before the GCM part) followed by the
-// canonical encryption context: u32 count, then per pair in byte order of the keys
-// u32 length + key, u32 length + value (all big-endian). So the blob names its key,
-// and opening it under another key, header or context fails.
+// Ciphertext blob (berth's own format), version 2, written by this code:
+//   0xB7 0x02 | u16 length n | key ARN (n bytes) | u32 material version | nonce||ct||tag
+// and version 1, written before key rotation existed and still read (material version 0):
+//   0xB7 0x01 | u16 length n | key ARN (n bytes) | nonce||ct||tag
+// Integers are big-endian. The associated data is the header (everything before the
+// GCM part) followed by the canonical encryption context: u32 count, then per pair in
+// byte order of the keys u32 length + key, u32 length + value. So the blob names its
+// key and material version, and opening it under another key, version, header or
+// context fails.
 
 namespace berth::kms {
 
@@ -37,8 +43,9 @@ namespace {
 using json::Json;
 
 constexpr uint8_t kBlobMagic = 0xB7;
-constexpr uint8_t kBlobVersion = 0x01;
-constexpr size_t kBlobHeaderFixed = 4;  // magic, version, u16 length
+constexpr uint8_t kBlobVersion1 = 0x01;  // no material version: version 0
+constexpr uint8_t kBlobVersion2 = 0x02;  // u32 material version after the ARN
+constexpr size_t kBlobHeaderFixed = 4;   // magic, version, u16 length
 constexpr size_t kMaterialSize = 32;
 constexpr size_t kMaxPlaintext = 4096;
 constexpr size_t kMaxCiphertext = 6144;
@@ -50,6 +57,9 @@ constexpr size_t kMaxAliasName = 256;
 constexpr int kMinPendingWindow = 7;
 constexpr int kMaxPendingWindow = 30;
 constexpr int kDefaultPendingWindow = 30;
+constexpr int kMinRotationPeriod = 90;
+constexpr int kMaxRotationPeriod = 2560;
+constexpr int kDefaultRotationPeriod = 365;
 constexpr int kMaxAttempts = 8;
 constexpr size_t kMaxOpenedPerKey = 256;  // data keys kept opened per key (KeyMaterial)
 constexpr size_t kMaxOpenedSize = 64;     // larger plaintexts are never kept
@@ -61,6 +71,9 @@ constexpr std::string_view kReservedAliasPrefix = "alias/aws/";
 constexpr char kEnabled[] = "Enabled";
 constexpr char kDisabled[] = "Disabled";
 constexpr char kPendingDeletion[] = "PendingDeletion";
+
+constexpr char kAutomatic[] = "AUTOMATIC";
+constexpr char kOnDemand[] = "ON_DEMAND";
 
 bool IsManagedService(std::string_view service) {
   return std::find(std::begin(kManagedServices), std::end(kManagedServices), service) !=
@@ -94,6 +107,27 @@ TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms
 TimePoint NowMillis(const Clock& clock) { return FromMillis(Millis(clock.Now())); }
 
 std::string Clip(std::string_view text) { return std::string(text.substr(0, 256)); }
+
+// AWS's message for a member outside its enum (`member` as AWS spells it, e.g.
+// "keySpec"; `values` in the order AWS lists them).
+std::unexpected<Error> NotInEnum(std::string_view member, std::string_view value,
+                                 std::string_view values) {
+  return Fail("ValidationException",
+              fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
+                          "constraint: Member must satisfy enum value set: [{}]",
+                          Clip(value), member, values));
+}
+
+// AWS's message for a number outside [min, max] (`member` as AWS spells it).
+std::unexpected<Error> OutOfRange(std::string_view member, long long value, long long min,
+                                  long long max) {
+  return Fail(
+      "ValidationException",
+      fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
+                  "constraint: Member must have value {} {}",
+                  value, member, value < min ? "greater than or equal to" : "less than or equal to",
+                  value < min ? min : max));
+}
 
 std::unexpected<Error> KeyNotFound(const std::string& arn) {
   return Fail("NotFoundException", fmt::format("Key '{}' does not exist", arn));
@@ -135,6 +169,11 @@ Status ValidateAliasName(std::string_view name) {
                 "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: "
                 "Member must have length less than or equal to 256");
   }
+  // The model's pattern admits ':', which KMS then refuses with a message of its own.
+  if (name.find(':') != std::string_view::npos) {
+    return Fail("ValidationException",
+                fmt::format("{} contains invalid characters for an alias", Clip(name)));
+  }
   bool ok = name.size() > 6;
   for (char c : name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-')) {
@@ -145,7 +184,7 @@ Status ValidateAliasName(std::string_view name) {
     return Fail("ValidationException",
                 fmt::format("1 validation error detected: Value '{}' at 'aliasName' failed to "
                             "satisfy constraint: Member must satisfy regular expression pattern: "
-                            "^[a-zA-Z0-9/_-]+$",
+                            "^[a-zA-Z0-9:/_-]+$",
                             Clip(name)));
   }
   return {};
@@ -180,14 +219,7 @@ Status ValidateTags(const std::map<std::string, std::string>& tags) {
 }
 
 Status ValidatePage(const Service::Page& page) {
-  if (page.limit < 1 || page.limit > 1000) {
-    return Fail("ValidationException",
-                fmt::format("1 validation error detected: Value '{}' at 'limit' failed to satisfy "
-                            "constraint: Member must have value {} {}",
-                            page.limit,
-                            page.limit < 1 ? "greater than or equal to" : "less than or equal to",
-                            page.limit < 1 ? 1 : 1000));
-  }
+  if (page.limit < 1 || page.limit > 1000) return OutOfRange("limit", page.limit, 1, 1000);
   if (page.marker.size() > 1024) {
     return Fail("InvalidMarkerException", "The marker is not valid.");
   }
@@ -257,6 +289,13 @@ void AppendU32(std::string& out, uint32_t n) {
     out.push_back(static_cast<char>((n >> shift) & 0xff));
 }
 
+// `bytes` holds at least 4 bytes.
+uint32_t ReadU32(std::string_view bytes) {
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
+  return n;
+}
+
 // The encryption context as associated data: unambiguous and independent of the
 // order the client sent the pairs in.
 std::string CanonicalContext(const EncryptionContext& context) {
@@ -273,25 +312,28 @@ std::string CanonicalContext(const EncryptionContext& context) {
 
 struct ParsedBlob {
   std::string key_arn;
+  uint32_t material_version = 0;
   std::string_view header;  // associated data prefix
   std::string_view sealed;  // nonce || ciphertext || tag
 };
 
 std::optional<ParsedBlob> ParseBlob(std::string_view blob) {
-  if (blob.size() < kBlobHeaderFixed) return std::nullopt;
-  if (static_cast<uint8_t>(blob[0]) != kBlobMagic ||
-      static_cast<uint8_t>(blob[1]) != kBlobVersion) {
+  if (blob.size() < kBlobHeaderFixed || static_cast<uint8_t>(blob[0]) != kBlobMagic) {
     return std::nullopt;
   }
+  const uint8_t format = static_cast<uint8_t>(blob[1]);
+  if (format != kBlobVersion1 && format != kBlobVersion2) return std::nullopt;
   size_t n =
       (static_cast<size_t>(static_cast<uint8_t>(blob[2])) << 8) | static_cast<uint8_t>(blob[3]);
-  if (n == 0 || blob.size() < kBlobHeaderFixed + n + crypto::kGcmNonceSize + crypto::kGcmTagSize) {
+  size_t header = kBlobHeaderFixed + n + (format == kBlobVersion2 ? 4 : 0);
+  if (n == 0 || blob.size() < header + crypto::kGcmNonceSize + crypto::kGcmTagSize) {
     return std::nullopt;
   }
   ParsedBlob parsed;
   parsed.key_arn = std::string(blob.substr(kBlobHeaderFixed, n));
-  parsed.header = blob.substr(0, kBlobHeaderFixed + n);
-  parsed.sealed = blob.substr(kBlobHeaderFixed + n);
+  if (format == kBlobVersion2) parsed.material_version = ReadU32(blob.substr(kBlobHeaderFixed + n));
+  parsed.header = blob.substr(0, header);
+  parsed.sealed = blob.substr(header);
   return parsed;
 }
 
@@ -325,19 +367,28 @@ Result<T> UntilCommitted(F attempt) {
 
 }  // namespace
 
-// A key's material, unsealed: in memory only (never stored, logged or in an
-// Error), wiped when the last record holding it is dropped.
+// A key's material versions, unsealed: in memory only (never stored, logged or
+// in an Error), wiped when the last record holding them is dropped.
 class KeyMaterial {
  public:
-  explicit KeyMaterial(std::string bytes) : bytes_(std::move(bytes)) {}
+  KeyMaterial() = default;
   KeyMaterial(const KeyMaterial&) = delete;
   KeyMaterial& operator=(const KeyMaterial&) = delete;
   ~KeyMaterial() {
-    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    for (auto& bytes : versions_) OPENSSL_cleanse(bytes.data(), bytes.size());
     for (auto& [id, plaintext] : opened_) OPENSSL_cleanse(plaintext.data(), plaintext.size());
   }
 
-  const std::string& bytes() const { return bytes_; }
+  // Appends the next version (while the material is being unsealed).
+  void Add(std::string bytes) { versions_.push_back(std::move(bytes)); }
+
+  // The version that encrypts now (the last); there is at least one.
+  uint32_t current_version() const { return static_cast<uint32_t>(versions_.size() - 1); }
+  const std::string& current() const { return versions_.back(); }
+  // Version `v`, or null when the key has no such version.
+  const std::string* Version(uint32_t v) const {
+    return v < versions_.size() ? &versions_[v] : nullptr;
+  }
 
   // A data key this material opened before for an AWS service, by OpenedId.
   std::optional<std::string> Opened(const std::string& id) const {
@@ -357,7 +408,7 @@ class KeyMaterial {
   }
 
  private:
-  std::string bytes_;
+  std::vector<std::string> versions_;  // version i at index i
   // Data keys (at most kMaxOpenedSize bytes) opened for an AWS service, e.g.
   // Secrets Manager's envelope keys: opening the same blob under the same
   // context with this material always gives the same plaintext, so reading
@@ -384,11 +435,22 @@ std::string OpenedId(std::string_view blob, std::string_view canonical_context) 
 
 }  // namespace
 
+// A rotation: the material version it made (its index in KeyRecord::rotations, plus one).
+struct KeyRotation {
+  std::string sealed_material;  // root-key sealed, bound to MaterialContext
+  TimePoint date;
+  std::string type;  // kAutomatic | kOnDemand
+};
+
 struct KeyRecord {
   KeyMetadata meta;
   std::string policy;
   std::map<std::string, std::string> tags;
-  std::string sealed_material;  // root-key sealed, bound to store_key
+  std::string sealed_material;             // version 0, root-key sealed, bound to store_key
+  std::vector<KeyRotation> rotations;      // versions 1..n, oldest first
+  bool rotation_enabled = false;           // automatic rotation
+  int rotation_period_days = 0;            // when enabled
+  std::optional<TimePoint> next_rotation;  // when enabled
   std::string store_key;
   int64_t mod_revision = 0;
   std::string via_alias;  // the alias the request named it by, if any (not stored)
@@ -417,6 +479,21 @@ std::string Serialize(const KeyRecord& k) {
     j["deletion"] = Millis(*k.meta.deletion_date);
     j["window"] = k.meta.pending_window_days;
   }
+  if (!k.rotations.empty()) {
+    Json rotations = Json::array();
+    for (const auto& r : k.rotations) {
+      rotations.push_back({{"material", Base64Encode(r.sealed_material)},
+                           {"date", Millis(r.date)},
+                           {"type", r.type}});
+    }
+    j["rotations"] = std::move(rotations);
+  }
+  Json rotation = {{"enabled", k.rotation_enabled}};
+  if (k.rotation_enabled) {
+    rotation["period"] = k.rotation_period_days;
+    if (k.next_rotation) rotation["next"] = Millis(*k.next_rotation);
+  }
+  j["rotation"] = std::move(rotation);
   return json::Dump(j);
 }
 
@@ -444,6 +521,26 @@ Result<KeyRecord> ParseKey(const store::KeyValue& kv) {
     auto material = Base64Decode(j.value("material", ""));
     if (!material) return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
     k.sealed_material = std::move(*material);
+    if (j.contains("rotations")) {
+      for (const auto& r : j["rotations"]) {
+        auto sealed = Base64Decode(r.value("material", ""));
+        if (!sealed) return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
+        k.rotations.push_back(KeyRotation{std::move(*sealed),
+                                          FromMillis(r.value("date", int64_t{0})),
+                                          r.value("type", kAutomatic)});
+      }
+    }
+    if (j.contains("rotation")) {
+      const Json& rotation = j["rotation"];
+      k.rotation_enabled = rotation.value("enabled", false);
+      k.rotation_period_days = rotation.value("period", 0);
+      if (rotation.contains("next")) k.next_rotation = FromMillis(rotation["next"].get<int64_t>());
+    } else if (k.meta.key_manager == "AWS") {
+      // A managed key written before rotation existed: AWS rotates those yearly.
+      k.rotation_enabled = true;
+      k.rotation_period_days = kDefaultRotationPeriod;
+      k.next_rotation = k.meta.created + std::chrono::days(kDefaultRotationPeriod);
+    }
   } catch (const Json::exception&) {
     return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
   }
@@ -529,6 +626,67 @@ Status RefusePendingDeletion(const KeyRecord& key) {
   return {};
 }
 
+Status RefuseManaged(const KeyRecord& key, std::string_view what) {
+  if (key.meta.key_manager == "AWS") {
+    return Fail("UnsupportedOperationException",
+                fmt::format("{} is an AWS managed key; {}", key.meta.arn, what));
+  }
+  return {};
+}
+
+// What the root-key seal of material version `version` of `store_key` is bound to, so
+// that versions (and keys) cannot be swapped in the store.
+std::string MaterialContext(const std::string& store_key, size_t version) {
+  if (version == 0) return store_key;
+  return fmt::format("{}#material/{}", store_key, version);
+}
+
+// Every material version of `key`, unsealed (InternalFailure when one does not open).
+Result<std::shared_ptr<const KeyMaterial>> Unseal(const crypto::RootKey& root_key,
+                                                  const KeyRecord& key) {
+  auto material = std::make_shared<KeyMaterial>();  // wipes what it holds if we fail
+  for (size_t version = 0; version <= key.rotations.size(); ++version) {
+    const std::string& sealed =
+        version == 0 ? key.sealed_material : key.rotations[version - 1].sealed_material;
+    auto bytes = root_key.Open(sealed, MaterialContext(key.store_key, version));
+    if (!bytes) {
+      return InternalFailure(
+          fmt::format("KMS: the key material of {} does not open", key.meta.arn));
+    }
+    material->Add(std::move(*bytes));
+  }
+  return std::shared_ptr<const KeyMaterial>(std::move(material));
+}
+
+// Gives `key` a new material version, made by a rotation of `type` at `when`.
+Status AddMaterial(const crypto::RootKey& root_key, KeyRecord& key, const char* type,
+                   TimePoint when) {
+  std::string bytes = crypto::RandomString(kMaterialSize);
+  auto sealed = root_key.Seal(bytes, MaterialContext(key.store_key, key.rotations.size() + 1));
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  if (!sealed) return Fail(sealed.error());
+  key.rotations.push_back(KeyRotation{std::move(*sealed), when, type});
+  key.material.reset();  // lacks the new version: unsealed again when used
+  return {};
+}
+
+// Names a material version without revealing anything about it (AWS's KeyMaterialId
+// is 64 hex digits too).
+std::string KeyMaterialId(const KeyRecord& key, size_t version) {
+  return crypto::Sha256Hex(fmt::format("berth-kms-key-material:{}:{}", key.meta.arn, version));
+}
+
+bool RotationDue(const KeyRecord& key, TimePoint now) {
+  return key.meta.key_state == kEnabled && key.rotation_enabled && key.next_rotation &&
+         *key.next_rotation <= now;
+}
+
+// Enable/Disable/RotateKeyOnDemand need an enabled customer managed key.
+Status RequireRotatable(const KeyRecord& key) {
+  BERTH_CHECK(RequireUsable(key));
+  return RefuseManaged(key, "its key material rotation cannot be changed.");
+}
+
 template <class T>
 Service::Listed<T> PageOf(std::vector<T> all, const Service::Page& page,
                           const std::function<std::string(const T&)>& marker_of) {
@@ -564,13 +722,7 @@ Result<std::string> Service::GenerateRandom(std::optional<long long> number_of_b
     return Fail("ValidationException", "NumberOfBytes is required.");
   }
   if (*number_of_bytes < 1 || *number_of_bytes > kMaxRandomBytes) {
-    return Fail(
-        "ValidationException",
-        fmt::format("1 validation error detected: Value '{}' at 'numberOfBytes' failed to "
-                    "satisfy constraint: Member must have value {} {}",
-                    *number_of_bytes,
-                    *number_of_bytes < 1 ? "greater than or equal to" : "less than or equal to",
-                    *number_of_bytes < 1 ? 1 : kMaxRandomBytes));
+    return OutOfRange("numberOfBytes", *number_of_bytes, 1, kMaxRandomBytes);
   }
   return crypto::RandomString(static_cast<size_t>(*number_of_bytes));
 }
@@ -625,8 +777,7 @@ Result<std::shared_ptr<const KeyRecord>> Service::LoadCached(const std::string& 
     if (!key) {
       auto parsed = std::make_shared<KeyRecord>(BERTH_TRY(ParseKey(*got)));
       // Unsealed once per revision of the record, not per request.
-      auto material = root_key_.Open(parsed->sealed_material, parsed->store_key);
-      if (material) parsed->material = std::make_shared<const KeyMaterial>(std::move(*material));
+      if (auto material = Unseal(root_key_, *parsed)) parsed->material = std::move(*material);
       keys_.Put(store_key, got->mod_revision, generation, parsed);
       key = std::move(parsed);
     }
@@ -649,11 +800,7 @@ Result<std::optional<KeyRecord>> Service::LoadKey(const std::string& account,
 
 Result<std::shared_ptr<const KeyMaterial>> Service::Material(const KeyRecord& key) {
   if (key.material) return key.material;
-  auto material = root_key_.Open(key.sealed_material, key.store_key);
-  if (!material) {
-    return InternalFailure(fmt::format("KMS: the key material of {} does not open", key.meta.arn));
-  }
-  return std::make_shared<const KeyMaterial>(std::move(*material));
+  return Unseal(root_key_, key);
 }
 
 Result<KeyRecord> Service::Resolve(const Caller& caller, const std::string& key_id, Forms forms,
@@ -753,6 +900,24 @@ Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequ
                 "1 validation error detected: Value at 'description' failed to satisfy "
                 "constraint: Member must have length less than or equal to 8192");
   }
+  // Values outside the API's enums first, as AWS validates them before anything else
+  // (the sets and their order are those AWS's messages show).
+  static constexpr std::string_view kKeyUsages[] = {"SIGN_VERIFY", "ENCRYPT_DECRYPT",
+                                                    "GENERATE_VERIFY_MAC"};
+  static constexpr std::string_view kKeySpecs[] = {
+      "RSA_2048",          "ECC_NIST_P384", "ECC_NIST_P256",   "ECC_NIST_P521",
+      "HMAC_384",          "RSA_3072",      "ECC_SECG_P256K1", "RSA_4096",
+      "SYMMETRIC_DEFAULT", "HMAC_256",      "HMAC_224",        "HMAC_512"};
+  auto in = [](const auto& set, std::string_view value) {
+    return std::find(std::begin(set), std::end(set), value) != std::end(set);
+  };
+  if (!in(kKeyUsages, request.key_usage)) {
+    return NotInEnum("keyUsage", request.key_usage, fmt::format("{}", fmt::join(kKeyUsages, ", ")));
+  }
+  if (!in(kKeySpecs, request.key_spec)) {
+    return NotInEnum(request.key_spec_member, request.key_spec,
+                     fmt::format("{}", fmt::join(kKeySpecs, ", ")));
+  }
   if (request.key_usage != "ENCRYPT_DECRYPT") {
     return Fail("UnsupportedOperationException",
                 fmt::format("KeyUsage {} is not supported: berth has symmetric encryption keys "
@@ -831,6 +996,9 @@ Result<KeyRecord> Service::CreateManagedKey(const Caller& caller, const std::str
                     service == "secretsmanager" ? "Secrets Manager" : service);
     key.meta.created = NowMillis(clock_);
     key.policy = ManagedKeyPolicy(account, region, service);
+    key.rotation_enabled = true;  // AWS rotates its managed keys yearly
+    key.rotation_period_days = kDefaultRotationPeriod;
+    key.next_rotation = key.meta.created + std::chrono::days(kDefaultRotationPeriod);
     key.store_key = KeyPrefix(account, region) + key.meta.key_id;
     key.sealed_material =
         BERTH_TRY(root_key_.Seal(crypto::RandomString(kMaterialSize), key.store_key));
@@ -902,15 +1070,35 @@ Result<KeyRecord> Service::UpdateKey(const Caller& caller, const std::string& ke
     auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, action, Read::kFresh));
     BERTH_CHECK(AuthorizeKey(caller, action, key));
     BERTH_CHECK(mutate(key));
-    store::Txn txn;
-    txn.compares.push_back({key.store_key, key.mod_revision});
-    txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
-    auto writing = keys_.Write(key.store_key);
-    auto committed = BERTH_TRY(kv_.Commit(txn));
-    if (!committed.succeeded) return std::optional<KeyRecord>();
-    key.mod_revision = committed.revision;
-    return std::optional<KeyRecord>(std::move(key));
+    return CommitKey(std::move(key));
   });
+}
+
+Result<std::optional<KeyRecord>> Service::CommitKey(KeyRecord key) {
+  store::Txn txn;
+  txn.compares.push_back({key.store_key, key.mod_revision});
+  txn.ops.push_back(store::Op::Put(key.store_key, Serialize(key)));
+  auto writing = keys_.Write(key.store_key);
+  auto committed = BERTH_TRY(kv_.Commit(txn));
+  if (!committed.succeeded) return std::optional<KeyRecord>();
+  key.mod_revision = committed.revision;
+  return std::optional<KeyRecord>(std::move(key));
+}
+
+Result<KeyRecord> Service::RotateIfDue(KeyRecord key) {
+  if (!RotationDue(key, clock_.Now())) return key;
+  auto rotated = UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+    auto fresh =
+        BERTH_TRY(LoadKey(key.meta.account, key.meta.region, key.meta.key_id, Read::kFresh));
+    if (!fresh) return KeyNotFound(key.meta.arn);
+    TimePoint now = NowMillis(clock_);
+    if (!RotationDue(*fresh, now)) return fresh;  // another request rotated it
+    BERTH_CHECK(AddMaterial(root_key_, *fresh, kAutomatic, now));
+    fresh->next_rotation = now + std::chrono::days(fresh->rotation_period_days);
+    return CommitKey(std::move(*fresh));
+  });
+  if (rotated) rotated->via_alias = key.via_alias;
+  return rotated;
 }
 
 Status Service::EnableKey(const Caller& caller, const std::string& key_id) {
@@ -939,13 +1127,7 @@ Result<KeyMetadata> Service::ScheduleKeyDeletion(const Caller& caller, const std
                                                  std::optional<int> pending_window_days) {
   int days = pending_window_days.value_or(kDefaultPendingWindow);
   if (days < kMinPendingWindow || days > kMaxPendingWindow) {
-    return Fail(
-        "ValidationException",
-        fmt::format("1 validation error detected: Value '{}' at 'pendingWindowInDays' "
-                    "failed to satisfy constraint: Member must have value {} {}",
-                    days,
-                    days < kMinPendingWindow ? "greater than or equal to" : "less than or equal to",
-                    days < kMinPendingWindow ? kMinPendingWindow : kMaxPendingWindow));
+    return OutOfRange("pendingWindowInDays", days, kMinPendingWindow, kMaxPendingWindow);
   }
   TimePoint now = NowMillis(clock_);
   auto key =
@@ -976,6 +1158,116 @@ Result<KeyMetadata> Service::CancelKeyDeletion(const Caller& caller, const std::
         return {};
       }));
   return key.meta;
+}
+
+Status Service::UpdateKeyDescription(const Caller& caller, const std::string& key_id,
+                                     const std::string& description) {
+  if (description.size() > kMaxDescription) {
+    return Fail("ValidationException",
+                "1 validation error detected: Value at 'description' failed to satisfy "
+                "constraint: Member must have length less than or equal to 8192");
+  }
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:UpdateKeyDescription", [&](KeyRecord& key) -> Status {
+    BERTH_CHECK(RefusePendingDeletion(key));
+    key.meta.description = description;
+    return {};
+  }));
+  return {};
+}
+
+// ---- key rotation
+
+Status Service::EnableKeyRotation(const Caller& caller, const std::string& key_id,
+                                  std::optional<long long> rotation_period_days) {
+  long long days = rotation_period_days.value_or(kDefaultRotationPeriod);
+  if (days < kMinRotationPeriod || days > kMaxRotationPeriod) {
+    return OutOfRange("rotationPeriodInDays", days, kMinRotationPeriod, kMaxRotationPeriod);
+  }
+  TimePoint now = NowMillis(clock_);
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:EnableKeyRotation", [&](KeyRecord& key) -> Status {
+    BERTH_CHECK(RequireRotatable(key));
+    key.rotation_enabled = true;
+    key.rotation_period_days = static_cast<int>(days);
+    key.next_rotation = now + std::chrono::days(days);
+    return {};
+  }));
+  return {};
+}
+
+Status Service::DisableKeyRotation(const Caller& caller, const std::string& key_id) {
+  BERTH_TRY(UpdateKey(caller, key_id, "kms:DisableKeyRotation", [](KeyRecord& key) -> Status {
+    BERTH_CHECK(RequireRotatable(key));
+    key.rotation_enabled = false;
+    key.rotation_period_days = 0;
+    key.next_rotation.reset();
+    return {};
+  }));
+  return {};
+}
+
+Result<Service::RotationStatus> Service::GetKeyRotationStatus(const Caller& caller,
+                                                              const std::string& key_id) {
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, true, "kms:GetKeyRotationStatus"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:GetKeyRotationStatus", key));
+  key = BERTH_TRY(RotateIfDue(std::move(key)));
+  RotationStatus out;
+  out.key_id = key.meta.key_id;
+  out.enabled = key.rotation_enabled;
+  if (key.rotation_enabled) {
+    out.period_days = key.rotation_period_days;
+    out.next_rotation = key.next_rotation;
+  }
+  return out;
+}
+
+Result<std::string> Service::RotateKeyOnDemand(const Caller& caller, const std::string& key_id) {
+  TimePoint now = NowMillis(clock_);
+  auto key =
+      BERTH_TRY(UpdateKey(caller, key_id, "kms:RotateKeyOnDemand", [&](KeyRecord& k) -> Status {
+        BERTH_CHECK(RequireRotatable(k));
+        auto on_demand = std::count_if(k.rotations.begin(), k.rotations.end(),
+                                       [](const KeyRotation& r) { return r.type == kOnDemand; });
+        if (on_demand >= kMaxOnDemandRotations) {
+          return Fail("LimitExceededException",
+                      fmt::format("The on-demand rotations limit has been reached for the given "
+                                  "keyId. No more on-demand rotations can be performed for this "
+                                  "key: {}",
+                                  k.meta.arn));
+        }
+        // An on-demand rotation leaves the automatic schedule as it is, as in AWS.
+        return AddMaterial(root_key_, k, kOnDemand, now);
+      }));
+  return key.meta.key_id;
+}
+
+Result<Service::Listed<Service::RotationEntry>> Service::ListKeyRotations(const Caller& caller,
+                                                                          const std::string& key_id,
+                                                                          bool include_initial,
+                                                                          const Page& page) {
+  BERTH_CHECK(ValidatePage(page));
+  auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, "kms:ListKeyRotations"));
+  BERTH_CHECK(AuthorizeKey(caller, "kms:ListKeyRotations", key));
+  key = BERTH_TRY(RotateIfDue(std::move(key)));
+  const size_t current = key.rotations.size();
+  std::vector<size_t> versions;
+  for (size_t version = include_initial ? 0 : 1; version <= current; ++version) {
+    versions.push_back(version);
+  }
+  // Markers are material versions, zero-padded so that they sort as numbers.
+  auto listed = PageOf<size_t>(std::move(versions), page,
+                               [](const size_t& v) { return fmt::format("{:010}", v); });
+  Listed<RotationEntry> out;
+  out.next_marker = std::move(listed.next_marker);
+  for (size_t version : listed.items) {
+    RotationEntry entry{key.meta.key_id, KeyMaterialId(key, version), "", std::nullopt,
+                        version == current};
+    if (version > 0) {
+      entry.rotation_type = key.rotations[version - 1].type;
+      entry.rotation_date = key.rotations[version - 1].date;
+    }
+    out.items.push_back(std::move(entry));
+  }
+  return out;
 }
 
 // ---- key policies
@@ -1171,12 +1463,13 @@ Result<std::string> Service::SealBlob(const KeyRecord& key, std::string_view pla
   auto material = BERTH_TRY(Material(key));
   std::string blob;
   blob.push_back(static_cast<char>(kBlobMagic));
-  blob.push_back(static_cast<char>(kBlobVersion));
+  blob.push_back(static_cast<char>(kBlobVersion2));
   blob.push_back(static_cast<char>((key.meta.arn.size() >> 8) & 0xff));
   blob.push_back(static_cast<char>(key.meta.arn.size() & 0xff));
   blob += key.meta.arn;
+  AppendU32(blob, material->current_version());
   std::string aad = blob + CanonicalContext(context);
-  blob += BERTH_TRY(crypto::AesGcmSeal(material->bytes(), plaintext, aad));
+  blob += BERTH_TRY(crypto::AesGcmSeal(material->current(), plaintext, aad));
   return blob;
 }
 
@@ -1212,6 +1505,8 @@ Result<Decrypted> Service::OpenBlob(const Caller& caller, const std::string& act
   BERTH_CHECK(AuthorizeKey(caller, action, *key, context, via_alias));
   BERTH_CHECK(RequireUsable(*key));
   auto material = BERTH_TRY(Material(*key));
+  const std::string* bytes = material->Version(parsed->material_version);
+  if (bytes == nullptr) return InvalidCiphertext();
   std::string canonical = CanonicalContext(context);
   std::string opened_id;
   if (!caller.via_service.empty()) {
@@ -1221,7 +1516,7 @@ Result<Decrypted> Service::OpenBlob(const Caller& caller, const std::string& act
     }
   }
   std::string aad = std::string(parsed->header) + canonical;
-  auto plaintext = crypto::AesGcmOpen(material->bytes(), parsed->sealed, aad);
+  auto plaintext = crypto::AesGcmOpen(*bytes, parsed->sealed, aad);
   if (!plaintext) return InvalidCiphertext();
   if (!opened_id.empty() && plaintext->size() <= kMaxOpenedSize) {
     material->KeepOpened(std::move(opened_id), *plaintext);
@@ -1233,14 +1528,17 @@ Result<std::string> Service::Encrypt(const Caller& caller, const std::string& ke
                                      const std::string& plaintext,
                                      const EncryptionContext& context) {
   if (plaintext.empty() || plaintext.size() > kMaxPlaintext) {
+    // AWS's message; the value is secret and never repeated.
     return Fail("ValidationException",
-                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
-                "Member must have length between 1 and 4096");
+                fmt::format("1 validation error detected: Value at 'plaintext' failed to satisfy "
+                            "constraint: Member must have length {}",
+                            plaintext.empty() ? "greater than or equal to 1"
+                                              : "less than or equal to 4096"));
   }
   auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, "kms:Encrypt"));
   BERTH_CHECK(AuthorizeKey(caller, "kms:Encrypt", key, context));
   BERTH_CHECK(RequireUsable(key));
-  return SealBlob(key, plaintext, context);
+  return SealBlob(BERTH_TRY(RotateIfDue(std::move(key))), plaintext, context);
 }
 
 Result<Decrypted> Service::Decrypt(const Caller& caller, const std::string& ciphertext_blob,
@@ -1260,6 +1558,7 @@ Result<DataKey> Service::NewDataKey(const Caller& caller, const std::string& act
   auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOrAlias, true, action));
   BERTH_CHECK(AuthorizeKey(caller, action, key, context));
   BERTH_CHECK(RequireUsable(key));
+  key = BERTH_TRY(RotateIfDue(std::move(key)));
   DataKey out;
   out.key_arn = key.meta.arn;
   out.plaintext = crypto::RandomString(number_of_bytes);
@@ -1294,6 +1593,7 @@ Result<Service::ReEncrypted> Service::ReEncrypt(const Caller& caller,
       OpenBlob(caller, "kms:ReEncryptFrom", ciphertext_blob, source_context, source_key_id));
   BERTH_CHECK(AuthorizeKey(caller, "kms:ReEncryptTo", destination, destination_context));
   BERTH_CHECK(RequireUsable(destination));
+  destination = BERTH_TRY(RotateIfDue(std::move(destination)));
   ReEncrypted out;
   out.ciphertext_blob = BERTH_TRY(SealBlob(destination, source.plaintext, destination_context));
   out.source_key_arn = source.key_arn;

@@ -37,6 +37,7 @@
 namespace berth::kms {
 
 inline constexpr int kMaxRandomBytes = 1024;
+inline constexpr int kMaxOnDemandRotations = 25;  // AWS's fixed quota per key
 
 using EncryptionContext = std::map<std::string, std::string>;
 
@@ -131,7 +132,8 @@ class Service {
   // so an error leaves nothing behind and concurrent writers do not lose
   // updates. Plaintexts and key material never appear in an Error.
 
-  // CreateKey with every parameter berth supports. Only symmetric
+  // CreateKey with every parameter berth supports. A KeyUsage/KeySpec outside
+  // the API's enums is ValidationException with AWS's message. Only symmetric
   // encryption keys: another KeyUsage/KeySpec, Origin or MultiRegion is
   // UnsupportedOperationException. A given policy must parse as a key policy
   // (MalformedPolicyDocumentException) and, unless bypassed, must let the
@@ -143,6 +145,9 @@ class Service {
     std::map<std::string, std::string> tags;
     std::string key_usage = "ENCRYPT_DECRYPT";
     std::string key_spec = "SYMMETRIC_DEFAULT";
+    // Which member key_spec came in, for AWS's validation message: "keySpec", or
+    // "customerMasterKeySpec" (the deprecated name).
+    std::string key_spec_member = "keySpec";
     std::string origin = "AWS_KMS";
     bool multi_region = false;
     bool bypass_policy_lockout_safety_check = false;
@@ -239,6 +244,49 @@ class Service {
   Result<Listed<std::string>> ListKeyPolicies(const Caller& caller, const std::string& key_id,
                                               const Page& page);
 
+  // 0..8192 characters (ValidationException); KMSInvalidStateException for a
+  // key pending deletion.
+  Status UpdateKeyDescription(const Caller& caller, const std::string& key_id,
+                              const std::string& description);
+
+  // ---- key rotation
+  //
+  // A rotation gives the key new material (a new material version) that
+  // encrypts from then on; every older version stays and decrypts what it
+  // encrypted (a ciphertext blob names its version). Automatic rotation runs
+  // every `rotation_period_days` (90..2560, default 365; ValidationException
+  // outside); it is applied lazily, by the first Encrypt/GenerateDataKey/
+  // ReEncrypt/GetKeyRotationStatus/ListKeyRotations that finds it due, dated
+  // then. AWS managed keys always rotate yearly and cannot be configured
+  // (UnsupportedOperationException). Enable/Disable/RotateKeyOnDemand need an
+  // enabled key: DisabledException when disabled, KMSInvalidStateException
+  // when pending deletion.
+  struct RotationStatus {
+    std::string key_id;
+    bool enabled = false;
+    int period_days = 0;                     // when enabled
+    std::optional<TimePoint> next_rotation;  // when enabled
+  };
+  struct RotationEntry {
+    std::string key_id;
+    std::string key_material_id;  // 64 hex digits naming the material, not derived from it
+    std::string rotation_type;    // AUTOMATIC | ON_DEMAND; empty for the initial material
+    std::optional<TimePoint> rotation_date;  // absent for the initial material
+    bool current = false;                    // the material that encrypts now
+  };
+  Status EnableKeyRotation(const Caller& caller, const std::string& key_id,
+                           std::optional<long long> rotation_period_days);
+  Status DisableKeyRotation(const Caller& caller, const std::string& key_id);
+  // Another account's key by key ARN, as AWS allows.
+  Result<RotationStatus> GetKeyRotationStatus(const Caller& caller, const std::string& key_id);
+  // At most kMaxOnDemandRotations per key (LimitExceededException). Returns
+  // the key id.
+  Result<std::string> RotateKeyOnDemand(const Caller& caller, const std::string& key_id);
+  // The completed rotations, oldest first; with `include_initial` the key's
+  // first material before them (IncludeKeyMaterial=ALL_KEY_MATERIAL).
+  Result<Listed<RotationEntry>> ListKeyRotations(const Caller& caller, const std::string& key_id,
+                                                 bool include_initial, const Page& page);
+
   // Tags: keys 1-128 characters, not starting "aws:"; values 0-256; at most
   // 50 a key (TagException). Keys pending deletion cannot be (un)tagged.
   Status TagResource(const Caller& caller, const std::string& key_id,
@@ -284,6 +332,12 @@ class Service {
   Result<KeyRecord> UpdateKey(const Caller& caller, const std::string& key_id,
                               const std::string& action,
                               const std::function<Status(KeyRecord&)>& mutate);
+  // Writes `key` conditioned on the revision it was read at; nullopt when a
+  // concurrent writer won.
+  Result<std::optional<KeyRecord>> CommitKey(KeyRecord key);
+  // `key` after its automatic rotation when one is due (written first), else
+  // `key` itself: no store access unless due.
+  Result<KeyRecord> RotateIfDue(KeyRecord key);
   Result<std::string> SealBlob(const KeyRecord& key, std::string_view plaintext,
                                const EncryptionContext& context);
   // Finds, authorizes (`action`) and opens a ciphertext blob.

@@ -13,6 +13,7 @@
 
 #include "common/json.h"
 #include "common/strings.h"
+#include "crypto/aes_gcm.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
 #include "store/sqlite/sqlite_kv.h"
@@ -108,6 +109,15 @@ class KmsTest : public ::testing::Test {
     ASSERT_FALSE(r_.has_value()) << "expected " << expected_code;    \
     EXPECT_EQ(r_.error().code, expected_code) << r_.error().message; \
     EXPECT_THAT(r_.error().message, HasSubstr(message_part));        \
+  } while (0)
+
+// Expects `result` to have failed with exactly `expected_code` and `expected_message`.
+#define EXPECT_FAILS_EXACTLY(result, expected_code, expected_message) \
+  do {                                                                \
+    auto&& r_ = (result);                                             \
+    ASSERT_FALSE(r_.has_value()) << "expected " << expected_code;     \
+    EXPECT_EQ(r_.error().code, expected_code);                        \
+    EXPECT_EQ(r_.error().message, expected_message);                  \
   } while (0)
 
 TEST_F(KmsTest, EncryptDecryptRoundTripBindsTheContext) {
@@ -775,6 +785,344 @@ TEST_F(KmsTest, KeysChangedBehindTheServicesBackAreSeenOnceWatched) {
   }
   EXPECT_TRUE(disabled());
   EXPECT_EQ(kms_.DescribeKey(c, key.key_id)->key_state, "Disabled");
+}
+
+// ---- validation messages as AWS words them
+
+TEST_F(KmsTest, UnknownKeySpecOrUsageIsAwsEnumValidationError) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  Service::CreateKeyRequest request;
+  request.key_spec = "AES_999";
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateKey(c, request), "ValidationException",
+      "1 validation error detected: Value 'AES_999' at 'keySpec' failed to satisfy "
+      "constraint: Member must satisfy enum value set: [RSA_2048, ECC_NIST_P384, "
+      "ECC_NIST_P256, ECC_NIST_P521, HMAC_384, RSA_3072, ECC_SECG_P256K1, RSA_4096, "
+      "SYMMETRIC_DEFAULT, HMAC_256, HMAC_224, HMAC_512]");
+  request.key_spec_member = "customerMasterKeySpec";
+  EXPECT_FAILS(kms_.CreateKey(c, request), "ValidationException",
+               "Value 'AES_999' at 'customerMasterKeySpec' failed to satisfy constraint");
+
+  request = {};
+  request.key_usage = "SIGN";
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateKey(c, request), "ValidationException",
+      "1 validation error detected: Value 'SIGN' at 'keyUsage' failed to satisfy "
+      "constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, "
+      "GENERATE_VERIFY_MAC]");
+
+  // Valid values berth does not implement stay UnsupportedOperationException.
+  request = {};
+  request.key_spec = "RSA_2048";
+  EXPECT_FAILS(kms_.CreateKey(c, request), "UnsupportedOperationException", "RSA_2048");
+}
+
+TEST_F(KmsTest, AliasNameMessagesAsAwsWordsThem) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  EXPECT_FAILS_EXACTLY(kms_.CreateAlias(c, "alias/app:prod", key.key_id), "ValidationException",
+                       "alias/app:prod contains invalid characters for an alias");
+  EXPECT_FAILS_EXACTLY(
+      kms_.CreateAlias(c, "alias/app prod", key.key_id), "ValidationException",
+      "1 validation error detected: Value 'alias/app prod' at 'aliasName' failed to satisfy "
+      "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$");
+  EXPECT_FAILS(kms_.DeleteAlias(c, "alias/a:b"), "ValidationException",
+               "alias/a:b contains invalid characters for an alias");
+}
+
+TEST_F(KmsTest, PlaintextLengthMessagesAsAwsWordsThem) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  EXPECT_FAILS_EXACTLY(
+      kms_.Encrypt(c, key.key_id, "", {}), "ValidationException",
+      "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+      "Member must have length greater than or equal to 1");
+  EXPECT_FAILS_EXACTLY(
+      kms_.Encrypt(c, key.key_id, std::string(4097, 'x'), {}), "ValidationException",
+      "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+      "Member must have length less than or equal to 4096");
+  EXPECT_TRUE(kms_.Encrypt(c, key.key_id, std::string(4096, 'x'), {}).has_value());
+}
+
+// ---- key rotation
+
+TEST_F(KmsTest, OnDemandRotationEncryptsWithNewMaterialAndOldCiphertextsStillDecrypt) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  EncryptionContext context = {{"app", "billing"}};
+  auto before = *kms_.Encrypt(c, key.key_id, "before rotation", context);
+  auto data_key = *kms_.GenerateDataKey(c, key.key_id, context);
+
+  auto rotated = kms_.RotateKeyOnDemand(c, key.arn);
+  ASSERT_TRUE(rotated.has_value()) << rotated.error().message;
+  EXPECT_EQ(*rotated, key.key_id);
+  auto after = *kms_.Encrypt(c, key.key_id, "after rotation", context);
+  ASSERT_TRUE(kms_.RotateKeyOnDemand(c, key.key_id).has_value());
+  auto third = *kms_.Encrypt(c, key.key_id, "third material", context);
+
+  // The blobs name their material version (format 2: the u32 after the ARN).
+  const size_t version_at = 4 + key.arn.size();
+  EXPECT_EQ(before[1], '\x02');
+  EXPECT_EQ(before.substr(version_at, 4), std::string("\0\0\0\0", 4));
+  EXPECT_EQ(after.substr(version_at, 4), std::string("\0\0\0\1", 4));
+  EXPECT_EQ(third.substr(version_at, 4), std::string("\0\0\0\2", 4));
+  EXPECT_EQ(kms_.Decrypt(c, before, context, "")->plaintext, "before rotation");
+  EXPECT_EQ(kms_.Decrypt(c, after, context, "")->plaintext, "after rotation");
+  EXPECT_EQ(kms_.Decrypt(c, third, context, "")->plaintext, "third material");
+  EXPECT_EQ(kms_.Decrypt(c, data_key.ciphertext_blob, context, "")->plaintext, data_key.plaintext);
+
+  // A blob relabelled with another material version does not open.
+  std::string relabelled = after;
+  relabelled[version_at + 3] = '\0';
+  EXPECT_FAILS(kms_.Decrypt(c, relabelled, context, ""), "InvalidCiphertextException", "");
+  relabelled[version_at + 3] = '\x07';  // a version the key does not have
+  EXPECT_FAILS(kms_.Decrypt(c, relabelled, context, ""), "InvalidCiphertextException", "");
+
+  auto listed = kms_.ListKeyRotations(c, key.key_id, false, {});
+  ASSERT_TRUE(listed.has_value()) << listed.error().message;
+  ASSERT_THAT(listed->items, SizeIs(2));
+  EXPECT_EQ(listed->items[0].key_id, key.key_id);
+  EXPECT_EQ(listed->items[0].rotation_type, "ON_DEMAND");
+  EXPECT_EQ(listed->items[0].rotation_date, clock_.Now());
+  EXPECT_FALSE(listed->items[0].current);
+  EXPECT_TRUE(listed->items[1].current);
+  EXPECT_THAT(listed->items[0].key_material_id, SizeIs(64));
+  EXPECT_NE(listed->items[0].key_material_id, listed->items[1].key_material_id);
+  auto all = kms_.ListKeyRotations(c, key.key_id, true, {});
+  ASSERT_THAT(all->items, SizeIs(3));
+  EXPECT_EQ(all->items[0].rotation_type, "");
+  EXPECT_FALSE(all->items[0].rotation_date.has_value());
+  EXPECT_EQ(all->items[1].key_material_id, listed->items[0].key_material_id);
+
+  // On-demand rotation leaves automatic rotation off.
+  auto status = kms_.GetKeyRotationStatus(c, key.key_id);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->enabled);
+  EXPECT_FALSE(status->next_rotation.has_value());
+}
+
+TEST_F(KmsTest, BlobsOfTheFormatBeforeRotationDecryptAsMaterialVersionZero) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  // A format-1 blob as berth wrote them before rotation existed, made here from the
+  // stored material: 0xB7 0x01 | u16 length | ARN | GCM, header + context as AAD.
+  std::string store_key = "kms/111122223333/us-east-1/key/" + key.key_id;
+  auto record = json::Json::parse((*kv_->Get(store_key))->value);
+  auto material = root_.Open(*Base64Decode(record["material"].get<std::string>()), store_key);
+  ASSERT_TRUE(material.has_value());
+  std::string legacy = "\xB7\x01";
+  legacy.push_back(static_cast<char>(key.arn.size() >> 8));
+  legacy.push_back(static_cast<char>(key.arn.size() & 0xff));
+  legacy += key.arn;
+  std::string context_aad("\0\0\0\0", 4);  // the empty encryption context
+  legacy += *crypto::AesGcmSeal(*material, "written by berth 1", legacy + context_aad);
+
+  EXPECT_EQ(Service::BlobKeyArn(legacy), key.arn);
+  EXPECT_EQ(kms_.Decrypt(c, legacy, {}, "")->plaintext, "written by berth 1");
+  ASSERT_TRUE(kms_.RotateKeyOnDemand(c, key.key_id).has_value());
+  EXPECT_EQ(kms_.Decrypt(c, legacy, {}, "")->plaintext, "written by berth 1");
+  auto reencrypted = kms_.ReEncrypt(c, legacy, {}, "", key.key_id, {});
+  ASSERT_TRUE(reencrypted.has_value()) << reencrypted.error().message;
+  EXPECT_EQ(reencrypted->ciphertext_blob[1], '\x02');
+  EXPECT_EQ(kms_.Decrypt(c, reencrypted->ciphertext_blob, {}, "")->plaintext, "written by berth 1");
+}
+
+TEST_F(KmsTest, AutomaticRotationHappensWhenThePeriodHasPassed) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  const TimePoint enabled_at = clock_.Now();
+  ASSERT_TRUE(kms_.EnableKeyRotation(c, key.key_id, 90).has_value());
+  auto status = kms_.GetKeyRotationStatus(c, key.arn);
+  ASSERT_TRUE(status.has_value()) << status.error().message;
+  EXPECT_TRUE(status->enabled);
+  EXPECT_EQ(status->key_id, key.key_id);
+  EXPECT_EQ(status->period_days, 90);
+  EXPECT_EQ(status->next_rotation, enabled_at + std::chrono::days(90));
+  auto old_blob = *kms_.Encrypt(c, key.key_id, "year one", {});
+
+  clock_.Advance(std::chrono::days(89));
+  EXPECT_THAT(kms_.ListKeyRotations(c, key.key_id, false, {})->items, IsEmpty());
+  clock_.Advance(std::chrono::days(2));
+  const TimePoint due_seen = clock_.Now();
+  auto new_blob = *kms_.Encrypt(c, key.key_id, "year two", {});
+  EXPECT_EQ(new_blob.substr(4 + key.arn.size(), 4), std::string("\0\0\0\1", 4));
+  auto listed = kms_.ListKeyRotations(c, key.key_id, false, {});
+  ASSERT_THAT(listed->items, SizeIs(1));
+  EXPECT_EQ(listed->items[0].rotation_type, "AUTOMATIC");
+  EXPECT_EQ(listed->items[0].rotation_date, due_seen);
+  EXPECT_EQ(kms_.GetKeyRotationStatus(c, key.key_id)->next_rotation,
+            due_seen + std::chrono::days(90));
+  EXPECT_EQ(kms_.Decrypt(c, old_blob, {}, "")->plaintext, "year one");
+  EXPECT_EQ(kms_.Decrypt(c, new_blob, {}, "")->plaintext, "year two");
+
+  // A disabled key does not rotate; disabling rotation stops it.
+  ASSERT_TRUE(kms_.DisableKey(c, key.key_id).has_value());
+  clock_.Advance(std::chrono::days(100));
+  EXPECT_THAT(kms_.ListKeyRotations(c, key.key_id, false, {})->items, SizeIs(1));
+  ASSERT_TRUE(kms_.EnableKey(c, key.key_id).has_value());
+  ASSERT_TRUE(kms_.DisableKeyRotation(c, key.key_id).has_value());
+  clock_.Advance(std::chrono::days(100));
+  kms_.Encrypt(c, key.key_id, "x", {});
+  EXPECT_THAT(kms_.ListKeyRotations(c, key.key_id, false, {})->items, SizeIs(1));
+  status = kms_.GetKeyRotationStatus(c, key.key_id);
+  EXPECT_FALSE(status->enabled);
+  EXPECT_EQ(status->period_days, 0);
+  EXPECT_FALSE(status->next_rotation.has_value());
+
+  // The default period is 365 days.
+  ASSERT_TRUE(kms_.EnableKeyRotation(c, key.key_id, std::nullopt).has_value());
+  EXPECT_EQ(kms_.GetKeyRotationStatus(c, key.key_id)->period_days, 365);
+}
+
+TEST_F(KmsTest, RotationErrorsAsAws) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  EXPECT_FAILS_EXACTLY(
+      kms_.EnableKeyRotation(c, key.key_id, 89), "ValidationException",
+      "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy "
+      "constraint: Member must have value greater than or equal to 90");
+  EXPECT_FAILS(kms_.EnableKeyRotation(c, key.key_id, 2561), "ValidationException",
+               "Value '2561' at 'rotationPeriodInDays' failed to satisfy constraint: Member must "
+               "have value less than or equal to 2560");
+  EXPECT_TRUE(kms_.EnableKeyRotation(c, key.key_id, 2560).has_value());
+
+  ASSERT_TRUE(kms_.DisableKey(c, key.key_id).has_value());
+  auto on_demand = kms_.RotateKeyOnDemand(c, key.key_id);
+  auto enable = kms_.EnableKeyRotation(c, key.key_id, 365);
+  auto disable = kms_.DisableKeyRotation(c, key.key_id);
+  ASSERT_FALSE(on_demand.has_value());
+  ASSERT_FALSE(enable.has_value());
+  ASSERT_FALSE(disable.has_value());
+  for (const Error& e : {enable.error(), disable.error(), on_demand.error()}) {
+    EXPECT_EQ(e.code, "DisabledException");
+    EXPECT_EQ(e.message, key.arn + " is disabled.");
+  }
+  EXPECT_TRUE(kms_.GetKeyRotationStatus(c, key.key_id).has_value());
+  ASSERT_TRUE(kms_.ScheduleKeyDeletion(c, key.key_id, 7).has_value());
+  EXPECT_FAILS(kms_.RotateKeyOnDemand(c, key.key_id), "KMSInvalidStateException",
+               key.arn + " is pending deletion.");
+  EXPECT_FAILS(kms_.EnableKeyRotation(c, key.key_id, 365), "KMSInvalidStateException",
+               key.arn + " is pending deletion.");
+
+  // At most kMaxOnDemandRotations on-demand rotations a key.
+  auto busy = NewKey(ctx);
+  for (int i = 0; i < kMaxOnDemandRotations; ++i) {
+    ASSERT_TRUE(kms_.RotateKeyOnDemand(c, busy.key_id).has_value()) << i;
+  }
+  EXPECT_FAILS_EXACTLY(
+      kms_.RotateKeyOnDemand(c, busy.key_id), "LimitExceededException",
+      "The on-demand rotations limit has been reached for the given keyId. No more "
+      "on-demand rotations can be performed for this key: " +
+          busy.arn);
+
+  // Management forms only: an alias is not a key id here.
+  ASSERT_TRUE(kms_.CreateAlias(c, "alias/busy", busy.key_id).has_value());
+  EXPECT_FAILS(kms_.RotateKeyOnDemand(c, "alias/busy"), "NotFoundException",
+               "Invalid keyId 'alias/busy'");
+  EXPECT_FAILS(kms_.GetKeyRotationStatus(c, "0b0b0b0b-0000-4000-8000-000000000000"),
+               "NotFoundException", "does not exist");
+}
+
+TEST_F(KmsTest, ManagedKeysRotateYearlyAndCannotBeConfigured) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto managed = kms_.ManagedKey(Caller{ctx, kVia}, "secretsmanager");
+  ASSERT_TRUE(managed.has_value());
+  auto status = kms_.GetKeyRotationStatus(c, managed->key_id);
+  ASSERT_TRUE(status.has_value()) << status.error().message;
+  EXPECT_TRUE(status->enabled);
+  EXPECT_EQ(status->period_days, 365);
+  EXPECT_EQ(status->next_rotation, managed->created + std::chrono::days(365));
+  // Its key policy gives the account no kms:EnableKeyRotation or kms:RotateKeyOnDemand.
+  EXPECT_FAILS(kms_.RotateKeyOnDemand(c, managed->key_id), "AccessDeniedException",
+               "kms:RotateKeyOnDemand");
+  EXPECT_FAILS(kms_.DisableKeyRotation(c, managed->key_id), "AccessDeniedException",
+               "kms:DisableKeyRotation");
+}
+
+TEST_F(KmsTest, RotationOperationsAreAuthorizedWithTheirOwnActions) {
+  auto root_ctx = Ctx(Root());
+  auto key = NewKey(root_ctx);
+  auto user = User("rotator", Allow(R"(["kms:GetKeyRotationStatus","kms:ListKeyRotations"])"));
+  auto user_ctx = Ctx(user);
+  Caller u{user_ctx, ""};
+  EXPECT_TRUE(kms_.GetKeyRotationStatus(u, key.key_id).has_value());
+  EXPECT_TRUE(kms_.ListKeyRotations(u, key.key_id, false, {}).has_value());
+  const std::string denied =
+      "User: arn:aws:iam::111122223333:user/rotator is not authorized to perform: ";
+  EXPECT_FAILS(kms_.RotateKeyOnDemand(u, key.key_id), "AccessDeniedException",
+               denied + "kms:RotateKeyOnDemand on resource: " + key.arn);
+  EXPECT_FAILS(kms_.EnableKeyRotation(u, key.key_id, 365), "AccessDeniedException",
+               denied + "kms:EnableKeyRotation on resource: " + key.arn);
+  EXPECT_FAILS(kms_.DisableKeyRotation(u, key.key_id), "AccessDeniedException",
+               denied + "kms:DisableKeyRotation on resource: " + key.arn);
+  EXPECT_FAILS(kms_.UpdateKeyDescription(u, key.key_id, "d"), "AccessDeniedException",
+               denied + "kms:UpdateKeyDescription on resource: " + key.arn);
+  ASSERT_TRUE(iam_.PutInlinePolicy(kAccount, iam::PrincipalType::kUser, "rotator", "more",
+                                   Allow(R"(["kms:RotateKeyOnDemand"])"))
+                  .has_value());
+  EXPECT_TRUE(kms_.RotateKeyOnDemand(u, key.key_id).has_value());
+
+  // Another account: GetKeyRotationStatus by ARN; the writes not at all.
+  auto other_ctx = Ctx(Root(kOther));
+  EXPECT_FAILS(kms_.RotateKeyOnDemand(Caller{other_ctx, ""}, key.arn), "AccessDeniedException",
+               "cannot be used with a KMS key in another account");
+}
+
+TEST_F(KmsTest, ListKeyRotationsPages) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::seconds(60));
+    ASSERT_TRUE(kms_.RotateKeyOnDemand(c, key.key_id).has_value());
+  }
+  auto first = kms_.ListKeyRotations(c, key.key_id, false, {"", 2});
+  ASSERT_THAT(first->items, SizeIs(2));
+  ASSERT_FALSE(first->next_marker.empty());
+  auto second = kms_.ListKeyRotations(c, key.key_id, false, {first->next_marker, 2});
+  ASSERT_THAT(second->items, SizeIs(1));
+  EXPECT_TRUE(second->next_marker.empty());
+  EXPECT_TRUE(second->items[0].current);
+  EXPECT_LT(*first->items[1].rotation_date, *second->items[0].rotation_date);
+  EXPECT_FAILS(kms_.ListKeyRotations(c, key.key_id, false, {"", 1001}), "ValidationException",
+               "Value '1001' at 'limit'");
+}
+
+TEST_F(KmsTest, UpdateKeyDescription) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  ASSERT_TRUE(kms_.UpdateKeyDescription(c, key.arn, "billing data").has_value());
+  EXPECT_EQ(kms_.DescribeKey(c, key.key_id)->description, "billing data");
+  EXPECT_FAILS(kms_.UpdateKeyDescription(c, key.key_id, std::string(8193, 'd')),
+               "ValidationException",
+               "Value at 'description' failed to satisfy constraint: Member must have length less "
+               "than or equal to 8192");
+  ASSERT_TRUE(kms_.ScheduleKeyDeletion(c, key.key_id, 7).has_value());
+  EXPECT_FAILS(kms_.UpdateKeyDescription(c, key.key_id, "x"), "KMSInvalidStateException",
+               key.arn + " is pending deletion.");
+}
+
+TEST_F(KmsTest, RotatedMaterialIsSealedAndBoundToItsVersion) {
+  auto ctx = Ctx(Root());
+  Caller c{ctx, ""};
+  auto key = NewKey(ctx);
+  ASSERT_TRUE(kms_.RotateKeyOnDemand(c, key.key_id).has_value());
+  std::string store_key = "kms/111122223333/us-east-1/key/" + key.key_id;
+  auto record = json::Json::parse((*kv_->Get(store_key))->value);
+  ASSERT_EQ(record["rotations"].size(), 1u);
+  auto sealed = *Base64Decode(record["rotations"][0]["material"].get<std::string>());
+  EXPECT_TRUE(root_.Open(sealed, store_key + "#material/1").has_value());
+  // Not under the record's own key (version 0's binding): versions cannot be swapped.
+  EXPECT_FALSE(root_.Open(sealed, store_key).has_value());
 }
 
 }  // namespace

@@ -513,6 +513,18 @@ Result<SecretValue> Service::OpenVersion(const aws::RequestContext& ctx, const P
   return OpenValue(kms_, ctx, s, parsed.via_service, version_id, *sealed);
 }
 
+Status Service::RequireSameValue(const aws::RequestContext& ctx, const Parsed& parsed,
+                                 const std::string& version_id, const SecretValue& value) {
+  auto old = BERTH_TRY(OpenVersion(ctx, parsed, version_id));
+  bool same = old.type == value.type && old.data == value.data;
+  Wipe(old.data);
+  if (same) return {};
+  return Fail("ResourceExistsException",
+              fmt::format("You can't use ClientRequestToken {} because that value is already in "
+                          "use for a version of secret {}.",
+                          version_id, parsed.secret.arn));
+}
+
 Result<SecretVersionValue> Service::ReadVersion(const aws::RequestContext& ctx,
                                                 const Loaded& loaded, const std::string& version_id,
                                                 const std::string& version_stage) {
@@ -598,19 +610,13 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
                     "You can't create this secret because a secret with this name is already "
                     "scheduled for deletion.");
       }
-      // A retry of the request that created it?
-      if (e.create_token == token) {
-        const Version* v = e.FindVersion(token);
-        if (!value && e.versions.empty()) return WriteResult{e.arn, e.name, "", {}};
-        if (value && v != nullptr) {
-          auto stored = BERTH_TRY(ReadSealed(*existing->parsed, v->id));
-          if (stored) {
-            auto old = BERTH_TRY(OpenValue(kms_, ctx, e, ViaService(e.region), v->id, *stored));
-            bool same = old.type == value->type && old.data == value->data;
-            Wipe(old.data);
-            if (same) return WriteResult{e.arn, e.name, v->id, v->stages};
-          }
-        }
+      // A retry of the request that created it (or wrote that version)?
+      if (const Version* v = e.FindVersion(token); v != nullptr && value) {
+        BERTH_CHECK(RequireSameValue(ctx, *existing->parsed, v->id, *value));
+        return WriteResult{e.arn, e.name, v->id, v->stages};
+      }
+      if (e.create_token == token && !value && e.versions.empty()) {
+        return WriteResult{e.arn, e.name, "", {}};
       }
       return Fail(
           "ResourceExistsException",
@@ -713,16 +719,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
     if (value) {
       if (const Version* existing = s.FindVersion(token)) {
         // The same ClientRequestToken again: a retry when the value is the same.
-        auto stored = BERTH_TRY(ReadSealed(*loaded.parsed, existing->id));
-        if (!stored) return InternalFailure("secret version without a value");
-        auto old =
-            BERTH_TRY(OpenValue(kms_, ctx, s, loaded.parsed->via_service, existing->id, *stored));
-        bool same = old.type == value->type && old.data == value->data;
-        Wipe(old.data);
-        if (!same) {
-          return Fail("ResourceExistsException",
-                      "You can't modify an existing version, you can only create a new version.");
-        }
+        BERTH_CHECK(RequireSameValue(ctx, *loaded.parsed, existing->id, *value));
         return WriteResult{s.arn, s.name, existing->id, existing->stages};
       }
     }
@@ -1000,7 +997,11 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
   }
   Access access{.allow_deleted = true, .fresh = true};
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:DeleteSecret", access));
+    auto opened = Open(ctx, secret_id, "secretsmanager:DeleteSecret", access);
+    if (!opened && opened.error().code == "ResourceNotFoundException") {
+      return ForceDeletedAbsent(ctx, secret_id);
+    }
+    Loaded loaded = BERTH_TRY(std::move(opened));
     Secret s = loaded.secret();
     store::Txn txn;
     txn.compares.push_back({loaded.key, loaded.mod_revision});
@@ -1015,6 +1016,36 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
     }
   }
   return Contention();
+}
+
+Result<Secret> Service::ForceDeletedAbsent(const aws::RequestContext& ctx,
+                                           const std::string& secret_id) {
+  Secret s;
+  if (LooksLikeArn(secret_id)) {
+    auto arn = ParseArn(secret_id);
+    if (!arn || arn->service != "secretsmanager" || !arn->resource.starts_with("secret:")) {
+      return NotFound();
+    }
+    s.account = arn->account;
+    s.region = arn->region;
+    s.arn = secret_id;
+    s.name = arn->resource.substr(7);
+    // A full ARN ends in "-" and the 6 characters AWS added to the name.
+    if (s.name.size() > 7 && s.name[s.name.size() - 7] == '-') s.name.resize(s.name.size() - 7);
+  } else {
+    s.account = ctx.caller.account;
+    s.region = ctx.region;
+    s.name = secret_id;
+    s.arn = fmt::format("arn:aws:secretsmanager:{}:{}:secret:{}-{}", s.region, s.account, s.name,
+                        ids_.Letters(6));
+  }
+  // Still only for a caller who may delete such a secret (identity policies: there is
+  // no resource policy). Open checked another account's ARN already.
+  iam::ResourceContext rc;
+  rc.account = s.account;
+  BERTH_CHECK(access_.Authorize(ctx, "secretsmanager:DeleteSecret", s.arn, rc));
+  s.deleted = s.deletion_date = clock_.Now();
+  return s;
 }
 
 Result<Secret> Service::RestoreSecret(const aws::RequestContext& ctx,

@@ -249,7 +249,8 @@ class Service {
 
   // A new secret in the caller's account and region, with a first version
   // (AWSCURRENT) when a value is given. ResourceExistsException when the name
-  // is taken, unless this is a retry (same ClientRequestToken, same value);
+  // is taken, unless this is a retry (same ClientRequestToken, same value; the
+  // token of a version with another value is PutSecretValue's error);
   // InvalidRequestException when a secret of that name is scheduled for
   // deletion. Without KmsKeyId the account's AWS managed key is used.
   Result<WriteResult> CreateSecret(const aws::RequestContext& ctx, const CreateSecretRequest& req);
@@ -269,7 +270,8 @@ class Service {
   // the version that loses AWSCURRENT gets AWSPREVIOUS, a version left
   // without stages is deprecated. The ClientRequestToken is the version id: a
   // retry with the same value changes nothing, with another value is
-  // ResourceExistsException.
+  // ResourceExistsException ("You can't use ClientRequestToken <token> because
+  // that value is already in use for a version of secret <arn>.").
   Result<WriteResult> PutSecretValue(const aws::RequestContext& ctx,
                                      const PutSecretValueRequest& req);
 
@@ -299,7 +301,9 @@ class Service {
 
   // Schedules deletion after `recovery_window_days` (7..30, default 30) or,
   // with `force`, deletes at once. Not both (InvalidParameterException).
-  // Returns the secret with its deletion_date.
+  // Returns the secret with its deletion_date. With `force`, a secret that does
+  // not exist answers as AWS does: success, with the name given, an ARN for it
+  // (a new random suffix when a name was given) and now as the deletion date.
   Result<Secret> DeleteSecret(const aws::RequestContext& ctx, const std::string& secret_id,
                               std::optional<int64_t> recovery_window_days, bool force);
   Result<Secret> RestoreSecret(const aws::RequestContext& ctx, const std::string& secret_id);
@@ -363,6 +367,12 @@ class Service {
   // Reads version `version_id` of the secret and decrypts it as the caller.
   Result<SecretValue> OpenVersion(const aws::RequestContext& ctx, const Parsed& parsed,
                                   const std::string& version_id);
+  // A write whose ClientRequestToken names version `version_id`: fine when that
+  // version holds `value` (a retry), else ResourceExistsException as AWS words it.
+  Status RequireSameValue(const aws::RequestContext& ctx, const Parsed& parsed,
+                          const std::string& version_id, const SecretValue& value);
+  // DeleteSecret's answer for a forced deletion of a secret that does not exist.
+  Result<Secret> ForceDeletedAbsent(const aws::RequestContext& ctx, const std::string& secret_id);
   // Finds the version (by id, stage, or AWSCURRENT) and decrypts it as the
   // caller; notes the access date (at most one write a day).
   Result<SecretVersionValue> ReadVersion(const aws::RequestContext& ctx, const Loaded& loaded,

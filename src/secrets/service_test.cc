@@ -33,6 +33,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
@@ -280,8 +281,24 @@ TEST_F(SecretsTest, DuplicateNamesAndIdempotentRetries) {
   auto retry = sm_->CreateSecret(Root(), req);  // same token, same value
   ASSERT_TRUE(retry) << retry.error().message;
   EXPECT_EQ(retry->arn, first->arn);
+  // The token of a version with another value: AWS's message, the value never in it.
+  auto expect_in_use = [&](const Result<WriteResult>& result, const std::string& token) {
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, "ResourceExistsException");
+    EXPECT_EQ(result.error().message,
+              "You can't use ClientRequestToken " + token +
+                  " because that value is already in use for a version of secret " + first->arn +
+                  ".");
+  };
   req.value.secret_string = "v1-changed";
-  EXPECT_ERROR(sm_->CreateSecret(Root(), req), "ResourceExistsException");
+  expect_in_use(sm_->CreateSecret(Root(), req), Token('a'));
+  expect_in_use(Put("dup", "v1-changed", Token('a')), Token('a'));
+  UpdateSecretRequest update;
+  update.secret_id = "dup";
+  update.client_request_token = Token('a');
+  update.value.secret_string = "v1-changed";
+  expect_in_use(sm_->UpdateSecret(Root(), update), Token('a'));
+  EXPECT_EQ(Get(Root(), "dup")->value.data, "v1");
   req.client_request_token = Token('b');
   auto dup = sm_->CreateSecret(Root(), req);
   ASSERT_FALSE(dup);
@@ -293,11 +310,38 @@ TEST_F(SecretsTest, DuplicateNamesAndIdempotentRetries) {
   auto again = Put("dup", "v2", Token('c'));
   ASSERT_TRUE(again);
   EXPECT_EQ(again->version_id, Token('c'));
-  EXPECT_ERROR(Put("dup", "v2-other", Token('c')), "ResourceExistsException");
+  expect_in_use(Put("dup", "v2-other", Token('c')), Token('c'));
   auto versions = sm_->ListSecretVersionIds(Root(), {"dup", true, std::nullopt, ""});
   ASSERT_TRUE(versions);
   EXPECT_EQ(versions->versions.size(), 2u);
   EXPECT_EQ(Get(Root(), "dup")->value.data, "v2");
+}
+
+TEST_F(SecretsTest, ForceDeletingAnAbsentSecretSucceedsAsInAws) {
+  auto by_name = sm_->DeleteSecret(Root(), "never-was", std::nullopt, true);
+  ASSERT_TRUE(by_name) << by_name.error().message;
+  EXPECT_EQ(by_name->name, "never-was");
+  EXPECT_THAT(by_name->arn,
+              MatchesRegex("arn:aws:secretsmanager:us-east-1:111122223333:secret:never-was-.{6}"));
+  EXPECT_EQ(by_name->deletion_date, clock_.Now());
+
+  const std::string arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:gone-AbCdEf";
+  auto by_arn = sm_->DeleteSecret(Root(), arn, std::nullopt, true);
+  ASSERT_TRUE(by_arn) << by_arn.error().message;
+  EXPECT_EQ(by_arn->arn, arn);
+  EXPECT_EQ(by_arn->name, "gone");
+  EXPECT_THAT(Dump(), Not(HasSubstr("never-was")));
+
+  // Without force it is still not found; and the caller still needs the permission.
+  EXPECT_ERROR(sm_->DeleteSecret(Root(), "never-was", std::nullopt, false),
+               "ResourceNotFoundException");
+  auto reader = Role(kA, "reader",
+                     R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",)"
+                     R"("Action":"secretsmanager:GetSecretValue","Resource":"*"}]})");
+  auto denied = sm_->DeleteSecret(reader, "never-was", std::nullopt, true);
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, "AccessDeniedException");
+  EXPECT_THAT(denied.error().message, HasSubstr("secretsmanager:DeleteSecret"));
 }
 
 TEST_F(SecretsTest, StagesMoveAsAwsMovesThem) {

@@ -238,7 +238,10 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                   "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.");
     }
     if (spec) r.key_spec = *spec;
-    if (cmk_spec) r.key_spec = *cmk_spec;
+    if (cmk_spec) {
+      r.key_spec = *cmk_spec;
+      r.key_spec_member = "customerMasterKeySpec";
+    }
     if (auto origin = BERTH_TRY(json::OptionalString(in, "Origin"))) r.origin = *origin;
     if (BERTH_TRY(json::OptionalString(in, "CustomKeyStoreId"))) {
       return Fail("UnsupportedOperationException", "berth has no custom key stores.");
@@ -284,6 +287,60 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   ops["CancelKeyDeletion"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
     auto meta = BERTH_TRY(kms.CancelKeyDeletion(c, BERTH_TRY(Required(in, "KeyId"))));
     return Json{{"KeyId", meta.arn}};
+  });
+  ops["UpdateKeyDescription"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    BERTH_CHECK(kms.UpdateKeyDescription(c, key_id, BERTH_TRY(Required(in, "Description"))));
+    return Json::object();
+  });
+
+  // ---- key rotation
+  ops["EnableKeyRotation"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto days = BERTH_TRY(OptionalInt(in, "RotationPeriodInDays"));
+    BERTH_CHECK(kms.EnableKeyRotation(c, key_id, days));
+    return Json::object();
+  });
+  ops["DisableKeyRotation"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    BERTH_CHECK(kms.DisableKeyRotation(c, BERTH_TRY(Required(in, "KeyId"))));
+    return Json::object();
+  });
+  ops["GetKeyRotationStatus"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto status = BERTH_TRY(kms.GetKeyRotationStatus(c, BERTH_TRY(Required(in, "KeyId"))));
+    Json out = {{"KeyRotationEnabled", status.enabled}, {"KeyId", status.key_id}};
+    if (status.enabled) out["RotationPeriodInDays"] = status.period_days;
+    if (status.next_rotation) out["NextRotationDate"] = ToEpochSeconds(*status.next_rotation);
+    // On-demand rotations complete within the call: OnDemandRotationStartDate (a
+    // rotation in progress) is never reported.
+    return out;
+  });
+  ops["RotateKeyOnDemand"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    return Json{{"KeyId", BERTH_TRY(kms.RotateKeyOnDemand(c, BERTH_TRY(Required(in, "KeyId"))))}};
+  });
+  ops["ListKeyRotations"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+    auto include = BERTH_TRY(Optional(in, "IncludeKeyMaterial"));
+    if (!include.empty() && include != "ROTATIONS_ONLY" && include != "ALL_KEY_MATERIAL") {
+      return Fail("ValidationException",
+                  fmt::format("1 validation error detected: Value '{}' at 'includeKeyMaterial' "
+                              "failed to satisfy constraint: Member must satisfy enum value set: "
+                              "[ALL_KEY_MATERIAL, ROTATIONS_ONLY]",
+                              include.substr(0, 64)));
+    }
+    auto listed = BERTH_TRY(
+        kms.ListKeyRotations(c, key_id, include == "ALL_KEY_MATERIAL", BERTH_TRY(PageOf(in))));
+    Json rotations = Json::array();
+    for (const auto& r : listed.items) {
+      Json entry = {{"KeyId", r.key_id},
+                    {"KeyMaterialId", r.key_material_id},
+                    {"KeyMaterialState", r.current ? "CURRENT" : "NON_CURRENT"}};
+      if (r.rotation_date) entry["RotationDate"] = ToEpochSeconds(*r.rotation_date);
+      if (!r.rotation_type.empty()) entry["RotationType"] = r.rotation_type;
+      rotations.push_back(std::move(entry));
+    }
+    Json out = {{"Rotations", rotations}};
+    PutPage(out, listed);
+    return out;
   });
 
   // ---- cryptography
