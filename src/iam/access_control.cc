@@ -244,6 +244,26 @@ Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string
   return Fail("AccessDenied", decision.Message(request), 403);
 }
 
+Result<BoundPolicy> AccessControl::BindPolicy(std::string_view document, const std::string& code,
+                                              const std::string& invalid_message) {
+  auto bound = BindPrincipals(document, [this](std::string_view arn) {
+    return iam_.PrincipalId(arn);
+  });
+  if (!bound && bound.error().code == "MalformedPolicyDocument") {
+    return Fail(code, invalid_message);
+  }
+  return bound;
+}
+
+std::string AccessControl::ShowPolicy(const std::string& document,
+                                      const std::vector<std::pair<std::string, std::string>>& ids) {
+  return ShowBoundPrincipals(document, ids,
+                             [this](std::string_view arn) -> std::optional<std::string> {
+                               auto id = iam_.PrincipalId(arn);
+                               return id ? *id : std::nullopt;
+                             });
+}
+
 Result<SimulationPage> AccessControl::Simulate(const SimulationInput& input, TimePoint now) {
   if (!input.resource_policy.empty() && input.caller_arn.empty() && !input.principal) {
     return Fail("InvalidInput", "CallerArn is required when ResourcePolicy is given.");

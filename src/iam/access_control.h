@@ -93,6 +93,18 @@ class AccessControl {
   Status CheckTrust(const aws::Principal* caller, const std::string& service, const Role& role,
                     const std::string& external_id, const std::string& source_ip);
 
+  // Binds the IAM users and roles a resource policy names to their unique ids
+  // (iam::BindPrincipals with this server's entities), so that the stored
+  // policy keeps meaning them when they are deleted and names re-used. A user
+  // or role that does not exist: `code` ("MalformedPolicyDocumentException")
+  // with `invalid_message`.
+  Result<BoundPolicy> BindPolicy(std::string_view document, const std::string& code,
+                                 const std::string& invalid_message);
+  // The document as IAM shows it: bound principals that are gone appear as
+  // their unique ids.
+  std::string ShowPolicy(const std::string& document,
+                         const std::vector<std::pair<std::string, std::string>>& ids);
+
   // Evaluates every (action, resource) pair as Authorize would, with the
   // deciding statements, one page at a time. Input documents that do not parse
   // are MalformedPolicyDocument; InvalidInput for a resource policy without a

@@ -445,6 +445,10 @@ struct KeyRotation {
 struct KeyRecord {
   KeyMetadata meta;
   std::string policy;
+  // The policy with the IAM users and roles it names bound to their unique
+  // ids when it was put (what is evaluated; empty: `policy`), and those ids.
+  std::string bound_policy;
+  std::vector<std::pair<std::string, std::string>> policy_ids;
   std::map<std::string, std::string> tags;
   std::string sealed_material;             // version 0, root-key sealed, bound to store_key
   std::vector<KeyRotation> rotations;      // versions 1..n, oldest first
@@ -473,6 +477,8 @@ std::string Serialize(const KeyRecord& k) {
             {"spec", k.meta.key_spec},
             {"created", Millis(k.meta.created)},
             {"policy", k.policy},
+            {"bound_policy", k.bound_policy},
+            {"policy_ids", k.policy_ids},
             {"tags", k.tags},
             {"material", Base64Encode(k.sealed_material)}};
   if (k.meta.deletion_date) {
@@ -517,6 +523,11 @@ Result<KeyRecord> ParseKey(const store::KeyValue& kv) {
       k.meta.pending_window_days = j.value("window", 0);
     }
     k.policy = j.value("policy", "");
+    k.bound_policy = j.value("bound_policy", "");
+    if (j.contains("policy_ids") && j["policy_ids"].is_array()) {
+      k.policy_ids =
+          j["policy_ids"].get<std::vector<std::pair<std::string, std::string>>>();
+    }
     if (j.contains("tags")) k.tags = j["tags"].get<std::map<std::string, std::string>>();
     auto material = Base64Decode(j.value("material", ""));
     if (!material) return InternalFailure(fmt::format("corrupt KMS key record {}", kv.key));
@@ -744,7 +755,8 @@ Status Service::AuthorizeKey(const Caller& caller, const std::string& action, co
                              const EncryptionContext& context, const std::string& request_alias) {
   iam::ResourceContext res;
   res.account = key.meta.account;
-  res.policy = key.policy;
+  res.policy = key.bound_policy.empty() ? std::string_view(key.policy)
+                                        : std::string_view(key.bound_policy);
   res.is_key_policy = true;
   res.condition_keys = ConditionKeys(caller, context, request_alias);
   return access_.Authorize(caller.ctx, action, key.meta.arn, res);
@@ -956,6 +968,7 @@ Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequ
     key.meta.created = NowMillis(clock_);
     key.tags = request.tags;
     key.policy = request.policy.empty() ? DefaultKeyPolicy(account) : request.policy;
+    BERTH_CHECK(BindKeyPolicy(key));
     if (!request.policy.empty() && !request.bypass_policy_lockout_safety_check &&
         !AuthorizeKey(caller, "kms:PutKeyPolicy", key)) {
       return Fail("MalformedPolicyDocumentException",
@@ -1279,7 +1292,17 @@ Result<std::string> Service::GetKeyPolicy(const Caller& caller, const std::strin
   if (!policy_name.empty() && policy_name != "default") {
     return Fail("NotFoundException", fmt::format("No such policy exists: {}", Clip(policy_name)));
   }
-  return key.policy;
+  if (key.policy_ids.empty()) return key.policy;
+  return access_.ShowPolicy(key.policy, key.policy_ids);
+}
+
+Status Service::BindKeyPolicy(KeyRecord& key) {
+  auto bound = BERTH_TRY(access_.BindPolicy(
+      key.policy, "MalformedPolicyDocumentException",
+      "Policy contains a statement with one or more invalid principals."));
+  key.bound_policy = std::move(bound.document);
+  key.policy_ids = std::move(bound.ids);
+  return {};
 }
 
 Status Service::PutKeyPolicy(const Caller& caller, const std::string& key_id,
@@ -1299,6 +1322,7 @@ Status Service::PutKeyPolicy(const Caller& caller, const std::string& key_id,
     }
     BERTH_CHECK(ValidateKeyPolicy(policy));
     key.policy = policy;
+    BERTH_CHECK(BindKeyPolicy(key));
     if (!bypass_lockout_check && !AuthorizeKey(caller, "kms:PutKeyPolicy", key)) {
       return Fail("MalformedPolicyDocumentException",
                   "The new key policy will not allow you to update the key policy in the future.");

@@ -322,6 +322,9 @@ class Service {
   Result<std::shared_ptr<const KeyMaterial>> Material(const KeyRecord& key);
   Result<KeyRecord> CreateManagedKey(const Caller& caller, const std::string& service);
   Status PurgeExpired(const std::string& account, const std::string& region);
+  // Binds the users and roles `key.policy` names to their unique ids
+  // (iam::AccessControl::BindPolicy), into key.bound_policy / policy_ids.
+  Status BindKeyPolicy(KeyRecord& key);
   Status AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
                       const EncryptionContext& context = {});
   // With kms:RequestAlias `request_alias` (empty: none) instead of key.via_alias.

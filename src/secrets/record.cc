@@ -82,6 +82,7 @@ std::string EncodeSecret(const Secret& s) {
                     {"kms_key_id", s.kms_key_id},
                     {"key_arn", s.key_arn},
                     {"policy", s.policy},
+                    {"bound_policy", s.bound_policy},
                     {"created", Millis(s.created)},
                     {"last_changed", Millis(s.last_changed)},
                     {"create_token", s.create_token}};
@@ -91,6 +92,9 @@ std::string EncodeSecret(const Secret& s) {
   json::Json tags = json::Json::array();
   for (const auto& t : s.tags) tags.push_back(json::Json::array({t.key, t.value}));
   out["tags"] = std::move(tags);
+  json::Json ids = json::Json::object();
+  for (const auto& [arn, id] : s.policy_ids) ids[arn] = id;
+  out["policy_ids"] = std::move(ids);
   json::Json versions = json::Json::array();
   for (const auto& v : s.versions) {
     json::Json entry = {
@@ -114,6 +118,12 @@ Result<Secret> DecodeSecret(std::string_view bytes) {
     s.kms_key_id = Str(in, "kms_key_id");
     s.key_arn = Str(in, "key_arn");
     s.policy = Str(in, "policy");
+    s.bound_policy = Str(in, "bound_policy");
+    if (auto it = in.find("policy_ids"); it != in.end() && it->is_object()) {
+      for (const auto& [arn, id] : it->items()) {
+        if (id.is_string()) s.policy_ids.emplace_back(arn, id.get<std::string>());
+      }
+    }
     s.create_token = Str(in, "create_token");
     s.created = GetTime(in, "created").value_or(TimePoint());
     s.last_changed = GetTime(in, "last_changed").value_or(s.created);

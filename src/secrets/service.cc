@@ -363,7 +363,7 @@ Result<std::shared_ptr<const Service::Parsed>> Service::ParseRecord(const store:
   const Secret& s = parsed->secret;
   iam::ResourceContext& rc = parsed->resource;
   rc.account = s.account;
-  rc.policy = s.policy;
+  rc.policy = s.bound_policy.empty() ? std::string_view(s.policy) : std::string_view(s.bound_policy);
   rc.condition_keys["secretsmanager:SecretId"] = {s.arn};
   for (const auto& t : s.tags) {
     rc.condition_keys["secretsmanager:ResourceTag/" + t.key] = {t.value};
@@ -1086,7 +1086,12 @@ Result<Secret> Service::PutResourcePolicy(const aws::RequestContext& ctx,
                                 "The BlockPublicPolicy parameter is set to true, and the resource "
                                 "policy did not prevent broad access to the secret.");
                   }
+                  auto bound = BERTH_TRY(access_.BindPolicy(
+                      policy, "MalformedPolicyDocumentException",
+                      "This resource policy contains an unsupported principal."));
                   s.policy = policy;
+                  s.bound_policy = std::move(bound.document);
+                  s.policy_ids = std::move(bound.ids);
                   return {};
                 });
 }
@@ -1095,7 +1100,9 @@ Result<Secret> Service::GetResourcePolicy(const aws::RequestContext& ctx,
                                           const std::string& secret_id) {
   Access access{.allow_deleted = true};
   Loaded loaded = BERTH_TRY(Open(ctx, secret_id, "secretsmanager:GetResourcePolicy", access));
-  return loaded.secret();
+  Secret s = loaded.secret();
+  if (!s.policy_ids.empty()) s.policy = access_.ShowPolicy(s.policy, s.policy_ids);
+  return s;
 }
 
 Result<Secret> Service::DeleteResourcePolicy(const aws::RequestContext& ctx,
@@ -1103,6 +1110,8 @@ Result<Secret> Service::DeleteResourcePolicy(const aws::RequestContext& ctx,
   return Mutate(ctx, secret_id, "secretsmanager:DeleteResourcePolicy", Access{},
                 [](Secret& s) -> Status {
                   s.policy.clear();
+                  s.bound_policy.clear();
+                  s.policy_ids.clear();
                   return {};
                 });
 }

@@ -105,6 +105,10 @@ struct Secret {
   std::string kms_key_id;  // as the owner gave it; empty: the AWS managed key
   std::string key_arn;     // the key new versions are encrypted under; empty: not yet known
   std::string policy;      // resource policy document; empty: none
+  // The policy with the IAM users and roles it names bound to their unique
+  // ids when it was put (what is evaluated; empty: `policy`), and those ids.
+  std::string bound_policy;
+  std::vector<std::pair<std::string, std::string>> policy_ids;
   TimePoint created, last_changed;
   std::optional<TimePoint> last_accessed;
   std::optional<TimePoint> deleted;        // when DeleteSecret marked it

@@ -363,3 +363,40 @@ def test_simulation_pages_instead_of_answering_a_million_results(berth):
     e = denied(iam.simulate_custom_policy, PolicyInputList=[policy], ActionNames=actions[:3],
                Marker="bm90LWEtbWFya2Vy")
     assert code_of(e) == "InvalidInput"
+
+
+def test_resource_and_key_policies_keep_meaning_the_principal_they_named(berth):
+    iam = client(berth, "iam")
+    sm = client(berth, "secretsmanager")
+    kms = client(berth, "kms")
+    key, secret = make_user(iam, "alice")
+    alice_id = iam.get_user(UserName="alice")["User"]["UserId"]
+    alice_arn = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    arn = sm.create_secret(Name="db", SecretString="s3cret")["ARN"]
+    grant = doc({"Effect": "Allow", "Principal": {"AWS": alice_arn},
+                 "Action": "secretsmanager:GetSecretValue", "Resource": "*"})
+    sm.put_resource_policy(SecretId="db", ResourcePolicy=grant)
+    key_id = kms.create_key(Policy=doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": alice_arn}, "Action": "kms:DescribeKey",
+         "Resource": "*"}))["KeyMetadata"]["KeyId"]
+    assert client(berth, "secretsmanager", key, secret).get_secret_value(SecretId=arn)[
+        "SecretString"] == "s3cret"
+    client(berth, "kms", key, secret).describe_key(KeyId=key_id)
+    iam.delete_access_key(UserName="alice", AccessKeyId=key)
+    iam.delete_user(UserName="alice")
+    shown = json.loads(sm.get_resource_policy(SecretId="db")["ResourcePolicy"])
+    assert shown["Statement"][0]["Principal"] == {"AWS": alice_id}
+    shown_key = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    assert shown_key["Statement"][1]["Principal"] == {"AWS": alice_id}
+    key2, secret2 = make_user(iam, "alice")
+    e = denied(client(berth, "secretsmanager", key2, secret2).get_secret_value, SecretId=arn)
+    assert code_of(e) == "AccessDeniedException"
+    e = denied(client(berth, "kms", key2, secret2).describe_key, KeyId=key_id)
+    assert code_of(e) == "AccessDeniedException"
+    # Naming a principal that does not exist is refused, as AWS does.
+    e = denied(sm.put_resource_policy, SecretId="db", ResourcePolicy=doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ghost"},
+         "Action": "secretsmanager:GetSecretValue", "Resource": "*"}))
+    assert code_of(e) == "MalformedPolicyDocumentException"
