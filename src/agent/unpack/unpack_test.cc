@@ -30,6 +30,7 @@ using testing::File;
 using testing::Format;
 using testing::Hardlink;
 using testing::kMtime;
+using testing::LayerBytes;
 using testing::Symlink;
 using testing::WriteLayer;
 
@@ -225,6 +226,33 @@ TEST_P(CompressionTest, CorruptAndTruncatedStreamsAreErrors) {
   EXPECT_NE(st.error().message.find("truncated"), std::string::npos) << st.error().message;
 }
 
+// A few KB of gzip that expand to megabytes (a "zip bomb", scaled down): the
+// decompressor stops at the limit instead of filling the disk.
+TEST_P(CompressionTest, ALayerExpandingPastTheByteLimitFails) {
+  options_.gzip = GetParam().decoder;
+  std::vector<Entry> bomb = {File("zeros", std::string(8 << 20, '\0'))};
+  options_.max_bytes = 1 << 20;
+  auto st = Apply(bomb, GetParam().format);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "LayerUnpackError");
+  EXPECT_NE(st.error().message.find(
+                "the layer expands to more than 1048576 bytes uncompressed, the limit for one "
+                "layer"),
+            std::string::npos)
+      << st.error().message;
+  EXPECT_LT(fs::file_size(rootfs_ / "zeros"), uintmax_t{2} << 20);  // stopped there
+
+  // The limit is the uncompressed tar stream's length: exactly that much passes.
+  std::vector<Entry> small = {File("a", RandomText(100'000, 3)), File("b", "b")};
+  options_.max_bytes = static_cast<int64_t>(LayerBytes(small, Format::kTar).size());
+  st = Apply(small, GetParam().format);
+  ASSERT_TRUE(st) << st.error().message;
+  options_.max_bytes -= 1;
+  st = Apply(small, GetParam().format);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("the limit for one layer"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Formats, CompressionTest,
     ::testing::Values(CompressionCase{Format::kTar, GzipDecoder::kAuto, "tar"},
@@ -319,6 +347,26 @@ TEST_F(UnpackTest, UnpackAppliesLayersInOrderAndNamesTheFailingLayer) {
   EXPECT_TRUE(
       st.error().message.starts_with("layer 2 of 2: layer " + bad + ": entry \"../escape\""))
       << st.error().message;
+}
+
+TEST_F(UnpackTest, ALayerWithMoreEntriesThanTheLimitFails) {
+  std::vector<Entry> many = {Dir("d")};
+  for (int i = 0; i < 9; ++i) many.push_back(File("d/f" + std::to_string(i), "x"));
+  options_.max_entries = 10;
+  ASSERT_TRUE(Apply(many, Format::kGzip));
+  options_.max_entries = 9;
+  auto st = Apply(many, Format::kGzip);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "LayerUnpackError");
+  EXPECT_NE(st.error().message.find("the layer has more than 9 entries, the limit for one layer"),
+            std::string::npos)
+      << st.error().message;
+}
+
+TEST(UnpackOptionsTest, LayerLimitsAreFiniteByDefault) {
+  UnpackOptions defaults;
+  EXPECT_EQ(defaults.max_bytes, int64_t{16} << 30);
+  EXPECT_EQ(defaults.max_entries, 1'000'000);
 }
 
 TEST_F(UnpackTest, UnsupportedMediaTypeIsRefused) {
