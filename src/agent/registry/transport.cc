@@ -250,8 +250,9 @@ Transport::~Transport() {
 
 Result<TransportResponse> Transport::Send(const TransportRequest& request, size_t max_body) {
   BERTH_CHECK(CheckUrlAllowed(request.url, options_));
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-      options_.deadline - std::chrono::steady_clock::now());
+  // Rounded up: a request cut short by the deadline ends after it, not just before.
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(options_.deadline -
+                                                                std::chrono::steady_clock::now());
   if (remaining.count() <= 0) {
     return Fail("RequestTimeout",
                 fmt::format("{} {}: not sent: the pull's deadline has passed", request.method,
