@@ -20,14 +20,17 @@
 
 namespace berth::agent::registry {
 
+// Generous: 16 GiB of layers at 10 MB/s take under half of it.
+inline constexpr std::chrono::milliseconds kDefaultPullTimeout = std::chrono::hours(2);
+
 struct PullOptions {
   Platform platform = HostPlatform();  // used when the reference names an index
   TransportOptions transport;          // insecure hosts, CA file, timeouts
   RetryPolicy retry;                   // manifests and tokens; blobs use fetch.retry
   FetchOptions fetch;                  // parallelism, blob retries, deadline, progress
-  // Deadline for the whole Pull: credentials' token requests, manifests and
-  // blobs (TransportOptions::deadline). Zero for none.
-  std::chrono::milliseconds timeout{0};
+  // Deadline for the whole Pull: token requests, manifests and blobs
+  // (TransportOptions::deadline). Zero for none.
+  std::chrono::milliseconds timeout = kDefaultPullTimeout;
   // Called once the manifest is resolved, before any blob is fetched, with
   // the layers bottom first: lets the caller start unpacking layers as they
   // are committed, overlapping with the download of the next ones.

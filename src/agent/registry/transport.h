@@ -23,6 +23,10 @@ namespace berth::agent::registry {
 // file is trusted in addition to it.
 inline constexpr std::string_view kSystemCaPath = "/etc/ssl/certs";
 
+// The transfer speed floor (TransportOptions::low_speed_bytes, low_speed_time).
+inline constexpr int64_t kDefaultLowSpeedBytes = 1024;
+inline constexpr std::chrono::seconds kDefaultLowSpeedTime{30};
+
 struct TransportOptions {
   // Registries reachable over plain HTTP, as "host" (any port) or "host:port"
   // ("127.0.0.1:5000", "[::1]:5000", "registry.local"). Every other URL (a
@@ -42,8 +46,8 @@ struct TransportOptions {
   // libcurl measures the rate over a sliding window of up to 5 s, so a
   // transfer that stalls right after a burst is noticed once the burst has
   // left the window. low_speed_bytes 0: no floor.
-  std::chrono::seconds low_speed_time{30};
-  int64_t low_speed_bytes = 1024;
+  std::chrono::seconds low_speed_time = kDefaultLowSpeedTime;
+  int64_t low_speed_bytes = kDefaultLowSpeedBytes;
   // No request runs past this point: a request's timeout is cut to what
   // remains, nothing is retried after it, and the fetcher abandons its
   // transfers ("RequestTimeout" / the fetcher's timeout error). Puller::Pull
