@@ -18,11 +18,11 @@ import subprocess
 import tarfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from berth_harness import BERTH, free_port
+from registry_harness import QuietHandler, serve_in_background
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -62,12 +62,7 @@ class HostileRegistry:
         self.host = f"127.0.0.1:{self.port}"
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def reply(self, status, body=b"", headers=()):
                 self.send_response(status)
                 for k, v in headers:
@@ -125,15 +120,7 @@ class HostileRegistry:
                     pass
                 self.close_connection = True
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = serve_in_background(Handler, self.port)
 
     def add_blob(self, data):
         digest = digest_of(data)
