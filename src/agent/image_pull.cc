@@ -1,16 +1,21 @@
 #include "agent/image_pull.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "agent/registry/errors.h"
 #include "agent/registry/reference.h"
-#include "agent/unpack/unpack.h"
 #include "common/json.h"
 #include "crypto/sha256.h"
 
@@ -95,11 +100,9 @@ std::optional<registry::PullResult> LoadRecord(content::Store& store, const std:
 class RootfsBuilder {
  public:
   static Result<RootfsBuilder> Begin(const std::string& dest) {
+    BERTH_CHECK(CheckDestination(dest));
     std::filesystem::path target(dest);
     std::error_code ec;
-    if (std::filesystem::exists(target, ec)) {
-      return Fail("InvalidDestination", fmt::format("{} already exists", dest));
-    }
     std::filesystem::path parent = target.parent_path().empty() ? "." : target.parent_path();
     std::filesystem::create_directories(parent, ec);
     std::string tmp = (parent / ("." + target.filename().string() + ".berth-unpack")).string();
@@ -111,9 +114,18 @@ class RootfsBuilder {
   }
   const std::string& dir() const { return tmp_; }
   Status Commit() {
-    std::error_code ec;
-    std::filesystem::rename(tmp_, dest_, ec);
-    if (ec) return InternalFailure(fmt::format("cannot move the rootfs to {}", dest_));
+    // Never replaces what appeared at `dest` meanwhile (rename(2) would
+    // replace an empty directory, or a symlink).
+    int renamed = ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_NOREPLACE);
+    if (renamed != 0 && errno == EINVAL) renamed = ::rename(tmp_.c_str(), dest_.c_str());
+    if (renamed != 0 && (errno == EEXIST || errno == ENOTEMPTY)) {
+      return Fail("InvalidDestination",
+                  fmt::format("{} appeared while the image was unpacked: not replaced", dest_));
+    }
+    if (renamed != 0) {
+      return InternalFailure(
+          fmt::format("cannot move the rootfs to {}: {}", dest_, std::strerror(errno)));
+    }
     done_ = true;
     return {};
   }
@@ -131,12 +143,28 @@ class RootfsBuilder {
   bool done_ = false;
 };
 
+// Applies layer `i` of `layers` (bottom first) to `rootfs`. Errors are
+// CannotPullContainerError naming `image`, the layer and why it was refused.
+Status ApplyImageLayer(content::Store& store, const std::string& rootfs, const std::string& image,
+                       const std::vector<content::Descriptor>& layers, size_t i,
+                       const unpack::UnpackOptions& options) {
+  const content::Descriptor& layer = layers[i];
+  Status applied =
+      unpack::ApplyLayer(rootfs, store.BlobPath(layer.digest), layer.media_type, options);
+  if (applied) return {};
+  return Fail(registry::PullError(image,
+                                  fmt::format("layer {} of {} ({}): {}", i + 1, layers.size(),
+                                              layer.digest, applied.error().message),
+                                  applied.error().http_status));
+}
+
 // Applies layers in order as the fetcher commits them, on its own thread, so
 // unpacking layer N overlaps with downloading layers N+1...
 class PipelinedUnpack {
  public:
-  PipelinedUnpack(content::Store& store, std::string rootfs)
-      : store_(store), rootfs_(std::move(rootfs)) {}
+  PipelinedUnpack(content::Store& store, std::string rootfs, std::string image,
+                  const unpack::UnpackOptions& options)
+      : store_(store), rootfs_(std::move(rootfs)), image_(std::move(image)), options_(options) {}
   ~PipelinedUnpack() { Cancel(); }
 
   void Start(const std::vector<content::Descriptor>& layers) {
@@ -157,12 +185,14 @@ class PipelinedUnpack {
     }
     if (thread_.joinable()) thread_.join();
   }
-  // Waits for every layer; the outcome of applying them.
+  // Waits for every layer; the outcome of applying them: the first layer's
+  // error, if one failed.
   Status Finish() {
     if (thread_.joinable()) thread_.join();
     std::lock_guard lock(mu_);
-    if (!started_all_) return InternalFailure("the layers were never resolved");
-    return status_;
+    if (!status_) return status_;
+    if (!applied_all_) return InternalFailure("the layers were never resolved");
+    return {};
   }
 
  private:
@@ -172,7 +202,7 @@ class PipelinedUnpack {
       {
         std::unique_lock lock(mu_);
         if (i == layers_.size()) {
-          started_all_ = true;
+          applied_all_ = true;
           return;
         }
         layer = layers_[i];
@@ -184,33 +214,36 @@ class PipelinedUnpack {
           return;
         }
       }
-      auto applied = unpack::ApplyLayer(rootfs_, store_.BlobPath(layer.digest), layer.media_type);
+      // layers_ is not written again once Start has run.
+      Status applied = ApplyImageLayer(store_, rootfs_, image_, layers_, i, options_);
       if (!applied) {
         std::lock_guard lock(mu_);
-        status_ = Fail(applied.error().code,
-                       fmt::format("layer {} of {}: {}", i + 1, layers_.size(), applied.error().message));
+        status_ = std::move(applied);
         return;
       }
     }
   }
 
   content::Store& store_;
-  std::string rootfs_;
+  const std::string rootfs_;
+  const std::string image_;
+  const unpack::UnpackOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<content::Descriptor> layers_;
   std::set<std::string> committed_;
   bool cancelled_ = false;
-  bool started_all_ = false;
+  bool applied_all_ = false;
   Status status_;
   std::thread thread_;
 };
 
-Status UnpackCached(content::Store& store, const registry::PullResult& image, const std::string& dest) {
-  auto builder = BERTH_TRY(RootfsBuilder::Begin(dest));
-  std::vector<unpack::LayerFile> layers;
-  for (const auto& l : image.layers) layers.push_back({store.BlobPath(l.digest), l.media_type});
-  BERTH_CHECK(unpack::Unpack(builder.dir(), layers));
+Status UnpackCached(content::Store& store, const registry::PullResult& image,
+                    const std::string& name, const ImagePullOptions& options) {
+  auto builder = BERTH_TRY(RootfsBuilder::Begin(options.dest));
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    BERTH_CHECK(ApplyImageLayer(store, builder.dir(), name, image.layers, i, options.unpack));
+  }
   return builder.Commit();
 }
 
@@ -242,7 +275,7 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
     std::unique_ptr<PipelinedUnpack> pipeline;
     if (!options.dest.empty()) {
       builder.emplace(BERTH_TRY(RootfsBuilder::Begin(options.dest)));
-      pipeline = std::make_unique<PipelinedUnpack>(store, builder->dir());
+      pipeline = std::make_unique<PipelinedUnpack>(store, builder->dir(), key, options.unpack);
       pull_options.on_resolved = [&](const std::vector<content::Descriptor>& layers) {
         pipeline->Start(layers);
       };
@@ -269,16 +302,36 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
       }
     } else {
       result.image = std::move(*pulled);
-      BERTH_CHECK(SaveRecord(store, key, result.image));
+      // The record only once the image is usable: a failed unpack leaves none.
       if (pipeline) {
         BERTH_CHECK(pipeline->Finish());
         BERTH_CHECK(builder->Commit());
-        return result;
       }
+      BERTH_CHECK(SaveRecord(store, key, result.image));
+      return result;
     }
   }
-  if (!options.dest.empty()) BERTH_CHECK(UnpackCached(store, result.image, options.dest));
+  if (!options.dest.empty()) BERTH_CHECK(UnpackCached(store, result.image, key, options));
   return result;
+}
+
+Status CheckDestination(const std::string& dest) {
+  struct stat st;
+  if (::lstat(dest.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return Fail("InvalidDestination",
+                fmt::format("cannot check {}: {}", dest, std::strerror(errno)));
+  }
+  std::string what = S_ISDIR(st.st_mode) ? "a directory" : "a file";
+  if (S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    std::filesystem::path target = std::filesystem::read_symlink(dest, ec);
+    what = fmt::format("a symlink to {}", ec ? "?" : target.string());
+  }
+  return Fail("InvalidDestination",
+              fmt::format("{} already exists ({}): the rootfs is created at a path that does not "
+                          "exist yet",
+                          dest, what));
 }
 
 Result<int64_t> PruneImages(content::Store& store) {

@@ -12,6 +12,7 @@
 #include "agent/content/store.h"
 #include "agent/credentials/credential_source.h"
 #include "agent/registry/puller.h"
+#include "agent/unpack/unpack.h"
 #include "common/error.h"
 
 namespace berth::agent {
@@ -29,9 +30,15 @@ Result<PullPolicy> ParsePullPolicy(std::string_view text);
 
 struct ImagePullOptions {
   registry::PullOptions pull;
+  // How layers are applied to `dest`, and the limits of one layer
+  // (UnpackOptions::max_bytes, max_entries).
+  unpack::UnpackOptions unpack;
   PullPolicy policy = PullPolicy::kDefault;
   credentials::CredentialSource* credentials = nullptr;  // null: anonymous
-  std::string dest;  // rootfs to create; empty: store only. Must not exist yet.
+  // Rootfs to create; empty: store only. Nothing may exist at this path, not
+  // even a dangling symlink (CheckDestination), and that is checked before
+  // anything is downloaded.
+  std::string dest;
 };
 
 struct ImagePullResult {
@@ -40,9 +47,22 @@ struct ImagePullResult {
   std::string warning;      // e.g. why the cache was used
 };
 
-// `store` holds the blobs and remembers which reference resolved to what.
+// `store` holds the blobs and remembers which reference resolved to what:
+// the record (<store>/images/) is written only once every blob is in the store
+// and, with options.dest, the rootfs is in place. A failed pull or unpack
+// writes no record and leaves nothing at options.dest.
+//
+// Errors: InvalidDestination (CheckDestination), the Puller's
+// (CannotPullContainerError / CannotPullContainerAuthError, errors.h), and
+// CannotPullContainerError "<reference>: layer <i> of <n> (<digest>): <why>"
+// when a layer cannot be applied: an entry escaping the rootfs, a limit of
+// options.unpack passed, a corrupt stream.
 Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
                                   const ImagePullOptions& options);
+
+// OK when nothing exists at `dest` (checked without following a symlink), so
+// a rootfs can be created there. Errors: "InvalidDestination" saying what is there.
+Status CheckDestination(const std::string& dest);
 
 // Garbage collection: deletes every blob of `store` that no image pulled into
 // it references (by the records PullImage keeps) and stale partial

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "aws/credentials_file.h"
 #include "aws/json_client.h"
@@ -204,11 +206,22 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "Print the version");
 
+  // Said plainly (CLI11's NonNegativeNumber names the range of a double).
+  const CLI::Validator kNotNegative(
+      [](std::string& value) -> std::string {
+        return value.starts_with('-') ? "must not be negative" : "";
+      },
+      "NOT NEGATIVE");
   berth::cli::PullFlags pull_flags;
   auto* pull = cli.add_subcommand("pull", "Pull an image into the content store (and unpack it)");
   pull->add_option("image", pull_flags.image, "Image reference, e.g. registry.example.com:5000/team/api:1.4")
       ->required();
-  pull->add_option("--creds", pull_flags.creds, "Registry credentials USER:PASSWORD");
+  pull->add_option("--creds", pull_flags.creds,
+                   "Registry credentials USER:PASSWORD (other users of the host can read them in "
+                   "/proc/<pid>/cmdline: prefer --username with --password-stdin)");
+  pull->add_option("--username", pull_flags.username, "Registry user name, with --password-stdin");
+  pull->add_flag("--password-stdin", pull_flags.password_stdin,
+                 "Read the registry password for --username from the first line of stdin");
   pull->add_option("--docker-config", pull_flags.docker_config, "Docker config.json with auths");
   pull->add_option("--repository-credentials", pull_flags.repository_credentials,
                    "Secrets Manager secret (name or ARN) holding {\"username\",\"password\"}, "
@@ -233,6 +246,31 @@ int main(int argc, char** argv) {
   pull->add_option("--pull-policy", pull_flags.policy,
                    "default, always, once or prefer-cached (ECS_IMAGE_PULL_BEHAVIOR)");
   pull->add_option("--parallel", pull_flags.parallel, "Blobs downloaded at once");
+  pull->add_option("--max-layer-bytes", pull_flags.max_layer_bytes,
+                   "Largest uncompressed size of one layer, e.g. 16GiB, 500MB (0: no limit)")
+      ->check(kNotNegative)
+      ->transform(CLI::AsSizeValue(/*kb_is_1000=*/true))
+      ->capture_default_str();
+  pull->add_option("--max-layer-files", pull_flags.max_layer_files,
+                   "Most entries (files, directories, links) in one layer (0: no limit)")
+      ->check(kNotNegative)
+      ->capture_default_str();
+  pull->add_option("--timeout", pull_flags.timeout_seconds,
+                   "Deadline for the pull's transfers, e.g. 90s, 30m, 2h (0: none)")
+      ->check(kNotNegative)
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, double>{{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}}))
+      ->capture_default_str();
+  pull->add_option("--low-speed-limit", pull_flags.low_speed_limit,
+                   "A transfer slower than this many bytes a second for --low-speed-time is "
+                   "abandoned and retried, e.g. 1KiB (0: no floor)")
+      ->check(kNotNegative)
+      ->transform(CLI::AsSizeValue(/*kb_is_1000=*/true))
+      ->capture_default_str();
+  pull->add_option("--low-speed-time", pull_flags.low_speed_time,
+                   "Seconds a transfer may stay under --low-speed-limit")
+      ->check(CLI::Range(int64_t{1}, int64_t{24 * 3600}))
+      ->capture_default_str();
 
   std::string image_store = "./berth-data/content";
   std::vector<std::string> image_refs;

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -171,6 +173,30 @@ Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(
   return std::unique_ptr<agent::credentials::CredentialSource>(std::move(source));
 }
 
+// --username with the password on the first line of standard input. Errors
+// never contain the password.
+Result<std::unique_ptr<agent::credentials::CredentialSource>> StdinCredentials(const PullFlags& f,
+                                                                               std::istream& in) {
+  if (f.username.empty() || !f.password_stdin) {
+    return Fail("InvalidRegistryCredentials",
+                "--username and --password-stdin go together: the password for --username is "
+                "read from standard input");
+  }
+  if (f.username.find(':') != std::string::npos) {
+    return Fail("InvalidRegistryCredentials", "--username cannot contain ':'");
+  }
+  std::string password;
+  std::getline(in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    return Fail("InvalidRegistryCredentials",
+                "--password-stdin: no password on the first line of standard input");
+  }
+  return std::unique_ptr<agent::credentials::CredentialSource>(
+      std::make_unique<agent::credentials::StaticCredentials>(
+          agent::credentials::RegistryCredentials{f.username, std::move(password), ""}));
+}
+
 }  // namespace
 
 int RunPull(const PullFlags& f) {
@@ -191,18 +217,41 @@ int RunPull(const PullFlags& f) {
   }
   options.pull.transport.insecure_hosts = f.insecure_registries;
   options.pull.transport.ca_file = f.ca_file;
+  options.pull.transport.low_speed_bytes = f.low_speed_limit;
+  options.pull.transport.low_speed_time = std::chrono::seconds(f.low_speed_time);
+  // Capped at ~30 years, which is no deadline, so that the clock cannot overflow.
+  options.pull.timeout =
+      std::chrono::milliseconds(std::llround(std::min(f.timeout_seconds, 1e9) * 1000));
   options.pull.fetch.parallelism = std::max(1, f.parallel);
+  options.unpack.max_bytes = f.max_layer_bytes;
+  options.unpack.max_entries = f.max_layer_files;
   options.dest = f.dest;
+  // Before credentials are fetched and anything is downloaded.
+  if (!f.dest.empty()) {
+    if (Status free = agent::CheckDestination(f.dest); !free) {
+      fmt::print(stderr, "berth pull: --dest: {}\n", free.error().message);
+      return 2;
+    }
+  }
 
   std::unique_ptr<agent::credentials::CredentialSource> creds;
+  bool stdin_creds = f.password_stdin || !f.username.empty();
   if (int(!f.creds.empty()) + int(!f.docker_config.empty()) +
-          int(!f.repository_credentials.empty()) >
+          int(!f.repository_credentials.empty()) + int(stdin_creds) >
       1) {
     fmt::print(stderr,
-               "berth pull: give one of --creds, --docker-config and --repository-credentials\n");
+               "berth pull: give one of --creds, --username with --password-stdin, "
+               "--docker-config and --repository-credentials\n");
     return 2;
   }
-  if (!f.repository_credentials.empty()) {
+  if (stdin_creds) {
+    auto source = StdinCredentials(f, std::cin);
+    if (!source) {
+      fmt::print(stderr, "berth pull: {}\n", source.error().message);
+      return 2;
+    }
+    creds = std::move(*source);
+  } else if (!f.repository_credentials.empty()) {
     auto source = SecretCredentials(f);
     if (!source) {
       fmt::print(stderr, "berth pull: {}: {}\n", source.error().code, source.error().message);

@@ -2,14 +2,25 @@
 // progress bars on a terminal and one line per event otherwise.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "agent/registry/puller.h"
+#include "agent/registry/transport.h"
+#include "agent/unpack/unpack.h"
 
 namespace berth::cli {
 
 struct PullFlags {
   std::string image;
-  std::string creds;          // "user:pass"
+  // "user:pass". Any user of the host can read it in /proc/<pid>/cmdline
+  // while the pull runs: `username` with `password_stdin` keeps it out.
+  std::string creds;
+  // With password_stdin: the password is the first line of standard input
+  // (as `docker login --password-stdin`), the trailing newline dropped.
+  std::string username;
+  bool password_stdin = false;
   std::string docker_config;  // path to a Docker config.json
   // A Secrets Manager secret {"username","password"} read from berth as the
   // caller (credentials chosen as the AWS CLI chooses them: `profile`, else
@@ -28,6 +39,15 @@ struct PullFlags {
   std::string ca_file;
   std::string policy = "default";
   int parallel = 4;
+  // Limits; zero turns one off. Layers: uncompressed bytes and entries of
+  // one layer. The pull: a deadline for all its transfers (seconds), and a
+  // floor on transfer speed (bytes a second over low_speed_time seconds).
+  int64_t max_layer_bytes = agent::unpack::kDefaultMaxLayerBytes;
+  int64_t max_layer_files = agent::unpack::kDefaultMaxLayerEntries;
+  double timeout_seconds =
+      std::chrono::duration<double>(agent::registry::kDefaultPullTimeout).count();
+  int64_t low_speed_limit = agent::registry::kDefaultLowSpeedBytes;
+  int64_t low_speed_time = agent::registry::kDefaultLowSpeedTime.count();
 };
 
 // Runs the pull; returns the process exit code (0 ok, 1 pull failed, 2 bad flags).

@@ -12,8 +12,13 @@ namespace berth::crypto {
 
 class RootKey {
  public:
-  // Reads the 32-byte key at `path`, creating it (mode 0600, random) when the
-  // file does not exist. Fails when the file exists with another size.
+  // Reads the 32-byte key at `path`, creating it (random, mode 0600) when the
+  // file does not exist. A new key is written to "<path>.tmp" and renamed into
+  // place: whatever was at the temp path (a crash's leftover, a planted
+  // symlink) is unlinked, never written through; the file is created
+  // exclusively with mode 0600 whatever the umask; file and directory are
+  // fsynced; a key another process created meanwhile wins and is returned.
+  // Fails when the file exists with another size.
   static Result<RootKey> LoadOrCreate(const std::string& path);
   // A key from raw bytes (tests).
   static Result<RootKey> FromBytes(std::string bytes);

@@ -242,3 +242,28 @@ def tree_digest(rootfs):
                     digest = hashlib.sha256(f.read()).hexdigest()
                 out.append((rel, "f", st.st_mode & 0o7777, digest))
     return sorted(out)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for fakes: HTTP/1.1 (keep-alive, as registries are), no access log."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server for fakes: daemon threads, and no traceback when a client hangs
+    up mid-reply (tests cut transfers on purpose)."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+def serve_in_background(handler, port):
+    """Serves `handler` (a BaseHTTPRequestHandler class) on 127.0.0.1:`port` from a daemon
+    thread. Returns the server: stop it with shutdown() and server_close()."""
+    server = QuietHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/json.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
@@ -356,11 +358,21 @@ void RawHttpServer::Serve(int fd) {
   }
   if (head.find("\r\n\r\n") != std::string::npos) {
     Reply reply = handler_(head);
-    size_t sent = 0;
-    while (sent < reply.bytes.size()) {
-      ssize_t n = send(fd, reply.bytes.data() + sent, reply.bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
+    auto send_all = [&](std::string_view bytes) {
+      while (!bytes.empty()) {
+        ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<size_t>(n));
+      }
+      return true;
+    };
+    bool open = send_all(reply.bytes);
+    std::string_view trickle = reply.trickle;
+    while (open && !stop_ && !trickle.empty()) {
+      size_t n = std::min(std::max<size_t>(reply.trickle_chunk, 1), trickle.size());
+      open = send_all(trickle.substr(0, n));
+      trickle.remove_prefix(n);
+      std::this_thread::sleep_for(reply.trickle_every);
     }
     auto until = std::chrono::steady_clock::now() + reply.stall;
     while (!stop_ && std::chrono::steady_clock::now() < until) {

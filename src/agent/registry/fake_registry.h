@@ -126,12 +126,18 @@ class FakeRegistry {
 };
 
 // One request a connection: reads the request head, sends `Reply::bytes`,
-// waits `Reply::stall`, closes. For bodies cut short and stalled transfers.
+// then `Reply::trickle` a few bytes at a time, waits `Reply::stall`, closes.
+// For bodies cut short, stalled transfers and registries that trickle.
 class RawHttpServer {
  public:
   struct Reply {
     std::string bytes;
     std::chrono::milliseconds stall{0};
+    // Sent after `bytes`, `trickle_chunk` bytes every `trickle_every`, until
+    // it is all sent, the client hangs up or the server stops.
+    std::string trickle;
+    size_t trickle_chunk = 2;
+    std::chrono::milliseconds trickle_every{100};
   };
   // `head` is the request line and headers.
   using Handler = std::function<Reply(const std::string& head)>;

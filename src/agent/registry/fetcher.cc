@@ -279,13 +279,17 @@ class Run {
       jobs_.push_back(std::move(job));
     }
 
+    // The earlier of this Fetch's own deadline and the whole pull's.
     std::optional<Steady::time_point> deadline;
     if (options_.overall_timeout.count() > 0) deadline = Steady::now() + options_.overall_timeout;
+    bool pull_deadline_first = transport_.deadline != Steady::time_point::max() &&
+                               (!deadline || transport_.deadline < *deadline);
+    if (pull_deadline_first) deadline = transport_.deadline;
     const int parallelism = std::max(1, options_.parallelism);
     while (!failure_) {
       Steady::time_point now = Steady::now();
       if (deadline && now >= *deadline) {
-        Failed(nullptr, PullError(Where(), TimeoutMessage(), 504));
+        Failed(nullptr, PullError(Where(), TimeoutMessage(pull_deadline_first), 504));
         break;
       }
       for (auto& job : jobs_) {
@@ -383,8 +387,12 @@ class Run {
     return fmt::format("{}/{}: blob {}", registry_, repository_, job.desc.digest);
   }
 
-  std::string TimeoutMessage() const {
+  std::string TimeoutMessage(bool pull_deadline) const {
     size_t done = std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return j->done; });
+    if (pull_deadline) {
+      return fmt::format("the pull's deadline passed with {} of {} blobs fetched", done,
+                         jobs_.size());
+    }
     return fmt::format("timed out after {} ms with {} of {} blobs fetched",
                        options_.overall_timeout.count(), done, jobs_.size());
   }

@@ -24,9 +24,10 @@
 // - Verification: the store checks size and digest on commit; a mismatch
 //   (or more bytes than the descriptor's size) discards the data and fetches
 //   the blob once more from the start before failing.
-// - An overall deadline for the whole Fetch; when it passes, or any blob fails
-//   for good, the other transfers are abandoned (their .partial data is kept
-//   for a later resume) and Fetch returns the error.
+// - An overall deadline for the whole Fetch (FetchOptions::overall_timeout,
+//   and TransportOptions::deadline, the whole pull's); when it passes, or any
+//   blob fails for good, the other transfers are abandoned (their .partial
+//   data is kept for a later resume) and Fetch returns the error.
 #pragma once
 
 #include <chrono>

@@ -352,6 +352,56 @@ TEST(FetcherTest, AStalledTransferIsAbandonedAndRetried) {
   EXPECT_EQ(requests, 2);
 }
 
+// A registry sending a couple of bytes every 100 ms: never stalled, never
+// done. The default floor (1 KiB/s), judged here over 1 s instead of 30,
+// abandons the transfer, which is retried like any other failure.
+TEST(FetcherTest, ATransferTricklingBelowTheDefaultFloorIsAbandonedAndRetried) {
+  std::string data = Data(64 * 1024, 'r');
+  content::Descriptor blob = Describe(data);
+  std::atomic<int> requests{0};
+  auto server = RawHttpServer::Start([&](const std::string& head) {
+    if (++requests == 1) {
+      RawHttpServer::Reply reply{RawBlobReply(head, data, 0)};
+      reply.trickle = data;
+      return reply;
+    }
+    return RawHttpServer::Reply{RawBlobReply(head, data)};
+  });
+  FetchOptions options = Fast();
+  options.overall_timeout = 30s;  // at 20 bytes/s the blob would take an hour
+  Fixture f({server->host()}, options);
+  EXPECT_EQ(f.transport.low_speed_bytes, 1024);
+  f.transport.low_speed_time = 1s;
+  Fetcher fetcher(f.transport, f.authorizer, f.store, options);
+  Status got = fetcher.Fetch(server->host(), "app", {blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(f.store.ReadBlob(blob.digest).value_or(""), data);
+  EXPECT_EQ(requests, 2);
+}
+
+TEST(FetcherTest, ARegistryThatOnlyTricklesFailsOnceTheAttemptsAreSpent) {
+  std::string data = Data(64 * 1024, 'q');
+  auto server = RawHttpServer::Start([&](const std::string& head) {
+    RawHttpServer::Reply reply{RawBlobReply(head, data, 0)};
+    reply.trickle = data;
+    return reply;
+  });
+  FetchOptions options = Fast();
+  options.retry.max_attempts = 2;
+  options.overall_timeout = 30s;
+  Fixture f({server->host()}, options);
+  f.transport.low_speed_time = 1s;
+  Fetcher fetcher(f.transport, f.authorizer, f.store, options);
+  Status got = fetcher.Fetch(server->host(), "app", {Describe(data)});
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, kCannotPullContainerError);
+  EXPECT_NE(got.error().message.find("Operation too slow. Less than 1024 bytes/sec"),
+            std::string::npos)
+      << got.error().message;
+  EXPECT_NE(got.error().message.find("(gave up after 2 attempts)"), std::string::npos)
+      << got.error().message;
+}
+
 TEST(FetcherTest, TheOverallDeadlineEndsTheFetch) {
   std::string data = Data(64 * 1024, 't');
   auto server = RawHttpServer::Start([&](const std::string& head) {

@@ -136,6 +136,12 @@ Result<ImageManifest> ParseImageManifest(std::string_view media_type, std::strin
     return Bad(fmt::format("not a container image: config media type {}",
                            Quote(manifest.config.media_type)));
   }
+  if (manifest.config.size > kMaxConfigSize) {
+    return Bad(
+        fmt::format("the image config is {} bytes, more than the {} bytes an image config "
+                    "may have",
+                    manifest.config.size, kMaxConfigSize));
+  }
   auto layers = doc.find("layers");
   if (layers == doc.end() || !layers->is_array()) return Bad("the manifest has no layers array");
   for (size_t i = 0; i < layers->size(); ++i) {

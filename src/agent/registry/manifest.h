@@ -7,6 +7,7 @@
 // is wrong, meant to follow a context such as "manifest sha256:...: "), never a crash.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ inline constexpr std::string_view kManifestAccept =
 
 // Manifests larger than this are refused (containerd's limit).
 inline constexpr size_t kMaxManifestSize = 4 << 20;
+// Image configs are read whole into memory: a manifest naming a larger one is
+// refused before it is fetched. Real configs are KBs; their history and
+// labels for hundreds of layers stay far below this.
+inline constexpr int64_t kMaxConfigSize = 8 << 20;
 
 bool IsIndexMediaType(std::string_view media_type);     // OCI index, Docker manifest list
 bool IsManifestMediaType(std::string_view media_type);  // OCI manifest, Docker v2 manifest
@@ -57,8 +62,8 @@ struct ImageManifest {
 };
 
 // Parses an image manifest of `media_type` (IsManifestMediaType). Requires
-// schemaVersion 2, a container image config type, sha256 digests, sizes >= 0
-// and supported layer types.
+// schemaVersion 2, a container image config type of at most kMaxConfigSize
+// bytes, sha256 digests, sizes >= 0 and supported layer types.
 Result<ImageManifest> ParseImageManifest(std::string_view media_type, std::string_view body);
 
 struct IndexEntry {

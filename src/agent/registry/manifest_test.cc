@@ -160,6 +160,24 @@ TEST(ParseImageManifestTest, RejectsWhatCannotBePulledSafely) {
   }
 }
 
+TEST(ParseImageManifestTest, AConfigLargerThanTheCapIsRefused) {
+  // The config is read whole into memory, so its size is capped like a manifest's.
+  auto with_config_size = [](int64_t size) {
+    std::string body = Manifest(std::string(kOciConfigType), "");
+    size_t at = body.find("\"size\":7");
+    return body.replace(at, 8, "\"size\":" + std::to_string(size));
+  };
+  EXPECT_EQ(kMaxConfigSize, 8 << 20);
+  ASSERT_TRUE(ParseImageManifest(kOciManifestType, with_config_size(kMaxConfigSize)).has_value());
+  Result<ImageManifest> got =
+      ParseImageManifest(kOciManifestType, with_config_size(kMaxConfigSize + 1));
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, kCannotPullContainerError);
+  EXPECT_EQ(got.error().message,
+            "the image config is 8388609 bytes, more than the 8388608 bytes an image config may "
+            "have");
+}
+
 // --- Indexes and platform selection -------------------------------------------------
 
 std::string Entry(const std::string& type, const std::string& digest, const std::string& os,

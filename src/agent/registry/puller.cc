@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "agent/registry/authorizer.h"
 #include "agent/registry/errors.h"
 #include "agent/registry/resolver.h"
@@ -27,9 +29,29 @@ Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSou
                                 const PullOptions& options) {
   std::optional<credentials::RegistryCredentials> presented;
   if (credentials != nullptr) presented = BERTH_TRY(credentials->Lookup(ref));
-  Authorizer authorizer(std::move(presented), options.transport, options.retry);
+  TransportOptions transport_options = options.transport;
+  if (options.timeout.count() > 0) {
+    transport_options.deadline =
+        std::min(transport_options.deadline, std::chrono::steady_clock::now() + options.timeout);
+  }
+  Result<PullResult> pulled = PullWith(ref, std::move(presented), transport_options, options);
+  if (!pulled && pulled.error().code != kCannotPullContainerAuthError &&
+      std::chrono::steady_clock::now() >= transport_options.deadline) {
+    return Fail(PullError(ref.ToString(),
+                          fmt::format("the pull timed out after {:g}s: {}",
+                                      options.timeout.count() / 1000.0, pulled.error().message),
+                          504));
+  }
+  return pulled;
+}
 
-  Transport transport(options.transport);
+Result<PullResult> Puller::PullWith(const Reference& ref,
+                                    std::optional<credentials::RegistryCredentials> presented,
+                                    const TransportOptions& transport_options,
+                                    const PullOptions& options) {
+  Authorizer authorizer(std::move(presented), transport_options, options.retry);
+
+  Transport transport(transport_options);
   Resolver resolver(transport, authorizer, options.retry);
   Resolved resolved = BERTH_TRY(resolver.Resolve(ref, options.platform));
 
@@ -39,7 +61,7 @@ Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSou
                                          resolved.image.layers.end());
   blobs.push_back(resolved.image.config);
   if (options.on_resolved) options.on_resolved(resolved.image.layers);
-  Fetcher fetcher(options.transport, authorizer, store_, options.fetch);
+  Fetcher fetcher(transport_options, authorizer, store_, options.fetch);
   BERTH_CHECK(fetcher.Fetch(ref.registry, ref.repository, blobs));
 
   // Manifests go in last: a manifest in the store means its blobs are there.

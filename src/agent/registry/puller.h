@@ -3,8 +3,8 @@
 // agent's engine call Puller::Pull; unpacking the layers is the next stage's job.
 #pragma once
 
+#include <chrono>
 #include <functional>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,11 +20,17 @@
 
 namespace berth::agent::registry {
 
+// Generous: 16 GiB of layers at 10 MB/s take under half of it.
+inline constexpr std::chrono::milliseconds kDefaultPullTimeout = std::chrono::hours(2);
+
 struct PullOptions {
   Platform platform = HostPlatform();  // used when the reference names an index
   TransportOptions transport;          // insecure hosts, CA file, timeouts
   RetryPolicy retry;                   // manifests and tokens; blobs use fetch.retry
   FetchOptions fetch;                  // parallelism, blob retries, deadline, progress
+  // Deadline for the whole Pull: token requests, manifests and blobs
+  // (TransportOptions::deadline). Zero for none.
+  std::chrono::milliseconds timeout = kDefaultPullTimeout;
   // Called once the manifest is resolved, before any blob is fetched, with
   // the layers bottom first: lets the caller start unpacking layers as they
   // are committed, overlapping with the download of the next ones.
@@ -57,12 +63,21 @@ class Puller {
   //
   // Errors: a CredentialSource error as it came; otherwise
   // CannotPullContainerAuthError (the registry demands credentials and there
-  // were none) or CannotPullContainerError: <what the registry said> (errors.h).
+  // were none) or CannotPullContainerError: <what the registry said> (errors.h);
+  // past options.timeout, CannotPullContainerError "<ref>: the pull timed out
+  // after <timeout>: <what was under way>" (HTTP 504). An image config larger
+  // than kMaxConfigSize is refused before it is fetched.
   // Credentials are dropped when Pull returns and never appear in an error or log.
   Result<PullResult> Pull(const Reference& ref, credentials::CredentialSource* credentials,
                           const PullOptions& options);
 
  private:
+  // Pull with the credentials looked up and the deadline set.
+  Result<PullResult> PullWith(const Reference& ref,
+                              std::optional<credentials::RegistryCredentials> presented,
+                              const TransportOptions& transport_options,
+                              const PullOptions& options);
+
   content::Store& store_;
 };
 

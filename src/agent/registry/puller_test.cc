@@ -251,5 +251,50 @@ TEST(PullerTest, ACredentialSourceErrorComesBackAsIs) {
   EXPECT_EQ(registry->requests().size(), 0u);
 }
 
+// The whole pull has a deadline: blobs that trickle forever (no floor on the
+// rate here) and a registry that never answers a manifest both end with it.
+TEST(PullerTest, ThePullsDeadlineEndsATricklingDownload) {
+  auto registry = FakeRegistry::Start();
+  registry->AddImage("team/app", "v1", {std::string(64 * 1024, 'x')});
+  auto objects = testing::RawHttpServer::Start([](const std::string& head) {
+    testing::RawHttpServer::Reply reply{
+        testing::RawBlobReply(head, std::string(64 * 1024, 'x'), 0)};
+    reply.trickle = std::string(64 * 1024, 'x');
+    return reply;
+  });
+  registry->RedirectBlobsTo("http://" + objects->host() + "/objects/");
+  FakeStore store;
+  PullOptions options = Options(*registry);
+  options.transport.insecure_hosts.push_back(objects->host());
+  options.transport.low_speed_bytes = 0;
+  options.timeout = 500ms;
+  Result<PullResult> got =
+      Puller(store).Pull(Ref(registry->host() + "/team/app:v1"), nullptr, options);
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, kCannotPullContainerError);
+  EXPECT_EQ(got.error().http_status, 504);
+  EXPECT_EQ(got.error().message,
+            registry->host() + "/team/app:v1: the pull timed out after 0.5s: " + registry->host() +
+                "/team/app: the pull's deadline passed with 0 of 2 blobs fetched");
+}
+
+TEST(PullerTest, ThePullsDeadlineEndsAManifestRequestThatIsNeverAnswered) {
+  auto silent = testing::RawHttpServer::Start([](const std::string&) {
+    return testing::RawHttpServer::Reply{"", 30s};
+  });
+  FakeStore store;
+  PullOptions options;
+  options.transport.insecure_hosts = {silent->host()};
+  options.timeout = 500ms;
+  Result<PullResult> got =
+      Puller(store).Pull(Ref(silent->host() + "/team/app:v1"), nullptr, options);
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, kCannotPullContainerError);
+  EXPECT_TRUE(got.error().message.starts_with(silent->host() +
+                                              "/team/app:v1: the pull timed out after 0.5s: "))
+      << got.error().message;
+  EXPECT_NE(got.error().message.find("manifests/v1"), std::string::npos) << got.error().message;
+}
+
 }  // namespace
 }  // namespace berth::agent::registry

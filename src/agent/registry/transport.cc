@@ -250,6 +250,15 @@ Transport::~Transport() {
 
 Result<TransportResponse> Transport::Send(const TransportRequest& request, size_t max_body) {
   BERTH_CHECK(CheckUrlAllowed(request.url, options_));
+  // Rounded up: a request cut short by the deadline ends after it, not just before.
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(options_.deadline -
+                                                                std::chrono::steady_clock::now());
+  if (remaining.count() <= 0) {
+    return Fail("RequestTimeout",
+                fmt::format("{} {}: not sent: the pull's deadline has passed", request.method,
+                            internal::DescribeUrl(request.url)),
+                504);
+  }
   CURL* easy = impl_->easy;
   if (easy == nullptr) return InternalFailure("curl_easy_init failed");
   internal::ConfigureEasy(easy, options_, request.url, impl_->error_buffer);
@@ -265,7 +274,8 @@ Result<TransportResponse> Transport::Send(const TransportRequest& request, size_
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
   }
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::min(options_.request_timeout, remaining).count()));
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
@@ -300,7 +310,9 @@ Result<TransportResponse> SendWithRetry(Transport& transport, const TransportReq
     Result<TransportResponse> response = transport.Send(request, max_body);
     bool again = response ? IsRetryableStatus(response->status) : IsRetryable(response.error());
     if (!again || attempt >= retry.max_attempts) return response;
-    std::this_thread::sleep_for(retry.BackoffAfter(attempt));
+    std::chrono::milliseconds wait = retry.BackoffAfter(attempt);
+    if (wait >= transport.options().deadline - std::chrono::steady_clock::now()) return response;
+    std::this_thread::sleep_for(wait);
   }
 }
 

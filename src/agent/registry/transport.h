@@ -23,6 +23,10 @@ namespace berth::agent::registry {
 // file is trusted in addition to it.
 inline constexpr std::string_view kSystemCaPath = "/etc/ssl/certs";
 
+// The transfer speed floor (TransportOptions::low_speed_bytes, low_speed_time).
+inline constexpr int64_t kDefaultLowSpeedBytes = 1024;
+inline constexpr std::chrono::seconds kDefaultLowSpeedTime{30};
+
 struct TransportOptions {
   // Registries reachable over plain HTTP, as "host" (any port) or "host:port"
   // ("127.0.0.1:5000", "[::1]:5000", "registry.local"). Every other URL (a
@@ -37,11 +41,18 @@ struct TransportOptions {
   // have the fetcher's overall deadline instead.
   std::chrono::milliseconds request_timeout{60'000};
   // A transfer that moves fewer than `low_speed_bytes` bytes a second for
-  // `low_speed_time` is abandoned (and, for blobs, retried). libcurl measures
-  // the rate over a sliding window of up to 5 s, so a transfer that stalls right
-  // after a burst is noticed once the burst has left the window.
-  std::chrono::seconds low_speed_time{30};
-  int64_t low_speed_bytes = 1;
+  // `low_speed_time` is abandoned (and retried as other transfer failures
+  // are), so a registry trickling a few bytes a second cannot hold a pull.
+  // libcurl measures the rate over a sliding window of up to 5 s, so a
+  // transfer that stalls right after a burst is noticed once the burst has
+  // left the window. low_speed_bytes 0: no floor.
+  std::chrono::seconds low_speed_time = kDefaultLowSpeedTime;
+  int64_t low_speed_bytes = kDefaultLowSpeedBytes;
+  // No request runs past this point: a request's timeout is cut to what
+  // remains, nothing is retried after it, and the fetcher abandons its
+  // transfers ("RequestTimeout" / the fetcher's timeout error). Puller::Pull
+  // sets it from PullOptions::timeout.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::string user_agent = "berth";
 };
 
@@ -118,7 +129,8 @@ class Transport {
 
 // Sends `request`, trying again (after the policy's backoff) on retryable
 // transport errors and statuses. Returns the last response, whatever its
-// status, or the last transport error once the attempts are used up.
+// status, or the last transport error once the attempts are used up or the
+// transport's deadline would pass during the backoff.
 Result<TransportResponse> SendWithRetry(Transport& transport, const TransportRequest& request,
                                         size_t max_body, const RetryPolicy& retry);
 

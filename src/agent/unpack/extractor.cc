@@ -110,6 +110,10 @@ class Extractor {
       int r = archive_read_next_header(a, &entry);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) return ArchiveError(a, "cannot read the next tar header");
+      if (options_.max_entries > 0 && ++entries_ > options_.max_entries) {
+        return UnpackError(fmt::format(
+            "the layer has more than {} entries, the limit for one layer", options_.max_entries));
+      }
       const char* name = archive_entry_pathname(entry);
       name_ = name ? name : "";
       if (!name) return UnpackError("an entry has a name that cannot be decoded");
@@ -518,6 +522,7 @@ class Extractor {
   std::vector<char> buffer_;
   std::optional<Error> read_error_;
   std::string name_;  // the current entry, as the archive spells it
+  int64_t entries_ = 0;
 
   std::unordered_set<std::string> upper_;        // paths this layer wrote, and their ancestors
   std::map<std::string, Times> dir_times_;       // directory times to set at the end

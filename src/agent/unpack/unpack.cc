@@ -117,6 +117,28 @@ class PrefetchSource final : public Source {
   std::thread worker_;  // last: starts once the members above exist
 };
 
+// Counts a layer's uncompressed bytes; fails once they pass the limit, so a
+// layer built to expand without end stops being inflated there.
+class LimitedSource final : public Source {
+ public:
+  LimitedSource(Source& inner, int64_t max_bytes) : inner_(inner), max_bytes_(max_bytes) {}
+  Result<size_t> Read(char* buffer, size_t size) override {
+    size_t n = BERTH_TRY(inner_.Read(buffer, size));
+    total_ += static_cast<int64_t>(n);
+    if (max_bytes_ > 0 && total_ > max_bytes_) {
+      return UnpackError(fmt::format(
+          "the layer expands to more than {} bytes uncompressed, the limit for one layer",
+          max_bytes_));
+    }
+    return n;
+  }
+
+ private:
+  Source& inner_;
+  const int64_t max_bytes_;
+  int64_t total_ = 0;
+};
+
 Status CheckMediaType(std::string_view media_type) {
   if (IsSupportedLayerMediaType(media_type)) return {};
   return UnpackError(fmt::format("unsupported layer media type \"{}\"", media_type));
@@ -151,11 +173,12 @@ Status Apply(const std::string& rootfs, Source& source, std::string_view media_t
   RootDir root = BERTH_TRY(RootDir::Open(rootfs));
   Compression compression = Compression::kNone;
   std::unique_ptr<Source> tar = BERTH_TRY(Decompress(source, options.gzip, &compression));
+  LimitedSource limited(*tar, options.max_bytes);
   if (prefetch && compression != Compression::kNone) {
-    PrefetchSource ahead(*tar);
+    PrefetchSource ahead(limited);
     return ExtractTar(root, ahead, options);
   }
-  return ExtractTar(root, *tar, options);
+  return ExtractTar(root, limited, options);
 }
 
 }  // namespace

@@ -33,11 +33,13 @@
 // inside it fail (umoci's rootless mode works around that; the agent runs as root).
 //
 // Errors: "LayerUnpackError" (http 500), whose message names the layer and the
-// entry ("layer 2 (/store/blobs/sha256/ab..): entry \"../x\": ..."). A failed
+// entry ("layer 2 (/store/blobs/sha256/ab..): entry \"../x\": ..."), or the
+// limit a layer passed (UnpackOptions::max_bytes, max_entries). A failed
 // ApplyLayer may leave the rootfs half-written: the caller discards it.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,6 +51,12 @@
 namespace berth::agent::unpack {
 
 enum class DevicePolicy { kSkip, kRefuse, kCreate };
+
+// Default limits for one layer: generous for real images (the largest layers
+// seen in practice are a few GiB, with up to a few hundred thousand files), finite
+// against layers built to fill the disk or the inode table.
+inline constexpr int64_t kDefaultMaxLayerBytes = int64_t{16} << 30;  // 16 GiB
+inline constexpr int64_t kDefaultMaxLayerEntries = 1'000'000;
 
 enum class GzipDecoder {
   kAuto,  // ISA-L igzip when built with it (2.5-4x zlib's speed here), else zlib
@@ -65,6 +73,12 @@ struct UnpackOptions {
   GzipDecoder gzip = GzipDecoder::kAuto;
   // Receives each warning (skipped device, skipped xattr, ...). Default: log::Warn.
   std::function<void(const std::string&)> on_warning;
+  // A layer whose uncompressed tar stream is longer than `max_bytes` (a few
+  // MB of gzip can expand to GiBs), or that holds more than `max_entries`
+  // entries (files, directories, links, whiteouts), fails as soon as the
+  // limit is passed. Zero or less: no limit.
+  int64_t max_bytes = kDefaultMaxLayerBytes;
+  int64_t max_entries = kDefaultMaxLayerEntries;
 };
 
 // Layer media types this stage applies: OCI `...image.layer.v1.tar[+gzip|+zstd]`

@@ -1,6 +1,5 @@
 #include "agent/unpack/unpack.h"
 
-#include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -17,107 +16,23 @@
 #include <sstream>
 
 #include "agent/unpack/root_dir.h"
+#include "agent/unpack/test_layer.h"
 
 namespace berth::agent::unpack {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr time_t kMtime = 1700000000;
-
-enum class Format { kTar, kGzip, kZstd };
-
-// One tar entry as a test writes it.
-struct Entry {
-  std::string name;
-  unsigned type = AE_IFREG;
-  int perm = 0644;
-  std::string data;
-  std::string symlink;
-  std::string hardlink;
-  time_t mtime = kMtime;
-  int64_t uid = 0, gid = 0;
-  unsigned dev_major = 0, dev_minor = 0;
-  std::vector<std::pair<std::string, std::string>> xattrs;
-};
-
-Entry File(std::string name, std::string data, int perm = 0644) {
-  Entry e;
-  e.name = std::move(name);
-  e.data = std::move(data);
-  e.perm = perm;
-  return e;
-}
-Entry Dir(std::string name, int perm = 0755) {
-  Entry e;
-  e.name = std::move(name);
-  e.type = AE_IFDIR;
-  e.perm = perm;
-  return e;
-}
-Entry Symlink(std::string name, std::string target) {
-  Entry e;
-  e.name = std::move(name);
-  e.type = AE_IFLNK;
-  e.perm = 0777;
-  e.symlink = std::move(target);
-  return e;
-}
-Entry Hardlink(std::string name, std::string target) {
-  Entry e;
-  e.name = std::move(name);
-  e.hardlink = std::move(target);
-  return e;
-}
-Entry Device(std::string name, unsigned type, unsigned major, unsigned minor) {
-  Entry e;
-  e.name = std::move(name);
-  e.type = type;
-  e.perm = 0666;
-  e.dev_major = major;
-  e.dev_minor = minor;
-  return e;
-}
-
-// Writes `entries` as a pax tar (as the registry tools do) with libarchive.
-void WriteLayer(const std::string& path, const std::vector<Entry>& entries, Format format) {
-  archive* a = archive_write_new();
-  ASSERT_EQ(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-  if (format == Format::kGzip) {
-    ASSERT_EQ(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-  }
-  if (format == Format::kZstd) {
-    ASSERT_EQ(archive_write_add_filter_zstd(a), ARCHIVE_OK);
-  }
-  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK) << archive_error_string(a);
-  for (const Entry& e : entries) {
-    archive_entry* ae = archive_entry_new();
-    archive_entry_set_pathname(ae, e.name.c_str());
-    archive_entry_set_filetype(ae, e.type);
-    archive_entry_set_perm(ae, e.perm);
-    archive_entry_set_mtime(ae, e.mtime, 0);
-    archive_entry_set_uid(ae, e.uid);
-    archive_entry_set_gid(ae, e.gid);
-    if (!e.symlink.empty()) archive_entry_set_symlink(ae, e.symlink.c_str());
-    if (!e.hardlink.empty()) archive_entry_set_hardlink(ae, e.hardlink.c_str());
-    if (e.type == AE_IFCHR || e.type == AE_IFBLK) {
-      archive_entry_set_rdevmajor(ae, e.dev_major);
-      archive_entry_set_rdevminor(ae, e.dev_minor);
-    }
-    for (const auto& [k, v] : e.xattrs) {
-      archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
-    }
-    archive_entry_set_size(ae, e.type == AE_IFREG && e.hardlink.empty() ? e.data.size() : 0);
-    ASSERT_EQ(archive_write_header(a, ae), ARCHIVE_OK) << archive_error_string(a);
-    if (!e.data.empty()) {
-      ASSERT_EQ(archive_write_data(a, e.data.data(), e.data.size()),
-                static_cast<la_ssize_t>(e.data.size()));
-    }
-    archive_entry_free(ae);
-  }
-  ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
-  archive_write_free(a);
-}
+using testing::Device;
+using testing::Dir;
+using testing::Entry;
+using testing::File;
+using testing::Format;
+using testing::Hardlink;
+using testing::kMtime;
+using testing::LayerBytes;
+using testing::Symlink;
+using testing::WriteLayer;
 
 std::string Slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -311,6 +226,33 @@ TEST_P(CompressionTest, CorruptAndTruncatedStreamsAreErrors) {
   EXPECT_NE(st.error().message.find("truncated"), std::string::npos) << st.error().message;
 }
 
+// A few KB of gzip that expand to megabytes (a "zip bomb", scaled down): the
+// decompressor stops at the limit instead of filling the disk.
+TEST_P(CompressionTest, ALayerExpandingPastTheByteLimitFails) {
+  options_.gzip = GetParam().decoder;
+  std::vector<Entry> bomb = {File("zeros", std::string(8 << 20, '\0'))};
+  options_.max_bytes = 1 << 20;
+  auto st = Apply(bomb, GetParam().format);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "LayerUnpackError");
+  EXPECT_NE(st.error().message.find(
+                "the layer expands to more than 1048576 bytes uncompressed, the limit for one "
+                "layer"),
+            std::string::npos)
+      << st.error().message;
+  EXPECT_LT(fs::file_size(rootfs_ / "zeros"), uintmax_t{2} << 20);  // stopped there
+
+  // The limit is the uncompressed tar stream's length: exactly that much passes.
+  std::vector<Entry> small = {File("a", RandomText(100'000, 3)), File("b", "b")};
+  options_.max_bytes = static_cast<int64_t>(LayerBytes(small, Format::kTar).size());
+  st = Apply(small, GetParam().format);
+  ASSERT_TRUE(st) << st.error().message;
+  options_.max_bytes -= 1;
+  st = Apply(small, GetParam().format);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("the limit for one layer"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Formats, CompressionTest,
     ::testing::Values(CompressionCase{Format::kTar, GzipDecoder::kAuto, "tar"},
@@ -405,6 +347,26 @@ TEST_F(UnpackTest, UnpackAppliesLayersInOrderAndNamesTheFailingLayer) {
   EXPECT_TRUE(
       st.error().message.starts_with("layer 2 of 2: layer " + bad + ": entry \"../escape\""))
       << st.error().message;
+}
+
+TEST_F(UnpackTest, ALayerWithMoreEntriesThanTheLimitFails) {
+  std::vector<Entry> many = {Dir("d")};
+  for (int i = 0; i < 9; ++i) many.push_back(File("d/f" + std::to_string(i), "x"));
+  options_.max_entries = 10;
+  ASSERT_TRUE(Apply(many, Format::kGzip));
+  options_.max_entries = 9;
+  auto st = Apply(many, Format::kGzip);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "LayerUnpackError");
+  EXPECT_NE(st.error().message.find("the layer has more than 9 entries, the limit for one layer"),
+            std::string::npos)
+      << st.error().message;
+}
+
+TEST(UnpackOptionsTest, LayerLimitsAreFiniteByDefault) {
+  UnpackOptions defaults;
+  EXPECT_EQ(defaults.max_bytes, int64_t{16} << 30);
+  EXPECT_EQ(defaults.max_entries, 1'000'000);
 }
 
 TEST_F(UnpackTest, UnsupportedMediaTypeIsRefused) {

@@ -1,0 +1,176 @@
+#include "agent/image_pull.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/registry/errors.h"
+#include "agent/registry/fake_registry.h"
+#include "agent/unpack/test_layer.h"
+#include "testing/temp_dir.h"
+
+namespace berth::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using registry::testing::FakeRegistry;
+using unpack::testing::File;
+using unpack::testing::Format;
+using unpack::testing::LayerBytes;
+using namespace std::chrono_literals;
+
+// A disk store and a rootfs destination in a temp dir, pulling from a fake
+// registry that serves team/app:v1.
+class ImagePullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = FakeRegistry::Start();
+    auto store = content::Store::Open(dir_.File("store"));
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    store_ = std::move(*store);
+    options_.pull.transport.insecure_hosts = {registry_->host()};
+    options_.pull.retry = registry::RetryPolicy{2, 1ms, 1ms};
+    options_.pull.fetch.retry = registry::RetryPolicy{2, 1ms, 1ms};
+    options_.dest = dest_;
+  }
+
+  std::string Image() const { return registry_->host() + "/team/app:v1"; }
+  Result<ImagePullResult> Pull() { return PullImage(*store_, Image(), options_); }
+
+  // What a failed pull must not leave behind: a record, a rootfs, a half-built one.
+  void ExpectNothingKept() {
+    EXPECT_TRUE(!fs::exists(dir_.File("store/images")) || fs::is_empty(dir_.File("store/images")));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+    for (const auto& entry : fs::directory_iterator(dir_.path())) {
+      EXPECT_EQ(entry.path().string().find("berth-unpack"), std::string::npos) << entry.path();
+    }
+  }
+
+  test_support::TempDir dir_;
+  std::string dest_ = dir_.File("rootfs");
+  std::unique_ptr<FakeRegistry> registry_;
+  std::unique_ptr<content::Store> store_;
+  ImagePullOptions options_;
+};
+
+TEST_F(ImagePullTest, PullsUnpacksAndRecordsTheImage) {
+  registry_->AddImage("team/app", "v1", {LayerBytes({File("etc/motd", "hi\n")}, Format::kGzip)});
+  auto got = Pull();
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  std::ifstream motd(dest_ + "/etc/motd");
+  std::string line;
+  std::getline(motd, line);
+  EXPECT_EQ(line, "hi");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.File("store/images")), {}), 1);
+}
+
+TEST_F(ImagePullTest, ALayerEscapingTheRootfsIsTheErrorAndNothingIsRecorded) {
+  auto image = registry_->AddImage("team/app", "v1",
+                                   {LayerBytes({File("etc/motd", "hi\n")}, Format::kGzip),
+                                    LayerBytes({File("../escape", "x")}, Format::kGzip)});
+  auto got = Pull();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, registry::kCannotPullContainerError);
+  const std::string& bad = image.layers[1].digest;
+  EXPECT_EQ(got.error().message,
+            fmt::format("{}: layer 2 of 2 ({}): layer {}: entry \"../escape\": path has a \"..\" "
+                        "component",
+                        Image(), bad, store_->BlobPath(bad)));
+  ExpectNothingKept();
+  EXPECT_FALSE(fs::exists(dir_.File("escape")));
+}
+
+TEST_F(ImagePullTest, ALayerPastTheLimitsNamesTheLayerAndTheLimit) {
+  // 8 MiB of zeros: a few KB of gzip.
+  auto image = registry_->AddImage(
+      "team/app", "v1",
+      {LayerBytes({File("zeros", std::string(8 << 20, '\0'))}, Format::kGzip),
+       LayerBytes({File("a", "a"), File("b", "b"), File("c", "c")}, Format::kGzip)});
+  options_.unpack.max_bytes = 1 << 20;
+  auto got = Pull();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, registry::kCannotPullContainerError);
+  EXPECT_NE(got.error().message.find(fmt::format("layer 1 of 2 ({})", image.layers[0].digest)),
+            std::string::npos)
+      << got.error().message;
+  EXPECT_NE(got.error().message.find("the layer expands to more than 1048576 bytes uncompressed"),
+            std::string::npos)
+      << got.error().message;
+  ExpectNothingKept();
+
+  options_.unpack.max_bytes = 16 << 20;
+  options_.unpack.max_entries = 2;
+  got = Pull();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_NE(got.error().message.find(fmt::format("layer 2 of 2 ({}): ", image.layers[1].digest)),
+            std::string::npos)
+      << got.error().message;
+  EXPECT_NE(got.error().message.find("the layer has more than 2 entries"), std::string::npos)
+      << got.error().message;
+  ExpectNothingKept();
+}
+
+TEST_F(ImagePullTest, ACachedImageThatFailsToUnpackNamesTheLayer) {
+  auto image = registry_->AddImage("team/app", "v1",
+                                   {LayerBytes({File("a", "a"), File("b", "b")}, Format::kGzip)});
+  options_.dest.clear();
+  ASSERT_TRUE(Pull().has_value());  // store only: recorded
+  options_.dest = dest_;
+  options_.policy = PullPolicy::kOnce;
+  options_.unpack.max_entries = 1;
+  auto got = Pull();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, registry::kCannotPullContainerError);
+  EXPECT_NE(got.error().message.find(
+                fmt::format("{}: layer 1 of 1 ({}): ", Image(), image.layers[0].digest)),
+            std::string::npos)
+      << got.error().message;
+  EXPECT_FALSE(fs::exists(dest_));
+}
+
+TEST_F(ImagePullTest, AnExistingDestinationFailsBeforeAnyDownload) {
+  registry_->AddImage("team/app", "v1", {LayerBytes({File("a", "a")}, Format::kGzip)});
+  struct Case {
+    std::string name;
+    std::function<void(const std::string&)> make;
+    std::string what;
+  };
+  std::vector<Case> cases = {
+      {"dangling symlink",
+       [&](const std::string& p) { fs::create_symlink(dir_.File("nowhere"), p); },
+       "a symlink to " + dir_.File("nowhere")},
+      {"symlink to a directory",
+       [&](const std::string& p) {
+         fs::create_directory(dir_.File("elsewhere"));
+         fs::create_directory_symlink(dir_.File("elsewhere"), p);
+       },
+       "a symlink to " + dir_.File("elsewhere")},
+      {"empty directory", [](const std::string& p) { fs::create_directory(p); }, "a directory"},
+      {"file", [](const std::string& p) { std::ofstream(p) << "x"; }, "a file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::remove_all(dest_);
+    c.make(dest_);
+    auto got = Pull();
+    ASSERT_FALSE(got.has_value());
+    EXPECT_EQ(got.error().code, "InvalidDestination");
+    EXPECT_EQ(got.error().message,
+              fmt::format("{} already exists ({}): the rootfs is created at a path that does not "
+                          "exist yet",
+                          dest_, c.what));
+    EXPECT_TRUE(registry_->requests().empty());
+    EXPECT_FALSE(fs::exists(dir_.File("nowhere")));
+    EXPECT_TRUE(!fs::exists(dir_.File("elsewhere")) || fs::is_empty(dir_.File("elsewhere")));
+  }
+  EXPECT_TRUE(CheckDestination(dir_.File("free")).has_value());
+}
+
+}  // namespace
+}  // namespace berth::agent
