@@ -78,7 +78,11 @@ void BM_GatewayGetCallerIdentity(benchmark::State& state) {
                      return access.CheckTrust(caller, service, role, request.external_id, "");
                    });
   aws::Gateway gateway(identities, SystemClock::Instance(), crypto::SecureIds());
-  gateway.Add(server::StsRoutes(sts));
+  gateway.Add(server::StsRoutes(sts, [&](const aws::RequestContext& ctx, const std::string& action,
+                                          const std::string& resource,
+                                          const iam::ResourceContext& res) {
+                return access.Authorize(ctx, action, resource, res);
+              }));
   http::Request r = SignedGetCallerIdentity();
   for (auto _ : state) {
     http::Response res = gateway.Handle(r);

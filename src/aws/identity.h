@@ -13,12 +13,17 @@
 namespace berth::aws {
 
 struct Principal {
-  enum class Kind { kRoot, kUser, kAssumedRole };
+  // kFederatedUser: GetFederationToken's credentials, which carry an IAM user's
+  // permissions narrowed by the session policy.
+  enum class Kind { kRoot, kUser, kAssumedRole, kFederatedUser };
   Kind kind = Kind::kRoot;
   std::string account;        // 12 digits
   std::string arn;            // arn:aws:iam::<acct>:root | :user/<n> | arn:aws:sts::<acct>:assumed-role/<r>/<s>
-  std::string user_id;        // <acct> for root, AIDA... for users, AROA...:<session> for roles
-  std::string name;           // user or role name; empty for root
+                              // | arn:aws:sts::<acct>:federated-user/<n>
+  std::string user_id;        // <acct> for root, AIDA... for users, AROA...:<session> for roles,
+                              // <acct>:<name> for federated users
+  std::string name;           // user or role name (a federated user's: the IAM user's); empty for root
+  std::string parent_id;      // kFederatedUser: the IAM user's unique id (AIDA...)
   std::string access_key_id;  // the key that signed
   std::string session_name;   // assumed roles only
   std::optional<TimePoint> expiration;  // temporary credentials only

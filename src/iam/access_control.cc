@@ -152,13 +152,14 @@ Result<std::shared_ptr<const Policy>> AccessControl::Compiled(std::string_view d
 Result<bool> AccessControl::AddCallerPolicies(AuthzRequest& request, PolicySet& set) {
   const aws::Principal& p = request.principal;
   if (p.kind == aws::Principal::Kind::kRoot) return true;
-  bool user = p.kind == aws::Principal::Kind::kUser;
+  const bool federated = p.kind == aws::Principal::Kind::kFederatedUser;
+  const bool user = p.kind == aws::Principal::Kind::kUser || federated;
   auto policies =
       BERTH_TRY(IdentityPoliciesOf(user ? PrincipalType::kUser : PrincipalType::kRole, p.account,
                                    p.name));
   // Credentials belong to one user or role, named by its unique id: once it is
   // deleted (even if another is created under its name) they grant nothing.
-  std::string_view id = p.user_id;
+  std::string_view id = federated ? std::string_view(p.parent_id) : std::string_view(p.user_id);
   if (!user) id = id.substr(0, id.find(':'));
   if (!policies->exists || policies->id != id) return false;
   set.shared_identity = {policies, &policies->policies};  // shares the cached list
@@ -166,11 +167,15 @@ Result<bool> AccessControl::AddCallerPolicies(AuthzRequest& request, PolicySet& 
   for (const auto& [key, value] : policies->tags) {
     request.context["aws:PrincipalTag/" + key] = {value};
   }
-  if (!user) {
+  if (!user || federated) {
     std::string session_policy = BERTH_TRY(identities_.GetSessionPolicy(p.access_key_id));
     if (!session_policy.empty()) {
       set.session.push_back(
           {"session", BERTH_TRY(Compiled(session_policy, int(PolicyType::kSession)))});
+    } else if (federated) {
+      // A federated user without a session policy has no permissions (AWS).
+      static const auto kNothing = std::make_shared<const Policy>();
+      set.session.push_back({"session", kNothing});
     }
   }
   return true;

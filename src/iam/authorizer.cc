@@ -237,6 +237,9 @@ void AddGlobalConditionKeys(AuthzRequest& request, std::string_view source_ip,
       case aws::Principal::Kind::kAssumedRole:
         g.caller = C::kAssumedRole;
         break;
+      case aws::Principal::Kind::kFederatedUser:
+        g.caller = C::kFederatedUser;
+        break;
     }
     g.arn = p.arn;
     g.account = p.account;

@@ -253,6 +253,8 @@ std::optional<std::string> GlobalValue(size_t index, const ContextMap::Globals& 
           return "User";
         case C::kAssumedRole:
           return "AssumedRole";
+        case C::kFederatedUser:
+          return "FederatedUser";
         case C::kService:
           return std::nullopt;
       }

@@ -37,7 +37,7 @@ class ContextMap {
 
   // What the global keys are computed from (see AddGlobalConditionKeys).
   struct Globals {
-    enum class Caller : uint8_t { kRoot, kUser, kAssumedRole, kService };
+    enum class Caller : uint8_t { kRoot, kUser, kAssumedRole, kFederatedUser, kService };
     Caller caller = Caller::kService;
     std::string arn;  // the caller's ARN (a session's: the assumed-role ARN)
     std::string account;

@@ -383,6 +383,13 @@ Result<std::shared_ptr<IdentityStore::CachedSession>> IdentityStore::LoadSession
     p.name = s.user_name;
     p.arn = fmt::format("arn:aws:iam::{}:user/{}", p.account, p.name);
     p.user_id = s.user_id;
+  } else if (s.kind == "federated") {
+    p.kind = aws::Principal::Kind::kFederatedUser;
+    p.name = s.user_name;
+    p.parent_id = s.user_id;
+    p.session_name = s.session_name;
+    p.arn = fmt::format("arn:aws:sts::{}:federated-user/{}", p.account, s.session_name);
+    p.user_id = fmt::format("{}:{}", p.account, s.session_name);
   } else {
     p.kind = aws::Principal::Kind::kAssumedRole;
     p.name = s.role_name;
@@ -405,6 +412,18 @@ Result<std::string> IdentityStore::GetSessionPolicy(std::string_view access_key_
   auto loaded = BERTH_TRY(LoadSession(access_key_id));
   if (!loaded) return std::string();
   return loaded->session.session_policy;
+}
+
+Result<std::optional<std::string>> IdentityStore::AccountOfKey(std::string_view access_key_id) {
+  if (!IsValidAccessKeyId(access_key_id)) return std::optional<std::string>();
+  std::string key = access_key_id.starts_with("ASIA")
+                        ? fmt::format("{}{}", kSessionsPrefix, access_key_id)
+                        : AccessKeyKey(access_key_id);
+  auto kv = BERTH_TRY(kv_.Get(key));
+  if (!kv) return std::optional<std::string>();
+  auto record = json::Json::parse(kv->value, nullptr, false);
+  if (!record.is_object()) return InternalFailure("corrupt access key record");
+  return std::optional<std::string>(record.value("account", ""));
 }
 
 Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access_key_id,

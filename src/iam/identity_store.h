@@ -63,10 +63,12 @@ class IdentityStore final : public aws::CredentialResolver {
   // Temporary credentials of an assumed role (STS). The session token is
   // random; only its SHA-256 is stored, with the secret sealed.
   struct Session {
-    // "role" (AssumeRole), or "user" / "root" (GetSessionToken: the same
-    // principal with temporary credentials).
+    // "role" (AssumeRole), "user" / "root" (GetSessionToken: the same
+    // principal with temporary credentials), or "federated" (GetFederationToken:
+    // the user's permissions narrowed by the session policy; session_name is
+    // the federated user's name).
     std::string kind = "role";
-    std::string user_name, user_id;  // kind "user"
+    std::string user_name, user_id;  // kinds "user" and "federated"
     std::string account, role_name, role_id, role_arn, session_name;
     std::string session_policy;  // empty: none
     TimePoint expiration;
@@ -75,6 +77,9 @@ class IdentityStore final : public aws::CredentialResolver {
   // The session policy of temporary credentials; empty when it has none or the
   // key is not a session's.
   Result<std::string> GetSessionPolicy(std::string_view access_key_id);
+  // The account an access key (long-term or temporary) belongs to; nullopt
+  // for a key this server does not hold.
+  Result<std::optional<std::string>> AccountOfKey(std::string_view access_key_id);
 
  private:
   Result<aws::Credentials> PutRootKey(const std::string& account_id, aws::Credentials creds,

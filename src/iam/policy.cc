@@ -457,6 +457,8 @@ unsigned Facets(const PrincipalEntry& e, const aws::Principal& caller,
                  : kNoFacet;
     case Kind::kAssumedRole:
       return caller.kind == PK::kAssumedRole && e.value == caller.arn ? kFacetSelf : kNoFacet;
+    case Kind::kFederatedUser:
+      return caller.kind == PK::kFederatedUser && e.value == caller.arn ? kFacetSelf : kNoFacet;
     case Kind::kUniqueId:
       if (caller.kind == PK::kUser && caller.user_id == e.value) return kFacetSelf;
       if (caller.kind == PK::kAssumedRole && caller.user_id.size() > e.value.size() &&
@@ -508,7 +510,8 @@ PrincipalMatch Statement::MatchPrincipal(const aws::Principal& caller,
       required = kFacetService;
     } else if (caller.kind == aws::Principal::Kind::kRoot) {
       required = kFacetAccount;
-    } else if (caller.kind == aws::Principal::Kind::kUser) {
+    } else if (caller.kind == aws::Principal::Kind::kUser ||
+               caller.kind == aws::Principal::Kind::kFederatedUser) {
       required = kFacetSelf | kFacetAccount;
     } else {
       required = kFacetSelf | kFacetRole | kFacetAccount;

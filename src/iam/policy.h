@@ -47,7 +47,7 @@ struct PrincipalEntry {
     kUser,           // arn:aws:iam::<acct>:user/<path><name>
     kRole,           // arn:aws:iam::<acct>:role/<path><name>: matches the role's sessions
     kAssumedRole,    // arn:aws:sts::<acct>:assumed-role/<role>/<session>
-    kFederatedUser,  // arn:aws:sts::<acct>:federated-user/<name> (never matches: no such callers)
+    kFederatedUser,  // arn:aws:sts::<acct>:federated-user/<name> (GetFederationToken sessions)
     kUniqueId,       // AIDA.../AROA... unique ids, which IAM leaves after a deletion
     kService,        // {"Service": "ecs-tasks.amazonaws.com"} (lower-cased)
     kFederated,      // {"Federated": ...}: accepted, never matches (no web identity in berth)

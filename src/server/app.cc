@@ -94,7 +94,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
 
   impl->gateway = std::make_unique<aws::Gateway>(*impl->identities, SystemClock::Instance(),
                                                  crypto::SecureIds());
-  impl->gateway->Add(StsRoutes(*impl->sts));
+  impl->gateway->Add(StsRoutes(*impl->sts, authorize));
   impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), access, authorize}));
   impl->gateway->Add(KmsRoutes(*impl->kms));
   // Secrets Manager's routes are added here (with the service built above,

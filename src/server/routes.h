@@ -30,7 +30,9 @@ struct IamDeps {
 };
 aws::QueryService IamRoutes(IamDeps deps);
 
-aws::QueryService StsRoutes(sts::Service& sts);
+// `authorize` decides the operations that need a permission (GetFederationToken,
+// GetAccessKeyInfo); GetCallerIdentity and AssumeRole need none of it.
+aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize);
 aws::JsonService KmsRoutes(kms::Service& kms);
 aws::JsonService SecretsRoutes(secrets::Service& secrets);
 // berth's operator API (accounts); `operator_account` is the default account.

@@ -7,7 +7,7 @@
 
 namespace berth::server {
 
-aws::QueryService StsRoutes(sts::Service& sts) {
+aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
   aws::QueryService svc;
   svc.signing_name = "sts";
   svc.version = "2011-06-15";
@@ -68,6 +68,48 @@ aws::QueryService StsRoutes(sts::Service& sts) {
         .Text("SessionToken", session.credentials.session_token)
         .Text("Expiration", FormatIso8601(session.expiration))
         .Close("Credentials");
+    return xml.Take();
+  };
+  svc.operations["GetFederationToken"] = [&sts, authorize](
+                                            const aws::RequestContext& ctx,
+                                            const aws::QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("Name"));
+    BERTH_CHECK(authorize(ctx, "sts:GetFederationToken",
+                          fmt::format("arn:aws:sts::{}:federated-user/{}", ctx.caller.account, name),
+                          {}));
+    std::optional<int> duration;
+    if (const std::string* d = p.Find("DurationSeconds")) {
+      int n = 0;
+      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
+      if (err != std::errc() || end != d->data() + d->size()) {
+        return Fail("ValidationError", "DurationSeconds must be an integer.");
+      }
+      duration = n;
+    }
+    std::string policy;
+    if (const std::string* pol = p.Find("Policy")) policy = *pol;
+    auto token = BERTH_TRY(sts.GetFederationToken(ctx.caller, name, policy, duration));
+    aws::Xml xml;
+    xml.Open("Credentials")
+        .Text("AccessKeyId", token.credentials.access_key_id)
+        .Text("SecretAccessKey", token.credentials.secret_access_key)
+        .Text("SessionToken", token.credentials.session_token)
+        .Text("Expiration", FormatIso8601(token.expiration))
+        .Close("Credentials")
+        .Open("FederatedUser")
+        .Text("FederatedUserId", token.assumed_role_id)
+        .Text("Arn", token.assumed_role_arn)
+        .Close("FederatedUser")
+        .Text("PackedPolicySize", std::to_string(policy.size() * 100 / 2048));
+    return xml.Take();
+  };
+  svc.operations["GetAccessKeyInfo"] = [&sts, authorize](
+                                          const aws::RequestContext& ctx,
+                                          const aws::QueryParams& p) -> Result<std::string> {
+    BERTH_CHECK(authorize(ctx, "sts:GetAccessKeyInfo", "*", {}));
+    auto account = BERTH_TRY(sts.GetAccessKeyInfo(BERTH_TRY(p.Required("AccessKeyId"))));
+    aws::Xml xml;
+    xml.Text("Account", account);
     return xml.Take();
   };
   return svc;

@@ -39,6 +39,13 @@ Result<CallerIdentity> Service::GetCallerIdentity(const aws::Principal& caller) 
 
 Result<AssumedRole> Service::AssumeRole(const aws::Principal& caller,
                                         const AssumeRoleRequest& request) {
+  if (caller.kind == aws::Principal::Kind::kFederatedUser) {
+    // As in AWS: a federated user's credentials cannot assume roles.
+    return Fail("AccessDenied",
+                fmt::format("User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                            caller.arn, request.role_arn.substr(0, 256)),
+                403);
+  }
   return Assume(&caller, "", request);
 }
 
@@ -66,6 +73,63 @@ Result<AssumedRole> Service::GetSessionToken(const aws::Principal& caller,
                        std::chrono::seconds(seconds);
   auto creds = BERTH_TRY(identities_.CreateSession(session));
   return AssumedRole{creds, session.expiration, "", ""};
+}
+
+Result<AssumedRole> Service::GetFederationToken(const aws::Principal& caller,
+                                                const std::string& name,
+                                                const std::string& session_policy,
+                                                std::optional<int> duration) {
+  if (caller.kind != aws::Principal::Kind::kUser || caller.expiration) {
+    return Fail("AccessDenied",
+                "GetFederationToken can be called only with an IAM user's long-term credentials",
+                403);
+  }
+  bool ok = name.size() >= 2 && name.size() <= 32 &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '=' ||
+                     c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
+            });
+  if (!ok) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at 'name' failed to satisfy "
+                            "constraint: Member must satisfy regular expression pattern: "
+                            "[\\w+=,.@-]+ and have length between 2 and 32",
+                            name.substr(0, 64)));
+  }
+  int seconds = duration.value_or(43200);
+  if (seconds < kMinDuration || seconds > 129600) {
+    return Fail("ValidationError",
+                fmt::format("1 validation error detected: Value '{}' at 'durationSeconds' failed to "
+                            "satisfy constraint: Member must have value between {} and 129600",
+                            seconds, kMinDuration));
+  }
+  if (session_policy.size() > kMaxSessionPolicy) {
+    return Fail("PackedPolicyTooLarge",
+                "Packed policy consumes more than 100 percent of the allotted space.");
+  }
+  iam::IdentityStore::Session session;
+  session.kind = "federated";
+  session.account = caller.account;
+  session.user_name = caller.name;
+  session.user_id = caller.user_id;
+  session.session_name = name;
+  session.session_policy = session_policy;
+  session.expiration = std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()) +
+                       std::chrono::seconds(seconds);
+  auto creds = BERTH_TRY(identities_.CreateSession(session));
+  return AssumedRole{creds, session.expiration,
+                     fmt::format("arn:aws:sts::{}:federated-user/{}", caller.account, name),
+                     fmt::format("{}:{}", caller.account, name)};
+}
+
+Result<std::string> Service::GetAccessKeyInfo(const std::string& access_key_id) {
+  auto account = BERTH_TRY(identities_.AccountOfKey(access_key_id));
+  if (!account) {
+    return Fail("InvalidParameterValue",
+                fmt::format("The access key {} is not one this server issued.",
+                            access_key_id.substr(0, 128)));
+  }
+  return *account;
 }
 
 Result<AssumedRole> Service::AssumeRoleAsService(const std::string& service,

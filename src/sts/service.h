@@ -61,6 +61,17 @@ class Service {
   // Temporary credentials cannot get more temporary credentials this way.
   Result<AssumedRole> GetSessionToken(const aws::Principal& caller, std::optional<int> duration);
 
+  // GetFederationToken: credentials of a federated user `name` (2-32 of
+  // [\w+=,.@-]) that carry the calling IAM user's permissions narrowed by
+  // `session_policy` (none: no permissions, as in AWS); 900..129600 s, default
+  // 43200. Only an IAM user's long-term credentials may call it.
+  Result<AssumedRole> GetFederationToken(const aws::Principal& caller, const std::string& name,
+                                         const std::string& session_policy,
+                                         std::optional<int> duration);
+
+  // GetAccessKeyInfo: the account an access key belongs to.
+  Result<std::string> GetAccessKeyInfo(const std::string& access_key_id);
+
   // The platform assuming a role as an AWS service principal (e.g.
   // "ecs-tasks.amazonaws.com" for a task's execution role). The role's trust
   // policy must allow that service.
