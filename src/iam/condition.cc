@@ -660,8 +660,7 @@ Result<Condition> Condition::Compile(std::string_view op, std::string_view key,
     }
   }
   if (!known) {
-    return Fail("MalformedPolicyDocument",
-                fmt::format("Syntax errors in policy. Unknown condition operator {}.", op));
+    return Fail("MalformedPolicyDocument", "Syntax errors in policy.");
   }
   c.negated_ = IsNegated(c.op_);
   c.key_ = std::string(key);

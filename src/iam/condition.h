@@ -178,8 +178,8 @@ class Condition {
 
   // Compiles one key of an operator block. `op` is the operator as written, prefix and
   // suffix included ("ForAllValues:StringLikeIfExists"). Errors (MalformedPolicyDocument):
-  // an unknown operator ("Syntax errors in policy. Unknown condition operator X."), a Date
-  // value that is neither ISO 8601 nor epoch seconds ("The policy failed legacy parsing").
+  // an unknown operator ("Syntax errors in policy.", without naming it, as IAM says), a
+  // Date value that is neither ISO 8601 nor epoch seconds ("The policy failed legacy parsing").
   // Numeric values and IP ranges that do not parse are accepted and never match.
   static Result<Condition> Compile(std::string_view op, std::string_view key,
                                    const std::vector<std::string>& values, LanguageVersion version);

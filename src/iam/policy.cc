@@ -21,10 +21,9 @@ std::unexpected<Error> Malformed(std::string message) {
   return Fail("MalformedPolicyDocument", std::move(message));
 }
 
-// IAM answers every grammar fault with "Syntax errors in policy."; berth adds which.
-std::unexpected<Error> Syntax(std::string_view detail) {
-  return Malformed(fmt::format("Syntax errors in policy. {}", detail));
-}
+// IAM answers every grammar fault with these words alone, naming neither the fault nor
+// where it is; so does berth, so that clients matching on the message see AWS's.
+std::unexpected<Error> Syntax() { return Malformed("Syntax errors in policy."); }
 
 const ContextMap& EmptyContext() {
   static const ContextMap* empty = new ContextMap();
@@ -121,41 +120,38 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
   if (statement.is_object()) {
     items.push_back(&statement);
   } else if (statement.is_array()) {
-    if (statement.empty()) return Syntax("Statement must not be empty.");
+    if (statement.empty()) return Syntax();
     for (const auto& item : statement) {
-      if (!item.is_object()) return Syntax("Each statement must be an object.");
+      if (!item.is_object()) return Syntax();
       items.push_back(&item);
     }
   } else {
-    return Syntax("Statement must be an object or a list of objects.");
+    return Syntax();
   }
 
   std::vector<RawStatement> out;
   for (const Json* item : items) {
     RawStatement raw;
     for (const auto& [key, value] : item->items()) {
-      if (!IsStatementField(key)) return Syntax(fmt::format("Unknown field {}.", key));
+      if (!IsStatementField(key)) return Syntax();
     }
-    if (item->contains("Action") && item->contains("NotAction")) {
-      return Syntax("A statement cannot have both Action and NotAction.");
-    }
-    if (item->contains("Resource") && item->contains("NotResource")) {
-      return Syntax("A statement cannot have both Resource and NotResource.");
-    }
-    if (item->contains("Principal") && item->contains("NotPrincipal")) {
-      return Syntax("A statement cannot have both Principal and NotPrincipal.");
+    if ((item->contains("Action") && item->contains("NotAction")) ||
+        (item->contains("Resource") && item->contains("NotResource")) ||
+        (item->contains("Principal") && item->contains("NotPrincipal"))) {
+      return Syntax();
     }
 
+    // Any capitalisation passes the grammar; only "Allow"/"Deny" pass legacy parsing.
     auto effect = item->find("Effect");
-    if (effect == item->end()) return Syntax("Missing required field Effect.");
-    if (!effect->is_string() || (!EqualsIgnoreCase(effect->get<std::string>(), "Allow") &&
-                                 !EqualsIgnoreCase(effect->get<std::string>(), "Deny"))) {
-      return Syntax("Effect must be Allow or Deny.");
+    if (effect == item->end() || !effect->is_string() ||
+        (!EqualsIgnoreCase(effect->get<std::string>(), "Allow") &&
+         !EqualsIgnoreCase(effect->get<std::string>(), "Deny"))) {
+      return Syntax();
     }
     raw.effect = effect->get<std::string>();
 
     if (auto sid = item->find("Sid"); sid != item->end()) {
-      if (!sid->is_string()) return Syntax("Sid must be a string.");
+      if (!sid->is_string()) return Syntax();
       raw.sid = sid->get<std::string>();
       raw.has_sid = true;
     }
@@ -163,48 +159,33 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
     for (std::string_view name : {"Action", "NotAction"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!StringOrList(*it, &raw.actions)) {
-        return Syntax(fmt::format("{} must be a string or a list of strings.", name));
-      }
+      if (!StringOrList(*it, &raw.actions)) return Syntax();
       raw.has_action = true;
       raw.not_action = name == "NotAction";
     }
     for (std::string_view name : {"Resource", "NotResource"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!StringOrList(*it, &raw.resources)) {
-        return Syntax(fmt::format("{} must be a string or a list of strings.", name));
-      }
+      if (!StringOrList(*it, &raw.resources)) return Syntax();
       raw.has_resource = true;
       raw.not_resource = name == "NotResource";
     }
     for (std::string_view name : {"Principal", "NotPrincipal"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!SyntaxOfPrincipal(*it)) {
-        return Syntax(fmt::format(
-            "{} must be \"*\" or map AWS, Service, Federated or CanonicalUser to a string or "
-            "a non-empty list of strings.",
-            name));
-      }
+      if (!SyntaxOfPrincipal(*it)) return Syntax();
       raw.principal = &*it;
       raw.not_principal = name == "NotPrincipal";
     }
 
     if (auto cond = item->find("Condition"); cond != item->end()) {
-      if (!cond->is_object()) return Syntax("Condition must be an object.");
+      if (!cond->is_object()) return Syntax();
       for (const auto& [op, block] : cond->items()) {
-        if (!block.is_object()) {
-          return Syntax(fmt::format("Condition operator {} must map condition keys to values.", op));
-        }
+        if (!block.is_object()) return Syntax();
         // IAM accepts an empty block even for an operator it does not know.
         for (const auto& [key, values] : block.items()) {
           std::vector<std::string> list;
-          if (!ConditionValues(values, &list)) {
-            return Syntax(fmt::format(
-                "Condition key {} must have a string, number or boolean value, or a list of them.",
-                key));
-          }
+          if (!ConditionValues(values, &list)) return Syntax();
           auto compiled = Condition::Compile(op, key, list, version);
           if (!compiled) {
             if (compiled.error().message.starts_with("Syntax errors")) return Fail(compiled.error());
@@ -553,32 +534,30 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
                 fmt::format("Cannot exceed quota for PolicySize: {}", options.max_size), 409);
   }
   Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Syntax("The document is not valid JSON.");
-  if (!doc.is_object()) return Syntax("The document must be a JSON object.");
+  if (doc.is_discarded()) return Syntax();
+  if (!doc.is_object()) return Syntax();
   for (const auto& [key, value] : doc.items()) {
-    if (key != "Version" && key != "Id" && key != "Statement") {
-      return Syntax(fmt::format("Unknown field {}.", key));
-    }
+    if (key != "Version" && key != "Id" && key != "Statement") return Syntax();
   }
 
   auto policy = std::make_shared<Policy>();
   policy->type = type;
   bool has_version = false;
   if (auto v = doc.find("Version"); v != doc.end()) {
-    if (!v->is_string()) return Syntax("Version must be a string.");
+    if (!v->is_string()) return Syntax();
     const std::string& version = v->get_ref<const std::string&>();
     if (version == "2012-10-17") {
       policy->version = LanguageVersion::k2012_10_17;
     } else if (version != "2008-10-17") {
-      return Syntax(fmt::format("Unknown Version {}: use 2012-10-17.", version));
+      return Syntax();  // IAM knows only these two versions
     }
     has_version = true;
   }
   if (auto id = doc.find("Id"); id != doc.end()) {
-    if (!id->is_string()) return Syntax("Id must be a string.");
+    if (!id->is_string()) return Syntax();
     policy->id = id->get<std::string>();
   }
-  if (!doc.contains("Statement")) return Syntax("Missing required field Statement.");
+  if (!doc.contains("Statement")) return Syntax();
 
   std::optional<Error> legacy_error;
   auto raws = BERTH_TRY(ParseStatements(doc, policy->version, &legacy_error));

@@ -107,8 +107,8 @@ struct Policy {
 // Parses, validates and compiles a policy document. Errors are MalformedPolicyDocument
 // (HTTP 400) with IAM's messages, checked in IAM's order:
 //   "Syntax errors in policy." (not JSON, unknown or mistyped elements, missing Effect or
-//     Statement, Action with NotAction, unknown Version, unknown condition operator), with
-//     a sentence naming the fault appended ("Syntax errors in policy. Unknown field Foo.")
+//     Statement, Action with NotAction, unknown Version, unknown condition operator): these
+//     words alone, naming neither the fault nor where it is, as IAM answers
 //   "Policy document must be version 2012-10-17 or greater." (require_version_2012)
 //   "The policy failed legacy parsing" (Effect not capitalised as Allow/Deny, malformed
 //     Date condition value, resource ARNs with "::" and fewer than six parts)
