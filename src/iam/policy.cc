@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "common/arn.h"
@@ -201,8 +202,37 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
   return out;
 }
 
-// IAM's resource format check (as observed by moto's validator against IAM): the second
-// ':'-field is the partition, a third field must follow, iam and s3 ARNs have no region.
+// What may follow the account in an iam ARN besides "*" and "root" (IAM's own list, which
+// its refusal quotes).
+constexpr std::string_view kIamResourceTypes[] = {"user/",
+                                                  "federated-user/",
+                                                  "role/",
+                                                  "group/",
+                                                  "instance-profile/",
+                                                  "mfa/",
+                                                  "server-certificate/",
+                                                  "policy/",
+                                                  "sms-mfa/",
+                                                  "saml-provider/",
+                                                  "oidc-provider/",
+                                                  "report/",
+                                                  "access-report/"};
+constexpr std::string_view kIamResourcePathError =
+    "IAM resource path must either be \"*\", root, or start with user/, federated-user/, "
+    "role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, "
+    "saml-provider/, oidc-provider/, report/, access-report/.";
+// The S3 resource types whose ARNs name a region and an account (the Service Authorization
+// Reference's regional S3 types: access points and their objects, Batch Operations jobs,
+// Storage Lens, Access Grants, Multi-Region Access Point requests). Buckets and objects
+// (arn:aws:s3:::bucket/key) have neither, and IAM refuses them with a region.
+constexpr std::string_view kS3RegionalTypes[] = {"accesspoint/",   "job/",
+                                                 "storage-lens/",  "storage-lens-group/",
+                                                 "access-grants/", "async-request/"};
+
+// IAM's resource format check (as observed by moto's validator against IAM, and IAM's
+// answers quoted in users' reports): the second ':'-field is the partition, a third field
+// must follow; iam ARNs have no region and name one of IAM's resource types; s3 ARNs name
+// a region only for S3's regional resource types. Other services' ARNs are not checked.
 std::optional<std::string> ResourceFormatError(std::string_view r) {
   if (r == "*") return std::nullopt;
   size_t first = r.find(':');
@@ -240,14 +270,29 @@ std::optional<std::string> ResourceFormatError(std::string_view r) {
   if (second == std::string_view::npos) {
     return "Resource vendor must be fully qualified and cannot contain regexes.";
   }
+  // arn:<partition>:<service>:<region>:<account>:<resource>; `resource` is empty when the
+  // text has fewer fields.
   std::string_view after = rest.substr(second + 1);
   size_t third = after.find(':');
   std::string_view service = after.substr(0, third);
-  bool has_region = third == std::string_view::npos || !after.substr(third + 1).starts_with(":");
-  if (has_region && service == "iam") {
-    return fmt::format("IAM resource {} cannot contain region information.", r);
+  std::string_view fields = third == std::string_view::npos ? "" : after.substr(third + 1);
+  bool has_region = third == std::string_view::npos || !fields.starts_with(":");
+  size_t region_end = fields.find(':');
+  size_t account_end =
+      region_end == std::string_view::npos ? region_end : fields.find(':', region_end + 1);
+  std::string_view resource =
+      account_end == std::string_view::npos ? "" : fields.substr(account_end + 1);
+  auto starts_with_any = [&](std::span<const std::string_view> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](std::string_view p) { return resource.starts_with(p); });
+  };
+  if (service == "iam") {
+    if (has_region) return fmt::format("IAM resource {} cannot contain region information.", r);
+    if (resource != "*" && resource != "root" && !starts_with_any(kIamResourceTypes)) {
+      return std::string(kIamResourcePathError);
+    }
   }
-  if (has_region && service == "s3") {
+  if (service == "s3" && has_region && !starts_with_any(kS3RegionalTypes)) {
     return fmt::format("Resource {} can not contain region information.", r);
   }
   return std::nullopt;
@@ -421,9 +466,8 @@ unsigned Facets(const PrincipalEntry& e, const aws::Principal& caller,
   using Kind = PrincipalEntry::Kind;
   if (e.kind == Kind::kAnyone) return kFacetSelf | kFacetRole | kFacetAccount | kFacetService;
   if (!service_principal.empty()) {
-    return e.kind == Kind::kService && EqualsIgnoreCase(e.value, service_principal)
-               ? kFacetService
-               : kNoFacet;
+    return e.kind == Kind::kService && EqualsIgnoreCase(e.value, service_principal) ? kFacetService
+                                                                                    : kNoFacet;
   }
   using PK = aws::Principal::Kind;
   switch (e.kind) {
@@ -432,8 +476,7 @@ unsigned Facets(const PrincipalEntry& e, const aws::Principal& caller,
     case Kind::kUser:
       return caller.kind == PK::kUser && e.value == caller.arn ? kFacetSelf : kNoFacet;
     case Kind::kRole:
-      return caller.kind == PK::kAssumedRole && e.account == caller.account &&
-                     e.name == caller.name
+      return caller.kind == PK::kAssumedRole && e.account == caller.account && e.name == caller.name
                  ? kFacetRole
                  : kNoFacet;
     case Kind::kAssumedRole:
@@ -586,8 +629,7 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
   }
 
-  if (type == PolicyType::kIdentity || type == PolicyType::kSession ||
-      type == PolicyType::kTrust) {
+  if (type == PolicyType::kIdentity || type == PolicyType::kSession || type == PolicyType::kTrust) {
     std::set<std::string_view> sids;
     for (const auto& raw : raws) {
       if (raw.sid.empty()) continue;
@@ -597,8 +639,8 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
   }
 
-  const bool wants_principal = type == PolicyType::kResource || type == PolicyType::kTrust ||
-                               type == PolicyType::kKeyPolicy;
+  const bool wants_principal =
+      type == PolicyType::kResource || type == PolicyType::kTrust || type == PolicyType::kKeyPolicy;
   for (const auto& raw : raws) {
     if (!wants_principal && raw.principal) {
       return Malformed("Policy document should not specify a principal.");
@@ -653,14 +695,14 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
     st.not_action = raw.not_action;
     for (const auto& a : raw.actions) {
-      st.actions.push_back(Pattern::Compile(a, {.wildcards = true, .variables = false,
-                                                .ignore_case = true}));
+      st.actions.push_back(
+          Pattern::Compile(a, {.wildcards = true, .variables = false, .ignore_case = true}));
     }
     st.has_resource = raw.has_resource;
     st.not_resource = raw.not_resource;
     for (const auto& r : raw.resources) {
-      st.resources.push_back(Pattern::Compile(r, {.wildcards = true, .variables = variables,
-                                                  .ignore_case = false}));
+      st.resources.push_back(
+          Pattern::Compile(r, {.wildcards = true, .variables = variables, .ignore_case = false}));
     }
     st.conditions = std::move(raw.conditions);
     policy->statements.push_back(std::move(st));

@@ -13,6 +13,10 @@ namespace berth::iam {
 namespace {
 
 constexpr char kSyntax[] = "Syntax errors in policy.";
+constexpr char kIamPathError[] =
+    "IAM resource path must either be \"*\", root, or start with user/, federated-user/, role/, "
+    "group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, "
+    "oidc-provider/, report/, access-report/.";
 
 // ---------------------------------------------------------------------------------------
 // Rejected documents: every error path, exact code and message.
@@ -268,6 +272,33 @@ const BadDoc kBadDocs[] = {
     {"S3ResourceWithRegion", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:us-east-1::example_bucket"}})",
      "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information."},
+    // A region and an account do not make a bucket ARN regional (IAM's answer to an
+    // Athena output location written with both, aws-cdk#22445).
+    {"S3BucketWithRegionAndAccount", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:us-west-2:123456789012:test/athena"}})",
+     "Resource arn:aws:s3:us-west-2:123456789012:test/athena can not contain region information."},
+    {"S3RegionWithoutResource", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:us-west-2"}})",
+     "Resource arn:aws:s3:us-west-2 can not contain region information."},
+    {"IamResourceWithRegionBeforePath", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam:us-east-1::example_bucket"}})",
+     "IAM resource arn:aws:iam:us-east-1::example_bucket cannot contain region information."},
+    // An iam ARN names "*", root or one of IAM's resource types after the account.
+    {"IamResourceNotAResourceType", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:iam:::example_bucket"}})",
+     kIamPathError},
+    {"IamResourceGlobBeforeType", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:*/cdk-*"}})",
+     kIamPathError},
+    {"IamResourceTypeWithoutSlash", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetRole","Resource":["arn:aws:iam::123456789012:role/a","arn:aws:iam::123456789012:role"]}})",
+     kIamPathError},
+    {"IamNotResourceEmptyPath", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:*","NotResource":"arn:aws:iam::123456789012:"}})",
+     kIamPathError},
+    {"IamResourcePathBeforeActionFormat", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"invalid","Resource":"arn:aws:iam::123456789012:users/x"}})",
+     kIamPathError},
 
     // --- action format
     {"ActionWithoutVendor", PolicyType::kIdentity,
@@ -357,6 +388,18 @@ const GoodDoc kGoodDocs[] = {
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"service-prefix:action-name","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2017-07-01T00:00:00Z"},"DateLessThan":{"aws:CurrentTime":"2017-12-31T23:59:59Z"}}}})"},
     {"UnknownServiceResource", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:invalid-service:us-east-1::b"}})"},
+    // Regional ARNs: S3's regional resource types, and other services' ARNs with a region
+    // (with or without an account, wildcards in any field).
+    {"S3AccessPoint", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:us-west-2:123456789012:accesspoint/x"}})"},
+    {"S3AccessPointObjects", PolicyType::kResource,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"s3:GetObject","Resource":["arn:aws:s3:us-west-2:123456789012:accesspoint/x/object/*","arn:aws:s3:*:123456789012:accesspoint/*"]}})"},
+    {"S3RegionalTypes", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","NotResource":["arn:aws:s3:us-east-1:123456789012:job/*","arn:aws:s3:us-east-1:123456789012:storage-lens/d","arn:aws:s3:us-east-1:123456789012:storage-lens-group/g","arn:aws:s3:us-east-1:123456789012:access-grants/default","arn:aws:s3:us-east-1:123456789012:async-request/mrap/*"]}})"},
+    {"RegionalArnsOfOtherServices", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":["arn:aws:ec2:us-east-1:123456789012:instance/i-1","arn:aws:ec2:us-east-1::image/ami-1","arn:aws:sns:eu-west-1:123456789012:topic","arn:aws:logs:us-east-1:123456789012:log-group:/ecs/app:*","arn:aws:secretsmanager:*:*:secret:db-??????","arn:aws-cn:kms:cn-north-1:123456789012:key/k","arn:aws:s3-object-lambda:us-east-1:123456789012:accesspoint/x","arn:aws:dynamodb:*:*:table/MyTable"]}})"},
+    {"IamResourceTypes", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:*","Resource":["arn:aws:iam::123456789012:root","arn:aws:iam::123456789012:*","arn:aws:iam::*:user/${aws:username}","arn:aws:iam::aws:policy/AdministratorAccess","arn:aws:iam:::user/example_bucket","arn:aws:iam::123456789012:role/path/*","arn:aws:iam::123456789012:group/g","arn:aws:iam::123456789012:instance-profile/p","arn:aws:iam::*:mfa/${aws:username}","arn:aws:iam::123456789012:server-certificate/c","arn:aws:iam::123456789012:sms-mfa/m","arn:aws:iam::123456789012:saml-provider/s","arn:aws:iam::123456789012:oidc-provider/o","arn:aws:iam::123456789012:federated-user/f","arn:aws:iam::123456789012:report/r","arn:aws:iam::123456789012:access-report/a"]}})"},
     {"ShortArnWithoutDoubleColon", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:fdsasf"}})"},
     {"EmptyCondition", PolicyType::kIdentity,
