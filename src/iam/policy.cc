@@ -55,13 +55,15 @@ bool IsStatementField(std::string_view name) {
 }
 
 // A string or a list of strings (an empty list is allowed here; emptiness is checked later).
-bool StringOrList(const Json& value, std::vector<std::string>* out) {
+// With `skip_nulls`, null items of a list are dropped rather than refused.
+bool StringOrList(const Json& value, std::vector<std::string>* out, bool skip_nulls = false) {
   if (value.is_string()) {
     out->push_back(value.get<std::string>());
     return true;
   }
   if (!value.is_array()) return false;
   for (const auto& item : value) {
+    if (skip_nulls && item.is_null()) continue;
     if (!item.is_string()) return false;
     out->push_back(item.get<std::string>());
   }
@@ -167,7 +169,9 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
     for (std::string_view name : {"Resource", "NotResource"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!StringOrList(*it, &raw.resources)) return Syntax();
+      // IAM accepts null items in a Resource list (CloudFormation leaves them where a
+      // condition drops an ARN); they name nothing. A list of nulls alone is empty.
+      if (!StringOrList(*it, &raw.resources, /*skip_nulls=*/true)) return Syntax();
       raw.has_resource = true;
       raw.not_resource = name == "NotResource";
     }

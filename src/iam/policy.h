@@ -116,7 +116,9 @@ struct Policy {
 //   "Policy document should not specify a principal." (identity, session)
 //   "Missing required field Principal" (resource, trust, key)
 //   "Policy statement must contain actions."
-//   "Policy statement must contain resources." / "Has prohibited field Resource" (trust)
+//   "Policy statement must contain resources." / "Has prohibited field Resource" (trust);
+//     null items of a Resource/NotResource list are dropped, as IAM accepts them, and a
+//     list of nulls alone counts as empty (berth's choice: what IAM does is not known)
 //   "Resource <r> must be in ARN format or \"*\"." and the other resource-format messages
 //   "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
 //     "Actions/Condition can contain only one colon.", "Vendor <v> is not valid"

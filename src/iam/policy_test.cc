@@ -97,6 +97,13 @@ const BadDoc kBadDocs[] = {
     {"ResourceListWithObject", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:ListBucket","Resource":["adfdf",{}]}})",
      kSyntax},
+    // null is accepted only as an item of a Resource/NotResource list.
+    {"ResourceNull", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":null}})",
+     kSyntax},
+    {"ActionListWithNull", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:ListBucket",null],"Resource":"*"}})",
+     kSyntax},
     {"SidObject", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Sid":{},"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}})",
      kSyntax},
@@ -231,6 +238,12 @@ const BadDoc kBadDocs[] = {
     {"SessionNoResource", PolicyType::kSession,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*"}})",
      "Policy statement must contain resources."},
+    {"ResourceListOfNulls", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":[null,null]}})",
+     "Policy statement must contain resources."},
+    {"TrustWithNullResourceList", PolicyType::kTrust,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Resource":[null]}})",
+     "Has prohibited field Resource"},
     {"TrustWithResource", PolicyType::kTrust,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Resource":"*"}})",
      "Has prohibited field Resource"},
@@ -504,6 +517,33 @@ TEST(ParsePolicyTest, CompiledFields) {
   EXPECT_EQ(two.conditions[0].key(), "aws:SecureTransport");
   EXPECT_EQ(two.conditions[0].op(), Condition::Operator::kBool);
   EXPECT_EQ(two.conditions[1].op(), Condition::Operator::kStringLike);
+}
+
+// CloudFormation templates leave null items in Resource lists (AWS's own Instance Scheduler
+// template does; IAM accepts it, see getmoto/moto#9715): they are dropped, match nothing,
+// and the other items still get the resource checks.
+TEST(ParsePolicyTest, NullItemsOfResourceListsAreDropped) {
+  auto parsed = ParsePolicy(R"({"Version":"2012-10-17","Statement":[
+    {"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::b/*",null]},
+    {"Effect":"Deny","Action":"s3:GetObject","NotResource":[null,"arn:aws:s3:::b/public/*"]}]})",
+                            PolicyType::kIdentity);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  const Statement& allow = (*parsed)->statements[0];
+  ASSERT_EQ(allow.resources.size(), 1u);
+  EXPECT_EQ(allow.resources[0].source(), "arn:aws:s3:::b/*");
+  EXPECT_TRUE(allow.MatchesResource("arn:aws:s3:::b/x", {}));
+  EXPECT_FALSE(allow.MatchesResource("arn:aws:s3:::c/x", {}));
+  const Statement& deny = (*parsed)->statements[1];
+  ASSERT_EQ(deny.resources.size(), 1u);
+  EXPECT_TRUE(deny.MatchesResource("arn:aws:s3:::b/private/x", {}));
+  EXPECT_FALSE(deny.MatchesResource("arn:aws:s3:::b/public/x", {}));
+
+  auto bad = ParsePolicy(
+      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":[null,"bucket"]}})",
+      PolicyType::kIdentity);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, "MalformedPolicyDocument");
+  EXPECT_EQ(bad.error().message, "Resource bucket must be in ARN format or \"*\".");
 }
 
 TEST(ParsePolicyTest, VersionDefaultsTo2008) {
