@@ -169,6 +169,18 @@ const BadDoc kBadDocs[] = {
     {"DateBadZone", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2016-12-13T02:00:00+1"}}}})",
      "The policy failed legacy parsing"},
+    {"DateSpaceForT", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2019-07-16 12:00:00"}}}})",
+     "The policy failed legacy parsing"},
+    {"DateTenFractionDigits", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThanEquals":{"a":"2016-12-13t2:00:00.1999999999+10:59"}}}})",
+     "The policy failed legacy parsing"},
+    {"DateShortMonth13", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThanEquals":{"a":["2019-07-16","234-13"]}}}})",
+     "The policy failed legacy parsing"},
+    {"DateFractionalNumber", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThan":{"aws:EpochTime":1563278400.5}}}})",
+     "The policy failed legacy parsing"},
     {"DateEpochTooBig", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"DateLessThan":{"aws:EpochTime":"9223372036854775808"}}}})",
      "The policy failed legacy parsing"},
@@ -399,6 +411,11 @@ const GoodDoc kGoodDocs[] = {
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*:Get*","Resource":"*"}})"},
     {"DateConditions", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"service-prefix:action-name","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2017-07-01T00:00:00Z"},"DateLessThan":{"aws:CurrentTime":"2017-12-31T23:59:59Z"}}}})"},
+    {"DateFormsIamAccepts", PolicyType::kIdentity,
+     R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{
+       "DateGreaterThan":{"aws:CurrentTime":["2019-07-16T12:00:00Z","2019-07-16","2019-07-16T12:00:00.000Z",
+         "2019-07-16T12:00:00+01:00","2019-07-16T12:00Z","1563278400","2016-12-13t2:00:00.593194+23","01T"]},
+       "DateLessThan":{"aws:EpochTime":[1563278400,"-292275054","2016-12-13T21:20:37.593194+00:00"]}}}})"},
     {"UnknownServiceResource", PolicyType::kIdentity,
      R"({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:invalid-service:us-east-1::b"}})"},
     // Regional ARNs: S3's regional resource types, and other services' ARNs with a region
@@ -864,7 +881,65 @@ TEST(ConditionDateTest, Forms) {
   ASSERT_TRUE(ParseConditionDate("2024-02-29", &t));
   for (const char* bad : {"", "sdfdsf", "2023-02-29", "2026-13-01", "2026-11-26T24:00:00Z",
                           "2026-11-26T16:60Z", "2026-11-26T16:55:06+1", "2026-11-26 16:55:06Z",
-                          "2026-11-26T16:55:06Zx", "9223372036854775808", "-5", "26-11-26"}) {
+                          "2026-11-26T16:55:06Zx", "9223372036854775808", "26-11-26x"}) {
+    EXPECT_FALSE(ParseConditionDate(bad, &t)) << bad;
+  }
+}
+
+// The ISO 8601 forms IAM accepts beyond the W3C profile (moto's cases, checked against
+// IAM), and what each stands for.
+TEST(ConditionDateTest, LenientIsoForms) {
+  struct Case {
+    const char* text;
+    double epoch;
+  };
+  const Case kCases[] = {
+      {"2019-07-16T12:00:00Z", 1563278400},
+      {"2019-07-16T12:00:00.000Z", 1563278400},
+      {"2019-07-16T12:00:00+01:00", 1563274800},
+      {"2019-07-16T12:00Z", 1563278400},
+      {"2019-07-16T12Z", 1563278400},
+      {"2019-07-16T12", 1563278400},
+      {"2019-07-16T", 1563235200},
+      {"2019-07-16TZ", 1563235200},
+      {"2019-7-6", 1562371200},
+      {"2019-07", 1561939200},
+      {"2016-12-13t2:00:00.593194+23", 1481511600.593194},
+      {"2016-12-13T21:20:37.593194+00:00", 1481664037.593194},
+      {"2016-12-13T21:20:37.999999999Z", 1481664037.999999999},
+      {"01T", -62135596800},              // year 1
+      {"26-11-26", -61318252800},         // year 26, not 2026
+      {"-5", -721354.0 * 86400},          // year 5 BC (ISO year -5), not epoch seconds
+      {"-292275054", -9223372017043200},  // Joda-Time's first year
+      {"292278993-12-31T23:59:59Z", 9223372017129599.0},  // and its last second
+      {"9223372036854775807", 9223372036854775807.0},     // the largest epoch value
+  };
+  for (const auto& c : kCases) {
+    double t = 0;
+    ASSERT_TRUE(ParseConditionDate(c.text, &t)) << c.text;
+    EXPECT_DOUBLE_EQ(t, c.epoch) << c.text;
+  }
+  for (const char* bad : {"2019-07-16 12:00:00",
+                          "2019-07-16T12:00:00.1999999999+10:59",
+                          "234-13",
+                          "-292275055",
+                          "292278994-01-01",
+                          "1234567890-01-01",
+                          "2019-07-16Z",
+                          "T12:00",
+                          "2019-197",
+                          "2019-W29-2",
+                          "2019-07-16T12:00:00,5Z",
+                          "2019-07-16T12.5",
+                          "2019-07-16T12:00:00+1",
+                          "2019-07-16T12:00:00+01:0",
+                          "2019-07-16T12:00:00+24:00",
+                          "2019-07-16T1:2:3:4",
+                          "+5",
+                          "--5",
+                          "2019--07",
+                          "2019-07-"}) {
+    double t = 0;
     EXPECT_FALSE(ParseConditionDate(bad, &t)) << bad;
   }
 }
