@@ -97,9 +97,9 @@ bool ReadDigits(std::string_view s, size_t* pos, int min, int max, int* value) {
   return true;
 }
 
-// True when s[*pos] is `c` (ASCII case ignored); then steps over it.
+// True when s[*pos] is `c` (either case, for a letter); then steps over it.
 bool Accept(std::string_view s, size_t* pos, char c) {
-  if (*pos >= s.size() || Lower(s[*pos]) != Lower(c)) return false;
+  if (*pos >= s.size() || (s[*pos] != c && Lower(s[*pos]) != Lower(c))) return false;
   ++*pos;
   return true;
 }
@@ -564,9 +564,11 @@ bool Pattern::MatchGeneral(std::string_view text, const ContextMap& context) con
 
 bool ParseConditionDate(std::string_view s, double* epoch_seconds) {
   if (s.empty()) return false;
-  bool all_digits = true;
-  for (char c : s) all_digits = all_digits && IsDigit(c);
-  if (all_digits) {
+  // Evaluation parses context values ("2026-11-26T16:55:06Z") on every check: stop at the
+  // first non-digit rather than scan the whole text for the epoch form.
+  size_t leading_digits = 0;
+  while (leading_digits < s.size() && IsDigit(s[leading_digits])) ++leading_digits;
+  if (leading_digits == s.size()) {
     if (s.size() > 19) return false;
     uint64_t v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -576,7 +578,7 @@ bool ParseConditionDate(std::string_view s, double* epoch_seconds) {
     *epoch_seconds = static_cast<double>(v);
     return true;
   }
-  // The years Joda-Time (IAM's ISO 8601 parser) represents.
+  // The years IAM accepts: Joda-Time's range.
   constexpr int kMinYear = -292275054, kMaxYear = 292278993;
   size_t pos = 0;
   const bool bc = Accept(s, &pos, '-');
