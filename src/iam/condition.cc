@@ -84,17 +84,23 @@ unsigned DaysInMonth(int64_t y, unsigned m) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads exactly `n` digits at `*pos`.
-bool ReadDigits(std::string_view s, size_t* pos, int n, int* value) {
-  if (*pos + n > s.size()) return false;
-  int v = 0;
-  for (int i = 0; i < n; ++i) {
-    char c = s[*pos + i];
-    if (!IsDigit(c)) return false;
-    v = v * 10 + (c - '0');
+// Reads `min` to `max` (at most 9) digits at `*pos`, as many as there are.
+bool ReadDigits(std::string_view s, size_t* pos, int min, int max, int* value) {
+  int n = 0, v = 0;
+  while (n < max && *pos + n < s.size() && IsDigit(s[*pos + n])) {
+    v = v * 10 + (s[*pos + n] - '0');
+    ++n;
   }
+  if (n < min) return false;
   *pos += n;
   *value = v;
+  return true;
+}
+
+// True when s[*pos] is `c` (either case, for a letter); then steps over it.
+bool Accept(std::string_view s, size_t* pos, char c) {
+  if (*pos >= s.size() || (s[*pos] != c && Lower(s[*pos]) != Lower(c))) return false;
+  ++*pos;
   return true;
 }
 
@@ -560,9 +566,11 @@ bool Pattern::MatchGeneral(std::string_view text, const ContextMap& context) con
 
 bool ParseConditionDate(std::string_view s, double* epoch_seconds) {
   if (s.empty()) return false;
-  bool all_digits = true;
-  for (char c : s) all_digits = all_digits && IsDigit(c);
-  if (all_digits) {
+  // Evaluation parses context values ("2026-11-26T16:55:06Z") on every check: stop at the
+  // first non-digit rather than scan the whole text for the epoch form.
+  size_t leading_digits = 0;
+  while (leading_digits < s.size() && IsDigit(s[leading_digits])) ++leading_digits;
+  if (leading_digits == s.size()) {
     if (s.size() > 19) return false;
     uint64_t v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -572,14 +580,19 @@ bool ParseConditionDate(std::string_view s, double* epoch_seconds) {
     *epoch_seconds = static_cast<double>(v);
     return true;
   }
+  // The years IAM accepts: Joda-Time's range.
+  constexpr int kMinYear = -292275054, kMaxYear = 292278993;
   size_t pos = 0;
-  int year, month, day;
-  if (!ReadDigits(s, &pos, 4, &year) || pos >= s.size() || s[pos++] != '-' ||
-      !ReadDigits(s, &pos, 2, &month) || pos >= s.size() || s[pos++] != '-' ||
-      !ReadDigits(s, &pos, 2, &day)) {
-    return false;
+  const bool bc = Accept(s, &pos, '-');
+  int year, month = 1, day = 1;
+  if (!ReadDigits(s, &pos, 1, 9, &year)) return false;
+  if (bc) year = -year;
+  if (Accept(s, &pos, '-')) {
+    if (!ReadDigits(s, &pos, 1, 2, &month)) return false;
+    if (Accept(s, &pos, '-') && !ReadDigits(s, &pos, 1, 2, &day)) return false;
   }
-  if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > DaysInMonth(year, month)) {
+  if (year < kMinYear || year > kMaxYear || month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > DaysInMonth(year, month)) {
     return false;
   }
   double seconds = static_cast<double>(DaysFromCivil(year, month, day)) * 86400.0;
@@ -587,47 +600,35 @@ bool ParseConditionDate(std::string_view s, double* epoch_seconds) {
     *epoch_seconds = seconds;
     return true;
   }
-  if (s[pos] != 'T' && s[pos] != 't') return false;
-  ++pos;
-  int hour, minute, second = 0;
-  if (!ReadDigits(s, &pos, 2, &hour) || pos >= s.size() || s[pos++] != ':' ||
-      !ReadDigits(s, &pos, 2, &minute)) {
-    return false;
-  }
+  if (!Accept(s, &pos, 'T')) return false;
+  int hour = 0, minute = 0, second = 0;
   double fraction = 0;
-  if (pos < s.size() && s[pos] == ':') {
-    ++pos;
-    if (!ReadDigits(s, &pos, 2, &second)) return false;
-    if (pos < s.size() && s[pos] == '.') {
-      ++pos;
-      size_t start = pos;
-      double scale = 0.1;
-      while (pos < s.size() && IsDigit(s[pos])) {
-        fraction += (s[pos] - '0') * scale;
-        scale /= 10;
-        ++pos;
+  if (ReadDigits(s, &pos, 1, 2, &hour) && Accept(s, &pos, ':')) {
+    if (!ReadDigits(s, &pos, 1, 2, &minute)) return false;
+    if (Accept(s, &pos, ':')) {
+      if (!ReadDigits(s, &pos, 1, 2, &second)) return false;
+      if (Accept(s, &pos, '.')) {
+        constexpr double kScale[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+        size_t start = pos;
+        int digits;
+        if (!ReadDigits(s, &pos, 1, 9, &digits)) return false;
+        fraction = digits / kScale[pos - start];
       }
-      if (pos == start || pos - start > 9) return false;
     }
   }
   if (hour > 23 || minute > 59 || second > 59) return false;
   seconds += hour * 3600.0 + minute * 60.0 + second + fraction;
-  if (pos == s.size()) {  // no zone: UTC
-    *epoch_seconds = seconds;
-    return true;
-  }
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    if (pos + 1 != s.size()) return false;
+  if (pos == s.size() || (Accept(s, &pos, 'Z') && pos == s.size())) {  // no zone: UTC
     *epoch_seconds = seconds;
     return true;
   }
   if (s[pos] != '+' && s[pos] != '-') return false;
   int sign = s[pos++] == '+' ? 1 : -1;
   int off_hour, off_minute = 0;
-  if (!ReadDigits(s, &pos, 2, &off_hour)) return false;
+  if (!ReadDigits(s, &pos, 2, 2, &off_hour)) return false;
   if (pos < s.size()) {
-    if (s[pos] == ':') ++pos;
-    if (!ReadDigits(s, &pos, 2, &off_minute)) return false;
+    Accept(s, &pos, ':');
+    if (!ReadDigits(s, &pos, 2, 2, &off_minute)) return false;
   }
   if (pos != s.size() || off_hour > 23 || off_minute > 59) return false;
   *epoch_seconds = seconds - sign * (off_hour * 3600.0 + off_minute * 60.0);
@@ -662,8 +663,7 @@ Result<Condition> Condition::Compile(std::string_view op, std::string_view key,
     }
   }
   if (!known) {
-    return Fail("MalformedPolicyDocument",
-                fmt::format("Syntax errors in policy. Unknown condition operator {}.", op));
+    return Fail("MalformedPolicyDocument", "Syntax errors in policy.");
   }
   c.negated_ = IsNegated(c.op_);
   c.key_ = std::string(key);

@@ -178,8 +178,8 @@ class Condition {
 
   // Compiles one key of an operator block. `op` is the operator as written, prefix and
   // suffix included ("ForAllValues:StringLikeIfExists"). Errors (MalformedPolicyDocument):
-  // an unknown operator ("Syntax errors in policy. Unknown condition operator X."), a Date
-  // value that is neither ISO 8601 nor epoch seconds ("The policy failed legacy parsing").
+  // an unknown operator ("Syntax errors in policy.", without naming it, as IAM says), a
+  // Date value ParseConditionDate refuses ("The policy failed legacy parsing").
   // Numeric values and IP ranges that do not parse are accepted and never match.
   static Result<Condition> Compile(std::string_view op, std::string_view key,
                                    const std::vector<std::string>& values, LanguageVersion version);
@@ -220,9 +220,22 @@ class Condition {
   std::vector<Cidr> cidrs_;             // IpAddress, NotIpAddress
 };
 
-// Parses an AWS date: ISO 8601 ("2026-11-26", "2026-11-26T16:55:06Z", with fraction or
-// "+01:00" offset; 'T'/'Z' in either case) or integer epoch seconds. Returns seconds since
-// the epoch; false when malformed.
+// Parses a Date condition value (or a date-valued context key) as IAM does. Returns
+// seconds since the epoch; false when malformed, which IAM calls "The policy failed legacy
+// parsing". The forms are those IAM accepts in moto's validation cases (checked against IAM,
+// getmoto/moto#2269) and the W3C profile of ISO 8601 the IAM guide names; the accepted year
+// range is Joda-Time's, whose ISO parser the rest follows where those say nothing:
+//   - Digits only: epoch seconds, 0 to 2^63-1 ("1563278400"; a JSON number is its text).
+//   - Otherwise ISO 8601 with the date in front:
+//       [-]Y[YYYYYYYY] [-M[M] [-D[D]]] [T [h[h] [:m[m] [:s[s] [.f{1,9}]]]] [zone]]
+//       zone: Z | (+|-)hh[[:]mm]
+//     so "2019-07-16", "2019-07", "2019-07-16T12:00Z", "2019-07-16T12:00:00.000Z",
+//     "2019-07-16T12:00:00+01:00", "2016-12-13t2:00:00.593194+23", even "01T" (year 1)
+//     and "-292275054" (a year: a value with '-' is never epoch seconds). 'T' and 'Z' in
+//     either case; no zone: UTC; year -292275054 to 292278993; the day must exist.
+//   - Refused: a space for the 'T' ("2019-07-16 12:00:00", not ISO 8601), a one-digit
+//     zone ("+1"), more than nine fraction digits, ordinal and week dates, ',' fractions,
+//     a time without a date ("T12:00"), an epoch past 2^63-1.
 bool ParseConditionDate(std::string_view text, double* epoch_seconds);
 
 }  // namespace berth::iam

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "common/arn.h"
@@ -21,10 +22,9 @@ std::unexpected<Error> Malformed(std::string message) {
   return Fail("MalformedPolicyDocument", std::move(message));
 }
 
-// IAM answers every grammar fault with "Syntax errors in policy."; berth adds which.
-std::unexpected<Error> Syntax(std::string_view detail) {
-  return Malformed(fmt::format("Syntax errors in policy. {}", detail));
-}
+// IAM answers every grammar fault with these words alone, naming neither the fault nor
+// where it is; so does berth, so that clients matching on the message see AWS's.
+std::unexpected<Error> Syntax() { return Malformed("Syntax errors in policy."); }
 
 const ContextMap& EmptyContext() {
   static const ContextMap* empty = new ContextMap();
@@ -55,13 +55,15 @@ bool IsStatementField(std::string_view name) {
 }
 
 // A string or a list of strings (an empty list is allowed here; emptiness is checked later).
-bool StringOrList(const Json& value, std::vector<std::string>* out) {
+// With `skip_nulls`, null items of a list are dropped rather than refused.
+bool StringOrList(const Json& value, std::vector<std::string>* out, bool skip_nulls = false) {
   if (value.is_string()) {
     out->push_back(value.get<std::string>());
     return true;
   }
   if (!value.is_array()) return false;
   for (const auto& item : value) {
+    if (skip_nulls && item.is_null()) continue;
     if (!item.is_string()) return false;
     out->push_back(item.get<std::string>());
   }
@@ -121,41 +123,38 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
   if (statement.is_object()) {
     items.push_back(&statement);
   } else if (statement.is_array()) {
-    if (statement.empty()) return Syntax("Statement must not be empty.");
+    if (statement.empty()) return Syntax();
     for (const auto& item : statement) {
-      if (!item.is_object()) return Syntax("Each statement must be an object.");
+      if (!item.is_object()) return Syntax();
       items.push_back(&item);
     }
   } else {
-    return Syntax("Statement must be an object or a list of objects.");
+    return Syntax();
   }
 
   std::vector<RawStatement> out;
   for (const Json* item : items) {
     RawStatement raw;
     for (const auto& [key, value] : item->items()) {
-      if (!IsStatementField(key)) return Syntax(fmt::format("Unknown field {}.", key));
+      if (!IsStatementField(key)) return Syntax();
     }
-    if (item->contains("Action") && item->contains("NotAction")) {
-      return Syntax("A statement cannot have both Action and NotAction.");
-    }
-    if (item->contains("Resource") && item->contains("NotResource")) {
-      return Syntax("A statement cannot have both Resource and NotResource.");
-    }
-    if (item->contains("Principal") && item->contains("NotPrincipal")) {
-      return Syntax("A statement cannot have both Principal and NotPrincipal.");
+    if ((item->contains("Action") && item->contains("NotAction")) ||
+        (item->contains("Resource") && item->contains("NotResource")) ||
+        (item->contains("Principal") && item->contains("NotPrincipal"))) {
+      return Syntax();
     }
 
+    // Any capitalisation passes the grammar; only "Allow"/"Deny" pass legacy parsing.
     auto effect = item->find("Effect");
-    if (effect == item->end()) return Syntax("Missing required field Effect.");
-    if (!effect->is_string() || (!EqualsIgnoreCase(effect->get<std::string>(), "Allow") &&
-                                 !EqualsIgnoreCase(effect->get<std::string>(), "Deny"))) {
-      return Syntax("Effect must be Allow or Deny.");
+    if (effect == item->end() || !effect->is_string() ||
+        (!EqualsIgnoreCase(effect->get<std::string>(), "Allow") &&
+         !EqualsIgnoreCase(effect->get<std::string>(), "Deny"))) {
+      return Syntax();
     }
     raw.effect = effect->get<std::string>();
 
     if (auto sid = item->find("Sid"); sid != item->end()) {
-      if (!sid->is_string()) return Syntax("Sid must be a string.");
+      if (!sid->is_string()) return Syntax();
       raw.sid = sid->get<std::string>();
       raw.has_sid = true;
     }
@@ -163,48 +162,35 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
     for (std::string_view name : {"Action", "NotAction"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!StringOrList(*it, &raw.actions)) {
-        return Syntax(fmt::format("{} must be a string or a list of strings.", name));
-      }
+      if (!StringOrList(*it, &raw.actions)) return Syntax();
       raw.has_action = true;
       raw.not_action = name == "NotAction";
     }
     for (std::string_view name : {"Resource", "NotResource"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!StringOrList(*it, &raw.resources)) {
-        return Syntax(fmt::format("{} must be a string or a list of strings.", name));
-      }
+      // IAM accepts null items in a Resource list (CloudFormation leaves them where a
+      // condition drops an ARN); they name nothing. A list of nulls alone is empty.
+      if (!StringOrList(*it, &raw.resources, /*skip_nulls=*/true)) return Syntax();
       raw.has_resource = true;
       raw.not_resource = name == "NotResource";
     }
     for (std::string_view name : {"Principal", "NotPrincipal"}) {
       auto it = item->find(name);
       if (it == item->end()) continue;
-      if (!SyntaxOfPrincipal(*it)) {
-        return Syntax(fmt::format(
-            "{} must be \"*\" or map AWS, Service, Federated or CanonicalUser to a string or "
-            "a non-empty list of strings.",
-            name));
-      }
+      if (!SyntaxOfPrincipal(*it)) return Syntax();
       raw.principal = &*it;
       raw.not_principal = name == "NotPrincipal";
     }
 
     if (auto cond = item->find("Condition"); cond != item->end()) {
-      if (!cond->is_object()) return Syntax("Condition must be an object.");
+      if (!cond->is_object()) return Syntax();
       for (const auto& [op, block] : cond->items()) {
-        if (!block.is_object()) {
-          return Syntax(fmt::format("Condition operator {} must map condition keys to values.", op));
-        }
+        if (!block.is_object()) return Syntax();
         // IAM accepts an empty block even for an operator it does not know.
         for (const auto& [key, values] : block.items()) {
           std::vector<std::string> list;
-          if (!ConditionValues(values, &list)) {
-            return Syntax(fmt::format(
-                "Condition key {} must have a string, number or boolean value, or a list of them.",
-                key));
-          }
+          if (!ConditionValues(values, &list)) return Syntax();
           auto compiled = Condition::Compile(op, key, list, version);
           if (!compiled) {
             if (compiled.error().message.starts_with("Syntax errors")) return Fail(compiled.error());
@@ -220,8 +206,37 @@ Result<std::vector<RawStatement>> ParseStatements(const Json& doc, LanguageVersi
   return out;
 }
 
-// IAM's resource format check (as observed by moto's validator against IAM): the second
-// ':'-field is the partition, a third field must follow, iam and s3 ARNs have no region.
+// What may follow the account in an iam ARN besides "*" and "root" (IAM's own list, which
+// its refusal quotes).
+constexpr std::string_view kIamResourceTypes[] = {"user/",
+                                                  "federated-user/",
+                                                  "role/",
+                                                  "group/",
+                                                  "instance-profile/",
+                                                  "mfa/",
+                                                  "server-certificate/",
+                                                  "policy/",
+                                                  "sms-mfa/",
+                                                  "saml-provider/",
+                                                  "oidc-provider/",
+                                                  "report/",
+                                                  "access-report/"};
+constexpr std::string_view kIamResourcePathError =
+    "IAM resource path must either be \"*\", root, or start with user/, federated-user/, "
+    "role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, "
+    "saml-provider/, oidc-provider/, report/, access-report/.";
+// The S3 resource types whose ARNs name a region and an account (the Service Authorization
+// Reference's regional S3 types: access points and their objects, Batch Operations jobs,
+// Storage Lens, Access Grants, Multi-Region Access Point requests). Buckets and objects
+// (arn:aws:s3:::bucket/key) have neither, and IAM refuses them with a region.
+constexpr std::string_view kS3RegionalTypes[] = {"accesspoint/",   "job/",
+                                                 "storage-lens/",  "storage-lens-group/",
+                                                 "access-grants/", "async-request/"};
+
+// IAM's resource format check (as observed by moto's validator against IAM, and IAM's
+// answers quoted in users' reports): the second ':'-field is the partition, a third field
+// must follow; iam ARNs have no region and name one of IAM's resource types; s3 ARNs name
+// a region only for S3's regional resource types. Other services' ARNs are not checked.
 std::optional<std::string> ResourceFormatError(std::string_view r) {
   if (r == "*") return std::nullopt;
   size_t first = r.find(':');
@@ -259,14 +274,29 @@ std::optional<std::string> ResourceFormatError(std::string_view r) {
   if (second == std::string_view::npos) {
     return "Resource vendor must be fully qualified and cannot contain regexes.";
   }
+  // arn:<partition>:<service>:<region>:<account>:<resource>; `resource` is empty when the
+  // text has fewer fields.
   std::string_view after = rest.substr(second + 1);
   size_t third = after.find(':');
   std::string_view service = after.substr(0, third);
-  bool has_region = third == std::string_view::npos || !after.substr(third + 1).starts_with(":");
-  if (has_region && service == "iam") {
-    return fmt::format("IAM resource {} cannot contain region information.", r);
+  std::string_view fields = third == std::string_view::npos ? "" : after.substr(third + 1);
+  bool has_region = third == std::string_view::npos || !fields.starts_with(":");
+  size_t region_end = fields.find(':');
+  size_t account_end =
+      region_end == std::string_view::npos ? region_end : fields.find(':', region_end + 1);
+  std::string_view resource =
+      account_end == std::string_view::npos ? "" : fields.substr(account_end + 1);
+  auto starts_with_any = [&](std::span<const std::string_view> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](std::string_view p) { return resource.starts_with(p); });
+  };
+  if (service == "iam") {
+    if (has_region) return fmt::format("IAM resource {} cannot contain region information.", r);
+    if (resource != "*" && resource != "root" && !starts_with_any(kIamResourceTypes)) {
+      return std::string(kIamResourcePathError);
+    }
   }
-  if (has_region && service == "s3") {
+  if (service == "s3" && has_region && !starts_with_any(kS3RegionalTypes)) {
     return fmt::format("Resource {} can not contain region information.", r);
   }
   return std::nullopt;
@@ -440,9 +470,8 @@ unsigned Facets(const PrincipalEntry& e, const aws::Principal& caller,
   using Kind = PrincipalEntry::Kind;
   if (e.kind == Kind::kAnyone) return kFacetSelf | kFacetRole | kFacetAccount | kFacetService;
   if (!service_principal.empty()) {
-    return e.kind == Kind::kService && EqualsIgnoreCase(e.value, service_principal)
-               ? kFacetService
-               : kNoFacet;
+    return e.kind == Kind::kService && EqualsIgnoreCase(e.value, service_principal) ? kFacetService
+                                                                                    : kNoFacet;
   }
   using PK = aws::Principal::Kind;
   switch (e.kind) {
@@ -451,8 +480,7 @@ unsigned Facets(const PrincipalEntry& e, const aws::Principal& caller,
     case Kind::kUser:
       return caller.kind == PK::kUser && e.value == caller.arn ? kFacetSelf : kNoFacet;
     case Kind::kRole:
-      return caller.kind == PK::kAssumedRole && e.account == caller.account &&
-                     e.name == caller.name
+      return caller.kind == PK::kAssumedRole && e.account == caller.account && e.name == caller.name
                  ? kFacetRole
                  : kNoFacet;
     case Kind::kAssumedRole:
@@ -556,32 +584,30 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
                 fmt::format("Cannot exceed quota for PolicySize: {}", options.max_size), 409);
   }
   Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Syntax("The document is not valid JSON.");
-  if (!doc.is_object()) return Syntax("The document must be a JSON object.");
+  if (doc.is_discarded()) return Syntax();
+  if (!doc.is_object()) return Syntax();
   for (const auto& [key, value] : doc.items()) {
-    if (key != "Version" && key != "Id" && key != "Statement") {
-      return Syntax(fmt::format("Unknown field {}.", key));
-    }
+    if (key != "Version" && key != "Id" && key != "Statement") return Syntax();
   }
 
   auto policy = std::make_shared<Policy>();
   policy->type = type;
   bool has_version = false;
   if (auto v = doc.find("Version"); v != doc.end()) {
-    if (!v->is_string()) return Syntax("Version must be a string.");
+    if (!v->is_string()) return Syntax();
     const std::string& version = v->get_ref<const std::string&>();
     if (version == "2012-10-17") {
       policy->version = LanguageVersion::k2012_10_17;
     } else if (version != "2008-10-17") {
-      return Syntax(fmt::format("Unknown Version {}: use 2012-10-17.", version));
+      return Syntax();  // IAM knows only these two versions
     }
     has_version = true;
   }
   if (auto id = doc.find("Id"); id != doc.end()) {
-    if (!id->is_string()) return Syntax("Id must be a string.");
+    if (!id->is_string()) return Syntax();
     policy->id = id->get<std::string>();
   }
-  if (!doc.contains("Statement")) return Syntax("Missing required field Statement.");
+  if (!doc.contains("Statement")) return Syntax();
 
   std::optional<Error> legacy_error;
   auto raws = BERTH_TRY(ParseStatements(doc, policy->version, &legacy_error));
@@ -610,8 +636,7 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
   }
 
-  if (type == PolicyType::kIdentity || type == PolicyType::kSession ||
-      type == PolicyType::kTrust) {
+  if (type == PolicyType::kIdentity || type == PolicyType::kSession || type == PolicyType::kTrust) {
     std::set<std::string_view> sids;
     for (const auto& raw : raws) {
       if (raw.sid.empty()) continue;
@@ -621,8 +646,8 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
   }
 
-  const bool wants_principal = type == PolicyType::kResource || type == PolicyType::kTrust ||
-                               type == PolicyType::kKeyPolicy;
+  const bool wants_principal =
+      type == PolicyType::kResource || type == PolicyType::kTrust || type == PolicyType::kKeyPolicy;
   for (const auto& raw : raws) {
     if (!wants_principal && raw.principal) {
       return Malformed("Policy document should not specify a principal.");
@@ -677,14 +702,14 @@ Result<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text, PolicyT
     }
     st.not_action = raw.not_action;
     for (const auto& a : raw.actions) {
-      st.actions.push_back(Pattern::Compile(a, {.wildcards = true, .variables = false,
-                                                .ignore_case = true}));
+      st.actions.push_back(
+          Pattern::Compile(a, {.wildcards = true, .variables = false, .ignore_case = true}));
     }
     st.has_resource = raw.has_resource;
     st.not_resource = raw.not_resource;
     for (const auto& r : raw.resources) {
-      st.resources.push_back(Pattern::Compile(r, {.wildcards = true, .variables = variables,
-                                                  .ignore_case = false}));
+      st.resources.push_back(
+          Pattern::Compile(r, {.wildcards = true, .variables = variables, .ignore_case = false}));
     }
     st.conditions = std::move(raw.conditions);
     policy->statements.push_back(std::move(st));

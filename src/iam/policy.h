@@ -107,8 +107,8 @@ struct Policy {
 // Parses, validates and compiles a policy document. Errors are MalformedPolicyDocument
 // (HTTP 400) with IAM's messages, checked in IAM's order:
 //   "Syntax errors in policy." (not JSON, unknown or mistyped elements, missing Effect or
-//     Statement, Action with NotAction, unknown Version, unknown condition operator), with
-//     a sentence naming the fault appended ("Syntax errors in policy. Unknown field Foo.")
+//     Statement, Action with NotAction, unknown Version, unknown condition operator): these
+//     words alone, naming neither the fault nor where it is, as IAM answers
 //   "Policy document must be version 2012-10-17 or greater." (require_version_2012)
 //   "The policy failed legacy parsing" (Effect not capitalised as Allow/Deny, malformed
 //     Date condition value, resource ARNs with "::" and fewer than six parts)
@@ -116,7 +116,9 @@ struct Policy {
 //   "Policy document should not specify a principal." (identity, session)
 //   "Missing required field Principal" (resource, trust, key)
 //   "Policy statement must contain actions."
-//   "Policy statement must contain resources." / "Has prohibited field Resource" (trust)
+//   "Policy statement must contain resources." / "Has prohibited field Resource" (trust);
+//     null items of a Resource/NotResource list are dropped, as IAM accepts them, and a
+//     list of nulls alone counts as empty (berth's choice: what IAM does is not known)
 //   "Resource <r> must be in ARN format or \"*\"." and the other resource-format messages
 //   "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
 //     "Actions/Condition can contain only one colon.", "Vendor <v> is not valid"
