@@ -125,3 +125,52 @@ def test_account_summary_service_linked_role_and_key_dates(berth):
     assert iam.get_account_summary()["SummaryMap"]["Roles"] == 1
     keys = iam.list_access_keys(UserName="u1")["AccessKeyMetadata"]
     assert keys[0]["CreateDate"] >= before
+
+
+def test_federation_token_carries_the_users_permissions_narrowed_by_its_policy(berth):
+    iam = client(berth, "iam")
+    key, secret = make_user(iam, "fed", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:ListKeys", "kms:ListAliases",
+                                       "sts:GetFederationToken"], "Resource": "*"}]})
+    sts = client(berth, "sts", key, secret)
+    token = sts.get_federation_token(Name="contractor", Policy=json.dumps(allow("kms:ListKeys")),
+                                     DurationSeconds=900)
+    assert token["FederatedUser"] == {
+        "FederatedUserId": f"{ACCOUNT}:contractor",
+        "Arn": f"arn:aws:sts::{ACCOUNT}:federated-user/contractor"}
+    creds = token["Credentials"]
+    session = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert client(berth, "sts", *session).get_caller_identity()["Arn"] == \
+        f"arn:aws:sts::{ACCOUNT}:federated-user/contractor"
+    fed_kms = client(berth, "kms", *session)
+    fed_kms.list_keys()  # both the user and the session policy allow it
+    e = denied(fed_kms.list_aliases)  # the user may, the session policy does not
+    assert code_of(e) == "AccessDeniedException"
+    assert "because no session policy allows" in e.value.response["Error"]["Message"]
+    # No session policy: no permissions at all, as in AWS.
+    bare = sts.get_federation_token(Name="nobody")["Credentials"]
+    assert code_of(denied(client(berth, "kms", bare["AccessKeyId"], bare["SecretAccessKey"],
+                                 bare["SessionToken"]).list_keys)) == "AccessDeniedException"
+    # The user's own Deny or its removal reaches the federated session.
+    iam.delete_user_policy(UserName="fed", PolicyName="p")
+    assert code_of(denied(fed_kms.list_keys)) == "AccessDeniedException"
+    # Without sts:GetFederationToken the user may not mint them.
+    e = denied(sts.get_federation_token, Name="again")
+    assert code_of(e) == "AccessDenied"
+    # Federated credentials cannot call IAM or mint more credentials.
+    assert code_of(denied(client(berth, "iam", *session).list_users)) == "InvalidClientTokenId"
+    assert code_of(denied(client(berth, "sts", *session).get_session_token)) == "AccessDenied"
+    assert code_of(denied(iam.get_user, UserName="nobody-here")) == "NoSuchEntity"
+    e = denied(client(berth, "sts").get_federation_token, Name="root-fed")
+    assert code_of(e) == "AccessDenied"
+
+
+def test_access_key_info_names_the_keys_account(berth):
+    iam = client(berth, "iam")
+    key, secret = make_user(iam, "k")
+    sts = client(berth, "sts")
+    assert sts.get_access_key_info(AccessKeyId=key)["Account"] == ACCOUNT
+    creds = client(berth, "sts", key, secret).get_session_token()["Credentials"]
+    assert sts.get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == ACCOUNT
+    assert code_of(denied(client(berth, "sts", key, secret).get_access_key_info,
+                          AccessKeyId=key)) == "AccessDenied"
