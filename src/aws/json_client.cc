@@ -47,4 +47,9 @@ Result<std::string> CallJson(http::Client& client, const JsonCall& call,
   return Fail(std::move(code), std::move(message), reply.status);
 }
 
+Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now) {
+  http::Client client;
+  return CallJson(client, call, credentials, now);
+}
+
 }  // namespace berth::aws

@@ -26,6 +26,8 @@ struct JsonCall {
 // code "InvalidResponse". Transport failures are the http::Client's errors.
 Result<std::string> CallJson(http::Client& client, const JsonCall& call,
                              const Credentials& credentials, TimePoint now);
+// The same over a client of its own (for a one-off call: `berth account create`).
+Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now);
 
 // "host[:port]" of an endpoint URL ("http://127.0.0.1:4566/" -> "127.0.0.1:4566").
 std::string EndpointHost(std::string_view endpoint);

@@ -17,7 +17,6 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "http/client.h"
 #include "server/app.h"
 
 #ifndef BERTH_VERSION
@@ -153,10 +152,8 @@ int CreateAccount(const AccountFlags& f) {
     fmt::print(stderr, "berth: {}\n", op.error().message);
     return 2;
   }
-  berth::http::Client client;
   auto reply =
-      berth::aws::CallJson(client,
-                           {f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
+      berth::aws::CallJson({f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
                             berth::json::Dump(berth::json::Json{{"AccountId", f.id}})},
                            *op, berth::SystemClock::Instance().Now());
   if (!reply) {
