@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "aws/identity.h"
+#include "aws/request_context.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
@@ -23,14 +24,6 @@
 
 namespace berth::aws {
 
-// What every operation handler knows about the request besides its input.
-struct RequestContext {
-  Principal caller;
-  std::string region;      // from the credential scope
-  std::string request_id;
-  std::string source_ip;
-  TimePoint now;
-};
 
 // A JSON 1.1 operation: request body in (may be empty), reply body out.
 // Handlers parse with aws/json_protocol.h's helpers.

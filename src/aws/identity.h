@@ -29,6 +29,13 @@ struct Principal {
   std::optional<TimePoint> expiration;  // temporary credentials only
 };
 
+// An access key pair (and the session token of temporary credentials).
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;  // secret: never logged
+  std::string session_token;      // empty unless temporary
+};
+
 // The secret a signature is checked with, and whose it is.
 struct SigningSecret {
   std::string secret_access_key;  // secret: never logged

@@ -68,11 +68,6 @@ struct VerifiedRequest {
 Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver& resolver,
                                TimePoint now);
 
-struct Credentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // empty unless temporary
-};
 
 // Signs a request in place the way botocore does: sets X-Amz-Date (and
 // X-Amz-Security-Token) and Authorization, signing host, x-amz-date,

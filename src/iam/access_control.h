@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "aws/gateway.h"
+#include "aws/request_context.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "iam/condition.h"

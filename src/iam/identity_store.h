@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "aws/identity.h"
-#include "aws/sigv4.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "crypto/root_key.h"

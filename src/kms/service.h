@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "aws/gateway.h"
+#include "aws/request_context.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"

@@ -57,7 +57,7 @@
 #include <string>
 #include <vector>
 
-#include "aws/gateway.h"
+#include "aws/request_context.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"

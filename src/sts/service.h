@@ -7,7 +7,6 @@
 #include <string>
 
 #include "aws/identity.h"
-#include "aws/sigv4.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "iam/identity_store.h"
