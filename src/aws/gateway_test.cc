@@ -14,6 +14,7 @@
 #include "aws/json_protocol.h"
 #include "aws/sigv4.h"
 #include "aws/xml.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 namespace berth::aws {
@@ -238,6 +239,29 @@ TEST_F(GatewayTest, JsonUnknownTargetPrefixOrNoDot) {
                   "UnknownOperationException", "Unknown operation 'TestService'.");
 }
 
+// Client bytes echoed in an error never break the reply: ill-formed UTF-8
+// becomes U+FFFD, control characters and quotes are escaped.
+TEST_F(GatewayTest, JsonErrorEchoingHostileTargetIsValidJson) {
+  http::Response res =
+      gateway_.Handle(JsonRequest("TestService.\xFF\x01\"}\xE2\x82 \xC3\xA9", "{}"));
+  EXPECT_EQ(res.status, 400);
+  auto parsed = json::ParseObject(res.body);
+  ASSERT_TRUE(parsed.has_value()) << res.body;
+  EXPECT_EQ((*parsed)["__type"], "UnknownOperationException");
+  EXPECT_EQ((*parsed)["message"],
+            "Unknown operation 'TestService.\xEF\xBF\xBD\x01\"}\xEF\xBF\xBD \xC3\xA9'.");
+  EXPECT_THAT(res.body, HasSubstr(R"(\u0001\"})"));
+}
+
+TEST_F(GatewayTest, JsonErrorTruncatesEchoAtACharacterBoundary) {
+  std::string accents;
+  for (int i = 0; i < 100; ++i) accents += "\xC3\xA9";
+  // 13 + 200 bytes; the 128-byte cut would fall inside the 58th character.
+  http::Response res = gateway_.Handle(JsonRequest("TestService.x" + accents, "{}"));
+  ExpectJsonError(res, 400, "UnknownOperationException",
+                  "Unknown operation 'TestService.x" + accents.substr(0, 114) + "'.");
+}
+
 TEST_F(GatewayTest, JsonMustBePost) {
   http::Request r = JsonRequest("TestService.Echo", "");
   r.method = "GET";
@@ -404,6 +428,27 @@ TEST_F(GatewayTest, QueryWrongVersion) {
   ExpectQueryError(gateway_.Handle(QueryRequest("Action=GetCallerIdentity&Version=2010-05-08")),
                    400, "Sender", "InvalidAction",
                    "Could not find operation GetCallerIdentity for version 2010-05-08");
+}
+
+TEST_F(GatewayTest, QueryErrorEchoingHostileActionAndVersionIsValidXml) {
+  // Action "\xFF\x01<&" and Version "\0]]>", form-encoded.
+  ExpectQueryError(gateway_.Handle(QueryRequest("Action=%FF%01%3C%26&Version=%00%5D%5D%3E")), 400,
+                   "Sender", "InvalidAction",
+                   "Could not find operation \xEF\xBF\xBD\xEF\xBF\xBD&lt;&amp; for version "
+                   "\xEF\xBF\xBD]]&gt;");
+}
+
+TEST_F(GatewayTest, QueryErrorTruncatesEchoAtACharacterBoundary) {
+  std::string accents, encoded;
+  for (int i = 0; i < 100; ++i) {
+    accents += "\xE2\x82\xAC";
+    encoded += "%E2%82%AC";
+  }
+  // The 128-byte cut of "x" + 100 euro signs would fall inside the 43rd.
+  ExpectQueryError(gateway_.Handle(QueryRequest("Action=x" + encoded + "&Version=" + encoded)), 400,
+                   "Sender", "InvalidAction",
+                   "Could not find operation x" + accents.substr(0, 126) + " for version " +
+                       accents.substr(0, 30));
 }
 
 TEST_F(GatewayTest, QueryMissingAction) {

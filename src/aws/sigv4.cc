@@ -106,7 +106,7 @@ Result<Authorization> ParseAuthorization(std::string_view header) {
   std::string_view algorithm = header.substr(0, space);
   if (algorithm != kAlgorithm) {
     return Incomplete(fmt::format("Unsupported AWS 'algorithm': '{}'. Use {}.",
-                                  algorithm.substr(0, 64), kAlgorithm));
+                                  Utf8Prefix(algorithm, 64), kAlgorithm));
   }
   std::string_view rest = space == std::string_view::npos ? "" : header.substr(space + 1);
   std::map<std::string, std::string, std::less<>> fields;
@@ -119,9 +119,10 @@ Result<Authorization> ParseAuthorization(std::string_view header) {
     if (eq != std::string_view::npos) {
       fields.emplace(std::string(Trim(part.substr(0, eq))), std::string(Trim(part.substr(eq + 1))));
     } else if (!part.empty()) {
-      return Incomplete(fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
-                                    "Authorization header.",
-                                    part.substr(0, 64)));
+      return Incomplete(
+          fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
+                      "Authorization header.",
+                      Utf8Prefix(part, 64)));
     }
     pos = comma + 1;
   }
@@ -249,7 +250,7 @@ Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver&
   TimePoint signed_at;
   if (!ParseAmzDate(*amz_date, &signed_at)) {
     return Incomplete(fmt::format("Date must be in ISO-8601 'basic format'. Got '{}'.",
-                                  amz_date->substr(0, 32)));
+                                  Utf8Prefix(*amz_date, 32)));
   }
   if (signed_at < now - kMaxClockSkew) {
     return BadSignature(fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
