@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/arn.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
 
@@ -87,6 +88,19 @@ std::string CanonicalQuery(std::string_view query) {
     out += value;
   }
   return out;
+}
+
+// Whether `name` (any case) is in the lower-case SignedHeaders list.
+bool IsSigned(const Authorization& auth, std::string_view name) {
+  for (const std::string& signed_name : auth.signed_headers) {
+    if (EqualsIgnoreCase(signed_name, name)) return true;
+  }
+  return false;
+}
+
+bool IsAmzHeader(std::string_view name) {
+  constexpr std::string_view kPrefix = "x-amz-";
+  return name.size() > kPrefix.size() && EqualsIgnoreCase(name.substr(0, kPrefix.size()), kPrefix);
 }
 
 // The signing key depends only on the secret and the scope, which stay the
@@ -268,9 +282,18 @@ Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver&
         "'{}' != '{}', from '{}'.",
         auth.date, amz_date->substr(0, 8), *amz_date));
   }
-  if (std::find(auth.signed_headers.begin(), auth.signed_headers.end(), "host") ==
-      auth.signed_headers.end()) {
+  if (!IsRegionName(auth.region)) {
+    return BadSignature(fmt::format("Credential should be scoped to a valid region, not '{}'. ",
+                                    Utf8Prefix(auth.region, 64)));
+  }
+  if (!IsSigned(auth, "host")) {
     return BadSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  for (const http::Header& h : request.headers) {
+    if (IsAmzHeader(h.name) && !IsSigned(auth, h.name)) {
+      return BadSignature(fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                                      Utf8Prefix(h.name, 64)));
+    }
   }
 
   std::string_view token = request.HeaderOr("x-amz-security-token");
