@@ -33,6 +33,7 @@ constexpr QueryName kQueryNames[] = {
     {"SerializationException", "MalformedInput", 400},
     {"RequestEntityTooLargeException", "RequestEntityTooLarge", 413},
     {"MalformedHttpRequestException", "MalformedHttpRequest", 400},
+    {"ThrottlingException", "Throttling", 503},
 };
 
 bool WantsJson(const http::Request& request) {
@@ -163,8 +164,10 @@ http::Response Gateway::Handle(const http::Request& request) {
 
 http::Response Gateway::Reject(const http::Request& request, int status, std::string_view reason) {
   std::string request_id = ids_.Uuid();
-  Error error{status == 413 ? "RequestEntityTooLargeException" : "MalformedHttpRequestException",
-              std::string(reason), status};
+  std::string_view code = status == 413   ? "RequestEntityTooLargeException"
+                          : status == 503 ? "ThrottlingException"
+                                          : "MalformedHttpRequestException";
+  Error error{std::string(code), std::string(reason), status};
   return WantsJson(request) ? JsonError(error, request_id) : QueryError(error, request_id);
 }
 

@@ -527,6 +527,25 @@ TEST_F(GatewayTest, QueryRejectTooLarge) {
                    "RequestEntityTooLarge", "Request body is too large.");
 }
 
+TEST_F(GatewayTest, RejectBodyBudgetExhaustedIsThrottling) {
+  http::Request json;
+  json.method = "POST";
+  json.target = "/";
+  json.headers = {{"Content-Type", "application/x-amz-json-1.1"},
+                  {"X-Amz-Target", "TestService.Echo"}};
+  ExpectJsonError(gateway_.Reject(json, 503, "Slow down."), 503, "ThrottlingException",
+                  "Slow down.");
+}
+
+TEST_F(GatewayTest, QueryRejectBodyBudgetExhaustedIsThrottling) {
+  http::Request r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  ExpectQueryError(gateway_.Reject(r, 503, "Slow down."), 503, "Receiver", "Throttling",
+                   "Slow down.");
+}
+
 TEST(QueryErrorCodeTest, RenamesJsonCodes) {
   EXPECT_EQ(QueryErrorCode("MissingAuthenticationTokenException"), "MissingAuthenticationToken");
   EXPECT_EQ(QueryErrorCode("UnrecognizedClientException"), "InvalidClientTokenId");

@@ -38,6 +38,8 @@ struct CommonServerFlags {
   int threads = 0;
   size_t body_limit = 8 << 20;
   int header_timeout_ms = 10'000;
+  size_t max_connections = 0;
+  size_t body_memory_limit = 256 << 20;
 };
 
 void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
@@ -56,6 +58,11 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
   cmd->add_option("--body-limit", f.body_limit, "Largest request body accepted, in bytes");
   cmd->add_option("--header-timeout-ms", f.header_timeout_ms,
                   "Drop a connection that sends no complete request header in this time");
+  cmd->add_option("--max-connections", f.max_connections,
+                  "Connections served at once; more wait to be accepted (0: from the open-file "
+                  "limit, at most 10000)");
+  cmd->add_option("--body-memory-limit", f.body_memory_limit,
+                  "Bytes all request bodies in flight may hold; a large body past it gets 503");
 }
 
 // Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait().
@@ -103,6 +110,8 @@ int RunServer(const CommonServerFlags& f, bool up) {
   options.threads = f.threads;
   options.body_limit = f.body_limit;
   options.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
+  options.max_connections = f.max_connections;
+  options.body_memory_limit = f.body_memory_limit;
 
   sigset_t stop_signals = BlockStopSignals();
   auto app = App::Start(options);
