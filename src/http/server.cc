@@ -379,8 +379,8 @@ size_t DefaultMaxConnections() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMax;
   size_t soft = limit.rlim_cur;
-  size_t reserve = std::min<size_t>(soft / 4, 256);
-  return std::clamp<size_t>(soft - reserve, 1, kMax);
+  size_t reserve = std::clamp<size_t>(soft / 4, 32, 256);
+  return soft > reserve ? std::min(soft - reserve, kMax) : 1;
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -47,7 +47,7 @@ inline constexpr size_t kSmallBodyBytes = 64 << 10;
 
 // The connection limit when ServerOptions::max_connections is 0: the soft
 // RLIMIT_NOFILE less a reserve for the rest of the process (a quarter of it,
-// at most 256), between 1 and 10,000.
+// at least 32 and at most 256), between 1 and 10,000: 768 at the usual 1024.
 size_t DefaultMaxConnections();
 
 // Answers one request. Called on a server thread, concurrently for different
