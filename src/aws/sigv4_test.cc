@@ -558,6 +558,18 @@ class VerifyTest : public ::testing::Test {
     r.headers.push_back({std::string(name), std::move(value)});
   }
 
+  // EcsRequest() with `extra` headers, hand signed over `signed_headers`.
+  static http::Request HandSignedEcs(const std::vector<std::string>& signed_headers,
+                                     std::vector<http::Header> extra = {},
+                                     std::string_view scope_date = "20261126") {
+    http::Request r = EcsRequest();
+    SetHeader(r, "host", "localhost:4566");
+    SetHeader(r, "x-amz-date", "20261126T165506Z");
+    for (auto& h : extra) SetHeader(r, h.name, std::move(h.value));
+    SetHeader(r, "authorization", HandSignedAuthorization(r, signed_headers, scope_date));
+    return r;
+  }
+
   // Signs `r` by hand, for the header list and scope date the test wants
   // (Sign() always does it right).
   static std::string HandSignedAuthorization(const http::Request& r,
@@ -761,14 +773,9 @@ TEST_F(VerifyTest, ClockSkewWithinFifteenMinutesIsAccepted) {
 }
 
 TEST_F(VerifyTest, ScopeDateMustMatchRequestDate) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
+  const std::vector<std::string> all = {"content-type", "host", "x-amz-date", "x-amz-target"};
   // Correctly signed in every other respect, with the previous day's key.
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date", "x-amz-target"},
-                                    "20261125"));
-  auto result = VerifyNow(r);
+  auto result = VerifyNow(HandSignedEcs(all, {}, "20261125"));
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, "InvalidSignatureException");
   EXPECT_EQ(result.error().message,
@@ -776,66 +783,47 @@ TEST_F(VerifyTest, ScopeDateMustMatchRequestDate) {
             "HTTP: '20261125' != '20261126', from '20261126T165506Z'.");
 
   // The same hand signing with the right date passes, so only the date was wrong.
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date", "x-amz-target"},
-                                    "20261126"));
-  EXPECT_TRUE(VerifyNow(r).has_value());
+  EXPECT_TRUE(VerifyNow(HandSignedEcs(all, {}, "20261126")).has_value());
 }
 
 TEST_F(VerifyTest, HostMustBeSigned) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "x-amz-date", "x-amz-target"}, "20261126"));
-  ExpectInvalidSignature(
-      VerifyNow(r), "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  ExpectInvalidSignature(VerifyNow(HandSignedEcs({"content-type", "x-amz-date", "x-amz-target"})),
+                         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   EXPECT_EQ(resolver_.calls(), 0);
 }
 
 // The replay the rule stops: a signature over DescribeSecret that does not
 // cover X-Amz-Target would be just as valid on GetSecretValue.
 TEST_F(VerifyTest, UnsignedAmzTargetIsRefused) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date"}, "20261126"));
+  http::Request r = HandSignedEcs({"content-type", "host", "x-amz-date"});
   ExpectInvalidSignature(VerifyNow(r),
                          "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization.");
   EXPECT_EQ(resolver_.calls(), 0);
 
   // The header's own spelling is named, whatever its case.
-  http::Request upper = r;
-  for (auto& h : upper.headers) {
+  for (auto& h : r.headers) {
     if (EqualsIgnoreCase(h.name, "x-amz-target")) h.name = "X-Amz-Target";
   }
-  ExpectInvalidSignature(VerifyNow(upper),
+  ExpectInvalidSignature(VerifyNow(r),
                          "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.");
 
   // Signing it (in any case in the request) is enough.
-  SetHeader(upper, "authorization",
-            HandSignedAuthorization(upper, {"content-type", "host", "x-amz-date", "x-amz-target"},
+  SetHeader(r, "authorization",
+            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date", "x-amz-target"},
                                     "20261126"));
-  EXPECT_TRUE(VerifyNow(upper).has_value());
+  EXPECT_TRUE(VerifyNow(r).has_value());
 }
 
 TEST_F(VerifyTest, EveryAmzHeaderPresentMustBeSigned) {
   for (std::string name : {"x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
                            "X-Amz-User-Agent", "x-amz-anything"}) {
     SCOPED_TRACE(name);
-    http::Request r = EcsRequest();
-    SetHeader(r, "host", "localhost:4566");
-    SetHeader(r, "x-amz-date", "20261126T165506Z");
-    SetHeader(r, name, name == "x-amz-date" ? "20261126T165506Z" : "value");
-    std::vector<std::string> all = {"content-type", "host", "x-amz-date", "x-amz-target",
-                                    ToLower(name)};
-    std::vector<std::string> without;
-    for (const auto& h : all) {
-      if (h != ToLower(name)) without.push_back(h);
+    std::vector<std::string> others;
+    for (std::string h : {"content-type", "host", "x-amz-date", "x-amz-target"}) {
+      if (h != ToLower(name)) others.push_back(h);
     }
-    SetHeader(r, "authorization", HandSignedAuthorization(r, without, "20261126"));
-    ExpectInvalidSignature(VerifyNow(r),
+    std::string value = name == "x-amz-date" ? "20261126T165506Z" : "value";
+    ExpectInvalidSignature(VerifyNow(HandSignedEcs(others, {{name, value}})),
                            "'" + name + "' must be a 'SignedHeader' in the AWS Authorization.");
   }
   EXPECT_EQ(resolver_.calls(), 0);
@@ -855,13 +843,9 @@ TEST_F(VerifyTest, UnsignedHeadersOutsideXAmzAreAllowed) {
 }
 
 TEST_F(VerifyTest, UnsignedSessionTokenIsRefused) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
-  SetHeader(r, "x-amz-security-token", "FwoGZXIvYXdzEJr//////////wEaDOx+token");
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date", "x-amz-target"},
-                                    "20261126"));
+  http::Request r =
+      HandSignedEcs({"content-type", "host", "x-amz-date", "x-amz-target"},
+                    {{"x-amz-security-token", "FwoGZXIvYXdzEJr//////////wEaDOx+token"}});
   ExpectInvalidSignature(
       VerifyNow(r), "'x-amz-security-token' must be a 'SignedHeader' in the AWS Authorization.");
   EXPECT_EQ(resolver_.calls(), 0);
