@@ -6,6 +6,7 @@
 
 #include "aws/sigv4.h"
 #include "aws/xml.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -32,6 +33,7 @@ constexpr QueryName kQueryNames[] = {
     {"SerializationException", "MalformedInput", 400},
     {"RequestEntityTooLargeException", "RequestEntityTooLarge", 413},
     {"MalformedHttpRequestException", "MalformedHttpRequest", 400},
+    {"ThrottlingException", "Throttling", 503},
 };
 
 bool WantsJson(const http::Request& request) {
@@ -47,22 +49,6 @@ http::Response Reply(int status, std::string_view content_type, std::string body
   res.headers.push_back({"Content-Type", std::string(content_type)});
   res.body = std::move(body);
   return res;
-}
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
 }
 
 void LogFailure(std::string_view protocol, std::string_view operation, const Error& error,
@@ -92,10 +78,12 @@ http::Response JsonError(const Error& error, const std::string& request_id) {
   std::string message = error.http_status >= 500 && error.code == "InternalFailure"
                             ? "An internal error occurred. Request id: " + request_id
                             : error.message;
-  auto res = Reply(error.http_status, kJsonContentType,
-                   fmt::format(R"({{"__type":"{}","message":"{}"}})", JsonEscape(error.code),
-                               JsonEscape(message)),
-                   request_id);
+  std::string body = "{\"__type\":";
+  json::AppendQuoted(body, error.code);
+  body += ",\"message\":";
+  json::AppendQuoted(body, message);
+  body.push_back('}');
+  auto res = Reply(error.http_status, kJsonContentType, std::move(body), request_id);
   res.headers.push_back({"x-amzn-ErrorType", error.code});
   return res;
 }
@@ -176,8 +164,10 @@ http::Response Gateway::Handle(const http::Request& request) {
 
 http::Response Gateway::Reject(const http::Request& request, int status, std::string_view reason) {
   std::string request_id = ids_.Uuid();
-  Error error{status == 413 ? "RequestEntityTooLargeException" : "MalformedHttpRequestException",
-              std::string(reason), status};
+  std::string_view code = status == 413   ? "RequestEntityTooLargeException"
+                          : status == 503 ? "ThrottlingException"
+                                          : "MalformedHttpRequestException";
+  Error error{std::string(code), std::string(reason), status};
   return WantsJson(request) ? JsonError(error, request_id) : QueryError(error, request_id);
 }
 
@@ -197,7 +187,7 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
   auto service = json_by_prefix_.find(target.substr(0, dot));
   if (dot == std::string_view::npos || service == json_by_prefix_.end()) {
     return fail(Error{"UnknownOperationException",
-                      fmt::format("Unknown operation '{}'.", target.substr(0, 128)), 400});
+                      fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
   if (verified->service != service->second.signing_name) {
     return fail(Error{"InvalidSignatureException",
@@ -209,7 +199,7 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
   auto op = service->second.operations.find(name);
   if (op == service->second.operations.end()) {
     return fail(Error{"UnknownOperationException",
-                      fmt::format("Unknown operation '{}'.", target.substr(0, 128)), 400});
+                      fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
   RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
                      request.remote_ip, clock_.Now()};
@@ -248,8 +238,8 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
   auto service = query_by_signing_name_.find(verified->service);
   if (service == query_by_signing_name_.end()) {
     return fail(Error{"InvalidAction",
-                      fmt::format("Could not find operation {} for service '{}'.", action.substr(0, 128),
-                                  verified->service.substr(0, 64)),
+                      fmt::format("Could not find operation {} for service '{}'.",
+                                  Utf8Prefix(action, 128), Utf8Prefix(verified->service, 64)),
                       400});
   }
   const QueryService& svc = service->second;
@@ -257,10 +247,11 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
   const std::string* version = params.Find("Version");
   auto op = svc.operations.find(action);
   if (op == svc.operations.end() || (version && *version != svc.version)) {
-    return fail(Error{"InvalidAction",
-                      fmt::format("Could not find operation {} for version {}", action.substr(0, 128),
-                                  version ? version->substr(0, 32) : std::string("NO_VERSION_SPECIFIED")),
-                      400});
+    return fail(
+        Error{"InvalidAction",
+              fmt::format("Could not find operation {} for version {}", Utf8Prefix(action, 128),
+                          version ? Utf8Prefix(*version, 32) : "NO_VERSION_SPECIFIED"),
+              400});
   }
   RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
                      request.remote_ip, clock_.Now()};

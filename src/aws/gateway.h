@@ -75,7 +75,9 @@ class Gateway {
 
   http::Response Handle(const http::Request& request);
 
-  // The AWS-shaped reply to a request the HTTP layer refused (413, 400...).
+  // The AWS-shaped reply to a request the HTTP layer refused: 413
+  // RequestEntityTooLarge, 503 ThrottlingException (Query: Throttling; the SDKs
+  // back off and retry it), anything else MalformedHttpRequest.
   http::Response Reject(const http::Request& request, int status, std::string_view reason);
 
  private:

@@ -14,6 +14,7 @@
 #include "aws/json_protocol.h"
 #include "aws/sigv4.h"
 #include "aws/xml.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 namespace berth::aws {
@@ -55,6 +56,16 @@ std::string QueryErrorTail(std::string_view type, std::string_view code, std::st
   return "<Error><Type>" + std::string(type) + "</Type><Code>" + std::string(code) +
          "</Code><Message>" + std::string(message) + "</Message></Error><RequestId>" +
          std::string(request_id) + "</RequestId></ErrorResponse>";
+}
+
+// A POST / that carries no signature, for the reject and no-authentication paths.
+http::Request Unsigned(std::vector<http::Header> headers, std::string body = "") {
+  http::Request r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  return r;
 }
 
 class GatewayTest : public ::testing::Test {
@@ -238,6 +249,29 @@ TEST_F(GatewayTest, JsonUnknownTargetPrefixOrNoDot) {
                   "UnknownOperationException", "Unknown operation 'TestService'.");
 }
 
+// Client bytes echoed in an error never break the reply: ill-formed UTF-8
+// becomes U+FFFD, control characters and quotes are escaped.
+TEST_F(GatewayTest, JsonErrorEchoingHostileTargetIsValidJson) {
+  http::Response res =
+      gateway_.Handle(JsonRequest("TestService.\xFF\x01\"}\xE2\x82 \xC3\xA9", "{}"));
+  EXPECT_EQ(res.status, 400);
+  auto parsed = json::ParseObject(res.body);
+  ASSERT_TRUE(parsed.has_value()) << res.body;
+  EXPECT_EQ((*parsed)["__type"], "UnknownOperationException");
+  EXPECT_EQ((*parsed)["message"],
+            "Unknown operation 'TestService.\xEF\xBF\xBD\x01\"}\xEF\xBF\xBD \xC3\xA9'.");
+  EXPECT_THAT(res.body, HasSubstr(R"(\u0001\"})"));
+}
+
+TEST_F(GatewayTest, JsonErrorTruncatesEchoAtACharacterBoundary) {
+  std::string accents;
+  for (int i = 0; i < 100; ++i) accents += "\xC3\xA9";
+  // 13 + 200 bytes; the 128-byte cut would fall inside the 58th character.
+  http::Response res = gateway_.Handle(JsonRequest("TestService.x" + accents, "{}"));
+  ExpectJsonError(res, 400, "UnknownOperationException",
+                  "Unknown operation 'TestService.x" + accents.substr(0, 114) + "'.");
+}
+
 TEST_F(GatewayTest, JsonMustBePost) {
   http::Request r = JsonRequest("TestService.Echo", "");
   r.method = "GET";
@@ -322,10 +356,7 @@ TEST_F(GatewayTest, JsonHandlerThrowingIsAnInternalFailure) {
 }
 
 TEST_F(GatewayTest, JsonRejectTooLarge) {
-  http::Request r;
-  r.method = "POST";
-  r.target = "/";
-  r.headers = {{"X-Amz-Target", "TestService.Echo"}};
+  http::Request r = Unsigned({{"X-Amz-Target", "TestService.Echo"}});
   http::Response res = gateway_.Reject(r, 413, "Request body is larger than 10485760 bytes.");
   ExpectJsonError(res, 413, "RequestEntityTooLargeException",
                   "Request body is larger than 10485760 bytes.");
@@ -333,6 +364,8 @@ TEST_F(GatewayTest, JsonRejectTooLarge) {
 
   ExpectJsonError(gateway_.Reject(r, 400, "Bad header."), 400, "MalformedHttpRequestException",
                   "Bad header.");
+  // The body memory budget is spent: a code the SDKs back off and retry on.
+  ExpectJsonError(gateway_.Reject(r, 503, "Slow down."), 503, "ThrottlingException", "Slow down.");
 }
 
 // ---------------------------------------------------------------------------
@@ -406,6 +439,27 @@ TEST_F(GatewayTest, QueryWrongVersion) {
                    "Could not find operation GetCallerIdentity for version 2010-05-08");
 }
 
+TEST_F(GatewayTest, QueryErrorEchoingHostileActionAndVersionIsValidXml) {
+  // Action "\xFF\x01<&" and Version "\0]]>", form-encoded.
+  ExpectQueryError(gateway_.Handle(QueryRequest("Action=%FF%01%3C%26&Version=%00%5D%5D%3E")), 400,
+                   "Sender", "InvalidAction",
+                   "Could not find operation \xEF\xBF\xBD\xEF\xBF\xBD&lt;&amp; for version "
+                   "\xEF\xBF\xBD]]&gt;");
+}
+
+TEST_F(GatewayTest, QueryErrorTruncatesEchoAtACharacterBoundary) {
+  std::string accents, encoded;
+  for (int i = 0; i < 100; ++i) {
+    accents += "\xE2\x82\xAC";
+    encoded += "%E2%82%AC";
+  }
+  // The 128-byte cut of "x" + 100 euro signs would fall inside the 43rd.
+  ExpectQueryError(gateway_.Handle(QueryRequest("Action=x" + encoded + "&Version=" + encoded)), 400,
+                   "Sender", "InvalidAction",
+                   "Could not find operation x" + accents.substr(0, 126) + " for version " +
+                       accents.substr(0, 30));
+}
+
 TEST_F(GatewayTest, QueryMissingAction) {
   ExpectQueryError(gateway_.Handle(QueryRequest("Version=2011-06-15")), 400, "Sender",
                    "MissingAction", "The request must contain the parameter Action.");
@@ -423,11 +477,8 @@ TEST_F(GatewayTest, QueryServiceNotServed) {
 }
 
 TEST_F(GatewayTest, QueryNoAuthentication) {
-  http::Request r;
-  r.method = "POST";
-  r.target = "/";
-  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  r.body = "Action=GetCallerIdentity&Version=2011-06-15";
+  http::Request r = Unsigned({{"Content-Type", "application/x-www-form-urlencoded"}},
+                             "Action=GetCallerIdentity&Version=2011-06-15");
   ExpectQueryError(gateway_.Handle(r), 403, "Sender", "MissingAuthenticationToken",
                    "Missing Authentication Token");
 }
@@ -474,12 +525,15 @@ TEST_F(GatewayTest, QueryHandlerThrowingIsAnInternalFailure) {
 }
 
 TEST_F(GatewayTest, QueryRejectTooLarge) {
-  http::Request r;
-  r.method = "POST";
-  r.target = "/";
-  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  http::Request r = Unsigned({{"Content-Type", "application/x-www-form-urlencoded"}});
   ExpectQueryError(gateway_.Reject(r, 413, "Request body is too large."), 413, "Sender",
                    "RequestEntityTooLarge", "Request body is too large.");
+}
+
+TEST_F(GatewayTest, QueryRejectBodyBudgetExhaustedIsThrottling) {
+  http::Request r = Unsigned({{"Content-Type", "application/x-www-form-urlencoded"}});
+  ExpectQueryError(gateway_.Reject(r, 503, "Slow down."), 503, "Receiver", "Throttling",
+                   "Slow down.");
 }
 
 TEST(QueryErrorCodeTest, RenamesJsonCodes) {

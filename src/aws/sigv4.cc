@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/arn.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
 
@@ -89,6 +90,19 @@ std::string CanonicalQuery(std::string_view query) {
   return out;
 }
 
+// Whether `name` (any case) is in the lower-case SignedHeaders list.
+bool IsSigned(const Authorization& auth, std::string_view name) {
+  for (const std::string& signed_name : auth.signed_headers) {
+    if (EqualsIgnoreCase(signed_name, name)) return true;
+  }
+  return false;
+}
+
+bool IsAmzHeader(std::string_view name) {
+  constexpr std::string_view kPrefix = "x-amz-";
+  return name.size() > kPrefix.size() && EqualsIgnoreCase(name.substr(0, kPrefix.size()), kPrefix);
+}
+
 // The signing key depends only on the secret and the scope, which stay the
 // same for a client's requests all day: keep the last one per thread and
 // save four of the five HMACs of each verification.
@@ -106,7 +120,7 @@ Result<Authorization> ParseAuthorization(std::string_view header) {
   std::string_view algorithm = header.substr(0, space);
   if (algorithm != kAlgorithm) {
     return Incomplete(fmt::format("Unsupported AWS 'algorithm': '{}'. Use {}.",
-                                  algorithm.substr(0, 64), kAlgorithm));
+                                  Utf8Prefix(algorithm, 64), kAlgorithm));
   }
   std::string_view rest = space == std::string_view::npos ? "" : header.substr(space + 1);
   std::map<std::string, std::string, std::less<>> fields;
@@ -119,9 +133,10 @@ Result<Authorization> ParseAuthorization(std::string_view header) {
     if (eq != std::string_view::npos) {
       fields.emplace(std::string(Trim(part.substr(0, eq))), std::string(Trim(part.substr(eq + 1))));
     } else if (!part.empty()) {
-      return Incomplete(fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
-                                    "Authorization header.",
-                                    part.substr(0, 64)));
+      return Incomplete(
+          fmt::format("'{}' not a valid key=value pair (missing equal-sign) in "
+                      "Authorization header.",
+                      Utf8Prefix(part, 64)));
     }
     pos = comma + 1;
   }
@@ -249,7 +264,7 @@ Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver&
   TimePoint signed_at;
   if (!ParseAmzDate(*amz_date, &signed_at)) {
     return Incomplete(fmt::format("Date must be in ISO-8601 'basic format'. Got '{}'.",
-                                  amz_date->substr(0, 32)));
+                                  Utf8Prefix(*amz_date, 32)));
   }
   if (signed_at < now - kMaxClockSkew) {
     return BadSignature(fmt::format("Signature expired: {} is now earlier than {} ({} - 15 min.)",
@@ -267,9 +282,18 @@ Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver&
         "'{}' != '{}', from '{}'.",
         auth.date, amz_date->substr(0, 8), *amz_date));
   }
-  if (std::find(auth.signed_headers.begin(), auth.signed_headers.end(), "host") ==
-      auth.signed_headers.end()) {
+  if (!IsRegionName(auth.region)) {
+    return BadSignature(fmt::format("Credential should be scoped to a valid region, not '{}'. ",
+                                    Utf8Prefix(auth.region, 64)));
+  }
+  if (!IsSigned(auth, "host")) {
     return BadSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  for (const http::Header& h : request.headers) {
+    if (IsAmzHeader(h.name) && !IsSigned(auth, h.name)) {
+      return BadSignature(fmt::format("'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                                      Utf8Prefix(h.name, 64)));
+    }
   }
 
   std::string_view token = request.HeaderOr("x-amz-security-token");

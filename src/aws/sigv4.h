@@ -64,7 +64,15 @@ struct VerifiedRequest {
 // Checks a request's signature. Errors (JSON protocol codes; the protocol
 // layer renames them for Query): MissingAuthenticationTokenException,
 // IncompleteSignatureException, InvalidSignatureException (bad signature,
-// "Signature expired", scope/date mismatch), plus whatever `resolver` returns.
+// "Signature expired", scope/date mismatch, a scope region that is not shaped
+// like an AWS region (IsRegionName of common/arn.h: "us-east-1"; the region is
+// copied into the ARNs a request creates, so "us-east-1:222233334444" would
+// forge another account's ARNs, and a region ParseArn refuses would make
+// resources whose ARNs berth itself cannot read back), and
+// "'<name>' must be a 'SignedHeader'" when Host or any x-amz-* header present in
+// the request is not signed: otherwise a signature over DescribeSecret could be
+// replayed with X-Amz-Target GetSecretValue, or with another session token),
+// plus whatever `resolver` returns.
 Result<VerifiedRequest> Verify(const http::Request& request, CredentialResolver& resolver,
                                TimePoint now);
 

@@ -558,6 +558,18 @@ class VerifyTest : public ::testing::Test {
     r.headers.push_back({std::string(name), std::move(value)});
   }
 
+  // EcsRequest() with `extra` headers, hand signed over `signed_headers`.
+  static http::Request HandSignedEcs(const std::vector<std::string>& signed_headers,
+                                     std::vector<http::Header> extra = {},
+                                     std::string_view scope_date = "20261126") {
+    http::Request r = EcsRequest();
+    SetHeader(r, "host", "localhost:4566");
+    SetHeader(r, "x-amz-date", "20261126T165506Z");
+    for (auto& h : extra) SetHeader(r, h.name, std::move(h.value));
+    SetHeader(r, "authorization", HandSignedAuthorization(r, signed_headers, scope_date));
+    return r;
+  }
+
   // Signs `r` by hand, for the header list and scope date the test wants
   // (Sign() always does it right).
   static std::string HandSignedAuthorization(const http::Request& r,
@@ -761,13 +773,9 @@ TEST_F(VerifyTest, ClockSkewWithinFifteenMinutesIsAccepted) {
 }
 
 TEST_F(VerifyTest, ScopeDateMustMatchRequestDate) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
+  const std::vector<std::string> all = {"content-type", "host", "x-amz-date", "x-amz-target"};
   // Correctly signed in every other respect, with the previous day's key.
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date"}, "20261125"));
-  auto result = VerifyNow(r);
+  auto result = VerifyNow(HandSignedEcs(all, {}, "20261125"));
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, "InvalidSignatureException");
   EXPECT_EQ(result.error().message,
@@ -775,20 +783,93 @@ TEST_F(VerifyTest, ScopeDateMustMatchRequestDate) {
             "HTTP: '20261125' != '20261126', from '20261126T165506Z'.");
 
   // The same hand signing with the right date passes, so only the date was wrong.
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date"}, "20261126"));
-  EXPECT_TRUE(VerifyNow(r).has_value());
+  EXPECT_TRUE(VerifyNow(HandSignedEcs(all, {}, "20261126")).has_value());
 }
 
 TEST_F(VerifyTest, HostMustBeSigned) {
-  http::Request r = EcsRequest();
-  SetHeader(r, "host", "localhost:4566");
-  SetHeader(r, "x-amz-date", "20261126T165506Z");
-  SetHeader(r, "authorization",
-            HandSignedAuthorization(r, {"content-type", "x-amz-date", "x-amz-target"}, "20261126"));
-  ExpectInvalidSignature(
-      VerifyNow(r), "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  ExpectInvalidSignature(VerifyNow(HandSignedEcs({"content-type", "x-amz-date", "x-amz-target"})),
+                         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   EXPECT_EQ(resolver_.calls(), 0);
+}
+
+// The replay the rule stops: a signature over DescribeSecret that does not
+// cover X-Amz-Target would be just as valid on GetSecretValue.
+TEST_F(VerifyTest, UnsignedAmzTargetIsRefused) {
+  http::Request r = HandSignedEcs({"content-type", "host", "x-amz-date"});
+  ExpectInvalidSignature(VerifyNow(r),
+                         "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization.");
+  EXPECT_EQ(resolver_.calls(), 0);
+
+  // The header's own spelling is named, whatever its case.
+  for (auto& h : r.headers) {
+    if (EqualsIgnoreCase(h.name, "x-amz-target")) h.name = "X-Amz-Target";
+  }
+  ExpectInvalidSignature(VerifyNow(r),
+                         "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.");
+
+  // Signing it (in any case in the request) is enough.
+  SetHeader(r, "authorization",
+            HandSignedAuthorization(r, {"content-type", "host", "x-amz-date", "x-amz-target"},
+                                    "20261126"));
+  EXPECT_TRUE(VerifyNow(r).has_value());
+}
+
+TEST_F(VerifyTest, EveryAmzHeaderPresentMustBeSigned) {
+  for (std::string name : {"x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
+                           "X-Amz-User-Agent", "x-amz-anything"}) {
+    SCOPED_TRACE(name);
+    std::vector<std::string> others;
+    for (std::string h : {"content-type", "host", "x-amz-date", "x-amz-target"}) {
+      if (h != ToLower(name)) others.push_back(h);
+    }
+    std::string value = name == "x-amz-date" ? "20261126T165506Z" : "value";
+    ExpectInvalidSignature(VerifyNow(HandSignedEcs(others, {{name, value}})),
+                           "'" + name + "' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  EXPECT_EQ(resolver_.calls(), 0);
+}
+
+// What the SDKs add after signing stays allowed: only x-amz-* is required.
+TEST_F(VerifyTest, UnsignedHeadersOutsideXAmzAreAllowed) {
+  http::Request r = EcsRequest();
+  SignEcs(r, now_);
+  r.headers.push_back({"amz-sdk-invocation-id", "d4d5b2a0-8ae1-4f4b-9e52-2b3f2a4a4f39"});
+  r.headers.push_back({"amz-sdk-request", "attempt=1; max=3"});
+  r.headers.push_back({"X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"});
+  r.headers.push_back({"x-amz", "not a prefix match"});
+  r.headers.push_back({"Expect", "100-continue"});
+  auto verified = VerifyNow(r);
+  EXPECT_TRUE(verified.has_value()) << verified.error().message;
+}
+
+TEST_F(VerifyTest, UnsignedSessionTokenIsRefused) {
+  http::Request r =
+      HandSignedEcs({"content-type", "host", "x-amz-date", "x-amz-target"},
+                    {{"x-amz-security-token", "FwoGZXIvYXdzEJr//////////wEaDOx+token"}});
+  ExpectInvalidSignature(
+      VerifyNow(r), "'x-amz-security-token' must be a 'SignedHeader' in the AWS Authorization.");
+  EXPECT_EQ(resolver_.calls(), 0);
+}
+
+TEST_F(VerifyTest, MalformedRegionIsRefusedBeforeTheKeyIsLookedUp) {
+  // Each correctly signed for its scope: only the region's shape is wrong.
+  for (std::string region : {"us-east-1:222233334444", "us-*", "US-EAST-1", "${aws:username}",
+                             "local", "eu-west-1\n", "\xC3\xA9u-west-1"}) {
+    SCOPED_TRACE(region);
+    http::Request r = EcsRequest();
+    Sign(r, "localhost:4566", {kKeyId, kSecret, ""}, region, "ecs", now_);
+    ExpectInvalidSignature(VerifyNow(r),
+                           "Credential should be scoped to a valid region, not '" + region + "'. ");
+  }
+  EXPECT_EQ(resolver_.calls(), 0);
+
+  for (std::string region : {"us-gov-west-1", "ap-southeast-4", "cn-northwest-1"}) {
+    http::Request r = EcsRequest();
+    Sign(r, "localhost:4566", {kKeyId, kSecret, ""}, region, "ecs", now_);
+    auto verified = VerifyNow(r);
+    ASSERT_TRUE(verified.has_value()) << region << ": " << verified.error().message;
+    EXPECT_EQ(verified->region, region);
+  }
 }
 
 TEST_F(VerifyTest, SessionTokenIsSignedAndPassedToTheResolver) {

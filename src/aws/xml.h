@@ -6,7 +6,13 @@
 
 namespace berth::aws {
 
-// Escapes &, <, >, " and ' for element text and attribute values.
+// Appends `text` escaped for element text or an attribute value, such that the
+// result is always well-formed XML 1.0 whatever the bytes: &, <, >, " and '
+// become entity references and CR a character reference; ill-formed UTF-8 and
+// the characters XML 1.0 cannot carry at all (C0 controls other than tab, LF
+// and CR; U+FFFE, U+FFFF) become U+FFFD. Client input echoed in errors goes
+// through here.
+void AppendXmlEscaped(std::string& out, std::string_view text);
 std::string XmlEscape(std::string_view text);
 
 // Appends elements to a string: Xml x; x.Open("User").Text("UserName", n).Close("User");

@@ -39,6 +39,8 @@ struct CommonServerFlags {
   int threads = 0;
   size_t body_limit = 8 << 20;
   int header_timeout_ms = 10'000;
+  size_t max_connections = 0;
+  size_t body_memory_limit = 256 << 20;
 };
 
 void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
@@ -57,6 +59,11 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
   cmd->add_option("--body-limit", f.body_limit, "Largest request body accepted, in bytes");
   cmd->add_option("--header-timeout-ms", f.header_timeout_ms,
                   "Drop a connection that sends no complete request header in this time");
+  cmd->add_option("--max-connections", f.max_connections,
+                  "Connections served at once; more wait to be accepted (0: from the open-file "
+                  "limit, at most 10000)");
+  cmd->add_option("--body-memory-limit", f.body_memory_limit,
+                  "Bytes all request bodies in flight may hold; a large body past it gets 503");
 }
 
 // Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait().
@@ -104,6 +111,8 @@ int RunServer(const CommonServerFlags& f, bool up) {
   options.threads = f.threads;
   options.body_limit = f.body_limit;
   options.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
+  options.max_connections = f.max_connections;
+  options.body_memory_limit = f.body_memory_limit;
 
   sigset_t stop_signals = BlockStopSignals();
   auto app = App::Start(options);
@@ -118,7 +127,8 @@ int RunServer(const CommonServerFlags& f, bool up) {
         "  endpoint     {0}\n"
         "  account      {1}\n"
         "  credentials  {2}  (profile default)\n"
-        "  region       us-east-1 (any region works: it is taken from each request's signature)\n\n"
+        "  region       us-east-1 (any region shaped like eu-west-1 works: it is taken from each\n"
+        "               request's signature)\n\n"
         "Try it with the AWS CLI v2:\n\n"
         "  export AWS_SHARED_CREDENTIALS_FILE={2} AWS_REGION=us-east-1\n"
         "  aws --endpoint-url {0} sts get-caller-identity\n\n"

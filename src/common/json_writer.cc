@@ -4,44 +4,12 @@
 
 #include <cmath>
 
+#include "common/strings.h"
+
 namespace berth::json {
 
 namespace {
 constexpr char kHex[] = "0123456789abcdef";
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// The UTF-8 sequence starting at s[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF): its length when well formed; otherwise
-// 0, with *bad set to the length of its maximal ill-formed prefix (at least 1),
-// which is replaced by one U+FFFD, as nlohmann/json's replace mode does.
-size_t Utf8Length(std::string_view s, size_t i, size_t* bad) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
-    if (i + k >= s.size() || byte(i + k) < min || byte(i + k) > max) {
-      *bad = k;
-      return 0;
-    }
-  }
-  return n;
-}
 }  // namespace
 
 void AppendQuoted(std::string& out, std::string_view text) {
@@ -61,9 +29,9 @@ void AppendQuoted(std::string& out, std::string_view text) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       size_t bad = 0;
-      size_t n = Utf8Length(text, i, &bad);
+      size_t n = Utf8SequenceLength(text, i, &bad);
       if (n == 0) {
-        out.append(kReplacement);
+        out.append(kUtf8Replacement);
         i += bad;
       } else {
         out.append(text.data() + i, n);

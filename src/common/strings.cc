@@ -96,6 +96,48 @@ std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view body
   return out;
 }
 
+size_t Utf8SequenceLength(std::string_view s, size_t i, size_t* bad) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // no overlong forms
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // no overlong forms
+    if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
+    if (i + k >= s.size() || byte(i + k) < min || byte(i + k) > max) {
+      *bad = k;
+      return 0;
+    }
+  }
+  return n;
+}
+
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  // Back up over continuation bytes to the start of the character that the
+  // cut would split; more than three of them cannot be one character.
+  size_t cut = max_bytes;
+  while (cut > 0 && max_bytes - cut < 3 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  if ((static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) cut = max_bytes;
+  return s.substr(0, cut);
+}
+
 std::string HexEncode(std::string_view bytes) {
   std::string out;
   out.resize(bytes.size() * 2);

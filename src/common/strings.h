@@ -25,6 +25,21 @@ std::string UriDecode(std::string_view s, bool plus_is_space);
 // Splits "a=1&b=2" into decoded pairs, in order (application/x-www-form-urlencoded).
 std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view body);
 
+// U+FFFD REPLACEMENT CHARACTER in UTF-8: what stands in for ill-formed input.
+inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";
+
+// The length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF; ASCII is length 1).
+// 0 when the bytes there are ill-formed, with *bad set to the length of their
+// maximal ill-formed prefix (at least 1): the bytes one U+FFFD replaces
+// (Unicode's "substitution of maximal subparts"). Requires i < s.size().
+size_t Utf8SequenceLength(std::string_view s, size_t i, size_t* bad);
+
+// `s` cut to at most `max_bytes` without splitting a UTF-8 sequence, for
+// echoing client input in messages: a cut mid-character would turn a valid
+// character into a U+FFFD.
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
+
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);

@@ -205,5 +205,71 @@ TEST(Base64Test, DecodeRejectsMalformed) {
   }
 }
 
+TEST(Utf8Test, SequenceLengthOfWellFormedAndIllFormedInput) {
+  struct Case {
+    std::string text;
+    size_t length;  // 0: ill-formed
+    size_t bad;     // bytes one U+FFFD replaces
+  };
+  const Case cases[] = {
+      {"a", 1, 0},
+      {std::string("\0", 1), 1, 0},
+      {"\xC3\xA9", 2, 0},
+      {"\xE2\x82\xAC", 3, 0},
+      {"\xF0\x9F\x98\x80", 4, 0},
+      {"\xEF\xBF\xBF", 3, 0},      // U+FFFF is well-formed UTF-8
+      {"\x80", 0, 1},              // stray continuation
+      {"\xC0\xAF", 0, 1},          // overlong lead
+      {"\xC3", 0, 1},              // truncated
+      {"\xE2\x82", 0, 2},          // truncated after a valid prefix
+      {"\xE2\x82\x41", 0, 2},      // interrupted
+      {"\xE0\x80\xAF", 0, 1},      // overlong 3-byte
+      {"\xED\xA0\x80", 0, 1},      // surrogate
+      {"\xF4\x90\x80\x80", 0, 1},  // above U+10FFFF
+      {"\xF5\x80", 0, 1},
+      {"\xFF", 0, 1},
+  };
+  for (const Case& c : cases) {
+    size_t bad = 0;
+    EXPECT_EQ(Utf8SequenceLength(c.text, 0, &bad), c.length) << testing::PrintToString(c.text);
+    if (c.length == 0) {
+      EXPECT_EQ(bad, c.bad) << testing::PrintToString(c.text);
+    }
+  }
+  size_t bad = 0;
+  EXPECT_EQ(Utf8SequenceLength("x\xE2\x82\xAC", 1, &bad), 3u);
+}
+
+TEST(Utf8Test, PrefixNeverSplitsACharacter) {
+  EXPECT_EQ(Utf8Prefix("short", 10), "short");
+  EXPECT_EQ(Utf8Prefix("exactly", 7), "exactly");
+  EXPECT_EQ(Utf8Prefix("abcdef", 3), "abc");
+  EXPECT_EQ(Utf8Prefix("", 0), "");
+  const std::string euros = "\xE2\x82\xAC\xE2\x82\xAC";  // two 3-byte characters
+  EXPECT_EQ(Utf8Prefix(euros, 6), euros);
+  EXPECT_EQ(Utf8Prefix(euros, 5), "\xE2\x82\xAC");
+  EXPECT_EQ(Utf8Prefix(euros, 4), "\xE2\x82\xAC");
+  EXPECT_EQ(Utf8Prefix(euros, 3), "\xE2\x82\xAC");
+  EXPECT_EQ(Utf8Prefix(euros, 2), "");
+  EXPECT_EQ(Utf8Prefix("a\xF0\x9F\x98\x80", 4), "a");
+  EXPECT_EQ(Utf8Prefix("a\xF0\x9F\x98\x80", 5), "a\xF0\x9F\x98\x80");
+  // Ill-formed input: more than three continuation bytes are no character, so
+  // the cut stays where it was asked (the escapers replace what is left).
+  EXPECT_EQ(Utf8Prefix("a\x80\x80\x80\x80\x80", 5), "a\x80\x80\x80\x80");
+  // Every cut of a string of mixed widths is a whole-character prefix.
+  const std::string mixed = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z";
+  for (size_t max = 0; max <= mixed.size(); ++max) {
+    std::string_view cut = Utf8Prefix(mixed, max);
+    EXPECT_LE(cut.size(), max);
+    EXPECT_GT(cut.size() + 4, max);
+    for (size_t i = 0; i < cut.size();) {
+      size_t bad = 0;
+      size_t n = Utf8SequenceLength(cut, i, &bad);
+      ASSERT_NE(n, 0u) << "cut " << max << " split a character";
+      i += n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace berth

@@ -1,11 +1,13 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -23,7 +25,128 @@ using tcp = net::ip::tcp;
 
 namespace {
 constexpr uint32_t kHeaderLimit = 16 * 1024;
+// How long accepting pauses when the process is out of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// Accept failures and the connection limit are logged at most this often.
+constexpr std::chrono::seconds kAcceptWarningInterval{10};
 class Session;
+
+// The bytes request bodies in flight hold, across all connections.
+class BodyBudget {
+ public:
+  void set_limit(size_t limit) { limit_ = limit; }
+
+  // Counts `more` bytes for a body that already counts `held`. False, counting
+  // nothing, when the body would exceed kSmallBodyBytes and the total the limit.
+  bool Take(size_t held, size_t more) {
+    if (held + more <= kSmallBodyBytes) {
+      used_.fetch_add(more, std::memory_order_relaxed);
+      return true;
+    }
+    size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (more > limit_ || used > limit_ - more) return false;
+    } while (!used_.compare_exchange_weak(used, used + more, std::memory_order_relaxed));
+    return true;
+  }
+
+  void Give(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+ private:
+  size_t limit_ = 0;
+  std::atomic<size_t> used_{0};
+};
+
+// The error a body reader reports when the budget refuses its body.
+class OverBudgetCategory : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "berth.http.body"; }
+  std::string message(int) const override { return "request body memory budget exhausted"; }
+};
+
+beast::error_code OverBudget() {
+  static const OverBudgetCategory category;
+  return {1, category};
+}
+
+// Beast's string_body, but counting what the body holds against a BodyBudget
+// from the moment its length is known until Release() or destruction.
+struct BudgetedBody {
+  class value_type {
+   public:
+    value_type() = default;
+    value_type(const value_type&) = delete;
+    value_type& operator=(const value_type&) = delete;
+    ~value_type() { Release(); }
+
+    void Attach(BodyBudget* budget) { budget_ = budget; }
+    // Makes the body count `total` bytes; false when the budget refuses.
+    bool Reserve(size_t total) {
+      if (!budget_ || total <= counted_) return true;
+      if (!budget_->Take(counted_, total - counted_)) return false;
+      counted_ = total;
+      return true;
+    }
+    void Release() {
+      if (budget_ && counted_) budget_->Give(counted_);
+      counted_ = 0;
+    }
+
+    std::string data;
+
+   private:
+    BodyBudget* budget_ = nullptr;
+    size_t counted_ = 0;
+  };
+
+  static std::uint64_t size(const value_type& body) { return body.data.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      if (length) {
+        if (*length > body_.data.max_size()) {
+          ec = bhttp::error::buffer_overflow;
+          return;
+        }
+        if (!body_.Reserve(static_cast<size_t>(*length))) {
+          ec = OverBudget();
+          return;
+        }
+        body_.data.reserve(static_cast<size_t>(*length));
+      }
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      size_t extra = net::buffer_size(buffers);
+      size_t size = body_.data.size();
+      if (extra > body_.data.max_size() - size) {
+        ec = bhttp::error::buffer_overflow;
+        return 0;
+      }
+      // A chunked body has no declared length: count it as it grows.
+      if (!body_.Reserve(size + extra)) {
+        ec = OverBudget();
+        return 0;
+      }
+      body_.data.resize(size + extra);
+      ec = {};
+      return net::buffer_copy(net::buffer(body_.data.data() + size, extra), buffers);
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using RequestMessage = bhttp::request<BudgetedBody>;
 }  // namespace
 
 struct Server::Impl {
@@ -38,6 +161,9 @@ struct Server::Impl {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   bool stop_started = false;
   bool stopped = false;
+  size_t max_connections = 0;
+  bool accept_paused = false;  // at max_connections; under `mu`
+  BodyBudget body_budget;
 
   // One io_context per thread, each run by exactly that thread: a connection
   // lives on one of them, so its handlers never need a strand and threads do
@@ -46,11 +172,16 @@ struct Server::Impl {
   std::vector<std::unique_ptr<net::io_context>> iocs;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_retry;  // on the acceptor's io_context
   size_t next_ioc = 0;
+  std::chrono::steady_clock::time_point next_accept_warning{};
   std::vector<std::thread> threads;
   uint16_t port = 0;
 
+  // Accept and its handlers run on the acceptor's io_context only.
   void Accept();
+  void AcceptFailed(const beast::error_code& ec);
+  bool AcceptWarningDue();
 };
 
 namespace {
@@ -67,6 +198,11 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     std::lock_guard lock(server_->mu);
     server_->sessions.erase(this);
+    if (server_->accept_paused && server_->sessions.size() < server_->max_connections &&
+        !server_->draining) {
+      server_->accept_paused = false;
+      net::post(server_->acceptor->get_executor(), [server = server_] { server->Accept(); });
+    }
     server_->cv.notify_all();
   }
 
@@ -93,6 +229,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader() {
     if (server_->draining) return Close();
     parser_.emplace();
+    parser_->get().body().Attach(&server_->body_budget);
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(server_->options.body_limit);
     stream_.expires_after(first_ ? server_->options.header_timeout : server_->options.idle_timeout);
@@ -106,6 +243,9 @@ class Session : public std::enable_shared_from_this<Session> {
     waiting_for_request_ = false;
     if (ec == bhttp::error::body_limit) return Reject(413, "Request body is too large");
     if (ec == bhttp::error::header_limit) return Reject(431, "Request header is too large");
+    if (ec == OverBudget()) {
+      return Reject(503, "Too many large request bodies are in flight; retry later.");
+    }
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
         ec == net::error::eof || ec == bhttp::error::partial_message) {
@@ -113,19 +253,22 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return Reject(400, "Malformed HTTP request");
     auto& msg = parser_->get();
-    Request req = HeadersOf(msg);
-    req.body = std::move(msg.body());
     Response res;
-    try {
-      res = server_->handler(req);
-    } catch (const std::exception& e) {
-      log::Error("request handler threw", {{"what", e.what()}});
-      res = Response{500, {{"Content-Type", "text/plain"}}, "Internal error\n"};
+    {
+      Request req = HeadersOf(msg);
+      req.body = std::move(msg.body().data);
+      try {
+        res = server_->handler(req);
+      } catch (const std::exception& e) {
+        log::Error("request handler threw", {{"what", e.what()}});
+        res = Response{500, {{"Content-Type", "text/plain"}}, "Internal error\n"};
+      }
     }
+    msg.body().Release();  // the body went with `req`
     Write(std::move(res), msg.keep_alive() && !server_->draining);
   }
 
-  Request HeadersOf(const bhttp::request<bhttp::string_body>& msg) {
+  Request HeadersOf(const RequestMessage& msg) {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -174,7 +317,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<BudgetedBody>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   Server::Impl* server_;
   std::string remote_ip_;
@@ -189,16 +332,55 @@ void Server::Impl::Accept() {
   next_ioc = (next_ioc + 1) % iocs.size();
   acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-    if (!ec && !draining) {
-      auto session = std::make_shared<Session>(std::move(socket), this);
-      {
-        std::lock_guard lock(mu);
-        sessions.emplace(session.get(), session);
-      }
-      session->Start();
+    if (ec) return AcceptFailed(ec);
+    if (draining) return Accept();
+    auto session = std::make_shared<Session>(std::move(socket), this);
+    bool full;
+    {
+      std::lock_guard lock(mu);
+      sessions.emplace(session.get(), session);
+      full = sessions.size() >= max_connections;
+      accept_paused = full;  // the last session to close resumes accepting
     }
-    Accept();
+    session->Start();
+    if (!full) return Accept();
+    if (AcceptWarningDue()) {
+      log::Warn("connection limit reached; new connections wait until one closes",
+                {{"max_connections", std::to_string(max_connections)}});
+    }
   });
+}
+
+void Server::Impl::AcceptFailed(const beast::error_code& ec) {
+  // A connection reset while it was queued: only that one is lost.
+  if (ec == net::error::connection_aborted || ec == net::error::connection_reset) return Accept();
+  // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+  // connection stays queued and the listening socket readable, so accepting
+  // again at once would spin a core until something closes. Wait instead.
+  if (AcceptWarningDue()) {
+    log::Warn("cannot accept connections; retrying",
+              {{"error", ec.message()}, {"retry_ms", std::to_string(kAcceptRetryDelay.count())}});
+  }
+  accept_retry->expires_after(kAcceptRetryDelay);
+  accept_retry->async_wait([this](beast::error_code wait_ec) {
+    if (!wait_ec && acceptor->is_open() && !draining) Accept();
+  });
+}
+
+bool Server::Impl::AcceptWarningDue() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_accept_warning) return false;
+  next_accept_warning = now + kAcceptWarningInterval;
+  return true;
+}
+
+size_t DefaultMaxConnections() {
+  constexpr size_t kMax = 10'000;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMax;
+  size_t soft = limit.rlim_cur;
+  size_t reserve = std::clamp<size_t>(soft / 4, 32, 256);
+  return soft > reserve ? std::min(soft - reserve, kMax) : 1;
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -225,7 +407,11 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
     impl->iocs.push_back(std::make_unique<net::io_context>(1));
     impl->work.push_back(net::make_work_guard(*impl->iocs.back()));
   }
+  impl->max_connections =
+      impl->options.max_connections ? impl->options.max_connections : DefaultMaxConnections();
+  impl->body_budget.set_limit(impl->options.body_memory_limit);
   impl->acceptor.emplace(*impl->iocs[0]);
+  impl->accept_retry.emplace(*impl->iocs[0]);
   auto& acc = *impl->acceptor;
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
@@ -258,6 +444,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   net::post(s.acceptor->get_executor(), [&s] {
     beast::error_code ec;
     s.acceptor->close(ec);
+    s.accept_retry->cancel();
   });
   // Collected under the lock but posted (and released) outside it: the last
   // reference to a session may be ours, and its destructor takes `mu`.

@@ -4,6 +4,11 @@
 // timeout (a client that connects and sends nothing is dropped), an idle
 // timeout between keep-alive requests, and graceful shutdown: Stop() stops
 // accepting, lets requests in flight finish and closes idle connections.
+//
+// Bounded under load: at most `max_connections` connections are served at once
+// (more wait in the listen backlog); running out of file descriptors pauses
+// accepting briefly instead of spinning; request bodies in flight share a
+// memory budget (503 for a large body past it).
 #pragma once
 
 #include <chrono>
@@ -24,14 +29,34 @@ struct ServerOptions {
   size_t body_limit = 8 << 20;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
+  // Connections served at once. At the limit the server stops accepting, so
+  // new clients wait in the listen backlog, until one closes (idle ones are
+  // dropped by the timeouts above). 0: DefaultMaxConnections().
+  size_t max_connections = 0;
+  // Bytes the request bodies in flight may hold together. A body counts from
+  // its first bytes (at its Content-Length; as it arrives when chunked) until
+  // its handler returns. A body that would take the total past the limit is
+  // refused before more of it is read: `reject` gets status 503. Bodies of at most
+  // kSmallBodyBytes are always admitted (and counted), so large uploads cannot
+  // starve ordinary API calls: memory is bounded by this limit plus
+  // max_connections * kSmallBodyBytes.
+  size_t body_memory_limit = 256 << 20;
 };
+
+inline constexpr size_t kSmallBodyBytes = 64 << 10;
+
+// The connection limit when ServerOptions::max_connections is 0: the soft
+// RLIMIT_NOFILE less a reserve for the rest of the process (a quarter of it,
+// at least 32 and at most 256), between 1 and 10,000: 768 at the usual 1024.
+size_t DefaultMaxConnections();
 
 // Answers one request. Called on a server thread, concurrently for different
 // connections; must not block for long.
 using Handler = std::function<Response(const Request&)>;
 
 // Builds the reply to a request the server refuses before the handler sees it
-// (413 body too large; 400 malformed HTTP). `request` carries the headers only.
+// (413 body too large; 431 header too large; 400 malformed HTTP; 503 body
+// memory budget exhausted). `request` carries the headers only.
 using RejectHandler =
     std::function<Response(const Request& request, int status, std::string_view reason)>;
 

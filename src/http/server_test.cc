@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +152,101 @@ TEST(HttpServer, StopClosesIdleConnectionsAndFinishesInFlight) {
   EXPECT_EQ(body, "done");
   EXPECT_EQ(ReadAll(idle), "");
   close(idle);
+}
+
+void WriteAll(int fd, std::string_view data) {
+  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+}
+
+// Whether `fd` has something to read (a reply, or the server's close) within `wait`.
+bool ReadableWithin(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, static_cast<int>(wait.count())) == 1;
+}
+
+// Sends `body` until the server accepts it (a 503 while the budget is spent).
+int SendUntilAccepted(const Server& server, const std::string& body) {
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(20ms)) {
+    Client client;
+    auto res = client.Send({"POST", Url(server), {}, body});
+    if (res && res->status != 503) return res->status;
+  }
+  return 503;
+}
+
+TEST(HttpServer, LargeBodiesPastTheMemoryBudgetAre503WhileSmallOnesPass) {
+  ServerOptions options;
+  options.body_memory_limit = 1 << 20;
+  auto server = StartEcho(options);
+  // A client that declares 768 KiB, sends a little of it and stalls.
+  int holder = Connect(server->port());
+  WriteAll(holder,
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 786432\r\n\r\n" + std::string(1000, 'a'));
+  std::this_thread::sleep_for(200ms);  // for the server to read that header
+
+  // 512 KiB more would pass the 1 MiB budget: refused at its first byte.
+  int second = Connect(server->port());
+  WriteAll(second, "POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 524288\r\n\r\nb");
+  std::string reply = ReadAll(second);
+  close(second);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 503")) << reply;
+  EXPECT_NE(reply.find("X-Target: /second"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+
+  // A small body still passes, though the budget is spent.
+  Client client;
+  auto small = client.Send({"POST", Url(*server), {}, std::string(kSmallBodyBytes, 's')});
+  ASSERT_TRUE(small.has_value()) << small.error().message;
+  EXPECT_EQ(small->status, 200);
+
+  // When the stalled client goes, its share of the budget comes back.
+  close(holder);
+  EXPECT_EQ(SendUntilAccepted(*server, std::string(900 << 10, 'b')), 200);
+  // And a body served returns its share too: the same again fits.
+  EXPECT_EQ(SendUntilAccepted(*server, std::string(900 << 10, 'c')), 200);
+}
+
+TEST(HttpServer, ChunkedBodiesAreCountedAsTheyGrow) {
+  ServerOptions options;
+  options.body_memory_limit = 256 << 10;
+  auto server = StartEcho(options);
+  int fd = Connect(server->port());
+  WriteAll(fd, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::string chunk = "10000\r\n" + std::string(0x10000, 'z') + "\r\n";  // 64 KiB
+  for (int i = 0; i < 8 && !ReadableWithin(fd, 0ms); ++i) {
+    if (send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;  // refused midway
+  }
+  std::string reply = ReadAll(fd);
+  close(fd);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 503")) << reply.substr(0, 200);
+  EXPECT_EQ(SendUntilAccepted(*server, std::string(200 << 10, 'd')), 200);
+}
+
+TEST(HttpServer, AtTheConnectionLimitNewClientsWaitUntilOneCloses) {
+  ServerOptions options;
+  options.max_connections = 2;
+  auto server = StartEcho(options);
+  int idle1 = Connect(server->port());
+  int idle2 = Connect(server->port());
+  // Accepted by the kernel, but not by the server: no reply yet.
+  int waiting = Connect(server->port());
+  WriteAll(waiting, "GET /waiting HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_FALSE(ReadableWithin(waiting, 300ms));
+  close(idle1);
+  ASSERT_TRUE(ReadableWithin(waiting, 2000ms));
+  EXPECT_TRUE(ReadAll(waiting).starts_with("HTTP/1.1 200"));
+  close(waiting);
+  close(idle2);
+}
+
+TEST(HttpServer, DefaultConnectionLimitLeavesDescriptorsForTheRest) {
+  size_t limit = DefaultMaxConnections();
+  EXPECT_GE(limit, 1u);
+  EXPECT_LE(limit, 10'000u);
+  rlimit nofile{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur != RLIM_INFINITY) EXPECT_LT(limit, nofile.rlim_cur);
 }
 
 TEST(HttpServer, BindingABusyPortFails) {

@@ -286,9 +286,10 @@ Status IdentityStore::UpdateAccessKey(const std::string& account, const std::str
   auto kv = BERTH_TRY(kv_.Get(key));
   auto index = BERTH_TRY(kv_.Get(UserKeysPrefix(account, user_name) + access_key_id));
   if (!kv || !index) {
-    return Fail("NoSuchEntity",
-                fmt::format("The Access Key with id {} cannot be found.", access_key_id.substr(0, 128)),
-                404);
+    return Fail(
+        "NoSuchEntity",
+        fmt::format("The Access Key with id {} cannot be found.", Utf8Prefix(access_key_id, 128)),
+        404);
   }
   auto record = json::Json::parse(kv->value, nullptr, false);
   record["status"] = status;
@@ -308,9 +309,10 @@ Status IdentityStore::DeleteAccessKey(const std::string& account, const std::str
   std::string index = UserKeysPrefix(account, user_name) + access_key_id;
   auto index_kv = BERTH_TRY(kv_.Get(index));
   if (!index_kv) {
-    return Fail("NoSuchEntity",
-                fmt::format("The Access Key with id {} cannot be found.", access_key_id.substr(0, 128)),
-                404);
+    return Fail(
+        "NoSuchEntity",
+        fmt::format("The Access Key with id {} cannot be found.", Utf8Prefix(access_key_id, 128)),
+        404);
   }
   store::Txn txn;
   txn.ops.push_back(store::Op::Delete(index));

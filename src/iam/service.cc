@@ -168,7 +168,7 @@ ManagedPolicy PolicyFrom(const Json& j) {
 Result<std::pair<std::string, std::string>> PolicyKey(const std::string& policy_arn) {
   auto arn = ParseArn(policy_arn);
   if (!arn || arn->service != "iam" || !arn->resource.starts_with("policy/")) {
-    return Fail("InvalidInput", fmt::format("ARN {} is not valid.", policy_arn.substr(0, 256)));
+    return Fail("InvalidInput", fmt::format("ARN {} is not valid.", Utf8Prefix(policy_arn, 256)));
   }
   std::string_view resource = arn->resource;
   std::string name(resource.substr(resource.rfind('/') + 1));
@@ -277,7 +277,7 @@ Status ValidateName(std::string_view what, std::string_view name, size_t max) {
                 fmt::format("1 validation error detected: Value '{}' at '{}' failed to satisfy "
                             "constraint: Member must satisfy regular expression pattern: "
                             "[\\w+=,.@-]+ and have length between 1 and {}",
-                            name.substr(0, 128), what, max));
+                            Utf8Prefix(name, 128), what, max));
   }
   return {};
 }

@@ -106,7 +106,7 @@ TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms
 // Times are kept to the millisecond, so what an operation returns is what is stored.
 TimePoint NowMillis(const Clock& clock) { return FromMillis(Millis(clock.Now())); }
 
-std::string Clip(std::string_view text) { return std::string(text.substr(0, 256)); }
+std::string Clip(std::string_view text) { return std::string(Utf8Prefix(text, 256)); }
 
 // AWS's message for a member outside its enum (`member` as AWS spells it, e.g.
 // "keySpec"; `values` in the order AWS lists them).

@@ -79,7 +79,7 @@ std::unexpected<Error> Contention() {
 // AWS's model-validation error. `value` is left out for sensitive members.
 std::unexpected<Error> Invalid(std::string_view field, std::optional<std::string_view> value,
                                std::string_view constraint) {
-  std::string shown = value ? fmt::format(" '{}'", value->substr(0, 256)) : std::string();
+  std::string shown = value ? fmt::format(" '{}'", Utf8Prefix(*value, 256)) : std::string();
   return Fail("ValidationException",
               fmt::format("1 validation error detected: Value{} at '{}' failed to satisfy "
                           "constraint: Member must {}",

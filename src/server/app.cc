@@ -110,6 +110,8 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   http_options.threads = options.threads;
   http_options.body_limit = options.body_limit;
   http_options.header_timeout = options.header_timeout;
+  http_options.max_connections = options.max_connections;
+  http_options.body_memory_limit = options.body_memory_limit;
   aws::Gateway* gateway = impl->gateway.get();
   impl->http = BERTH_TRY(http::Server::Start(
       http_options, [gateway](const http::Request& r) { return gateway->Handle(r); },

@@ -25,6 +25,8 @@ struct AppOptions {
   int threads = 0;
   size_t body_limit = 8 << 20;
   std::chrono::milliseconds header_timeout{10'000};
+  size_t max_connections = 0;  // 0: http::DefaultMaxConnections()
+  size_t body_memory_limit = 256 << 20;
 };
 
 class App {

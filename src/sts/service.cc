@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/arn.h"
+#include "common/strings.h"
 
 namespace berth::sts {
 
@@ -143,8 +144,7 @@ Result<AssumedRole> Service::Assume(const aws::Principal* caller, const std::str
   auto arn = ParseArn(request.role_arn);
   if (!arn || arn->service != "iam" || !arn->resource.starts_with("role/") ||
       !IsAccountId(arn->account)) {
-    return Fail("ValidationError",
-                fmt::format("{} is invalid", request.role_arn.substr(0, 256)));
+    return Fail("ValidationError", fmt::format("{} is invalid", Utf8Prefix(request.role_arn, 256)));
   }
   if (request.session_policy.size() > kMaxSessionPolicy) {
     return Fail("PackedPolicyTooLarge",

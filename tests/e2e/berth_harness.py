@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import signal
 import socket
@@ -47,7 +48,7 @@ def random_root_credentials():
 class Berth:
     """A running `berth server` (or `berth up`) process."""
 
-    def __init__(self, data_dir, args=(), env=None, command="server", root=None):
+    def __init__(self, data_dir, args=(), env=None, command="server", root=None, preexec_fn=None):
         self.data_dir = str(data_dir)
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -59,7 +60,7 @@ class Berth:
         cmd += list(args)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env or os.environ.copy())
+                                     env=env or os.environ.copy(), preexec_fn=preexec_fn)
         wait_for_port(self.port, self.proc)
         self.credentials_file = os.path.join(self.data_dir, "credentials")
 
@@ -116,9 +117,13 @@ def aws(endpoint, env, *args, check=False):
     return proc
 
 
-def sign(method, url, headers, body, key, secret, region, service, when=None, token=None):
+def sign(method, url, headers, body, key, secret, region, service, when=None, token=None,
+         unsigned=()):
     """SigV4 header signing, written from the AWS documentation (independent of
-    berth's C++ signer and of botocore), so tests can choose the date."""
+    berth's C++ signer and of botocore), so tests can choose the date. Headers
+    named in `unsigned` are sent but left out of SignedHeaders, as an attacker
+    replaying a signature would. Header values go on the wire as latin-1 (as
+    http.client sends them), so a test can send any byte."""
     when = when or datetime.datetime.now(datetime.timezone.utc)
     amz_date = when.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
@@ -128,8 +133,10 @@ def sign(method, url, headers, body, key, secret, region, service, when=None, to
     headers["X-Amz-Date"] = amz_date
     if token:
         headers["X-Amz-Security-Token"] = token
-    lower = {k.lower(): " ".join(str(v).strip().split()) for k, v in headers.items()}
-    signed = sorted(lower)
+    # Values trimmed and runs of spaces and tabs folded: only those (str.split()
+    # would also fold the latin-1 bytes 0x1c-0x1f, 0x85 and 0xa0).
+    lower = {k.lower(): re.sub(r"[ \t]+", " ", str(v).strip(" \t")) for k, v in headers.items()}
+    signed = sorted(set(lower) - {u.lower() for u in unsigned})
     query = "&".join(sorted(
         f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
         for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)))
@@ -139,7 +146,7 @@ def sign(method, url, headers, body, key, secret, region, service, when=None, to
         hashlib.sha256(body).hexdigest()])
     scope = f"{date}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()])
+                         hashlib.sha256(canonical.encode("latin-1")).hexdigest()])
     k = ("AWS4" + secret).encode()
     for part in (date, region, service, "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
