@@ -41,11 +41,7 @@ struct AccessControl::NamedPolicies {
 
 AccessControl::AccessControl(Service& iam, IdentityStore& identities, const Clock& clock)
     : iam_(iam), identities_(identities), clock_(clock) {
-  iam_watch_ = iam_.WatchChanges([this] {
-    std::lock_guard lock(principals_mu_);
-    ++principals_generation_;
-    principals_.clear();
-  });
+  iam_watch_ = iam_.WatchChanges([this] { principals_.Clear(); });
 }
 
 AccessControl::~AccessControl() { iam_watch_.reset(); }
@@ -54,12 +50,8 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
     PrincipalType type, const std::string& account, const std::string& owner) {
   std::string key = fmt::format("{}/{}/{}", type == PrincipalType::kUser ? "user" : "role",
                                 account, ToLower(owner));
-  uint64_t generation;
-  {
-    std::lock_guard lock(principals_mu_);
-    if (auto it = principals_.find(key); it != principals_.end()) return it->second;
-    generation = principals_generation_;
-  }
+  if (auto hit = principals_.Find(key)) return hit;
+  uint64_t generation = principals_.Generation();
   auto loaded = std::make_shared<NamedPolicies>();
   std::string boundary_arn;
   if (type == PrincipalType::kUser) {
@@ -122,8 +114,7 @@ Result<std::shared_ptr<const AccessControl::NamedPolicies>> AccessControl::Ident
     }
     loaded->boundary = NamedPolicy{boundary_arn, std::move(compiled)};
   }
-  std::lock_guard lock(principals_mu_);
-  if (generation == principals_generation_) principals_.emplace(key, loaded);
+  principals_.Put(std::move(key), 0, generation, loaded);
   return std::shared_ptr<const NamedPolicies>(loaded);
 }
 

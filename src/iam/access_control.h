@@ -20,6 +20,7 @@
 #include "iam/condition.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
+#include "store/watched_cache.h"
 
 namespace berth::iam {
 
@@ -137,15 +138,17 @@ class AccessControl {
   size_t cache_size_ = 0;
 
   // The compiled identity policies of each user and role ("user/<acct>/<name>"),
-  // dropped whenever any IAM entity changes (a watch on iam/; a generation
-  // counter keeps a load that raced a change from being cached).
+  // all dropped whenever any IAM entity changes (Service::WatchChanges: at
+  // once for this process's writes, by watch for others', and on a watch
+  // reset): what one principal's policies are depends on groups, managed
+  // policies and boundaries stored under other keys, so a change cannot be
+  // mapped to the entries it affects. Unwatched for that reason: the store
+  // watch is Service's.
   struct NamedPolicies;
   Result<std::shared_ptr<const NamedPolicies>> IdentityPoliciesOf(PrincipalType type,
                                                                   const std::string& account,
                                                                   const std::string& owner);
-  std::mutex principals_mu_;
-  uint64_t principals_generation_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const NamedPolicies>> principals_;
+  store::WatchedCache<NamedPolicies> principals_;
   std::unique_ptr<store::WatchHandle> iam_watch_;
 };
 

@@ -15,6 +15,16 @@ namespace berth::iam {
 namespace {
 constexpr std::string_view kAccountsPrefix = "accounts/";
 constexpr std::string_view kKeysPrefix = "accesskeys/";
+constexpr std::string_view kSessionsPrefix = "sessions/";
+// Resolved keys and sessions kept in memory; beyond it an arbitrary one is
+// dropped and loaded again when next used.
+constexpr size_t kCacheCapacity = 65536;
+
+// The cache key (an access key id) of a store key under `prefix`.
+store::WatchedCache<int>::KeyOf IdOf(std::string_view prefix) {
+  return
+      [prefix](std::string_view store_key) { return std::string(store_key.substr(prefix.size())); };
+}
 
 std::string AccountKey(std::string_view id) { return fmt::format("{}{}", kAccountsPrefix, id); }
 std::string AccessKeyKey(std::string_view id) { return fmt::format("{}{}", kKeysPrefix, id); }
@@ -35,23 +45,14 @@ bool IsValidAccessKeyId(std::string_view id) {
 
 IdentityStore::IdentityStore(store::Kv& kv, const crypto::RootKey& root_key, Ids& ids,
                              const Clock& clock)
-    : kv_(kv), root_key_(root_key), ids_(ids), clock_(clock) {
-  session_watch_ = kv_.Watch("sessions/", [this](const store::WatchEvent& event) {
-    std::unique_lock lock(session_mu_);
-    ++session_generation_;
-    sessions_.erase(event.kv.key.substr(std::string_view("sessions/").size()));
-  });
-  watch_ = kv_.Watch(kKeysPrefix, [this](const store::WatchEvent& event) {
-    std::unique_lock lock(cache_mu_);
-    ++generation_;
-    cache_.erase(event.kv.key.substr(kKeysPrefix.size()));
-  });
-}
+    : kv_(kv),
+      root_key_(root_key),
+      ids_(ids),
+      clock_(clock),
+      keys_(kv, kKeysPrefix, IdOf(kKeysPrefix), kCacheCapacity),
+      sessions_(kv, kSessionsPrefix, IdOf(kSessionsPrefix), kCacheCapacity) {}
 
-IdentityStore::~IdentityStore() {
-  watch_.reset();
-  session_watch_.reset();
-}
+IdentityStore::~IdentityStore() = default;
 
 Result<bool> IdentityStore::EnsureAccount(const std::string& account_id) {
   if (!IsAccountId(account_id)) {
@@ -156,12 +157,8 @@ Result<aws::Credentials> IdentityStore::PutRootKey(const std::string& account_id
   }
   // The watch invalidates the cache too, but later, on its own thread: until
   // then the replaced key (or secret) would still resolve on this very server.
-  {
-    std::unique_lock lock(cache_mu_);
-    ++generation_;
-    cache_.erase(creds.access_key_id);
-    if (old_key_id) cache_.erase(*old_key_id);
-  }
+  keys_.Drop(creds.access_key_id);
+  if (old_key_id) keys_.Drop(*old_key_id);
   return creds;
 }
 
@@ -203,20 +200,14 @@ Result<aws::SigningSecret> IdentityStore::Resolve(std::string_view access_key_id
                                                   std::string_view session_token) {
   if (access_key_id.starts_with("ASIA")) return ResolveSession(access_key_id, session_token);
   if (!session_token.empty()) return Unrecognized();
-  uint64_t generation;
-  {
-    std::shared_lock lock(cache_mu_);
-    auto it = cache_.find(std::string(access_key_id));
-    if (it != cache_.end()) return it->second;
-    generation = generation_;
-  }
+  if (auto hit = keys_.Find(access_key_id)) return *hit;
+  uint64_t generation = keys_.Generation();
   if (!IsValidAccessKeyId(access_key_id)) return Unrecognized();
   auto loaded = BERTH_TRY(Load(access_key_id));
   if (!loaded) return Unrecognized();
-  std::unique_lock lock(cache_mu_);
-  // A change seen since the read may have made it stale: do not cache it.
-  if (generation == generation_) cache_.emplace(std::string(access_key_id), *loaded);
-  return std::move(*loaded);
+  auto resolved = std::make_shared<const aws::SigningSecret>(std::move(*loaded));
+  keys_.Put(std::string(access_key_id), 0, generation, resolved);
+  return *resolved;
 }
 
 }  // namespace berth::iam
@@ -224,7 +215,6 @@ Result<aws::SigningSecret> IdentityStore::Resolve(std::string_view access_key_id
 namespace berth::iam {
 
 namespace {
-constexpr std::string_view kSessionsPrefix = "sessions/";
 constexpr int kMaxKeysPerUser = 2;
 std::string UserKeysPrefix(const std::string& account, const std::string& user) {
   return fmt::format("iam/{}/userkeys/{}/", account, ToLower(user));
@@ -298,9 +288,7 @@ Status IdentityStore::UpdateAccessKey(const std::string& account, const std::str
   txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
   auto r = BERTH_TRY(kv_.Commit(txn));
   if (!r.succeeded) return Fail("ConcurrentModification", "The access key changed concurrently.", 409);
-  std::unique_lock lock(cache_mu_);
-  ++generation_;
-  cache_.erase(access_key_id);
+  keys_.Drop(access_key_id);
   return {};
 }
 
@@ -318,9 +306,7 @@ Status IdentityStore::DeleteAccessKey(const std::string& account, const std::str
   txn.ops.push_back(store::Op::Delete(index));
   txn.ops.push_back(store::Op::Delete(AccessKeyKey(access_key_id)));
   BERTH_TRY(kv_.Commit(txn));
-  std::unique_lock lock(cache_mu_);
-  ++generation_;
-  cache_.erase(access_key_id);
+  keys_.Drop(access_key_id);
   return {};
 }
 
@@ -405,12 +391,7 @@ Result<std::shared_ptr<IdentityStore::CachedSession>> IdentityStore::LoadSession
 }
 
 Result<std::string> IdentityStore::GetSessionPolicy(std::string_view access_key_id) {
-  {
-    std::shared_lock lock(session_mu_);
-    if (auto it = sessions_.find(access_key_id); it != sessions_.end()) {
-      return it->second->session.session_policy;
-    }
-  }
+  if (auto hit = sessions_.Find(access_key_id)) return hit->session.session_policy;
   auto loaded = BERTH_TRY(LoadSession(access_key_id));
   if (!loaded) return std::string();
   return loaded->session.session_policy;
@@ -431,19 +412,13 @@ Result<std::optional<std::string>> IdentityStore::AccountOfKey(std::string_view 
 Result<aws::SigningSecret> IdentityStore::ResolveSession(std::string_view access_key_id,
                                                          std::string_view session_token) {
   if (session_token.empty() || !IsValidAccessKeyId(access_key_id)) return Unrecognized();
-  std::shared_ptr<const CachedSession> cached;
-  uint64_t generation;
-  {
-    std::shared_lock lock(session_mu_);
-    if (auto it = sessions_.find(access_key_id); it != sessions_.end()) cached = it->second;
-    generation = session_generation_;
-  }
+  std::shared_ptr<const CachedSession> cached = sessions_.Find(access_key_id);
   if (!cached) {
+    uint64_t generation = sessions_.Generation();
     auto loaded = BERTH_TRY(LoadSession(access_key_id));
     if (!loaded) return Unrecognized();
     cached = std::move(loaded);
-    std::unique_lock lock(session_mu_);
-    if (generation == session_generation_) sessions_.emplace(std::string(access_key_id), cached);
+    sessions_.Put(std::string(access_key_id), 0, generation, cached);
   }
   bool verified;
   {

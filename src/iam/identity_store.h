@@ -10,9 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "aws/identity.h"
@@ -20,6 +18,7 @@
 #include "common/ids.h"
 #include "crypto/root_key.h"
 #include "store/kv.h"
+#include "store/watched_cache.h"
 
 namespace berth::iam {
 
@@ -92,10 +91,9 @@ class IdentityStore final : public aws::CredentialResolver {
   Ids& ids_;
   const Clock& clock_;
 
-  std::shared_mutex cache_mu_;
-  uint64_t generation_ = 0;  // bumped by every change seen under the key prefix
-  std::unordered_map<std::string, aws::SigningSecret> cache_;
-  std::unique_ptr<store::WatchHandle> watch_;
+  // Resolved long-term keys by access key id, watched on accesskeys/; this
+  // store's own writes drop theirs at once.
+  store::WatchedCache<aws::SigningSecret> keys_;
 
   // Sessions are immutable once created: cached after the first request
   // (secret unsealed, record parsed), checked against the token's SHA-256 and
@@ -110,18 +108,8 @@ class IdentityStore final : public aws::CredentialResolver {
     mutable std::mutex verified_mu;
     mutable std::string verified_token;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   Result<std::shared_ptr<CachedSession>> LoadSession(std::string_view access_key_id);
-  std::shared_mutex session_mu_;
-  uint64_t session_generation_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const CachedSession>, KeyHash, std::equal_to<>>
-      sessions_;
-  std::unique_ptr<store::WatchHandle> session_watch_;
+  store::WatchedCache<CachedSession> sessions_;  // by access key id
 };
 
 // Valid access key id: 16-128 characters of [A-Z0-9] (AWS's documented shape).

@@ -440,15 +440,23 @@ Service::Service(store::Kv& kv, Ids& ids, const Clock& clock, PolicyValidator va
 
 Result<store::TxnResult> Service::ListeningKv::Commit(const store::Txn& txn) {
   auto result = BERTH_TRY(inner_.Commit(txn));
-  if (result.succeeded && !txn.ops.empty()) {
-    std::vector<std::function<void()>> listeners;
-    {
-      std::lock_guard lock(mu_);
-      listeners = listeners_;
-    }
-    for (const auto& listener : listeners) listener();
-  }
+  if (result.succeeded && !txn.ops.empty()) Notify();
   return result;
+}
+
+Status Service::ListeningKv::Revoke(int64_t lease) {
+  BERTH_CHECK(inner_.Revoke(lease));
+  Notify();
+  return {};
+}
+
+void Service::ListeningKv::Notify() {
+  std::vector<std::function<void()>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    listeners = listeners_;
+  }
+  for (const auto& listener : listeners) listener();
 }
 
 void Service::ListeningKv::AddListener(std::function<void()> listener) {

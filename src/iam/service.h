@@ -247,13 +247,23 @@ class Service {
       return inner_.Range(prefix, start_after, limit);
     }
     Result<store::TxnResult> Commit(const store::Txn& txn) override;
+    using store::Kv::Watch;
     std::unique_ptr<store::WatchHandle> Watch(
-        std::string_view prefix, std::function<void(const store::WatchEvent&)> on_event) override {
-      return inner_.Watch(prefix, std::move(on_event));
+        std::string_view prefix, int64_t after_revision,
+        std::function<void(const store::WatchEvent&)> on_event) override {
+      return inner_.Watch(prefix, after_revision, std::move(on_event));
     }
+    Result<int64_t> GrantLease(std::chrono::seconds ttl) override { return inner_.GrantLease(ttl); }
+    Result<std::chrono::seconds> KeepAlive(int64_t lease) override {
+      return inner_.KeepAlive(lease);
+    }
+    // Revoking deletes keys: listeners are told, as after a Commit.
+    Status Revoke(int64_t lease) override;
     void AddListener(std::function<void()> listener);
 
    private:
+    void Notify();  // calls every listener
+
     store::Kv& inner_;
     std::mutex mu_;
     std::vector<std::function<void()>> listeners_;

@@ -18,6 +18,7 @@
 #include "crypto/random.h"
 #include "crypto/sha256.h"
 #include "iam/policy.h"
+#include "store/retry.h"
 
 // Store layout (account A, region R):
 //   kms/A/R/key/<key id>       the key: metadata, policy, tags, rotation settings and
@@ -60,7 +61,6 @@ constexpr int kDefaultPendingWindow = 30;
 constexpr int kMinRotationPeriod = 90;
 constexpr int kMaxRotationPeriod = 2560;
 constexpr int kDefaultRotationPeriod = 365;
-constexpr int kMaxAttempts = 8;
 constexpr size_t kMaxOpenedPerKey = 256;  // data keys kept opened per key (KeyMaterial)
 constexpr size_t kMaxOpenedSize = 64;     // larger plaintexts are never kept
 
@@ -355,14 +355,16 @@ iam::ContextMap ConditionKeys(const Caller& caller, const EncryptionContext& con
   return keys;
 }
 
+// A read-modify-write of key or alias records, retried while concurrent
+// writers win (store/retry.h); KMS answers a write that kept losing with
+// InternalFailure.
 template <class T, class F>
-Result<T> UntilCommitted(F attempt) {
-  for (int i = 0; i < kMaxAttempts; ++i) {
-    auto result = attempt();
-    if (!result) return Fail(result.error());
-    if (*result) return std::move(**result);
+Result<T> UntilCommitted(F&& attempt) {
+  Result<T> result = store::UntilCommitted<T>(std::forward<F>(attempt), {.what = "KMS record"});
+  if (!result && store::IsContention(result.error())) {
+    return InternalFailure("KMS: too many concurrent updates of the same records");
   }
-  return InternalFailure("KMS: too many concurrent updates of the same records");
+  return result;
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 // Key records are kept parsed, with their material unsealed (in memory only,
 // wiped when dropped), so cryptographic operations read, parse and unseal
 // nothing per request; every call is still authorized against the current
-// key policy and key state (see keys_ below and kms/record_cache.h).
+// key policy and key state (see keys_ below and store/watched_cache.h).
 #pragma once
 
 #include <functional>
@@ -31,8 +31,8 @@
 #include "common/ids.h"
 #include "crypto/root_key.h"
 #include "iam/access_control.h"
-#include "kms/record_cache.h"
 #include "store/kv.h"
+#include "store/watched_cache.h"
 
 namespace berth::kms {
 
@@ -359,9 +359,9 @@ class Service {
   Ids& ids_;
   const Clock& clock_;
   // Key records with their unsealed material (in memory only), watched under
-  // "kms/" (kms/record_cache.h); this service's writes of a key record hold
+  // "kms/" (store/watched_cache.h); this service's writes of a key record hold
   // keys_.Write(store key) around their commit.
-  RecordCache<KeyRecord> keys_;
+  store::WatchedCache<KeyRecord> keys_;
 };
 
 }  // namespace berth::kms

@@ -695,7 +695,7 @@ TEST_F(KmsTest, NoKeyMaterialOrPlaintextInTheStore) {
   }
 }
 
-// Key records are cached parsed with their material (kms/record_cache.h), and
+// Key records are cached parsed with their material (store/watched_cache.h), and
 // data keys opened for a service are kept with the material: every change made
 // through the service is still seen by the very next call.
 TEST_F(KmsTest, CachedKeysSeeEveryChangeAtOnce) {

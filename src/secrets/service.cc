@@ -18,6 +18,7 @@
 #include "secrets/password.h"
 #include "secrets/public_policy.h"
 #include "secrets/record.h"
+#include "store/retry.h"
 
 namespace berth::secrets {
 
@@ -59,8 +60,6 @@ struct Service::Access {
 
 namespace {
 
-// A losing writer starts over this many times before giving up.
-constexpr int kAttempts = 8;
 constexpr char kManagedAlias[] = "alias/aws/secretsmanager";
 
 std::unexpected<Error> NotFound() {
@@ -72,7 +71,12 @@ std::unexpected<Error> MarkedForDeletion() {
               "You can't perform this operation on the secret because it was marked for deletion.");
 }
 
-std::unexpected<Error> Contention() {
+// A read-modify-write of a secret, retried while concurrent writers win
+// (store/retry.h); a write that kept losing answers InternalFailure.
+template <class T, class F>
+Result<T> UntilCommitted(F&& attempt) {
+  Result<T> result = store::UntilCommitted<T>(std::forward<F>(attempt), {.what = "secret"});
+  if (result || !store::IsContention(result.error())) return result;
   return InternalFailure("secret kept changing under a write; gave up after retries");
 }
 
@@ -490,14 +494,14 @@ Result<Secret> Service::Mutate(const aws::RequestContext& ctx, const std::string
                                const std::function<Status(Secret&)>& change) {
   Access fresh = access;
   fresh.fresh = true;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  return UntilCommitted<Secret>([&]() -> Result<std::optional<Secret>> {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, fresh));
     Secret updated = loaded.secret();
     BERTH_CHECK(change(updated));
     updated.last_changed = clock_.Now();
     if (BERTH_TRY(Commit(loaded.key, loaded.mod_revision, updated, {}))) return updated;
-  }
-  return Contention();
+    return std::nullopt;  // lost to a concurrent writer
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -600,7 +604,7 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
     return access_.Authorize(ctx, "secretsmanager:CreateSecret", arn, rc);
   };
 
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  return UntilCommitted<WriteResult>([&]() -> Result<std::optional<WriteResult>> {
     auto existing = BERTH_TRY(Load(ctx.caller.account, ctx.region, req.name, /*fresh=*/true));
     if (existing) {
       const Secret& e = existing->secret();
@@ -660,8 +664,8 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
     if (BERTH_TRY(Commit(SecretKey(s.account, s.region, s.name), 0, s, std::move(ops)))) {
       return out;
     }
-  }
-  return Contention();
+    return std::nullopt;  // lost to a concurrent writer
+  });
 }
 
 Result<SecretVersionValue> Service::GetSecretValue(const aws::RequestContext& ctx,
@@ -710,7 +714,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
   if (kms_key_id) access.condition_keys["secretsmanager:KmsKeyId"] = {*kms_key_id};
   if (description) access.condition_keys["secretsmanager:Description"] = {*description};
 
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  return UntilCommitted<WriteResult>([&]() -> Result<std::optional<WriteResult>> {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
     Secret s = loaded.secret();
     TimePoint now = clock_.Now();
@@ -786,8 +790,8 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
 
     s.last_changed = now;
     if (BERTH_TRY(Commit(loaded.key, loaded.mod_revision, s, std::move(ops)))) return out;
-  }
-  return Contention();
+    return std::nullopt;  // lost to a concurrent writer
+  });
 }
 
 Result<BatchGetResult> Service::BatchGetSecretValue(const aws::RequestContext& ctx,
@@ -996,7 +1000,7 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
                   });
   }
   Access access{.allow_deleted = true, .fresh = true};
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  return UntilCommitted<Secret>([&]() -> Result<std::optional<Secret>> {
     auto opened = Open(ctx, secret_id, "secretsmanager:DeleteSecret", access);
     if (!opened && opened.error().code == "ResourceNotFoundException") {
       return ForceDeletedAbsent(ctx, secret_id);
@@ -1014,8 +1018,8 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
       s.deletion_date = now;
       return s;
     }
-  }
-  return Contention();
+    return std::nullopt;  // lost to a concurrent writer
+  });
 }
 
 Result<Secret> Service::ForceDeletedAbsent(const aws::RequestContext& ctx,

@@ -62,9 +62,9 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "iam/access_control.h"
-#include "kms/record_cache.h"
 #include "kms/service.h"
 #include "store/kv.h"
+#include "store/watched_cache.h"
 
 namespace berth::secrets {
 
@@ -402,12 +402,12 @@ class Service {
   Ids& ids_;
   const Clock& clock_;
   // Parsed secret records with their versions' sealed values, watched
-  // (kms/record_cache.h): reads that write nothing take them without a store
+  // (store/watched_cache.h): reads that write nothing take them without a store
   // read; this service's writes drop them synchronously (Commit); a change
   // behind the service's back to a secret or value record drops the record
   // when its watch event arrives. They hold no plaintext: values stay sealed
   // until KMS has authorized the caller.
-  kms::RecordCache<Parsed> secrets_;
+  store::WatchedCache<Parsed> secrets_;
 };
 
 }  // namespace berth::secrets

@@ -1,6 +1,13 @@
 #include "store/kv.h"
 
+#include <fmt/format.h>
+
 namespace berth::store {
+
+Error LeaseNotFound(int64_t lease) {
+  return Error{std::string(kLeaseNotFoundCode),
+               fmt::format("lease {} not found (expired or revoked)", lease), 404};
+}
 
 Result<int64_t> Kv::Put(std::string key, std::string value) {
   Txn txn;

@@ -29,7 +29,6 @@ constexpr int kReaderCacheKib = 8192;
 // (measured: ~1.5-2 us per Get instead of ~3-3.5 us), and another process
 // cannot open the store and bypass this process's revision and watch state.
 constexpr const char* kVfs = "unix-excl";
-constexpr int kSchemaVersion = 1;
 
 // Every statement a connection runs, prepared on first use and kept.
 enum Sql : size_t {
@@ -48,6 +47,19 @@ enum Sql : size_t {
   kRangeAfterBelow,
   kDeleteFrom,
   kDeleteFromBelow,
+  kAppendHistory,
+  kCompactHistory,
+  kGetCompacted,
+  kSetCompacted,
+  kReadHistory,
+  kReadHistoryBelow,
+  kLeaseExists,
+  kNextLeaseId,
+  kInsertLease,
+  kKeepAlive,
+  kDeleteLease,
+  kDeleteLeaseKeys,
+  kExpiredLeases,
   kSqlCount,
 };
 
@@ -66,38 +78,71 @@ const char* SqlText(Sql which) {
     case kSetRevision:
       return "UPDATE meta SET value = ?1 WHERE name = 'revision'";
     case kGet:
-      return "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1";
+      return "SELECT value, create_rev, mod_rev, lease FROM kv WHERE key = ?1";
     case kGetModRevision:
       return "SELECT mod_rev FROM kv WHERE key = ?1";
     case kUpsert:
-      return "INSERT INTO kv(key, value, create_rev, mod_rev) VALUES(?1, ?2, ?3, ?3) "
-             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev "
-             "RETURNING create_rev";
+      return "INSERT INTO kv(key, value, create_rev, mod_rev, lease) VALUES(?1, ?2, ?3, ?3, ?4) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, "
+             "lease = excluded.lease RETURNING create_rev";
     case kDeleteKey:
       return "DELETE FROM kv WHERE key = ?1";
     case kRangeFrom:
-      return "SELECT key, value, create_rev, mod_rev FROM kv "
+      return "SELECT key, value, create_rev, mod_rev, lease FROM kv "
              "WHERE key >= ?1 ORDER BY key LIMIT ?3";
     case kRangeFromBelow:
-      return "SELECT key, value, create_rev, mod_rev FROM kv "
+      return "SELECT key, value, create_rev, mod_rev, lease FROM kv "
              "WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3";
     case kRangeAfter:
-      return "SELECT key, value, create_rev, mod_rev FROM kv "
+      return "SELECT key, value, create_rev, mod_rev, lease FROM kv "
              "WHERE key > ?1 ORDER BY key LIMIT ?3";
     case kRangeAfterBelow:
-      return "SELECT key, value, create_rev, mod_rev FROM kv "
+      return "SELECT key, value, create_rev, mod_rev, lease FROM kv "
              "WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3";
     case kDeleteFrom:
       return "DELETE FROM kv WHERE key >= ?1 RETURNING key";
     case kDeleteFromBelow:
       return "DELETE FROM kv WHERE key >= ?1 AND key < ?2 RETURNING key";
+    case kAppendHistory:
+      return "INSERT INTO history(rev, seq, type, key, value, create_rev, lease) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    case kCompactHistory:
+      return "DELETE FROM history WHERE rev <= ?1";
+    case kGetCompacted:
+      return "SELECT value FROM meta WHERE name = 'compacted'";
+    case kSetCompacted:
+      return "UPDATE meta SET value = ?1 WHERE name = 'compacted'";
+    case kReadHistory:
+      return "SELECT rev, type, key, value, create_rev, lease FROM history "
+             "WHERE rev > ?3 AND key >= ?1 ORDER BY rev, seq";
+    case kReadHistoryBelow:
+      return "SELECT rev, type, key, value, create_rev, lease FROM history "
+             "WHERE rev > ?3 AND key >= ?1 AND key < ?2 ORDER BY rev, seq";
+    case kLeaseExists:
+      return "SELECT 1 FROM leases WHERE id = ?1";
+    case kNextLeaseId:
+      return "UPDATE meta SET value = value + 1 WHERE name = 'lease_seq' RETURNING value";
+    case kInsertLease:
+      return "INSERT INTO leases(id, ttl_ms, expires_ms) VALUES(?1, ?2, ?3)";
+    case kKeepAlive:
+      return "UPDATE leases SET expires_ms = ?2 + ttl_ms WHERE id = ?1 RETURNING ttl_ms";
+    case kDeleteLease:
+      return "DELETE FROM leases WHERE id = ?1";
+    case kDeleteLeaseKeys:
+      // The second term lets SQLite use the partial index kv_by_lease.
+      return "DELETE FROM kv WHERE lease = ?1 AND lease != 0 RETURNING key";
+    case kExpiredLeases:
+      return "SELECT id FROM leases WHERE expires_ms <= ?1 ORDER BY expires_ms";
     case kSqlCount:
       break;
   }
   std::abort();  // not a statement
 }
 
-constexpr const char* kSchema =
+// kMigrations[v] takes a store from schema version v (PRAGMA user_version;
+// 0: a new file) to v + 1. Each runs in the transaction that sets the version.
+constexpr const char* kMigrations[] = {
+    // 1: keys and the store revision.
     "CREATE TABLE IF NOT EXISTS kv("
     "  key BLOB NOT NULL PRIMARY KEY,"
     "  value BLOB NOT NULL,"
@@ -108,7 +153,34 @@ constexpr const char* kSchema =
     "  name TEXT NOT NULL PRIMARY KEY,"
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(name, value) VALUES('revision', 0);";
+    "INSERT OR IGNORE INTO meta(name, value) VALUES('revision', 0);",
+    // 2: the change history that Watch replays: the changes of revisions
+    // above meta 'compacted', one row an event, `seq` its place in the revision.
+    // A store created before it has no history of its past revisions.
+    "CREATE TABLE history("
+    "  rev INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"  // WatchEvent::Type
+    "  key BLOB NOT NULL,"
+    "  value BLOB NOT NULL,"
+    "  create_rev INTEGER NOT NULL,"
+    "  PRIMARY KEY(rev, seq)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta(name, value) SELECT 'compacted', value FROM meta WHERE name = 'revision';",
+    // 3: leases. Times are the store clock's, in ms since the epoch; ids
+    // come from meta 'lease_seq', so none is ever reused.
+    "ALTER TABLE kv ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX kv_by_lease ON kv(lease) WHERE lease != 0;"
+    "ALTER TABLE history ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE leases("
+    "  id INTEGER NOT NULL PRIMARY KEY,"
+    "  ttl_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX leases_by_expiry ON leases(expires_ms);"
+    "INSERT INTO meta(name, value) VALUES('lease_seq', 0);",
+};
+constexpr int kSchemaVersion = std::size(kMigrations);
 
 // The error every SQLite failure becomes. SQLite's messages name the failing
 // operation and constraint, never bound values.
@@ -119,6 +191,10 @@ std::unexpected<Error> SqliteError(sqlite3* db, std::string_view what, int rc) {
 
 // The least key greater than every key starting with `prefix`, or nullopt when
 // there is none (empty prefix, or all 0xff bytes).
+int64_t EpochMs(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 std::optional<std::string> PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {
@@ -254,13 +330,27 @@ struct SqliteKv::Conn {
     return {};
   }
 
-  Result<int64_t> ReadRevision() {
-    sqlite3_stmt* stmt = BERTH_TRY(Stmt(kGetRevision));
+  Result<int64_t> ReadRevision() { return ReadMeta(kGetRevision, "read revision"); }
+
+  // A meta row's value; `which` selects it.
+  Result<int64_t> ReadMeta(Sql which, std::string_view what) {
+    sqlite3_stmt* stmt = BERTH_TRY(Stmt(which));
     StmtScope scope(stmt);
-    if (!BERTH_TRY(Step(stmt, "read revision"))) {
-      return InternalFailure("sqlite read revision: meta row missing");
+    if (!BERTH_TRY(Step(stmt, what))) {
+      return InternalFailure(fmt::format("sqlite {}: meta row missing", what));
     }
     return sqlite3_column_int64(stmt, 0);
+  }
+
+  // Runs a statement whose parameters are all integers, ignoring its rows.
+  Status RunInts(Sql which, std::string_view what, std::initializer_list<int64_t> params) {
+    sqlite3_stmt* stmt = BERTH_TRY(Stmt(which));
+    StmtScope scope(stmt);
+    int index = 0;
+    for (int64_t param : params) sqlite3_bind_int64(stmt, ++index, param);
+    while (BERTH_TRY(Step(stmt, what))) {
+    }
+    return {};
   }
 
   // Ends an open transaction left by a failed operation; a no-op otherwise
@@ -268,6 +358,13 @@ struct SqliteKv::Conn {
   void RollbackIfOpen() {
     if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   }
+
+  // Ends the transaction a scope began unless it committed (a failure, or a
+  // compare that did not hold).
+  struct RollbackOnExit {
+    Conn& conn;
+    ~RollbackOnExit() { conn.RollbackIfOpen(); }
+  };
 };
 
 // A pooled read connection; returns it to the pool when destroyed.
@@ -309,13 +406,19 @@ class SqliteKv::Hub {
 
   bool HasWatchers() const { return watcher_count_.load(std::memory_order_acquire) > 0; }
 
+  // Adds a watcher of the changes of `min_revision` on; `replay` (events it
+  // alone gets, already filtered) goes to it first, before any later change.
   std::shared_ptr<Watcher> Add(std::string prefix, std::function<void(const WatchEvent&)> on_event,
-                               int64_t min_revision) {
+                               int64_t min_revision, std::vector<WatchEvent> replay) {
     auto watcher = std::make_shared<Watcher>();
     watcher->prefix = std::move(prefix);
     watcher->on_event = std::move(on_event);
     watcher->min_revision = min_revision;
     std::lock_guard lock(mu_);
+    if (!replay.empty()) {
+      queue_.push_back(Batch{watcher, std::move(replay)});
+      cv_.notify_one();
+    }
     watchers_.push_back(watcher);
     watcher_count_.store(watchers_.size(), std::memory_order_release);
     if (!thread_.joinable() && !stopping_) {
@@ -352,7 +455,7 @@ class SqliteKv::Hub {
   void Publish(std::vector<WatchEvent> events) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back(std::move(events));
+      queue_.push_back(Batch{nullptr, std::move(events)});
     }
     cv_.notify_one();
   }
@@ -377,7 +480,7 @@ class SqliteKv::Hub {
  private:
   void Run() {
     for (;;) {
-      std::vector<WatchEvent> batch;
+      Batch batch;
       std::vector<std::shared_ptr<Watcher>> watchers;
       {
         std::unique_lock lock(mu_);
@@ -385,12 +488,20 @@ class SqliteKv::Hub {
         if (queue_.empty()) return;
         batch = std::move(queue_.front());
         queue_.pop_front();
-        watchers = watchers_;
+        if (batch.only) {
+          watchers = {batch.only};
+        } else {
+          watchers = watchers_;
+        }
       }
-      for (const WatchEvent& event : batch) {
+      // A replay was read for its watcher: its revisions predate min_revision.
+      const bool replay = batch.only != nullptr;
+      for (const WatchEvent& event : batch.events) {
         for (const auto& watcher : watchers) {
-          if (event.kv.mod_revision < watcher->min_revision) continue;
-          if (!std::string_view(event.kv.key).starts_with(watcher->prefix)) continue;
+          if (!replay) {
+            if (event.kv.mod_revision < watcher->min_revision) continue;
+            if (!std::string_view(event.kv.key).starts_with(watcher->prefix)) continue;
+          }
           std::lock_guard lock(callback_mu_);
           if (watcher->cancelled.load()) continue;
           try {
@@ -407,7 +518,13 @@ class SqliteKv::Hub {
 
   std::mutex mu_;  // guards everything below but callback_mu_
   std::condition_variable cv_;
-  std::deque<std::vector<WatchEvent>> queue_;
+  // One committed transaction's changes for every watcher, or (`only` set) a
+  // replay for one.
+  struct Batch {
+    std::shared_ptr<Watcher> only;
+    std::vector<WatchEvent> events;
+  };
+  std::deque<Batch> queue_;
   std::vector<std::shared_ptr<Watcher>> watchers_;
   std::atomic<size_t> watcher_count_{0};
   bool stopping_ = false;
@@ -429,35 +546,122 @@ class SqliteWatchHandle final : public WatchHandle {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path, SqliteKvOptions options) {
+  options.history_revisions = std::max<int64_t>(1, options.history_revisions);
   auto writer = BERTH_TRY(Conn::Open(path, /*writer=*/true));
   // Not BERTH_TRY: GCC 12 warns falsely about the moved-out string.
-  Result<std::string> version = writer->QueryText("PRAGMA user_version");
-  if (!version) return Fail(version.error());
-  if (*version != "0" && *version != std::to_string(kSchemaVersion)) {
-    return InternalFailure(fmt::format("sqlite open: unsupported schema version {}", *version));
+  Result<std::string> version_text = writer->QueryText("PRAGMA user_version");
+  if (!version_text) return Fail(version_text.error());
+  int version = std::atoi(version_text->c_str());
+  if (std::to_string(version) != *version_text || version < 0 || version > kSchemaVersion) {
+    return InternalFailure(
+        fmt::format("sqlite open: unsupported schema version {}", *version_text));
   }
-  BERTH_CHECK(writer->Exec("BEGIN IMMEDIATE"));
-  Status created = writer->Exec(kSchema);
-  if (created) {
-    created = writer->Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
-  }
-  if (created) created = writer->Exec("COMMIT");
-  if (!created) {
-    writer->RollbackIfOpen();
-    return Fail(created.error());
+  if (version < kSchemaVersion) {
+    BERTH_CHECK(writer->Exec("BEGIN IMMEDIATE"));
+    Status migrated;
+    for (int v = version; migrated && v < kSchemaVersion; ++v) {
+      migrated = writer->Exec(kMigrations[v]);
+    }
+    if (migrated) {
+      migrated = writer->Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str());
+    }
+    if (migrated) migrated = writer->Exec("COMMIT");
+    if (!migrated) {
+      writer->RollbackIfOpen();
+      return Fail(migrated.error());
+    }
   }
   int64_t revision = BERTH_TRY(writer->ReadRevision());
-  return std::unique_ptr<SqliteKv>(new SqliteKv(path, std::move(writer), revision));
+  int64_t compacted = BERTH_TRY(writer->ReadMeta(kGetCompacted, "read compacted"));
+  // As etcd after a restart: every lease gets its full TTL again, counted
+  // from now (the store was not there to be kept alive).
+  const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  BERTH_CHECK(writer->Exec(
+      fmt::format("UPDATE leases SET expires_ms = {} + ttl_ms", EpochMs(clock.Now())).c_str()));
+  auto kv = std::unique_ptr<SqliteKv>(new SqliteKv(path, options, std::move(writer)));
+  kv->revision_ = revision;
+  kv->compacted_ = compacted;
+  kv->sweeper_ = std::thread([raw = kv.get()] { raw->RunSweeper(); });
+  return kv;
 }
 
-SqliteKv::SqliteKv(std::string path, std::unique_ptr<Conn> writer, int64_t revision)
+SqliteKv::SqliteKv(std::string path, SqliteKvOptions options, std::unique_ptr<Conn> writer)
     : path_(std::move(path)),
+      options_(options),
       writer_(std::move(writer)),
-      revision_(revision),
-      hub_(std::make_shared<Hub>()) {}
+      hub_(std::make_shared<Hub>()),
+      clock_(options.clock != nullptr ? *options.clock : SystemClock::Instance()) {}
 
-SqliteKv::~SqliteKv() { hub_->Stop(); }
+SqliteKv::~SqliteKv() {
+  {
+    std::lock_guard lock(sweep_mu_);
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  hub_->Stop();
+}
+
+void SqliteKv::RunSweeper() {
+  std::unique_lock lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, options_.sweep_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    Status swept = SweepExpiredLeases();
+    if (!swept) log::Error("store lease sweep failed", {{"error", swept.error().message}});
+    lock.lock();
+  }
+}
+
+Status SqliteKv::SweepExpiredLeases() {
+  std::lock_guard lock(write_mu_);
+  // Under write_mu_ no KeepAlive runs between the query and the revokes.
+  std::vector<int64_t> expired;
+  {
+    sqlite3_stmt* stmt = BERTH_TRY(writer_->Stmt(kExpiredLeases));
+    StmtScope scope(stmt);
+    sqlite3_bind_int64(stmt, 1, EpochMs(clock_.Now()));
+    while (BERTH_TRY(writer_->Step(stmt, "find expired leases"))) {
+      expired.push_back(sqlite3_column_int64(stmt, 0));
+    }
+  }
+  for (int64_t lease : expired) BERTH_TRY(CommitAndPublishLocked(Txn{}, lease));
+  return {};
+}
+
+Result<int64_t> SqliteKv::GrantLease(std::chrono::seconds ttl) {
+  if (ttl < std::chrono::seconds(1)) {
+    return Fail("InvalidParameterException", "A lease's TTL must be at least 1 second.");
+  }
+  int64_t ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+  std::lock_guard lock(write_mu_);
+  Conn& w = *writer_;
+  BERTH_CHECK(w.Run(kBeginImmediate, "begin"));
+  Conn::RollbackOnExit rollback{w};
+  int64_t id = BERTH_TRY(w.ReadMeta(kNextLeaseId, "grant lease"));
+  BERTH_CHECK(w.RunInts(kInsertLease, "grant lease", {id, ttl_ms, EpochMs(clock_.Now()) + ttl_ms}));
+  BERTH_CHECK(w.Run(kCommit, "commit"));
+  return id;
+}
+
+Result<std::chrono::seconds> SqliteKv::KeepAlive(int64_t lease) {
+  std::lock_guard lock(write_mu_);
+  sqlite3_stmt* stmt = BERTH_TRY(writer_->Stmt(kKeepAlive));
+  StmtScope scope(stmt);
+  sqlite3_bind_int64(stmt, 1, lease);
+  sqlite3_bind_int64(stmt, 2, EpochMs(clock_.Now()));
+  if (!BERTH_TRY(writer_->Step(stmt, "keep lease alive"))) return Fail(LeaseNotFound(lease));
+  auto ttl = std::chrono::milliseconds(sqlite3_column_int64(stmt, 0));
+  while (BERTH_TRY(writer_->Step(stmt, "keep lease alive"))) {
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(ttl);
+}
+
+Status SqliteKv::Revoke(int64_t lease) {
+  std::lock_guard lock(write_mu_);
+  BERTH_TRY(CommitAndPublishLocked(Txn{}, lease));
+  return {};
+}
 
 Result<SqliteKv::ReadLease> SqliteKv::LeaseReader() {
   {
@@ -483,6 +687,7 @@ Result<std::optional<KeyValue>> SqliteKv::Get(std::string_view key) {
   kv.value = ColumnBytes(stmt, 0);
   kv.create_revision = sqlite3_column_int64(stmt, 1);
   kv.mod_revision = sqlite3_column_int64(stmt, 2);
+  kv.lease = sqlite3_column_int64(stmt, 3);
   return std::optional<KeyValue>(std::move(kv));
 }
 
@@ -517,6 +722,7 @@ Result<RangeResult> SqliteKv::Range(std::string_view prefix, std::string_view st
       kv.value = ColumnBytes(stmt, 1);
       kv.create_revision = sqlite3_column_int64(stmt, 2);
       kv.mod_revision = sqlite3_column_int64(stmt, 3);
+      kv.lease = sqlite3_column_int64(stmt, 4);
     }
   }
   BERTH_CHECK(conn->Run(kCommit, "end read"));
@@ -525,25 +731,27 @@ Result<RangeResult> SqliteKv::Range(std::string_view prefix, std::string_view st
 
 Result<TxnResult> SqliteKv::Commit(const Txn& txn) {
   std::lock_guard lock(write_mu_);
+  return CommitAndPublishLocked(txn, 0);
+}
+
+Result<TxnResult> SqliteKv::CommitAndPublishLocked(const Txn& txn, int64_t revoke_lease) {
   // Watch registration holds write_mu_ too, so this answer stays true for the
-  // whole transaction; without watchers no event is built.
+  // whole transaction; without watchers no event is published.
   bool watched = hub_->HasWatchers();
   std::vector<WatchEvent> events;
-  Result<TxnResult> result = CommitLocked(txn, watched ? &events : nullptr);
+  Result<TxnResult> result = CommitLocked(txn, events, revoke_lease);
   if (result && result->succeeded && result->revision != revision_) {
     revision_ = result->revision;
-    if (!events.empty()) hub_->Publish(std::move(events));
+    if (watched && !events.empty()) hub_->Publish(std::move(events));
   }
   return result;
 }
 
-Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>* events) {
+Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>& events,
+                                         int64_t revoke_lease) {
   Conn& w = *writer_;
   BERTH_CHECK(w.Run(kBeginImmediate, "begin"));
-  struct RollbackOnExit {
-    Conn& conn;
-    ~RollbackOnExit() { conn.RollbackIfOpen(); }
-  } rollback{w};
+  Conn::RollbackOnExit rollback{w};
 
   TxnResult result;
   result.revision = BERTH_TRY(w.ReadRevision());
@@ -559,14 +767,25 @@ Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>
   const int64_t revision = result.revision + 1;
   bool changed = false;
   auto add_event = [&](WatchEvent::Type type, std::string key, std::string value,
-                       int64_t create_revision) {
-    if (events == nullptr) return;
-    WatchEvent& event = events->emplace_back();
+                       int64_t create_revision, int64_t lease) {
+    WatchEvent& event = events.emplace_back();
     event.type = type;
     event.kv.key = std::move(key);
     event.kv.value = std::move(value);
     event.kv.create_revision = create_revision;
     event.kv.mod_revision = revision;
+    event.kv.lease = lease;
+  };
+  auto lease_is_live = [&](int64_t lease) -> Result<bool> {
+    sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kLeaseExists));
+    StmtScope scope(stmt);
+    sqlite3_bind_int64(stmt, 1, lease);
+    return w.Step(stmt, "find lease");
+  };
+  // Deleted keys' events, in key order (RETURNING promises no row order).
+  auto add_deletes = [&](std::vector<std::string> deleted) {
+    std::sort(deleted.begin(), deleted.end());
+    for (std::string& key : deleted) add_event(WatchEvent::Type::kDelete, std::move(key), {}, 0, 0);
   };
 
   for (const Op& op : txn.ops) {
@@ -577,12 +796,16 @@ Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>
         BindBytes(stmt, 1, op.key);
         BindBytes(stmt, 2, op.value);
         sqlite3_bind_int64(stmt, 3, revision);
+        sqlite3_bind_int64(stmt, 4, op.lease);
+        if (op.lease != 0 && !BERTH_TRY(lease_is_live(op.lease))) {
+          return Fail(LeaseNotFound(op.lease));  // rolled back on exit
+        }
         if (!BERTH_TRY(w.Step(stmt, "put"))) return InternalFailure("sqlite put: no row returned");
         int64_t create_revision = sqlite3_column_int64(stmt, 0);
         while (BERTH_TRY(w.Step(stmt, "put"))) {
         }
         changed = true;
-        add_event(WatchEvent::Type::kPut, op.key, op.value, create_revision);
+        add_event(WatchEvent::Type::kPut, op.key, op.value, create_revision, op.lease);
         break;
       }
       case Op::Type::kDelete: {
@@ -592,7 +815,7 @@ Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>
         BERTH_TRY(w.Step(stmt, "delete"));
         if (sqlite3_changes(w.db) > 0) {
           changed = true;
-          add_event(WatchEvent::Type::kDelete, op.key, {}, 0);
+          add_event(WatchEvent::Type::kDelete, op.key, {}, 0, 0);
         }
         break;
       }
@@ -602,44 +825,123 @@ Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>
         StmtScope scope(stmt);
         BindBytes(stmt, 1, op.key);
         if (end) BindBytes(stmt, 2, *end);
-        // RETURNING promises no row order; events go out in key order.
         std::vector<std::string> deleted;
         while (BERTH_TRY(w.Step(stmt, "delete prefix"))) {
           changed = true;
-          if (events != nullptr) deleted.push_back(ColumnBytes(stmt, 0));
+          deleted.push_back(ColumnBytes(stmt, 0));
         }
-        std::sort(deleted.begin(), deleted.end());
-        for (std::string& key : deleted) {
-          add_event(WatchEvent::Type::kDelete, std::move(key), {}, 0);
-        }
+        add_deletes(std::move(deleted));
         break;
       }
     }
   }
 
-  result.succeeded = true;
-  if (!changed) return result;  // etcd: a txn that changes nothing takes no revision
-
-  {
-    sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kSetRevision));
+  if (revoke_lease != 0) {
+    if (!BERTH_TRY(lease_is_live(revoke_lease))) return Fail(LeaseNotFound(revoke_lease));
+    BERTH_CHECK(w.RunInts(kDeleteLease, "revoke lease", {revoke_lease}));
+    sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kDeleteLeaseKeys));
     StmtScope scope(stmt);
-    sqlite3_bind_int64(stmt, 1, revision);
-    BERTH_TRY(w.Step(stmt, "set revision"));
+    sqlite3_bind_int64(stmt, 1, revoke_lease);
+    std::vector<std::string> deleted;
+    while (BERTH_TRY(w.Step(stmt, "revoke lease"))) {
+      changed = true;
+      deleted.push_back(ColumnBytes(stmt, 0));
+    }
+    add_deletes(std::move(deleted));
   }
+
+  result.succeeded = true;
+  if (!changed) {
+    // etcd: a txn that changes nothing takes no revision (a revoke of a lease
+    // without keys still ends the lease).
+    if (revoke_lease != 0) BERTH_CHECK(w.Run(kCommit, "commit"));
+    return result;
+  }
+
+  BERTH_CHECK(w.RunInts(kSetRevision, "set revision", {revision}));
+  BERTH_CHECK(AppendHistoryLocked(revision, events));
   BERTH_CHECK(w.Run(kCommit, "commit"));
   result.revision = revision;
+  compacted_ = std::max(compacted_, revision - options_.history_revisions);
   return result;
 }
 
-std::unique_ptr<WatchHandle> SqliteKv::Watch(std::string_view prefix,
+Status SqliteKv::AppendHistoryLocked(int64_t revision, const std::vector<WatchEvent>& events) {
+  Conn& w = *writer_;
+  int64_t seq = 0;
+  for (const WatchEvent& event : events) {
+    sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kAppendHistory));
+    StmtScope scope(stmt);
+    sqlite3_bind_int64(stmt, 1, revision);
+    sqlite3_bind_int64(stmt, 2, seq++);
+    sqlite3_bind_int64(stmt, 3, static_cast<int64_t>(event.type));
+    BindBytes(stmt, 4, event.kv.key);
+    BindBytes(stmt, 5, event.kv.value);
+    sqlite3_bind_int64(stmt, 6, event.kv.create_revision);
+    sqlite3_bind_int64(stmt, 7, event.kv.lease);
+    BERTH_TRY(w.Step(stmt, "append history"));
+  }
+  int64_t compact_to = revision - options_.history_revisions;
+  if (compact_to > compacted_) {
+    BERTH_CHECK(w.RunInts(kCompactHistory, "compact history", {compact_to}));
+    BERTH_CHECK(w.RunInts(kSetCompacted, "compact history", {compact_to}));
+  }
+  return {};
+}
+
+Result<std::vector<WatchEvent>> SqliteKv::ReadHistoryLocked(std::string_view prefix,
+                                                            int64_t after_revision) {
+  Conn& w = *writer_;
+  std::optional<std::string> end = PrefixEnd(prefix);
+  sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(end ? kReadHistoryBelow : kReadHistory));
+  StmtScope scope(stmt);
+  BindBytes(stmt, 1, prefix);
+  if (end) BindBytes(stmt, 2, *end);
+  sqlite3_bind_int64(stmt, 3, after_revision);
+  std::vector<WatchEvent> events;
+  while (BERTH_TRY(w.Step(stmt, "read history"))) {
+    WatchEvent& event = events.emplace_back();
+    event.kv.mod_revision = sqlite3_column_int64(stmt, 0);
+    event.type = static_cast<WatchEvent::Type>(sqlite3_column_int64(stmt, 1));
+    event.kv.key = ColumnBytes(stmt, 2);
+    event.kv.value = ColumnBytes(stmt, 3);
+    event.kv.create_revision = sqlite3_column_int64(stmt, 4);
+    event.kv.lease = sqlite3_column_int64(stmt, 5);
+  }
+  return events;
+}
+
+std::unique_ptr<WatchHandle> SqliteKv::Watch(std::string_view prefix, int64_t after_revision,
                                              std::function<void(const WatchEvent&)> on_event) {
   std::shared_ptr<Hub::Watcher> watcher;
   {
     // Under the write lock no commit is in flight: every later commit has a
     // revision above revision_, every earlier one is excluded by min_revision
-    // even if its events are still queued.
+    // even if its events are still queued; the history read here holds them.
     std::lock_guard lock(write_mu_);
-    watcher = hub_->Add(std::string(prefix), std::move(on_event), revision_ + 1);
+    int64_t live_after = std::max(revision_, after_revision);
+    std::vector<WatchEvent> replay;
+    if (after_revision >= 0 && after_revision < revision_) {
+      // Compacted (or unreadable) history: the watcher must reload instead.
+      bool held = after_revision >= compacted_;
+      if (held) {
+        Result<std::vector<WatchEvent>> history = ReadHistoryLocked(prefix, after_revision);
+        if (history) {
+          replay = std::move(*history);
+        } else {
+          held = false;
+          log::Error("store watch: history unreadable; resetting the watcher",
+                     {{"error", history.error().message}});
+        }
+      }
+      if (!held) {
+        WatchEvent& reset = replay.emplace_back();
+        reset.type = WatchEvent::Type::kReset;
+        reset.kv.mod_revision = revision_;
+      }
+    }
+    watcher =
+        hub_->Add(std::string(prefix), std::move(on_event), live_after + 1, std::move(replay));
   }
   return std::make_unique<SqliteWatchHandle>(
       [hub = hub_, watcher = std::move(watcher)] { hub->Remove(watcher); });

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_kv.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -356,6 +357,76 @@ TEST_F(SqliteKvTest, WatchDeliversChangesUnderPrefixInOrder) {
   }
 }
 
+// "type key value create mod" of each event, for compact comparisons.
+std::vector<std::string> Describe(const std::vector<WatchEvent>& events) {
+  std::vector<std::string> out;
+  for (const WatchEvent& e : events) {
+    const char* type = e.type == WatchEvent::Type::kPut      ? "put"
+                       : e.type == WatchEvent::Type::kDelete ? "delete"
+                                                             : "reset";
+    out.push_back(fmt::format("{} {} {} {} {}", type, e.kv.key, e.kv.value, e.kv.create_revision,
+                              e.kv.mod_revision));
+  }
+  return out;
+}
+
+TEST_F(SqliteKvTest, WatchFromRevisionReplaysHistoryThenLiveChanges) {
+  MustPut("w/a", "1");  // 1
+  MustPut("x", "1");    // 2
+  MustPut("w/b", "1");  // 3
+  Txn txn;
+  txn.ops = {Op::Delete("w/a"), Op::Put("w/b", "2")};
+  MustCommit(txn);  // 4
+  EventLog log;
+  auto handle = kv_->Watch("w/", 1, log.Callback());
+  MustPut("w/c", "1");  // 5: live
+  ASSERT_TRUE(log.Wait(4));
+  EXPECT_THAT(Describe(log.Events()),
+              ElementsAre("put w/b 1 3 3", "delete w/a  0 4", "put w/b 2 3 4", "put w/c 1 5 5"));
+}
+
+TEST_F(SqliteKvTest, WatchFromZeroReplaysEverythingAfterReopen) {
+  MustPut("w/a", "1");
+  MustPut("w/a", "2");
+  kv_.reset();
+  kv_ = OpenStore();
+  EventLog log;
+  auto handle = kv_->Watch("w/", 0, log.Callback());
+  MustPut("w/a", "3");
+  ASSERT_TRUE(log.Wait(3));
+  EXPECT_THAT(Describe(log.Events()),
+              ElementsAre("put w/a 1 1 1", "put w/a 2 1 2", "put w/a 3 1 3"));
+}
+
+TEST_F(SqliteKvTest, WatchFromCompactedRevisionStartsWithReset) {
+  kv_.reset();
+  auto small = SqliteKv::Open(path_, {.history_revisions = 2});
+  ASSERT_TRUE(small.has_value());
+  kv_ = std::move(*small);
+  for (int i = 1; i <= 5; ++i) MustPut("w/a", std::to_string(i));  // history: 4 and 5
+
+  EventLog compacted;
+  auto reset_handle = kv_->Watch("w/", 2, compacted.Callback());
+  EventLog held;
+  auto held_handle = kv_->Watch("w/", 3, held.Callback());
+  MustPut("w/a", "6");
+  ASSERT_TRUE(compacted.Wait(2));
+  EXPECT_THAT(Describe(compacted.Events()), ElementsAre("reset   0 5", "put w/a 6 1 6"));
+  ASSERT_TRUE(held.Wait(3));
+  EXPECT_THAT(Describe(held.Events()),
+              ElementsAre("put w/a 4 1 4", "put w/a 5 1 5", "put w/a 6 1 6"));
+}
+
+TEST_F(SqliteKvTest, WatchFromTheFutureSkipsChangesUpToIt) {
+  EventLog log;
+  auto handle = kv_->Watch("w/", 2, log.Callback());
+  MustPut("w/a", "1");
+  MustPut("w/a", "2");
+  MustPut("w/a", "3");
+  ASSERT_TRUE(log.Wait(1));
+  EXPECT_THAT(Describe(log.Events()), ElementsAre("put w/a 3 1 3"));
+}
+
 TEST_F(SqliteKvTest, WatchStopsWhenHandleDestroyed) {
   EventLog stopped;
   EventLog sentinel;
@@ -591,6 +662,149 @@ TEST_F(SqliteKvTest, AcknowledgedCommitsSurviveSigkill) {
   }
   // Writes are sequential, so the acks are exactly 0..n-1.
   EXPECT_EQ(acked.back(), static_cast<int64_t>(acked.size()) - 1);
+}
+
+}  // namespace
+}  // namespace berth::store
+
+namespace berth::store {
+namespace {
+
+// Leases on a FakeClock: the test moves time and sweeps; the sweeper thread
+// itself runs rarely (an hour) except where a test checks it.
+class SqliteLeaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { kv_ = Open(std::chrono::hours(1)); }
+
+  std::unique_ptr<SqliteKv> Open(std::chrono::milliseconds sweep_interval) {
+    auto kv = SqliteKv::Open(path_, {.clock = &clock_, .sweep_interval = sweep_interval});
+    EXPECT_TRUE(kv.has_value()) << kv.error().message;
+    return kv ? std::move(*kv) : nullptr;
+  }
+
+  int64_t MustGrant(std::chrono::seconds ttl) {
+    auto lease = kv_->GrantLease(ttl);
+    EXPECT_TRUE(lease.has_value()) << lease.error().message;
+    return lease.value_or(0);
+  }
+
+  void MustPutOn(int64_t lease, const std::string& key) {
+    Txn txn;
+    txn.ops.push_back(Op::Put(key, "v", lease));
+    auto result = kv_->Commit(txn);
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+  }
+
+  bool Has(const std::string& key) { return kv_->Get(key).value().has_value(); }
+
+  FakeClock clock_{TimePoint(std::chrono::seconds(1'800'000'000))};
+  test_support::TempDir dir_{"sqlite_lease_test"};
+  std::string path_ = dir_.File("store.db");
+  std::unique_ptr<SqliteKv> kv_;
+};
+
+TEST_F(SqliteLeaseTest, ExpiredLeaseDeletesItsKeysInOneRevisionAndWatchersSeeIt) {
+  int64_t lease = MustGrant(std::chrono::seconds(10));
+  EXPECT_GT(lease, 0);
+  MustPutOn(lease, "agents/b");
+  MustPutOn(lease, "agents/a");
+  ASSERT_TRUE(kv_->Put("agents/static", "v"));  // no lease: stays
+  EXPECT_EQ(kv_->Get("agents/a").value()->lease, lease);
+  EventLog log;
+  auto handle = kv_->Watch("agents/", log.Callback());
+
+  clock_.Advance(std::chrono::seconds(9));
+  ASSERT_TRUE(kv_->SweepExpiredLeases());
+  EXPECT_TRUE(Has("agents/a"));
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(kv_->SweepExpiredLeases());
+  EXPECT_FALSE(Has("agents/a"));
+  EXPECT_FALSE(Has("agents/b"));
+  EXPECT_TRUE(Has("agents/static"));
+  ASSERT_TRUE(log.Wait(2));
+  EXPECT_THAT(Describe(log.Events()), ElementsAre("delete agents/a  0 4", "delete agents/b  0 4"));
+  EXPECT_EQ(kv_->KeepAlive(lease).error().code, "LeaseNotFound");
+}
+
+TEST_F(SqliteLeaseTest, KeepAliveRestartsTheTtl) {
+  int64_t lease = MustGrant(std::chrono::seconds(10));
+  MustPutOn(lease, "leader");
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::seconds(8));
+    auto ttl = kv_->KeepAlive(lease);
+    ASSERT_TRUE(ttl.has_value()) << ttl.error().message;
+    EXPECT_EQ(*ttl, std::chrono::seconds(10));
+    ASSERT_TRUE(kv_->SweepExpiredLeases());
+    EXPECT_TRUE(Has("leader"));
+  }
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(kv_->SweepExpiredLeases());
+  EXPECT_FALSE(Has("leader"));
+}
+
+TEST_F(SqliteLeaseTest, RevokeDeletesKeysAtOnce) {
+  int64_t lease = MustGrant(std::chrono::seconds(60));
+  int64_t other = MustGrant(std::chrono::seconds(60));
+  EXPECT_NE(lease, other);
+  MustPutOn(lease, "a");
+  MustPutOn(other, "b");
+  EventLog log;
+  auto handle = kv_->Watch("", log.Callback());
+  ASSERT_TRUE(kv_->Revoke(lease));
+  EXPECT_FALSE(Has("a"));
+  EXPECT_TRUE(Has("b"));
+  ASSERT_TRUE(log.Wait(1));
+  EXPECT_THAT(Describe(log.Events()), ElementsAre("delete a  0 3"));
+  EXPECT_EQ(kv_->Revoke(lease).error().code, "LeaseNotFound");
+  EXPECT_EQ(kv_->Revoke(lease).error().http_status, 404);
+}
+
+TEST_F(SqliteLeaseTest, PutOnDeadLeaseFailsAndWritesNothing) {
+  int64_t lease = MustGrant(std::chrono::seconds(60));
+  ASSERT_TRUE(kv_->Revoke(lease));
+  Txn txn;
+  txn.ops = {Op::Put("x", "v"), Op::Put("y", "v", lease)};
+  auto result = kv_->Commit(txn);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, "LeaseNotFound");
+  EXPECT_FALSE(Has("x"));
+  EXPECT_EQ(kv_->GrantLease(std::chrono::seconds(0)).error().code, "InvalidParameterException");
+}
+
+TEST_F(SqliteLeaseTest, PutWithoutLeaseDetachesTheKey) {
+  int64_t lease = MustGrant(std::chrono::seconds(60));
+  MustPutOn(lease, "k");
+  ASSERT_TRUE(kv_->Put("k", "kept"));
+  EXPECT_EQ(kv_->Get("k").value()->lease, 0);
+  ASSERT_TRUE(kv_->Revoke(lease));
+  EXPECT_TRUE(Has("k"));
+}
+
+TEST_F(SqliteLeaseTest, LeasesSurviveReopenWithAFreshTtl) {
+  int64_t lease = MustGrant(std::chrono::seconds(10));
+  MustPutOn(lease, "k");
+  kv_.reset();
+  clock_.Advance(std::chrono::seconds(60));  // down longer than the TTL
+  kv_ = Open(std::chrono::hours(1));
+  ASSERT_TRUE(kv_->SweepExpiredLeases());
+  EXPECT_TRUE(Has("k"));
+  EXPECT_GT(MustGrant(std::chrono::seconds(10)), lease);  // ids are never reused
+  clock_.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(kv_->SweepExpiredLeases());
+  EXPECT_FALSE(Has("k"));
+}
+
+TEST_F(SqliteLeaseTest, SweeperThreadExpiresLeases) {
+  kv_.reset();
+  kv_ = Open(std::chrono::milliseconds(5));
+  int64_t lease = MustGrant(std::chrono::seconds(1));
+  MustPutOn(lease, "k");
+  EventLog log;
+  auto handle = kv_->Watch("k", log.Callback());
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(log.Wait(1));
+  EXPECT_EQ(log.Events()[0].type, WatchEvent::Type::kDelete);
+  EXPECT_FALSE(Has("k"));
 }
 
 }  // namespace

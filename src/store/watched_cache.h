@@ -1,20 +1,25 @@
-// Records parsed from the store, kept by store key with the mod_revision they
-// were parsed from, so that read paths read, parse (and unseal, decode)
-// nothing per request. Used by KMS (key records with their unsealed material)
-// and Secrets Manager (secret records with their versions' sealed values).
-// Thread-safe.
+// Values parsed from the store, kept in memory by key with the mod_revision
+// they were parsed from, so that read paths read, parse (and unseal, decode)
+// nothing per request. KMS keeps its key records (unsealed material and
+// all), Secrets Manager its secret records, iam::IdentityStore resolved
+// access keys and sessions, iam::AccessControl compiled principal policies.
+// Thread-safe; a hit takes a shared lock and copies a shared_ptr, nothing else.
 //
-// Watched: the cache watches a prefix of the store, and any change under it
-// drops the record it concerns (a record that keeps other keys' data with it,
-// as a secret its versions' values, maps those keys to itself: KeyOf). A
-// writer of this process holds a Writing guard on the key around its Commit:
-// meanwhile the key bypasses the cache, and the guard drops it before the
-// writer goes on. So a write made through this process is seen by every read
-// that starts after the write returns; a write by anyone else (another writer
-// of the store, a future shared backend) once its watch event arrives, as
-// AWS's own eventual consistency. A fill passes the generation taken before
-// its store read, and is not kept when anything changed meanwhile
-// (iam::IdentityStore does the same).
+// Invalidation. A watched cache watches a prefix of the store: a change under
+// it drops the value it concerns (a value that keeps other keys' data with
+// it, as a secret its versions' values, maps those keys to itself: KeyOf), and
+// a WatchEvent::kReset (missed history, a backend that lost its watch) drops
+// everything. An unwatched cache is invalidated by its owner (Drop, Clear).
+// A writer of this process holds a Writing guard on the key around its
+// Commit: meanwhile the key bypasses the cache, and the guard drops it before
+// the writer goes on. So a write made through this process is seen by every
+// read that starts after the write returns; a write by anyone else (another
+// replica on a shared store) once its watch event arrives, as AWS's own
+// eventual consistency.
+//
+// Races. A filler takes Generation() before its store read and passes it to
+// Put; every invalidation bumps the generation, so a value read before a
+// change that raced it is not kept.
 //
 // Writers that condition a commit on the revision they read should read the
 // store (FindAt with what Get returned saves the parsing, not the read): in
@@ -34,33 +39,39 @@
 
 #include "store/kv.h"
 
-namespace berth::kms {
+namespace berth::store {
 
 template <class T>
-class RecordCache {
+class WatchedCache {
  public:
-  // Which cached record a change to `store_key` concerns (empty: none).
+  // Which cached value a change to `store_key` concerns (empty: none).
   using KeyOf = std::function<std::string(std::string_view store_key)>;
 
   // Watches `prefix` of `kv`, which must outlive the cache. Without `key_of`
-  // a change concerns the record of its own key. At most `capacity` records;
-  // beyond it an arbitrary one is dropped (parsed again when next read).
-  RecordCache(store::Kv& kv, std::string_view prefix, KeyOf key_of = nullptr,
-              size_t capacity = 4096)
+  // a change concerns the value of its own key. At most `capacity` values;
+  // beyond it an arbitrary one is dropped (loaded again when next read).
+  WatchedCache(Kv& kv, std::string_view prefix, KeyOf key_of = nullptr, size_t capacity = 4096)
       : capacity_(capacity) {
-    watch_ = kv.Watch(prefix, [this, key_of = std::move(key_of)](const store::WatchEvent& event) {
-      Drop(key_of ? key_of(event.kv.key) : event.kv.key);
+    watch_ = kv.Watch(prefix, [this, key_of = std::move(key_of)](const WatchEvent& event) {
+      if (event.type == WatchEvent::Type::kReset) {
+        Clear();
+      } else {
+        Drop(key_of ? key_of(event.kv.key) : event.kv.key);
+      }
     });
   }
 
+  // Unwatched: the owner calls Drop or Clear on every change that concerns it.
+  explicit WatchedCache(size_t capacity = 4096) : capacity_(capacity) {}
+
   // Stops watching before anything else goes.
-  ~RecordCache() { watch_.reset(); }
+  ~WatchedCache() { watch_.reset(); }
 
-  RecordCache(const RecordCache&) = delete;
-  RecordCache& operator=(const RecordCache&) = delete;
+  WatchedCache(const WatchedCache&) = delete;
+  WatchedCache& operator=(const WatchedCache&) = delete;
 
-  // The record cached for `key` and the mod_revision it was parsed from, or
-  // null (also while this process is writing the key).
+  // The value cached for `key`, or null (also while this process is writing
+  // the key); `mod_revision` is set to the revision it was parsed from.
   std::shared_ptr<const T> Find(std::string_view key, int64_t& mod_revision) const {
     std::shared_lock lock(mu_);
     if (!writing_.empty() && writing_.contains(key)) return nullptr;
@@ -69,8 +80,12 @@ class RecordCache {
     mod_revision = it->second.mod_revision;
     return it->second.value;
   }
+  std::shared_ptr<const T> Find(std::string_view key) const {
+    int64_t unused;
+    return Find(key, unused);
+  }
 
-  // The record parsed from `key` at `mod_revision` (which a Get just
+  // The value parsed from `key` at `mod_revision` (which a Get just
   // returned), or null.
   std::shared_ptr<const T> FindAt(std::string_view key, int64_t mod_revision) const {
     std::shared_lock lock(mu_);
@@ -86,8 +101,8 @@ class RecordCache {
   }
 
   // Keeps `value`, parsed from `key` at `mod_revision` as read after
-  // Generation() returned `generation`; not when anything changed since, the
-  // key is being written, or a newer revision is kept.
+  // Generation() returned `generation`; not when anything was invalidated
+  // since, the key is being written, or a newer revision is kept.
   void Put(std::string key, int64_t mod_revision, uint64_t generation,
            std::shared_ptr<const T> value) {
     std::shared_ptr<const T> dropped;  // released outside the lock
@@ -107,19 +122,27 @@ class RecordCache {
     entries_.emplace(std::move(key), Entry{mod_revision, std::move(value)});
   }
 
-  // Drops the record of `key` (e.g. once it is gone from the store).
+  // Drops the value of `key` (e.g. once it changed or is gone from the store).
   void Drop(std::string_view key) {
     std::shared_ptr<const T> dropped;  // released outside the lock
     std::unique_lock lock(mu_);
     dropped = DropLocked(key);
   }
 
+  // Drops every value (e.g. on a change whose reach is unknown).
+  void Clear() {
+    Map<Entry> dropped;  // released outside the lock
+    std::unique_lock lock(mu_);
+    ++generation_;
+    dropped.swap(entries_);
+  }
+
   // Held by a writer of this process around its Commit of `key`: meanwhile
-  // the key bypasses the cache; on destruction its record is dropped, so what
+  // the key bypasses the cache; on destruction its value is dropped, so what
   // anyone reads next is the store's.
   class [[nodiscard]] Writing {
    public:
-    Writing(RecordCache& cache, std::string key) : cache_(&cache), key_(std::move(key)) {
+    Writing(WatchedCache& cache, std::string key) : cache_(&cache), key_(std::move(key)) {
       std::unique_lock lock(cache_->mu_);
       ++cache_->writing_[key_];
     }
@@ -138,7 +161,7 @@ class RecordCache {
     Writing& operator=(Writing&&) = delete;
 
    private:
-    RecordCache* cache_;
+    WatchedCache* cache_;
     std::string key_;
   };
 
@@ -156,7 +179,7 @@ class RecordCache {
   template <class V>
   using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
 
-  // mu_ held; returns the dropped record, for the caller to release unlocked.
+  // mu_ held; returns the dropped value, for the caller to release unlocked.
   std::shared_ptr<const T> DropLocked(std::string_view key) {
     ++generation_;
     auto it = entries_.find(key);
@@ -170,8 +193,8 @@ class RecordCache {
   mutable std::shared_mutex mu_;
   Map<Entry> entries_;
   Map<int> writing_;         // keys being written by this process, with their writers
-  uint64_t generation_ = 0;  // bumped by every change seen or made
-  std::unique_ptr<store::WatchHandle> watch_;
+  uint64_t generation_ = 0;  // bumped by every invalidation
+  std::unique_ptr<WatchHandle> watch_;
 };
 
-}  // namespace berth::kms
+}  // namespace berth::store
