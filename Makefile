@@ -27,6 +27,7 @@ up: build
 	$(BUILD_DIR)/berth up $(UP_ARGS)
 
 unit: build
+	/usr/bin/python3 scripts/check-layers.py
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 e2e: build
