@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/fd.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
 
@@ -32,31 +33,6 @@ std::unexpected<Error> InvalidDigest(std::string_view digest) {
   return Fail("InvalidDigest",
               fmt::format("invalid digest \"{}\": want sha256:<64 lower-case hex>", digest));
 }
-
-// Owns a file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 Status MkdirAll(const std::string& path, mode_t mode) {
   std::string prefix;

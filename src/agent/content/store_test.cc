@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/fd.h"
 #include "crypto/sha256.h"
 
 namespace berth::agent::content {
@@ -284,12 +285,13 @@ TEST_F(StoreTest, KillNineWhileWritingLeavesNoBlobAndResumes) {
   std::string data = RandomBytes(kSize, 4);
   Descriptor d = Describe(data);
 
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  Fd ready_read(pipe_fds[0]), ready_write(pipe_fds[1]);
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ::close(ready[0]);
+    ready_read.Reset();
     auto store = Store::Open(root_.string());
     if (!store) ::_exit(2);
     auto w = (*store)->Begin(d);
@@ -298,17 +300,17 @@ TEST_F(StoreTest, KillNineWhileWritingLeavesNoBlobAndResumes) {
       if (!(*w)->Write(std::string_view(data).substr(off, kChunk))) ::_exit(4);
       if (off == kSize / 2) {
         char c = 'r';
-        if (::write(ready[1], &c, 1) != 1) ::_exit(5);
+        if (::write(ready_write.get(), &c, 1) != 1) ::_exit(5);
       }
       if (off >= kSize / 2) ::usleep(2000);  // keeps writing while the parent kills it
     }
     ::pause();  // never reaches Commit
     ::_exit(6);
   }
-  ::close(ready[1]);
+  ready_write.Reset();
   char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
+  ASSERT_EQ(::read(ready_read.get(), &c, 1), 1);
+  ready_read.Reset();
   ::usleep(5000);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   int status = 0;
