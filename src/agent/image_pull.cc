@@ -14,8 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "agent/reference/reference.h"
 #include "agent/registry/errors.h"
-#include "agent/registry/reference.h"
 #include "common/json.h"
 #include "crypto/sha256.h"
 
@@ -260,7 +260,7 @@ Result<PullPolicy> ParsePullPolicy(std::string_view text) {
 
 Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
                                   const ImagePullOptions& options) {
-  auto ref = BERTH_TRY(registry::ParseReference(image));
+  auto ref = BERTH_TRY(reference::ParseReference(image));
   std::string key = ref.ToString();
   ImagePullResult result;
   std::optional<registry::PullResult> cached;
@@ -361,7 +361,7 @@ Result<int64_t> PruneImages(content::Store& store) {
 }
 
 Result<bool> ForgetImage(content::Store& store, const std::string& image) {
-  auto ref = BERTH_TRY(registry::ParseReference(image));
+  auto ref = BERTH_TRY(reference::ParseReference(image));
   std::error_code ec;
   bool removed = std::filesystem::remove(RecordPath(store, ref.ToString()), ec);
   if (ec) return InternalFailure(fmt::format("cannot remove the record of {}: {}", image, ec.message()));
