@@ -104,6 +104,7 @@ TEST_F(StoreTest, DigestMismatchIsRejectedAndNothingIsVisible) {
   auto st = (*w)->Commit();
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_NE(st.error().message.find(d.digest), std::string::npos);
   EXPECT_NE(st.error().message.find("sha256:" + crypto::Sha256Hex("the bytes we asked fox")),
             std::string::npos);
@@ -113,6 +114,7 @@ TEST_F(StoreTest, DigestMismatchIsRejectedAndNothingIsVisible) {
   EXPECT_EQ(store_->ReadBlob(d.digest).error().code, "NotFound");
   // The writer is finished.
   EXPECT_EQ((*w)->Write("x").error().code, "BlobStoreError");
+  EXPECT_EQ((*w)->Write("x").error().fault, BlobFault::kIo);
 }
 
 TEST_F(StoreTest, SizeMismatchShortAndLong) {
@@ -125,6 +127,7 @@ TEST_F(StoreTest, SizeMismatchShortAndLong) {
     auto st = (*w)->Commit();
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_EQ(st.error().fault, BlobFault::kSizeMismatch);
     EXPECT_NE(st.error().message.find("expected 10 bytes, got 5"), std::string::npos);
   }
   {
@@ -135,6 +138,7 @@ TEST_F(StoreTest, SizeMismatchShortAndLong) {
     auto st = (*w)->Write("!");  // one byte too many fails at once
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_EQ(st.error().fault, BlobFault::kSizeMismatch);
     EXPECT_NE(st.error().message.find("expected 10 bytes, got at least 11"), std::string::npos);
   }
   EXPECT_TRUE(Names(Blobs()).empty());
@@ -252,6 +256,7 @@ TEST_F(StoreTest, FlippedByteInPartialIsCaughtAtCommit) {
   auto st = (*w)->Commit();
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(d.digest));
   EXPECT_TRUE(Names(Ingest()).empty());
 
@@ -369,6 +374,7 @@ TEST_F(StoreTest, ConcurrentBeginOfSameDigestIsBusy) {
   auto second = store_->Begin(d);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, "BlobBusy");
+  EXPECT_EQ(second.error().fault, BlobFault::kBusy);
   EXPECT_EQ(second.error().http_status, 409);
 
   // Another process sharing the root is excluded too.
@@ -391,6 +397,7 @@ TEST_F(StoreTest, ConcurrentBeginOfSameDigestIsBusy) {
   auto after = store_->Begin(d);
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().code, "BlobExists");
+  EXPECT_EQ(after.error().fault, BlobFault::kExists);
 }
 
 TEST_F(StoreTest, WriteBlobVerifiesAndIsIdempotent) {
@@ -403,6 +410,7 @@ TEST_F(StoreTest, WriteBlobVerifiesAndIsIdempotent) {
   auto st = store_->WriteBlob(other, "tampered");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(other.digest));
 }
 
@@ -419,6 +427,7 @@ TEST_F(StoreTest, CorruptCommittedBlobIsDetectedByReadBlob) {
   auto read = store_->ReadBlob(d.digest);
   ASSERT_FALSE(read);
   EXPECT_EQ(read.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(read.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(d.digest));  // removed, so the next pull fetches it again
 }
 
