@@ -172,9 +172,10 @@ class PipelinedUnpack {
     layers_ = layers;
     thread_ = std::thread([this] { Run(); });
   }
-  void Committed(const std::string& digest) {
+  // FetchOptions::on_committed: `blob` is in the store.
+  void Committed(const content::Descriptor& blob) {
     std::lock_guard lock(mu_);
-    committed_.insert(digest);
+    committed_.insert(blob.digest);
     cv_.notify_all();
   }
   void Cancel() {
@@ -206,9 +207,8 @@ class PipelinedUnpack {
           return;
         }
         layer = layers_[i];
-        cv_.wait(lock, [&] {
-          return cancelled_ || committed_.contains(layer.digest) || store_.Has(layer.digest);
-        });
+        // Only the fetcher's word that the blob is committed starts a layer.
+        cv_.wait(lock, [&] { return cancelled_ || committed_.contains(layer.digest); });
         if (cancelled_) {
           status_ = Fail("Cancelled", "the pull was abandoned");
           return;
@@ -279,14 +279,11 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
       pull_options.on_resolved = [&](const std::vector<content::Descriptor>& layers) {
         pipeline->Start(layers);
       };
-      pull_options.fetch.progress = [&, user = options.pull.fetch.progress](
-                                        const registry::BlobProgress& p) {
-        if (p.state == registry::BlobProgress::State::kDone ||
-            p.state == registry::BlobProgress::State::kAlreadyPresent) {
-          pipeline->Committed(p.digest);
-        }
-        if (user) user(p);
-      };
+      pull_options.fetch.on_committed =
+          [&, user = options.pull.fetch.on_committed](const content::Descriptor& blob) {
+            pipeline->Committed(blob);
+            if (user) user(blob);
+          };
     }
     auto pulled = puller.Pull(ref, options.credentials, pull_options);
     if (!pulled) {

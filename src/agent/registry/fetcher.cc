@@ -272,6 +272,7 @@ class Run {
       if (store_.Has(d.digest)) {
         job->done = true;
         job->offset = d.size;
+        Committed(*job);
         Report(*job, State::kAlreadyPresent, true);
       } else {
         Report(*job, State::kWaiting, true);
@@ -406,6 +407,10 @@ class Run {
                                    job.desc.size, job.failures + 1});
   }
 
+  void Committed(const Job& job) {
+    if (options_.on_committed) options_.on_committed(job.desc);
+  }
+
   void Failed(Job* job, Error error) {
     if (failure_) return;
     failure_ = std::move(error);
@@ -418,6 +423,7 @@ class Run {
     job.writer.reset();
     job.done = true;
     job.offset = job.desc.size;
+    Committed(job);
     Report(job, State::kAlreadyPresent, true);
   }
 
@@ -637,6 +643,7 @@ class Run {
     if (committed) {
       job.writer.reset();
       job.done = true;
+      Committed(job);
       Report(job, State::kDone, true);
       return;
     }
