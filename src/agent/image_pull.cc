@@ -14,8 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "agent/reference/reference.h"
 #include "agent/registry/errors.h"
-#include "agent/registry/reference.h"
 #include "common/json.h"
 #include "crypto/sha256.h"
 
@@ -172,9 +172,10 @@ class PipelinedUnpack {
     layers_ = layers;
     thread_ = std::thread([this] { Run(); });
   }
-  void Committed(const std::string& digest) {
+  // FetchOptions::on_committed: `blob` is in the store.
+  void Committed(const content::Descriptor& blob) {
     std::lock_guard lock(mu_);
-    committed_.insert(digest);
+    committed_.insert(blob.digest);
     cv_.notify_all();
   }
   void Cancel() {
@@ -206,9 +207,8 @@ class PipelinedUnpack {
           return;
         }
         layer = layers_[i];
-        cv_.wait(lock, [&] {
-          return cancelled_ || committed_.contains(layer.digest) || store_.Has(layer.digest);
-        });
+        // Only the fetcher's word that the blob is committed starts a layer.
+        cv_.wait(lock, [&] { return cancelled_ || committed_.contains(layer.digest); });
         if (cancelled_) {
           status_ = Fail("Cancelled", "the pull was abandoned");
           return;
@@ -260,7 +260,7 @@ Result<PullPolicy> ParsePullPolicy(std::string_view text) {
 
 Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
                                   const ImagePullOptions& options) {
-  auto ref = BERTH_TRY(registry::ParseReference(image));
+  auto ref = BERTH_TRY(reference::ParseReference(image));
   std::string key = ref.ToString();
   ImagePullResult result;
   std::optional<registry::PullResult> cached;
@@ -279,14 +279,11 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
       pull_options.on_resolved = [&](const std::vector<content::Descriptor>& layers) {
         pipeline->Start(layers);
       };
-      pull_options.fetch.progress = [&, user = options.pull.fetch.progress](
-                                        const registry::BlobProgress& p) {
-        if (p.state == registry::BlobProgress::State::kDone ||
-            p.state == registry::BlobProgress::State::kAlreadyPresent) {
-          pipeline->Committed(p.digest);
-        }
-        if (user) user(p);
-      };
+      pull_options.fetch.on_committed =
+          [&, user = options.pull.fetch.on_committed](const content::Descriptor& blob) {
+            pipeline->Committed(blob);
+            if (user) user(blob);
+          };
     }
     auto pulled = puller.Pull(ref, options.credentials, pull_options);
     if (!pulled) {
@@ -361,7 +358,7 @@ Result<int64_t> PruneImages(content::Store& store) {
 }
 
 Result<bool> ForgetImage(content::Store& store, const std::string& image) {
-  auto ref = BERTH_TRY(registry::ParseReference(image));
+  auto ref = BERTH_TRY(reference::ParseReference(image));
   std::error_code ec;
   bool removed = std::filesystem::remove(RecordPath(store, ref.ToString()), ec);
   if (ec) return InternalFailure(fmt::format("cannot remove the record of {}: {}", image, ec.message()));

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,98 @@ class ImagePullTest : public ::testing::Test {
   std::unique_ptr<content::Store> store_;
   ImagePullOptions options_;
 };
+
+// Forwards to a store and records, in order, "commit <digest>" when a writer
+// commits and "read <digest>" when a blob is opened for unpacking.
+class RecordingStore final : public content::Store {
+ public:
+  explicit RecordingStore(content::Store& inner) : inner_(inner) {}
+
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+  bool Has(std::string_view digest) const override { return inner_.Has(digest); }
+  std::string BlobPath(std::string_view digest) const override {
+    Record("read", digest);
+    return inner_.BlobPath(digest);
+  }
+  content::BlobResult<std::string> ReadBlob(std::string_view digest) const override {
+    return inner_.ReadBlob(digest);
+  }
+  content::BlobStatus WriteBlob(const content::Descriptor& expected,
+                                std::string_view bytes) override {
+    return inner_.WriteBlob(expected, bytes);
+  }
+  content::BlobResult<std::unique_ptr<content::Writer>> Begin(
+      const content::Descriptor& expected) override {
+    auto writer = inner_.Begin(expected);
+    if (!writer) return writer;
+    return std::make_unique<Writer>(*this, std::move(*writer), expected.digest);
+  }
+  Result<int64_t> GarbageCollect(const std::set<std::string>& keep) override {
+    return inner_.GarbageCollect(keep);
+  }
+  Result<std::vector<std::string>> List() const override { return inner_.List(); }
+
+ private:
+  class Writer final : public content::Writer {
+   public:
+    Writer(const RecordingStore& store, std::unique_ptr<content::Writer> inner, std::string digest)
+        : store_(store), inner_(std::move(inner)), digest_(std::move(digest)) {}
+    int64_t Offset() const override { return inner_->Offset(); }
+    content::BlobStatus Write(std::string_view bytes) override { return inner_->Write(bytes); }
+    content::BlobStatus Commit() override {
+      content::BlobStatus committed = inner_->Commit();
+      if (committed) store_.Record("commit", digest_);
+      return committed;
+    }
+    void Discard() override { inner_->Discard(); }
+
+   private:
+    const RecordingStore& store_;
+    std::unique_ptr<content::Writer> inner_;
+    std::string digest_;
+  };
+
+  void Record(std::string_view what, std::string_view digest) const {
+    std::lock_guard lock(mu_);
+    events_.push_back(fmt::format("{} {}", what, digest));
+  }
+
+  content::Store& inner_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::string> events_;
+};
+
+// The fetcher's committed event is what starts a layer: every layer is read
+// after its own commit, bottom first, while later layers may still arrive.
+TEST_F(ImagePullTest, UnpackStartsEachLayerOnlyAfterItsBlobIsCommitted) {
+  std::vector<std::string> layers;
+  for (int i = 0; i < 4; ++i) {
+    // The bottom layer the largest: it tends to commit after the others.
+    std::string big(i == 0 ? (6 << 20) : 1000, static_cast<char>('a' + i));
+    layers.push_back(LayerBytes({File(fmt::format("f{}", i), big)}, Format::kGzip));
+  }
+  auto image = registry_->AddImage("team/app", "v1", layers);
+  RecordingStore recording(*store_);
+  auto got = PullImage(recording, Image(), options_);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_TRUE(fs::exists(dest_ + "/f3"));
+  std::vector<std::string> events = recording.events();
+  size_t last_read = 0;
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    const std::string& digest = image.layers[i].digest;
+    auto commit = std::find(events.begin(), events.end(), "commit " + digest);
+    auto read = std::find(events.begin(), events.end(), "read " + digest);
+    ASSERT_NE(commit, events.end()) << i;
+    ASSERT_NE(read, events.end()) << i;
+    EXPECT_LT(commit - events.begin(), read - events.begin()) << "layer " << i;
+    EXPECT_GE(static_cast<size_t>(read - events.begin()), last_read) << "layer " << i;
+    last_read = read - events.begin();
+  }
+}
 
 TEST_F(ImagePullTest, PullsUnpacksAndRecordsTheImage) {
   registry_->AddImage("team/app", "v1", {LayerBytes({File("etc/motd", "hi\n")}, Format::kGzip)});

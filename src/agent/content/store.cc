@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/fd.h"
 #include "common/strings.h"
 #include "crypto/sha256.h"
 
@@ -24,39 +25,15 @@ constexpr size_t kReadChunk = 1 << 20;
 // Written data is handed to the kernel's writeback in chunks of this size.
 constexpr int64_t kWritebackChunk = 8 << 20;
 
-std::unexpected<Error> IoError(std::string_view what, const std::string& path, int err = errno) {
-  return Fail("BlobStoreError", fmt::format("{} {}: {}", what, path, std::strerror(err)), 500);
+std::unexpected<BlobError> IoError(std::string_view what, const std::string& path,
+                                   int err = errno) {
+  return BlobFailure(BlobFault::kIo, fmt::format("{} {}: {}", what, path, std::strerror(err)));
 }
 
-std::unexpected<Error> InvalidDigest(std::string_view digest) {
-  return Fail("InvalidDigest",
-              fmt::format("invalid digest \"{}\": want sha256:<64 lower-case hex>", digest));
+std::unexpected<BlobError> InvalidDigest(std::string_view digest) {
+  return BlobFailure(BlobFault::kInvalidDigest,
+                     fmt::format("invalid digest \"{}\": want sha256:<64 lower-case hex>", digest));
 }
-
-// Owns a file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 Status MkdirAll(const std::string& path, mode_t mode) {
   std::string prefix;
@@ -75,7 +52,7 @@ Status MkdirAll(const std::string& path, mode_t mode) {
   return {};
 }
 
-Status FsyncDir(const std::string& path) {
+BlobStatus FsyncDir(const std::string& path) {
   Fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return IoError("open", path);
   if (::fsync(dir.get()) != 0) return IoError("fsync", path);
@@ -84,8 +61,8 @@ Status FsyncDir(const std::string& path) {
 
 // Writes `bytes` at *offset (pwrite: the buffered and the O_DIRECT
 // descriptor of a file share no file position), hashing what was written.
-Status WriteAll(int fd, std::string_view bytes, const std::string& path, crypto::Sha256* hasher,
-                int64_t* offset) {
+BlobStatus WriteAll(int fd, std::string_view bytes, const std::string& path, crypto::Sha256* hasher,
+                    int64_t* offset) {
   while (!bytes.empty()) {
     ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), *offset);
     if (n < 0) {
@@ -100,7 +77,7 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path, crypto:
 }
 
 // Hashes the whole file from its start; leaves the file offset at its end.
-Result<int64_t> HashFile(int fd, const std::string& path, crypto::Sha256* hasher) {
+BlobResult<int64_t> HashFile(int fd, const std::string& path, crypto::Sha256* hasher) {
   std::string buf(kReadChunk, '\0');
   int64_t total = 0;
   for (;;) {
@@ -144,7 +121,7 @@ class FileWriter final : public Writer {
 
   int64_t Offset() const override { return offset_; }
 
-  Status Write(std::string_view bytes) override {
+  BlobStatus Write(std::string_view bytes) override {
     if (!fd_.valid()) return Finished();
     if (expected_.size >= 0 && offset_ + static_cast<int64_t>(bytes.size()) > expected_.size) {
       int64_t got = offset_ + static_cast<int64_t>(bytes.size());
@@ -163,7 +140,9 @@ class FileWriter final : public Writer {
       if (offset_ != before) return direct;
       direct_fd_.Reset();
     }
-    BERTH_CHECK(WriteAll(fd_.get(), bytes, partial_path_, &hasher_, &offset_));
+    if (auto written = WriteAll(fd_.get(), bytes, partial_path_, &hasher_, &offset_); !written) {
+      return written;
+    }
     // Start writing back what is written so far, without waiting for it, so
     // the fsync in Commit finds most of the blob already on disk instead of
     // writing all of it then. Only a head start: Commit's fsync is what makes
@@ -176,7 +155,7 @@ class FileWriter final : public Writer {
     return {};
   }
 
-  Status Commit() override {
+  BlobStatus Commit() override {
     if (!fd_.valid()) return Finished();
     if (expected_.size >= 0 && offset_ != expected_.size) {
       int64_t got = offset_;
@@ -186,8 +165,9 @@ class FileWriter final : public Writer {
     std::string actual = DigestOf(&hasher_);
     if (actual != expected_.digest) {
       Discard();
-      return Fail("BlobDigestMismatch", fmt::format("blob digest mismatch: expected {}, got {}",
-                                                    expected_.digest, actual));
+      return BlobFailure(
+          BlobFault::kDigestMismatch,
+          fmt::format("blob digest mismatch: expected {}, got {}", expected_.digest, actual));
     }
     // Read-only before it becomes visible, durable before it is renamed, and
     // the rename itself durable before success is reported.
@@ -207,19 +187,19 @@ class FileWriter final : public Writer {
   }
 
  private:
-  std::unexpected<Error> Finished() const {
-    return Fail("BlobStoreError", fmt::format("writer for {} is finished", expected_.digest), 500);
+  std::unexpected<BlobError> Finished() const {
+    return BlobFailure(BlobFault::kIo, fmt::format("writer for {} is finished", expected_.digest));
   }
 
-  std::unexpected<Error> SizeMismatch(int64_t got, std::string_view qualifier) const {
-    return Fail("BlobSizeMismatch",
-                fmt::format("blob size mismatch for {}: expected {} bytes, got {}{}",
-                            expected_.digest, expected_.size, qualifier, got));
+  std::unexpected<BlobError> SizeMismatch(int64_t got, std::string_view qualifier) const {
+    return BlobFailure(BlobFault::kSizeMismatch,
+                       fmt::format("blob size mismatch for {}: expected {} bytes, got {}{}",
+                                   expected_.digest, expected_.size, qualifier, got));
   }
 
   // An I/O failure while committing: the data cannot be trusted to be on
   // disk, so the partial goes too.
-  std::unexpected<Error> Abandon(std::string_view what) {
+  std::unexpected<BlobError> Abandon(std::string_view what) {
     int err = errno;
     Discard();
     return IoError(what, partial_path_, err);
@@ -263,12 +243,14 @@ class FsStore final : public Store {
     return blobs_dir_ + "/" + std::string(Hex(digest));
   }
 
-  Result<std::string> ReadBlob(std::string_view digest) const override {
+  BlobResult<std::string> ReadBlob(std::string_view digest) const override {
     if (!IsValidDigest(digest)) return InvalidDigest(digest);
     std::string path = BlobPath(digest);
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid()) {
-      if (errno == ENOENT) return Fail("NotFound", fmt::format("blob {} not found", digest), 404);
+      if (errno == ENOENT) {
+        return BlobFailure(BlobFault::kNotFound, fmt::format("blob {} not found", digest));
+      }
       return IoError("open", path);
     }
     std::string out;
@@ -285,31 +267,32 @@ class FsStore final : public Store {
     std::string actual = std::string(kSha256Prefix) + crypto::Sha256Hex(out);
     if (actual != digest) {
       ::unlink(path.c_str());
-      return Fail("BlobDigestMismatch",
-                  fmt::format("stored blob {} is corrupt (hashes to {}); removed", digest, actual));
+      return BlobFailure(
+          BlobFault::kDigestMismatch,
+          fmt::format("stored blob {} is corrupt (hashes to {}); removed", digest, actual));
     }
     return out;
   }
 
-  Status WriteBlob(const Descriptor& expected, std::string_view bytes) override {
+  BlobStatus WriteBlob(const Descriptor& expected, std::string_view bytes) override {
     if (!IsValidDigest(expected.digest)) return InvalidDigest(expected.digest);
     if (Has(expected.digest)) return {};
     auto writer = Begin(expected);
     if (!writer) {
-      if (writer.error().code == "BlobExists") return {};
-      return Fail(writer.error());
+      if (writer.error().fault == BlobFault::kExists) return {};
+      return std::unexpected(std::move(writer.error()));
     }
     if ((*writer)->Offset() != 0) {
       // A stale partial of the same digest: start over from the bytes given.
       (*writer)->Discard();
       writer = Begin(expected);
-      if (!writer) return Fail(writer.error());
+      if (!writer) return std::unexpected(std::move(writer.error()));
     }
-    BERTH_CHECK((*writer)->Write(bytes));
+    if (BlobStatus written = (*writer)->Write(bytes); !written) return written;
     return (*writer)->Commit();
   }
 
-  Result<std::unique_ptr<Writer>> Begin(const Descriptor& expected) override {
+  BlobResult<std::unique_ptr<Writer>> Begin(const Descriptor& expected) override {
     if (!IsValidDigest(expected.digest)) return InvalidDigest(expected.digest);
     if (Has(expected.digest)) return Exists(expected.digest);
     std::string hex(Hex(expected.digest));
@@ -322,8 +305,8 @@ class FsStore final : public Store {
       if (!fd.valid()) return IoError("open", partial);
       if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
-          return Fail("BlobBusy", fmt::format("blob {} is already being written", expected.digest),
-                      409);
+          return BlobFailure(BlobFault::kBusy,
+                             fmt::format("blob {} is already being written", expected.digest));
         }
         return IoError("lock", partial);
       }
@@ -335,7 +318,9 @@ class FsStore final : public Store {
       return Exists(expected.digest);
     }
     crypto::Sha256 hasher;
-    int64_t offset = BERTH_TRY(HashFile(fd.get(), partial, &hasher));
+    BlobResult<int64_t> hashed = HashFile(fd.get(), partial, &hasher);
+    if (!hashed) return std::unexpected(std::move(hashed.error()));
+    int64_t offset = *hashed;
     if (expected.size >= 0 && offset > expected.size) {
       if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
         return IoError("truncate", partial);
@@ -405,8 +390,8 @@ class FsStore final : public Store {
     return digest.substr(kSha256Prefix.size());
   }
 
-  static std::unexpected<Error> Exists(std::string_view digest) {
-    return Fail("BlobExists", fmt::format("blob {} is already committed", digest), 409);
+  static std::unexpected<BlobError> Exists(std::string_view digest) {
+    return BlobFailure(BlobFault::kExists, fmt::format("blob {} is already committed", digest));
   }
 
   template <class F>
@@ -432,6 +417,29 @@ class FsStore final : public Store {
 };
 
 }  // namespace
+
+std::unexpected<BlobError> BlobFailure(BlobFault fault, std::string message) {
+  auto [code, http_status] = [&]() -> std::pair<const char*, int> {
+    switch (fault) {
+      case BlobFault::kInvalidDigest:
+        return {"InvalidDigest", 400};
+      case BlobFault::kNotFound:
+        return {"NotFound", 404};
+      case BlobFault::kBusy:
+        return {"BlobBusy", 409};
+      case BlobFault::kExists:
+        return {"BlobExists", 409};
+      case BlobFault::kDigestMismatch:
+        return {"BlobDigestMismatch", 400};
+      case BlobFault::kSizeMismatch:
+        return {"BlobSizeMismatch", 400};
+      case BlobFault::kIo:
+        break;
+    }
+    return {"BlobStoreError", 500};
+  }();
+  return std::unexpected(BlobError{{code, std::move(message), http_status}, fault});
+}
 
 bool IsValidDigest(std::string_view digest) {
   if (digest.size() != kSha256Prefix.size() + 64 || !digest.starts_with(kSha256Prefix)) {

@@ -8,16 +8,16 @@
 // (and the directory fsync'd). A crash at any point (even kill -9) leaves at
 // most a .partial file, which a later Begin() resumes after re-hashing it.
 //
-// Error codes: "InvalidDigest" (not "sha256:<64 lower-case hex>"), "NotFound"
-// (404), "BlobBusy" (409), "BlobExists" (409), "BlobDigestMismatch",
-// "BlobSizeMismatch", and "BlobStoreError" (500, an I/O failure; the message
-// names the path and errno text).
+// Errors: a BlobError says what went wrong as a BlobFault, for callers that
+// act on it (BlobFailure gives each fault its code and HTTP status); its
+// message, for people, names the digest, or the path and errno text.
 //
 // A Store is safe to use from several threads; several processes may share one
 // root (writers exclude each other with a lock on the .partial file).
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +29,31 @@
 
 namespace berth::agent::content {
 
+// What a store operation failed on. Callers branch on this, never on the
+// Error::code text, which is what users see.
+enum class BlobFault {
+  kInvalidDigest,   // "InvalidDigest" (400): not "sha256:<64 lower-case hex>"
+  kNotFound,        // "NotFound" (404): no committed blob of that digest
+  kBusy,            // "BlobBusy" (409): another Writer holds the digest
+  kExists,          // "BlobExists" (409): already committed
+  kDigestMismatch,  // "BlobDigestMismatch" (400): the bytes hash to another digest
+  kSizeMismatch,    // "BlobSizeMismatch" (400): more or fewer bytes than expected
+  kIo,              // "BlobStoreError" (500): an I/O failure
+};
+
+// An Error that also says which BlobFault it is; it converts to Error (and a
+// BlobResult to a Result) where the fault no longer matters.
+struct BlobError : Error {
+  BlobFault fault = BlobFault::kIo;
+};
+
+template <class T>
+using BlobResult = std::expected<T, BlobError>;
+using BlobStatus = BlobResult<void>;
+
+// The failure `fault` with its code and HTTP status (see BlobFault).
+std::unexpected<BlobError> BlobFailure(BlobFault fault, std::string message);
+
 // What the OCI image spec calls a descriptor: enough to fetch and verify a blob.
 struct Descriptor {
   std::string media_type;
@@ -38,7 +63,7 @@ struct Descriptor {
 };
 
 // Writes one blob. Not thread-safe; one writer per digest at a time: Begin
-// fails with "BlobBusy" while another Writer for that digest is alive, in this
+// fails with kBusy while another Writer for that digest is alive, in this
 // process or in another one using the same root (an exclusive flock on the
 // .partial file, released by the kernel even on kill -9).
 class Writer {
@@ -48,15 +73,15 @@ class Writer {
   // Bytes already present (from a resumed .partial), plus bytes written since;
   // a resuming caller fetches from Offset() on (HTTP Range).
   virtual int64_t Offset() const = 0;
-  // Appends bytes. Fails with "BlobSizeMismatch" (and discards the partial)
-  // as soon as the data would exceed an expected size >= 0, so a server that
-  // sends too much cannot fill the disk.
-  virtual Status Write(std::string_view bytes) = 0;
+  // Appends bytes. Fails with kSizeMismatch (and discards the partial) as
+  // soon as the data would exceed an expected size >= 0, so a server that
+  // sends too much cannot fill the disk; kIo otherwise.
+  virtual BlobStatus Write(std::string_view bytes) = 0;
   // Verifies size and digest, fsyncs and renames into blobs/. On a mismatch
-  // the partial data is discarded and the error is "BlobDigestMismatch" or
-  // "BlobSizeMismatch" naming expected and actual values. The Writer is
-  // finished after Commit, whatever its outcome.
-  virtual Status Commit() = 0;
+  // the partial data is discarded and the error is kDigestMismatch or
+  // kSizeMismatch, its message naming expected and actual values. The Writer
+  // is finished after Commit, whatever its outcome.
+  virtual BlobStatus Commit() = 0;
   // Throws the partial data away (e.g. the server sent something else).
   virtual void Discard() = 0;
 };
@@ -90,18 +115,18 @@ class Store {
   // Path of a committed blob (whether or not it exists); "" for an invalid digest.
   virtual std::string BlobPath(std::string_view digest) const = 0;
   // Reads a whole committed blob (manifests, configs: small) and re-verifies
-  // its digest. "NotFound" if absent; "BlobDigestMismatch" if the bytes on
-  // disk were corrupted, in which case the blob is removed so a pull fetches it again.
-  virtual Result<std::string> ReadBlob(std::string_view digest) const = 0;
+  // its digest. kNotFound if absent; kDigestMismatch if the bytes on disk
+  // were corrupted, in which case the blob is removed so a pull fetches it again.
+  virtual BlobResult<std::string> ReadBlob(std::string_view digest) const = 0;
   // Writes small content whose digest the caller computed (it is verified).
   // Succeeds without writing when the blob is already committed.
-  virtual Status WriteBlob(const Descriptor& expected, std::string_view bytes) = 0;
+  virtual BlobStatus WriteBlob(const Descriptor& expected, std::string_view bytes) = 0;
   // Starts or resumes writing `expected` (its digest and, if >= 0, size are
   // checked). A resumed .partial is re-hashed first; one longer than the
-  // expected size is restarted from zero. Fails with "BlobExists" when the
-  // blob is already committed (callers check Has() first, as containerd's
-  // ErrAlreadyExists), "BlobBusy" (see Writer), "InvalidDigest".
-  virtual Result<std::unique_ptr<Writer>> Begin(const Descriptor& expected) = 0;
+  // expected size is restarted from zero. Fails with kExists when the blob
+  // is already committed (callers check Has() first, as containerd's
+  // ErrAlreadyExists), kBusy (see Writer), kInvalidDigest, kIo.
+  virtual BlobResult<std::unique_ptr<Writer>> Begin(const Descriptor& expected) = 0;
   // Deletes every committed blob not in `keep` (digests), and every .partial
   // file no live Writer holds; returns the number of bytes freed.
   virtual Result<int64_t> GarbageCollect(const std::set<std::string>& keep) = 0;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/fd.h"
 #include "crypto/sha256.h"
 
 namespace berth::agent::content {
@@ -103,6 +104,7 @@ TEST_F(StoreTest, DigestMismatchIsRejectedAndNothingIsVisible) {
   auto st = (*w)->Commit();
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_NE(st.error().message.find(d.digest), std::string::npos);
   EXPECT_NE(st.error().message.find("sha256:" + crypto::Sha256Hex("the bytes we asked fox")),
             std::string::npos);
@@ -112,6 +114,7 @@ TEST_F(StoreTest, DigestMismatchIsRejectedAndNothingIsVisible) {
   EXPECT_EQ(store_->ReadBlob(d.digest).error().code, "NotFound");
   // The writer is finished.
   EXPECT_EQ((*w)->Write("x").error().code, "BlobStoreError");
+  EXPECT_EQ((*w)->Write("x").error().fault, BlobFault::kIo);
 }
 
 TEST_F(StoreTest, SizeMismatchShortAndLong) {
@@ -124,6 +127,7 @@ TEST_F(StoreTest, SizeMismatchShortAndLong) {
     auto st = (*w)->Commit();
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_EQ(st.error().fault, BlobFault::kSizeMismatch);
     EXPECT_NE(st.error().message.find("expected 10 bytes, got 5"), std::string::npos);
   }
   {
@@ -134,6 +138,7 @@ TEST_F(StoreTest, SizeMismatchShortAndLong) {
     auto st = (*w)->Write("!");  // one byte too many fails at once
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "BlobSizeMismatch");
+    EXPECT_EQ(st.error().fault, BlobFault::kSizeMismatch);
     EXPECT_NE(st.error().message.find("expected 10 bytes, got at least 11"), std::string::npos);
   }
   EXPECT_TRUE(Names(Blobs()).empty());
@@ -251,6 +256,7 @@ TEST_F(StoreTest, FlippedByteInPartialIsCaughtAtCommit) {
   auto st = (*w)->Commit();
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(d.digest));
   EXPECT_TRUE(Names(Ingest()).empty());
 
@@ -284,12 +290,13 @@ TEST_F(StoreTest, KillNineWhileWritingLeavesNoBlobAndResumes) {
   std::string data = RandomBytes(kSize, 4);
   Descriptor d = Describe(data);
 
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  Fd ready_read(pipe_fds[0]), ready_write(pipe_fds[1]);
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ::close(ready[0]);
+    ready_read.Reset();
     auto store = Store::Open(root_.string());
     if (!store) ::_exit(2);
     auto w = (*store)->Begin(d);
@@ -298,17 +305,17 @@ TEST_F(StoreTest, KillNineWhileWritingLeavesNoBlobAndResumes) {
       if (!(*w)->Write(std::string_view(data).substr(off, kChunk))) ::_exit(4);
       if (off == kSize / 2) {
         char c = 'r';
-        if (::write(ready[1], &c, 1) != 1) ::_exit(5);
+        if (::write(ready_write.get(), &c, 1) != 1) ::_exit(5);
       }
       if (off >= kSize / 2) ::usleep(2000);  // keeps writing while the parent kills it
     }
     ::pause();  // never reaches Commit
     ::_exit(6);
   }
-  ::close(ready[1]);
+  ready_write.Reset();
   char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
+  ASSERT_EQ(::read(ready_read.get(), &c, 1), 1);
+  ready_read.Reset();
   ::usleep(5000);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   int status = 0;
@@ -367,6 +374,7 @@ TEST_F(StoreTest, ConcurrentBeginOfSameDigestIsBusy) {
   auto second = store_->Begin(d);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, "BlobBusy");
+  EXPECT_EQ(second.error().fault, BlobFault::kBusy);
   EXPECT_EQ(second.error().http_status, 409);
 
   // Another process sharing the root is excluded too.
@@ -389,6 +397,7 @@ TEST_F(StoreTest, ConcurrentBeginOfSameDigestIsBusy) {
   auto after = store_->Begin(d);
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().code, "BlobExists");
+  EXPECT_EQ(after.error().fault, BlobFault::kExists);
 }
 
 TEST_F(StoreTest, WriteBlobVerifiesAndIsIdempotent) {
@@ -401,6 +410,7 @@ TEST_F(StoreTest, WriteBlobVerifiesAndIsIdempotent) {
   auto st = store_->WriteBlob(other, "tampered");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(st.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(other.digest));
 }
 
@@ -417,6 +427,7 @@ TEST_F(StoreTest, CorruptCommittedBlobIsDetectedByReadBlob) {
   auto read = store_->ReadBlob(d.digest);
   ASSERT_FALSE(read);
   EXPECT_EQ(read.error().code, "BlobDigestMismatch");
+  EXPECT_EQ(read.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(d.digest));  // removed, so the next pull fetches it again
 }
 

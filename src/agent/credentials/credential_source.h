@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/registry/reference.h"
+#include "agent/reference/reference.h"
 #include "common/error.h"
 
 namespace berth::agent::credentials {
@@ -37,7 +37,7 @@ class CredentialSource {
   // credentials are kept somewhere berth cannot read); it never contains a secret.
   // The sources in this folder do not change after construction, so concurrent
   // calls are safe.
-  virtual Result<std::optional<RegistryCredentials>> Lookup(const registry::Reference& ref) = 0;
+  virtual Result<std::optional<RegistryCredentials>> Lookup(const reference::Reference& ref) = 0;
 };
 
 }  // namespace berth::agent::credentials

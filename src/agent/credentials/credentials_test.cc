@@ -9,16 +9,16 @@
 #include "agent/credentials/engine_auth_credentials.h"
 #include "agent/credentials/registry_key.h"
 #include "agent/credentials/static_credentials.h"
-#include "agent/registry/reference.h"
+#include "agent/reference/reference.h"
 #include "common/strings.h"
 
 namespace berth::agent::credentials {
 namespace {
 
-registry::Reference Ref(std::string_view text) {
-  Result<registry::Reference> ref = registry::ParseReference(text);
+reference::Reference Ref(std::string_view text) {
+  Result<reference::Reference> ref = reference::ParseReference(text);
   EXPECT_TRUE(ref.has_value()) << text;
-  return ref.value_or(registry::Reference{});
+  return ref.value_or(reference::Reference{});
 }
 
 // What a lookup answered, flattened for table comparisons: "" for anonymous,
@@ -75,7 +75,7 @@ TEST(NormalizeRegistryKeyTest, StripsSchemeAndNormalisesDockerHub) {
     std::string key;
     RegistryKey want;
   };
-  const std::string hub(registry::kDockerHubRegistry);
+  const std::string hub(reference::kDockerHubRegistry);
   for (const Case& c : {
            Case{"https://index.docker.io/v1/", {hub, ""}},
            Case{"index.docker.io/v1/", {hub, ""}},

@@ -61,7 +61,7 @@ Result<std::unique_ptr<DockerConfigCredentials>> DockerConfigCredentials::Parse(
 }
 
 Result<std::optional<RegistryCredentials>> DockerConfigCredentials::Lookup(
-    const registry::Reference& ref) {
+    const reference::Reference& ref) {
   auto unsupported = [&](std::string_view where, std::string_view helper) {
     return Fail("UnsupportedCredentialStore",
                 fmt::format("docker config: the credentials for {:?} are kept by {} "

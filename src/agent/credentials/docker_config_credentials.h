@@ -30,7 +30,7 @@ class DockerConfigCredentials final : public CredentialSource {
   // credential helper: a "credHelpers" entry for the host, or an empty "auths"
   // entry beside a "credsStore" (berth runs no docker-credential-* program). A
   // global "credsStore" alone does not stop anonymous pulls from other hosts.
-  Result<std::optional<RegistryCredentials>> Lookup(const registry::Reference& ref) override;
+  Result<std::optional<RegistryCredentials>> Lookup(const reference::Reference& ref) override;
 
  private:
   struct Entry {

@@ -60,7 +60,7 @@ Result<std::unique_ptr<EngineAuthCredentials>> EngineAuthCredentials::FromEnv(
 }
 
 Result<std::optional<RegistryCredentials>> EngineAuthCredentials::Lookup(
-    const registry::Reference& ref) {
+    const reference::Reference& ref) {
   const Entry* best = nullptr;
   for (const Entry& entry : entries_) {
     const std::string& ns = entry.key.path;

@@ -34,7 +34,7 @@ class EngineAuthCredentials final : public CredentialSource {
   // image my.registry/team/api gets the second and my.registry/other/api the
   // first, as in the ECS agent. Namespaces match whole path components. nullopt
   // when no entry matches.
-  Result<std::optional<RegistryCredentials>> Lookup(const registry::Reference& ref) override;
+  Result<std::optional<RegistryCredentials>> Lookup(const reference::Reference& ref) override;
 
  private:
   struct Entry {

@@ -1,6 +1,6 @@
 #include "agent/credentials/registry_key.h"
 
-#include "agent/registry/reference.h"
+#include "agent/reference/reference.h"
 #include "common/strings.h"
 
 namespace berth::agent::credentials {
@@ -19,7 +19,7 @@ RegistryKey NormalizeRegistryKey(std::string_view key) {
   if (path == "v1" || path == "v2") path = "";
 
   RegistryKey out{.host = ToLower(key.substr(0, slash)), .path = std::string(path)};
-  if (registry::IsDockerHubHost(out.host)) out.host = registry::kDockerHubRegistry;
+  if (reference::IsDockerHubHost(out.host)) out.host = reference::kDockerHubRegistry;
   return out;
 }
 

@@ -2,7 +2,7 @@
 // "auths" and the ECS agent's ECS_ENGINE_AUTH_DATA key their entries by a
 // registry address spelled many ways ("https://index.docker.io/v1/",
 // "my.registry:5000", "http://my.registry/team"); NormalizeRegistryKey reduces
-// each spelling to the form a registry::Reference is compared with.
+// each spelling to the form a reference::Reference is compared with.
 #pragma once
 
 #include <string>
@@ -11,8 +11,8 @@
 namespace berth::agent::credentials {
 
 struct RegistryKey {
-  // Lower-case host[:port], comparable with registry::Reference::registry
-  // (Docker Hub is registry::kDockerHubRegistry).
+  // Lower-case host[:port], comparable with reference::Reference::registry
+  // (Docker Hub is reference::kDockerHubRegistry).
   std::string host;
   // Repository namespace the key is limited to ("team" in "my.registry/team"),
   // without leading or trailing '/'; empty when the key names the whole host.
@@ -23,7 +23,7 @@ struct RegistryKey {
 
 // Drops an "http://" or "https://" scheme, lower-cases the host, maps Docker
 // Hub's names ("docker.io", "index.docker.io", "registry-1.docker.io") to
-// registry::kDockerHubRegistry, and treats a path of "v1" or "v2" as none: it is
+// reference::kDockerHubRegistry, and treats a path of "v1" or "v2" as none: it is
 // the registry API version Docker writes into keys ("https://index.docker.io/v1/"),
 // not a namespace.
 RegistryKey NormalizeRegistryKey(std::string_view key);

@@ -77,7 +77,7 @@ Result<std::unique_ptr<SecretsManagerCredentials>> SecretsManagerCredentials::Fe
 }
 
 Result<std::optional<RegistryCredentials>> SecretsManagerCredentials::Lookup(
-    const registry::Reference&) {
+    const reference::Reference&) {
   return std::optional<RegistryCredentials>(credentials_);
 }
 

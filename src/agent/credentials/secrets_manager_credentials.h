@@ -41,7 +41,7 @@ class SecretsManagerCredentials final : public CredentialSource {
 
   // The secret's credentials, whatever the registry (they belong to the
   // container, whose image names one registry).
-  Result<std::optional<RegistryCredentials>> Lookup(const registry::Reference& ref) override;
+  Result<std::optional<RegistryCredentials>> Lookup(const reference::Reference& ref) override;
 
  private:
   explicit SecretsManagerCredentials(RegistryCredentials credentials);

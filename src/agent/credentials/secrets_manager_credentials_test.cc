@@ -93,7 +93,7 @@ TEST(SecretsManagerCredentialsTest, ReadsTheSecretSignedAsTheRoleForTheArnsRegio
   sm.Secret(json::Dump(Json{{"UserName", "registry-user"}, {"PASSWORD", kPassword}}));
   auto source = FetchFrom(sm);
   ASSERT_TRUE(source.has_value()) << source.error().message;
-  auto ref = registry::ParseReference("registry.example.com:5000/team/api:1.4");
+  auto ref = reference::ParseReference("registry.example.com:5000/team/api:1.4");
   ASSERT_TRUE(ref.has_value());
   auto creds = (*source)->Lookup(*ref);
   ASSERT_TRUE(creds.has_value() && creds->has_value());

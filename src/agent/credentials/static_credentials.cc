@@ -18,7 +18,7 @@ StaticCredentials::StaticCredentials(RegistryCredentials credentials)
     : credentials_(std::move(credentials)) {}
 
 Result<std::optional<RegistryCredentials>> StaticCredentials::Lookup(
-    const registry::Reference& /*ref*/) {
+    const reference::Reference& /*ref*/) {
   return credentials_;
 }
 

@@ -20,7 +20,7 @@ class StaticCredentials final : public CredentialSource {
   explicit StaticCredentials(RegistryCredentials credentials);
 
   // Always the same credentials, whatever the registry.
-  Result<std::optional<RegistryCredentials>> Lookup(const registry::Reference& ref) override;
+  Result<std::optional<RegistryCredentials>> Lookup(const reference::Reference& ref) override;
 
  private:
   RegistryCredentials credentials_;

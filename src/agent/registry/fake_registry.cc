@@ -49,10 +49,10 @@ int64_t RangeStart(std::string_view range) {
 
 std::string DigestOf(std::string_view data) { return "sha256:" + crypto::Sha256Hex(data); }
 
-Reference Ref(std::string_view text) {
-  Result<Reference> ref = ParseReference(text);
+reference::Reference Ref(std::string_view text) {
+  Result<reference::Reference> ref = reference::ParseReference(text);
   EXPECT_TRUE(ref.has_value()) << text;
-  return ref.value_or(Reference{});
+  return ref.value_or(reference::Reference{});
 }
 
 std::unique_ptr<FakeRegistry> FakeRegistry::Start(Options options) {

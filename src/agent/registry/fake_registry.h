@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "agent/content/store.h"
+#include "agent/reference/reference.h"
 #include "agent/registry/platform.h"
-#include "agent/registry/reference.h"
 #include "http/server.h"
 
 namespace berth::agent::registry::testing {
@@ -26,8 +26,8 @@ namespace berth::agent::registry::testing {
 // "sha256:<hex>" of `data`.
 std::string DigestOf(std::string_view data);
 
-// ParseReference(text), which the calling test EXPECTs to succeed.
-Reference Ref(std::string_view text);
+// reference::ParseReference(text), which the calling test EXPECTs to succeed.
+reference::Reference Ref(std::string_view text);
 
 inline constexpr std::string_view kGzipLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
 

@@ -20,31 +20,33 @@ class FakeStore::FakeWriter final : public content::Writer {
     return static_cast<int64_t>(store_->partials_[expected_.digest].size());
   }
 
-  Status Write(std::string_view bytes) override {
+  content::BlobStatus Write(std::string_view bytes) override {
     std::lock_guard lock(store_->mu_);
     std::string& partial = store_->partials_[expected_.digest];
     if (expected_.size >= 0 &&
         static_cast<int64_t>(partial.size() + bytes.size()) > expected_.size) {
       store_->partials_.erase(expected_.digest);
-      return Fail("BlobSizeMismatch", fmt::format("expected {} bytes, got at least {}",
-                                                  expected_.size, partial.size() + bytes.size()));
+      return content::BlobFailure(content::BlobFault::kSizeMismatch,
+                                  fmt::format("expected {} bytes, got at least {}", expected_.size,
+                                              partial.size() + bytes.size()));
     }
     partial.append(bytes);
     return {};
   }
 
-  Status Commit() override {
+  content::BlobStatus Commit() override {
     std::lock_guard lock(store_->mu_);
     std::string data = std::move(store_->partials_[expected_.digest]);
     store_->partials_.erase(expected_.digest);
     if (expected_.size >= 0 && static_cast<int64_t>(data.size()) != expected_.size) {
-      return Fail("BlobSizeMismatch",
-                  fmt::format("expected {} bytes, got {}", expected_.size, data.size()));
+      return content::BlobFailure(
+          content::BlobFault::kSizeMismatch,
+          fmt::format("expected {} bytes, got {}", expected_.size, data.size()));
     }
     std::string actual = "sha256:" + crypto::Sha256Hex(data);
     if (actual != expected_.digest) {
-      return Fail("BlobDigestMismatch",
-                  fmt::format("expected {}, got {}", expected_.digest, actual));
+      return content::BlobFailure(content::BlobFault::kDigestMismatch,
+                                  fmt::format("expected {}, got {}", expected_.digest, actual));
     }
     store_->blobs_[expected_.digest] = std::move(data);
     ++store_->commits_;
@@ -71,29 +73,35 @@ std::string FakeStore::BlobPath(std::string_view digest) const {
   return fmt::format("/fake/blobs/{}", digest);
 }
 
-Result<std::string> FakeStore::ReadBlob(std::string_view digest) const {
+content::BlobResult<std::string> FakeStore::ReadBlob(std::string_view digest) const {
   std::lock_guard lock(mu_);
   auto it = blobs_.find(digest);
-  if (it == blobs_.end()) return Fail("NotFound", fmt::format("no blob {}", digest), 404);
+  if (it == blobs_.end()) {
+    return content::BlobFailure(content::BlobFault::kNotFound, fmt::format("no blob {}", digest));
+  }
   return it->second;
 }
 
-Status FakeStore::WriteBlob(const content::Descriptor& expected, std::string_view bytes) {
+content::BlobStatus FakeStore::WriteBlob(const content::Descriptor& expected,
+                                         std::string_view bytes) {
   if ("sha256:" + crypto::Sha256Hex(bytes) != expected.digest) {
-    return Fail("BlobDigestMismatch", "WriteBlob: digest mismatch");
+    return content::BlobFailure(content::BlobFault::kDigestMismatch, "WriteBlob: digest mismatch");
   }
   std::lock_guard lock(mu_);
   blobs_[expected.digest] = std::string(bytes);
   return {};
 }
 
-Result<std::unique_ptr<content::Writer>> FakeStore::Begin(const content::Descriptor& expected) {
+content::BlobResult<std::unique_ptr<content::Writer>> FakeStore::Begin(
+    const content::Descriptor& expected) {
   std::lock_guard lock(mu_);
   if (blobs_.contains(expected.digest)) {
-    return Fail("BlobExists", fmt::format("{} is already committed", expected.digest), 409);
+    return content::BlobFailure(content::BlobFault::kExists,
+                                fmt::format("{} is already committed", expected.digest));
   }
   if (!writing_.insert(expected.digest).second) {
-    return Fail("BlobBusy", fmt::format("{} is being written", expected.digest), 409);
+    return content::BlobFailure(content::BlobFault::kBusy,
+                                fmt::format("{} is being written", expected.digest));
   }
   auto partial = partials_.find(expected.digest);
   if (partial != partials_.end() && expected.size >= 0 &&

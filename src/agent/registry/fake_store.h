@@ -20,9 +20,11 @@ class FakeStore final : public content::Store {
  public:
   bool Has(std::string_view digest) const override;
   std::string BlobPath(std::string_view digest) const override;
-  Result<std::string> ReadBlob(std::string_view digest) const override;
-  Status WriteBlob(const content::Descriptor& expected, std::string_view bytes) override;
-  Result<std::unique_ptr<content::Writer>> Begin(const content::Descriptor& expected) override;
+  content::BlobResult<std::string> ReadBlob(std::string_view digest) const override;
+  content::BlobStatus WriteBlob(const content::Descriptor& expected,
+                                std::string_view bytes) override;
+  content::BlobResult<std::unique_ptr<content::Writer>> Begin(
+      const content::Descriptor& expected) override;
   Result<int64_t> GarbageCollect(const std::set<std::string>& keep) override;
   Result<std::vector<std::string>> List() const override;
 

@@ -101,7 +101,7 @@ class WriterPipe {
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
 
   // Writes everything pushed so far and waits for it; the first write error.
-  Status Drain() {
+  content::BlobStatus Drain() {
     if (current_ && current_->size > 0) {
       if (!worker_.joinable()) {  // a small blob: no thread for it
         std::lock_guard lock(mu_);
@@ -143,7 +143,7 @@ class WriterPipe {
       bool write = status_.has_value();  // after an error the rest is dropped
       lock.unlock();
       cv_.notify_all();  // room in the queue
-      Status written = write ? writer_.Write(block->view()) : Status{};
+      content::BlobStatus written = write ? writer_.Write(block->view()) : content::BlobStatus{};
       block->size = 0;
       lock.lock();
       busy_ = false;
@@ -166,7 +166,7 @@ class WriterPipe {
   std::vector<std::unique_ptr<PipeBlock>> free_;  // written blocks, for reuse
   bool busy_ = false;                             // the worker is writing a block
   bool stop_ = false;
-  Status status_;  // the first write error
+  content::BlobStatus status_;  // the first write error
   std::thread worker_;
 };
 
@@ -272,6 +272,7 @@ class Run {
       if (store_.Has(d.digest)) {
         job->done = true;
         job->offset = d.size;
+        Committed(*job);
         Report(*job, State::kAlreadyPresent, true);
       } else {
         Report(*job, State::kWaiting, true);
@@ -361,8 +362,8 @@ class Run {
       return 0;
     }
     if (job.pipe->failed()) {
-      Status s = job.pipe->Drain();
-      if (s.error().code == "BlobSizeMismatch") {
+      content::BlobStatus s = job.pipe->Drain();
+      if (s.error().fault == content::BlobFault::kSizeMismatch) {
         job.overrun = true;
       } else {
         job.fatal = PullError(What(job), "storing the blob: " + s.error().message, 500);
@@ -406,6 +407,10 @@ class Run {
                                    job.desc.size, job.failures + 1});
   }
 
+  void Committed(const Job& job) {
+    if (options_.on_committed) options_.on_committed(job.desc);
+  }
+
   void Failed(Job* job, Error error) {
     if (failure_) return;
     failure_ = std::move(error);
@@ -418,6 +423,7 @@ class Run {
     job.writer.reset();
     job.done = true;
     job.offset = job.desc.size;
+    Committed(job);
     Report(job, State::kAlreadyPresent, true);
   }
 
@@ -428,13 +434,13 @@ class Run {
       Present(job);
       return false;
     }
-    Result<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
+    content::BlobResult<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
     if (!writer) {
-      if (writer.error().code == "BlobExists") {  // committed since Has()
+      if (writer.error().fault == content::BlobFault::kExists) {  // committed since Has()
         Present(job);
         return false;
       }
-      if (writer.error().code == "BlobBusy") {  // another pull is writing it
+      if (writer.error().fault == content::BlobFault::kBusy) {  // another pull is writing it
         job.ready_at = Steady::now() + kBusyWait;
         return false;
       }
@@ -454,8 +460,8 @@ class Run {
     if (job.writer) job.writer->Discard();
     job.writer.reset();
     job.offset = 0;
-    Result<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
-    if (!writer && writer.error().code == "BlobExists") {
+    content::BlobResult<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
+    if (!writer && writer.error().fault == content::BlobFault::kExists) {
       job.present = true;
       return false;
     }
@@ -624,23 +630,26 @@ class Run {
 
   // The body is complete: the store verifies and commits it.
   void Complete(Job& job) {
-    Status written = job.pipe ? job.pipe->Drain() : Status{};
+    content::BlobStatus written = job.pipe ? job.pipe->Drain() : content::BlobStatus{};
     job.pipe.reset();
     if (!written) {
-      if (written.error().code == "BlobSizeMismatch") {  // the store discarded the data
+      if (written.error().fault ==
+          content::BlobFault::kSizeMismatch) {  // the store discarded the data
         return Mismatch(job, written.error().message);
       }
       return Failed(&job, PullError(What(job), "storing the blob: " + written.error().message, 500));
     }
-    Status committed = job.writer->Commit();
+    content::BlobStatus committed = job.writer->Commit();
     if (committed) {
       job.writer.reset();
       job.done = true;
+      Committed(job);
       Report(job, State::kDone, true);
       return;
     }
-    const Error& e = committed.error();
-    if (e.code == "BlobDigestMismatch" || e.code == "BlobSizeMismatch") {
+    const content::BlobError& e = committed.error();
+    if (e.fault == content::BlobFault::kDigestMismatch ||
+        e.fault == content::BlobFault::kSizeMismatch) {
       job.writer.reset();  // the store has discarded the data
       return Mismatch(job, e.message);
     }

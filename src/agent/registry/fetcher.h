@@ -65,6 +65,14 @@ struct BlobProgress {
 // every FetchOptions::progress_interval per blob while downloading. Must be quick.
 using ProgressCallback = std::function<void(const BlobProgress&)>;
 
+// Called on the thread that runs Fetch once a blob is in the store: right
+// after its commit, or as soon as the fetcher finds the store already has it
+// (before the Fetch, or committed meanwhile by another writer). Once per
+// distinct digest, with the descriptor as given to Fetch; never for a blob
+// that failed. The hand-off to stages that read blobs (image_pull's
+// pipelined unpack); progress reports are for display only. Must be quick.
+using CommittedCallback = std::function<void(const content::Descriptor&)>;
+
 struct FetchOptions {
   int parallelism = 4;
   RetryPolicy retry;
@@ -72,6 +80,7 @@ struct FetchOptions {
   std::chrono::milliseconds overall_timeout{0};
   ProgressCallback progress;
   std::chrono::milliseconds progress_interval{100};
+  CommittedCallback on_committed;
 };
 
 class Fetcher {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -94,6 +95,46 @@ TEST(FetcherTest, FetchesBlobsInParallelIntoTheStore) {
     EXPECT_EQ(last[blobs[i].digest].total, blobs[i].size);
   }
   EXPECT_EQ(registry->Count("/v2/team/app/blobs/sha256:"), 6);
+}
+
+// The committed event: once per distinct digest, only once the store has
+// the blob (already there, or committed now), with the descriptor as given,
+// and never for a blob that failed.
+TEST(FetcherTest, ReportsEachBlobCommittedOnceAfterItIsInTheStore) {
+  auto registry = FakeRegistry::Start();
+  std::vector<content::Descriptor> blobs;
+  for (int i = 0; i < 3; ++i) {
+    blobs.push_back(registry->AddBlob("team/app", Data(200'000, static_cast<char>('c' + i))));
+  }
+  std::vector<content::Descriptor> committed;
+  Fixture f({registry->host()});
+  FetchOptions options = Fast();
+  options.on_committed = [&](const content::Descriptor& d) {
+    EXPECT_TRUE(f.store.Has(d.digest)) << d.digest;
+    committed.push_back(d);
+  };
+  Fetcher fetcher(f.transport, f.authorizer, f.store, options);
+  // The first blob is in the store before the Fetch.
+  ASSERT_TRUE(f.store.WriteBlob(blobs[0], Data(200'000, 'c')).has_value());
+  std::vector<content::Descriptor> asked = blobs;
+  asked.push_back(blobs[1]);  // listed twice: fetched and reported once
+  Status got = fetcher.Fetch(registry->host(), "team/app", asked);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(committed.size(), 3u);
+  EXPECT_EQ(committed[0].digest, blobs[0].digest);  // already present: reported first
+  for (const content::Descriptor& blob : blobs) {
+    auto it = std::find_if(committed.begin(), committed.end(),
+                           [&](const content::Descriptor& d) { return d.digest == blob.digest; });
+    ASSERT_NE(it, committed.end());
+    EXPECT_EQ(it->media_type, blob.media_type);
+    EXPECT_EQ(it->size, blob.size);
+  }
+
+  // A blob the registry does not have fails the Fetch and is never reported.
+  committed.clear();
+  content::Descriptor missing = Describe(Data(1000, 'z'));
+  EXPECT_FALSE(fetcher.Fetch(registry->host(), "team/app", {missing}).has_value());
+  EXPECT_TRUE(committed.empty());
 }
 
 // Blobs of several MiB go through the writing thread (WriterPipe), the

@@ -25,7 +25,8 @@ Status Keep(content::Store& store, const content::Descriptor& descriptor, std::s
 
 Puller::Puller(content::Store& store) : store_(store) {}
 
-Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSource* credentials,
+Result<PullResult> Puller::Pull(const reference::Reference& ref,
+                                credentials::CredentialSource* credentials,
                                 const PullOptions& options) {
   std::optional<credentials::RegistryCredentials> presented;
   if (credentials != nullptr) presented = BERTH_TRY(credentials->Lookup(ref));
@@ -45,7 +46,7 @@ Result<PullResult> Puller::Pull(const Reference& ref, credentials::CredentialSou
   return pulled;
 }
 
-Result<PullResult> Puller::PullWith(const Reference& ref,
+Result<PullResult> Puller::PullWith(const reference::Reference& ref,
                                     std::optional<credentials::RegistryCredentials> presented,
                                     const TransportOptions& transport_options,
                                     const PullOptions& options) {

@@ -11,10 +11,10 @@
 
 #include "agent/content/store.h"
 #include "agent/credentials/credential_source.h"
+#include "agent/reference/reference.h"
 #include "agent/registry/fetcher.h"
 #include "agent/registry/manifest.h"
 #include "agent/registry/platform.h"
-#include "agent/registry/reference.h"
 #include "agent/registry/transport.h"
 #include "common/error.h"
 
@@ -68,12 +68,12 @@ class Puller {
   // after <timeout>: <what was under way>" (HTTP 504). An image config larger
   // than kMaxConfigSize is refused before it is fetched.
   // Credentials are dropped when Pull returns and never appear in an error or log.
-  Result<PullResult> Pull(const Reference& ref, credentials::CredentialSource* credentials,
-                          const PullOptions& options);
+  Result<PullResult> Pull(const reference::Reference& ref,
+                          credentials::CredentialSource* credentials, const PullOptions& options);
 
  private:
   // Pull with the credentials looked up and the deadline set.
-  Result<PullResult> PullWith(const Reference& ref,
+  Result<PullResult> PullWith(const reference::Reference& ref,
                               std::optional<credentials::RegistryCredentials> presented,
                               const TransportOptions& transport_options,
                               const PullOptions& options);

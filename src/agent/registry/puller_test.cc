@@ -235,7 +235,8 @@ TEST(PullerTest, IntoTheDiskStoreThroughFaults) {
 
 class FailingSource : public credentials::CredentialSource {
  public:
-  Result<std::optional<credentials::RegistryCredentials>> Lookup(const Reference&) override {
+  Result<std::optional<credentials::RegistryCredentials>> Lookup(
+      const reference::Reference&) override {
     return Fail("AccessDeniedException", "cannot read the secret", 400);
   }
 };

@@ -15,7 +15,8 @@ constexpr int kMaxRedirects = 5;
 Resolver::Resolver(Transport& transport, Authorizer& authorizer, RetryPolicy retry)
     : transport_(transport), authorizer_(authorizer), retry_(retry) {}
 
-Result<Resolver::Fetched> Resolver::FetchManifest(const Reference& ref, const std::string& locator,
+Result<Resolver::Fetched> Resolver::FetchManifest(const reference::Reference& ref,
+                                                  const std::string& locator,
                                                   std::string_view expected_digest) {
   const std::string what = fmt::format("{}: manifest {}", ref.ToString(), locator);
   const std::string scope = PullScope(ref.repository);
@@ -84,7 +85,7 @@ Result<Resolver::Fetched> Resolver::FetchManifest(const Reference& ref, const st
   return fetched;
 }
 
-Result<Resolved> Resolver::Resolve(const Reference& ref, const Platform& platform) {
+Result<Resolved> Resolver::Resolve(const reference::Reference& ref, const Platform& platform) {
   Fetched top = BERTH_TRY(FetchManifest(ref, ref.Locator(), ref.digest));
   Resolved resolved;
   resolved.digest = top.digest;

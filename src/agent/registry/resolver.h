@@ -15,10 +15,10 @@
 #include <string>
 
 #include "agent/content/store.h"
+#include "agent/reference/reference.h"
 #include "agent/registry/authorizer.h"
 #include "agent/registry/manifest.h"
 #include "agent/registry/platform.h"
-#include "agent/registry/reference.h"
 #include "agent/registry/transport.h"
 #include "common/error.h"
 
@@ -53,7 +53,7 @@ class Resolver {
   // "127.0.0.1:5000/team/app:v1: manifest v1: MANIFEST_UNKNOWN: manifest unknown (HTTP 404)";
   // a digest that does not match, an oversized or unknown manifest, and an
   // index without the platform are CannotPullContainerError too.
-  Result<Resolved> Resolve(const Reference& ref, const Platform& platform);
+  Result<Resolved> Resolve(const reference::Reference& ref, const Platform& platform);
 
  private:
   struct Fetched {
@@ -64,7 +64,7 @@ class Resolver {
   // GETs manifest `locator` of `ref`'s repository, answering one 401 and
   // following redirects; checks its digest against `expected_digest` (if set)
   // and Docker-Content-Digest.
-  Result<Fetched> FetchManifest(const Reference& ref, const std::string& locator,
+  Result<Fetched> FetchManifest(const reference::Reference& ref, const std::string& locator,
                                 std::string_view expected_digest);
 
   Transport& transport_;

@@ -74,7 +74,7 @@ struct RetryPolicy {
 std::string OriginOf(std::string_view url);
 
 // "https://<registry>" or, for a host listed as insecure, "http://<registry>".
-// `registry` is host[:port] as in Reference::registry.
+// `registry` is host[:port] as in reference::Reference::registry.
 std::string RegistryBaseUrl(std::string_view registry, const TransportOptions& options);
 
 // OK when `url` is absolute https, or http to a host listed in insecure_hosts.

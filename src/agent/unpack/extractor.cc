@@ -281,13 +281,11 @@ class Extractor {
   }
 
   Status ClearDir(int dirfd, const std::string& rel, bool keep_upper) {
-    int copy = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return ErrnoError("dup");
-    DIR* dir = ::fdopendir(copy);
-    if (!dir) {
-      ::close(copy);
-      return ErrnoError(fmt::format("read directory \"{}\"", rel));
-    }
+    Fd copy(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+    if (!copy.valid()) return ErrnoError("dup");
+    DIR* dir = ::fdopendir(copy.get());
+    if (!dir) return ErrnoError(fmt::format("read directory \"{}\"", rel));
+    (void)copy.Release();  // closedir closes it
     std::vector<std::string> names;
     while (struct dirent* d = ::readdir(dir)) {
       std::string_view n = d->d_name;

@@ -16,19 +16,6 @@
 
 namespace berth::agent::unpack {
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-void Fd::Reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 namespace {
 
 // Set once openat2 turns out to be missing (ENOSYS) or filtered (seccomp's EPERM).

@@ -16,6 +16,7 @@
 #include "agent/unpack/decompress.h"
 #include "agent/unpack/extractor.h"
 #include "agent/unpack/root_dir.h"
+#include "common/fd.h"
 
 namespace berth::agent::unpack {
 
@@ -192,14 +193,13 @@ Status ApplyLayerFrom(const std::string& rootfs, Source& source, std::string_vie
 
 Status ApplyLayer(const std::string& rootfs, const std::string& layer_path,
                   std::string_view media_type, const UnpackOptions& options) {
-  int fd = ::open(layer_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(layer_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     return UnpackError(fmt::format("layer {}: open: {}", layer_path, std::strerror(errno)));
   }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  FileSource source(fd);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  FileSource source(fd.get());
   Status st = Apply(rootfs, source, media_type, options, /*prefetch=*/true);
-  ::close(fd);
   if (!st) return Prefixed(fmt::format("layer {}", layer_path), st.error());
   return {};
 }

@@ -17,6 +17,7 @@
 
 #include "agent/unpack/root_dir.h"
 #include "agent/unpack/test_layer.h"
+#include "common/fd.h"
 
 namespace berth::agent::unpack {
 namespace {
@@ -613,11 +614,10 @@ TEST_F(RootDirTest, ResolversAgreeAndClampAtTheRoot) {
   for (bool manual : {false, true}) {
     RootDir::ForceManualResolutionForTesting(manual);
     auto ino = [&](std::string_view rel) -> int64_t {
-      int fd = dir->OpenDir(rel);
-      if (fd < 0) return fd;
+      Fd fd(dir->OpenDir(rel));
+      if (!fd.valid()) return fd.get();
       struct stat st;
-      ::fstat(fd, &st);
-      ::close(fd);
+      ::fstat(fd.get(), &st);
       return static_cast<int64_t>(st.st_ino);
     };
     int64_t root_ino = ino(""), a_ino = ino("a");
@@ -629,9 +629,7 @@ TEST_F(RootDirTest, ResolversAgreeAndClampAtTheRoot) {
     EXPECT_EQ(ino("loop1"), -ELOOP) << manual;
     EXPECT_EQ(ino("file"), -ENOTDIR) << manual;
     EXPECT_EQ(ino("missing"), -ENOENT) << manual;
-    int created = dir->OpenOrCreateDir("abs/new/deeper");
-    ASSERT_GE(created, 0) << manual;
-    ::close(created);
+    ASSERT_TRUE(Fd(dir->OpenOrCreateDir("abs/new/deeper")).valid()) << manual;
     EXPECT_TRUE(fs::is_directory(root / "a/new/deeper"));
     fs::remove_all(root / "a/new");
   }

@@ -1,11 +1,11 @@
-#include "agent/registry/reference.h"
+#include "agent/reference/reference.h"
 
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 
-namespace berth::agent::registry {
+namespace berth::agent::reference {
 namespace {
 
 const std::string kHex = "7cc4b5aefd1d0cadf8d97d4350462ba51c694ebca145b08d7d41b41acc8db5aa";
@@ -175,4 +175,4 @@ TEST(IsDockerHubHostTest, KnowsDockerHubsNames) {
 }
 
 }  // namespace
-}  // namespace berth::agent::registry
+}  // namespace berth::agent::reference

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 
-namespace berth::agent::registry {
+namespace berth::agent::reference {
 
 // The host that serves Docker Hub's registry API. References to Docker Hub,
 // however spelled, carry this as their registry.
@@ -63,4 +63,4 @@ struct Reference {
 // "invalid reference format: ", says what is wrong and quotes the reference.
 Result<Reference> ParseReference(std::string_view text);
 
-}  // namespace berth::agent::registry
+}  // namespace berth::agent::reference

@@ -1,4 +1,4 @@
-#include "agent/registry/reference.h"
+#include "agent/reference/reference.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "common/strings.h"
 
-namespace berth::agent::registry {
+namespace berth::agent::reference {
 namespace {
 
 constexpr size_t kMaxNameLength = 255;
@@ -221,4 +221,4 @@ Result<Reference> ParseReference(std::string_view text) {
   return ref;
 }
 
-}  // namespace berth::agent::registry
+}  // namespace berth::agent::reference
