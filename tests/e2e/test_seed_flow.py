@@ -303,7 +303,8 @@ def test_seed_pull_cross_region_secret_by_full_arn(berth, private_registry, tmp_
     code, out = pull_with_secret(berth, private_registry, secret, session, tmp_path / "two",
                                  extra=("--creds", f"{USER}:{PASSWORD}"))
     assert code == 2, out
-    assert "give one of --creds, --docker-config and --repository-credentials" in out, out
+    assert ("give one of --creds, --username with --password-stdin, --docker-config and "
+            "--repository-credentials") in out, out
 
 
 def test_seed_pull_profile_wins_over_the_environment(berth, private_registry, tmp_path):
