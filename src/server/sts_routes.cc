@@ -7,6 +7,32 @@
 
 namespace berth::server {
 
+namespace {
+
+// DurationSeconds, when given: an integer (the service checks its range).
+Result<std::optional<int>> DurationOf(const aws::QueryParams& p) {
+  const std::string* d = p.Find("DurationSeconds");
+  if (!d) return std::optional<int>();
+  int n = 0;
+  auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
+  if (err != std::errc() || end != d->data() + d->size()) {
+    return Fail("ValidationError", "DurationSeconds must be an integer.");
+  }
+  return std::optional<int>(n);
+}
+
+// <Credentials> of temporary credentials.
+void CredentialsXml(aws::Xml& xml, const sts::AssumedRole& issued) {
+  xml.Open("Credentials")
+      .Text("AccessKeyId", issued.credentials.access_key_id)
+      .Text("SecretAccessKey", issued.credentials.secret_access_key)
+      .Text("SessionToken", issued.credentials.session_token)
+      .Text("Expiration", FormatIso8601(issued.expiration))
+      .Close("Credentials");
+}
+
+}  // namespace
+
 aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
   aws::QueryService svc;
   svc.signing_name = "sts";
@@ -24,26 +50,14 @@ aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
     sts::AssumeRoleRequest req;
     req.role_arn = BERTH_TRY(p.Required("RoleArn"));
     req.session_name = BERTH_TRY(p.Required("RoleSessionName"));
-    if (const std::string* d = p.Find("DurationSeconds")) {
-      int n = 0;
-      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
-      if (err != std::errc() || end != d->data() + d->size()) {
-        return Fail("ValidationError", "DurationSeconds must be an integer.");
-      }
-      req.duration_seconds = n;
-    }
+    req.duration_seconds = BERTH_TRY(DurationOf(p));
     if (const std::string* e = p.Find("ExternalId")) req.external_id = *e;
     if (const std::string* pol = p.Find("Policy")) req.session_policy = *pol;
     req.source_ip = ctx.source_ip;
     auto assumed = BERTH_TRY(sts.AssumeRole(ctx.caller, req));
     aws::Xml xml;
-    xml.Open("Credentials")
-        .Text("AccessKeyId", assumed.credentials.access_key_id)
-        .Text("SecretAccessKey", assumed.credentials.secret_access_key)
-        .Text("SessionToken", assumed.credentials.session_token)
-        .Text("Expiration", FormatIso8601(assumed.expiration))
-        .Close("Credentials")
-        .Open("AssumedRoleUser")
+    CredentialsXml(xml, assumed);
+    xml.Open("AssumedRoleUser")
         .Text("AssumedRoleId", assumed.assumed_role_id)
         .Text("Arn", assumed.assumed_role_arn)
         .Close("AssumedRoleUser");
@@ -51,23 +65,9 @@ aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
   };
   svc.operations["GetSessionToken"] = [&sts](const aws::RequestContext& ctx,
                                              const aws::QueryParams& p) -> Result<std::string> {
-    std::optional<int> duration;
-    if (const std::string* d = p.Find("DurationSeconds")) {
-      int n = 0;
-      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
-      if (err != std::errc() || end != d->data() + d->size()) {
-        return Fail("ValidationError", "DurationSeconds must be an integer.");
-      }
-      duration = n;
-    }
-    auto session = BERTH_TRY(sts.GetSessionToken(ctx.caller, duration));
+    auto session = BERTH_TRY(sts.GetSessionToken(ctx.caller, BERTH_TRY(DurationOf(p))));
     aws::Xml xml;
-    xml.Open("Credentials")
-        .Text("AccessKeyId", session.credentials.access_key_id)
-        .Text("SecretAccessKey", session.credentials.secret_access_key)
-        .Text("SessionToken", session.credentials.session_token)
-        .Text("Expiration", FormatIso8601(session.expiration))
-        .Close("Credentials");
+    CredentialsXml(xml, session);
     return xml.Take();
   };
   svc.operations["GetFederationToken"] = [&sts, authorize](
@@ -77,26 +77,13 @@ aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
     BERTH_CHECK(authorize(ctx, "sts:GetFederationToken",
                           fmt::format("arn:aws:sts::{}:federated-user/{}", ctx.caller.account, name),
                           {}));
-    std::optional<int> duration;
-    if (const std::string* d = p.Find("DurationSeconds")) {
-      int n = 0;
-      auto [end, err] = std::from_chars(d->data(), d->data() + d->size(), n);
-      if (err != std::errc() || end != d->data() + d->size()) {
-        return Fail("ValidationError", "DurationSeconds must be an integer.");
-      }
-      duration = n;
-    }
+    std::optional<int> duration = BERTH_TRY(DurationOf(p));
     std::string policy;
     if (const std::string* pol = p.Find("Policy")) policy = *pol;
     auto token = BERTH_TRY(sts.GetFederationToken(ctx.caller, name, policy, duration));
     aws::Xml xml;
-    xml.Open("Credentials")
-        .Text("AccessKeyId", token.credentials.access_key_id)
-        .Text("SecretAccessKey", token.credentials.secret_access_key)
-        .Text("SessionToken", token.credentials.session_token)
-        .Text("Expiration", FormatIso8601(token.expiration))
-        .Close("Credentials")
-        .Open("FederatedUser")
+    CredentialsXml(xml, token);
+    xml.Open("FederatedUser")
         .Text("FederatedUserId", token.assumed_role_id)
         .Text("Arn", token.assumed_role_arn)
         .Close("FederatedUser")

@@ -13,18 +13,20 @@ namespace {
 constexpr int kMinDuration = 900;
 constexpr size_t kMaxSessionPolicy = 2048;
 
-Status ValidateSessionName(const std::string& name) {
-  bool ok = name.size() >= 2 && name.size() <= 64 &&
+// STS's names (role session names, federated user names): `min`..`max`
+// characters of [\w+=,.@-]; ValidationError naming `field` otherwise.
+Status ValidateStsName(std::string_view field, const std::string& name, size_t min, size_t max) {
+  bool ok = name.size() >= min && name.size() <= max &&
             std::all_of(name.begin(), name.end(), [](char c) {
               return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '=' ||
                      c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
             });
   if (!ok) {
     return Fail("ValidationError",
-                fmt::format("1 validation error detected: Value '{}' at 'roleSessionName' failed to "
+                fmt::format("1 validation error detected: Value '{}' at '{}' failed to "
                             "satisfy constraint: Member must satisfy regular expression pattern: "
-                            "[\\w+=,.@-]* and have length between 2 and 64",
-                            name.substr(0, 80)));
+                            "[\\w+=,.@-]* and have length between {} and {}",
+                            name.substr(0, 80), field, min, max));
   }
   return {};
 }
@@ -85,18 +87,7 @@ Result<AssumedRole> Service::GetFederationToken(const aws::Principal& caller,
                 "GetFederationToken can be called only with an IAM user's long-term credentials",
                 403);
   }
-  bool ok = name.size() >= 2 && name.size() <= 32 &&
-            std::all_of(name.begin(), name.end(), [](char c) {
-              return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '=' ||
-                     c == ',' || c == '.' || c == '@' || c == '_' || c == '-';
-            });
-  if (!ok) {
-    return Fail("ValidationError",
-                fmt::format("1 validation error detected: Value '{}' at 'name' failed to satisfy "
-                            "constraint: Member must satisfy regular expression pattern: "
-                            "[\\w+=,.@-]+ and have length between 2 and 32",
-                            name.substr(0, 64)));
-  }
+  BERTH_CHECK(ValidateStsName("name", name, 2, 32));
   int seconds = duration.value_or(43200);
   if (seconds < kMinDuration || seconds > 129600) {
     return Fail("ValidationError",
@@ -140,7 +131,7 @@ Result<AssumedRole> Service::AssumeRoleAsService(const std::string& service,
 
 Result<AssumedRole> Service::Assume(const aws::Principal* caller, const std::string& service,
                                     const AssumeRoleRequest& request) {
-  BERTH_CHECK(ValidateSessionName(request.session_name));
+  BERTH_CHECK(ValidateStsName("roleSessionName", request.session_name, 2, 64));
   auto arn = ParseArn(request.role_arn);
   if (!arn || arn->service != "iam" || !arn->resource.starts_with("role/") ||
       !IsAccountId(arn->account)) {
