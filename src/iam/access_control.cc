@@ -184,6 +184,13 @@ std::unexpected<Error> PrincipalGone(const AuthzRequest& request, std::string_vi
 Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::string& action,
                                 const std::string& resource, const ResourceContext& res) {
   const aws::Principal& p = ctx.caller;
+  // As in AWS: temporary credentials that are not a role's (GetSessionToken
+  // without MFA, GetFederationToken) cannot call IAM at all.
+  if (p.expiration && p.kind != aws::Principal::Kind::kAssumedRole && action.size() > 4 &&
+      EqualsIgnoreCase(std::string_view(action).substr(0, 4), "iam:")) {
+    return Fail("InvalidClientTokenId", "The security token included in the request is invalid",
+                403);
+  }
   std::string resource_account = res.account.empty() ? p.account : res.account;
   // Fast path: the root of an account may do anything to its own account's
   // resources when no resource policy is involved.

@@ -85,6 +85,8 @@ class AccessControl {
 
   // OK when the caller may perform `action` on `resource`; otherwise
   // AccessDeniedException (AccessDenied on Query) with AWS's message.
+  // Temporary credentials other than a role's (GetSessionToken,
+  // GetFederationToken) get InvalidClientTokenId for every iam: action.
   Status Authorize(const aws::RequestContext& ctx, const std::string& action,
                    const std::string& resource, const ResourceContext& res = {});
 

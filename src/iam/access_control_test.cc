@@ -128,5 +128,18 @@ TEST_F(AccessControlTest, CredentialsOfADeletedUserGrantNothingToItsNamesake) {
   EXPECT_EQ(Decide(As(fresh), "kms:ListKeys"), "allowed");
 }
 
+TEST_F(AccessControlTest, SessionTokensOfUsersCannotCallIam) {
+  User u = *iam_->CreateUser(kAccount, "u", "/");
+  ASSERT_TRUE(iam_->PutInlinePolicy(kAccount, PrincipalType::kUser, "u", "all", Allow("*")));
+  auto ctx = As(u);
+  EXPECT_EQ(Decide(ctx, "iam:ListUsers"), "allowed");
+  ctx.caller.expiration = clock_.Now() + std::chrono::hours(1);  // a GetSessionToken session
+  EXPECT_EQ(Decide(ctx, "iam:ListUsers"),
+            "InvalidClientTokenId: The security token included in the request is invalid");
+  EXPECT_EQ(Decide(ctx, "IAM:ListUsers"),
+            "InvalidClientTokenId: The security token included in the request is invalid");
+  EXPECT_EQ(Decide(ctx, "kms:ListKeys"), "allowed");
+}
+
 }  // namespace
 }  // namespace berth::iam

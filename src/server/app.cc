@@ -83,12 +83,6 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   Authorize authorize = [access](const aws::RequestContext& ctx, const std::string& action,
                                  const std::string& resource,
                                  const iam::ResourceContext& res) -> Status {
-    // As in AWS: credentials from GetSessionToken (without MFA) cannot call IAM.
-    if (ctx.caller.expiration && ctx.caller.kind != aws::Principal::Kind::kAssumedRole &&
-        action.starts_with("iam:")) {
-      return Fail("InvalidClientTokenId",
-                  "The security token included in the request is invalid", 403);
-    }
     return access->Authorize(ctx, action, resource, res);
   };
 
