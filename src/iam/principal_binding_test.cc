@@ -43,6 +43,19 @@ TEST(BindPrincipalsTest, UsersAndRolesBecomeTheirUniqueIds) {
   EXPECT_EQ(bound->ids[0], (std::pair<std::string, std::string>{kAlice, "AIDAALICEEXAMPLE00001"}));
 }
 
+TEST(BindPrincipalsTest, PrincipalsWrittenWithJsonEscapesAreBoundToo) {
+  // "user\/alice" and "\u0075ser/alice" are the same ARN once the JSON is read.
+  auto bound = BindPrincipals(
+      Trust(R"(["arn:aws:iam::111122223333:user\/alice","arn:aws:iam::111122223333:\u0072ole/ops/deployer"])"),
+      Lookup);
+  ASSERT_TRUE(bound.has_value()) << bound.error().message;
+  EXPECT_EQ(json::Json::parse(bound->document)["Statement"][0]["Principal"]["AWS"],
+            json::Json::array({"AIDAALICEEXAMPLE00001", "AROADEPLOYEREXAMPLE01"}));
+  auto missing = BindPrincipals(Trust(R"("arn:aws:iam::111122223333:user\/ghost")"), Lookup);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, "MalformedPolicyDocument");
+}
+
 TEST(BindPrincipalsTest, NothingToBindLeavesTheDocumentAsItIs) {
   auto bound = BindPrincipals(Trust(R"("111122223333")"), Lookup);
   ASSERT_TRUE(bound.has_value());

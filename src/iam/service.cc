@@ -392,11 +392,9 @@ bool IsEntityArn(std::string_view text) {
 Result<BoundPolicy> BindPrincipals(
     std::string_view document,
     const std::function<Result<std::optional<std::string>>(std::string_view arn)>& lookup) {
+  // Always parsed (this runs only when a policy is stored): a text search for
+  // ":user/" would miss principals written with JSON escapes ("user\/alice").
   BoundPolicy out;
-  if (document.find(":user/") == std::string_view::npos &&
-      document.find(":role/") == std::string_view::npos) {
-    return out;  // names no user or role: nothing to bind
-  }
   Json doc = Json::parse(document.begin(), document.end(), nullptr, false);
   if (doc.is_discarded()) return out;  // the validator reports it
   BERTH_CHECK(ForEachAwsPrincipal(doc, [&](std::string& text) -> Status {
