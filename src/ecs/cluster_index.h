@@ -1,0 +1,104 @@
+// The in-memory view of one cluster's container instances and tasks, which
+// placement, counts and Describe read without touching the store.
+//
+// Loaded from the store on first use; the service applies its own commits to
+// it under `mu` (so a reader that takes `mu` after a write returned sees it);
+// writes made by anyone else reach it through the service's store watch: the
+// watch thread only queues (key, revision) in Notify, and the next holder of
+// `mu` calls Sync, which re-reads just those keys whose queued revision is
+// newer than the one applied. Derived figures (an instance's remaining
+// resources, running/pending counts, task groups) are kept incrementally as
+// tasks are applied: nothing is recounted per request and nothing is a
+// stored counter.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "ecs/model.h"
+#include "ecs/placement.h"
+#include "store/kv.h"
+
+namespace berth::ecs {
+
+class ClusterIndex {
+ public:
+  struct InstanceState {
+    std::shared_ptr<const ContainerInstance> record;
+    int64_t mod_revision = 0;
+    int64_t total_cpu = 0;
+    int64_t total_memory = 0;
+    std::set<PortNeed> reserved_ports;  // PORTS / PORTS_UDP registered
+    std::map<std::string, std::string, std::less<>> attributes;
+    // Held by its tasks that are not STOPPED.
+    int64_t used_cpu = 0;
+    int64_t used_memory = 0;
+    std::multiset<PortNeed> used_ports;
+    std::multiset<std::string> groups;
+    int running = 0;
+    int pending = 0;
+  };
+  struct TaskState {
+    std::shared_ptr<const Task> record;
+    int64_t mod_revision = 0;
+  };
+
+  // `instances_prefix` and `tasks_prefix`: where this cluster's records live.
+  ClusterIndex(store::Kv& kv, std::string instances_prefix, std::string tasks_prefix);
+
+  // Held across read, decide, commit and Apply* by every writer of this
+  // cluster in this process, and by readers.
+  std::mutex mu;
+
+  // With `mu` held: loads on first use, then re-reads what others changed.
+  Status Sync();
+
+  // With `mu` held, after a commit at `revision`.
+  void ApplyInstance(std::shared_ptr<const ContainerInstance> instance, int64_t revision);
+  void ApplyTask(std::shared_ptr<const Task> task, int64_t revision);
+  void RemoveTask(const std::string& id);
+
+  const std::map<std::string, InstanceState>& instances() const { return instances_; }
+  const std::map<std::string, TaskState>& tasks() const { return tasks_; }
+  const InstanceState* FindInstance(const std::string& id) const;
+  const TaskState* FindTask(const std::string& id) const;
+
+  // Counts over the cluster (tasks not STOPPED).
+  int running_tasks() const { return running_; }
+  int pending_tasks() const { return pending_; }
+
+  // From the store watch thread: `key` (an instance or task record of this
+  // cluster) changed at `revision`. Never blocks on `mu`.
+  void Notify(const std::string& key, int64_t revision);
+  // Everything is to be read again (the watch was reset).
+  void Invalidate();
+
+ private:
+  void Account(const Task& task, int sign);
+  void SetInstance(std::shared_ptr<const ContainerInstance> instance, int64_t revision);
+  Status Load();
+  Status Refresh(const std::string& key);
+
+  store::Kv& kv_;
+  std::string instances_prefix_;
+  std::string tasks_prefix_;
+  bool loaded_ = false;
+  std::map<std::string, InstanceState> instances_;
+  std::map<std::string, TaskState> tasks_;
+  int running_ = 0;
+  int pending_ = 0;
+
+  std::mutex pending_mu_;
+  std::vector<std::pair<std::string, int64_t>> notified_;
+  bool invalidated_ = false;
+};
+
+// True for task statuses that hold resources and count as pending.
+bool IsPendingStatus(std::string_view last_status);
+
+}  // namespace berth::ecs

@@ -1,0 +1,373 @@
+// ECS: container instances (RegisterContainerInstance and what reads them).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/arn.h"
+#include "common/json.h"
+#include "ecs/query_language.h"
+#include "ecs/service_impl.h"
+
+namespace berth::ecs {
+
+namespace {
+
+constexpr size_t kMaxAttributes = 500;  // registration sends ~40 capability attributes
+
+bool IsAttributeNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '/' || c == '\\' || c == '.';
+}
+
+Status ValidateAttribute(const Attribute& a) {
+  if (a.name.empty() || a.name.size() > 128 ||
+      !std::all_of(a.name.begin(), a.name.end(), IsAttributeNameChar)) {
+    return Fail("InvalidParameterException",
+                fmt::format("Attribute name '{}' is not valid: 1-128 letters, numbers, hyphens, "
+                            "underscores, periods, and forward or back slashes.",
+                            a.name.substr(0, 128)));
+  }
+  if (a.value) {
+    const std::string& v = *a.value;
+    bool chars_ok = std::all_of(v.begin(), v.end(), [](char c) {
+      return IsAttributeNameChar(c) || c == '@' || c == ':' || c == ' ';
+    });
+    if (v.empty() || v.size() > 128 || !chars_ok || v.front() == ' ' || v.back() == ' ') {
+      return Fail("InvalidParameterException",
+                  fmt::format("Attribute value for '{}' is not valid: 1-128 letters, numbers, "
+                              "hyphens, underscores, periods, at signs, colons, slashes and "
+                              "inner spaces.",
+                              a.name));
+    }
+  }
+  return {};
+}
+
+Status ValidateResources(const std::vector<Resource>& resources) {
+  for (const auto& r : resources) {
+    if (r.type != "INTEGER" && r.type != "DOUBLE" && r.type != "LONG" && r.type != "STRINGSET") {
+      return Fail("InvalidParameterException",
+                  fmt::format("Resource '{}' has an invalid type '{}'.", r.name, r.type));
+    }
+    if ((r.name == "CPU" || r.name == "MEMORY") && (r.type != "INTEGER" || r.integer_value < 0)) {
+      return Fail("InvalidParameterException",
+                  fmt::format("Resource '{}' must be a non-negative INTEGER.", r.name));
+    }
+    if ((r.name == "PORTS" || r.name == "PORTS_UDP") && r.type != "STRINGSET") {
+      return Fail("InvalidParameterException",
+                  fmt::format("Resource '{}' must be a STRINGSET.", r.name));
+    }
+  }
+  return {};
+}
+
+std::string Ec2InstanceId(const std::string& document, const std::string& id) {
+  if (!document.empty()) {
+    auto parsed = json::ParseObject(document);
+    if (parsed) {
+      auto it = parsed->find("instanceId");
+      if (it != parsed->end() && it->is_string()) return it->get<std::string>();
+    }
+  }
+  return "i-" + id.substr(0, 17);
+}
+
+std::vector<std::string> PortStrings(const std::set<PortNeed>& reserved,
+                                     const std::multiset<PortNeed>& used, bool udp) {
+  std::set<int> ports;
+  for (const auto& p : reserved) {
+    if (p.udp == udp) ports.insert(p.port);
+  }
+  for (const auto& p : used) {
+    if (p.udp == udp) ports.insert(p.port);
+  }
+  std::vector<std::string> out;
+  for (int p : ports) out.push_back(std::to_string(p));
+  return out;
+}
+
+}  // namespace
+
+InstanceView Service::Impl::ViewOf(const ClusterIndex& index,
+                                   const ClusterIndex::InstanceState& state,
+                                   const Scope& scope) const {
+  (void)index;
+  InstanceView view;
+  view.instance = *state.record;
+  view.agent_connected = state.record->status != "INACTIVE" &&
+                         AgentConnected(scope, state.record->cluster, state.record->id);
+  view.running_tasks_count = state.running;
+  view.pending_tasks_count = state.pending;
+  for (const auto& r : state.record->registered_resources) {
+    Resource remaining = r;
+    if (r.name == "CPU") remaining.integer_value = r.integer_value - state.used_cpu;
+    if (r.name == "MEMORY") remaining.integer_value = r.integer_value - state.used_memory;
+    if (r.name == "PORTS") remaining.string_set = PortStrings(state.reserved_ports, state.used_ports, false);
+    if (r.name == "PORTS_UDP") {
+      remaining.string_set = PortStrings(state.reserved_ports, state.used_ports, true);
+    }
+    view.remaining_resources.push_back(std::move(remaining));
+  }
+  return view;
+}
+
+Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContext& ctx,
+                                                        RegisterInstanceRequest request) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, request.cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : request.cluster));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:RegisterContainerInstance", cluster_arn, cluster_arn));
+  if (!name) return Fail(name.error());
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  if (request.attributes.size() > kMaxAttributes) {
+    return Fail("AttributeLimitExceededException",
+                fmt::format("At most {} attributes can be registered.", kMaxAttributes));
+  }
+  for (const auto& a : request.attributes) BERTH_CHECK(ValidateAttribute(a));
+  BERTH_CHECK(ValidateResources(request.total_resources));
+  BERTH_CHECK(ValidateTags(request.tags));
+  if (!request.tags.empty()) {
+    BERTH_CHECK(impl_->Authorize(ctx, "ecs:TagResource", cluster_arn, cluster_arn));
+  }
+
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  std::shared_ptr<const ContainerInstance> existing;
+  int64_t existing_revision = 0;
+  if (!request.container_instance_arn.empty()) {
+    std::string id = ResourceId(scope, *name, "container-instance", request.container_instance_arn);
+    const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+    if (!state) {
+      return Fail("InvalidParameterException",
+                  "The referenced container instance was not found in this cluster.");
+    }
+    if (state->record->status == "INACTIVE") {
+      return Fail("ClientException", "The referenced container instance is inactive.");
+    }
+    existing = state->record;
+    existing_revision = state->mod_revision;
+  } else if (!request.client_token.empty()) {
+    for (const auto& [_, state] : index->instances()) {
+      if (state.record->client_token == request.client_token &&
+          state.record->status != "INACTIVE") {
+        return impl_->ViewOf(*index, state, scope);  // a retried registration
+      }
+    }
+  }
+
+  auto instance = std::make_shared<ContainerInstance>();
+  if (existing) {
+    *instance = *existing;
+    instance->version += 1;
+  } else {
+    instance->id = impl_->NewId();
+    instance->arn = impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, instance->id));
+    instance->cluster = *name;
+    instance->ec2_instance_id = Ec2InstanceId(request.instance_identity_document, instance->id);
+    instance->registered_at = ctx.now;
+    instance->tags = request.tags;
+    instance->client_token = request.client_token;
+  }
+  instance->status = "ACTIVE";
+  instance->status_reason.clear();
+  instance->registered_resources = std::move(request.total_resources);
+  instance->attributes = std::move(request.attributes);
+  instance->version_info = std::move(request.version_info);
+
+  std::string key = InstanceKey(scope.account, scope.region, *name, instance->id);
+  store::Txn txn;
+  txn.compares.push_back({key, existing_revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
+  auto result = BERTH_TRY(impl_->kv.Commit(txn));
+  if (!result.succeeded) {
+    return Fail("ThrottlingException", "The container instance changed during registration; retry.");
+  }
+  index->ApplyInstance(instance, result.revision);
+  return impl_->ViewOf(*index, *index->FindInstance(instance->id), scope);
+}
+
+Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestContext& ctx,
+                                                          const std::string& cluster,
+                                                          const std::string& reference,
+                                                          bool force) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:DeregisterContainerInstance", cluster_arn, cluster_arn));
+  if (!name) return Fail(name.error());
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  std::string id = ResourceId(scope, *name, "container-instance", reference);
+  const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+  if (!state || state->record->status == "INACTIVE") {
+    return Fail("InvalidParameterException", "The referenced container instance was not found.");
+  }
+  if (!force && (state->running + state->pending) > 0) {
+    return Fail("InvalidParameterException",
+                "Found running tasks on the instance; deregister with force to leave them running "
+                "without a container instance.");
+  }
+  auto instance = std::make_shared<ContainerInstance>(*state->record);
+  instance->status = "INACTIVE";
+  instance->version += 1;
+  std::string key = InstanceKey(scope.account, scope.region, *name, id);
+  store::Txn txn;
+  txn.compares.push_back({key, state->mod_revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
+  auto result = BERTH_TRY(impl_->kv.Commit(txn));
+  if (!result.succeeded) {
+    return Fail("ThrottlingException", "The container instance changed; retry.");
+  }
+  index->ApplyInstance(instance, result.revision);
+  return impl_->ViewOf(*index, *index->FindInstance(id), scope);
+}
+
+Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>>
+Service::DescribeContainerInstances(const aws::RequestContext& ctx, const std::string& cluster,
+                                    const std::vector<std::string>& references) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  if (references.empty() || references.size() > 100) {
+    return Fail("InvalidParameterException",
+                "containerInstances must list between 1 and 100 container instances.");
+  }
+  if (!name) return Fail(name.error());
+  std::pair<std::vector<InstanceView>, std::vector<Failure>> out;
+  auto index = impl_->Index(scope, *name);
+  for (const auto& ref : references) {
+    std::string id = ResourceId(scope, *name, "container-instance", ref);
+    std::string arn =
+        id.empty() ? ref : impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, id));
+    BERTH_CHECK(impl_->Authorize(ctx, "ecs:DescribeContainerInstances", arn, cluster_arn));
+  }
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  for (const auto& ref : references) {
+    std::string id = ResourceId(scope, *name, "container-instance", ref);
+    const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+    if (!state) {
+      out.second.push_back({id.empty() ? ref
+                                       : impl_->Arn(scope, fmt::format("container-instance/{}/{}",
+                                                                       *name, id)),
+                            "MISSING", ""});
+      continue;
+    }
+    out.first.push_back(impl_->ViewOf(*index, *state, scope));
+  }
+  return out;
+}
+
+InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected) {
+  InstanceFacts facts;
+  facts.container_instance_arn = state.record->arn;
+  facts.ec2_instance_id = state.record->ec2_instance_id;
+  facts.agent_connected = agent_connected;
+  facts.agent_version = state.record->version_info.agent_version;
+  facts.attributes = state.attributes;
+  facts.registered_at = state.record->registered_at;
+  facts.running_tasks_count = state.running;
+  facts.task_groups.assign(state.groups.begin(), state.groups.end());
+  return facts;
+}
+
+Result<Page<std::string>> Service::ListContainerInstances(const aws::RequestContext& ctx,
+                                                          const std::string& cluster,
+                                                          const std::string& filter,
+                                                          const std::string& status,
+                                                          const PageRequest& page) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:ListContainerInstances", cluster_arn, cluster_arn));
+  if (!name) return Fail(name.error());
+  static const std::set<std::string, std::less<>> kStatuses = {
+      "ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"};
+  if (!status.empty() && !kStatuses.contains(status)) {
+    return Fail("InvalidParameterException", fmt::format("Invalid status: {}", status));
+  }
+  std::optional<QueryExpression> expression;
+  if (!filter.empty()) expression = BERTH_TRY(QueryExpression::Parse(filter));
+  size_t limit = 0;
+  std::string start = BERTH_TRY(PageStart(page, limit));
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  Page<std::string> out;
+  for (auto it = index->instances().upper_bound(start); it != index->instances().end(); ++it) {
+    const auto& state = it->second;
+    const std::string& s = state.record->status;
+    if (status.empty() ? s == "INACTIVE" : s != status) continue;
+    if (expression &&
+        !expression->Matches(FactsOf(state, impl_->AgentConnected(scope, *name, it->first)))) {
+      continue;
+    }
+    if (out.items.size() == limit) {
+      out.next_token = PageToken(std::prev(it)->first);
+      break;
+    }
+    out.items.push_back(state.record->arn);
+  }
+  return out;
+}
+
+Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>>
+Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std::string& cluster,
+                                       const std::vector<std::string>& references,
+                                       const std::string& status) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  if (!name) return Fail(name.error());
+  for (const auto& ref : references) {
+    std::string id = ResourceId(scope, *name, "container-instance", ref);
+    std::string arn =
+        id.empty() ? ref : impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, id));
+    BERTH_CHECK(impl_->Authorize(ctx, "ecs:UpdateContainerInstancesState", arn, cluster_arn));
+  }
+  if (status != "ACTIVE" && status != "DRAINING") {
+    return Fail("InvalidParameterException",
+                "Container instances status should be one of [ACTIVE,DRAINING]");
+  }
+  if (references.empty() || references.size() > 10) {
+    return Fail("InvalidParameterException",
+                "containerInstances must list between 1 and 10 container instances.");
+  }
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  std::pair<std::vector<InstanceView>, std::vector<Failure>> out;
+  for (const auto& ref : references) {
+    std::string id = ResourceId(scope, *name, "container-instance", ref);
+    const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+    if (!state || state->record->status == "INACTIVE") {
+      out.second.push_back({ref, "MISSING", ""});
+      continue;
+    }
+    if (state->record->status != status) {
+      auto instance = std::make_shared<ContainerInstance>(*state->record);
+      instance->status = status;
+      instance->version += 1;
+      std::string key = InstanceKey(scope.account, scope.region, *name, id);
+      store::Txn txn;
+      txn.compares.push_back({key, state->mod_revision});
+      txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
+      auto result = BERTH_TRY(impl_->kv.Commit(txn));
+      if (!result.succeeded) {
+        return Fail("ThrottlingException", "The container instance changed; retry.");
+      }
+      index->ApplyInstance(instance, result.revision);
+      state = index->FindInstance(id);
+    }
+    out.first.push_back(impl_->ViewOf(*index, *state, scope));
+  }
+  return out;
+}
+
+}  // namespace berth::ecs

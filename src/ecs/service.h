@@ -1,0 +1,254 @@
+// Amazon ECS's control plane: clusters, task definitions, container
+// instances and tasks. Pure domain logic: typed requests in, Result out; the
+// JSON wire shapes live in server/ecs_routes.cc.
+//
+// Namespaces. Everything lives in one account and one region (the request's);
+// ARNs are ECS's long format: cluster/<name>, container-instance/<cluster>/<id>,
+// task/<cluster>/<id>, task-definition/<family>:<revision>. A request without
+// `cluster` means "default". A cluster, instance or task is named by its name
+// or id or by its full ARN (an ARN of another region or account is not found).
+//
+// Authorization. Every operation calls iam::AccessControl::Authorize with
+// "ecs:<Operation>", the resource ECS's authorization reference names
+// (ECS-FACTS §2: the cluster for cluster-scoped writes, the task definition
+// for RunTask, the task for StopTask/DescribeTasks, "*" where none is listed),
+// and `ecs:cluster` where it applies. Roles a definition or an override
+// passes need iam:PassRole with iam:PassedToService ecs-tasks.amazonaws.com.
+//
+// State. Every record is its own key in store::Kv (records.h). Nothing is a
+// shared counter: a cluster's task and instance counts and an instance's
+// remaining resources are derived from the records of its tasks, which a
+// per-cluster index (cluster_index.h) keeps in memory; writes to one cluster
+// are serialized in this process by that index's lock and each commit is
+// conditioned on the revisions it read. Stopped tasks stay describable for an
+// hour after they stop, then are deleted.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/request_context.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "ecs/model.h"
+#include "ecs/task_definition.h"
+#include "iam/access_control.h"
+#include "store/kv.h"
+
+namespace berth::ecs {
+
+class ClusterIndex;
+
+struct Failure {
+  std::string arn;
+  std::string reason;  // MISSING, RESOURCE:CPU, ATTRIBUTE, AGENT, ...
+  std::string detail;
+};
+
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::string next_token;  // empty: last page
+};
+
+struct PageRequest {
+  std::string next_token;
+  std::optional<int> max_results;  // 1..100
+};
+
+// A container instance as DescribeContainerInstances shows it: the record
+// with what is derived from the tasks on it and the agent's session.
+struct InstanceView {
+  ContainerInstance instance;
+  std::vector<Resource> remaining_resources;
+  bool agent_connected = false;
+  int running_tasks_count = 0;
+  int pending_tasks_count = 0;
+};
+
+struct ClusterView {
+  Cluster cluster;
+  int registered_container_instances_count = 0;
+  int running_tasks_count = 0;
+  int pending_tasks_count = 0;
+  int active_services_count = 0;
+};
+
+struct RegisterInstanceRequest {
+  std::string cluster;  // empty: default
+  std::string container_instance_arn;  // re-registration
+  std::vector<Resource> total_resources;
+  std::vector<Attribute> attributes;
+  VersionInfo version_info;
+  std::string instance_identity_document;
+  std::vector<Tag> tags;
+  std::string client_token;
+};
+
+struct RunTaskRequest {
+  std::string cluster;
+  std::string task_definition;  // family, family:revision or ARN
+  int count = 1;
+  std::string launch_type;      // "" -> EC2
+  std::string platform_version; // FARGATE
+  std::string group;
+  std::string started_by;
+  TaskOverride overrides;
+  std::vector<PlacementConstraint> placement_constraints;
+  std::vector<PlacementStrategy> placement_strategy;
+  bool has_network_configuration = false;
+  std::vector<Tag> tags;
+  std::string client_token;
+  // StartTask: the instances to start on (no placement).
+  std::vector<std::string> container_instances;
+};
+
+struct RunTaskResult {
+  std::vector<Task> tasks;
+  std::vector<Failure> failures;
+};
+
+struct ListTasksRequest {
+  std::string cluster;
+  std::string container_instance;
+  std::string family;
+  std::string started_by;
+  std::string service_name;
+  std::string desired_status;  // "" -> RUNNING
+  std::string launch_type;
+  PageRequest page;
+};
+
+struct ContainerStateChange {
+  std::string container_name;
+  std::string image_digest;
+  std::string runtime_id;
+  std::optional<int> exit_code;
+  std::vector<NetworkBinding> network_bindings;
+  std::string reason;
+  std::string status;  // PENDING | RUNNING | STOPPED
+};
+
+struct TaskStateChange {
+  std::string cluster;
+  std::string task;
+  std::string status;  // PENDING | RUNNING | STOPPED ("" : containers only)
+  std::string reason;
+  std::vector<ContainerStateChange> containers;
+  std::optional<TimePoint> pull_started_at, pull_stopped_at, execution_stopped_at;
+};
+
+struct ListTaskDefinitionsRequest {
+  std::string family_prefix;  // the exact family
+  std::string status = "ACTIVE";
+  bool descending = false;
+  PageRequest page;
+};
+
+struct ListFamiliesRequest {
+  std::string family_prefix;
+  std::string status = "ALL";  // ACTIVE | INACTIVE | ALL
+  PageRequest page;
+};
+
+// Called after every committed task change (dispatch to agents, ...).
+// `previous` is null for a new task.
+using TaskListener = std::function<void(const Task* previous, const Task& task)>;
+
+// Answers "is the agent of this instance connected?"; the ACS session
+// registry (acs.h) provides it.
+using AgentPresence = std::function<bool(const std::string& account, const std::string& region,
+                                         const std::string& cluster, const std::string& instance_id)>;
+
+struct ServiceOptions {
+  // How long a STOPPED task stays describable.
+  std::chrono::seconds stopped_task_retention{3600};
+  AgentPresence agent_presence;  // null: every agent counts as connected
+};
+
+class Service {
+ public:
+  // Everything passed must outlive the Service.
+  Service(store::Kv& kv, iam::AccessControl& access, iam::Service& iam, Ids& ids,
+          const Clock& clock, ServiceOptions options = {});
+  ~Service();
+
+  // Clusters.
+  Result<ClusterView> CreateCluster(const aws::RequestContext& ctx, std::string name,
+                                    std::vector<Tag> tags, std::vector<KeyValue> settings);
+  Result<ClusterView> DeleteCluster(const aws::RequestContext& ctx, const std::string& cluster);
+  // `names` empty: the default cluster.
+  Result<std::pair<std::vector<ClusterView>, std::vector<Failure>>> DescribeClusters(
+      const aws::RequestContext& ctx, const std::vector<std::string>& names);
+  Result<Page<std::string>> ListClusters(const aws::RequestContext& ctx, const PageRequest& page);
+
+  // Task definitions.
+  Result<TaskDefinition> RegisterTaskDefinition(const aws::RequestContext& ctx, TaskDefinition td);
+  Result<TaskDefinition> DeregisterTaskDefinition(const aws::RequestContext& ctx,
+                                                  const std::string& task_definition);
+  Result<TaskDefinition> DescribeTaskDefinition(const aws::RequestContext& ctx,
+                                                const std::string& task_definition);
+  Result<Page<std::string>> ListTaskDefinitions(const aws::RequestContext& ctx,
+                                                const ListTaskDefinitionsRequest& request);
+  Result<Page<std::string>> ListTaskDefinitionFamilies(const aws::RequestContext& ctx,
+                                                       const ListFamiliesRequest& request);
+
+  // Container instances.
+  Result<InstanceView> RegisterContainerInstance(const aws::RequestContext& ctx,
+                                                 RegisterInstanceRequest request);
+  Result<InstanceView> DeregisterContainerInstance(const aws::RequestContext& ctx,
+                                                   const std::string& cluster,
+                                                   const std::string& instance, bool force);
+  Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>> DescribeContainerInstances(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<std::string>& instances);
+  Result<Page<std::string>> ListContainerInstances(const aws::RequestContext& ctx,
+                                                   const std::string& cluster,
+                                                   const std::string& filter,
+                                                   const std::string& status,
+                                                   const PageRequest& page);
+  Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>> UpdateContainerInstancesState(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<std::string>& instances, const std::string& status);
+
+  // Tasks.
+  Result<RunTaskResult> RunTask(const aws::RequestContext& ctx, RunTaskRequest request);
+  Result<RunTaskResult> StartTask(const aws::RequestContext& ctx, RunTaskRequest request);
+  Result<Task> StopTask(const aws::RequestContext& ctx, const std::string& cluster,
+                        const std::string& task, const std::string& reason);
+  Result<std::pair<std::vector<Task>, std::vector<Failure>>> DescribeTasks(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<std::string>& tasks);
+  Result<Page<std::string>> ListTasks(const aws::RequestContext& ctx,
+                                      const ListTasksRequest& request);
+
+  // What the agent reports. Returns the acknowledgment ("ACK").
+  Result<std::string> SubmitTaskStateChange(const aws::RequestContext& ctx,
+                                            const TaskStateChange& change);
+
+  // The ARN of a cluster named by name or ARN in the caller's account/region.
+  std::string ClusterArn(const aws::RequestContext& ctx, const std::string& cluster) const;
+
+  // Tasks of one instance, for the agent session (payloads, manifests).
+  Result<std::vector<Task>> TasksOfInstance(const std::string& account, const std::string& region,
+                                            const std::string& cluster,
+                                            const std::string& instance_id);
+
+  void AddTaskListener(TaskListener listener);
+
+  // Deletes STOPPED tasks older than the retention (a background loop calls it).
+  Status SweepStoppedTasks(TimePoint now);
+
+ // Opaque; defined in service_impl.h for the service's own .cc files.
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::ecs

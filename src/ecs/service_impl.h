@@ -1,0 +1,91 @@
+// The ECS service's private state and helpers, shared by its .cc files
+// (service.cc: clusters and task definitions; instances.cc; tasks.cc).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ecs/cluster_index.h"
+#include "ecs/records.h"
+#include "ecs/service.h"
+#include "iam/service.h"
+
+namespace berth::ecs {
+
+// Where a request's resources live.
+struct Scope {
+  std::string account;
+  std::string region;
+};
+
+struct Service::Impl {
+  Impl(store::Kv& kv, iam::AccessControl& access, iam::Service& iam, Ids& ids, const Clock& clock,
+       ServiceOptions options);
+
+  store::Kv& kv;
+  iam::AccessControl& access;
+  iam::Service& iam;
+  Ids& ids;
+  const Clock& clock;
+  ServiceOptions options;
+
+  std::mutex indexes_mu;
+  std::map<std::string, std::shared_ptr<ClusterIndex>, std::less<>> indexes;  // by scope+cluster
+  std::unique_ptr<store::WatchHandle> watch;
+
+  std::mutex listeners_mu;
+  std::vector<TaskListener> listeners;
+
+  // The index of `cluster` in `scope` (created empty; Sync loads it).
+  std::shared_ptr<ClusterIndex> Index(const Scope& scope, const std::string& cluster);
+  void OnWatch(const store::WatchEvent& event);
+  void Notify(const Task* previous, const Task& task);
+
+  // The cluster record, or ClusterNotFoundException (INACTIVE counts as not
+  // found for everything but Describe).
+  Result<Cluster> ActiveCluster(const Scope& scope, const std::string& name);
+  Result<std::optional<std::pair<Cluster, int64_t>>> ReadCluster(const Scope& scope,
+                                                                 const std::string& name);
+  Result<std::optional<std::pair<TaskDefinition, int64_t>>> ReadTaskDefinition(
+      const Scope& scope, const std::string& family, int revision);
+  // family -> latest ACTIVE, family:revision, or the ARN.
+  Result<TaskDefinition> ResolveTaskDefinition(const Scope& scope, const std::string& reference);
+
+  Status Authorize(const aws::RequestContext& ctx, const std::string& action,
+                   const std::string& resource, const std::string& cluster_arn = {});
+  Status AuthorizePassRole(const aws::RequestContext& ctx, const std::string& role_arn);
+
+  std::string Arn(const Scope& scope, std::string_view resource) const;
+  std::string NewId();  // 32 lower-case hex
+  InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,
+                      const Scope& scope) const;
+  bool AgentConnected(const Scope& scope, const std::string& cluster, const std::string& id) const;
+};
+
+Scope ScopeOf(const aws::RequestContext& ctx);
+
+// The cluster name a request's `cluster` member names: "" -> default, a name,
+// or a cluster ARN of this scope (ClusterNotFoundException for another
+// scope's or a malformed one).
+Result<std::string> ClusterName(const Scope& scope, const std::string& cluster);
+
+// The id a resource reference names inside `cluster`: an id, or an ARN of
+// kind `kind` ("task", "container-instance") in this scope and cluster.
+// Returns "" when the ARN belongs elsewhere (the caller reports it missing).
+std::string ResourceId(const Scope& scope, const std::string& cluster, std::string_view kind,
+                       const std::string& reference);
+
+// What a query expression and placement see of an instance.
+InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected);
+
+// Tag rules ECS applies (50, key 1..128, value 0..256, aws: reserved).
+Status ValidateTags(const std::vector<Tag>& tags);
+
+// Opaque page tokens: the last key of a page, base64.
+std::string PageToken(std::string_view last);
+Result<std::string> PageStart(const PageRequest& page, size_t& limit);
+
+}  // namespace berth::ecs

@@ -1,0 +1,636 @@
+// ECS: tasks (RunTask, StartTask, StopTask, what reads them, and what the
+// agent reports).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/arn.h"
+#include "common/strings.h"
+#include "ecs/service_impl.h"
+
+namespace berth::ecs {
+
+namespace {
+
+const std::set<std::string, std::less<>> kPlatformVersions = {"LATEST", "1.4.0", "1.3.0",
+                                                              "1.2.0",  "1.1.0", "1.0.0"};
+
+std::string PlatformVersionOf(const std::string& requested) {
+  return requested.empty() || requested == "LATEST" ? "1.4.0" : requested;
+}
+
+bool IsStartedBy(std::string_view s) {
+  return s.size() <= 36 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+         });
+}
+
+bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view name) {
+  return state.attributes.find(name) != state.attributes.end();
+}
+
+// A container definition with RunTask's container override applied.
+void ApplyOverride(const TaskOverride& overrides, ContainerDefinition& c) {
+  for (const auto& o : overrides.container_overrides) {
+    if (o.name != c.name) continue;
+    if (o.cpu) c.cpu = *o.cpu;
+    if (o.memory) c.memory = *o.memory;
+    if (o.memory_reservation) c.memory_reservation = *o.memory_reservation;
+  }
+}
+
+int64_t ParseUnits(const std::string& text) {
+  int64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return 0;
+    v = v * 10 + (ch - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+namespace {
+
+// Validation shared by RunTask and StartTask, before anything is placed.
+struct Prepared {
+  std::string cluster;
+  std::string cluster_arn;
+  TaskDefinition td;
+  std::string launch_type;
+  std::string platform_version;
+  TaskNeeds needs;
+};
+
+Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
+                         RunTaskRequest& request, std::string_view action) {
+  Scope scope = ScopeOf(ctx);
+  Prepared p;
+  auto name = ClusterName(scope, request.cluster);
+  p.cluster_arn = impl.Arn(scope, "cluster/" + (name ? *name : request.cluster));
+  if (request.task_definition.empty()) {
+    return Fail("InvalidParameterException", "taskDefinition can not be blank.");
+  }
+  // The definition's revision is resolved before authorization, as ECS does.
+  auto td = impl.ResolveTaskDefinition(scope, request.task_definition);
+  if (!td) return Fail("ClientException", "TaskDefinition not found.");
+  p.td = std::move(*td);
+  BERTH_CHECK(impl.Authorize(ctx, std::string(action), p.td.arn, p.cluster_arn));
+  if (!request.tags.empty()) {
+    BERTH_CHECK(impl.Authorize(ctx, "ecs:TagResource", p.td.arn, p.cluster_arn));
+  }
+  std::string execution_role = request.overrides.execution_role_arn.empty()
+                                   ? p.td.execution_role_arn
+                                   : request.overrides.execution_role_arn;
+  std::string task_role = request.overrides.task_role_arn.empty() ? p.td.task_role_arn
+                                                                  : request.overrides.task_role_arn;
+  BERTH_CHECK(impl.AuthorizePassRole(ctx, execution_role));
+  if (task_role != execution_role) BERTH_CHECK(impl.AuthorizePassRole(ctx, task_role));
+  if (!name) return Fail(name.error());
+  p.cluster = *name;
+  if (p.td.status != "ACTIVE") {
+    return Fail("InvalidParameterException", "TaskDefinition is inactive");
+  }
+  if (request.count < 1 || request.count > 10) {
+    return Fail("InvalidParameterException", "Count must be between 1 and 10.");
+  }
+  if (!IsStartedBy(request.started_by)) {
+    return Fail("InvalidParameterException",
+                "startedBy may contain up to 36 letters, numbers, hyphens, and underscores.");
+  }
+  if (request.group.size() > 255) {
+    return Fail("InvalidParameterException", "group must be at most 255 characters.");
+  }
+  BERTH_CHECK(ValidateTags(request.tags));
+  p.launch_type = request.launch_type.empty() ? "EC2" : request.launch_type;
+  if (p.launch_type != "EC2" && p.launch_type != "EXTERNAL" && p.launch_type != "FARGATE") {
+    return Fail("InvalidParameterException",
+                fmt::format("launchType should be one of [EC2,FARGATE,EXTERNAL]: {}", p.launch_type));
+  }
+  if (std::find(p.td.compatibilities.begin(), p.td.compatibilities.end(), p.launch_type) ==
+      p.td.compatibilities.end()) {
+    return Fail("InvalidParameterException",
+                fmt::format("Task definition does not support launch_type {}.", p.launch_type));
+  }
+  if (p.launch_type == "FARGATE") {
+    std::string requested = request.platform_version.empty() ? "LATEST" : request.platform_version;
+    if (!kPlatformVersions.contains(requested)) {
+      return Fail("PlatformUnknownException", "The specified platform does not exist.");
+    }
+    p.platform_version = PlatformVersionOf(requested);
+    bool private_registry = std::any_of(
+        p.td.containers.begin(), p.td.containers.end(),
+        [](const ContainerDefinition& c) { return c.credentials_parameter.has_value(); });
+    if (private_registry && (p.platform_version == "1.0.0" || p.platform_version == "1.1.0")) {
+      return Fail("PlatformTaskDefinitionIncompatibilityException",
+                  fmt::format("The specified platform does not satisfy the task definition's "
+                              "required capabilities: private registry authentication "
+                              "(repositoryCredentials) requires platform version 1.2.0 or later; "
+                              "{} was requested.",
+                              p.platform_version));
+    }
+  } else if (!request.platform_version.empty()) {
+    return Fail("InvalidParameterException",
+                fmt::format("The platform version must be null when specifying a {} launch type.",
+                            p.launch_type));
+  }
+  if (EffectiveNetworkMode(p.td) == "awsvpc" && !request.has_network_configuration) {
+    return Fail("InvalidParameterException",
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  }
+  for (const auto& o : request.overrides.container_overrides) {
+    bool known = std::any_of(p.td.containers.begin(), p.td.containers.end(),
+                             [&](const ContainerDefinition& c) { return c.name == o.name; });
+    if (!known) {
+      return Fail("InvalidParameterException",
+                  fmt::format("Override for container named {} is not a container in the "
+                              "TaskDefinition.",
+                              o.name));
+    }
+  }
+  BERTH_CHECK(ValidatePlacement(request.placement_constraints, request.placement_strategy));
+  if (request.group.empty()) request.group = "family:" + p.td.family;
+
+  // What one task holds on its instance, overrides applied.
+  TaskDefinition effective = p.td;
+  for (auto& c : effective.containers) ApplyOverride(request.overrides, c);
+  if (!request.overrides.cpu.empty()) effective.cpu = request.overrides.cpu;
+  if (!request.overrides.memory.empty()) effective.memory = request.overrides.memory;
+  TaskResources resources = ResourcesOf(effective);
+  p.needs.cpu = resources.cpu;
+  p.needs.memory = resources.memory;
+  for (const auto& [port, udp] : resources.host_ports) p.needs.host_ports.push_back({port, udp});
+  p.needs.required_attributes = p.td.requires_attributes;
+  p.needs.group = request.group;
+  return p;
+}
+
+}  // namespace
+
+// A new task record for `p` on `instance_id` ("" for FARGATE).
+static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestContext& ctx,
+                    const Prepared& p, const RunTaskRequest& request,
+                    const std::string& instance_id) {
+  Task t;
+  t.id = impl.NewId();
+  t.arn = impl.Arn(scope, fmt::format("task/{}/{}", p.cluster, t.id));
+  t.cluster = p.cluster;
+  t.container_instance_id = instance_id;
+  t.task_definition_arn = p.td.arn;
+  t.family = p.td.family;
+  t.revision = p.td.revision;
+  t.launch_type = p.launch_type;
+  t.platform_version = p.platform_version;
+  t.network_mode = EffectiveNetworkMode(p.td);
+  t.last_status = (p.launch_type == "FARGATE" || t.network_mode == "awsvpc") ? "PROVISIONING"
+                                                                               : "PENDING";
+  t.desired_status = "RUNNING";
+  t.cpu = request.overrides.cpu.empty() ? p.td.cpu : request.overrides.cpu;
+  t.memory = request.overrides.memory.empty() ? p.td.memory : request.overrides.memory;
+  t.group = request.group;
+  t.started_by = request.started_by;
+  t.execution_role_arn = request.overrides.execution_role_arn.empty()
+                             ? p.td.execution_role_arn
+                             : request.overrides.execution_role_arn;
+  t.task_role_arn = request.overrides.task_role_arn.empty() ? p.td.task_role_arn
+                                                            : request.overrides.task_role_arn;
+  t.overrides = request.overrides;
+  t.tags = request.tags;
+  t.created_at = ctx.now;
+  t.client_token = request.client_token;
+  for (const auto& def : p.td.containers) {
+    ContainerDefinition c = def;
+    ApplyOverride(request.overrides, c);
+    Container out;
+    out.arn = impl.Arn(scope, fmt::format("container/{}/{}/{}", p.cluster, t.id, impl.ids.Uuid()));
+    out.name = c.name;
+    out.image = c.image;
+    out.cpu = c.cpu;
+    out.memory = c.memory;
+    out.memory_reservation = c.memory_reservation;
+    if (c.health_check) out.health_status = "UNKNOWN";
+    t.containers.push_back(std::move(out));
+  }
+  if (!instance_id.empty()) {
+    t.reserved_cpu = p.needs.cpu;
+    t.reserved_memory = p.needs.memory;
+    t.reserved_ports = p.needs.host_ports;
+  }
+  return t;
+}
+
+namespace {
+
+// Commits new tasks in one transaction and applies them to the index (held).
+Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope,
+                                         ClusterIndex& index, std::vector<Task> tasks) {
+  if (tasks.empty()) return tasks;
+  store::Txn txn;
+  for (const auto& t : tasks) {
+    std::string key = TaskKey(scope.account, scope.region, t.cluster, t.id);
+    txn.compares.push_back({key, 0});
+    txn.ops.push_back(store::Op::Put(key, EncodeTask(t)));
+  }
+  auto result = BERTH_TRY(impl.kv.Commit(txn));
+  if (!result.succeeded) return InternalFailure("task id collision");
+  for (const auto& t : tasks) index.ApplyTask(std::make_shared<const Task>(t), result.revision);
+  return tasks;
+}
+
+// Commits a change of one task (read at `revision`) and applies it.
+Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
+                                               ClusterIndex& index, Task task, int64_t revision) {
+  std::string key = TaskKey(scope.account, scope.region, task.cluster, task.id);
+  store::Txn txn;
+  txn.compares.push_back({key, revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeTask(task)));
+  auto result = BERTH_TRY(impl.kv.Commit(txn));
+  if (!result.succeeded) {
+    // Another process changed it; the index catches up on the next Sync.
+    return Fail("ThrottlingException", "The task changed while it was being updated; retry.");
+  }
+  auto stored = std::make_shared<const Task>(std::move(task));
+  index.ApplyTask(stored, result.revision);
+  return stored;
+}
+
+}  // namespace
+
+Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRequest request) {
+  Scope scope = ScopeOf(ctx);
+  Prepared p = BERTH_TRY(Prepare(*impl_, ctx, request, "ecs:RunTask"));
+  BERTH_CHECK(impl_->ActiveCluster(scope, p.cluster));
+  auto index = impl_->Index(scope, p.cluster);
+  RunTaskResult out;
+  std::vector<Task> created;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    if (p.launch_type == "FARGATE") {
+      // Fargate capacity belongs to the platform: the task waits in
+      // PROVISIONING for it, with no container instance.
+      for (int i = 0; i < request.count; ++i) {
+        created.push_back(NewTask(*impl_, scope, ctx, p, request, ""));
+      }
+    } else {
+      bool external = p.launch_type == "EXTERNAL";
+      std::vector<Candidate> candidates;
+      std::vector<std::string> ids;
+      candidates.reserve(index->instances().size());
+      for (const auto& [id, state] : index->instances()) {
+        const std::string& status = state.record->status;
+        if (status != "ACTIVE" && status != "DRAINING") continue;
+        // EXTERNAL tasks run only on external instances, EC2 tasks never there.
+        if (HasAttribute(state, "ecs.capability.external") != external) continue;
+        Candidate c;
+        c.facts = FactsOf(state, impl_->AgentConnected(scope, p.cluster, id));
+        c.remaining_cpu = state.total_cpu - state.used_cpu;
+        c.remaining_memory = state.total_memory - state.used_memory;
+        c.used_ports = state.reserved_ports;
+        c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+        c.active = status == "ACTIVE";
+        candidates.push_back(std::move(c));
+        ids.push_back(id);
+      }
+      if (candidates.empty()) {
+        return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
+      }
+      auto placed = BERTH_TRY(Place(candidates, p.needs, request.count,
+                                    request.placement_constraints, request.placement_strategy,
+                                    [this] {
+                                      uint64_t v = 0;
+                                      impl_->ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+                                      return v;
+                                    }));
+      for (size_t chosen : placed.chosen) {
+        created.push_back(NewTask(*impl_, scope, ctx, p, request, ids[chosen]));
+      }
+      for (auto& f : placed.failures) out.failures.push_back({f.arn, f.reason, ""});
+    }
+    out.tasks = BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created)));
+  }
+  for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
+  return out;
+}
+
+Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTaskRequest request) {
+  Scope scope = ScopeOf(ctx);
+  request.count = 1;
+  if (request.container_instances.empty() || request.container_instances.size() > 10) {
+    return Fail("InvalidParameterException",
+                "containerInstances must list between 1 and 10 container instances.");
+  }
+  Prepared p = BERTH_TRY(Prepare(*impl_, ctx, request, "ecs:StartTask"));
+  BERTH_CHECK(impl_->ActiveCluster(scope, p.cluster));
+  auto index = impl_->Index(scope, p.cluster);
+  RunTaskResult out;
+  std::vector<Task> created;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    for (const auto& ref : request.container_instances) {
+      std::string id = ResourceId(scope, p.cluster, "container-instance", ref);
+      const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+      if (!state) {
+        out.failures.push_back({ref, "MISSING", ""});
+        continue;
+      }
+      if (state->record->status != "ACTIVE") {
+        out.failures.push_back({state->record->arn, "INACTIVE", ""});
+        continue;
+      }
+      // No placement: the named instance, if it can take the task.
+      std::vector<Candidate> one(1);
+      one[0].facts = FactsOf(*state, impl_->AgentConnected(scope, p.cluster, id));
+      one[0].remaining_cpu = state->total_cpu - state->used_cpu;
+      one[0].remaining_memory = state->total_memory - state->used_memory;
+      one[0].used_ports = state->reserved_ports;
+      one[0].used_ports.insert(state->used_ports.begin(), state->used_ports.end());
+      // Resources already placed in this call count too.
+      for (const auto& t : created) {
+        if (t.container_instance_id != id) continue;
+        one[0].remaining_cpu -= t.reserved_cpu;
+        one[0].remaining_memory -= t.reserved_memory;
+        one[0].used_ports.insert(t.reserved_ports.begin(), t.reserved_ports.end());
+      }
+      auto placed = BERTH_TRY(Place(one, p.needs, 1, {}, {}, [] { return uint64_t{0}; }));
+      if (placed.chosen.empty()) {
+        for (auto& f : placed.failures) out.failures.push_back({f.arn, f.reason, ""});
+        continue;
+      }
+      created.push_back(NewTask(*impl_, scope, ctx, p, request, id));
+    }
+    out.tasks = BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created)));
+  }
+  for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
+  return out;
+}
+
+Result<Task> Service::StopTask(const aws::RequestContext& ctx, const std::string& cluster,
+                               const std::string& reference, const std::string& reason) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  std::string id = name ? ResourceId(scope, *name, "task", reference) : "";
+  std::string task_arn =
+      id.empty() ? reference : impl_->Arn(scope, fmt::format("task/{}/{}", *name, id));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:StopTask", task_arn, cluster_arn));
+  if (!name) return Fail(name.error());
+  if (reason.size() > 255) {
+    return Fail("InvalidParameterException", "reason must be at most 255 characters.");
+  }
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  auto index = impl_->Index(scope, *name);
+  std::shared_ptr<const Task> previous, stored;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    const auto* state = id.empty() ? nullptr : index->FindTask(id);
+    if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
+    previous = state->record;
+    if (previous->desired_status == "STOPPED") return *previous;
+    Task t = *previous;
+    t.desired_status = "STOPPED";
+    t.stop_code = std::string(kUserInitiated);
+    t.stopped_reason = reason.empty() ? "Task stopped by user" : reason;
+    t.version += 1;
+    if (t.container_instance_id.empty() || t.last_status == "PROVISIONING") {
+      // Never reached an agent: nothing runs, it is stopped now.
+      t.last_status = "STOPPED";
+      t.stopped_at = ctx.now;
+      t.execution_stopped_at = ctx.now;
+      for (auto& c : t.containers) c.last_status = "STOPPED";
+    } else if (t.last_status == "RUNNING") {
+      t.last_status = "DEACTIVATING";
+      t.stopping_at = ctx.now;
+    }
+    stored = BERTH_TRY(CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision));
+  }
+  impl_->Notify(previous.get(), *stored);
+  return *stored;
+}
+
+Result<std::pair<std::vector<Task>, std::vector<Failure>>> Service::DescribeTasks(
+    const aws::RequestContext& ctx, const std::string& cluster,
+    const std::vector<std::string>& references) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  if (references.empty() || references.size() > 100) {
+    return Fail("InvalidParameterException", "tasks must list between 1 and 100 tasks.");
+  }
+  std::vector<std::pair<std::string, std::string>> wanted;  // (id, arn)
+  for (const auto& ref : references) {
+    std::string id = name ? ResourceId(scope, *name, "task", ref) : "";
+    std::string arn = id.empty() ? ref : impl_->Arn(scope, fmt::format("task/{}/{}", *name, id));
+    BERTH_CHECK(impl_->Authorize(ctx, "ecs:DescribeTasks", arn, cluster_arn));
+    wanted.emplace_back(id, arn);
+  }
+  if (!name) return Fail(name.error());
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  auto index = impl_->Index(scope, *name);
+  std::pair<std::vector<Task>, std::vector<Failure>> out;
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  for (const auto& [id, arn] : wanted) {
+    const auto* state = id.empty() ? nullptr : index->FindTask(id);
+    if (!state) {
+      out.second.push_back({arn, "MISSING", ""});
+      continue;
+    }
+    out.first.push_back(*state->record);
+  }
+  return out;
+}
+
+Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
+                                             const ListTasksRequest& request) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, request.cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : request.cluster));
+  std::string instance_id;
+  std::string resource = "*";
+  if (name && !request.container_instance.empty()) {
+    instance_id = ResourceId(scope, *name, "container-instance", request.container_instance);
+    if (!instance_id.empty()) {
+      resource = impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, instance_id));
+    }
+  }
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:ListTasks", resource, cluster_arn));
+  if (!name) return Fail(name.error());
+  if (!request.started_by.empty() &&
+      (!request.container_instance.empty() || !request.family.empty() ||
+       !request.service_name.empty())) {
+    return Fail("InvalidParameterException",
+                "startedBy must be the only filter when it is specified.");
+  }
+  std::string desired = request.desired_status.empty() ? "RUNNING" : request.desired_status;
+  if (desired != "RUNNING" && desired != "PENDING" && desired != "STOPPED") {
+    return Fail("InvalidParameterException",
+                fmt::format("desiredStatus should be one of [RUNNING,PENDING,STOPPED]: {}", desired));
+  }
+  if (!request.service_name.empty()) {
+    return Fail("ServiceNotFoundException", "Service not found.");
+  }
+  size_t limit = 0;
+  std::string start = BERTH_TRY(PageStart(request.page, limit));
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  if (!request.container_instance.empty() && instance_id.empty()) {
+    return Fail("InvalidParameterException", "The referenced container instance was not found.");
+  }
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  Page<std::string> out;
+  // ECS never sets a desired status of PENDING: that filter lists nothing.
+  if (desired == "PENDING") return out;
+  for (auto it = index->tasks().upper_bound(start); it != index->tasks().end(); ++it) {
+    const Task& t = *it->second.record;
+    if (t.desired_status != desired) continue;
+    if (!instance_id.empty() && t.container_instance_id != instance_id) continue;
+    if (!request.family.empty() && t.family != request.family) continue;
+    if (!request.started_by.empty() && t.started_by != request.started_by) continue;
+    if (!request.launch_type.empty() && t.launch_type != request.launch_type) continue;
+    if (out.items.size() == limit) {
+      out.next_token = PageToken(std::prev(it)->first);
+      break;
+    }
+    out.items.push_back(t.arn);
+  }
+  return out;
+}
+
+Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ctx,
+                                                   const TaskStateChange& change) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, change.cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : change.cluster));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:SubmitTaskStateChange", cluster_arn, cluster_arn));
+  if (!name) return Fail(name.error());
+  if (!change.status.empty() && change.status != "PENDING" && change.status != "RUNNING" &&
+      change.status != "STOPPED") {
+    return Fail("InvalidParameterException",
+                fmt::format("Invalid task status: {}", change.status));
+  }
+  BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  std::string id = ResourceId(scope, *name, "task", change.task);
+  auto index = impl_->Index(scope, *name);
+  std::shared_ptr<const Task> previous, stored;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    const auto* state = id.empty() ? nullptr : index->FindTask(id);
+    if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
+    previous = state->record;
+    if (previous->last_status == "STOPPED") return std::string("ACK");  // terminal
+    Task t = *previous;
+    bool changed = false;
+    for (const auto& cc : change.containers) {
+      auto it = std::find_if(t.containers.begin(), t.containers.end(),
+                             [&](const Container& c) { return c.name == cc.container_name; });
+      if (it == t.containers.end()) continue;
+      if (it->last_status == "STOPPED") continue;
+      if (!cc.status.empty() && cc.status != "PENDING" && cc.status != "RUNNING" &&
+          cc.status != "STOPPED") {
+        return Fail("InvalidParameterException",
+                    fmt::format("Invalid container status: {}", cc.status));
+      }
+      if (!cc.status.empty()) it->last_status = cc.status;
+      if (cc.exit_code) it->exit_code = cc.exit_code;
+      if (!cc.reason.empty()) it->reason = std::string(Utf8Prefix(cc.reason, 1024));
+      if (!cc.runtime_id.empty()) it->runtime_id = std::string(Utf8Prefix(cc.runtime_id, 255));
+      if (!cc.image_digest.empty()) it->image_digest = std::string(Utf8Prefix(cc.image_digest, 255));
+      if (!cc.network_bindings.empty()) it->network_bindings = cc.network_bindings;
+      changed = true;
+    }
+    if (change.pull_started_at && !t.pull_started_at) t.pull_started_at = change.pull_started_at;
+    if (change.pull_stopped_at && !t.pull_stopped_at) t.pull_stopped_at = change.pull_stopped_at;
+    if (change.pull_started_at || change.pull_stopped_at) changed = true;
+    const std::string& s = change.status;
+    if (s == "PENDING" && t.last_status == "PROVISIONING") {
+      t.last_status = "PENDING";
+      changed = true;
+    } else if (s == "RUNNING" && (IsPendingStatus(t.last_status))) {
+      t.last_status = "RUNNING";
+      t.started_at = ctx.now;
+      t.connectivity_at = ctx.now;
+      changed = true;
+    } else if (s == "STOPPED") {
+      bool started = t.started_at.has_value();
+      t.last_status = "STOPPED";
+      t.desired_status = "STOPPED";
+      if (!t.stopping_at && started) t.stopping_at = ctx.now;
+      t.stopped_at = ctx.now;
+      t.execution_stopped_at = change.execution_stopped_at.value_or(ctx.now);
+      if (t.stop_code.empty()) {
+        t.stop_code = started ? "EssentialContainerExited" : "TaskFailedToStart";
+        if (!change.reason.empty()) {
+          t.stopped_reason = std::string(Utf8Prefix(change.reason, 1024));
+        } else if (started) {
+          t.stopped_reason = "Essential container in task exited";
+        }
+      }
+      for (auto& c : t.containers) {
+        if (c.last_status != "STOPPED") c.last_status = "STOPPED";
+      }
+      changed = true;
+    }
+    if (!changed) return std::string("ACK");
+    t.version += 1;
+    stored = BERTH_TRY(CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision));
+  }
+  impl_->Notify(previous.get(), *stored);
+  return std::string("ACK");
+}
+
+Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,
+                                                   const std::string& region,
+                                                   const std::string& cluster,
+                                                   const std::string& instance_id) {
+  Scope scope{account, region};
+  auto index = impl_->Index(scope, cluster);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  std::vector<Task> out;
+  for (const auto& [_, state] : index->tasks()) {
+    if (state.record->container_instance_id == instance_id) out.push_back(*state.record);
+  }
+  return out;
+}
+
+Status Service::SweepStoppedTasks(TimePoint now) {
+  std::vector<std::shared_ptr<ClusterIndex>> indexes;
+  {
+    std::lock_guard lock(impl_->indexes_mu);
+    for (auto& [_, index] : impl_->indexes) indexes.push_back(index);
+  }
+  for (auto& index : indexes) {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    std::vector<std::pair<std::string, std::shared_ptr<const Task>>> expired;
+    for (const auto& [id, state] : index->tasks()) {
+      const Task& t = *state.record;
+      if (t.last_status == "STOPPED" && t.stopped_at &&
+          *t.stopped_at + impl_->options.stopped_task_retention < now) {
+        expired.emplace_back(id, state.record);
+      }
+    }
+    for (const auto& [id, task] : expired) {
+      const auto* state = index->FindTask(id);
+      // The key's scope is in the task's ARN: arn:aws:ecs:<region>:<account>:task/...
+      auto arn = ParseArn(task->arn);
+      if (!arn) continue;
+      std::string key = TaskKey(arn->account, arn->region, task->cluster, id);
+      store::Txn txn;
+      txn.compares.push_back({key, state->mod_revision});
+      txn.ops.push_back(store::Op::Delete(key));
+      auto result = BERTH_TRY(impl_->kv.Commit(txn));
+      if (result.succeeded) index->RemoveTask(id);
+    }
+  }
+  return {};
+}
+
+}  // namespace berth::ecs
