@@ -370,4 +370,28 @@ Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std
   return out;
 }
 
+Result<InstanceView> Service::AuthorizePoll(const aws::RequestContext& ctx,
+                                            const std::string& cluster,
+                                            const std::string& reference) {
+  Scope scope = ScopeOf(ctx);
+  auto name = ClusterName(scope, cluster);
+  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+  std::string id = name ? ResourceId(scope, *name, "container-instance", reference) : "";
+  std::string arn =
+      id.empty() ? reference : impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, id));
+  BERTH_CHECK(impl_->Authorize(ctx, "ecs:Poll", arn, cluster_arn));
+  if (!name || !impl_->ActiveCluster(scope, *name)) {
+    return Fail("InvalidClusterException", "The cluster is not valid.");
+  }
+  auto index = impl_->Index(scope, *name);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  const auto* state = id.empty() ? nullptr : index->FindInstance(id);
+  if (!state) return Fail("InvalidInstanceException", "The container instance is not valid.");
+  if (state->record->status == "INACTIVE") {
+    return Fail("InactiveInstanceException", "The container instance is inactive.");
+  }
+  return impl_->ViewOf(*index, *state, scope);
+}
+
 }  // namespace berth::ecs

@@ -188,6 +188,25 @@ Status Service::Impl::AuthorizePassRole(const aws::RequestContext& ctx, const st
   return access.Authorize(ctx, "iam:PassRole", role_arn, res);
 }
 
+Status Service::Impl::CheckAssumable(const std::string& role_arn) {
+  if (role_arn.empty()) return {};
+  auto unable = [&] {
+    return Fail("InvalidParameterException",
+                fmt::format("ECS was unable to assume the role '{}' that was provided for this "
+                            "task. Please verify that the role being passed has the proper trust "
+                            "relationship and permissions and that your IAM user has permissions "
+                            "to pass this role.",
+                            role_arn));
+  };
+  auto arn = ParseArn(role_arn);
+  if (!arn || arn->service != "iam" || !arn->resource.starts_with("role/")) return unable();
+  std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
+  auto role = iam.GetRole(arn->account, name);
+  if (!role || role->arn != role_arn) return unable();
+  if (!access.CheckTrust(nullptr, "ecs-tasks.amazonaws.com", *role, "", "")) return unable();
+  return {};
+}
+
 bool Service::Impl::AgentConnected(const Scope& scope, const std::string& cluster,
                                    const std::string& id) const {
   if (!options.agent_presence) return true;
@@ -223,6 +242,13 @@ std::string Service::ClusterArn(const aws::RequestContext& ctx, const std::strin
   Scope scope = ScopeOf(ctx);
   auto name = ClusterName(scope, cluster);
   return impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
+}
+
+Status Service::DiscoverPollEndpoint(const aws::RequestContext& ctx, const std::string& cluster,
+                                     const std::string& instance) {
+  (void)cluster;
+  (void)instance;
+  return impl_->Authorize(ctx, "ecs:DiscoverPollEndpoint", "*");
 }
 
 // ---- Clusters ---------------------------------------------------------------
@@ -517,6 +543,12 @@ Result<TaskDefinition> Service::DeregisterTaskDefinition(const aws::RequestConte
         return std::optional(std::move(td));
       },
       {.what = "task definition"});
+}
+
+Result<TaskDefinition> Service::TaskDefinitionOf(const std::string& account,
+                                                 const std::string& region,
+                                                 const std::string& arn) {
+  return impl_->ResolveTaskDefinition(Scope{account, region}, arn);
 }
 
 Result<TaskDefinition> Service::DescribeTaskDefinition(const aws::RequestContext& ctx,

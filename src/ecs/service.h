@@ -231,6 +231,10 @@ class Service {
   Result<std::string> SubmitTaskStateChange(const aws::RequestContext& ctx,
                                             const TaskStateChange& change);
 
+  // DiscoverPollEndpoint's permission check (the endpoint is the server's own).
+  Status DiscoverPollEndpoint(const aws::RequestContext& ctx, const std::string& cluster,
+                              const std::string& instance);
+
   // The ARN of a cluster named by name or ARN in the caller's account/region.
   std::string ClusterArn(const aws::RequestContext& ctx, const std::string& cluster) const;
 
@@ -238,6 +242,16 @@ class Service {
   Result<std::vector<Task>> TasksOfInstance(const std::string& account, const std::string& region,
                                             const std::string& cluster,
                                             const std::string& instance_id);
+
+  // The definition a task runs (no authorization: for the agent session).
+  Result<TaskDefinition> TaskDefinitionOf(const std::string& account, const std::string& region,
+                                          const std::string& arn);
+
+  // The agent session's upgrade check: ecs:Poll on the container instance
+  // (with ecs:cluster), which must be registered (ACTIVE or DRAINING).
+  // InvalidInstanceException / InvalidClusterException otherwise, as ACS names them.
+  Result<InstanceView> AuthorizePoll(const aws::RequestContext& ctx, const std::string& cluster,
+                                     const std::string& instance);
 
   void AddTaskListener(TaskListener listener);
 

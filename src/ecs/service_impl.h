@@ -58,6 +58,11 @@ struct Service::Impl {
                    const std::string& resource, const std::string& cluster_arn = {});
   Status AuthorizePassRole(const aws::RequestContext& ctx, const std::string& role_arn);
 
+  // RunTask's check that the platform can assume a role the task passes:
+  // the role exists and its trust policy lets ecs-tasks.amazonaws.com in.
+  // InvalidParameterException with ECS's message otherwise.
+  Status CheckAssumable(const std::string& role_arn);
+
   std::string Arn(const Scope& scope, std::string_view resource) const;
   std::string NewId();  // 32 lower-case hex
   InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,

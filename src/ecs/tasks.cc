@@ -41,14 +41,6 @@ void ApplyOverride(const TaskOverride& overrides, ContainerDefinition& c) {
   }
 }
 
-int64_t ParseUnits(const std::string& text) {
-  int64_t v = 0;
-  for (char ch : text) {
-    if (ch < '0' || ch > '9') return 0;
-    v = v * 10 + (ch - '0');
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -90,6 +82,8 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
   if (task_role != execution_role) BERTH_CHECK(impl.AuthorizePassRole(ctx, task_role));
   if (!name) return Fail(name.error());
   p.cluster = *name;
+  BERTH_CHECK(impl.CheckAssumable(execution_role));
+  if (task_role != execution_role) BERTH_CHECK(impl.CheckAssumable(task_role));
   if (p.td.status != "ACTIVE") {
     return Fail("InvalidParameterException", "TaskDefinition is inactive");
   }

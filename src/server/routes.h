@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aws/gateway.h"
+#include "ecs/service.h"
 #include "iam/access_control.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
@@ -35,6 +36,12 @@ aws::QueryService IamRoutes(IamDeps deps);
 aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize);
 aws::JsonService KmsRoutes(kms::Service& kms);
 aws::JsonService SecretsRoutes(secrets::Service& secrets);
+// Where agents reach the server (DiscoverPollEndpoint's answer): the
+// server's own URL, known once it listens.
+struct EcsEndpoints {
+  std::function<std::string()> base;
+};
+aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints);
 // berth's operator API (accounts); `operator_account` is the default account.
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
                              std::string operator_account);

@@ -1,0 +1,570 @@
+// Amazon ECS's wire shapes (JSON 1.1, target prefix
+// AmazonEC2ContainerServiceV20141113, signing name "ecs"), as the botocore
+// model ecs/2014-11-13 defines them. Timestamps are epoch seconds; task and
+// container cpu/memory are strings, as ECS returns them.
+#include <fmt/format.h>
+
+#include "aws/json_reader.h"
+#include "common/json.h"
+#include "ecs/service.h"
+#include "ecs/task_definition_codec.h"
+#include "server/routes.h"
+
+namespace berth::server {
+
+namespace {
+
+using aws::JsonReader;
+using json::Json;
+
+double Epoch(TimePoint t) { return ToEpochSeconds(t); }
+
+void PutTime(Json& j, const char* key, const std::optional<TimePoint>& t) {
+  if (t) j[key] = Epoch(*t);
+}
+
+Json TagsJson(const std::vector<ecs::Tag>& tags) {
+  Json out = Json::array();
+  for (const auto& t : tags) out.push_back({{"key", t.key}, {"value", t.value}});
+  return out;
+}
+
+Json FailuresJson(const std::vector<ecs::Failure>& failures) {
+  Json out = Json::array();
+  for (const auto& f : failures) {
+    Json j = {{"arn", f.arn}, {"reason", f.reason}};
+    if (!f.detail.empty()) j["detail"] = f.detail;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::vector<ecs::Tag>> ReadTags(const JsonReader& in, std::string_view name = "tags") {
+  std::vector<ecs::Tag> tags;
+  for (const auto& t : BERTH_TRY(in.ObjectsOr(name))) {
+    tags.push_back({BERTH_TRY(t.StringOr("key")), BERTH_TRY(t.StringOr("value"))});
+  }
+  return tags;
+}
+
+Result<ecs::PageRequest> ReadPage(const JsonReader& in) {
+  ecs::PageRequest page;
+  page.next_token = BERTH_TRY(in.StringOr("nextToken"));
+  auto max = BERTH_TRY(in.OptionalInt("maxResults"));
+  if (max) page.max_results = static_cast<int>(std::clamp<int64_t>(*max, -1, 1'000'000));
+  return page;
+}
+
+Json PageJson(const ecs::Page<std::string>& page, const char* key) {
+  Json out = {{key, page.items}};
+  if (!page.next_token.empty()) out["nextToken"] = page.next_token;
+  return out;
+}
+
+bool Includes(const std::vector<std::string>& include, std::string_view what) {
+  return std::find(include.begin(), include.end(), what) != include.end();
+}
+
+Json ClusterJson(const ecs::ClusterView& v, const std::vector<std::string>& include) {
+  const ecs::Cluster& c = v.cluster;
+  Json settings = Json::array();
+  for (const auto& s : c.settings) settings.push_back({{"name", s.name}, {"value", s.value}});
+  Json j = {{"clusterArn", c.arn},
+            {"clusterName", c.name},
+            {"status", c.status},
+            {"registeredContainerInstancesCount", v.registered_container_instances_count},
+            {"runningTasksCount", v.running_tasks_count},
+            {"pendingTasksCount", v.pending_tasks_count},
+            {"activeServicesCount", v.active_services_count},
+            {"statistics", Json::array()},
+            {"tags", Json::array()},
+            {"settings", std::move(settings)},
+            {"capacityProviders", Json::array()},
+            {"defaultCapacityProviderStrategy", Json::array()}};
+  if (Includes(include, "TAGS")) j["tags"] = TagsJson(c.tags);
+  if (Includes(include, "STATISTICS")) {
+    j["statistics"] = Json::array({
+        {{"name", "runningEC2TasksCount"}, {"value", std::to_string(v.running_tasks_count)}},
+        {{"name", "pendingEC2TasksCount"}, {"value", std::to_string(v.pending_tasks_count)}},
+    });
+  }
+  return j;
+}
+
+Json ResourcesJson(const std::vector<ecs::Resource>& resources) {
+  Json out = Json::array();
+  for (const auto& r : resources) {
+    Json j = {{"name", r.name}, {"type", r.type}, {"doubleValue", r.double_value},
+              {"longValue", r.type == "LONG" ? r.integer_value : 0},
+              {"integerValue", r.type == "INTEGER" ? r.integer_value : 0}};
+    if (r.type == "STRINGSET") j["stringSetValue"] = r.string_set;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Json AttributesJson(const std::vector<ecs::Attribute>& attributes) {
+  Json out = Json::array();
+  for (const auto& a : attributes) {
+    Json j = {{"name", a.name}};
+    if (a.value) j["value"] = *a.value;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Json InstanceJson(const ecs::InstanceView& v, bool with_tags) {
+  const ecs::ContainerInstance& i = v.instance;
+  Json j = {{"containerInstanceArn", i.arn},
+            {"ec2InstanceId", i.ec2_instance_id},
+            {"version", i.version},
+            {"versionInfo",
+             {{"agentVersion", i.version_info.agent_version},
+              {"agentHash", i.version_info.agent_hash},
+              {"dockerVersion", i.version_info.docker_version}}},
+            {"remainingResources", ResourcesJson(v.remaining_resources)},
+            {"registeredResources", ResourcesJson(i.registered_resources)},
+            {"status", i.status},
+            {"agentConnected", v.agent_connected},
+            {"runningTasksCount", v.running_tasks_count},
+            {"pendingTasksCount", v.pending_tasks_count},
+            {"attributes", AttributesJson(i.attributes)},
+            {"registeredAt", Epoch(i.registered_at)},
+            {"attachments", Json::array()}};
+  if (!i.status_reason.empty()) j["statusReason"] = i.status_reason;
+  if (with_tags) j["tags"] = TagsJson(i.tags);
+  return j;
+}
+
+Json OverridesJson(const ecs::TaskOverride& o) {
+  Json containers = Json::array();
+  for (const auto& c : o.container_overrides) {
+    Json j = {{"name", c.name}};
+    if (c.command) j["command"] = *c.command;
+    if (!c.environment.empty()) {
+      Json env = Json::array();
+      for (const auto& e : c.environment) env.push_back({{"name", e.name}, {"value", e.value}});
+      j["environment"] = std::move(env);
+    }
+    if (c.cpu) j["cpu"] = *c.cpu;
+    if (c.memory) j["memory"] = *c.memory;
+    if (c.memory_reservation) j["memoryReservation"] = *c.memory_reservation;
+    containers.push_back(std::move(j));
+  }
+  Json out = {{"containerOverrides", std::move(containers)},
+              {"inferenceAcceleratorOverrides", Json::array()}};
+  if (!o.cpu.empty()) out["cpu"] = o.cpu;
+  if (!o.memory.empty()) out["memory"] = o.memory;
+  if (!o.execution_role_arn.empty()) out["executionRoleArn"] = o.execution_role_arn;
+  if (!o.task_role_arn.empty()) out["taskRoleArn"] = o.task_role_arn;
+  return out;
+}
+
+Json TaskJson(const ecs::Task& t, const std::string& cluster_arn, const std::string& instance_arn,
+              bool with_tags) {
+  Json containers = Json::array();
+  for (const auto& c : t.containers) {
+    Json bindings = Json::array();
+    for (const auto& b : c.network_bindings) {
+      bindings.push_back({{"bindIP", b.bind_ip},
+                          {"containerPort", b.container_port},
+                          {"hostPort", b.host_port},
+                          {"protocol", b.protocol}});
+    }
+    Json cj = {{"containerArn", c.arn},
+               {"taskArn", t.arn},
+               {"name", c.name},
+               {"image", c.image},
+               {"lastStatus", c.last_status},
+               {"networkBindings", std::move(bindings)},
+               {"networkInterfaces", Json::array()},
+               {"cpu", std::to_string(c.cpu)}};
+    if (!c.image_digest.empty()) cj["imageDigest"] = c.image_digest;
+    if (!c.runtime_id.empty()) cj["runtimeId"] = c.runtime_id;
+    if (c.exit_code) cj["exitCode"] = *c.exit_code;
+    if (!c.reason.empty()) cj["reason"] = c.reason;
+    if (!c.health_status.empty()) cj["healthStatus"] = c.health_status;
+    if (c.memory) cj["memory"] = std::to_string(*c.memory);
+    if (c.memory_reservation) cj["memoryReservation"] = std::to_string(*c.memory_reservation);
+    containers.push_back(std::move(cj));
+  }
+  Json j = {{"taskArn", t.arn},
+            {"clusterArn", cluster_arn},
+            {"taskDefinitionArn", t.task_definition_arn},
+            {"overrides", OverridesJson(t.overrides)},
+            {"lastStatus", t.last_status},
+            {"desiredStatus", t.desired_status},
+            {"containers", std::move(containers)},
+            {"version", t.version},
+            {"createdAt", Epoch(t.created_at)},
+            {"group", t.group},
+            {"launchType", t.launch_type},
+            {"healthStatus", t.health_status},
+            {"enableExecuteCommand", false},
+            {"attachments", Json::array()},
+            {"tags", Json::array()}};
+  if (!instance_arn.empty()) j["containerInstanceArn"] = instance_arn;
+  if (!t.cpu.empty()) j["cpu"] = t.cpu;
+  if (!t.memory.empty()) j["memory"] = t.memory;
+  if (!t.started_by.empty()) j["startedBy"] = t.started_by;
+  if (!t.platform_version.empty()) {
+    j["platformVersion"] = t.platform_version;
+    j["platformFamily"] = "Linux";
+  }
+  if (!t.stop_code.empty()) j["stopCode"] = t.stop_code;
+  if (!t.stopped_reason.empty()) j["stoppedReason"] = t.stopped_reason;
+  if (t.connectivity_at) j["connectivity"] = "CONNECTED";
+  PutTime(j, "connectivityAt", t.connectivity_at);
+  PutTime(j, "pullStartedAt", t.pull_started_at);
+  PutTime(j, "pullStoppedAt", t.pull_stopped_at);
+  PutTime(j, "startedAt", t.started_at);
+  PutTime(j, "stoppingAt", t.stopping_at);
+  PutTime(j, "stoppedAt", t.stopped_at);
+  PutTime(j, "executionStoppedAt", t.execution_stopped_at);
+  if (with_tags) j["tags"] = TagsJson(t.tags);
+  return j;
+}
+
+// The ARN prefix "arn:aws:ecs:<region>:<account>:" of a task's ARN.
+std::string ArnPrefix(const std::string& task_arn) {
+  size_t colon = 0;
+  for (int i = 0; i < 5 && colon != std::string::npos; ++i) colon = task_arn.find(':', colon + 1);
+  return colon == std::string::npos ? std::string() : task_arn.substr(0, colon + 1);
+}
+
+Json TaskJson(const ecs::Task& t, bool with_tags) {
+  std::string prefix = ArnPrefix(t.arn);
+  std::string instance_arn =
+      t.container_instance_id.empty()
+          ? std::string()
+          : fmt::format("{}container-instance/{}/{}", prefix, t.cluster, t.container_instance_id);
+  return TaskJson(t, prefix + "cluster/" + t.cluster, instance_arn, with_tags);
+}
+
+Json TaskDefinitionJson(const ecs::TaskDefinition& td) {
+  return Json::parse(ecs::TaskDefinitionToJson(td));
+}
+
+Result<ecs::TaskOverride> ReadOverrides(const JsonReader& in) {
+  ecs::TaskOverride o;
+  auto obj = BERTH_TRY(in.OptionalObject("overrides"));
+  if (!obj) return o;
+  for (const auto& c : BERTH_TRY(obj->ObjectsOr("containerOverrides"))) {
+    ecs::ContainerOverride co;
+    co.name = BERTH_TRY(c.StringOr("name"));
+    co.command = BERTH_TRY(c.OptionalStrings("command"));
+    for (const auto& e : BERTH_TRY(c.ObjectsOr("environment"))) {
+      co.environment.push_back({BERTH_TRY(e.StringOr("name")), BERTH_TRY(e.StringOr("value"))});
+    }
+    if (auto v = BERTH_TRY(c.OptionalInt("cpu"))) co.cpu = static_cast<int>(*v);
+    if (auto v = BERTH_TRY(c.OptionalInt("memory"))) co.memory = static_cast<int>(*v);
+    if (auto v = BERTH_TRY(c.OptionalInt("memoryReservation"))) {
+      co.memory_reservation = static_cast<int>(*v);
+    }
+    o.container_overrides.push_back(std::move(co));
+  }
+  o.cpu = BERTH_TRY(obj->StringOr("cpu"));
+  o.memory = BERTH_TRY(obj->StringOr("memory"));
+  o.execution_role_arn = BERTH_TRY(obj->StringOr("executionRoleArn"));
+  o.task_role_arn = BERTH_TRY(obj->StringOr("taskRoleArn"));
+  return o;
+}
+
+Result<ecs::RunTaskRequest> ReadRunTask(const JsonReader& in) {
+  ecs::RunTaskRequest r;
+  r.cluster = BERTH_TRY(in.StringOr("cluster"));
+  r.task_definition = BERTH_TRY(in.String("taskDefinition"));
+  r.count = static_cast<int>(
+      std::clamp<int64_t>(BERTH_TRY(in.OptionalInt("count")).value_or(1), -1, 1000));
+  r.launch_type = BERTH_TRY(in.StringOr("launchType"));
+  r.platform_version = BERTH_TRY(in.StringOr("platformVersion"));
+  r.group = BERTH_TRY(in.StringOr("group"));
+  r.started_by = BERTH_TRY(in.StringOr("startedBy"));
+  r.overrides = BERTH_TRY(ReadOverrides(in));
+  for (const auto& c : BERTH_TRY(in.ObjectsOr("placementConstraints"))) {
+    r.placement_constraints.push_back(
+        {BERTH_TRY(c.StringOr("type")), BERTH_TRY(c.StringOr("expression"))});
+  }
+  for (const auto& s : BERTH_TRY(in.ObjectsOr("placementStrategy"))) {
+    r.placement_strategy.push_back({BERTH_TRY(s.StringOr("type")), BERTH_TRY(s.StringOr("field"))});
+  }
+  r.has_network_configuration = in.Has("networkConfiguration");
+  r.tags = BERTH_TRY(ReadTags(in));
+  r.client_token = BERTH_TRY(in.StringOr("clientToken"));
+  r.container_instances = BERTH_TRY(in.StringsOr("containerInstances"));
+  return r;
+}
+
+Json RunTaskJson(const ecs::RunTaskResult& result) {
+  Json tasks = Json::array();
+  for (const auto& t : result.tasks) tasks.push_back(TaskJson(t, true));
+  return {{"tasks", std::move(tasks)}, {"failures", FailuresJson(result.failures)}};
+}
+
+Result<std::optional<TimePoint>> ReadTime(const JsonReader& in, std::string_view name) {
+  auto v = BERTH_TRY(in.OptionalDouble(name));
+  if (!v) return std::optional<TimePoint>();
+  return std::optional<TimePoint>(
+      TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(*v))));
+}
+
+Result<std::vector<ecs::NetworkBinding>> ReadBindings(const JsonReader& in) {
+  std::vector<ecs::NetworkBinding> out;
+  for (const auto& b : BERTH_TRY(in.ObjectsOr("networkBindings"))) {
+    ecs::NetworkBinding nb;
+    nb.bind_ip = BERTH_TRY(b.StringOr("bindIP", "0.0.0.0"));
+    nb.container_port = static_cast<int>(BERTH_TRY(b.OptionalInt("containerPort")).value_or(0));
+    nb.host_port = static_cast<int>(BERTH_TRY(b.OptionalInt("hostPort")).value_or(0));
+    nb.protocol = BERTH_TRY(b.StringOr("protocol", "tcp"));
+    out.push_back(std::move(nb));
+  }
+  return out;
+}
+
+Result<ecs::ContainerStateChange> ReadContainerChange(const JsonReader& c) {
+  ecs::ContainerStateChange cc;
+  cc.container_name = BERTH_TRY(c.StringOr("containerName"));
+  cc.image_digest = BERTH_TRY(c.StringOr("imageDigest"));
+  cc.runtime_id = BERTH_TRY(c.StringOr("runtimeId"));
+  if (auto v = BERTH_TRY(c.OptionalInt("exitCode"))) cc.exit_code = static_cast<int>(*v);
+  cc.network_bindings = BERTH_TRY(ReadBindings(c));
+  cc.reason = BERTH_TRY(c.StringOr("reason"));
+  cc.status = BERTH_TRY(c.StringOr("status"));
+  return cc;
+}
+
+using Handler = std::function<Result<Json>(ecs::Service&, const aws::RequestContext&,
+                                           const JsonReader&)>;
+
+}  // namespace
+
+aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
+  aws::JsonService svc;
+  svc.signing_name = "ecs";
+  svc.target_prefix = "AmazonEC2ContainerServiceV20141113";
+  auto add = [&](const char* name, Handler handler) {
+    svc.operations[name] = [&ecs, handler = std::move(handler)](
+                               const aws::RequestContext& ctx,
+                               std::string_view body) -> Result<std::string> {
+      auto in = BERTH_TRY(JsonReader::Parse(body));
+      auto out = BERTH_TRY(handler(ecs, ctx, in));
+      return json::Dump(out);
+    };
+  };
+
+  // ---- Clusters
+  add("CreateCluster", [](ecs::Service& s, const aws::RequestContext& ctx,
+                          const JsonReader& in) -> Result<Json> {
+    std::vector<ecs::KeyValue> settings;
+    for (const auto& st : BERTH_TRY(in.ObjectsOr("settings"))) {
+      settings.push_back({BERTH_TRY(st.StringOr("name")), BERTH_TRY(st.StringOr("value"))});
+    }
+    auto view = BERTH_TRY(s.CreateCluster(ctx, BERTH_TRY(in.StringOr("clusterName")),
+                                          BERTH_TRY(ReadTags(in)), std::move(settings)));
+    return Json{{"cluster", ClusterJson(view, {"TAGS"})}};
+  });
+  add("DeleteCluster", [](ecs::Service& s, const aws::RequestContext& ctx,
+                          const JsonReader& in) -> Result<Json> {
+    auto view = BERTH_TRY(s.DeleteCluster(ctx, BERTH_TRY(in.String("cluster"))));
+    return Json{{"cluster", ClusterJson(view, {})}};
+  });
+  add("DescribeClusters", [](ecs::Service& s, const aws::RequestContext& ctx,
+                             const JsonReader& in) -> Result<Json> {
+    auto include = BERTH_TRY(in.StringsOr("include"));
+    auto [views, failures] = BERTH_TRY(s.DescribeClusters(ctx, BERTH_TRY(in.StringsOr("clusters"))));
+    Json clusters = Json::array();
+    for (const auto& v : views) clusters.push_back(ClusterJson(v, include));
+    return Json{{"clusters", std::move(clusters)}, {"failures", FailuresJson(failures)}};
+  });
+  add("ListClusters", [](ecs::Service& s, const aws::RequestContext& ctx,
+                         const JsonReader& in) -> Result<Json> {
+    return PageJson(BERTH_TRY(s.ListClusters(ctx, BERTH_TRY(ReadPage(in)))), "clusterArns");
+  });
+
+  // ---- Task definitions
+  // The definition is read by its own codec (ecs/task_definition_codec.h):
+  // its wire form is also its record.
+  svc.operations["RegisterTaskDefinition"] =
+      [&ecs](const aws::RequestContext& ctx, std::string_view body) -> Result<std::string> {
+    BERTH_CHECK(JsonReader::Parse(body));
+    auto td = BERTH_TRY(ecs::TaskDefinitionFromRequest(body));
+    auto registered = BERTH_TRY(ecs.RegisterTaskDefinition(ctx, std::move(td)));
+    Json out = {{"taskDefinition", TaskDefinitionJson(registered)},
+                {"tags", TagsJson(registered.tags)}};
+    return json::Dump(out);
+  };
+  add("DeregisterTaskDefinition", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                     const JsonReader& in) -> Result<Json> {
+    auto td = BERTH_TRY(s.DeregisterTaskDefinition(ctx, BERTH_TRY(in.String("taskDefinition"))));
+    return Json{{"taskDefinition", TaskDefinitionJson(td)}};
+  });
+  add("DescribeTaskDefinition", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                   const JsonReader& in) -> Result<Json> {
+    auto include = BERTH_TRY(in.StringsOr("include"));
+    auto td = BERTH_TRY(s.DescribeTaskDefinition(ctx, BERTH_TRY(in.String("taskDefinition"))));
+    Json out = {{"taskDefinition", TaskDefinitionJson(td)}};
+    if (Includes(include, "TAGS")) out["tags"] = TagsJson(td.tags);
+    return out;
+  });
+  add("ListTaskDefinitions", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                const JsonReader& in) -> Result<Json> {
+    ecs::ListTaskDefinitionsRequest r;
+    r.family_prefix = BERTH_TRY(in.StringOr("familyPrefix"));
+    r.status = BERTH_TRY(in.StringOr("status", "ACTIVE"));
+    std::string sort = BERTH_TRY(in.StringOr("sort", "ASC"));
+    if (sort != "ASC" && sort != "DESC") {
+      return Fail("InvalidParameterException", "sort must be ASC or DESC.");
+    }
+    r.descending = sort == "DESC";
+    r.page = BERTH_TRY(ReadPage(in));
+    return PageJson(BERTH_TRY(s.ListTaskDefinitions(ctx, r)), "taskDefinitionArns");
+  });
+  add("ListTaskDefinitionFamilies", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                       const JsonReader& in) -> Result<Json> {
+    ecs::ListFamiliesRequest r;
+    r.family_prefix = BERTH_TRY(in.StringOr("familyPrefix"));
+    r.status = BERTH_TRY(in.StringOr("status", "ALL"));
+    r.page = BERTH_TRY(ReadPage(in));
+    return PageJson(BERTH_TRY(s.ListTaskDefinitionFamilies(ctx, r)), "families");
+  });
+
+  // ---- Container instances
+  add("RegisterContainerInstance", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                      const JsonReader& in) -> Result<Json> {
+    ecs::RegisterInstanceRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.container_instance_arn = BERTH_TRY(in.StringOr("containerInstanceArn"));
+    for (const auto& res : BERTH_TRY(in.ObjectsOr("totalResources"))) {
+      ecs::Resource out;
+      out.name = BERTH_TRY(res.StringOr("name"));
+      out.type = BERTH_TRY(res.StringOr("type", "INTEGER"));
+      if (out.type == "LONG") {
+        out.integer_value = BERTH_TRY(res.OptionalInt("longValue")).value_or(0);
+      } else {
+        out.integer_value = BERTH_TRY(res.OptionalInt("integerValue")).value_or(0);
+      }
+      out.double_value = BERTH_TRY(res.OptionalDouble("doubleValue")).value_or(0);
+      out.string_set = BERTH_TRY(res.StringsOr("stringSetValue"));
+      r.total_resources.push_back(std::move(out));
+    }
+    for (const auto& a : BERTH_TRY(in.ObjectsOr("attributes"))) {
+      r.attributes.push_back({BERTH_TRY(a.StringOr("name")), BERTH_TRY(a.OptionalString("value"))});
+    }
+    if (auto v = BERTH_TRY(in.OptionalObject("versionInfo"))) {
+      r.version_info = {BERTH_TRY(v->StringOr("agentVersion")), BERTH_TRY(v->StringOr("agentHash")),
+                        BERTH_TRY(v->StringOr("dockerVersion"))};
+    }
+    r.instance_identity_document = BERTH_TRY(in.StringOr("instanceIdentityDocument"));
+    r.tags = BERTH_TRY(ReadTags(in));
+    r.client_token = BERTH_TRY(in.StringOr("clientToken"));
+    auto view = BERTH_TRY(s.RegisterContainerInstance(ctx, std::move(r)));
+    return Json{{"containerInstance", InstanceJson(view, true)}};
+  });
+  add("DeregisterContainerInstance", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                        const JsonReader& in) -> Result<Json> {
+    auto view = BERTH_TRY(s.DeregisterContainerInstance(
+        ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.String("containerInstance")),
+        BERTH_TRY(in.BoolOr("force", false))));
+    return Json{{"containerInstance", InstanceJson(view, false)}};
+  });
+  add("DescribeContainerInstances", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                       const JsonReader& in) -> Result<Json> {
+    bool tags = Includes(BERTH_TRY(in.StringsOr("include")), "TAGS");
+    auto [views, failures] = BERTH_TRY(s.DescribeContainerInstances(
+        ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.Strings("containerInstances"))));
+    Json out = Json::array();
+    for (const auto& v : views) out.push_back(InstanceJson(v, tags));
+    return Json{{"containerInstances", std::move(out)}, {"failures", FailuresJson(failures)}};
+  });
+  add("ListContainerInstances", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                   const JsonReader& in) -> Result<Json> {
+    return PageJson(BERTH_TRY(s.ListContainerInstances(
+                        ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.StringOr("filter")),
+                        BERTH_TRY(in.StringOr("status")), BERTH_TRY(ReadPage(in)))),
+                    "containerInstanceArns");
+  });
+  add("UpdateContainerInstancesState", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                          const JsonReader& in) -> Result<Json> {
+    auto [views, failures] = BERTH_TRY(s.UpdateContainerInstancesState(
+        ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.Strings("containerInstances")),
+        BERTH_TRY(in.String("status"))));
+    Json out = Json::array();
+    for (const auto& v : views) out.push_back(InstanceJson(v, false));
+    return Json{{"containerInstances", std::move(out)}, {"failures", FailuresJson(failures)}};
+  });
+
+  // ---- Tasks
+  add("RunTask", [](ecs::Service& s, const aws::RequestContext& ctx,
+                    const JsonReader& in) -> Result<Json> {
+    return RunTaskJson(BERTH_TRY(s.RunTask(ctx, BERTH_TRY(ReadRunTask(in)))));
+  });
+  add("StartTask", [](ecs::Service& s, const aws::RequestContext& ctx,
+                      const JsonReader& in) -> Result<Json> {
+    auto r = BERTH_TRY(ReadRunTask(in));
+    if (r.container_instances.empty()) BERTH_TRY(in.Strings("containerInstances"));
+    return RunTaskJson(BERTH_TRY(s.StartTask(ctx, std::move(r))));
+  });
+  add("StopTask", [](ecs::Service& s, const aws::RequestContext& ctx,
+                     const JsonReader& in) -> Result<Json> {
+    auto task = BERTH_TRY(s.StopTask(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                     BERTH_TRY(in.String("task")), BERTH_TRY(in.StringOr("reason"))));
+    return Json{{"task", TaskJson(task, false)}};
+  });
+  add("DescribeTasks", [](ecs::Service& s, const aws::RequestContext& ctx,
+                          const JsonReader& in) -> Result<Json> {
+    bool tags = Includes(BERTH_TRY(in.StringsOr("include")), "TAGS");
+    auto [tasks, failures] = BERTH_TRY(
+        s.DescribeTasks(ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.Strings("tasks"))));
+    Json out = Json::array();
+    for (const auto& t : tasks) out.push_back(TaskJson(t, tags));
+    return Json{{"tasks", std::move(out)}, {"failures", FailuresJson(failures)}};
+  });
+  add("ListTasks", [](ecs::Service& s, const aws::RequestContext& ctx,
+                      const JsonReader& in) -> Result<Json> {
+    ecs::ListTasksRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.container_instance = BERTH_TRY(in.StringOr("containerInstance"));
+    r.family = BERTH_TRY(in.StringOr("family"));
+    r.started_by = BERTH_TRY(in.StringOr("startedBy"));
+    r.service_name = BERTH_TRY(in.StringOr("serviceName"));
+    r.desired_status = BERTH_TRY(in.StringOr("desiredStatus"));
+    r.launch_type = BERTH_TRY(in.StringOr("launchType"));
+    r.page = BERTH_TRY(ReadPage(in));
+    return PageJson(BERTH_TRY(s.ListTasks(ctx, r)), "taskArns");
+  });
+
+  // ---- What the agent calls
+  add("SubmitTaskStateChange", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                  const JsonReader& in) -> Result<Json> {
+    ecs::TaskStateChange c;
+    c.cluster = BERTH_TRY(in.StringOr("cluster"));
+    c.task = BERTH_TRY(in.String("task"));
+    c.status = BERTH_TRY(in.StringOr("status"));
+    c.reason = BERTH_TRY(in.StringOr("reason"));
+    for (const auto& cc : BERTH_TRY(in.ObjectsOr("containers"))) {
+      c.containers.push_back(BERTH_TRY(ReadContainerChange(cc)));
+    }
+    c.pull_started_at = BERTH_TRY(ReadTime(in, "pullStartedAt"));
+    c.pull_stopped_at = BERTH_TRY(ReadTime(in, "pullStoppedAt"));
+    c.execution_stopped_at = BERTH_TRY(ReadTime(in, "executionStoppedAt"));
+    return Json{{"acknowledgment", BERTH_TRY(s.SubmitTaskStateChange(ctx, c))}};
+  });
+  add("SubmitContainerStateChange", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                       const JsonReader& in) -> Result<Json> {
+    ecs::TaskStateChange c;
+    c.cluster = BERTH_TRY(in.StringOr("cluster"));
+    c.task = BERTH_TRY(in.String("task"));
+    c.containers.push_back(BERTH_TRY(ReadContainerChange(in)));
+    return Json{{"acknowledgment", BERTH_TRY(s.SubmitTaskStateChange(ctx, c))}};
+  });
+  add("DiscoverPollEndpoint", [endpoints](ecs::Service& s, const aws::RequestContext& ctx,
+                                          const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(s.DiscoverPollEndpoint(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                       BERTH_TRY(in.StringOr("containerInstance"))));
+    std::string base = endpoints.base ? endpoints.base() : std::string();
+    return Json{{"endpoint", base}, {"telemetryEndpoint", base}, {"serviceConnectEndpoint", base}};
+  });
+  return svc;
+}
+
+}  // namespace berth::server
