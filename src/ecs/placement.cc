@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -48,7 +49,8 @@ Result<Plan> MakePlan(const std::vector<PlacementConstraint>& constraints,
   Plan plan;
   for (const auto& c : constraints) {
     if (c.type == "distinctInstance") {
-      if (!c.expression.empty()) return Invalid("distinctInstance expression should not be specified.");
+      if (!c.expression.empty())
+        return Invalid("distinctInstance expression should not be specified.");
       plan.distinct_instance = true;
     } else if (c.type == "memberOf") {
       if (c.expression.empty()) return Invalid("memberOf expression must be specified.");
@@ -111,12 +113,18 @@ class Placer {
     blocked_.resize(n);
     group_count_.resize(n);
     member_ok_.resize(n);
+    open_.resize(n);
+    cpu_.resize(n);
+    memory_.resize(n);
     for (size_t i = 0; i < n; ++i) {
       const Candidate& c = candidates[i];
       blocked_[i] = Block(c);
       group_count_[i] = static_cast<int64_t>(
           std::count(c.facts.task_groups.begin(), c.facts.task_groups.end(), needs.group));
       member_ok_[i] = blocked_[i] == Blocked::kNo && MemberOf(c);
+      open_[i] = Open(i);
+      cpu_[i] = c.remaining_cpu;
+      memory_[i] = c.remaining_memory;
     }
     for (const Strategy& s : plan.strategies) {
       if (s.kind == StrategyKind::kSpreadAttribute) spreads_.push_back(Spread(s.attribute));
@@ -128,11 +136,8 @@ class Placer {
     size_t k = plan_.strategies.size();
     std::array<int64_t, kMaxPlacementStrategies> best{}, key{};
     tied_.clear();
-    for (size_t i = 0; i < candidates_.size(); ++i) {
-      if (blocked_[i] != Blocked::kNo || !Fits(candidates_[i]) || !member_ok_[i] ||
-          (plan_.distinct_instance && group_count_[i] > 0)) {
-        continue;
-      }
+    for (size_t i = 0; i < open_.size(); ++i) {
+      if (!open_[i] || cpu_[i] < needs_.cpu || memory_[i] < needs_.memory) continue;
       Key(i, key);
       int order = tied_.empty() ? -1 : CompareKeys(key, best, k);
       if (order < 0) {
@@ -148,26 +153,26 @@ class Placer {
   // Books the task on candidate i.
   void Take(size_t i) {
     Candidate& c = candidates_[i];
-    c.remaining_cpu -= needs_.cpu;
-    c.remaining_memory -= needs_.memory;
+    cpu_[i] = c.remaining_cpu -= needs_.cpu;
+    memory_[i] = c.remaining_memory -= needs_.memory;
     c.used_ports.insert(needs_.host_ports.begin(), needs_.host_ports.end());
     c.facts.task_groups.push_back(needs_.group);
     ++c.facts.running_tasks_count;
     ++group_count_[i];
     for (SpreadState& s : spreads_) ++s.count[s.bucket[i]];
     if (plan_.member_of_depends_on_tasks) member_ok_[i] = MemberOf(c);
+    open_[i] = Open(i);
   }
 
-  // One failure per active candidate: the first check it fails.
+  // One failure per active candidate: the first check it fails; one entry per (arn, reason).
   std::vector<PlacementFailure> Failures() const {
     std::vector<PlacementFailure> failures;
+    std::set<std::pair<std::string_view, std::string_view>> seen;
     for (size_t i = 0; i < candidates_.size(); ++i) {
       std::string_view reason = Reason(i);
-      if (reason.empty()) continue;
-      PlacementFailure f{candidates_[i].facts.container_instance_arn, std::string(reason)};
-      if (std::find(failures.begin(), failures.end(), f) == failures.end()) {
-        failures.push_back(std::move(f));
-      }
+      const std::string& arn = candidates_[i].facts.container_instance_arn;
+      if (reason.empty() || !seen.emplace(arn, reason).second) continue;
+      failures.push_back({arn, std::string(reason)});
     }
     return failures;
   }
@@ -192,23 +197,34 @@ class Placer {
                        [&](const QueryExpression& e) { return e.Matches(c.facts); });
   }
 
-  bool Fits(const Candidate& c) const { return ResourceShortage(c).empty(); }
+  // Passes every check but CPU and memory, which Choose() reads from flat arrays.
+  bool Open(size_t i) const {
+    return blocked_[i] == Blocked::kNo && member_ok_[i] && PortsFree(candidates_[i]) &&
+           !(plan_.distinct_instance && group_count_[i] > 0);
+  }
+
+  bool PortsFree(const Candidate& c) const {
+    return std::none_of(needs_.host_ports.begin(), needs_.host_ports.end(),
+                        [&](const PortNeed& p) { return c.used_ports.contains(p); });
+  }
 
   std::string_view ResourceShortage(const Candidate& c) const {
     if (c.remaining_cpu < needs_.cpu) return kReasonCpu;
     if (c.remaining_memory < needs_.memory) return kReasonMemory;
-    for (const PortNeed& p : needs_.host_ports) {
-      if (c.used_ports.contains(p)) return kReasonPorts;
-    }
+    if (!PortsFree(c)) return kReasonPorts;
     return {};
   }
 
   std::string_view Reason(size_t i) const {
     switch (blocked_[i]) {
-      case Blocked::kInactive: return {};
-      case Blocked::kAgent: return kReasonAgent;
-      case Blocked::kAttribute: return kReasonAttribute;
-      case Blocked::kNo: break;
+      case Blocked::kInactive:
+        return {};
+      case Blocked::kAgent:
+        return kReasonAgent;
+      case Blocked::kAttribute:
+        return kReasonAttribute;
+      case Blocked::kNo:
+        break;
     }
     std::string_view shortage = ResourceShortage(candidates_[i]);
     if (!shortage.empty()) return shortage;
@@ -241,9 +257,15 @@ class Placer {
     size_t spread = 0;
     for (size_t s = 0; s < plan_.strategies.size(); ++s) {
       switch (plan_.strategies[s].kind) {
-        case StrategyKind::kBinpackCpu: key[s] = candidates_[i].remaining_cpu; break;
-        case StrategyKind::kBinpackMemory: key[s] = candidates_[i].remaining_memory; break;
-        case StrategyKind::kSpreadInstance: key[s] = group_count_[i]; break;
+        case StrategyKind::kBinpackCpu:
+          key[s] = cpu_[i];
+          break;
+        case StrategyKind::kBinpackMemory:
+          key[s] = memory_[i];
+          break;
+        case StrategyKind::kSpreadInstance:
+          key[s] = group_count_[i];
+          break;
         case StrategyKind::kSpreadAttribute: {
           const SpreadState& st = spreads_[spread++];
           key[s] = st.count[st.bucket[i]];
@@ -265,9 +287,11 @@ class Placer {
   const TaskNeeds& needs_;
   const Plan& plan_;
   std::vector<Blocked> blocked_;
-  std::vector<int64_t> group_count_;  // tasks of needs_.group on each candidate
-  std::vector<char> member_ok_;       // every memberOf expression holds
-  std::vector<SpreadState> spreads_;  // one per spread attribute:<x> strategy, in order
+  std::vector<int64_t> group_count_;   // tasks of needs_.group on each candidate
+  std::vector<char> member_ok_;        // every memberOf expression holds
+  std::vector<char> open_;             // Open(i), kept current
+  std::vector<int64_t> cpu_, memory_;  // remaining_cpu / remaining_memory, kept current
+  std::vector<SpreadState> spreads_;   // one per spread attribute:<x> strategy, in order
   std::vector<size_t> tied_;
 };
 

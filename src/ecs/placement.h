@@ -63,7 +63,8 @@ struct PortNeed {
 struct TaskNeeds {
   int64_t cpu = 0;     // CPU units
   int64_t memory = 0;  // MiB (memoryReservation where given, else memory; task-level when set)
-  std::vector<PortNeed> host_ports;  // fixed host ports only (bridge hostPort 0 = ephemeral: not listed)
+  // Fixed host ports only (bridge hostPort 0 = ephemeral: not listed).
+  std::vector<PortNeed> host_ports;
   std::vector<std::string> required_attributes;  // requiresAttributes names (all must be present)
   std::string group;  // the task's group, for distinctInstance / spread / task:group
 };

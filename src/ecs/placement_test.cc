@@ -3,9 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <random>
 #include <string>
 
 namespace berth::ecs {
@@ -124,13 +121,13 @@ TEST(Placement, SpreadByZoneThenBinpackWithinTheZone) {
 TEST(Placement, SpreadByAttributeCountsTasksOnEveryInstanceOfTheValue) {
   std::vector<Candidate> c = {Instance("a", 4096, 8192, "az1"), Instance("b", 4096, 8192, "az1"),
                               Instance("c", 4096, 8192, "az2"), Instance("x")};
-  c[3].facts.attributes.erase("ecs.availability-zone");  // its own "no value" zone
+  c[3].facts.attributes.erase("ecs.availability-zone");   // its own "no value" zone
   c[0].facts.task_groups = {"family:web"};                // az1 has one already
   c[2].facts.task_groups = {"family:web", "family:web"};  // az2 has two
   c[3].facts.task_groups = {"family:web"};
   Sequence random;
-  auto r = MustPlace(c, Needs(), 3, {}, {{"spread", "attribute:ecs.availability-zone"}},
-                     random.Fn());
+  auto r =
+      MustPlace(c, Needs(), 3, {}, {{"spread", "attribute:ecs.availability-zone"}}, random.Fn());
   // az1 1, az2 2, none 1 -> tie a,b,x: a; az1 2 -> x; az1 2, none 2 -> a (first of a, b, x).
   EXPECT_EQ(r.chosen, (Chosen{0, 3, 0}));
 }
@@ -188,7 +185,7 @@ TEST(Placement, HostPortsAreAccountedAcrossTheTasksOfOneCall) {
 }
 
 TEST(Placement, EachFailureReasonIsExact) {
-  std::vector<Candidate> c = {Instance("agent"), Instance("attr"),  Instance("cpu", 100),
+  std::vector<Candidate> c = {Instance("agent"),          Instance("attr"), Instance("cpu", 100),
                               Instance("mem", 4096, 100), Instance("port"), Instance("member"),
                               Instance("draining")};
   c[0].facts.agent_connected = false;
@@ -229,6 +226,16 @@ TEST(Placement, TheFirstFailingCheckIsTheReason) {
   EXPECT_EQ(r.failures, (Failures{{Arn("a"), "AGENT"}, {Arn("b"), "RESOURCE:CPU"}}));
 }
 
+TEST(Placement, FailuresAreDeduplicatedByArnAndReason) {
+  std::vector<Candidate> c = {Instance("a", 1), Instance("a", 1), Instance("b", 1),
+                              Instance("a", 4096, 1)};
+  Sequence random;
+  auto r = MustPlace(c, Needs(), 1, {}, {}, random.Fn());
+  EXPECT_EQ(r.failures, (Failures{{Arn("a"), "RESOURCE:CPU"},
+                                  {Arn("b"), "RESOURCE:CPU"},
+                                  {Arn("a"), "RESOURCE:MEMORY"}}));
+}
+
 TEST(Placement, DrainingInstancesAreNeverChosenAndNeverFailures) {
   std::vector<Candidate> c = {Instance("a"), Instance("b")};
   c[0].active = false;
@@ -245,8 +252,8 @@ TEST(Placement, MemberOfSeesTheTasksPlacedInThisCall) {
   std::vector<Candidate> c = {Instance("a"), Instance("b")};
   Sequence random;
   // Anti-affinity with its own group acts as distinctInstance, reported as memberOf.
-  auto r = MustPlace(c, Needs(), 3, {{"memberOf", "not(task:group == family:web)"}}, {},
-                     random.Fn());
+  auto r =
+      MustPlace(c, Needs(), 3, {{"memberOf", "not(task:group == family:web)"}}, {}, random.Fn());
   EXPECT_EQ(r.chosen, (Chosen{0, 1}));
   EXPECT_EQ(r.failures, (Failures{{Arn("a"), std::string(kReasonMemberOf)},
                                   {Arn("b"), std::string(kReasonMemberOf)}}));
@@ -258,7 +265,8 @@ TEST(Placement, MemberOfSeesTheTasksPlacedInThisCall) {
 }
 
 TEST(Placement, EveryMemberOfMustHold) {
-  std::vector<Candidate> c = {Instance("a"), Instance("b"), Instance("c", 4096, 8192, "us-east-1b")};
+  std::vector<Candidate> c = {Instance("a"), Instance("b"),
+                              Instance("c", 4096, 8192, "us-east-1b")};
   c[0].facts.attributes["ecs.instance-type"] = "t2.small";
   c[1].facts.attributes["ecs.instance-type"] = "g2.2xlarge";
   c[2].facts.attributes["ecs.instance-type"] = "t2.micro";
@@ -315,8 +323,9 @@ TEST(Placement, ValidationMessages) {
   EXPECT_EQ(PlaceError({}, {{"binpack", "disk"}}),
             "Invalid field 'disk' for the binpack placement strategy. Valid fields are cpu and "
             "memory.");
-  EXPECT_EQ(PlaceError({}, {{"binpack", ""}}),
-            "Invalid field '' for the binpack placement strategy. Valid fields are cpu and memory.");
+  EXPECT_EQ(
+      PlaceError({}, {{"binpack", ""}}),
+      "Invalid field '' for the binpack placement strategy. Valid fields are cpu and memory.");
   EXPECT_EQ(PlaceError({}, {{"spread", "zone"}}),
             "Invalid field 'zone' for the spread placement strategy. Valid fields are instanceId, "
             "host and attribute:<name>.");
@@ -327,39 +336,6 @@ TEST(Placement, ValidationMessages) {
   EXPECT_EQ(PlaceError(eleven, {}), "At most 10 placement constraints are allowed, 11 were given.");
   std::vector<PlacementStrategy> six(6, {"random", ""});
   EXPECT_EQ(PlaceError({}, six), "At most 5 placement strategies are allowed, 6 were given.");
-}
-
-// Not a timing assertion: prints what one RunTask-sized placement costs (see bench/ for more).
-TEST(Placement, ThousandCandidatesTenTasksTiming) {
-  std::mt19937_64 gen(42);
-  std::vector<Candidate> base;
-  for (int i = 0; i < 1000; ++i) {
-    Candidate c = Instance("i" + std::to_string(i), 4096, 8192, "az" + std::to_string(i % 3));
-    c.facts.attributes["ecs.capability.private-registry-authentication.secretsmanager"] = "";
-    for (int t = 0; t < 5; ++t) c.facts.task_groups.push_back(t % 2 ? "family:web" : "other");
-    base.push_back(std::move(c));
-  }
-  TaskNeeds needs = Needs();
-  needs.required_attributes = {"ecs.capability.private-registry-authentication.secretsmanager"};
-  needs.host_ports = {{8080, false}};
-  std::vector<PlacementConstraint> constraints = {
-      {"memberOf", "attribute:ecs.availability-zone in [az0, az1, az2] and agentVersion >= 1.19.0"}};
-  std::vector<PlacementStrategy> strategies = {{"spread", "attribute:ecs.availability-zone"},
-                                               {"binpack", "memory"}};
-  constexpr int kRounds = 200;
-  std::vector<double> micros;
-  for (int round = 0; round < kRounds; ++round) {
-    std::vector<Candidate> c = base;
-    auto start = std::chrono::steady_clock::now();
-    auto r = Place(c, needs, 10, constraints, strategies, [&] { return gen(); });
-    auto end = std::chrono::steady_clock::now();
-    ASSERT_TRUE(r.has_value());
-    ASSERT_EQ(r->chosen.size(), 10u);
-    micros.push_back(std::chrono::duration<double, std::micro>(end - start).count());
-  }
-  std::sort(micros.begin(), micros.end());
-  std::printf("Place(1000 candidates, count 10): p50 %.0f us, p90 %.0f us, p99 %.0f us\n",
-              micros[kRounds / 2], micros[kRounds * 9 / 10], micros[kRounds * 99 / 100]);
 }
 
 }  // namespace

@@ -30,7 +30,20 @@ enum class Subject {
   kTaskGroup,
 };
 
-enum class Op { kEq, kNe, kGt, kGe, kLt, kLe, kExists, kNotExists, kIn, kNotIn, kMatches, kNotMatches };
+enum class Op {
+  kEq,
+  kNe,
+  kGt,
+  kGe,
+  kLt,
+  kLe,
+  kExists,
+  kNotExists,
+  kIn,
+  kNotIn,
+  kMatches,
+  kNotMatches
+};
 
 bool IsOrdering(Op op) { return op == Op::kGt || op == Op::kGe || op == Op::kLt || op == Op::kLe; }
 
@@ -79,8 +92,8 @@ std::optional<ParsedDate> ParseDate(std::string_view s) {
   if (!ymd.ok()) return std::nullopt;
   if (s.size() == 10) return ParsedDate{sys_days{ymd}, true};
   auto hh = Digits(s, 11, 2), mm = Digits(s, 14, 2), ss = Digits(s, 17, 2);
-  if (s[10] != 'T' || !hh || !mm || !ss || s[13] != ':' || s[16] != ':' || *hh > 23 ||
-      *mm > 59 || *ss > 60) {
+  if (s[10] != 'T' || !hh || !mm || !ss || s[13] != ':' || s[16] != ':' || *hh > 23 || *mm > 59 ||
+      *ss > 60) {
     return std::nullopt;
   }
   TimePoint t = sys_days{ymd} + hours{*hh} + minutes{*mm} + seconds{*ss};
@@ -115,7 +128,7 @@ struct QueryExpression::Node {
   std::unique_ptr<Node> left, right;  // kAnd/kOr: both; kNot: left
 
   Subject subject = Subject::kAttribute;
-  std::string attribute;            // kAttribute: the name
+  std::string attribute;  // kAttribute: the name
   Op op = Op::kEq;
   std::vector<std::string> values;  // the argument (one) or the argument list (in / not_in)
   std::optional<std::regex> regex;  // matches / not_matches
@@ -124,10 +137,14 @@ struct QueryExpression::Node {
 
   bool Evaluate(const InstanceFacts& facts) const {
     switch (kind) {
-      case Kind::kAnd: return left->Evaluate(facts) && right->Evaluate(facts);
-      case Kind::kOr: return left->Evaluate(facts) || right->Evaluate(facts);
-      case Kind::kNot: return !left->Evaluate(facts);
-      case Kind::kCompare: return Compare(facts);
+      case Kind::kAnd:
+        return left->Evaluate(facts) && right->Evaluate(facts);
+      case Kind::kOr:
+        return left->Evaluate(facts) || right->Evaluate(facts);
+      case Kind::kNot:
+        return !left->Evaluate(facts);
+      case Kind::kCompare:
+        return Compare(facts);
     }
     return false;
   }
@@ -173,17 +190,22 @@ struct QueryExpression::Node {
   // The operator applied to one present value.
   bool Test(std::string_view value) const {
     switch (op) {
-      case Op::kExists: return true;
-      case Op::kNotExists: return false;
-      case Op::kMatches: return std::regex_match(value.begin(), value.end(), *regex);
-      case Op::kNotMatches: return !std::regex_match(value.begin(), value.end(), *regex);
+      case Op::kExists:
+        return true;
+      case Op::kNotExists:
+        return false;
+      case Op::kMatches:
+        return std::regex_match(value.begin(), value.end(), *regex);
+      case Op::kNotMatches:
+        return !std::regex_match(value.begin(), value.end(), *regex);
       case Op::kIn:
       case Op::kNotIn: {
         bool found = std::any_of(values.begin(), values.end(),
                                  [&](const std::string& v) { return Equal(value, v); });
         return found == (op == Op::kIn);
       }
-      default: return Holds(Order(value, values.front()));
+      default:
+        return Holds(Order(value, values.front()));
     }
   }
 
@@ -205,15 +227,24 @@ struct QueryExpression::Node {
   // The comparison operator applied to a three-way comparison result.
   bool Holds(int cmp) const {
     switch (op) {
-      case Op::kEq: return cmp == 0;
-      case Op::kNe: return cmp != 0;
-      case Op::kGt: return cmp > 0;
-      case Op::kGe: return cmp >= 0;
-      case Op::kLt: return cmp < 0;
-      case Op::kLe: return cmp <= 0;
-      case Op::kExists: return true;
-      case Op::kNotExists: return false;
-      default: return false;
+      case Op::kEq:
+        return cmp == 0;
+      case Op::kNe:
+        return cmp != 0;
+      case Op::kGt:
+        return cmp > 0;
+      case Op::kGe:
+        return cmp >= 0;
+      case Op::kLt:
+        return cmp < 0;
+      case Op::kLe:
+        return cmp <= 0;
+      case Op::kExists:
+        return true;
+      case Op::kNotExists:
+        return false;
+      default:
+        return false;
     }
   }
 };
@@ -229,15 +260,24 @@ struct OperatorName {
 };
 // Symbols longest first so that "!=" is not read as "!" and "=".
 constexpr OperatorName kSymbolOperators[] = {
-    {"==", Op::kEq},      {"!=", Op::kNe},        {">=", Op::kGe},         {"<=", Op::kLe},
-    {"=~", Op::kMatches}, {"!~", Op::kNotMatches}, {"!exists", Op::kNotExists},
-    {"!in", Op::kNotIn},  {">", Op::kGt},          {"<", Op::kLt},
+    {"==", Op::kEq},
+    {"!=", Op::kNe},
+    {">=", Op::kGe},
+    {"<=", Op::kLe},
+    {"=~", Op::kMatches},
+    {"!~", Op::kNotMatches},
+    {"!exists", Op::kNotExists},
+    {"!in", Op::kNotIn},
+    {">", Op::kGt},
+    {"<", Op::kLt},
 };
 constexpr OperatorName kWordOperators[] = {
-    {"equals", Op::kEq},         {"not_equals", Op::kNe},         {"greater_than", Op::kGt},
-    {"greater_than_equal", Op::kGe}, {"less_than", Op::kLt},      {"less_than_equal", Op::kLe},
-    {"exists", Op::kExists},     {"not_exists", Op::kNotExists},  {"in", Op::kIn},
-    {"not_in", Op::kNotIn},      {"matches", Op::kMatches},       {"not_matches", Op::kNotMatches},
+    {"equals", Op::kEq},       {"not_equals", Op::kNe},
+    {"greater_than", Op::kGt}, {"greater_than_equal", Op::kGe},
+    {"less_than", Op::kLt},    {"less_than_equal", Op::kLe},
+    {"exists", Op::kExists},   {"not_exists", Op::kNotExists},
+    {"in", Op::kIn},           {"not_in", Op::kNotIn},
+    {"matches", Op::kMatches}, {"not_matches", Op::kNotMatches},
 };
 
 struct SubjectName {
@@ -245,8 +285,8 @@ struct SubjectName {
   Subject subject;
 };
 constexpr SubjectName kSubjects[] = {
-    {"agentConnected", Subject::kAgentConnected},   {"agentVersion", Subject::kAgentVersion},
-    {"ec2InstanceId", Subject::kEc2InstanceId},     {"registeredAt", Subject::kRegisteredAt},
+    {"agentConnected", Subject::kAgentConnected},       {"agentVersion", Subject::kAgentVersion},
+    {"ec2InstanceId", Subject::kEc2InstanceId},         {"registeredAt", Subject::kRegisteredAt},
     {"runningTasksCount", Subject::kRunningTasksCount}, {"task:group", Subject::kTaskGroup},
 };
 
@@ -264,11 +304,14 @@ bool Supports(Subject subject, Op op) {
   switch (subject) {
     case Subject::kAgentConnected:
     case Subject::kEc2InstanceId:
-    case Subject::kTaskGroup: return !IsOrdering(op);
+    case Subject::kTaskGroup:
+      return !IsOrdering(op);
     case Subject::kAgentVersion:
     case Subject::kRegisteredAt:
-    case Subject::kRunningTasksCount: return !textual;
-    case Subject::kAttribute: return true;
+    case Subject::kRunningTasksCount:
+      return !textual;
+    case Subject::kAttribute:
+      return true;
   }
   return false;
 }
@@ -330,8 +373,9 @@ class Parser {
     std::string_view name = text_.substr(start, pos_ - start);
     if (name.empty()) {
       pos_ = start;
-      return Problem(pos_ < text_.size() ? fmt::format("expected a subject, found '{}'", NextToken())
-                                         : "expected a subject");
+      return Problem(pos_ < text_.size()
+                         ? fmt::format("expected a subject, found '{}'", NextToken())
+                         : "expected a subject");
     }
     auto node = std::make_unique<Node>();
     if (name.starts_with("attribute:") && name.size() > 10) {
@@ -354,9 +398,9 @@ class Parser {
     size_t op_start = pos_;
     auto op = ParseOperator();
     if (!op) {
-      return Problem(pos_ < text_.size() ? fmt::format("expected an operator, found '{}'",
-                                                       NextToken())
-                                         : fmt::format("expected an operator after '{}'", name));
+      return Problem(pos_ < text_.size()
+                         ? fmt::format("expected an operator, found '{}'", NextToken())
+                         : fmt::format("expected an operator after '{}'", name));
     }
     node->op = *op;
     std::string_view op_text = text_.substr(op_start, pos_ - op_start);
@@ -488,15 +532,16 @@ class Parser {
       case Subject::kRegisteredAt: {
         auto date = ParseDate(value);
         if (!date) {
-          return Problem(fmt::format(
-              "'{}' is not a date (2018-06-18T22:28:28+00:00, 2018-06-18T22:28:28Z, "
-              "2018-06-18T22:28:28 or 2018-06-18)",
-              Utf8Prefix(value, 64)));
+          return Problem(
+              fmt::format("'{}' is not a date (2018-06-18T22:28:28+00:00, 2018-06-18T22:28:28Z, "
+                          "2018-06-18T22:28:28 or 2018-06-18)",
+                          Utf8Prefix(value, 64)));
         }
         node.date = *date;
         break;
       }
-      default: break;
+      default:
+        break;
     }
     if (node.op == Op::kMatches || node.op == Op::kNotMatches) {
       if (value.size() > kMaxPatternLength) {
@@ -515,8 +560,8 @@ class Parser {
     }
     if (node.subject == Subject::kAgentConnected && value != "true" && value != "false" &&
         node.op != Op::kMatches && node.op != Op::kNotMatches) {
-      return Problem(fmt::format("agentConnected is true or false, not '{}'",
-                                 Utf8Prefix(value, 64)));
+      return Problem(
+          fmt::format("agentConnected is true or false, not '{}'", Utf8Prefix(value, 64)));
     }
     return {};
   }

@@ -27,8 +27,8 @@ InstanceFacts Instance() {
                   {"cores", "8"},
                   {"ecs.capability.private-registry-authentication.secretsmanager", ""}};
   // 2018-02-13T10:00:00Z
-  f.registered_at = sys_days{year_month_day{year{2018}, std::chrono::February, std::chrono::day{13}}} +
-                    hours{10};
+  f.registered_at =
+      sys_days{year_month_day{year{2018}, std::chrono::February, std::chrono::day{13}}} + hours{10};
   f.running_tasks_count = 1;
   f.task_groups = {"service:production"};
   return f;
@@ -82,8 +82,10 @@ TEST(QueryLanguage, OrderingOnAttributesIsNumericForNumbers) {
 }
 
 TEST(QueryLanguage, ExistsAndNotExists) {
-  EXPECT_TRUE(Eval("attribute:ecs.capability.private-registry-authentication.secretsmanager exists"));
-  EXPECT_FALSE(Eval("attribute:ecs.capability.private-registry-authentication.secretsmanager !exists"));
+  EXPECT_TRUE(
+      Eval("attribute:ecs.capability.private-registry-authentication.secretsmanager exists"));
+  EXPECT_FALSE(
+      Eval("attribute:ecs.capability.private-registry-authentication.secretsmanager !exists"));
   EXPECT_TRUE(Eval("attribute:gpu !exists"));
   EXPECT_TRUE(Eval("attribute:gpu not_exists"));
   EXPECT_FALSE(Eval("attribute:gpu exists"));
@@ -134,7 +136,8 @@ TEST(QueryLanguage, RegexCannotBacktrackExponentially) {
 }
 
 TEST(QueryLanguage, CompoundAndPrecedence) {
-  EXPECT_TRUE(Eval("attribute:ecs.instance-type =~ t2.* and attribute:ecs.availability-zone != us-east-1d"));
+  EXPECT_TRUE(Eval(
+      "attribute:ecs.instance-type =~ t2.* and attribute:ecs.availability-zone != us-east-1d"));
   EXPECT_TRUE(Eval("attribute:stack == prod && attribute:cores == 8"));
   EXPECT_FALSE(Eval("attribute:stack == prod && attribute:cores == 9"));
   EXPECT_TRUE(Eval("attribute:stack == dev || attribute:cores == 8"));
@@ -144,7 +147,8 @@ TEST(QueryLanguage, CompoundAndPrecedence) {
   EXPECT_TRUE(Eval("attribute:stack == prod || attribute:stack == dev && attribute:cores == 9"));
   // parentheses change it: (true || false) && false.
   EXPECT_FALSE(Eval("(attribute:stack == prod || attribute:stack == dev) && attribute:cores == 9"));
-  EXPECT_FALSE(Eval("(attribute:stack == prod or attribute:stack == dev) and attribute:cores == 9"));
+  EXPECT_FALSE(
+      Eval("(attribute:stack == prod or attribute:stack == dev) and attribute:cores == 9"));
   // not binds tighter than and: (!false) && true.
   EXPECT_TRUE(Eval("!attribute:stack == dev && attribute:cores == 8"));
   EXPECT_TRUE(Eval("not attribute:stack == dev and attribute:cores == 8"));
@@ -339,7 +343,8 @@ TEST(QueryLanguage, LimitsOnLengthAndNesting) {
   EXPECT_EQ(ParseError(longest + "x"),
             "Invalid cluster query expression: longer than 2000 characters.");
   std::string deep = std::string(500, '(') + "attribute:a exists" + std::string(500, ')');
-  EXPECT_EQ(ParseError(deep), "Invalid cluster query expression: nesting deeper than 64 at position 64.");
+  EXPECT_EQ(ParseError(deep),
+            "Invalid cluster query expression: nesting deeper than 64 at position 64.");
   std::string nots;
   for (int i = 0; i < 400; ++i) nots += "!";
   EXPECT_NE(ParseError(nots + "attribute:a exists"), "");
