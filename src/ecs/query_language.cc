@@ -330,20 +330,26 @@ class Parser {
   bool depends_on_tasks() const { return depends_on_tasks_; }
 
  private:
-  Result<NodePtr> ParseOr(int depth) {
-    NodePtr left = BERTH_TRY(ParseAnd(depth));
-    while (ConsumeSymbol("||") || ConsumeKeyword("or")) {
-      NodePtr right = BERTH_TRY(ParseAnd(depth));
-      left = Combine(Node::Kind::kOr, std::move(left), std::move(right));
-    }
-    return left;
-  }
+  // The binary levels, loosest first: or, then and (which binds tighter).
+  struct BinaryLevel {
+    std::string_view symbol, word;
+    Node::Kind kind;
+  };
+  static constexpr BinaryLevel kBinaryLevels[] = {{"||", "or", Node::Kind::kOr},
+                                                  {"&&", "and", Node::Kind::kAnd}};
 
-  Result<NodePtr> ParseAnd(int depth) {
-    NodePtr left = BERTH_TRY(ParseUnary(depth));
-    while (ConsumeSymbol("&&") || ConsumeKeyword("and")) {
-      NodePtr right = BERTH_TRY(ParseUnary(depth));
-      left = Combine(Node::Kind::kAnd, std::move(left), std::move(right));
+  Result<NodePtr> ParseOr(int depth) { return ParseBinary(0, depth); }
+
+  Result<NodePtr> ParseBinary(size_t level, int depth) {
+    auto operand = [&]() -> Result<NodePtr> {
+      return level + 1 < std::size(kBinaryLevels) ? ParseBinary(level + 1, depth)
+                                                  : ParseUnary(depth);
+    };
+    const BinaryLevel& op = kBinaryLevels[level];
+    NodePtr left = BERTH_TRY(operand());
+    while (ConsumeSymbol(op.symbol) || ConsumeKeyword(op.word)) {
+      NodePtr right = BERTH_TRY(operand());
+      left = Combine(op.kind, std::move(left), std::move(right));
     }
     return left;
   }

@@ -14,9 +14,10 @@
 // (integer), task:group. Operators: == equals, != not_equals, > greater_than, >=
 // greater_than_equal, < less_than, <= less_than_equal, exists, !exists not_exists, in, !in not_in
 // (argument `[a, b]`), =~ matches, !~ not_matches (the whole value must match; ECMAScript syntax,
-// the common subset of Java's). An argument is a quoted string ('..' or "..") or a bare token
-// that ends at white space, a parenthesis, a bracket, a comma, && or ||; a regex token keeps
-// balanced parentheses and brackets (`t2\.(micro|small)`).
+// the common subset of Java's). An argument is a quoted string ('..' or "..", \' or \" inside
+// for the quote) or a bare token that does not start with = ! < > ~ and ends at white space, a
+// parenthesis, a bracket, a comma, && or ||; a regex token keeps balanced parentheses and
+// brackets and backslash escapes (`t2\.(micro|small)`).
 //
 // Semantics where the guide is silent (berth's choices):
 // * A subject the instance lacks (an attribute it does not have, an empty ec2InstanceId, no task)
