@@ -6,7 +6,7 @@
 #    threads), next to nginx serving a small static file on the same machine in
 #    the same run: nginx is this machine's HTTP ceiling. Rounds alternate the
 #    three targets; ratios are taken within a round, medians reported.
-# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, request path).
+# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path).
 # 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
 # BENCH_ONLY=http|micro|pull runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
@@ -114,6 +114,12 @@ if want micro && [ -x "$BUILD/bench/authorizer_bench" ]; then
   echo
   echo "== IAM policy evaluation (one core; target >= 1,000,000 decisions/s: items_per_second) =="
   "$BUILD/bench/authorizer_bench" --benchmark_min_time=0.5
+fi
+
+if want micro && [ -x "$BUILD/bench/placement_bench" ]; then
+  echo
+  echo "== ECS task placement (one core; items_per_second = tasks placed, 10 a call) =="
+  "$BUILD/bench/placement_bench" --benchmark_min_time=0.2
 fi
 
 if want micro && [ -x "$BUILD/bench/request_path_bench" ]; then
