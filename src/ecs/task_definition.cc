@@ -16,7 +16,7 @@ namespace {
 
 constexpr size_t kMaxContainers = 10;
 constexpr size_t kMaxNameLength = 255;
-constexpr int kMinContainerMemoryMiB = 6;   // Docker >= 20.10 reserves 6 MiB a container
+constexpr int kMinContainerMemoryMiB = 6;  // Docker >= 20.10 reserves 6 MiB a container
 constexpr int kFargateMaxStopTimeout = 120;
 constexpr size_t kMaxTags = 50;
 constexpr size_t kMaxPlacementConstraints = 10;
@@ -60,8 +60,8 @@ std::unexpected<Error> InvalidEnum(std::string_view member, std::string_view val
 
 // Parses "<number>[ ]<unit>" where unit is matched case-insensitively against `units`
 // (first = multiplier). Returns the integral result or nullopt.
-std::optional<int64_t> ParseQuantity(std::string_view text,
-                                     std::initializer_list<std::pair<std::string_view, double>> units) {
+std::optional<int64_t> ParseQuantity(
+    std::string_view text, std::initializer_list<std::pair<std::string_view, double>> units) {
   std::string lower = ToLower(Trim(text));
   std::string_view s = lower;
   double multiplier = 1;
@@ -207,8 +207,8 @@ Status ValidateMemory(const ContainerDefinition& c, std::optional<int64_t> task_
         c.name));
   }
   if (task_memory && c.memory && *c.memory > *task_memory) {
-    return Client(
-        fmt::format("The 'memory' setting for container '{}' is greater than for the task.", c.name));
+    return Client(fmt::format(
+        "The 'memory' setting for container '{}' is greater than for the task.", c.name));
   }
   return {};
 }
@@ -216,9 +216,8 @@ Status ValidateMemory(const ContainerDefinition& c, std::optional<int64_t> task_
 Status ValidateLogConfiguration(const TaskDefinition& td, const ContainerDefinition& c) {
   if (!c.log_configuration) return {};
   const LogConfiguration& log = *c.log_configuration;
-  if (!OneOf(log.log_driver,
-             {"json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
-              "awsfirelens"})) {
+  if (!OneOf(log.log_driver, {"json-file", "syslog", "journald", "gelf", "fluentd", "awslogs",
+                              "splunk", "awsfirelens"})) {
     return InvalidEnum("logDriver", log.log_driver,
                        "json-file, syslog, journald, gelf, fluentd, awslogs, splunk, awsfirelens");
   }
@@ -228,8 +227,8 @@ Status ValidateLogConfiguration(const TaskDefinition& td, const ContainerDefinit
       if (!log.options.contains(option)) missing.push_back(option);
     }
     if (!missing.empty()) {
-      return Client(fmt::format("Log driver awslogs requires options: {}",
-                                fmt::join(missing, ", ")));
+      return Client(
+          fmt::format("Log driver awslogs requires options: {}", fmt::join(missing, ", ")));
     }
   }
   if (!log.secret_options.empty() && td.execution_role_arn.empty()) {
@@ -258,8 +257,8 @@ Status ValidateContainer(const TaskDefinition& td, const ContainerDefinition& c,
   }
   if (c.credentials_parameter) {
     if (c.credentials_parameter->empty()) {
-      return Client(fmt::format(
-          "Invalid 'repositoryCredentials' setting for container '{}'.", c.name));
+      return Client(
+          fmt::format("Invalid 'repositoryCredentials' setting for container '{}'.", c.name));
     }
     if (td.execution_role_arn.empty()) {
       return Client(
@@ -293,20 +292,27 @@ Status ValidateContainer(const TaskDefinition& td, const ContainerDefinition& c,
     bool known = std::any_of(td.volumes.begin(), td.volumes.end(),
                              [&](const Volume& v) { return v.name == m.source_volume; });
     if (!known) {
-      return Client(fmt::format("Invalid 'mountPoints' setting for container '{}'. Unknown volume "
-                                "'{}'.",
-                                c.name, m.source_volume));
+      return Client(
+          fmt::format("Invalid 'mountPoints' setting for container '{}'. Unknown volume "
+                      "'{}'.",
+                      c.name, m.source_volume));
     }
   }
   return {};
 }
 
+const ContainerDefinition* FindContainer(const TaskDefinition& td, std::string_view name) {
+  for (const ContainerDefinition& c : td.containers) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
 Status ValidateDependencies(const TaskDefinition& td) {
   for (const ContainerDefinition& c : td.containers) {
     for (const ContainerDependency& d : c.depends_on) {
-      auto target = std::find_if(td.containers.begin(), td.containers.end(),
-                                 [&](const ContainerDefinition& o) { return o.name == d.container_name; });
-      if (target == td.containers.end()) {
+      const ContainerDefinition* target = FindContainer(td, d.container_name);
+      if (!target) {
         // Sic: ECS's message has the stray " + ".
         return Client(fmt::format("Cannot depend on container + '{}' because it does not exist",
                                   d.container_name));
@@ -321,12 +327,11 @@ Status ValidateDependencies(const TaskDefinition& td) {
       }
     }
     for (const VolumeFrom& v : c.volumes_from) {
-      bool known = std::any_of(td.containers.begin(), td.containers.end(),
-                               [&](const ContainerDefinition& o) { return o.name == v.source_container; });
-      if (!known) {
-        return Client(fmt::format("Invalid 'volumesFrom' setting for container '{}'. Unknown "
-                                  "container '{}'.",
-                                  c.name, v.source_container));
+      if (!FindContainer(td, v.source_container)) {
+        return Client(
+            fmt::format("Invalid 'volumesFrom' setting for container '{}'. Unknown "
+                        "container '{}'.",
+                        c.name, v.source_container));
       }
     }
   }
@@ -351,7 +356,8 @@ Status CheckFargate(const TaskDefinition& td) {
         "documentation for the valid values.",
         td.cpu, td.memory));
   }
-  if (!td.ipc_mode.empty()) return Client("Tasks using the Fargate launch type do not support ipcMode.");
+  if (!td.ipc_mode.empty())
+    return Client("Tasks using the Fargate launch type do not support ipcMode.");
   if (td.pid_mode == "host") {
     return Client("Tasks using the Fargate launch type do not support pidMode 'host'.");
   }
@@ -457,14 +463,22 @@ bool IsFargateSize(int64_t cpu, int64_t memory) {
     return memory >= lo && memory <= hi && (memory - lo) % step == 0;
   };
   switch (cpu) {
-    case 256: return memory == 512 || memory == 1024 || memory == 2048;
-    case 512: return in(1024, 4096, 1024);
-    case 1024: return in(2048, 8192, 1024);
-    case 2048: return in(4096, 16384, 1024);
-    case 4096: return in(8192, 30720, 1024);
-    case 8192: return in(16384, 61440, 4096);
-    case 16384: return in(32768, 122880, 8192);
-    default: return false;
+    case 256:
+      return memory == 512 || memory == 1024 || memory == 2048;
+    case 512:
+      return in(1024, 4096, 1024);
+    case 1024:
+      return in(2048, 8192, 1024);
+    case 2048:
+      return in(4096, 16384, 1024);
+    case 4096:
+      return in(8192, 30720, 1024);
+    case 8192:
+      return in(16384, 61440, 4096);
+    case 16384:
+      return in(32768, 122880, 8192);
+    default:
+      return false;
   }
 }
 
@@ -506,8 +520,7 @@ Status ValidateTags(const std::vector<Tag>& tags) {
                   "Tag keys beginning with 'aws:' are reserved for AWS use.");
     }
     if (!keys.insert(t.key).second) {
-      return Fail("InvalidParameterException",
-                  fmt::format("Duplicate tag key '{}'.", t.key));
+      return Fail("InvalidParameterException", fmt::format("Duplicate tag key '{}'.", t.key));
     }
   }
   return {};
@@ -532,12 +545,14 @@ Status ValidateAndComplete(TaskDefinition& td) {
   }
   BERTH_CHECK(ValidateDependencies(td));
   if (task_cpu && cpu_sum > *task_cpu) {
-    return Client("The sum of all container 'cpu' values cannot be greater than the value of the "
-                  "task 'cpu'.");
+    return Client(
+        "The sum of all container 'cpu' values cannot be greater than the value of the "
+        "task 'cpu'.");
   }
   if (task_memory && reservation_sum > *task_memory) {
-    return Client("The sum of all container 'memoryReservation' values cannot be greater than the "
-                  "value of the task 'memory'.");
+    return Client(
+        "The sum of all container 'memoryReservation' values cannot be greater than the "
+        "value of the task 'memory'.");
   }
   Status fargate = CheckFargate(td);
   if (!fargate && Contains(td.requires_compatibilities, "FARGATE")) return fargate;

@@ -18,24 +18,33 @@
 
 namespace berth::ecs {
 
-struct KeyValue { std::string name; std::string value; };
-struct Tag { std::string key; std::string value; };
+struct KeyValue {
+  std::string name;
+  std::string value;
+};
+struct Tag {
+  std::string key;
+  std::string value;
+};
 
 struct PortMapping {
   int container_port = 0;
-  std::optional<int> host_port;   // absent: bridge -> ephemeral; host/awsvpc -> container_port
-  std::string protocol = "tcp";   // tcp | udp
+  std::optional<int> host_port;  // absent: bridge -> ephemeral; host/awsvpc -> container_port
+  std::string protocol = "tcp";  // tcp | udp
   std::string name;
-  std::string app_protocol;       // http | http2 | grpc, "" when not given
+  std::string app_protocol;  // http | http2 | grpc, "" when not given
 };
 
 struct LogConfiguration {
-  std::string log_driver;                      // awslogs, json-file, ...
+  std::string log_driver;  // awslogs, json-file, ...
   std::map<std::string, std::string> options;
-  std::vector<KeyValue> secret_options;        // name, valueFrom
+  std::vector<KeyValue> secret_options;  // name, valueFrom
 };
 
-struct ContainerDependency { std::string container_name; std::string condition; };  // START|COMPLETE|SUCCESS|HEALTHY
+struct ContainerDependency {
+  std::string container_name;
+  std::string condition;
+};  // START|COMPLETE|SUCCESS|HEALTHY
 
 struct HealthCheck {
   std::vector<std::string> command;
@@ -53,9 +62,16 @@ struct VolumeFrom {
   std::optional<bool> read_only;
 };
 
-struct HostEntry { std::string hostname; std::string ip_address; };
+struct HostEntry {
+  std::string hostname;
+  std::string ip_address;
+};
 
-struct Ulimit { std::string name; int soft_limit = 0; int hard_limit = 0; };
+struct Ulimit {
+  std::string name;
+  int soft_limit = 0;
+  int hard_limit = 0;
+};
 
 struct ContainerDefinition {
   std::string name;
@@ -68,17 +84,17 @@ struct ContainerDefinition {
   std::vector<std::string> command;
   std::vector<std::string> entry_point;
   std::vector<KeyValue> environment;
-  std::vector<KeyValue> secrets;               // name, valueFrom
+  std::vector<KeyValue> secrets;  // name, valueFrom
   std::string working_directory;
   std::string user;
-  std::optional<std::string> credentials_parameter;   // repositoryCredentials.credentialsParameter
+  std::optional<std::string> credentials_parameter;  // repositoryCredentials.credentialsParameter
   std::optional<LogConfiguration> log_configuration;
   std::vector<ContainerDependency> depends_on;
   std::optional<HealthCheck> health_check;
   std::optional<int> start_timeout, stop_timeout;
   std::map<std::string, std::string> docker_labels;
-  bool privileged = false;                     // written out only when true
-  bool readonly_root_filesystem = false;       // written out only when true
+  bool privileged = false;                // written out only when true
+  bool readonly_root_filesystem = false;  // written out only when true
   // Further ECS members.
   std::vector<std::string> links;
   std::vector<MountPoint> mount_points;
@@ -97,44 +113,47 @@ struct ContainerDefinition {
   // resourceRequirements, firelensConfiguration, credentialSpecs, restartPolicy. JSON object
   // text with those members, "" when none was given.
   std::string passthrough_json;
-  bool init_process_enabled = false;           // linuxParameters.initProcessEnabled
+  bool init_process_enabled = false;  // linuxParameters.initProcessEnabled
 };
 
 struct Volume {
   std::string name;
-  std::optional<std::string> host_source_path;   // host.sourcePath ("" = host {} given)
+  std::optional<std::string> host_source_path;  // host.sourcePath ("" = host {} given)
   bool host_given = false;
   std::string docker_volume_configuration_json;  // verbatim object text, "" when absent
   std::string efs_volume_configuration_json;     // verbatim object text, "" when absent
 };
 
-struct PlacementConstraint { std::string type; std::string expression; };   // type memberOf
+struct PlacementConstraint {
+  std::string type;
+  std::string expression;
+};  // type memberOf
 
 struct TaskDefinition {
   std::string family;
   int revision = 0;
-  std::string arn;                   // arn:aws:ecs:<region>:<account>:task-definition/<family>:<rev>
-  std::string status = "ACTIVE";     // ACTIVE | INACTIVE
+  std::string arn;                // arn:aws:ecs:<region>:<account>:task-definition/<family>:<rev>
+  std::string status = "ACTIVE";  // ACTIVE | INACTIVE
   std::string task_role_arn;
   std::string execution_role_arn;
-  std::string network_mode;          // as given ("" = not given: bridge semantics on EC2)
-  std::vector<std::string> requires_compatibilities;   // as given
-  std::vector<std::string> compatibilities;            // computed: launch types it validated against
-  std::string cpu;                   // normalized units string ("1024"), "" when absent
-  std::string memory;                // normalized MiB string ("2048"), "" when absent
+  std::string network_mode;  // as given ("" = not given: bridge semantics on EC2)
+  std::vector<std::string> requires_compatibilities;  // as given
+  std::vector<std::string> compatibilities;           // computed: launch types it validated against
+  std::string cpu;     // normalized units string ("1024"), "" when absent
+  std::string memory;  // normalized MiB string ("2048"), "" when absent
   std::string pid_mode, ipc_mode;
   std::vector<ContainerDefinition> containers;
-  std::vector<std::string> requires_attributes;        // computed names (see ECS-FACTS §1.1)
+  std::vector<std::string> requires_attributes;  // computed names (see ECS-FACTS §1.1)
   std::vector<Volume> volumes;
   std::vector<PlacementConstraint> placement_constraints;
   // runtimePlatform, ephemeralStorage, proxyConfiguration, inferenceAccelerators: kept verbatim
   // (JSON object text of those members, "" when none) and echoed back.
   std::string passthrough_json;
-  bool requires_compatibilities_given = false;   // an empty list given is echoed as []
-  std::vector<Tag> tags;             // not part of the stored revision's JSON; kept with it
+  bool requires_compatibilities_given = false;  // an empty list given is echoed as []
+  std::vector<Tag> tags;  // not part of the stored revision's JSON; kept with it
   TimePoint registered_at{};
   std::optional<TimePoint> deregistered_at;
-  std::string registered_by;         // caller ARN
+  std::string registered_by;  // caller ARN
 };
 
 // The effective network mode ("bridge" when not given).
@@ -166,7 +185,11 @@ Status ValidateTags(const std::vector<Tag>& tags);
 
 // Resources one task of `td` needs: task-level cpu/memory when set, else the containers' sums
 // (memoryReservation where given, else memory), and its fixed host ports (per network mode).
-struct TaskResources { int64_t cpu = 0; int64_t memory = 0; std::vector<std::pair<int, bool>> host_ports; };  // (port, udp)
+struct TaskResources {
+  int64_t cpu = 0;
+  int64_t memory = 0;
+  std::vector<std::pair<int, bool>> host_ports;
+};  // (port, udp)
 TaskResources ResourcesOf(const TaskDefinition& td);
 
 }  // namespace berth::ecs

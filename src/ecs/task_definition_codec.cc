@@ -23,8 +23,8 @@ std::unexpected<Error> TypeError(const std::string& path, std::string_view what)
 // ("containerDefinitions[1]"). Absent and null members read as "not given".
 // Members kept verbatim (parsed as JSON, echoed back) rather than modelled.
 constexpr std::array<std::string_view, 7> kContainerVerbatim = {
-    "linuxParameters", "environmentFiles", "systemControls", "resourceRequirements",
-    "firelensConfiguration", "credentialSpecs", "restartPolicy"};
+    "linuxParameters",       "environmentFiles", "systemControls", "resourceRequirements",
+    "firelensConfiguration", "credentialSpecs",  "restartPolicy"};
 constexpr std::array<std::string_view, 4> kTaskVerbatim = {
     "runtimePlatform", "inferenceAccelerators", "proxyConfiguration", "ephemeralStorage"};
 
@@ -127,7 +127,6 @@ class Reader {
   const Json& object_;
   std::string path_;
 };
-
 
 Result<std::vector<KeyValue>> ReadKeyValues(const Reader& r, std::string_view key,
                                             const char* value_member) {
@@ -267,8 +266,10 @@ Result<TaskDefinition> ReadTaskDefinition(const Json& body) {
       v.host_given = true;
       v.host_source_path = BERTH_TRY(host->OptString("sourcePath"));
     }
-    v.docker_volume_configuration_json = item.Verbatim(std::array<std::string_view, 1>{"dockerVolumeConfiguration"});
-    v.efs_volume_configuration_json = item.Verbatim(std::array<std::string_view, 1>{"efsVolumeConfiguration"});
+    v.docker_volume_configuration_json =
+        item.Verbatim(std::array<std::string_view, 1>{"dockerVolumeConfiguration"});
+    v.efs_volume_configuration_json =
+        item.Verbatim(std::array<std::string_view, 1>{"efsVolumeConfiguration"});
     td.volumes.push_back(std::move(v));
     return {};
   }));
@@ -400,7 +401,8 @@ Ordered ContainerJson(const ContainerDefinition& c, const std::string& network_m
   if (!c.ulimits.empty()) {
     Ordered ulimits = Ordered::array();
     for (const Ulimit& u : c.ulimits) {
-      ulimits.push_back({{"name", u.name}, {"softLimit", u.soft_limit}, {"hardLimit", u.hard_limit}});
+      ulimits.push_back(
+          {{"name", u.name}, {"softLimit", u.soft_limit}, {"hardLimit", u.hard_limit}});
     }
     o["ulimits"] = std::move(ulimits);
   }
@@ -421,8 +423,8 @@ Ordered ContainerJson(const ContainerDefinition& c, const std::string& network_m
     PutIfSet(hc, "startPeriod", h.start_period);
     o["healthCheck"] = std::move(hc);
   }
-  for (const char* key : {"systemControls", "resourceRequirements", "firelensConfiguration",
-                          "credentialSpecs"}) {
+  for (const char* key :
+       {"systemControls", "resourceRequirements", "firelensConfiguration", "credentialSpecs"}) {
     PutVerbatim(o, verbatim, key);
   }
   return o;
@@ -504,7 +506,9 @@ Result<TaskDefinition> TaskDefinitionFromRequest(std::string_view json_object_te
   return ReadTaskDefinition(body);
 }
 
-std::string TaskDefinitionToJson(const TaskDefinition& td) { return DumpOrdered(DescribeObject(td)); }
+std::string TaskDefinitionToJson(const TaskDefinition& td) {
+  return DumpOrdered(DescribeObject(td));
+}
 
 std::string EncodeTaskDefinitionRecord(const TaskDefinition& td) {
   Ordered o = DescribeObject(td);
@@ -583,6 +587,67 @@ Result<std::vector<ContainerDefinition>> ApplyContainerOverrides(
     return {};
   }));
   return containers;
+}
+
+// `td` is in the signature for the task-level facts a later rendering may need (network mode,
+// pid/ipc mode); nothing task-level goes into these two objects yet.
+DockerConfig RenderDockerConfig(const TaskDefinition& /*td*/, const ContainerDefinition& c,
+                                std::string_view task_id) {
+  constexpr int64_t kMiB = 1024 * 1024;
+  constexpr int64_t kSecondNs = 1000 * 1000 * 1000;
+  Ordered config = Ordered::object();
+  PutIfNonEmpty(config, "User", c.user);
+  PutIfNonEmpty(config, "WorkingDir", c.working_directory);
+  PutIfNonEmpty(config, "Hostname", c.hostname);
+  if (!c.docker_labels.empty()) config["Labels"] = c.docker_labels;
+  if (c.health_check) {
+    const HealthCheck& h = *c.health_check;
+    Ordered hc = {{"Test", h.command},
+                  {"Interval", h.interval.value_or(30) * kSecondNs},
+                  {"Timeout", h.timeout.value_or(5) * kSecondNs},
+                  {"Retries", h.retries.value_or(3)}};
+    if (h.start_period) hc["StartPeriod"] = *h.start_period * kSecondNs;
+    config["Healthcheck"] = std::move(hc);
+  }
+  PutIfSet(config, "OpenStdin", c.interactive);
+  PutIfSet(config, "Tty", c.pseudo_terminal);
+  PutIfSet(config, "NetworkDisabled", c.disable_networking);
+
+  Ordered host = Ordered::object();
+  if (c.log_configuration) {
+    std::map<std::string, std::string> options = c.log_configuration->options;
+    if (c.log_configuration->log_driver == "awslogs") {
+      auto prefix = options.find("awslogs-stream-prefix");
+      if (prefix != options.end()) {
+        // Docker's awslogs driver knows no prefix option; ECS names the stream itself.
+        options["awslogs-stream"] = fmt::format("{}/{}/{}", prefix->second, c.name, task_id);
+        options.erase("awslogs-stream-prefix");
+      }
+    }
+    host["LogConfig"] = {{"Type", c.log_configuration->log_driver}, {"Config", options}};
+  }
+  if (c.memory) host["Memory"] = *c.memory * kMiB;
+  if (c.memory_reservation) host["MemoryReservation"] = *c.memory_reservation * kMiB;
+  if (c.cpu > 0) host["CpuShares"] = c.cpu;
+  if (!c.ulimits.empty()) {
+    Ordered ulimits = Ordered::array();
+    for (const Ulimit& u : c.ulimits) {
+      ulimits.push_back({{"Name", u.name}, {"Soft", u.soft_limit}, {"Hard", u.hard_limit}});
+    }
+    host["Ulimits"] = std::move(ulimits);
+  }
+  if (c.privileged) host["Privileged"] = true;
+  if (c.readonly_root_filesystem) host["ReadonlyRootfs"] = true;
+  PutIfNonEmpty(host, "Dns", c.dns_servers);
+  PutIfNonEmpty(host, "DnsSearch", c.dns_search_domains);
+  if (!c.extra_hosts.empty()) {
+    std::vector<std::string> hosts;
+    for (const HostEntry& h : c.extra_hosts) hosts.push_back(h.hostname + ":" + h.ip_address);
+    host["ExtraHosts"] = hosts;
+  }
+  PutIfNonEmpty(host, "SecurityOpt", c.docker_security_options);
+  if (c.init_process_enabled) host["Init"] = true;
+  return DockerConfig{DumpOrdered(config), DumpOrdered(host)};
 }
 
 }  // namespace berth::ecs

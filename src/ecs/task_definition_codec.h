@@ -38,4 +38,21 @@ Result<TaskDefinition> DecodeTaskDefinitionRecord(std::string_view record);
 Result<std::vector<ContainerDefinition>> ApplyContainerOverrides(
     const TaskDefinition& td, std::string_view task_override_json);
 
+// ACS Container.dockerConfig for one container of `td` in task `task_id` (32 hex): the Docker
+// Engine API create-config and host-config JSON texts the ECS backend pre-renders for what ACS's
+// Container shape has no member for (ECS-FACTS §3.1); the agent unmarshals them over its own.
+//   config:      User, WorkingDir, Hostname, Labels, Healthcheck (durations in ns), OpenStdin,
+//                Tty, NetworkDisabled
+//   host_config: LogConfig {Type, Config} (awslogs: `awslogs-stream-prefix` becomes
+//                `awslogs-stream` = prefix/container/task_id), Memory and MemoryReservation in
+//                bytes, CpuShares, Ulimits, Privileged, ReadonlyRootfs, Dns, DnsSearch,
+//                ExtraHosts ("host:ip"), SecurityOpt, Init
+// Members with nothing to say are left out; "{}" when empty.
+struct DockerConfig {
+  std::string config;
+  std::string host_config;
+};
+DockerConfig RenderDockerConfig(const TaskDefinition& td, const ContainerDefinition& container,
+                                std::string_view task_id);
+
 }  // namespace berth::ecs

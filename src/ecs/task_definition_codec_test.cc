@@ -51,9 +51,9 @@ TEST(TaskDefinitionCodec, MinimalBridgeDefinitionDescribesAsEcsDoes) {
   EXPECT_EQ(out["compatibilities"], json::parse(R"(["EXTERNAL","EC2"])"));
   EXPECT_DOUBLE_EQ(out["registeredAt"].get<double>(), 1700000000.123);
   EXPECT_EQ(out["registeredBy"], "arn:aws:iam::123456789012:user/alice");
-  for (const char* absent : {"networkMode", "requiresCompatibilities", "cpu", "memory",
-                             "taskRoleArn", "executionRoleArn", "deregisteredAt", "pidMode",
-                             "ipcMode", "tags"}) {
+  for (const char* absent :
+       {"networkMode", "requiresCompatibilities", "cpu", "memory", "taskRoleArn",
+        "executionRoleArn", "deregisteredAt", "pidMode", "ipcMode", "tags"}) {
     EXPECT_FALSE(out.contains(absent)) << absent;
   }
 }
@@ -80,7 +80,8 @@ TEST(TaskDefinitionCodec, FargateDefinitionWithEverySupportedMember) {
     "tags":[{"key":"team","value":"core"}],
     "containerDefinitions":[{
       "name":"app","image":"registry.example.com/app:1","cpu":256,"memoryReservation":256,
-      "repositoryCredentials":{"credentialsParameter":"arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf"},
+      "repositoryCredentials":{
+        "credentialsParameter":"arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf"},
       "portMappings":[{"name":"http","containerPort":8080,"appProtocol":"http"}],
       "essential":true,"entryPoint":["sh","-c"],"command":["run"],
       "environment":[{"name":"A","value":"1"}],
@@ -127,11 +128,11 @@ TEST(TaskDefinitionCodec, FargateDefinitionWithEverySupportedMember) {
   EXPECT_EQ(c["ulimits"][0]["hardLimit"], 4096);
   EXPECT_EQ(c["logConfiguration"]["options"]["awslogs-stream-prefix"], "ecs");
   std::vector<std::string> attrs = td.requires_attributes;
-  for (const char* name : {"com.amazonaws.ecs.capability.docker-remote-api.1.25",
-                           "ecs.capability.container-health-check",
-                           "ecs.capability.secrets.ssm.environment-variables",
-                           "ecs.capability.private-registry-authentication.secretsmanager",
-                           "ecs.capability.task-eni"}) {
+  for (const char* name :
+       {"com.amazonaws.ecs.capability.docker-remote-api.1.25",
+        "ecs.capability.container-health-check", "ecs.capability.secrets.ssm.environment-variables",
+        "ecs.capability.private-registry-authentication.secretsmanager",
+        "ecs.capability.task-eni"}) {
     EXPECT_NE(std::find(attrs.begin(), attrs.end(), name), attrs.end()) << name;
   }
 }
@@ -141,7 +142,8 @@ TEST(TaskDefinitionCodec, RecordRoundTripsEverything) {
       "requiresCompatibilities":[],"pidMode":"task",
       "volumes":[{"name":"h","host":{"sourcePath":"/var/run/docker.sock"}},
                  {"name":"d","dockerVolumeConfiguration":{"scope":"shared","autoprovision":true}}],
-      "placementConstraints":[{"type":"memberOf","expression":"attribute:ecs.instance-type =~ t3.*"}],
+      "placementConstraints":[
+        {"type":"memberOf","expression":"attribute:ecs.instance-type =~ t3.*"}],
       "tags":[{"key":"a","value":"b"}],
       "containerDefinitions":[{"name":"n","image":"i","memory":128,"privileged":true,
         "links":["db"],"hostname":"h","dnsServers":["10.0.0.2"],
@@ -227,6 +229,42 @@ TEST(ApplyContainerOverrides, ReplacesCommandAndMergesEnvironment) {
   EXPECT_EQ(unknown.error().message,
             "Override for container named zzz is not a container in the TaskDefinition.");
   EXPECT_TRUE(ApplyContainerOverrides(td, ""));
+}
+
+TEST(RenderDockerConfig, AwslogsStreamAndResourcesAsDockerWantsThem) {
+  TaskDefinition td =
+      Registered(R"({"family":"f","executionRoleArn":"arn:aws:iam::123456789012:role/x",
+      "containerDefinitions":[{"name":"curl","image":"curlimages/curl","cpu":128,"memory":256,
+        "memoryReservation":128,"user":"1000:1000","workingDirectory":"/w",
+        "dockerLabels":{"a":"b"},"privileged":true,"readonlyRootFilesystem":true,
+        "ulimits":[{"name":"nofile","softLimit":1024,"hardLimit":2048}],
+        "extraHosts":[{"hostname":"db","ipAddress":"10.0.0.5"}],
+        "healthCheck":{"command":["CMD","true"],"interval":10},
+        "logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/f",
+          "awslogs-region":"us-east-1","awslogs-stream-prefix":"ecs"}}}]})");
+  DockerConfig d = RenderDockerConfig(td, td.containers[0], "cd189a933e5849daa93386466019ab50");
+  json config = json::parse(d.config);
+  json host = json::parse(d.host_config);
+  EXPECT_EQ(config, json::parse(R"({"User":"1000:1000","WorkingDir":"/w","Labels":{"a":"b"},
+      "Healthcheck":{"Test":["CMD","true"],"Interval":10000000000,"Timeout":5000000000,
+      "Retries":3}})"));
+  // The stream name of AWS's task metadata v4 example: prefix/container/taskId.
+  EXPECT_EQ(host["LogConfig"], json::parse(R"({"Type":"awslogs","Config":{
+      "awslogs-group":"/ecs/f","awslogs-region":"us-east-1",
+      "awslogs-stream":"ecs/curl/cd189a933e5849daa93386466019ab50"}})"));
+  EXPECT_EQ(host["Memory"], 256 * 1024 * 1024);
+  EXPECT_EQ(host["MemoryReservation"], 128 * 1024 * 1024);
+  EXPECT_EQ(host["CpuShares"], 128);
+  EXPECT_EQ(host["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":2048}])"));
+  EXPECT_EQ(host["Privileged"], true);
+  EXPECT_EQ(host["ReadonlyRootfs"], true);
+  EXPECT_EQ(host["ExtraHosts"], json::parse(R"(["db:10.0.0.5"])"));
+
+  TaskDefinition plain = Registered(R"({"family":"f","containerDefinitions":[
+      {"name":"a","image":"i","memory":64}]})");
+  DockerConfig p = RenderDockerConfig(plain, plain.containers[0], "0123");
+  EXPECT_EQ(p.config, "{}");
+  EXPECT_EQ(p.host_config, R"({"Memory":67108864})");
 }
 
 }  // namespace

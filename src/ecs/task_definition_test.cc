@@ -124,8 +124,9 @@ TEST(ValidateAndComplete, Ec2MemoryRules) {
   td = Bridge();
   td.containers[0].memory = 128;
   td.containers[0].memory_reservation = 256;
-  ExpectClient(td, "The 'memoryReservation' setting for container 'app' is greater than its "
-                   "'memory' setting.");
+  ExpectClient(td,
+               "The 'memoryReservation' setting for container 'app' is greater than its "
+               "'memory' setting.");
   td.containers[0].memory_reservation = 128;
   EXPECT_TRUE(ValidateAndComplete(td)) << "equal is allowed";
 
@@ -140,8 +141,9 @@ TEST(ValidateAndComplete, Ec2MemoryRules) {
   td.containers[0].memory_reservation = 300;
   td.containers.push_back(Container("b", std::nullopt));
   td.containers[1].memory_reservation = 300;
-  ExpectClient(td, "The sum of all container 'memoryReservation' values cannot be greater than "
-                   "the value of the task 'memory'.");
+  ExpectClient(td,
+               "The sum of all container 'memoryReservation' values cannot be greater than "
+               "the value of the task 'memory'.");
 }
 
 TEST(ValidateAndComplete, CpuSumAgainstTaskCpu) {
@@ -150,8 +152,9 @@ TEST(ValidateAndComplete, CpuSumAgainstTaskCpu) {
   td.containers[0].cpu = 200;
   td.containers.push_back(Container("b"));
   td.containers[1].cpu = 100;
-  ExpectClient(td, "The sum of all container 'cpu' values cannot be greater than the value of the "
-                   "task 'cpu'.");
+  ExpectClient(td,
+               "The sum of all container 'cpu' values cannot be greater than the value of the "
+               "task 'cpu'.");
 }
 
 TEST(ValidateAndComplete, TaskCpuAndMemoryAreNormalized) {
@@ -176,7 +179,7 @@ TEST(ValidateAndComplete, TaskCpuAndMemoryAreNormalized) {
   td = Bridge();
   td.memory = "1 vCPU";
   ExpectClient(td, "Invalid 'memory' setting for task.");
-  EXPECT_FALSE(NormalizeTaskCpu("0.1 vcpu"));   // 102.4 units is not an integer
+  EXPECT_FALSE(NormalizeTaskCpu("0.1 vcpu"));  // 102.4 units is not an integer
   EXPECT_FALSE(NormalizeTaskCpu("-1"));
   EXPECT_FALSE(NormalizeTaskMemory(""));
 }
@@ -203,8 +206,9 @@ TEST(ValidateAndComplete, FargateRequirements) {
   td = Fargate();
   td.cpu = "1024";
   td.memory = "1024";
-  ExpectClient(td, "No Fargate configuration exists for given values: 1024 CPU, 1024 memory. See "
-                   "the Amazon ECS documentation for the valid values.");
+  ExpectClient(td,
+               "No Fargate configuration exists for given values: 1024 CPU, 1024 memory. See "
+               "the Amazon ECS documentation for the valid values.");
   td.cpu = "1 vCPU";
   td.memory = "2 GB";
   EXPECT_TRUE(ValidateAndComplete(td));
@@ -214,8 +218,9 @@ TEST(ValidateAndComplete, FargateRequirements) {
   td = Fargate();
   td.containers[0].log_configuration =
       LogConfiguration{"awslogs", {{"awslogs-group", "g"}, {"awslogs-region", "us-east-1"}}, {}};
-  ExpectClient(td, "Fargate requires task definition to have execution role ARN to support log "
-                   "driver awslogs.");
+  ExpectClient(td,
+               "Fargate requires task definition to have execution role ARN to support log "
+               "driver awslogs.");
   td.execution_role_arn = kExecRole;
   EXPECT_TRUE(ValidateAndComplete(td));
 
@@ -225,8 +230,9 @@ TEST(ValidateAndComplete, FargateRequirements) {
 
   td = Fargate();
   td.containers[0].stop_timeout = 121;
-  ExpectClient(td, "Invalid 'stopTimeout' setting for container 'app'. Fargate allows at most 120 "
-                   "seconds.");
+  ExpectClient(td,
+               "Invalid 'stopTimeout' setting for container 'app'. Fargate allows at most 120 "
+               "seconds.");
   td.containers[0].stop_timeout = 120;
   EXPECT_TRUE(ValidateAndComplete(td));
 
@@ -239,7 +245,7 @@ TEST(ValidateAndComplete, FargateLeftOutOfCompatibilitiesWhenNotRequested) {
   TaskDefinition td = Fargate();
   td.requires_compatibilities = {"EC2"};
   td.cpu = "1024";
-  td.memory = "1024";   // not a Fargate size
+  td.memory = "1024";  // not a Fargate size
   ASSERT_TRUE(ValidateAndComplete(td));
   EXPECT_EQ(td.compatibilities, (std::vector<std::string>{"EC2"}));
 
@@ -285,11 +291,13 @@ TEST(ValidateAndComplete, PortMappingsPerNetworkMode) {
   ASSERT_TRUE(ValidateAndComplete(td)) << "bridge maps any host port";
 
   td.network_mode = "awsvpc";
-  ExpectClient(td, "When networkMode=awsvpc, the host ports and container ports in port mappings "
-                   "must match.");
+  ExpectClient(td,
+               "When networkMode=awsvpc, the host ports and container ports in port mappings "
+               "must match.");
   td.network_mode = "host";
-  ExpectClient(td, "When networkMode=host, the host ports and container ports in port mappings "
-                   "must match.");
+  ExpectClient(td,
+               "When networkMode=host, the host ports and container ports in port mappings "
+               "must match.");
   td.network_mode = "none";
   ExpectClient(td, "When networkMode=none, containers can't have port mappings.");
 
@@ -329,8 +337,9 @@ TEST(ValidateAndComplete, DependsOn) {
               "Invalid value 'SOMETIME' for dependsOn.condition. Valid values: START, COMPLETE, "
               "SUCCESS, HEALTHY.");
   td.containers[0].depends_on = {{"init", "SUCCESS"}};
-  ExpectClient(td, "A dependency container with SUCCESS or COMPLETE condition cannot be an "
-                   "essential container");
+  ExpectClient(td,
+               "A dependency container with SUCCESS or COMPLETE condition cannot be an "
+               "essential container");
   td.containers[1].essential = false;
   ASSERT_TRUE(ValidateAndComplete(td));
   EXPECT_NE(std::find(td.requires_attributes.begin(), td.requires_attributes.end(),
@@ -341,15 +350,17 @@ TEST(ValidateAndComplete, DependsOn) {
 TEST(ValidateAndComplete, ExecutionRoleRequirements) {
   TaskDefinition td = Bridge();
   td.containers[0].credentials_parameter = "dockerhub";
-  ExpectClient(td, "Private repository authentication requires that the task definition specify "
-                   "a value for executionRoleArn.");
+  ExpectClient(td,
+               "Private repository authentication requires that the task definition specify "
+               "a value for executionRoleArn.");
   td.execution_role_arn = kExecRole;
   EXPECT_TRUE(ValidateAndComplete(td));
 
   td = Bridge();
   td.containers[0].secrets = {{"DB_PASSWORD", "/app/db"}};
-  ExpectClient(td, "When you are specifying container secrets, you must also specify a value for "
-                   "'executionRoleArn'.");
+  ExpectClient(td,
+               "When you are specifying container secrets, you must also specify a value for "
+               "'executionRoleArn'.");
 }
 
 TEST(ValidateAndComplete, AwslogsNeedsGroupAndRegion) {
@@ -406,11 +417,11 @@ TEST(ValidateAndComplete, RequiresAttributesOfTheSeedDefinition) {
   c.privileged = true;
   c.credentials_parameter = "msyea/docker-hub";
   c.secrets = {{"ACCESS_TOKEN", "/msyea/gha-pat"}};
-  c.log_configuration = LogConfiguration{
-      "awslogs",
-      {{"awslogs-group", "/ecs/gha"}, {"awslogs-region", "eu-west-2"},
-       {"awslogs-stream-prefix", "ecs"}},
-      {}};
+  c.log_configuration = LogConfiguration{"awslogs",
+                                         {{"awslogs-group", "/ecs/gha"},
+                                          {"awslogs-region", "eu-west-2"},
+                                          {"awslogs-stream-prefix", "ecs"}},
+                                         {}};
   ASSERT_TRUE(ValidateAndComplete(td));
   std::vector<std::string> expected = {
       "com.amazonaws.ecs.capability.logging-driver.awslogs",
@@ -435,11 +446,12 @@ TEST(ValidateAndComplete, RequiresAttributesOfAFargateEcrDefinition) {
   c.image = "225934246878.dkr.ecr.us-east-1.amazonaws.com/code-along:latest";
   c.memory_reservation = 256;
   c.secrets = {{"JWT", "arn:aws:secretsmanager:us-east-1:225934246878:secret:prod/api-W3kDvu:JWT"}};
-  c.log_configuration = LogConfiguration{
-      "awslogs",
-      {{"awslogs-create-group", "true"}, {"awslogs-group", "/ecs/api"},
-       {"awslogs-region", "us-east-1"}, {"awslogs-stream-prefix", "ecs"}},
-      {}};
+  c.log_configuration = LogConfiguration{"awslogs",
+                                         {{"awslogs-create-group", "true"},
+                                          {"awslogs-group", "/ecs/api"},
+                                          {"awslogs-region", "us-east-1"},
+                                          {"awslogs-stream-prefix", "ecs"}},
+                                         {}};
   ASSERT_TRUE(ValidateAndComplete(td));
   std::vector<std::string> got = td.requires_attributes;
   std::sort(got.begin(), got.end());
@@ -487,9 +499,8 @@ TEST(ResourcesOf, UsesTaskLevelValuesOrContainerSums) {
 
 TEST(ResourcesOf, HostPortsPerNetworkMode) {
   TaskDefinition td = Bridge();
-  td.containers[0].port_mappings = {{80, std::nullopt, "tcp", "", ""},
-                                    {53, 5353, "udp", "", ""},
-                                    {443, 0, "tcp", "", ""}};
+  td.containers[0].port_mappings = {
+      {80, std::nullopt, "tcp", "", ""}, {53, 5353, "udp", "", ""}, {443, 0, "tcp", "", ""}};
   EXPECT_EQ(ResourcesOf(td).host_ports, (std::vector<std::pair<int, bool>>{{5353, true}}))
       << "bridge: only fixed host ports; 0/absent is ephemeral";
   td.network_mode = "host";
