@@ -82,25 +82,6 @@ std::string ResourceId(const Scope& scope, const std::string& cluster, std::stri
   return "";
 }
 
-Status ValidateTags(const std::vector<Tag>& tags) {
-  if (tags.size() > 50) {
-    return Fail("InvalidParameterException", "The number of tags must not exceed 50.");
-  }
-  for (const auto& t : tags) {
-    if (t.key.empty() || t.key.size() > 128) {
-      return Fail("InvalidParameterException",
-                  "Tag keys must be between 1 and 128 characters in length.");
-    }
-    if (t.value.size() > 256) {
-      return Fail("InvalidParameterException",
-                  "Tag values must be between 0 and 256 characters in length.");
-    }
-    if (ToLower(t.key).starts_with("aws:")) {
-      return Fail("InvalidParameterException", "Tag keys may not begin with the reserved prefix 'aws:'.");
-    }
-  }
-  return {};
-}
 
 std::string PageToken(std::string_view last) { return Base64Encode(last); }
 

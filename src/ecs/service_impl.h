@@ -86,9 +86,6 @@ std::string ResourceId(const Scope& scope, const std::string& cluster, std::stri
 // What a query expression and placement see of an instance.
 InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected);
 
-// Tag rules ECS applies (50, key 1..128, value 0..256, aws: reserved).
-Status ValidateTags(const std::vector<Tag>& tags);
-
 // Opaque page tokens: the last key of a page, base64.
 std::string PageToken(std::string_view last);
 Result<std::string> PageStart(const PageRequest& page, size_t& limit);

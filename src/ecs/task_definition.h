@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "ecs/placement.h"  // PlacementConstraint
 
 namespace berth::ecs {
 
@@ -123,11 +124,6 @@ struct Volume {
   std::string docker_volume_configuration_json;  // verbatim object text, "" when absent
   std::string efs_volume_configuration_json;     // verbatim object text, "" when absent
 };
-
-struct PlacementConstraint {
-  std::string type;
-  std::string expression;
-};  // type memberOf
 
 struct TaskDefinition {
   std::string family;

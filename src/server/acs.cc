@@ -41,40 +41,10 @@ std::string RegionOfArn(const std::string& arn) {
   return parsed ? parsed->region : std::string();
 }
 
-// A container's dockerConfig, as ECS's backend renders what the ACS Container
-// shape does not carry (the agent merges it into its Docker create/host
-// config).
-Json DockerConfig(const ecs::ContainerDefinition& c, const std::string& task_id) {
-  Json config = Json::object();
-  if (!c.user.empty()) config["User"] = c.user;
-  if (!c.working_directory.empty()) config["WorkingDir"] = c.working_directory;
-  if (!c.docker_labels.empty()) config["Labels"] = c.docker_labels;
-  if (c.health_check) {
-    const auto& h = *c.health_check;
-    Json hc = {{"Test", h.command}};
-    constexpr int64_t kSecond = 1'000'000'000;
-    hc["Interval"] = h.interval.value_or(30) * kSecond;
-    hc["Timeout"] = h.timeout.value_or(5) * kSecond;
-    hc["Retries"] = h.retries.value_or(3);
-    if (h.start_period) hc["StartPeriod"] = *h.start_period * kSecond;
-    config["Healthcheck"] = std::move(hc);
-  }
-  Json host = Json::object();
-  if (c.log_configuration) {
-    std::map<std::string, std::string> options = c.log_configuration->options;
-    if (c.log_configuration->log_driver == "awslogs") {
-      auto prefix = options.find("awslogs-stream-prefix");
-      if (prefix != options.end()) {
-        options["awslogs-stream"] = fmt::format("{}/{}/{}", prefix->second, c.name, task_id);
-        options.erase(prefix);
-      }
-    }
-    host["LogConfig"] = {{"Type", c.log_configuration->log_driver}, {"Config", options}};
-  }
-  if (c.memory_reservation) host["MemoryReservation"] = int64_t{*c.memory_reservation} << 20;
-  if (c.privileged) host["Privileged"] = true;
-  if (c.readonly_root_filesystem) host["ReadonlyRootfs"] = true;
-  return {{"version", "1.17"}, {"config", json::Dump(config)}, {"hostConfig", json::Dump(host)}};
+Json DockerConfigJson(const ecs::TaskDefinition& td, const ecs::ContainerDefinition& c,
+                      const std::string& task_id) {
+  ecs::DockerConfig rendered = ecs::RenderDockerConfig(td, c, task_id);
+  return {{"version", "1.17"}, {"config", rendered.config}, {"hostConfig", rendered.host_config}};
 }
 
 Json CredentialsJson(const std::string& id, const std::string& role_arn,
@@ -242,7 +212,7 @@ struct AcsSessions::Impl {
                  {"volumesFrom", Json::array()},
                  {"links", Json::array()},
                  {"overrides", "{}"},
-                 {"dockerConfig", DockerConfig(def, task.id)}};
+                 {"dockerConfig", DockerConfigJson(*td, def, task.id)}};
       if (arn != task.containers.end()) cj["containerArn"] = arn->arn;
       if (def.credentials_parameter) {
         std::string region = LooksLikeArn(*def.credentials_parameter)
