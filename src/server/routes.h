@@ -1,5 +1,6 @@
 // The wire tables: one function per service maps its operations (names,
-// request parsing, reply shapes) to the service's domain calls.
+// request parsing, reply shapes) to the service's domain calls. Each
+// *_routes.cc file also defines its service's module factory (module.h).
 #pragma once
 
 #include <functional>
@@ -22,6 +23,14 @@ using Authorize = std::function<Status(const aws::RequestContext& ctx, const std
                                        const std::string& resource,
                                        const iam::ResourceContext& res)>;
 
+// Authorize through `access` (which must outlive the function).
+inline Authorize AuthorizeWith(iam::AccessControl& access) {
+  return [&access](const aws::RequestContext& ctx, const std::string& action,
+                   const std::string& resource, const iam::ResourceContext& res) {
+    return access.Authorize(ctx, action, resource, res);
+  };
+}
+
 struct IamDeps {
   iam::Service* iam = nullptr;
   iam::IdentityStore* identities = nullptr;
@@ -35,8 +44,9 @@ aws::QueryService IamRoutes(IamDeps deps);
 aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize);
 aws::JsonService KmsRoutes(kms::Service& kms);
 aws::JsonService SecretsRoutes(secrets::Service& secrets);
-// berth's operator API (accounts); `operator_account` is the default account.
+// berth's operator API (accounts); `operator_account` is the default account,
+// whose root alone may call it (AccessControl::AuthorizeOperator).
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
-                             std::string operator_account);
+                             iam::AccessControl& access, std::string operator_account);
 
 }  // namespace berth::server
