@@ -149,6 +149,11 @@ std::unexpected<Error> JsonReader::Missing(std::string_view name) const {
     if (!value) return Missing(name);                                \
     return std::move(*value);                                        \
   }
+// And a collection's, absent read as empty.
+#define BERTH_JSON_OR_EMPTY(Type, Name)                              \
+  Result<Type> JsonReader::Name##Or(std::string_view name) const {   \
+    return BERTH_TRY(Optional##Name(name)).value_or(Type());         \
+  }
 
 Result<std::optional<std::string>> JsonReader::OptionalString(std::string_view name) const {
   return ReadOptional<std::string>(Find(name), AsString);
@@ -196,6 +201,7 @@ Result<std::optional<std::vector<std::string>>> JsonReader::OptionalStrings(
   return ReadOptional<std::vector<std::string>>(Find(name), AsStrings);
 }
 BERTH_JSON_REQUIRED(std::vector<std::string>, Strings)
+BERTH_JSON_OR_EMPTY(std::vector<std::string>, Strings)
 
 Result<std::optional<std::map<std::string, std::string>>> JsonReader::OptionalStringMap(
     std::string_view name) const {
@@ -203,6 +209,7 @@ Result<std::optional<std::map<std::string, std::string>>> JsonReader::OptionalSt
 }
 using StringToString = std::map<std::string, std::string>;
 BERTH_JSON_REQUIRED(StringToString, StringMap)
+BERTH_JSON_OR_EMPTY(StringToString, StringMap)
 
 Result<std::optional<JsonReader>> JsonReader::OptionalObject(std::string_view name) const {
   const void* member = Find(name);
@@ -231,7 +238,9 @@ Result<std::optional<std::vector<JsonReader>>> JsonReader::OptionalObjects(
   return std::optional<std::vector<JsonReader>>(std::move(out));
 }
 BERTH_JSON_REQUIRED(std::vector<JsonReader>, Objects)
+BERTH_JSON_OR_EMPTY(std::vector<JsonReader>, Objects)
 
 #undef BERTH_JSON_REQUIRED
+#undef BERTH_JSON_OR_EMPTY
 
 }  // namespace berth::aws

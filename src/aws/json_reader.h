@@ -88,11 +88,13 @@ class JsonReader {
   // A list of strings.
   Result<std::vector<std::string>> Strings(std::string_view name) const;
   Result<std::optional<std::vector<std::string>>> OptionalStrings(std::string_view name) const;
+  Result<std::vector<std::string>> StringsOr(std::string_view name) const;  // absent: empty
 
   // A map of strings to strings (tags, encryption contexts, docker labels).
   Result<std::map<std::string, std::string>> StringMap(std::string_view name) const;
   Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
       std::string_view name) const;
+  Result<std::map<std::string, std::string>> StringMapOr(std::string_view name) const;  // absent: {}
 
   // A nested object, read with the same rules; its members' paths are
   // "<name>.<member>".
@@ -103,6 +105,7 @@ class JsonReader {
   // one's members' paths are "<name>.<n>.member.<member>", n from 1.
   Result<std::vector<JsonReader>> Objects(std::string_view name) const;
   Result<std::optional<std::vector<JsonReader>>> OptionalObjects(std::string_view name) const;
+  Result<std::vector<JsonReader>> ObjectsOr(std::string_view name) const;  // absent: empty
 
  private:
   struct Document;

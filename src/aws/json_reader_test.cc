@@ -53,6 +53,13 @@ TEST(JsonReaderTest, ReadsEveryType) {
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ(*(*list)[0].String("S"), "one");
   EXPECT_EQ(*(*list)[1].String("S"), "two");
+  // The optional forms read the same values.
+  EXPECT_EQ(*in.StringOr("S", "fallback"), "text");
+  EXPECT_EQ(*in.BoolOr("B", false), true);
+  EXPECT_EQ(*in.StringsOr("L"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(in.StringMapOr("M")->size(), 2u);
+  EXPECT_EQ(in.ObjectsOr("Os")->size(), 2u);
+  EXPECT_EQ(*(*in.OptionalObject("O"))->String("S"), "inner");
 }
 
 TEST(JsonReaderTest, AbsentAndNullAreTheSame) {
@@ -71,6 +78,9 @@ TEST(JsonReaderTest, AbsentAndNullAreTheSame) {
     EXPECT_EQ(*in.OptionalStringMap(name), std::nullopt);
     EXPECT_FALSE(in.OptionalObject(name)->has_value());
     EXPECT_FALSE(in.OptionalObjects(name)->has_value());
+    EXPECT_TRUE(in.StringsOr(name)->empty());
+    EXPECT_TRUE(in.StringMapOr(name)->empty());
+    EXPECT_TRUE(in.ObjectsOr(name)->empty());
   }
 }
 
@@ -147,6 +157,8 @@ TEST(JsonReaderTest, WrongContainerTypes) {
   for (std::string_view scalar : {"S", "N", "T"}) {
     ExpectSerialization(in.Strings(scalar), "Expected list or null");
     ExpectSerialization(in.Objects(scalar), "Expected list or null");
+    ExpectSerialization(in.StringsOr(scalar), "Expected list or null");
+    ExpectSerialization(in.ObjectsOr(scalar), "Expected list or null");
   }
   ExpectSerialization(in.OptionalStrings("O"),
                       "Start of structure or map found where not expected.");
@@ -155,6 +167,7 @@ TEST(JsonReaderTest, WrongContainerTypes) {
   // Where a map belongs.
   for (std::string_view scalar : {"S", "N", "T"}) {
     ExpectSerialization(in.StringMap(scalar), "Expected map or null");
+    ExpectSerialization(in.StringMapOr(scalar), "Expected map or null");
   }
   ExpectSerialization(in.OptionalStringMap("L"), "Start of list found where not expected");
   // Where an object belongs.

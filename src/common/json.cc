@@ -21,15 +21,6 @@ Result<std::optional<std::string>> OptionalString(const Json& object, std::strin
   return std::optional<std::string>(it->get<std::string>());
 }
 
-Result<std::string> RequiredString(const Json& object, std::string_view key,
-                                   std::string_view missing_code) {
-  auto value = BERTH_TRY(OptionalString(object, key));
-  if (!value) {
-    return Fail(std::string(missing_code), fmt::format("Missing required parameter '{}'.", key));
-  }
-  return *value;
-}
-
 std::string Dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 }  // namespace berth::json

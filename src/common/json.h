@@ -20,11 +20,10 @@ using Json = nlohmann::json;
 Result<Json> ParseObject(std::string_view body);
 
 // The string member `key`, or nullopt when absent or null. A member of another
-// type is an error naming the field (SerializationException).
+// type is an error naming the field (SerializationException). For documents
+// berth reads itself (configuration files); AWS request bodies are read with
+// aws::JsonReader, which answers with AWS's messages.
 Result<std::optional<std::string>> OptionalString(const Json& object, std::string_view key);
-// Same, but absent is a ValidationException-style error naming the field.
-Result<std::string> RequiredString(const Json& object, std::string_view key,
-                                   std::string_view missing_code = "ValidationException");
 
 // Serialises compactly; invalid UTF-8 is replaced rather than throwing.
 std::string Dump(const Json& value);

@@ -82,31 +82,6 @@ TEST(JsonTest, OptionalString) {
   EXPECT_EQ(list.error().code, "SerializationException");
 }
 
-TEST(JsonTest, RequiredString) {
-  Json object = Json::parse(R"({"Name":"db","Null":null,"Number":5})");
-
-  auto name = RequiredString(object, "Name");
-  ASSERT_TRUE(name.has_value());
-  EXPECT_EQ(*name, "db");
-
-  auto missing = RequiredString(object, "SecretId");
-  ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error().code, "ValidationException");
-  EXPECT_EQ(missing.error().message, "Missing required parameter 'SecretId'.");
-  EXPECT_EQ(missing.error().http_status, 400);
-
-  auto null = RequiredString(object, "Null", "InvalidParameterException");
-  ASSERT_FALSE(null.has_value());
-  EXPECT_EQ(null.error().code, "InvalidParameterException");
-  EXPECT_EQ(null.error().message, "Missing required parameter 'Null'.");
-
-  // A member of the wrong type is a SerializationException whatever the missing code.
-  auto number = RequiredString(object, "Number", "InvalidParameterException");
-  ASSERT_FALSE(number.has_value());
-  EXPECT_EQ(number.error().code, "SerializationException");
-  EXPECT_EQ(number.error().message, "'Number' must be a string.");
-}
-
 TEST(JsonTest, Dump) {
   EXPECT_EQ(Dump(Json::object()), "{}");
   EXPECT_EQ(Dump(Json{{"a", 1}, {"b", "x\"y"}}), R"({"a":1,"b":"x\"y"})");

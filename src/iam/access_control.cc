@@ -220,6 +220,20 @@ Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::strin
   return Fail("AccessDeniedException", decision.Message(request), 403);
 }
 
+Status AccessControl::AuthorizeOperator(const aws::RequestContext& ctx, const std::string& action,
+                                        const std::string& operator_account) const {
+  const aws::Principal& p = ctx.caller;
+  if (p.kind == aws::Principal::Kind::kRoot && p.account == operator_account) return {};
+  AuthzRequest request;
+  request.principal = p;
+  request.action = action;
+  request.resource = "arn:aws:berth:::account";
+  return Fail("AccessDeniedException",
+              Decision{}.Message(request) +
+                  " because only the operator account's root may manage accounts",
+              403);
+}
+
 Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string& service,
                                  const Role& role, const std::string& external_id,
                                  const std::string& source_ip) {

@@ -90,6 +90,13 @@ class AccessControl {
   Status Authorize(const aws::RequestContext& ctx, const std::string& action,
                    const std::string& resource, const ResourceContext& res = {});
 
+  // berth's operator API (`action` is "berth:CreateAccount", ... on the
+  // accounts, arn:aws:berth:::account): only the root of `operator_account`
+  // may call it, whatever policies say. AccessDeniedException otherwise,
+  // worded as every other denial, with that reason.
+  Status AuthorizeOperator(const aws::RequestContext& ctx, const std::string& action,
+                           const std::string& operator_account) const;
+
   // May `caller` (an IAM principal) or `service` (e.g. ecs-tasks.amazonaws.com,
   // when `caller` is null) assume `role`? The trust policy decides, with the
   // caller's identity policies where AWS requires them. AccessDenied if not.

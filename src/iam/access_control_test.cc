@@ -141,5 +141,36 @@ TEST_F(AccessControlTest, SessionTokensOfUsersCannotCallIam) {
   EXPECT_EQ(Decide(ctx, "kms:ListKeys"), "allowed");
 }
 
+TEST_F(AccessControlTest, OnlyTheOperatorRootMayCallTheOperatorApi) {
+  aws::RequestContext root;
+  root.caller.kind = aws::Principal::Kind::kRoot;
+  root.caller.account = kAccount;
+  root.caller.arn = fmt::format("arn:aws:iam::{}:root", kAccount);
+  EXPECT_TRUE(access_->AuthorizeOperator(root, "berth:CreateAccount", kAccount));
+
+  aws::RequestContext other = root;
+  other.caller.account = "222233334444";
+  other.caller.arn = "arn:aws:iam::222233334444:root";
+  auto denied = access_->AuthorizeOperator(other, "berth:CreateAccount", kAccount);
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, "AccessDeniedException");
+  EXPECT_EQ(denied.error().http_status, 403);
+  EXPECT_EQ(denied.error().message,
+            "User: arn:aws:iam::222233334444:root is not authorized to perform: "
+            "berth:CreateAccount on resource: arn:aws:berth:::account because only the "
+            "operator account's root may manage accounts");
+
+  // A user of the operator account is refused even with every permission.
+  User u = *iam_->CreateUser(kAccount, "admin", "/");
+  ASSERT_TRUE(iam_->PutInlinePolicy(kAccount, PrincipalType::kUser, "admin", "all", Allow("*")));
+  auto user = access_->AuthorizeOperator(As(u), "berth:ListAccounts", kAccount);
+  ASSERT_FALSE(user);
+  EXPECT_EQ(user.error().message,
+            fmt::format("User: {} is not authorized to perform: berth:ListAccounts on resource: "
+                        "arn:aws:berth:::account because only the operator account's root may "
+                        "manage accounts",
+                        u.arn));
+}
+
 }  // namespace
 }  // namespace berth::iam

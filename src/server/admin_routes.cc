@@ -4,33 +4,38 @@
 // default (operator) account may call it.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "aws/json_protocol.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
 
+namespace {
+using aws::JsonReader;
+using Ctx = const aws::RequestContext&;
+}  // namespace
+
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
-                             std::string operator_account) {
+                             iam::AccessControl& access, std::string operator_account) {
   aws::JsonService svc;
   svc.signing_name = "berth";
   svc.target_prefix = "BerthAdmin_20261126";
-  auto require_operator = [operator_account](const aws::RequestContext& ctx,
-                                             std::string_view action) -> Status {
-    if (ctx.caller.kind == aws::Principal::Kind::kRoot && ctx.caller.account == operator_account) {
-      return {};
-    }
-    return Fail("AccessDeniedException",
-                fmt::format("User: {} is not authorized to perform: berth:{} on resource: "
-                            "arn:aws:berth:::account because only the operator account's root may "
-                            "manage accounts",
-                            ctx.caller.arn, action),
-                403);
+  // Every operation is authorized the same way, before it reads its input.
+  auto op = [&access, operator_account](
+                std::string name,
+                std::function<Result<json::Json>(Ctx, const JsonReader&)> handler) {
+    return aws::JsonOp([&access, operator_account, action = "berth:" + name,
+                        handler = std::move(handler)](Ctx ctx,
+                                                      const JsonReader& in) -> Result<json::Json> {
+      BERTH_CHECK(access.AuthorizeOperator(ctx, action, operator_account));
+      return handler(ctx, in);
+    });
   };
-  svc.operations["CreateAccount"] = aws::JsonOp(
-      [&identities, require_operator](const aws::RequestContext& ctx,
-                                      const json::Json& in) -> Result<json::Json> {
-        BERTH_CHECK(require_operator(ctx, "CreateAccount"));
-        auto id = BERTH_TRY(json::RequiredString(in, "AccountId"));
+  svc.operations["CreateAccount"] =
+      op("CreateAccount", [&identities](Ctx, const JsonReader& in) -> Result<json::Json> {
+        auto id = BERTH_TRY(in.String("AccountId"));
         bool created = BERTH_TRY(identities.EnsureAccount(id));
         if (!created) {
           return Fail("AccountAlreadyExistsException",
@@ -41,10 +46,8 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
                           {"AccessKeyId", creds.access_key_id},
                           {"SecretAccessKey", creds.secret_access_key}};
       });
-  svc.operations["ListAccounts"] = aws::JsonOp(
-      [&identities, require_operator](const aws::RequestContext& ctx,
-                                      const json::Json&) -> Result<json::Json> {
-        BERTH_CHECK(require_operator(ctx, "ListAccounts"));
+  svc.operations["ListAccounts"] =
+      op("ListAccounts", [&identities](Ctx, const JsonReader&) -> Result<json::Json> {
         auto ids = BERTH_TRY(identities.ListAccounts());
         json::Json list = json::Json::array();
         for (const auto& id : ids) list.push_back({{"AccountId", id}});
@@ -53,16 +56,14 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
   // The platform's own role assumption as an AWS service (what ECS does with
   // a task's execution role), exposed to the operator so the trust policy and
   // the role's permissions can be exercised before ECS runs a task.
-  svc.operations["AssumeRoleAsService"] = aws::JsonOp(
-      [&sts, require_operator](const aws::RequestContext& ctx,
-                               const json::Json& in) -> Result<json::Json> {
-        BERTH_CHECK(require_operator(ctx, "AssumeRoleAsService"));
+  svc.operations["AssumeRoleAsService"] =
+      op("AssumeRoleAsService", [&sts](Ctx, const JsonReader& in) -> Result<json::Json> {
         sts::AssumeRoleRequest req;
-        req.role_arn = BERTH_TRY(json::RequiredString(in, "RoleArn"));
-        req.session_name = BERTH_TRY(json::RequiredString(in, "RoleSessionName"));
-        auto service = BERTH_TRY(json::RequiredString(in, "ServicePrincipal"));
-        if (auto it = in.find("DurationSeconds"); it != in.end() && it->is_number_integer()) {
-          req.duration_seconds = it->get<int>();
+        req.role_arn = BERTH_TRY(in.String("RoleArn"));
+        req.session_name = BERTH_TRY(in.String("RoleSessionName"));
+        auto service = BERTH_TRY(in.String("ServicePrincipal"));
+        if (auto seconds = BERTH_TRY(in.OptionalInt("DurationSeconds"))) {
+          req.duration_seconds = static_cast<int>(std::clamp<int64_t>(*seconds, -1, 1'000'000));
         }
         auto assumed = BERTH_TRY(sts.AssumeRoleAsService(service, req));
         return json::Json{
@@ -76,6 +77,13 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
                                  {"AssumedRoleId", assumed.assumed_role_id}}}};
       });
   return svc;
+}
+
+Result<std::unique_ptr<Module>> AdminModule(Environment& env) {
+  return std::make_unique<RoutesModule>(
+      "admin", [&env, sts = &env.services.Get<sts::Service>()](aws::Gateway& gateway) {
+        gateway.Add(AdminRoutes(env.identities, *sts, env.access, env.options.account_id));
+      });
 }
 
 }  // namespace berth::server

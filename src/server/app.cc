@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "aws/credentials_file.h"
 #include "aws/gateway.h"
@@ -19,32 +20,72 @@
 #include "iam/access_control.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
-#include "server/routes.h"
+#include "server/module.h"
 #include "store/sqlite/sqlite_kv.h"
-#include "sts/service.h"
 
 namespace berth::server {
+
+// The service modules, in the order they are built and started (Stop runs in
+// reverse). Each entry N is the factory `NModule(Environment&)` defined in
+// server/<n>_routes.cc; a module comes after the modules whose services it
+// uses (Secrets Manager after KMS, the operator API after STS). Adding a
+// service is one line here (see server/module.h).
+#define BERTH_SERVICE_MODULES(M) \
+  M(Iam)                         \
+  M(Sts)                         \
+  M(Kms)                         \
+  M(Secrets)                     \
+  M(Admin)
+
+#define BERTH_DECLARE_MODULE(N) Result<std::unique_ptr<Module>> N##Module(Environment& env);
+BERTH_SERVICE_MODULES(BERTH_DECLARE_MODULE)
+#undef BERTH_DECLARE_MODULE
+
+namespace {
+
+#define BERTH_LIST_MODULE(N) &N##Module,
+const std::vector<ModuleFactory> kServiceModules = {BERTH_SERVICE_MODULES(BERTH_LIST_MODULE)};
+#undef BERTH_LIST_MODULE
+
+}  // namespace
 
 struct App::Impl {
   AppOptions options;
   std::string credentials_file;
+  // The core every module shares (Environment refers to it).
   std::unique_ptr<store::Kv> kv;
   std::optional<crypto::RootKey> root_key;
   std::unique_ptr<iam::IdentityStore> identities;
   std::unique_ptr<iam::Service> iam;
   std::unique_ptr<iam::AccessControl> access;
-  std::unique_ptr<sts::Service> sts;
-  std::unique_ptr<kms::Service> kms;
-  std::unique_ptr<secrets::Service> secrets;
+  std::unique_ptr<Environment> env;
+  std::vector<std::unique_ptr<Module>> modules;
+  size_t started = 0;  // modules[0, started) have started
   std::unique_ptr<aws::Gateway> gateway;
   std::unique_ptr<http::Server> http;
+  std::once_flag stopped;
+
+  ~Impl() {
+    if (http) http->Stop();
+    StopModules();
+    // Modules go before the core, last built first: a module may use an
+    // earlier one's service until it is gone.
+    while (!modules.empty()) modules.pop_back();
+  }
+
+  void StopModules() {
+    for (; started > 0; --started) modules[started - 1]->Stop();
+  }
+
+  // The data directory, the store, the root key, the default account and its
+  // root credentials, IAM and AccessControl.
+  Status OpenCore();
+  // Builds the modules and registers their routes; then starts them.
+  Status StartModules(const std::vector<ModuleFactory>& factories);
+  Status Serve();
 };
 
-App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-App::~App() { Stop(); }
-
-Result<std::unique_ptr<App>> App::Start(AppOptions options) {
-  auto impl = std::make_unique<Impl>();
+Status App::Impl::OpenCore() {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -54,50 +95,47 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   chmod(options.data_dir.c_str(), 0700);
   std::string root_key_file =
       options.root_key_file.empty() ? options.data_dir + "/root.key" : options.root_key_file;
-  impl->root_key.emplace(BERTH_TRY(crypto::RootKey::LoadOrCreate(root_key_file)));
-  impl->kv = BERTH_TRY(store::SqliteKv::Open(options.data_dir + "/berth.db"));
-  impl->identities = std::make_unique<iam::IdentityStore>(*impl->kv, *impl->root_key,
-                                                          crypto::SecureIds(), SystemClock::Instance());
+  root_key.emplace(BERTH_TRY(crypto::RootKey::LoadOrCreate(root_key_file)));
+  kv = BERTH_TRY(store::SqliteKv::Open(options.data_dir + "/berth.db"));
+  const Clock& clock = SystemClock::Instance();
+  identities = std::make_unique<iam::IdentityStore>(*kv, *root_key, crypto::SecureIds(), clock);
 
-  bool created = BERTH_TRY(impl->identities->EnsureAccount(options.account_id));
-  auto creds = BERTH_TRY(impl->identities->EnsureRootAccessKey(options.account_id, options.root_credentials));
-  impl->credentials_file = options.data_dir + "/credentials";
-  BERTH_CHECK(aws::WriteProfile(impl->credentials_file, "default", creds));
+  bool created = BERTH_TRY(identities->EnsureAccount(options.account_id));
+  auto creds =
+      BERTH_TRY(identities->EnsureRootAccessKey(options.account_id, options.root_credentials));
+  credentials_file = options.data_dir + "/credentials";
+  BERTH_CHECK(aws::WriteProfile(credentials_file, "default", creds));
   log::Info("account ready", {{"account", options.account_id},
                               {"created", created ? "true" : "false"},
                               {"access_key_id", creds.access_key_id}});
 
-  impl->iam = std::make_unique<iam::Service>(*impl->kv, crypto::SecureIds(), SystemClock::Instance(),
-                                             iam::ValidatePolicyDocument);
-  impl->access = std::make_unique<iam::AccessControl>(*impl->iam, *impl->identities,
-                                                      SystemClock::Instance());
-  iam::AccessControl* access = impl->access.get();
-  impl->kms = std::make_unique<kms::Service>(*impl->kv, *impl->root_key, *access, crypto::SecureIds(),
-                                             SystemClock::Instance());
-  impl->sts = std::make_unique<sts::Service>(
-      *impl->iam, *impl->identities, SystemClock::Instance(),
-      [access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
-               const sts::AssumeRoleRequest& request) {
-        return access->CheckTrust(caller, service, role, request.external_id, request.source_ip);
-      });
-  Authorize authorize = [access](const aws::RequestContext& ctx, const std::string& action,
-                                 const std::string& resource,
-                                 const iam::ResourceContext& res) -> Status {
-    return access->Authorize(ctx, action, resource, res);
-  };
+  iam = std::make_unique<iam::Service>(*kv, crypto::SecureIds(), clock,
+                                       iam::ValidatePolicyDocument);
+  access = std::make_unique<iam::AccessControl>(*iam, *identities, clock);
+  env.reset(new Environment{options, *kv, clock, crypto::SecureIds(), *root_key, *iam,
+                            *identities, *access, {}});
+  return {};
+}
 
-  impl->gateway = std::make_unique<aws::Gateway>(*impl->identities, SystemClock::Instance(),
-                                                 crypto::SecureIds());
-  impl->gateway->Add(StsRoutes(*impl->sts, authorize));
-  impl->gateway->Add(IamRoutes(IamDeps{impl->iam.get(), impl->identities.get(), access, authorize}));
-  impl->gateway->Add(KmsRoutes(*impl->kms));
-  // Secrets Manager's routes are added here (with the service built above,
-  // after kms).
-  impl->secrets = std::make_unique<secrets::Service>(*impl->kv, *impl->kms, *access,
-                                                     crypto::SecureIds(), SystemClock::Instance());
-  impl->gateway->Add(SecretsRoutes(*impl->secrets));
-  impl->gateway->Add(AdminRoutes(*impl->identities, *impl->sts, options.account_id));
+Status App::Impl::StartModules(const std::vector<ModuleFactory>& factories) {
+  gateway = std::make_unique<aws::Gateway>(*identities, env->clock, env->ids);
+  for (ModuleFactory factory : factories) {
+    modules.push_back(BERTH_TRY(factory(*env)));
+    modules.back()->Register(*gateway);
+  }
+  for (auto& module : modules) {
+    if (auto status = module->Start(); !status) {
+      log::Error("module failed to start",
+                 {{"module", module->name()}, {"message", status.error().message}});
+      StopModules();
+      return status;
+    }
+    ++started;
+  }
+  return {};
+}
 
+Status App::Impl::Serve() {
   http::ServerOptions http_options;
   http_options.host = options.host;
   http_options.port = options.port;
@@ -106,16 +144,37 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   http_options.header_timeout = options.header_timeout;
   http_options.max_connections = options.max_connections;
   http_options.body_memory_limit = options.body_memory_limit;
-  aws::Gateway* gateway = impl->gateway.get();
-  impl->http = BERTH_TRY(http::Server::Start(
-      http_options, [gateway](const http::Request& r) { return gateway->Handle(r); },
-      [gateway](const http::Request& r, int status, std::string_view reason) {
-        return gateway->Reject(r, status, reason);
+  aws::Gateway* front = gateway.get();
+  http = BERTH_TRY(http::Server::Start(
+      http_options, [front](const http::Request& r) { return front->Handle(r); },
+      [front](const http::Request& r, int status, std::string_view reason) {
+        return front->Reject(r, status, reason);
       }));
+  std::string names;
+  for (const auto& module : modules) {
+    if (!names.empty()) names += ",";
+    names += module->name();
+  }
+  log::Info("serving", {{"endpoint", fmt::format("http://{}:{}", options.host, http->port())},
+                        {"data_dir", options.data_dir},
+                        {"modules", names}});
+  return {};
+}
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+App::~App() { Stop(); }
+
+Result<std::unique_ptr<App>> App::Start(AppOptions options) {
+  return Start(std::move(options), kServiceModules);
+}
+
+Result<std::unique_ptr<App>> App::Start(AppOptions options,
+                                        const std::vector<ModuleFactory>& modules) {
+  auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  log::Info("serving", {{"endpoint", fmt::format("http://{}:{}", impl->options.host,
-                                                 impl->http->port())},
-                        {"data_dir", impl->options.data_dir}});
+  BERTH_CHECK(impl->OpenCore());
+  BERTH_CHECK(impl->StartModules(modules));
+  BERTH_CHECK(impl->Serve());  // on failure ~Impl stops the started modules
   return std::unique_ptr<App>(new App(std::move(impl)));
 }
 
@@ -131,7 +190,11 @@ const std::string& App::credentials_file() const { return impl_->credentials_fil
 const std::string& App::account_id() const { return impl_->options.account_id; }
 
 void App::Stop() {
-  if (impl_ && impl_->http) impl_->http->Stop();
+  if (!impl_) return;
+  std::call_once(impl_->stopped, [impl = impl_.get()] {
+    impl->http->Stop();
+    impl->StopModules();
+  });
 }
 
 void App::Wait() { impl_->http->Wait(); }

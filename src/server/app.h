@@ -1,7 +1,8 @@
 // `berth server`: the control plane wired together. Opens the store and the
 // root key under the data directory, makes sure the default account and its
-// root key exist (writing DATA_DIR/credentials), and serves every API on one
-// HTTP listener.
+// root key exist (writing DATA_DIR/credentials), builds IAM's core (identities,
+// policies, AccessControl), then the service modules (server/module.h) in
+// order, and serves every API on one HTTP listener.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "aws/sigv4.h"
 #include "common/error.h"
@@ -29,9 +31,20 @@ struct AppOptions {
   size_t body_memory_limit = 256 << 20;
 };
 
+class Module;
+struct Environment;
+// Builds one service module from the environment (server/module.h).
+using ModuleFactory = Result<std::unique_ptr<Module>> (*)(Environment& env);
+
 class App {
  public:
+  // Serves berth's services: the module list in server/app.cc.
   static Result<std::unique_ptr<App>> Start(AppOptions options);
+  // Serves `modules` instead, built, registered and started in that order
+  // (tests). A module that fails to build or start fails the start; the
+  // modules started before it are stopped.
+  static Result<std::unique_ptr<App>> Start(AppOptions options,
+                                            const std::vector<ModuleFactory>& modules);
   ~App();
 
   uint16_t port() const;
@@ -39,7 +52,11 @@ class App {
   const std::string& credentials_file() const;
   const std::string& account_id() const;
 
+  // Stops the HTTP server (in-flight requests finish), then every module's
+  // background work in reverse module order. Idempotent; the destructor
+  // calls it.
   void Stop();
+  // Blocks until the HTTP server stopped.
   void Wait();
 
   struct Impl;

@@ -7,6 +7,7 @@
 #include "aws/xml.h"
 #include "common/arn.h"
 #include "common/strings.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
@@ -955,6 +956,14 @@ aws::QueryService IamRoutes(IamDeps deps) {
     return simulation_xml(BERTH_TRY(access->Simulate(in, ctx.now)));
   };
   return svc;
+}
+
+Result<std::unique_ptr<Module>> IamModule(Environment& env) {
+  // IAM's service and AccessControl are the core every module shares: App
+  // builds them; this module only serves IAM's API over them.
+  IamDeps deps{&env.iam, &env.identities, &env.access, AuthorizeWith(env.access)};
+  return std::make_unique<RoutesModule>(
+      "iam", [deps](aws::Gateway& gateway) { gateway.Add(IamRoutes(deps)); });
 }
 
 }  // namespace berth::server

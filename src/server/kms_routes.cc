@@ -3,90 +3,25 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "aws/json_protocol.h"
 #include "common/strings.h"
+#include "crypto/root_key.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
 
 namespace {
 
+using aws::JsonReader;
 using aws::RequestContext;
 using json::Json;
 using kms::Caller;
 
-// AWS's message for a missing required member ("keyId" for KeyId).
-std::unexpected<Error> Missing(std::string_view name) {
-  std::string member(name);
-  if (!member.empty()) member[0] = static_cast<char>(std::tolower(member[0]));
-  return Fail("ValidationException",
-              fmt::format("1 validation error detected: Value null at '{}' failed to satisfy "
-                          "constraint: Member must not be null",
-                          member));
-}
-
-Result<std::string> Required(const Json& in, std::string_view name) {
-  auto value = BERTH_TRY(json::OptionalString(in, name));
-  if (!value) return Missing(name);
-  return *value;
-}
-
-Result<std::string> Optional(const Json& in, std::string_view name) {
-  auto value = BERTH_TRY(json::OptionalString(in, name));
-  return value.value_or("");
-}
-
-Result<std::optional<long long>> OptionalInt(const Json& in, std::string_view name) {
-  auto it = in.find(name);
-  if (it == in.end() || it->is_null()) return std::optional<long long>();
-  if (!it->is_number_integer()) {
-    return Fail("SerializationException", fmt::format("{} must be an integer.", name));
-  }
-  return std::optional<long long>(it->get<long long>());
-}
-
-Result<bool> OptionalBool(const Json& in, std::string_view name) {
-  auto it = in.find(name);
-  if (it == in.end() || it->is_null()) return false;
-  if (!it->is_boolean()) {
-    return Fail("SerializationException", fmt::format("{} must be a boolean.", name));
-  }
-  return it->get<bool>();
-}
-
-// A blob member: base64 on the wire. Absent is an empty string.
-Result<std::string> Blob(const Json& in, std::string_view name, bool required) {
-  auto text = BERTH_TRY(json::OptionalString(in, name));
-  if (!text) {
-    if (required) return Missing(name);
-    return std::string();
-  }
-  auto bytes = Base64Decode(*text);
-  if (!bytes) return Fail("SerializationException", fmt::format("{} is not valid base64.", name));
-  return std::move(*bytes);
-}
-
-Result<kms::EncryptionContext> Context(const Json& in, std::string_view name) {
-  kms::EncryptionContext out;
-  auto it = in.find(name);
-  if (it == in.end() || it->is_null()) return out;
-  if (!it->is_object()) {
-    return Fail("SerializationException", fmt::format("{} must be a map of strings.", name));
-  }
-  for (const auto& [k, v] : it->items()) {
-    if (!v.is_string()) {
-      return Fail("SerializationException", fmt::format("{} must be a map of strings.", name));
-    }
-    out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 // Only the symmetric algorithm exists for berth's keys.
-Status Algorithm(const Json& in, std::string_view name) {
-  auto value = BERTH_TRY(json::OptionalString(in, name));
+Status Algorithm(const JsonReader& in, std::string_view name) {
+  auto value = BERTH_TRY(in.OptionalString(name));
   if (!value || *value == "SYMMETRIC_DEFAULT") return {};
   if (*value == "RSAES_OAEP_SHA_1" || *value == "RSAES_OAEP_SHA_256" || *value == "SM2PKE") {
     return Fail(
@@ -100,18 +35,16 @@ Status Algorithm(const Json& in, std::string_view name) {
                           value->substr(0, 64)));
 }
 
-Status GrantTokens(const Json& in) {
-  auto it = in.find("GrantTokens");
-  if (it == in.end() || it->is_null()) return {};
-  if (!it->is_array()) {
-    return Fail("SerializationException", "GrantTokens must be a list of strings.");
-  }
+// Grant tokens are accepted and unused (berth has no grants), but must be a
+// list of strings.
+Status GrantTokens(const JsonReader& in) {
+  BERTH_CHECK(in.OptionalStrings("GrantTokens"));
   return {};
 }
 
-Result<kms::Service::Page> PageOf(const Json& in) {
+Result<kms::Service::Page> PageOf(const JsonReader& in) {
   kms::Service::Page page;
-  auto limit = BERTH_TRY(OptionalInt(in, "Limit"));
+  auto limit = BERTH_TRY(in.OptionalInt("Limit"));
   if (limit) {
     if (*limit < 1 || *limit > 1000) {
       return Fail("ValidationException",
@@ -121,7 +54,7 @@ Result<kms::Service::Page> PageOf(const Json& in) {
     }
     page.limit = static_cast<int>(*limit);
   }
-  page.marker = BERTH_TRY(Optional(in, "Marker"));
+  page.marker = BERTH_TRY(in.StringOr("Marker"));
   return page;
 }
 
@@ -131,18 +64,12 @@ void PutPage(Json& out, const kms::Service::Listed<T>& listed) {
   if (!listed.next_marker.empty()) out["NextMarker"] = listed.next_marker;
 }
 
-Result<std::map<std::string, std::string>> Tags(const Json& in, bool required) {
+// Tags as [{"TagKey": k, "TagValue": v}], both members required, keys unique.
+Result<std::map<std::string, std::string>> Tags(const std::vector<JsonReader>& list) {
   std::map<std::string, std::string> tags;
-  auto it = in.find("Tags");
-  if (it == in.end() || it->is_null()) {
-    if (required) return Missing("Tags");
-    return tags;
-  }
-  if (!it->is_array()) return Fail("SerializationException", "Tags must be a list.");
-  for (const auto& tag : *it) {
-    if (!tag.is_object()) return Fail("SerializationException", "Each tag must be an object.");
-    auto key = BERTH_TRY(Required(tag, "TagKey"));
-    auto value = BERTH_TRY(Required(tag, "TagValue"));
+  for (const JsonReader& tag : list) {
+    auto key = BERTH_TRY(tag.String("TagKey"));
+    auto value = BERTH_TRY(tag.String("TagValue"));
     if (!tags.emplace(key, value).second) {
       return Fail("TagException", fmt::format("Duplicate tag key '{}'.", key.substr(0, 128)));
     }
@@ -173,9 +100,9 @@ Json MetadataJson(const kms::KeyMetadata& m) {
 }
 
 // Data key size from NumberOfBytes or KeySpec (exactly one of them).
-Result<size_t> DataKeySize(const Json& in) {
-  auto n = BERTH_TRY(OptionalInt(in, "NumberOfBytes"));
-  auto spec = BERTH_TRY(json::OptionalString(in, "KeySpec"));
+Result<size_t> DataKeySize(const JsonReader& in) {
+  auto n = BERTH_TRY(in.OptionalInt("NumberOfBytes"));
+  auto spec = BERTH_TRY(in.OptionalString("KeySpec"));
   if (n && spec) {
     return Fail("ValidationException", "Specify either KeySpec or NumberOfBytes, but not both.");
   }
@@ -200,12 +127,13 @@ Result<size_t> DataKeySize(const Json& in) {
   return static_cast<size_t>(*n);
 }
 
-using Handler = std::function<Result<Json>(const Caller&, const Json&)>;
+using Handler = std::function<Result<Json>(const Caller&, const JsonReader&)>;
 
 // Direct KMS calls come through no other service: via_service stays empty.
 aws::JsonOperation Op(Handler handler) {
   return aws::JsonOp(
-      [handler = std::move(handler)](const RequestContext& ctx, const Json& in) -> Result<Json> {
+      [handler = std::move(handler)](const RequestContext& ctx,
+                                     const JsonReader& in) -> Result<Json> {
         return handler(Caller{ctx, ""}, in);
       });
 }
@@ -218,21 +146,21 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   svc.target_prefix = "TrentService";
   auto& ops = svc.operations;
 
-  ops["GenerateRandom"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto n = BERTH_TRY(OptionalInt(in, "NumberOfBytes"));
+  ops["GenerateRandom"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto n = BERTH_TRY(in.OptionalInt("NumberOfBytes"));
     auto bytes = BERTH_TRY(kms.GenerateRandom(c, n));
     return Json{{"Plaintext", Base64Encode(bytes)}};
   });
 
   // ---- keys
-  ops["CreateKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+  ops["CreateKey"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
     kms::Service::CreateKeyRequest r;
-    r.description = BERTH_TRY(Optional(in, "Description"));
-    r.policy = BERTH_TRY(Optional(in, "Policy"));
-    r.tags = BERTH_TRY(Tags(in, false));
-    if (auto usage = BERTH_TRY(json::OptionalString(in, "KeyUsage"))) r.key_usage = *usage;
-    auto spec = BERTH_TRY(json::OptionalString(in, "KeySpec"));
-    auto cmk_spec = BERTH_TRY(json::OptionalString(in, "CustomerMasterKeySpec"));
+    r.description = BERTH_TRY(in.StringOr("Description"));
+    r.policy = BERTH_TRY(in.StringOr("Policy"));
+    r.tags = BERTH_TRY(Tags(BERTH_TRY(in.ObjectsOr("Tags"))));
+    if (auto usage = BERTH_TRY(in.OptionalString("KeyUsage"))) r.key_usage = *usage;
+    auto spec = BERTH_TRY(in.OptionalString("KeySpec"));
+    auto cmk_spec = BERTH_TRY(in.OptionalString("CustomerMasterKeySpec"));
     if (spec && cmk_spec) {
       return Fail("ValidationException",
                   "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.");
@@ -242,22 +170,22 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
       r.key_spec = *cmk_spec;
       r.key_spec_member = "customerMasterKeySpec";
     }
-    if (auto origin = BERTH_TRY(json::OptionalString(in, "Origin"))) r.origin = *origin;
-    if (BERTH_TRY(json::OptionalString(in, "CustomKeyStoreId"))) {
+    if (auto origin = BERTH_TRY(in.OptionalString("Origin"))) r.origin = *origin;
+    if (BERTH_TRY(in.OptionalString("CustomKeyStoreId"))) {
       return Fail("UnsupportedOperationException", "berth has no custom key stores.");
     }
-    r.multi_region = BERTH_TRY(OptionalBool(in, "MultiRegion"));
+    r.multi_region = BERTH_TRY(in.BoolOr("MultiRegion", false));
     r.bypass_policy_lockout_safety_check =
-        BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
+        BERTH_TRY(in.BoolOr("BypassPolicyLockoutSafetyCheck", false));
     auto meta = BERTH_TRY(kms.CreateKey(c, r));
     return Json{{"KeyMetadata", MetadataJson(meta)}};
   });
-  ops["DescribeKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+  ops["DescribeKey"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
     BERTH_CHECK(GrantTokens(in));
-    auto meta = BERTH_TRY(kms.DescribeKey(c, BERTH_TRY(Required(in, "KeyId"))));
+    auto meta = BERTH_TRY(kms.DescribeKey(c, BERTH_TRY(in.String("KeyId"))));
     return Json{{"KeyMetadata", MetadataJson(meta)}};
   });
-  ops["ListKeys"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
+  ops["ListKeys"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
     auto listed = BERTH_TRY(kms.ListKeys(c, BERTH_TRY(PageOf(in))));
     Json keys = Json::array();
     for (const auto& k : listed.items) keys.push_back({{"KeyId", k.key_id}, {"KeyArn", k.key_arn}});
@@ -265,17 +193,17 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
     PutPage(out, listed);
     return out;
   });
-  ops["EnableKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    BERTH_CHECK(kms.EnableKey(c, BERTH_TRY(Required(in, "KeyId"))));
+  ops["EnableKey"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(kms.EnableKey(c, BERTH_TRY(in.String("KeyId"))));
     return Json::object();
   });
-  ops["DisableKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    BERTH_CHECK(kms.DisableKey(c, BERTH_TRY(Required(in, "KeyId"))));
+  ops["DisableKey"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(kms.DisableKey(c, BERTH_TRY(in.String("KeyId"))));
     return Json::object();
   });
-  ops["ScheduleKeyDeletion"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto days = BERTH_TRY(OptionalInt(in, "PendingWindowInDays"));
+  ops["ScheduleKeyDeletion"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto days = BERTH_TRY(in.OptionalInt("PendingWindowInDays"));
     std::optional<int> window;
     if (days) window = static_cast<int>(std::clamp<long long>(*days, -1, 100000));
     auto meta = BERTH_TRY(kms.ScheduleKeyDeletion(c, key_id, window));
@@ -284,29 +212,29 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"KeyState", meta.key_state},
                 {"PendingWindowInDays", meta.pending_window_days}};
   });
-  ops["CancelKeyDeletion"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto meta = BERTH_TRY(kms.CancelKeyDeletion(c, BERTH_TRY(Required(in, "KeyId"))));
+  ops["CancelKeyDeletion"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto meta = BERTH_TRY(kms.CancelKeyDeletion(c, BERTH_TRY(in.String("KeyId"))));
     return Json{{"KeyId", meta.arn}};
   });
-  ops["UpdateKeyDescription"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    BERTH_CHECK(kms.UpdateKeyDescription(c, key_id, BERTH_TRY(Required(in, "Description"))));
+  ops["UpdateKeyDescription"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    BERTH_CHECK(kms.UpdateKeyDescription(c, key_id, BERTH_TRY(in.String("Description"))));
     return Json::object();
   });
 
   // ---- key rotation
-  ops["EnableKeyRotation"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto days = BERTH_TRY(OptionalInt(in, "RotationPeriodInDays"));
+  ops["EnableKeyRotation"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto days = BERTH_TRY(in.OptionalInt("RotationPeriodInDays"));
     BERTH_CHECK(kms.EnableKeyRotation(c, key_id, days));
     return Json::object();
   });
-  ops["DisableKeyRotation"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    BERTH_CHECK(kms.DisableKeyRotation(c, BERTH_TRY(Required(in, "KeyId"))));
+  ops["DisableKeyRotation"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(kms.DisableKeyRotation(c, BERTH_TRY(in.String("KeyId"))));
     return Json::object();
   });
-  ops["GetKeyRotationStatus"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto status = BERTH_TRY(kms.GetKeyRotationStatus(c, BERTH_TRY(Required(in, "KeyId"))));
+  ops["GetKeyRotationStatus"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto status = BERTH_TRY(kms.GetKeyRotationStatus(c, BERTH_TRY(in.String("KeyId"))));
     Json out = {{"KeyRotationEnabled", status.enabled}, {"KeyId", status.key_id}};
     if (status.enabled) out["RotationPeriodInDays"] = status.period_days;
     if (status.next_rotation) out["NextRotationDate"] = ToEpochSeconds(*status.next_rotation);
@@ -314,12 +242,12 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
     // rotation in progress) is never reported.
     return out;
   });
-  ops["RotateKeyOnDemand"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    return Json{{"KeyId", BERTH_TRY(kms.RotateKeyOnDemand(c, BERTH_TRY(Required(in, "KeyId"))))}};
+  ops["RotateKeyOnDemand"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    return Json{{"KeyId", BERTH_TRY(kms.RotateKeyOnDemand(c, BERTH_TRY(in.String("KeyId"))))}};
   });
-  ops["ListKeyRotations"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto include = BERTH_TRY(Optional(in, "IncludeKeyMaterial"));
+  ops["ListKeyRotations"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto include = BERTH_TRY(in.StringOr("IncludeKeyMaterial"));
     if (!include.empty() && include != "ROTATIONS_ONLY" && include != "ALL_KEY_MATERIAL") {
       return Fail("ValidationException",
                   fmt::format("1 validation error detected: Value '{}' at 'includeKeyMaterial' "
@@ -344,10 +272,10 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   });
 
   // ---- cryptography
-  ops["Encrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto plaintext = BERTH_TRY(Blob(in, "Plaintext", true));
-    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+  ops["Encrypt"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto plaintext = BERTH_TRY(in.Blob("Plaintext"));
+    auto context = BERTH_TRY(in.StringMapOr("EncryptionContext"));
     BERTH_CHECK(Algorithm(in, "EncryptionAlgorithm"));
     BERTH_CHECK(GrantTokens(in));
     auto blob = BERTH_TRY(kms.Encrypt(c, key_id, plaintext, context));
@@ -355,10 +283,10 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"KeyId", kms::Service::BlobKeyArn(blob).value_or("")},
                 {"EncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
   });
-  ops["Decrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto blob = BERTH_TRY(Blob(in, "CiphertextBlob", true));
-    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
-    auto key_id = BERTH_TRY(Optional(in, "KeyId"));
+  ops["Decrypt"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto blob = BERTH_TRY(in.Blob("CiphertextBlob"));
+    auto context = BERTH_TRY(in.StringMapOr("EncryptionContext"));
+    auto key_id = BERTH_TRY(in.StringOr("KeyId"));
     BERTH_CHECK(Algorithm(in, "EncryptionAlgorithm"));
     BERTH_CHECK(GrantTokens(in));
     auto out = BERTH_TRY(kms.Decrypt(c, blob, context, key_id));
@@ -366,12 +294,12 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"Plaintext", Base64Encode(out.plaintext)},
                 {"EncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
   });
-  ops["ReEncrypt"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto blob = BERTH_TRY(Blob(in, "CiphertextBlob", true));
-    auto source_context = BERTH_TRY(Context(in, "SourceEncryptionContext"));
-    auto source_key = BERTH_TRY(Optional(in, "SourceKeyId"));
-    auto destination_key = BERTH_TRY(Required(in, "DestinationKeyId"));
-    auto destination_context = BERTH_TRY(Context(in, "DestinationEncryptionContext"));
+  ops["ReEncrypt"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto blob = BERTH_TRY(in.Blob("CiphertextBlob"));
+    auto source_context = BERTH_TRY(in.StringMapOr("SourceEncryptionContext"));
+    auto source_key = BERTH_TRY(in.StringOr("SourceKeyId"));
+    auto destination_key = BERTH_TRY(in.String("DestinationKeyId"));
+    auto destination_context = BERTH_TRY(in.StringMapOr("DestinationEncryptionContext"));
     BERTH_CHECK(Algorithm(in, "SourceEncryptionAlgorithm"));
     BERTH_CHECK(Algorithm(in, "DestinationEncryptionAlgorithm"));
     BERTH_CHECK(GrantTokens(in));
@@ -383,9 +311,9 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"SourceEncryptionAlgorithm", "SYMMETRIC_DEFAULT"},
                 {"DestinationEncryptionAlgorithm", "SYMMETRIC_DEFAULT"}};
   });
-  ops["GenerateDataKey"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+  ops["GenerateDataKey"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto context = BERTH_TRY(in.StringMapOr("EncryptionContext"));
     size_t size = BERTH_TRY(DataKeySize(in));
     BERTH_CHECK(GrantTokens(in));
     auto key = BERTH_TRY(kms.GenerateDataKey(c, key_id, context, size));
@@ -394,9 +322,9 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
                 {"KeyId", key.key_arn}};
   });
   ops["GenerateDataKeyWithoutPlaintext"] =
-      Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-        auto key_id = BERTH_TRY(Required(in, "KeyId"));
-        auto context = BERTH_TRY(Context(in, "EncryptionContext"));
+      Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+        auto key_id = BERTH_TRY(in.String("KeyId"));
+        auto context = BERTH_TRY(in.StringMapOr("EncryptionContext"));
         size_t size = BERTH_TRY(DataKeySize(in));
         BERTH_CHECK(GrantTokens(in));
         auto key = BERTH_TRY(kms.GenerateDataKeyWithoutPlaintext(c, key_id, context, size));
@@ -404,22 +332,22 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
       });
 
   // ---- aliases
-  ops["CreateAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto name = BERTH_TRY(Required(in, "AliasName"));
-    BERTH_CHECK(kms.CreateAlias(c, name, BERTH_TRY(Required(in, "TargetKeyId"))));
+  ops["CreateAlias"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto name = BERTH_TRY(in.String("AliasName"));
+    BERTH_CHECK(kms.CreateAlias(c, name, BERTH_TRY(in.String("TargetKeyId"))));
     return Json::object();
   });
-  ops["UpdateAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto name = BERTH_TRY(Required(in, "AliasName"));
-    BERTH_CHECK(kms.UpdateAlias(c, name, BERTH_TRY(Required(in, "TargetKeyId"))));
+  ops["UpdateAlias"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto name = BERTH_TRY(in.String("AliasName"));
+    BERTH_CHECK(kms.UpdateAlias(c, name, BERTH_TRY(in.String("TargetKeyId"))));
     return Json::object();
   });
-  ops["DeleteAlias"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    BERTH_CHECK(kms.DeleteAlias(c, BERTH_TRY(Required(in, "AliasName"))));
+  ops["DeleteAlias"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(kms.DeleteAlias(c, BERTH_TRY(in.String("AliasName"))));
     return Json::object();
   });
-  ops["ListAliases"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Optional(in, "KeyId"));
+  ops["ListAliases"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.StringOr("KeyId"));
     auto listed = BERTH_TRY(kms.ListAliases(c, key_id, BERTH_TRY(PageOf(in))));
     Json aliases = Json::array();
     for (const auto& a : listed.items) {
@@ -435,22 +363,22 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   });
 
   // ---- key policies
-  ops["GetKeyPolicy"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto name = BERTH_TRY(Optional(in, "PolicyName"));
+  ops["GetKeyPolicy"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto name = BERTH_TRY(in.StringOr("PolicyName"));
     auto policy = BERTH_TRY(kms.GetKeyPolicy(c, key_id, name));
     return Json{{"Policy", policy}, {"PolicyName", "default"}};
   });
-  ops["PutKeyPolicy"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto name = BERTH_TRY(Optional(in, "PolicyName"));
-    auto policy = BERTH_TRY(Required(in, "Policy"));
-    bool bypass = BERTH_TRY(OptionalBool(in, "BypassPolicyLockoutSafetyCheck"));
+  ops["PutKeyPolicy"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto name = BERTH_TRY(in.StringOr("PolicyName"));
+    auto policy = BERTH_TRY(in.String("Policy"));
+    bool bypass = BERTH_TRY(in.BoolOr("BypassPolicyLockoutSafetyCheck", false));
     BERTH_CHECK(kms.PutKeyPolicy(c, key_id, name, policy, bypass));
     return Json::object();
   });
-  ops["ListKeyPolicies"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+  ops["ListKeyPolicies"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
     auto listed = BERTH_TRY(kms.ListKeyPolicies(c, key_id, BERTH_TRY(PageOf(in))));
     Json out = {{"PolicyNames", listed.items}};
     PutPage(out, listed);
@@ -458,29 +386,19 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
   });
 
   // ---- tags
-  ops["TagResource"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    BERTH_CHECK(kms.TagResource(c, key_id, BERTH_TRY(Tags(in, true))));
+  ops["TagResource"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    BERTH_CHECK(kms.TagResource(c, key_id, BERTH_TRY(Tags(BERTH_TRY(in.Objects("Tags"))))));
     return Json::object();
   });
-  ops["UntagResource"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
-    auto it = in.find("TagKeys");
-    if (it == in.end() || it->is_null()) return Missing("TagKeys");
-    auto not_strings = [] {
-      return Fail("SerializationException", "TagKeys must be a list of strings.");
-    };
-    if (!it->is_array()) return not_strings();
-    std::vector<std::string> keys;
-    for (const auto& k : *it) {
-      if (!k.is_string()) return not_strings();
-      keys.push_back(k.get<std::string>());
-    }
+  ops["UntagResource"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
+    auto keys = BERTH_TRY(in.Strings("TagKeys"));
     BERTH_CHECK(kms.UntagResource(c, key_id, keys));
     return Json::object();
   });
-  ops["ListResourceTags"] = Op([&kms](const Caller& c, const Json& in) -> Result<Json> {
-    auto key_id = BERTH_TRY(Required(in, "KeyId"));
+  ops["ListResourceTags"] = Op([&kms](const Caller& c, const JsonReader& in) -> Result<Json> {
+    auto key_id = BERTH_TRY(in.String("KeyId"));
     auto listed = BERTH_TRY(kms.ListResourceTags(c, key_id, BERTH_TRY(PageOf(in))));
     Json tags = Json::array();
     for (const auto& [k, v] : listed.items) tags.push_back({{"TagKey", k}, {"TagValue", v}});
@@ -489,6 +407,13 @@ aws::JsonService KmsRoutes(kms::Service& kms) {
     return out;
   });
   return svc;
+}
+
+Result<std::unique_ptr<Module>> KmsModule(Environment& env) {
+  auto kms = std::make_shared<kms::Service>(env.kv, env.root_key, env.access, env.ids, env.clock);
+  env.services.Provide(*kms);
+  return std::make_unique<RoutesModule>(
+      "kms", [svc = kms.get()](aws::Gateway& gateway) { gateway.Add(KmsRoutes(*svc)); }, kms);
 }
 
 }  // namespace berth::server

@@ -1,5 +1,6 @@
 // The wire tables: one function per service maps its operations (names,
-// request parsing, reply shapes) to the service's domain calls.
+// request parsing, reply shapes) to the service's domain calls. Each
+// *_routes.cc file also defines its service's module factory (module.h).
 #pragma once
 
 #include <functional>
@@ -23,6 +24,14 @@ using Authorize = std::function<Status(const aws::RequestContext& ctx, const std
                                        const std::string& resource,
                                        const iam::ResourceContext& res)>;
 
+// Authorize through `access` (which must outlive the function).
+inline Authorize AuthorizeWith(iam::AccessControl& access) {
+  return [&access](const aws::RequestContext& ctx, const std::string& action,
+                   const std::string& resource, const iam::ResourceContext& res) {
+    return access.Authorize(ctx, action, resource, res);
+  };
+}
+
 struct IamDeps {
   iam::Service* iam = nullptr;
   iam::IdentityStore* identities = nullptr;
@@ -42,8 +51,9 @@ struct EcsEndpoints {
   std::function<std::string()> base;
 };
 aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints);
-// berth's operator API (accounts); `operator_account` is the default account.
+// berth's operator API (accounts); `operator_account` is the default account,
+// whose root alone may call it (AccessControl::AuthorizeOperator).
 aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
-                             std::string operator_account);
+                             iam::AccessControl& access, std::string operator_account);
 
 }  // namespace berth::server

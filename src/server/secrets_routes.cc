@@ -7,101 +7,46 @@
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "secrets/service.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
 
 namespace {
 
+using aws::JsonReader;
 using json::Json;
 
-std::unexpected<Error> BadType(std::string_view key, std::string_view type) {
-  return Fail("SerializationException", fmt::format("'{}' must be {}.", key, type));
-}
-
-Result<std::optional<bool>> OptBool(const Json& in, std::string_view key) {
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return std::optional<bool>();
-  if (!it->is_boolean()) return BadType(key, "a boolean");
-  return std::optional<bool>(it->get<bool>());
-}
-
-Result<std::optional<int64_t>> OptInt(const Json& in, std::string_view key) {
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return std::optional<int64_t>();
-  if (!it->is_number_integer()) return BadType(key, "an integer");
-  return std::optional<int64_t>(it->get<int64_t>());
-}
-
-Result<std::optional<int>> OptSmallInt(const Json& in, std::string_view key) {
-  auto v = BERTH_TRY(OptInt(in, key));
+// An integer the service range-checks: values far outside every valid range
+// are clamped (still outside it) so that they fit an int.
+Result<std::optional<int>> SmallInt(const JsonReader& in, std::string_view key) {
+  auto v = BERTH_TRY(in.OptionalInt(key));
   if (!v) return std::optional<int>();
-  // Out-of-range values are clamped far outside every valid range so that the
-  // service's range check reports them.
-  int64_t clamped = std::clamp<int64_t>(*v, -1'000'000, 1'000'000);
-  return std::optional<int>(static_cast<int>(clamped));
+  return std::optional<int>(static_cast<int>(std::clamp<int64_t>(*v, -1'000'000, 1'000'000)));
 }
 
-std::string Str(const Json& in, std::string_view key) {
-  auto it = in.find(key);
-  return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-Result<std::optional<std::vector<std::string>>> OptStrings(const Json& in, std::string_view key) {
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return std::optional<std::vector<std::string>>();
-  if (!it->is_array()) return BadType(key, "a list of strings");
-  std::vector<std::string> out;
-  for (const auto& v : *it) {
-    if (!v.is_string()) return BadType(key, "a list of strings");
-    out.push_back(v.get<std::string>());
-  }
-  return std::optional<std::vector<std::string>>(std::move(out));
-}
-
-// Reads every string member in `keys` up front so that type errors surface as
-// SerializationException before the service runs.
-Status CheckStrings(const Json& in, std::initializer_list<std::string_view> keys) {
-  for (auto key : keys) BERTH_CHECK(json::OptionalString(in, key));
-  return {};
-}
-
-Result<secrets::ValueInput> Value(const Json& in) {
+Result<secrets::ValueInput> Value(const JsonReader& in) {
   secrets::ValueInput v;
-  v.secret_string = BERTH_TRY(json::OptionalString(in, "SecretString"));
-  auto binary = BERTH_TRY(json::OptionalString(in, "SecretBinary"));
-  if (binary) {
-    auto decoded = Base64Decode(*binary);
-    if (!decoded) return Fail("SerializationException", "'SecretBinary' must be base64-encoded.");
-    v.secret_binary = std::move(*decoded);
-  }
+  v.secret_string = BERTH_TRY(in.OptionalString("SecretString"));
+  v.secret_binary = BERTH_TRY(in.OptionalBlob("SecretBinary"));
   return v;
 }
 
-Result<std::vector<secrets::Tag>> Tags(const Json& in, std::string_view key) {
+// Tags as [{"Key": k, "Value": v}], either member may be absent.
+Result<std::vector<secrets::Tag>> Tags(const std::vector<JsonReader>& list) {
   std::vector<secrets::Tag> tags;
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return tags;
-  if (!it->is_array()) return BadType(key, "a list of tags");
-  for (const auto& t : *it) {
-    if (!t.is_object()) return BadType(key, "a list of tags");
-    auto k = BERTH_TRY(json::OptionalString(t, "Key"));
-    auto v = BERTH_TRY(json::OptionalString(t, "Value"));
-    tags.push_back({k.value_or(""), v.value_or("")});
+  for (const JsonReader& t : list) {
+    tags.push_back({BERTH_TRY(t.StringOr("Key")), BERTH_TRY(t.StringOr("Value"))});
   }
   return tags;
 }
 
-Result<std::vector<secrets::ListFilter>> Filters(const Json& in) {
+Result<std::vector<secrets::ListFilter>> Filters(const JsonReader& in) {
   std::vector<secrets::ListFilter> filters;
-  auto it = in.find("Filters");
-  if (it == in.end() || it->is_null()) return filters;
-  if (!it->is_array()) return BadType("Filters", "a list of filters");
-  for (const auto& f : *it) {
-    if (!f.is_object()) return BadType("Filters", "a list of filters");
+  for (const JsonReader& f : BERTH_TRY(in.ObjectsOr("Filters"))) {
     secrets::ListFilter filter;
-    filter.key = BERTH_TRY(json::OptionalString(f, "Key")).value_or("");
-    filter.values = BERTH_TRY(OptStrings(f, "Values")).value_or(std::vector<std::string>{});
+    filter.key = BERTH_TRY(f.StringOr("Key"));
+    filter.values = BERTH_TRY(f.StringsOr("Values"));
     filters.push_back(std::move(filter));
   }
   return filters;
@@ -174,35 +119,31 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
   using Ctx = const aws::RequestContext&;
   auto& ops = svc.operations;
 
-  ops["CreateSecret"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"ClientRequestToken", "Description", "KmsKeyId"}));
+  ops["CreateSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::CreateSecretRequest req;
-    req.name = BERTH_TRY(json::RequiredString(in, "Name"));
-    req.client_request_token = Str(in, "ClientRequestToken");
-    req.description = Str(in, "Description");
-    req.kms_key_id = Str(in, "KmsKeyId");
+    req.name = BERTH_TRY(in.String("Name"));
+    req.client_request_token = BERTH_TRY(in.StringOr("ClientRequestToken"));
+    req.description = BERTH_TRY(in.StringOr("Description"));
+    req.kms_key_id = BERTH_TRY(in.StringOr("KmsKeyId"));
     req.value = BERTH_TRY(Value(in));
-    req.tags = BERTH_TRY(Tags(in, "Tags"));
+    req.tags = BERTH_TRY(Tags(BERTH_TRY(in.ObjectsOr("Tags"))));
     return WriteJson(BERTH_TRY(sm.CreateSecret(ctx, req)), false);
   });
 
-  ops["GetSecretValue"] = [&sm](Ctx ctx, std::string_view body) -> Result<std::string> {
-    Json in = BERTH_TRY(json::ParseObject(body));
-    BERTH_CHECK(CheckStrings(in, {"VersionId", "VersionStage"}));
+  ops["GetSecretValue"] = aws::JsonTextOp([&sm](Ctx ctx, const JsonReader& in) -> Result<std::string> {
     secrets::GetSecretValueRequest req;
-    req.secret_id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    req.version_id = Str(in, "VersionId");
-    req.version_stage = Str(in, "VersionStage");
+    req.secret_id = BERTH_TRY(in.String("SecretId"));
+    req.version_id = BERTH_TRY(in.StringOr("VersionId"));
+    req.version_stage = BERTH_TRY(in.StringOr("VersionStage"));
     return ValueText(BERTH_TRY(sm.GetSecretValue(ctx, req)));
-  };
+  });
 
-  ops["BatchGetSecretValue"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"NextToken"}));
+  ops["BatchGetSecretValue"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::BatchGetRequest req;
-    req.secret_ids = BERTH_TRY(OptStrings(in, "SecretIdList")).value_or(std::vector<std::string>{});
+    req.secret_ids = BERTH_TRY(in.StringsOr("SecretIdList"));
     req.filters = BERTH_TRY(Filters(in));
-    req.max_results = BERTH_TRY(OptSmallInt(in, "MaxResults"));
-    req.next_token = Str(in, "NextToken");
+    req.max_results = BERTH_TRY(SmallInt(in, "MaxResults"));
+    req.next_token = BERTH_TRY(in.StringOr("NextToken"));
     auto result = BERTH_TRY(sm.BatchGetSecretValue(ctx, req));
     Json values = Json::array();
     for (const auto& v : result.values) values.push_back(ValueJson(v));
@@ -216,49 +157,45 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return out;
   });
 
-  ops["PutSecretValue"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"ClientRequestToken"}));
+  ops["PutSecretValue"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::PutSecretValueRequest req;
-    req.secret_id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    req.client_request_token = Str(in, "ClientRequestToken");
+    req.secret_id = BERTH_TRY(in.String("SecretId"));
+    req.client_request_token = BERTH_TRY(in.StringOr("ClientRequestToken"));
     req.value = BERTH_TRY(Value(in));
-    req.version_stages = BERTH_TRY(OptStrings(in, "VersionStages"));
+    req.version_stages = BERTH_TRY(in.OptionalStrings("VersionStages"));
     return WriteJson(BERTH_TRY(sm.PutSecretValue(ctx, req)), true);
   });
 
-  ops["UpdateSecret"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"ClientRequestToken"}));
+  ops["UpdateSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::UpdateSecretRequest req;
-    req.secret_id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    req.client_request_token = Str(in, "ClientRequestToken");
-    req.description = BERTH_TRY(json::OptionalString(in, "Description"));
-    req.kms_key_id = BERTH_TRY(json::OptionalString(in, "KmsKeyId"));
+    req.secret_id = BERTH_TRY(in.String("SecretId"));
+    req.client_request_token = BERTH_TRY(in.StringOr("ClientRequestToken"));
+    req.description = BERTH_TRY(in.OptionalString("Description"));
+    req.kms_key_id = BERTH_TRY(in.OptionalString("KmsKeyId"));
     req.value = BERTH_TRY(Value(in));
     return WriteJson(BERTH_TRY(sm.UpdateSecret(ctx, req)), false);
   });
 
-  ops["UpdateSecretVersionStage"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"RemoveFromVersionId", "MoveToVersionId"}));
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    auto stage = BERTH_TRY(json::RequiredString(in, "VersionStage"));
-    auto s = BERTH_TRY(sm.UpdateSecretVersionStage(ctx, id, stage, Str(in, "RemoveFromVersionId"),
-                                                   Str(in, "MoveToVersionId")));
+  ops["UpdateSecretVersionStage"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
+    auto stage = BERTH_TRY(in.String("VersionStage"));
+    auto s = BERTH_TRY(sm.UpdateSecretVersionStage(ctx, id, stage, BERTH_TRY(in.StringOr("RemoveFromVersionId")),
+                                                   BERTH_TRY(in.StringOr("MoveToVersionId"))));
     return Json{{"ARN", s.arn}, {"Name", s.name}};
   });
 
-  ops["DescribeSecret"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
+  ops["DescribeSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
     return SecretJson(BERTH_TRY(sm.DescribeSecret(ctx, id)), false);
   });
 
-  ops["ListSecrets"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"NextToken", "SortOrder"}));
+  ops["ListSecrets"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::ListSecretsRequest req;
     req.filters = BERTH_TRY(Filters(in));
-    req.sort_order = Str(in, "SortOrder");
-    req.max_results = BERTH_TRY(OptSmallInt(in, "MaxResults"));
-    req.next_token = Str(in, "NextToken");
-    req.include_planned_deletion = BERTH_TRY(OptBool(in, "IncludePlannedDeletion")).value_or(false);
+    req.sort_order = BERTH_TRY(in.StringOr("SortOrder"));
+    req.max_results = BERTH_TRY(SmallInt(in, "MaxResults"));
+    req.next_token = BERTH_TRY(in.StringOr("NextToken"));
+    req.include_planned_deletion = BERTH_TRY(in.BoolOr("IncludePlannedDeletion", false));
     auto page = BERTH_TRY(sm.ListSecrets(ctx, req));
     Json list = Json::array();
     for (const auto& s : page.secrets) list.push_back(SecretJson(s, true));
@@ -267,13 +204,12 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return out;
   });
 
-  ops["ListSecretVersionIds"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"NextToken"}));
+  ops["ListSecretVersionIds"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::ListVersionsRequest req;
-    req.secret_id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    req.include_deprecated = BERTH_TRY(OptBool(in, "IncludeDeprecated")).value_or(false);
-    req.max_results = BERTH_TRY(OptSmallInt(in, "MaxResults"));
-    req.next_token = Str(in, "NextToken");
+    req.secret_id = BERTH_TRY(in.String("SecretId"));
+    req.include_deprecated = BERTH_TRY(in.BoolOr("IncludeDeprecated", false));
+    req.max_results = BERTH_TRY(SmallInt(in, "MaxResults"));
+    req.next_token = BERTH_TRY(in.StringOr("NextToken"));
     auto page = BERTH_TRY(sm.ListSecretVersionIds(ctx, req));
     Json versions = Json::array();
     for (const auto& v : page.versions) {
@@ -289,43 +225,43 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return out;
   });
 
-  ops["DeleteSecret"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    auto window = BERTH_TRY(OptInt(in, "RecoveryWindowInDays"));
-    bool force = BERTH_TRY(OptBool(in, "ForceDeleteWithoutRecovery")).value_or(false);
+  ops["DeleteSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
+    auto window = BERTH_TRY(in.OptionalInt("RecoveryWindowInDays"));
+    bool force = BERTH_TRY(in.BoolOr("ForceDeleteWithoutRecovery", false));
     auto s = BERTH_TRY(sm.DeleteSecret(ctx, id, window, force));
     return Json{{"ARN", s.arn}, {"Name", s.name}, {"DeletionDate", Epoch(*s.deletion_date)}};
   });
 
-  ops["RestoreSecret"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto s = BERTH_TRY(sm.RestoreSecret(ctx, BERTH_TRY(json::RequiredString(in, "SecretId"))));
+  ops["RestoreSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto s = BERTH_TRY(sm.RestoreSecret(ctx, BERTH_TRY(in.String("SecretId"))));
     return Json{{"ARN", s.arn}, {"Name", s.name}};
   });
 
-  ops["PutResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    auto policy = BERTH_TRY(json::RequiredString(in, "ResourcePolicy"));
-    bool block = BERTH_TRY(OptBool(in, "BlockPublicPolicy")).value_or(false);
+  ops["PutResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
+    auto policy = BERTH_TRY(in.String("ResourcePolicy"));
+    bool block = BERTH_TRY(in.BoolOr("BlockPublicPolicy", false));
     auto s = BERTH_TRY(sm.PutResourcePolicy(ctx, id, policy, block));
     return Json{{"ARN", s.arn}, {"Name", s.name}};
   });
 
-  ops["GetResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto s = BERTH_TRY(sm.GetResourcePolicy(ctx, BERTH_TRY(json::RequiredString(in, "SecretId"))));
+  ops["GetResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto s = BERTH_TRY(sm.GetResourcePolicy(ctx, BERTH_TRY(in.String("SecretId"))));
     Json out = {{"ARN", s.arn}, {"Name", s.name}};
     if (!s.policy.empty()) out["ResourcePolicy"] = s.policy;
     return out;
   });
 
-  ops["DeleteResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
+  ops["DeleteResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     auto s =
-        BERTH_TRY(sm.DeleteResourcePolicy(ctx, BERTH_TRY(json::RequiredString(in, "SecretId"))));
+        BERTH_TRY(sm.DeleteResourcePolicy(ctx, BERTH_TRY(in.String("SecretId"))));
     return Json{{"ARN", s.arn}, {"Name", s.name}};
   });
 
-  ops["ValidateResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::OptionalString(in, "SecretId"));
-    auto policy = BERTH_TRY(json::RequiredString(in, "ResourcePolicy"));
+  ops["ValidateResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.OptionalString("SecretId"));
+    auto policy = BERTH_TRY(in.String("ResourcePolicy"));
     auto result = BERTH_TRY(sm.ValidateResourcePolicy(ctx, id, policy));
     Json errors = Json::array();
     for (const auto& e : result.errors) {
@@ -334,37 +270,41 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return Json{{"PolicyValidationPassed", result.passed}, {"ValidationErrors", errors}};
   });
 
-  ops["TagResource"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    if (!in.contains("Tags"))
-      return Fail("ValidationException", "Missing required parameter 'Tags'.");
-    BERTH_CHECK(sm.TagResource(ctx, id, BERTH_TRY(Tags(in, "Tags"))));
+  ops["TagResource"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
+    BERTH_CHECK(sm.TagResource(ctx, id, BERTH_TRY(Tags(BERTH_TRY(in.Objects("Tags"))))));
     return Json::object();
   });
 
-  ops["UntagResource"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    auto id = BERTH_TRY(json::RequiredString(in, "SecretId"));
-    auto keys = BERTH_TRY(OptStrings(in, "TagKeys"));
-    if (!keys) return Fail("ValidationException", "Missing required parameter 'TagKeys'.");
-    BERTH_CHECK(sm.UntagResource(ctx, id, *keys));
+  ops["UntagResource"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+    auto id = BERTH_TRY(in.String("SecretId"));
+    BERTH_CHECK(sm.UntagResource(ctx, id, BERTH_TRY(in.Strings("TagKeys"))));
     return Json::object();
   });
 
-  ops["GetRandomPassword"] = aws::JsonOp([&sm](Ctx ctx, const Json& in) -> Result<Json> {
-    BERTH_CHECK(CheckStrings(in, {"ExcludeCharacters"}));
+  ops["GetRandomPassword"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::PasswordOptions o;
-    o.length = BERTH_TRY(OptInt(in, "PasswordLength"));
-    o.exclude_characters = Str(in, "ExcludeCharacters");
-    o.exclude_numbers = BERTH_TRY(OptBool(in, "ExcludeNumbers")).value_or(false);
-    o.exclude_punctuation = BERTH_TRY(OptBool(in, "ExcludePunctuation")).value_or(false);
-    o.exclude_uppercase = BERTH_TRY(OptBool(in, "ExcludeUppercase")).value_or(false);
-    o.exclude_lowercase = BERTH_TRY(OptBool(in, "ExcludeLowercase")).value_or(false);
-    o.include_space = BERTH_TRY(OptBool(in, "IncludeSpace")).value_or(false);
-    o.require_each_included_type = BERTH_TRY(OptBool(in, "RequireEachIncludedType")).value_or(true);
+    o.length = BERTH_TRY(in.OptionalInt("PasswordLength"));
+    o.exclude_characters = BERTH_TRY(in.StringOr("ExcludeCharacters"));
+    o.exclude_numbers = BERTH_TRY(in.BoolOr("ExcludeNumbers", false));
+    o.exclude_punctuation = BERTH_TRY(in.BoolOr("ExcludePunctuation", false));
+    o.exclude_uppercase = BERTH_TRY(in.BoolOr("ExcludeUppercase", false));
+    o.exclude_lowercase = BERTH_TRY(in.BoolOr("ExcludeLowercase", false));
+    o.include_space = BERTH_TRY(in.BoolOr("IncludeSpace", false));
+    o.require_each_included_type = BERTH_TRY(in.BoolOr("RequireEachIncludedType", true));
     return Json{{"RandomPassword", BERTH_TRY(sm.GetRandomPassword(ctx, o))}};
   });
 
   return svc;
+}
+
+Result<std::unique_ptr<Module>> SecretsModule(Environment& env) {
+  auto sm = std::make_shared<secrets::Service>(env.kv, env.services.Get<kms::Service>(), env.access,
+                                               env.ids, env.clock);
+  env.services.Provide(*sm);
+  return std::make_unique<RoutesModule>(
+      "secrets", [svc = sm.get()](aws::Gateway& gateway) { gateway.Add(SecretsRoutes(*svc)); },
+      sm);
 }
 
 }  // namespace berth::server

@@ -3,6 +3,8 @@
 #include <charconv>
 
 #include "aws/xml.h"
+#include "iam/access_control.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
@@ -100,6 +102,23 @@ aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
     return xml.Take();
   };
   return svc;
+}
+
+Result<std::unique_ptr<Module>> StsModule(Environment& env) {
+  iam::AccessControl& access = env.access;
+  auto sts = std::make_shared<sts::Service>(
+      env.iam, env.identities, env.clock,
+      [&access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
+                const sts::AssumeRoleRequest& request) {
+        return access.CheckTrust(caller, service, role, request.external_id, request.source_ip);
+      });
+  env.services.Provide(*sts);
+  return std::make_unique<RoutesModule>(
+      "sts",
+      [svc = sts.get(), authorize = AuthorizeWith(access)](aws::Gateway& gateway) {
+        gateway.Add(StsRoutes(*svc, authorize));
+      },
+      sts);
 }
 
 }  // namespace berth::server
