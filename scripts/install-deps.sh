@@ -11,7 +11,7 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev libarchive-dev libzstd-dev libisal-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  awscli python3-boto3 python3-botocore python3-pytest python3-jwt python3-requests
+  awscli python3-boto3 python3-botocore python3-pytest python3-jwt python3-requests python3-websockets
   wrk nginx-light curl procps
   # real peers for the pull and run paths
   docker-registry skopeo umoci busybox-static runc apache2-utils openssl

@@ -35,6 +35,7 @@ namespace berth::server {
   M(Sts)                         \
   M(Kms)                         \
   M(Secrets)                     \
+  M(Ecs)                         \
   M(Admin)
 
 #define BERTH_DECLARE_MODULE(N) Result<std::unique_ptr<Module>> N##Module(Environment& env);
@@ -83,6 +84,11 @@ struct App::Impl {
   // Builds the modules and registers their routes; then starts them.
   Status StartModules(const std::vector<ModuleFactory>& factories);
   Status Serve();
+  std::string Endpoint() const {
+    const std::string& host = options.host;
+    if (host.find(':') != std::string::npos) return fmt::format("http://[{}]:{}", host, http->port());
+    return fmt::format("http://{}:{}", host, http->port());
+  }
 };
 
 Status App::Impl::OpenCore() {
@@ -114,6 +120,7 @@ Status App::Impl::OpenCore() {
   access = std::make_unique<iam::AccessControl>(*iam, *identities, clock);
   env.reset(new Environment{options, *kv, clock, crypto::SecureIds(), *root_key, *iam,
                             *identities, *access, {}});
+  env->endpoint = [this] { return http ? Endpoint() : std::string(); };
   return {};
 }
 
@@ -180,11 +187,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options,
 
 uint16_t App::port() const { return impl_->http->port(); }
 
-std::string App::endpoint() const {
-  const std::string& host = impl_->options.host;
-  if (host.find(':') != std::string::npos) return fmt::format("http://[{}]:{}", host, port());
-  return fmt::format("http://{}:{}", host, port());
-}
+std::string App::endpoint() const { return impl_->Endpoint(); }
 
 const std::string& App::credentials_file() const { return impl_->credentials_file; }
 const std::string& App::account_id() const { return impl_->options.account_id; }

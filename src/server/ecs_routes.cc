@@ -4,10 +4,16 @@
 // container cpu/memory are strings, as ECS returns them.
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+
 #include "aws/json_reader.h"
 #include "common/json.h"
 #include "ecs/service.h"
 #include "ecs/task_definition_codec.h"
+#include "server/module.h"
 #include "server/routes.h"
 
 namespace berth::server {
@@ -565,6 +571,58 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     return Json{{"endpoint", base}, {"telemetryEndpoint", base}, {"serviceConnectEndpoint", base}};
   });
   return svc;
+}
+
+namespace {
+
+// ECS's module: the service, its routes, and the loop that forgets stopped
+// tasks after their retention.
+class EcsServiceModule final : public Module {
+ public:
+  explicit EcsServiceModule(Environment& env)
+      : env_(env), ecs_(env.kv, env.access, env.iam, env.ids, env.clock) {}
+
+  std::string_view name() const override { return "ecs"; }
+
+  void Register(aws::Gateway& gateway) override {
+    gateway.Add(EcsRoutes(ecs_, EcsEndpoints{env_.endpoint}));
+  }
+
+  Status Start() override {
+    sweeper_ = std::jthread([this](std::stop_token stop) {
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      while (!stop.stop_requested()) {
+        cv.wait_for(lock, stop, std::chrono::seconds(60), [] { return false; });
+        if (stop.stop_requested()) break;
+        if (auto swept = ecs_.SweepStoppedTasks(env_.clock.Now()); !swept) {
+          log::Warn("ecs: sweeping stopped tasks failed", {{"message", swept.error().message}});
+        }
+      }
+    });
+    return {};
+  }
+
+  void Stop() override {
+    sweeper_.request_stop();
+    if (sweeper_.joinable()) sweeper_.join();
+  }
+
+  ecs::Service& service() { return ecs_; }
+
+ private:
+  Environment& env_;
+  ecs::Service ecs_;
+  std::jthread sweeper_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Module>> EcsModule(Environment& env) {
+  auto module = std::make_unique<EcsServiceModule>(env);
+  env.services.Provide(module->service());
+  return module;
 }
 
 }  // namespace berth::server

@@ -91,6 +91,9 @@ struct Environment {
   iam::IdentityStore& identities;   // accounts, access keys, sessions
   iam::AccessControl& access;       // every permission check goes through it
   Services services;                // filled as modules are built
+  // The server's URL ("http://127.0.0.1:4566"), once it listens (empty
+  // before): what DiscoverPollEndpoint hands to agents.
+  std::function<std::string()> endpoint;
 };
 
 class Module {
