@@ -8,7 +8,11 @@
 #    three targets; ratios are taken within a round, medians reported.
 # 2. micro: Google Benchmark micro-benchmarks (IAM decisions, request path).
 # 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
-# BENCH_ONLY=http|micro|pull runs one part; BENCH_DURATION (5s) and
+# 4. contention: each service's hottest write on one record from 64
+#    connections for 30 s (bench/contention_bench.py): writes/s, p50/p99,
+#    non-2xx (must be 0) and a read-back that no acknowledged write was lost.
+#    CONTENTION_CONNECTIONS, CONTENTION_SECONDS and CONTENTION_TARGETS size it.
+# BENCH_ONLY=http|micro|pull|contention runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -125,4 +129,18 @@ fi
 if want pull; then
   echo
   /usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
+fi
+
+if want contention; then
+  CKEY=AKIABENCHCONTENTION0
+  CSECRET=benchsecretbenchsecretcontention000000
+  CPORT=$(free_port)
+  "$BUILD/berth" server --data-dir "$WORK/contention" --listen "127.0.0.1:$CPORT" \
+    --root-credentials "$CKEY:$CSECRET" --log-level warn >"$WORK/contention.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$CPORT"
+  echo
+  /usr/bin/python3 "$HERE/contention_bench.py" "http://127.0.0.1:$CPORT/" "$CKEY" "$CSECRET" ||
+    { echo "bench: writes failed or were lost under contention; server log:" >&2
+      tail -20 "$WORK/contention.log" >&2; exit 1; }
 fi
