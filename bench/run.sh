@@ -38,15 +38,18 @@ wait_port() {
   done
   echo "bench: nothing listens on $1" >&2; exit 1
 }
-
-if want http; then
 KEY=AKIABENCHBENCHBENCH0
 SECRET=benchsecretbenchsecretbenchsecret000000
+start_berth() {  # name port: a berth server on $WORK/name with root KEY:SECRET
+  "$BUILD/berth" server --data-dir "$WORK/$1" --listen "127.0.0.1:$2" \
+    --root-credentials "$KEY:$SECRET" --log-level warn >"$WORK/$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$2"
+}
+
+if want http; then
 BERTH_PORT=$(free_port)
-"$BUILD/berth" server --data-dir "$WORK/berth" --listen "127.0.0.1:$BERTH_PORT" \
-  --root-credentials "$KEY:$SECRET" --log-level warn >"$WORK/berth.log" 2>&1 &
-PIDS+=($!)
-wait_port "$BERTH_PORT"
+start_berth berth "$BERTH_PORT"
 
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx/html"
@@ -132,15 +135,10 @@ if want pull; then
 fi
 
 if want contention; then
-  CKEY=AKIABENCHCONTENTION0
-  CSECRET=benchsecretbenchsecretcontention000000
   CPORT=$(free_port)
-  "$BUILD/berth" server --data-dir "$WORK/contention" --listen "127.0.0.1:$CPORT" \
-    --root-credentials "$CKEY:$CSECRET" --log-level warn >"$WORK/contention.log" 2>&1 &
-  PIDS+=($!)
-  wait_port "$CPORT"
+  start_berth contention "$CPORT"
   echo
-  /usr/bin/python3 "$HERE/contention_bench.py" "http://127.0.0.1:$CPORT/" "$CKEY" "$CSECRET" ||
+  /usr/bin/python3 "$HERE/contention_bench.py" "http://127.0.0.1:$CPORT/" "$KEY" "$SECRET" ||
     { echo "bench: writes failed or were lost under contention; server log:" >&2
       tail -20 "$WORK/contention.log" >&2; exit 1; }
 fi
