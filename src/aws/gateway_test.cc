@@ -539,9 +539,11 @@ TEST_F(GatewayTest, QueryRejectBodyBudgetExhaustedIsThrottling) {
 TEST_F(GatewayTest, WriteContentionIsARetryableThrottlingInBothProtocols) {
   Error contention{"ThrottlingException",
                    "Rate exceeded: too many concurrent writes of this IAM entity", 400};
-  ExpectQueryError(QueryError(contention, kFirstRequestId, "https://iam.amazonaws.com/doc/2010-05-08/"),
-                   400, "Sender", "Throttling", contention.message);
-  ExpectJsonError(JsonError(contention, kFirstRequestId), 400, "ThrottlingException", contention.message);
+  ExpectQueryError(
+      QueryError(contention, kFirstRequestId, "https://iam.amazonaws.com/doc/2010-05-08/"), 400,
+      "Sender", "Throttling", contention.message);
+  ExpectJsonError(JsonError(contention, kFirstRequestId), 400, "ThrottlingException",
+                  contention.message);
 }
 
 TEST(QueryErrorCodeTest, RenamesJsonCodes) {

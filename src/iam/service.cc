@@ -233,13 +233,12 @@ Result<bool> Committed(store::Kv& kv, const store::Txn& txn) {
 // the entity is written faster than writes can queue.
 Status Write(store::KeyLocks& locks, const std::string& lock_key,
              const std::function<Result<bool>()>& attempt) {
-  auto done = store::UntilCommitted<bool>(
-      locks, lock_key,
-      [&]() -> Result<std::optional<bool>> {
-        if (BERTH_TRY(attempt())) return true;
-        return std::nullopt;
-      },
-      {.what = "IAM entity"});
+  auto done = store::UntilCommitted<bool>(locks, lock_key,
+                                          [&]() -> Result<std::optional<bool>> {
+                                            if (BERTH_TRY(attempt())) return true;
+                                            return std::nullopt;
+                                          },
+                                          {.what = "IAM entity"});
   if (!done) return Fail(done.error());
   return {};
 }
@@ -611,9 +610,8 @@ Status Service::UpdateAssumeRolePolicy(const std::string& account, const std::st
     auto kv = BERTH_TRY(kv_.Get(key));
     if (!kv) return NoSuch("role", name);
     BERTH_CHECK(validator_(trust_policy, PolicyUse::kTrust));
-    auto bound = BERTH_TRY(BindPrincipals(trust_policy, [this](std::string_view arn) {
-      return PrincipalId(arn);
-    }));
+    auto bound = BERTH_TRY(
+        BindPrincipals(trust_policy, [this](std::string_view arn) { return PrincipalId(arn); }));
     Role r = RoleFrom(BERTH_TRY(ParseRecord(*kv)));
     r.trust_policy = trust_policy;
     r.bound_trust_policy = std::move(bound.document);
@@ -829,8 +827,8 @@ Status Service::DeletePolicy(const std::string& policy_arn) {
   return CommitOrConflict(kv_, txn, "The policy changed while being deleted.");
 }
 
-Status Service::AttachPolicy(const std::string& account, PrincipalType type, const std::string& owner,
-                             const std::string& policy_arn) {
+Status Service::AttachPolicy(const std::string& account, PrincipalType type,
+                             const std::string& owner, const std::string& policy_arn) {
   auto [policy_account, name] = BERTH_TRY(PolicyKey(policy_arn));
   std::string policy_key = Prefix(policy_account, "policy") + name;
   // Locked by the policy: its attachment count is what attachments of it share.
@@ -1241,7 +1239,8 @@ Result<Role> Service::UpdateRole(const std::string& account, const std::string& 
   BERTH_CHECK(UpdateRecord(kv_, locks_, OwnerKey(account, PrincipalType::kRole, name), "role", name,
                            [&](Json& record) -> Status {
                              if (description) record["description"] = *description;
-                             if (max_session_duration) record["max_session"] = *max_session_duration;
+                             if (max_session_duration)
+                               record["max_session"] = *max_session_duration;
                              return {};
                            }));
   return GetRole(account, name);

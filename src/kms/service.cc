@@ -983,7 +983,7 @@ Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequ
     auto committed = BERTH_TRY(kv_.Commit(txn));
     if (!committed.succeeded) return std::optional<KeyMetadata>();
     return std::optional<KeyMetadata>(key.meta);
-  }, {.what = "KMS key"});
+  });
 }
 
 Result<KeyRecord> Service::CreateManagedKey(const Caller& caller, const std::string& service) {
@@ -1100,7 +1100,8 @@ Result<std::optional<KeyRecord>> Service::CommitKey(KeyRecord key) {
 
 Result<KeyRecord> Service::RotateIfDue(KeyRecord key) {
   if (!RotationDue(key, clock_.Now())) return key;
-  auto rotated = Write<KeyRecord>(KeyLock(key.meta.key_id), [&]() -> Result<std::optional<KeyRecord>> {
+  std::string lock = KeyLock(key.meta.key_id);
+  auto rotated = Write<KeyRecord>(lock, [&]() -> Result<std::optional<KeyRecord>> {
     auto fresh =
         BERTH_TRY(LoadKey(key.meta.account, key.meta.region, key.meta.key_id, Read::kFresh));
     if (!fresh) return KeyNotFound(key.meta.arn);

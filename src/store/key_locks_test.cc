@@ -52,7 +52,10 @@ TEST(KeyLocksTest, AnotherThreadWaitsUntilTheDeadlineThenGetsNothing) {
 
 TEST(KeyLocksTest, ReleasedOnDestructionSoTheNextWriterGetsIt) {
   KeyLocks locks;
-  { auto guard = locks.Lock("k", In(milliseconds(1000))); ASSERT_TRUE(guard); }
+  {
+    auto guard = locks.Lock("k", In(milliseconds(1000)));
+    ASSERT_TRUE(guard);
+  }
   std::thread other([&] { EXPECT_TRUE(locks.Lock("k", In(milliseconds(0)))); });
   other.join();
 }

@@ -153,13 +153,12 @@ TEST_F(RetryTest, WaitingForTheLockPastTheDeadlineIsThrottling) {
   auto start = std::chrono::steady_clock::now();
   Result<int> result;
   std::thread other([&] {  // another thread: this one's nested lock would not wait
-    result = UntilCommitted<int>(
-        locks, "n",
-        [&]() -> Result<std::optional<int>> {
-          ++attempts;
-          return 1;
-        },
-        {.deadline = std::chrono::milliseconds(50), .what = "secret"});
+    result = UntilCommitted<int>(locks, "n",
+                                 [&]() -> Result<std::optional<int>> {
+                                   ++attempts;
+                                   return 1;
+                                 },
+                                 {.deadline = std::chrono::milliseconds(50), .what = "secret"});
   });
   other.join();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
