@@ -8,7 +8,11 @@
 #    three targets; ratios are taken within a round, medians reported.
 # 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path).
 # 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
-# BENCH_ONLY=http|micro|pull runs one part; BENCH_DURATION (5s) and
+# 4. contention: each service's hottest write on one record from 64
+#    connections for 30 s (bench/contention_bench.py): writes/s, p50/p99,
+#    non-2xx (must be 0) and a read-back that no acknowledged write was lost.
+#    CONTENTION_CONNECTIONS, CONTENTION_SECONDS and CONTENTION_TARGETS size it.
+# BENCH_ONLY=http|micro|pull|contention runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -34,15 +38,18 @@ wait_port() {
   done
   echo "bench: nothing listens on $1" >&2; exit 1
 }
-
-if want http; then
 KEY=AKIABENCHBENCHBENCH0
 SECRET=benchsecretbenchsecretbenchsecret000000
+start_berth() {  # name port: a berth server on $WORK/name with root KEY:SECRET
+  "$BUILD/berth" server --data-dir "$WORK/$1" --listen "127.0.0.1:$2" \
+    --root-credentials "$KEY:$SECRET" --log-level warn >"$WORK/$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$2"
+}
+
+if want http; then
 BERTH_PORT=$(free_port)
-"$BUILD/berth" server --data-dir "$WORK/berth" --listen "127.0.0.1:$BERTH_PORT" \
-  --root-credentials "$KEY:$SECRET" --log-level warn >"$WORK/berth.log" 2>&1 &
-PIDS+=($!)
-wait_port "$BERTH_PORT"
+start_berth berth "$BERTH_PORT"
 
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx/html"
@@ -131,4 +138,13 @@ fi
 if want pull; then
   echo
   /usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
+fi
+
+if want contention; then
+  CPORT=$(free_port)
+  start_berth contention "$CPORT"
+  echo
+  /usr/bin/python3 "$HERE/contention_bench.py" "http://127.0.0.1:$CPORT/" "$KEY" "$SECRET" ||
+    { echo "bench: writes failed or were lost under contention; server log:" >&2
+      tail -20 "$WORK/contention.log" >&2; exit 1; }
 fi

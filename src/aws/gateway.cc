@@ -16,7 +16,8 @@ namespace {
 
 constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
 
-// Codes whose Query spelling differs, and the HTTP status Query uses for them.
+// Codes whose Query spelling differs, and the HTTP status Query uses for them
+// (0: the error's own).
 struct QueryName {
   std::string_view json;
   std::string_view query;
@@ -33,7 +34,9 @@ constexpr QueryName kQueryNames[] = {
     {"SerializationException", "MalformedInput", 400},
     {"RequestEntityTooLargeException", "RequestEntityTooLarge", 413},
     {"MalformedHttpRequestException", "MalformedHttpRequest", 400},
-    {"ThrottlingException", "Throttling", 503},
+    // 503 when the server sheds load (Reject), 400 when one record is written
+    // faster than writes can queue (store/retry.h), as IAM answers it.
+    {"ThrottlingException", "Throttling", 0},
 };
 
 bool WantsJson(const http::Request& request) {
@@ -95,7 +98,7 @@ http::Response QueryError(const Error& error, const std::string& request_id,
   for (const auto& n : kQueryNames) {
     if (n.json == error.code) {
       code = n.query;
-      status = n.status;
+      if (n.status != 0) status = n.status;
     }
   }
   std::string message = status >= 500 && error.code == "InternalFailure"

@@ -536,6 +536,16 @@ TEST_F(GatewayTest, QueryRejectBodyBudgetExhaustedIsThrottling) {
                    "Slow down.");
 }
 
+TEST_F(GatewayTest, WriteContentionIsARetryableThrottlingInBothProtocols) {
+  Error contention{"ThrottlingException",
+                   "Rate exceeded: too many concurrent writes of this IAM entity", 400};
+  ExpectQueryError(
+      QueryError(contention, kFirstRequestId, "https://iam.amazonaws.com/doc/2010-05-08/"), 400,
+      "Sender", "Throttling", contention.message);
+  ExpectJsonError(JsonError(contention, kFirstRequestId), 400, "ThrottlingException",
+                  contention.message);
+}
+
 TEST(QueryErrorCodeTest, RenamesJsonCodes) {
   EXPECT_EQ(QueryErrorCode("MissingAuthenticationTokenException"), "MissingAuthenticationToken");
   EXPECT_EQ(QueryErrorCode("UnrecognizedClientException"), "InvalidClientTokenId");

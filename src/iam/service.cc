@@ -7,6 +7,7 @@
 #include "common/arn.h"
 #include "common/json.h"
 #include "common/strings.h"
+#include "store/retry.h"
 
 namespace berth::iam {
 
@@ -218,6 +219,27 @@ Result<bool> AnyUnder(store::Kv& kv, const std::string& prefix) {
 Status CommitOrConflict(store::Kv& kv, const store::Txn& txn, std::string message) {
   auto r = BERTH_TRY(kv.Commit(txn));
   if (!r.succeeded) return Fail("ConcurrentModification", std::move(message), 409);
+  return {};
+}
+
+// Commits `txn`: false when a compare failed (another writer won; read again).
+Result<bool> Committed(store::Kv& kv, const store::Txn& txn) {
+  return BERTH_TRY(kv.Commit(txn)).succeeded;
+}
+
+// A read-modify-write of the entity at store key `lock_key`: `attempt` reads,
+// decides and returns Committed(...); it runs holding the key's lock and again
+// whenever a writer elsewhere won (store/retry.h). Throttling (Query) when
+// the entity is written faster than writes can queue.
+Status Write(store::KeyLocks& locks, const std::string& lock_key,
+             const std::function<Result<bool>()>& attempt) {
+  auto done = store::UntilCommitted<bool>(locks, lock_key,
+                                          [&]() -> Result<std::optional<bool>> {
+                                            if (BERTH_TRY(attempt())) return true;
+                                            return std::nullopt;
+                                          },
+                                          {.what = "IAM entity"});
+  if (!done) return Fail(done.error());
   return {};
 }
 
@@ -584,20 +606,21 @@ Status Service::DeleteRole(const std::string& account, const std::string& name) 
 Status Service::UpdateAssumeRolePolicy(const std::string& account, const std::string& name,
                                        const std::string& trust_policy) {
   std::string key = Prefix(account, "role") + ToLower(name);
-  auto kv = BERTH_TRY(kv_.Get(key));
-  if (!kv) return NoSuch("role", name);
-  BERTH_CHECK(validator_(trust_policy, PolicyUse::kTrust));
-  auto bound = BERTH_TRY(BindPrincipals(trust_policy, [this](std::string_view arn) {
-    return PrincipalId(arn);
-  }));
-  Role r = RoleFrom(BERTH_TRY(ParseRecord(*kv)));
-  r.trust_policy = trust_policy;
-  r.bound_trust_policy = std::move(bound.document);
-  r.trust_principal_ids = std::move(bound.ids);
-  store::Txn txn;
-  txn.compares.push_back({key, kv->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(r))));
-  return CommitOrConflict(kv_, txn, "The role changed while being updated.");
+  return Write(locks_, key, [&]() -> Result<bool> {
+    auto kv = BERTH_TRY(kv_.Get(key));
+    if (!kv) return NoSuch("role", name);
+    BERTH_CHECK(validator_(trust_policy, PolicyUse::kTrust));
+    auto bound = BERTH_TRY(
+        BindPrincipals(trust_policy, [this](std::string_view arn) { return PrincipalId(arn); }));
+    Role r = RoleFrom(BERTH_TRY(ParseRecord(*kv)));
+    r.trust_policy = trust_policy;
+    r.bound_trust_policy = std::move(bound.document);
+    r.trust_principal_ids = std::move(bound.ids);
+    store::Txn txn;
+    txn.compares.push_back({key, kv->mod_revision});
+    txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(r))));
+    return Committed(kv_, txn);
+  });
 }
 
 // ---- inline policies --------------------------------------------------------
@@ -615,16 +638,21 @@ Status Service::PutInlinePolicy(const std::string& account, PrincipalType type,
                                 const std::string& owner, const std::string& policy_name,
                                 const std::string& document) {
   BERTH_CHECK(ValidateName("policyName", policy_name, 128));
-  auto owner_kv = BERTH_TRY(kv_.Get(OwnerKey(account, type, owner)));
-  if (!owner_kv) return NoSuch(TypeName(type), owner);
-  BERTH_CHECK(validator_(document, type == PrincipalType::kUser   ? PolicyUse::kUserInline
-                                   : type == PrincipalType::kRole ? PolicyUse::kRoleInline
-                                                                  : PolicyUse::kGroupInline));
-  std::string key = InlinePrefix(account, type, owner) + "/" + ToLower(policy_name);
-  store::Txn txn;
-  txn.compares.push_back({owner_kv->key, owner_kv->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(Json{{"name", policy_name}, {"document", document}})));
-  return CommitOrConflict(kv_, txn, "The principal changed while its policy was being written.");
+  std::string owner_key = OwnerKey(account, type, owner);
+  // Locked by the owner: its record is what the commit is conditioned on.
+  return Write(locks_, owner_key, [&]() -> Result<bool> {
+    auto owner_kv = BERTH_TRY(kv_.Get(owner_key));
+    if (!owner_kv) return NoSuch(TypeName(type), owner);
+    BERTH_CHECK(validator_(document, type == PrincipalType::kUser   ? PolicyUse::kUserInline
+                                     : type == PrincipalType::kRole ? PolicyUse::kRoleInline
+                                                                    : PolicyUse::kGroupInline));
+    std::string key = InlinePrefix(account, type, owner) + "/" + ToLower(policy_name);
+    store::Txn txn;
+    txn.compares.push_back({owner_kv->key, owner_kv->mod_revision});
+    txn.ops.push_back(
+        store::Op::Put(key, json::Dump(Json{{"name", policy_name}, {"document", document}})));
+    return Committed(kv_, txn);
+  });
 }
 
 Result<InlinePolicy> Service::GetInlinePolicy(const std::string& account, PrincipalType type,
@@ -735,30 +763,33 @@ Result<PolicyVersion> Service::CreatePolicyVersion(const std::string& policy_arn
                                                    const std::string& document, bool set_as_default) {
   auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
   std::string key = Prefix(account, "policy") + name;
-  auto kv = BERTH_TRY(kv_.Get(key));
-  if (!kv) {
-    return Fail("NoSuchEntity", fmt::format("Policy {} does not exist or is not attachable.", policy_arn),
-                404);
-  }
-  BERTH_CHECK(validator_(document, PolicyUse::kManaged));
-  ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*kv)));
-  if (static_cast<int>(p.versions.size()) >= kMaxPolicyVersions) {
-    return Fail("LimitExceeded",
-                fmt::format("A managed policy can have up to {} versions. Before you create a new "
-                            "version, you must delete an existing version.",
-                            kMaxPolicyVersions),
-                409);
-  }
-  int next = 1;
-  for (const auto& v : p.versions) next = std::max(next, std::stoi(v.version_id.substr(1)) + 1);
-  PolicyVersion pv{fmt::format("v{}", next), document, set_as_default, clock_.Now()};
-  p.versions.push_back(pv);
-  if (set_as_default) p.default_version_id = pv.version_id;
-  p.updated = pv.created;
-  store::Txn txn;
-  txn.compares.push_back({key, kv->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(p))));
-  BERTH_CHECK(CommitOrConflict(kv_, txn, "The policy changed while a version was being added."));
+  PolicyVersion pv;
+  BERTH_CHECK(Write(locks_, key, [&]() -> Result<bool> {
+    auto kv = BERTH_TRY(kv_.Get(key));
+    if (!kv) {
+      return Fail("NoSuchEntity",
+                  fmt::format("Policy {} does not exist or is not attachable.", policy_arn), 404);
+    }
+    BERTH_CHECK(validator_(document, PolicyUse::kManaged));
+    ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*kv)));
+    if (static_cast<int>(p.versions.size()) >= kMaxPolicyVersions) {
+      return Fail("LimitExceeded",
+                  fmt::format("A managed policy can have up to {} versions. Before you create a "
+                              "new version, you must delete an existing version.",
+                              kMaxPolicyVersions),
+                  409);
+    }
+    int next = 1;
+    for (const auto& v : p.versions) next = std::max(next, std::stoi(v.version_id.substr(1)) + 1);
+    pv = PolicyVersion{fmt::format("v{}", next), document, set_as_default, clock_.Now()};
+    p.versions.push_back(pv);
+    if (set_as_default) p.default_version_id = pv.version_id;
+    p.updated = pv.created;
+    store::Txn txn;
+    txn.compares.push_back({key, kv->mod_revision});
+    txn.ops.push_back(store::Op::Put(key, json::Dump(ToJson(p))));
+    return Committed(kv_, txn);
+  }));
   return pv;
 }
 
@@ -796,55 +827,60 @@ Status Service::DeletePolicy(const std::string& policy_arn) {
   return CommitOrConflict(kv_, txn, "The policy changed while being deleted.");
 }
 
-Status Service::AttachPolicy(const std::string& account, PrincipalType type, const std::string& owner,
-                             const std::string& policy_arn) {
-  auto owner_kv = BERTH_TRY(kv_.Get(OwnerKey(account, type, owner)));
-  if (!owner_kv) return NoSuch(TypeName(type), owner);
+Status Service::AttachPolicy(const std::string& account, PrincipalType type,
+                             const std::string& owner, const std::string& policy_arn) {
   auto [policy_account, name] = BERTH_TRY(PolicyKey(policy_arn));
   std::string policy_key = Prefix(policy_account, "policy") + name;
-  auto policy_kv = BERTH_TRY(kv_.Get(policy_key));
-  if (!policy_kv || PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv))).arn != policy_arn ||
-      policy_account != account) {
-    return Fail("NoSuchEntity", fmt::format("Policy {} does not exist or is not attachable.", policy_arn),
-                404);
-  }
-  std::string attach_key = Prefix(account, "attach/" + TypeName(type) + "/" + ToLower(owner)) + "/" +
-                           policy_arn;
-  if (BERTH_TRY(kv_.Get(attach_key))) return {};  // attaching twice is a no-op, as in IAM
-  ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv)));
-  ++p.attachment_count;
-  store::Txn txn;
-  txn.compares.push_back({owner_kv->key, owner_kv->mod_revision});
-  txn.compares.push_back({policy_key, policy_kv->mod_revision});
-  txn.compares.push_back({attach_key, 0});
-  txn.ops.push_back(store::Op::Put(attach_key, ""));
-  txn.ops.push_back(store::Op::Put(policy_key, json::Dump(ToJson(p))));
-  return CommitOrConflict(kv_, txn, "The policy changed while being attached.");
+  // Locked by the policy: its attachment count is what attachments of it share.
+  return Write(locks_, policy_key, [&]() -> Result<bool> {
+    auto owner_kv = BERTH_TRY(kv_.Get(OwnerKey(account, type, owner)));
+    if (!owner_kv) return NoSuch(TypeName(type), owner);
+    auto policy_kv = BERTH_TRY(kv_.Get(policy_key));
+    if (!policy_kv || PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv))).arn != policy_arn ||
+        policy_account != account) {
+      return Fail("NoSuchEntity",
+                  fmt::format("Policy {} does not exist or is not attachable.", policy_arn), 404);
+    }
+    std::string attach_key =
+        Prefix(account, "attach/" + TypeName(type) + "/" + ToLower(owner)) + "/" + policy_arn;
+    if (BERTH_TRY(kv_.Get(attach_key))) return true;  // attaching twice is a no-op, as in IAM
+    ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv)));
+    ++p.attachment_count;
+    store::Txn txn;
+    txn.compares.push_back({owner_kv->key, owner_kv->mod_revision});
+    txn.compares.push_back({policy_key, policy_kv->mod_revision});
+    txn.compares.push_back({attach_key, 0});
+    txn.ops.push_back(store::Op::Put(attach_key, ""));
+    txn.ops.push_back(store::Op::Put(policy_key, json::Dump(ToJson(p))));
+    return Committed(kv_, txn);
+  });
 }
 
 Status Service::DetachPolicy(const std::string& account, PrincipalType type, const std::string& owner,
                              const std::string& policy_arn) {
   auto owner_kv = BERTH_TRY(kv_.Get(OwnerKey(account, type, owner)));
   if (!owner_kv) return NoSuch(TypeName(type), owner);
-  std::string attach_key = Prefix(account, "attach/" + TypeName(type) + "/" + ToLower(owner)) + "/" +
-                           policy_arn;
-  auto attached = BERTH_TRY(kv_.Get(attach_key));
-  if (!attached) {
-    return Fail("NoSuchEntity", fmt::format("Policy {} was not found.", policy_arn), 404);
-  }
+  std::string attach_key =
+      Prefix(account, "attach/" + TypeName(type) + "/" + ToLower(owner)) + "/" + policy_arn;
   auto [policy_account, name] = BERTH_TRY(PolicyKey(policy_arn));
   std::string policy_key = Prefix(policy_account, "policy") + name;
-  auto policy_kv = BERTH_TRY(kv_.Get(policy_key));
-  store::Txn txn;
-  txn.compares.push_back({attach_key, attached->mod_revision});
-  txn.ops.push_back(store::Op::Delete(attach_key));
-  if (policy_kv) {
-    ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv)));
-    p.attachment_count = std::max(0, p.attachment_count - 1);
-    txn.compares.push_back({policy_key, policy_kv->mod_revision});
-    txn.ops.push_back(store::Op::Put(policy_key, json::Dump(ToJson(p))));
-  }
-  return CommitOrConflict(kv_, txn, "The policy changed while being detached.");
+  return Write(locks_, policy_key, [&]() -> Result<bool> {
+    auto attached = BERTH_TRY(kv_.Get(attach_key));
+    if (!attached) {
+      return Fail("NoSuchEntity", fmt::format("Policy {} was not found.", policy_arn), 404);
+    }
+    auto policy_kv = BERTH_TRY(kv_.Get(policy_key));
+    store::Txn txn;
+    txn.compares.push_back({attach_key, attached->mod_revision});
+    txn.ops.push_back(store::Op::Delete(attach_key));
+    if (policy_kv) {
+      ManagedPolicy p = PolicyFrom(BERTH_TRY(ParseRecord(*policy_kv)));
+      p.attachment_count = std::max(0, p.attachment_count - 1);
+      txn.compares.push_back({policy_key, policy_kv->mod_revision});
+      txn.ops.push_back(store::Op::Put(policy_key, json::Dump(ToJson(p))));
+    }
+    return Committed(kv_, txn);
+  });
 }
 
 Result<Listed<std::pair<std::string, std::string>>> Service::ListAttachedPolicies(
@@ -909,16 +945,19 @@ void RemoveTags(Tags& current, const std::vector<std::string>& keys) {
 
 // Reads the record at `key`, lets `change` edit it, and writes it back if it
 // did not change meanwhile.
-Status UpdateRecord(store::Kv& kv, const std::string& key, std::string_view what,
-                    std::string_view name, const std::function<Status(Json&)>& change) {
-  auto current = BERTH_TRY(kv.Get(key));
-  if (!current) return NoSuch(what, name);
-  Json record = BERTH_TRY(ParseRecord(*current));
-  BERTH_CHECK(change(record));
-  store::Txn txn;
-  txn.compares.push_back({key, current->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
-  return CommitOrConflict(kv, txn, fmt::format("The {} changed while being updated.", what));
+Status UpdateRecord(store::Kv& kv, store::KeyLocks& locks, const std::string& key,
+                    std::string_view what, std::string_view name,
+                    const std::function<Status(Json&)>& change) {
+  return Write(locks, key, [&]() -> Result<bool> {
+    auto current = BERTH_TRY(kv.Get(key));
+    if (!current) return NoSuch(what, name);
+    Json record = BERTH_TRY(ParseRecord(*current));
+    BERTH_CHECK(change(record));
+    store::Txn txn;
+    txn.compares.push_back({key, current->mod_revision});
+    txn.ops.push_back(store::Op::Put(key, json::Dump(record)));
+    return Committed(kv, txn);
+  });
 }
 
 }  // namespace
@@ -926,7 +965,7 @@ Status UpdateRecord(store::Kv& kv, const std::string& key, std::string_view what
 Status Service::PutPermissionsBoundary(const std::string& account, PrincipalType type,
                                        const std::string& owner, const std::string& policy_arn) {
   BERTH_CHECK(ValidateBoundary(account, policy_arn));
-  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+  return UpdateRecord(kv_, locks_, OwnerKey(account, type, owner), TypeName(type), owner,
                       [&](Json& record) -> Status {
                         record["boundary"] = policy_arn;
                         return {};
@@ -935,7 +974,7 @@ Status Service::PutPermissionsBoundary(const std::string& account, PrincipalType
 
 Status Service::DeletePermissionsBoundary(const std::string& account, PrincipalType type,
                                           const std::string& owner) {
-  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+  return UpdateRecord(kv_, locks_, OwnerKey(account, type, owner), TypeName(type), owner,
                       [&](Json& record) -> Status {
                         if (record.value("boundary", "").empty()) {
                           return Fail("NoSuchEntity",
@@ -950,7 +989,7 @@ Status Service::DeletePermissionsBoundary(const std::string& account, PrincipalT
 
 Status Service::TagEntity(const std::string& account, PrincipalType type, const std::string& owner,
                           const Tags& tags) {
-  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+  return UpdateRecord(kv_, locks_, OwnerKey(account, type, owner), TypeName(type), owner,
                       [&](Json& record) -> Status {
                         Tags current = TagsFrom(record);
                         BERTH_CHECK(MergeTags(current, tags));
@@ -961,7 +1000,7 @@ Status Service::TagEntity(const std::string& account, PrincipalType type, const 
 
 Status Service::UntagEntity(const std::string& account, PrincipalType type,
                             const std::string& owner, const std::vector<std::string>& keys) {
-  return UpdateRecord(kv_, OwnerKey(account, type, owner), TypeName(type), owner,
+  return UpdateRecord(kv_, locks_, OwnerKey(account, type, owner), TypeName(type), owner,
                       [&](Json& record) -> Status {
                         Tags current = TagsFrom(record);
                         RemoveTags(current, keys);
@@ -973,7 +1012,7 @@ Status Service::UntagEntity(const std::string& account, PrincipalType type,
 Status Service::TagPolicy(const std::string& policy_arn, const Tags& tags) {
   BERTH_TRY(GetPolicy(policy_arn));
   auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
-  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+  return UpdateRecord(kv_, locks_, Prefix(account, "policy") + name, "policy", policy_arn,
                       [&](Json& record) -> Status {
                         Tags current = TagsFrom(record);
                         BERTH_CHECK(MergeTags(current, tags));
@@ -985,7 +1024,7 @@ Status Service::TagPolicy(const std::string& policy_arn, const Tags& tags) {
 Status Service::UntagPolicy(const std::string& policy_arn, const std::vector<std::string>& keys) {
   BERTH_TRY(GetPolicy(policy_arn));
   auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
-  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+  return UpdateRecord(kv_, locks_, Prefix(account, "policy") + name, "policy", policy_arn,
                       [&](Json& record) -> Status {
                         Tags current = TagsFrom(record);
                         RemoveTags(current, keys);
@@ -1130,16 +1169,19 @@ Status Service::DeleteGroup(const std::string& account, const std::string& name)
 
 Status Service::AddUserToGroup(const std::string& account, const std::string& group,
                                const std::string& user) {
-  auto g = BERTH_TRY(kv_.Get(Prefix(account, "group") + ToLower(group)));
-  if (!g) return NoSuch("group", group);
-  auto u = BERTH_TRY(kv_.Get(Prefix(account, "user") + ToLower(user)));
-  if (!u) return NoSuch("user", user);
-  store::Txn txn;
-  txn.compares.push_back({g->key, g->mod_revision});
-  txn.compares.push_back({u->key, u->mod_revision});
-  txn.ops.push_back(store::Op::Put(MemberKey(account, user, group), ""));
-  txn.ops.push_back(store::Op::Put(GroupMemberKey(account, group, user), ""));
-  return CommitOrConflict(kv_, txn, "The group changed while a user was being added.");
+  std::string group_key = Prefix(account, "group") + ToLower(group);
+  return Write(locks_, group_key, [&]() -> Result<bool> {
+    auto g = BERTH_TRY(kv_.Get(group_key));
+    if (!g) return NoSuch("group", group);
+    auto u = BERTH_TRY(kv_.Get(Prefix(account, "user") + ToLower(user)));
+    if (!u) return NoSuch("user", user);
+    store::Txn txn;
+    txn.compares.push_back({g->key, g->mod_revision});
+    txn.compares.push_back({u->key, u->mod_revision});
+    txn.ops.push_back(store::Op::Put(MemberKey(account, user, group), ""));
+    txn.ops.push_back(store::Op::Put(GroupMemberKey(account, group, user), ""));
+    return Committed(kv_, txn);
+  });
 }
 
 Status Service::RemoveUserFromGroup(const std::string& account, const std::string& group,
@@ -1194,10 +1236,11 @@ Result<Role> Service::UpdateRole(const std::string& account, const std::string& 
   if (description && description->size() > 1000) {
     return Fail("ValidationError", "Description must be at most 1000 characters.");
   }
-  BERTH_CHECK(UpdateRecord(kv_, OwnerKey(account, PrincipalType::kRole, name), "role", name,
+  BERTH_CHECK(UpdateRecord(kv_, locks_, OwnerKey(account, PrincipalType::kRole, name), "role", name,
                            [&](Json& record) -> Status {
                              if (description) record["description"] = *description;
-                             if (max_session_duration) record["max_session"] = *max_session_duration;
+                             if (max_session_duration)
+                               record["max_session"] = *max_session_duration;
                              return {};
                            }));
   return GetRole(account, name);
@@ -1212,7 +1255,7 @@ Result<std::vector<PolicyVersion>> Service::ListPolicyVersions(const std::string
 Status Service::DeletePolicyVersion(const std::string& policy_arn, const std::string& version_id) {
   BERTH_TRY(GetPolicyVersion(policy_arn, version_id));
   auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
-  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+  return UpdateRecord(kv_, locks_, Prefix(account, "policy") + name, "policy", policy_arn,
                       [&](Json& record) -> Status {
                         if (record.value("default", "v1") == version_id) {
                           return Fail("DeleteConflict",
@@ -1231,7 +1274,7 @@ Status Service::SetDefaultPolicyVersion(const std::string& policy_arn,
                                         const std::string& version_id) {
   BERTH_TRY(GetPolicyVersion(policy_arn, version_id));
   auto [account, name] = BERTH_TRY(PolicyKey(policy_arn));
-  return UpdateRecord(kv_, Prefix(account, "policy") + name, "policy", policy_arn,
+  return UpdateRecord(kv_, locks_, Prefix(account, "policy") + name, "policy", policy_arn,
                       [&](Json& record) -> Status {
                         record["default"] = version_id;
                         record["updated"] = Millis(clock_.Now());

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "store/key_locks.h"
 #include "store/kv.h"
 
 namespace berth::iam {
@@ -274,6 +275,9 @@ class Service {
 
   ListeningKv listening_;
   store::Kv& kv_;  // = listening_
+  // Writers of one entity (user, role, group, managed policy) queue here
+  // (store/key_locks.h), locked by the entity's store key.
+  store::KeyLocks locks_;
   Ids& ids_;
   const Clock& clock_;
   PolicyValidator validator_;

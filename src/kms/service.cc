@@ -355,19 +355,17 @@ iam::ContextMap ConditionKeys(const Caller& caller, const EncryptionContext& con
   return keys;
 }
 
-// A read-modify-write of key or alias records, retried while concurrent
-// writers win (store/retry.h); KMS answers a write that kept losing with
-// InternalFailure.
-template <class T, class F>
-Result<T> UntilCommitted(F&& attempt) {
-  Result<T> result = store::UntilCommitted<T>(std::forward<F>(attempt), {.what = "KMS record"});
-  if (!result && store::IsContention(result.error())) {
-    return InternalFailure("KMS: too many concurrent updates of the same records");
-  }
-  return result;
+// The lock (in Service::locks_) of the key a key id or key ARN names: "key/<id>".
+std::string KeyLock(std::string_view key_id) {
+  return "key/" + std::string(key_id.substr(key_id.rfind('/') + 1));
 }
 
 }  // namespace
+
+template <class T, class F>
+Result<T> Service::Write(const std::string& lock_key, F&& attempt) {
+  return store::UntilCommitted<T>(locks_, lock_key, std::forward<F>(attempt), {.what = "KMS key"});
+}
 
 // A key's material versions, unsealed: in memory only (never stored, logged or
 // in an Error), wiped when the last record holding them is dropped.
@@ -960,7 +958,7 @@ Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequ
   const std::string& account = caller.ctx.caller.account;
   const std::string& region = caller.ctx.region;
   // A fresh id per attempt: a compare fails only if the id was already taken.
-  return UntilCommitted<KeyMetadata>([&]() -> Result<std::optional<KeyMetadata>> {
+  return store::UntilCommitted<KeyMetadata>([&]() -> Result<std::optional<KeyMetadata>> {
     KeyRecord key;
     key.meta.account = account;
     key.meta.region = region;
@@ -993,7 +991,7 @@ Result<KeyRecord> Service::CreateManagedKey(const Caller& caller, const std::str
   const std::string& region = caller.ctx.region;
   const std::string alias_name = std::string(kReservedAliasPrefix) + service;
   const std::string alias_key = AliasStoreKey(account, region, alias_name);
-  return UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+  return Write<KeyRecord>(alias_key, [&]() -> Result<std::optional<KeyRecord>> {
     auto alias = BERTH_TRY(GetAlias(kv_, alias_key));
     if (alias) {
       auto existing = BERTH_TRY(LoadKey(account, region, alias->target));
@@ -1081,7 +1079,7 @@ Status Service::PurgeExpired(const std::string& account, const std::string& regi
 Result<KeyRecord> Service::UpdateKey(const Caller& caller, const std::string& key_id,
                                      const std::string& action,
                                      const std::function<Status(KeyRecord&)>& mutate) {
-  return UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+  return Write<KeyRecord>(KeyLock(key_id), [&]() -> Result<std::optional<KeyRecord>> {
     auto key = BERTH_TRY(Resolve(caller, key_id, Forms::kKeyOnly, false, action, Read::kFresh));
     BERTH_CHECK(AuthorizeKey(caller, action, key));
     BERTH_CHECK(mutate(key));
@@ -1102,7 +1100,8 @@ Result<std::optional<KeyRecord>> Service::CommitKey(KeyRecord key) {
 
 Result<KeyRecord> Service::RotateIfDue(KeyRecord key) {
   if (!RotationDue(key, clock_.Now())) return key;
-  auto rotated = UntilCommitted<KeyRecord>([&]() -> Result<std::optional<KeyRecord>> {
+  std::string lock = KeyLock(key.meta.key_id);
+  auto rotated = Write<KeyRecord>(lock, [&]() -> Result<std::optional<KeyRecord>> {
     auto fresh =
         BERTH_TRY(LoadKey(key.meta.account, key.meta.region, key.meta.key_id, Read::kFresh));
     if (!fresh) return KeyNotFound(key.meta.arn);
@@ -1401,7 +1400,7 @@ Status Service::WriteAlias(const Caller& caller, const std::string& action,
   const std::string& region = caller.ctx.region;
   const std::string alias_arn = AliasArn(region, account, alias_name);
   const std::string alias_key = AliasStoreKey(account, region, alias_name);
-  auto done = UntilCommitted<bool>([&]() -> Result<std::optional<bool>> {
+  auto done = Write<bool>(alias_key, [&]() -> Result<std::optional<bool>> {
     // Fresh: the commit is conditioned on the target's revision.
     auto target =
         BERTH_TRY(Resolve(caller, target_key_id, Forms::kKeyOnly, false, action, Read::kFresh));
@@ -1441,7 +1440,7 @@ Status Service::DeleteAlias(const Caller& caller, const std::string& alias_name)
   const std::string& region = caller.ctx.region;
   const std::string alias_arn = AliasArn(region, account, alias_name);
   const std::string alias_key = AliasStoreKey(account, region, alias_name);
-  auto done = UntilCommitted<bool>([&]() -> Result<std::optional<bool>> {
+  auto done = Write<bool>(alias_key, [&]() -> Result<std::optional<bool>> {
     BERTH_CHECK(AuthorizeIdentity(caller, "kms:DeleteAlias", alias_arn));
     auto existing = BERTH_TRY(GetAlias(kv_, alias_key));
     if (!existing) return AliasNotFound(alias_arn);

@@ -31,6 +31,7 @@
 #include "common/ids.h"
 #include "crypto/root_key.h"
 #include "iam/access_control.h"
+#include "store/key_locks.h"
 #include "store/kv.h"
 #include "store/watched_cache.h"
 
@@ -332,6 +333,12 @@ class Service {
                       const EncryptionContext& context, const std::string& request_alias);
   Status AuthorizeIdentity(const Caller& caller, const std::string& action,
                            const std::string& resource);
+  // A read-modify-write of key or alias records holding the lock of
+  // `lock_key` in locks_ ("key/<id>" for a key, the alias's store key for an
+  // alias) and retried when a writer elsewhere won (store/retry.h);
+  // ThrottlingException when the record is written faster than writes can queue.
+  template <class T, class F>
+  Result<T> Write(const std::string& lock_key, F&& attempt);
   Result<KeyRecord> UpdateKey(const Caller& caller, const std::string& key_id,
                               const std::string& action,
                               const std::function<Status(KeyRecord&)>& mutate);
@@ -362,6 +369,8 @@ class Service {
   // "kms/" (store/watched_cache.h); this service's writes of a key record hold
   // keys_.Write(store key) around their commit.
   store::WatchedCache<KeyRecord> keys_;
+  // Writers of one key or alias queue here (store/key_locks.h).
+  store::KeyLocks locks_;
 };
 
 }  // namespace berth::kms

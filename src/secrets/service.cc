@@ -71,15 +71,6 @@ std::unexpected<Error> MarkedForDeletion() {
               "You can't perform this operation on the secret because it was marked for deletion.");
 }
 
-// A read-modify-write of a secret, retried while concurrent writers win
-// (store/retry.h); a write that kept losing answers InternalFailure.
-template <class T, class F>
-Result<T> UntilCommitted(F&& attempt) {
-  Result<T> result = store::UntilCommitted<T>(std::forward<F>(attempt), {.what = "secret"});
-  if (result || !store::IsContention(result.error())) return result;
-  return InternalFailure("secret kept changing under a write; gave up after retries");
-}
-
 // AWS's model-validation error. `value` is left out for sensitive members.
 std::unexpected<Error> Invalid(std::string_view field, std::optional<std::string_view> value,
                                std::string_view constraint) {
@@ -489,12 +480,22 @@ Result<bool> Service::Commit(const std::string& key, int64_t mod_revision, const
   return result.succeeded;
 }
 
+template <class T, class F>
+Result<T> Service::Write(const std::string& lock_key, F&& attempt) {
+  return store::UntilCommitted<T>(locks_, lock_key, std::forward<F>(attempt), {.what = "secret"});
+}
+
+std::string Service::LockKey(const aws::RequestContext& ctx, const std::string& secret_id) {
+  auto loaded = Resolve(ctx, secret_id, /*fresh=*/false);
+  return loaded && *loaded ? (*loaded)->key : secret_id;
+}
+
 Result<Secret> Service::Mutate(const aws::RequestContext& ctx, const std::string& secret_id,
                                const std::string& action, const Access& access,
                                const std::function<Status(Secret&)>& change) {
   Access fresh = access;
   fresh.fresh = true;
-  return UntilCommitted<Secret>([&]() -> Result<std::optional<Secret>> {
+  return Write<Secret>(LockKey(ctx, secret_id), [&]() -> Result<std::optional<Secret>> {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, fresh));
     Secret updated = loaded.secret();
     BERTH_CHECK(change(updated));
@@ -604,7 +605,8 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
     return access_.Authorize(ctx, "secretsmanager:CreateSecret", arn, rc);
   };
 
-  return UntilCommitted<WriteResult>([&]() -> Result<std::optional<WriteResult>> {
+  std::string key = SecretKey(ctx.caller.account, ctx.region, req.name);
+  return Write<WriteResult>(key, [&]() -> Result<std::optional<WriteResult>> {
     auto existing = BERTH_TRY(Load(ctx.caller.account, ctx.region, req.name, /*fresh=*/true));
     if (existing) {
       const Secret& e = existing->secret();
@@ -714,7 +716,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
   if (kms_key_id) access.condition_keys["secretsmanager:KmsKeyId"] = {*kms_key_id};
   if (description) access.condition_keys["secretsmanager:Description"] = {*description};
 
-  return UntilCommitted<WriteResult>([&]() -> Result<std::optional<WriteResult>> {
+  return Write<WriteResult>(LockKey(ctx, secret_id), [&]() -> Result<std::optional<WriteResult>> {
     Loaded loaded = BERTH_TRY(Open(ctx, secret_id, action, access));
     Secret s = loaded.secret();
     TimePoint now = clock_.Now();
@@ -1000,7 +1002,7 @@ Result<Secret> Service::DeleteSecret(const aws::RequestContext& ctx, const std::
                   });
   }
   Access access{.allow_deleted = true, .fresh = true};
-  return UntilCommitted<Secret>([&]() -> Result<std::optional<Secret>> {
+  return Write<Secret>(LockKey(ctx, secret_id), [&]() -> Result<std::optional<Secret>> {
     auto opened = Open(ctx, secret_id, "secretsmanager:DeleteSecret", access);
     if (!opened && opened.error().code == "ResourceNotFoundException") {
       return ForceDeletedAbsent(ctx, secret_id);

@@ -63,6 +63,7 @@
 #include "common/ids.h"
 #include "iam/access_control.h"
 #include "kms/service.h"
+#include "store/key_locks.h"
 #include "store/kv.h"
 #include "store/watched_cache.h"
 
@@ -390,6 +391,15 @@ class Service {
                                    const std::optional<std::vector<std::string>>& stages,
                                    const std::optional<std::string>& description,
                                    const std::optional<std::string>& kms_key_id);
+  // A read-modify-write of the secret `lock_key` names (its store key; see
+  // LockKey), holding that key's lock in locks_ while it runs, and retried
+  // when a writer elsewhere won (store/retry.h): ThrottlingException when the
+  // secret is written faster than writes can queue.
+  template <class T, class F>
+  Result<T> Write(const std::string& lock_key, F&& attempt);
+  // The store key of the secret `secret_id` names, as the cache knows it
+  // (no authorization: it only picks the lock); `secret_id` when none.
+  std::string LockKey(const aws::RequestContext& ctx, const std::string& secret_id);
   // Opens the secret, applies `change` to a copy and commits it, starting
   // over when a concurrent writer wins.
   Result<Secret> Mutate(const aws::RequestContext& ctx, const std::string& secret_id,
@@ -408,6 +418,9 @@ class Service {
   // when its watch event arrives. They hold no plaintext: values stay sealed
   // until KMS has authorized the caller.
   store::WatchedCache<Parsed> secrets_;
+  // Writers of one secret queue here (store/key_locks.h) instead of losing
+  // their commits to each other.
+  store::KeyLocks locks_;
 };
 
 }  // namespace berth::secrets

@@ -10,7 +10,7 @@ namespace berth::store {
 
 Error ContentionError(std::string_view what) {
   return Error{std::string(kContentionCode),
-               fmt::format("{} kept changing under a write; gave up after retrying", what), 500};
+               fmt::format("Rate exceeded: too many concurrent writes of this {}", what), 400};
 }
 
 bool IsContention(const Error& error) { return error.code == kContentionCode; }
