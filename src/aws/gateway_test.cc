@@ -1,10 +1,7 @@
 #include "aws/gateway.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +18,7 @@
 #include "common/json.h"
 #include "common/strings.h"
 #include "http/server.h"
+#include "http/test_loopback.h"
 
 namespace berth::aws {
 namespace {
@@ -605,22 +603,13 @@ TEST_F(GatewayTest, AuthenticateRefusesUnsignedAndUnknownCallers) {
 
 // Sends `request` over a fresh connection to `port`; the status line of the reply.
 std::string StatusLineOf(uint16_t port, const http::Request& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = http::test_support::ConnectLoopback(port);
+  EXPECT_GE(fd, 0);
   std::string wire = request.method + " " + request.target + " HTTP/1.1\r\n";
   for (const auto& h : request.headers) wire += h.name + ": " + h.value + "\r\n";
   wire += "\r\n";
   EXPECT_EQ(write(fd, wire.data(), wire.size()), static_cast<ssize_t>(wire.size()));
-  std::string reply;
-  char buf[1024];
-  ssize_t n;
-  while (reply.find("\r\n") == std::string::npos && (n = read(fd, buf, sizeof buf)) > 0) {
-    reply.append(buf, n);
-  }
+  std::string reply = http::test_support::ReadAll(fd, "\r\n");
   close(fd);
   return reply.substr(0, reply.find("\r\n"));
 }

@@ -1,8 +1,6 @@
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "http/client.h"
+#include "http/test_loopback.h"
 
 namespace berth::http {
 namespace {
@@ -49,24 +48,13 @@ std::string Url(const Server& s, std::string_view path = "/") {
   return "http://127.0.0.1:" + std::to_string(s.port()) + std::string(path);
 }
 
-// A raw TCP connection to the server, for what a well-behaved client cannot send.
 int Connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = test_support::ConnectLoopback(port);
+  EXPECT_GE(fd, 0);
   return fd;
 }
 
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, n);
-  return out;
-}
+using test_support::ReadAll;
 
 TEST(HttpServer, ServesRequestsWithHeadersQueryAndBody) {
   auto server = StartEcho();
