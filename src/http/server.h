@@ -52,7 +52,8 @@ struct ServerOptions {
   // max_connections * kSmallBodyBytes.
   size_t body_memory_limit = 256 << 20;
   // Websocket upgrades accepted, by path. An upgrade request to another path,
-  // and a plain request to one of these, go to the Handler as usual.
+  // and a plain request to one of these, go to the Handler as usual. An open
+  // websocket counts against max_connections.
   std::vector<WebSocketRoute> websockets;
 };
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -329,6 +330,7 @@ class Recorder : public WebSocketHandler {
     cv_.notify_all();
   }
   void OnMessage(std::string text) override {
+    if (text == "throw") throw std::runtime_error("handler bug");
     std::shared_ptr<WebSocket> socket;
     {
       std::lock_guard lock(mu_);
@@ -555,6 +557,25 @@ TEST(WebSocket, MessageOverTheLimitClosesWith1009) {
   c->ws.write(net::buffer(std::string(100, 'x')));
   EXPECT_EQ(ReadUntilClosed(c->ws), 1009);
   EXPECT_EQ(f.recorder(0)->WaitClose().first, 1009);
+  EXPECT_TRUE(f.recorder(0)->messages().empty());
+}
+
+TEST(WebSocket, BinaryMessagesAndHandlerFailuresClose) {
+  WsFixture f;
+  beast::error_code ec;
+  auto binary = OpenWs(f.server->port(), "/ws?agent=1", "good", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  auto failing = OpenWs(f.server->port(), "/ws?agent=1", "good", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  binary->ws.binary(true);
+  binary->ws.write(net::buffer(std::string("\x01\x02")));
+  EXPECT_EQ(ReadUntilClosed(binary->ws), 1003);
+  failing->ws.write(net::buffer(std::string("throw")));
+  EXPECT_EQ(ReadUntilClosed(failing->ws), 1011);
+  EXPECT_EQ(f.recorder(0)->WaitClose(),
+            (std::pair<uint16_t, std::string>{1003, "binary messages are not supported"}));
+  EXPECT_EQ(f.recorder(1)->WaitClose(),
+            (std::pair<uint16_t, std::string>{1011, "internal error"}));
   EXPECT_TRUE(f.recorder(0)->messages().empty());
 }
 

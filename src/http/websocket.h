@@ -35,7 +35,8 @@ class WebSocket {
 // worker thread, one call at a time per connection and in this order:
 // OnOpen once, OnMessage per message received, OnClose once (also when OnOpen
 // or OnMessage threw: the connection is closed with 1011). A call may block;
-// the connection reads nothing more until it returns.
+// the connection reads nothing more until it returns. (A handshake that fails
+// after the upgrade was accepted drops the handler uncalled.)
 class WebSocketHandler {
  public:
   virtual ~WebSocketHandler() = default;
