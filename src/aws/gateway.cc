@@ -54,6 +54,12 @@ http::Response Reply(int status, std::string_view content_type, std::string body
   return res;
 }
 
+Error WrongService(std::string_view signing_name) {
+  return Error{"InvalidSignatureException",
+               fmt::format("Credential should be scoped to correct service: '{}'. ", signing_name),
+               400};
+}
+
 void LogFailure(std::string_view protocol, std::string_view operation, const Error& error,
                 const std::string& request_id) {
   if (error.http_status >= 500) {
@@ -165,6 +171,19 @@ http::Response Gateway::Handle(const http::Request& request) {
   return WantsJson(request) ? HandleJson(request, request_id) : HandleQuery(request, request_id);
 }
 
+Result<RequestContext> Gateway::Authenticate(const http::Request& request,
+                                             std::string_view signing_name) {
+  auto verified = BERTH_TRY(Verify(request, resolver_, clock_.Now()));
+  if (verified.service != signing_name) return std::unexpected(WrongService(signing_name));
+  return ContextOf(std::move(verified), request, ids_.Uuid());
+}
+
+RequestContext Gateway::ContextOf(VerifiedRequest verified, const http::Request& request,
+                                  const std::string& request_id) const {
+  return RequestContext{std::move(verified.principal), std::move(verified.region), request_id,
+                        request.remote_ip, clock_.Now()};
+}
+
 http::Response Gateway::Reject(const http::Request& request, int status, std::string_view reason) {
   std::string request_id = ids_.Uuid();
   std::string_view code = status == 413   ? "RequestEntityTooLargeException"
@@ -193,10 +212,7 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
                       fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
   if (verified->service != service->second.signing_name) {
-    return fail(Error{"InvalidSignatureException",
-                      fmt::format("Credential should be scoped to correct service: '{}'. ",
-                                  service->second.signing_name),
-                      400});
+    return fail(WrongService(service->second.signing_name));
   }
   std::string_view name = target.substr(dot + 1);
   auto op = service->second.operations.find(name);
@@ -204,8 +220,7 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
     return fail(Error{"UnknownOperationException",
                       fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
-  RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
-                     request.remote_ip, clock_.Now()};
+  RequestContext ctx = ContextOf(std::move(*verified), request, request_id);
   Result<std::string> out;
   try {
     out = op->second(ctx, request.body);
@@ -256,8 +271,7 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
                           version ? Utf8Prefix(*version, 32) : "NO_VERSION_SPECIFIED"),
               400});
   }
-  RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
-                     request.remote_ip, clock_.Now()};
+  RequestContext ctx = ContextOf(std::move(*verified), request, request_id);
   Result<std::string> out;
   try {
     out = op->second(ctx, params);

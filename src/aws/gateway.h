@@ -24,6 +24,7 @@
 
 namespace berth::aws {
 
+struct VerifiedRequest;  // aws/sigv4.h
 
 // A JSON 1.1 operation: request body in (may be empty), reply body out.
 // Handlers parse with aws/json_protocol.h's helpers.
@@ -75,6 +76,15 @@ class Gateway {
 
   http::Response Handle(const http::Request& request);
 
+  // Checks a request that is not an operation call, such as a websocket
+  // upgrade (a GET whose query string is signed with the rest), the way
+  // Handle does: the SigV4 signature, the caller's credentials, and a
+  // credential scope naming `signing_name` ("ecs"). The context carries a new
+  // request id. Errors are the JSON protocol's (MissingAuthenticationToken-
+  // Exception 403, InvalidSignatureException, UnrecognizedClientException,
+  // ...): JsonError shapes the refusal.
+  Result<RequestContext> Authenticate(const http::Request& request, std::string_view signing_name);
+
   // The AWS-shaped reply to a request the HTTP layer refused: 413
   // RequestEntityTooLarge, 503 ThrottlingException (Query: Throttling; the SDKs
   // back off and retry it), anything else MalformedHttpRequest.
@@ -83,6 +93,8 @@ class Gateway {
  private:
   http::Response HandleJson(const http::Request& request, const std::string& request_id);
   http::Response HandleQuery(const http::Request& request, const std::string& request_id);
+  RequestContext ContextOf(VerifiedRequest verified, const http::Request& request,
+                           const std::string& request_id) const;
 
   CredentialResolver& resolver_;
   const Clock& clock_;

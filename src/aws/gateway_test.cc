@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <stdexcept>
@@ -16,6 +17,8 @@
 #include "aws/xml.h"
 #include "common/json.h"
 #include "common/strings.h"
+#include "http/server.h"
+#include "http/test_loopback.h"
 
 namespace berth::aws {
 namespace {
@@ -544,6 +547,113 @@ TEST_F(GatewayTest, WriteContentionIsARetryableThrottlingInBothProtocols) {
       "Sender", "Throttling", contention.message);
   ExpectJsonError(JsonError(contention, kFirstRequestId), 400, "ThrottlingException",
                   contention.message);
+}
+
+// ---------------------------------------------------------------------------
+// Authenticate: requests outside the operation tables (websocket upgrades)
+
+// A websocket upgrade as the ECS agent makes it: a GET whose query string is
+// signed with it, and the handshake headers (unsigned) added after signing.
+http::Request UpgradeRequest(TimePoint now, std::string_view query = "clusterArn=c&seqNum=1",
+                             std::string_view service = "ecs") {
+  http::Request r;
+  r.method = "GET";
+  r.target = "/ws?" + std::string(query);
+  r.remote_ip = "192.0.2.20";
+  Sign(r, kHost, {kKeyId, kSecret, ""}, "us-east-1", service, now);
+  r.headers.push_back({"Connection", "Upgrade"});
+  r.headers.push_back({"Upgrade", "websocket"});
+  r.headers.push_back({"Sec-WebSocket-Version", "13"});
+  r.headers.push_back({"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="});
+  return r;
+}
+
+TEST_F(GatewayTest, AuthenticateVerifiesASignedGetWithItsQuery) {
+  auto ctx = gateway_.Authenticate(UpgradeRequest(clock_.Now()), "ecs");
+  ASSERT_TRUE(ctx.has_value()) << ctx.error().message;
+  EXPECT_EQ(ctx->caller.account, "123456789012");
+  EXPECT_EQ(ctx->region, "us-east-1");
+  EXPECT_EQ(ctx->request_id, kFirstRequestId);
+  EXPECT_EQ(ctx->source_ip, "192.0.2.20");
+  EXPECT_EQ(ctx->now, clock_.Now());
+}
+
+TEST_F(GatewayTest, AuthenticateRefusesAChangedQuery) {
+  http::Request r = UpgradeRequest(clock_.Now());
+  r.target = "/ws?clusterArn=other&seqNum=1";
+  auto ctx = gateway_.Authenticate(r, "ecs");
+  ASSERT_FALSE(ctx.has_value());
+  EXPECT_EQ(ctx.error().code, "InvalidSignatureException");
+  EXPECT_THAT(ctx.error().message, StartsWith("The request signature we calculated does not match"));
+}
+
+TEST_F(GatewayTest, AuthenticateRefusesAnotherServicesScope) {
+  auto ctx = gateway_.Authenticate(UpgradeRequest(clock_.Now(), "a=1", "sts"), "ecs");
+  ASSERT_FALSE(ctx.has_value());
+  EXPECT_EQ(ctx.error().code, "InvalidSignatureException");
+  EXPECT_EQ(ctx.error().message, "Credential should be scoped to correct service: 'ecs'. ");
+}
+
+TEST_F(GatewayTest, AuthenticateRefusesUnsignedAndUnknownCallers) {
+  http::Request bare;
+  bare.method = "GET";
+  bare.target = "/ws?a=1";
+  auto ctx = gateway_.Authenticate(bare, "ecs");
+  ASSERT_FALSE(ctx.has_value());
+  EXPECT_EQ(ctx.error().code, "MissingAuthenticationTokenException");
+  EXPECT_EQ(ctx.error().http_status, 403);
+
+  http::Request stranger = UpgradeRequest(clock_.Now());
+  stranger.target = "/ws?a=1";
+  Sign(stranger, kHost, {"AKIAUNKNOWNUNKNOWN00", kSecret, ""}, "us-east-1", "ecs", clock_.Now());
+  ctx = gateway_.Authenticate(stranger, "ecs");
+  ASSERT_FALSE(ctx.has_value());
+  EXPECT_EQ(ctx.error().code, "UnrecognizedClientException");
+}
+
+// Sends `request` over a fresh connection to `port`; the status line of the reply.
+std::string StatusLineOf(uint16_t port, const http::Request& request) {
+  int fd = http::test_support::ConnectLoopback(port);
+  EXPECT_GE(fd, 0);
+  std::string wire = request.method + " " + request.target + " HTTP/1.1\r\n";
+  for (const auto& h : request.headers) wire += h.name + ": " + h.value + "\r\n";
+  wire += "\r\n";
+  EXPECT_EQ(write(fd, wire.data(), wire.size()), static_cast<ssize_t>(wire.size()));
+  std::string reply = http::test_support::ReadAll(fd, "\r\n");
+  close(fd);
+  return reply.substr(0, reply.find("\r\n"));
+}
+
+class Silent : public http::WebSocketHandler {
+ public:
+  void OnOpen(std::shared_ptr<http::WebSocket>) override {}
+  void OnMessage(std::string) override {}
+  void OnClose(uint16_t, std::string) override {}
+};
+
+TEST_F(GatewayTest, AWebSocketRouteAcceptsOnlySignedUpgrades) {
+  http::ServerOptions options;
+  http::WebSocketRoute route;
+  route.path = "/ws";
+  route.upgrade = [this](const http::Request& req) -> http::UpgradeDecision {
+    auto ctx = gateway_.Authenticate(req, "ecs");
+    if (!ctx) {
+      http::Response refusal = JsonError(ctx.error(), "refused");
+      refusal.status = 403;
+      return refusal;
+    }
+    return std::make_shared<Silent>();
+  };
+  options.websockets.push_back(std::move(route));
+  auto server = http::Server::Start(
+      options, [](const http::Request&) { return http::Response{404, {}, ""}; },
+      [](const http::Request&, int status, std::string_view) { return http::Response{status}; });
+  ASSERT_TRUE(server.has_value());
+  uint16_t port = (*server)->port();
+  EXPECT_EQ(StatusLineOf(port, UpgradeRequest(clock_.Now())), "HTTP/1.1 101 Switching Protocols");
+  http::Request tampered = UpgradeRequest(clock_.Now());
+  tampered.target += "&extra=1";
+  EXPECT_EQ(StatusLineOf(port, tampered), "HTTP/1.1 403 Forbidden");
 }
 
 TEST(QueryErrorCodeTest, RenamesJsonCodes) {

@@ -8,18 +8,23 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "common/log.h"
+#include "http/worker_pool.h"
 
 namespace berth::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -29,7 +34,7 @@ constexpr uint32_t kHeaderLimit = 16 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // Accept failures and the connection limit are logged at most this often.
 constexpr std::chrono::seconds kAcceptWarningInterval{10};
-class Session;
+class Connection;
 
 // The bytes request bodies in flight hold, across all connections.
 class BodyBudget {
@@ -153,12 +158,12 @@ struct Server::Impl {
   ServerOptions options;
   Handler handler;
   RejectHandler reject;
-  // Declared before the io_contexts: sessions still queued in them are
-  // destroyed with them and unregister themselves under `mu`.
+  // Declared before the io_contexts and the pool: connections still queued in
+  // them are destroyed with them and unregister themselves under `mu`.
   std::atomic<bool> draining{false};
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
   bool stop_started = false;
   bool stopped = false;
   size_t max_connections = 0;
@@ -177,28 +182,31 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point next_accept_warning{};
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  // Runs handlers, upgrade decisions and websocket callbacks.
+  std::unique_ptr<WorkerPool> pool;
 
   // Accept and its handlers run on the acceptor's io_context only.
   void Accept();
   void AcceptFailed(const beast::error_code& ec);
   bool AcceptWarningDue();
+  // Counts `connection` as served; returns how many are.
+  size_t Register(const std::shared_ptr<Connection>& connection);
+  const WebSocketRoute* FindWebSocketRoute(std::string_view target) const;
 };
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// A connection the server serves, HTTP or websocket: counted against
+// max_connections from Register() until destroyed.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {
-    beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ip_ = ep.address().to_string();
-  }
+  Connection(Server::Impl* server, net::any_io_executor executor)
+      : server_(server), executor_(std::move(executor)) {}
 
-  ~Session() {
+  virtual ~Connection() {
     std::lock_guard lock(server_->mu);
-    server_->sessions.erase(this);
-    if (server_->accept_paused && server_->sessions.size() < server_->max_connections &&
+    server_->connections.erase(this);
+    if (server_->accept_paused && server_->connections.size() < server_->max_connections &&
         !server_->draining) {
       server_->accept_paused = false;
       net::post(server_->acceptor->get_executor(), [server = server_] { server->Accept(); });
@@ -206,21 +214,331 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->cv.notify_all();
   }
 
-  void Start() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  // Called on the connection's executor when the server stops.
+  virtual void Shutdown() = 0;
+
+  // The connection's I/O thread; fixed for its life, so any thread may read it.
+  const net::any_io_executor& executor() const { return executor_; }
+
+ protected:
+  template <class Derived>
+  std::shared_ptr<Derived> self() {
+    return std::static_pointer_cast<Derived>(shared_from_this());
   }
 
-  // Runs on the session's strand: drops the connection if it waits for a request.
-  void CloseIfIdle() {
+  // Runs `work` on a worker thread, then `then(result)` back on this
+  // connection's I/O thread; `self` rides along and keeps the connection alive.
+  template <class Self, class Work, class Then>
+  void OffThread(std::shared_ptr<Self> self, Work work, Then then) {
+    server_->pool->Post([self = std::move(self), work = std::move(work),
+                         then = std::move(then)]() mutable {
+      auto result = work();
+      net::any_io_executor executor = self->executor();
+      net::post(executor, [self = std::move(self), then = std::move(then),
+                           result = std::move(result)]() mutable { then(*self, std::move(result)); });
+    });
+  }
+
+  Server::Impl* server_;
+  net::any_io_executor executor_;
+};
+
+Response InternalError() { return Response{500, {{"Content-Type", "text/plain"}}, "Internal error\n"}; }
+
+class WsSession;
+
+// The application's end of a websocket: forwards to the connection while it
+// lives, on its I/O thread.
+class WsHandle : public WebSocket {
+ public:
+  WsHandle(std::weak_ptr<WsSession> session, std::string remote_ip)
+      : session_(std::move(session)), remote_ip_(std::move(remote_ip)) {}
+  bool Send(std::string text) override;
+  void Close(uint16_t code, std::string reason) override;
+  const std::string& remote_ip() const override { return remote_ip_; }
+
+ private:
+  std::weak_ptr<WsSession> session_;
+  std::string remote_ip_;
+};
+
+// An accepted websocket. Lives on one I/O thread (its members are touched
+// there only, but for `closing_` and the handler, which worker threads call
+// one at a time); kept alive by its pending operations and worker jobs.
+class WsSession : public Connection {
+ public:
+  WsSession(beast::tcp_stream&& stream, std::string remote_ip, const WebSocketRoute& route,
+            std::shared_ptr<WebSocketHandler> handler, Server::Impl* server)
+      : Connection(server, stream.get_executor()),
+        ws_(std::move(stream)),
+        ping_timer_(executor_),
+        idle_timer_(executor_),
+        close_timer_(executor_),
+        remote_ip_(std::move(remote_ip)),
+        route_(route),
+        handler_(std::move(handler)) {}
+
+  // Completes the handshake for `upgrade`, then serves the connection.
+  void Accept(bhttp::request<bhttp::empty_body> upgrade) {
+    upgrade_ = std::move(upgrade);
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = kWebSocketHandshakeTimeout;
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(route_.message_limit);
+    // Called inside reads, which hold a reference: `this` outlives them.
+    ws_.control_callback([this](websocket::frame_type, beast::string_view) { Heard(); });
+    ws_.async_accept(upgrade_, beast::bind_front_handler(&WsSession::OnAccept, self<WsSession>()));
+  }
+
+  void Shutdown() override { StartClose(1001, "server shutting down"); }
+
+  bool closing() const { return closing_; }
+
+  // Queues a text message (posted here by WsHandle::Send).
+  void Queue(std::string text) {
+    if (closing_) return;
+    outbox_.push_back(std::move(text));
+    Flush();
+  }
+
+  // Closes after the queued messages are out; the connection is cut if the
+  // peer has not answered within kWebSocketHandshakeTimeout.
+  void StartClose(uint16_t code, std::string reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    if (reason.size() > 123) reason.resize(123);  // a close frame's payload is 125 bytes
+    close_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    close_timer_.expires_after(kWebSocketHandshakeTimeout);
+    close_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+      if (!ec) self->Cut();
+    });
+    SendCloseWhenFlushed();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void OnAccept(beast::error_code ec) {
+    upgrade_ = {};
+    if (ec) {
+      log::Debug("websocket handshake failed", {{"error", ec.message()}});
+      return Cut();  // never opened: the handler is dropped uncalled
+    }
+    open_ = true;
+    if (server_->draining) StartClose(1001, "server shutting down");
+    Ping();
+    SendCloseWhenFlushed();
+    auto handle = std::make_shared<WsHandle>(self<WsSession>(), remote_ip_);
+    OffThread(
+        self<WsSession>(),
+        [session = this, handle = std::move(handle)]() mutable {
+          return session->Call([&] { session->handler_->OnOpen(std::move(handle)); });
+        },
+        [](WsSession& session, bool ok) { session.Resume(ok); });
+  }
+
+  // Runs a handler callback on a worker; false when it threw.
+  template <class Fn>
+  bool Call(Fn&& fn) {
+    try {
+      fn();
+      return true;
+    } catch (const std::exception& e) {
+      log::Error("websocket handler threw", {{"what", e.what()}});
+      return false;
+    }
+  }
+
+  // Back from OnOpen or OnMessage: read the next message.
+  void Resume(bool ok) {
+    if (!ok) StartClose(1011, "internal error");
+    Read();
+  }
+
+  void Read() {
+    reading_ = true;
+    Heard();
+    ArmIdle();
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, self<WsSession>()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    reading_ = false;
+    if (ec) return Finish(ec);
+    Heard();
+    if (!ws_.got_text()) {
+      buffer_.consume(buffer_.size());
+      StartClose(1003, "binary messages are not supported");
+      return Read();
+    }
+    if (closing_) {  // after Close() the handler hears no more messages
+      buffer_.consume(buffer_.size());
+      return Read();
+    }
+    std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    OffThread(
+        self<WsSession>(),
+        [session = this, text = std::move(text)]() mutable {
+          return session->Call([&] { session->handler_->OnMessage(std::move(text)); });
+        },
+        [](WsSession& session, bool ok) { session.Resume(ok); });
+  }
+
+  // The read loop ended: the connection is closed (or failed). Tells the handler.
+  void Finish(beast::error_code ec) {
+    finished_ = true;
+    closing_ = true;
+    ping_timer_.cancel();
+    idle_timer_.cancel();
+    close_timer_.cancel();
+    outbox_.clear();
+    uint16_t code = 1006;  // abnormal: no close frame
+    std::string reason;
+    if (ec == websocket::error::message_too_big) {
+      code = static_cast<uint16_t>(websocket::close_code::too_big);
+      reason = "message too big";
+    } else if (close_sent_) {  // ours; the peer's answer usually echoes only the code
+      code = close_.code;
+      reason.assign(close_.reason.data(), close_.reason.size());
+    } else if (ws_.reason().code != websocket::close_code::none) {
+      code = ws_.reason().code;
+      reason.assign(ws_.reason().reason.data(), ws_.reason().reason.size());
+    }
+    Cut();
+    server_->pool->Post([session = self<WsSession>(), code, reason = std::move(reason)]() mutable {
+      session->Call([&] { session->handler_->OnClose(code, std::move(reason)); });
+      session->handler_.reset();  // the handler may hold its WsHandle: no cycle
+    });
+  }
+
+  // Something arrived: the idle clock starts again.
+  void Heard() { idle_deadline_ = Clock::now() + route_.idle_timeout; }
+
+  void ArmIdle() {
+    if (route_.idle_timeout.count() == 0) return;
+    idle_timer_.expires_at(idle_deadline_);
+    idle_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+      if (ec || self->closing_) return;
+      // While the handler works on a message nothing is read: Read() re-arms.
+      if (!self->reading_) return;
+      if (Clock::now() >= self->idle_deadline_) return self->StartClose(1001, "idle timeout");
+      self->ArmIdle();
+    });
+  }
+
+  void Ping() {
+    if (route_.ping_interval.count() == 0) return;
+    ping_timer_.expires_after(route_.ping_interval);
+    ping_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+      if (ec || self->closing_) return;
+      if (!self->ping_pending_) {
+        self->ping_pending_ = true;
+        self->ws_.async_ping({}, [self](beast::error_code) { self->ping_pending_ = false; });
+      }
+      self->Ping();
+    });
+  }
+
+  void Flush() {
+    if (writing_ || outbox_.empty() || !open_) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(outbox_.front()),
+                    beast::bind_front_handler(&WsSession::OnWrite, self<WsSession>()));
+  }
+
+  void OnWrite(beast::error_code ec, size_t) {
+    writing_ = false;
+    outbox_.pop_front();
+    if (ec) {
+      outbox_.clear();
+      return Cut();  // the read fails next and finishes the connection
+    }
+    Flush();
+    SendCloseWhenFlushed();
+  }
+
+  void SendCloseWhenFlushed() {
+    if (!closing_ || !open_ || close_sent_ || writing_ || !outbox_.empty() || finished_) return;
+    close_sent_ = true;
+    ws_.async_close(close_, [self = self<WsSession>()](beast::error_code ec) {
+      if (ec) self->Cut();
+    });
+  }
+
+  // Closes the socket at once: pending operations fail.
+  void Cut() {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  bhttp::request<bhttp::empty_body> upgrade_;  // until the handshake completes
+  net::steady_timer ping_timer_;
+  net::steady_timer idle_timer_;
+  net::steady_timer close_timer_;
+  std::string remote_ip_;
+  const WebSocketRoute& route_;
+  std::shared_ptr<WebSocketHandler> handler_;  // called on workers, one call at a time
+  std::deque<std::string> outbox_;
+  websocket::close_reason close_;
+  Clock::time_point idle_deadline_{};
+  std::atomic<bool> closing_{false};  // read by WsHandle::Send on any thread
+  bool open_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool ping_pending_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+};
+
+bool WsHandle::Send(std::string text) {
+  auto session = session_.lock();
+  if (!session || session->closing()) return false;
+  net::any_io_executor executor = session->executor();
+  net::post(executor, [session = std::move(session), text = std::move(text)]() mutable {
+    session->Queue(std::move(text));
+  });
+  return true;
+}
+
+void WsHandle::Close(uint16_t code, std::string reason) {
+  auto session = session_.lock();
+  if (!session) return;
+  net::any_io_executor executor = session->executor();
+  net::post(executor, [session = std::move(session), code, reason = std::move(reason)]() mutable {
+    session->StartClose(code, std::move(reason));
+  });
+}
+
+class Session : public Connection {
+ public:
+  Session(tcp::socket&& socket, Server::Impl* server)
+      : Connection(server, socket.get_executor()), stream_(std::move(socket)) {
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = ep.address().to_string();
+  }
+
+  void Start() {
+    net::dispatch(executor_, beast::bind_front_handler(&Session::ReadHeader, self<Session>()));
+  }
+
+  // Drops the connection if it waits for a request.
+  void Shutdown() override {
     // Idle: waiting for a request of which no byte has arrived yet.
     if (waiting_for_request_ && buffer_.size() == 0 && !parser_->got_some()) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
     }
   }
-
-  net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
   // One read for header and body: the parser refuses a declared body over the
@@ -236,7 +554,7 @@ class Session : public std::enable_shared_from_this<Session> {
     first_ = false;
     waiting_for_request_ = true;
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                      beast::bind_front_handler(&Session::OnRead, self<Session>()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -253,19 +571,59 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return Reject(400, "Malformed HTTP request");
     auto& msg = parser_->get();
-    Response res;
-    {
-      Request req = HeadersOf(msg);
-      req.body = std::move(msg.body().data);
-      try {
-        res = server_->handler(req);
-      } catch (const std::exception& e) {
-        log::Error("request handler threw", {{"what", e.what()}});
-        res = Response{500, {{"Content-Type", "text/plain"}}, "Internal error\n"};
+    Request req = HeadersOf(msg);
+    req.body = std::move(msg.body().data);
+    // The handler's time is not the client's: no timeout until the reply is written.
+    stream_.expires_never();
+    if (websocket::is_upgrade(msg)) {
+      if (const WebSocketRoute* route = server_->FindWebSocketRoute(req.target)) {
+        return Upgrade(*route, std::move(req));
       }
     }
-    msg.body().Release();  // the body went with `req`
-    Write(std::move(res), msg.keep_alive() && !server_->draining);
+    OffThread(
+        self<Session>(),
+        [server = server_, req = std::move(req)] {
+          try {
+            return server->handler(req);
+          } catch (const std::exception& e) {
+            log::Error("request handler threw", {{"what", e.what()}});
+            return InternalError();
+          }
+        },
+        [keep_alive = msg.keep_alive()](Session& session, Response res) {
+          session.parser_->get().body().Release();  // the handler is done with it
+          session.Write(std::move(res), keep_alive && !session.server_->draining);
+        });
+  }
+
+  // Asks the route whether to accept; then hands the connection to a WsSession
+  // or writes the refusal.
+  void Upgrade(const WebSocketRoute& route, Request req) {
+    OffThread(
+        self<Session>(),
+        [&route, req = std::move(req)]() -> UpgradeDecision {
+          try {
+            UpgradeDecision decision = route.upgrade(req);
+            auto* handler = std::get_if<std::shared_ptr<WebSocketHandler>>(&decision);
+            if (handler && !*handler) return InternalError();
+            return decision;
+          } catch (const std::exception& e) {
+            log::Error("websocket upgrade handler threw", {{"what", e.what()}});
+            return InternalError();
+          }
+        },
+        [&route](Session& session, UpgradeDecision decision) {
+          session.parser_->get().body().Release();
+          if (auto* refusal = std::get_if<Response>(&decision)) {
+            return session.Write(std::move(*refusal), /*keep_alive=*/false);
+          }
+          bhttp::request<bhttp::empty_body> upgrade(session.parser_->get().base());
+          auto ws = std::make_shared<WsSession>(
+              std::move(session.stream_), session.remote_ip_, route,
+              std::get<std::shared_ptr<WebSocketHandler>>(std::move(decision)), session.server_);
+          session.server_->Register(ws);
+          ws->Accept(std::move(upgrade));
+        });
   }
 
   Request HeadersOf(const RequestMessage& msg) {
@@ -300,7 +658,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->prepare_payload();
     stream_.expires_after(server_->options.idle_timeout);
     bhttp::async_write(stream_, *res_,
-                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+                       beast::bind_front_handler(&Session::OnWrite, self<Session>(), keep_alive));
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, size_t) {
@@ -319,13 +677,26 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<BudgetedBody>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
-  Server::Impl* server_;
   std::string remote_ip_;
   bool first_ = true;
   bool waiting_for_request_ = false;
 };
 
 }  // namespace
+
+size_t Server::Impl::Register(const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(mu);
+  connections.emplace(connection.get(), connection);
+  return connections.size();
+}
+
+const WebSocketRoute* Server::Impl::FindWebSocketRoute(std::string_view target) const {
+  std::string_view path = target.substr(0, target.find('?'));
+  for (const auto& route : options.websockets) {
+    if (route.path == path) return &route;
+  }
+  return nullptr;
+}
 
 void Server::Impl::Accept() {
   net::io_context& target = *iocs[next_ioc];
@@ -335,12 +706,10 @@ void Server::Impl::Accept() {
     if (ec) return AcceptFailed(ec);
     if (draining) return Accept();
     auto session = std::make_shared<Session>(std::move(socket), this);
-    bool full;
+    bool full = Register(session) >= max_connections;
     {
       std::lock_guard lock(mu);
-      sessions.emplace(session.get(), session);
-      full = sessions.size() >= max_connections;
-      accept_paused = full;  // the last session to close resumes accepting
+      accept_paused = full;  // the last connection to close resumes accepting
     }
     session->Start();
     if (!full) return Accept();
@@ -410,6 +779,8 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   impl->max_connections =
       impl->options.max_connections ? impl->options.max_connections : DefaultMaxConnections();
   impl->body_budget.set_limit(impl->options.body_memory_limit);
+  impl->pool = std::make_unique<WorkerPool>(impl->options.workers ? impl->options.workers
+                                                                  : DefaultWorkers());
   impl->acceptor.emplace(*impl->iocs[0]);
   impl->accept_retry.emplace(*impl->iocs[0]);
   auto& acc = *impl->acceptor;
@@ -447,26 +818,28 @@ void Server::Stop(std::chrono::milliseconds grace) {
     s.accept_retry->cancel();
   });
   // Collected under the lock but posted (and released) outside it: the last
-  // reference to a session may be ours, and its destructor takes `mu`.
-  std::vector<std::shared_ptr<Session>> live;
+  // reference to a connection may be ours, and its destructor takes `mu`.
+  std::vector<std::shared_ptr<Connection>> live;
   {
     std::lock_guard lock(s.mu);
-    for (auto& [raw, weak] : s.sessions) {
-      if (auto session = weak.lock()) live.push_back(std::move(session));
+    for (auto& [raw, weak] : s.connections) {
+      if (auto connection = weak.lock()) live.push_back(std::move(connection));
     }
   }
-  for (auto& session : live) {
-    net::post(session->executor(), [session] { session->CloseIfIdle(); });
+  for (auto& connection : live) {
+    net::post(connection->executor(), [connection] { connection->Shutdown(); });
   }
   live.clear();
   {
     std::unique_lock lock(s.mu);
-    s.cv.wait_for(lock, grace, [&] { return s.sessions.empty(); });
+    s.cv.wait_for(lock, grace, [&] { return s.connections.empty(); });
   }
   s.work.clear();
   for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  // Handlers still running after the grace finish; queued ones are dropped.
+  s.pool->Stop();
   std::lock_guard lock(s.mu);
   s.stopped = true;
   s.cv.notify_all();
