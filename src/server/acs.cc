@@ -428,8 +428,13 @@ AcsSessions::~AcsSessions() { Stop(); }
 void AcsSessions::SetService(ecs::Service* ecs) { impl_->ecs = ecs; }
 
 http::UpgradeDecision AcsSessions::Upgrade(const http::Request& request) {
+  // Every refusal is a 403 before the upgrade, with the AWS error inside.
+  auto refuse = [](Error error, const std::string& request_id) {
+    error.http_status = 403;
+    return aws::JsonError(error, request_id);
+  };
   auto ctx = impl_->gateway.Authenticate(request, "ecs");
-  if (!ctx) return aws::JsonError(ctx.error(), impl_->ids.Uuid());
+  if (!ctx) return refuse(ctx.error(), impl_->ids.Uuid());
   std::string cluster, instance;
   for (const auto& [k, v] : ParseForm(request.Query())) {
     if (k == "clusterArn") cluster = v;
@@ -437,7 +442,7 @@ http::UpgradeDecision AcsSessions::Upgrade(const http::Request& request) {
   }
   if (!impl_->ecs) return aws::JsonError(Error{"ServerException", "ECS is not ready", 503}, "");
   auto view = impl_->ecs->AuthorizePoll(*ctx, cluster, instance);
-  if (!view) return aws::JsonError(view.error(), ctx->request_id);
+  if (!view) return refuse(view.error(), ctx->request_id);
   auto session = std::make_shared<Session>();
   session->account = ctx->caller.account;
   session->region = ctx->region;

@@ -151,6 +151,7 @@ Status App::Impl::Serve() {
   http_options.header_timeout = options.header_timeout;
   http_options.max_connections = options.max_connections;
   http_options.body_memory_limit = options.body_memory_limit;
+  for (auto& module : modules) module->RegisterWebSockets(http_options.websockets);
   aws::Gateway* front = gateway.get();
   http = BERTH_TRY(http::Server::Start(
       http_options, [front](const http::Request& r) { return front->Handle(r); },

@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "ecs/service.h"
 #include "ecs/task_definition_codec.h"
+#include "server/acs.h"
 #include "server/module.h"
 #include "server/routes.h"
 
@@ -580,15 +581,41 @@ namespace {
 class EcsServiceModule final : public Module {
  public:
   explicit EcsServiceModule(Environment& env)
-      : env_(env), ecs_(env.kv, env.access, env.iam, env.ids, env.clock) {}
+      : env_(env),
+        ecs_(env.kv, env.access, env.iam, env.ids, env.clock,
+             ecs::ServiceOptions{.agent_presence = [this](const std::string& account,
+                                                          const std::string& region,
+                                                          const std::string& cluster,
+                                                          const std::string& instance) {
+               return acs_ && acs_->Connected(account, region, cluster, instance);
+             }}) {
+    ecs_.AddTaskListener([this](const ecs::Task* previous, const ecs::Task& task) {
+      if (acs_) acs_->OnTaskChange(previous, task);
+    });
+  }
 
   std::string_view name() const override { return "ecs"; }
 
   void Register(aws::Gateway& gateway) override {
     gateway.Add(EcsRoutes(ecs_, EcsEndpoints{env_.endpoint}));
+    acs_ = std::make_unique<AcsSessions>(gateway, env_.access, env_.services.Get<sts::Service>(),
+                                         env_.ids, env_.clock);
+    acs_->SetService(&ecs_);
+  }
+
+  // ACS: GET /ws, the agents' sessions.
+  void RegisterWebSockets(std::vector<http::WebSocketRoute>& routes) override {
+    http::WebSocketRoute route;
+    route.path = "/ws";
+    route.upgrade = [this](const http::Request& request) { return acs_->Upgrade(request); };
+    // The agent closes a session that hears nothing for a minute or more.
+    route.ping_interval = std::chrono::seconds(30);
+    route.idle_timeout = std::chrono::minutes(5);
+    routes.push_back(std::move(route));
   }
 
   Status Start() override {
+    acs_->Start();
     sweeper_ = std::jthread([this](std::stop_token stop) {
       std::mutex mu;
       std::condition_variable_any cv;
@@ -605,6 +632,7 @@ class EcsServiceModule final : public Module {
   }
 
   void Stop() override {
+    if (acs_) acs_->Stop();
     sweeper_.request_stop();
     if (sweeper_.joinable()) sweeper_.join();
   }
@@ -613,6 +641,7 @@ class EcsServiceModule final : public Module {
 
  private:
   Environment& env_;
+  std::unique_ptr<AcsSessions> acs_;  // before ecs_: its callbacks read it
   ecs::Service ecs_;
   std::jthread sweeper_;
 };

@@ -35,6 +35,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/websocket.h"
 #include "server/app.h"
 
 namespace berth::crypto {
@@ -104,6 +105,9 @@ class Module {
   // Adds the module's route tables to the gateway; called once, before
   // serving.
   virtual void Register(aws::Gateway& gateway) = 0;
+  // Adds the module's websocket routes (ECS's agent sessions); called once,
+  // after Register, before serving.
+  virtual void RegisterWebSockets(std::vector<http::WebSocketRoute>& routes) { (void)routes; }
   // Starts background work, after every module registered and before the
   // first request. An error stops the server's start.
   virtual Status Start() { return {}; }
