@@ -64,6 +64,22 @@ void LogFailure(std::string_view protocol, std::string_view operation, const Err
   }
 }
 
+// Runs an operation's handler on `input` with the request's context: the one
+// place a handler is called. A handler that throws is an InternalFailure (the
+// exception's text goes to the log only).
+template <class Handler, class Input>
+Result<std::string> RunHandler(const Handler& handler, VerifiedRequest& verified,
+                               const http::Request& request, const std::string& request_id,
+                               TimePoint now, const Input& input) {
+  RequestContext ctx{std::move(verified.principal), std::move(verified.region), request_id,
+                     request.remote_ip, now};
+  try {
+    return handler(ctx, input);
+  } catch (const std::exception& e) {
+    return InternalFailure(fmt::format("handler threw: {}", e.what()));
+  }
+}
+
 }  // namespace
 
 std::string QueryErrorCode(std::string_view json_code) {
@@ -201,14 +217,7 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
     return fail(Error{"UnknownOperationException",
                       fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
-  RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
-                     request.remote_ip, clock_.Now()};
-  Result<std::string> out;
-  try {
-    out = op->second(ctx, request.body);
-  } catch (const std::exception& e) {
-    out = InternalFailure(fmt::format("handler threw: {}", e.what()));
-  }
+  auto out = RunHandler(op->second, *verified, request, request_id, clock_.Now(), request.body);
   if (!out) return fail(out.error());
   return Reply(200, kJsonContentType, std::move(*out), request_id);
 }
@@ -253,14 +262,7 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
                           version ? Utf8Prefix(*version, 32) : "NO_VERSION_SPECIFIED"),
               400});
   }
-  RequestContext ctx{std::move(verified->principal), std::move(verified->region), request_id,
-                     request.remote_ip, clock_.Now()};
-  Result<std::string> out;
-  try {
-    out = op->second(ctx, params);
-  } catch (const std::exception& e) {
-    out = InternalFailure(fmt::format("handler threw: {}", e.what()));
-  }
+  auto out = RunHandler(op->second, *verified, request, request_id, clock_.Now(), params);
   if (!out) return fail(out.error());
   std::string body;
   body.reserve(out->size() + 256);
