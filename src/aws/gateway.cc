@@ -73,6 +73,19 @@ void LogFailure(std::string_view protocol, std::string_view operation, const Err
   }
 }
 
+// Runs an operation's handler on `input` with the request's context: the one
+// place a handler is called. A handler that throws is an InternalFailure (the
+// exception's text goes to the log only).
+template <class Handler, class Input>
+Result<std::string> RunHandler(const Handler& handler, const RequestContext& ctx,
+                               const Input& input) {
+  try {
+    return handler(ctx, input);
+  } catch (const std::exception& e) {
+    return InternalFailure(fmt::format("handler threw: {}", e.what()));
+  }
+}
+
 }  // namespace
 
 std::string QueryErrorCode(std::string_view json_code) {
@@ -220,13 +233,8 @@ http::Response Gateway::HandleJson(const http::Request& request, const std::stri
     return fail(Error{"UnknownOperationException",
                       fmt::format("Unknown operation '{}'.", Utf8Prefix(target, 128)), 400});
   }
-  RequestContext ctx = ContextOf(std::move(*verified), request, request_id);
-  Result<std::string> out;
-  try {
-    out = op->second(ctx, request.body);
-  } catch (const std::exception& e) {
-    out = InternalFailure(fmt::format("handler threw: {}", e.what()));
-  }
+  auto out = RunHandler(op->second, ContextOf(std::move(*verified), request, request_id),
+                        request.body);
   if (!out) return fail(out.error());
   return Reply(200, kJsonContentType, std::move(*out), request_id);
 }
@@ -271,13 +279,8 @@ http::Response Gateway::HandleQuery(const http::Request& request, const std::str
                           version ? Utf8Prefix(*version, 32) : "NO_VERSION_SPECIFIED"),
               400});
   }
-  RequestContext ctx = ContextOf(std::move(*verified), request, request_id);
-  Result<std::string> out;
-  try {
-    out = op->second(ctx, params);
-  } catch (const std::exception& e) {
-    out = InternalFailure(fmt::format("handler threw: {}", e.what()));
-  }
+  auto out = RunHandler(op->second, ContextOf(std::move(*verified), request, request_id),
+                        params);
   if (!out) return fail(out.error());
   std::string body;
   body.reserve(out->size() + 256);

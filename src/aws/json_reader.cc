@@ -26,7 +26,7 @@ std::unexpected<Error> Serialization(std::string_view message) {
 std::unexpected<Error> NotConvertible(const Json& value, std::string_view target) {
   if (value.is_array()) return Serialization(kListFound);
   if (value.is_object()) return Serialization(kMapFound);
-  std::string_view kind = value.is_string()   ? "STRING_VALUE"
+  std::string_view kind = value.is_string()    ? "STRING_VALUE"
                           : value.is_boolean() ? (value.get<bool>() ? "TRUE_VALUE" : "FALSE_VALUE")
                                                : "NUMBER_VALUE";
   return Serialization(fmt::format("{} can not be converted to {}", kind, target));
@@ -143,16 +143,16 @@ std::unexpected<Error> JsonReader::Missing(std::string_view name) const {
 }
 
 // Each required accessor is its optional one plus the missing-member error.
-#define BERTH_JSON_REQUIRED(Type, Name)                              \
-  Result<Type> JsonReader::Name(std::string_view name) const {       \
-    auto value = BERTH_TRY(Optional##Name(name));                    \
-    if (!value) return Missing(name);                                \
-    return std::move(*value);                                        \
+#define BERTH_JSON_REQUIRED(Type, Name)                        \
+  Result<Type> JsonReader::Name(std::string_view name) const { \
+    auto value = BERTH_TRY(Optional##Name(name));              \
+    if (!value) return Missing(name);                          \
+    return std::move(*value);                                  \
   }
 // And a collection's, absent read as empty.
-#define BERTH_JSON_OR_EMPTY(Type, Name)                              \
-  Result<Type> JsonReader::Name##Or(std::string_view name) const {   \
-    return BERTH_TRY(Optional##Name(name)).value_or(Type());         \
+#define BERTH_JSON_OR_EMPTY(Type, Name)                            \
+  Result<Type> JsonReader::Name##Or(std::string_view name) const { \
+    return BERTH_TRY(Optional##Name(name)).value_or(Type());       \
   }
 
 Result<std::optional<std::string>> JsonReader::OptionalString(std::string_view name) const {

@@ -94,7 +94,8 @@ class JsonReader {
   Result<std::map<std::string, std::string>> StringMap(std::string_view name) const;
   Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(
       std::string_view name) const;
-  Result<std::map<std::string, std::string>> StringMapOr(std::string_view name) const;  // absent: {}
+  Result<std::map<std::string, std::string>> StringMapOr(
+      std::string_view name) const;  // absent: {}
 
   // A nested object, read with the same rules; its members' paths are
   // "<name>.<member>".

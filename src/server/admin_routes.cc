@@ -26,12 +26,12 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
   auto op = [&access, operator_account](
                 std::string name,
                 std::function<Result<json::Json>(Ctx, const JsonReader&)> handler) {
-    return aws::JsonOp([&access, operator_account, action = "berth:" + name,
-                        handler = std::move(handler)](Ctx ctx,
-                                                      const JsonReader& in) -> Result<json::Json> {
-      BERTH_CHECK(access.AuthorizeOperator(ctx, action, operator_account));
-      return handler(ctx, in);
-    });
+    return aws::JsonOp(
+        [&access, operator_account, action = "berth:" + name, handler = std::move(handler)](
+            Ctx ctx, const JsonReader& in) -> Result<json::Json> {
+          BERTH_CHECK(access.AuthorizeOperator(ctx, action, operator_account));
+          return handler(ctx, in);
+        });
   };
   svc.operations["CreateAccount"] =
       op("CreateAccount", [&identities](Ctx, const JsonReader& in) -> Result<json::Json> {
@@ -72,9 +72,10 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
               {"SecretAccessKey", assumed.credentials.secret_access_key},
               {"SessionToken", assumed.credentials.session_token},
               {"Expiration", std::chrono::duration_cast<std::chrono::seconds>(
-                                 assumed.expiration.time_since_epoch()).count()}}},
-            {"AssumedRoleUser", {{"Arn", assumed.assumed_role_arn},
-                                 {"AssumedRoleId", assumed.assumed_role_id}}}};
+                                 assumed.expiration.time_since_epoch())
+                                 .count()}}},
+            {"AssumedRoleUser",
+             {{"Arn", assumed.assumed_role_arn}, {"AssumedRoleId", assumed.assumed_role_id}}}};
       });
   return svc;
 }

@@ -115,11 +115,11 @@ Status App::Impl::OpenCore() {
                               {"created", created ? "true" : "false"},
                               {"access_key_id", creds.access_key_id}});
 
-  iam = std::make_unique<iam::Service>(*kv, crypto::SecureIds(), clock,
-                                       iam::ValidatePolicyDocument);
+  iam =
+      std::make_unique<iam::Service>(*kv, crypto::SecureIds(), clock, iam::ValidatePolicyDocument);
   access = std::make_unique<iam::AccessControl>(*iam, *identities, clock);
-  env.reset(new Environment{options, *kv, clock, crypto::SecureIds(), *root_key, *iam,
-                            *identities, *access, {}});
+  env.reset(new Environment{
+      options, *kv, clock, crypto::SecureIds(), *root_key, *iam, *identities, *access, {}});
   env->endpoint = [this] { return http ? Endpoint() : std::string(); };
   return {};
 }
@@ -224,7 +224,8 @@ Result<aws::Credentials> ParseRootCredentials(std::string_view text) {
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
     return Fail("InvalidArgument", "root credentials must be KEY_ID:SECRET");
   }
-  return aws::Credentials{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1)), ""};
+  return aws::Credentials{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1)),
+                          ""};
 }
 
 }  // namespace berth::server

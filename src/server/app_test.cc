@@ -40,8 +40,8 @@ class AppTest : public ::testing::Test {
     app_ = std::move(*app);
   }
 
-  Result<std::string> Json(std::string_view target, std::string_view signing_name,
-                           std::string body, const aws::Credentials& as = kRoot) {
+  Result<std::string> Json(std::string_view target, std::string_view signing_name, std::string body,
+                           const aws::Credentials& as = kRoot) {
     aws::JsonCall call{app_->endpoint(), std::string(target), "us-east-1",
                        std::string(signing_name), std::move(body)};
     return aws::CallJson(client_, call, as, SystemClock::Instance().Now());
@@ -186,8 +186,8 @@ TEST_F(ModuleLifecycleTest, ModulesStartInOrderAndStopInReverse) {
   auto app = App::Start(OptionsIn(dir_), {&First, &Second});
   ASSERT_TRUE(app.has_value()) << app.error().message;
   EXPECT_EQ(events, (std::vector<std::string>{"build first", "register first",
-                                              "build second, first's counter 42",
-                                              "register second", "start first", "start second"}));
+                                              "build second, first's counter 42", "register second",
+                                              "start first", "start second"}));
   events.clear();
   (*app)->Stop();
   (*app)->Stop();  // idempotent
@@ -208,10 +208,10 @@ TEST_F(ModuleLifecycleTest, AFailedStartStopsTheModulesStartedBefore) {
   ASSERT_FALSE(app.has_value());
   EXPECT_EQ(app.error().code, "StartFailed");
   EXPECT_EQ(app.error().message, "failing cannot start");
-  EXPECT_EQ(events, (std::vector<std::string>{
-                        "build first", "register first", "build failing", "register failing",
-                        "build second, first's counter 42", "register second", "start first",
-                        "start failing", "stop first"}));
+  EXPECT_EQ(events, (std::vector<std::string>{"build first", "register first", "build failing",
+                                              "register failing",
+                                              "build second, first's counter 42", "register second",
+                                              "start first", "start failing", "stop first"}));
 }
 
 TEST_F(ModuleLifecycleTest, AModuleThatFailsToBuildFailsTheStart) {

@@ -131,11 +131,10 @@ using Handler = std::function<Result<Json>(const Caller&, const JsonReader&)>;
 
 // Direct KMS calls come through no other service: via_service stays empty.
 aws::JsonOperation Op(Handler handler) {
-  return aws::JsonOp(
-      [handler = std::move(handler)](const RequestContext& ctx,
-                                     const JsonReader& in) -> Result<Json> {
-        return handler(Caller{ctx, ""}, in);
-      });
+  return aws::JsonOp([handler = std::move(handler)](const RequestContext& ctx,
+                                                    const JsonReader& in) -> Result<Json> {
+    return handler(Caller{ctx, ""}, in);
+  });
 }
 
 }  // namespace

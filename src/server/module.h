@@ -22,6 +22,7 @@
 //      whose services it uses.
 #pragma once
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -88,10 +89,10 @@ struct Environment {
   const Clock& clock;
   Ids& ids;
   const crypto::RootKey& root_key;
-  iam::Service& iam;                // users, roles, policies
-  iam::IdentityStore& identities;   // accounts, access keys, sessions
-  iam::AccessControl& access;       // every permission check goes through it
-  Services services;                // filled as modules are built
+  iam::Service& iam;               // users, roles, policies
+  iam::IdentityStore& identities;  // accounts, access keys, sessions
+  iam::AccessControl& access;      // every permission check goes through it
+  Services services;               // filled as modules are built
   // The server's URL ("http://127.0.0.1:4566"), once it listens (empty
   // before): what DiscoverPollEndpoint hands to agents.
   std::function<std::string()> endpoint;

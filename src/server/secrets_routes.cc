@@ -130,13 +130,14 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return WriteJson(BERTH_TRY(sm.CreateSecret(ctx, req)), false);
   });
 
-  ops["GetSecretValue"] = aws::JsonTextOp([&sm](Ctx ctx, const JsonReader& in) -> Result<std::string> {
-    secrets::GetSecretValueRequest req;
-    req.secret_id = BERTH_TRY(in.String("SecretId"));
-    req.version_id = BERTH_TRY(in.StringOr("VersionId"));
-    req.version_stage = BERTH_TRY(in.StringOr("VersionStage"));
-    return ValueText(BERTH_TRY(sm.GetSecretValue(ctx, req)));
-  });
+  ops["GetSecretValue"] =
+      aws::JsonTextOp([&sm](Ctx ctx, const JsonReader& in) -> Result<std::string> {
+        secrets::GetSecretValueRequest req;
+        req.secret_id = BERTH_TRY(in.String("SecretId"));
+        req.version_id = BERTH_TRY(in.StringOr("VersionId"));
+        req.version_stage = BERTH_TRY(in.StringOr("VersionStage"));
+        return ValueText(BERTH_TRY(sm.GetSecretValue(ctx, req)));
+      });
 
   ops["BatchGetSecretValue"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     secrets::BatchGetRequest req;
@@ -176,13 +177,15 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
     return WriteJson(BERTH_TRY(sm.UpdateSecret(ctx, req)), false);
   });
 
-  ops["UpdateSecretVersionStage"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
-    auto id = BERTH_TRY(in.String("SecretId"));
-    auto stage = BERTH_TRY(in.String("VersionStage"));
-    auto s = BERTH_TRY(sm.UpdateSecretVersionStage(ctx, id, stage, BERTH_TRY(in.StringOr("RemoveFromVersionId")),
-                                                   BERTH_TRY(in.StringOr("MoveToVersionId"))));
-    return Json{{"ARN", s.arn}, {"Name", s.name}};
-  });
+  ops["UpdateSecretVersionStage"] =
+      aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
+        auto id = BERTH_TRY(in.String("SecretId"));
+        auto stage = BERTH_TRY(in.String("VersionStage"));
+        auto s = BERTH_TRY(sm.UpdateSecretVersionStage(
+            ctx, id, stage, BERTH_TRY(in.StringOr("RemoveFromVersionId")),
+            BERTH_TRY(in.StringOr("MoveToVersionId"))));
+        return Json{{"ARN", s.arn}, {"Name", s.name}};
+      });
 
   ops["DescribeSecret"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
     auto id = BERTH_TRY(in.String("SecretId"));
@@ -254,8 +257,7 @@ aws::JsonService SecretsRoutes(secrets::Service& sm) {
   });
 
   ops["DeleteResourcePolicy"] = aws::JsonOp([&sm](Ctx ctx, const JsonReader& in) -> Result<Json> {
-    auto s =
-        BERTH_TRY(sm.DeleteResourcePolicy(ctx, BERTH_TRY(in.String("SecretId"))));
+    auto s = BERTH_TRY(sm.DeleteResourcePolicy(ctx, BERTH_TRY(in.String("SecretId"))));
     return Json{{"ARN", s.arn}, {"Name", s.name}};
   });
 
@@ -303,8 +305,7 @@ Result<std::unique_ptr<Module>> SecretsModule(Environment& env) {
                                                env.ids, env.clock);
   env.services.Provide(*sm);
   return std::make_unique<RoutesModule>(
-      "secrets", [svc = sm.get()](aws::Gateway& gateway) { gateway.Add(SecretsRoutes(*svc)); },
-      sm);
+      "secrets", [svc = sm.get()](aws::Gateway& gateway) { gateway.Add(SecretsRoutes(*svc)); }, sm);
 }
 
 }  // namespace berth::server
