@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <regex>
+#include <set>
 
 #include "common/arn.h"
 #include "common/log.h"
@@ -185,6 +186,54 @@ Status Service::Impl::CheckAssumable(const std::string& role_arn) {
   auto role = iam.GetRole(arn->account, name);
   if (!role || role->arn != role_arn) return unable();
   if (!access.CheckTrust(nullptr, "ecs-tasks.amazonaws.com", *role, "", "")) return unable();
+  return {};
+}
+
+Result<aws::Principal> Service::Impl::RoleSession(const std::string& role_arn,
+                                                 const std::string& session) {
+  auto arn = ParseArn(role_arn);
+  if (!arn || arn->service != "iam" || !arn->resource.starts_with("role/")) {
+    return Fail("InvalidParameterException", fmt::format("'{}' is not a role ARN.", role_arn));
+  }
+  std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
+  auto role = BERTH_TRY(iam.GetRole(arn->account, name));
+  aws::Principal p;
+  p.kind = aws::Principal::Kind::kAssumedRole;
+  p.account = arn->account;
+  p.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/{}", arn->account, role.name, session);
+  p.user_id = role.id + ":" + session;
+  p.name = role.name;
+  p.session_name = session;
+  return p;
+}
+
+std::string Service::Impl::PreflightRegistryAuth(const aws::RequestContext& ctx,
+                                                 const TaskDefinition& td,
+                                                 const std::string& execution_role_arn) {
+  if (!options.registry_secret_check) return {};
+  std::set<std::string> parameters;
+  for (const auto& c : td.containers) {
+    if (c.credentials_parameter) parameters.insert(*c.credentials_parameter);
+  }
+  if (parameters.empty()) return {};
+  constexpr std::string_view kPrefix =
+      "ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+      "retrieval failed: unable to retrieve secret from asm: ";
+  auto session = RoleSession(execution_role_arn, "ecs-preflight");
+  if (!session) {
+    return fmt::format("{}the execution role {} cannot be used: {}", kPrefix, execution_role_arn,
+                       session.error().message);
+  }
+  aws::RequestContext as_role{*session, ctx.region, ctx.request_id, "", ctx.now};
+  for (const auto& parameter : parameters) {
+    auto read = options.registry_secret_check(as_role, parameter);
+    if (!read) {
+      return std::string(Utf8Prefix(
+          fmt::format("{}{}: {} (execution role {}, secretsmanager:GetSecretValue on {})", kPrefix,
+                      read.error().code, read.error().message, execution_role_arn, parameter),
+          1024));
+    }
+  }
   return {};
 }
 

@@ -165,10 +165,20 @@ using TaskListener = std::function<void(const Task* previous, const Task& task)>
 using AgentPresence = std::function<bool(const std::string& account, const std::string& region,
                                          const std::string& cluster, const std::string& instance_id)>;
 
+// Reads a registry secret as the task's execution role would: `as_role` is a
+// session of that role (its policies decide, with the secret's resource
+// policy and its key's key policy). OK when the read would succeed. The
+// server wires it to Secrets Manager's GetSecretValue; the value read is
+// discarded.
+using RegistrySecretCheck = std::function<Status(const aws::RequestContext& as_role,
+                                                 const std::string& credentials_parameter)>;
+
 struct ServiceOptions {
   // How long a STOPPED task stays describable.
   std::chrono::seconds stopped_task_retention{3600};
   AgentPresence agent_presence;  // null: every agent counts as connected
+  // RunTask's preflight for definitions with repositoryCredentials (null: none).
+  RegistrySecretCheck registry_secret_check;
 };
 
 class Service {

@@ -63,6 +63,15 @@ struct Service::Impl {
   // InvalidParameterException with ECS's message otherwise.
   Status CheckAssumable(const std::string& role_arn);
 
+  // A session of `role_arn` named `session` as the platform would hold it
+  // (the role's current unique id), for evaluating what the role may do.
+  Result<aws::Principal> RoleSession(const std::string& role_arn, const std::string& session);
+
+  // RunTask's preflight: "" when the execution role may read every registry
+  // secret of `td`, else the stoppedReason the tasks stop with.
+  std::string PreflightRegistryAuth(const aws::RequestContext& ctx, const TaskDefinition& td,
+                                    const std::string& execution_role_arn);
+
   std::string Arn(const Scope& scope, std::string_view resource) const;
   std::string NewId();  // 32 lower-case hex
   InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,

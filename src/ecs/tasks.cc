@@ -54,6 +54,9 @@ struct Prepared {
   std::string launch_type;
   std::string platform_version;
   TaskNeeds needs;
+  // Non-empty: the preflight found the execution role cannot read a registry
+  // secret; the tasks are created STOPPED with this reason, never dispatched.
+  std::string preflight_failure;
 };
 
 Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
@@ -146,6 +149,7 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
   }
   BERTH_CHECK(ValidatePlacement(request.placement_constraints, request.placement_strategy));
   if (request.group.empty()) request.group = "family:" + p.td.family;
+  p.preflight_failure = impl.PreflightRegistryAuth(ctx, p.td, execution_role);
 
   // What one task holds on its instance, overrides applied.
   TaskDefinition effective = p.td;
@@ -206,6 +210,17 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
     out.memory_reservation = c.memory_reservation;
     if (c.health_check) out.health_status = "UNKNOWN";
     t.containers.push_back(std::move(out));
+  }
+  if (!p.preflight_failure.empty()) {
+    // Created and stopped at once: the agent would fail to read the secret.
+    t.last_status = "STOPPED";
+    t.desired_status = "STOPPED";
+    t.stop_code = "TaskFailedToStart";
+    t.stopped_reason = p.preflight_failure;
+    t.stopped_at = ctx.now;
+    t.execution_stopped_at = ctx.now;
+    for (auto& c : t.containers) c.last_status = "STOPPED";
+    return t;
   }
   if (!instance_id.empty()) {
     t.reserved_cpu = p.needs.cpu;

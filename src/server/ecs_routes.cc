@@ -3,6 +3,7 @@
 // model ecs/2014-11-13 defines them. Timestamps are epoch seconds; task and
 // container cpu/memory are strings, as ECS returns them.
 #include <fmt/format.h>
+#include <string.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -588,6 +589,15 @@ class EcsServiceModule final : public Module {
                                                           const std::string& cluster,
                                                           const std::string& instance) {
                return acs_ && acs_->Connected(account, region, cluster, instance);
+             },
+             .registry_secret_check = [&secrets = env.services.Get<secrets::Service>()](
+                                          const aws::RequestContext& as_role,
+                                          const std::string& parameter) -> Status {
+               auto value = secrets.GetSecretValue(as_role, {parameter, "", ""});
+               if (!value) return Fail(value.error());
+               // Only whether it could be read matters: forget the value now.
+               explicit_bzero(value->value.data.data(), value->value.data.size());
+               return {};
              }}) {
     ecs_.AddTaskListener([this](const ecs::Task* previous, const ecs::Task& task) {
       if (acs_) acs_->OnTaskChange(previous, task);
