@@ -105,10 +105,12 @@ class Fleet:
         self.agents = []
 
     def add(self, cluster="default", attributes=None, cpu=2048, memory=4096,
-            ports=("22", "2375", "2376", "51678", "51679"), connect=True, **kw):
+            ports=("22", "2375", "2376", "51678", "51679"), connect=True, instance_arn=None,
+            **kw):
+        """Registers an instance (again, when instance_arn is given) and opens its session."""
         agent = Agent(self.berth.endpoint, self.key, self.secret, region=REGION, cluster=cluster,
                       attributes=attributes, cpu=cpu, memory=memory, ports=ports, **kw)
-        agent.register()
+        agent.register(instance_arn)
         self.agents.append(agent)
         if connect and _acs["available"] is not False:
             try:
