@@ -6,8 +6,6 @@ import re
 import subprocess
 import threading
 
-import pytest
-
 from berth_harness import boto_client, cli_env
 from ecs_agent import AcsUnavailable, Agent
 
@@ -129,13 +127,6 @@ class Fleet:
             agent.close()
 
 
-@pytest.fixture
-def fleet(berth):
-    f = Fleet(berth)
-    yield f
-    f.close()
-
-
 def task_id(task_arn):
     return task_arn.rsplit("/", 1)[1]
 
@@ -147,10 +138,3 @@ def fargate_definition(ecs, family="fg", **extra):
 
 
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}
-
-
-@pytest.fixture
-def cli(berth, tmp_path):
-    c = Cli(berth, str(tmp_path))
-    yield c
-    c.close()

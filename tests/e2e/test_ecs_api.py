@@ -8,8 +8,7 @@ import pytest
 
 from berth_harness import Berth, error_code, random_root_credentials
 from ecs_harness import (ACCOUNT, ARN, NETWORK, REGION, SECRETS_CAPABILITY, Cli, cli_error,
-                         cli, client, container, fargate_definition, fleet,  # noqa: F401
-                         register)
+                         client, container, fargate_definition, register)
 
 # ------------------------------------------------------------------------------------ clusters
 

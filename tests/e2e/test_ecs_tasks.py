@@ -7,7 +7,6 @@ Container instances are registered as agents do (ecs_agent.Agent); when the serv
 agent protocol each one also holds its ACS session, since placement only uses instances whose
 agent is connected."""
 import datetime
-import json
 import subprocess
 import time
 
@@ -16,8 +15,8 @@ import pytest
 
 from berth_harness import AWS, Berth, allow, cli_env, error_code, make_user
 from ecs_harness import (ACCOUNT, ARN, NETWORK, SECRETS_CAPABILITY, TASKS_TRUST, Fleet, client,
-                         container, fargate_definition, fleet, make_role,  # noqa: F401
-                         register, task_id)
+                         container, fargate_definition, make_role, register,
+                         task_id)
 
 
 def run(ecs, td, **kw):
@@ -405,11 +404,13 @@ def test_list_tasks_filters(berth, fleet):
     ecs.create_cluster()
     one, two = fleet.add(), fleet.add()
     web, db = register(ecs, "web"), register(ecs, "db")
-    pin = [{"type": "memberOf", "expression": f"ec2InstanceId == {one.registered['ec2InstanceId']}"}]
-    webs, _ = run(ecs, web, count=3, startedBy="deployer", placementConstraints=pin)
-    dbs, _ = run(ecs, db, count=2, placementConstraints=[
-        {"type": "memberOf", "expression":
-         f"ec2InstanceId == {two.registered['ec2InstanceId']}"}])
+
+    def on(agent):
+        return [{"type": "memberOf",
+                 "expression": f"ec2InstanceId == {agent.registered['ec2InstanceId']}"}]
+
+    webs, _ = run(ecs, web, count=3, startedBy="deployer", placementConstraints=on(one))
+    dbs, _ = run(ecs, db, count=2, placementConstraints=on(two))
     ecs.stop_task(task=dbs[0]["taskArn"])
 
     def listed(**kw):
