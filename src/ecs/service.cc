@@ -605,6 +605,16 @@ Result<Page<std::string>> Service::ListTaskDefinitions(const aws::RequestContext
     if (!td || td->status != request.status) continue;
     matched.emplace_back(kv.key.substr(prefix.size()), td->arn);
   }
+  // Key order is not family order ("svc-worker/" sorts before "svc/" since '-' < '/'): sort by
+  // (family, zero-padded revision) so that every revision of "svc" comes before "svc-worker".
+  std::sort(matched.begin(), matched.end(), [](const auto& a, const auto& b) {
+    auto split = [](const std::string& suffix) {
+      size_t slash = suffix.rfind('/');
+      return std::pair(std::string_view(suffix).substr(0, slash),
+                       std::string_view(suffix).substr(slash + 1));
+    };
+    return split(a.first) < split(b.first);
+  });
   if (request.descending) std::reverse(matched.begin(), matched.end());
   Page<std::string> out;
   size_t i = 0;

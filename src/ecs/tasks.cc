@@ -147,6 +147,10 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
                               o.name));
     }
   }
+  // The definition's constraints hold for every task of it, with the request's.
+  request.placement_constraints.insert(request.placement_constraints.begin(),
+                                       p.td.placement_constraints.begin(),
+                                       p.td.placement_constraints.end());
   BERTH_CHECK(ValidatePlacement(request.placement_constraints, request.placement_strategy));
   if (request.group.empty()) request.group = "family:" + p.td.family;
   p.preflight_failure = impl.PreflightRegistryAuth(ctx, p.td, execution_role);

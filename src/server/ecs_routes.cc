@@ -25,7 +25,11 @@ namespace {
 using aws::JsonReader;
 using json::Json;
 
-double Epoch(TimePoint t) { return ToEpochSeconds(t); }
+// Milliseconds, as ECS answers and as the records keep them: a time reads the same before and
+// after a restart.
+double Epoch(TimePoint t) {
+  return ToEpochSeconds(TimePoint(std::chrono::floor<std::chrono::milliseconds>(t)));
+}
 
 void PutTime(Json& j, const char* key, const std::optional<TimePoint>& t) {
   if (t) j[key] = Epoch(*t);
