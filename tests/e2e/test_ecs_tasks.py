@@ -6,6 +6,7 @@ trust policy ECS assumes through), and a restart of the server.
 Container instances are registered as agents do (ecs_agent.Agent); when the server offers the
 agent protocol each one also holds its ACS session, since placement only uses instances whose
 agent is connected."""
+import json
 import datetime
 import subprocess
 import time
@@ -260,7 +261,13 @@ def test_external_tasks_only_on_external_instances(berth, fleet):
 def test_fargate_platform_versions(berth):
     ecs, iam = client(berth, "ecs"), client(berth, "iam")
     ecs.create_cluster()
-    role = make_role(iam, "ecsTaskExecutionRole")
+    # The execution role may read the registry secret: RunTask's preflight
+    # (test_ecs_preflight.py) would otherwise stop the tasks at once.
+    client(berth, "secretsmanager").create_secret(
+        Name="registry/creds", SecretString=json.dumps({"username": "u", "password": "p"}))
+    role = make_role(iam, "ecsTaskExecutionRole", policy={
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
     td = register(ecs, "fg-private", [container(
         memory=None, image="registry.example.com/app:1",
         repositoryCredentials={"credentialsParameter": "registry/creds"})],
