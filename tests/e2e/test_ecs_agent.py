@@ -141,11 +141,14 @@ def seed(berth):
 def test_payload_credentials_are_sessions_of_the_task_roles(berth, fleet, seed):
     ecs = client(berth, "ecs")
     ecs.create_cluster()
-    agent = fleet.add(attributes={SECRETS_CAPABILITY: None})
     td = register(ecs, "private", [container(
         image="registry.example.com/team/app:1",
         repositoryCredentials={"credentialsParameter": "registry/creds"})],
         executionRoleArn=seed["execution"], taskRoleArn=seed["task_role"])
+    required = [a["name"] for a in td["requiresAttributes"]]
+    assert SECRETS_CAPABILITY in required
+    fleet.add(attributes={"ecs.os-type": "linux"})  # an agent older than 1.19.0: not there
+    agent = fleet.add(attributes={name: None for name in required})
     [task] = ecs.run_task(taskDefinition=td["taskDefinitionArn"])["tasks"]
     sent = agent.wait_for_task(task["taskArn"], "RUNNING")
     tid = task_id(task["taskArn"])
