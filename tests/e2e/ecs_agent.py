@@ -16,6 +16,7 @@ python3-websockets here is 10.4: it has no websockets.sync, so the session runs 
 client (websockets.connect, headers as extra_headers) on an event loop in its own thread.
 """
 import asyncio
+import http.client
 import json
 import threading
 import time
@@ -47,13 +48,20 @@ class UpgradeRefused(Exception):
 
 
 def refusal(ws_url, headers, status):
-    """The exception for an upgrade answered with `status`: the same request is sent again
-    with urllib to read the body. A server without the /ws route answers 404/405, or routes the
-    GET to the query protocol (400 MissingAction): AcsUnavailable."""
-    from berth_harness import raw
-    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
-    _, _, body = raw("GET", "http" + ws_url[len("ws"):], {**headers, **upgrade})
+    """The exception for an upgrade answered with `status`: the same upgrade request is sent
+    again with http.client (which, unlike urllib, leaves "Connection: Upgrade" alone) to read
+    the body. A server without the /ws route answers 404/405, or hands the GET to the query
+    protocol (MissingAction): AcsUnavailable."""
+    parts = urllib.parse.urlsplit(ws_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}", headers={
+            **headers, "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        response = conn.getresponse()
+        body = response.read() if response.status != 101 else b""
+    finally:
+        conn.close()
     if status in (404, 405) or b"MissingAction" in body:
         return AcsUnavailable(f"GET /ws answered {status}: {body[:200]!r}")
     return UpgradeRefused(status, body)

@@ -145,11 +145,10 @@ def test_payload_credentials_are_sessions_of_the_task_roles(berth, fleet, seed):
         image="registry.example.com/team/app:1",
         repositoryCredentials={"credentialsParameter": "registry/creds"})],
         executionRoleArn=seed["execution"], taskRoleArn=seed["task_role"])
-    # The instance has what the definition requires (the secretsmanager
-    # capability, task-iam-role, ...), as an agent of today registers.
-    required = {a["name"]: None for a in td["requiresAttributes"]}
+    required = [a["name"] for a in td["requiresAttributes"]]
     assert SECRETS_CAPABILITY in required
-    agent = fleet.add(attributes=required)
+    fleet.add(attributes={"ecs.os-type": "linux"})  # an agent older than 1.19.0: not there
+    agent = fleet.add(attributes={name: None for name in required})
     [task] = ecs.run_task(taskDefinition=td["taskDefinitionArn"])["tasks"]
     sent = agent.wait_for_task(task["taskArn"], "RUNNING")
     tid = task_id(task["taskArn"])
