@@ -88,6 +88,24 @@ std::vector<std::string> PortStrings(const std::set<PortNeed>& reserved,
 
 }  // namespace
 
+Result<const ClusterIndex::InstanceState*> Service::Impl::CommitInstance(
+    const Scope& scope, ClusterIndex& index, ContainerInstance instance, int64_t revision) {
+  if (revision != 0) instance.version += 1;
+  std::string key = InstanceKey(scope.account, scope.region, instance.cluster, instance.id);
+  store::Txn txn;
+  txn.compares.push_back({key, revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeInstance(instance)));
+  auto result = BERTH_TRY(kv.Commit(txn));
+  if (!result.succeeded) {
+    // Another process changed it; the index catches up on its next Sync.
+    return Fail("ThrottlingException", "The container instance changed; retry.");
+  }
+  std::string id = instance.id;
+  index.ApplyInstance(std::make_shared<const ContainerInstance>(std::move(instance)),
+                      result.revision);
+  return index.FindInstance(id);
+}
+
 InstanceView Service::Impl::ViewOf(const ClusterIndex& index,
                                    const ClusterIndex::InstanceState& state,
                                    const Scope& scope) const {
@@ -156,35 +174,26 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
     }
   }
 
-  auto instance = std::make_shared<ContainerInstance>();
+  ContainerInstance instance;
   if (existing) {
-    *instance = *existing;
-    instance->version += 1;
+    instance = *existing;
   } else {
-    instance->id = impl_->NewId();
-    instance->arn = impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, instance->id));
-    instance->cluster = *name;
-    instance->ec2_instance_id = Ec2InstanceId(request.instance_identity_document, instance->id);
-    instance->registered_at = ctx.now;
-    instance->tags = request.tags;
-    instance->client_token = request.client_token;
+    instance.id = impl_->NewId();
+    instance.arn = impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, instance.id));
+    instance.cluster = *name;
+    instance.ec2_instance_id = Ec2InstanceId(request.instance_identity_document, instance.id);
+    instance.registered_at = ctx.now;
+    instance.tags = request.tags;
+    instance.client_token = request.client_token;
   }
-  instance->status = "ACTIVE";
-  instance->status_reason.clear();
-  instance->registered_resources = std::move(request.total_resources);
-  instance->attributes = std::move(request.attributes);
-  instance->version_info = std::move(request.version_info);
-
-  std::string key = InstanceKey(scope.account, scope.region, *name, instance->id);
-  store::Txn txn;
-  txn.compares.push_back({key, existing_revision});
-  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
-  auto result = BERTH_TRY(impl_->kv.Commit(txn));
-  if (!result.succeeded) {
-    return Fail("ThrottlingException", "The container instance changed during registration; retry.");
-  }
-  index->ApplyInstance(instance, result.revision);
-  return impl_->ViewOf(*index, *index->FindInstance(instance->id), scope);
+  instance.status = "ACTIVE";
+  instance.status_reason.clear();
+  instance.registered_resources = std::move(request.total_resources);
+  instance.attributes = std::move(request.attributes);
+  instance.version_info = std::move(request.version_info);
+  const auto* state =
+      BERTH_TRY(impl_->CommitInstance(scope, *index, std::move(instance), existing_revision));
+  return impl_->ViewOf(*index, *state, scope);
 }
 
 Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestContext& ctx,
@@ -210,19 +219,10 @@ Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestCont
                 "Found running tasks on the instance; deregister with force to leave them running "
                 "without a container instance.");
   }
-  auto instance = std::make_shared<ContainerInstance>(*state->record);
-  instance->status = "INACTIVE";
-  instance->version += 1;
-  std::string key = InstanceKey(scope.account, scope.region, *name, id);
-  store::Txn txn;
-  txn.compares.push_back({key, state->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
-  auto result = BERTH_TRY(impl_->kv.Commit(txn));
-  if (!result.succeeded) {
-    return Fail("ThrottlingException", "The container instance changed; retry.");
-  }
-  index->ApplyInstance(instance, result.revision);
-  return impl_->ViewOf(*index, *index->FindInstance(id), scope);
+  ContainerInstance instance = *state->record;
+  instance.status = "INACTIVE";
+  state = BERTH_TRY(impl_->CommitInstance(scope, *index, std::move(instance), state->mod_revision));
+  return impl_->ViewOf(*index, *state, scope);
 }
 
 Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>>
@@ -351,19 +351,10 @@ Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std
       continue;
     }
     if (state->record->status != status) {
-      auto instance = std::make_shared<ContainerInstance>(*state->record);
-      instance->status = status;
-      instance->version += 1;
-      std::string key = InstanceKey(scope.account, scope.region, *name, id);
-      store::Txn txn;
-      txn.compares.push_back({key, state->mod_revision});
-      txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
-      auto result = BERTH_TRY(impl_->kv.Commit(txn));
-      if (!result.succeeded) {
-        return Fail("ThrottlingException", "The container instance changed; retry.");
-      }
-      index->ApplyInstance(instance, result.revision);
-      state = index->FindInstance(id);
+      ContainerInstance instance = *state->record;
+      instance.status = status;
+      state = BERTH_TRY(
+          impl_->CommitInstance(scope, *index, std::move(instance), state->mod_revision));
     }
     out.first.push_back(impl_->ViewOf(*index, *state, scope));
   }

@@ -74,6 +74,13 @@ struct Service::Impl {
 
   std::string Arn(const Scope& scope, std::string_view resource) const;
   std::string NewId();  // 32 lower-case hex
+  // Commits `instance` (read at `revision`; 0: new) to the store and the
+  // index (whose lock is held); its version grows unless it is new.
+  // ThrottlingException when another process changed it meanwhile.
+  Result<const ClusterIndex::InstanceState*> CommitInstance(const Scope& scope,
+                                                            ClusterIndex& index,
+                                                            ContainerInstance instance,
+                                                            int64_t revision);
   InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,
                       const Scope& scope) const;
   bool AgentConnected(const Scope& scope, const std::string& cluster, const std::string& id) const;

@@ -31,6 +31,18 @@ bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view nam
   return state.attributes.find(name) != state.attributes.end();
 }
 
+// An instance as placement sees it: what its tasks leave of it.
+Candidate CandidateOf(const ClusterIndex::InstanceState& state, bool agent_connected) {
+  Candidate c;
+  c.facts = FactsOf(state, agent_connected);
+  c.remaining_cpu = state.total_cpu - state.used_cpu;
+  c.remaining_memory = state.total_memory - state.used_memory;
+  c.used_ports = state.reserved_ports;
+  c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+  c.active = state.record->status == "ACTIVE";
+  return c;
+}
+
 // A container definition with RunTask's container override applied.
 void ApplyOverride(const TaskOverride& overrides, ContainerDefinition& c) {
   for (const auto& o : overrides.container_overrides) {
@@ -297,14 +309,7 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
         if (status != "ACTIVE" && status != "DRAINING") continue;
         // EXTERNAL tasks run only on external instances, EC2 tasks never there.
         if (HasAttribute(state, "ecs.capability.external") != external) continue;
-        Candidate c;
-        c.facts = FactsOf(state, impl_->AgentConnected(scope, p.cluster, id));
-        c.remaining_cpu = state.total_cpu - state.used_cpu;
-        c.remaining_memory = state.total_memory - state.used_memory;
-        c.used_ports = state.reserved_ports;
-        c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
-        c.active = status == "ACTIVE";
-        candidates.push_back(std::move(c));
+        candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id)));
         ids.push_back(id);
       }
       if (candidates.empty()) {
@@ -355,12 +360,8 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
         continue;
       }
       // No placement: the named instance, if it can take the task.
-      std::vector<Candidate> one(1);
-      one[0].facts = FactsOf(*state, impl_->AgentConnected(scope, p.cluster, id));
-      one[0].remaining_cpu = state->total_cpu - state->used_cpu;
-      one[0].remaining_memory = state->total_memory - state->used_memory;
-      one[0].used_ports = state->reserved_ports;
-      one[0].used_ports.insert(state->used_ports.begin(), state->used_ports.end());
+      std::vector<Candidate> one{
+          CandidateOf(*state, impl_->AgentConnected(scope, p.cluster, id))};
       // Resources already placed in this call count too.
       for (const auto& t : created) {
         if (t.container_instance_id != id) continue;
