@@ -9,7 +9,7 @@ each is checked). Exits non-zero when a write failed or was lost.
 
 usage: contention_bench.py URL KEY SECRET
 env: CONTENTION_CONNECTIONS (64), CONTENTION_SECONDS (30),
-     CONTENTION_TARGETS (secret,kms-tags,role-policy,role-tags)
+     CONTENTION_TARGETS (secret,kms-tags,role-policy,role-tags,ecs-task-state)
 """
 import os
 import secrets
@@ -21,7 +21,7 @@ from contention_load import WORKLOADS, Api, run, verify  # noqa: E402
 url, key, secret = sys.argv[1:4]
 connections = int(os.environ.get("CONTENTION_CONNECTIONS", "64"))
 seconds = float(os.environ.get("CONTENTION_SECONDS", "30"))
-targets = os.environ.get("CONTENTION_TARGETS", "secret,kms-tags,role-policy,role-tags").split(",")
+targets = os.environ.get("CONTENTION_TARGETS", "secret,kms-tags,role-policy,role-tags,ecs-task-state").split(",")
 
 print(f"== Writes under contention: {connections} connections on one record, {seconds:g} s each, "
       f"{os.cpu_count()} cores ==")

@@ -12,6 +12,11 @@ Used by tests/e2e/test_contention.py (short runs) and bench/contention_bench.py
   whose statement Sid is S<n>, n increasing.
 - "role-tags": IAM TagRole on one role, tags as for "kms-tags" (an entity write
   that PutRolePolicy's commit is conditioned on).
+- "ecs-task-state": ECS SubmitTaskStateChange in one cluster, as many agents
+  report at once: connection i reports on its own task (of 64 FARGATE tasks,
+  which need no agent), a container reason "<i>.<n>", n increasing. Every
+  write to one cluster takes its index lock; each task's `version` must count
+  exactly the acknowledged reports.
 
 Each connection is a thread with one persistent http.client connection and at
 most one request in flight, so a connection's writes commit in the order it
@@ -233,7 +238,70 @@ class RoleTagWorkload(RolePolicyWorkload):
         return verify_tag_slots({k.decode(): v.decode() for k, v in final.items()}, acked, unsure)
 
 
-WORKLOADS = {"secret": SecretWorkload, "kms-tags": KmsTagWorkload,
+ECS = "AmazonEC2ContainerServiceV20141113."
+ECS_TASKS = 64
+
+
+class TaskStateWorkload:
+    name = "ecs:SubmitTaskStateChange"
+
+    def setup(self, api, run_id):
+        self.cluster = f"contention-{run_id}"
+        _ok(*api.json("ecs", ECS + "CreateCluster", {"clusterName": self.cluster}),
+            "CreateCluster")
+        td = _ok(*api.json("ecs", ECS + "RegisterTaskDefinition", {
+            "family": f"contention-{run_id}", "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "app", "image": "busybox"}]}),
+            "RegisterTaskDefinition")["taskDefinition"]["taskDefinitionArn"]
+        self.tasks = []
+        while len(self.tasks) < ECS_TASKS:
+            out = _ok(*api.json("ecs", ECS + "RunTask", {
+                "cluster": self.cluster, "taskDefinition": td, "count": 10,
+                "launchType": "FARGATE",
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}),
+                "RunTask")
+            self.tasks += [t["taskArn"] for t in out["tasks"]]
+        self.tasks = self.tasks[:ECS_TASKS]
+
+    def item(self, conn, n):
+        return (conn, n)
+
+    def write(self, api, item):
+        return api.json("ecs", ECS + "SubmitTaskStateChange", {
+            "cluster": self.cluster, "task": self.tasks[item[0] % ECS_TASKS],
+            "containers": [{"containerName": "app", "reason": f"{item[0]}.{item[1]}"}]})
+
+    def verify(self, api, acked, unsure):
+        errors = []
+        if len(acked) > ECS_TASKS:
+            return errors  # tasks shared by connections: only the load's answers are checked
+        described = []
+        for at in range(0, len(acked), 100):
+            described += _ok(*api.json("ecs", ECS + "DescribeTasks", {
+                "cluster": self.cluster, "tasks": self.tasks[at:at + min(100, len(acked))]}),
+                "DescribeTasks")["tasks"]
+        by_arn = {t["taskArn"]: t for t in described}
+        for i, seq in enumerate(acked):
+            task = by_arn.get(self.tasks[i])
+            if task is None:
+                errors.append(f"task of connection {i} is missing")
+                continue
+            maybe = [n for c, n in unsure if c == i]
+            reason = task["containers"][0].get("reason")
+            allowed = {f"{i}.{seq[-1][1]}"} if seq else set()
+            allowed |= {f"{i}.{n}" for n in maybe}
+            if allowed and reason not in allowed:
+                errors.append(f"task {i} says {reason!r}, not the last acknowledged {allowed}")
+            # Version 1 at creation, one more per report that was applied.
+            applied = task["version"] - 1
+            if not len(seq) <= applied <= len(seq) + len(maybe):
+                errors.append(f"task {i} has version {task['version']} after {len(seq)} "
+                              f"acknowledged reports")
+        return errors
+
+
+WORKLOADS = {"secret": SecretWorkload, "ecs-task-state": TaskStateWorkload, "kms-tags": KmsTagWorkload,
              "role-policy": RolePolicyWorkload, "role-tags": RoleTagWorkload}
 
 
