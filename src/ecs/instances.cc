@@ -19,6 +19,8 @@ bool IsAttributeNameChar(char c) {
          c == '_' || c == '/' || c == '\\' || c == '.';
 }
 
+}  // namespace
+
 Status ValidateAttribute(const Attribute& a) {
   if (a.name.empty() || a.name.size() > 128 ||
       !std::all_of(a.name.begin(), a.name.end(), IsAttributeNameChar)) {
@@ -42,6 +44,8 @@ Status ValidateAttribute(const Attribute& a) {
   }
   return {};
 }
+
+namespace {
 
 Status ValidateResources(const std::vector<Resource>& resources) {
   for (const auto& r : resources) {
@@ -172,7 +176,16 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
   instance->status = "ACTIVE";
   instance->status_reason.clear();
   instance->registered_resources = std::move(request.total_resources);
+  // The agent sends its custom attributes (ECS_INSTANCE_ATTRIBUTES) only when it
+  // first registers: those and PutAttributes' survive a re-registration.
+  std::vector<Attribute> kept;
+  for (const auto& a : instance->attributes) {
+    bool sent = std::any_of(request.attributes.begin(), request.attributes.end(),
+                            [&](const Attribute& r) { return r.name == a.name; });
+    if (!sent && !IsAgentAttribute(a.name)) kept.push_back(a);
+  }
   instance->attributes = std::move(request.attributes);
+  instance->attributes.insert(instance->attributes.end(), kept.begin(), kept.end());
   instance->version_info = std::move(request.version_info);
 
   std::string key = InstanceKey(scope.account, scope.region, *name, instance->id);
@@ -185,6 +198,20 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
   }
   index->ApplyInstance(instance, result.revision);
   return impl_->ViewOf(*index, *index->FindInstance(instance->id), scope);
+}
+
+Status CommitInstance(Service::Impl& impl, const Scope& scope, ClusterIndex& index,
+                      std::shared_ptr<ContainerInstance> instance, int64_t revision) {
+  std::string key = InstanceKey(scope.account, scope.region, instance->cluster, instance->id);
+  store::Txn txn;
+  txn.compares.push_back({key, revision});
+  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
+  auto result = BERTH_TRY(impl.kv.Commit(txn));
+  if (!result.succeeded) {
+    return Fail("ThrottlingException", "The container instance changed; retry.");
+  }
+  index.ApplyInstance(std::move(instance), result.revision);
+  return {};
 }
 
 Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestContext& ctx,
@@ -213,15 +240,7 @@ Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestCont
   auto instance = std::make_shared<ContainerInstance>(*state->record);
   instance->status = "INACTIVE";
   instance->version += 1;
-  std::string key = InstanceKey(scope.account, scope.region, *name, id);
-  store::Txn txn;
-  txn.compares.push_back({key, state->mod_revision});
-  txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
-  auto result = BERTH_TRY(impl_->kv.Commit(txn));
-  if (!result.succeeded) {
-    return Fail("ThrottlingException", "The container instance changed; retry.");
-  }
-  index->ApplyInstance(instance, result.revision);
+  BERTH_CHECK(CommitInstance(*impl_, scope, *index, std::move(instance), state->mod_revision));
   return impl_->ViewOf(*index, *index->FindInstance(id), scope);
 }
 
@@ -354,15 +373,7 @@ Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std
       auto instance = std::make_shared<ContainerInstance>(*state->record);
       instance->status = status;
       instance->version += 1;
-      std::string key = InstanceKey(scope.account, scope.region, *name, id);
-      store::Txn txn;
-      txn.compares.push_back({key, state->mod_revision});
-      txn.ops.push_back(store::Op::Put(key, EncodeInstance(*instance)));
-      auto result = BERTH_TRY(impl_->kv.Commit(txn));
-      if (!result.succeeded) {
-        return Fail("ThrottlingException", "The container instance changed; retry.");
-      }
-      index->ApplyInstance(instance, result.revision);
+      BERTH_CHECK(CommitInstance(*impl_, scope, *index, std::move(instance), state->mod_revision));
       state = index->FindInstance(id);
     }
     out.first.push_back(impl_->ViewOf(*index, *state, scope));
