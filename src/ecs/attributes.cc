@@ -40,9 +40,9 @@ Result<Resolved> Resolve(Service::Impl& impl, const Scope& scope, const std::str
                               a.attribute.name));
     }
     if (!a.target_type.empty() && a.target_type != kContainerInstance) {
-      return Fail("InvalidParameterException",
-                  fmt::format("targetType should be one of [container-instance]: {}",
-                              a.target_type));
+      return Fail(
+          "InvalidParameterException",
+          fmt::format("targetType should be one of [container-instance]: {}", a.target_type));
     }
     if (a.target_id.empty()) {
       return Fail("InvalidParameterException", "Attribute targetId can not be blank.");
@@ -53,9 +53,9 @@ Result<Resolved> Resolve(Service::Impl& impl, const Scope& scope, const std::str
     }
     std::string id = ResourceId(scope, cluster, kContainerInstance, a.target_id);
     out.ids.push_back(id);
-    out.arns.push_back(
-        id.empty() ? a.target_id
-                   : impl.Arn(scope, fmt::format("container-instance/{}/{}", cluster, id)));
+    out.arns.push_back(id.empty()
+                           ? a.target_id
+                           : impl.Arn(scope, fmt::format("container-instance/{}/{}", cluster, id)));
   }
   return out;
 }
@@ -150,9 +150,9 @@ Result<Page<TargetAttribute>> Service::ListAttributes(const aws::RequestContext&
   BERTH_CHECK(impl_->Authorize(ctx, "ecs:ListAttributes", cluster_arn, cluster_arn));
   if (!name) return Fail(name.error());
   if (request.target_type != kContainerInstance) {
-    return Fail("InvalidParameterException",
-                fmt::format("targetType should be one of [container-instance]: {}",
-                            request.target_type));
+    return Fail(
+        "InvalidParameterException",
+        fmt::format("targetType should be one of [container-instance]: {}", request.target_type));
   }
   if (request.attribute_value && request.attribute_name.empty()) {
     return Fail("InvalidParameterException",
@@ -162,8 +162,8 @@ Result<Page<TargetAttribute>> Service::ListAttributes(const aws::RequestContext&
   std::string start = BERTH_TRY(PageStart(request.page, limit));
   // The token is "<instance id>/<attribute name>" of the last item returned.
   size_t slash = start.find('/');
-  std::pair<std::string, std::string> after{start.substr(0, slash),
-                                            slash == std::string::npos ? "" : start.substr(slash + 1)};
+  std::pair<std::string, std::string> after{
+      start.substr(0, slash), slash == std::string::npos ? "" : start.substr(slash + 1)};
   BERTH_CHECK(impl_->ActiveCluster(scope, *name));
   auto index = impl_->Index(scope, *name);
   std::lock_guard lock(index->mu);

@@ -242,9 +242,9 @@ class Service {
   // every attribute is valid, and return the attributes as given.
   // ecs:PutAttributes / ecs:DeleteAttributes on each instance (ecs:cluster);
   // ecs:ListAttributes on the cluster. The agent's re-registration keeps them.
-  Result<std::vector<TargetAttribute>> PutAttributes(const aws::RequestContext& ctx,
-                                                     const std::string& cluster,
-                                                     const std::vector<TargetAttribute>& attributes);
+  Result<std::vector<TargetAttribute>> PutAttributes(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<TargetAttribute>& attributes);
   Result<std::vector<TargetAttribute>> DeleteAttributes(
       const aws::RequestContext& ctx, const std::string& cluster,
       const std::vector<TargetAttribute>& attributes);

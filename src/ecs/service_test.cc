@@ -35,16 +35,17 @@ constexpr char kA[] = "111122223333";
 constexpr char kB[] = "444455556666";
 constexpr char kEast[] = "us-east-1";
 constexpr char kPrefix[] = "arn:aws:ecs:us-east-1:111122223333:";
-constexpr char kSecretsCapability[] = "ecs.capability.private-registry-authentication.secretsmanager";
+constexpr char kSecretsCapability[] =
+    "ecs.capability.private-registry-authentication.secretsmanager";
 
 using test_support::TempDir;
 
-#define EXPECT_ERROR(expr, code_, message_)                       \
-  do {                                                            \
-    auto&& r_ = (expr);                                           \
-    ASSERT_FALSE(r_) << "expected " << code_;                     \
-    EXPECT_EQ(r_.error().code, code_) << r_.error().message;      \
-    EXPECT_THAT(r_.error().message, HasSubstr(message_));         \
+#define EXPECT_ERROR(expr, code_, message_)                  \
+  do {                                                       \
+    auto&& r_ = (expr);                                      \
+    ASSERT_FALSE(r_) << "expected " << code_;                \
+    EXPECT_EQ(r_.error().code, code_) << r_.error().message; \
+    EXPECT_THAT(r_.error().message, HasSubstr(message_));    \
   } while (0)
 
 #define ASSERT_OK(expr)                                                                   \
@@ -291,9 +292,9 @@ TEST_F(EcsServiceTest, TaggingNamesWhatIsWrongWithTheArn) {
     EXPECT_ERROR(ecs_->ListTagsForResource(Root(), bad), "InvalidParameterException",
                  "The ARN provided is invalid.");
   }
-  for (const std::string& old : {p + "task/0123456789abcdef0123456789abcdef",
-                                 p + "container-instance/" + instance.instance.id,
-                                 p + "service/web"}) {
+  for (const std::string& old :
+       {p + "task/0123456789abcdef0123456789abcdef",
+        p + "container-instance/" + instance.instance.id, p + "service/web"}) {
     EXPECT_ERROR(ecs_->TagResource(Root(), old, {{"a", "b"}}), "InvalidParameterException",
                  "Long arn format must be used for tagging operations");
   }
@@ -318,8 +319,8 @@ TEST_F(EcsServiceTest, TaggingNamesWhatIsWrongWithTheArn) {
   // A deleted cluster is not found either.
   ASSERT_OK(ecs_->DeregisterContainerInstance(Root(), "", instance.instance.id, false));
   ASSERT_OK(ecs_->DeleteCluster(Root(), "default"));
-  EXPECT_ERROR(ecs_->ListTagsForResource(Root(), p + "cluster/default"),
-               "ClusterNotFoundException", "Cluster not found.");
+  EXPECT_ERROR(ecs_->ListTagsForResource(Root(), p + "cluster/default"), "ClusterNotFoundException",
+               "Cluster not found.");
 }
 
 TEST_F(EcsServiceTest, TaggingIsAuthorizedWithRequestAndResourceTagKeys) {
@@ -331,7 +332,8 @@ TEST_F(EcsServiceTest, TaggingIsAuthorizedWithRequestAndResourceTagKeys) {
        "Condition":{"StringEquals":{"aws:RequestTag/team":"blue"},
                     "ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}},
       {"Effect":"Allow","Action":["ecs:UntagResource","ecs:ListTagsForResource"],"Resource":"*",
-       "Condition":{"StringEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:111122223333:cluster/default"}}},
+       "Condition":{"StringEquals":
+          {"ecs:cluster":"arn:aws:ecs:us-east-1:111122223333:cluster/default"}}},
       {"Effect":"Deny","Action":"ecs:UntagResource","Resource":"*",
        "Condition":{"StringEquals":{"aws:ResourceTag/protected":"yes"},
                     "ForAnyValue:StringEquals":{"aws:TagKeys":["protected"]}}}]})");
@@ -343,7 +345,8 @@ TEST_F(EcsServiceTest, TaggingIsAuthorizedWithRequestAndResourceTagKeys) {
   EXPECT_ERROR(ecs_->UntagResource(tagger, arn, {"protected"}), "AccessDeniedException",
                "ecs:UntagResource");
   ASSERT_OK(ecs_->UntagResource(tagger, arn, {"team"}));
-  EXPECT_THAT(Keys(ASSERT_OK(ecs_->ListTagsForResource(tagger, arn))), ElementsAre("protected=yes"));
+  EXPECT_THAT(Keys(ASSERT_OK(ecs_->ListTagsForResource(tagger, arn))),
+              ElementsAre("protected=yes"));
   // No statement allows listing another cluster's tags; the denial comes
   // before "not found", so nothing leaks.
   EXPECT_ERROR(ecs_->ListTagsForResource(tagger, std::string(kPrefix) + "cluster/other"),
@@ -380,10 +383,10 @@ TEST_F(EcsServiceTest, CustomAttributesArePutListedDeletedAndSteerPlacement) {
   InstanceView two = Instance();
   const std::string& arn1 = one.instance.arn;
   const std::string& arn2 = two.instance.arn;
-  auto put = ASSERT_OK(ecs_->PutAttributes(
-      Root(), "",
-      {{{"stack", "prod"}, "container-instance", one.instance.id},
-       {{"gpu", std::nullopt}, "", arn2}}));
+  auto put =
+      ASSERT_OK(ecs_->PutAttributes(Root(), "",
+                                    {{{"stack", "prod"}, "container-instance", one.instance.id},
+                                     {{"gpu", std::nullopt}, "", arn2}}));
   EXPECT_THAT(Names(put), ElementsAre("stack=prod@" + one.instance.id, "gpu=@" + arn2));
   // A value is replaced in place.
   ASSERT_OK(ecs_->PutAttributes(Root(), "", {{{"stack", "staging"}, "", arn1}}));
@@ -408,9 +411,8 @@ TEST_F(EcsServiceTest, CustomAttributesArePutListedDeletedAndSteerPlacement) {
   ASSERT_THAT(run.tasks, SizeIs(3));
   for (const auto& t : run.tasks) EXPECT_EQ(t.container_instance_id, one.instance.id);
 
-  auto deleted = ASSERT_OK(
-      ecs_->DeleteAttributes(Root(), "", {{{"stack", std::nullopt}, "", arn1},
-                                          {{"never-set", std::nullopt}, "", arn1}}));
+  auto deleted = ASSERT_OK(ecs_->DeleteAttributes(
+      Root(), "", {{{"stack", std::nullopt}, "", arn1}, {{"never-set", std::nullopt}, "", arn1}}));
   EXPECT_THAT(deleted, SizeIs(2));
   list.attribute_value.reset();
   EXPECT_THAT(ASSERT_OK(ecs_->ListAttributes(Root(), list)).items, IsEmpty());
@@ -429,8 +431,8 @@ TEST_F(EcsServiceTest, AttributesRefuseBadTargetsAndMoreThanTenCustom) {
                "InvalidParameterException", "targetType is required");
   EXPECT_ERROR(ecs_->PutAttributes(Root(), "", {{{"a", "b"}, "task", arn}}),
                "InvalidParameterException", "targetType should be one of [container-instance]");
-  EXPECT_ERROR(ecs_->PutAttributes(Root(), "", {{{"a", "b"}, "", ""}}),
-               "InvalidParameterException", "targetId can not be blank");
+  EXPECT_ERROR(ecs_->PutAttributes(Root(), "", {{{"a", "b"}, "", ""}}), "InvalidParameterException",
+               "targetId can not be blank");
   EXPECT_ERROR(ecs_->PutAttributes(Root(), "", {}), "InvalidParameterException",
                "between 1 and 10");
   EXPECT_ERROR(ecs_->PutAttributes(Root(), "", {{{"a b", "c"}, "", arn}}),
@@ -442,10 +444,10 @@ TEST_F(EcsServiceTest, AttributesRefuseBadTargetsAndMoreThanTenCustom) {
                "InvalidParameterException", "managed by the container agent");
   EXPECT_ERROR(ecs_->DeleteAttributes(Root(), "", {{{"ecs.os-type", std::nullopt}, "", arn}}),
                "InvalidParameterException", "managed by the container agent");
-  EXPECT_ERROR(ecs_->PutAttributes(Root(), "",
-                                   {{{"a", "b"}, "container-instance",
-                                     "0123456789abcdef0123456789abcdef"}}),
-               "TargetNotFoundException", "0123456789abcdef0123456789abcdef");
+  EXPECT_ERROR(
+      ecs_->PutAttributes(Root(), "",
+                          {{{"a", "b"}, "container-instance", "0123456789abcdef0123456789abcdef"}}),
+      "TargetNotFoundException", "0123456789abcdef0123456789abcdef");
   EXPECT_ERROR(ecs_->PutAttributes(Root(), "other", {{{"a", "b"}, "", arn}}),
                "ClusterNotFoundException", "Cluster not found.");
 
@@ -471,11 +473,11 @@ TEST_F(EcsServiceTest, AttributesRefuseBadTargetsAndMoreThanTenCustom) {
   EXPECT_THAT(Names(ASSERT_OK(ecs_->ListAttributes(Root(), list)).items),
               ElementsAre("c1=changed@" + arn));
 
-  EXPECT_ERROR(ecs_->ListAttributes(Root(), {.target_type = "task"}),
-               "InvalidParameterException", "targetType");
-  EXPECT_ERROR(ecs_->ListAttributes(Root(), {.target_type = "container-instance",
-                                             .attribute_value = "v"}),
-               "InvalidParameterException", "attributeName must be specified");
+  EXPECT_ERROR(ecs_->ListAttributes(Root(), {.target_type = "task"}), "InvalidParameterException",
+               "targetType");
+  EXPECT_ERROR(
+      ecs_->ListAttributes(Root(), {.target_type = "container-instance", .attribute_value = "v"}),
+      "InvalidParameterException", "attributeName must be specified");
 }
 
 TEST_F(EcsServiceTest, ListAttributesPagesInInstanceThenNameOrder) {
@@ -622,7 +624,8 @@ TEST_F(EcsServiceTest, DeleteClusterRefusesWhileInstancesOrTasksRemain) {
   EXPECT_THAT(ASSERT_OK(ecs_->ListClusters(Root(), {})).items, IsEmpty());
   EXPECT_ERROR(ecs_->RunTask(Root(), Run("web", 1, "work")), "ClusterNotFoundException",
                "Cluster not found.");
-  EXPECT_ERROR(ecs_->DeleteCluster(Root(), "work"), "ClusterNotFoundException", "Cluster not found.");
+  EXPECT_ERROR(ecs_->DeleteCluster(Root(), "work"), "ClusterNotFoundException",
+               "Cluster not found.");
   EXPECT_EQ(ASSERT_OK(ecs_->CreateCluster(Root(), "work", {}, {})).cluster.status, "ACTIVE");
   auto missing = ASSERT_OK(ecs_->DescribeClusters(Root(), {"nope"}));
   ASSERT_THAT(missing.second, SizeIs(1));
@@ -744,8 +747,17 @@ TEST_F(EcsServiceTest, AStoppedTaskReleasesItsResources) {
   EXPECT_EQ(RemainingMemory(instance.instance.arn), 0);
   auto blocked = ASSERT_OK(ecs_->RunTask(Root(), Run("web")));
   EXPECT_THAT(blocked.tasks, IsEmpty());
+  auto clusters = ASSERT_OK(ecs_->DescribeClusters(Root(), {}));
+  EXPECT_EQ(clusters.first[0].pending_tasks_count, 1);
   ASSERT_OK(Report(first.tasks[0].arn, "RUNNING"));
   EXPECT_EQ(RemainingMemory(instance.instance.arn), 0);
+  auto running = ASSERT_OK(ecs_->DescribeContainerInstances(Root(), "", {instance.instance.arn}));
+  EXPECT_EQ(running.first[0].running_tasks_count, 1);
+  EXPECT_THAT(FindResource(running.first[0].remaining_resources, "PORTS")->string_set,
+              ElementsAre("22", "8080"));
+  clusters = ASSERT_OK(ecs_->DescribeClusters(Root(), {}));
+  EXPECT_EQ(clusters.first[0].running_tasks_count, 1);
+  EXPECT_EQ(clusters.first[0].pending_tasks_count, 0);
   ASSERT_OK(Report(first.tasks[0].arn, "STOPPED"));
   EXPECT_EQ(RemainingMemory(instance.instance.arn), 512);
   auto views = ASSERT_OK(ecs_->DescribeContainerInstances(Root(), "", {instance.instance.arn}));
@@ -774,8 +786,10 @@ TEST_F(EcsServiceTest, StateChangesDriveStatusTimestampsVersionAndStopCode) {
   pulled.task = t.arn;
   pulled.pull_started_at = created + 1s;
   pulled.pull_stopped_at = created + 4s;
-  pulled.containers = {{.container_name = "app", .image_digest = "sha256:abc",
-                        .runtime_id = "c0ffee", .status = "RUNNING"}};
+  pulled.containers = {{.container_name = "app",
+                        .image_digest = "sha256:abc",
+                        .runtime_id = "c0ffee",
+                        .status = "RUNNING"}};
   ASSERT_OK(ecs_->SubmitTaskStateChange(Root(), pulled));
   ASSERT_OK(Report(t.arn, "RUNNING"));
   t = ASSERT_OK(Describe(t.arn));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 
 #include "common/arn.h"
 #include "ecs/service_impl.h"
@@ -63,7 +64,8 @@ Result<Target> ParseTarget(const Scope& scope, const std::string& resource_arn) 
   size_t inner = rest.find('/');
   auto long_format = [&]() -> Status {
     if (inner == std::string_view::npos) {
-      return Fail("InvalidParameterException", "Long arn format must be used for tagging operations");
+      return Fail("InvalidParameterException",
+                  "Long arn format must be used for tagging operations");
     }
     if (!IsId(rest.substr(0, inner)) || !IsId(rest.substr(inner + 1))) return InvalidArn();
     return {};
@@ -157,7 +159,8 @@ Status AuthorizeTagging(Service::Impl& impl, const aws::RequestContext& ctx, con
   if (t.kind != Kind::kTaskDefinition) {
     rc.condition_keys["ecs:cluster"] = {impl.Arn(scope, "cluster/" + t.cluster)};
   }
-  for (const auto& tag : snapshot.tags) rc.condition_keys["aws:ResourceTag/" + tag.key] = {tag.value};
+  for (const auto& tag : snapshot.tags)
+    rc.condition_keys["aws:ResourceTag/" + tag.key] = {tag.value};
   return impl.access.Authorize(ctx, action, t.arn, rc);
 }
 
@@ -170,54 +173,52 @@ Status CheckTagKeys(const std::vector<std::string>& keys) {
   return {};
 }
 
+// Read-modify-commit of one record by compare-and-retry: `next` reads it and
+// returns its new text and the revision it was read at (an error: stop).
+Status RewriteRecord(Service::Impl& impl, const std::string& key, std::string_view what,
+                     const std::function<Result<std::pair<std::string, int64_t>>()>& next) {
+  auto done = store::UntilCommitted<bool>(
+      [&]() -> Result<std::optional<bool>> {
+        auto [value, revision] = BERTH_TRY(next());
+        store::Txn txn;
+        txn.compares.push_back({key, revision});
+        txn.ops.push_back(store::Op::Put(key, std::move(value)));
+        auto result = BERTH_TRY(impl.kv.Commit(txn));
+        if (!result.succeeded) return std::optional<bool>();
+        return std::optional(true);
+      },
+      {.what = what});
+  if (!done) return Fail(done.error());
+  return {};
+}
+
 // Applies `change` to the target's tags and commits the record, under the
 // cluster's index lock for instances and tasks, by compare-and-retry for
-// clusters and task definitions. The target's absence is reported as
-// Missing() reports it.
+// clusters and task definitions. A target that is gone meanwhile is
+// reported as Missing() reports it.
 Status Mutate(Service::Impl& impl, const Scope& scope, const Target& t,
               const std::function<Status(std::vector<Tag>&)>& change) {
-  switch (t.kind) {
-    case Kind::kCluster: {
-      std::string key = ClusterKey(scope.account, scope.region, t.cluster);
-      auto done = store::UntilCommitted<bool>(
-          [&]() -> Result<std::optional<bool>> {
-            auto found = BERTH_TRY(impl.ReadCluster(scope, t.cluster));
-            if (!found || found->first.status != "ACTIVE") {
-              return Fail("ClusterNotFoundException", "Cluster not found.");
-            }
-            BERTH_CHECK(change(found->first.tags));
-            store::Txn txn;
-            txn.compares.push_back({key, found->second});
-            txn.ops.push_back(store::Op::Put(key, EncodeCluster(found->first)));
-            auto result = BERTH_TRY(impl.kv.Commit(txn));
-            if (!result.succeeded) return std::optional<bool>();
-            return std::optional(true);
-          },
-          {.what = "cluster"});
-      if (!done) return Fail(done.error());
-      return {};
-    }
-    case Kind::kTaskDefinition: {
-      std::string key = TaskDefinitionKey(scope.account, scope.region, t.family, t.revision);
-      auto done = store::UntilCommitted<bool>(
-          [&]() -> Result<std::optional<bool>> {
-            auto found = BERTH_TRY(impl.ReadTaskDefinition(scope, t.family, t.revision));
-            if (!found) return NotFound();
-            BERTH_CHECK(change(found->first.tags));
-            store::Txn txn;
-            txn.compares.push_back({key, found->second});
-            txn.ops.push_back(store::Op::Put(key, EncodeTaskDefinitionRecord(found->first)));
-            auto result = BERTH_TRY(impl.kv.Commit(txn));
-            if (!result.succeeded) return std::optional<bool>();
-            return std::optional(true);
-          },
-          {.what = "task definition"});
-      if (!done) return Fail(done.error());
-      return {};
-    }
-    case Kind::kInstance:
-    case Kind::kTask:
-      break;
+  using Next = Result<std::pair<std::string, int64_t>>;
+  if (t.kind == Kind::kCluster) {
+    return RewriteRecord(impl, ClusterKey(scope.account, scope.region, t.cluster), "cluster",
+                         [&]() -> Next {
+                           auto found = BERTH_TRY(impl.ReadCluster(scope, t.cluster));
+                           if (!found || found->first.status != "ACTIVE") {
+                             return Fail("ClusterNotFoundException", "Cluster not found.");
+                           }
+                           BERTH_CHECK(change(found->first.tags));
+                           return std::pair(EncodeCluster(found->first), found->second);
+                         });
+  }
+  if (t.kind == Kind::kTaskDefinition) {
+    return RewriteRecord(
+        impl, TaskDefinitionKey(scope.account, scope.region, t.family, t.revision),
+        "task definition", [&]() -> Next {
+          auto found = BERTH_TRY(impl.ReadTaskDefinition(scope, t.family, t.revision));
+          if (!found) return NotFound();
+          BERTH_CHECK(change(found->first.tags));
+          return std::pair(EncodeTaskDefinitionRecord(found->first), found->second);
+        });
   }
   BERTH_CHECK(impl.ActiveCluster(scope, t.cluster));
   auto index = impl.Index(scope, t.cluster);
@@ -260,7 +261,8 @@ Status Service::TagResource(const aws::RequestContext& ctx, const std::string& r
   }
   keys["aws:TagKeys"] = std::move(tag_keys);
   Snapshot snapshot = BERTH_TRY(Read(*impl_, scope, t));
-  BERTH_CHECK(AuthorizeTagging(*impl_, ctx, scope, "ecs:TagResource", t, snapshot, std::move(keys)));
+  BERTH_CHECK(
+      AuthorizeTagging(*impl_, ctx, scope, "ecs:TagResource", t, snapshot, std::move(keys)));
   if (!snapshot.found) return Missing(*impl_, scope, t);
   return Mutate(*impl_, scope, t, [&](std::vector<Tag>& current) -> Status {
     for (const auto& tag : tags) {
@@ -298,8 +300,7 @@ Result<std::vector<Tag>> Service::ListTagsForResource(const aws::RequestContext&
   Scope scope = ScopeOf(ctx);
   Target t = BERTH_TRY(ParseTarget(scope, resource_arn));
   Snapshot snapshot = BERTH_TRY(Read(*impl_, scope, t));
-  BERTH_CHECK(
-      AuthorizeTagging(*impl_, ctx, scope, "ecs:ListTagsForResource", t, snapshot, {}));
+  BERTH_CHECK(AuthorizeTagging(*impl_, ctx, scope, "ecs:ListTagsForResource", t, snapshot, {}));
   if (!snapshot.found) return Missing(*impl_, scope, t);
   return snapshot.tags;
 }

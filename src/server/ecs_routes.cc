@@ -524,8 +524,8 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
 
   add("PutAttributes", [](ecs::Service& s, const aws::RequestContext& ctx,
                           const JsonReader& in) -> Result<Json> {
-    auto put = BERTH_TRY(
-        s.PutAttributes(ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(ReadTargetAttributes(in))));
+    auto put = BERTH_TRY(s.PutAttributes(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                         BERTH_TRY(ReadTargetAttributes(in))));
     return Json{{"attributes", TargetAttributesJson(put)}};
   });
   add("DeleteAttributes", [](ecs::Service& s, const aws::RequestContext& ctx,
@@ -563,8 +563,8 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
   });
   add("ListTagsForResource", [](ecs::Service& s, const aws::RequestContext& ctx,
                                 const JsonReader& in) -> Result<Json> {
-    return Json{
-        {"tags", TagsJson(BERTH_TRY(s.ListTagsForResource(ctx, BERTH_TRY(in.String("resourceArn")))))}};
+    auto tags = BERTH_TRY(s.ListTagsForResource(ctx, BERTH_TRY(in.String("resourceArn"))));
+    return Json{{"tags", TagsJson(tags)}};
   });
 
   // ---- Tasks
