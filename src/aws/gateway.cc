@@ -104,6 +104,10 @@ http::Response JsonError(const Error& error, const std::string& request_id) {
   json::AppendQuoted(body, error.code);
   body += ",\"message\":";
   json::AppendQuoted(body, message);
+  if (!error.extra_json.empty()) {
+    body.push_back(',');
+    body += error.extra_json;
+  }
   body.push_back('}');
   auto res = Reply(error.http_status, kJsonContentType, std::move(body), request_id);
   res.headers.push_back({"x-amzn-ErrorType", error.code});

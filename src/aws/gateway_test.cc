@@ -275,6 +275,20 @@ TEST_F(GatewayTest, JsonErrorTruncatesEchoAtACharacterBoundary) {
                   "Unknown operation 'TestService.x" + accents.substr(0, 114) + "'.");
 }
 
+// An error with extra members (ECS's ConflictException.resourceIds) carries
+// them after `message`; every other error's body is just __type and message.
+TEST(JsonErrorTest, ExtraMembersFollowTheMessage) {
+  Error conflict{"ConflictException", "in use", 400};
+  conflict.extra_json = R"("resourceIds":["arn:aws:ecs:us-east-1:111122223333:task/c/1"])";
+  http::Response res = JsonError(conflict, "req-1");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(res.body,
+            R"({"__type":"ConflictException","message":"in use",)"
+            R"("resourceIds":["arn:aws:ecs:us-east-1:111122223333:task/c/1"]})");
+  EXPECT_EQ(JsonError(Error{"ClientException", "no", 400}, "req-2").body,
+            R"({"__type":"ClientException","message":"no"})");
+}
+
 TEST_F(GatewayTest, JsonMustBePost) {
   http::Request r = JsonRequest("TestService.Echo", "");
   r.method = "GET";

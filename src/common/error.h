@@ -16,6 +16,10 @@ struct Error {
   std::string code;     // AWS error code, e.g. "InvalidParameterException".
   std::string message;  // Human readable; never contains secret material.
   int http_status = 400;
+  // Extra members of a JSON 1.1 error body, already encoded, without braces
+  // (`"resourceIds":["arn:..."]`); appended after `message`. Empty for almost
+  // every error: only a few shapes (ECS's ConflictException) carry members.
+  std::string extra_json;
 
   // True when the request was at fault (4xx), false for server faults.
   bool IsSenderFault() const { return http_status < 500; }

@@ -19,6 +19,8 @@ bool IsAttributeNameChar(char c) {
          c == '_' || c == '/' || c == '\\' || c == '.';
 }
 
+}  // namespace
+
 Status ValidateAttribute(const Attribute& a) {
   if (a.name.empty() || a.name.size() > 128 ||
       !std::all_of(a.name.begin(), a.name.end(), IsAttributeNameChar)) {
@@ -42,6 +44,8 @@ Status ValidateAttribute(const Attribute& a) {
   }
   return {};
 }
+
+namespace {
 
 Status ValidateResources(const std::vector<Resource>& resources) {
   for (const auto& r : resources) {
@@ -189,12 +193,22 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
   instance.status = "ACTIVE";
   instance.status_reason.clear();
   instance.registered_resources = std::move(request.total_resources);
+  // The agent sends its custom attributes (ECS_INSTANCE_ATTRIBUTES) only when it
+  // first registers: those and PutAttributes' survive a re-registration.
+  std::vector<Attribute> kept;
+  for (const auto& a : instance.attributes) {
+    bool sent = std::any_of(request.attributes.begin(), request.attributes.end(),
+                            [&](const Attribute& r) { return r.name == a.name; });
+    if (!sent && !IsAgentAttribute(a.name)) kept.push_back(a);
+  }
   instance.attributes = std::move(request.attributes);
+  instance.attributes.insert(instance.attributes.end(), kept.begin(), kept.end());
   instance.version_info = std::move(request.version_info);
   const auto* state =
       BERTH_TRY(impl_->CommitInstance(scope, *index, std::move(instance), existing_revision));
   return impl_->ViewOf(*index, *state, scope);
 }
+
 
 Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestContext& ctx,
                                                           const std::string& cluster,

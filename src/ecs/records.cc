@@ -426,4 +426,18 @@ Result<Task> DecodeTask(std::string_view record) {
   });
 }
 
+std::string EncodeOverrides(const TaskOverride& overrides) {
+  return json::Dump(OverridesJson(overrides));
+}
+
+std::string EncodeRunToken(const RunTokenRecord& record) {
+  return json::Dump(Json{{"digest", record.digest}, {"tasks", record.task_ids}});
+}
+
+Result<RunTokenRecord> DecodeRunToken(std::string_view record) {
+  return Parse(record, "run token", [](const Json& j) -> Result<RunTokenRecord> {
+    return RunTokenRecord{Str(j, "digest"), Strings(j, "tasks")};
+  });
+}
+
 }  // namespace berth::ecs

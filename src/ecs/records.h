@@ -13,6 +13,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "ecs/model.h"
@@ -44,5 +45,16 @@ std::string EncodeInstance(const ContainerInstance& instance);
 Result<ContainerInstance> DecodeInstance(std::string_view record);
 std::string EncodeTask(const Task& task);
 Result<Task> DecodeTask(std::string_view record);
+
+// A TaskOverride as a task record holds it (also RunTask's canonical form of it).
+std::string EncodeOverrides(const TaskOverride& overrides);
+
+// RunTask's clientToken record (RunTokenKey): the request's digest and the tasks it created.
+struct RunTokenRecord {
+  std::string digest;
+  std::vector<std::string> task_ids;
+};
+std::string EncodeRunToken(const RunTokenRecord& record);
+Result<RunTokenRecord> DecodeRunToken(std::string_view record);
 
 }  // namespace berth::ecs

@@ -143,6 +143,22 @@ struct TaskStateChange {
   std::optional<TimePoint> pull_started_at, pull_stopped_at, execution_stopped_at;
 };
 
+// An attribute of a resource, as PutAttributes, DeleteAttributes and
+// ListAttributes name it.
+struct TargetAttribute {
+  Attribute attribute;
+  std::string target_type;  // "container-instance" ("" when target_id is an ARN)
+  std::string target_id;    // an instance id or ARN (ListAttributes: the ARN)
+};
+
+struct ListAttributesRequest {
+  std::string cluster;
+  std::string target_type;  // required: "container-instance"
+  std::string attribute_name;
+  std::optional<std::string> attribute_value;  // only with attribute_name
+  PageRequest page;
+};
+
 struct ListTaskDefinitionsRequest {
   std::string family_prefix;  // the exact family
   std::string status = "ACTIVE";
@@ -226,7 +242,49 @@ class Service {
       const aws::RequestContext& ctx, const std::string& cluster,
       const std::vector<std::string>& instances, const std::string& status);
 
+  // Custom attributes of container instances (at most 10 on an instance
+  // beside the agent's own "ecs.*" / "com.amazonaws.ecs.*" ones, which these
+  // may not change). Up to 10 attributes a call; a target is an instance id
+  // (with target_type "container-instance") or ARN in `cluster`:
+  // TargetNotFoundException when it is not registered there,
+  // AttributeLimitExceededException past 10. Put replaces a value; Delete
+  // ignores names the instance does not have. Both are applied only when
+  // every attribute is valid, and return the attributes as given.
+  // ecs:PutAttributes / ecs:DeleteAttributes on each instance (ecs:cluster);
+  // ecs:ListAttributes on the cluster. The agent's re-registration keeps them.
+  Result<std::vector<TargetAttribute>> PutAttributes(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<TargetAttribute>& attributes);
+  Result<std::vector<TargetAttribute>> DeleteAttributes(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<TargetAttribute>& attributes);
+  // Every attribute of every registered instance, ordered by instance id then
+  // name, filtered by name (and value).
+  Result<Page<TargetAttribute>> ListAttributes(const aws::RequestContext& ctx,
+                                               const ListAttributesRequest& request);
+
+  // Tags of clusters, task definitions (family:revision), container
+  // instances and tasks, named by their long-format ARNs (services: not yet,
+  // InvalidParameterException). ecs:TagResource / ecs:UntagResource /
+  // ecs:ListTagsForResource on the ARN, with ecs:cluster, aws:ResourceTag/<k>
+  // of the resource's tags, and aws:RequestTag/<k> and aws:TagKeys. Tag adds
+  // or replaces (at most 50 on a resource, ValidateTags' rules); Untag ignores
+  // keys the resource lacks. An ARN that is not ECS's, of another account or
+  // region, or of an unknown kind: InvalidParameterException "The ARN provided
+  // is invalid."; a missing or INACTIVE cluster: ClusterNotFoundException; a
+  // missing definition, instance or task: ResourceNotFoundException.
+  Status TagResource(const aws::RequestContext& ctx, const std::string& resource_arn,
+                     const std::vector<Tag>& tags);
+  Status UntagResource(const aws::RequestContext& ctx, const std::string& resource_arn,
+                       const std::vector<std::string>& tag_keys);
+  Result<std::vector<Tag>> ListTagsForResource(const aws::RequestContext& ctx,
+                                               const std::string& resource_arn);
+
   // Tasks.
+  // RunTask's client_token (up to 64 ASCII 33-126): a retry with the same
+  // token and parameters returns the tasks the first call created;
+  // different parameters are ConflictException with `resourceIds` (the
+  // error's extra_json) naming those tasks. StopTask deletes the task's tags.
   Result<RunTaskResult> RunTask(const aws::RequestContext& ctx, RunTaskRequest request);
   Result<RunTaskResult> StartTask(const aws::RequestContext& ctx, RunTaskRequest request);
   Result<Task> StopTask(const aws::RequestContext& ctx, const std::string& cluster,

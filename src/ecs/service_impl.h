@@ -102,6 +102,21 @@ std::string ResourceId(const Scope& scope, const std::string& cluster, std::stri
 // What a query expression and placement see of an instance.
 InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected);
 
+// Commits a change of one task (read at `revision`) and applies it to
+// `index`, whose lock the caller holds. ThrottlingException when another
+// process changed the record first. (tasks.cc)
+Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
+                                               ClusterIndex& index, Task task, int64_t revision);
+
+// A container instance attribute's name and value rules (1-128 characters
+// each, ECS's character sets): InvalidParameterException. (instances.cc)
+Status ValidateAttribute(const Attribute& attribute);
+
+// True for the attributes the agent registers and owns ("ecs.*",
+// "com.amazonaws.ecs.*": capabilities, os-type, ...), which PutAttributes and
+// DeleteAttributes may not change. (attributes.cc)
+bool IsAgentAttribute(std::string_view name);
+
 // Opaque page tokens: the last key of a page, base64.
 std::string PageToken(std::string_view last);
 Result<std::string> PageStart(const PageRequest& page, size_t& limit);

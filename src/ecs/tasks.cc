@@ -7,6 +7,7 @@
 
 #include "common/arn.h"
 #include "common/strings.h"
+#include "ecs/run_token.h"
 #include "ecs/service_impl.h"
 
 namespace berth::ecs {
@@ -248,11 +249,13 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
 
 namespace {
 
-// Commits new tasks in one transaction and applies them to the index (held).
+// Commits new tasks in one transaction, with `also` (RunTask's clientToken
+// record), and applies them to the index (held).
 Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope,
-                                         ClusterIndex& index, std::vector<Task> tasks) {
+                                         ClusterIndex& index, std::vector<Task> tasks,
+                                         store::Txn also = {}) {
   if (tasks.empty()) return tasks;
-  store::Txn txn;
+  store::Txn txn = std::move(also);
   for (const auto& t : tasks) {
     std::string key = TaskKey(scope.account, scope.region, t.cluster, t.id);
     txn.compares.push_back({key, 0});
@@ -264,7 +267,8 @@ Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope
   return tasks;
 }
 
-// Commits a change of one task (read at `revision`) and applies it.
+}  // namespace
+
 Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
                                                ClusterIndex& index, Task task, int64_t revision) {
   std::string key = TaskKey(scope.account, scope.region, task.cluster, task.id);
@@ -281,10 +285,9 @@ Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope&
   return stored;
 }
 
-}  // namespace
-
 Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRequest request) {
   Scope scope = ScopeOf(ctx);
+  BERTH_CHECK(ValidateClientToken(request.client_token));
   Prepared p = BERTH_TRY(Prepare(*impl_, ctx, request, "ecs:RunTask"));
   BERTH_CHECK(impl_->ActiveCluster(scope, p.cluster));
   auto index = impl_->Index(scope, p.cluster);
@@ -293,6 +296,15 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
   {
     std::lock_guard lock(index->mu);
     BERTH_CHECK(index->Sync());
+    RunTokenLookup token;
+    if (!request.client_token.empty()) {
+      token = BERTH_TRY(LookUpRunToken(*impl_, scope, *index, p.cluster, request.client_token,
+                                       RunTaskDigest(request)));
+      if (token.replay) {
+        out.tasks = std::move(*token.replay);  // a retry: what the first call created
+        return out;
+      }
+    }
     if (p.launch_type == "FARGATE") {
       // Fargate capacity belongs to the platform: the task waits in
       // PROVISIONING for it, with no container instance.
@@ -327,7 +339,9 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
       }
       for (auto& f : placed.failures) out.failures.push_back({f.arn, f.reason, ""});
     }
-    out.tasks = BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created)));
+    store::Txn also = request.client_token.empty() ? store::Txn{} : token.RecordTasks(created);
+    out.tasks =
+        BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created), std::move(also)));
   }
   for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
   return out;
@@ -409,6 +423,7 @@ Result<Task> Service::StopTask(const aws::RequestContext& ctx, const std::string
     t.desired_status = "STOPPED";
     t.stop_code = std::string(kUserInitiated);
     t.stopped_reason = reason.empty() ? "Task stopped by user" : reason;
+    t.tags.clear();  // "Any tags associated with the task will be deleted."
     t.version += 1;
     if (t.container_instance_id.empty() || t.last_status == "PROVISIONING") {
       // Never reached an agent: nothing runs, it is stopped now.
@@ -631,6 +646,7 @@ Status Service::SweepStoppedTasks(TimePoint now) {
         expired.emplace_back(id, state.record);
       }
     }
+    std::vector<std::shared_ptr<const Task>> swept;
     for (const auto& [id, task] : expired) {
       const auto* state = index->FindTask(id);
       // The key's scope is in the task's ARN: arn:aws:ecs:<region>:<account>:task/...
@@ -641,8 +657,11 @@ Status Service::SweepStoppedTasks(TimePoint now) {
       txn.compares.push_back({key, state->mod_revision});
       txn.ops.push_back(store::Op::Delete(key));
       auto result = BERTH_TRY(impl_->kv.Commit(txn));
-      if (result.succeeded) index->RemoveTask(id);
+      if (!result.succeeded) continue;
+      index->RemoveTask(id);
+      swept.push_back(task);
     }
+    BERTH_CHECK(ForgetRunTokens(*impl_, *index, swept));
   }
   return {};
 }

@@ -125,6 +125,28 @@ Json AttributesJson(const std::vector<ecs::Attribute>& attributes) {
   return out;
 }
 
+Json TargetAttributesJson(const std::vector<ecs::TargetAttribute>& attributes) {
+  Json out = Json::array();
+  for (const auto& a : attributes) {
+    Json j = {{"name", a.attribute.name}};
+    if (a.attribute.value) j["value"] = *a.attribute.value;
+    if (!a.target_type.empty()) j["targetType"] = a.target_type;
+    if (!a.target_id.empty()) j["targetId"] = a.target_id;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::vector<ecs::TargetAttribute>> ReadTargetAttributes(const JsonReader& in) {
+  std::vector<ecs::TargetAttribute> out;
+  for (const auto& a : BERTH_TRY(in.Objects("attributes"))) {
+    out.push_back({{BERTH_TRY(a.String("name")), BERTH_TRY(a.OptionalString("value"))},
+                   BERTH_TRY(a.StringOr("targetType")),
+                   BERTH_TRY(a.StringOr("targetId"))});
+  }
+  return out;
+}
+
 Json InstanceJson(const ecs::InstanceView& v, bool with_tags) {
   const ecs::ContainerInstance& i = v.instance;
   Json j = {{"containerInstanceArn", i.arn},
@@ -503,6 +525,51 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     Json out = Json::array();
     for (const auto& v : views) out.push_back(InstanceJson(v, false));
     return Json{{"containerInstances", std::move(out)}, {"failures", FailuresJson(failures)}};
+  });
+
+  add("PutAttributes", [](ecs::Service& s, const aws::RequestContext& ctx,
+                          const JsonReader& in) -> Result<Json> {
+    auto put = BERTH_TRY(s.PutAttributes(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                         BERTH_TRY(ReadTargetAttributes(in))));
+    return Json{{"attributes", TargetAttributesJson(put)}};
+  });
+  add("DeleteAttributes", [](ecs::Service& s, const aws::RequestContext& ctx,
+                             const JsonReader& in) -> Result<Json> {
+    auto deleted = BERTH_TRY(s.DeleteAttributes(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                                BERTH_TRY(ReadTargetAttributes(in))));
+    return Json{{"attributes", TargetAttributesJson(deleted)}};
+  });
+  add("ListAttributes", [](ecs::Service& s, const aws::RequestContext& ctx,
+                           const JsonReader& in) -> Result<Json> {
+    ecs::ListAttributesRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.target_type = BERTH_TRY(in.String("targetType"));
+    r.attribute_name = BERTH_TRY(in.StringOr("attributeName"));
+    r.attribute_value = BERTH_TRY(in.OptionalString("attributeValue"));
+    r.page = BERTH_TRY(ReadPage(in));
+    auto page = BERTH_TRY(s.ListAttributes(ctx, r));
+    Json out = {{"attributes", TargetAttributesJson(page.items)}};
+    if (!page.next_token.empty()) out["nextToken"] = page.next_token;
+    return out;
+  });
+
+  // ---- Tags
+  add("TagResource", [](ecs::Service& s, const aws::RequestContext& ctx,
+                        const JsonReader& in) -> Result<Json> {
+    BERTH_TRY(in.Objects("tags"));  // required
+    BERTH_CHECK(s.TagResource(ctx, BERTH_TRY(in.String("resourceArn")), BERTH_TRY(ReadTags(in))));
+    return Json::object();
+  });
+  add("UntagResource", [](ecs::Service& s, const aws::RequestContext& ctx,
+                          const JsonReader& in) -> Result<Json> {
+    BERTH_CHECK(s.UntagResource(ctx, BERTH_TRY(in.String("resourceArn")),
+                                BERTH_TRY(in.Strings("tagKeys"))));
+    return Json::object();
+  });
+  add("ListTagsForResource", [](ecs::Service& s, const aws::RequestContext& ctx,
+                                const JsonReader& in) -> Result<Json> {
+    auto tags = BERTH_TRY(s.ListTagsForResource(ctx, BERTH_TRY(in.String("resourceArn"))));
+    return Json{{"tags", TagsJson(tags)}};
   });
 
   // ---- Tasks
