@@ -12,7 +12,12 @@
 #    connections for 30 s (bench/contention_bench.py): writes/s, p50/p99,
 #    non-2xx (must be 0) and a read-back that no acknowledged write was lost.
 #    CONTENTION_CONNECTIONS, CONTENTION_SECONDS and CONTENTION_TARGETS size it.
-# BENCH_ONLY=http|micro|pull|contention runs one part; BENCH_DURATION (5s) and
+# 5. runtask: ECS RunTask (count 10, 16 connections) on 1,000 container
+#    instances whose agent sessions (ACS) one driver process holds: tasks
+#    placed and dispatched per second, p50/p99, next to moto's state-only
+#    RunTask on the same requests (bench/runtask_bench.py). RUNTASK_SECONDS
+#    (20), RUNTASK_INSTANCES (1000) and RUNTASK_CONNECTIONS (16) size it.
+# BENCH_ONLY=http|micro|pull|contention|runtask runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -147,4 +152,11 @@ if want contention; then
   /usr/bin/python3 "$HERE/contention_bench.py" "http://127.0.0.1:$CPORT/" "$KEY" "$SECRET" ||
     { echo "bench: writes failed or were lost under contention; server log:" >&2
       tail -20 "$WORK/contention.log" >&2; exit 1; }
+fi
+
+if want runtask; then
+  echo
+  /usr/bin/python3 "$HERE/runtask_bench.py" "$BUILD/berth" ||
+    { echo "bench: RunTask answered non-2xx, placed too few or a task never reached its agent" >&2
+      exit 1; }
 fi

@@ -164,8 +164,8 @@ void ClusterIndex::Account(const Task& task, int sign) {
     }
   }
   if (sign > 0) {
-    s.groups.insert(task.group);
-  } else if (auto git = s.groups.find(task.group); git != s.groups.end()) {
+    ++s.groups[task.group];
+  } else if (auto git = s.groups.find(task.group); git != s.groups.end() && --git->second == 0) {
     s.groups.erase(git);
   }
 }

@@ -39,7 +39,7 @@ class ClusterIndex {
     int64_t used_cpu = 0;
     int64_t used_memory = 0;
     std::multiset<PortNeed> used_ports;
-    std::multiset<std::string> groups;
+    std::map<std::string, int64_t, std::less<>> groups;  // group -> tasks (> 0)
     int running = 0;
     int pending = 0;
   };

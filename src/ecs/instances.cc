@@ -285,7 +285,7 @@ InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_conne
   facts.attributes = state.attributes;
   facts.registered_at = state.record->registered_at;
   facts.running_tasks_count = state.running;
-  facts.task_groups.assign(state.groups.begin(), state.groups.end());
+  facts.task_groups = state.groups;
   return facts;
 }
 

@@ -119,8 +119,8 @@ class Placer {
     for (size_t i = 0; i < n; ++i) {
       const Candidate& c = candidates[i];
       blocked_[i] = Block(c);
-      group_count_[i] = static_cast<int64_t>(
-          std::count(c.facts.task_groups.begin(), c.facts.task_groups.end(), needs.group));
+      auto group = c.facts.task_groups.find(needs.group);
+      group_count_[i] = group == c.facts.task_groups.end() ? 0 : group->second;
       member_ok_[i] = blocked_[i] == Blocked::kNo && MemberOf(c);
       open_[i] = Open(i);
       cpu_[i] = c.remaining_cpu;
@@ -156,7 +156,7 @@ class Placer {
     cpu_[i] = c.remaining_cpu -= needs_.cpu;
     memory_[i] = c.remaining_memory -= needs_.memory;
     c.used_ports.insert(needs_.host_ports.begin(), needs_.host_ports.end());
-    c.facts.task_groups.push_back(needs_.group);
+    ++c.facts.task_groups[needs_.group];
     ++c.facts.running_tasks_count;
     ++group_count_[i];
     for (SpreadState& s : spreads_) ++s.count[s.bucket[i]];

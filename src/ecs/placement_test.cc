@@ -95,14 +95,14 @@ TEST(Placement, BinpackCpu) {
 
 TEST(Placement, SpreadInstanceIdCountsTheGroupsTasksAlreadyThereAndPlacedNow) {
   std::vector<Candidate> c = {Instance("a"), Instance("b"), Instance("c")};
-  c[0].facts.task_groups = {"family:web", "family:web"};
-  c[2].facts.task_groups = {"family:web", "other", "other", "other"};
+  c[0].facts.task_groups = {{"family:web", 2}};
+  c[2].facts.task_groups = {{"family:web", 1}, {"other", 3}};
   Sequence random;  // 0: the first of the tied
   auto r = MustPlace(c, Needs(), 4, {}, {{"spread", "instanceId"}}, random.Fn());
   // counts a2 b0 c1 -> b; a2 b1 c1 -> b (tie, first); a2 b2 c1 -> c; all 2 -> a.
   EXPECT_EQ(r.chosen, (Chosen{1, 1, 2, 0}));
   std::vector<Candidate> again = {Instance("a"), Instance("b")};
-  again[0].facts.task_groups = {"family:web"};
+  again[0].facts.task_groups = {{"family:web", 1}};
   r = MustPlace(again, Needs(), 1, {}, {{"spread", "host"}}, random.Fn());  // host = instanceId
   EXPECT_EQ(r.chosen, (Chosen{1}));
 }
@@ -122,9 +122,9 @@ TEST(Placement, SpreadByAttributeCountsTasksOnEveryInstanceOfTheValue) {
   std::vector<Candidate> c = {Instance("a", 4096, 8192, "az1"), Instance("b", 4096, 8192, "az1"),
                               Instance("c", 4096, 8192, "az2"), Instance("x")};
   c[3].facts.attributes.erase("ecs.availability-zone");   // its own "no value" zone
-  c[0].facts.task_groups = {"family:web"};                // az1 has one already
-  c[2].facts.task_groups = {"family:web", "family:web"};  // az2 has two
-  c[3].facts.task_groups = {"family:web"};
+  c[0].facts.task_groups = {{"family:web", 1}};  // az1 has one already
+  c[2].facts.task_groups = {{"family:web", 2}};  // az2 has two
+  c[3].facts.task_groups = {{"family:web", 1}};
   Sequence random;
   auto r =
       MustPlace(c, Needs(), 3, {}, {{"spread", "attribute:ecs.availability-zone"}}, random.Fn());
@@ -134,8 +134,8 @@ TEST(Placement, SpreadByAttributeCountsTasksOnEveryInstanceOfTheValue) {
 
 TEST(Placement, DistinctInstanceCountsExistingAndNewTasks) {
   std::vector<Candidate> c = {Instance("a"), Instance("b"), Instance("c")};
-  c[0].facts.task_groups = {"family:web"};
-  c[1].facts.task_groups = {"family:other"};
+  c[0].facts.task_groups = {{"family:web", 1}};
+  c[1].facts.task_groups = {{"family:other", 1}};
   Sequence random;
   auto r = MustPlace(c, Needs(), 3, {{"distinctInstance", ""}}, {}, random.Fn());
   EXPECT_EQ(r.chosen, (Chosen{1, 2}));
@@ -261,7 +261,7 @@ TEST(Placement, MemberOfSeesTheTasksPlacedInThisCall) {
   r = MustPlace(d, Needs(), 5, {{"memberOf", "runningTasksCount < 2"}}, {}, random.Fn());
   EXPECT_EQ(r.chosen, (Chosen{0, 0}));
   EXPECT_EQ(d[0].facts.running_tasks_count, 2);
-  EXPECT_EQ(d[0].facts.task_groups, (std::vector<std::string>{"family:web", "family:web"}));
+  EXPECT_EQ(d[0].facts.task_groups, (decltype(d[0].facts.task_groups){{"family:web", 2}}));
 }
 
 TEST(Placement, EveryMemberOfMustHold) {

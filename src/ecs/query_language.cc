@@ -164,7 +164,7 @@ struct QueryExpression::Node {
       case Subject::kTaskGroup: {
         if (op == Op::kNotExists) return facts.task_groups.empty();
         return std::any_of(facts.task_groups.begin(), facts.task_groups.end(),
-                           [&](const std::string& group) { return Test(group); });
+                           [&](const auto& group) { return Test(group.first); });
       }
       case Subject::kAgentConnected:
         return Test(facts.agent_connected ? "true" : "false");

@@ -30,6 +30,7 @@
 //   strings.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,8 +56,9 @@ struct InstanceFacts {
   std::map<std::string, std::string, std::less<>> attributes;
   TimePoint registered_at{};
   int running_tasks_count = 0;
-  // The `group` of every task on the instance that is not STOPPED.
-  std::vector<std::string> task_groups;
+  // group -> how many of the instance's tasks that are not STOPPED have it
+  // (counts > 0): one entry per group, however many tasks there are.
+  std::map<std::string, int64_t, std::less<>> task_groups;
 };
 
 // A parsed cluster-query-language expression. Immutable once parsed; copies share the tree, so

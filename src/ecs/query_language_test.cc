@@ -30,7 +30,7 @@ InstanceFacts Instance() {
   f.registered_at =
       sys_days{year_month_day{year{2018}, std::chrono::February, std::chrono::day{13}}} + hours{10};
   f.running_tasks_count = 1;
-  f.task_groups = {"service:production"};
+  f.task_groups = {{"service:production", 1}};
   return f;
 }
 
@@ -168,7 +168,7 @@ TEST(QueryLanguage, TaskGroupAffinityAndAntiAffinity) {
   EXPECT_TRUE(Eval("not(task:group == database)"));
   EXPECT_FALSE(Eval("not(task:group == service:production)"));
   InstanceFacts two = Instance();
-  two.task_groups = {"service:production", "database"};
+  two.task_groups = {{"service:production", 1}, {"database", 1}};
   EXPECT_TRUE(Eval("task:group == database", two));
   EXPECT_FALSE(Eval("not(task:group == database)", two));
   // != holds when some task is in another group; anti-affinity is not(==).
@@ -358,7 +358,7 @@ TEST(QueryLanguage, CopiesShareTheParsedTree) {
   EXPECT_FALSE(QueryExpression::Parse("attribute:a exists")->DependsOnTasks());
   EXPECT_TRUE(QueryExpression::Parse("runningTasksCount == 0")->DependsOnTasks());
   InstanceFacts f = Instance();
-  f.task_groups = {"a"};
+  f.task_groups = {{"a", 1}};
   EXPECT_TRUE(copy.Matches(f));
   EXPECT_FALSE(QueryExpression().Matches(f));  // a default-constructed expression matches nothing
 }

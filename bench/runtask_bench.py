@@ -1,0 +1,471 @@
+"""The RunTask benchmark (BENCH_ONLY=runtask of bench/run.sh; issue 11, acceptance 8).
+
+berth: a fresh `berth server`, one cluster, RUNTASK_INSTANCES (1,000) container
+instances registered through RegisterContainerInstance (CPU 4096, MEMORY
+16384 each) and each holding a live agent session (ACS, GET /ws): one asyncio
+process (this file with --agents) holds every websocket, counts the tasks the
+PayloadMessages carry and acks each message as an agent does (AckRequest).
+A task definition with one container (memory 64, no ports) is registered, then
+RUNTASK_CONNECTIONS (16) connections call RunTask with count 10 for
+RUNTASK_SECONDS (20) s, each with one request in flight.
+
+Reported: tasks placed per second (tasks in RunTask replies), tasks dispatched
+per second (task payloads the agents received within the window), how long the
+last payload took to arrive after the load stopped, p50/p99 RunTask latency,
+non-2xx answers, and berth's CPU seconds per 1,000 tasks.
+
+The peer, in the same run: moto (`python3 -m moto.server`, the image's Python:
+the first python3 on PATH) given the same requests: the same cluster, 1,000
+instances (moto takes an instanceIdentityDocument naming an EC2 instance it
+knows, so RunInstances makes them first; the same documents go to berth), the
+same task definition, RunTask count 10 from the same connections. moto's
+RunTask only records state (no placement across instances beyond first fit,
+no agents, no dispatch).
+
+The load generator is Python: RUNTASK_PROCESSES (4) processes share the
+connections, so the client is not one GIL. Exits non-zero when berth answers
+a non-2xx, places fewer tasks than asked or its agents miss a task.
+
+usage: runtask_bench.py BERTH_BINARY
+"""
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
+from berth_harness import free_port, sign  # noqa: E402
+from contention_load import Api  # noqa: E402
+
+REGION = "us-east-1"
+ECS = "AmazonEC2ContainerServiceV20141113."
+KEY = "AKIABENCHBENCHBENCH0"
+SECRET = "benchsecretbenchsecretbenchsecret000000"
+CLUSTER = "bench"
+FAMILY = "bench-sleep"
+
+INSTANCES = int(os.environ.get("RUNTASK_INSTANCES", "1000"))
+CONNECTIONS = int(os.environ.get("RUNTASK_CONNECTIONS", "16"))
+SECONDS = float(os.environ.get("RUNTASK_SECONDS", "20"))
+PROCESSES = int(os.environ.get("RUNTASK_PROCESSES", "4"))
+COUNT = 10
+
+TARGET_RATE = 1000  # tasks/s, placed and dispatched
+TARGET_P99_MS = 50
+
+
+def wait_port(port, proc, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"runtask bench: {what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"runtask bench: {what} did not listen on {port}")
+
+
+def ecs(api, op, payload):
+    status, reply = api.json("ecs", ECS + op, payload)
+    if status != 200:
+        sys.exit(f"runtask bench: {op} answered {status}: {reply}")
+    return reply
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ setup
+
+def moto_instance_ids(url, n):
+    """Starts n EC2 instances in moto; returns their ids."""
+    api = Api(url, KEY, SECRET)
+    ids = []
+    while len(ids) < n:
+        batch = min(100, n - len(ids))
+        status, body = api.query("ec2", {
+            "Action": "RunInstances", "Version": "2016-11-15", "ImageId": "ami-12c6146b",
+            "InstanceType": "t3.medium", "MinCount": batch, "MaxCount": batch})
+        if status != 200:
+            sys.exit(f"runtask bench: moto RunInstances answered {status}: {body[:300]!r}")
+        got = list(dict.fromkeys(re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", body)))
+        ids += [i.decode() for i in got]
+    api.close()
+    return ids[:n]
+
+
+def identity_document(instance_id):
+    return json.dumps({"instanceId": instance_id, "region": REGION, "availabilityZone":
+                       "us-east-1a", "instanceType": "t3.medium", "imageId": "ami-12c6146b",
+                       "accountId": "123456789012"})
+
+
+def register_instances(url, documents):
+    """RegisterContainerInstance for each document, from CONNECTIONS threads;
+    returns the instance ARNs in order."""
+    arns = [None] * len(documents)
+    next_i = iter(range(len(documents)))
+    lock = threading.Lock()
+
+    def worker():
+        api = Api(url, KEY, SECRET)
+        while True:
+            with lock:
+                i = next(next_i, None)
+            if i is None:
+                break
+            reply = ecs(api, "RegisterContainerInstance", {
+                "cluster": CLUSTER, "instanceIdentityDocument": documents[i],
+                "totalResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": 16384},
+                    {"name": "PORTS", "type": "STRINGSET",
+                     "stringSetValue": ["22", "2375", "2376", "51678", "51679"]},
+                    {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}],
+                "versionInfo": {"agentVersion": "1.80.0", "agentHash": "bench",
+                                "dockerVersion": "DockerVersion: 24.0.5"},
+                "attributes": [{"name": "ecs.capability.private-registry-authentication"
+                                        ".secretsmanager"},
+                               {"name": "ecs.os-type", "value": "linux"}]})
+            arns[i] = reply["containerInstance"]["containerInstanceArn"]
+        api.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if None in arns:
+        sys.exit("runtask bench: an instance was not registered")
+    return arns
+
+
+def setup_target(url, documents):
+    api = Api(url, KEY, SECRET)
+    cluster_arn = ecs(api, "CreateCluster", {"clusterName": CLUSTER})["cluster"]["clusterArn"]
+    ecs(api, "RegisterTaskDefinition", {
+        "family": FAMILY,
+        "containerDefinitions": [{"name": "app", "image": "public.ecr.aws/docker/library/busybox",
+                                  "memory": 64, "command": ["sleep", "3600"],
+                                  "essential": True}]})
+    api.close()
+    started = time.monotonic()
+    arns = register_instances(url, documents)
+    return cluster_arn, arns, time.monotonic() - started
+
+
+# ------------------------------------------------------------------ agents
+
+def agents_main(url):
+    """--agents: holds one ACS session per instance named on stdin (a JSON
+    object {cluster, instances}); prints `ready N`, then answers each `stats`
+    line on stdin with a JSON line of counts."""
+    import websockets  # python3-websockets (10.4): asyncio API only
+
+    spec = json.loads(sys.stdin.readline())
+    parts = urllib.parse.urlsplit(url)
+    stats = {"sessions": 0, "messages": 0, "payload_tasks": 0, "duplicates": 0, "acks": 0,
+             "heartbeats": 0, "other": 0, "closed": 0, "last": 0.0}
+    seen = set()
+
+    async def session(instance_arn, gate, ready):
+        query = urllib.parse.urlencode({
+            "clusterArn": spec["cluster"], "containerInstanceArn": instance_arn,
+            "agentVersion": "1.80.0", "agentHash": "bench", "dockerVersion": "24.0.5",
+            "protocolVersion": "2", "seqNum": "1", "sendCredentials": "true"})
+        ws_url = f"ws://{parts.netloc}/ws?{query}"
+        async with gate:
+            headers = sign("GET", f"http://{parts.netloc}/ws?{query}", {}, b"", KEY, SECRET,
+                           REGION, "ecs")
+            headers.pop("Host")
+            ws = await websockets.connect(ws_url, extra_headers=list(headers.items()),
+                                          ping_interval=None, max_size=1 << 24,
+                                          open_timeout=60)
+        stats["sessions"] += 1
+        if stats["sessions"] == len(spec["instances"]):
+            ready.set()
+        try:
+            async for text in ws:
+                stats["messages"] += 1
+                msg = json.loads(text)
+                kind = msg.get("type")
+                body = msg.get("message", {})
+                if kind == "PayloadMessage":
+                    for task in body.get("tasks", []):
+                        if task.get("desiredStatus") != "RUNNING":
+                            continue
+                        if task["arn"] in seen:
+                            stats["duplicates"] += 1
+                        else:
+                            seen.add(task["arn"])
+                            stats["payload_tasks"] += 1
+                    stats["last"] = time.monotonic()
+                    await ws.send(json.dumps({"type": "AckRequest", "message": {
+                        "cluster": spec["cluster"], "containerInstance": instance_arn,
+                        "messageId": body.get("messageId")}}))
+                    stats["acks"] += 1
+                elif kind == "HeartbeatMessage":
+                    stats["heartbeats"] += 1
+                    await ws.send(json.dumps({"type": "HeartbeatAckRequest", "message": {
+                        "messageId": body.get("messageId")}}))
+                else:
+                    stats["other"] += 1
+        except websockets.ConnectionClosed:
+            pass
+        stats["closed"] += 1
+
+    async def main():
+        gate = asyncio.Semaphore(64)  # handshakes at once
+        ready = asyncio.Event()
+        tasks = [asyncio.ensure_future(session(arn, gate, ready)) for arn in spec["instances"]]
+        loop = asyncio.get_running_loop()
+        waiter = asyncio.ensure_future(ready.wait())
+        done, _ = await asyncio.wait(tasks + [waiter], return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            for t in done:
+                t.result()  # raises the handshake's error
+        print(f"ready {stats['sessions']}", flush=True)
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            if line.strip() == b"stats":
+                print(json.dumps(stats), flush=True)
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(main())
+
+
+class Agents:
+    def __init__(self, url, cluster_arn, arns):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--agents", url],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc.stdin.write(json.dumps({"cluster": cluster_arn, "instances": arns}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            sys.exit(f"runtask bench: the agents did not connect ({line!r})")
+
+    def stats(self):
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ------------------------------------------------------------------ load
+
+def drive_process(url, connections, start, seconds, out):
+    """Runs `connections` threads, each with one connection calling RunTask
+    from `start` (monotonic) for `seconds`; puts its results on `out`."""
+    body = json.dumps({"cluster": CLUSTER, "taskDefinition": FAMILY, "count": COUNT}).encode()
+    results = {"latencies": [], "placed": 0, "failures": 0, "non_2xx": 0, "codes": {}}
+    lock = threading.Lock()
+    parts = urllib.parse.urlsplit(url)
+    import http.client
+
+    def worker():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        latencies, placed, failures, non_2xx, codes = [], 0, 0, 0, {}
+        while time.monotonic() < start:
+            time.sleep(0.001)
+        deadline = start + seconds
+        while True:
+            began = time.monotonic()
+            if began >= deadline:
+                break
+            headers = sign("POST", url, {"Content-Type": "application/x-amz-json-1.1",
+                                         "X-Amz-Target": ECS + "RunTask"}, body, KEY, SECRET,
+                           REGION, "ecs")
+            headers.pop("Host")
+            conn.request("POST", "/", body, headers)
+            res = conn.getresponse()
+            reply = res.read()
+            latencies.append(time.monotonic() - began)
+            if res.status != 200:
+                non_2xx += 1
+                key = f"{res.status} {reply[:120].decode(errors='replace')}"
+                codes[key] = codes.get(key, 0) + 1
+                continue
+            parsed = json.loads(reply)
+            placed += len(parsed.get("tasks", []))
+            failures += len(parsed.get("failures", []))
+        conn.close()
+        with lock:
+            results["latencies"] += latencies
+            results["placed"] += placed
+            results["failures"] += failures
+            results["non_2xx"] += non_2xx
+            for k, v in codes.items():
+                results["codes"][k] = results["codes"].get(k, 0) + v
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(results)
+
+
+def drive(url, seconds):
+    """RunTask from CONNECTIONS connections in PROCESSES processes; returns
+    (summary, start, end) with start/end on the monotonic clock."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    processes = min(PROCESSES, CONNECTIONS)
+    shares = [CONNECTIONS // processes + (i < CONNECTIONS % processes) for i in range(processes)]
+    start = time.monotonic() + 0.5
+    procs = [ctx.Process(target=drive_process, args=(url, n, start, seconds, out))
+             for n in shares]
+    for p in procs:
+        p.start()
+    parts = [out.get() for _ in procs]
+    end = time.monotonic()
+    for p in procs:
+        p.join()
+    latencies = sorted(x for part in parts for x in part["latencies"])
+    codes = {}
+    for part in parts:
+        for k, v in part["codes"].items():
+            codes[k] = codes.get(k, 0) + v
+
+    def pct(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
+
+    summary = {"calls": len(latencies), "placed": sum(p["placed"] for p in parts),
+               "failures": sum(p["failures"] for p in parts),
+               "non_2xx": sum(p["non_2xx"] for p in parts), "codes": codes,
+               "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+               "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0}
+    return summary, start, end
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    berth_binary = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="runtask-bench-")
+    procs = []
+    try:
+        moto_port, berth_port = free_port(), free_port()
+        moto_python = shutil.which("python3")  # the image's Python, not /usr/bin/python3
+        moto = subprocess.Popen([moto_python, "-m", "moto.server", "-p", str(moto_port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(moto)
+        berth_log = open(os.path.join(work, "berth.log"), "w")
+        berth = subprocess.Popen([berth_binary, "server", "--data-dir", os.path.join(work, "data"),
+                                  "--listen", f"127.0.0.1:{berth_port}",
+                                  "--root-credentials", f"{KEY}:{SECRET}", "--log-level", "warn"],
+                                 stdout=berth_log, stderr=subprocess.STDOUT)
+        procs.append(berth)
+        wait_port(moto_port, moto, "moto")
+        wait_port(berth_port, berth, "berth")
+        berth_url, moto_url = f"http://127.0.0.1:{berth_port}/", f"http://127.0.0.1:{moto_port}/"
+
+        print(f"== ECS RunTask: {INSTANCES} instances, RunTask count {COUNT} from {CONNECTIONS} "
+              f"connections ({PROCESSES} client processes) for {SECONDS:g} s, {os.cpu_count()} "
+              f"cores ==")
+        documents = [identity_document(i) for i in moto_instance_ids(moto_url, INSTANCES)]
+
+        cluster_arn, arns, reg_s = setup_target(berth_url, documents)
+        print(f"berth: {INSTANCES} RegisterContainerInstance in {reg_s:.1f} s "
+              f"({INSTANCES / reg_s:.0f}/s)")
+        agents = Agents(berth_url, cluster_arn, arns)
+        procs.append(agents.proc)
+        api = Api(berth_url, KEY, SECRET)
+        connected = 0
+        for i in range(0, len(arns), 100):
+            reply = ecs(api, "DescribeContainerInstances",
+                        {"cluster": CLUSTER, "containerInstances": arns[i:i + 100]})
+            connected += sum(ci.get("agentConnected", False) for ci in reply["containerInstances"])
+        api.close()
+        print(f"berth: {agents.stats()['sessions']} agent sessions open, {connected} instances "
+              f"agentConnected")
+        before = agents.stats()
+        cpu_before = cpu_seconds(berth.pid)
+        b, start, end = drive(berth_url, SECONDS)
+        at_end = agents.stats()
+        cpu_used = cpu_seconds(berth.pid) - cpu_before
+        wait_until = time.monotonic() + 30
+        after = at_end
+        while time.monotonic() < wait_until:
+            after = agents.stats()
+            if after["payload_tasks"] - before["payload_tasks"] >= b["placed"]:
+                break
+            time.sleep(0.2)
+        window = end - start
+        delivered = after["payload_tasks"] - before["payload_tasks"]
+        in_window = at_end["payload_tasks"] - before["payload_tasks"]
+        lag = max(0.0, after["last"] - end) if delivered else 0.0
+        agents.stop()
+
+        _, moto_cluster, moto_reg_s = setup_target(moto_url, documents)
+        print(f"moto:  {INSTANCES} RegisterContainerInstance in {moto_reg_s:.1f} s "
+              f"({INSTANCES / moto_reg_s:.0f}/s)")
+        m, mstart, mend = drive(moto_url, SECONDS)
+        mwindow = mend - mstart
+
+        print()
+        print(f"{'':34} {'tasks placed/s':>15} {'dispatched/s':>13} {'p50 ms':>8} "
+              f"{'p99 ms':>8} {'calls':>7} {'non-2xx':>8}")
+        print(f"{'berth RunTask (1,000 agents)':34} {b['placed'] / window:15.0f} "
+              f"{in_window / window:13.0f} {b['p50_ms']:8.1f} {b['p99_ms']:8.1f} "
+              f"{b['calls']:7d} {b['non_2xx']:8d}")
+        print(f"{'moto RunTask (state only, peer)':34} {m['placed'] / mwindow:15.0f} "
+              f"{'-':>13} {m['p50_ms']:8.1f} {m['p99_ms']:8.1f} {m['calls']:7d} "
+              f"{m['non_2xx']:8d}")
+        print(f"{'target':34} {'>= ' + str(TARGET_RATE):>15} {'>= ' + str(TARGET_RATE):>13} "
+              f"{'':>8} {'< ' + str(TARGET_P99_MS):>8}")
+        print(f"berth: {b['placed']} tasks placed, {delivered} delivered to the agents "
+              f"({in_window} within the window; the last {lag * 1000:.0f} ms after it), "
+              f"{after['duplicates']} duplicate payloads, {after['acks']} acks sent, "
+              f"{b['failures']} failures[] entries; {cpu_used:.1f} CPU s in berth "
+              f"({cpu_used / max(1, b['placed']) * 1e6:.0f} CPU ms per 1,000 tasks)")
+        print(f"moto/berth placed: {m['placed'] / max(1, mwindow) / max(1e-9, b['placed'] / window):.2f}x"
+              f" (moto {m['placed']} tasks, {m['failures']} failures[] entries)")
+        for what, s in (("berth", b), ("moto", m)):
+            for code, n in sorted(s["codes"].items())[:5]:
+                print(f"   {what} non-2xx x{n}: {code}")
+        bad = b["non_2xx"] or b["failures"] or delivered < b["placed"] or after["duplicates"]
+        return 1 if bad else 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--agents":
+        agents_main(sys.argv[2])
+    else:
+        sys.exit(main())
