@@ -198,7 +198,7 @@ Result<RequestContext> Gateway::Authenticate(const http::Request& request,
 RequestContext Gateway::ContextOf(VerifiedRequest verified, const http::Request& request,
                                   const std::string& request_id) const {
   return RequestContext{std::move(verified.principal), std::move(verified.region), request_id,
-                        request.remote_ip, clock_.Now()};
+                        request.remote_ip, clock_.Now(), request.secure};
 }
 
 http::Response Gateway::Reject(const http::Request& request, int status, std::string_view reason) {

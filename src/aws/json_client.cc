@@ -47,8 +47,9 @@ Result<std::string> CallJson(http::Client& client, const JsonCall& call,
   return Fail(std::move(code), std::move(message), reply.status);
 }
 
-Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now) {
-  http::Client client;
+Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now,
+                             const std::string& ca_file) {
+  http::Client client({.ca_file = ca_file});
   return CallJson(client, call, credentials, now);
 }
 

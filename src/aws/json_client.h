@@ -26,8 +26,10 @@ struct JsonCall {
 // code "InvalidResponse". Transport failures are the http::Client's errors.
 Result<std::string> CallJson(http::Client& client, const JsonCall& call,
                              const Credentials& credentials, TimePoint now);
-// The same over a client of its own (for a one-off call: `berth account create`).
-Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now);
+// The same over a client of its own (for a one-off call: `berth account create`)
+// that trusts the system CAs and those in `ca_file` (PEM; "": none).
+Result<std::string> CallJson(const JsonCall& call, const Credentials& credentials, TimePoint now,
+                             const std::string& ca_file = "");
 
 // "host[:port]" of an endpoint URL ("http://127.0.0.1:4566/" -> "127.0.0.1:4566").
 std::string EndpointHost(std::string_view endpoint);

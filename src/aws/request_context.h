@@ -16,6 +16,7 @@ struct RequestContext {
   std::string request_id;
   std::string source_ip;  // the connection's peer (never X-Forwarded-For)
   TimePoint now;
+  bool secure_transport = false;  // the request came over TLS (aws:SecureTransport)
 };
 
 }  // namespace berth::aws

@@ -41,9 +41,12 @@ struct CommonServerFlags {
   int header_timeout_ms = 10'000;
   size_t max_connections = 0;
   size_t body_memory_limit = 256 << 20;
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure_http = false;
 };
 
-void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
+void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
   cmd->add_option("--data-dir", f.data_dir, "Directory for the store, root key and credentials");
   cmd->add_option("--listen", f.listen, "Address to serve the AWS APIs on, HOST:PORT");
   cmd->add_option("--account-id", f.account_id, "The default account's 12-digit id");
@@ -55,7 +58,9 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
   cmd->add_option("--log-format", f.log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--log-level", f.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  cmd->add_option("--threads", f.threads, "HTTP worker threads (0: one per core)");
+  cmd->add_option("--threads", f.threads,
+                  "I/O threads reading and writing connections (0: one per core); handlers run "
+                  "on a separate worker pool");
   cmd->add_option("--body-limit", f.body_limit, "Largest request body accepted, in bytes");
   cmd->add_option("--header-timeout-ms", f.header_timeout_ms,
                   "Drop a connection that sends no complete request header in this time");
@@ -64,6 +69,19 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f) {
                   "limit, at most 10000)");
   cmd->add_option("--body-memory-limit", f.body_memory_limit,
                   "Bytes all request bodies in flight may hold; a large body past it gets 503");
+  auto* cert = cmd->add_option("--tls-cert", f.tls_cert,
+                               "Serve HTTPS with this PEM certificate chain (server certificate "
+                               "first); needs --tls-key");
+  auto* key = cmd->add_option("--tls-key", f.tls_key, "The PEM private key of --tls-cert");
+  cert->needs(key);
+  key->needs(cert);
+  cmd->add_flag("--insecure-http", f.insecure_http,
+                up ? "Serve plain HTTP instead of HTTPS with the certificate berth makes in "
+                     "DATA_DIR/tls"
+                   : "Serve plain HTTP on an address that is not loopback (without TLS, only "
+                     "loopback addresses are served)")
+      ->excludes(cert)
+      ->excludes(key);
 }
 
 // Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait().
@@ -113,6 +131,10 @@ int RunServer(const CommonServerFlags& f, bool up) {
   options.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
   options.max_connections = f.max_connections;
   options.body_memory_limit = f.body_memory_limit;
+  options.tls_cert_file = f.tls_cert;
+  options.tls_key_file = f.tls_key;
+  options.insecure_http = f.insecure_http;
+  options.self_signed_tls = up && !f.insecure_http && f.tls_cert.empty();
 
   sigset_t stop_signals = BlockStopSignals();
   auto app = App::Start(options);
@@ -120,20 +142,30 @@ int RunServer(const CommonServerFlags& f, bool up) {
     fmt::print(stderr, "berth: cannot start: {}\n", app.error().message);
     return 1;
   }
-  std::string creds_path = std::filesystem::absolute((*app)->credentials_file()).lexically_normal();
+  auto absolute = [](const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().string();
+  };
+  std::string creds_path = absolute((*app)->credentials_file());
   if (up) {
+    std::string ca_line, ca_export;
+    if (!(*app)->ca_bundle().empty()) {
+      std::string ca = absolute((*app)->ca_bundle());
+      ca_line = fmt::format("  CA bundle    {}  (signed the endpoint's certificate)\n", ca);
+      ca_export = fmt::format(" AWS_CA_BUNDLE={}", ca);
+    }
     fmt::print(
         "\nberth is up.\n\n"
         "  endpoint     {0}\n"
         "  account      {1}\n"
         "  credentials  {2}  (profile default)\n"
+        "{3}"
         "  region       us-east-1 (any region shaped like eu-west-1 works: it is taken from each\n"
         "               request's signature)\n\n"
         "Try it with the AWS CLI v2:\n\n"
-        "  export AWS_SHARED_CREDENTIALS_FILE={2} AWS_REGION=us-east-1\n"
+        "  export AWS_SHARED_CREDENTIALS_FILE={2}{4} AWS_REGION=us-east-1\n"
         "  aws --endpoint-url {0} sts get-caller-identity\n\n"
         "Stop with Ctrl-C.\n",
-        (*app)->endpoint(), (*app)->account_id(), creds_path);
+        (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export);
   } else {
     fmt::print("berth server listening on {} (credentials: {})\n", (*app)->endpoint(), creds_path);
   }
@@ -152,6 +184,7 @@ struct AccountFlags {
   std::string credentials_file = "./berth-data/credentials";
   std::string operator_profile = "default";
   std::string profile;  // default: the new account's id
+  std::string ca_bundle;  // default: $AWS_CA_BUNDLE
 };
 
 // `berth account create`: asks a running server (as the operator account's
@@ -162,10 +195,12 @@ int CreateAccount(const AccountFlags& f) {
     fmt::print(stderr, "berth: {}\n", op.error().message);
     return 2;
   }
+  std::string ca_bundle = f.ca_bundle;
+  if (const char* env = std::getenv("AWS_CA_BUNDLE"); ca_bundle.empty() && env) ca_bundle = env;
   auto reply =
       berth::aws::CallJson({f.endpoint, "BerthAdmin_20261126.CreateAccount", "us-east-1", "berth",
                             berth::json::Dump(berth::json::Json{{"AccountId", f.id}})},
-                           *op, berth::SystemClock::Instance().Now());
+                           *op, berth::SystemClock::Instance().Now(), ca_bundle);
   if (!reply) {
     const berth::Error& e = reply.error();
     if (e.code == "ConnectionFailed" || e.code == "RequestTimeout") {
@@ -202,14 +237,14 @@ int main(int argc, char** argv) {
   server_flags.data_dir = "./berth-data";
   server_flags.listen = "127.0.0.1:4566";
   auto* server = cli.add_subcommand("server", "Run the control plane (the AWS APIs)");
-  AddServerFlags(server, server_flags);
+  AddServerFlags(server, server_flags, /*up=*/false);
 
   CommonServerFlags up_flags;
   up_flags.data_dir = "./berth-data";
   up_flags.listen = "127.0.0.1:4566";
   auto* up = cli.add_subcommand(
       "up", "Run berth on this machine with the embedded store, and print how to reach it");
-  AddServerFlags(up, up_flags);
+  AddServerFlags(up, up_flags, /*up=*/true);
 
   auto* version = cli.add_subcommand("version", "Print the version");
 
@@ -303,6 +338,9 @@ int main(int argc, char** argv) {
                              "Profile of the operator account's root");
   account_create->add_option("--profile", account_flags.profile,
                              "Profile name for the new account (default: its id)");
+  account_create->add_option("--ca-bundle", account_flags.ca_bundle,
+                             "PEM CA bundle to trust for an https endpoint, e.g. berth up's "
+                             "DATA_DIR/tls/ca.pem (default: $AWS_CA_BUNDLE)");
 
   CLI11_PARSE(cli, argc, argv);
   if (*version) {

@@ -19,6 +19,7 @@ struct Request {
   std::vector<Header> headers;  // in the order received, duplicates kept
   std::string body;
   std::string remote_ip;        // peer address ("127.0.0.1"); empty when unknown
+  bool secure = false;          // arrived over TLS (aws:SecureTransport)
 
   // The first header named `name` (case-insensitive), or nullptr.
   const std::string* FindHeader(std::string_view name) const;

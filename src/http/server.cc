@@ -6,14 +6,18 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 
@@ -26,7 +30,14 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
+
+// A connection's byte stream: plain TCP, or TLS over it.
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
 namespace {
 constexpr uint32_t kHeaderLimit = 16 * 1024;
@@ -34,6 +45,8 @@ constexpr uint32_t kHeaderLimit = 16 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // Accept failures and the connection limit are logged at most this often.
 constexpr std::chrono::seconds kAcceptWarningInterval{10};
+// How long a TLS connection waits for the peer's close_notify when closing.
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1'000};
 class Connection;
 
 // The bytes request bodies in flight hold, across all connections.
@@ -182,11 +195,17 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point next_accept_warning{};
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  std::optional<ssl::context> tls;  // set when serving HTTPS
   // Runs handlers, upgrade decisions and websocket callbacks.
   std::unique_ptr<WorkerPool> pool;
 
+  // Loads the certificate and key of options.tls_*_file, when given.
+  Status LoadTls();
   // Accept and its handlers run on the acceptor's io_context only.
   void Accept();
+  // Serves an accepted connection; false when the server is now full.
+  template <class Stream>
+  bool Serve(tcp::socket&& socket);
   void AcceptFailed(const beast::error_code& ec);
   bool AcceptWarningDue();
   // Counts `connection` as served; returns how many are.
@@ -245,29 +264,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 Response InternalError() { return Response{500, {{"Content-Type", "text/plain"}}, "Internal error\n"}; }
 
+template <class Stream>
 class WsSession;
 
 // The application's end of a websocket: forwards to the connection while it
 // lives, on its I/O thread.
+template <class Stream>
 class WsHandle : public WebSocket {
  public:
-  WsHandle(std::weak_ptr<WsSession> session, std::string remote_ip)
+  WsHandle(std::weak_ptr<WsSession<Stream>> session, std::string remote_ip)
       : session_(std::move(session)), remote_ip_(std::move(remote_ip)) {}
   bool Send(std::string text) override;
   void Close(uint16_t code, std::string reason) override;
   const std::string& remote_ip() const override { return remote_ip_; }
 
  private:
-  std::weak_ptr<WsSession> session_;
+  std::weak_ptr<WsSession<Stream>> session_;
   std::string remote_ip_;
 };
 
 // An accepted websocket. Lives on one I/O thread (its members are touched
 // there only, but for `closing_` and the handler, which worker threads call
 // one at a time); kept alive by its pending operations and worker jobs.
+template <class Stream>
 class WsSession : public Connection {
  public:
-  WsSession(beast::tcp_stream&& stream, std::string remote_ip, const WebSocketRoute& route,
+  WsSession(Stream&& stream, std::string remote_ip, const WebSocketRoute& route,
             std::shared_ptr<WebSocketHandler> handler, Server::Impl* server)
       : Connection(server, stream.get_executor()),
         ws_(std::move(stream)),
@@ -290,7 +312,7 @@ class WsSession : public Connection {
     ws_.read_message_max(route_.message_limit);
     // Called inside reads, which hold a reference: `this` outlives them.
     ws_.control_callback([this](websocket::frame_type, beast::string_view) { Heard(); });
-    ws_.async_accept(upgrade_, beast::bind_front_handler(&WsSession::OnAccept, self<WsSession>()));
+    ws_.async_accept(upgrade_, beast::bind_front_handler(&WsSession<Stream>::OnAccept, self<WsSession<Stream>>()));
   }
 
   void Shutdown() override { StartClose(1001, "server shutting down"); }
@@ -312,7 +334,7 @@ class WsSession : public Connection {
     if (reason.size() > 123) reason.resize(123);  // a close frame's payload is 125 bytes
     close_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
     close_timer_.expires_after(kWebSocketHandshakeTimeout);
-    close_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+    close_timer_.async_wait([self = self<WsSession<Stream>>()](beast::error_code ec) {
       if (!ec) self->Cut();
     });
     SendCloseWhenFlushed();
@@ -331,9 +353,9 @@ class WsSession : public Connection {
     if (server_->draining) StartClose(1001, "server shutting down");
     Ping();
     SendCloseWhenFlushed();
-    auto handle = std::make_shared<WsHandle>(self<WsSession>(), remote_ip_);
+    auto handle = std::make_shared<WsHandle<Stream>>(self<WsSession<Stream>>(), remote_ip_);
     OffThread(
-        self<WsSession>(),
+        self<WsSession<Stream>>(),
         [session = this, handle = std::move(handle)]() mutable {
           return session->Call([&] { session->handler_->OnOpen(std::move(handle)); });
         },
@@ -362,7 +384,7 @@ class WsSession : public Connection {
     reading_ = true;
     Heard();
     ArmIdle();
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, self<WsSession>()));
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession<Stream>::OnRead, self<WsSession<Stream>>()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -381,7 +403,7 @@ class WsSession : public Connection {
     std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     OffThread(
-        self<WsSession>(),
+        self<WsSession<Stream>>(),
         [session = this, text = std::move(text)]() mutable {
           return session->Call([&] { session->handler_->OnMessage(std::move(text)); });
         },
@@ -409,7 +431,7 @@ class WsSession : public Connection {
       reason.assign(ws_.reason().reason.data(), ws_.reason().reason.size());
     }
     Cut();
-    server_->pool->Post([session = self<WsSession>(), code, reason = std::move(reason)]() mutable {
+    server_->pool->Post([session = self<WsSession<Stream>>(), code, reason = std::move(reason)]() mutable {
       session->Call([&] { session->handler_->OnClose(code, std::move(reason)); });
       session->handler_.reset();  // the handler may hold its WsHandle: no cycle
     });
@@ -421,7 +443,7 @@ class WsSession : public Connection {
   void ArmIdle() {
     if (route_.idle_timeout.count() == 0) return;
     idle_timer_.expires_at(idle_deadline_);
-    idle_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+    idle_timer_.async_wait([self = self<WsSession<Stream>>()](beast::error_code ec) {
       if (ec || self->closing_) return;
       // While the handler works on a message nothing is read: Read() re-arms.
       if (!self->reading_) return;
@@ -433,7 +455,7 @@ class WsSession : public Connection {
   void Ping() {
     if (route_.ping_interval.count() == 0) return;
     ping_timer_.expires_after(route_.ping_interval);
-    ping_timer_.async_wait([self = self<WsSession>()](beast::error_code ec) {
+    ping_timer_.async_wait([self = self<WsSession<Stream>>()](beast::error_code ec) {
       if (ec || self->closing_) return;
       if (!self->ping_pending_) {
         self->ping_pending_ = true;
@@ -448,7 +470,7 @@ class WsSession : public Connection {
     writing_ = true;
     ws_.text(true);
     ws_.async_write(net::buffer(outbox_.front()),
-                    beast::bind_front_handler(&WsSession::OnWrite, self<WsSession>()));
+                    beast::bind_front_handler(&WsSession<Stream>::OnWrite, self<WsSession<Stream>>()));
   }
 
   void OnWrite(beast::error_code ec, size_t) {
@@ -465,7 +487,7 @@ class WsSession : public Connection {
   void SendCloseWhenFlushed() {
     if (!closing_ || !open_ || close_sent_ || writing_ || !outbox_.empty() || finished_) return;
     close_sent_ = true;
-    ws_.async_close(close_, [self = self<WsSession>()](beast::error_code ec) {
+    ws_.async_close(close_, [self = self<WsSession<Stream>>()](beast::error_code ec) {
       if (ec) self->Cut();
     });
   }
@@ -477,7 +499,7 @@ class WsSession : public Connection {
     beast::get_lowest_layer(ws_).socket().close(ec);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   bhttp::request<bhttp::empty_body> upgrade_;  // until the handshake completes
   net::steady_timer ping_timer_;
@@ -498,7 +520,8 @@ class WsSession : public Connection {
   bool finished_ = false;
 };
 
-bool WsHandle::Send(std::string text) {
+template <class Stream>
+bool WsHandle<Stream>::Send(std::string text) {
   auto session = session_.lock();
   if (!session || session->closing()) return false;
   net::any_io_executor executor = session->executor();
@@ -508,7 +531,8 @@ bool WsHandle::Send(std::string text) {
   return true;
 }
 
-void WsHandle::Close(uint16_t code, std::string reason) {
+template <class Stream>
+void WsHandle<Stream>::Close(uint16_t code, std::string reason) {
   auto session = session_.lock();
   if (!session) return;
   net::any_io_executor executor = session->executor();
@@ -517,30 +541,66 @@ void WsHandle::Close(uint16_t code, std::string reason) {
   });
 }
 
+// An HTTP connection over `Stream` (PlainStream or TlsStream).
+template <class Stream>
 class Session : public Connection {
  public:
   Session(tcp::socket&& socket, Server::Impl* server)
-      : Connection(server, socket.get_executor()), stream_(std::move(socket)) {
+      : Connection(server, socket.get_executor()), stream_(MakeStream(std::move(socket), server)) {
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    auto ep = stream_.socket().remote_endpoint(ec);
+    Socket().set_option(tcp::no_delay(true), ec);
+    auto ep = Socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = ep.address().to_string();
   }
 
   void Start() {
-    net::dispatch(executor_, beast::bind_front_handler(&Session::ReadHeader, self<Session>()));
+    if constexpr (kTls<Stream>) {
+      net::dispatch(executor_, beast::bind_front_handler(&Session::Handshake, self<Session>()));
+    } else {
+      net::dispatch(executor_, beast::bind_front_handler(&Session::ReadHeader, self<Session>()));
+    }
   }
 
-  // Drops the connection if it waits for a request.
+  // Drops the connection if it waits for a request (or its TLS handshake).
   void Shutdown() override {
     // Idle: waiting for a request of which no byte has arrived yet.
-    if (waiting_for_request_ && buffer_.size() == 0 && !parser_->got_some()) {
+    if (handshaking_ ||
+        (waiting_for_request_ && buffer_.size() == 0 && !parser_->got_some())) {
       beast::error_code ec;
-      stream_.socket().cancel(ec);
+      Socket().cancel(ec);
     }
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, Server::Impl* server) {
+    if constexpr (kTls<Stream>) {
+      return Stream(std::move(socket), *server->tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  tcp::socket& Socket() { return beast::get_lowest_layer(stream_).socket(); }
+
+  // TLS: the handshake has the header timeout (a client that connects and
+  // says nothing is dropped either way).
+  void Handshake() {
+    handshaking_ = true;
+    beast::get_lowest_layer(stream_).expires_after(server_->options.header_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::OnHandshake, self<Session>()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    handshaking_ = false;
+    if (ec) {
+      log::Debug("TLS handshake failed", {{"peer", remote_ip_}, {"error", ec.message()}});
+      return CloseSocket();
+    }
+    secured_ = true;
+    ReadHeader();
+  }
+
   // One read for header and body: the parser refuses a declared body over the
   // limit as soon as the header is complete (413 without reading it), so a
   // separate header read would only add an operation and a timer reset.
@@ -550,7 +610,8 @@ class Session : public Connection {
     parser_->get().body().Attach(&server_->body_budget);
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(server_->options.body_limit);
-    stream_.expires_after(first_ ? server_->options.header_timeout : server_->options.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(first_ ? server_->options.header_timeout
+                                                          : server_->options.idle_timeout);
     first_ = false;
     waiting_for_request_ = true;
     bhttp::async_read(stream_, buffer_, *parser_,
@@ -566,7 +627,8 @@ class Session : public Connection {
     }
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof || ec == bhttp::error::partial_message) {
+        ec == net::error::eof || ec == bhttp::error::partial_message ||
+        ec == ssl::error::stream_truncated) {
       return Close();
     }
     if (ec) return Reject(400, "Malformed HTTP request");
@@ -574,7 +636,7 @@ class Session : public Connection {
     Request req = HeadersOf(msg);
     req.body = std::move(msg.body().data);
     // The handler's time is not the client's: no timeout until the reply is written.
-    stream_.expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     if (websocket::is_upgrade(msg)) {
       if (const WebSocketRoute* route = server_->FindWebSocketRoute(req.target)) {
         return Upgrade(*route, std::move(req));
@@ -618,7 +680,7 @@ class Session : public Connection {
             return session.Write(std::move(*refusal), /*keep_alive=*/false);
           }
           bhttp::request<bhttp::empty_body> upgrade(session.parser_->get().base());
-          auto ws = std::make_shared<WsSession>(
+          auto ws = std::make_shared<WsSession<Stream>>(
               std::move(session.stream_), session.remote_ip_, route,
               std::get<std::shared_ptr<WebSocketHandler>>(std::move(decision)), session.server_);
           session.server_->Register(ws);
@@ -631,6 +693,7 @@ class Session : public Connection {
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.remote_ip = remote_ip_;
+    req.secure = kTls<Stream>;
     for (const auto& f : msg) {
       req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     }
@@ -656,7 +719,7 @@ class Session : public Connection {
     res_->body() = std::move(res.body);
     res_->keep_alive(keep_alive);
     res_->prepare_payload();
-    stream_.expires_after(server_->options.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_->options.idle_timeout);
     bhttp::async_write(stream_, *res_,
                        beast::bind_front_handler(&Session::OnWrite, self<Session>(), keep_alive));
   }
@@ -667,19 +730,35 @@ class Session : public Connection {
     ReadHeader();
   }
 
+  // TLS: says close_notify first (and waits a little for the peer's).
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if constexpr (kTls<Stream>) {
+      if (secured_) {
+        secured_ = false;
+        beast::get_lowest_layer(stream_).expires_after(kTlsShutdownTimeout);
+        stream_.async_shutdown(
+            [self = self<Session>()](beast::error_code) { self->CloseSocket(); });
+        return;
+      }
+    }
+    CloseSocket();
   }
 
-  beast::tcp_stream stream_;
+  void CloseSocket() {
+    beast::error_code ec;
+    Socket().shutdown(tcp::socket::shutdown_send, ec);
+    Socket().close(ec);
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<BudgetedBody>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   std::string remote_ip_;
   bool first_ = true;
   bool waiting_for_request_ = false;
+  bool handshaking_ = false;
+  bool secured_ = false;  // TLS: handshake done, close_notify not yet sent
 };
 
 }  // namespace
@@ -705,19 +784,54 @@ void Server::Impl::Accept() {
     if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
     if (ec) return AcceptFailed(ec);
     if (draining) return Accept();
-    auto session = std::make_shared<Session>(std::move(socket), this);
-    bool full = Register(session) >= max_connections;
-    {
-      std::lock_guard lock(mu);
-      accept_paused = full;  // the last connection to close resumes accepting
-    }
-    session->Start();
+    bool full = tls ? Serve<TlsStream>(std::move(socket)) : Serve<PlainStream>(std::move(socket));
     if (!full) return Accept();
     if (AcceptWarningDue()) {
       log::Warn("connection limit reached; new connections wait until one closes",
                 {{"max_connections", std::to_string(max_connections)}});
     }
   });
+}
+
+template <class Stream>
+bool Server::Impl::Serve(tcp::socket&& socket) {
+  auto session = std::make_shared<Session<Stream>>(std::move(socket), this);
+  bool full = Register(session) >= max_connections;
+  {
+    std::lock_guard lock(mu);
+    accept_paused = full;  // the last connection to close resumes accepting
+  }
+  session->Start();
+  return full;
+}
+
+Status Server::Impl::LoadTls() {
+  const std::string& cert = options.tls_cert_file;
+  const std::string& key = options.tls_key_file;
+  if (cert.empty() && key.empty()) return {};
+  if (cert.empty() || key.empty()) {
+    return Fail("InvalidCertificate", "TLS needs both a certificate file and a key file");
+  }
+  tls.emplace(ssl::context::tls_server);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  beast::error_code ec;
+  tls->use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return Fail("InvalidCertificate",
+                fmt::format("cannot load the TLS certificate {}: {}", cert, ec.message()));
+  }
+  tls->use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    return Fail("InvalidCertificate",
+                fmt::format("cannot load the TLS key {}: {}", key, ec.message()));
+  }
+  if (SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+    return Fail("InvalidCertificate",
+                fmt::format("the TLS key {} does not match the certificate {}", key, cert));
+  }
+  return {};
 }
 
 void Server::Impl::AcceptFailed(const beast::error_code& ec) {
@@ -764,6 +878,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler han
   impl->options = std::move(options);
   impl->handler = std::move(handler);
   impl->reject = std::move(reject);
+  BERTH_CHECK(impl->LoadTls());
   beast::error_code ec;
   auto address = net::ip::make_address(impl->options.host, ec);
   if (ec) {

@@ -1,4 +1,5 @@
-// An HTTP/1.1 server with websockets (Boost.Beast/Asio underneath, invisible here).
+// An HTTP/1.1 server with websockets, over plain TCP or TLS (Boost.Beast/Asio
+// and OpenSSL underneath, invisible here).
 //
 // Keep-alive, a request body limit (413 before the body is read), a header
 // timeout (a client that connects and sends nothing is dropped), an idle
@@ -55,6 +56,11 @@ struct ServerOptions {
   // and a plain request to one of these, go to the Handler as usual. An open
   // websocket counts against max_connections.
   std::vector<WebSocketRoute> websockets;
+  // HTTPS (and wss://): the PEM certificate chain (the server's certificate
+  // first) and its PEM private key, read once by Start. Both empty: plain
+  // HTTP. TLS 1.2 and later; the handshake must finish within header_timeout.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 inline constexpr size_t kSmallBodyBytes = 64 << 10;
@@ -82,7 +88,9 @@ using RejectHandler =
 class Server {
  public:
   // Binds and starts serving on background threads. Fails (code
-  // "AddressInUse"/"InvalidAddress") when the address cannot be bound.
+  // "AddressInUse"/"InvalidAddress") when the address cannot be bound, and
+  // "InvalidCertificate" when only one of the TLS files is given, either
+  // cannot be loaded, or the key is not the certificate's.
   static Result<std::unique_ptr<Server>> Start(ServerOptions options, Handler handler,
                                                RejectHandler reject);
   ~Server();  // Stop()s if still running.

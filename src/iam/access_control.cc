@@ -202,7 +202,7 @@ Status AccessControl::Authorize(const aws::RequestContext& ctx, const std::strin
   request.action = action;
   request.resource = resource;
   request.resource_account = resource_account;
-  AddGlobalConditionKeys(request, ctx.source_ip, /*secure_transport=*/false, ctx.now);
+  AddGlobalConditionKeys(request, ctx.source_ip, ctx.secure_transport, ctx.now);
   request.context.SetBase(&res.condition_keys);
 
   PolicySet set;
@@ -236,7 +236,7 @@ Status AccessControl::AuthorizeOperator(const aws::RequestContext& ctx, const st
 
 Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string& service,
                                  const Role& role, const std::string& external_id,
-                                 const std::string& source_ip) {
+                                 const std::string& source_ip, bool secure_transport) {
   // The bound document names the principals the role's owner meant, by unique id.
   const std::string& document =
       role.bound_trust_policy.empty() ? role.trust_policy : role.bound_trust_policy;
@@ -254,7 +254,7 @@ Status AccessControl::CheckTrust(const aws::Principal* caller, const std::string
   } else {
     request.service_principal = service;
   }
-  AddGlobalConditionKeys(request, source_ip, /*secure_transport=*/false, clock_.Now());
+  AddGlobalConditionKeys(request, source_ip, secure_transport, clock_.Now());
   if (!external_id.empty()) request.context["sts:ExternalId"] = {external_id};
   Decision decision = EvaluateTrust(request, *trust, caller_policies);
   if (decision.allowed()) return {};

@@ -100,8 +100,10 @@ class AccessControl {
   // May `caller` (an IAM principal) or `service` (e.g. ecs-tasks.amazonaws.com,
   // when `caller` is null) assume `role`? The trust policy decides, with the
   // caller's identity policies where AWS requires them. AccessDenied if not.
+  // `source_ip` and `secure_transport` are aws:SourceIp and aws:SecureTransport.
   Status CheckTrust(const aws::Principal* caller, const std::string& service, const Role& role,
-                    const std::string& external_id, const std::string& source_ip);
+                    const std::string& external_id, const std::string& source_ip,
+                    bool secure_transport = false);
 
   // Binds the IAM users and roles a resource policy names to their unique ids
   // (iam::BindPrincipals with this server's entities), so that the stored

@@ -128,6 +128,21 @@ TEST_F(AccessControlTest, CredentialsOfADeletedUserGrantNothingToItsNamesake) {
   EXPECT_EQ(Decide(As(fresh), "kms:ListKeys"), "allowed");
 }
 
+TEST_F(AccessControlTest, SecureTransportIsTheRequestsTls) {
+  User u = *iam_->CreateUser(kAccount, "tls", "/");
+  ASSERT_TRUE(iam_->PutInlinePolicy(
+      kAccount, PrincipalType::kUser, "tls", "p",
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*",)"
+      R"("Condition":{"Bool":{"aws:SecureTransport":"true"}}}]})"));
+  auto ctx = As(u);
+  EXPECT_EQ(Decide(ctx, "kms:ListKeys"),
+            "AccessDeniedException: User: arn:aws:iam::123456789012:user/tls is not authorized "
+            "to perform: kms:ListKeys because no identity-based policy allows the kms:ListKeys "
+            "action");
+  ctx.secure_transport = true;
+  EXPECT_EQ(Decide(ctx, "kms:ListKeys"), "allowed");
+}
+
 TEST_F(AccessControlTest, SessionTokensOfUsersCannotCallIam) {
   User u = *iam_->CreateUser(kAccount, "u", "/");
   ASSERT_TRUE(iam_->PutInlinePolicy(kAccount, PrincipalType::kUser, "u", "all", Allow("*")));

@@ -1,5 +1,6 @@
 #include "server/app.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "crypto/random.h"
 #include "crypto/root_key.h"
+#include "crypto/tls_files.h"
 #include "http/server.h"
 #include "iam/access_control.h"
 #include "iam/identity_store.h"
@@ -64,6 +66,9 @@ struct App::Impl {
   size_t started = 0;  // modules[0, started) have started
   std::unique_ptr<aws::Gateway> gateway;
   std::unique_ptr<http::Server> http;
+  std::string tls_cert_file;  // serving HTTPS when set
+  std::string tls_key_file;
+  std::string ca_bundle;      // self_signed_tls: the authority's certificate
   std::once_flag stopped;
 
   ~Impl() {
@@ -83,13 +88,65 @@ struct App::Impl {
   Status OpenCore();
   // Builds the modules and registers their routes; then starts them.
   Status StartModules(const std::vector<ModuleFactory>& factories);
+  // Picks the certificate to serve, making it when self_signed_tls.
+  Status PrepareTls();
   Status Serve();
   std::string Endpoint() const {
     const std::string& host = options.host;
-    if (host.find(':') != std::string::npos) return fmt::format("http://[{}]:{}", host, http->port());
-    return fmt::format("http://{}:{}", host, http->port());
+    const char* scheme = tls_cert_file.empty() ? "http" : "https";
+    if (host.find(':') != std::string::npos) {
+      return fmt::format("{}://[{}]:{}", scheme, host, http->port());
+    }
+    return fmt::format("{}://{}:{}", scheme, host, http->port());
   }
 };
+
+namespace {
+
+// Refuses plain HTTP off the loopback interface unless asked for: secrets
+// and credentials would cross the network in the clear.
+Status CheckTransport(const AppOptions& options) {
+  bool tls = options.self_signed_tls || !options.tls_cert_file.empty() ||
+             !options.tls_key_file.empty();
+  if (tls || options.insecure_http || IsLoopbackAddress(options.host)) return {};
+  return Fail("InvalidArgument",
+              fmt::format("refusing to serve plain HTTP on {}, which is not a loopback address: "
+                          "give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP "
+                          "anyway",
+                          options.host));
+}
+
+// The names a self-signed server certificate covers: the listen address, and
+// the loopback names every local client may use.
+std::vector<std::string> CertificateNames(const std::string& host) {
+  std::vector<std::string> names = {host};
+  for (const char* local : {"localhost", "127.0.0.1", "::1"}) {
+    if (host != local) names.emplace_back(local);
+  }
+  return names;
+}
+
+}  // namespace
+
+Status App::Impl::PrepareTls() {
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    tls_cert_file = options.tls_cert_file;
+    tls_key_file = options.tls_key_file;
+    return {};
+  }
+  if (!options.self_signed_tls) return {};
+  auto files = BERTH_TRY(crypto::EnsureTlsFiles(options.data_dir + "/tls",
+                                                CertificateNames(options.host),
+                                                SystemClock::Instance().Now()));
+  log::Info("TLS certificate ready",
+            {{"ca_bundle", files.ca_file},
+             {"ca_created", files.ca_created ? "true" : "false"},
+             {"certificate_issued", files.cert_issued ? "true" : "false"}});
+  tls_cert_file = files.cert_file;
+  tls_key_file = files.key_file;
+  ca_bundle = files.ca_file;
+  return {};
+}
 
 Status App::Impl::OpenCore() {
   std::error_code ec;
@@ -151,6 +208,8 @@ Status App::Impl::Serve() {
   http_options.header_timeout = options.header_timeout;
   http_options.max_connections = options.max_connections;
   http_options.body_memory_limit = options.body_memory_limit;
+  http_options.tls_cert_file = tls_cert_file;
+  http_options.tls_key_file = tls_key_file;
   for (auto& module : modules) module->RegisterWebSockets(http_options.websockets);
   aws::Gateway* front = gateway.get();
   http = BERTH_TRY(http::Server::Start(
@@ -163,7 +222,7 @@ Status App::Impl::Serve() {
     if (!names.empty()) names += ",";
     names += module->name();
   }
-  log::Info("serving", {{"endpoint", fmt::format("http://{}:{}", options.host, http->port())},
+  log::Info("serving", {{"endpoint", Endpoint()},
                         {"data_dir", options.data_dir},
                         {"modules", names}});
   return {};
@@ -179,8 +238,10 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
 Result<std::unique_ptr<App>> App::Start(AppOptions options,
                                         const std::vector<ModuleFactory>& modules) {
   auto impl = std::make_unique<Impl>();
+  BERTH_CHECK(CheckTransport(options));
   impl->options = std::move(options);
   BERTH_CHECK(impl->OpenCore());
+  BERTH_CHECK(impl->PrepareTls());
   BERTH_CHECK(impl->StartModules(modules));
   BERTH_CHECK(impl->Serve());  // on failure ~Impl stops the started modules
   return std::unique_ptr<App>(new App(std::move(impl)));
@@ -190,6 +251,8 @@ uint16_t App::port() const { return impl_->http->port(); }
 
 std::string App::endpoint() const { return impl_->Endpoint(); }
 
+bool App::tls() const { return !impl_->tls_cert_file.empty(); }
+const std::string& App::ca_bundle() const { return impl_->ca_bundle; }
 const std::string& App::credentials_file() const { return impl_->credentials_file; }
 const std::string& App::account_id() const { return impl_->options.account_id; }
 
@@ -217,6 +280,17 @@ Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view text) {
     return Fail("InvalidArgument", fmt::format("--listen '{}': port must be 0-65535", text));
   }
   return std::pair<std::string, uint16_t>(std::string(host), static_cast<uint16_t>(port));
+}
+
+bool IsLoopbackAddress(std::string_view host) {
+  std::string text(host);
+  unsigned char addr[16];
+  if (inet_pton(AF_INET, text.c_str(), addr) == 1) return addr[0] == 127;
+  if (inet_pton(AF_INET6, text.c_str(), addr) != 1) return false;
+  static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const unsigned char kMapped4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(addr, kLoopback6, 16) == 0) return true;
+  return std::memcmp(addr, kMapped4, 12) == 0 && addr[12] == 127;
 }
 
 Result<aws::Credentials> ParseRootCredentials(std::string_view text) {

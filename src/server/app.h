@@ -2,7 +2,7 @@
 // root key under the data directory, makes sure the default account and its
 // root key exist (writing DATA_DIR/credentials), builds IAM's core (identities,
 // policies, AccessControl), then the service modules (server/module.h) in
-// order, and serves every API on one HTTP listener.
+// order, and serves every API on one HTTP (or HTTPS) listener.
 #pragma once
 
 #include <chrono>
@@ -29,6 +29,17 @@ struct AppOptions {
   std::chrono::milliseconds header_timeout{10'000};
   size_t max_connections = 0;  // 0: http::DefaultMaxConnections()
   size_t body_memory_limit = 256 << 20;
+  // HTTPS with this PEM certificate chain and key. Empty: see self_signed_tls.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Without the files above: HTTPS with a certificate for `host`, localhost,
+  // 127.0.0.1 and ::1 signed by an authority berth keeps in DATA_DIR/tls
+  // (crypto/tls_files.h: created on first start, reissued when the names
+  // change). `berth up` sets it.
+  bool self_signed_tls = false;
+  // Plain HTTP on an address that is not loopback. Without it, and without
+  // TLS, Start refuses such a `host`.
+  bool insecure_http = false;
 };
 
 class Module;
@@ -48,7 +59,11 @@ class App {
   ~App();
 
   uint16_t port() const;
-  std::string endpoint() const;          // http://host:port
+  std::string endpoint() const;          // http://host:port, https:// with TLS
+  bool tls() const;
+  // The authority's certificate clients should trust (AWS_CA_BUNDLE) when
+  // self_signed_tls made the certificate; "" otherwise.
+  const std::string& ca_bundle() const;
   const std::string& credentials_file() const;
   const std::string& account_id() const;
 
@@ -68,6 +83,10 @@ class App {
 
 // Parses "HOST:PORT" ("127.0.0.1:4566", "[::1]:4566").
 Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view text);
+
+// Whether `host` is an IP address of the loopback interface (127.0.0.0/8, ::1,
+// ::ffff:127.x.y.z).
+bool IsLoopbackAddress(std::string_view host);
 
 // Parses "KEY_ID:SECRET".
 Result<aws::Credentials> ParseRootCredentials(std::string_view text);

@@ -56,6 +56,7 @@ aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize) {
     if (const std::string* e = p.Find("ExternalId")) req.external_id = *e;
     if (const std::string* pol = p.Find("Policy")) req.session_policy = *pol;
     req.source_ip = ctx.source_ip;
+    req.secure_transport = ctx.secure_transport;
     auto assumed = BERTH_TRY(sts.AssumeRole(ctx.caller, req));
     aws::Xml xml;
     CredentialsXml(xml, assumed);
@@ -110,7 +111,8 @@ Result<std::unique_ptr<Module>> StsModule(Environment& env) {
       env.iam, env.identities, env.clock,
       [&access](const aws::Principal* caller, const std::string& service, const iam::Role& role,
                 const sts::AssumeRoleRequest& request) {
-        return access.CheckTrust(caller, service, role, request.external_id, request.source_ip);
+        return access.CheckTrust(caller, service, role, request.external_id, request.source_ip,
+                                 request.secure_transport);
       });
   env.services.Provide(*sts);
   return std::make_unique<RoutesModule>(

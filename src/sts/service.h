@@ -29,6 +29,7 @@ struct AssumeRoleRequest {
   // The caller's address (aws:SourceIp in the trust and identity policies);
   // empty for the platform's own assumptions.
   std::string source_ip;
+  bool secure_transport = false;  // aws:SecureTransport, likewise
 };
 
 struct AssumedRole {

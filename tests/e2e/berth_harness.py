@@ -46,17 +46,30 @@ def random_root_credentials():
 
 
 class Berth:
-    """A running `berth server` (or `berth up`) process."""
+    """A running `berth server` (or `berth up`) process.
 
-    def __init__(self, data_dir, args=(), env=None, command="server", root=None, preexec_fn=None):
+    Plain HTTP unless `tls`: then `berth up` serves HTTPS with the authority it
+    makes in DATA_DIR/tls, and `berth server` with `tls_files` (a TlsFiles,
+    see make_tls_files). `ca_bundle` is the CA file clients must trust."""
+
+    def __init__(self, data_dir, args=(), env=None, command="server", root=None, preexec_fn=None,
+                 tls=False, tls_files=None):
         self.data_dir = str(data_dir)
         self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.ca_bundle = None
         self.log_path = os.path.join(self.data_dir, "..", f"berth-{self.port}.log")
         os.makedirs(self.data_dir, exist_ok=True)
         cmd = [BERTH, command, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
         if root:
             cmd += ["--root-credentials", f"{root[0]}:{root[1]}"]
+        if tls and command == "up":
+            self.ca_bundle = os.path.join(self.data_dir, "tls", "ca.pem")
+        elif tls:
+            cmd += ["--tls-cert", tls_files.cert, "--tls-key", tls_files.key]
+            self.ca_bundle = tls_files.ca
+        elif command == "up":
+            cmd += ["--insecure-http"]
         cmd += list(args)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
@@ -87,6 +100,24 @@ class Berth:
                     k, v = line.split("=", 1)
                     values[k.strip()] = v.strip()
         return values["aws_access_key_id"], values["aws_secret_access_key"]
+
+
+class TlsFiles:
+    """A server certificate, its key and the CA that signed it (PEM paths)."""
+
+    def __init__(self, cert, key, ca):
+        self.cert, self.key, self.ca = cert, key, ca
+
+
+def make_tls_files(directory):
+    """Certificates for 127.0.0.1 and localhost, made the way `berth up` makes
+    them: starts it once on a scratch data directory under `directory`."""
+    data = os.path.join(str(directory), "tls-maker")
+    up = Berth(data, command="up", tls=True)
+    up.stop()
+    tls = os.path.join(data, "tls")
+    return TlsFiles(os.path.join(tls, "server.pem"), os.path.join(tls, "server.key"),
+                    os.path.join(tls, "ca.pem"))
 
 
 def cli_env(tmp_path, credentials_file=None, key=None, secret=None, region="us-east-1"):
@@ -179,6 +210,7 @@ def boto_client(berth, service, key=None, secret=None, token=None, region="us-ea
     return boto3.session.Session().client(
         service, endpoint_url=berth.endpoint, region_name=region, aws_access_key_id=key,
         aws_secret_access_key=secret, aws_session_token=token,
+        verify=berth.ca_bundle if berth.ca_bundle else True,
         config=botocore.config.Config(retries={"max_attempts": 1}))
 
 

@@ -325,12 +325,14 @@ def test_make_up_starts_and_prints_how_to_reach_it(tmp_path):
             if "Stop with Ctrl-C" in line:
                 break
         text = "".join(lines)
-        assert f"http://127.0.0.1:{port}" in text, text
+        assert f"https://127.0.0.1:{port}" in text, text
         assert f"{data}/credentials" in text, text
+        assert f"AWS_CA_BUNDLE={data}/tls/ca.pem" in text, text
         cmd = next(l.strip() for l in lines if "sts get-caller-identity" in l)
         assert cmd.startswith("aws --endpoint-url")
-        out = aws(f"http://127.0.0.1:{port}", cli_env(tmp_path, f"{data}/credentials"), "sts",
-                  "get-caller-identity", check=True)
+        env = cli_env(tmp_path, f"{data}/credentials")
+        env["AWS_CA_BUNDLE"] = f"{data}/tls/ca.pem"
+        out = aws(f"https://127.0.0.1:{port}", env, "sts", "get-caller-identity", check=True)
         assert json.loads(out.stdout)["Account"] == ACCOUNT
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
