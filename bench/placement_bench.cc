@@ -31,7 +31,7 @@ std::vector<Candidate> Cluster(int instances) {
     c.facts.attributes = {{"ecs.availability-zone", "us-east-1" + std::string(1, 'a' + i % 3)},
                           {"ecs.instance-type", i % 2 ? "t3.large" : "m5.large"},
                           {kSecretsCapability, ""}};
-    for (int t = 0; t < 5; ++t) c.facts.task_groups.push_back(t % 2 ? "family:web" : "other");
+    for (int t = 0; t < 5; ++t) ++c.facts.task_groups[t % 2 ? "family:web" : "other"];
     c.facts.running_tasks_count = 5;
     c.remaining_cpu = 4096;
     c.remaining_memory = 8192;
