@@ -12,6 +12,7 @@
 
 #include "aws/json_reader.h"
 #include "common/json.h"
+#include "ecs/records.h"
 #include "ecs/service.h"
 #include "ecs/task_definition_codec.h"
 #include "server/acs.h"
@@ -170,27 +171,11 @@ Json InstanceJson(const ecs::InstanceView& v, bool with_tags) {
   return j;
 }
 
+// TaskOverride as DescribeTasks shows it: the record's encoding (one writer
+// of the shape) plus the member ECS always answers.
 Json OverridesJson(const ecs::TaskOverride& o) {
-  Json containers = Json::array();
-  for (const auto& c : o.container_overrides) {
-    Json j = {{"name", c.name}};
-    if (c.command) j["command"] = *c.command;
-    if (!c.environment.empty()) {
-      Json env = Json::array();
-      for (const auto& e : c.environment) env.push_back({{"name", e.name}, {"value", e.value}});
-      j["environment"] = std::move(env);
-    }
-    if (c.cpu) j["cpu"] = *c.cpu;
-    if (c.memory) j["memory"] = *c.memory;
-    if (c.memory_reservation) j["memoryReservation"] = *c.memory_reservation;
-    containers.push_back(std::move(j));
-  }
-  Json out = {{"containerOverrides", std::move(containers)},
-              {"inferenceAcceleratorOverrides", Json::array()}};
-  if (!o.cpu.empty()) out["cpu"] = o.cpu;
-  if (!o.memory.empty()) out["memory"] = o.memory;
-  if (!o.execution_role_arn.empty()) out["executionRoleArn"] = o.execution_role_arn;
-  if (!o.task_role_arn.empty()) out["taskRoleArn"] = o.task_role_arn;
+  Json out = Json::parse(ecs::EncodeOverrides(o));
+  out["inferenceAcceleratorOverrides"] = Json::array();
   return out;
 }
 
