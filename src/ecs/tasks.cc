@@ -588,9 +588,7 @@ Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,
   std::lock_guard lock(index->mu);
   BERTH_CHECK(index->Sync());
   std::vector<Task> out;
-  for (const auto& [_, state] : index->tasks()) {
-    if (state.record->container_instance_id == instance_id) out.push_back(*state.record);
-  }
+  for (const auto& id : index->TasksOn(instance_id)) out.push_back(*index->FindTask(id)->record);
   return out;
 }
 
