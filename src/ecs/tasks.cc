@@ -282,8 +282,11 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
         c.facts = FactsOf(state, impl_->AgentConnected(scope, p.cluster, id));
         c.remaining_cpu = state.total_cpu - state.used_cpu;
         c.remaining_memory = state.total_memory - state.used_memory;
-        c.used_ports = state.reserved_ports;
-        c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+        // Placement reads the ports in use only for a task that needs fixed host ports.
+        if (!p.needs.host_ports.empty()) {
+          c.used_ports = state.reserved_ports;
+          c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+        }
         c.active = status == "ACTIVE";
         candidates.push_back(std::move(c));
         ids.push_back(id);
