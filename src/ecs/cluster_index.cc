@@ -96,6 +96,7 @@ Status ClusterIndex::Refresh(const std::string& key) {
 Status ClusterIndex::Load() {
   instances_.clear();
   tasks_.clear();
+  tasks_by_instance_.clear();
   running_ = pending_ = 0;
   std::string after;
   for (;;) {
@@ -170,21 +171,33 @@ void ClusterIndex::Account(const Task& task, int sign) {
   }
 }
 
+void ClusterIndex::Unlist(const Task& task) {
+  auto it = tasks_by_instance_.find(task.container_instance_id);
+  if (it == tasks_by_instance_.end()) return;
+  it->second.erase(task.id);
+  if (it->second.empty()) tasks_by_instance_.erase(it);
+}
+
 void ClusterIndex::ApplyTask(std::shared_ptr<const Task> task, int64_t revision) {
   auto it = tasks_.find(task->id);
   if (it != tasks_.end()) {
     Account(*it->second.record, -1);
+    Unlist(*it->second.record);
     it->second = TaskState{task, revision};
   } else {
     tasks_.emplace(task->id, TaskState{task, revision});
   }
   Account(*task, +1);
+  if (!task->container_instance_id.empty()) {
+    tasks_by_instance_[task->container_instance_id].insert(task->id);
+  }
 }
 
 void ClusterIndex::RemoveTask(const std::string& id) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;
   Account(*it->second.record, -1);
+  Unlist(*it->second.record);
   tasks_.erase(it);
 }
 
@@ -196,6 +209,12 @@ const ClusterIndex::InstanceState* ClusterIndex::FindInstance(const std::string&
 const ClusterIndex::TaskState* ClusterIndex::FindTask(const std::string& id) const {
   auto it = tasks_.find(id);
   return it == tasks_.end() ? nullptr : &it->second;
+}
+
+const std::set<std::string>& ClusterIndex::TasksOn(const std::string& instance_id) const {
+  static const std::set<std::string> kNone;
+  auto it = tasks_by_instance_.find(instance_id);
+  return it == tasks_by_instance_.end() ? kNone : it->second;
 }
 
 }  // namespace berth::ecs

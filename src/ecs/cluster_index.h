@@ -67,6 +67,10 @@ class ClusterIndex {
   const std::map<std::string, TaskState>& tasks() const { return tasks_; }
   const InstanceState* FindInstance(const std::string& id) const;
   const TaskState* FindTask(const std::string& id) const;
+  // The ids of the tasks on an instance (every status), in id order as
+  // tasks() lists them: what its agent session reads on every heartbeat,
+  // without a pass over the cluster's tasks.
+  const std::set<std::string>& TasksOn(const std::string& instance_id) const;
 
   // Counts over the cluster (tasks not STOPPED).
   int running_tasks() const { return running_; }
@@ -80,6 +84,7 @@ class ClusterIndex {
 
  private:
   void Account(const Task& task, int sign);
+  void Unlist(const Task& task);
   void SetInstance(std::shared_ptr<const ContainerInstance> instance, int64_t revision);
   Status Load();
   Status Refresh(const std::string& key);
@@ -90,6 +95,7 @@ class ClusterIndex {
   bool loaded_ = false;
   std::map<std::string, InstanceState> instances_;
   std::map<std::string, TaskState> tasks_;
+  std::map<std::string, std::set<std::string>, std::less<>> tasks_by_instance_;
   int running_ = 0;
   int pending_ = 0;
 

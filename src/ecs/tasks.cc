@@ -33,13 +33,18 @@ bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view nam
 }
 
 // An instance as placement sees it: what its tasks leave of it.
-Candidate CandidateOf(const ClusterIndex::InstanceState& state, bool agent_connected) {
+// Placement reads the ports in use only for a task that needs fixed host ports, so they are
+// copied only then (`with_ports`).
+Candidate CandidateOf(const ClusterIndex::InstanceState& state, bool agent_connected,
+                      bool with_ports) {
   Candidate c;
   c.facts = FactsOf(state, agent_connected);
   c.remaining_cpu = state.total_cpu - state.used_cpu;
   c.remaining_memory = state.total_memory - state.used_memory;
-  c.used_ports = state.reserved_ports;
-  c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+  if (with_ports) {
+    c.used_ports = state.reserved_ports;
+    c.used_ports.insert(state.used_ports.begin(), state.used_ports.end());
+  }
   c.active = state.record->status == "ACTIVE";
   return c;
 }
@@ -321,7 +326,8 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
         if (status != "ACTIVE" && status != "DRAINING") continue;
         // EXTERNAL tasks run only on external instances, EC2 tasks never there.
         if (HasAttribute(state, "ecs.capability.external") != external) continue;
-        candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id)));
+        candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id),
+                                            !p.needs.host_ports.empty()));
         ids.push_back(id);
       }
       if (candidates.empty()) {
@@ -375,7 +381,7 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
       }
       // No placement: the named instance, if it can take the task.
       std::vector<Candidate> one{
-          CandidateOf(*state, impl_->AgentConnected(scope, p.cluster, id))};
+          CandidateOf(*state, impl_->AgentConnected(scope, p.cluster, id), true)};
       // Resources already placed in this call count too.
       for (const auto& t : created) {
         if (t.container_instance_id != id) continue;
@@ -623,9 +629,7 @@ Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,
   std::lock_guard lock(index->mu);
   BERTH_CHECK(index->Sync());
   std::vector<Task> out;
-  for (const auto& [_, state] : index->tasks()) {
-    if (state.record->container_instance_id == instance_id) out.push_back(*state.record);
-  }
+  for (const auto& id : index->TasksOn(instance_id)) out.push_back(*index->FindTask(id)->record);
   return out;
 }
 

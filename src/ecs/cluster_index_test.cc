@@ -1,0 +1,109 @@
+#include "ecs/cluster_index.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "ecs/records.h"
+#include "store/sqlite/sqlite_kv.h"
+#include "testing/temp_dir.h"
+
+namespace berth::ecs {
+namespace {
+
+constexpr char kAccount[] = "123456789012";
+constexpr char kRegion[] = "us-east-1";
+constexpr char kCluster[] = "c";
+
+std::shared_ptr<const ContainerInstance> Instance(const std::string& id) {
+  auto i = std::make_shared<ContainerInstance>();
+  i->id = id;
+  i->cluster = kCluster;
+  i->registered_resources = {{"CPU", "INTEGER", 4096}, {"MEMORY", "INTEGER", 16384}};
+  return i;
+}
+
+Task MakeTask(const std::string& id, const std::string& instance, const std::string& group,
+              const std::string& last_status = "PENDING") {
+  Task t;
+  t.id = id;
+  t.cluster = kCluster;
+  t.container_instance_id = instance;
+  t.group = group;
+  t.last_status = last_status;
+  t.reserved_memory = 64;
+  return t;
+}
+
+class ClusterIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::SqliteKv::Open(dir_.File("store.db"));
+    ASSERT_TRUE(opened) << opened.error().message;
+    kv_ = std::move(*opened);
+    index_ = std::make_unique<ClusterIndex>(*kv_, InstancesPrefix(kAccount, kRegion, kCluster),
+                                            TasksPrefix(kAccount, kRegion, kCluster));
+    std::lock_guard lock(index_->mu);
+    ASSERT_TRUE(index_->Sync());
+    index_->ApplyInstance(Instance("i1"), 1);
+    index_->ApplyInstance(Instance("i2"), 1);
+  }
+
+  void Apply(const Task& t) { index_->ApplyTask(std::make_shared<const Task>(t), 2); }
+
+  test_support::TempDir dir_{"cluster_index_test"};
+  std::unique_ptr<store::SqliteKv> kv_;
+  std::unique_ptr<ClusterIndex> index_;
+};
+
+TEST_F(ClusterIndexTest, TasksOnListsAnInstancesTasksInIdOrder) {
+  std::lock_guard lock(index_->mu);
+  Apply(MakeTask("t3", "i1", "g"));
+  Apply(MakeTask("t1", "i1", "g"));
+  Apply(MakeTask("t2", "i2", "g"));
+  Apply(MakeTask("t4", "", "g"));  // FARGATE: on no instance
+  EXPECT_EQ(index_->TasksOn("i1"), (std::set<std::string>{"t1", "t3"}));
+  EXPECT_EQ(index_->TasksOn("i2"), (std::set<std::string>{"t2"}));
+  EXPECT_TRUE(index_->TasksOn("").empty());
+  EXPECT_TRUE(index_->TasksOn("nope").empty());
+  // A stopped task is still the instance's (describable, in the manifest's input).
+  Apply(MakeTask("t1", "i1", "g", "STOPPED"));
+  EXPECT_EQ(index_->TasksOn("i1"), (std::set<std::string>{"t1", "t3"}));
+  index_->RemoveTask("t1");
+  index_->RemoveTask("t3");
+  EXPECT_TRUE(index_->TasksOn("i1").empty());
+}
+
+TEST_F(ClusterIndexTest, TasksOnIsRebuiltWhenLoadedFromTheStore) {
+  ASSERT_TRUE(kv_->Put(InstanceKey(kAccount, kRegion, kCluster, "i1"),
+                       EncodeInstance(*Instance("i1"))));
+  ASSERT_TRUE(kv_->Put(TaskKey(kAccount, kRegion, kCluster, "t1"),
+                       EncodeTask(MakeTask("t1", "i1", "g"))));
+  ASSERT_TRUE(kv_->Put(TaskKey(kAccount, kRegion, kCluster, "t2"),
+                       EncodeTask(MakeTask("t2", "i2", "g"))));
+  ClusterIndex fresh(*kv_, InstancesPrefix(kAccount, kRegion, kCluster),
+                     TasksPrefix(kAccount, kRegion, kCluster));
+  std::lock_guard lock(fresh.mu);
+  ASSERT_TRUE(fresh.Sync());
+  EXPECT_EQ(fresh.TasksOn("i1"), (std::set<std::string>{"t1"}));
+  EXPECT_EQ(fresh.TasksOn("i2"), (std::set<std::string>{"t2"}));
+}
+
+TEST_F(ClusterIndexTest, GroupsCountTheTasksThatHoldResources) {
+  std::lock_guard lock(index_->mu);
+  Apply(MakeTask("t1", "i1", "family:web"));
+  Apply(MakeTask("t2", "i1", "family:web", "RUNNING"));
+  Apply(MakeTask("t3", "i1", "other"));
+  using Groups = decltype(index_->FindInstance("i1")->groups);
+  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 2}, {"other", 1}}));
+  Apply(MakeTask("t1", "i1", "family:web", "STOPPED"));
+  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 1}, {"other", 1}}));
+  index_->RemoveTask("t3");  // a group with no task left is gone, not 0
+  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 1}}));
+  EXPECT_EQ(index_->FindInstance("i1")->used_memory, 64);
+}
+
+}  // namespace
+}  // namespace berth::ecs
