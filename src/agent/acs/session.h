@@ -1,0 +1,81 @@
+// The agent's ACS session (ECS-FACTS §3.1, reference/acs-api-2.json): a websocket to
+// DiscoverPollEndpoint's endpoint + "/ws?clusterArn=..&containerInstanceArn=..&agentVersion=..
+// &agentHash=..&seqNum=1&protocolVersion=2&dockerVersion=..&sendCredentials=true|false", the
+// upgrade GET signed with SigV4 for service "ecs". It answers HeartbeatMessage with
+// HeartbeatAckRequest, hands PayloadMessage tasks to the handler and acks them (AckRequest, and
+// one IAMRoleCredentialsAckRequest per credentials received), passes IAMRoleCredentialsMessage
+// refreshes on, acks TaskManifestMessage and asks TaskStopVerificationMessage for tasks it runs
+// that the manifest lacks, stopping those TaskStopVerificationAck names. A connection that
+// hears nothing for heartbeat_timeout is closed; every drop reconnects with backoff
+// (250 ms x1.5 up to 2 min, 20 % jitter). sendCredentials is true on the first connection.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/spec/task_spec.h"
+#include "aws/sigv4.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace berth::agent::acs {
+
+// Parses one ACS Task object (PayloadMessage.tasks[i]) into a TaskSpec, unpacking each
+// Container.dockerConfig (config: User, WorkingDir, Hostname, Labels, Healthcheck;
+// hostConfig: LogConfig, Memory/MemoryReservation bytes -> MiB, CpuShares, Ulimits,
+// Privileged, ReadonlyRootfs, Dns, DnsSearch, ExtraHosts, Init). Error "UnrecognizedTaskError"
+// saying what is wrong (no arn, a container without name or image, malformed dockerConfig).
+Result<spec::TaskSpec> ParseTask(std::string_view task_json);
+
+class AcsHandler {
+ public:
+  virtual ~AcsHandler() = default;
+  // Tasks of one PayloadMessage: new ones, and known ones whose desired status changed
+  // (a STOPPED desired status stops the task). Called on the session's thread; must not block
+  // on running the tasks. False: not all were taken (the payload is then not acked).
+  virtual bool OnTasks(const std::vector<spec::TaskSpec>& tasks) = 0;
+  // Refreshed credentials of a task's role (role_type says which).
+  virtual void OnCredentials(const std::string& task_arn,
+                             const spec::RoleCredentials& credentials) = 0;
+  // ARNs of the tasks the agent has that are not STOPPED (for stop verification).
+  virtual std::vector<std::string> ActiveTaskArns() = 0;
+  // Tasks the server confirmed should stop (TaskStopVerificationAck.stopTasks).
+  virtual void OnStopTasks(const std::vector<std::string>& task_arns) = 0;
+};
+
+struct AcsOptions {
+  std::string endpoint;  // from DiscoverPollEndpoint: "https://127.0.0.1:4566"
+  std::string cluster_arn;
+  std::string container_instance_arn;
+  std::string region;
+  aws::Credentials credentials;  // the agent's own
+  std::string ca_file;
+  std::string agent_version;
+  std::string agent_hash;
+  std::string docker_version;
+  std::chrono::milliseconds heartbeat_timeout{60'000};
+  std::chrono::milliseconds backoff_min{250};
+  std::chrono::milliseconds backoff_max{120'000};
+};
+
+class AcsSession {
+ public:
+  AcsSession(AcsOptions options, AcsHandler& handler,
+             const Clock& clock = SystemClock::Instance());
+  ~AcsSession();  // Stop()s and joins
+
+  // Connects and serves on a thread of its own until Stop(), reconnecting after every drop.
+  void Start();
+  void Stop();
+  bool Connected() const;
+  // Connections made so far (tests: a reconnect happened).
+  int Connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::agent::acs

@@ -1,0 +1,115 @@
+// The task engine: runs the tasks ACS hands this host, each through ECS's task state machine
+// (ECS-FACTS §3.6, §3.7), and reports every step with SubmitTaskStateChange.
+//
+// Per task, on a thread of its own (tasks never wait for each other):
+//   1. asm-auth: for containers with repositoryCredentials, GetSecretValue of the secret with
+//      the task's execution-role credentials in asmAuthData.region (credentials/
+//      SecretsManagerCredentials), once per secret per task, held in memory for the task's
+//      life only. Containers without it use the instance-level auth (EngineOptions.instance_auth).
+//   2. Pull (agent::PullImage under EngineOptions.pull_policy) into the content store; unpack
+//      once per manifest digest into <data_dir>/images/<digest>/rootfs (the read-only lower
+//      layer of every container of that image). A cached image pulled with other credentials is
+//      used only after the registry accepts this task's credentials for it (a manifest HEAD,
+//      remembered briefly per credentials and digest) unless trust_cached_images.
+//   3. Network (network::Network::Setup) for the task's mode.
+//   4. Containers started in dependsOn order (START: after the dependency started; COMPLETE:
+//      after it exited; SUCCESS: after it exited 0; HEALTHY: after its health check passed),
+//      each with /etc/hosts, /etc/resolv.conf, hostname, and the env ECS gives containers:
+//      ECS_CONTAINER_METADATA_URI_V4 (and ..._URI), AWS_CONTAINER_CREDENTIALS_RELATIVE_URI when
+//      the task has a task role (AWS_CONTAINER_CREDENTIALS_FULL_URI on host networking), and
+//      AWS_DEFAULT_REGION/AWS_REGION.
+//   5. RUNNING reported once every container that is not waiting on a COMPLETE/SUCCESS
+//      dependency runs (containers: runtimeId, imageDigest, networkBindings; pullStartedAt,
+//      pullStoppedAt).
+//   6. Stop, when ACS says STOPPED or an essential container exits ("Essential container in
+//      task exited"): SIGTERM to every container, SIGKILL after its stopTimeout (default
+//      EngineOptions.default_stop_timeout); then STOPPED with exit codes, each container's
+//      reason, the task's stoppedReason and executionStoppedAt; then the network is torn down
+//      and the containers removed.
+// Failures read as ECS's: "CannotPullContainerError: ...", "CannotPullContainerAuthError: ...",
+// "CannotCreateContainerError: ...", asm failures as the credentials source words them; the
+// task is reported STOPPED with that reason.
+//
+// Task state (never a credential) is kept under <data_dir>/tasks/<task id>.json, so Recover()
+// after a restart adopts running containers instead of starting them again, learns how the
+// others exited (the runtime's shim recorded it) and reports what changed.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/credentials/credential_source.h"
+#include "agent/image_pull.h"
+#include "agent/network/network.h"
+#include "agent/runtime/runtime.h"
+#include "agent/spec/task_spec.h"
+#include "agent/tmds/server.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace berth::agent::engine {
+
+// Where state changes go (the ECS client in production). The engine retries a failed
+// submission with backoff and keeps a task's changes in order.
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  virtual Status Submit(const spec::TaskStateChange& change) = 0;
+};
+
+struct EngineOptions {
+  std::string data_dir;  // tasks/, images/, content/ (the content store)
+  std::string endpoint;  // berth's endpoint: Secrets Manager for asm-auth
+  std::string ca_file;   // extra CA bundle for the endpoint
+  std::string region;    // when asmAuthData has none
+  registry::PullOptions pull;  // insecure registries, registry CA, timeouts, platform
+  PullPolicy pull_policy = PullPolicy::kDefault;
+  // ECS_ENGINE_AUTH_TYPE/DATA credentials for containers without repositoryCredentials; the
+  // CLI passes null on EXTERNAL and FARGATE instances. Not owned; outlives the engine.
+  credentials::CredentialSource* instance_auth = nullptr;
+  bool trust_cached_images = false;
+  std::chrono::seconds default_stop_timeout{30};
+  std::string cluster_arn;
+  std::string container_instance_arn;
+  std::string availability_zone;
+  // The metadata endpoint as host-network containers reach it ("127.0.0.1:<port>").
+  std::string metadata_address;
+  // Task namespaces reach it here (network/ DNATs 169.254.170.2:80 to metadata_address).
+  std::string metadata_task_address = "169.254.170.2";
+  bool fargate = false;  // enforce task cpu/memory as limits; refuse non-FARGATE tasks
+};
+
+class Engine {
+ public:
+  // Everything passed by reference outlives the engine.
+  Engine(EngineOptions options, runtime::Runtime& runtime, network::Network& network,
+         tmds::MetadataServer& metadata, Reporter& reporter,
+         const Clock& clock = SystemClock::Instance());
+  ~Engine();  // Shutdown()
+
+  // Call once, before tasks arrive: reads <data_dir>/tasks, adopts running containers, reports
+  // tasks whose containers stopped while the agent was away, tears down what no task needs.
+  Status Recover();
+
+  // A task from ACS: new (started), known with desired STOPPED (stopped), or known and
+  // unchanged (nothing). Returns at once; the work runs on the task's own thread.
+  void Apply(const spec::TaskSpec& task);
+
+  // Refreshed credentials (IAMRoleCredentialsMessage): the task role's go to the metadata
+  // endpoint; the execution role's replace the ones asm-auth and pulls use.
+  void UpdateCredentials(const std::string& task_arn, const spec::RoleCredentials& credentials);
+
+  // ARNs of the tasks not yet STOPPED.
+  std::vector<std::string> ActiveTaskArns() const;
+
+  // Stops the engine's threads without stopping containers (they are adopted on restart).
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::agent::engine

@@ -1,0 +1,114 @@
+// Running one container under an OCI runtime (runc): the agent's last stage.
+//
+// A container is an OCI bundle in the runtime's state directory: its root filesystem is an
+// overlay whose read-only lower layer is the unpacked image (shared by every container of that
+// image, never written) and whose upper layer is the container's own; config.json is made from
+// the image's config and the container definition. Each container's process is watched by a
+// small shim process (`berth runtime-shim`, RunShim below) that outlives the agent: it holds
+// the container's stdout/stderr (written to LogPath) and writes the exit status to the bundle
+// when the process ends, so an agent killed and restarted adopts running containers and still
+// learns how the others exited.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/spec/task_spec.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace berth::agent::runtime {
+
+struct Mount {
+  std::string source;
+  std::string destination;  // absolute path in the container
+  std::string type = "bind";
+  std::vector<std::string> options = {"rbind", "ro"};
+};
+
+struct ContainerConfig {
+  std::string id;  // unique on the host, [A-Za-z0-9_.-], at most 128 chars
+  std::string image_rootfs;       // the unpacked image: the overlay's read-only lower layer
+  std::string image_config_json;  // the OCI image config (Entrypoint, Cmd, Env, WorkingDir, User)
+  // The container definition; empty / 0 means "the image's" or "none".
+  std::vector<std::string> entry_point;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> environment;  // added over the image's Env
+  std::string user;  // "uid", "uid:gid", "name" or "name:group" (names from the image's /etc/passwd)
+  std::string working_directory;
+  std::string hostname;
+  int64_t memory_limit_bytes = 0;
+  int64_t memory_reservation_bytes = 0;
+  int cpu_shares = 0;
+  double cpu_limit = 0;  // cores as a CFS quota (Fargate task cpu); 0: none
+  int64_t pids_limit = 0;
+  std::vector<spec::Ulimit> ulimits;
+  bool readonly_rootfs = false;
+  bool privileged = false;  // the runtime refuses it unless RuncOptions.allow_privileged
+  bool init = false;        // linuxParameters.initProcessEnabled: a tiny init as pid 1
+  std::string netns_path;   // the network namespace to join; "": the host's
+  std::vector<Mount> mounts;  // e.g. /etc/hosts, /etc/resolv.conf prepared by the engine
+  std::map<std::string, std::string> annotations;  // OCI annotations (cluster, task ARN, name)
+};
+
+enum class State { kRunning, kStopped };
+
+struct ContainerStatus {
+  std::string id;
+  State state = State::kStopped;
+  int pid = 0;
+  std::optional<int> exit_code;  // when stopped; 128 + signal for a killed process
+  TimePoint started_at{};
+  TimePoint finished_at{};
+  std::map<std::string, std::string> annotations;  // as given to Start
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // Builds the bundle and starts the container's process; returns once it runs.
+  // Errors: "CannotCreateContainerError" (bundle, overlay, config, runc create) and
+  // "CannotStartContainerError" (the process could not be started), message without the code.
+  virtual Result<ContainerStatus> Start(const ContainerConfig& config) = 0;
+
+  // The container's state now. Error "NotFound" when the runtime has no such container.
+  virtual Result<ContainerStatus> Status(const std::string& id) = 0;
+
+  // Blocks until the container stopped or `timeout` passed (then returns its running status).
+  virtual Result<ContainerStatus> Wait(const std::string& id, std::chrono::milliseconds timeout) = 0;
+
+  // Sends `signal` to the container's process (SIGTERM, SIGKILL); OK when it already stopped.
+  virtual Status Signal(const std::string& id, int signal) = 0;
+
+  // Deletes a stopped container: runc state, overlay mount, bundle, log. OK when absent.
+  virtual Status Remove(const std::string& id) = 0;
+
+  // Every container this runtime has (running or stopped, not yet removed): for adoption
+  // after the agent restarts.
+  virtual Result<std::vector<ContainerStatus>> List() = 0;
+
+  // The file holding the container's stdout and stderr.
+  virtual std::string LogPath(const std::string& id) const = 0;
+};
+
+struct RuncOptions {
+  std::string state_dir;        // bundles, logs, exit files: <state_dir>/<id>/
+  std::string runc = "runc";    // the runc binary
+  std::string runc_root;        // runc --root; "": <state_dir>/runc
+  std::string shim_binary;      // the berth binary (runs `berth runtime-shim ...`)
+  bool allow_privileged = false;
+};
+
+// The real runtime. Needs root (mounts, cgroups).
+std::unique_ptr<Runtime> NewRuncRuntime(const RuncOptions& options);
+
+// `berth runtime-shim ...` (argv after the subcommand name): the process that runs one
+// container under runc and records its exit. Returns the process exit code.
+int RunShim(int argc, char** argv);
+
+}  // namespace berth::agent::runtime
