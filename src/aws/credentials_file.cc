@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -103,6 +104,31 @@ Status WriteProfile(const std::string& path, const std::string& profile,
     return InternalFailure(fmt::format("cannot write {}", path));
   }
   return {};
+}
+
+Result<Credentials> CredentialsFromChain(const std::string& profile_flag,
+                                         const std::string& credentials_file,
+                                         const std::string& fallback_file) {
+  auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  std::string key = env("AWS_ACCESS_KEY_ID");
+  if (profile_flag.empty() && !key.empty()) {
+    std::string secret = env("AWS_SECRET_ACCESS_KEY");
+    if (secret.empty()) {
+      return Fail("InvalidCredentials",
+                  "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+    }
+    return Credentials{key, secret, env("AWS_SESSION_TOKEN")};
+  }
+  std::string profile = !profile_flag.empty() ? profile_flag : env("AWS_PROFILE");
+  if (profile.empty()) profile = "default";
+  std::string file = !credentials_file.empty() ? credentials_file : env("AWS_SHARED_CREDENTIALS_FILE");
+  if (file.empty()) file = fallback_file;
+  auto read = ReadProfile(file, profile);
+  if (!read) return Fail("InvalidCredentials", read.error().message);
+  return *read;
 }
 
 }  // namespace berth::aws

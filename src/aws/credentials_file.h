@@ -19,4 +19,12 @@ Result<Credentials> ReadProfile(const std::string& path, const std::string& prof
 Status WriteProfile(const std::string& path, const std::string& profile,
                     const Credentials& credentials);
 
+// The credentials the AWS CLI would use: an explicit `profile`, else
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (/AWS_SESSION_TOKEN), else AWS_PROFILE,
+// else "default"; profiles are read from `credentials_file`, else
+// AWS_SHARED_CREDENTIALS_FILE, else `fallback_file`. Error "InvalidCredentials".
+Result<Credentials> CredentialsFromChain(const std::string& profile,
+                                         const std::string& credentials_file,
+                                         const std::string& fallback_file);
+
 }  // namespace berth::aws

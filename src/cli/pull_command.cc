@@ -126,33 +126,10 @@ class ProgressView {
   Clock::time_point last_draw_{};
 };
 
-// The caller's AWS credentials, chosen as the AWS CLI chooses them: an
-// explicit --profile, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-// (/AWS_SESSION_TOKEN), else AWS_PROFILE, else "default"; profiles are read from
-// --credentials-file, else AWS_SHARED_CREDENTIALS_FILE, else berth's
-// ./berth-data/credentials.
+// The caller's AWS credentials, chosen as the AWS CLI chooses them (berth's
+// ./berth-data/credentials when nothing else names a file).
 Result<aws::Credentials> CallerCredentials(const PullFlags& f) {
-  auto env = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);
-    return value ? value : "";
-  };
-  std::string key = env("AWS_ACCESS_KEY_ID");
-  if (f.profile.empty() && !key.empty()) {
-    std::string secret = env("AWS_SECRET_ACCESS_KEY");
-    if (secret.empty()) {
-      return Fail("InvalidCredentials",
-                  "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-    }
-    return aws::Credentials{key, secret, env("AWS_SESSION_TOKEN")};
-  }
-  std::string profile = !f.profile.empty() ? f.profile : env("AWS_PROFILE");
-  if (profile.empty()) profile = "default";
-  std::string file =
-      !f.credentials_file.empty() ? f.credentials_file : env("AWS_SHARED_CREDENTIALS_FILE");
-  if (file.empty()) file = "./berth-data/credentials";
-  auto read = aws::ReadProfile(file, profile);
-  if (!read) return Fail("InvalidCredentials", read.error().message);
-  return *read;
+  return aws::CredentialsFromChain(f.profile, f.credentials_file, "./berth-data/credentials");
 }
 
 Result<std::unique_ptr<agent::credentials::CredentialSource>> SecretCredentials(

@@ -32,6 +32,30 @@ bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view nam
   return state.attributes.find(name) != state.attributes.end();
 }
 
+// Agents started with `berth agent --fargate` are the platform's Fargate capacity
+// (agent/host/host.h names these attributes).
+bool IsFargateCapacity(const ClusterIndex::InstanceState& state) {
+  return HasAttribute(state, "berth.fargate");
+}
+
+// "1.4.0" >= "1.3.0", compared numerically part by part.
+bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, const std::string& wanted) {
+  auto it = state.attributes.find("berth.fargate.platform-version");
+  if (it == state.attributes.end()) return false;
+  auto parts = [](const std::string& v) {
+    std::vector<int> out;
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t dot = v.find('.', start);
+      if (dot == std::string::npos) dot = v.size();
+      out.push_back(std::atoi(v.substr(start, dot - start).c_str()));
+      start = dot + 1;
+    }
+    return out;
+  };
+  return parts(it->second) >= parts(wanted);
+}
+
 // An instance as placement sees it: what its tasks leave of it.
 // Placement reads the ports in use only for a task that needs fixed host ports, so they are
 // copied only then (`with_ports`).
@@ -310,26 +334,30 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
         return out;
       }
     }
-    if (p.launch_type == "FARGATE") {
-      // Fargate capacity belongs to the platform: the task waits in
-      // PROVISIONING for it, with no container instance.
+    bool fargate = p.launch_type == "FARGATE";
+    bool external = p.launch_type == "EXTERNAL";
+    std::vector<Candidate> candidates;
+    std::vector<std::string> ids;
+    candidates.reserve(index->instances().size());
+    for (const auto& [id, state] : index->instances()) {
+      const std::string& status = state.record->status;
+      if (status != "ACTIVE" && status != "DRAINING") continue;
+      // FARGATE tasks run only on the platform's Fargate capacity (agents started with
+      // --fargate) of a platform version at least the task's; EXTERNAL tasks only on external
+      // instances; EC2 tasks on neither.
+      if (IsFargateCapacity(state) != fargate) continue;
+      if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
+      if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
+      candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id),
+                                       !p.needs.host_ports.empty()));
+      ids.push_back(id);
+    }
+    if (candidates.empty() && fargate) {
+      // No Fargate capacity yet: the task waits in PROVISIONING, with no container instance.
       for (int i = 0; i < request.count; ++i) {
         created.push_back(NewTask(*impl_, scope, ctx, p, request, ""));
       }
     } else {
-      bool external = p.launch_type == "EXTERNAL";
-      std::vector<Candidate> candidates;
-      std::vector<std::string> ids;
-      candidates.reserve(index->instances().size());
-      for (const auto& [id, state] : index->instances()) {
-        const std::string& status = state.record->status;
-        if (status != "ACTIVE" && status != "DRAINING") continue;
-        // EXTERNAL tasks run only on external instances, EC2 tasks never there.
-        if (HasAttribute(state, "ecs.capability.external") != external) continue;
-        candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id),
-                                            !p.needs.host_ports.empty()));
-        ids.push_back(id);
-      }
       if (candidates.empty()) {
         return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
       }

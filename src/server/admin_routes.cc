@@ -17,8 +17,18 @@ using aws::JsonReader;
 using Ctx = const aws::RequestContext&;
 }  // namespace
 
-aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
-                             iam::AccessControl& access, std::string operator_account) {
+std::string AgentPolicyDocument() {
+  // The ECS agent's actions in AmazonEC2ContainerServiceforEC2Role.
+  return R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[)"
+         R"("ecs:CreateCluster","ecs:DeregisterContainerInstance","ecs:DiscoverPollEndpoint",)"
+         R"("ecs:Poll","ecs:RegisterContainerInstance","ecs:StartTelemetrySession",)"
+         R"("ecs:UpdateContainerInstancesState","ecs:Submit*","ecs:ListTagsForResource"],)"
+         R"("Resource":"*"}]})";
+}
+
+aws::JsonService AdminRoutes(iam::Service& iam, iam::IdentityStore& identities,
+                             sts::Service& sts, iam::AccessControl& access,
+                             std::string operator_account) {
   aws::JsonService svc;
   svc.signing_name = "berth";
   svc.target_prefix = "BerthAdmin_20261126";
@@ -45,6 +55,32 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
         return json::Json{{"AccountId", id},
                           {"AccessKeyId", creds.access_key_id},
                           {"SecretAccessKey", creds.secret_access_key}};
+      });
+  // An IAM user of the operator account for a host agent (`berth agent`), with the ECS
+  // agent's permissions, and a new access key for it (its oldest key is deleted when it
+  // already has IAM's two). `berth up` calls it for the agents it starts.
+  svc.operations["CreateAgentCredentials"] = op(
+      "CreateAgentCredentials",
+      [&iam, &identities, operator_account](Ctx, const JsonReader& in) -> Result<json::Json> {
+        auto name = BERTH_TRY(in.String("UserName"));
+        auto user = iam.GetUser(operator_account, name);
+        if (!user && user.error().code == "NoSuchEntity") {
+          user = iam.CreateUser(operator_account, name, "/berth/");
+        }
+        if (!user) return Fail(user.error());
+        BERTH_CHECK(iam.PutInlinePolicy(operator_account, iam::PrincipalType::kUser, user->name,
+                                        std::string(kAgentPolicyName), AgentPolicyDocument()));
+        auto keys = BERTH_TRY(identities.ListAccessKeys(operator_account, user->name));
+        if (keys.size() >= 2) {
+          auto oldest = std::min_element(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+            return a.created < b.created;
+          });
+          BERTH_CHECK(identities.DeleteAccessKey(operator_account, user->name, oldest->access_key_id));
+        }
+        auto [key, secret] = BERTH_TRY(identities.CreateAccessKey(operator_account, user->name, user->id));
+        return json::Json{{"UserArn", user->arn},
+                          {"AccessKeyId", key.access_key_id},
+                          {"SecretAccessKey", secret}};
       });
   svc.operations["ListAccounts"] =
       op("ListAccounts", [&identities](Ctx, const JsonReader&) -> Result<json::Json> {
@@ -83,7 +119,8 @@ aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
 Result<std::unique_ptr<Module>> AdminModule(Environment& env) {
   return std::make_unique<RoutesModule>(
       "admin", [&env, sts = &env.services.Get<sts::Service>()](aws::Gateway& gateway) {
-        gateway.Add(AdminRoutes(env.identities, *sts, env.access, env.options.account_id));
+        gateway.Add(
+            AdminRoutes(env.iam, env.identities, *sts, env.access, env.options.account_id));
       });
 }
 

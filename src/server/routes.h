@@ -51,9 +51,15 @@ struct EcsEndpoints {
   std::function<std::string()> base;
 };
 aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints);
-// berth's operator API (accounts); `operator_account` is the default account,
-// whose root alone may call it (AccessControl::AuthorizeOperator).
-aws::JsonService AdminRoutes(iam::IdentityStore& identities, sts::Service& sts,
-                             iam::AccessControl& access, std::string operator_account);
+// berth's operator API (accounts, agent identities); `operator_account` is the default
+// account, whose root alone may call it (AccessControl::AuthorizeOperator).
+aws::JsonService AdminRoutes(iam::Service& iam, iam::IdentityStore& identities,
+                             sts::Service& sts, iam::AccessControl& access,
+                             std::string operator_account);
+
+// The permissions of an agent's IAM user (CreateAgentCredentials): what
+// AmazonEC2ContainerServiceforEC2Role grants the ECS agent, as an inline policy.
+inline constexpr std::string_view kAgentPolicyName = "berth-ecs-agent";
+std::string AgentPolicyDocument();
 
 }  // namespace berth::server
