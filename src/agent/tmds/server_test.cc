@@ -90,6 +90,13 @@ class MetadataServerTest : public testing::Test {
     return res.value_or(http::ClientResponse{});
   }
 
+  // GETs `path` and expects exactly this status and body.
+  void Expect(const std::string& path, int status, std::string_view body) {
+    auto res = Get(path);
+    EXPECT_EQ(res.status, status) << path;
+    EXPECT_EQ(res.body, body) << path;
+  }
+
   std::unique_ptr<MetadataServer> server_;
   http::Client client_;
 };
@@ -97,32 +104,19 @@ class MetadataServerTest : public testing::Test {
 TEST_F(MetadataServerTest, ServesAHostTasksCredentialsOnV2AndV1) {
   server_->PutTask(Task());
   server_->PutCredentials(kTaskArn, Creds());
-  auto v2 = Get("/v2/credentials/creds-1");
-  EXPECT_EQ(v2.status, 200);
-  EXPECT_EQ(v2.body, kCredsBody);
-  EXPECT_EQ(v2.HeaderOr("content-type"), "application/json");
-  auto v1 = Get("/v1/credentials?id=creds-1");
-  EXPECT_EQ(v1.status, 200);
-  EXPECT_EQ(v1.body, kCredsBody);
+  Expect("/v2/credentials/creds-1", 200, kCredsBody);
+  EXPECT_EQ(Get("/v2/credentials/creds-1").HeaderOr("content-type"), "application/json");
+  Expect("/v1/credentials?id=creds-1", 200, kCredsBody);
 }
 
 TEST_F(MetadataServerTest, MissingIdIsNoIdInRequest) {
-  for (const char* path : {"/v2/credentials", "/v2/credentials/"}) {
-    auto res = Get(path);
-    EXPECT_EQ(res.status, 400) << path;
-    EXPECT_EQ(
-        res.body,
-        R"({"code":"NoIdInRequest","message":"CredentialsV2Request: No Credential ID in the request"})")
-        << path;
-  }
-  for (const char* path : {"/v1/credentials", "/v1/credentials?id="}) {
-    auto res = Get(path);
-    EXPECT_EQ(res.status, 400) << path;
-    EXPECT_EQ(
-        res.body,
-        R"({"code":"NoIdInRequest","message":"CredentialsV1Request: No Credential ID in the request"})")
-        << path;
-  }
+  constexpr char kNoId[] =
+      R"({"code":"NoIdInRequest","message":"CredentialsV%cRequest: No Credential ID in the request"})";
+  std::string v2 = kNoId, v1 = kNoId;
+  v2.replace(v2.find("%c"), 2, "2");
+  v1.replace(v1.find("%c"), 2, "1");
+  for (const char* path : {"/v2/credentials", "/v2/credentials/"}) Expect(path, 400, v2);
+  for (const char* path : {"/v1/credentials", "/v1/credentials?id="}) Expect(path, 400, v1);
 }
 
 constexpr char kV2NotFound[] =
@@ -133,12 +127,8 @@ constexpr char kV1NotFound[] =
 TEST_F(MetadataServerTest, UnknownIdIsInvalidIdInRequest) {
   server_->PutTask(Task());
   server_->PutCredentials(kTaskArn, Creds());
-  auto v2 = Get("/v2/credentials/other");
-  EXPECT_EQ(v2.status, 400);
-  EXPECT_EQ(v2.body, kV2NotFound);
-  auto v1 = Get("/v1/credentials?id=other");
-  EXPECT_EQ(v1.status, 400);
-  EXPECT_EQ(v1.body, kV1NotFound);
+  Expect("/v2/credentials/other", 400, kV2NotFound);
+  Expect("/v1/credentials?id=other", 400, kV1NotFound);
 }
 
 TEST_F(MetadataServerTest, NeverServesExecutionRoleCredentials) {
@@ -146,9 +136,7 @@ TEST_F(MetadataServerTest, NeverServesExecutionRoleCredentials) {
   spec::RoleCredentials exec = Creds("exec-1");
   exec.role_type = "TaskExecution";
   server_->PutCredentials(kTaskArn, exec);
-  auto res = Get("/v2/credentials/exec-1");
-  EXPECT_EQ(res.status, 400);
-  EXPECT_EQ(res.body, kV2NotFound);
+  Expect("/v2/credentials/exec-1", 400, kV2NotFound);
 }
 
 TEST_F(MetadataServerTest, CredentialsNeedTheirTaskPut) {
@@ -176,16 +164,10 @@ constexpr char kTaskNotFound[] =
 TEST_F(MetadataServerTest, ATaskWithItsOwnAddressIsRefusedToOtherAddresses) {
   server_->PutTask(Task(kTaskArn, "10.9.9.9"));
   server_->PutCredentials(kTaskArn, Creds());
-  auto creds = Get("/v2/credentials/creds-1");
-  EXPECT_EQ(creds.status, 400);
-  EXPECT_EQ(creds.body, kV2NotFound);
+  Expect("/v2/credentials/creds-1", 400, kV2NotFound);
   EXPECT_EQ(Get("/v1/credentials?id=creds-1").body, kV1NotFound);
-  auto container = Get("/v4/ep-cdef");
-  EXPECT_EQ(container.status, 404);
-  EXPECT_EQ(container.body, kContainerNotFound);
-  auto task = Get("/v4/ep-cdef/task");
-  EXPECT_EQ(task.status, 404);
-  EXPECT_EQ(task.body, kTaskNotFound);
+  Expect("/v4/ep-cdef", 404, kContainerNotFound);
+  Expect("/v4/ep-cdef/task", 404, kTaskNotFound);
 }
 
 TEST_F(MetadataServerTest, ATaskIsServedToItsOwnAddressAndHostTasksAreNot) {
@@ -255,9 +237,7 @@ TEST_F(MetadataServerTest, V4TaskDocument) {
       R"("Limits":{"CPU":0.25,"Memory":512},"PullStartedAt":"2027-01-15T08:00:00.12Z",)"
       R"("PullStoppedAt":"2027-01-15T08:00:01Z","AvailabilityZone":"us-east-1a",)"
       R"("LaunchType":"EC2"})";
-  auto task = Get("/v4/ep-cdef/task");
-  EXPECT_EQ(task.status, 200);
-  EXPECT_EQ(task.body, expected);
+  Expect("/v4/ep-cdef/task", 200, expected);
   EXPECT_EQ(Get("/v4/ep-cdef/taskWithTags").body, expected);
 }
 
