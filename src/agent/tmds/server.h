@@ -9,11 +9,20 @@
 //   GET /v1/credentials?id=<id>           the same
 //   GET /v4/<endpoint id>                 the container's metadata document
 //   GET /v4/<endpoint id>/task            the task's (Containers[] with every container)
-//   (v4 unknown id: 404)
+//   GET /v4/<endpoint id>/taskWithTags    the same (berth has no tags to add)
+//   (v4 unknown id: 404, the body a JSON string as the agent's: "V4 container metadata
+//   handler: ..." / "V4 task metadata handler: ..."; documents.h has the documents' keys)
+// Only GET (else 405); other paths 404. Each source address may make 40 requests a second
+// with bursts of 60 (ECS_TASK_METADATA_RPS_LIMIT's default); past that 429.
 //
-// Only task role credentials are ever put here (never the execution role's). A task with its
-// own address (bridge, awsvpc) is answered only when the request comes from that address, so a
-// task cannot read another task's credentials or metadata even knowing their ids.
+// Only task role credentials are ever put here (never the execution role's: PutCredentials
+// ignores role_type "TaskExecution"). A task with its own address (bridge, awsvpc) is answered
+// only when the request comes from that address, so a task cannot read another task's
+// credentials or metadata even knowing their ids; a task without one (host network) is
+// answered for any local address except another task's own. A refused request is answered as
+// an unknown id (400 InvalidIdInRequest, 404). Credentials are served only while their task's
+// metadata is put (PutTask), since its address decides who may read them. Credential values
+// are never logged (ids, ARNs and peer addresses only).
 #pragma once
 
 #include <cstdint>
@@ -74,7 +83,8 @@ class MetadataServer {
 
   // Adds or replaces a task's metadata (the engine calls it on every state change).
   virtual void PutTask(const TaskMetadata& task) = 0;
-  // The task role's credentials of a task (replacing earlier ones: refresh).
+  // The task role's credentials of a task (replacing earlier ones: refresh). Credentials
+  // with role_type "TaskExecution" or no credentials_id are ignored (logged, not served).
   virtual void PutCredentials(const std::string& task_arn, const spec::RoleCredentials& creds) = 0;
   // Forgets the task and its credentials.
   virtual void RemoveTask(const std::string& task_arn) = 0;
