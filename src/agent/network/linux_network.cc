@@ -78,6 +78,12 @@ class LinuxNetwork : public Network {
 
   Result<std::map<std::string, TaskNetwork>> Recover(const std::set<std::string>& keep) override {
     std::lock_guard lock(mu_);
+    // Rewrites the bridge's rules: the metadata address may have changed with the restart.
+    if (LinkExists(options_.bridge)) {
+      Status ensured = EnsureBridge(options_);
+      bridge_ready_ = ensured.has_value();
+      Warn(ensured, options_.bridge);
+    }
     std::map<std::string, TaskNetwork> kept;
     std::set<std::string> kept_veths;
     for (const auto& record : BERTH_TRY(records_.List())) {

@@ -39,6 +39,23 @@ namespace {
 
 using spec::NetworkBinding;
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks (set in *port); invalid on
+// failure.
+Fd LoopbackListener(int* port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd.get(), 4) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return Fd();
+  }
+  *port = ntohs(address.sin_port);
+  return fd;
+}
+
 // --- Addresses ---
 
 TEST(SubnetTest, ParsesCidrAndNamesGatewayAndBroadcast) {
@@ -153,15 +170,9 @@ TEST(PortsTest, BadMappingsFail) {
 }
 
 TEST(PortsTest, BoundOnHostSeesAListener) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(fd.get(), 1), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
+  int port = 0;
+  Fd fd = LoopbackListener(&port);
+  ASSERT_TRUE(fd.valid());
   EXPECT_TRUE(BoundOnHost("tcp", port));
   fd.Reset();
   EXPECT_FALSE(BoundOnHost("tcp", port));
@@ -345,15 +356,9 @@ TEST(NetworkTest, FixedHostPortReservedOrBoundOnTheHostIsInUse) {
   EXPECT_EQ(reserved.error().code, "HostPortInUse");
   EXPECT_EQ(reserved.error().message, "host port 2375/tcp is already in use");
 
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(listener.get(), 1), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
+  int port = 0;
+  Fd listener = LoopbackListener(&port);
+  ASSERT_TRUE(listener.valid());
   auto bound = network->Setup({kTaskA, "bridge", {{80, port, "tcp"}}});
   ASSERT_FALSE(bound);
   EXPECT_EQ(bound.error().code, "HostPortInUse");
@@ -371,13 +376,9 @@ std::string Output(const std::vector<std::string>& argv) {
 
 // A free TCP port of the host (bound to port 0 then released).
 int FreePort() {
-  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
+  int port = 0;
+  LoopbackListener(&port);
+  return port;
 }
 
 sockaddr_in Address(const std::string& ip, int port) {
@@ -646,7 +647,9 @@ TEST_F(RealNetworkTest, RecoverKeepsKeptTasksAndRemovesTheRest) {
   std::string orphan = "berth-" + options_.bridge + "-" + kTaskC;
   ASSERT_TRUE(RunChecked({"ip", "netns", "add", orphan}));
 
-  auto second = NewLinuxNetwork(options_);  // as after a restart
+  NetworkOptions restarted = options_;  // as after a restart, with a new metadata listener
+  restarted.metadata_address = "127.0.0.1:2222";
+  auto second = NewLinuxNetwork(restarted);
   auto recovered = second->Recover({kTaskA, kTaskC});
   ASSERT_TRUE(recovered) << recovered.error().message;
   ASSERT_EQ(recovered->size(), 1u);
@@ -656,6 +659,9 @@ TEST_F(RealNetworkTest, RecoverKeepsKeptTasksAndRemovesTheRest) {
   EXPECT_EQ(network.bindings, kept->bindings);
   ExpectGone(kTaskB);
   EXPECT_FALSE(NetnsExists(orphan));
+  EXPECT_NE(Output({"iptables", "-w", "-t", "nat", "-S", "BERTH-" + options_.bridge + "-PRE"})
+                .find("--to-destination 127.0.0.1:2222"),
+            std::string::npos);
   // The kept task still works.
   NetnsServer server(network.netns_path, "tcp", 8080, 1);
   ASSERT_TRUE(server.ready());
@@ -663,13 +669,10 @@ TEST_F(RealNetworkTest, RecoverKeepsKeptTasksAndRemovesTheRest) {
 }
 
 TEST_F(RealNetworkTest, MetadataAddressIsReachedFromTheTaskWithItsOwnSource) {
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address = Address("127.0.0.1", 0);
-  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(listener.get(), 4), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  options_.metadata_address = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  int metadata_port = 0;
+  Fd listener = LoopbackListener(&metadata_port);
+  ASSERT_TRUE(listener.valid());
+  options_.metadata_address = "127.0.0.1:" + std::to_string(metadata_port);
   auto network = NewLinuxNetwork(options_);
   auto task = network->Setup({kTaskA, "awsvpc", {}});
   ASSERT_TRUE(task) << task.error().message;
@@ -687,7 +690,7 @@ TEST_F(RealNetworkTest, MetadataAddressIsReachedFromTheTaskWithItsOwnSource) {
   }
   ASSERT_TRUE(WaitReadable(listener.get(), 5000));
   sockaddr_in peer{};
-  length = sizeof peer;
+  socklen_t length = sizeof peer;
   Fd connection(::accept(listener.get(), reinterpret_cast<sockaddr*>(&peer), &length));
   ASSERT_TRUE(connection.valid());
   char ip[INET_ADDRSTRLEN] = {};
