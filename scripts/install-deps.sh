@@ -15,6 +15,7 @@ PKGS=(
   wrk nginx-light curl procps
   # real peers for the pull and run paths
   docker-registry skopeo umoci busybox-static runc apache2-utils openssl
+  iproute2 iptables  # task networks (agent/network): namespaces, veths, bridge, NAT
 )
 
 missing=()

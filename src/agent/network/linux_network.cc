@@ -1,0 +1,219 @@
+// NewLinuxNetwork: task networks made with ip and iptables (network.h), recorded in the state
+// directory (record.h) before they are made, so a crash at any point leaves a record that
+// Teardown and Recover can finish.
+#include <algorithm>
+#include <mutex>
+
+#include "agent/network/command.h"
+#include "agent/network/host.h"
+#include "agent/network/network.h"
+#include "agent/network/ports.h"
+#include "agent/network/record.h"
+#include "agent/network/subnet.h"
+#include "common/log.h"
+
+namespace berth::agent::network {
+namespace {
+
+constexpr std::string_view kVethPrefix = "bv";
+
+bool IsTaskId(std::string_view id) {
+  return id.size() >= 12 && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string NetnsPrefix(const std::string& bridge) { return "berth-" + bridge + "-"; }
+
+class LinuxNetwork : public Network {
+ public:
+  explicit LinuxNetwork(const NetworkOptions& options)
+      : options_(options), records_(options.state_dir), cursor_(options.ephemeral_low) {}
+
+  Result<TaskNetwork> Setup(const TaskNetworkRequest& request) override {
+    if (request.mode == "host") return TaskNetwork{"host", "", "", "", {}};
+    if (request.mode != "none" && request.mode != "bridge" && request.mode != "awsvpc") {
+      return Fail("NetworkSetupError", "unknown network mode '" + request.mode + "'", 500);
+    }
+    if (!IsTaskId(request.task_id)) {
+      return Fail("NetworkSetupError", "task id '" + request.task_id + "' is not hex", 500);
+    }
+    std::lock_guard lock(mu_);
+    auto existing = BERTH_TRY(records_.Read(request.task_id));
+    if (existing) {
+      if (Alive(*existing)) return NetworkOf(*existing);
+      BERTH_CHECK(Destroy(*existing));
+    }
+    TaskRecord record = BERTH_TRY(Plan(request));
+    // Never take over (nor, undoing, remove) what berth did not make for this task.
+    for (const auto& [name, exists] : {std::pair{record.netns, NetnsExists(record.netns)},
+                                       std::pair{record.veth, LinkExists(record.veth)}}) {
+      if (!name.empty() && exists) {
+        return Fail("NetworkSetupError", name + " already exists", 500);
+      }
+    }
+    if (record.mode != "none" && !bridge_ready_) {
+      BERTH_CHECK(EnsureBridge(options_));
+      bridge_ready_ = true;
+    }
+    BERTH_CHECK(records_.Write(record));
+    Status made = Make(record);
+    if (!made) {
+      if (auto undone = Destroy(record); !undone) {
+        log::Warn("network setup not undone",
+                  {{"task", record.task_id}, {"error", undone.error().message}});
+      }
+      return Fail(made.error());
+    }
+    return NetworkOf(record);
+  }
+
+  Status Teardown(const std::string& task_id) override {
+    if (!IsTaskId(task_id)) return {};  // Setup made nothing for it
+    std::lock_guard lock(mu_);
+    auto record = BERTH_TRY(records_.Read(task_id));
+    if (!record) return {};
+    return Destroy(*record);
+  }
+
+  Result<std::map<std::string, TaskNetwork>> Recover(const std::set<std::string>& keep) override {
+    std::lock_guard lock(mu_);
+    // Rewrites the bridge's rules: the metadata address may have changed with the restart.
+    if (LinkExists(options_.bridge)) {
+      Status ensured = EnsureBridge(options_);
+      bridge_ready_ = ensured.has_value();
+      Warn(ensured, options_.bridge);
+    }
+    std::map<std::string, TaskNetwork> kept;
+    std::set<std::string> kept_veths;
+    for (const auto& record : BERTH_TRY(records_.List())) {
+      if (keep.contains(record.task_id) && Alive(record)) {
+        kept.emplace(record.task_id, NetworkOf(record));
+        kept_veths.insert(record.veth);
+        continue;
+      }
+      Warn(Destroy(record), record.task_id);
+    }
+    // What berth's naming says was made for this bridge but no record names (a record lost).
+    std::string prefix = NetnsPrefix(options_.bridge);
+    for (const auto& name : ListNetns()) {
+      if (!name.starts_with(prefix)) continue;
+      std::string task_id = name.substr(prefix.size());
+      if (IsTaskId(task_id) && !kept.contains(task_id)) Warn(DeleteNetns(name), task_id);
+    }
+    for (const auto& name : BridgePorts(options_.bridge)) {
+      if (name.starts_with(kVethPrefix) && !kept_veths.contains(name)) Warn(DeleteLink(name), name);
+    }
+    for (const auto& chain : BridgeChains(options_.bridge)) {
+      if (!chain.holds_tasks) continue;
+      for (const auto& line : ChainRuleLines(chain.table, chain.name)) {
+        Rule rule;
+        std::string task_id;
+        if (ParseRuleLine(chain.table, line, &rule, &task_id) && !task_id.empty() &&
+            !kept.contains(task_id)) {
+          Warn(DeleteRule(rule), task_id);
+        }
+      }
+    }
+    return kept;
+  }
+
+ private:
+  static void Warn(const Status& status, const std::string& what) {
+    if (!status) {
+      log::Warn("network recovery left something",
+                {{"of", what}, {"error", status.error().message}});
+    }
+  }
+
+  // Names, address and host ports for a new task network, from what the records hold.
+  Result<TaskRecord> Plan(const TaskNetworkRequest& request) {
+    TaskRecord record;
+    record.task_id = request.task_id;
+    record.mode = request.mode;
+    record.netns = NetnsPrefix(options_.bridge) + request.task_id;
+    if (request.mode == "none") return record;
+    if (options_.bridge.empty() || options_.bridge.size() > 15) {
+      return Fail("NetworkSetupError",
+                  "bridge name '" + options_.bridge + "' must have 1 to 15 characters", 500);
+    }
+    Subnet subnet = BERTH_TRY(ParseSubnet(options_.subnet));
+    auto records = BERTH_TRY(records_.List());
+    std::set<uint32_t> used;
+    PortPolicy policy{
+        options_.ephemeral_low, options_.ephemeral_high, options_.reserved_ports, {}, BoundOnHost};
+    for (const auto& other : records) {
+      if (other.bridge == options_.bridge) {
+        if (auto address = ParseIpv4(other.ipv4)) used.insert(*address);
+      }
+      for (const auto& binding : other.bindings) {
+        policy.held.insert({binding.protocol, binding.host_port});
+      }
+    }
+    uint32_t address = BERTH_TRY(AllocateAddress(subnet, used));
+    record.bridge = options_.bridge;
+    record.veth = std::string(kVethPrefix) + request.task_id.substr(0, 12);
+    record.ipv4 = FormatIpv4(address);
+    record.gateway = FormatIpv4(subnet.Gateway());
+    if (request.mode == "bridge") {
+      record.bindings = BERTH_TRY(AllocatePorts(request.ports, policy, &cursor_));
+      record.rules = PortRules(record.bridge, record.task_id, record.ipv4, record.bindings);
+    }
+    return record;
+  }
+
+  Status Make(const TaskRecord& record) {
+    const std::string& ns = record.netns;
+    BERTH_TRY(RunChecked({"ip", "netns", "add", ns}));
+    if (record.mode == "none") {
+      BERTH_TRY(RunChecked({"ip", "-n", ns, "link", "set", "lo", "up"}));
+      return {};
+    }
+    // The peer is made inside the namespace: no half-moved pair is ever left on the host.
+    BERTH_TRY(RunChecked(
+        {"ip", "link", "add", record.veth, "type", "veth", "peer", "name", "eth0", "netns", ns}));
+    BERTH_TRY(RunChecked({"ip", "link", "set", record.veth, "master", record.bridge}));
+    BERTH_TRY(RunChecked({"ip", "link", "set", record.veth, "up"}));
+    Subnet subnet = BERTH_TRY(ParseSubnet(options_.subnet));
+    BERTH_TRY(RunChecked({"ip", "-n", ns, "addr", "add",
+                          record.ipv4 + "/" + std::to_string(subnet.prefix), "dev", "eth0"}));
+    BERTH_TRY(RunChecked({"ip", "-n", ns, "link", "set", "eth0", "up"}));
+    BERTH_TRY(RunChecked({"ip", "-n", ns, "link", "set", "lo", "up"}));
+    BERTH_TRY(RunChecked({"ip", "-n", ns, "route", "add", "default", "via", record.gateway}));
+    for (const auto& rule : record.rules) BERTH_CHECK(AppendRule(rule));
+    return {};
+  }
+
+  // Removes what `record` names, then the record; the record stays when something could not be
+  // removed, so a later Teardown or Recover tries again.
+  Status Destroy(const TaskRecord& record) {
+    Status first = {};
+    auto note = [&first](Status status) {
+      if (!status && first) first = Fail("NetworkTeardownError", status.error().message, 500);
+    };
+    for (const auto& rule : record.rules) note(DeleteRule(rule));
+    // The veth first: a namespace a process still holds outlives its name, and its veth with it.
+    if (!record.veth.empty()) note(DeleteLink(record.veth));
+    note(DeleteNetns(record.netns));
+    if (first) note(records_.Remove(record.task_id));
+    return first;
+  }
+
+  bool Alive(const TaskRecord& record) const {
+    return NetnsExists(record.netns) && (record.veth.empty() || LinkExists(record.veth));
+  }
+
+  const NetworkOptions options_;
+  std::mutex mu_;
+  RecordStore records_;
+  bool bridge_ready_ = false;
+  int cursor_;  // where the next ephemeral host port is looked for
+};
+
+}  // namespace
+
+std::unique_ptr<Network> NewLinuxNetwork(const NetworkOptions& options) {
+  return std::make_unique<LinuxNetwork>(options);
+}
+
+}  // namespace berth::agent::network
