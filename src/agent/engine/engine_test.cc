@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -452,6 +454,41 @@ TEST_F(ReauthorizationTest, SameCredentialsAreAcceptedFromMemory) {
   engine.Apply(SecretTask(bad_, "good"));  // another task, the same credentials
   ASSERT_TRUE(WaitForChange(Arn(bad_), "RUNNING"));
   EXPECT_EQ(registry_->Count("/manifests/"), manifests);  // neither pulled nor checked again
+}
+
+TEST_F(EngineTest, TasksPullingTheSameImageAtOnceShareOnePull) {
+  // The first pull is held inside the fetch until the other tasks wait for the image.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+  options_.pull.fetch.on_committed = [&](const content::Descriptor&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  };
+  Engine& engine = MakeEngine();
+  const std::vector<std::string> ids = {"a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+                                        "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+                                        "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"};
+  engine.Apply(Task({Container("web")}, ids[0]));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  engine.Apply(Task({Container("web")}, ids[1]));
+  engine.Apply(Task({Container("web")}, ids[2]));
+  // Both have published their task (the step before asking for the image).
+  ASSERT_TRUE(WaitFor([&] { return metadata_.task(Arn(ids[1])) && metadata_.task(Arn(ids[2])); }));
+  std::this_thread::sleep_for(100ms);  // let them reach the image's lock
+  {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  for (const auto& id : ids) ASSERT_TRUE(WaitForChange(Arn(id), "RUNNING")) << id;
+  EXPECT_EQ(registry_->Count("/manifests/v1"), 1);
+  EXPECT_EQ(registry_->Count("/blobs/"), 2);  // config and layer, once
 }
 
 TEST_F(EngineTest, RecoverAdoptsRunningContainersAndReportsThoseThatStopped) {
