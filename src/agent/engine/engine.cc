@@ -82,6 +82,22 @@ struct Engine::Impl {
   EngineContext context;
   mutable std::mutex mu;
   std::map<std::string, std::unique_ptr<TaskRunner>> tasks;  // by ARN
+  // ARNs of tasks this engine ran to STOPPED (their runners are gone): a late or repeated
+  // payload naming one never starts it again.
+  std::set<std::string> finished;
+
+  // Requires mu. Drops the runners whose task stopped (their threads have ended).
+  void Prune() {
+    for (auto it = tasks.begin(); it != tasks.end();) {
+      if (!it->second->stopped()) {
+        ++it;
+        continue;
+      }
+      it->second->Shutdown();  // joins the finished thread
+      finished.insert(it->first);
+      it = tasks.erase(it);
+    }
+  }
   bool shut_down = false;
 };
 
@@ -159,6 +175,8 @@ Status Engine::Recover() {
 void Engine::Apply(const spec::TaskSpec& task) {
   std::lock_guard lock(impl_->mu);
   if (impl_->shut_down) return;
+  impl_->Prune();
+  if (impl_->finished.contains(task.arn)) return;
   auto it = impl_->tasks.find(task.arn);
   if (it != impl_->tasks.end()) {
     impl_->Credentials(*it->second, task);

@@ -257,6 +257,10 @@ TEST_F(EngineTest, EssentialExitStopsTheTask) {
   EXPECT_TRUE(network_.torn_down().contains(kTaskId));
   EXPECT_TRUE(metadata_.removed(Arn()));
   EXPECT_TRUE(WaitFor([&] { return !fs::exists(dir_.File(std::string("tasks/") + kTaskId + ".json")); }));
+  // A repeated payload naming the stopped task does not start it again.
+  engine.Apply(Task({Container("web"), Container("side", false)}));
+  EXPECT_TRUE(engine.ActiveTaskArns().empty());
+  EXPECT_EQ(runtime_.started().size(), 2u);
 }
 
 TEST_F(EngineTest, NonEssentialExitKeepsTheTaskRunning) {
