@@ -36,11 +36,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "agent/credentials/credential_source.h"
+#include "agent/credentials/secrets_manager_credentials.h"
 #include "agent/image_pull.h"
 #include "agent/network/network.h"
 #include "agent/runtime/runtime.h"
@@ -79,6 +81,19 @@ struct EngineOptions {
   // Task namespaces reach it here (network/ DNATs 169.254.170.2:80 to metadata_address).
   std::string metadata_task_address = "169.254.170.2";
   bool fargate = false;  // enforce task cpu/memory as limits; refuse non-FARGATE tasks
+
+  // Reads one asm secret (repositoryCredentials) as the execution role. Empty (the default):
+  // credentials::SecretsManagerCredentials::Fetch. Tests inject a fake so they need no server.
+  using AsmFetch = std::function<Result<std::unique_ptr<credentials::CredentialSource>>(
+      const credentials::SecretsManagerOptions& options, TimePoint now)>;
+  AsmFetch fetch_asm;
+  // How long the registry's acceptance of a set of credentials for a cached image (by digest)
+  // is remembered before the next task presenting them is checked again.
+  std::chrono::seconds reauthorization_ttl{300};
+  // State changes: attempts per change (then it is dropped and logged; a STOPPED change is
+  // sent again after a restart) and the first backoff, doubling up to 30 s.
+  int report_attempts = 8;
+  std::chrono::milliseconds report_backoff{500};
 };
 
 class Engine {

@@ -1,0 +1,572 @@
+#include "agent/engine/engine.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "agent/credentials/static_credentials.h"
+#include "agent/engine/fake_metadata.h"
+#include "agent/engine/fake_network.h"
+#include "agent/engine/fake_reporter.h"
+#include "agent/engine/fake_runtime.h"
+#include "agent/engine/task_runner.h"
+#include "agent/registry/fake_registry.h"
+#include "agent/unpack/test_layer.h"
+#include "testing/temp_dir.h"
+
+namespace berth::agent::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using registry::testing::FakeRegistry;
+using testing::FakeMetadata;
+using testing::FakeNetwork;
+using testing::FakeRuntime;
+using testing::RecordingReporter;
+
+constexpr char kTaskId[] = "0123456789abcdef0123456789abcdef";
+constexpr char kCluster[] = "arn:aws:ecs:us-west-2:123456789012:cluster/default";
+
+// Bounded polling: true once `condition` holds, false after `limit`.
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+spec::RoleCredentials Role(const std::string& id, const std::string& type) {
+  return {id, "arn:aws:iam::123456789012:role/" + type, "AKIA" + id, "SECRET-" + id,
+          "TOKEN-" + id, "2030-01-01T00:00:00Z", type};
+}
+
+// Serves a secret's registry credentials: "good" the registry's, anything else wrong ones.
+class FakeAsm {
+ public:
+  Result<std::unique_ptr<credentials::CredentialSource>> operator()(
+      const credentials::SecretsManagerOptions& options, TimePoint) {
+    seen.push_back(options);
+    if (options.secret_id == "denied") {
+      return Fail("ResourceInitializationError",
+                  "unable to pull secrets or registry auth: asm fetching secret from the service "
+                  "for denied: AccessDeniedException: not allowed");
+    }
+    std::string password = options.secret_id == "good" ? "pa55:word" : "wrong-password";
+    return std::unique_ptr<credentials::CredentialSource>(
+        new credentials::StaticCredentials({"alice", password, ""}));
+  }
+  std::vector<credentials::SecretsManagerOptions> seen;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartRegistry(FakeRegistry::Options{}); }
+
+  void StartRegistry(FakeRegistry::Options registry_options) {
+    registry_ = FakeRegistry::Start(registry_options);
+    image_ = registry_->AddImage(
+        "team/app", "v1",
+        {unpack::testing::LayerBytes({unpack::testing::File("hello", "hi")},
+                                     unpack::testing::Format::kGzip)});
+    options_.data_dir = dir_.path().string();
+    options_.endpoint = "http://127.0.0.1:1";
+    options_.region = "us-west-2";
+    options_.pull.transport.insecure_hosts = {registry_->host()};
+    options_.pull.retry = registry::RetryPolicy{2, 1ms, 1ms};
+    options_.pull.fetch.retry = registry::RetryPolicy{2, 1ms, 1ms};
+    options_.default_stop_timeout = 1s;
+    options_.cluster_arn = kCluster;
+    options_.metadata_address = "127.0.0.1:51679";
+    options_.report_backoff = 5ms;
+    options_.fetch_asm = [this](const credentials::SecretsManagerOptions& o, TimePoint now) {
+      return asm_(o, now);
+    };
+  }
+
+  Engine& MakeEngine() {
+    engine_ = std::make_unique<Engine>(options_, runtime_, network_, metadata_, reporter_);
+    return *engine_;
+  }
+
+  std::string Image(const std::string& tag = "v1") const {
+    return registry_->host() + "/team/app:" + tag;
+  }
+
+  spec::ContainerSpec Container(const std::string& name, bool essential = true) const {
+    spec::ContainerSpec c;
+    c.name = name;
+    c.image = Image();
+    c.essential = essential;
+    c.memory_mib = 64;
+    return c;
+  }
+
+  static std::string Arn(const std::string& id = kTaskId) {
+    return "arn:aws:ecs:us-west-2:123456789012:task/default/" + id;
+  }
+
+  static spec::TaskSpec Task(std::vector<spec::ContainerSpec> containers,
+                             const std::string& id = kTaskId) {
+    spec::TaskSpec task;
+    task.arn = Arn(id);
+    task.cluster_arn = kCluster;
+    task.family = "web";
+    task.version = "3";
+    task.desired_status = "RUNNING";
+    task.launch_type = "EC2";
+    task.network_mode = "bridge";
+    task.containers = std::move(containers);
+    return task;
+  }
+
+  static std::string Rid(const std::string& name, const std::string& id = kTaskId) {
+    return id + "-" + name;
+  }
+
+  std::optional<spec::TaskStateChange> WaitForChange(const std::string& arn,
+                                                     const std::string& status) {
+    std::optional<spec::TaskStateChange> found;
+    WaitFor([&] { return (found = reporter_.Find(arn, status)).has_value(); });
+    return found;
+  }
+
+  static const spec::ContainerStateChange* Named(const spec::TaskStateChange& change,
+                                                 const std::string& name) {
+    for (const auto& c : change.containers) {
+      if (c.container_name == name) return &c;
+    }
+    return nullptr;
+  }
+
+  // Every byte under <data_dir>/tasks.
+  std::string TaskFiles() const {
+    std::string all;
+    std::error_code ec;
+    for (const auto& entry : fs::recursive_directory_iterator(dir_.File("tasks"), ec)) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      all += text.str();
+    }
+    return all;
+  }
+
+  test_support::TempDir dir_;
+  std::unique_ptr<FakeRegistry> registry_;
+  FakeRegistry::Image image_;
+  EngineOptions options_;
+  FakeAsm asm_;
+  FakeRuntime runtime_;
+  FakeNetwork network_;
+  FakeMetadata metadata_;
+  RecordingReporter reporter_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, RunsATaskAndReportsRunningWithRuntimeIdsDigestsAndBindings) {
+  Engine& engine = MakeEngine();
+  reporter_.RefuseNext(2);  // the report is retried until accepted
+  spec::ContainerSpec web = Container("web");
+  web.port_mappings = {{80, 0, "tcp"}};
+  spec::TaskSpec task = Task({web, Container("side", false)});
+  task.task_role = Role("task-cred", "TaskApplication");
+  task.execution_role = Role("exec-cred", "TaskExecution");
+  engine.Apply(task);
+
+  auto running = WaitForChange(Arn(), "RUNNING");
+  ASSERT_TRUE(running);
+  EXPECT_GE(reporter_.attempts(), 3);
+  EXPECT_EQ(running->cluster, kCluster);
+  EXPECT_TRUE(running->pull_started_at && running->pull_stopped_at);
+  ASSERT_EQ(running->containers.size(), 2u);
+  const auto* w = Named(*running, "web");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->status, "RUNNING");
+  EXPECT_EQ(w->runtime_id, Rid("web"));
+  EXPECT_EQ(w->image_digest, image_.manifest.digest);
+  ASSERT_EQ(w->network_bindings.size(), 1u);
+  EXPECT_EQ(w->network_bindings[0].container_port, 80);
+  EXPECT_EQ(w->network_bindings[0].host_port, 49153);
+  EXPECT_EQ(engine.ActiveTaskArns(), std::vector<std::string>{Arn()});
+
+  // What the runtime was given.
+  auto config = runtime_.config(Rid("web"));
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(fs::exists(config->image_rootfs + "/hello"));
+  EXPECT_EQ(config->image_rootfs,
+            dir_.File("images/sha256/" + image_.manifest.digest.substr(7) + "/rootfs"));
+  EXPECT_EQ(config->memory_limit_bytes, 64 << 20);
+  EXPECT_EQ(config->netns_path, "/run/netns/berth-" + std::string(kTaskId));
+  EXPECT_EQ(config->hostname, "0123456789ab");
+  EXPECT_EQ(config->environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"],
+            "/v2/credentials/task-cred");
+  EXPECT_EQ(config->environment["AWS_DEFAULT_REGION"], "us-west-2");
+  EXPECT_TRUE(config->environment["ECS_CONTAINER_METADATA_URI_V4"].starts_with(
+      "http://169.254.170.2/v4/"));
+  EXPECT_EQ(config->annotations["com.amazonaws.ecs.container-name"], "web");
+  ASSERT_EQ(config->mounts.size(), 2u);
+  std::ifstream hosts(config->mounts[0].source);
+  std::stringstream hosts_text;
+  hosts_text << hosts.rdbuf();
+  EXPECT_NE(hosts_text.str().find("10.213.0.2\t0123456789ab"), std::string::npos);
+
+  // The metadata endpoint: the task, and only the task role's credentials.
+  auto meta = metadata_.task(Arn());
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->known_status, "RUNNING");
+  EXPECT_EQ(meta->ipv4, "10.213.0.2");
+  ASSERT_EQ(meta->containers.size(), 2u);
+  EXPECT_EQ(config->environment["ECS_CONTAINER_METADATA_URI_V4"],
+            "http://169.254.170.2/v4/" + meta->containers[0].endpoint_id);
+  auto creds = metadata_.credentials(Arn());
+  ASSERT_TRUE(creds);
+  EXPECT_EQ(creds->credentials_id, "task-cred");
+}
+
+TEST_F(EngineTest, EssentialExitStopsTheTask) {
+  Engine& engine = MakeEngine();
+  engine.Apply(Task({Container("web"), Container("side", false)}));
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  runtime_.Exit(Rid("web"), 3);
+
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, "Essential container in task exited");
+  EXPECT_TRUE(stopped->execution_stopped_at);
+  const auto* web = Named(*stopped, "web");
+  const auto* side = Named(*stopped, "side");
+  ASSERT_TRUE(web && side);
+  EXPECT_EQ(web->status, "STOPPED");
+  EXPECT_EQ(web->exit_code, 3);
+  EXPECT_EQ(side->exit_code, 128 + SIGTERM);
+  EXPECT_TRUE(WaitFor([&] { return engine.ActiveTaskArns().empty(); }));
+  EXPECT_EQ(runtime_.removed(), (std::set<std::string>{Rid("web"), Rid("side")}));
+  EXPECT_TRUE(network_.torn_down().contains(kTaskId));
+  EXPECT_TRUE(metadata_.removed(Arn()));
+  EXPECT_TRUE(WaitFor([&] { return !fs::exists(dir_.File(std::string("tasks/") + kTaskId + ".json")); }));
+  // A repeated payload naming the stopped task does not start it again.
+  engine.Apply(Task({Container("web"), Container("side", false)}));
+  EXPECT_TRUE(engine.ActiveTaskArns().empty());
+  EXPECT_EQ(runtime_.started().size(), 2u);
+}
+
+TEST_F(EngineTest, NonEssentialExitKeepsTheTaskRunning) {
+  Engine& engine = MakeEngine();
+  engine.Apply(Task({Container("web"), Container("side", false)}));
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  runtime_.Exit(Rid("side"), 0);
+  // A RUNNING change that carries the stopped container.
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& change : reporter_.changes()) {
+      const auto* side = Named(change, "side");
+      if (change.status == "RUNNING" && side && side->status == "STOPPED") {
+        return side->exit_code == 0;
+      }
+    }
+    return false;
+  }));
+  EXPECT_FALSE(reporter_.Find(Arn(), "STOPPED"));
+  EXPECT_EQ(engine.ActiveTaskArns(), std::vector<std::string>{Arn()});
+  EXPECT_TRUE(runtime_.Status(Rid("web")).has_value());
+}
+
+TEST_F(EngineTest, AcsStopSendsSigtermThenSigkillAfterTheStopTimeout) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.stop_timeout_seconds = 1;
+  spec::TaskSpec task = Task({web});
+  engine.Apply(task);
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  runtime_.IgnoreTerm(true);
+  task.desired_status = "STOPPED";
+  task.containers.clear();
+  engine.Apply(task);
+
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, "");  // the server has the user's reason
+  ASSERT_EQ(stopped->containers.size(), 1u);
+  EXPECT_EQ(stopped->containers[0].exit_code, 128 + SIGKILL);
+  auto signals = runtime_.signals();
+  ASSERT_GE(signals.size(), 2u);
+  EXPECT_EQ(signals[0], std::make_pair(Rid("web"), int(SIGTERM)));
+  EXPECT_EQ(signals[1], std::make_pair(Rid("web"), int(SIGKILL)));
+}
+
+TEST_F(EngineTest, DependsOnStartAndSuccessOrderTheStarts) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec init = Container("init", false);
+  spec::ContainerSpec db = Container("db", false);
+  spec::ContainerSpec app = Container("app");
+  app.depends_on = {{"init", "SUCCESS"}, {"db", "START"}};
+  engine.Apply(Task({app, db, init}));
+  // RUNNING once everything not waiting for init's exit runs.
+  auto running = WaitForChange(Arn(), "RUNNING");
+  ASSERT_TRUE(running);
+  EXPECT_EQ(Named(*running, "app"), nullptr);
+  EXPECT_EQ(runtime_.started(), (std::vector<std::string>{Rid("db"), Rid("init")}));
+  runtime_.Exit(Rid("init"), 0);
+  ASSERT_TRUE(WaitFor([&] { return runtime_.started().size() == 3; }));
+  EXPECT_EQ(runtime_.started()[2], Rid("app"));
+  EXPECT_FALSE(reporter_.Find(Arn(), "STOPPED"));
+}
+
+TEST_F(EngineTest, FailedSuccessDependencyStopsTheTask) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec init = Container("init", false);
+  spec::ContainerSpec app = Container("app");
+  app.depends_on = {{"init", "SUCCESS"}};
+  engine.Apply(Task({init, app}));
+  ASSERT_TRUE(WaitFor([&] { return runtime_.started().size() == 1; }));
+  runtime_.Exit(Rid("init"), 2);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason,
+            "dependency graph: failed to resolve the container ordering dependency [init] for "
+            "target [app] as dependency did not exit successfully.");
+  EXPECT_EQ(runtime_.started().size(), 1u);
+  const auto* app_change = Named(*stopped, "app");
+  ASSERT_NE(app_change, nullptr);
+  EXPECT_FALSE(app_change->exit_code);
+  EXPECT_EQ(app_change->runtime_id, "");
+}
+
+TEST_F(EngineTest, AsmFailureStopsTheTaskWithTheSourcesWords) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.asm_credentials_parameter = "denied";
+  web.asm_region = "eu-central-1";
+  spec::TaskSpec task = Task({web});
+  task.execution_role = Role("exec-cred", "TaskExecution");
+  engine.Apply(task);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  std::string reason =
+      "ResourceInitializationError: unable to pull secrets or registry auth: asm fetching secret "
+      "from the service for denied: AccessDeniedException: not allowed";
+  EXPECT_EQ(stopped->reason, reason);
+  ASSERT_EQ(stopped->containers.size(), 1u);
+  EXPECT_EQ(stopped->containers[0].reason, reason);
+  ASSERT_EQ(asm_.seen.size(), 1u);
+  EXPECT_EQ(asm_.seen[0].region, "eu-central-1");
+  EXPECT_EQ(asm_.seen[0].endpoint, "http://127.0.0.1:1");
+  EXPECT_EQ(asm_.seen[0].credentials.access_key_id, "AKIAexec-cred");
+  EXPECT_EQ(asm_.seen[0].credentials.session_token, "TOKEN-exec-cred");
+  EXPECT_TRUE(runtime_.started().empty());
+}
+
+TEST_F(EngineTest, AsmWithoutExecutionRoleCredentials) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.asm_credentials_parameter = "good";
+  engine.Apply(Task({web}));
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason,
+            "ResourceInitializationError: unable to pull secrets or registry auth: asm resource: "
+            "unable to find execution role credentials");
+  EXPECT_EQ(stopped->containers[0].reason, stopped->reason);
+  EXPECT_TRUE(asm_.seen.empty());
+}
+
+TEST_F(EngineTest, PullOfAnUnknownTagStopsTheTask) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.image = Image("nope");
+  engine.Apply(Task({web}));
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_TRUE(stopped->reason.starts_with("CannotPullContainerError: " + Image("nope")))
+      << stopped->reason;
+  EXPECT_NE(stopped->reason.find("MANIFEST_UNKNOWN"), std::string::npos) << stopped->reason;
+  EXPECT_EQ(stopped->containers[0].reason, stopped->reason);
+  EXPECT_TRUE(runtime_.started().empty());
+}
+
+TEST_F(EngineTest, CreateFailureIsTheContainersAndTheTasksReason) {
+  Engine& engine = MakeEngine();
+  runtime_.FailNextStart(Error{"CannotCreateContainerError", "overlay: no space left", 500});
+  engine.Apply(Task({Container("web")}));
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, "CannotCreateContainerError: overlay: no space left");
+  EXPECT_EQ(stopped->containers[0].reason, stopped->reason);
+}
+
+class ReauthorizationTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    StartRegistry({.auth = FakeRegistry::Auth::kBasic});
+    options_.pull_policy = PullPolicy::kDefault;
+  }
+  // A task whose container's registry credentials come from asm secret `secret`.
+  spec::TaskSpec SecretTask(const std::string& id, const std::string& secret) {
+    spec::ContainerSpec web = Container("web");
+    web.asm_credentials_parameter = secret;
+    spec::TaskSpec task = Task({web}, id);
+    task.execution_role = Role("exec-" + id.substr(0, 4), "TaskExecution");
+    return task;
+  }
+  const std::string good_ = "11111111111111111111111111111111";
+  const std::string bad_ = "22222222222222222222222222222222";
+};
+
+TEST_F(ReauthorizationTest, CachedImageRefusedToCredentialsTheRegistryRefuses) {
+  Engine& engine = MakeEngine();
+  engine.Apply(SecretTask(good_, "good"));
+  ASSERT_TRUE(WaitForChange(Arn(good_), "RUNNING"));
+  // The default policy falls back to the cached image when the registry refuses the
+  // password; the re-authorisation does not let the task have it.
+  engine.Apply(SecretTask(bad_, "bad"));
+  auto stopped = WaitForChange(Arn(bad_), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_TRUE(stopped->reason.starts_with("CannotPullContainerError: ")) << stopped->reason;
+  EXPECT_NE(stopped->reason.find("registry accepts the task's credentials"), std::string::npos)
+      << stopped->reason;
+  EXPECT_EQ(runtime_.started(), std::vector<std::string>{Rid("web", good_)});
+  EXPECT_EQ(stopped->reason.find("wrong-password"), std::string::npos);
+}
+
+TEST_F(ReauthorizationTest, TrustCachedImagesLetsTheTaskUseIt) {
+  options_.trust_cached_images = true;
+  Engine& engine = MakeEngine();
+  engine.Apply(SecretTask(good_, "good"));
+  ASSERT_TRUE(WaitForChange(Arn(good_), "RUNNING"));
+  engine.Apply(SecretTask(bad_, "bad"));
+  ASSERT_TRUE(WaitForChange(Arn(bad_), "RUNNING"));
+}
+
+TEST_F(ReauthorizationTest, SameCredentialsAreAcceptedFromMemory) {
+  options_.pull_policy = PullPolicy::kPreferCached;
+  Engine& engine = MakeEngine();
+  engine.Apply(SecretTask(good_, "good"));
+  ASSERT_TRUE(WaitForChange(Arn(good_), "RUNNING"));
+  int manifests = registry_->Count("/manifests/");
+  engine.Apply(SecretTask(bad_, "good"));  // another task, the same credentials
+  ASSERT_TRUE(WaitForChange(Arn(bad_), "RUNNING"));
+  EXPECT_EQ(registry_->Count("/manifests/"), manifests);  // neither pulled nor checked again
+}
+
+TEST_F(EngineTest, TasksPullingTheSameImageAtOnceShareOnePull) {
+  // The first pull is held inside the fetch until the other tasks wait for the image.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+  options_.pull.fetch.on_committed = [&](const content::Descriptor&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  };
+  Engine& engine = MakeEngine();
+  const std::vector<std::string> ids = {"a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+                                        "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+                                        "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"};
+  engine.Apply(Task({Container("web")}, ids[0]));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  engine.Apply(Task({Container("web")}, ids[1]));
+  engine.Apply(Task({Container("web")}, ids[2]));
+  // Both have published their task (the step before asking for the image).
+  ASSERT_TRUE(WaitFor([&] { return metadata_.task(Arn(ids[1])) && metadata_.task(Arn(ids[2])); }));
+  std::this_thread::sleep_for(100ms);  // let them reach the image's lock
+  {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  for (const auto& id : ids) ASSERT_TRUE(WaitForChange(Arn(id), "RUNNING")) << id;
+  EXPECT_EQ(registry_->Count("/manifests/v1"), 1);
+  EXPECT_EQ(registry_->Count("/blobs/"), 2);  // config and layer, once
+}
+
+TEST_F(EngineTest, RecoverAdoptsRunningContainersAndReportsThoseThatStopped) {
+  const std::string a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const std::string b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  {
+    Engine& engine = MakeEngine();
+    engine.Apply(Task({Container("web")}, a));
+    engine.Apply(Task({Container("web")}, b));
+    ASSERT_TRUE(WaitForChange(Arn(a), "RUNNING"));
+    ASSERT_TRUE(WaitForChange(Arn(b), "RUNNING"));
+    engine.Shutdown();
+  }
+  engine_.reset();
+  // While the agent is away: b's container exits; a stray container appears.
+  runtime_.Exit(Rid("web", b), 7);
+  runtime::ContainerStatus stray;
+  stray.id = "stray";
+  stray.state = runtime::State::kRunning;
+  runtime_.Add(stray);
+  ASSERT_EQ(runtime_.started().size(), 2u);
+
+  Engine& engine = MakeEngine();
+  ASSERT_TRUE(engine.Recover().has_value());
+  auto stopped = WaitForChange(Arn(b), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, "Essential container in task exited");
+  EXPECT_EQ(stopped->containers[0].exit_code, 7);
+  EXPECT_EQ(stopped->containers[0].runtime_id, Rid("web", b));
+  EXPECT_TRUE(runtime_.removed().contains("stray"));
+  EXPECT_TRUE(network_.kept().contains(a));
+  EXPECT_TRUE(WaitFor([&] { return engine.ActiveTaskArns() == std::vector<std::string>{Arn(a)}; }));
+  EXPECT_EQ(runtime_.started().size(), 2u);  // adopted, not started again
+  EXPECT_FALSE(reporter_.Find(Arn(a), "STOPPED"));
+
+  // The adopted container is watched.
+  runtime_.Exit(Rid("web", a), 0);
+  auto a_stopped = WaitForChange(Arn(a), "STOPPED");
+  ASSERT_TRUE(a_stopped);
+  EXPECT_EQ(a_stopped->containers[0].exit_code, 0);
+}
+
+TEST_F(EngineTest, TaskRecordsHoldNoCredentialOrSecret) {
+  StartRegistry({.auth = FakeRegistry::Auth::kBasic});
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.asm_credentials_parameter = "good";
+  spec::TaskSpec task = Task({web});
+  task.task_role = Role("task-cred", "TaskApplication");
+  task.execution_role = Role("exec-cred", "TaskExecution");
+  engine.Apply(task);
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  engine.UpdateCredentials(Arn(), Role("task-cred2", "TaskApplication"));
+  std::string files = TaskFiles();
+  ASSERT_NE(files.find(Rid("web")), std::string::npos);  // the record is there
+  for (const std::string secret :
+       {"SECRET-task-cred", "TOKEN-task-cred", "AKIAtask-cred", "SECRET-exec-cred",
+        "TOKEN-exec-cred", "AKIAexec-cred", "pa55:word", "SECRET-task-cred2", "task-cred"}) {
+    EXPECT_EQ(files.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_EQ(metadata_.credentials(Arn())->credentials_id, "task-cred2");
+}
+
+TEST_F(EngineTest, FargateHostRefusesOtherLaunchTypes) {
+  options_.fargate = true;
+  Engine& engine = MakeEngine();
+  engine.Apply(Task({Container("web")}));
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason,
+            "ResourceInitializationError: this container instance runs only FARGATE tasks, not "
+            "EC2");
+  EXPECT_TRUE(runtime_.started().empty());
+}
+
+}  // namespace
+}  // namespace berth::agent::engine

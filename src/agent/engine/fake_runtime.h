@@ -1,0 +1,60 @@
+// Test support: a runtime::Runtime in memory. Containers "run" until the test makes them exit
+// (Exit) or a signal ends them: SIGTERM exits 143 unless IgnoreTerm, SIGKILL exits 137.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/runtime/runtime.h"
+#include "common/clock.h"
+
+namespace berth::agent::engine::testing {
+
+class FakeRuntime final : public runtime::Runtime {
+ public:
+  Result<runtime::ContainerStatus> Start(const runtime::ContainerConfig& config) override;
+  Result<runtime::ContainerStatus> Status(const std::string& id) override;
+  Result<runtime::ContainerStatus> Wait(const std::string& id,
+                                        std::chrono::milliseconds timeout) override;
+  berth::Status Signal(const std::string& id, int signal) override;
+  berth::Status Remove(const std::string& id) override;
+  Result<std::vector<runtime::ContainerStatus>> List() override;
+  std::string LogPath(const std::string& id) const override { return "/dev/null/" + id; }
+
+  // Test controls.
+  void Exit(const std::string& id, int code);
+  void IgnoreTerm(bool ignore);
+  // The next Start fails with `error`.
+  void FailNextStart(Error error);
+  // A container the runtime has without anyone starting it (adoption tests).
+  void Add(runtime::ContainerStatus status);
+
+  // What happened.
+  std::vector<std::string> started() const;  // ids, in start order
+  std::optional<runtime::ContainerConfig> config(const std::string& id) const;
+  std::vector<std::pair<std::string, int>> signals() const;
+  std::set<std::string> removed() const;
+  bool Has(const std::string& id) const;
+
+ private:
+  void ExitLocked(runtime::ContainerStatus& c, int code);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, runtime::ContainerStatus> containers_;
+  std::map<std::string, runtime::ContainerConfig> configs_;
+  std::vector<std::string> started_;
+  std::vector<std::pair<std::string, int>> signals_;
+  std::set<std::string> removed_;
+  std::optional<Error> fail_next_start_;
+  bool ignore_term_ = false;
+  int next_pid_ = 1000;
+};
+
+}  // namespace berth::agent::engine::testing

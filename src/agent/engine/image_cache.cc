@@ -1,0 +1,170 @@
+#include "agent/engine/image_cache.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "agent/credentials/static_credentials.h"
+#include "agent/reference/reference.h"
+#include "agent/registry/authorizer.h"
+#include "agent/registry/errors.h"
+#include "agent/registry/resolver.h"
+#include "agent/registry/transport.h"
+#include "agent/unpack/unpack.h"
+#include "common/log.h"
+#include "crypto/random.h"
+#include "crypto/sha256.h"
+
+namespace berth::agent::engine {
+
+namespace {
+
+// Pull failures in ECS's two words.
+Error AsPullError(Error error) {
+  if (error.code != registry::kCannotPullContainerError &&
+      error.code != registry::kCannotPullContainerAuthError) {
+    error.code = std::string(registry::kCannotPullContainerError);
+  }
+  return error;
+}
+
+// Names a set of credentials without keeping them (memory only, never logged).
+std::string CredentialsKey(const std::optional<credentials::RegistryCredentials>& c) {
+  if (!c) return "anonymous";
+  std::string material = c->username;
+  material += '\0';
+  material += c->password;
+  material += '\0';
+  material += c->identity_token;
+  return crypto::Sha256Hex(material);
+}
+
+}  // namespace
+
+ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock)
+    : options_(std::move(options)), store_(store), clock_(clock) {}
+
+std::shared_ptr<ImageCache::Slot> ImageCache::SlotFor(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto& slot = slots_[key];
+  if (!slot) slot = std::make_shared<Slot>();
+  return slot;
+}
+
+Result<ReadyImage> ImageCache::Get(const std::string& image,
+                                   credentials::CredentialSource* credentials) {
+  auto ref = reference::ParseReference(image);
+  if (!ref) return Fail(AsPullError(ref.error()));
+  std::optional<credentials::RegistryCredentials> presented;
+  if (credentials != nullptr) {
+    auto looked_up = credentials->Lookup(*ref);
+    if (!looked_up) return Fail(AsPullError(looked_up.error()));
+    presented = std::move(*looked_up);
+  }
+  std::string key = CredentialsKey(presented);
+  auto pulled = Pull(image, key, presented);
+  if (!pulled) return Fail(AsPullError(pulled.error()));
+  if (pulled->from_cache) {
+    if (!options_.trust_cached_images) {
+      Status accepted = Reauthorize(*ref, pulled->image.digest, key, presented);
+      if (!accepted) return Fail(AsPullError(accepted.error()));
+    }
+  } else {
+    Remember(key, pulled->image.digest);
+  }
+  auto rootfs = Unpack(ref->ToString(), *pulled);
+  if (!rootfs) return Fail(AsPullError(rootfs.error()));
+  return ReadyImage{pulled->image.digest, pulled->image.manifest.digest, *rootfs,
+                    pulled->image.config_json, pulled->from_cache};
+}
+
+Result<ImagePullResult> ImageCache::Pull(
+    const std::string& image, const std::string& credentials_key,
+    const std::optional<credentials::RegistryCredentials>& presented) {
+  std::shared_ptr<Slot> slot = SlotFor(image);
+  uint64_t seen = slot->pulls.load();
+  std::lock_guard lock(slot->mu);
+  // A pull with the same credentials finished while this one waited: share it.
+  if (slot->pulls.load() != seen && slot->last_key == credentials_key && slot->last &&
+      slot->last->has_value()) {
+    return *slot->last;
+  }
+  std::optional<credentials::StaticCredentials> source;
+  if (presented) source.emplace(*presented);
+  ImagePullOptions pull_options;
+  pull_options.pull = options_.pull;
+  pull_options.policy = options_.policy;
+  pull_options.credentials = source ? &*source : nullptr;
+  Result<ImagePullResult> pulled = PullImage(store_, image, pull_options);
+  if (pulled && !pulled->warning.empty()) {
+    log::Warn("pull used the cached image", {{"image", image}, {"why", pulled->warning}});
+  }
+  slot->last_key = credentials_key;
+  slot->last = pulled;
+  slot->pulls.fetch_add(1);
+  return pulled;
+}
+
+void ImageCache::Remember(const std::string& credentials_key, const std::string& digest) {
+  std::lock_guard lock(mu_);
+  accepted_[credentials_key + '\n' + digest] = clock_.Now();
+}
+
+Status ImageCache::Reauthorize(const reference::Reference& ref, const std::string& digest,
+                               const std::string& credentials_key,
+                               const std::optional<credentials::RegistryCredentials>& presented) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = accepted_.find(credentials_key + '\n' + digest);
+    if (it != accepted_.end() && clock_.Now() - it->second < options_.reauthorization_ttl) {
+      return {};
+    }
+  }
+  reference::Reference pinned = ref;
+  pinned.tag.clear();
+  pinned.digest = digest;
+  registry::Authorizer authorizer(presented, options_.pull.transport, options_.pull.retry,
+                                  clock_);
+  registry::Transport transport(options_.pull.transport);
+  registry::Resolver resolver(transport, authorizer, options_.pull.retry);
+  auto resolved = resolver.Resolve(pinned, options_.pull.platform);
+  if (!resolved) {
+    return Fail(registry::WithContext(
+        resolved.error(),
+        fmt::format("{}: the cached image is used only once the registry accepts the task's "
+                    "credentials for it",
+                    ref.ToString())));
+  }
+  Remember(credentials_key, digest);
+  return {};
+}
+
+Result<std::string> ImageCache::Unpack(const std::string& image, const ImagePullResult& pulled) {
+  const std::string& manifest = pulled.image.manifest.digest;
+  if (!content::IsValidDigest(manifest)) {
+    return Fail(registry::PullError(image, fmt::format("invalid manifest digest {}", manifest)));
+  }
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(options_.images_dir) / "sha256" / manifest.substr(7);
+  std::string rootfs = (dir / "rootfs").string();
+  std::shared_ptr<Slot> slot = SlotFor("unpack\n" + manifest);
+  std::lock_guard lock(slot->mu);
+  std::error_code ec;
+  if (fs::is_directory(rootfs, ec)) return rootfs;
+  fs::create_directories(dir, ec);
+  std::string building = fmt::format("{}/.rootfs-{}", dir.string(), crypto::SecureIds().Uuid());
+  std::vector<unpack::LayerFile> layers;
+  for (const auto& layer : pulled.image.layers) {
+    layers.push_back({store_.BlobPath(layer.digest), layer.media_type});
+  }
+  Status unpacked = unpack::Unpack(building, layers);
+  if (unpacked) {
+    fs::rename(building, rootfs, ec);
+    if (!ec) return rootfs;
+  }
+  fs::remove_all(building, ec);
+  std::string why = unpacked ? "cannot move the rootfs into place" : unpacked.error().message;
+  return Fail(registry::PullError(image, fmt::format("unpacking {}: {}", manifest, why), 500));
+}
+
+}  // namespace berth::agent::engine

@@ -1,0 +1,80 @@
+// The engine's images: PullImage under the pull policy into the content store, each image's
+// layers unpacked once per manifest digest into <images_dir>/sha256/<hex>/rootfs (built
+// beside, renamed into place) as the read-only lower layer of its containers.
+//
+// Several tasks asking for the same image with the same credentials at once cause one pull;
+// the others wait for it and share its outcome. A pull that ends up using the cached image
+// (policy once / prefer-cached, or default after a registry failure) is only used once the
+// registry accepts the asking task's credentials for that digest (a manifest request with
+// them), so an image pulled with one task's credentials is not handed to a task whose
+// credentials the registry refuses. Acceptances are remembered for `reauthorization_ttl` per
+// (credentials, digest), in memory only. `trust_cached_images` turns the check off.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/content/store.h"
+#include "agent/credentials/credential_source.h"
+#include "agent/image_pull.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace berth::agent::engine {
+
+struct ImageCacheOptions {
+  std::string images_dir;  // unpacked images
+  registry::PullOptions pull;
+  PullPolicy policy = PullPolicy::kDefault;
+  bool trust_cached_images = false;
+  std::chrono::seconds reauthorization_ttl{300};
+};
+
+struct ReadyImage {
+  std::string digest;           // what the reference resolved to (the task's imageDigest)
+  std::string manifest_digest;  // the platform's manifest
+  std::string rootfs;           // the unpacked image
+  std::string config_json;      // the OCI image config
+  bool from_cache = false;
+};
+
+class ImageCache {
+ public:
+  // `store` and `clock` outlive the cache. Thread-safe.
+  ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock);
+
+  // Pulls (or reuses) `image` presenting what `credentials` (null: anonymous) give for it,
+  // and unpacks it. Errors: CannotPullContainerAuthError or CannotPullContainerError (any
+  // other failure of the pull, the credentials source's included, is CannotPullContainerError
+  // with its message).
+  Result<ReadyImage> Get(const std::string& image, credentials::CredentialSource* credentials);
+
+ private:
+  struct Slot {
+    std::mutex mu;                    // one pull of the image at a time
+    std::atomic<uint64_t> pulls{0};   // pulls finished
+    std::string last_key;             // credentials of the last pull (guarded by mu)
+    std::optional<Result<ImagePullResult>> last;
+  };
+  std::shared_ptr<Slot> SlotFor(const std::string& key);
+  Result<ImagePullResult> Pull(const std::string& image, const std::string& credentials_key,
+                               const std::optional<credentials::RegistryCredentials>& presented);
+  Status Reauthorize(const reference::Reference& ref, const std::string& digest,
+                     const std::string& credentials_key,
+                     const std::optional<credentials::RegistryCredentials>& presented);
+  void Remember(const std::string& credentials_key, const std::string& digest);
+  Result<std::string> Unpack(const std::string& image, const ImagePullResult& pulled);
+
+  const ImageCacheOptions options_;
+  content::Store& store_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Slot>> slots_;  // image or "unpack\n" + digest
+  std::map<std::string, TimePoint> accepted_;           // credentials key + '\n' + digest
+};
+
+}  // namespace berth::agent::engine
