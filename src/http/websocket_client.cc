@@ -37,7 +37,7 @@ constexpr std::chrono::milliseconds kCloseTimeout{500};
 
 struct Url {
   bool tls = false;
-  std::string host;       // without brackets
+  std::string host;  // without brackets
   std::string port;
   std::string authority;  // host[:port] as written: the Host header
   std::string target;     // "/path?query"
@@ -62,7 +62,8 @@ Result<Url> ParseUrl(std::string_view url) {
   std::string_view port;
   if (authority.starts_with('[')) {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Fail("InvalidUrl", fmt::format("bad host in {}", url));
+    if (close == std::string_view::npos)
+      return Fail("InvalidUrl", fmt::format("bad host in {}", url));
     out.host = std::string(authority.substr(1, close - 1));
     port = authority.substr(close + 1);
   } else {
@@ -146,15 +147,15 @@ struct WebSocketClient::Impl {
     if (url.tls) {
       tls.emplace(ssl::context::tls_client);
       tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1);
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       beast::error_code ec;
       tls->set_default_verify_paths(ec);
       if (!options.ca_file.empty()) {
         tls->load_verify_file(options.ca_file, ec);
         if (ec) {
-          return FinishConnect(Fail("ConnectionFailed", fmt::format("cannot load the CA file {}: {}",
-                                                                    options.ca_file, ec.message())));
+          return FinishConnect(
+              Fail("ConnectionFailed",
+                   fmt::format("cannot load the CA file {}: {}", options.ca_file, ec.message())));
         }
       }
       tls->set_verify_mode(ssl::verify_peer);
@@ -168,11 +169,12 @@ struct WebSocketClient::Impl {
       connect_timed_out = true;
       Cut();
     });
-    resolver.async_resolve(url.host, url.port, [this, url, headers](beast::error_code ec,
-                                                                   tcp::resolver::results_type r) {
-      if (ec) return FinishConnect(Failure("resolving", url, ec));
-      Visit([&](auto& s) { Open(s, url, headers, r); });
-    });
+    resolver.async_resolve(
+        url.host, url.port,
+        [this, url, headers](beast::error_code ec, tcp::resolver::results_type r) {
+          if (ec) return FinishConnect(Failure("resolving", url, ec));
+          Visit([&](auto& s) { Open(s, url, headers, r); });
+        });
   }
 
   static std::unexpected<Error> Failure(std::string_view stage, const Url& url,
@@ -193,13 +195,13 @@ struct WebSocketClient::Impl {
             auto& stream = s.next_layer();
             SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
             stream.set_verify_callback(ssl::host_name_verification(url.host));
-            stream.async_handshake(ssl::stream_base::client,
-                                   [this, &s, url, headers](beast::error_code ec) {
-                                     if (ec) {
-                                       return FinishConnect(Failure("the TLS handshake with", url, ec));
-                                     }
-                                     Upgrade(s, url, headers);
-                                   });
+            stream.async_handshake(
+                ssl::stream_base::client, [this, &s, url, headers](beast::error_code ec) {
+                  if (ec) {
+                    return FinishConnect(Failure("the TLS handshake with", url, ec));
+                  }
+                  Upgrade(s, url, headers);
+                });
           } else {
             Upgrade(s, url, headers);
           }
@@ -342,10 +344,10 @@ struct WebSocketClient::Impl {
     auto out = outbox.front();
     outbox.pop_front();
     if (ec) {
-      out->done.set_value(write_timed_out ? Fail("Timeout",
-                                                 fmt::format("sending took longer than {} ms",
-                                                             options.send_timeout.count()))
-                                          : Fail("Closed", "connection lost: " + ec.message()));
+      out->done.set_value(write_timed_out
+                              ? Fail("Timeout", fmt::format("sending took longer than {} ms",
+                                                            options.send_timeout.count()))
+                              : Fail("Closed", "connection lost: " + ec.message()));
       if (io_open) Dropped("sending failed: " + ec.message());
       return FailQueued();
     }
@@ -400,7 +402,8 @@ Status WebSocketClient::Connect(std::string_view url, const std::vector<Header>&
     impl_->state = Impl::State::kConnecting;
   }
   std::future<Status> done = impl_->connected.get_future();
-  net::post(impl_->ioc, [impl = impl_.get(), parsed, headers] { impl->StartConnect(parsed, headers); });
+  net::post(impl_->ioc,
+            [impl = impl_.get(), parsed, headers] { impl->StartConnect(parsed, headers); });
   return done.get();
 }
 

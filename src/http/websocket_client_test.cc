@@ -100,8 +100,13 @@ struct Fixture {
     options.threads = 1;
     options.websockets.push_back(std::move(route));
     auto started = Server::Start(
-        std::move(options), [](const Request&) { return Response{404, {}, ""}; },
-        [](const Request&, int status, std::string_view) { return Response{status, {}, ""}; });
+        std::move(options),
+        [](const Request&) {
+          return Response{404, {}, ""};
+        },
+        [](const Request&, int status, std::string_view) {
+          return Response{status, {}, ""};
+        });
     EXPECT_TRUE(started.has_value()) << started.error().message;
     server = std::move(*started);
   }

@@ -56,13 +56,14 @@ Status CheckAttributes(const std::vector<std::pair<std::string, std::string>>& s
   for (const auto& [name, value] : sent) {
     auto it = registered.find(name);
     if (it == registered.end()) {
-      return Fail("AttributeError",
-                  fmt::format("Attribute '{}' is missing from the registered container instance",
-                              name));
+      return Fail(
+          "AttributeError",
+          fmt::format("Attribute '{}' is missing from the registered container instance", name));
     }
     if (it->second != value) {
-      return Fail("AttributeError", fmt::format("Attribute '{}' was registered as '{}', expected '{}'",
-                                                name, it->second, value));
+      return Fail("AttributeError",
+                  fmt::format("Attribute '{}' was registered as '{}', expected '{}'", name,
+                              it->second, value));
     }
   }
   return {};
@@ -92,7 +93,8 @@ struct EcsClient::Impl {
         idle.pop_back();
       }
     }
-    if (!client) client = std::make_unique<http::Client>(http::ClientOptions{.ca_file = options.ca_file});
+    if (!client)
+      client = std::make_unique<http::Client>(http::ClientOptions{.ca_file = options.ca_file});
     aws::JsonCall call{.endpoint = options.endpoint,
                        .target = std::string(kTargetPrefix) + std::string(op),
                        .region = options.region,
@@ -164,8 +166,9 @@ Result<Registered> EcsClient::RegisterContainerInstance(const Registration& r) {
 
 Result<std::string> EcsClient::DiscoverPollEndpoint(const std::string& cluster,
                                                     const std::string& container_instance_arn) {
-  std::string reply = BERTH_TRY(impl_->Call(
-      "DiscoverPollEndpoint", {{"cluster", cluster}, {"containerInstance", container_instance_arn}}));
+  std::string reply =
+      BERTH_TRY(impl_->Call("DiscoverPollEndpoint",
+                            {{"cluster", cluster}, {"containerInstance", container_instance_arn}}));
   auto read = [&]() -> Result<std::string> {
     auto out = BERTH_TRY(aws::JsonReader::Parse(reply));
     return out.String("endpoint");

@@ -89,7 +89,8 @@ Registration Host() {
 
 Json Instance(Json attributes) {
   return {{"containerInstance",
-           {{"containerInstanceArn", kInstanceArn}, {"status", "ACTIVE"},
+           {{"containerInstanceArn", kInstanceArn},
+            {"status", "ACTIVE"},
             {"attributes", std::move(attributes)}}}};
 }
 
@@ -139,16 +140,18 @@ TEST(EcsClient, ReRegisteringSendsTheInstanceArn) {
 TEST(EcsClient, AnAttributeNotEchoedBackIsAnAttributeError) {
   FakeEcs ecs;
   EcsClient client(ecs.Options());
-  ecs.Answer("RegisterContainerInstance",
-             Instance({{{"name", "ecs.os-type"}, {"value", "windows"}},
-                       {{"name", "ecs.capability.private-registry-authentication.secretsmanager"}}}));
+  ecs.Answer(
+      "RegisterContainerInstance",
+      Instance({{{"name", "ecs.os-type"}, {"value", "windows"}},
+                {{"name", "ecs.capability.private-registry-authentication.secretsmanager"}}}));
   auto changed = client.RegisterContainerInstance(Host());
   ASSERT_FALSE(changed.has_value());
   EXPECT_EQ(changed.error().code, "AttributeError");
   EXPECT_EQ(changed.error().message,
             "Attribute 'ecs.os-type' was registered as 'windows', expected 'linux'");
 
-  ecs.Answer("RegisterContainerInstance", Instance({{{"name", "ecs.os-type"}, {"value", "linux"}}}));
+  ecs.Answer("RegisterContainerInstance",
+             Instance({{{"name", "ecs.os-type"}, {"value", "linux"}}}));
   auto missing = client.RegisterContainerInstance(Host());
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, "AttributeError");
@@ -225,24 +228,25 @@ TEST(EcsClient, SubmitTaskStateChangeSendsTheModelsShapeWithTheAgentsCuts) {
   auto calls = ecs.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].target, "AmazonEC2ContainerServiceV20141113.SubmitTaskStateChange");
-  Json expected = {
-      {"cluster", kClusterArn},
-      {"task", change.task_arn},
-      {"status", "STOPPED"},
-      {"reason", change.reason.substr(0, 1024)},
-      {"containers",
-       {{{"containerName", "web"},
-         {"status", "STOPPED"},
-         {"imageDigest", web.image_digest},
-         {"runtimeId", std::string(255, 'r')},
-         {"exitCode", 137},
-         {"reason", std::string(1023, 'x')},
-         {"networkBindings",
-          {{{"bindIP", "0.0.0.0"}, {"containerPort", 8080}, {"hostPort", 32768},
-            {"protocol", "tcp"}}}}},
-        {{"containerName", "log"}, {"status", "RUNNING"}}}},
-      {"pullStoppedAt", 1'700'000'001.0},
-      {"executionStoppedAt", 1'700'000'100.0}};
+  Json expected = {{"cluster", kClusterArn},
+                   {"task", change.task_arn},
+                   {"status", "STOPPED"},
+                   {"reason", change.reason.substr(0, 1024)},
+                   {"containers",
+                    {{{"containerName", "web"},
+                      {"status", "STOPPED"},
+                      {"imageDigest", web.image_digest},
+                      {"runtimeId", std::string(255, 'r')},
+                      {"exitCode", 137},
+                      {"reason", std::string(1023, 'x')},
+                      {"networkBindings",
+                       {{{"bindIP", "0.0.0.0"},
+                         {"containerPort", 8080},
+                         {"hostPort", 32768},
+                         {"protocol", "tcp"}}}}},
+                     {{"containerName", "log"}, {"status", "RUNNING"}}}},
+                   {"pullStoppedAt", 1'700'000'001.0},
+                   {"executionStoppedAt", 1'700'000'100.0}};
   Json body = calls[0].body;
   ASSERT_TRUE(body["pullStartedAt"].is_number());  // epoch seconds with their fraction
   EXPECT_NEAR(body["pullStartedAt"].get<double>(), 1'700'000'000.25, 1e-3);

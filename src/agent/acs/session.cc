@@ -63,9 +63,8 @@ std::string Message(std::string_view type, Json message) {
 }
 
 Json CredentialsAck(const std::string& message_id, const spec::RoleCredentials& c) {
-  return {{"messageId", message_id},
-          {"expiration", c.expiration},
-          {"credentialsId", c.credentials_id}};
+  return {
+      {"messageId", message_id}, {"expiration", c.expiration}, {"credentialsId", c.credentials_id}};
 }
 
 }  // namespace
@@ -158,7 +157,8 @@ struct AcsSession::Impl {
 
   void Send(http::WebSocketClient& client, std::string_view type, Json message) {
     if (auto sent = client.Send(Message(type, std::move(message))); !sent) {
-      log::Debug("acs: cannot send", {{"type", std::string(type)}, {"error", sent.error().message}});
+      log::Debug("acs: cannot send",
+                 {{"type", std::string(type)}, {"error", sent.error().message}});
     }
   }
 
@@ -172,7 +172,8 @@ struct AcsSession::Impl {
       if (auto object = in->OptionalObject("message"); object && *object) message = **object;
     }
     if (type.empty() || !message) {
-      log::Warn("acs: a message that is not {type, message}", {{"text", std::string(Utf8Prefix(text, 200))}});
+      log::Warn("acs: a message that is not {type, message}",
+                {{"text", std::string(Utf8Prefix(text, 200))}});
       return true;
     }
     const JsonReader& m = *message;
@@ -191,7 +192,8 @@ struct AcsSession::Impl {
       }
       if (!stop.empty()) handler.OnStopTasks(stop);
     } else if (type == "CloseMessage") {
-      log::Info("acs: the server asked to reconnect", {{"message", m.StringOr("message").value_or("")}});
+      log::Info("acs: the server asked to reconnect",
+                {{"message", m.StringOr("message").value_or("")}});
       return false;
     } else {
       log::Warn("acs: message not handled", {{"type", type}});
@@ -222,7 +224,8 @@ struct AcsSession::Impl {
     std::stable_partition(tasks.begin(), tasks.end(),
                           [](const spec::TaskSpec& t) { return t.desired_status != "STOPPED"; });
     if (!tasks.empty() && !handler.OnTasks(tasks)) {
-      log::Warn("acs: did not handle all tasks; the payload is not acked", {{"message", message_id}});
+      log::Warn("acs: did not handle all tasks; the payload is not acked",
+                {{"message", message_id}});
       return;
     }
     Send(client, "AckRequest",
@@ -245,7 +248,8 @@ struct AcsSession::Impl {
     }
     auto credentials = ReadRoleCredentials(**object, role_type);
     if (!credentials) {
-      log::Warn("acs: malformed credentials", {{"task", task_arn}, {"error", credentials.error().message}});
+      log::Warn("acs: malformed credentials",
+                {{"task", task_arn}, {"error", credentials.error().message}});
       return;
     }
     handler.OnCredentials(task_arn, *credentials);

@@ -201,21 +201,15 @@ class RecordingHandler : public AcsHandler {
 };
 
 Json Creds(const std::string& id) {
-  return {{"credentialsId", id},
-          {"roleArn", "arn:aws:iam::123456789012:role/r"},
-          {"accessKeyId", "ASIA"},
-          {"secretAccessKey", "s"},
-          {"sessionToken", "t"},
-          {"expiration", "2030-01-01T00:00:00Z"}};
+  return {{"credentialsId", id},   {"roleArn", "arn:aws:iam::123456789012:role/r"},
+          {"accessKeyId", "ASIA"}, {"secretAccessKey", "s"},
+          {"sessionToken", "t"},   {"expiration", "2030-01-01T00:00:00Z"}};
 }
 
 Json Payload(Json tasks, const std::string& id = "payload-1") {
-  return {{"clusterArn", kCluster},
-          {"containerInstanceArn", kInstance},
-          {"tasks", std::move(tasks)},
-          {"generatedAt", 1},
-          {"messageId", id},
-          {"seqNum", 1}};
+  return {{"clusterArn", kCluster},    {"containerInstanceArn", kInstance},
+          {"tasks", std::move(tasks)}, {"generatedAt", 1},
+          {"messageId", id},           {"seqNum", 1}};
 }
 
 Json RunningTask() {
@@ -242,11 +236,13 @@ TEST(AcsSession, SignsTheUpgradeAndAcksAPayloadAndItsCredentials) {
   acs.Send("PayloadMessage", Payload({stop, RunningTask()}));
   auto [type, ack] = acs.Received(0);
   EXPECT_EQ(type, "AckRequest");
-  EXPECT_EQ(ack, (Json{{"cluster", kCluster}, {"containerInstance", kInstance},
-                       {"messageId", "payload-1"}}));
+  EXPECT_EQ(
+      ack,
+      (Json{{"cluster", kCluster}, {"containerInstance", kInstance}, {"messageId", "payload-1"}}));
   auto [t1, app] = acs.Received(1);
   EXPECT_EQ(t1, "IAMRoleCredentialsAckRequest");
-  EXPECT_EQ(app, (Json{{"messageId", "payload-1"}, {"expiration", "2030-01-01T00:00:00Z"},
+  EXPECT_EQ(app, (Json{{"messageId", "payload-1"},
+                       {"expiration", "2030-01-01T00:00:00Z"},
                        {"credentialsId", "app-1"}}));
   auto [t2, exec] = acs.Received(2);
   EXPECT_EQ(t2, "IAMRoleCredentialsAckRequest");
@@ -302,7 +298,8 @@ TEST(AcsSession, RefreshedCredentialsAreHandedOnAndAcked) {
                                          {"messageId", "cred-1"}});
   auto [type, ack] = acs.Received(0);
   EXPECT_EQ(type, "IAMRoleCredentialsAckRequest");
-  EXPECT_EQ(ack, (Json{{"messageId", "cred-1"}, {"expiration", "2030-01-01T00:00:00Z"},
+  EXPECT_EQ(ack, (Json{{"messageId", "cred-1"},
+                       {"expiration", "2030-01-01T00:00:00Z"},
                        {"credentialsId", "exec-2"}}));
   std::lock_guard lock(handler.mu);
   ASSERT_EQ(handler.credentials.size(), 1u);
@@ -322,23 +319,27 @@ TEST(AcsSession, AManifestLackingARunningTaskLeadsToStopVerificationAndStop) {
   acs.Send("TaskManifestMessage",
            {{"clusterArn", kCluster},
             {"containerInstanceArn", kInstance},
-            {"tasks", {{{"taskArn", kTask1}, {"taskClusterArn", kCluster}, {"desiredStatus", "RUNNING"}}}},
+            {"tasks",
+             {{{"taskArn", kTask1}, {"taskClusterArn", kCluster}, {"desiredStatus", "RUNNING"}}}},
             {"generatedAt", 1},
             {"messageId", "manifest-1"},
             {"timeline", 1}});
   auto [t0, ack] = acs.Received(0);
   EXPECT_EQ(t0, "AckRequest");
-  EXPECT_EQ(ack, (Json{{"cluster", kCluster}, {"containerInstance", kInstance},
-                       {"messageId", "manifest-1"}}));
+  EXPECT_EQ(
+      ack,
+      (Json{{"cluster", kCluster}, {"containerInstance", kInstance}, {"messageId", "manifest-1"}}));
   auto [t1, verify] = acs.Received(1);
   EXPECT_EQ(t1, "TaskStopVerificationMessage");
-  EXPECT_EQ(verify, (Json{{"messageId", "manifest-1"},
-                          {"stopCandidates",
-                           {{{"taskArn", kTask2},
-                             {"taskClusterArn", kCluster},
-                             {"desiredStatus", "STOPPED"}}}}}));
-  acs.Send("TaskStopVerificationAck",
-           {{"generatedAt", 2}, {"messageId", "manifest-1"}, {"stopTasks", {{{"taskArn", kTask2}}}}});
+  EXPECT_EQ(
+      verify,
+      (Json{
+          {"messageId", "manifest-1"},
+          {"stopCandidates",
+           {{{"taskArn", kTask2}, {"taskClusterArn", kCluster}, {"desiredStatus", "STOPPED"}}}}}));
+  acs.Send(
+      "TaskStopVerificationAck",
+      {{"generatedAt", 2}, {"messageId", "manifest-1"}, {"stopTasks", {{{"taskArn", kTask2}}}}});
   std::unique_lock lock(handler.mu);
   handler.cv.wait_for(lock, 5s, [&] { return !handler.stopped.empty(); });
   EXPECT_EQ(handler.stopped, (std::vector<std::string>{kTask2}));
@@ -426,8 +427,8 @@ TEST(AcsSession, ConnectsOverTlsTrustingTheCaFileOnly) {
   session.Start();
   ASSERT_TRUE(acs.WaitOpen(1));
   acs.Send("HeartbeatMessage", {{"healthy", true}, {"messageId", "hb-tls"}});
-  EXPECT_EQ(acs.Received(0), (std::pair<std::string, Json>{"HeartbeatAckRequest",
-                                                           {{"messageId", "hb-tls"}}}));
+  EXPECT_EQ(acs.Received(0),
+            (std::pair<std::string, Json>{"HeartbeatAckRequest", {{"messageId", "hb-tls"}}}));
 }
 
 }  // namespace

@@ -40,8 +40,8 @@ Status ReadConfig(const JsonReader& config, spec::ContainerSpec& c) {
 // container's own fields (the ECS agent merges it last).
 Status ReadHostConfig(const JsonReader& host, spec::ContainerSpec& c) {
   if (auto log = BERTH_TRY(host.OptionalObject("LogConfig"))) {
-    c.log_config = spec::LogConfig{BERTH_TRY(log->StringOr("Type")),
-                                   BERTH_TRY(log->StringMapOr("Config"))};
+    c.log_config =
+        spec::LogConfig{BERTH_TRY(log->StringOr("Type")), BERTH_TRY(log->StringMapOr("Config"))};
   }
   if (int64_t bytes = BERTH_TRY(host.OptionalInt("Memory")).value_or(0); bytes > 0) {
     c.memory_mib = bytes / kMiB;
@@ -64,7 +64,8 @@ Status ReadHostConfig(const JsonReader& host, spec::ContainerSpec& c) {
   for (const std::string& entry : BERTH_TRY(host.StringsOr("ExtraHosts"))) {
     size_t colon = entry.find(':');  // "host:ip"; an IPv6 address has colons of its own
     if (colon == std::string::npos || colon == 0) {
-      return Fail("SerializationException", fmt::format("ExtraHosts entry '{}' is not host:ip", entry));
+      return Fail("SerializationException",
+                  fmt::format("ExtraHosts entry '{}' is not host:ip", entry));
     }
     c.extra_hosts.emplace_back(entry.substr(0, colon), entry.substr(colon + 1));
   }

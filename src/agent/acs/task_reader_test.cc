@@ -10,12 +10,9 @@ namespace {
 using json::Json;
 
 Json Credentials(const std::string& id, const std::string& role) {
-  return {{"credentialsId", id},
-          {"roleArn", role},
-          {"accessKeyId", "ASIAEXAMPLE"},
-          {"secretAccessKey", "secret"},
-          {"sessionToken", "token"},
-          {"expiration", "2026-11-26T17:55:06Z"}};
+  return {{"credentialsId", id},          {"roleArn", role},
+          {"accessKeyId", "ASIAEXAMPLE"}, {"secretAccessKey", "secret"},
+          {"sessionToken", "token"},      {"expiration", "2026-11-26T17:55:06Z"}};
 }
 
 // A task as berth's ACS renders it: dockerConfig strings, asm registry auth, credentials.
@@ -43,32 +40,37 @@ Json BerthTask() {
                {"DnsSearch", {"example.com"}},
                {"ExtraHosts", {"db:10.0.0.5", "v6:fe80::1"}},
                {"Init", true}};
-  Json web = {{"name", "web"},
-              {"image", "registry.example/web:1"},
-              {"cpu", 256},
-              {"memory", 512},
-              {"essential", true},
-              {"command", {"serve", "--port", "8080"}},  // the override, already applied
-              {"entryPoint", {"/bin/app"}},
-              {"environment", {{"A", "1"}, {"B", "2"}}},
-              {"portMappings", {{{"containerPort", 8080}, {"hostPort", 0}, {"protocol", "tcp"}},
-                                {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "udp"}}}},
-              {"mountPoints", Json::array()},
-              {"overrides", "{}"},
-              {"containerArn", "arn:aws:ecs:us-east-1:123456789012:container/c/abc/1"},
-              {"registryAuthentication",
-               {{"type", "asm"},
-                {"asmAuthData",
-                 {{"credentialsParameter", "arn:aws:secretsmanager:eu-west-1:1:secret:reg"},
-                  {"region", "eu-west-1"}}}}},
-              {"dependsOn", {{{"containerName", "init"}, {"condition", "SUCCESS"}}}},
-              {"startTimeout", 30},
-              {"stopTimeout", 10},
-              {"healthCheckType", "docker"},
-              {"dockerConfig",
-               {{"version", "1.17"}, {"config", json::Dump(config)}, {"hostConfig", json::Dump(host)}}}};
-  Json init = {{"name", "init"}, {"image", "busybox"}, {"essential", false},
-               {"overrides", "{\"command\":[\"true\"]}"}, {"command", {"false"}}};
+  Json web = {
+      {"name", "web"},
+      {"image", "registry.example/web:1"},
+      {"cpu", 256},
+      {"memory", 512},
+      {"essential", true},
+      {"command", {"serve", "--port", "8080"}},  // the override, already applied
+      {"entryPoint", {"/bin/app"}},
+      {"environment", {{"A", "1"}, {"B", "2"}}},
+      {"portMappings",
+       {{{"containerPort", 8080}, {"hostPort", 0}, {"protocol", "tcp"}},
+        {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "udp"}}}},
+      {"mountPoints", Json::array()},
+      {"overrides", "{}"},
+      {"containerArn", "arn:aws:ecs:us-east-1:123456789012:container/c/abc/1"},
+      {"registryAuthentication",
+       {{"type", "asm"},
+        {"asmAuthData",
+         {{"credentialsParameter", "arn:aws:secretsmanager:eu-west-1:1:secret:reg"},
+          {"region", "eu-west-1"}}}}},
+      {"dependsOn", {{{"containerName", "init"}, {"condition", "SUCCESS"}}}},
+      {"startTimeout", 30},
+      {"stopTimeout", 10},
+      {"healthCheckType", "docker"},
+      {"dockerConfig",
+       {{"version", "1.17"}, {"config", json::Dump(config)}, {"hostConfig", json::Dump(host)}}}};
+  Json init = {{"name", "init"},
+               {"image", "busybox"},
+               {"essential", false},
+               {"overrides", "{\"command\":[\"true\"]}"},
+               {"command", {"false"}}};
   return {{"arn", "arn:aws:ecs:us-east-1:123456789012:task/c/abc"},
           {"taskClusterArn", "arn:aws:ecs:us-east-1:123456789012:cluster/c"},
           {"family", "web"},
@@ -151,9 +153,8 @@ TEST(ParseTask, ReadsABerthPayloadTaskWithItsDockerConfigUnpacked) {
   EXPECT_EQ(c.health_check->start_period_ns, 1'000'000'000);
   ASSERT_TRUE(c.log_config.has_value());
   EXPECT_EQ(c.log_config->driver, "awslogs");
-  EXPECT_EQ(c.log_config->options,
-            (std::map<std::string, std::string>{{"awslogs-group", "g"},
-                                                {"awslogs-stream", "p/web/abc"}}));
+  EXPECT_EQ(c.log_config->options, (std::map<std::string, std::string>{
+                                       {"awslogs-group", "g"}, {"awslogs-stream", "p/web/abc"}}));
   ASSERT_EQ(c.ulimits.size(), 1u);
   EXPECT_EQ(c.ulimits[0].name, "nofile");
   EXPECT_EQ(c.ulimits[0].soft, 1024);
@@ -163,8 +164,8 @@ TEST(ParseTask, ReadsABerthPayloadTaskWithItsDockerConfigUnpacked) {
   EXPECT_TRUE(c.init_process_enabled);
   EXPECT_EQ(c.dns_servers, (std::vector<std::string>{"10.0.0.2"}));
   EXPECT_EQ(c.dns_search_domains, (std::vector<std::string>{"example.com"}));
-  EXPECT_EQ(c.extra_hosts, (std::vector<std::pair<std::string, std::string>>{
-                               {"db", "10.0.0.5"}, {"v6", "fe80::1"}}));
+  EXPECT_EQ(c.extra_hosts, (std::vector<std::pair<std::string, std::string>>{{"db", "10.0.0.5"},
+                                                                             {"v6", "fe80::1"}}));
 
   // Container.overrides {"command": [...]} replaces the command, as the ECS agent applies it.
   const spec::ContainerSpec& init = t.containers[1];
@@ -215,17 +216,18 @@ TEST(ParseTask, MalformedTasksAreUnrecognizedTaskErrorsSayingWhy) {
 
   task = BerthTask();
   task["containers"][0]["dockerConfig"]["config"] = "{not json";
-  ExpectUnrecognized(task, "task " + arn + ": container web: dockerConfig.config is not a JSON object");
+  ExpectUnrecognized(task,
+                     "task " + arn + ": container web: dockerConfig.config is not a JSON object");
 
   task = BerthTask();
   task["containers"][0]["dockerConfig"]["hostConfig"] = R"({"Memory": "lots"})";
-  ExpectUnrecognized(task, "task " + arn +
-                               ": container web: STRING_VALUE can not be converted to an Integer");
+  ExpectUnrecognized(
+      task, "task " + arn + ": container web: STRING_VALUE can not be converted to an Integer");
 
   task = BerthTask();
   task["containers"][0]["dockerConfig"]["hostConfig"] = R"({"ExtraHosts": ["nocolon"]})";
-  ExpectUnrecognized(task, "task " + arn +
-                               ": container web: ExtraHosts entry 'nocolon' is not host:ip");
+  ExpectUnrecognized(task,
+                     "task " + arn + ": container web: ExtraHosts entry 'nocolon' is not host:ip");
 
   task = BerthTask();
   task["containers"][1]["overrides"] = "[]";
