@@ -200,10 +200,35 @@ class RecordingHandler : public AcsHandler {
   std::vector<std::pair<std::string, std::string>> unrecognized;
 };
 
+// A fake ACS, a handler, and the sessions a test starts (stopped first when it ends).
+class AcsSessionTest : public ::testing::Test {
+ protected:
+  AcsSession& Start(AcsOptions options) {
+    sessions_.push_back(std::make_unique<AcsSession>(std::move(options), handler));
+    sessions_.back()->Start();
+    return *sessions_.back();
+  }
+
+  FakeAcs acs;
+  RecordingHandler handler;
+  std::vector<std::unique_ptr<AcsSession>> sessions_;
+};
+
 Json Creds(const std::string& id) {
   return {{"credentialsId", id},   {"roleArn", "arn:aws:iam::123456789012:role/r"},
           {"accessKeyId", "ASIA"}, {"secretAccessKey", "s"},
           {"sessionToken", "t"},   {"expiration", "2030-01-01T00:00:00Z"}};
+}
+
+// What the agent answers: an AckRequest, and an IAMRoleCredentialsAckRequest for Creds(id).
+std::pair<std::string, Json> Ack(const std::string& message_id) {
+  return {"AckRequest",
+          {{"cluster", kCluster}, {"containerInstance", kInstance}, {"messageId", message_id}}};
+}
+std::pair<std::string, Json> CredentialsAck(const std::string& message_id, const std::string& id) {
+  return {
+      "IAMRoleCredentialsAckRequest",
+      {{"messageId", message_id}, {"expiration", "2030-01-01T00:00:00Z"}, {"credentialsId", id}}};
 }
 
 Json Payload(Json tasks, const std::string& id = "payload-1") {
@@ -220,11 +245,8 @@ Json RunningTask() {
           {"containers", {{{"name", "web"}, {"image", "busybox"}}}}};
 }
 
-TEST(AcsSession, SignsTheUpgradeAndAcksAPayloadAndItsCredentials) {
-  FakeAcs acs;
-  RecordingHandler handler;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+TEST_F(AcsSessionTest, SignsTheUpgradeAndAcksAPayloadAndItsCredentials) {
+  AcsSession& session = Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   EXPECT_EQ(acs.queries()[0],
             "clusterArn=arn%3Aaws%3Aecs%3Aus-east-1%3A123456789012%3Acluster%2Fprod"
@@ -234,19 +256,9 @@ TEST(AcsSession, SignsTheUpgradeAndAcksAPayloadAndItsCredentials) {
 
   Json stop = {{"arn", kTask2}, {"desiredStatus", "STOPPED"}, {"containers", Json::array()}};
   acs.Send("PayloadMessage", Payload({stop, RunningTask()}));
-  auto [type, ack] = acs.Received(0);
-  EXPECT_EQ(type, "AckRequest");
-  EXPECT_EQ(
-      ack,
-      (Json{{"cluster", kCluster}, {"containerInstance", kInstance}, {"messageId", "payload-1"}}));
-  auto [t1, app] = acs.Received(1);
-  EXPECT_EQ(t1, "IAMRoleCredentialsAckRequest");
-  EXPECT_EQ(app, (Json{{"messageId", "payload-1"},
-                       {"expiration", "2030-01-01T00:00:00Z"},
-                       {"credentialsId", "app-1"}}));
-  auto [t2, exec] = acs.Received(2);
-  EXPECT_EQ(t2, "IAMRoleCredentialsAckRequest");
-  EXPECT_EQ(exec["credentialsId"], "exec-1");
+  EXPECT_EQ(acs.Received(0), Ack("payload-1"));
+  EXPECT_EQ(acs.Received(1), CredentialsAck("payload-1", "app-1"));
+  EXPECT_EQ(acs.Received(2), CredentialsAck("payload-1", "exec-1"));
   std::lock_guard lock(handler.mu);
   // Tasks to run come before tasks to stop, as the ECS agent orders them.
   EXPECT_EQ(handler.task_order,
@@ -255,12 +267,9 @@ TEST(AcsSession, SignsTheUpgradeAndAcksAPayloadAndItsCredentials) {
   EXPECT_EQ(session.Connections(), 1);  // the ack came after the session counted it
 }
 
-TEST(AcsSession, APayloadNotAllTakenIsNotAckedAndHeartbeatsAreAcked) {
-  FakeAcs acs;
-  RecordingHandler handler;
+TEST_F(AcsSessionTest, APayloadNotAllTakenIsNotAckedAndHeartbeatsAreAcked) {
   handler.take = false;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+  Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   acs.Send("PayloadMessage", Payload({RunningTask()}));
   acs.Send("HeartbeatMessage", {{"healthy", true}, {"messageId", "hb-1"}});
@@ -270,37 +279,27 @@ TEST(AcsSession, APayloadNotAllTakenIsNotAckedAndHeartbeatsAreAcked) {
   EXPECT_EQ(acs.ReceivedCount(), 1u);
 }
 
-TEST(AcsSession, AnUnrecognizedTaskIsReportedAndTheRestHandedOn) {
-  FakeAcs acs;
-  RecordingHandler handler;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+TEST_F(AcsSessionTest, AnUnrecognizedTaskIsReportedAndTheRestHandedOn) {
+  Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   Json bad = {{"arn", kTask2}, {"containers", {{{"name", "web"}}}}};  // no image
   acs.Send("PayloadMessage", Payload({bad, RunningTask()}));
-  EXPECT_EQ(acs.Received(0).first, "AckRequest");
+  EXPECT_EQ(acs.Received(0), Ack("payload-1"));
   std::lock_guard lock(handler.mu);
   EXPECT_EQ(handler.unrecognized,
             (std::vector<std::pair<std::string, std::string>>{{kTask2, "UnrecognizedTaskError"}}));
   EXPECT_EQ(handler.task_order, (std::vector<std::string>{kTask1 + ":RUNNING"}));
 }
 
-TEST(AcsSession, RefreshedCredentialsAreHandedOnAndAcked) {
-  FakeAcs acs;
-  RecordingHandler handler;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+TEST_F(AcsSessionTest, RefreshedCredentialsAreHandedOnAndAcked) {
+  Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   acs.Send("IAMRoleCredentialsMessage", {{"taskArn", kTask1},
                                          {"taskClusterArn", kCluster},
                                          {"roleCredentials", Creds("exec-2")},
                                          {"roleType", "TaskExecution"},
                                          {"messageId", "cred-1"}});
-  auto [type, ack] = acs.Received(0);
-  EXPECT_EQ(type, "IAMRoleCredentialsAckRequest");
-  EXPECT_EQ(ack, (Json{{"messageId", "cred-1"},
-                       {"expiration", "2030-01-01T00:00:00Z"},
-                       {"credentialsId", "exec-2"}}));
+  EXPECT_EQ(acs.Received(0), CredentialsAck("cred-1", "exec-2"));
   std::lock_guard lock(handler.mu);
   ASSERT_EQ(handler.credentials.size(), 1u);
   EXPECT_EQ(handler.credentials[0].first, kTask1);
@@ -309,12 +308,9 @@ TEST(AcsSession, RefreshedCredentialsAreHandedOnAndAcked) {
   EXPECT_EQ(handler.credentials[0].second.role_type, "TaskExecution");
 }
 
-TEST(AcsSession, AManifestLackingARunningTaskLeadsToStopVerificationAndStop) {
-  FakeAcs acs;
-  RecordingHandler handler;
+TEST_F(AcsSessionTest, AManifestLackingARunningTaskLeadsToStopVerificationAndStop) {
   handler.active = {kTask1, kTask2};
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+  Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   acs.Send("TaskManifestMessage",
            {{"clusterArn", kCluster},
@@ -324,11 +320,7 @@ TEST(AcsSession, AManifestLackingARunningTaskLeadsToStopVerificationAndStop) {
             {"generatedAt", 1},
             {"messageId", "manifest-1"},
             {"timeline", 1}});
-  auto [t0, ack] = acs.Received(0);
-  EXPECT_EQ(t0, "AckRequest");
-  EXPECT_EQ(
-      ack,
-      (Json{{"cluster", kCluster}, {"containerInstance", kInstance}, {"messageId", "manifest-1"}}));
+  EXPECT_EQ(acs.Received(0), Ack("manifest-1"));
   auto [t1, verify] = acs.Received(1);
   EXPECT_EQ(t1, "TaskStopVerificationMessage");
   EXPECT_EQ(
@@ -345,11 +337,8 @@ TEST(AcsSession, AManifestLackingARunningTaskLeadsToStopVerificationAndStop) {
   EXPECT_EQ(handler.stopped, (std::vector<std::string>{kTask2}));
 }
 
-TEST(AcsSession, ADroppedConnectionIsReopenedWithoutCredentials) {
-  FakeAcs acs;
-  RecordingHandler handler;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+TEST_F(AcsSessionTest, ADroppedConnectionIsReopenedWithoutCredentials) {
+  AcsSession& session = Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   acs.CloseNewest();
   ASSERT_TRUE(acs.WaitOpen(2));
@@ -363,24 +352,18 @@ TEST(AcsSession, ADroppedConnectionIsReopenedWithoutCredentials) {
   EXPECT_EQ(acs.Received(0).second, (Json{{"messageId", "hb-2"}}));
 }
 
-TEST(AcsSession, ASilentConnectionIsClosedAfterTheHeartbeatTimeout) {
-  FakeAcs acs;
-  RecordingHandler handler;
+TEST_F(AcsSessionTest, ASilentConnectionIsClosedAfterTheHeartbeatTimeout) {
   AcsOptions options = acs.Options();
   options.heartbeat_timeout = 300ms;
-  AcsSession session(options, handler);
-  session.Start();
+  AcsSession& session = Start(options);
   ASSERT_TRUE(acs.WaitOpen(1));
   EXPECT_EQ(acs.WaitClosed(1), 1000);  // the agent closed it cleanly
   ASSERT_TRUE(acs.WaitOpen(2));
   EXPECT_TRUE(Eventually([&] { return session.Connections() >= 2; }));
 }
 
-TEST(AcsSession, StopReturnsPromptlyWhileWaitingForMessages) {
-  FakeAcs acs;
-  RecordingHandler handler;
-  AcsSession session(acs.Options(), handler);
-  session.Start();
+TEST_F(AcsSessionTest, StopReturnsPromptlyWhileWaitingForMessages) {
+  AcsSession& session = Start(acs.Options());
   ASSERT_TRUE(acs.WaitOpen(1));
   ASSERT_TRUE(Eventually([&] { return session.Connected(); }));  // blocked in Receive
   auto start = SteadyClock::now();
@@ -390,13 +373,10 @@ TEST(AcsSession, StopReturnsPromptlyWhileWaitingForMessages) {
   EXPECT_EQ(acs.WaitClosed(1), 1000);
 }
 
-TEST(AcsSession, ARefusedUpgradeIsRetriedAndNeverCountsAsAConnection) {
-  FakeAcs acs;
-  RecordingHandler handler;
+TEST_F(AcsSessionTest, ARefusedUpgradeIsRetriedAndNeverCountsAsAConnection) {
   AcsOptions options = acs.Options();
   options.credentials.secret_access_key = "wrong";
-  AcsSession session(options, handler);
-  session.Start();
+  AcsSession& session = Start(options);
   EXPECT_GE(acs.WaitRefused(3), 3);
   EXPECT_EQ(session.Connections(), 0);
   EXPECT_FALSE(session.Connected());
