@@ -43,6 +43,13 @@ class AcsHandler {
   virtual std::vector<std::string> ActiveTaskArns() = 0;
   // Tasks the server confirmed should stop (TaskStopVerificationAck.stopTasks).
   virtual void OnStopTasks(const std::vector<std::string>& task_arns) = 0;
+  // A task of a PayloadMessage that ParseTask refused ("UnrecognizedTaskError"); `task_arn` is
+  // "" when it had none. The ECS agent reports such a task STOPPED with the error as reason.
+  // The rest of the payload is handed on (and acked) as usual.
+  virtual void OnUnrecognizedTask(const std::string& task_arn, const Error& error) {
+    (void)task_arn;
+    (void)error;
+  }
 };
 
 struct AcsOptions {
