@@ -83,10 +83,10 @@ class Runtime {
   virtual Result<ContainerStatus> Wait(const std::string& id, std::chrono::milliseconds timeout) = 0;
 
   // Sends `signal` to the container's process (SIGTERM, SIGKILL); OK when it already stopped.
-  virtual Status Signal(const std::string& id, int signal) = 0;
+  virtual berth::Status Signal(const std::string& id, int signal) = 0;
 
   // Deletes a stopped container: runc state, overlay mount, bundle, log. OK when absent.
-  virtual Status Remove(const std::string& id) = 0;
+  virtual berth::Status Remove(const std::string& id) = 0;
 
   // Every container this runtime has (running or stopped, not yet removed): for adoption
   // after the agent restarts.
@@ -100,7 +100,10 @@ struct RuncOptions {
   std::string state_dir;        // bundles, logs, exit files: <state_dir>/<id>/
   std::string runc = "runc";    // the runc binary
   std::string runc_root;        // runc --root; "": <state_dir>/runc
-  std::string shim_binary;      // the berth binary (runs `berth runtime-shim ...`)
+  std::string shim_binary;      // the berth binary (runs `berth runtime-shim ...`); "": this one
+  // The static init bound into containers that ask for one (ContainerConfig.init);
+  // "": berth-init beside shim_binary.
+  std::string init_binary;
   bool allow_privileged = false;
 };
 
