@@ -380,6 +380,9 @@ class RuncRuntime final : public Runtime {
       ::dup2(write_end.get(), 3);
       ::close_range(4, ~0U, 0);
       ::execv(argv[0], argv.data());
+      constexpr char kNoExec[] = "cannot execute the shim binary\n";
+      ssize_t ignored = ::write(2, kNoExec, sizeof kNoExec - 1);
+      (void)ignored;
       ::_exit(127);
     }
     write_end.Reset();

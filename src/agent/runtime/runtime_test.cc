@@ -279,6 +279,17 @@ TEST_F(RuncRuntimeTest, AMissingExecutableIsCannotStartAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(state_dir_ + "/" + c.id));
 }
 
+TEST_F(RuncRuntimeTest, AShimThatCannotRunIsCannotStart) {
+  runtime_ = NewRuncRuntime(RuncOptions{.state_dir = state_dir_, .shim_binary = "/nonexistent"});
+  auto c = Config("noshim", {"true"});
+  auto started = runtime_->Start(c);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, "CannotStartContainerError");
+  EXPECT_EQ(started.error().message, "the runtime shim failed: cannot execute the shim binary");
+  EXPECT_FALSE(fs::exists(state_dir_ + "/" + c.id));
+  EXPECT_EQ(MountsUnder(tmp_.path()), std::vector<std::string>{});
+}
+
 TEST_F(RuncRuntimeTest, CreateErrorsLeaveNothing) {
   auto privileged = Config("privileged", {"true"});
   privileged.privileged = true;
