@@ -42,7 +42,8 @@ std::optional<Json> ReadJson(const std::string& path) {
 Status WriteWhole(const std::string& path, const std::string& bytes) {
   std::string tmp = path + ".tmp";
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!fd.valid()) return InternalFailure(fmt::format("cannot create {}: {}", tmp, strerror(errno)));
+  if (!fd.valid())
+    return InternalFailure(fmt::format("cannot create {}: {}", tmp, strerror(errno)));
   if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()) ||
       ::rename(tmp.c_str(), path.c_str()) != 0) {
     return InternalFailure(fmt::format("cannot write {}: {}", path, strerror(errno)));
@@ -67,8 +68,7 @@ std::optional<Started> ReadStarted(const std::string& dir) {
 }
 
 Status WriteExit(const std::string& dir, const Exit& exit) {
-  Json doc = {{"started_at", ToNanos(exit.started_at)},
-              {"finished_at", ToNanos(exit.finished_at)}};
+  Json doc = {{"started_at", ToNanos(exit.started_at)}, {"finished_at", ToNanos(exit.finished_at)}};
   if (exit.exit_code) doc["exit_code"] = *exit.exit_code;
   if (!exit.error.empty()) doc["error"] = exit.error;
   return WriteWhole(dir + "/" + kExit, json::Dump(doc));

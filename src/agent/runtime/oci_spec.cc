@@ -82,35 +82,63 @@ bool Contains(std::string_view list, std::string_view name) {
 
 const std::vector<std::string>& DefaultCapabilities() {
   static const std::vector<std::string> kCaps = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",   "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
   return kCaps;
 }
 
 const std::vector<std::string>& AllCapabilities() {
-  static const std::vector<std::string> kCaps = {
-      "CAP_CHOWN",           "CAP_DAC_OVERRIDE",  "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-      "CAP_FSETID",          "CAP_KILL",          "CAP_SETGID",          "CAP_SETUID",
-      "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-      "CAP_NET_ADMIN",       "CAP_NET_RAW",       "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-      "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",     "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-      "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",     "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-      "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",      "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-      "CAP_LEASE",           "CAP_AUDIT_WRITE",   "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-      "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",     "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-      "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",    "CAP_PERFMON",         "CAP_BPF",
-      "CAP_CHECKPOINT_RESTORE"};
+  static const std::vector<std::string> kCaps = {"CAP_CHOWN",
+                                                 "CAP_DAC_OVERRIDE",
+                                                 "CAP_DAC_READ_SEARCH",
+                                                 "CAP_FOWNER",
+                                                 "CAP_FSETID",
+                                                 "CAP_KILL",
+                                                 "CAP_SETGID",
+                                                 "CAP_SETUID",
+                                                 "CAP_SETPCAP",
+                                                 "CAP_LINUX_IMMUTABLE",
+                                                 "CAP_NET_BIND_SERVICE",
+                                                 "CAP_NET_BROADCAST",
+                                                 "CAP_NET_ADMIN",
+                                                 "CAP_NET_RAW",
+                                                 "CAP_IPC_LOCK",
+                                                 "CAP_IPC_OWNER",
+                                                 "CAP_SYS_MODULE",
+                                                 "CAP_SYS_RAWIO",
+                                                 "CAP_SYS_CHROOT",
+                                                 "CAP_SYS_PTRACE",
+                                                 "CAP_SYS_PACCT",
+                                                 "CAP_SYS_ADMIN",
+                                                 "CAP_SYS_BOOT",
+                                                 "CAP_SYS_NICE",
+                                                 "CAP_SYS_RESOURCE",
+                                                 "CAP_SYS_TIME",
+                                                 "CAP_SYS_TTY_CONFIG",
+                                                 "CAP_MKNOD",
+                                                 "CAP_LEASE",
+                                                 "CAP_AUDIT_WRITE",
+                                                 "CAP_AUDIT_CONTROL",
+                                                 "CAP_SETFCAP",
+                                                 "CAP_MAC_OVERRIDE",
+                                                 "CAP_MAC_ADMIN",
+                                                 "CAP_SYSLOG",
+                                                 "CAP_WAKE_ALARM",
+                                                 "CAP_BLOCK_SUSPEND",
+                                                 "CAP_AUDIT_READ",
+                                                 "CAP_PERFMON",
+                                                 "CAP_BPF",
+                                                 "CAP_CHECKPOINT_RESTORE"};
   return kCaps;
 }
 
 // Docker's ulimit names (docker run --ulimit, ECS ulimits[].name).
 std::optional<std::string> RlimitType(std::string_view name) {
-  static const char* const kNames[] = {"as",     "core",   "cpu",    "data",       "fsize",
-                                       "locks",  "memlock", "msgqueue", "nice",    "nofile",
-                                       "nproc",  "rss",    "rtprio", "rttime",     "sigpending",
-                                       "stack"};
+  static const char* const kNames[] = {
+      "as",   "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue",
+      "nice", "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
   for (const char* n : kNames) {
     if (name == n) {
       std::string upper(n);
@@ -122,7 +150,7 @@ std::optional<std::string> RlimitType(std::string_view name) {
 }
 
 Json MountEntry(std::string destination, std::string type, std::string source,
-           std::vector<std::string> options) {
+                std::vector<std::string> options) {
   return Json{{"destination", std::move(destination)},
               {"type", std::move(type)},
               {"source", std::move(source)},
@@ -135,14 +163,15 @@ Json StandardMounts(bool privileged) {
   mounts.push_back(MountEntry("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}));
   mounts.push_back(
       MountEntry("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
-  mounts.push_back(MountEntry("/dev/pts", "devpts", "devpts",
-                         {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
+  mounts.push_back(
+      MountEntry("/dev/pts", "devpts", "devpts",
+                 {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
   mounts.push_back(MountEntry("/dev/shm", "tmpfs", "shm",
-                         {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
+                              {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(MountEntry("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   mounts.push_back(MountEntry("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", sys_mode}));
   mounts.push_back(MountEntry("/sys/fs/cgroup", "cgroup", "cgroup",
-                         {"nosuid", "noexec", "nodev", "relatime", sys_mode}));
+                              {"nosuid", "noexec", "nodev", "relatime", sys_mode}));
   return mounts;
 }
 
@@ -266,8 +295,8 @@ Result<UserIds> ResolveUser(std::string_view user, std::string_view passwd,
     }
     if (!group_found) {
       if (!numeric_gid) {
-        return CreateError(fmt::format(
-            "unable to find group {}: no matching entries in group file", *group_part));
+        return CreateError(
+            fmt::format("unable to find group {}: no matching entries in group file", *group_part));
       }
       ids.gid = *numeric_gid;
     }
@@ -320,8 +349,7 @@ Result<std::string> BuildSpec(const ContainerConfig& config, const ImageConfig& 
       {"cwd", !config.working_directory.empty() ? config.working_directory
               : !image.working_dir.empty()      ? image.working_dir
                                                 : "/"},
-      {"capabilities",
-       {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
       {"noNewPrivileges", false},
   };
   if (!user.additional_gids.empty()) process["user"]["additionalGids"] = user.additional_gids;
@@ -339,8 +367,8 @@ Result<std::string> BuildSpec(const ContainerConfig& config, const ImageConfig& 
   }
   if (config.pids_limit > 0) resources["pids"]["limit"] = config.pids_limit;
 
-  Json namespaces = Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                                 {{"type", "mount"}}});
+  Json namespaces =
+      Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (!config.netns_path.empty()) {
     namespaces.push_back({{"type", "network"}, {"path", config.netns_path}});
   }
@@ -351,10 +379,10 @@ Result<std::string> BuildSpec(const ContainerConfig& config, const ImageConfig& 
       {"namespaces", namespaces},
   };
   if (!config.privileged) {
-    linux_section["maskedPaths"] = {
-        "/proc/asound",        "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-        "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-        "/proc/scsi",          "/sys/firmware"};
+    linux_section["maskedPaths"] = {"/proc/asound",      "/proc/acpi",          "/proc/kcore",
+                                    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+                                    "/proc/timer_stats", "/proc/sched_debug",   "/proc/scsi",
+                                    "/sys/firmware"};
     linux_section["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                       "/proc/sysrq-trigger"};
   }

@@ -50,8 +50,7 @@ struct UserIds {
 // group files' contents, as Docker does: a numeric uid needs no entry (gid then 0 unless the
 // entry says otherwise); a name must have one. "" is root. Error CannotCreateContainerError
 // "unable to find user NAME: no matching entries in passwd file" (or group).
-Result<UserIds> ResolveUser(std::string_view user, std::string_view passwd,
-                            std::string_view group);
+Result<UserIds> ResolveUser(std::string_view user, std::string_view passwd, std::string_view group);
 
 struct SpecOptions {
   bool allow_privileged = false;

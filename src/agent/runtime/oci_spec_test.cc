@@ -11,9 +11,9 @@ using nlohmann::json;
 using Strings = std::vector<std::string>;
 
 TEST(ImageConfigTest, ReadsTheConfigObjectOfTheBlobOrItself) {
-  auto blob = ParseImageConfig(
-      R"({"architecture":"amd64","config":{"Entrypoint":["/e"],"Cmd":["a","b"],)"
-      R"("Env":["A=1"],"WorkingDir":"/w","User":"app"}})");
+  auto blob =
+      ParseImageConfig(R"({"architecture":"amd64","config":{"Entrypoint":["/e"],"Cmd":["a","b"],)"
+                       R"("Env":["A=1"],"WorkingDir":"/w","User":"app"}})");
   ASSERT_TRUE(blob) << blob.error().message;
   EXPECT_EQ(blob->entrypoint, Strings{"/e"});
   EXPECT_EQ(blob->cmd, (Strings{"a", "b"}));
@@ -139,8 +139,8 @@ TEST(BuildSpecTest, DefaultsAreDockerLike) {
   EXPECT_EQ(std::find(caps.begin(), caps.end(), "CAP_SYS_ADMIN"), caps.end());
   EXPECT_EQ(spec["process"]["capabilities"]["effective"], caps);
   EXPECT_FALSE(spec["process"].contains("rlimits"));
-  for (const char* d : {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys",
-                        "/sys/fs/cgroup"}) {
+  for (const char* d :
+       {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}) {
     EXPECT_FALSE(FindMount(spec, d).is_null()) << d;
   }
   EXPECT_EQ(FindMount(spec, "/sys")["options"].back(), "ro");
@@ -169,11 +169,10 @@ TEST(BuildSpecTest, ContainerDefinitionOverlaysTheImage) {
   EXPECT_EQ(spec["root"]["readonly"], true);
   EXPECT_EQ(spec["linux"]["namespaces"].back(),
             json({{"type", "network"}, {"path", "/var/run/netns/t1"}}));
-  EXPECT_EQ(FindMount(spec, "/etc/hosts"),
-            json({{"destination", "/etc/hosts"},
-                  {"type", "bind"},
-                  {"source", "/h/hosts"},
-                  {"options", {"rbind", "ro"}}}));
+  EXPECT_EQ(FindMount(spec, "/etc/hosts"), json({{"destination", "/etc/hosts"},
+                                                 {"type", "bind"},
+                                                 {"source", "/h/hosts"},
+                                                 {"options", {"rbind", "ro"}}}));
   EXPECT_EQ(spec["annotations"]["com.amazonaws.ecs.task-arn"], "arn:aws:ecs:r:1:task/c/t");
 }
 
@@ -223,11 +222,10 @@ TEST(BuildSpecTest, InitRunsTheCommandUnderTheBoundInit) {
   EXPECT_EQ(refused.error().message, "no init process is available");
   json spec = Spec(c, {}, {}, SpecOptions{.init_binary = "/opt/berth-init"});
   EXPECT_EQ(spec["process"]["args"], json({"/.berth-init", "--", "echo", "hi"}));
-  EXPECT_EQ(FindMount(spec, "/.berth-init"),
-            json({{"destination", "/.berth-init"},
-                  {"type", "bind"},
-                  {"source", "/opt/berth-init"},
-                  {"options", {"bind", "ro", "nosuid"}}}));
+  EXPECT_EQ(FindMount(spec, "/.berth-init"), json({{"destination", "/.berth-init"},
+                                                   {"type", "bind"},
+                                                   {"source", "/opt/berth-init"},
+                                                   {"options", {"bind", "ro", "nosuid"}}}));
 }
 
 TEST(BuildSpecTest, NoCommandIsAnError) {

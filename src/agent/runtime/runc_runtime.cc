@@ -126,21 +126,39 @@ Status WritePlainFile(const std::string& path, std::string_view bytes) {
 }
 
 bool IsMountPoint(const std::string& path, const std::string& parent) {
-  struct stat a{}, b{};
+  struct stat a {
+  }, b{};
   if (::stat(path.c_str(), &a) != 0 || ::stat(parent.c_str(), &b) != 0) return false;
   return a.st_dev != b.st_dev;
+}
+
+// `name` as a path (spares every runc call a PATH search); `name` itself when not found.
+std::string FindInPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (name.find('/') != std::string::npos || path == nullptr) return name;
+  for (std::string_view dirs = path; !dirs.empty();) {
+    size_t colon = dirs.find(':');
+    std::string candidate = fmt::format("{}/{}", dirs.substr(0, colon), name);
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return name;
 }
 
 std::string DefaultShim() {
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : self.string();
+  if (ec) return "";
+  auto small = self.parent_path() / "berth-shim";
+  return ::access(small.c_str(), X_OK) == 0 ? small.string() : self.string();
 }
 
 class RuncRuntime final : public Runtime {
  public:
   explicit RuncRuntime(const RuncOptions& options) : options_(options) {
     if (options_.runc_root.empty()) options_.runc_root = options_.state_dir + "/runc";
+    options_.runc = FindInPath(options_.runc);
     if (options_.shim_binary.empty()) options_.shim_binary = DefaultShim();
     if (options_.init_binary.empty() && !options_.shim_binary.empty()) {
       options_.init_binary = (fs::path(options_.shim_binary).parent_path() / "berth-init").string();
@@ -175,7 +193,7 @@ class RuncRuntime final : public Runtime {
 
   Result<ContainerStatus> Status(const std::string& id) override {
     std::string dir = BundleDir(id);
-    struct stat st{};
+    struct stat st {};
     if (!ValidId(id) || ::stat((dir + "/" + bundle::kConfig).c_str(), &st) != 0) {
       return Fail("NotFound", fmt::format("no container {}", id), 404);
     }
@@ -213,8 +231,7 @@ class RuncRuntime final : public Runtime {
       auto now = Clock::now();
       if (now >= deadline) return status;
       auto wait = std::min<Clock::duration>(deadline - now, kWaitRecheck);
-      int ms = static_cast<int>(
-          std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+      int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
       if (notify.valid()) {
         struct pollfd pfd = {notify.get(), POLLIN, 0};
         if (::poll(&pfd, 1, ms) > 0) {
@@ -236,14 +253,13 @@ class RuncRuntime final : public Runtime {
     if (kill.exit_code == 0) return {};
     auto again = Status(id);
     if (again && again->state == State::kStopped) return {};
-    return InternalFailure(
-        fmt::format("cannot signal container {}: {}", id, FirstLine(kill.err)));
+    return InternalFailure(fmt::format("cannot signal container {}: {}", id, FirstLine(kill.err)));
   }
 
   berth::Status Remove(const std::string& id) override {
     if (!ValidId(id)) return {};
     std::string dir = BundleDir(id);
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) return {};
     // Kills a process still running; "does not exist" when runc never made it or deleted it.
     (void)Runc({"delete", "--force", id});
@@ -302,11 +318,13 @@ class RuncRuntime final : public Runtime {
     for (const auto& d : {upper, work, rootfs}) {
       if (::mkdir(d.c_str(), 0755) != 0) return CreateError(Errno("cannot create", d));
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(config.image_rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return CreateError(fmt::format("the image rootfs {} is not a directory", config.image_rootfs));
+      return CreateError(
+          fmt::format("the image rootfs {} is not a directory", config.image_rootfs));
     }
-    for (const std::string* path : std::initializer_list<const std::string*>{&config.image_rootfs, &upper}) {
+    for (const std::string* path :
+         std::initializer_list<const std::string*>{&config.image_rootfs, &upper}) {
       if (path->find_first_of(",:") != std::string::npos) {
         return CreateError(fmt::format("cannot overlay {}: it holds ',' or ':'", *path));
       }
@@ -347,47 +365,59 @@ class RuncRuntime final : public Runtime {
     auto start_error = [&](std::string message) {
       return Fail("CannotStartContainerError", std::move(message), 500);
     };
-    std::vector<std::string> args = {options_.shim_binary, "runtime-shim", "run",
-                                     "--bundle", dir, "--id", id, "--runc", options_.runc,
-                                     "--root", options_.runc_root, "--ready-fd", "3"};
+    std::vector<std::string> args = {options_.shim_binary,
+                                     "runtime-shim",
+                                     "run",
+                                     "--bundle",
+                                     dir,
+                                     "--id",
+                                     id,
+                                     "--runc",
+                                     options_.runc,
+                                     "--root",
+                                     options_.runc_root,
+                                     "--ready-fd",
+                                     "3"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return start_error(Errno("pipe", dir));
     Fd ready_r(pipe_fds[0]), ready_w(pipe_fds[1]);
-    // Above 2 and 3, so the child's dup2s cannot overwrite one another.
-    Fd write_end(::fcntl(ready_w.get(), F_DUPFD_CLOEXEC, 10));
-    ready_w.Reset();
-    Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     std::string shim_log = dir + "/" + bundle::kShimLog;
     Fd log_fd(::open(shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!write_end.valid() || !null_fd.valid() || !log_fd.valid()) {
-      return start_error(Errno("cannot prepare the shim of", dir));
-    }
-    if (null_fd.get() < 10) null_fd.Reset(::fcntl(null_fd.get(), F_DUPFD_CLOEXEC, 10));
-    if (log_fd.get() < 10) log_fd.Reset(::fcntl(log_fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!log_fd.valid()) return start_error(Errno("cannot create", shim_log));
+    // Above 0..3, so that the child's dup2s below cannot overwrite one another.
+    ready_w.Reset(::fcntl(ready_w.get(), F_DUPFD_CLOEXEC, 10));
+    log_fd.Reset(::fcntl(log_fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!ready_w.valid() || !log_fd.valid()) return start_error(Errno("cannot prepare", dir));
 
-    pid_t child = ::fork();
-    if (child < 0) return start_error(Errno("cannot fork the shim of", dir));
-    if (child == 0) {
-      // Only async-signal-safe calls from here: the agent has other threads.
-      ::setsid();
-      if (::fork() != 0) ::_exit(0);
-      ::dup2(null_fd.get(), 0);
-      ::dup2(log_fd.get(), 1);
-      ::dup2(log_fd.get(), 2);
-      ::dup2(write_end.get(), 3);
-      ::close_range(4, ~0U, 0);
-      ::execv(argv[0], argv.data());
-      constexpr char kNoExec[] = "cannot execute the shim binary\n";
-      ssize_t ignored = ::write(2, kNoExec, sizeof kNoExec - 1);
-      (void)ignored;
-      ::_exit(127);
-    }
-    write_end.Reset();
-    int ignored = 0;
-    while (::waitpid(child, &ignored, 0) < 0 && errno == EINTR) {
+    // posix_spawn (no copy of the agent's page tables, unlike fork) in a new session; the shim
+    // forks once more and its first process exits, so it is no child of ours.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, log_fd.get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, log_fd.get(), 2);
+    posix_spawn_file_actions_adddup2(&actions, ready_w.get(), 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t child = 0;
+    int rc = ::posix_spawn(&child, argv[0], &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ready_w.Reset();
+    if (rc != 0) {
+      return start_error(
+          fmt::format("cannot execute the shim {}: {}", options_.shim_binary, std::strerror(rc)));
     }
 
     std::string reply;
@@ -404,6 +434,9 @@ class RuncRuntime final : public Runtime {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       reply.append(buf, static_cast<size_t>(n));
+    }
+    int ignored = 0;
+    while (::waitpid(child, &ignored, 0) < 0 && errno == EINTR) {
     }
     if (reply == "ok\n") return {};
     std::string why = bundle::LastRuncError(dir);

@@ -81,8 +81,11 @@ TEST(MakeSpecTest, ReadsUsersInsideTheImageNeverOnTheHost) {
   fs::create_directories(image / "etc");
   WriteFile(fs::path(tmp.path()) / "host-passwd", "ghost:x:5:5::/:/bin/sh\n");
   fs::create_symlink(fs::path(tmp.path()) / "host-passwd", image / "etc/passwd");
-  ContainerConfig c{.id = "c", .image_rootfs = image.string(), .command = {"true"},
-                    .user = "ghost", .hostname = "h"};
+  ContainerConfig c{.id = "c",
+                    .image_rootfs = image.string(),
+                    .command = {"true"},
+                    .user = "ghost",
+                    .hostname = "h"};
   auto escaped = MakeSpec(c, {});
   ASSERT_FALSE(escaped);
   EXPECT_EQ(escaped.error().message,
@@ -121,9 +124,8 @@ class RuncRuntimeTest : public ::testing::Test {
   }
 
   std::unique_ptr<Runtime> NewRunc() {
-    return NewRuncRuntime(RuncOptions{.state_dir = state_dir_,
-                                      .shim_binary = BERTH_TEST_SHIM,
-                                      .init_binary = BERTH_TEST_INIT});
+    return NewRuncRuntime(RuncOptions{
+        .state_dir = state_dir_, .shim_binary = BERTH_TEST_SHIM, .init_binary = BERTH_TEST_INIT});
   }
 
   // Unique on the host: cgroups are named after ids, and tests run in parallel.
@@ -182,8 +184,9 @@ TEST_F(RuncRuntimeTest, ProcessSeesTheDefinitionOverTheImage) {
   c.working_directory = "/work";
   c.user = "app";
   EXPECT_EQ(RunToEnd(c).exit_code, 0);
-  EXPECT_EQ(ReadFile(runtime_->LogPath(c.id)),
-            "1 2 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nweb-1\n/work\n1000\n");
+  EXPECT_EQ(
+      ReadFile(runtime_->LogPath(c.id)),
+      "1 2 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nweb-1\n/work\n1000\n");
 }
 
 TEST_F(RuncRuntimeTest, MemoryLimitIsTheCgroups) {
@@ -279,13 +282,21 @@ TEST_F(RuncRuntimeTest, AMissingExecutableIsCannotStartAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(state_dir_ + "/" + c.id));
 }
 
+TEST_F(RuncRuntimeTest, BerthRuntimeShimIsTheSameShim) {
+  const char* berth = std::getenv("BERTH_BINARY");
+  if (berth == nullptr || !fs::exists(berth)) GTEST_SKIP() << "needs BERTH_BINARY (built berth)";
+  runtime_ = NewRuncRuntime(RuncOptions{.state_dir = state_dir_, .shim_binary = berth});
+  EXPECT_EQ(RunToEnd(Config("berth", {"sh", "-c", "exit 5"})).exit_code, 5);
+}
+
 TEST_F(RuncRuntimeTest, AShimThatCannotRunIsCannotStart) {
   runtime_ = NewRuncRuntime(RuncOptions{.state_dir = state_dir_, .shim_binary = "/nonexistent"});
   auto c = Config("noshim", {"true"});
   auto started = runtime_->Start(c);
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code, "CannotStartContainerError");
-  EXPECT_EQ(started.error().message, "the runtime shim failed: cannot execute the shim binary");
+  EXPECT_EQ(started.error().message,
+            "cannot execute the shim /nonexistent: No such file or directory");
   EXPECT_FALSE(fs::exists(state_dir_ + "/" + c.id));
   EXPECT_EQ(MountsUnder(tmp_.path()), std::vector<std::string>{});
 }

@@ -1,7 +1,9 @@
 // `berth runtime-shim run --bundle DIR --id ID --runc RUNC --root ROOT [--ready-fd N]`:
 // runs one container under runc and stays until its process ends, as a child subreaper so the
 // container's init (runc's child) becomes its child when `runc run --detach` returns.
-// On start it writes "ok\n" (or "error\n") to the ready fd, which Start() reads.
+// It first forks, its first process exiting at once (the caller reaps that one and the shim
+// is no child of its). On start it writes "ok\n" (or "error\n") to the ready fd, which Start()
+// reads.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -39,12 +41,18 @@ bool ParseArgs(int argc, char** argv, ShimArgs* out) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view flag = argv[i];
     std::string value = argv[i + 1];
-    if (flag == "--bundle") out->bundle = value;
-    else if (flag == "--id") out->id = value;
-    else if (flag == "--runc") out->runc = value;
-    else if (flag == "--root") out->root = value;
-    else if (flag == "--ready-fd") out->ready_fd = std::atoi(value.c_str());
-    else return false;
+    if (flag == "--bundle")
+      out->bundle = value;
+    else if (flag == "--id")
+      out->id = value;
+    else if (flag == "--runc")
+      out->runc = value;
+    else if (flag == "--root")
+      out->root = value;
+    else if (flag == "--ready-fd")
+      out->ready_fd = std::atoi(value.c_str());
+    else
+      return false;
   }
   return !out->bundle.empty() && !out->id.empty() && !out->runc.empty() && !out->root.empty();
 }
@@ -79,9 +87,8 @@ std::optional<int> Reap(pid_t pid, std::map<pid_t, int>& reaped) {
 pid_t StartRunc(const ShimArgs& a, int log_fd) {
   std::string runc_log = a.bundle + "/" + bundle::kRuncLog;
   std::string pid_file = a.bundle + "/" + bundle::kPidFile;
-  std::vector<std::string> args = {a.runc,        "--root",   a.root,  "--log",  runc_log,
-                                   "run",         "--detach", "--pid-file", pid_file,
-                                   "--bundle",    a.bundle,   a.id};
+  std::vector<std::string> args = {a.runc,     "--root",     a.root,   "--log",    runc_log, "run",
+                                   "--detach", "--pid-file", pid_file, "--bundle", a.bundle, a.id};
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -110,6 +117,14 @@ int RunShim(int argc, char** argv) {
                  "[--ready-fd N]\n");
     return 2;
   }
+  // Leaves the process that started us (the agent waits for this one) and lives on orphaned.
+  pid_t watcher = ::fork();
+  if (watcher < 0) {
+    std::perror("runtime-shim: fork");
+    Report(&a.ready_fd, "error\n");
+    return 1;
+  }
+  if (watcher > 0) ::_exit(0);
   for (int sig : kHandledSignals) ::signal(sig, SIG_IGN);
   // Neither runc nor the container may hold the ready pipe: Start() reads it to its end.
   if (a.ready_fd >= 0) ::fcntl(a.ready_fd, F_SETFD, FD_CLOEXEC);
@@ -118,8 +133,7 @@ int RunShim(int argc, char** argv) {
     Report(&a.ready_fd, "error\n");
     return 1;
   }
-  Fd lock(::open((a.bundle + "/" + bundle::kShimLock).c_str(),
-                 O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  Fd lock(::open((a.bundle + "/" + bundle::kShimLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   Fd log(::open((a.bundle + "/" + bundle::kContainerLog).c_str(),
                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0 || !log.valid()) {
