@@ -37,8 +37,8 @@ std::optional<Json> ReadJson(const std::string& path) {
   return doc;
 }
 
-// tmp + rename without fsync: a reader sees the whole file or none, and a host crash, which
-// would lose it, also ends the container it describes. Keeps fsync off the start path.
+}  // namespace
+
 Status WriteWhole(const std::string& path, const std::string& bytes) {
   std::string tmp = path + ".tmp";
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
@@ -50,8 +50,6 @@ Status WriteWhole(const std::string& path, const std::string& bytes) {
   }
   return {};
 }
-
-}  // namespace
 
 Status WriteStarted(const std::string& dir, const Started& started) {
   Json doc = {{"pid", started.pid}, {"started_at", ToNanos(started.started_at)}};

@@ -42,6 +42,11 @@ struct Exit {
   std::string error;  // why it did not start, or why the code is unknown
 };
 
+// Writes `bytes` as the file at `path` through "<path>.tmp" and rename, without fsync: a reader
+// sees the whole file or none, and a host crash, which would lose it, also ends the container
+// it describes (keeps fsync off the start path). InternalFailure naming the path.
+Status WriteWhole(const std::string& path, const std::string& bytes);
+
 Status WriteStarted(const std::string& dir, const Started& started);
 std::optional<Started> ReadStarted(const std::string& dir);
 Status WriteExit(const std::string& dir, const Exit& exit);

@@ -116,15 +116,6 @@ std::string FirstLine(std::string_view text) {
   return std::string(text);
 }
 
-Status WritePlainFile(const std::string& path, std::string_view bytes) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd.valid()) return CreateError(Errno("cannot create", path));
-  if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-    return CreateError(Errno("cannot write", path));
-  }
-  return {};
-}
-
 bool IsMountPoint(const std::string& path, const std::string& parent) {
   struct stat a {
   }, b{};
@@ -354,9 +345,13 @@ class RuncRuntime final : public Runtime {
       spec_options.init_binary = options_.init_binary;
     }
     std::string spec = BERTH_TRY(MakeSpec(effective, spec_options));
-    BERTH_CHECK(WritePlainFile(dir + "/" + bundle::kConfig, spec));
     Json meta = {{"annotations", config.annotations}};
-    BERTH_CHECK(WritePlainFile(dir + "/" + bundle::kMeta, json::Dump(meta)));
+    for (const auto& [name, bytes] :
+         {std::pair{bundle::kConfig, spec}, std::pair{bundle::kMeta, json::Dump(meta)}}) {
+      if (auto written = bundle::WriteWhole(dir + "/" + name, bytes); !written) {
+        return CreateError(written.error().message);
+      }
+    }
     return {};
   }
 
