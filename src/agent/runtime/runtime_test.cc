@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "agent/runtime/oci_spec.h"
 
@@ -44,6 +45,18 @@ std::vector<std::string> MountsUnder(const std::string& prefix) {
     if (point.starts_with(prefix)) out.push_back(point);
   }
   return out;
+}
+
+// The pid of the shim watching the bundle at `dir` (0: none).
+int ShimPid(const std::string& dir) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string cmdline = ReadFile(entry.path() / "cmdline");
+    if (cmdline.find("runtime-shim") != std::string::npos &&
+        cmdline.find(std::string("--bundle") + '\0' + dir + '\0') != std::string::npos) {
+      return std::atoi(entry.path().filename().c_str());
+    }
+  }
+  return 0;
 }
 
 class TempDir {
@@ -269,6 +282,27 @@ TEST_F(RuncRuntimeTest, ANewRuntimeAdoptsContainersAndLearnsTheirExit) {
   ASSERT_TRUE(done);
   EXPECT_EQ(done->state, State::kStopped);
   EXPECT_EQ(done->exit_code, 7);
+}
+
+TEST_F(RuncRuntimeTest, AKilledShimLeavesTheStateToRuncAndTheExitCodeUnknown) {
+  auto c = Config("orphan", {"sleep", "100"});
+  auto started = runtime_->Start(c);
+  ASSERT_TRUE(started);
+  int shim = ShimPid(state_dir_ + "/" + c.id);
+  ASSERT_GT(shim, 0);
+  ASSERT_EQ(::kill(shim, SIGKILL), 0);
+  while (::kill(shim, 0) == 0 && ShimPid(state_dir_ + "/" + c.id) != 0) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  auto orphan = runtime_->Wait(c.id, milliseconds(100));
+  ASSERT_TRUE(orphan);
+  EXPECT_EQ(orphan->state, State::kRunning);  // runc says so
+  EXPECT_EQ(orphan->pid, started->pid);
+  ASSERT_TRUE(runtime_->Signal(c.id, SIGKILL));
+  auto done = runtime_->Wait(c.id, seconds(20));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->state, State::kStopped);
+  EXPECT_EQ(done->exit_code, std::nullopt);
 }
 
 TEST_F(RuncRuntimeTest, AMissingExecutableIsCannotStartAndLeavesNothing) {
