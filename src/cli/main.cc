@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 
+#include "agent/runtime/runtime.h"
 #include "aws/credentials_file.h"
 #include "aws/json_client.h"
 #include "cli/pull_command.h"
@@ -230,6 +232,10 @@ int CreateAccount(const AccountFlags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Hidden: the per-container shim the agent's runtime starts (agent/runtime/runtime.h).
+  if (argc >= 2 && std::string_view(argv[1]) == "runtime-shim") {
+    return berth::agent::runtime::RunShim(argc - 2, argv + 2);
+  }
   CLI::App cli{"berth: a self-hosted, ECS-compatible container platform"};
   cli.require_subcommand(1);
 

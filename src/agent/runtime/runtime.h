@@ -100,7 +100,12 @@ struct RuncOptions {
   std::string state_dir;        // bundles, logs, exit files: <state_dir>/<id>/
   std::string runc = "runc";    // the runc binary
   std::string runc_root;        // runc --root; "": <state_dir>/runc
-  std::string shim_binary;      // the berth binary (runs `berth runtime-shim ...`)
+  // The binary run as `<shim_binary> runtime-shim ...`: berth, or berth-shim (the same shim,
+  // much faster to start). "": berth-shim beside this process's binary, else this binary.
+  std::string shim_binary;
+  // The static init bound into containers that ask for one (ContainerConfig.init);
+  // "": berth-init beside shim_binary.
+  std::string init_binary;
   bool allow_privileged = false;
 };
 

@@ -1,0 +1,187 @@
+// `berth runtime-shim run --bundle DIR --id ID --runc RUNC --root ROOT [--ready-fd N]`:
+// runs one container under runc and stays until its process ends, as a child subreaper so the
+// container's init (runc's child) becomes its child when `runc run --detach` returns.
+// It first forks, its first process exiting at once (the caller reaps that one and the shim
+// is no child of its). On start it writes "ok\n" (or "error\n") to the ready fd, which Start()
+// reads.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/runtime/bundle.h"
+#include "agent/runtime/runtime.h"
+#include "common/fd.h"
+#include "common/file.h"
+
+namespace berth::agent::runtime {
+
+namespace {
+
+constexpr int kHandledSignals[] = {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2};
+
+struct ShimArgs {
+  std::string bundle, id, runc, root;
+  int ready_fd = -1;
+};
+
+bool ParseArgs(int argc, char** argv, ShimArgs* out) {
+  if (argc < 1 || std::string_view(argv[0]) != "run") return false;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string_view flag = argv[i];
+    std::string value = argv[i + 1];
+    if (flag == "--bundle")
+      out->bundle = value;
+    else if (flag == "--id")
+      out->id = value;
+    else if (flag == "--runc")
+      out->runc = value;
+    else if (flag == "--root")
+      out->root = value;
+    else if (flag == "--ready-fd")
+      out->ready_fd = std::atoi(value.c_str());
+    else
+      return false;
+  }
+  return !out->bundle.empty() && !out->id.empty() && !out->runc.empty() && !out->root.empty();
+}
+
+int ExitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+void Report(int* ready_fd, std::string_view message) {
+  if (*ready_fd < 0) return;
+  ssize_t ignored = ::write(*ready_fd, message.data(), message.size());
+  (void)ignored;
+  ::close(*ready_fd);
+  *ready_fd = -1;
+}
+
+// Waits for `pid`, reaping every other child (orphans of the container) on the way.
+// nullopt when there is no such child.
+std::optional<int> Reap(pid_t pid, std::map<pid_t, int>& reaped) {
+  for (;;) {
+    if (auto it = reaped.find(pid); it != reaped.end()) return it->second;
+    int status = 0;
+    pid_t got = ::waitpid(-1, &status, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::nullopt;
+    reaped[got] = status;
+  }
+}
+
+pid_t StartRunc(const ShimArgs& a, int log_fd) {
+  std::string runc_log = a.bundle + "/" + bundle::kRuncLog;
+  std::string pid_file = a.bundle + "/" + bundle::kPidFile;
+  std::vector<std::string> args = {a.runc,     "--root",     a.root,   "--log",    runc_log, "run",
+                                   "--detach", "--pid-file", pid_file, "--bundle", a.bundle, a.id};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // The container inherits these: default dispositions, nothing blocked.
+  for (int sig : kHandledSignals) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  ::dup2(null_fd, 0);
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+  ::execvp(argv[0], argv.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
+int RunShim(int argc, char** argv) {
+  ShimArgs a;
+  if (!ParseArgs(argc, argv, &a)) {
+    std::fprintf(stderr,
+                 "usage: runtime-shim run --bundle DIR --id ID --runc RUNC --root ROOT "
+                 "[--ready-fd N]\n");
+    return 2;
+  }
+  // Leaves the process that started us (the agent waits for this one) and lives on orphaned.
+  pid_t watcher = ::fork();
+  if (watcher < 0) {
+    std::perror("runtime-shim: fork");
+    Report(&a.ready_fd, "error\n");
+    return 1;
+  }
+  if (watcher > 0) ::_exit(0);
+  for (int sig : kHandledSignals) ::signal(sig, SIG_IGN);
+  // Neither runc nor the container may hold the ready pipe: Start() reads it to its end.
+  if (a.ready_fd >= 0) ::fcntl(a.ready_fd, F_SETFD, FD_CLOEXEC);
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    std::perror("runtime-shim: PR_SET_CHILD_SUBREAPER");
+    Report(&a.ready_fd, "error\n");
+    return 1;
+  }
+  Fd lock(::open((a.bundle + "/" + bundle::kShimLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  Fd log(::open((a.bundle + "/" + bundle::kContainerLog).c_str(),
+                O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0 || !log.valid()) {
+    std::perror("runtime-shim: bundle");
+    Report(&a.ready_fd, "error\n");
+    return 1;
+  }
+
+  bundle::Exit exit;
+  std::map<pid_t, int> reaped;
+  pid_t runc = StartRunc(a, log.get());
+  if (runc < 0) {
+    exit.error = std::string("cannot fork runc: ") + std::strerror(errno);
+  } else if (auto status = Reap(runc, reaped); !status || ExitCode(*status) != 0) {
+    exit.error = bundle::LastRuncError(a.bundle);
+    if (exit.error.empty()) {
+      exit.error = "runc run exited with " + std::to_string(status ? ExitCode(*status) : -1);
+    }
+  }
+  int pid = 0;
+  if (exit.error.empty()) {
+    auto text = ReadSmallFile(a.bundle + "/" + bundle::kPidFile);
+    if (text && *text) pid = std::atoi((*text)->c_str());
+    if (pid <= 0) exit.error = "runc wrote no pid file";
+  }
+  if (!exit.error.empty()) {
+    exit.finished_at = std::chrono::system_clock::now();
+    (void)bundle::WriteExit(a.bundle, exit);
+    Report(&a.ready_fd, "error\n");
+    return 1;
+  }
+
+  exit.started_at = std::chrono::system_clock::now();
+  (void)bundle::WriteStarted(a.bundle, {pid, exit.started_at});
+  Report(&a.ready_fd, "ok\n");
+
+  auto status = Reap(pid, reaped);
+  exit.finished_at = std::chrono::system_clock::now();
+  if (status) {
+    exit.exit_code = ExitCode(*status);
+  } else {
+    exit.error = "the container's process was not the shim's child";
+  }
+  if (auto written = bundle::WriteExit(a.bundle, exit); !written) {
+    std::fprintf(stderr, "runtime-shim: %s\n", written.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace berth::agent::runtime
