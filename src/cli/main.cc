@@ -11,11 +11,14 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/runtime/runtime.h"
 #include "aws/credentials_file.h"
 #include "aws/json_client.h"
+#include "cli/agent_command.h"
 #include "cli/pull_command.h"
+#include "cli/up_agents.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -46,7 +49,18 @@ struct CommonServerFlags {
   std::string tls_cert;
   std::string tls_key;
   bool insecure_http = false;
+  // berth up: the agents it starts, and the registry flags it passes them.
+  bool no_agents = false;
+  std::vector<std::string> insecure_registries;
+  std::string registry_ca_file;
 };
+
+// The running berth binary (agents and container shims are started from it).
+std::string SelfBinary() {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("berth") : path.string();
+}
 
 void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
   cmd->add_option("--data-dir", f.data_dir, "Directory for the store, root key and credentials");
@@ -84,6 +98,14 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
                      "loopback addresses are served)")
       ->excludes(cert)
       ->excludes(key);
+  if (up) {
+    cmd->add_flag("--no-agents", f.no_agents,
+                  "Start no agents (by default an EC2 agent and a Fargate agent run here)");
+    cmd->add_option("--insecure-registry", f.insecure_registries,
+                    "Registry HOST[:PORT] the agents may reach over plain HTTP (repeatable)");
+    cmd->add_option("--registry-ca-file", f.registry_ca_file,
+                    "Extra PEM CA bundle the agents trust for registries");
+  }
 }
 
 // Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait().
@@ -148,6 +170,31 @@ int RunServer(const CommonServerFlags& f, bool up) {
     return std::filesystem::absolute(path).lexically_normal().string();
   };
   std::string creds_path = absolute((*app)->credentials_file());
+  std::vector<berth::cli::UpAgent> agents;
+  std::string agents_note;
+  if (up && !f.no_agents) {
+    if (std::string why = berth::cli::AgentsUnavailableReason(); !why.empty()) {
+      agents_note = fmt::format("  agents       none: {}\n", why);
+    } else {
+      berth::cli::UpAgentOptions ao;
+      ao.berth_binary = SelfBinary();
+      ao.endpoint = (*app)->endpoint();
+      ao.data_dir = absolute(f.data_dir);
+      ao.credentials_file = creds_path;
+      ao.ca_file = (*app)->ca_bundle().empty() ? "" : absolute((*app)->ca_bundle());
+      ao.insecure_registries = f.insecure_registries;
+      ao.registry_ca_file = f.registry_ca_file;
+      auto started = berth::cli::StartUpAgents(ao);
+      if (!started) {
+        agents_note = fmt::format("  agents       not started: {}\n", started.error().message);
+      } else {
+        agents = std::move(*started);
+        for (const auto& a : agents) {
+          agents_note += fmt::format("  agent        {} (pid {}, log {})\n", a.name, a.pid, a.log_file);
+        }
+      }
+    }
+  }
   if (up) {
     std::string ca_line, ca_export;
     if (!(*app)->ca_bundle().empty()) {
@@ -160,14 +207,14 @@ int RunServer(const CommonServerFlags& f, bool up) {
         "  endpoint     {0}\n"
         "  account      {1}\n"
         "  credentials  {2}  (profile default)\n"
-        "{3}"
+        "{3}{5}"
         "  region       us-east-1 (any region shaped like eu-west-1 works: it is taken from each\n"
         "               request's signature)\n\n"
         "Try it with the AWS CLI v2:\n\n"
         "  export AWS_SHARED_CREDENTIALS_FILE={2}{4} AWS_REGION=us-east-1\n"
         "  aws --endpoint-url {0} sts get-caller-identity\n\n"
         "Stop with Ctrl-C.\n",
-        (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export);
+        (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export, agents_note);
   } else {
     fmt::print("berth server listening on {} (credentials: {})\n", (*app)->endpoint(), creds_path);
   }
@@ -175,6 +222,7 @@ int RunServer(const CommonServerFlags& f, bool up) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   berth::log::Info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  berth::cli::StopUpAgents(agents);
   (*app)->Stop();
   berth::log::Info("stopped");
   return 0;
@@ -348,6 +396,43 @@ int main(int argc, char** argv) {
                              "PEM CA bundle to trust for an https endpoint, e.g. berth up's "
                              "DATA_DIR/tls/ca.pem (default: $AWS_CA_BUNDLE)");
 
+  berth::cli::AgentFlags agent_flags;
+  auto* agent = cli.add_subcommand(
+      "agent", "Run the host agent: register this host with a cluster and run its tasks (root)");
+  agent->add_option("--endpoint", agent_flags.endpoint, "berth's endpoint URL");
+  agent->add_option("--cluster", agent_flags.cluster, "Cluster to register in");
+  agent->add_flag("--external", agent_flags.external,
+                  "Register as an EXTERNAL (ECS Anywhere) instance: ECS_ENGINE_AUTH_* are ignored");
+  agent->add_flag("--fargate", agent_flags.fargate,
+                  "Be the platform's Fargate capacity: run FARGATE tasks only");
+  agent->add_option("--platform-version", agent_flags.platform_version,
+                    "With --fargate: the Fargate platform version this capacity runs");
+  agent->add_option("--data-dir", agent_flags.data_dir,
+                    "Directory for the agent's state, images and containers");
+  agent->add_option("--ca-file", agent_flags.ca_file,
+                    "PEM CA bundle to trust for an https endpoint (default: $AWS_CA_BUNDLE)");
+  agent->add_option("--region", agent_flags.region,
+                    "Region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)");
+  agent->add_option("--profile", agent_flags.profile, "Profile of the agent's IAM credentials");
+  agent->add_option("--credentials-file", agent_flags.credentials_file,
+                    "Shared-credentials file (default: AWS_SHARED_CREDENTIALS_FILE, "
+                    "./berth-data/credentials)");
+  agent->add_option("--insecure-registry", agent_flags.insecure_registries,
+                    "Registry HOST[:PORT] to reach over plain HTTP (repeatable)");
+  agent->add_option("--registry-ca-file", agent_flags.registry_ca_file,
+                    "Extra PEM CA bundle to trust for registries");
+  agent->add_flag("--trust-cached-images", agent_flags.trust_cached_images,
+                  "Run a cached image without asking its registry whether the task's "
+                  "credentials may pull it (air-gapped hosts)");
+  agent->add_flag("--allow-privileged", agent_flags.allow_privileged,
+                  "Run containers whose definition says privileged");
+  agent->add_option("--bridge", agent_flags.bridge, "Bridge for task networks (at most 15 chars)");
+  agent->add_option("--subnet", agent_flags.subnet, "IPv4 /24 subnet of the bridge");
+  agent->add_option("--log-format", agent_flags.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  agent->add_option("--log-level", agent_flags.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
   CLI11_PARSE(cli, argc, argv);
   if (*version) {
     fmt::print("berth {}\n", BERTH_VERSION);
@@ -356,6 +441,7 @@ int main(int argc, char** argv) {
   if (*server) return RunServer(server_flags, /*up=*/false);
   if (*up) return RunServer(up_flags, /*up=*/true);
   if (*account_create) return CreateAccount(account_flags);
+  if (*agent) return berth::cli::RunAgent(agent_flags, SelfBinary());
   if (*pull) return berth::cli::RunPull(pull_flags);
   if (*image_rm) return berth::cli::RunImageRemove(image_store, image_refs);
   if (*image_prune) return berth::cli::RunImagePrune(image_store);

@@ -1,0 +1,285 @@
+#include "cli/agent_command.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "agent/acs/ecs_client.h"
+#include "agent/acs/session.h"
+#include "agent/credentials/engine_auth_credentials.h"
+#include "agent/engine/engine.h"
+#include "agent/host/host.h"
+#include "agent/network/network.h"
+#include "agent/runtime/runtime.h"
+#include "agent/tmds/server.h"
+#include "aws/credentials_file.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#ifndef BERTH_VERSION
+#define BERTH_VERSION "0.0.0"
+#endif
+
+namespace berth::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using agent::spec::RoleCredentials;
+using agent::spec::TaskSpec;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Where the agent remembers which instance it registered as, so a restart re-registers the
+// same instance (and keeps its tasks).
+struct Identity {
+  std::string cluster;
+  std::string container_instance_arn;
+};
+
+std::optional<Identity> LoadIdentity(const std::string& path) {
+  auto text = ReadSmallFile(path);
+  if (!text || !*text) return std::nullopt;
+  auto j = json::Json::parse(**text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  return Identity{j.value("cluster", ""), j.value("containerInstanceArn", "")};
+}
+
+Status SaveIdentity(const std::string& path, const Identity& id) {
+  json::Json j = {{"cluster", id.cluster}, {"containerInstanceArn", id.container_instance_arn}};
+  BERTH_TRY(WriteFileAtomically(path, json::Dump(j), 0600));
+  return {};
+}
+
+class EcsReporter final : public agent::engine::Reporter {
+ public:
+  explicit EcsReporter(agent::acs::EcsClient& client) : client_(client) {}
+  Status Submit(const agent::spec::TaskStateChange& change) override {
+    return client_.SubmitTaskStateChange(change);
+  }
+
+ private:
+  agent::acs::EcsClient& client_;
+};
+
+// The ACS session's tasks go to the engine.
+class EngineHandler final : public agent::acs::AcsHandler {
+ public:
+  EngineHandler(agent::engine::Engine& engine, agent::engine::Reporter& reporter,
+                std::string cluster_arn)
+      : engine_(engine), reporter_(reporter), cluster_arn_(std::move(cluster_arn)) {}
+  bool OnTasks(const std::vector<TaskSpec>& tasks) override {
+    for (const auto& t : tasks) engine_.Apply(t);
+    return true;
+  }
+  void OnCredentials(const std::string& task_arn, const RoleCredentials& creds) override {
+    engine_.UpdateCredentials(task_arn, creds);
+  }
+  std::vector<std::string> ActiveTaskArns() override { return engine_.ActiveTaskArns(); }
+  // As the ECS agent does: a task it cannot read is reported STOPPED with the reason.
+  void OnUnrecognizedTask(const std::string& task_arn, const Error& error) override {
+    agent::spec::TaskStateChange change;
+    change.cluster = cluster_arn_;
+    change.task_arn = task_arn;
+    change.status = "STOPPED";
+    change.reason = "UnrecognizedTaskError: " + error.message;
+    if (auto sent = reporter_.Submit(change); !sent) {
+      log::Warn("cannot report an unrecognized task", {{"task", task_arn}, {"error", sent.error().message}});
+    }
+  }
+  void OnStopTasks(const std::vector<std::string>& task_arns) override {
+    for (const auto& arn : task_arns) {
+      TaskSpec stop;
+      stop.arn = arn;
+      stop.desired_status = "STOPPED";
+      engine_.Apply(stop);
+    }
+  }
+
+ private:
+  agent::engine::Engine& engine_;
+  agent::engine::Reporter& reporter_;
+  std::string cluster_arn_;
+};
+
+int Failed(std::string_view what, const Error& e) {
+  log::Error(std::string(what), {{"code", e.code}, {"error", e.message}});
+  fmt::print(stderr, "berth agent: {}: {}: {}\n", what, e.code, e.message);
+  return 1;
+}
+
+}  // namespace
+
+int RunAgent(const AgentFlags& f, const std::string& berth_binary) {
+  log::Format format;
+  log::Level level;
+  log::ParseFormat(f.log_format, &format);
+  log::ParseLevel(f.log_level, &level);
+  log::Init(format, level);
+
+  if (f.fargate && f.external) {
+    fmt::print(stderr, "berth agent: --fargate and --external exclude each other\n");
+    return 2;
+  }
+  std::string region = f.region;
+  if (region.empty()) region = Env("AWS_REGION");
+  if (region.empty()) region = Env("AWS_DEFAULT_REGION");
+  if (region.empty()) region = "us-east-1";
+  std::string ca_file = f.ca_file.empty() ? Env("AWS_CA_BUNDLE") : f.ca_file;
+  auto creds = aws::CredentialsFromChain(f.profile, f.credentials_file, "./berth-data/credentials");
+  if (!creds) return Failed("no credentials", creds.error());
+
+  int64_t reserved_memory = f.reserved_memory_mib;
+  if (reserved_memory < 0) reserved_memory = std::atoll(Env("ECS_RESERVED_MEMORY").c_str());
+  std::string pull_behavior = f.pull_behavior.empty() ? Env("ECS_IMAGE_PULL_BEHAVIOR") : f.pull_behavior;
+  if (pull_behavior.empty()) pull_behavior = "default";
+  auto policy = agent::ParsePullPolicy(pull_behavior);
+  if (!policy) {
+    fmt::print(stderr, "berth agent: {}\n", policy.error().message);
+    return 2;
+  }
+  int stop_timeout = f.stop_timeout_seconds;
+  if (stop_timeout <= 0) stop_timeout = std::atoi(Env("ECS_CONTAINER_STOP_TIMEOUT").c_str());
+  if (stop_timeout <= 0) stop_timeout = 30;
+
+  // Instance-level registry auth: EC2 only (the seed: not on EXTERNAL or Fargate capacity).
+  std::unique_ptr<agent::credentials::EngineAuthCredentials> instance_auth;
+  std::string auth_type = Env("ECS_ENGINE_AUTH_TYPE");
+  if (!auth_type.empty()) {
+    if (f.external || f.fargate) {
+      log::Warn("ECS_ENGINE_AUTH_TYPE/ECS_ENGINE_AUTH_DATA are ignored: instance-level registry "
+                "auth is only for EC2 instances",
+                {{"instance", f.external ? "EXTERNAL" : "FARGATE"}});
+    } else {
+      auto parsed =
+          agent::credentials::EngineAuthCredentials::FromEnv(auth_type, Env("ECS_ENGINE_AUTH_DATA"));
+      if (!parsed) return Failed("ECS_ENGINE_AUTH_DATA", parsed.error());
+      instance_auth = std::move(*parsed);
+    }
+  }
+
+  std::error_code ec;
+  fs::create_directories(f.data_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "berth agent: cannot create {}: {}\n", f.data_dir, ec.message());
+    return 1;
+  }
+  std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
+
+  auto resources = agent::host::ThisHost(reserved_memory);
+  if (!resources) return Failed("host resources", resources.error());
+
+  auto metadata = agent::tmds::MetadataServer::Start("127.0.0.1:0");
+  if (!metadata) return Failed("metadata endpoint", metadata.error());
+
+  agent::network::NetworkOptions net;
+  net.state_dir = data_dir + "/network";
+  net.bridge = f.bridge;
+  net.subnet = f.subnet;
+  net.reserved_ports = {resources->reserved_ports.begin(), resources->reserved_ports.end()};
+  net.metadata_address = (*metadata)->Address();
+  auto network = agent::network::NewLinuxNetwork(net);
+
+  agent::runtime::RuncOptions rt;
+  rt.state_dir = data_dir + "/runtime";
+  (void)berth_binary;  // the runtime finds berth-shim and berth-init beside it
+  rt.allow_privileged = f.allow_privileged;
+  auto runtime = agent::runtime::NewRuncRuntime(rt);
+
+  agent::acs::EcsClient ecs({f.endpoint, region, *creds, ca_file});
+  auto cluster_arn = ecs.CreateCluster(f.cluster);
+  if (!cluster_arn) return Failed("CreateCluster", cluster_arn.error());
+
+  const std::string identity_file = data_dir + "/instance.json";
+  agent::acs::Registration reg;
+  reg.cluster = f.cluster;
+  if (auto saved = LoadIdentity(identity_file); saved && saved->cluster == f.cluster) {
+    reg.container_instance_arn = saved->container_instance_arn;
+  }
+  reg.cpu_units = resources->cpu_units;
+  reg.memory_mib = resources->memory_mib;
+  reg.reserved_ports = resources->reserved_ports;
+  reg.reserved_udp_ports = resources->reserved_udp_ports;
+  reg.agent_version = std::string(agent::host::kEcsAgentVersion);
+  reg.agent_hash = fmt::format("berth-{}", BERTH_VERSION);
+  reg.docker_version = fmt::format("berth {} (runc)", BERTH_VERSION);
+  reg.attributes = agent::host::CapabilityAttributes({.external = f.external,
+                                                      .fargate = f.fargate,
+                                                      .platform_version = f.platform_version,
+                                                      .allow_privileged = f.allow_privileged});
+  auto registered = ecs.RegisterContainerInstance(reg);
+  if (!registered && !reg.container_instance_arn.empty()) {
+    // The saved instance is gone (deregistered): register as a new one.
+    log::Warn("re-registration refused; registering a new instance",
+              {{"instance", reg.container_instance_arn}, {"error", registered.error().message}});
+    reg.container_instance_arn.clear();
+    registered = ecs.RegisterContainerInstance(reg);
+  }
+  if (!registered) return Failed("RegisterContainerInstance", registered.error());
+  if (auto saved = SaveIdentity(identity_file, {f.cluster, registered->container_instance_arn});
+      !saved) {
+    return Failed("saving the instance identity", saved.error());
+  }
+
+  agent::engine::EngineOptions eo;
+  eo.data_dir = data_dir;
+  eo.endpoint = f.endpoint;
+  eo.ca_file = ca_file;
+  eo.region = region;
+  eo.pull.transport.insecure_hosts = f.insecure_registries;
+  eo.pull.transport.ca_file = f.registry_ca_file;
+  eo.pull_policy = *policy;
+  eo.instance_auth = instance_auth.get();
+  eo.trust_cached_images = f.trust_cached_images;
+  eo.default_stop_timeout = std::chrono::seconds(stop_timeout);
+  eo.cluster_arn = registered->cluster_arn;
+  eo.container_instance_arn = registered->container_instance_arn;
+  eo.metadata_address = (*metadata)->Address();
+  eo.fargate = f.fargate;
+  EcsReporter reporter(ecs);
+  agent::engine::Engine engine(eo, *runtime, *network, **metadata, reporter);
+  if (auto recovered = engine.Recover(); !recovered) return Failed("recovering tasks", recovered.error());
+
+  auto poll = ecs.DiscoverPollEndpoint(f.cluster, registered->container_instance_arn);
+  if (!poll) return Failed("DiscoverPollEndpoint", poll.error());
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  EngineHandler handler(engine, reporter, registered->cluster_arn);
+  agent::acs::AcsOptions ao;
+  ao.endpoint = *poll;
+  ao.cluster_arn = registered->cluster_arn;
+  ao.container_instance_arn = registered->container_instance_arn;
+  ao.region = region;
+  ao.credentials = *creds;
+  ao.ca_file = ca_file;
+  ao.agent_version = reg.agent_version;
+  ao.agent_hash = reg.agent_hash;
+  ao.docker_version = "DockerVersion: " + reg.docker_version;
+  agent::acs::AcsSession session(ao, handler);
+  session.Start();
+  fmt::print("berth agent registered {} in {} ({} CPU units, {} MiB{})\n",
+             registered->container_instance_arn, registered->cluster_arn, reg.cpu_units,
+             reg.memory_mib, f.fargate ? ", Fargate" : f.external ? ", EXTERNAL" : "");
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info("agent stopping; containers keep running", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  session.Stop();
+  engine.Shutdown();
+  return 0;
+}
+
+}  // namespace berth::cli

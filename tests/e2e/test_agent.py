@@ -1,0 +1,252 @@
+"""`berth agent` running the seed for real: a task whose image lives in a private htpasswd
+registry, its login in a Secrets Manager secret read with the task's execution role, pulled,
+unpacked and run under runc, driven with the AWS CLI v2 (`run-task`, the waiters,
+`describe-tasks`) and boto3. Every test removes what its agent made."""
+import json
+import os
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from agent_harness import BerthAgent, agents_supported, leftovers
+from ecs_harness import Cli, client, make_role
+from registry_harness import PASSWORD, USER, Registry, build_image, push
+
+pytestmark = pytest.mark.skipif(agents_supported() is not None,
+                                reason=str(agents_supported()))
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SECRET_VALUE = json.dumps({"username": USER, "password": PASSWORD})
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = Registry(tmp_path / "registry", auth="htpasswd")
+    yield r
+    r.stop()
+
+
+def http_page(path):
+    return {"/www/index.html": b"hello over the bridge\n"}
+
+
+@pytest.fixture
+def image(tmp_path, registry):
+    """team/api:1.4: busybox that prints a line, then lives as long as its command says."""
+    layout = build_image(tmp_path / "img", tag="1.4", extra_layers=[http_page("/")],
+                         cmd=("/bin/sh", "-c", "echo hello from berth"))
+    return push(layout, "1.4", registry, "team/api")
+
+
+@pytest.fixture
+def seed(berth):
+    """The seed: a registry secret and an execution role with the seed's inline policy."""
+    sm = client(berth, "secretsmanager")
+    iam = client(berth, "iam")
+    secret = sm.create_secret(Name="registry/team", SecretString=SECRET_VALUE)["ARN"]
+    role = make_role(iam, "ecsTaskExecutionRole", policy={
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],
+            "Resource": [secret]}]})
+    return {"secret": secret, "role": role, "sm": sm, "iam": iam}
+
+
+@pytest.fixture
+def agent(berth, tmp_path, registry):
+    a = BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host])
+    yield a
+    a.close()
+    assert leftovers(a.bridge, a.data_dir) == []
+
+
+@pytest.fixture
+def aws(berth, tmp_path):
+    c = Cli(berth, str(tmp_path))
+    yield c
+    c.close()
+
+
+def register(aws, family, image, secret, role, command=None, **container_extra):
+    c = {"name": "app", "image": image, "memory": 64, "essential": True,
+         "repositoryCredentials": {"credentialsParameter": secret}}
+    if command:
+        c["command"] = command
+    c.update(container_extra)
+    out = aws.ok("ecs", "register-task-definition", "--family", family,
+                 "--execution-role-arn", role, "--container-definitions", json.dumps([c]))
+    return out["taskDefinition"]["taskDefinitionArn"]
+
+
+def run(aws, td, *extra):
+    out = aws.ok("ecs", "run-task", "--task-definition", td, *extra)
+    assert out["failures"] == [], out
+    return out["tasks"][0]["taskArn"]
+
+
+def describe(aws, task):
+    return aws.ok("ecs", "describe-tasks", "--tasks", task)["tasks"][0]
+
+
+def wait_for(aws, task, status, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        t = describe(aws, task)
+        if t["lastStatus"] == status:
+            return t
+        if t["lastStatus"] == "STOPPED":
+            return t
+        time.sleep(0.2)
+    raise AssertionError(f"task not {status} in {timeout}s: {describe(aws, task)}")
+
+
+def test_the_seed_runs_end_to_end(aws, agent, seed, image):
+    td = register(aws, "api", image, seed["secret"], seed["role"],
+                  command=["/bin/sh", "-c", "echo hello from berth; sleep 8"])
+    task = run(aws, td)
+    aws.ok("ecs", "wait", "tasks-running", "--tasks", task)
+    t = describe(aws, task)
+    assert t["lastStatus"] == "RUNNING"
+    assert t["containers"][0]["imageDigest"].startswith("sha256:")
+    assert t["containers"][0]["runtimeId"]
+    aws.ok("ecs", "wait", "tasks-stopped", "--tasks", task)
+    t = describe(aws, task)
+    assert t["lastStatus"] == "STOPPED"
+    assert t["containers"][0]["exitCode"] == 0, t
+    assert t["stoppedReason"] == "Essential container in task exited"
+    assert "hello from berth" in (agent.container_log(task, "app") or agent.log_text())
+    assert PASSWORD not in agent.log_text()
+
+
+def test_the_seed_by_name_and_with_a_customer_managed_key(aws, agent, seed, image, berth):
+    kms = client(berth, "kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    cmk_secret = seed["sm"].create_secret(Name="registry/cmk", SecretString=SECRET_VALUE,
+                                          KmsKeyId=key)["ARN"]
+    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                    "Effect": "Allow",
+                                    "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],
+                                    "Resource": [seed["secret"], cmk_secret, key]}]}))
+    by_name = register(aws, "byname", image, "registry/team", seed["role"])
+    with_cmk = register(aws, "cmk", image, cmk_secret, seed["role"])
+    for td in (by_name, with_cmk):
+        t = wait_for(aws, run(aws, td), "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0, t
+        assert t["containers"][0]["imageDigest"].startswith("sha256:"), t
+
+
+def test_wrong_password_fails_even_with_the_image_cached(aws, agent, seed, image):
+    td = register(aws, "api", image, seed["secret"], seed["role"])
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    assert t["containers"][0]["exitCode"] == 0, t  # cached now
+    seed["sm"].create_secret(Name="registry/wrong",
+                             SecretString=json.dumps({"username": USER, "password": "wrong"}))
+    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                    "Resource": "*"}]}))
+    wrong = register(aws, "wrong", image, "registry/wrong", seed["role"])
+    t = wait_for(aws, run(aws, wrong), "STOPPED")
+    reason = t["containers"][0].get("reason", "") + " " + t.get("stoppedReason", "")
+    assert "CannotPullContainer" in reason, t
+    assert "wrong" not in reason.replace("registry/wrong", "")
+
+
+@pytest.mark.parametrize("value,needle", [
+    ("not json", "invalid schema"),
+    (json.dumps({"username": USER}), "asm fetching password: AuthorizationData is malformed"),
+])
+def test_a_bad_secret_stops_the_task_with_the_agents_words(aws, agent, seed, image, value, needle):
+    seed["sm"].put_secret_value(SecretId=seed["secret"], SecretString=value)
+    td = register(aws, "api", image, seed["secret"], seed["role"])
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    reason = t.get("stoppedReason", "") + " " + t["containers"][0].get("reason", "")
+    assert needle in reason, t
+
+
+def test_unknown_tag_and_registry_down(aws, agent, seed, image, registry):
+    td = register(aws, "api", image.rsplit(":", 1)[0] + ":9.9", seed["secret"], seed["role"])
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    assert t["containers"][0].get("reason", "").startswith("CannotPullContainerError"), t
+    registry.stop()
+    td = register(aws, "down", image, seed["secret"], seed["role"])
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    # The image is not cached on this host: nothing to fall back on.
+    assert t["containers"][0].get("reason", "").startswith("CannotPullContainer"), t
+
+
+def test_stop_task_sends_sigterm_then_sigkill_after_stop_timeout(aws, agent, seed, image):
+    graceful = register(aws, "graceful", image, seed["secret"], seed["role"],
+                        command=["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"])
+    stubborn = register(aws, "stubborn", image, seed["secret"], seed["role"],
+                        command=["/bin/sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"],
+                        stopTimeout=2)
+    tasks = {}
+    for td in (graceful, stubborn):
+        tasks[td] = run(aws, td)
+        assert wait_for(aws, tasks[td], "RUNNING")["lastStatus"] == "RUNNING"
+    for td in (graceful, stubborn):
+        aws.ok("ecs", "stop-task", "--task", tasks[td], "--reason", "enough")
+    g = wait_for(aws, tasks[graceful], "STOPPED")
+    s = wait_for(aws, tasks[stubborn], "STOPPED")
+    assert g["containers"][0]["exitCode"] == 0, g
+    assert s["containers"][0]["exitCode"] == 137, s
+    assert g["stoppedReason"] == "enough"
+
+
+def test_bridge_port_mappings_answer_on_the_host(aws, agent, seed, image):
+    td = register(aws, "web", image, seed["secret"], seed["role"],
+                  command=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"],
+                  portMappings=[{"containerPort": 8080, "hostPort": 0}])
+    task = run(aws, td)
+    t = wait_for(aws, task, "RUNNING")
+    assert t["lastStatus"] == "RUNNING", t
+    bindings = t["containers"][0]["networkBindings"]
+    assert len(bindings) == 1 and bindings[0]["containerPort"] == 8080, bindings
+    port = bindings[0]["hostPort"]
+    assert 49153 <= port <= 65535
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5).read()
+    assert body == b"hello over the bridge\n"
+    aws.ok("ecs", "stop-task", "--task", task)
+    wait_for(aws, task, "STOPPED")
+
+
+def test_task_role_credentials_reach_the_container_and_are_the_task_roles(aws, agent, seed,
+                                                                         image, berth):
+    task_role = make_role(seed["iam"], "appRole")
+    aws.ok("ecs", "register-task-definition", "--family", "whoami", "--task-role-arn", task_role,
+           "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([{
+               "name": "app", "image": image, "memory": 64,
+               "repositoryCredentials": {"credentialsParameter": seed["secret"]},
+               "command": ["/bin/sh", "-c", "busybox wget -qO- "
+                           "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]}]))
+    task = run(aws, "whoami")
+    t = wait_for(aws, task, "STOPPED")
+    assert t["containers"][0]["exitCode"] == 0, t
+    output = agent.container_log(task, "app")
+    assert output, agent.log_text()
+    creds = json.loads(output.strip().splitlines()[-1])
+    assert creds["RoleArn"] == task_role
+    sts = client(berth, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["Token"])
+    arn = sts.get_caller_identity()["Arn"]
+    assert arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/appRole/"), arn
+
+
+def test_agent_killed_and_restarted_adopts_its_running_tasks(aws, agent, seed, image):
+    td = register(aws, "long", image, seed["secret"], seed["role"],
+                  command=["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"])
+    task = run(aws, td)
+    t = wait_for(aws, task, "RUNNING")
+    runtime_id = t["containers"][0]["runtimeId"]
+    agent.stop(signal.SIGKILL)
+    agent.start()
+    time.sleep(1)
+    t = describe(aws, task)
+    assert t["lastStatus"] == "RUNNING", t
+    assert t["containers"][0]["runtimeId"] == runtime_id  # adopted, not started again
+    aws.ok("ecs", "stop-task", "--task", task)
+    t = wait_for(aws, task, "STOPPED")
+    assert t["containers"][0]["exitCode"] == 0, t
