@@ -171,17 +171,12 @@ class BerthAgent:
         return self.proc.returncode if self.proc else None
 
     def container_log(self, task_arn, container):
-        """What a container printed (the runtime's log file of it)."""
-        task = task_arn.rsplit("/", 1)[1]
-        runtime = os.path.join(self.data_dir, "runtime")
-        for entry in os.listdir(runtime) if os.path.isdir(runtime) else []:
-            if entry.startswith(task) and entry.endswith(container):
-                for name in ("log", "output.log", "container.log"):
-                    p = os.path.join(runtime, entry, name)
-                    if os.path.exists(p):
-                        with open(p, "rb") as f:
-                            return f.read().decode(errors="replace")
-        return None
+        """What a container of a stopped task printed (DATA_DIR/logs/<task id>/<name>.log)."""
+        path = os.path.join(self.data_dir, "logs", task_arn.rsplit("/", 1)[1], f"{container}.log")
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
 
     def close(self):
         self.stop()

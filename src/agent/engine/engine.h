@@ -80,7 +80,9 @@ struct EngineOptions {
   std::string metadata_address;
   // Task namespaces reach it here (network/ DNATs 169.254.170.2:80 to metadata_address).
   std::string metadata_task_address = "169.254.170.2";
-  bool fargate = false;  // enforce task cpu/memory as limits; refuse non-FARGATE tasks
+  bool fargate = false;
+  // How long a stopped task's container output stays in <data_dir>/logs/<task id>/.
+  std::chrono::seconds stopped_output_retention{3 * 3600};  // enforce task cpu/memory as limits; refuse non-FARGATE tasks
 
   // Reads one asm secret (repositoryCredentials) as the execution role. Empty (the default):
   // credentials::SecretsManagerCredentials::Fetch. Tests inject a fake so they need no server.

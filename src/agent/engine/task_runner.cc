@@ -512,6 +512,7 @@ void TaskRunner::StopContainers() {
 
 void TaskRunner::CleanUp() {
   JoinMonitors();
+  KeepOutput();
   for (const auto& c : record_.containers) {
     Status removed = ctx_.runtime.Remove(c.runtime_id);
     if (!removed) {
@@ -538,6 +539,36 @@ void TaskRunner::CleanUp() {
   ctx_.reports.Submit(Change(kStopped),
                       [dir = ctx_.tasks_dir, id = record_.spec.Id()] { RemoveTaskRecord(dir, id); });
   log::Info("task stopped", {{"task", arn_}, {"reason", record_.stopped_reason}});
+}
+
+// What the containers printed outlives them (until the awslogs driver ships it, this is where
+// a stopped task's output is read): moved out of the runtime's bundle before it is removed, to
+// <data_dir>/logs/<task id>/<container>.log, kept for options.stopped_output_retention (ECS
+// keeps stopped containers ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, 3 h). Older ones go now.
+void TaskRunner::KeepOutput() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path logs = fs::path(ctx_.options.data_dir) / "logs";
+  auto now = fs::file_time_type::clock::now();
+  for (const auto& entry : fs::directory_iterator(logs, ec)) {
+    std::error_code age_ec;
+    auto written = fs::last_write_time(entry.path(), age_ec);
+    if (!age_ec && now - written > ctx_.options.stopped_output_retention) {
+      fs::remove_all(entry.path(), age_ec);
+    }
+  }
+  fs::path dir = logs / record_.spec.Id();
+  for (const auto& c : record_.containers) {
+    if (c.runtime_id.empty()) continue;
+    std::string from = ctx_.runtime.LogPath(c.runtime_id);
+    if (!fs::exists(from, ec)) continue;
+    fs::create_directories(dir, ec);
+    fs::rename(from, dir / (c.spec.name + ".log"), ec);
+    if (ec) {
+      log::Warn("cannot keep a container's output",
+                {{"runtime_id", c.runtime_id}, {"error", ec.message()}});
+    }
+  }
 }
 
 void TaskRunner::Commit() {

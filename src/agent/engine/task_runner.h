@@ -80,6 +80,7 @@ class TaskRunner {
   bool StartContainer(size_t index);
   void StopContainers();
   void CleanUp();
+  void KeepOutput();
 
   void StartMonitor(size_t index);
   void JoinMonitors();
