@@ -53,6 +53,8 @@ struct CommonServerFlags {
   bool no_agents = false;
   std::vector<std::string> insecure_registries;
   std::string registry_ca_file;
+  std::vector<std::string> agent_bridges = {"berth0", "berth1"};
+  std::vector<std::string> agent_subnets = {"10.213.0.0/24", "10.213.1.0/24"};
 };
 
 // The running berth binary (agents and container shims are started from it).
@@ -105,6 +107,14 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
                     "Registry HOST[:PORT] the agents may reach over plain HTTP (repeatable)");
     cmd->add_option("--registry-ca-file", f.registry_ca_file,
                     "Extra PEM CA bundle the agents trust for registries");
+    cmd->add_option("--agent-bridges", f.agent_bridges,
+                    "Bridges of the EC2 and the Fargate agent's task networks")
+        ->delimiter(',')
+        ->expected(2);
+    cmd->add_option("--agent-subnets", f.agent_subnets,
+                    "IPv4 /24 subnets of those bridges")
+        ->delimiter(',')
+        ->expected(2);
   }
 }
 
@@ -184,6 +194,8 @@ int RunServer(const CommonServerFlags& f, bool up) {
       ao.ca_file = (*app)->ca_bundle().empty() ? "" : absolute((*app)->ca_bundle());
       ao.insecure_registries = f.insecure_registries;
       ao.registry_ca_file = f.registry_ca_file;
+      ao.bridges = f.agent_bridges;
+      ao.subnets = f.agent_subnets;
       auto started = berth::cli::StartUpAgents(ao);
       if (!started) {
         agents_note = fmt::format("  agents       not started: {}\n", started.error().message);

@@ -77,9 +77,9 @@ Result<std::vector<UpAgent>> StartUpAgents(const UpAgentOptions& o) {
     std::vector<std::string> extra;
   };
   std::vector<Kind> kinds = {
-      {"ec2", {"--bridge", "berth0", "--subnet", "10.213.0.0/24"}},
-      {"fargate", {"--fargate", "--platform-version", "1.4.0", "--bridge", "berth1", "--subnet",
-                   "10.213.1.0/24"}}};
+      {"ec2", {"--bridge", o.bridges.at(0), "--subnet", o.subnets.at(0)}},
+      {"fargate", {"--fargate", "--platform-version", "1.4.0", "--bridge", o.bridges.at(1),
+                   "--subnet", o.subnets.at(1)}}};
   std::vector<UpAgent> started;
   for (const auto& kind : kinds) {
     std::vector<std::string> argv = {o.berth_binary, "agent",

@@ -19,6 +19,8 @@ struct UpAgentOptions {
   std::string ca_file;           // the endpoint's CA ("" for plain HTTP)
   std::vector<std::string> insecure_registries;
   std::string registry_ca_file;
+  std::vector<std::string> bridges = {"berth0", "berth1"};  // EC2 agent's, Fargate agent's
+  std::vector<std::string> subnets = {"10.213.0.0/24", "10.213.1.0/24"};
 };
 
 struct UpAgent {

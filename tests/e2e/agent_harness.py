@@ -180,13 +180,17 @@ class BerthAgent:
 
     def close(self):
         self.stop()
-        runc_root = os.path.join(self.data_dir, "runtime", "runc")
-        if os.path.isdir(runc_root):
-            listed = _run("runc", "--root", runc_root, "list", "-q").stdout.split()
-            for cid in listed:
-                _run("runc", "--root", runc_root, "delete", "--force", cid)
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f if self.data_dir in line.split()[4]]
-        for m in sorted(mounts, key=len, reverse=True):
-            _run("umount", "-l", m)
-        remove_bridge(self.bridge)
+        clean_up_agent(self.data_dir, self.bridge)
+
+
+def clean_up_agent(data_dir, bridge):
+    """Whatever a stopped agent left: its containers, overlay mounts, bridge and rules."""
+    runc_root = os.path.join(data_dir, "runtime", "runc")
+    if os.path.isdir(runc_root):
+        for cid in _run("runc", "--root", runc_root, "list", "-q").stdout.split():
+            _run("runc", "--root", runc_root, "delete", "--force", cid)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if data_dir in line.split()[4]]
+    for m in sorted(mounts, key=len, reverse=True):
+        _run("umount", "-l", m)
+    remove_bridge(bridge)

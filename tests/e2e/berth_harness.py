@@ -53,7 +53,7 @@ class Berth:
     see make_tls_files). `ca_bundle` is the CA file clients must trust."""
 
     def __init__(self, data_dir, args=(), env=None, command="server", root=None, preexec_fn=None,
-                 tls=False, tls_files=None):
+                 tls=False, tls_files=None, agents=False):
         self.data_dir = str(data_dir)
         self.port = free_port()
         self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
@@ -70,6 +70,8 @@ class Berth:
             self.ca_bundle = tls_files.ca
         elif command == "up":
             cmd += ["--insecure-http"]
+        if command == "up" and not agents:
+            cmd += ["--no-agents"]
         cmd += list(args)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
@@ -92,11 +94,14 @@ class Berth:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def read_credentials(self):
-        values = {}
+    def read_credentials(self, profile="default"):
+        values, section = {}, None
         with open(self.credentials_file) as f:
             for line in f:
-                if "=" in line:
+                line = line.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    section = line[1:-1].strip()
+                elif "=" in line and section == profile:
                     k, v = line.split("=", 1)
                     values[k.strip()] = v.strip()
         return values["aws_access_key_id"], values["aws_secret_access_key"]

@@ -10,7 +10,8 @@ import urllib.request
 
 import pytest
 
-from agent_harness import BerthAgent, agents_supported, leftovers
+from agent_harness import (BerthAgent, agents_supported, clean_up_agent, free_subnet, leftovers)
+from berth_harness import Berth, random_root_credentials
 from ecs_harness import Cli, client, make_role
 from registry_harness import PASSWORD, USER, Registry, build_image, push
 
@@ -250,3 +251,61 @@ def test_agent_killed_and_restarted_adopts_its_running_tasks(aws, agent, seed, i
     aws.ok("ecs", "stop-task", "--task", task)
     t = wait_for(aws, task, "STOPPED")
     assert t["containers"][0]["exitCode"] == 0, t
+
+
+def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry, image):
+    """`berth up` starts the server, an EC2 agent and a Fargate agent (platform 1.4.0) with an
+    IAM identity made for them; the seed runs on both: EC2 by default, FARGATE on the platform's
+    capacity. (The bridges and subnets are the test's own.)"""
+    n = os.getpid() % 1000
+    bridges = [f"btu{n}e", f"btu{n}f"]
+    subnets = [free_subnet(), free_subnet()]
+    while subnets[1] == subnets[0]:
+        subnets[1] = free_subnet()
+    data = tmp_path / "up"
+    up = Berth(data, command="up", agents=True, root=random_root_credentials(),
+               args=["--agent-bridges", ",".join(bridges), "--agent-subnets", ",".join(subnets),
+                     "--insecure-registry", registry.host])
+    try:
+        aws = Cli(up, str(tmp_path))
+        deadline = time.time() + 30
+        instances = []
+        while time.time() < deadline and len(instances) < 2:
+            instances = aws.ok("ecs", "list-container-instances")["containerInstanceArns"]
+            time.sleep(0.2)
+        assert len(instances) == 2, up.log_text()
+        described = aws.ok("ecs", "describe-container-instances", "--container-instances",
+                           *instances)["containerInstances"]
+        fargate = [i for i in described
+                   if any(a["name"] == "berth.fargate" for a in i["attributes"])]
+        assert len(fargate) == 1
+        sm = client(up, "secretsmanager")
+        iam = client(up, "iam")
+        secret = sm.create_secret(Name="registry/team", SecretString=SECRET_VALUE)["ARN"]
+        role = make_role(iam, "ecsTaskExecutionRole", policy={
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret}]})
+        ec2 = register(aws, "api", image, secret, role,
+                       command=["/bin/sh", "-c", "echo hello from ec2"])
+        t = wait_for(aws, run(aws, ec2), "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0, t
+        assert t["containerInstanceArn"] not in [i["containerInstanceArn"] for i in fargate]
+        aws.ok("ecs", "register-task-definition", "--family", "fg", "--network-mode", "awsvpc",
+               "--requires-compatibilities", "FARGATE", "--cpu", "256", "--memory", "512",
+               "--execution-role-arn", role, "--container-definitions", json.dumps([{
+                   "name": "app", "image": image,
+                   "repositoryCredentials": {"credentialsParameter": secret},
+                   "command": ["/bin/sh", "-c", "echo hello from fargate"]}]))
+        out = aws.ok("ecs", "run-task", "--task-definition", "fg", "--launch-type", "FARGATE",
+                     "--platform-version", "1.4.0", "--network-configuration",
+                     json.dumps({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))
+        t = wait_for(aws, out["tasks"][0]["taskArn"], "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0, t
+        assert t["containerInstanceArn"] == fargate[0]["containerInstanceArn"]
+        aws.close()
+    finally:
+        up.stop()
+        for name, bridge in zip(("ec2", "fargate"), bridges):
+            clean_up_agent(str(data / "agents" / name), bridge)
+            assert leftovers(bridge, str(data / "agents" / name)) == []

@@ -312,7 +312,7 @@ def test_make_up_starts_and_prints_how_to_reach_it(tmp_path):
     port = free_port()
     data = tmp_path / "up-data"
     proc = subprocess.Popen(
-        ["make", "-s", "-C", repo, "up", f"UP_ARGS=--listen 127.0.0.1:{port} --data-dir {data}"],
+        ["make", "-s", "-C", repo, "up", f"UP_ARGS=--listen 127.0.0.1:{port} --data-dir {data} --no-agents"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         lines = []
