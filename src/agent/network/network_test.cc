@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -328,9 +329,15 @@ TEST(CommandTest, CapturesOutputAndExitCode) {
 
 // --- Setup checks made before anything is touched (no root needed) ---
 
-const char kTaskA[] = "a1a2a3a4a5a6a7a8a9a0b1b2b3b4b5b6";
-const char kTaskB[] = "b1b2b3b4b5b6b7b8b9b0c1c2c3c4c5c6";
-const char kTaskC[] = "c1c2c3c4c5c6c7c8c9c0d1d2d3d4d5d6";
+// Task ids unique to this process: veth names are global to the host, and ctest runs test
+// processes side by side.
+std::string TaskId(char tag) {
+  return fmt::format("{}{:07x}{}", tag, static_cast<unsigned>(getpid()) & 0xfffffff,
+                     std::string(24, tag));
+}
+const std::string kTaskA = TaskId('a');
+const std::string kTaskB = TaskId('b');
+const std::string kTaskC = TaskId('c');
 
 TEST(NetworkTest, RefusesBadRequestsAndTakesHostAsIs) {
   auto network = NewLinuxNetwork({.state_dir = "/nonexistent/berth", .bridge = "btx"});
@@ -482,8 +489,13 @@ class RealNetworkTest : public ::testing::Test {
     int pid = ::getpid();
     do {
       options_.bridge = "bt" + std::to_string(pid % 10000) + "n" + std::to_string(counter++);
+      // Host ports are global too: each test process takes ephemeral ports from its own range.
+      options_.ephemeral_low = 50000 + static_cast<int>(pid % 150) * 100;
+      options_.ephemeral_high = options_.ephemeral_low + 99;
     } while (LinkExists(options_.bridge));
-    // A /24 no route of the host overlaps (only the default route may cover it).
+    // A /24 no route of the host overlaps (only the default route may cover it); not the
+    // default 10.213.0.0/24, which a test process beside this one would share.
+    options_.subnet.clear();
     for (int i = 0; i < 50 * 256 && options_.subnet.empty(); ++i) {
       int a = 200 + (pid / 256 + counter + i / 256) % 50;
       int b = (pid + counter * 7 + i) % 256;
@@ -631,7 +643,7 @@ TEST_F(RealNetworkTest, SetupFailureLeavesNothing) {
   auto half = network->Setup({kTaskC, "bridge", {{80, 0, "tcp"}}});
   ASSERT_FALSE(half);
   EXPECT_EQ(half.error().code, "NetworkSetupError");
-  EXPECT_TRUE(half.error().message.starts_with("ip link set bvc1c2c3c4c5c6 master " +
+  EXPECT_TRUE(half.error().message.starts_with("ip link set bv" + kTaskC.substr(0, 12) + " master " +
                                                options_.bridge + ": "))
       << half.error().message;
   ExpectGone(kTaskC);
@@ -708,7 +720,7 @@ TEST_F(RealNetworkTest, MetadataAddressIsReachedFromTheTaskWithItsOwnSource) {
 
 TEST_F(RealNetworkTest, ConcurrentSetupsGetDistinctAddresses) {
   auto network = NewLinuxNetwork(options_);
-  const char* ids[] = {kTaskA, kTaskB, kTaskC};
+  const std::string ids[] = {kTaskA, kTaskB, kTaskC};
   std::vector<std::string> addresses(3);
   std::vector<std::thread> threads;
   for (int i = 0; i < 3; ++i) {
@@ -720,8 +732,8 @@ TEST_F(RealNetworkTest, ConcurrentSetupsGetDistinctAddresses) {
   for (auto& thread : threads) thread.join();
   std::set<std::string> distinct(addresses.begin(), addresses.end());
   EXPECT_EQ(distinct, (std::set<std::string>{prefix_ + "2", prefix_ + "3", prefix_ + "4"}));
-  for (const char* id : ids) ASSERT_TRUE(network->Teardown(id));
-  for (const char* id : ids) ExpectGone(id);
+  for (const std::string& id : ids) ASSERT_TRUE(network->Teardown(id));
+  for (const std::string& id : ids) ExpectGone(id);
 }
 
 }  // namespace
