@@ -57,6 +57,28 @@ struct CommonServerFlags {
   std::vector<std::string> agent_subnets = {"10.213.0.0/24", "10.213.1.0/24"};
 };
 
+// What `berth up` prints when its agents run: the seed, step by step, with the AWS CLI.
+std::string SeedWalkthrough(const std::string& endpoint, const std::string& account) {
+  return fmt::format(
+      "Run a task whose image is in your private registry (the seed):\n\n"
+      "  alias aws='aws --endpoint-url {0}'\n"
+      "  aws secretsmanager create-secret --name team/registry \\\n"
+      "      --secret-string '{{\"username\":\"USER\",\"password\":\"PASS\"}}'\n"
+      "  aws iam create-role --role-name ecsTaskExecutionRole --assume-role-policy-document \\\n"
+      "      '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":"
+      "{{\"Service\":\"ecs-tasks.amazonaws.com\"}},\"Action\":\"sts:AssumeRole\"}}]}}'\n"
+      "  aws iam put-role-policy --role-name ecsTaskExecutionRole --policy-name registry \\\n"
+      "      --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\","
+      "\"Action\":[\"secretsmanager:GetSecretValue\",\"kms:Decrypt\"],\"Resource\":\"*\"}}]}}'\n"
+      "  aws ecs register-task-definition --family api \\\n"
+      "      --execution-role-arn arn:aws:iam::{1}:role/ecsTaskExecutionRole \\\n"
+      "      --container-definitions '[{{\"name\":\"api\",\"image\":\"REGISTRY/team/api:1.4\","
+      "\"memory\":128,\"repositoryCredentials\":{{\"credentialsParameter\":\"team/registry\"}}}}]'\n"
+      "  aws ecs run-task --task-definition api     # then: aws ecs wait tasks-running --tasks ARN\n"
+      "  (a registry on plain HTTP: start berth up with --insecure-registry HOST:PORT)\n\n",
+      endpoint, account);
+}
+
 // The running berth binary (agents and container shims are started from it).
 std::string SelfBinary() {
   std::error_code ec;
@@ -225,8 +247,10 @@ int RunServer(const CommonServerFlags& f, bool up) {
         "Try it with the AWS CLI v2:\n\n"
         "  export AWS_SHARED_CREDENTIALS_FILE={2}{4} AWS_REGION=us-east-1\n"
         "  aws --endpoint-url {0} sts get-caller-identity\n\n"
+        "{6}"
         "Stop with Ctrl-C.\n",
-        (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export, agents_note);
+        (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export, agents_note,
+        agents.empty() ? std::string() : SeedWalkthrough((*app)->endpoint(), (*app)->account_id()));
   } else {
     fmt::print("berth server listening on {} (credentials: {})\n", (*app)->endpoint(), creds_path);
   }
