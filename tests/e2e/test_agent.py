@@ -274,6 +274,9 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
             instances = aws.ok("ecs", "list-container-instances")["containerInstanceArns"]
             time.sleep(0.2)
         assert len(instances) == 2, up.log_text()
+        printed = up.log_text()
+        assert "agent        ec2 (pid" in printed and "agent        fargate (pid" in printed
+        assert "aws ecs run-task --task-definition api" in printed  # the seed's walkthrough
         described = aws.ok("ecs", "describe-container-instances", "--container-instances",
                            *instances)["containerInstances"]
         fargate = [i for i in described
