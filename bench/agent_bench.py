@@ -220,9 +220,16 @@ class RuncPeer:
         self.n += 1
         cid = f"agentbench-{os.getpid()}-{self.n}"
         self.ids.add(cid)
-        began = time.monotonic()
-        run("runc", "--root", self.root, "run", "--detach", "--bundle", bundle, cid)
-        took = time.monotonic() - began
+        # The container inherits runc's stdio: no pipes, or reading them waits for it.
+        with tempfile.TemporaryFile() as err:
+            began = time.monotonic()
+            code = subprocess.run(["runc", "--root", self.root, "run", "--detach", "--bundle",
+                                   bundle, cid], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=err).returncode
+            took = time.monotonic() - began
+            if code != 0:
+                err.seek(0)
+                raise BenchError(f"runc run -d failed ({code}): {err.read().decode().strip()}")
         self.remove(cid)
         return took
 
