@@ -177,9 +177,33 @@ class AgentLog:
         return out
 
 
-def start_one(cluster, td):
+def mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns / 1e9
+    except OSError:
+        return None
+
+
+def file_marks(agent, arn):
+    """Epoch times the agent's files of a running task were last written: the container's
+    hosts file (written once the task network is up), its bundle's config.json (overlay
+    mounted, spec made), shim.log (made just before the shim is spawned) and started.json
+    (the shim, once `runc run --detach` returned)."""
+    task_dir = os.path.join(agent.data_dir, "tasks", arn.rsplit("/", 1)[1])
+    try:
+        runtime_id = next(iter(sorted(os.listdir(task_dir))))
+    except (OSError, StopIteration):
+        return {}
+    bundle = os.path.join(agent.data_dir, "runtime", runtime_id)
+    return {"network_up": mtime(os.path.join(task_dir, runtime_id, "hosts")),
+            "bundle_made": mtime(os.path.join(bundle, "config.json")),
+            "shim_spawned": mtime(os.path.join(bundle, "shim.log")),
+            "runc_returned": mtime(os.path.join(bundle, "started.json"))}
+
+
+def start_one(cluster, td, agent=None):
     """RunTask -> RUNNING for one task; returns (seconds, arn, marks) where marks are epoch
-    times of the client's steps and the task's own timestamps."""
+    times of the client's steps, the task's own timestamps and the agent's files."""
     sent_wall, sent = time.time(), time.monotonic()
     arn = cluster.run_task(td)
     replied = time.monotonic()
@@ -189,6 +213,8 @@ def start_one(cluster, td):
              "pull_started": epoch(task.get("pullStartedAt")),
              "pull_stopped": epoch(task.get("pullStoppedAt")),
              "started_at": epoch(task.get("startedAt"))}
+    if agent:
+        marks.update(file_marks(agent, arn))
     return seen_at - sent, arn, marks
 
 
@@ -273,7 +299,7 @@ def warm(cluster, agent, registry, layout, runc, work):
     agent_s, runc_s, marks = [], [], {}
     for _ in range(TASKS):  # interleaved: a runc run, then a task
         runc_s.append(runc.run_detached(bundle))
-        took, arn, m = start_one(cluster, td)
+        took, arn, m = start_one(cluster, td, agent)
         agent_s.append(took)
         marks[arn] = m
         cluster.stop_and_wait([arn])
@@ -292,7 +318,11 @@ def breakdown(marks):
              ("task received by the agent (ACS)", "sent", "received"),
              ("  -> pull started (secret read)", "received", "pull_started"),
              ("  -> pull stopped (image re-checked)", "pull_started", "pull_stopped"),
-             ("  -> container started (net+runc)", "pull_stopped", "container_started"),
+             ("  -> task network up (hosts file)", "pull_stopped", "network_up"),
+             ("  -> bundle made (overlay, config.json)", "network_up", "bundle_made"),
+             ("  -> shim spawned (shim.log)", "bundle_made", "shim_spawned"),
+             ("  -> runc run -d done (started.json)", "shim_spawned", "runc_returned"),
+             ("  -> 'container started' logged", "runc_returned", "container_started"),
              ("  -> RUNNING seen (report+poll)", "container_started", "running_seen")]
     rows = []
     for name, a, b in steps:
