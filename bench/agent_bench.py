@@ -360,7 +360,7 @@ def cold(cluster, registry, runc, work):
     return agent_s, peer_s, parts
 
 
-def burst(cluster, td, berth):
+def burst(cluster, td, berth, agent):
     """BURST RunTask calls at once (one thread and client each); (seconds to all RUNNING,
     per-task seconds, arns, error or None)."""
     clients = [client(berth, "ecs") for _ in range(BURST)]
@@ -389,10 +389,16 @@ def burst(cluster, td, berth):
     except BenchError as e:
         error = (error + "; " if error else "") + str(e)
     per_task = sorted(at - began for at, _ in seen.values())
+    began_wall = time.time() - (time.monotonic() - began)
+    waits = []  # pull stopped -> task network up, per task
+    for arn, (_, task) in seen.items():
+        up, pulled = file_marks(agent, arn).get("network_up"), epoch(task.get("pullStoppedAt"))
+        if up and pulled:
+            waits.append((up - pulled, up - began_wall))
     if started:
         cluster.stop_and_wait(started)
     total = max(per_task) if per_task and len(per_task) == BURST else None
-    return total, per_task, len(started), error
+    return total, per_task, len(started), error, waits
 
 
 # ------------------------------------------------------------------ main
@@ -442,9 +448,13 @@ def main():
             else:
                 print(f"      {name:40} {med:10.1f} {p99:9.1f} {'':17} {n:4d}")
 
-        total, per_task, placed, error = burst(cluster, td, berth)
+        total, per_task, placed, error, waits = burst(cluster, td, berth, warm_agent)
         if per_task:
             row(f"(c) {BURST} RunTask at once: each task RUNNING", per_task)
+        if waits:
+            row("      pull stopped -> task network up", [w for w, _ in waits])
+            print(f"      task networks up from {ms(min(u for _, u in waits)):.0f} to "
+                  f"{ms(max(u for _, u in waits)):.0f} ms after the calls began")
         if total is not None:
             print(f"    all {BURST} RUNNING {ms(total):.1f} ms after the calls began")
         else:
