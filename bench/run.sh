@@ -17,7 +17,11 @@
 #    placed and dispatched per second, p50/p99, next to moto's state-only
 #    RunTask on the same requests (bench/runtask_bench.py). RUNTASK_SECONDS
 #    (20), RUNTASK_INSTANCES (1000) and RUNTASK_CONNECTIONS (16) size it.
-# BENCH_ONLY=http|micro|pull|contention|runtask runs one part; BENCH_DURATION (5s) and
+# 6. agent: `berth agent` (root, runc) starting tasks: RunTask -> RUNNING with a cached image
+#    next to bare `runc run -d`, with an uncached image next to skopeo + umoci + runc, and 20
+#    tasks at once (bench/agent_bench.py). AGENT_TASKS (50), AGENT_COLD_IMAGES (5),
+#    AGENT_COLD_MB (8) and AGENT_BURST (20) size it; skipped without root or runc.
+# BENCH_ONLY=http|micro|pull|contention|runtask|agent runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -159,4 +163,10 @@ if want runtask; then
   /usr/bin/python3 "$HERE/runtask_bench.py" "$BUILD/berth" ||
     { echo "bench: RunTask answered non-2xx, placed too few or a task never reached its agent" >&2
       exit 1; }
+fi
+
+if want agent; then
+  echo
+  /usr/bin/python3 "$HERE/agent_bench.py" "$BUILD/berth" ||
+    { echo "bench: a task of the agent benchmark did not reach RUNNING" >&2; exit 1; }
 fi
