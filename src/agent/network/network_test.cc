@@ -644,7 +644,7 @@ TEST_F(RealNetworkTest, SetupFailureLeavesNothing) {
   ASSERT_FALSE(half);
   EXPECT_EQ(half.error().code, "NetworkSetupError");
   EXPECT_TRUE(half.error().message.starts_with("ip link set bv" + kTaskC.substr(0, 12) + " master " +
-                                               options_.bridge + ": "))
+                                               options_.bridge + " up: "))
       << half.error().message;
   ExpectGone(kTaskC);
 }
