@@ -394,6 +394,9 @@ TEST_F(EngineTest, PullOfAnUnknownTagStopsTheTask) {
   EXPECT_NE(stopped->reason.find("MANIFEST_UNKNOWN"), std::string::npos) << stopped->reason;
   EXPECT_EQ(stopped->containers[0].reason, stopped->reason);
   EXPECT_TRUE(runtime_.started().empty());
+  // The network is made while the image is pulled; a failed pull still leaves none behind.
+  EXPECT_EQ(network_.requests().size(), 1u);
+  EXPECT_TRUE(network_.torn_down().contains(kTaskId));
 }
 
 TEST_F(EngineTest, CreateFailureIsTheContainersAndTheTasksReason) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <future>
 
 #include "agent/engine/container_config.h"
 #include "common/file.h"
@@ -191,6 +192,53 @@ bool TaskRunner::Prepare() {
   }
   if (pending.empty()) return true;
 
+  // 3 starts first: the task's network is made while its secrets are read and its images
+  // pulled (neither needs the other), and joined before any container starts.
+  std::future<Result<network::TaskNetwork>> network;
+  if (!record_.network_up) {
+    network::TaskNetworkRequest request;
+    request.task_id = record_.spec.Id();
+    request.mode = record_.spec.network_mode.empty() ? "bridge" : record_.spec.network_mode;
+    for (const auto& c : record_.containers) {
+      request.ports.insert(request.ports.end(), c.spec.port_mappings.begin(),
+                           c.spec.port_mappings.end());
+    }
+    network = std::async(std::launch::async,
+                         [this, request] { return ctx_.network.Setup(request); });
+  }
+  // Whatever happens to the pull, a network that was made is recorded (CleanUp removes it).
+  auto settle_network = [&]() -> Status {
+    if (!network.valid()) return {};
+    auto made = network.get();
+    if (!made) return Fail(made.error());
+    record_.network = std::move(*made);
+    record_.network_up = true;
+    for (auto& c : record_.containers) {
+      c.bindings.clear();
+      for (const auto& binding : record_.network.bindings) {
+        for (const auto& port : c.spec.port_mappings) {
+          if (port.container_port == binding.container_port && port.protocol == binding.protocol) {
+            c.bindings.push_back(binding);
+            break;
+          }
+        }
+      }
+    }
+    Commit();
+    return {};
+  };
+  bool pulled = PullAll(pending);
+  Status network_made = settle_network();
+  if (!pulled) return false;
+  if (!network_made) {
+    FailTask(Reason(network_made.error()), {});
+    return false;
+  }
+  return true;
+}
+
+// 1. asm-auth, 2. images, for the containers not started yet.
+bool TaskRunner::PullAll(const std::vector<size_t>& pending) {
   // 1. asm-auth: each secret once, for this task only (dropped when Prepare returns).
   std::map<std::string, std::unique_ptr<credentials::CredentialSource>> asm_sources;
   if (!FetchAsm(pending, asm_sources)) return false;
@@ -222,35 +270,6 @@ bool TaskRunner::Prepare() {
   record_.pull_stopped_at = ctx_.clock.Now();
   Commit();
 
-  // 3. The network.
-  if (!record_.network_up) {
-    network::TaskNetworkRequest request;
-    request.task_id = record_.spec.Id();
-    request.mode = record_.spec.network_mode.empty() ? "bridge" : record_.spec.network_mode;
-    for (const auto& c : record_.containers) {
-      request.ports.insert(request.ports.end(), c.spec.port_mappings.begin(),
-                           c.spec.port_mappings.end());
-    }
-    auto made = ctx_.network.Setup(request);
-    if (!made) {
-      FailTask(Reason(made.error()), {});
-      return false;
-    }
-    record_.network = std::move(*made);
-    record_.network_up = true;
-    for (auto& c : record_.containers) {
-      c.bindings.clear();
-      for (const auto& binding : record_.network.bindings) {
-        for (const auto& port : c.spec.port_mappings) {
-          if (port.container_port == binding.container_port && port.protocol == binding.protocol) {
-            c.bindings.push_back(binding);
-            break;
-          }
-        }
-      }
-    }
-    Commit();
-  }
   return true;
 }
 

@@ -72,6 +72,7 @@ class TaskRunner {
   void Run();
   Outcome Drive();
   bool Prepare();
+  bool PullAll(const std::vector<size_t>& pending);
   bool FetchAsm(const std::vector<size_t>& pending,
                 std::map<std::string, std::unique_ptr<credentials::CredentialSource>>& sources);
   Outcome Loop();
