@@ -602,6 +602,21 @@ class HealthTest : public EngineTest {
     return n;
   }
 
+  // "app" waiting for "db" (non-essential, checked with `db_retries`, failing until the test
+  // scripts otherwise) to be HEALTHY.
+  void ApplyAppAfterDb(Engine& engine, int db_retries, bool app_essential = true,
+                       std::vector<spec::ContainerSpec> more = {}) {
+    runtime_.ScriptExec(Rid("db"), {Exited(1)});
+    spec::ContainerSpec app = Container("app", app_essential);
+    app.depends_on = {{"db", "HEALTHY"}};
+    more.insert(more.begin(), {app, Checked("db", db_retries, false)});
+    engine.Apply(Task(std::move(more)));
+  }
+
+  static constexpr char kNotHealthy[] =
+      "dependency graph: failed to resolve the container ordering dependency [db] for target "
+      "[app] as dependency did not become healthy.";
+
   static Result<runtime::ExecResult> Exited(int code) {
     return runtime::ExecResult{code, code == 0 ? "ok" : "connection refused"};
   }
@@ -645,10 +660,7 @@ TEST_F(HealthTest, FailuresInTheStartPeriodDoNotCount) {
 
 TEST_F(HealthTest, DependsOnHealthyStartsTheDependentOnceTheDependencyIsHealthy) {
   Engine& engine = MakeEngine();
-  runtime_.ScriptExec(Rid("db"), {Exited(1)});
-  spec::ContainerSpec app = Container("app");
-  app.depends_on = {{"db", "HEALTHY"}};
-  engine.Apply(Task({app, Checked("db", 100, false)}));
+  ApplyAppAfterDb(engine, 100);
   ASSERT_TRUE(WaitFor([&] { return Execs("db") >= 3; }));
   EXPECT_EQ(runtime_.started(), std::vector<std::string>{Rid("db")});
   runtime_.ScriptExec(Rid("db"), {Exited(0)});
@@ -660,15 +672,10 @@ TEST_F(HealthTest, DependsOnHealthyStartsTheDependentOnceTheDependencyIsHealthy)
 
 TEST_F(HealthTest, UnhealthyDependencyStopsTheTaskOfAnEssentialDependent) {
   Engine& engine = MakeEngine();
-  runtime_.ScriptExec(Rid("db"), {Exited(1)});
-  spec::ContainerSpec app = Container("app");
-  app.depends_on = {{"db", "HEALTHY"}};
-  engine.Apply(Task({app, Checked("db", 2, false)}));
+  ApplyAppAfterDb(engine, 2);
   auto stopped = WaitForChange(Arn(), "STOPPED");
   ASSERT_TRUE(stopped);
-  EXPECT_EQ(stopped->reason,
-            "dependency graph: failed to resolve the container ordering dependency [db] for "
-            "target [app] as dependency did not become healthy.");
+  EXPECT_EQ(stopped->reason, kNotHealthy);
   EXPECT_EQ(runtime_.started(), std::vector<std::string>{Rid("db")});
   const auto* app_change = Named(*stopped, "app");
   ASSERT_NE(app_change, nullptr);
@@ -678,10 +685,7 @@ TEST_F(HealthTest, UnhealthyDependencyStopsTheTaskOfAnEssentialDependent) {
 
 TEST_F(HealthTest, DependencyStoppingBeforeHealthyNeverStartsANonEssentialDependent) {
   Engine& engine = MakeEngine();
-  runtime_.ScriptExec(Rid("db"), {Exited(1)});
-  spec::ContainerSpec app = Container("app", false);
-  app.depends_on = {{"db", "HEALTHY"}};
-  engine.Apply(Task({app, Checked("db", 100, false), Container("web")}));
+  ApplyAppAfterDb(engine, 100, false, {Container("web")});
   ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
   runtime_.Exit(Rid("db"), 0);
   ASSERT_TRUE(WaitFor([&] {
@@ -703,9 +707,7 @@ TEST_F(HealthTest, DependsOnHealthyOfAContainerWithoutACheckNeverStarts) {
   engine.Apply(Task({app, Container("db", false)}));
   auto stopped = WaitForChange(Arn(), "STOPPED");
   ASSERT_TRUE(stopped);
-  EXPECT_EQ(stopped->reason,
-            "dependency graph: failed to resolve the container ordering dependency [db] for "
-            "target [app] as dependency did not become healthy.");
+  EXPECT_EQ(stopped->reason, kNotHealthy);
 }
 
 }  // namespace

@@ -24,54 +24,45 @@ TEST(HealthCommandTest, CmdShellRunsUnderShAndCmdAsGiven) {
   EXPECT_FALSE(HealthCommand(Check({"curl", "localhost"})));
 }
 
-TEST(HealthTrackerTest, UnknownUntilAResultThenHealthyAfterASuccess) {
+constexpr std::string_view U = kHealthUnknown, H = kHealthy, X = kUnhealthy;
+
+// The status after each probe ('+' passed, '-' failed), the probes one second apart from t0 + 1s.
+std::vector<std::string_view> Statuses(HealthTracker tracker, std::string_view probes) {
+  std::vector<std::string_view> out;
   TimePoint t0{};
-  HealthTracker tracker(3, 0s, t0);
-  EXPECT_EQ(tracker.status(), kHealthUnknown);
-  EXPECT_TRUE(tracker.Record(true, t0 + 1s));
-  EXPECT_EQ(tracker.status(), kHealthy);
-  EXPECT_FALSE(tracker.Record(true, t0 + 2s));
+  for (size_t i = 0; i < probes.size(); ++i) {
+    std::string_view before = tracker.status();
+    bool changed = tracker.Record(probes[i] == '+', t0 + std::chrono::seconds(i + 1));
+    EXPECT_EQ(changed, tracker.status() != before) << i;
+    out.push_back(tracker.status());
+  }
+  return out;
 }
 
-TEST(HealthTrackerTest, UnhealthyAfterRetriesConsecutiveFailures) {
-  TimePoint t0{};
-  HealthTracker tracker(3, 0s, t0);
-  EXPECT_TRUE(tracker.Record(true, t0 + 1s));
-  EXPECT_FALSE(tracker.Record(false, t0 + 2s));
-  EXPECT_FALSE(tracker.Record(false, t0 + 3s));
-  EXPECT_FALSE(tracker.Record(true, t0 + 4s));  // the run is broken
-  EXPECT_FALSE(tracker.Record(false, t0 + 5s));
-  EXPECT_FALSE(tracker.Record(false, t0 + 6s));
-  EXPECT_TRUE(tracker.Record(false, t0 + 7s));
-  EXPECT_EQ(tracker.status(), kUnhealthy);
-  EXPECT_TRUE(tracker.Record(true, t0 + 8s));  // and back
-  EXPECT_EQ(tracker.status(), kHealthy);
+using Seq = std::vector<std::string_view>;
+
+TEST(HealthTrackerTest, UnknownUntilAResultThenHealthyAfterASuccess) {
+  EXPECT_EQ(HealthTracker(3, 0s, TimePoint{}).status(), kHealthUnknown);
+  EXPECT_EQ(Statuses(HealthTracker(3, 0s, TimePoint{}), "-+"), (Seq{U, H}));
+}
+
+TEST(HealthTrackerTest, UnhealthyAfterRetriesConsecutiveFailuresAndBack) {
+  EXPECT_EQ(Statuses(HealthTracker(3, 0s, TimePoint{}), "+--+---+"),
+            (Seq{H, H, H, H, H, H, X, H}));
 }
 
 TEST(HealthTrackerTest, FailuresInTheStartPeriodDoNotCount) {
-  TimePoint t0{};
-  HealthTracker tracker(1, 10s, t0);
-  EXPECT_FALSE(tracker.Record(false, t0 + 5s));
-  EXPECT_FALSE(tracker.Record(false, t0 + 9s));
-  EXPECT_EQ(tracker.status(), kHealthUnknown);
-  EXPECT_TRUE(tracker.Record(false, t0 + 11s));
-  EXPECT_EQ(tracker.status(), kUnhealthy);
+  // The period ends at t0 + 10s: the probes at 1..9 s do not count.
+  EXPECT_EQ(Statuses(HealthTracker(1, 10s, TimePoint{}), "----------"),
+            (Seq{U, U, U, U, U, U, U, U, U, X}));
 }
 
 TEST(HealthTrackerTest, ASuccessEndsTheStartPeriod) {
-  TimePoint t0{};
-  HealthTracker tracker(1, 10s, t0);
-  EXPECT_TRUE(tracker.Record(true, t0 + 1s));
-  EXPECT_TRUE(tracker.Record(false, t0 + 2s));
-  EXPECT_EQ(tracker.status(), kUnhealthy);
+  EXPECT_EQ(Statuses(HealthTracker(1, 10s, TimePoint{}), "+-"), (Seq{H, X}));
 }
 
 TEST(HealthTrackerTest, RetriesZeroMeansThree) {
-  TimePoint t0{};
-  HealthTracker tracker(0, 0s, t0);
-  EXPECT_FALSE(tracker.Record(false, t0 + 1s));
-  EXPECT_FALSE(tracker.Record(false, t0 + 2s));
-  EXPECT_TRUE(tracker.Record(false, t0 + 3s));
+  EXPECT_EQ(Statuses(HealthTracker(0, 0s, TimePoint{}), "---"), (Seq{U, U, X}));
 }
 
 }  // namespace

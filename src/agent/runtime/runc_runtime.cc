@@ -62,6 +62,22 @@ struct CommandResult {
   std::string out, err;
 };
 
+// Starts args[0] (PATH searched) with stdin /dev/null, stdout on `out` and stderr on `err`.
+// Returns posix_spawnp's result (0, or an errno value).
+int Spawn(const std::vector<std::string>& args, int out, int err, pid_t& pid) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
+  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
 // Runs argv[0] (PATH searched) with stdin /dev/null and collects its stdout and stderr.
 CommandResult RunCommand(const std::vector<std::string>& args) {
   CommandResult result;
@@ -70,17 +86,8 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return result;
   Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = Spawn(args, out_w.get(), err_w.get(), pid);
   out_w.Reset();
   err_w.Reset();
   if (rc != 0) {
@@ -134,17 +141,8 @@ TimedResult RunWithTimeout(const std::vector<std::string>& args, Clock::duration
     return result;
   }
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 2);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = Spawn(args, out_w.get(), out_w.get(), pid);
   out_w.Reset();
   if (rc != 0) {
     result.spawn_error = fmt::format("cannot run {}: {}", args[0], std::strerror(rc));

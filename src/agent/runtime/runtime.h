@@ -70,7 +70,9 @@ struct ContainerStatus {
 // What a command run in a container (Runtime::Exec) did.
 struct ExecResult {
   int exit_code = 0;   // 128 + signal for a killed process
-  std::string output;  // stdout and stderr as they came, the first kMaxExecOutput bytes
+  // stdout and stderr (runc copies each on its own: lines of the two may come in either
+  // order), the first kMaxExecOutput bytes.
+  std::string output;
 };
 inline constexpr size_t kMaxExecOutput = 4096;
 
