@@ -213,7 +213,8 @@ int RunAgent(const AgentFlags& f, const std::string& berth_binary) {
   reg.attributes = agent::host::CapabilityAttributes({.external = f.external,
                                                       .fargate = f.fargate,
                                                       .platform_version = f.platform_version,
-                                                      .allow_privileged = f.allow_privileged});
+                                                      .allow_privileged = f.allow_privileged,
+                                                      .health_checks = true});
   auto registered = ecs.RegisterContainerInstance(reg);
   if (!registered && !reg.container_instance_arn.empty()) {
     // The saved instance is gone (deregistered): register as a new one.

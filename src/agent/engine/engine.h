@@ -18,6 +18,12 @@
 //      ECS_CONTAINER_METADATA_URI_V4 (and ..._URI), AWS_CONTAINER_CREDENTIALS_RELATIVE_URI when
 //      the task has a task role (AWS_CONTAINER_CREDENTIALS_FULL_URI on host networking), and
 //      AWS_DEFAULT_REGION/AWS_REGION.
+//      A container with a healthCheck is probed from its start (health.h, Runtime::Exec); its
+//      status (UNKNOWN, HEALTHY, UNHEALTHY) is kept in the task record only: ECS's
+//      SubmitTaskStateChange has no field for it, and an UNHEALTHY essential container does
+//      not stop the task (ECS's service scheduler replaces such tasks). A HEALTHY dependency
+//      that turns UNHEALTHY, stops first or has no check fails its dependents as a SUCCESS
+//      dependency that exited non-zero does.
 //   5. RUNNING reported once every container that is not waiting on a COMPLETE/SUCCESS
 //      dependency runs (containers: runtimeId, imageDigest, networkBindings; pullStartedAt,
 //      pullStoppedAt).

@@ -571,5 +571,147 @@ TEST_F(EngineTest, FargateHostRefusesOtherLaunchTypes) {
   EXPECT_TRUE(runtime_.started().empty());
 }
 
+// --- Health checks (health.h) ---
+
+class HealthTest : public EngineTest {
+ protected:
+  // A container checked every 5 ms (the fake runtime's scripted results).
+  spec::ContainerSpec Checked(const std::string& name, int retries, bool essential = true,
+                              std::chrono::milliseconds start_period = 0ms) const {
+    spec::ContainerSpec c = Container(name, essential);
+    spec::HealthCheck check;
+    check.test = {"CMD-SHELL", "curl -f localhost || exit 1"};
+    check.interval_ns = 5'000'000;
+    check.timeout_ns = 2'000'000'000;
+    check.retries = retries;
+    check.start_period_ns = std::chrono::nanoseconds(start_period).count();
+    c.health_check = check;
+    return c;
+  }
+
+  // The container's health status in its task record ("" when none).
+  std::string HealthOf(const std::string& name) const {
+    for (const auto& record : LoadTaskRecords(dir_.File("tasks"))) {
+      for (const auto& c : record.containers) {
+        if (c.spec.name == name) return c.health_status;
+      }
+    }
+    return "";
+  }
+
+  size_t Execs(const std::string& name) const {
+    size_t n = 0;
+    for (const auto& call : runtime_.execs()) n += call.id == Rid(name);
+    return n;
+  }
+
+  // "app" waiting for "db" (non-essential, checked with `db_retries`, failing until the test
+  // scripts otherwise) to be HEALTHY.
+  void ApplyAppAfterDb(Engine& engine, int db_retries, bool app_essential = true,
+                       std::vector<spec::ContainerSpec> more = {}) {
+    runtime_.ScriptExec(Rid("db"), {Exited(1)});
+    spec::ContainerSpec app = Container("app", app_essential);
+    app.depends_on = {{"db", "HEALTHY"}};
+    more.insert(more.begin(), {app, Checked("db", db_retries, false)});
+    engine.Apply(Task(std::move(more)));
+  }
+
+  static constexpr char kNotHealthy[] =
+      "dependency graph: failed to resolve the container ordering dependency [db] for target "
+      "[app] as dependency did not become healthy.";
+
+  static Result<runtime::ExecResult> Exited(int code) {
+    return runtime::ExecResult{code, code == 0 ? "ok" : "connection refused"};
+  }
+};
+
+TEST_F(HealthTest, HealthyAfterASuccessAndUnknownUntilAResultCounts) {
+  Engine& engine = MakeEngine();
+  runtime_.ScriptExec(Rid("web"), {Exited(1), Exited(0)});
+  runtime_.ScriptExec(Rid("side"), {Exited(1)});
+  engine.Apply(Task({Checked("web", 3), Checked("side", 100, false), Container("plain", false)}));
+  ASSERT_TRUE(WaitFor([&] { return HealthOf("web") == "HEALTHY"; }));
+  ASSERT_TRUE(WaitFor([&] { return Execs("side") >= 3; }));
+  EXPECT_EQ(HealthOf("side"), "UNKNOWN");
+  EXPECT_EQ(HealthOf("plain"), "");
+  auto calls = runtime_.execs();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls[0].argv,
+            (std::vector<std::string>{"/bin/sh", "-c", "curl -f localhost || exit 1"}));
+  EXPECT_EQ(calls[0].timeout, 2000ms);
+}
+
+TEST_F(HealthTest, UnhealthyAfterRetriesFailuresAndTheTaskKeepsRunning) {
+  Engine& engine = MakeEngine();
+  runtime_.ScriptExec(Rid("web"), {Exited(0), Exited(1), Fail("Timeout", "too slow")});
+  engine.Apply(Task({Checked("web", 2)}));
+  ASSERT_TRUE(WaitFor([&] { return HealthOf("web") == "UNHEALTHY"; }));
+  EXPECT_GE(Execs("web"), 3u);
+  // ECS leaves replacing the task to the service scheduler: the agent stops nothing.
+  EXPECT_TRUE(runtime_.signals().empty());
+  EXPECT_FALSE(reporter_.Find(Arn(), "STOPPED"));
+  EXPECT_EQ(engine.ActiveTaskArns(), std::vector<std::string>{Arn()});
+}
+
+TEST_F(HealthTest, FailuresInTheStartPeriodDoNotCount) {
+  Engine& engine = MakeEngine();
+  runtime_.ScriptExec(Rid("web"), {Exited(1)});
+  engine.Apply(Task({Checked("web", 1, true, 60s)}));
+  ASSERT_TRUE(WaitFor([&] { return Execs("web") >= 5; }));
+  EXPECT_EQ(HealthOf("web"), "UNKNOWN");
+}
+
+TEST_F(HealthTest, DependsOnHealthyStartsTheDependentOnceTheDependencyIsHealthy) {
+  Engine& engine = MakeEngine();
+  ApplyAppAfterDb(engine, 100);
+  ASSERT_TRUE(WaitFor([&] { return Execs("db") >= 3; }));
+  EXPECT_EQ(runtime_.started(), std::vector<std::string>{Rid("db")});
+  runtime_.ScriptExec(Rid("db"), {Exited(0)});
+  ASSERT_TRUE(WaitFor([&] { return runtime_.started().size() == 2; }));
+  EXPECT_EQ(runtime_.started()[1], Rid("app"));
+  EXPECT_EQ(HealthOf("db"), "HEALTHY");
+  EXPECT_FALSE(reporter_.Find(Arn(), "STOPPED"));
+}
+
+TEST_F(HealthTest, UnhealthyDependencyStopsTheTaskOfAnEssentialDependent) {
+  Engine& engine = MakeEngine();
+  ApplyAppAfterDb(engine, 2);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, kNotHealthy);
+  EXPECT_EQ(runtime_.started(), std::vector<std::string>{Rid("db")});
+  const auto* app_change = Named(*stopped, "app");
+  ASSERT_NE(app_change, nullptr);
+  EXPECT_EQ(app_change->runtime_id, "");
+  EXPECT_EQ(app_change->reason, stopped->reason);
+}
+
+TEST_F(HealthTest, DependencyStoppingBeforeHealthyNeverStartsANonEssentialDependent) {
+  Engine& engine = MakeEngine();
+  ApplyAppAfterDb(engine, 100, false, {Container("web")});
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  runtime_.Exit(Rid("db"), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& r : LoadTaskRecords(dir_.File("tasks"))) {
+      for (const auto& c : r.containers) {
+        if (c.spec.name == "app" && c.known_status == "STOPPED") return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_EQ(runtime_.started(), (std::vector<std::string>{Rid("db"), Rid("web")}));
+  EXPECT_FALSE(reporter_.Find(Arn(), "STOPPED"));  // web, essential, still runs
+}
+
+TEST_F(HealthTest, DependsOnHealthyOfAContainerWithoutACheckNeverStarts) {
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec app = Container("app");
+  app.depends_on = {{"db", "HEALTHY"}};
+  engine.Apply(Task({app, Container("db", false)}));
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason, kNotHealthy);
+}
+
 }  // namespace
 }  // namespace berth::agent::engine

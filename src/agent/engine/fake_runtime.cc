@@ -1,5 +1,6 @@
 #include "agent/engine/fake_runtime.h"
 
+#include <algorithm>
 #include <csignal>
 
 namespace berth::agent::engine::testing {
@@ -44,6 +45,24 @@ Result<runtime::ContainerStatus> FakeRuntime::Wait(const std::string& id,
   auto it = containers_.find(id);
   if (it == containers_.end()) return Fail("NotFound", "no container " + id, 404);
   return it->second;
+}
+
+Result<runtime::ExecResult> FakeRuntime::Exec(const std::string& id,
+                                              const std::vector<std::string>& argv,
+                                              std::chrono::milliseconds timeout) {
+  std::lock_guard lock(mu_);
+  execs_.push_back({id, argv, timeout});
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return Fail("NotFound", "no container " + id, 404);
+  if (it->second.state != runtime::State::kRunning) {
+    return Fail("InvalidState", "container " + id + " is not running", 409);
+  }
+  auto script = exec_scripts_.find(id);
+  if (script == exec_scripts_.end() || script->second.empty()) return runtime::ExecResult{};
+  size_t& next = exec_next_[id];
+  size_t at = std::min(next, script->second.size() - 1);
+  ++next;
+  return script->second[at];
 }
 
 berth::Status FakeRuntime::Signal(const std::string& id, int signal) {
@@ -93,6 +112,18 @@ void FakeRuntime::IgnoreTerm(bool ignore) {
 void FakeRuntime::FailNextStart(Error error) {
   std::lock_guard lock(mu_);
   fail_next_start_ = std::move(error);
+}
+
+void FakeRuntime::ScriptExec(const std::string& id,
+                             std::vector<Result<runtime::ExecResult>> results) {
+  std::lock_guard lock(mu_);
+  exec_scripts_[id] = std::move(results);
+  exec_next_[id] = 0;
+}
+
+std::vector<FakeRuntime::ExecCall> FakeRuntime::execs() const {
+  std::lock_guard lock(mu_);
+  return execs_;
 }
 
 void FakeRuntime::Add(runtime::ContainerStatus status) {

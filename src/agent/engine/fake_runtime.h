@@ -25,6 +25,9 @@ class FakeRuntime final : public runtime::Runtime {
   berth::Status Signal(const std::string& id, int signal) override;
   berth::Status Remove(const std::string& id) override;
   Result<std::vector<runtime::ContainerStatus>> List() override;
+  // A running container's next scripted result (ScriptExec); exit 0 when none was scripted.
+  Result<runtime::ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
+                                   std::chrono::milliseconds timeout) override;
   std::string LogPath(const std::string& id) const override { return "/dev/null/" + id; }
 
   // Test controls.
@@ -32,6 +35,8 @@ class FakeRuntime final : public runtime::Runtime {
   void IgnoreTerm(bool ignore);
   // The next Start fails with `error`.
   void FailNextStart(Error error);
+  // What Exec in container `id` returns, in turn; the last one again once they are used up.
+  void ScriptExec(const std::string& id, std::vector<Result<runtime::ExecResult>> results);
   // A container the runtime has without anyone starting it (adoption tests).
   void Add(runtime::ContainerStatus status);
 
@@ -41,6 +46,12 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<std::pair<std::string, int>> signals() const;
   std::set<std::string> removed() const;
   bool Has(const std::string& id) const;
+  struct ExecCall {
+    std::string id;
+    std::vector<std::string> argv;
+    std::chrono::milliseconds timeout;
+  };
+  std::vector<ExecCall> execs() const;
 
  private:
   void ExitLocked(runtime::ContainerStatus& c, int code);
@@ -52,6 +63,9 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<std::string> started_;
   std::vector<std::pair<std::string, int>> signals_;
   std::set<std::string> removed_;
+  std::map<std::string, std::vector<Result<runtime::ExecResult>>> exec_scripts_;
+  std::map<std::string, size_t> exec_next_;
+  std::vector<ExecCall> execs_;
   std::optional<Error> fail_next_start_;
   bool ignore_term_ = false;
   int next_pid_ = 1000;

@@ -199,6 +199,7 @@ std::string EncodeTaskRecord(const TaskRecord& r) {
                           {"started", c.started},
                           {"exitCode", exit_code},
                           {"reason", c.reason},
+                          {"healthStatus", c.health_status},
                           {"networkBindings", BindingsJson(c.bindings)},
                           {"startedAt", TimeJson(c.started_at)},
                           {"finishedAt", TimeJson(c.finished_at)}});
@@ -278,6 +279,7 @@ Result<TaskRecord> DecodeTaskRecord(std::string_view text) {
         c.exit_code = it->get<int>();
       }
       c.reason = Get<std::string>(cj, "reason", "");
+      c.health_status = Get<std::string>(cj, "healthStatus", "");
       c.bindings = BindingsFrom(cj.value("networkBindings", Json::array()));
       c.started_at = TimeFrom(cj.value("startedAt", Json()));
       c.finished_at = TimeFrom(cj.value("finishedAt", Json()));

@@ -30,6 +30,8 @@ struct ContainerRecord {
   bool started = false;  // the runtime started it (it may have stopped since)
   std::optional<int> exit_code;
   std::string reason;
+  // With a health check once started: UNKNOWN | HEALTHY | UNHEALTHY (health.h); "" without.
+  std::string health_status;
   std::vector<spec::NetworkBinding> bindings;
   std::optional<TimePoint> started_at, finished_at;
 };

@@ -124,6 +124,7 @@ TaskRunner::Outcome TaskRunner::Drive() {
   for (size_t i = 0; i < record_.containers.size(); ++i) {
     if (record_.containers[i].started && record_.containers[i].known_status == kRunning) {
       StartMonitor(i);
+      StartHealthMonitor(i);
     }
   }
   Commit();
@@ -287,6 +288,7 @@ TaskRunner::Outcome TaskRunner::Loop() {
       }
     }
     if (!record_.stopped_reason.empty()) return Outcome::kStop;
+    bool health_changed = ApplyHealthChanges();
     if (ShuttingDown()) return Outcome::kShutdown;
     if (StopRequested()) {
       record_.stop_requested = true;
@@ -299,7 +301,7 @@ TaskRunner::Outcome TaskRunner::Loop() {
       all_stopped = all_stopped && c.known_status == kStopped;
     }
     if (all_stopped) return Outcome::kStop;
-    if (changed) Commit();
+    if (changed || health_changed) Commit();
     if (any_running && !record_.running_reported) {
       record_.known_status = kRunning;
       record_.running_reported = true;
@@ -309,7 +311,9 @@ TaskRunner::Outcome TaskRunner::Loop() {
       Report(kRunning);  // a non-essential container stopped, or a dependent one started
     }
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !exits_.empty() || stop_requested_ || shutdown_; });
+    cv_.wait(lock, [&] {
+      return !exits_.empty() || !health_changes_.empty() || stop_requested_ || shutdown_;
+    });
   }
 }
 
@@ -325,7 +329,18 @@ TaskRunner::Dependencies TaskRunner::DependenciesOf(size_t index, std::string& w
     if (dep.condition == "COMPLETE" || dep.condition == "SUCCESS") {
       if (exited && it->started && dep.condition == "SUCCESS" && it->exit_code != 0) never = true;
       if (!exited) result = Dependencies::kWait;
-    } else if (!it->started && !exited) {  // START, HEALTHY (health checks: not yet)
+    } else if (dep.condition == "HEALTHY") {
+      // Never when it has no check to pass, failed it, or stopped before passing it.
+      bool checked = it->spec.health_check && HealthCommand(*it->spec.health_check);
+      if (!checked || exited || it->health_status == kUnhealthy) {
+        why = fmt::format(
+            "dependency graph: failed to resolve the container ordering dependency [{}] for "
+            "target [{}] as dependency did not become healthy.",
+            dep.container_name, target.name);
+        return Dependencies::kNever;
+      }
+      if (it->health_status != kHealthy) result = Dependencies::kWait;
+    } else if (!it->started && !exited) {  // START
       result = Dependencies::kWait;
     }
     if (never) {
@@ -422,9 +437,46 @@ bool TaskRunner::StartContainer(size_t index) {
   images_.erase(index);
   log::Info("container started", {{"task", arn_}, {"container", c.spec.name},
                                   {"runtime_id", c.runtime_id}});
+  StartHealthMonitor(index);
   Commit();
   StartMonitor(index);
   return true;
+}
+
+void TaskRunner::StartHealthMonitor(size_t index) {
+  ContainerRecord& c = record_.containers[index];
+  if (!c.spec.health_check) return;
+  auto command = HealthCommand(*c.spec.health_check);
+  if (!command) return;
+  if (c.health_status.empty()) c.health_status = std::string(kHealthUnknown);
+  TimePoint started_at = c.started_at.value_or(ctx_.clock.Now());
+  health_monitors_[index] = std::make_unique<HealthMonitor>(
+      ctx_.runtime, c.runtime_id, std::move(*command), *c.spec.health_check, started_at,
+      ctx_.clock, [this, index](std::string_view status, const std::string&) {
+        std::lock_guard lock(mu_);
+        health_changes_.push_back({index, status});
+        cv_.notify_all();
+      });
+}
+
+bool TaskRunner::ApplyHealthChanges() {
+  std::deque<HealthChange> changes;
+  {
+    std::lock_guard lock(mu_);
+    changes.swap(health_changes_);
+  }
+  bool changed = false;
+  for (const HealthChange& change : changes) {
+    ContainerRecord& c = record_.containers[change.index];
+    if (c.known_status == kStopped || c.health_status == change.status) continue;
+    c.health_status = std::string(change.status);
+    changed = true;
+    // An essential container's UNHEALTHY does not stop the task: ECS's service scheduler
+    // replaces the task, the agent only reports.
+    log::Info("container health", {{"task", arn_}, {"container", c.spec.name},
+                                   {"health", c.health_status}});
+  }
+  return changed;
 }
 
 void TaskRunner::StartMonitor(size_t index) {
@@ -457,6 +509,8 @@ void TaskRunner::StartMonitor(size_t index) {
 
 void TaskRunner::JoinMonitors() {
   monitors_stop_ = true;
+  for (auto& [index, monitor] : health_monitors_) monitor->Stop();
+  health_monitors_.clear();  // joins them
   for (auto& monitor : monitors_) {
     if (monitor.joinable()) monitor.join();
   }
@@ -472,6 +526,9 @@ std::vector<TaskRunner::Exit> TaskRunner::TakeExits() {
 
 void TaskRunner::ApplyExit(const Exit& exit) {
   ContainerRecord& c = record_.containers[exit.index];
+  if (auto it = health_monitors_.find(exit.index); it != health_monitors_.end()) {
+    it->second->Stop();  // joined with the others (a probe may still be under way)
+  }
   if (c.known_status == kStopped) return;
   c.known_status = kStopped;
   if (exit.status) {

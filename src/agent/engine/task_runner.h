@@ -1,5 +1,6 @@
 // One task's state machine (engine.h steps 1-6) on a thread of its own, with one monitor
-// thread per running container waiting for it to exit. Everything the task does goes through
+// thread per running container waiting for it to exit, and one more per running container
+// with a health check running it (health.h). Everything the task does goes through
 // the EngineContext: the runtime, the network, the metadata endpoint, the report queue.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "agent/engine/engine.h"
+#include "agent/engine/health.h"
 #include "agent/engine/image_cache.h"
 #include "agent/engine/report_queue.h"
 #include "agent/engine/task_record.h"
@@ -67,6 +69,10 @@ class TaskRunner {
     size_t index;
     std::optional<runtime::ContainerStatus> status;  // nullopt: the runtime lost it
   };
+  struct HealthChange {
+    size_t index;
+    std::string_view status;
+  };
   enum class Dependencies { kWait, kReady, kNever };
 
   void Run();
@@ -84,6 +90,9 @@ class TaskRunner {
   void KeepOutput();
 
   void StartMonitor(size_t index);
+  // A health monitor for a started container with a health check (none otherwise).
+  void StartHealthMonitor(size_t index);
+  bool ApplyHealthChanges();  // true when a container's health status changed
   void JoinMonitors();
   void ApplyExit(const Exit& exit);
   std::vector<Exit> TakeExits();
@@ -106,12 +115,14 @@ class TaskRunner {
   bool stop_requested_ = false;
   bool shutdown_ = false;
   std::deque<Exit> exits_;
+  std::deque<HealthChange> health_changes_;
   std::optional<spec::RoleCredentials> execution_role_;
   std::string task_role_credentials_id_;
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> monitors_stop_{false};
   std::vector<std::thread> monitors_;
+  std::map<size_t, std::unique_ptr<HealthMonitor>> health_monitors_;  // the task thread's
   std::thread thread_;
 };
 

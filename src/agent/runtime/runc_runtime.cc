@@ -11,7 +11,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <atomic>
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "agent/runtime/bundle.h"
@@ -59,6 +62,22 @@ struct CommandResult {
   std::string out, err;
 };
 
+// Starts args[0] (PATH searched) with stdin /dev/null, stdout on `out` and stderr on `err`.
+// Returns posix_spawnp's result (0, or an errno value).
+int Spawn(const std::vector<std::string>& args, int out, int err, pid_t& pid) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
+  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
 // Runs argv[0] (PATH searched) with stdin /dev/null and collects its stdout and stderr.
 CommandResult RunCommand(const std::vector<std::string>& args) {
   CommandResult result;
@@ -67,17 +86,8 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return result;
   Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = Spawn(args, out_w.get(), err_w.get(), pid);
   out_w.Reset();
   err_w.Reset();
   if (rc != 0) {
@@ -108,6 +118,74 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+// Runs args[0] with stdin /dev/null, stdout and stderr into one pipe (the first kMaxExecOutput
+// bytes kept), for at most `timeout`. On timeout `on_timeout` runs (it should end the
+// process) and the result's exit code is -1. Returns once the process exited; output that
+// children left holding the pipe write after that is not waited for.
+struct TimedResult {
+  int exit_code = -1;
+  std::string output;
+  bool timed_out = false;
+  std::string spawn_error;
+};
+
+TimedResult RunWithTimeout(const std::vector<std::string>& args, Clock::duration timeout,
+                           const std::function<void(pid_t)>& on_timeout) {
+  TimedResult result;
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    result.spawn_error = std::strerror(errno);
+    return result;
+  }
+  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
+  pid_t pid = 0;
+  int rc = Spawn(args, out_w.get(), out_w.get(), pid);
+  out_w.Reset();
+  if (rc != 0) {
+    result.spawn_error = fmt::format("cannot run {}: {}", args[0], std::strerror(rc));
+    return result;
+  }
+  auto drain = [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_r.get(), buf, sizeof buf)) > 0) {
+      size_t room = kMaxExecOutput - std::min(kMaxExecOutput, result.output.size());
+      result.output.append(buf, std::min(room, static_cast<size_t>(n)));
+    }
+    return n == 0;  // EOF
+  };
+  auto deadline = Clock::now() + timeout;
+  constexpr auto kSlice = std::chrono::milliseconds(20);
+  int status = 0;
+  bool exited = false, eof = false;
+  while (!exited) {
+    pid_t waited = ::waitpid(pid, &status, WNOHANG);
+    if (waited == pid || (waited < 0 && errno != EINTR)) {
+      exited = true;
+      break;
+    }
+    if (!result.timed_out && Clock::now() >= deadline) {
+      result.timed_out = true;
+      on_timeout(pid);
+      deadline = Clock::now() + std::chrono::seconds(5);  // then the process itself goes
+    } else if (result.timed_out && Clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+    }
+    struct pollfd pfd = {out_r.get(), POLLIN, 0};
+    if (eof) {
+      std::this_thread::sleep_for(kSlice);
+    } else if (::poll(&pfd, 1, static_cast<int>(kSlice.count())) > 0) {
+      eof = drain();
+    }
+  }
+  if (!eof) drain();
+  result.exit_code = result.timed_out         ? -1
+                     : WIFEXITED(status)      ? WEXITSTATUS(status)
+                     : WIFSIGNALED(status)    ? 128 + WTERMSIG(status)
+                                              : -1;
   return result;
 }
 
@@ -288,6 +366,35 @@ class RuncRuntime final : public Runtime {
       return InternalFailure(fmt::format("cannot list {}: {}", options_.state_dir, ec.message()));
     }
     return out;
+  }
+
+  Result<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout) override {
+    auto status = BERTH_TRY(Status(id));
+    if (status.state != State::kRunning) {
+      return Fail("InvalidState", fmt::format("container {} is not running", id), 409);
+    }
+    if (argv.empty()) return Fail("InvalidParameter", "no command to run", 400);
+    // runc exec proxies the process's exit; on timeout the process itself is killed (by its
+    // host pid, from --pid-file), as killing runc would leave it running in the container.
+    std::string pid_file =
+        fmt::format("{}/exec-{}.pid", BundleDir(id), exec_counter_.fetch_add(1));
+    std::vector<std::string> args = {options_.runc, "--root", options_.runc_root, "exec",
+                                     "--pid-file",  pid_file,  id};
+    args.insert(args.end(), argv.begin(), argv.end());
+    auto ran = RunWithTimeout(args, timeout, [&](pid_t runc) {
+      auto text = ReadSmallFile(pid_file);
+      int pid = text && *text ? std::atoi((*text)->c_str()) : 0;
+      if (pid > 0) ::kill(pid, SIGKILL);
+      ::kill(runc, SIGKILL);
+    });
+    ::unlink(pid_file.c_str());
+    if (!ran.spawn_error.empty()) return InternalFailure(ran.spawn_error);
+    if (ran.timed_out) {
+      return Fail("Timeout",
+                  fmt::format("the command did not exit within {} ms", timeout.count()), 504);
+    }
+    return ExecResult{ran.exit_code, std::move(ran.output)};
   }
 
   std::string LogPath(const std::string& id) const override {
@@ -477,6 +584,7 @@ class RuncRuntime final : public Runtime {
   }
 
   RuncOptions options_;
+  std::atomic<uint64_t> exec_counter_{0};
 };
 
 }  // namespace

@@ -67,6 +67,15 @@ struct ContainerStatus {
   std::map<std::string, std::string> annotations;  // as given to Start
 };
 
+// What a command run in a container (Runtime::Exec) did.
+struct ExecResult {
+  int exit_code = 0;   // 128 + signal for a killed process
+  // stdout and stderr (runc copies each on its own: lines of the two may come in either
+  // order), the first kMaxExecOutput bytes.
+  std::string output;
+};
+inline constexpr size_t kMaxExecOutput = 4096;
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -91,6 +100,14 @@ class Runtime {
   // Every container this runtime has (running or stopped, not yet removed): for adoption
   // after the agent restarts.
   virtual Result<std::vector<ContainerStatus>> List() = 0;
+
+  // Runs `argv` (argv[0] searched in the container's PATH) in the running container, with the
+  // container's environment, user and working directory, stdin /dev/null; returns once it
+  // exits. Health checks use it (CMD-SHELL: {"/bin/sh", "-c", command}).
+  // Errors: "NotFound" (no such container), "InvalidState" (the container does not run),
+  // "Timeout" (still running after `timeout`: it was killed), "InternalFailure" (cannot run).
+  virtual Result<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout) = 0;
 
   // The file holding the container's stdout and stderr.
   virtual std::string LogPath(const std::string& id) const = 0;

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -355,6 +356,82 @@ TEST_F(RuncRuntimeTest, CreateErrorsLeaveNothing) {
   EXPECT_EQ(twice.error().code, "CannotCreateContainerError");
   EXPECT_EQ(twice.error().message, fmt::format("a container with id {} already exists", c.id));
   EXPECT_EQ(runtime_->Status(c.id)->state, State::kRunning);  // the first is untouched
+}
+
+// Host processes whose command line is exactly `argv`.
+int ProcessesRunning(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const auto& a : argv) wanted += a + '\0';
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    if (ReadFile(entry.path() / "cmdline") == wanted) ++n;
+  }
+  return n;
+}
+
+TEST_F(RuncRuntimeTest, ExecRunsInTheContainerWithItsEnvironment) {
+  auto c = Config("exec", {"sleep", "100"});
+  c.environment = {{"FROM_DEF", "2"}};
+  c.working_directory = "/work";
+  ASSERT_TRUE(runtime_->Start(c));
+  auto ran = runtime_->Exec(
+      c.id, {"/bin/sh", "-c", "echo out $FROM_DEF; echo err >&2; pwd; exit 3"}, seconds(20));
+  ASSERT_TRUE(ran) << ran.error().code << ": " << ran.error().message;
+  EXPECT_EQ(ran->exit_code, 3);
+  // runc copies stdout and stderr on their own: their lines may interleave either way.
+  std::vector<std::string> lines;
+  std::istringstream text(ran->output);
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"/work", "err", "out 2"})) << ran->output;
+  auto ok = runtime_->Exec(c.id, {"sh", "-c", "exit 0"}, seconds(20));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->exit_code, 0);
+  EXPECT_EQ(ok->output, "");
+}
+
+TEST_F(RuncRuntimeTest, ExecKeepsTheFirst4KiBOfOutput) {
+  auto c = Config("exec-big", {"sleep", "100"});
+  ASSERT_TRUE(runtime_->Start(c));
+  auto ran = runtime_->Exec(
+      c.id, {"sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo abcd; i=$((i+1)); done"},
+      seconds(20));
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_EQ(ran->exit_code, 0);
+  EXPECT_EQ(ran->output.size(), kMaxExecOutput);
+  EXPECT_TRUE(ran->output.starts_with("abcd\nabcd\n"));
+}
+
+TEST_F(RuncRuntimeTest, ExecPastItsTimeoutIsKilled) {
+  auto c = Config("exec-slow", {"sleep", "100"});
+  ASSERT_TRUE(runtime_->Start(c));
+  auto begun = std::chrono::steady_clock::now();
+  auto ran = runtime_->Exec(c.id, {"sleep", "31"}, milliseconds(300));
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(ran.error().code, "Timeout");
+  EXPECT_EQ(ran.error().message, "the command did not exit within 300 ms");
+  EXPECT_LT(std::chrono::steady_clock::now() - begun, seconds(10));
+  auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (ProcessesRunning({"sleep", "31"}) > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(ProcessesRunning({"sleep", "31"}), 0);
+  auto again = runtime_->Exec(c.id, {"sh", "-c", "exit 0"}, seconds(20));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->exit_code, 0);
+  EXPECT_FALSE(fs::exists(state_dir_ + "/" + c.id + "/exec-0.pid"));
+}
+
+TEST_F(RuncRuntimeTest, ExecNeedsARunningContainer) {
+  auto c = Config("exec-done", {"sh", "-c", "exit 0"});
+  RunToEnd(c);
+  auto stopped = runtime_->Exec(c.id, {"sh", "-c", "exit 0"}, seconds(5));
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code, "InvalidState");
+  EXPECT_EQ(stopped.error().message, fmt::format("container {} is not running", c.id));
+  auto absent = runtime_->Exec("no-such-container", {"sh"}, seconds(5));
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, "NotFound");
 }
 
 }  // namespace
