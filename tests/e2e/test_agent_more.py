@@ -191,9 +191,12 @@ def test_instance_auth_is_ignored_on_an_external_instance(aws, make_agent, regis
 
 def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  # noqa: F811
     port = free_port()
+    while port in (22, 2375, 2376, 51678, 51679):  # the instance's reserved ports
+        port = free_port()
     td = register(aws, "fixed", image, seed["secret"], seed["role"],
                   command=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"],
-                  portMappings=[{"containerPort": 8080, "hostPort": port}])
+                  portMappings=[{"containerPort": 8080, "hostPort": port}],
+                  stopTimeout=2)  # httpd is pid 1: SIGTERM does not end it
     task = run(aws, td)
     t = wait_for(aws, task, "RUNNING")
     assert t["lastStatus"] == "RUNNING", t
@@ -207,7 +210,17 @@ def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  
     assert second["failures"] == [{"arn": agent.instance_arn, "reason": "RESOURCE:PORTS"}], second
     assert describe(aws, task)["lastStatus"] == "RUNNING"
     aws.ok("ecs", "stop-task", "--task", task)
-    assert wait_for(aws, task, "STOPPED")["lastStatus"] == "STOPPED"
+    t = wait_for(aws, task, "STOPPED")
+    assert t["containers"][0]["exitCode"] == 137, t
+    # The port is free again: the next task gets it.
+    again = run(aws, td)
+    t = wait_for(aws, again, "RUNNING")
+    assert t["lastStatus"] == "RUNNING", t
+    assert t["containers"][0]["networkBindings"][0]["hostPort"] == port
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5).read()
+    assert body == b"hello over the bridge\n"
+    aws.ok("ecs", "stop-task", "--task", again)
+    assert wait_for(aws, again, "STOPPED")["lastStatus"] == "STOPPED"
 
 
 def test_awsvpc_task_answers_at_its_own_address(aws, agent, seed, image):  # noqa: F811
@@ -215,7 +228,7 @@ def test_awsvpc_task_answers_at_its_own_address(aws, agent, seed, image):  # noq
            "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([{
                "name": "app", "image": image, "memory": 64,
                "repositoryCredentials": {"credentialsParameter": seed["secret"]},
-               "portMappings": [{"containerPort": 8080}],
+               "portMappings": [{"containerPort": 8080}], "stopTimeout": 2,
                "command": ["/bin/sh", "-c", "busybox ip -4 -o addr show eth0; "
                            "exec busybox httpd -f -p 8080 -h /www"]}]))
     out = aws.ok("ecs", "run-task", "--task-definition", "vpc", "--network-configuration",
@@ -229,7 +242,11 @@ def test_awsvpc_task_answers_at_its_own_address(aws, agent, seed, image):  # noq
     body = urllib.request.urlopen(f"http://{ip}:8080/index.html", timeout=5).read()
     assert body == b"hello over the bridge\n"
     aws.ok("ecs", "stop-task", "--task", task)
-    assert wait_for(aws, task, "STOPPED")["lastStatus"] == "STOPPED"
+    t = wait_for(aws, task, "STOPPED")
+    assert t["containers"][0]["exitCode"] == 137, t
+    prefix = agent.subnet.split("/")[1]
+    assert re.match(rf"\d+: eth0\s+inet {re.escape(ip)}/{prefix} ",
+                    agent.container_log(task, "app")), agent.container_log(task, "app")
 
 
 @pytest.mark.xfail(strict=True, reason=(
