@@ -166,7 +166,7 @@ def test_instance_auth_pulls_without_repository_credentials(aws, make_agent, reg
 
 
 def test_instance_auth_is_ignored_on_an_external_instance(aws, make_agent, registry,  # noqa: F811
-                                                          image):
+                                                          image, seed):
     a = make_agent(args=["--external"], env=engine_auth_env(registry))
     assert "ECS_ENGINE_AUTH_TYPE/ECS_ENGINE_AUTH_DATA are ignored" in a.log_text()
     td = register_plain(aws, "plain", image, "--requires-compatibilities", "EXTERNAL")
@@ -184,6 +184,15 @@ def test_instance_auth_is_ignored_on_an_external_instance(aws, make_agent, regis
         f"{registry.host} requires authentication and no credentials were available "
         "(UNAUTHORIZED: authentication required)"), t
     assert t["stoppedReason"] == t["containers"][0]["reason"]
+    # The task's own repositoryCredentials still work there.
+    aws.ok("ecs", "register-task-definition", "--family", "seeded", "--requires-compatibilities",
+           "EXTERNAL", "--execution-role-arn", seed["role"], "--container-definitions",
+           json.dumps([{"name": "app", "image": image, "memory": 64,
+                        "repositoryCredentials": {"credentialsParameter": seed["secret"]}}]))
+    out = aws.ok("ecs", "run-task", "--task-definition", "seeded", "--launch-type", "EXTERNAL")
+    t = wait_for(aws, out["tasks"][0]["taskArn"], "STOPPED")
+    assert t["containers"][0]["exitCode"] == 0, t
+    assert a.container_log(t["taskArn"], "app") == "hello from berth\n"
     assert PASSWORD not in a.log_text()
 
 
@@ -352,7 +361,10 @@ def test_a_task_cannot_read_another_tasks_credentials(aws, agent, seed, image): 
     uri = wait_output(agent, task_a, "app", r"URI=(\S+)").group(1)
     a_creds = json.loads(wait_output(agent, task_a, "app", r"\{.*\}").group(0))
     assert a_creds["RoleArn"] == role_a
+    credential_id = uri.rsplit("/", 1)[1]
     define("b", role_b, f"busybox wget -qO- http://169.254.170.2{uri}; echo other=$?; "
+                        f"busybox wget -qO- 'http://169.254.170.2/v1/credentials?id={credential_id}';"
+                        " echo v1=$?; "
                         "busybox wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;"
                         " r=$?; echo; echo own=$r")
     task_b = run(aws, "b")
@@ -361,8 +373,8 @@ def test_a_task_cannot_read_another_tasks_credentials(aws, agent, seed, image): 
     out = agent.container_log(task_b, "app")
     assert out, agent.log_text()
     assert a_creds["AccessKeyId"] not in out, out
-    assert "server returned error: HTTP/1.1 400 Bad Request" in out, out
-    assert "other=1" in out, out
+    assert out.count("server returned error: HTTP/1.1 400 Bad Request") == 2, out
+    assert "other=1" in out and "v1=1" in out, out
     own = json.loads(re.search(r"\{.*\}", out).group(0))
     assert own["RoleArn"] == role_b
     assert own["AccessKeyId"] != a_creds["AccessKeyId"]
