@@ -42,10 +42,6 @@ def make_agent(berth, tmp_path, registry):  # noqa: F811
         assert leftovers(a.bridge, a.data_dir) == []
 
 
-def reasons(t):
-    return " ".join([t.get("stoppedReason", "")] + [c.get("reason", "") for c in t["containers"]])
-
-
 def wait_output(agent, task, container, pattern, timeout=20):  # noqa: F811
     """The first match of `pattern` in what a running container printed."""
     deadline = time.time() + timeout
@@ -101,16 +97,20 @@ def test_the_seed_with_the_secret_in_another_account(aws, agent, seed, image,  #
                               KmsKeyId=key)["ARN"]
     unshared = sm.create_secret(Name="registry/unshared", SecretString=SECRET_VALUE,
                                 KmsKeyId=key)["ARN"]
-    sm.put_resource_policy(SecretId=shared, ResourcePolicy=json.dumps({
-        "Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"AWS": role},
-            "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
+    private_key = kms.create_key()["KeyMetadata"]["Arn"]  # the default policy: its account only
+    locked = sm.create_secret(Name="registry/locked", SecretString=SECRET_VALUE,
+                              KmsKeyId=private_key)["ARN"]
+    for arn in (shared, locked):
+        sm.put_resource_policy(SecretId=arn, ResourcePolicy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": role},
+                "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
     seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
                                 PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                                     {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                     "Resource": [shared, unshared]},
+                                     "Resource": [shared, unshared, locked]},
                                     {"Effect": "Allow", "Action": "kms:Decrypt",
-                                     "Resource": key}]}))
+                                     "Resource": [key, private_key]}]}))
     td = register(aws, "shared", image, shared, role)
     t = wait_for(aws, run(aws, td), "STOPPED")
     assert t["containers"][0]["exitCode"] == 0, t
@@ -131,6 +131,16 @@ def test_the_seed_with_the_secret_in_another_account(aws, agent, seed, image,  #
     assert (f"is not authorized to perform: secretsmanager:GetSecretValue on resource: {unshared}"
             " because no resource-based policy allows the secretsmanager:GetSecretValue action"
             in t["stoppedReason"]), t
+
+    td = register(aws, "locked", image, locked, role)
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"].startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution "
+        "resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException: "
+        "Access to KMS is not allowed: User: "), t
+    assert (f"is not authorized to perform: kms:Decrypt on resource: {private_key} because no "
+            "resource-based policy allows the kms:Decrypt action" in t["stoppedReason"]), t
 
 
 # ---------------------------------------------------------------- 3: instance-level auth
