@@ -56,7 +56,8 @@ def wait_output(agent, task, container, pattern, timeout=20):  # noqa: F811
 
 # ---------------------------------------------------------------- 1, 2: where the secret lives
 
-def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, image, berth):  # noqa: F811
+def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, image,  # noqa: F811
+                                                           berth):
     west = boto_client(berth, "secretsmanager", region="us-west-2")
     secret = west.create_secret(Name="registry/west", SecretString=SECRET_VALUE)["ARN"]
     assert secret.startswith(f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:registry/west-")
@@ -363,9 +364,10 @@ def test_a_task_cannot_read_another_tasks_credentials(aws, agent, seed, image): 
                    "name": "app", "image": image, "memory": 32, "repositoryCredentials": creds,
                    "command": ["/bin/sh", "-c", command]}]))
 
+    own_url = "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
     define("a", role_a, "echo URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; "
-                        "busybox wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;"
-                        " echo; trap 'exit 0' TERM; while true; do sleep 0.1; done")
+                        f"busybox wget -qO- {own_url}; echo; "
+                        "trap 'exit 0' TERM; while true; do sleep 0.1; done")
     task_a = run(aws, "a")
     assert wait_for(aws, task_a, "RUNNING")["lastStatus"] == "RUNNING"
     uri = wait_output(agent, task_a, "app", r"URI=(\S+)").group(1)
@@ -373,10 +375,9 @@ def test_a_task_cannot_read_another_tasks_credentials(aws, agent, seed, image): 
     assert a_creds["RoleArn"] == role_a
     credential_id = uri.rsplit("/", 1)[1]
     define("b", role_b, f"busybox wget -qO- http://169.254.170.2{uri}; echo other=$?; "
-                        f"busybox wget -qO- 'http://169.254.170.2/v1/credentials?id={credential_id}';"
-                        " echo v1=$?; "
-                        "busybox wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;"
-                        " r=$?; echo; echo own=$r")
+                        "busybox wget -qO- "
+                        f"'http://169.254.170.2/v1/credentials?id={credential_id}'; echo v1=$?; "
+                        f"busybox wget -qO- {own_url}; r=$?; echo; echo own=$r")
     task_b = run(aws, "b")
     t = wait_for(aws, task_b, "STOPPED")
     assert t["containers"][0]["exitCode"] == 0, t
