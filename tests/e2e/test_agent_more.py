@@ -2,8 +2,10 @@
 instance-level registry auth (ECS_ENGINE_AUTH_*) on EC2 and its absence on EXTERNAL instances,
 fixed host ports, awsvpc, dependsOn ordering and the metadata endpoint keeping one task's
 credentials from another. Fixtures (registry, image, seed, agent, aws) are test_agent.py's."""
+import ipaddress
 import json
 import re
+import socket
 import subprocess
 import time
 import urllib.request
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.skipif(agents_supported() is not None,
 
 ACCOUNT = "123456789012"
 OTHER = "222233334444"
+RESERVED_PORTS = (22, 2375, 2376, 51678, 51679)  # what every instance registers as reserved
 
 
 @pytest.fixture
@@ -211,7 +214,7 @@ def test_instance_auth_is_ignored_on_an_external_instance(aws, make_agent, regis
 
 def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  # noqa: F811
     port = free_port()
-    while port in (22, 2375, 2376, 51678, 51679):  # the instance's reserved ports
+    while port in RESERVED_PORTS:
         port = free_port()
     td = register(aws, "fixed", image, seed["secret"], seed["role"],
                   command=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"],
@@ -229,6 +232,11 @@ def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  
     assert second["tasks"] == [], second
     assert second["failures"] == [{"arn": agent.instance_arn, "reason": "RESOURCE:PORTS"}], second
     assert describe(aws, task)["lastStatus"] == "RUNNING"
+    # A port the instance reserves (22) is not placed either.
+    reserved = register(aws, "reserved", image, seed["secret"], seed["role"],
+                        portMappings=[{"containerPort": 8080, "hostPort": 22}])
+    out = aws.ok("ecs", "run-task", "--task-definition", reserved)
+    assert out["failures"] == [{"arn": agent.instance_arn, "reason": "RESOURCE:PORTS"}], out
     aws.ok("ecs", "stop-task", "--task", task)
     t = wait_for(aws, task, "STOPPED")
     assert t["containers"][0]["exitCode"] == 137, t
@@ -243,7 +251,31 @@ def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  
     assert wait_for(aws, again, "STOPPED")["lastStatus"] == "STOPPED"
 
 
-def test_awsvpc_task_answers_at_its_own_address(aws, agent, seed, image):  # noqa: F811
+def test_fixed_host_port_held_by_a_host_process_fails_the_task(aws, agent, seed,  # noqa: F811
+                                                               image):
+    """berth places it (the server cannot know the port is taken); the agent's bind() fails."""
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        while holder.getsockname()[1] in RESERVED_PORTS:
+            holder.close()
+            holder = socket.socket()
+            holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        td = register(aws, "held", image, seed["secret"], seed["role"],
+                      command=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"],
+                      portMappings=[{"containerPort": 8080, "hostPort": port}])
+        t = wait_for(aws, run(aws, td), "STOPPED")
+    assert t["lastStatus"] == "STOPPED", t
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"] == f"HostPortInUse: host port {port}/tcp is already in use", t
+    assert "exitCode" not in t["containers"][0], t
+    assert t["containers"][0]["networkBindings"] == [], t
+
+
+def test_awsvpc_tasks_answer_at_their_own_addresses(aws, agent, seed, image):  # noqa: F811
+    """Two awsvpc tasks with the same containerPort on one instance: each has its own address
+    (awsvpc ports are not the host's), printed first by the task itself."""
     aws.ok("ecs", "register-task-definition", "--family", "vpc", "--network-mode", "awsvpc",
            "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([{
                "name": "app", "image": image, "memory": 64,
@@ -251,22 +283,30 @@ def test_awsvpc_task_answers_at_its_own_address(aws, agent, seed, image):  # noq
                "portMappings": [{"containerPort": 8080}], "stopTimeout": 2,
                "command": ["/bin/sh", "-c", "busybox ip -4 -o addr show eth0; "
                            "exec busybox httpd -f -p 8080 -h /www"]}]))
-    out = aws.ok("ecs", "run-task", "--task-definition", "vpc", "--network-configuration",
-                 json.dumps({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))
-    assert out["failures"] == [], out
-    task = out["tasks"][0]["taskArn"]
-    t = wait_for(aws, task, "RUNNING")
-    assert t["lastStatus"] == "RUNNING", t
-    ip = wait_output(agent, task, "app", r"eth0\s+inet (\d+\.\d+\.\d+\.\d+)/").group(1)
-    assert ip.rsplit(".", 1)[0] == agent.subnet.rsplit(".", 1)[0], (ip, agent.subnet)
-    body = urllib.request.urlopen(f"http://{ip}:8080/index.html", timeout=5).read()
-    assert body == b"hello over the bridge\n"
-    aws.ok("ecs", "stop-task", "--task", task)
-    t = wait_for(aws, task, "STOPPED")
-    assert t["containers"][0]["exitCode"] == 137, t
+    tasks, ips = [], []
+    for _ in range(2):
+        out = aws.ok("ecs", "run-task", "--task-definition", "vpc", "--network-configuration",
+                     json.dumps({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))
+        assert out["failures"] == [], out
+        tasks.append(out["tasks"][0]["taskArn"])
+    for task in tasks:
+        t = wait_for(aws, task, "RUNNING")
+        assert t["lastStatus"] == "RUNNING", t
+        assert t["containers"][0]["networkBindings"] == [], t
+        ip = wait_output(agent, task, "app", r"eth0\s+inet (\d+\.\d+\.\d+\.\d+)/").group(1)
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(agent.subnet), (ip, agent.subnet)
+        body = urllib.request.urlopen(f"http://{ip}:8080/index.html", timeout=5).read()
+        assert body == b"hello over the bridge\n"
+        ips.append(ip)
+    assert ips[0] != ips[1]
+    for task in tasks:
+        aws.ok("ecs", "stop-task", "--task", task)
     prefix = agent.subnet.split("/")[1]
-    assert re.match(rf"\d+: eth0\s+inet {re.escape(ip)}/{prefix} ",
-                    agent.container_log(task, "app")), agent.container_log(task, "app")
+    for task, ip in zip(tasks, ips):
+        t = wait_for(aws, task, "STOPPED")
+        assert t["containers"][0]["exitCode"] == 137, t
+        assert re.match(rf"\d+: eth0\s+inet {re.escape(ip)}/{prefix} ",
+                        agent.container_log(task, "app")), agent.container_log(task, "app")
 
 
 @pytest.mark.xfail(strict=True, reason=(
