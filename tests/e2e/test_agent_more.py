@@ -254,7 +254,8 @@ def test_bridge_fixed_host_port_answers_and_is_taken(aws, agent, seed, image):  
 def test_fixed_host_port_held_by_a_host_process_fails_the_task(aws, agent, seed,  # noqa: F811
                                                                image):
     """berth places it (the server cannot know the port is taken); the agent's bind() fails."""
-    with socket.socket() as holder:
+    holder = socket.socket()
+    try:
         holder.bind(("0.0.0.0", 0))
         while holder.getsockname()[1] in RESERVED_PORTS:
             holder.close()
@@ -266,6 +267,8 @@ def test_fixed_host_port_held_by_a_host_process_fails_the_task(aws, agent, seed,
                       command=["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"],
                       portMappings=[{"containerPort": 8080, "hostPort": port}])
         t = wait_for(aws, run(aws, td), "STOPPED")
+    finally:
+        holder.close()
     assert t["lastStatus"] == "STOPPED", t
     assert t["stopCode"] == "TaskFailedToStart", t
     assert t["stoppedReason"] == f"HostPortInUse: host port {port}/tcp is already in use", t
