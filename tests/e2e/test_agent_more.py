@@ -2,7 +2,9 @@
 instance-level registry auth (ECS_ENGINE_AUTH_*) on EC2 and its absence on EXTERNAL instances,
 fixed host ports, awsvpc, dependsOn ordering and the metadata endpoint keeping one task's
 credentials from another. Fixtures (registry, image, seed, agent, aws) are test_agent.py's."""
+import base64
 import ipaddress
+import os
 import json
 import re
 import socket
@@ -149,12 +151,17 @@ def test_the_seed_with_the_secret_in_another_account(aws, agent, seed, image,  #
 
 # ---------------------------------------------------------------- 3: instance-level auth
 
-def engine_auth_env(registry):  # noqa: F811
-    import os
+def engine_auth_env(registry, kind="docker"):  # noqa: F811
+    """ECS_ENGINE_AUTH_* for the test registry: type docker keyed by host:port, or type
+    dockercfg keyed the way old ~/.dockercfg files spell it (scheme and trailing slash)."""
     env = dict(os.environ)
-    env["ECS_ENGINE_AUTH_TYPE"] = "docker"
-    env["ECS_ENGINE_AUTH_DATA"] = json.dumps({registry.host: {"username": USER,
-                                                              "password": PASSWORD}})
+    env["ECS_ENGINE_AUTH_TYPE"] = kind
+    if kind == "docker":
+        data = {registry.host: {"username": USER, "password": PASSWORD}}
+    else:
+        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        data = {f"http://{registry.host}/": {"auth": auth, "email": "ops@example.com"}}
+    env["ECS_ENGINE_AUTH_DATA"] = json.dumps(data)
     return env
 
 
@@ -167,9 +174,10 @@ def register_plain(aws, family, image, *extra):  # noqa: F811
     return out["taskDefinition"]
 
 
+@pytest.mark.parametrize("kind", ["docker", "dockercfg"])
 def test_instance_auth_pulls_without_repository_credentials(aws, make_agent, registry,  # noqa: F811
-                                                            image):
-    a = make_agent(env=engine_auth_env(registry))
+                                                            image, kind):
+    a = make_agent(env=engine_auth_env(registry, kind))
     td = register_plain(aws, "plain", image)
     assert "executionRoleArn" not in td
     t = wait_for(aws, run(aws, td["taskDefinitionArn"]), "STOPPED")
@@ -177,6 +185,24 @@ def test_instance_auth_pulls_without_repository_credentials(aws, make_agent, reg
     assert t["containerInstanceArn"] == a.instance_arn
     assert a.container_log(t["taskArn"], "app") == "pulled with the instance login\n"
     assert PASSWORD not in a.log_text()
+
+
+def test_bad_instance_auth_data_stops_the_agent_before_it_registers(berth, tmp_path,
+                                                                    registry):  # noqa: F811
+    env = engine_auth_env(registry)
+    env["ECS_ENGINE_AUTH_DATA"] = json.dumps({registry.host: {"password": PASSWORD}})
+    out = subprocess.run([BERTH, "agent", "--endpoint", berth.endpoint, "--data-dir",
+                          str(tmp_path / "bad-agent"), "--credentials-file",
+                          berth.credentials_file, "--bridge", "btabad", "--subnet",
+                          "10.213.250.0/24"], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1, out
+    assert out.stderr.splitlines()[-1] == (
+        "berth agent: ECS_ENGINE_AUTH_DATA: InvalidEngineAuthData: ECS_ENGINE_AUTH_DATA: the "
+        f"entry for \"{registry.host}\" needs \"username\" and \"password\" (type docker)"), out
+    assert PASSWORD not in out.stdout + out.stderr
+    ecs = client(berth, "ecs")
+    assert ecs.list_clusters()["clusterArns"] == []  # it stopped before CreateCluster
+    assert leftovers("btabad", str(tmp_path / "bad-agent")) == []
 
 
 def test_instance_auth_is_ignored_on_an_external_instance(aws, make_agent, registry,  # noqa: F811
