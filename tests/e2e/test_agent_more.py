@@ -76,6 +76,20 @@ def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, ima
     assert t["containers"][0]["exitCode"] == 0, t
     assert t["stoppedReason"] == "Essential container in task exited"
     assert t["taskArn"].startswith(f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/")
+    # By name it is looked up in the task's region, where there is no such secret.
+    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                    "Resource": "*"}]}))
+    td = register(aws, "west-by-name", image, "registry/west", seed["role"])
+    t = wait_for(aws, run(aws, td), "STOPPED")
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert t["stoppedReason"] == (
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource "
+        "retrieval failed: unable to retrieve secret from asm: ResourceNotFoundException: Secrets "
+        "Manager can't find the specified secret. (execution role "
+        f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole, secretsmanager:GetSecretValue on "
+        "registry/west)"), t
 
 
 @pytest.fixture
