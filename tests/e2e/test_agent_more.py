@@ -61,15 +61,21 @@ def wait_output(agent, task, container, pattern, timeout=20):  # noqa: F811
 
 # ---------------------------------------------------------------- 1, 2: where the secret lives
 
+def set_execution_policy(seed, *grants):
+    """Replaces the seed's execution role policy with one Allow per (action, resource)."""
+    seed["iam"].put_role_policy(
+        RoleName="ecsTaskExecutionRole", PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": action, "Resource": resource}
+                for action, resource in grants]}))
+
+
 def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, image,  # noqa: F811
                                                            berth):
     west = boto_client(berth, "secretsmanager", region="us-west-2")
     secret = west.create_secret(Name="registry/west", SecretString=SECRET_VALUE)["ARN"]
     assert secret.startswith(f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:registry/west-")
-    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
-                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                    "Resource": secret}]}))
+    set_execution_policy(seed, ("secretsmanager:GetSecretValue", secret))
     td = register(aws, "west", image, secret, seed["role"])
     t = wait_for(aws, run(aws, td), "STOPPED")
     assert t["lastStatus"] == "STOPPED", t
@@ -77,10 +83,7 @@ def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, ima
     assert t["stoppedReason"] == "Essential container in task exited"
     assert t["taskArn"].startswith(f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/")
     # By name it is looked up in the task's region, where there is no such secret.
-    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
-                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                                    "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                    "Resource": "*"}]}))
+    set_execution_policy(seed, ("secretsmanager:GetSecretValue", "*"))
     td = register(aws, "west-by-name", image, "registry/west", seed["role"])
     t = wait_for(aws, run(aws, td), "STOPPED")
     assert t["stopCode"] == "TaskFailedToStart", t
@@ -125,12 +128,8 @@ def test_the_seed_with_the_secret_in_another_account(aws, agent, seed, image,  #
             "Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": role},
                 "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
-    seed["iam"].put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="p",
-                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                                    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                                     "Resource": [shared, unshared, locked]},
-                                    {"Effect": "Allow", "Action": "kms:Decrypt",
-                                     "Resource": [key, private_key]}]}))
+    set_execution_policy(seed, ("secretsmanager:GetSecretValue", [shared, unshared, locked]),
+                         ("kms:Decrypt", [key, private_key]))
     td = register(aws, "shared", image, shared, role)
     t = wait_for(aws, run(aws, td), "STOPPED")
     assert t["containers"][0]["exitCode"] == 0, t
@@ -385,19 +384,24 @@ def test_awsvpc_task_address_is_in_describe_tasks(aws, agent, seed, image):  # n
 
 # ---------------------------------------------------------------- 6: dependsOn
 
-def test_depends_on_success_starts_b_after_a_exited_0(aws, agent, seed, image):  # noqa: F811
-    """/proc/uptime is the host's in every container: b's first reading comes after a's last."""
+def run_a_then_b(aws, seed, image, a_command, b_command):  # noqa: F811
+    """A task of a (not essential) and b (essential, dependsOn a SUCCESS); returns its ARN."""
     creds = {"credentialsParameter": seed["secret"]}
     aws.ok("ecs", "register-task-definition", "--family", "order",
            "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([
                {"name": "a", "image": image, "memory": 32, "essential": False,
-                "repositoryCredentials": creds,
-                "command": ["/bin/sh", "-c", "sleep 1; cat /proc/uptime; exit 0"]},
+                "repositoryCredentials": creds, "command": ["/bin/sh", "-c", a_command]},
                {"name": "b", "image": image, "memory": 32, "essential": True,
                 "repositoryCredentials": creds,
                 "dependsOn": [{"containerName": "a", "condition": "SUCCESS"}],
-                "command": ["/bin/sh", "-c", "cat /proc/uptime; echo b"]}]))
-    task = run(aws, "order")
+                "command": ["/bin/sh", "-c", b_command]}]))
+    return run(aws, "order")
+
+
+def test_depends_on_success_starts_b_after_a_exited_0(aws, agent, seed, image):  # noqa: F811
+    """/proc/uptime is the host's in every container: b's first reading comes after a's last."""
+    task = run_a_then_b(aws, seed, image, "sleep 1; cat /proc/uptime; exit 0",
+                        "cat /proc/uptime; echo b")
     t = wait_for(aws, task, "STOPPED")
     assert t["lastStatus"] == "STOPPED", t
     codes = {c["name"]: c.get("exitCode") for c in t["containers"]}
@@ -412,16 +416,7 @@ def test_depends_on_success_starts_b_after_a_exited_0(aws, agent, seed, image): 
 
 
 def test_depends_on_success_never_starts_b_when_a_exits_1(aws, agent, seed, image):  # noqa: F811
-    creds = {"credentialsParameter": seed["secret"]}
-    aws.ok("ecs", "register-task-definition", "--family", "order",
-           "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([
-               {"name": "a", "image": image, "memory": 32, "essential": False,
-                "repositoryCredentials": creds, "command": ["/bin/sh", "-c", "exit 1"]},
-               {"name": "b", "image": image, "memory": 32, "essential": True,
-                "repositoryCredentials": creds,
-                "dependsOn": [{"containerName": "a", "condition": "SUCCESS"}],
-                "command": ["/bin/sh", "-c", "echo b"]}]))
-    task = run(aws, "order")
+    task = run_a_then_b(aws, seed, image, "exit 1", "echo b")
     t = wait_for(aws, task, "STOPPED")
     assert t["lastStatus"] == "STOPPED", t
     by_name = {c["name"]: c for c in t["containers"]}
