@@ -178,6 +178,16 @@ class BerthAgent:
         with open(path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def running_output(self, task_arn, container):
+        """What a container of a running task printed so far
+        (DATA_DIR/runtime/<task id>-<name>/container.log), or None."""
+        path = os.path.join(self.data_dir, "runtime",
+                            f"{task_arn.rsplit('/', 1)[1]}-{container}", "container.log")
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+
     def close(self):
         self.stop()
         clean_up_agent(self.data_dir, self.bridge)
