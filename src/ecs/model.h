@@ -119,6 +119,7 @@ struct Task {
   std::string group;
   std::string started_by;
   std::string network_mode;
+  std::string private_ipv4;  // awsvpc: the address berth's agent gave the task ("" until known)
   std::string execution_role_arn;  // effective (overrides applied)
   std::string task_role_arn;
   TaskOverride overrides;

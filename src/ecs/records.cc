@@ -345,6 +345,7 @@ std::string EncodeTask(const Task& t) {
             {"createdAt", Millis(t.created_at)},
             {"stopCode", t.stop_code},
             {"stoppedReason", t.stopped_reason},
+            {"privateIpv4Address", t.private_ipv4},
             {"healthStatus", t.health_status},
             {"reservedCpu", t.reserved_cpu},
             {"reservedMemory", t.reserved_memory},
@@ -413,6 +414,7 @@ Result<Task> DecodeTask(std::string_view record) {
     t.connectivity_at = GetTime(j, "connectivityAt");
     t.stop_code = Str(j, "stopCode");
     t.stopped_reason = Str(j, "stoppedReason");
+    t.private_ipv4 = Str(j, "privateIpv4Address");
     t.health_status = Str(j, "healthStatus");
     t.reserved_cpu = Int(j, "reservedCpu");
     t.reserved_memory = Int(j, "reservedMemory");

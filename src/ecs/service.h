@@ -141,6 +141,8 @@ struct TaskStateChange {
   std::string reason;
   std::vector<ContainerStateChange> containers;
   std::optional<TimePoint> pull_started_at, pull_stopped_at, execution_stopped_at;
+  // berth's agent: an awsvpc task's address (shown as its ENI attachment).
+  std::string private_ipv4;
 };
 
 // An attribute of a resource, as PutAttributes, DeleteAttributes and

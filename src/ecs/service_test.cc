@@ -988,3 +988,41 @@ TEST_F(EcsServiceTest, FargateTasksRunOnlyOnFargateCapacityOfTheirPlatformVersio
 
 }  // namespace
 }  // namespace berth::ecs
+
+namespace berth::ecs {
+namespace {
+
+TEST_F(EcsServiceTest, AnAwsvpcTasksAddressFromItsAgentIsKeptAndCheckedIsAnAddress) {
+  Cluster();
+  TaskDefinition td = Td("vpc");
+  td.network_mode = "awsvpc";
+  Register(td);
+  Register(Td("web"));
+  Instance("", 4096,
+           {{"ecs.os-type", "linux"},
+            {kSecretsCapability, {}},
+            {"ecs.capability.task-eni", {}},
+            {"com.amazonaws.ecs.capability.docker-remote-api.1.18", {}}});
+  RunTaskRequest r = Run("vpc");
+  r.has_network_configuration = true;
+  std::string vpc = ASSERT_OK(ecs_->RunTask(Root(), r)).tasks.at(0).arn;
+  std::string web = ASSERT_OK(ecs_->RunTask(Root(), Run("web"))).tasks.at(0).arn;
+
+  TaskStateChange bad;
+  bad.task = vpc;
+  bad.status = "RUNNING";
+  bad.private_ipv4 = "10.0.0.300";
+  EXPECT_ERROR(ecs_->SubmitTaskStateChange(Root(), bad), "InvalidParameterException",
+               "Invalid privateIpv4Address: 10.0.0.300");
+  TaskStateChange good = bad;
+  good.private_ipv4 = "10.213.0.7";
+  ASSERT_OK(ecs_->SubmitTaskStateChange(Root(), good));
+  EXPECT_EQ(ASSERT_OK(Describe(vpc)).private_ipv4, "10.213.0.7");
+  // A task that is not awsvpc has no address of its own.
+  good.task = web;
+  ASSERT_OK(ecs_->SubmitTaskStateChange(Root(), good));
+  EXPECT_EQ(ASSERT_OK(Describe(web)).private_ipv4, "");
+}
+
+}  // namespace
+}  // namespace berth::ecs

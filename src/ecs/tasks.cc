@@ -1,5 +1,6 @@
 // ECS: tasks (RunTask, StartTask, StopTask, what reads them, and what the
 // agent reports).
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -611,6 +612,17 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
     if (change.pull_started_at && !t.pull_started_at) t.pull_started_at = change.pull_started_at;
     if (change.pull_stopped_at && !t.pull_stopped_at) t.pull_stopped_at = change.pull_stopped_at;
     if (change.pull_started_at || change.pull_stopped_at) changed = true;
+    if (!change.private_ipv4.empty() && t.network_mode == "awsvpc" &&
+        change.private_ipv4 != t.private_ipv4) {
+      in_addr parsed{};
+      if (change.private_ipv4.size() > 15 ||
+          inet_pton(AF_INET, change.private_ipv4.c_str(), &parsed) != 1) {
+        return Fail("InvalidParameterException",
+                    fmt::format("Invalid privateIpv4Address: {}", change.private_ipv4));
+      }
+      t.private_ipv4 = change.private_ipv4;
+      changed = true;
+    }
     const std::string& s = change.status;
     if (s == "PENDING" && t.last_status == "PROVISIONING") {
       t.last_status = "PENDING";

@@ -179,9 +179,34 @@ Json OverridesJson(const ecs::TaskOverride& o) {
   return out;
 }
 
+// An awsvpc task's network interface as ECS shows it: an ElasticNetworkInterface attachment
+// (its id a UUID made from the task id) with the address berth's agent reported.
+std::string AttachmentId(const std::string& task_id) {
+  if (task_id.size() != 32) return task_id;
+  return fmt::format("{}-{}-{}-{}-{}", task_id.substr(0, 8), task_id.substr(8, 4),
+                     task_id.substr(12, 4), task_id.substr(16, 4), task_id.substr(20));
+}
+
+Json AttachmentsJson(const ecs::Task& t) {
+  Json out = Json::array();
+  if (t.private_ipv4.empty()) return out;
+  out.push_back({{"id", AttachmentId(t.id)},
+                 {"type", "ElasticNetworkInterface"},
+                 {"status", t.last_status == "STOPPED" ? "DELETED" : "ATTACHED"},
+                 {"details",
+                  {{{"name", "networkInterfaceId"}, {"value", "eni-" + t.id.substr(0, 17)}},
+                   {{"name", "privateIPv4Address"}, {"value", t.private_ipv4}}}}});
+  return out;
+}
+
 Json TaskJson(const ecs::Task& t, const std::string& cluster_arn, const std::string& instance_arn,
               bool with_tags) {
   Json containers = Json::array();
+  Json interfaces = Json::array();
+  if (!t.private_ipv4.empty()) {
+    interfaces.push_back({{"attachmentId", AttachmentId(t.id)},
+                          {"privateIpv4Address", t.private_ipv4}});
+  }
   for (const auto& c : t.containers) {
     Json bindings = Json::array();
     for (const auto& b : c.network_bindings) {
@@ -196,7 +221,7 @@ Json TaskJson(const ecs::Task& t, const std::string& cluster_arn, const std::str
                {"image", c.image},
                {"lastStatus", c.last_status},
                {"networkBindings", std::move(bindings)},
-               {"networkInterfaces", Json::array()},
+               {"networkInterfaces", interfaces},
                {"cpu", std::to_string(c.cpu)}};
     if (!c.image_digest.empty()) cj["imageDigest"] = c.image_digest;
     if (!c.runtime_id.empty()) cj["runtimeId"] = c.runtime_id;
@@ -220,7 +245,7 @@ Json TaskJson(const ecs::Task& t, const std::string& cluster_arn, const std::str
             {"launchType", t.launch_type},
             {"healthStatus", t.health_status},
             {"enableExecuteCommand", false},
-            {"attachments", Json::array()},
+            {"attachments", AttachmentsJson(t)},
             {"tags", Json::array()}};
   if (!instance_arn.empty()) j["containerInstanceArn"] = instance_arn;
   if (!t.cpu.empty()) j["cpu"] = t.cpu;
@@ -611,6 +636,7 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     c.pull_started_at = BERTH_TRY(ReadTime(in, "pullStartedAt"));
     c.pull_stopped_at = BERTH_TRY(ReadTime(in, "pullStoppedAt"));
     c.execution_stopped_at = BERTH_TRY(ReadTime(in, "executionStoppedAt"));
+    c.private_ipv4 = BERTH_TRY(in.StringOr("privateIpv4Address"));
     return Json{{"acknowledgment", BERTH_TRY(s.SubmitTaskStateChange(ctx, c))}};
   });
   add("SubmitContainerStateChange", [](ecs::Service& s, const aws::RequestContext& ctx,

@@ -351,13 +351,6 @@ def test_awsvpc_tasks_answer_at_their_own_addresses(aws, agent, seed, image):  #
                         agent.container_log(task, "app")), agent.container_log(task, "app")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DescribeTasks does not report an awsvpc task's address: ECS shows an "
-    "ElasticNetworkInterface attachment (details privateIPv4Address) and "
-    "containers[].networkInterfaces[{attachmentId, privateIpv4Address}]; berth always writes "
-    "attachments [] and networkInterfaces [] (src/server/ecs_routes.cc, task and container "
-    "JSON) and the agent's SubmitTaskStateChange (src/agent/acs/ecs_client.cc) sends no "
-    "address"))
 def test_awsvpc_task_address_is_in_describe_tasks(aws, agent, seed, image):  # noqa: F811
     aws.ok("ecs", "register-task-definition", "--family", "vpc", "--network-mode", "awsvpc",
            "--execution-role-arn", seed["role"], "--container-definitions", json.dumps([{

@@ -204,6 +204,7 @@ Status EcsClient::SubmitTaskStateChange(const spec::TaskStateChange& change) {
                {"containers", std::move(containers)}};
   PutIfNonEmpty(body, "reason", Trim(change.reason, kMaxReasonLength));
   if (change.pull_started_at) body["pullStartedAt"] = ToEpochSeconds(*change.pull_started_at);
+  if (!change.private_ipv4.empty()) body["privateIpv4Address"] = change.private_ipv4;
   if (change.pull_stopped_at) body["pullStoppedAt"] = ToEpochSeconds(*change.pull_stopped_at);
   if (change.execution_stopped_at) {
     body["executionStoppedAt"] = ToEpochSeconds(*change.execution_stopped_at);

@@ -706,6 +706,9 @@ spec::TaskStateChange TaskRunner::Change(std::string_view status) const {
   }
   change.pull_started_at = record_.pull_started_at;
   change.pull_stopped_at = record_.pull_stopped_at;
+  if (record_.network_up && record_.network.mode == "awsvpc") {
+    change.private_ipv4 = record_.network.ipv4;
+  }
   for (const auto& c : record_.containers) {
     if (status != kStopped && !c.started) continue;  // only steady states are reported
     spec::ContainerStateChange cc;

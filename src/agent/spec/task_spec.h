@@ -144,6 +144,10 @@ struct TaskStateChange {
   std::optional<TimePoint> pull_started_at;
   std::optional<TimePoint> pull_stopped_at;
   std::optional<TimePoint> execution_stopped_at;
+  // awsvpc: the task's own address. berth's extension of the call (member
+  // "privateIpv4Address"): in ECS the control plane allocates the ENI; here the agent's
+  // network does, and the control plane shows it as the task's ENI attachment.
+  std::string private_ipv4;
 };
 
 }  // namespace berth::agent::spec
