@@ -10,6 +10,35 @@
 
 namespace berth::ecs {
 
+// The principal a container instance belongs to: an IAM user or root by unique id (a user
+// deleted and re-created is another), a role's sessions by the role's unique id (an agent's
+// credentials are renewed under new session names), a federated user by its IAM user.
+static std::string InstanceOwner(const aws::Principal& p) {
+  switch (p.kind) {
+    case aws::Principal::Kind::kAssumedRole:
+      return p.user_id.substr(0, p.user_id.find(':'));
+    case aws::Principal::Kind::kFederatedUser:
+      return p.parent_id;
+    default:
+      return p.user_id;
+  }
+}
+
+// Only the principal that registered an instance may register it again or poll for its tasks:
+// ecs:Poll on "*" (what the ECS agent's managed policy grants) must not let one agent take over
+// another's session and receive its tasks' credentials. Instances registered before berth kept
+// the owner have none and are not bound.
+static Status CheckInstanceOwner(const aws::RequestContext& ctx,
+                                 const ContainerInstance& instance) {
+  if (instance.registered_by.empty() || instance.registered_by == InstanceOwner(ctx.caller)) {
+    return {};
+  }
+  return Fail("AccessDeniedException",
+              fmt::format("{} is not the principal that registered container instance {}: only it "
+                          "may register the instance again or poll for its tasks.",
+                          ctx.caller.arn, instance.arn));
+}
+
 namespace {
 
 constexpr size_t kMaxAttributes = 500;  // registration sends ~40 capability attributes
@@ -167,6 +196,7 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
     if (state->record->status == "INACTIVE") {
       return Fail("ClientException", "The referenced container instance is inactive.");
     }
+    BERTH_CHECK(CheckInstanceOwner(ctx, *state->record));
     existing = state->record;
     existing_revision = state->mod_revision;
   } else if (!request.client_token.empty()) {
@@ -189,6 +219,7 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
     instance.registered_at = ctx.now;
     instance.tags = request.tags;
     instance.client_token = request.client_token;
+    instance.registered_by = InstanceOwner(ctx.caller);
   }
   instance.status = "ACTIVE";
   instance.status_reason.clear();
@@ -396,6 +427,7 @@ Result<InstanceView> Service::AuthorizePoll(const aws::RequestContext& ctx,
   if (state->record->status == "INACTIVE") {
     return Fail("InactiveInstanceException", "The container instance is inactive.");
   }
+  BERTH_CHECK(CheckInstanceOwner(ctx, *state->record));
   return impl_->ViewOf(*index, *state, scope);
 }
 

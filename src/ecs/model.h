@@ -60,6 +60,9 @@ struct ContainerInstance {
   std::vector<Tag> tags;
   int64_t version = 1;  // grows with every change of the record
   std::string client_token;  // RegisterContainerInstance's clientToken (idempotent retries)
+  // Who registered it (InstanceOwner of the caller): only that principal may register it again
+  // or hold its ACS session, which carries its tasks' credentials.
+  std::string registered_by;
 };
 
 struct NetworkBinding {

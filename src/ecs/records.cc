@@ -270,7 +270,8 @@ std::string EncodeInstance(const ContainerInstance& i) {
             {"registeredAt", Millis(i.registered_at)},
             {"tags", TagsJson(i.tags)},
             {"version", i.version},
-            {"clientToken", i.client_token}};
+            {"clientToken", i.client_token},
+            {"registeredBy", i.registered_by}};
   return json::Dump(j);
 }
 
@@ -296,6 +297,7 @@ Result<ContainerInstance> DecodeInstance(std::string_view record) {
     i.tags = TagsOf(j);
     i.version = Int(j, "version", 1);
     i.client_token = Str(j, "clientToken");
+    i.registered_by = Str(j, "registeredBy");
     return i;
   });
 }

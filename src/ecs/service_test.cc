@@ -1026,3 +1026,38 @@ TEST_F(EcsServiceTest, AnAwsvpcTasksAddressFromItsAgentIsKeptAndCheckedIsAnAddre
 
 }  // namespace
 }  // namespace berth::ecs
+
+namespace berth::ecs {
+namespace {
+
+TEST_F(EcsServiceTest, OnlyTheRegisteringPrincipalMayPollOrReRegisterAnInstance) {
+  Cluster();
+  const std::string agent_policy =
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]})";
+  aws::RequestContext agent = Role("agent", agent_policy);
+  aws::RequestContext other = Role("other-agent", agent_policy);
+  RegisterInstanceRequest r;
+  r.total_resources = {{.name = "CPU", .integer_value = 1024},
+                       {.name = "MEMORY", .integer_value = 1024}};
+  r.attributes = {{"ecs.os-type", "linux"}};
+  InstanceView mine = ASSERT_OK(ecs_->RegisterContainerInstance(agent, r));
+  const std::string arn = mine.instance.arn;
+
+  // The same role under a renewed session is the same owner.
+  aws::RequestContext renewed = agent;
+  renewed.caller.user_id = agent.caller.user_id.substr(0, agent.caller.user_id.find(':')) + ":s2";
+  ASSERT_OK(ecs_->AuthorizePoll(renewed, "", arn));
+  // Another agent identity, even with ecs:Poll on "*", may neither poll nor take it over.
+  EXPECT_ERROR(ecs_->AuthorizePoll(other, "", arn), "AccessDeniedException",
+               "is not the principal that registered container instance " + arn);
+  RegisterInstanceRequest again = r;
+  again.container_instance_arn = arn;
+  EXPECT_ERROR(ecs_->RegisterContainerInstance(other, again), "AccessDeniedException",
+               "only it may register the instance again or poll for its tasks");
+  ASSERT_OK(ecs_->RegisterContainerInstance(agent, again));
+  // Nor may the account's root: the session carries the tasks' credentials.
+  EXPECT_ERROR(ecs_->AuthorizePoll(Root(), "", arn), "AccessDeniedException", "root");
+}
+
+}  // namespace
+}  // namespace berth::ecs

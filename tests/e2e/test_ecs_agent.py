@@ -242,5 +242,18 @@ def test_upgrade_is_signed_and_authorized_as_ecs_poll(berth):
             ghost.connect()
         assert e.value.status == 403
         assert json.loads(e.value.body)["__type"] == "InvalidInstanceException"
+        # Another agent identity with ecs:Poll on "*" cannot take this instance's session
+        # (it carries the instance's tasks' credentials).
+        thief_keys = make_user(iam, "thief", allow(instance_role + ["ecs:Poll"]))
+        thief = Agent(berth.endpoint, *thief_keys, region=REGION)
+        thief.instance_arn = agent.instance_arn
+        thief.cluster_arn = f"{ARN}:cluster/default"
+        with pytest.raises(UpgradeRefused) as e:
+            thief.connect()
+        assert e.value.status == 403
+        body = json.loads(e.value.body)
+        assert body["__type"] == "AccessDeniedException"
+        assert "is not the principal that registered container instance" in body["message"]
+        assert agent.connected
     finally:
         allowed.close()
