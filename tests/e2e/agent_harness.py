@@ -72,11 +72,13 @@ def remove_bridge(bridge):
             parts = rule.split()
             if parts[0] == "-A" and prefix in rule and not parts[1].startswith(prefix):
                 _run("iptables", "-t", table, "-D", *parts[1:])
-        for rule in rules:
-            parts = rule.split()
-            if parts[0] == "-N" and parts[1].startswith(prefix):
-                _run("iptables", "-t", table, "-F", parts[1])
-                _run("iptables", "-t", table, "-X", parts[1])
+        chains = [r.split()[1] for r in rules
+                  if r.split()[0] == "-N" and r.split()[1].startswith(prefix)]
+        # All flushed before any is deleted: one may jump to another.
+        for chain in chains:
+            _run("iptables", "-t", table, "-F", chain)
+        for chain in chains:
+            _run("iptables", "-t", table, "-X", chain)
     for ns in _run("ip", "netns", "list").stdout.splitlines():
         name = ns.split()[0] if ns.split() else ""
         if name.startswith(f"berth-{bridge}-"):
@@ -95,8 +97,19 @@ def leftovers(bridge, data_dir):
     with open("/proc/self/mountinfo") as f:
         found += ["mount " + line.split()[4] for line in f if data_dir in line.split()[4]]
     for table in ("nat", "filter"):
-        found += [r for r in _run("iptables", "-t", table, "-S").stdout.splitlines()
+        found += [f"{table}: {r}" for r in _run("iptables", "-t", table, "-S").stdout.splitlines()
                   if f"BERTH-{bridge}-PORTS" in r and "berth:" in r]
+    return found
+
+
+def bridge_leftovers(bridge):
+    """The bridge itself, or any of its chains, still on the host (after clean_up_agent)."""
+    found = []
+    if _run("ip", "link", "show", bridge).returncode == 0:
+        found.append("bridge " + bridge)
+    for table in ("nat", "filter"):
+        found += [f"{table}: {r}" for r in _run("iptables", "-t", table, "-S").stdout.splitlines()
+                  if f"BERTH-{bridge}-" in r]
     return found
 
 

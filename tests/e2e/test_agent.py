@@ -10,7 +10,8 @@ import urllib.request
 
 import pytest
 
-from agent_harness import (BerthAgent, agents_supported, clean_up_agent, free_subnet, leftovers)
+from agent_harness import (BerthAgent, agents_supported, bridge_leftovers, clean_up_agent,
+                           free_subnet, leftovers)
 from berth_harness import Berth, random_root_credentials
 from ecs_harness import Cli, client, make_role
 from registry_harness import PASSWORD, USER, Registry, build_image, push
@@ -61,6 +62,7 @@ def agent(berth, tmp_path, registry):
     yield a
     a.close()
     assert leftovers(a.bridge, a.data_dir) == []
+    assert bridge_leftovers(a.bridge) == []
 
 
 @pytest.fixture
@@ -312,3 +314,4 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
         for name, bridge in zip(("ec2", "fargate"), bridges):
             clean_up_agent(str(data / "agents" / name), bridge)
             assert leftovers(bridge, str(data / "agents" / name)) == []
+            assert bridge_leftovers(bridge) == []

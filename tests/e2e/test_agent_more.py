@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from agent_harness import BerthAgent, agents_supported, leftovers
+from agent_harness import BerthAgent, agents_supported, bridge_leftovers, leftovers
 from berth_harness import BERTH, boto_client, free_port
 from ecs_harness import client, make_role
 from registry_harness import PASSWORD, USER
@@ -45,6 +45,7 @@ def make_agent(berth, tmp_path, registry):  # noqa: F811
         a.close()
     for a in made:
         assert leftovers(a.bridge, a.data_dir) == []
+        assert bridge_leftovers(a.bridge) == []
 
 
 def wait_output(agent, task, container, pattern, timeout=20):  # noqa: F811
