@@ -288,7 +288,8 @@ TaskRunner::Outcome TaskRunner::Loop() {
       }
     }
     if (!record_.stopped_reason.empty()) return Outcome::kStop;
-    bool health_changed = ApplyHealthChanges();
+    // A health change is saved before anything it lets start (dependsOn HEALTHY).
+    if (ApplyHealthChanges()) Commit();
     if (ShuttingDown()) return Outcome::kShutdown;
     if (StopRequested()) {
       record_.stop_requested = true;
@@ -301,7 +302,7 @@ TaskRunner::Outcome TaskRunner::Loop() {
       all_stopped = all_stopped && c.known_status == kStopped;
     }
     if (all_stopped) return Outcome::kStop;
-    if (changed || health_changed) Commit();
+    if (changed) Commit();
     if (any_running && !record_.running_reported) {
       record_.known_status = kRunning;
       record_.running_reported = true;
