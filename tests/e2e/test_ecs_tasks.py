@@ -107,8 +107,11 @@ def test_member_of_expressions_and_distinct_instance(berth, fleet):
     td = register(ecs, "member")
 
     def placed(expression, count=4):
+        # Spread over instances, so 4 tasks reach every instance the expression admits (the
+        # default random placement could put all 4 on one).
         tasks, failures = run(ecs, td, count=count, placementConstraints=[
-            {"type": "memberOf", "expression": expression}])
+            {"type": "memberOf", "expression": expression}],
+            placementStrategy=[{"type": "spread", "field": "instanceId"}])
         return {t["containerInstanceArn"] for t in tasks}, failures
 
     assert placed("attribute:stack == prod")[0] == {prod_large.instance_arn,
