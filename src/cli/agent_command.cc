@@ -117,7 +117,7 @@ int Failed(std::string_view what, const Error& e) {
 
 }  // namespace
 
-int RunAgent(const AgentFlags& f, const std::string& berth_binary) {
+int RunAgent(const AgentFlags& f) {
   log::Format format;
   log::Level level;
   log::ParseFormat(f.log_format, &format);
@@ -189,7 +189,6 @@ int RunAgent(const AgentFlags& f, const std::string& berth_binary) {
 
   agent::runtime::RuncOptions rt;
   rt.state_dir = data_dir + "/runtime";
-  (void)berth_binary;  // the runtime finds berth-shim and berth-init beside it
   rt.allow_privileged = f.allow_privileged;
   auto runtime = agent::runtime::NewRuncRuntime(rt);
 

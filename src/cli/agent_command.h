@@ -32,8 +32,9 @@ struct AgentFlags {
   std::string log_level = "info";
 };
 
-// Runs until SIGINT/SIGTERM (containers keep running; the next start adopts them).
+// Runs until SIGINT/SIGTERM (containers keep running; the next start adopts them). The
+// runtime finds its shim and init (berth-shim, berth-init) beside the running binary.
 // Returns the process exit code: 0 stopped, 1 failed, 2 bad flags.
-int RunAgent(const AgentFlags& flags, const std::string& berth_binary);
+int RunAgent(const AgentFlags& flags);
 
 }  // namespace berth::cli

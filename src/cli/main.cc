@@ -477,7 +477,7 @@ int main(int argc, char** argv) {
   if (*server) return RunServer(server_flags, /*up=*/false);
   if (*up) return RunServer(up_flags, /*up=*/true);
   if (*account_create) return CreateAccount(account_flags);
-  if (*agent) return berth::cli::RunAgent(agent_flags, SelfBinary());
+  if (*agent) return berth::cli::RunAgent(agent_flags);
   if (*pull) return berth::cli::RunPull(pull_flags);
   if (*image_rm) return berth::cli::RunImageRemove(image_store, image_refs);
   if (*image_prune) return berth::cli::RunImagePrune(image_store);
