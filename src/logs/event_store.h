@@ -36,6 +36,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -50,8 +51,6 @@
 #include "store/kv.h"
 
 namespace berth::logs {
-
-class FilterPattern;
 
 // A log group's data key: 32 bytes, secret (never logged, wiped on destruction).
 class DataKey {
@@ -132,7 +131,11 @@ struct ScanRequest {
   std::optional<Position> after;     // resume strictly after this position
   size_t limit = 10000;              // events
   size_t max_bytes = 1u << 20;       // message bytes in the page
-  const FilterPattern* pattern = nullptr;  // null: every event
+  // Whether an event in range is wanted (FilterPattern::Matches); null: every event.
+  std::function<bool(std::string_view message)> match;
+  // Substrings every wanted message contains (FilterPattern::RequiredSubstrings): a segment
+  // whose messages lack one of them is skipped without calling `match` on its events.
+  std::vector<std::string> required;
 };
 
 struct ScanResult {
