@@ -89,9 +89,10 @@ std::vector<logs::InputEvent> Batch(int64_t first_ts) {
   std::vector<logs::InputEvent> batch;
   batch.reserve(1000);
   for (int i = 0; i < 1000; ++i) {
-    std::string m = fmt::format("2026-12-06T02:30:00Z INFO request handled path=/api/v1/items "
-                                "status=200 duration_ms=12 id={}",
-                                i);
+    std::string m = fmt::format(
+        "2026-12-06T02:30:00Z INFO request handled path=/api/v1/items "
+        "status=200 duration_ms=12 id={}",
+        i);
     m.resize(100, '.');
     batch.push_back({first_ts, std::move(m)});
   }

@@ -45,9 +45,9 @@ Result<BatchVerdict> CheckBatch(std::span<const InputEvent> events, int64_t now_
     }
   }
   if (bytes > kMaxBatchBytes) {
-    return Fail("InvalidParameterException",
-                fmt::format("Upload too large: {} bytes exceeds limit of {}", bytes,
-                            kMaxBatchBytes));
+    return Fail(
+        "InvalidParameterException",
+        fmt::format("Upload too large: {} bytes exceeds limit of {}", bytes, kMaxBatchBytes));
   }
   for (size_t i = 1; i < events.size(); ++i) {
     if (events[i].timestamp < events[i - 1].timestamp) {

@@ -35,14 +35,10 @@ void CheckTimes(Validation& v, std::optional<int64_t> start, std::optional<int64
 
 Result<PutLogEventsResult> Service::PutLogEvents(const aws::RequestContext& ctx,
                                                  PutLogEventsRequest request) {
-  Validation v;
-  v.GroupName("logGroupName", request.group);
-  v.StreamName("logStreamName", request.stream);
-  BERTH_CHECK(v.Done());
-  GroupPlace place{ctx.caller.account, ctx.region, request.group};
-  LoadedGroup loaded = BERTH_TRY(impl_->Open(
-      ctx, place, "logs:PutLogEvents",
-      StreamArn(place.region, place.account, request.group, request.stream)));
+  GroupPlace place = BERTH_TRY(impl_->StreamInCallerAccount(ctx, request.group, request.stream));
+  LoadedGroup loaded =
+      BERTH_TRY(impl_->Open(ctx, place, "logs:PutLogEvents",
+                            StreamArn(place.region, place.account, request.group, request.stream)));
   const int64_t now = impl_->NowMs();
   BatchVerdict verdict =
       BERTH_TRY(CheckBatch(request.events, now, loaded.group().retention_in_days));
@@ -60,8 +56,7 @@ Result<PutLogEventsResult> Service::PutLogEvents(const aws::RequestContext& ctx,
     int64_t revision = BERTH_TRY(impl_->StreamRevision(place, request.stream, fresh));
     if (revision == 0) return StreamNotFound();
     if (kept.empty()) return out;
-    auto appended =
-        impl_->events.Append(ref, stream_key, revision, loaded.entry->key, kept, now);
+    auto appended = impl_->events.Append(ref, stream_key, revision, loaded.entry->key, kept, now);
     if (appended) return out;
     // A cached revision of a stream deleted and created again: look again, once.
     if (appended.error().code != "ResourceNotFoundException" || fresh) {
@@ -82,9 +77,9 @@ Result<GetLogEventsResult> Service::GetLogEvents(const aws::RequestContext& ctx,
   GroupPlace place = BERTH_TRY(impl_->Resolve(ctx, request.group));
   std::optional<EventsToken> token;
   if (!request.next_token.empty()) token = BERTH_TRY(DecodeEventsToken(request.next_token));
-  LoadedGroup loaded = BERTH_TRY(
-      impl_->Open(ctx, place, "logs:GetLogEvents",
-                  StreamArn(place.region, place.account, place.name, request.stream)));
+  LoadedGroup loaded =
+      BERTH_TRY(impl_->Open(ctx, place, "logs:GetLogEvents",
+                            StreamArn(place.region, place.account, place.name, request.stream)));
   if (BERTH_TRY(impl_->StreamRevision(place, request.stream, false)) == 0) {
     return StreamNotFound();
   }

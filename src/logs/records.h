@@ -24,8 +24,7 @@ std::string GroupPrefix(std::string_view account, std::string_view region);
 std::string StreamKey(std::string_view account, std::string_view region, std::string_view group,
                       std::string_view stream);
 // The keys of one group's streams ("logs/A/R/stream/<group>:").
-std::string StreamPrefix(std::string_view account, std::string_view region,
-                         std::string_view group);
+std::string StreamPrefix(std::string_view account, std::string_view region, std::string_view group);
 std::string PolicyKey(std::string_view account, std::string_view region, std::string_view name);
 std::string PolicyPrefix(std::string_view account, std::string_view region);
 

@@ -125,8 +125,8 @@ Result<std::shared_ptr<const GroupEntry>> Service::Impl::Parse(const store::KeyV
   if (auto hit = groups.FindAt(kv.key, kv.mod_revision)) return hit;
   GroupRecord record = BERTH_TRY(DecodeGroup(kv.value));
   std::string plain = BERTH_TRY(root_key.Open(record.sealed_key, kv.key));
-  auto entry = std::make_shared<GroupEntry>(
-      GroupEntry{std::move(record.group), std::move(record.kms_blob), DataKey(std::move(plain)), {}});
+  auto entry = std::make_shared<GroupEntry>(GroupEntry{
+      std::move(record.group), std::move(record.kms_blob), DataKey(std::move(plain)), {}});
   for (const auto& [k, v] : entry->group.tags) entry->resource_keys["aws:ResourceTag/" + k] = {v};
   groups.Put(kv.key, kv.mod_revision, generation, entry);
   return std::shared_ptr<const GroupEntry>(std::move(entry));
@@ -188,8 +188,8 @@ Result<LoadedGroup> Service::Impl::Open(const aws::RequestContext& ctx, const Gr
                                         const std::string& action, const std::string& resource,
                                         const iam::ContextMap& extra, bool fresh) {
   auto loaded = BERTH_TRY(Load(place, fresh));
-  BERTH_CHECK(Authorize(ctx, action, resource, place, loaded ? loaded->entry.get() : nullptr,
-                        extra));
+  BERTH_CHECK(
+      Authorize(ctx, action, resource, place, loaded ? loaded->entry.get() : nullptr, extra));
   if (!loaded) return GroupNotFound();
   return std::move(*loaded);
 }
@@ -200,6 +200,16 @@ Result<GroupPlace> Service::Impl::InCallerAccount(const aws::RequestContext& ctx
   v.GroupName(field, name);
   BERTH_CHECK(v.Done());
   return GroupPlace{ctx.caller.account, ctx.region, name};
+}
+
+Result<GroupPlace> Service::Impl::StreamInCallerAccount(const aws::RequestContext& ctx,
+                                                        const std::string& group,
+                                                        const std::string& stream) {
+  Validation v;
+  v.GroupName("logGroupName", group);
+  v.StreamName("logStreamName", stream);
+  BERTH_CHECK(v.Done());
+  return GroupPlace{ctx.caller.account, ctx.region, group};
 }
 
 Result<GroupPlace> Service::Impl::Resolve(const aws::RequestContext& ctx, const GroupName& group) {
@@ -230,8 +240,8 @@ Result<DataKey> Service::Impl::ReadKey(const aws::RequestContext& ctx, const Gro
   if (entry.kms_blob.empty()) return entry.key;
   aws::RequestContext in_region = ctx;
   in_region.region = entry.group.region;
-  auto plain = kms.Decrypt(kms::Caller{in_region, ViaService(entry.group.region)},
-                           entry.kms_blob, KmsContext(entry.group), "");
+  auto plain = kms.Decrypt(kms::Caller{in_region, ViaService(entry.group.region)}, entry.kms_blob,
+                           KmsContext(entry.group), "");
   if (!plain) return Fail(FromKms(plain.error()));
   return DataKey(std::move(plain->plaintext));
 }
@@ -283,8 +293,8 @@ Result<std::vector<LogStream>> Service::Impl::Streams(const GroupPlace& place,
     s.name = item.key.substr(key_prefix.size());
     s.arn = StreamArn(place.region, place.account, place.name, s.name);
     s.creation_time = BERTH_TRY(DecodeStream(item.value)).creation_time;
-    s.summary = BERTH_TRY(
-        events.Summary(StreamRef{place.account, place.region, place.name, s.name}));
+    s.summary =
+        BERTH_TRY(events.Summary(StreamRef{place.account, place.region, place.name, s.name}));
     out.push_back(std::move(s));
   }
   return out;
@@ -305,8 +315,7 @@ Status Service::CreateLogGroup(const aws::RequestContext& ctx,
   v.GroupName("logGroupName", request.name);
   if (!request.kms_key_id.empty()) v.Length("kmsKeyId", request.kms_key_id, 0, 256);
   if (!request.log_group_class.empty()) {
-    v.Enum("logGroupClass", request.log_group_class,
-           {"STANDARD", "INFREQUENT_ACCESS", "DELIVERY"});
+    v.Enum("logGroupClass", request.log_group_class, {"STANDARD", "INFREQUENT_ACCESS", "DELIVERY"});
   }
   v.Tags("tags", request.tags);
   BERTH_CHECK(v.Done());
@@ -380,8 +389,8 @@ Status Service::DeleteLogGroup(const aws::RequestContext& ctx, const std::string
         txn.ops.push_back(store::Op::Delete(key));
         txn.ops.push_back(
             store::Op::DeletePrefix(StreamPrefix(place.account, place.region, place.name)));
-        for (auto& op : impl_->events.DeleteGroupOps(
-                 GroupRef{place.account, place.region, place.name})) {
+        for (auto& op :
+             impl_->events.DeleteGroupOps(GroupRef{place.account, place.region, place.name})) {
           txn.ops.push_back(std::move(op));
         }
         auto writing = impl_->groups.Write(key);
@@ -419,8 +428,8 @@ Result<LogGroupPage> Service::DescribeLogGroups(const aws::RequestContext& ctx,
   std::string after;
   if (!request.next_token.empty()) after = BERTH_TRY(DecodeKeyToken(request.next_token));
   GroupPlace everything{ctx.caller.account, ctx.region, ""};
-  BERTH_CHECK(impl_->Authorize(ctx, "logs:DescribeLogGroups", GroupResource(everything),
-                               everything, nullptr));
+  BERTH_CHECK(impl_->Authorize(ctx, "logs:DescribeLogGroups", GroupResource(everything), everything,
+                               nullptr));
 
   std::string base = GroupPrefix(ctx.caller.account, ctx.region);
   std::string pattern = ToLower(request.pattern);
@@ -452,17 +461,16 @@ Status Service::PutRetentionPolicy(const aws::RequestContext& ctx, const std::st
                                    std::optional<int64_t> days) {
   GroupPlace place = BERTH_TRY(impl_->InCallerAccount(ctx, group));
   BERTH_CHECK(CheckRetentionDays(days));
-  LogGroup updated = BERTH_TRY(impl_->Mutate(ctx, place, "logs:PutRetentionPolicy",
-                                             GroupResource(place), {}, [&](LogGroup& g) -> Status {
-                                               g.retention_in_days = static_cast<int>(*days);
-                                               return {};
-                                             }));
+  BERTH_CHECK(impl_->Mutate(ctx, place, "logs:PutRetentionPolicy", GroupResource(place), {},
+                            [&](LogGroup& g) -> Status {
+                              g.retention_in_days = static_cast<int>(*days);
+                              return {};
+                            }));
   // Expired events go at once (then with every sweep).
   auto loaded = BERTH_TRY(impl_->Load(place, false));
   if (!loaded) return {};
   BERTH_CHECK(impl_->events.ExpireBefore(GroupRef{place.account, place.region, place.name},
                                          impl_->NowMs() - *days * kDayMs, loaded->entry->key));
-  (void)updated;
   return {};
 }
 
@@ -514,11 +522,7 @@ Result<int64_t> Service::SweepRetention() {
 
 Status Service::CreateLogStream(const aws::RequestContext& ctx, const std::string& group,
                                 const std::string& stream) {
-  Validation v;
-  v.GroupName("logGroupName", group);
-  v.StreamName("logStreamName", stream);
-  BERTH_CHECK(v.Done());
-  GroupPlace place{ctx.caller.account, ctx.region, group};
+  GroupPlace place = BERTH_TRY(impl_->StreamInCallerAccount(ctx, group, stream));
   std::string resource = StreamArn(place.region, place.account, group, stream);
   std::string key = StreamKey(place.account, place.region, group, stream);
   bool fresh = false;
@@ -534,8 +538,7 @@ Status Service::CreateLogStream(const aws::RequestContext& ctx, const std::strin
         auto writing = impl_->streams.Write(key);
         if (BERTH_TRY(impl_->kv.Commit(txn)).succeeded) return true;
         if (BERTH_TRY(impl_->kv.Get(key))) {
-          return Fail("ResourceAlreadyExistsException",
-                      "The specified log stream already exists");
+          return Fail("ResourceAlreadyExistsException", "The specified log stream already exists");
         }
         return std::nullopt;  // the group changed: read it again
       },
@@ -546,11 +549,7 @@ Status Service::CreateLogStream(const aws::RequestContext& ctx, const std::strin
 
 Status Service::DeleteLogStream(const aws::RequestContext& ctx, const std::string& group,
                                 const std::string& stream) {
-  Validation v;
-  v.GroupName("logGroupName", group);
-  v.StreamName("logStreamName", stream);
-  BERTH_CHECK(v.Done());
-  GroupPlace place{ctx.caller.account, ctx.region, group};
+  GroupPlace place = BERTH_TRY(impl_->StreamInCallerAccount(ctx, group, stream));
   BERTH_CHECK(impl_->Open(ctx, place, "logs:DeleteLogStream",
                           StreamArn(place.region, place.account, group, stream)));
   std::string key = StreamKey(place.account, place.region, group, stream);
@@ -559,8 +558,8 @@ Status Service::DeleteLogStream(const aws::RequestContext& ctx, const std::strin
   store::Txn txn;
   txn.compares.push_back({key, revision});
   txn.ops.push_back(store::Op::Delete(key));
-  for (auto& op : impl_->events.DeleteStreamOps(StreamRef{place.account, place.region, group,
-                                                          stream})) {
+  for (auto& op :
+       impl_->events.DeleteStreamOps(StreamRef{place.account, place.region, group, stream})) {
     txn.ops.push_back(std::move(op));
   }
   auto writing = impl_->streams.Write(key);
@@ -654,8 +653,8 @@ Status Service::UntagResource(const aws::RequestContext& ctx, const std::string&
 Result<std::map<std::string, std::string>> Service::ListTagsForResource(
     const aws::RequestContext& ctx, const std::string& arn) {
   GroupPlace place = BERTH_TRY(PlaceOfArn(arn));
-  LoadedGroup loaded = BERTH_TRY(
-      impl_->Open(ctx, place, "logs:ListTagsForResource", TagResourceName(place)));
+  LoadedGroup loaded =
+      BERTH_TRY(impl_->Open(ctx, place, "logs:ListTagsForResource", TagResourceName(place)));
   return loaded.group().tags;
 }
 

@@ -69,6 +69,9 @@ struct Service::Impl {
   // A request's logGroupName (the caller's account and region), validated.
   Result<GroupPlace> InCallerAccount(const aws::RequestContext& ctx, const std::string& name,
                                      const char* field = "logGroupName");
+  // A stream operation's logGroupName and logStreamName (the caller's account), validated.
+  Result<GroupPlace> StreamInCallerAccount(const aws::RequestContext& ctx, const std::string& group,
+                                           const std::string& stream);
   // GetLogEvents' / FilterLogEvents' / DescribeLogStreams' name-or-identifier.
   Result<GroupPlace> Resolve(const aws::RequestContext& ctx, const GroupName& group);
 

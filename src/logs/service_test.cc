@@ -80,9 +80,10 @@ class LogsTest : public ::testing::Test {
                            const std::string& policy) {
     auto role = iam_->CreateRole(
         account, name, "/",
-        fmt::format(R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",)"
-                    R"("Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}})",
-                    account),
+        fmt::format(
+            R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",)"
+            R"("Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}})",
+            account),
         "", std::nullopt);
     EXPECT_TRUE(role) << role.error().message;
     auto put = iam_->PutInlinePolicy(account, iam::PrincipalType::kRole, name, "p", policy);
@@ -276,8 +277,7 @@ TEST_F(LogsTest, GetLogEventsPagesBothWaysAndRepeatsTheTokenAtTheEnd) {
   EXPECT_EQ(end->next_forward_token, p3->next_forward_token);
   // New events show up behind the repeated token.
   ASSERT_TRUE(Put("app", "s", {{kStartMs + 10, "e5"}}));
-  EXPECT_THAT(Messages(Get("app", "s", true, end->next_forward_token)->events),
-              ElementsAre("e5"));
+  EXPECT_THAT(Messages(Get("app", "s", true, end->next_forward_token)->events), ElementsAre("e5"));
 
   // Default: the newest, ascending within the page; then backwards.
   auto last = Get("app", "s", std::nullopt, "", 2);
@@ -350,7 +350,8 @@ TEST_F(LogsTest, FilterLogEventsMatchesPagesAndKeepsEventIds) {
   EXPECT_THAT(Messages(p2->events), ElementsAre("ERROR four"));
   EXPECT_EQ(p2->events[0].event_id, all->events[2].event_id);  // stable across reads
 
-  EXPECT_THAT(Messages(Filter("app", "?INFO ?four")->events), ElementsAre("INFO two", "ERROR four"));
+  EXPECT_THAT(Messages(Filter("app", "?INFO ?four")->events),
+              ElementsAre("INFO two", "ERROR four"));
   EXPECT_THAT(Messages(Filter("app", "ERROR -three")->events),
               ElementsAre("ERROR one", "ERROR four"));
   EXPECT_EQ(Filter("app", "", 10)->events.size(), 4u);
@@ -534,8 +535,7 @@ TEST_F(LogsTest, KmsGroupNeedsDecryptToRead) {
   auto groups = logs_->DescribeLogGroups(Root(), {});
   EXPECT_EQ(groups->groups[0].kms_key_id, key->arn);
   Stream("secure", "s");
-  auto writer = Role(kA, "writer",
-                     Allow(R"(["logs:PutLogEvents","logs:GetLogEvents"])", R"("*")"));
+  auto writer = Role(kA, "writer", Allow(R"(["logs:PutLogEvents","logs:GetLogEvents"])", R"("*")"));
   ASSERT_TRUE(Put("secure", "s", {{kStartMs, "sealed"}}, &writer));  // no KMS permission needed
   auto denied = Get("secure", "s", true, "", std::nullopt, &writer);
   ASSERT_FALSE(denied);
@@ -555,8 +555,7 @@ TEST_F(LogsTest, WriterRoleCanWriteButNotReadOrDelete) {
                         fmt::format(R"("arn:aws:logs:{}:{}:log-group:task:*")", kEast, kA)));
   ASSERT_TRUE(logs_->CreateLogStream(ctx, "task", "c/1"));
   ASSERT_TRUE(Put("task", "c/1", {{kStartMs, "line"}}, &ctx));
-  EXPECT_EQ(Get("task", "c/1", true, "", std::nullopt, &ctx).error().code,
-            "AccessDeniedException");
+  EXPECT_EQ(Get("task", "c/1", true, "", std::nullopt, &ctx).error().code, "AccessDeniedException");
   FilterLogEventsRequest filter;
   filter.group.name = "task";
   EXPECT_EQ(logs_->FilterLogEvents(ctx, filter).error().code, "AccessDeniedException");
@@ -582,11 +581,11 @@ TEST_F(LogsTest, AnotherAccountsGroupOnlyByArnAndWithAResourcePolicy) {
   req.group.identifier = fmt::format("arn:aws:logs:{}:{}:log-group:shared", kEast, kB);
   EXPECT_EQ(logs_->GetLogEvents(reader, req).error().code, "AccessDeniedException");
 
-  std::string policy = fmt::format(
-      R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",)"
-      R"("Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"logs:GetLogEvents",)"
-      R"("Resource":"arn:aws:logs:{}:{}:log-group:shared:*"}}]}})",
-      kA, kEast, kB);
+  std::string policy =
+      fmt::format(R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",)"
+                  R"("Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"logs:GetLogEvents",)"
+                  R"("Resource":"arn:aws:logs:{}:{}:log-group:shared:*"}}]}})",
+                  kA, kEast, kB);
   auto put = logs_->PutResourcePolicy(b, "share", policy);
   ASSERT_TRUE(put) << put.error().message;
   EXPECT_EQ(put->last_updated, kStartMs);

@@ -16,8 +16,7 @@ TEST(TokensTest, EventsTokensRoundTrip) {
   EXPECT_TRUE(back->forward);
   EXPECT_EQ(back->position, p);
   EXPECT_FALSE(DecodeEventsToken(b)->forward);
-  EXPECT_EQ(DecodeEventsToken(EncodeEventsToken({true, HeadPosition()}))->position,
-            HeadPosition());
+  EXPECT_EQ(DecodeEventsToken(EncodeEventsToken({true, HeadPosition()}))->position, HeadPosition());
 }
 
 TEST(TokensTest, RefusesForeignTokens) {

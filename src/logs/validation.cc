@@ -12,21 +12,20 @@ namespace berth::logs {
 
 namespace {
 
-constexpr std::array<int, 22> kRetentionDays = {1,   3,   5,   7,   14,   30,   60,   90,
-                                                120, 150, 180, 365, 400,  545,  731,  1096,
+constexpr std::array<int, 22> kRetentionDays = {1,    3,    5,    7,    14,   30,  60,  90,
+                                                120,  150,  180,  365,  400,  545, 731, 1096,
                                                 1827, 2192, 2557, 2922, 3288, 3653};
 
 bool IsGroupNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '-' || c == '_' || c == '/' || c == '#';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_' || c == '/' || c == '#';
 }
 
 // Tag keys and values: letters, digits, spaces and _.:/=+-@ (the model's \p{L}\p{Z}\p{N}...);
 // any non-ASCII byte is taken as a letter.
 bool IsTagChar(unsigned char c) {
-  return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || std::string_view(" _.:/=+-@").find(static_cast<char>(c)) !=
-                                       std::string_view::npos;
+  return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view(" _.:/=+-@").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 }  // namespace

@@ -23,21 +23,22 @@ TEST(LogsPutParserTest, ReadsTheUsualShape) {
 }
 
 TEST(LogsPutParserTest, LeavesEverythingElseToTheGeneralReader) {
-  for (const char* body : {
-           "",
-           "[]",
-           R"({"logGroupName":"g","logStreamName":"s"})",                            // no events
-           R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"message":"m"}]})",
-           R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":1.5,"message":"m"}]})",
-           R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":"1","message":"m"}]})",
-           R"({"logGroupName":null,"logStreamName":"s","logEvents":[]})",
-           R"({"logGroupName":"g","logGroupName":"h","logStreamName":"s","logEvents":[]})",
-           R"({"logGroupName":"g","logStreamName":"s","logEvents":[],"entity":{}})",
-           R"({"logGroupName":"g","logStreamName":"s","logEvents":[]} trailing)",
-           "{\"logGroupName\":\"g\xff\",\"logStreamName\":\"s\",\"logEvents\":[]}",
-           "{\"logGroupName\":\"g\n\",\"logStreamName\":\"s\",\"logEvents\":[]}",
-           R"({"logGroupName":"\ud800","logStreamName":"s","logEvents":[]})",
-       }) {
+  for (
+      const char* body : {
+          "",
+          "[]",
+          R"({"logGroupName":"g","logStreamName":"s"})",  // no events
+          R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"message":"m"}]})",
+          R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":1.5,"message":"m"}]})",
+          R"({"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":"1","message":"m"}]})",
+          R"({"logGroupName":null,"logStreamName":"s","logEvents":[]})",
+          R"({"logGroupName":"g","logGroupName":"h","logStreamName":"s","logEvents":[]})",
+          R"({"logGroupName":"g","logStreamName":"s","logEvents":[],"entity":{}})",
+          R"({"logGroupName":"g","logStreamName":"s","logEvents":[]} trailing)",
+          "{\"logGroupName\":\"g\xff\",\"logStreamName\":\"s\",\"logEvents\":[]}",
+          "{\"logGroupName\":\"g\n\",\"logStreamName\":\"s\",\"logEvents\":[]}",
+          R"({"logGroupName":"\ud800","logStreamName":"s","logEvents":[]})",
+      }) {
     EXPECT_FALSE(ParsePutLogEvents(body)) << body;
   }
 }

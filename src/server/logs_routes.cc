@@ -41,12 +41,12 @@ aws::JsonOperation LogsOp(std::function<Result<Json>(Ctx, const JsonReader&)> fn
 }
 
 aws::JsonOperation LogsTextOp(std::function<Result<std::string>(Ctx, const JsonReader&)> fn) {
-  return [op = aws::JsonTextOp(std::move(fn))](Ctx ctx,
-                                               std::string_view body) -> Result<std::string> {
-    auto out = op(ctx, body);
-    if (!out) return Fail(AsLogsError(std::move(out.error())));
-    return out;
-  };
+  return
+      [op = aws::JsonTextOp(std::move(fn))](Ctx ctx, std::string_view body) -> Result<std::string> {
+        auto out = op(ctx, body);
+        if (!out) return Fail(AsLogsError(std::move(out.error())));
+        return out;
+      };
 }
 
 // An integer the service range-checks, clamped to fit an int (still out of range).
@@ -62,14 +62,11 @@ Result<logs::GroupName> GroupOf(const JsonReader& in) {
 }
 
 Json GroupJson(const logs::LogGroup& g) {
-  Json out = {{"logGroupName", g.name},
-              {"creationTime", g.creation_time},
-              {"metricFilterCount", 0},
-              {"arn", g.arn},
-              {"storedBytes", g.stored_bytes},
-              {"logGroupClass", g.log_group_class},
-              {"logGroupArn", g.log_group_arn},
-              {"deletionProtectionEnabled", g.deletion_protection}};
+  Json out = {
+      {"logGroupName", g.name},         {"creationTime", g.creation_time},
+      {"metricFilterCount", 0},         {"arn", g.arn},
+      {"storedBytes", g.stored_bytes},  {"logGroupClass", g.log_group_class},
+      {"logGroupArn", g.log_group_arn}, {"deletionProtectionEnabled", g.deletion_protection}};
   if (g.retention_in_days) out["retentionInDays"] = *g.retention_in_days;
   if (!g.kms_key_id.empty()) out["kmsKeyId"] = g.kms_key_id;
   return out;
@@ -88,9 +85,8 @@ Json StreamJson(const logs::LogStream& s) {
 }
 
 Json PolicyJson(const logs::ResourcePolicy& p) {
-  return {{"policyName", p.name},
-          {"policyDocument", p.document},
-          {"lastUpdatedTime", p.last_updated}};
+  return {
+      {"policyName", p.name}, {"policyDocument", p.document}, {"lastUpdatedTime", p.last_updated}};
 }
 
 void AppendKey(std::string& out, std::string_view key) {
@@ -329,7 +325,8 @@ aws::JsonService LogsRoutes(logs::Service& lg) {
 
   ops["PutResourcePolicy"] = LogsOp([&lg](Ctx ctx, const JsonReader& in) -> Result<Json> {
     auto name = BERTH_TRY(in.StringOr("policyName"));
-    auto policy = BERTH_TRY(lg.PutResourcePolicy(ctx, name, BERTH_TRY(in.StringOr("policyDocument"))));
+    auto policy =
+        BERTH_TRY(lg.PutResourcePolicy(ctx, name, BERTH_TRY(in.StringOr("policyDocument"))));
     return Json{{"resourcePolicy", PolicyJson(policy)}};
   });
 
