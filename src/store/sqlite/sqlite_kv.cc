@@ -303,6 +303,8 @@ struct SqliteKv::Conn {
         return InternalFailure(fmt::format("sqlite open: cannot enable WAL (mode {})", mode));
       }
       BERTH_CHECK(conn->Exec("PRAGMA synchronous=FULL"));
+      // Checkpoints run on the checkpointer thread (RunCheckpointer), not in a Commit.
+      BERTH_CHECK(conn->Exec("PRAGMA wal_autocheckpoint=0"));
     } else {
       BERTH_CHECK(conn->Exec("PRAGMA query_only=1"));
       BERTH_CHECK(conn->Exec(fmt::format("PRAGMA cache_size=-{}", kReaderCacheKib).c_str()));
@@ -628,7 +630,12 @@ Result<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path, Sqlite
   auto kv = std::unique_ptr<SqliteKv>(new SqliteKv(path, options, std::move(writer)));
   kv->revision_ = revision;
   kv->compacted_ = compacted;
+  kv->checkpointer_conn_ = BERTH_TRY(Conn::Open(path, /*writer=*/false));
+  BERTH_CHECK(kv->checkpointer_conn_->Exec("PRAGMA query_only=0"));
+  BERTH_CHECK(kv->checkpointer_conn_->Exec("PRAGMA synchronous=FULL"));
+  sqlite3_wal_hook(kv->writer_->db, &SqliteKv::OnWalCommit, kv.get());
   kv->sweeper_ = std::thread([raw = kv.get()] { raw->RunSweeper(); });
+  kv->checkpointer_ = std::thread([raw = kv.get()] { raw->RunCheckpointer(); });
   return kv;
 }
 
@@ -646,7 +653,42 @@ SqliteKv::~SqliteKv() {
   }
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   hub_->Stop();
+}
+
+int SqliteKv::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+  auto* kv = static_cast<SqliteKv*>(self);
+  if (pages >= kv->options_.checkpoint_pages) {
+    {
+      std::lock_guard lock(kv->sweep_mu_);
+      kv->checkpoint_due_ = true;
+    }
+    kv->sweep_cv_.notify_all();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteKv::RunCheckpointer() {
+  std::unique_lock lock(sweep_mu_);
+  for (;;) {
+    sweep_cv_.wait(lock, [this] { return stopping_ || checkpoint_due_; });
+    if (stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    int wal_pages = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->db, nullptr,
+                                       SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
+    if (rc == SQLITE_OK && wal_pages > 64 * options_.checkpoint_pages) {
+      // Readers kept the WAL from being reused: wait for them once, so it starts over.
+      rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->db, nullptr, SQLITE_CHECKPOINT_RESTART,
+                                     &wal_pages, &copied);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      log::Warn("store checkpoint failed", {{"error", sqlite3_errmsg(checkpointer_conn_->db)}});
+    }
+    lock.lock();
+  }
 }
 
 void SqliteKv::RunSweeper() {

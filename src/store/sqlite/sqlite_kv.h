@@ -62,6 +62,8 @@
 #include "common/error.h"
 #include "store/kv.h"
 
+struct sqlite3;  // SQLite's connection (sqlite3.h stays in the .cc)
+
 namespace berth::store {
 
 // Group commit's bounds on one group: transactions, and bytes of put values
@@ -79,6 +81,9 @@ struct SqliteKvOptions {
   const Clock* clock = nullptr;
   // How often the sweeper thread revokes expired leases.
   std::chrono::milliseconds sweep_interval{500};
+  // Checkpoints (copying the WAL into the database file, with its fsync) run on a thread of
+  // their own once the WAL holds this many pages, never inside a Commit.
+  int checkpoint_pages = 1000;
   // Test hook: runs on the leader, holding the write lock, before each group
   // (of `txns` transactions) is written. Tests block in it to make a group.
   std::function<void(size_t txns)> before_group_for_test;
@@ -165,6 +170,11 @@ class SqliteKv final : public Kv {
   Result<Applied> ApplyLocked(const Txn& txn, int64_t revoke_lease, int64_t revision,
                               std::vector<WatchEvent>& events);
   void RunSweeper();
+  // The checkpointer thread: a PASSIVE checkpoint whenever the writer's WAL hook says the WAL
+  // passed options_.checkpoint_pages; RESTART (which waits for readers) when passive ones
+  // cannot keep it under 64 times that.
+  void RunCheckpointer();
+  static int OnWalCommit(void* self, ::sqlite3* db, const char* name, int pages);
   // In the group's transaction: records `events` of `revision` in history.
   Status AppendHistoryLocked(int64_t revision, const std::vector<WatchEvent>& events);
   // In the group's transaction: drops history at or below revision -
@@ -197,6 +207,10 @@ class SqliteKv final : public Kv {
   std::condition_variable sweep_cv_;
   bool stopping_ = false;
   std::thread sweeper_;
+
+  std::unique_ptr<Conn> checkpointer_conn_;  // used by the checkpointer thread only
+  bool checkpoint_due_ = false;               // under sweep_mu_
+  std::thread checkpointer_;
 };
 
 }  // namespace berth::store

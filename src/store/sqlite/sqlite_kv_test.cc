@@ -1059,3 +1059,29 @@ TEST_F(SqliteLeaseTest, SweeperThreadExpiresLeases) {
 
 }  // namespace
 }  // namespace berth::store
+
+namespace berth::store {
+namespace {
+
+// Commits never checkpoint: the checkpointer thread copies the WAL into the database file once
+// it passes checkpoint_pages, so the file grows while the WAL is reused.
+TEST(SqliteCheckpointTest, TheCheckpointerCopiesTheWalIntoTheDatabaseFile) {
+  test_support::TempDir dir("sqlite_checkpoint_test");
+  SqliteKvOptions options;
+  options.checkpoint_pages = 8;
+  auto kv = SqliteKv::Open(dir.File("store.db"), options);
+  ASSERT_TRUE(kv.has_value());
+  auto db_size = [&] { return std::filesystem::file_size(dir.File("store.db")); };
+  const auto empty = db_size();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE((*kv)->Put("key/" + std::to_string(i), std::string(8192, 'v')));
+  }
+  for (int i = 0; i < 400 && db_size() < empty + 40 * 8192; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(db_size(), empty + 40 * 8192);
+  EXPECT_EQ((*kv)->Range("key/")->kvs.size(), 40u);
+}
+
+}  // namespace
+}  // namespace berth::store
