@@ -70,6 +70,27 @@ TEST(FilterPatternTest, QuotedPhraseIsOneTermWithPunctuation) {
   EXPECT_THAT(P(R"("a\"b" c)").RequiredSubstrings(), ElementsAre("a\"b", "c"));
 }
 
+TEST(FilterPatternTest, TermSearchAgreesWithFindAtEveryOffsetAndLength) {
+  // The vectorised search handles 16-byte blocks and a scalar tail: check both, with needles of
+  // 1 to 40 bytes (long ones take another path) over a small alphabet full of near misses.
+  uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1103515245 + 12345; };
+  for (int round = 0; round < 3000; ++round) {
+    std::string haystack, needle;
+    size_t haystack_size = next() % 70, needle_size = 1 + next() % 40;
+    for (size_t i = 0; i < haystack_size; ++i) haystack += "abc "[(next() >> 16) % 4];
+    if (needle_size <= haystack_size && next() % 2 == 0) {
+      needle = haystack.substr((next() >> 8) % (haystack_size - needle_size + 1), needle_size);
+    } else {
+      for (size_t i = 0; i < needle_size; ++i) needle += "abc "[(next() >> 16) % 4];
+    }
+    if (needle.find_first_not_of(' ') == std::string::npos) continue;
+    bool expected = haystack.find(needle) != std::string::npos;
+    EXPECT_EQ(P("\"" + needle + "\"").Matches(haystack), expected)
+        << "needle '" << needle << "' haystack '" << haystack << "'";
+  }
+}
+
 TEST(FilterPatternTest, QuestionMarkTermsAreOr) {
   // AWS's example: ?ERROR ?WARN matches all three; ERROR WARN only the first.
   FilterPattern p = P("?ERROR ?WARN");
