@@ -158,8 +158,14 @@ class Regex {
   struct Alternative {
     bool anchor_start = false, anchor_end = false;
     std::vector<State> states;
+    // Bit-parallel form when there are fewer than 64 states (almost always): bit s of
+    // by_byte[c] when state s accepts byte c; `star` and `skippable` (optional or starred) bits.
+    std::vector<uint64_t> by_byte;
+    uint64_t star = 0, skippable = 0;
   };
-  bool SearchAlternative(const Alternative& alt, std::string_view text) const;
+  static void PrepareBits(Alternative& alt);
+  static bool SearchBits(const Alternative& alt, std::string_view text);
+  static bool SearchStates(const Alternative& alt, std::string_view text);
 
   std::vector<Alternative> alternatives_;
 };
@@ -373,6 +379,7 @@ std::optional<Regex> Regex::Compile(std::string_view source) {
       any_atom = true;
     }
     if (!any_atom && !alt.anchor_start && !alt.anchor_end) return std::nullopt;  // "a||b", "%|%"
+    PrepareBits(alt);
     regex.alternatives_.push_back(std::move(alt));
     if (p.AtEnd()) break;
     p.Next();  // '|'
@@ -383,12 +390,50 @@ std::optional<Regex> Regex::Compile(std::string_view source) {
 
 bool Regex::Search(std::string_view text) const {
   for (const Alternative& alt : alternatives_) {
-    if (SearchAlternative(alt, text)) return true;
+    if (alt.by_byte.empty() ? SearchStates(alt, text) : SearchBits(alt, text)) return true;
   }
   return false;
 }
 
-bool Regex::SearchAlternative(const Alternative& alt, std::string_view text) const {
+void Regex::PrepareBits(Alternative& alt) {
+  if (alt.states.size() >= 64) return;
+  alt.by_byte.assign(256, 0);
+  for (size_t s = 0; s < alt.states.size(); ++s) {
+    const uint64_t bit = uint64_t{1} << s;
+    for (int c = 0; c < 256; ++c) {
+      if (alt.states[s].set[c]) alt.by_byte[c] |= bit;
+    }
+    if (alt.states[s].rep == Rep::kStar) alt.star |= bit;
+    if (alt.states[s].rep != Rep::kOne) alt.skippable |= bit;
+  }
+}
+
+// Shift-and over the state bits: the same automaton as SearchStates, a few instructions a byte.
+bool Regex::SearchBits(const Alternative& alt, std::string_view text) {
+  auto closure = [&](uint64_t set) {
+    while (true) {
+      const uint64_t more = set | ((set & alt.skippable) << 1);
+      if (more == set) return set;
+      set = more;
+    }
+  };
+  const uint64_t start = closure(1);
+  const uint64_t accept = uint64_t{1} << alt.states.size();
+  uint64_t current = start;
+  for (size_t i = 0;; ++i) {
+    if ((current & accept) != 0 && (!alt.anchor_end || i == text.size())) return true;
+    if (i == text.size()) return false;
+    const uint64_t hit = current & alt.by_byte[static_cast<unsigned char>(text[i])];
+    current = closure(((hit & ~alt.star) << 1) | (hit & alt.star));
+    if (!alt.anchor_start) {
+      current |= start;
+    } else if (current == 0) {
+      return false;
+    }
+  }
+}
+
+bool Regex::SearchStates(const Alternative& alt, std::string_view text) {
   const size_t n = alt.states.size();
   std::vector<uint8_t> current(n + 1), next(n + 1);
   // Adds state s and what it reaches without consuming (skipping optional and starred atoms).
@@ -480,6 +525,37 @@ struct JsonCondition {
   std::vector<Step> path;
   Test test = Test::kCompare;
   Comparison comparison;
+  // Text the raw message must contain for the condition to hold, when it has no backslash (no
+  // JSON escapes): the selector's last member name in quotes, and for = on a string, the longest
+  // run of the value between wildcards. Lets most non-matching events skip the JSON parse.
+  std::string key_needle, value_needle;
+
+  void SetNeedles() {
+    if (test == Test::kNotExists) return;
+    for (const Step& step : path) {
+      if (!step.key.empty()) key_needle = "\"" + step.key + "\"";
+    }
+    if (test != Test::kCompare || comparison.op != Comparison::Op::kEq ||
+        comparison.kind != Comparison::Kind::kString) {
+      return;
+    }
+    // A number compares as its text as nlohmann prints it (1.2e3 prints 1200.0), which the raw
+    // message need not contain: only a run with a character no number prints is required.
+    std::string_view text = comparison.text;
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t end = std::min(text.find('*', start), text.size());
+      std::string_view run = text.substr(start, end - start);
+      if (run.size() > value_needle.size() &&
+          run.find_first_not_of("0123456789.eE+-") != std::string_view::npos) {
+        value_needle = std::string(run);
+      }
+      start = end + 1;
+    }
+  }
+  bool MayHold(std::string_view message) const {
+    return Contains(message, key_needle) && Contains(message, value_needle);
+  }
 };
 
 // && / || over leaves (JSON conditions, or a delimited field's comparisons).
@@ -731,6 +807,7 @@ Result<int> Parser::JsonPrimary(int depth) {
     return inner;
   }
   JsonCondition condition = BERTH_TRY(JsonConditionAt());
+  condition.SetNeedles();
   impl_.json_conditions.push_back(std::move(condition));
   return AddNode(BoolNode{.leaf = static_cast<int>(impl_.json_conditions.size() - 1)});
 }
@@ -891,6 +968,11 @@ bool Compiled::MatchTerms(std::string_view message) const {
 bool Compiled::MatchJson(std::string_view message) const {
   size_t first = message.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || (message[first] != '{' && message[first] != '[')) {
+    return false;
+  }
+  if (memchr(message.data(), '\\', message.size()) == nullptr &&
+      !Evaluate(nodes, json_root,
+                [&](int leaf) { return json_conditions[leaf].MayHold(message); })) {
     return false;
   }
   const json::Json document = json::Json::parse(message, nullptr, /*allow_exceptions=*/false);

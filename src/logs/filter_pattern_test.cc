@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 #include <string_view>
 
@@ -196,6 +197,50 @@ TEST(FilterPatternTest, RegexOutsideAwsSubsetIsInvalid) {
   EXPECT_TRUE(M("%a% %b%", "ab"));
 }
 
+TEST(FilterPatternTest, RegexWithManyStatesMatchesLikeFewStates) {
+  // 64 states and more take the general simulation; fewer the bit-parallel one.
+  std::string many = "%^a{70}b?c*d$%";
+  EXPECT_TRUE(M(many, std::string(70, 'a') + "d"));
+  EXPECT_TRUE(M(many, std::string(70, 'a') + "bcccd"));
+  EXPECT_FALSE(M(many, std::string(69, 'a') + "d"));
+  EXPECT_FALSE(M(many, std::string(70, 'a') + "bbd"));
+  EXPECT_TRUE(M("%x{60,80}y%", "zz" + std::string(75, 'x') + "y"));
+  EXPECT_FALSE(M("%zx{60,80}y%", "z" + std::string(81, 'x') + "y"));
+  EXPECT_TRUE(M("%x{62}y|q%", std::string(62, 'x') + "y"));
+}
+
+TEST(FilterPatternTest, RegexAgreesWithStdRegexOnRandomPatterns) {
+  // Both simulations against std::regex (ECMAScript search): each pattern once as written and
+  // once padded with "c{0,64}" (matches the empty string here) to exceed 64 states.
+  uint32_t seed = 7;
+  auto next = [&] { return (seed = seed * 1103515245 + 12345) >> 16; };
+  const char* atoms[] = {"a", "b", ".", "[ab]", "[^a]", "\\w"};
+  const char* quantifiers[] = {"", "", "*", "+", "?", "{1,2}", "{2}", "{0,1}"};
+  for (int round = 0; round < 400; ++round) {
+    std::string source, padded;
+    for (size_t alt = 0, alts = 1 + next() % 2; alt < alts; ++alt) {
+      std::string body;
+      bool anchor_start = next() % 4 == 0, anchor_end = next() % 4 == 0;
+      for (size_t k = 0, atoms_count = 1 + next() % 4; k < atoms_count; ++k) {
+        body += std::string(atoms[next() % 6]) + quantifiers[next() % 8];
+      }
+      std::string start = anchor_start ? "^" : "", end = anchor_end ? "$" : "";
+      source += (alt ? "|" : "") + start + body + end;
+      padded += (alt ? "|" : "") + start + "c{0,64}" + body + end;
+    }
+    const std::regex reference(source);
+    FilterPattern plain = P("%" + source + "%");
+    FilterPattern big = P("%" + padded + "%");
+    for (int t = 0; t < 8; ++t) {
+      std::string text;
+      for (size_t i = 0, size = next() % 7; i < size; ++i) text += "ab"[next() % 2];
+      bool expected = std::regex_search(text, reference);
+      EXPECT_EQ(plain.Matches(text), expected) << source << " on '" << text << "'";
+      EXPECT_EQ(big.Matches(text), expected) << padded << " on '" << text << "'";
+    }
+  }
+}
+
 TEST(FilterPatternTest, RegexIsLinearOnPathologicalInput) {
   // (a*)*b-style blowups cannot happen: the NFA simulation is O(message x states).
   std::string message(100000, 'a');
@@ -309,6 +354,22 @@ TEST(FilterPatternTest, JsonRegexValue) {
   EXPECT_TRUE(M("{ $.eventType = %Update[A-Z]% }", kCloudTrail));
   EXPECT_FALSE(M("{ $.eventType != %Update[A-Z]% }", kCloudTrail));
   EXPECT_TRUE(M("{ $.eventType = %^Up% && $.eventType != %Create% }", kCloudTrail));
+}
+
+TEST(FilterPatternTest, JsonPrefilterNeverHidesAMatch) {
+  // Matching skips the JSON parse when the raw text lacks a condition's member name or string
+  // value; escapes and numbers printed differently must not fool it.
+  EXPECT_TRUE(M("{ $.level = error }", R"({"lev\u0065l":"error"})"));
+  EXPECT_TRUE(M("{ $.level = error }", R"({"level":"\u0065rror"})"));
+  EXPECT_TRUE(M(R"({ $.path = "a/b" })", R"({"path":"a\/b"})"));
+  EXPECT_TRUE(M("{ $.latency = 12* }", R"({"latency":1.2e3})"));
+  EXPECT_TRUE(M("{ $.latency = 1200.0 }", R"({"latency":1.2e3})"));
+  EXPECT_TRUE(M("{ $.flag = true }", R"({"flag":true})"));
+  EXPECT_TRUE(M("{ $.a = x || $.b NOT EXISTS }", R"({"c":1})"));
+  EXPECT_FALSE(M("{ $.a = x && $.b NOT EXISTS }", R"({"c":1})"));
+  EXPECT_FALSE(M("{ $.level = error }", R"({"levels":"error"})"));
+  EXPECT_FALSE(M("{ $.level = err*r }", R"({"level":"warn","x":"err"})"));
+  EXPECT_TRUE(M("{ $.level = err*r }", R"({"level":"errxr"})"));
 }
 
 TEST(FilterPatternTest, NonJsonMessageNeverMatchesJsonPattern) {
