@@ -362,7 +362,9 @@ TEST(FilterPatternTest, JsonPrefilterNeverHidesAMatch) {
   EXPECT_TRUE(M("{ $.level = error }", R"({"lev\u0065l":"error"})"));
   EXPECT_TRUE(M("{ $.level = error }", R"({"level":"\u0065rror"})"));
   EXPECT_TRUE(M(R"({ $.path = "a/b" })", R"({"path":"a\/b"})"));
-  EXPECT_TRUE(M("{ $.latency = 12* }", R"({"latency":1.2e3})"));
+  EXPECT_TRUE(M("{ $.latency = 1.2* }", R"({"latency":1.2e3})"));  // a number's text as written
+  EXPECT_FALSE(M("{ $.latency = 12* }", R"({"latency":1.2e3})"));
+  EXPECT_TRUE(M("{ $.x = 0 }", R"({"x":-0})"));
   EXPECT_TRUE(M("{ $.latency = 1200.0 }", R"({"latency":1.2e3})"));
   EXPECT_TRUE(M("{ $.flag = true }", R"({"flag":true})"));
   EXPECT_TRUE(M("{ $.a = x || $.b NOT EXISTS }", R"({"c":1})"));
@@ -370,6 +372,28 @@ TEST(FilterPatternTest, JsonPrefilterNeverHidesAMatch) {
   EXPECT_FALSE(M("{ $.level = error }", R"({"levels":"error"})"));
   EXPECT_FALSE(M("{ $.level = err*r }", R"({"level":"warn","x":"err"})"));
   EXPECT_TRUE(M("{ $.level = err*r }", R"({"level":"errxr"})"));
+}
+
+TEST(FilterPatternTest, JsonSelectorsFindTheRightValueWhileStreaming) {
+  // Values are collected while parsing: paths must not match at another depth or index, and
+  // the last of repeated members wins.
+  constexpr std::string_view kDoc =
+      R"({"a":{"b":[{"c":1},{"c":2,"d":{"c":3}}],"c":4},"c":5,"b":[9],"dup":1,"dup":2})";
+  EXPECT_TRUE(M("{ $.c = 5 }", kDoc));
+  EXPECT_TRUE(M("{ $.a.c = 4 }", kDoc));
+  EXPECT_TRUE(M("{ $.a.b[1].c = 2 }", kDoc));
+  EXPECT_TRUE(M("{ $.a.b[1].d.c = 3 }", kDoc));
+  EXPECT_TRUE(M("{ $.a.b[0].c = 1 && $.b[0] = 9 }", kDoc));
+  EXPECT_TRUE(M("{ $.a.b[2] NOT EXISTS && $.a.b[0].d NOT EXISTS }", kDoc));
+  EXPECT_FALSE(M("{ $.a.b[0].c = 2 }", kDoc));
+  EXPECT_FALSE(M("{ $.a.b = * }", kDoc));  // an array
+  EXPECT_FALSE(M("{ $.a != 1 }", kDoc));   // an object
+  EXPECT_FALSE(M("{ $.a IS NULL }", kDoc));
+  EXPECT_TRUE(M("{ $.dup = 2 }", kDoc));
+  EXPECT_TRUE(M(R"({ $.s = "tab\there" })", R"({"s":"tab\\there"})"));
+  EXPECT_TRUE(M(R"({ $.s = "é" })", R"({"s":"\u00e9"})"));
+  EXPECT_TRUE(M("{ $.big = 18446744073709551615 }", R"({"big":18446744073709551615})"));
+  EXPECT_TRUE(M("{ $.neg < -5 }", R"({"neg":-9223372036854775808})"));
 }
 
 TEST(FilterPatternTest, NonJsonMessageNeverMatchesJsonPattern) {
