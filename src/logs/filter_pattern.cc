@@ -188,32 +188,20 @@ class RegexParser {
   bool Escape(CharSet& set) {
     if (AtEnd()) return false;
     char c = s_[i_++];
-    auto add_if = [&](auto pred, bool negate) {
+    // \d digit, \w word character, \s white space; the upper-case letter negates.
+    if (c != '\0' && strchr("dDwWsS", c) != nullptr) {
+      const char kind = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const bool negate = c != kind;
       for (int b = 0; b < 256; ++b) {
-        if (static_cast<bool>(pred(static_cast<char>(b))) != negate) set.set(b);
+        const char x = static_cast<char>(b);
+        const bool in = kind == 'd'   ? x >= '0' && x <= '9'
+                        : kind == 'w' ? IsWordChar(x)
+                                      : x == ' ' || (x >= '\t' && x <= '\r');
+        if (in != negate) set.set(b);
       }
-    };
-    auto digit = [](char x) { return x >= '0' && x <= '9'; };
-    auto space = [](char x) { return x == ' ' || (x >= '\t' && x <= '\r'); };
+      return true;
+    }
     switch (c) {
-      case 'd':
-        add_if(digit, false);
-        return true;
-      case 'D':
-        add_if(digit, true);
-        return true;
-      case 'w':
-        add_if(IsWordChar, false);
-        return true;
-      case 'W':
-        add_if(IsWordChar, true);
-        return true;
-      case 's':
-        add_if(space, false);
-        return true;
-      case 'S':
-        add_if(space, true);
-        return true;
       case 't':
         set.set('\t');
         return true;
@@ -839,8 +827,7 @@ class Parser {
     return AddNode(BoolNode{.kind = kind, .left = left, .right = right});
   }
 
-  Result<int> JsonOr(int depth);
-  Result<int> JsonAnd(int depth);
+  Result<int> JsonExpression(int level, int depth);
   Result<int> JsonPrimary(int depth);
   Result<JsonCondition> JsonConditionAt();
   Status DelimitedFieldAt();
@@ -891,29 +878,23 @@ Status Parser::Json() {
   if (s_.back() != '}') return Invalid("If a filter pattern starts with '{' it must end with '}'");
   s_ = s_.substr(0, s_.size() - 1);
   i_ = 1;
-  impl_.json_root = BERTH_TRY(JsonOr(0));
+  impl_.json_root = BERTH_TRY(JsonExpression(0, 0));
   SkipSpace();
   if (!AtEnd()) return Invalid();
   return {};
 }
 
-Result<int> Parser::JsonOr(int depth) {
-  int left = BERTH_TRY(JsonAnd(depth));
+// Level 0 is a || b, level 1 a && b (binding tighter), level 2 a condition or ( ... ).
+Result<int> Parser::JsonExpression(int level, int depth) {
+  if (level == 2) return JsonPrimary(depth);
+  const std::string_view op = level == 0 ? "||" : "&&";
+  const BoolNode::Kind kind = level == 0 ? BoolNode::Kind::kOr : BoolNode::Kind::kAnd;
+  int left = BERTH_TRY(JsonExpression(level + 1, depth));
   while (true) {
     SkipSpace();
-    if (!Consume("||")) return left;
-    int right = BERTH_TRY(JsonAnd(depth));
-    left = Join(BoolNode::Kind::kOr, left, right);
-  }
-}
-
-Result<int> Parser::JsonAnd(int depth) {
-  int left = BERTH_TRY(JsonPrimary(depth));
-  while (true) {
-    SkipSpace();
-    if (!Consume("&&")) return left;
-    int right = BERTH_TRY(JsonPrimary(depth));
-    left = Join(BoolNode::Kind::kAnd, left, right);
+    if (!Consume(op)) return left;
+    int right = BERTH_TRY(JsonExpression(level + 1, depth));
+    left = Join(kind, left, right);
   }
 }
 
@@ -921,7 +902,7 @@ Result<int> Parser::JsonPrimary(int depth) {
   SkipSpace();
   if (Consume("(")) {
     if (depth >= kMaxNesting) return Invalid();
-    int inner = BERTH_TRY(JsonOr(depth + 1));
+    int inner = BERTH_TRY(JsonExpression(0, depth + 1));
     SkipSpace();
     if (!Consume(")")) return Invalid();
     return inner;

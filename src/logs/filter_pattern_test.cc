@@ -162,6 +162,11 @@ TEST(FilterPatternTest, RegexTerm) {
   EXPECT_TRUE(M("%x+y*z%", "xxxz"));
   EXPECT_FALSE(M("%x+y*z%", "yz"));
   EXPECT_TRUE(M(R"(%\w+=\s*\d%)", "key= 5"));
+  EXPECT_TRUE(M(R"(%^\D\W\S$%)", "a-b"));
+  EXPECT_FALSE(M(R"(%^\D\W\S$%)", "1-b"));
+  EXPECT_FALSE(M(R"(%^\D\W\S$%)", "a_b"));
+  EXPECT_FALSE(M(R"(%^\D\W\S$%)", "a- "));
+  EXPECT_TRUE(M(R"(%a\tb%)", "a\tb"));
   EXPECT_TRUE(M("%a.c%", "abc"));
   EXPECT_TRUE(M(R"(%10\.0%)", "10.0"));
   EXPECT_FALSE(M(R"(%10\.0%)", "1000"));
