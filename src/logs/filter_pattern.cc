@@ -556,9 +556,9 @@ struct JsonFound {
 };
 
 // A SAX handler (nlohmann's sax_parse): validates the message and records the values the
-// conditions select, without building the document (no allocation per member or value, which
-// makes it several times faster than a parse into json::Json). When a member repeats, the last
-// one wins, as in a parsed document.
+// conditions select, without building the document (no allocation per member or value; ~25%
+// faster than a parse into json::Json, whose lexer is the rest of the cost). When a selected
+// value occurs more than once (a repeated member), the last one found wins.
 class JsonCollector {
  public:
   using Json = json::Json;
