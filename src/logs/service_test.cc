@@ -355,6 +355,13 @@ TEST_F(LogsTest, FilterLogEventsMatchesPagesAndKeepsEventIds) {
   EXPECT_THAT(Messages(Filter("app", "ERROR -three")->events),
               ElementsAre("ERROR one", "ERROR four"));
   EXPECT_EQ(Filter("app", "", 10)->events.size(), 4u);
+  ASSERT_TRUE(Put("app", "a", {{kStartMs + 4, R"({"level":"error","ms":250})"},
+                               {kStartMs + 5, R"({"level":"info","ms":900})"}}));
+  EXPECT_THAT(Messages(Filter("app", R"({ $.level = "error" })")->events),
+              ElementsAre(R"({"level":"error","ms":250})"));
+  EXPECT_THAT(Messages(Filter("app", "{ $.ms > 500 }")->events),
+              ElementsAre(R"({"level":"info","ms":900})"));
+  EXPECT_EQ(Filter("app", "{ $.level = ").error().code, "InvalidParameterException");
 
   FilterLogEventsRequest both;
   both.group.name = "app";
