@@ -882,7 +882,7 @@ def test_kms_group_nothing_readable_on_disk_and_decrypt_needed(tmp_path, root_cr
 # --- acceptance 4: retention deletes from the store ------------------------------------------
 
 def _segment_keys(data_dir, group, kind="seg"):
-    """The kv table's keys of `group`'s segments (kind "seg") or their summaries ("idx"), 
+    """The kv table's keys of `group`'s segments (kind "seg") or their summaries ("idx"),
     read-only (src/logs/event_store.h: logevents/<kind>/A/R/<group>:<stream>:<segment id>; the
     first contract's logs/A/R/<kind>/... is accepted too). The history table's sealed copies
     are not counted: they are the store's change log, not its state."""
