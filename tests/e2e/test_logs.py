@@ -895,45 +895,63 @@ def _segment_keys(data_dir, group, kind="seg"):
     return sorted(k for k in keys if k.startswith(prefixes))
 
 
-def test_retention_deletes_expired_events_from_the_store(berth):
-    c = logs(berth)
-    c.create_log_group(logGroupName="ret")
-    c.create_log_stream(logGroupName="ret", logStreamName="s")
-    c.create_log_group(logGroupName="keep")
-    c.create_log_stream(logGroupName="keep", logStreamName="s")
-    t = now_ms()
-    put(c, "ret", "s", [f"ten days {i}" for i in range(50)], start=t - 10 * DAY)
-    put(c, "ret", "s", ["seven days and an hour", "six days and 23 hours"],
-        start=t - 7 * DAY - HOUR, step=2 * HOUR)
-    put(c, "ret", "s", ["three days"], start=t - 3 * DAY)
-    put(c, "ret", "s", ["now"], start=t - 1000)
-    put(c, "keep", "s", [f"kept ten days {i}" for i in range(5)], start=t - 10 * DAY)
-    data = berth.data_dir
-    assert len(_segment_keys(data, "ret")) == 4 and len(_segment_keys(data, "ret", "idx")) == 4
-    assert len(get_all(c, "ret", "s")) == 54
+def test_retention_deletes_expired_events_from_the_store(tmp_path, root_creds):
+    data = tmp_path / "data"
+    server = Berth(data, root=root_creds)
 
-    c.put_retention_policy(logGroupName="ret", retentionInDays=7)
-    assert [e["message"] for e in get_all(c, "ret", "s")] == [
-        "six days and 23 hours", "three days", "now"]
-    assert [e["message"] for e in filter_all(c, "ret")] == [
-        "six days and 23 hours", "three days", "now"]
-    # Gone from the store: the ten-day segment (both keys); the mixed one rewritten in place.
-    assert len(_segment_keys(data, "ret")) == 3
-    assert len(_segment_keys(data, "ret", "idx")) == 3
-    [s] = c.describe_log_streams(logGroupName="ret")["logStreams"]
-    assert s["firstEventTimestamp"] == t - 7 * DAY + HOUR
-    # Another group is untouched.
-    assert len(get_all(c, "keep", "s")) == 5 and len(_segment_keys(data, "keep")) == 1
-    # New events older than the retention are reported expired, not stored.
-    r = c.put_log_events(logGroupName="ret", logStreamName="s", logEvents=[
-        {"timestamp": t - 8 * DAY, "message": "late and expired"},
-        {"timestamp": t - 500, "message": "late and fresh"}])
-    assert r["rejectedLogEventsInfo"]["expiredLogEventEndIndex"] == 1
-    assert [e["message"] for e in get_all(c, "ret", "s")][-1] == "late and fresh"
-    assert len(_segment_keys(data, "ret")) == 4
+    def store_keys(*groups):
+        """Stops the server (it holds the store's file exclusively), counts each group's seg
+        and idx keys, starts it again."""
+        nonlocal server
+        assert server.stop() == 0, server.log_text()
+        counts = [(len(_segment_keys(data, g)), len(_segment_keys(data, g, "idx")))
+                  for g in groups]
+        server = Berth(data, root=root_creds)
+        return counts
 
-    # Deleting a stream and a group deletes their events from the store.
-    c.delete_log_stream(logGroupName="ret", logStreamName="s")
-    assert _segment_keys(data, "ret") == [] and _segment_keys(data, "ret", "idx") == []
-    c.delete_log_group(logGroupName="keep")
-    assert _segment_keys(data, "keep") == [] and _segment_keys(data, "keep", "idx") == []
+    try:
+        c = logs(server)
+        c.create_log_group(logGroupName="ret")
+        c.create_log_stream(logGroupName="ret", logStreamName="s")
+        c.create_log_group(logGroupName="keep")
+        c.create_log_stream(logGroupName="keep", logStreamName="s")
+        t = now_ms()
+        put(c, "ret", "s", [f"ten days {i}" for i in range(50)], start=t - 10 * DAY)
+        put(c, "ret", "s", ["seven days and an hour", "six days and 23 hours"],
+            start=t - 7 * DAY - HOUR, step=2 * HOUR)
+        put(c, "ret", "s", ["three days"], start=t - 3 * DAY)
+        put(c, "ret", "s", ["now"], start=t - 1000)
+        put(c, "keep", "s", [f"kept ten days {i}" for i in range(5)], start=t - 10 * DAY)
+        assert store_keys("ret", "keep") == [(4, 4), (1, 1)]
+        c = logs(server)
+        assert len(get_all(c, "ret", "s")) == 54
+
+        c.put_retention_policy(logGroupName="ret", retentionInDays=7)
+        assert [e["message"] for e in get_all(c, "ret", "s")] == [
+            "six days and 23 hours", "three days", "now"]
+        assert [e["message"] for e in filter_all(c, "ret")] == [
+            "six days and 23 hours", "three days", "now"]
+        [s] = c.describe_log_streams(logGroupName="ret")["logStreams"]
+        assert s["firstEventTimestamp"] == t - 7 * DAY + HOUR
+        # Gone from the store: the ten-day segment (both keys); the mixed one rewritten in
+        # place; the other group untouched.
+        assert store_keys("ret", "keep") == [(3, 3), (1, 1)]
+        c = logs(server)
+        assert [e["message"] for e in get_all(c, "ret", "s")] == [
+            "six days and 23 hours", "three days", "now"]
+        assert len(get_all(c, "keep", "s")) == 5
+        # New events older than the retention are reported expired, not stored.
+        r = c.put_log_events(logGroupName="ret", logStreamName="s", logEvents=[
+            {"timestamp": t - 8 * DAY, "message": "late and expired"},
+            {"timestamp": t - 500, "message": "late and fresh"}])
+        assert r["rejectedLogEventsInfo"]["expiredLogEventEndIndex"] == 1
+        assert [e["message"] for e in get_all(c, "ret", "s")][-1] == "late and fresh"
+        assert store_keys("ret") == [(4, 4)]
+
+        # Deleting a stream and a group deletes their events from the store.
+        c = logs(server)
+        c.delete_log_stream(logGroupName="ret", logStreamName="s")
+        c.delete_log_group(logGroupName="keep")
+        assert store_keys("ret", "keep") == [(0, 0), (0, 0)]
+    finally:
+        assert server.stop() == 0
