@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
-from berth_harness import free_port, sign  # noqa: E402
+from berth_harness import free_port, sign, wait_for_port  # noqa: E402
 
 REGION = "us-east-1"
 KEY = "AKIABENCHBENCHBENCH0"
@@ -56,17 +55,11 @@ TARGET_RATE = 500_000
 TARGET_FILTER_S = 1.0
 
 
-def wait_port(port, proc, what, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"logs bench: {what} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"logs bench: {what} did not listen on {port}")
+def wait_port(port, proc, what):
+    try:
+        wait_for_port(port, proc, timeout=60)
+    except RuntimeError as e:
+        sys.exit(f"logs bench: {what}: {e}")
 
 
 def signed(url, op, body):
