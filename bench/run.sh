@@ -6,7 +6,8 @@
 #    threads), next to nginx serving a small static file on the same machine in
 #    the same run: nginx is this machine's HTTP ceiling. Rounds alternate the
 #    three targets; ratios are taken within a round, medians reported.
-# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path).
+# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path,
+#    store commits from 1, 8 and 16 threads).
 # 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
 # 4. contention: each service's hottest write on one record from 64
 #    connections for 30 s (bench/contention_bench.py): writes/s, p50/p99,
@@ -147,6 +148,18 @@ if want micro && [ -x "$BUILD/bench/request_path_bench" ]; then
   echo
   echo "== Request path micro-benchmarks (Google Benchmark) =="
   "$BUILD/bench/request_path_bench" --benchmark_min_time=0.2
+fi
+
+if want micro && [ -x "$BUILD/bench/store_bench" ]; then
+  echo
+  echo "== Store commits (SqliteKv on a temp dir, fsync each; items_per_second = commits/s) =="
+  "$BUILD/bench/store_bench" --benchmark_min_time=1
+fi
+
+if want micro && [ -x "$BUILD/bench/event_store_bench" ]; then
+  echo
+  echo "== CloudWatch Logs event store without HTTP (items_per_second = events/s; scan target < 1 s) =="
+  "$BUILD/bench/event_store_bench"
 fi
 
 if want pull; then
