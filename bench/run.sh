@@ -22,7 +22,12 @@
 #    next to bare `runc run -d`, with an uncached image next to skopeo + umoci + runc, and 20
 #    tasks at once (bench/agent_bench.py). AGENT_TASKS (50), AGENT_COLD_IMAGES (5),
 #    AGENT_COLD_MB (8) and AGENT_BURST (20) size it; skipped without root or runc.
-# BENCH_ONLY=http|micro|pull|contention|runtask|agent runs one part; BENCH_DURATION (5s) and
+# 7. logs: CloudWatch Logs PutLogEvents (batches of 1,000 events of 100 bytes, 8 connections,
+#    10 s, wrk with pre-signed requests): events/s and p99; then FilterLogEvents for a rare term
+#    over 1,000,000 events (median of 5); next to moto's server on the same requests
+#    (bench/logs_bench.py). LOGS_SECONDS (10), LOGS_CONNECTIONS (8), LOGS_FILTER_EVENTS (1000000)
+#    and LOGS_MOTO_FILTER_EVENTS (100000: moto's share, its time also scaled to 1M) size it.
+# BENCH_ONLY=http|micro|pull|contention|runtask|agent|logs runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -182,4 +187,10 @@ if want agent; then
   echo
   /usr/bin/python3 "$HERE/agent_bench.py" "$BUILD/berth" ||
     { echo "bench: a task of the agent benchmark did not reach RUNNING" >&2; exit 1; }
+fi
+
+if want logs; then
+  echo
+  /usr/bin/python3 "$HERE/logs_bench.py" "$BUILD/berth" ||
+    { echo "bench: berth answered non-2xx or a filter missed an event" >&2; exit 1; }
 fi
