@@ -17,7 +17,7 @@ import botocore.exceptions
 import pytest
 
 from berth_harness import (AWS, BERTH, Berth, assume_role, aws, boto_client, cli_env,
-                           error_code, allow)
+                           error_code, allow, raw, sign)
 
 A = "123456789012"
 B = "222233334444"
@@ -47,6 +47,19 @@ def logs(berth, creds=None, validate=True):
             config=botocore.config.Config(retries={"max_attempts": 1},
                                           parameter_validation=False))
     return c
+
+
+def wire(berth, operation, body):
+    """One Logs call as root on the wire, its reply parsed as sent: members this machine's
+    botocore model does not know yet (logGroupArn) are dropped by boto3 and the CLI."""
+    key, secret = berth.read_credentials()
+    data = json.dumps(body).encode()
+    headers = sign("POST", berth.endpoint + "/", {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": f"Logs_20140328.{operation}"}, data, key, secret, REGION, "logs")
+    status, _, reply = raw("POST", berth.endpoint + "/", headers, data)
+    assert status == 200, reply
+    return json.loads(reply)
 
 
 def fails(fn, code, message=None, **kwargs):
@@ -237,8 +250,10 @@ def test_the_cli_creates_writes_reads_and_reports_aws_errors(berth, tmp_path):
     assert all(e["ingestionTime"] >= t - 5_000 for e in got["events"])
     assert got["nextForwardToken"].startswith("f/") and got["nextBackwardToken"].startswith("b/")
     groups = json.loads(cli("describe-log-groups").stdout)["logGroups"]
-    assert [(g["logGroupName"], g["arn"], g["logGroupArn"]) for g in groups] == [
-        ("/ecs/cli", group_arn("/ecs/cli") + ":*", group_arn("/ecs/cli"))]
+    assert [(g["logGroupName"], g["arn"]) for g in groups] == [
+        ("/ecs/cli", group_arn("/ecs/cli") + ":*")]
+    on_wire = wire(berth, "DescribeLogGroups", {})["logGroups"]
+    assert [g["logGroupArn"] for g in on_wire] == [group_arn("/ecs/cli")]
     missing = cli("get-log-events", "--log-group-name", "/ecs/cli", "--log-stream-name", "nope")
     assert "(ResourceNotFoundException)" in missing.stderr and NO_STREAM in missing.stderr
     order = cli("put-log-events", "--log-group-name", "/ecs/cli", "--log-stream-name", "web/1",
@@ -578,7 +593,8 @@ def test_describe_pagination_order_and_fields(berth):
     g = {g["logGroupName"]: g for g in everything}
     assert g["pg-03"]["retentionInDays"] == 30 and "retentionInDays" not in g["pg-02"]
     assert g["pg-00"]["arn"] == group_arn("pg-00") + ":*"
-    assert g["pg-00"]["logGroupArn"] == group_arn("pg-00")
+    assert wire(berth, "DescribeLogGroups", {"logGroupNamePrefix": "pg-00"})["logGroups"][0][
+        "logGroupArn"] == group_arn("pg-00")
     assert g["pg-00"]["creationTime"] > now_ms() - 60_000
     assert g["pg-00"]["storedBytes"] == 0 and g["pg-00"]["metricFilterCount"] == 0
     assert [x["logGroupName"] for x in c.describe_log_groups(
