@@ -24,6 +24,9 @@ constexpr size_t kMaxIdleReaders = 8;
 // Page cache of each read connection, in KiB (SQLite's default is 2 MiB). A
 // commit invalidates it, but between commits hot pages are served from memory.
 constexpr int kReaderCacheKib = 8192;
+// The writer walks the B-trees of every commit (and the freelist large values leave): pages it
+// keeps need no pread from the WAL or the file.
+constexpr int kWriterCacheKib = 65536;
 // The unix VFS that takes a process-wide exclusive lock on the file and keeps
 // the WAL index in heap memory: connections of this process share it without
 // the two fcntl() calls every read transaction costs with the default VFS
@@ -305,6 +308,7 @@ struct SqliteKv::Conn {
       BERTH_CHECK(conn->Exec("PRAGMA synchronous=FULL"));
       // Checkpoints run on the checkpointer thread (RunCheckpointer), not in a Commit.
       BERTH_CHECK(conn->Exec("PRAGMA wal_autocheckpoint=0"));
+      BERTH_CHECK(conn->Exec(fmt::format("PRAGMA cache_size=-{}", kWriterCacheKib).c_str()));
     } else {
       BERTH_CHECK(conn->Exec("PRAGMA query_only=1"));
       BERTH_CHECK(conn->Exec(fmt::format("PRAGMA cache_size=-{}", kReaderCacheKib).c_str()));
