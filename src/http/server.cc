@@ -41,6 +41,9 @@ constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
 namespace {
 constexpr uint32_t kHeaderLimit = 16 * 1024;
+// A body this large marks a connection that sends large bodies; it then reads this much at once.
+constexpr size_t kLargeBodyBytes = 16 * 1024;
+constexpr size_t kLargeReadBytes = 64 * 1024;
 // How long accepting pauses when the process is out of descriptors or memory.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // Accept failures and the connection limit are logged at most this often.
@@ -635,6 +638,11 @@ class Session : public Connection {
     auto& msg = parser_->get();
     Request req = HeadersOf(msg);
     req.body = std::move(msg.body().data);
+    // A connection that sends large bodies (PutLogEvents batches) gets reads of 64 KiB, not
+    // of the few KiB its header needed: each read is a syscall and a timer reset.
+    if (req.body.size() > kLargeBodyBytes && buffer_.capacity() < kLargeReadBytes) {
+      buffer_.reserve(kLargeReadBytes);
+    }
     // The handler's time is not the client's: no timeout until the reply is written.
     beast::get_lowest_layer(stream_).expires_never();
     if (websocket::is_upgrade(msg)) {

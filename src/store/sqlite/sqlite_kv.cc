@@ -24,6 +24,7 @@ constexpr size_t kMaxIdleReaders = 8;
 // Page cache of each read connection, in KiB (SQLite's default is 2 MiB). A
 // commit invalidates it, but between commits hot pages are served from memory.
 constexpr int kReaderCacheKib = 8192;
+constexpr int kPageBytes = 16384;
 // The writer walks the B-trees of every commit (and the freelist large values leave): pages it
 // keeps need no pread from the WAL or the file.
 constexpr int kWriterCacheKib = 65536;
@@ -301,6 +302,9 @@ struct SqliteKv::Conn {
     if (writer) {
       // journal_mode answers with the mode it ended in; anything but WAL (an
       // in-memory database, say) would make readers and the writer block each other.
+      // A new store's pages are 16 KiB (an existing one keeps its size): a log segment of
+      // 100 KB spans 7 overflow pages, not 25, and each page is a WAL frame of its own.
+      BERTH_CHECK(conn->Exec(fmt::format("PRAGMA page_size={}", kPageBytes).c_str()));
       auto mode = BERTH_TRY(conn->QueryText("PRAGMA journal_mode=WAL"));
       if (mode != "wal") {
         return InternalFailure(fmt::format("sqlite open: cannot enable WAL (mode {})", mode));

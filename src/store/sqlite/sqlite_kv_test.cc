@@ -1085,3 +1085,24 @@ TEST(SqliteCheckpointTest, TheCheckpointerCopiesTheWalIntoTheDatabaseFile) {
 
 }  // namespace
 }  // namespace berth::store
+
+namespace berth::store {
+namespace {
+
+// A new store's pages are 16 KiB (large values span few overflow pages, each a WAL frame).
+TEST(SqlitePageSizeTest, ANewStoreHasSixteenKibPages) {
+  test_support::TempDir dir("sqlite_page_test");
+  {
+    auto kv = SqliteKv::Open(dir.File("store.db"));
+    ASSERT_TRUE(kv.has_value());
+    ASSERT_TRUE((*kv)->Put("k", "v"));
+  }
+  std::ifstream file(dir.File("store.db"), std::ios::binary);
+  char header[18] = {};
+  file.read(header, sizeof header);
+  int page_size = (static_cast<unsigned char>(header[16]) << 8) | static_cast<unsigned char>(header[17]);
+  EXPECT_EQ(page_size, 16384);
+}
+
+}  // namespace
+}  // namespace berth::store
