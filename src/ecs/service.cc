@@ -360,15 +360,16 @@ Result<ClusterView> Service::DeleteCluster(const aws::RequestContext& ctx,
   auto found = BERTH_TRY(impl_->ReadCluster(scope, *name));
   if (!found || found->first.status != "ACTIVE") return ClusterNotFound();
   BERTH_CHECK(index->Sync());
+  // Services first: their tasks and the instances they run on go after them.
+  if (BERTH_TRY(CountServices(*impl_, scope, *name, true)) > 0) {
+    return Fail("ClusterContainsServicesException",
+                "The Cluster cannot be deleted while Services are active.");
+  }
   for (const auto& [_, state] : index->instances()) {
     if (state.record->status != "INACTIVE") {
       return Fail("ClusterContainsContainerInstancesException",
                   "The Cluster cannot be deleted while Container Instances are active or draining.");
     }
-  }
-  if (BERTH_TRY(CountServices(*impl_, scope, *name, true)) > 0) {
-    return Fail("ClusterContainsServicesException",
-                "The Cluster cannot be deleted while Services are active.");
   }
   for (const auto& [_, state] : index->tasks()) {
     if (state.record->last_status != "STOPPED") {

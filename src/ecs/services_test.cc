@@ -163,6 +163,7 @@ TEST_F(EcsServicesTest, ClientTokenRetriesReturnTheServiceCreated) {
 
 TEST_F(EcsServicesTest, DeleteServiceDrainsThenFreesTheName) {
   Cluster();
+  Instance();  // services are named first when a cluster is not empty
   Register(Td("web"));
   ASSERT_OK(ecs_->CreateService(Root(), Svc("web", "web", 1)));
   EXPECT_ERROR(ecs_->DeleteService(Root(), "", "web", false), "InvalidParameterException",
