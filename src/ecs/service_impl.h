@@ -147,6 +147,13 @@ Status CheckServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
 Result<RunTaskResult> RunServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
                                       RunTaskRequest request);
 
+// What a service's scheduler asks RunServiceTasks for to start tasks of
+// deployment `d` (count 1; the caller sets the count or the instances); the
+// tags propagated (`td_tags`: the definition's, for TASK_DEFINITION).
+// (services.cc)
+RunTaskRequest DeploymentTasksRequest(const EcsService& s, const Deployment& d,
+                                      const std::vector<Tag>& td_tags);
+
 // The group of the tasks a service starts: "service:<name>".
 std::string ServiceGroup(std::string_view service_name);
 

@@ -72,23 +72,6 @@ std::string PlacementReason(const Failure& f) {
   return fmt::format("Reason: {} (container-instance {}).", f.reason, id);
 }
 
-RunTaskRequest StartRequest(const EcsService& s, const Deployment& d,
-                            const std::vector<Tag>& td_tags) {
-  RunTaskRequest r;
-  r.cluster = s.cluster;
-  r.task_definition = d.task_definition;
-  r.launch_type = d.launch_type;
-  r.platform_version = d.platform_version;
-  r.group = ServiceGroup(s.name);
-  r.started_by = d.id;
-  r.placement_constraints = s.placement_constraints;
-  r.placement_strategy = s.placement_strategy;
-  r.has_network_configuration = d.network_configuration.has_value();
-  if (s.propagate_tags == "SERVICE") r.tags = s.tags;
-  if (s.propagate_tags == "TASK_DEFINITION") r.tags = td_tags;
-  return r;
-}
-
 class Scheduler {
  public:
   Scheduler(Service::Impl& impl, const Scope& scope, TimePoint now)
@@ -379,7 +362,7 @@ class Scheduler {
         auto td = impl_.ResolveTaskDefinition(scope_, d->task_definition);
         if (td) td_tags = td->tags;
       }
-      RunTaskRequest r = StartRequest(s, *d, td_tags);
+      RunTaskRequest r = DeploymentTasksRequest(s, *d, td_tags);
       r.count = std::max(request.count, 1);
       r.container_instances = std::move(request.container_instances);
       auto started = RunServiceTasks(impl_, ctx_, std::move(r));

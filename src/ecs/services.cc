@@ -84,18 +84,23 @@ Deployment NewDeployment(Service::Impl& impl, const EcsService& s, TimePoint now
   return d;
 }
 
-// The tasks `s` would start for its PRIMARY deployment, for RunTask's checks.
-RunTaskRequest CheckRequest(const EcsService& s) {
-  RunTaskRequest r;
-  r.cluster = s.cluster;
-  r.task_definition = s.task_definition;
-  r.launch_type = s.launch_type;
-  r.platform_version = s.platform_version;
-  r.group = ServiceGroup(s.name);
-  r.placement_constraints = s.placement_constraints;
-  r.placement_strategy = s.placement_strategy;
-  r.has_network_configuration = s.network_configuration.has_value();
-  return r;
+// What a request names: its cluster (or why not) and a service in it.
+struct Named {
+  Result<std::string> cluster;
+  std::string cluster_arn;
+  std::string name;  // "" : the reference names no service of this cluster
+  std::string arn;   // the service's ARN, or the reference as given
+};
+
+Named NameOf(Service::Impl& impl, const Scope& scope, const std::string& cluster_ref,
+             const std::string& service_ref) {
+  Named out{ClusterName(scope, cluster_ref), "", "", ""};
+  std::string cluster = out.cluster ? *out.cluster : cluster_ref;
+  out.cluster_arn = impl.Arn(scope, "cluster/" + cluster);
+  out.name = ServiceNameOf(scope, cluster, service_ref);
+  out.arn = out.name.empty() ? service_ref
+                             : impl.Arn(scope, fmt::format("service/{}/{}", cluster, out.name));
+  return out;
 }
 
 bool SameNetwork(const std::optional<AwsvpcConfiguration>& a,
@@ -106,6 +111,23 @@ bool SameNetwork(const std::optional<AwsvpcConfiguration>& a,
 }
 
 }  // namespace
+
+RunTaskRequest DeploymentTasksRequest(const EcsService& s, const Deployment& d,
+                                      const std::vector<Tag>& td_tags) {
+  RunTaskRequest r;
+  r.cluster = s.cluster;
+  r.task_definition = d.task_definition;
+  r.launch_type = d.launch_type;
+  r.platform_version = d.platform_version;
+  r.group = ServiceGroup(s.name);
+  r.started_by = d.id;
+  r.placement_constraints = s.placement_constraints;
+  r.placement_strategy = s.placement_strategy;
+  r.has_network_configuration = d.network_configuration.has_value();
+  if (s.propagate_tags == "SERVICE") r.tags = s.tags;
+  if (s.propagate_tags == "TASK_DEFINITION") r.tags = td_tags;
+  return r;
+}
 
 std::string ServiceGroup(std::string_view service_name) {
   return fmt::format("service:{}", service_name);
@@ -279,8 +301,8 @@ Result<ServiceView> Service::CreateService(const aws::RequestContext& ctx,
   s.client_token = request.client_token;
   s.created_by = ctx.caller.arn;
   s.created_at = ctx.now;
-  BERTH_CHECK(CheckServiceTasks(*impl_, ctx, CheckRequest(s)));
   s.deployments.push_back(NewDeployment(*impl_, s, ctx.now));
+  BERTH_CHECK(CheckServiceTasks(*impl_, ctx, DeploymentTasksRequest(s, s.deployments[0], {})));
 
   // The cluster index's lock orders this against DeleteCluster in this
   // process; the commit is conditioned on the cluster and service records.
@@ -317,13 +339,7 @@ Result<ServiceView> Service::CreateService(const aws::RequestContext& ctx,
 Result<ServiceView> Service::UpdateService(const aws::RequestContext& ctx,
                                            UpdateServiceRequest request) {
   Scope scope = ScopeOf(ctx);
-  auto cluster = ClusterName(scope, request.cluster);
-  std::string cluster_name = cluster ? *cluster : request.cluster;
-  std::string cluster_arn = impl_->Arn(scope, "cluster/" + cluster_name);
-  std::string name = ServiceNameOf(scope, cluster_name, request.service);
-  std::string arn = name.empty()
-                        ? request.service
-                        : impl_->Arn(scope, fmt::format("service/{}/{}", cluster_name, name));
+  auto [cluster, cluster_arn, name, arn] = NameOf(*impl_, scope, request.cluster, request.service);
   std::optional<TaskDefinition> td;
   if (!request.task_definition.empty()) {
     auto resolved = impl_->ResolveTaskDefinition(scope, request.task_definition);
@@ -375,13 +391,14 @@ Result<ServiceView> Service::UpdateService(const aws::RequestContext& ctx,
           }
           return true;
         }
-        BERTH_CHECK(CheckServiceTasks(*impl_, ctx, CheckRequest(s)));
+        Deployment next = NewDeployment(*impl_, s, ctx.now);
+        BERTH_CHECK(CheckServiceTasks(*impl_, ctx, DeploymentTasksRequest(s, next, {})));
         // The previous deployments drain (the last PRIMARY is now the rollback target).
         for (auto& d : s.deployments) {
           if (d.status == "PRIMARY") d.status = "ACTIVE";
         }
         std::erase_if(s.deployments, [](const Deployment& d) { return d.status == "INACTIVE"; });
-        s.deployments.insert(s.deployments.begin(), NewDeployment(*impl_, s, ctx.now));
+        s.deployments.insert(s.deployments.begin(), std::move(next));
         return true;
       }));
   return impl_->ViewOfService(scope, std::move(updated));
@@ -391,12 +408,7 @@ Result<ServiceView> Service::DeleteService(const aws::RequestContext& ctx,
                                            const std::string& cluster_ref,
                                            const std::string& service, bool force) {
   Scope scope = ScopeOf(ctx);
-  auto cluster = ClusterName(scope, cluster_ref);
-  std::string cluster_name = cluster ? *cluster : cluster_ref;
-  std::string cluster_arn = impl_->Arn(scope, "cluster/" + cluster_name);
-  std::string name = ServiceNameOf(scope, cluster_name, service);
-  std::string arn =
-      name.empty() ? service : impl_->Arn(scope, fmt::format("service/{}/{}", cluster_name, name));
+  auto [cluster, cluster_arn, name, arn] = NameOf(*impl_, scope, cluster_ref, service);
   BERTH_CHECK(AuthorizeService(*impl_, ctx, "ecs:DeleteService", arn, cluster_arn));
   if (!cluster) return Fail(cluster.error());
   BERTH_CHECK(impl_->ActiveCluster(scope, *cluster));
@@ -424,19 +436,16 @@ Result<std::pair<std::vector<ServiceView>, std::vector<Failure>>> Service::Descr
     const aws::RequestContext& ctx, const std::string& cluster_ref,
     const std::vector<std::string>& services) {
   Scope scope = ScopeOf(ctx);
-  auto cluster = ClusterName(scope, cluster_ref);
-  std::string cluster_name = cluster ? *cluster : cluster_ref;
-  std::string cluster_arn = impl_->Arn(scope, "cluster/" + cluster_name);
   if (services.empty() || services.size() > 10) {
     return Fail("InvalidParameterException", "services must list between 1 and 10 services.");
   }
   std::vector<std::pair<std::string, std::string>> wanted;  // (name, arn)
+  Result<std::string> cluster = ClusterName(scope, cluster_ref);
   for (const auto& ref : services) {
-    std::string name = ServiceNameOf(scope, cluster_name, ref);
-    std::string arn =
-        name.empty() ? ref : impl_->Arn(scope, fmt::format("service/{}/{}", cluster_name, name));
-    BERTH_CHECK(AuthorizeService(*impl_, ctx, "ecs:DescribeServices", arn, cluster_arn));
-    wanted.emplace_back(std::move(name), std::move(arn));
+    Named named = NameOf(*impl_, scope, cluster_ref, ref);
+    BERTH_CHECK(
+        AuthorizeService(*impl_, ctx, "ecs:DescribeServices", named.arn, named.cluster_arn));
+    wanted.emplace_back(std::move(named.name), std::move(named.arn));
   }
   if (!cluster) return Fail(cluster.error());
   BERTH_CHECK(impl_->ActiveCluster(scope, *cluster));

@@ -66,6 +66,14 @@ class EcsServicesTest : public EcsServiceTest {
     }
   }
 
+  // Scheduler passes, each followed by the agent's reports.
+  void Settle(const std::string& service, int passes = 3) {
+    for (int i = 0; i < passes; ++i) {
+      Reconcile();
+      Agent(service);
+    }
+  }
+
   std::vector<std::string> Events(const std::string& service) {
     std::vector<std::string> out;
     for (const auto& e : Describe1(service).service.events) out.push_back(e.message);
@@ -435,10 +443,7 @@ TEST_P(RollingTest, ARollingDeploymentKeepsWithinItsPercents) {
   r.deployment_configuration.maximum_percent = max_pct;
   auto created = ASSERT_OK(ecs_->CreateService(Root(), r));
   std::string first = created.service.deployments[0].id;
-  for (int i = 0; i < 3; ++i) {
-    Reconcile();
-    Agent("web");
-  }
+  Settle("web");
   ASSERT_EQ(Running("web"), 4);
   Register(Td("web", 300));
   UpdateServiceRequest u;
@@ -497,10 +502,7 @@ TEST_F(EcsServicesTest, ForceNewDeploymentReplacesTheTasksWithTheSameRevision) {
   u.force_new_deployment = true;
   auto updated = ASSERT_OK(ecs_->UpdateService(Root(), u));
   ASSERT_THAT(updated.service.deployments, SizeIs(2));
-  for (int i = 0; i < 5; ++i) {
-    Reconcile();
-    Agent("web");
-  }
+  Settle("web", 5);
   auto tasks = TasksOf("web");
   ASSERT_THAT(tasks, SizeIs(1));
   EXPECT_NE(tasks[0].id, old_task);
@@ -516,10 +518,7 @@ TEST_F(EcsServicesTest, TheCircuitBreakerFailsADeploymentAndRollsBack) {
   r.deployment_configuration.circuit_breaker_rollback = true;
   auto created = ASSERT_OK(ecs_->CreateService(Root(), r));
   std::string good = created.service.deployments[0].id;
-  for (int i = 0; i < 3; ++i) {
-    Reconcile();
-    Agent("web");
-  }
+  Settle("web");
   ASSERT_EQ(Describe1("web").service.deployments[0].rollout_state, "COMPLETED");
   Register(Td("web", 300));
   UpdateServiceRequest u;
@@ -550,10 +549,7 @@ TEST_F(EcsServicesTest, TheCircuitBreakerFailsADeploymentAndRollsBack) {
                           "(service web) (deployment {}) deployment failed: tasks failed to start.",
                           bad)));
   EXPECT_THAT(events, Contains(fmt::format("(service web) rolling back to deployment {}.", good)));
-  for (int i = 0; i < 5; ++i) {
-    Reconcile();
-    Agent("web");
-  }
+  Settle("web", 5);
   v = Describe1("web");
   ASSERT_THAT(v.service.deployments, SizeIs(1));
   EXPECT_EQ(v.service.deployments[0].rollout_state, "COMPLETED");
