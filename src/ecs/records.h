@@ -7,7 +7,7 @@
 //   ecs/<account>/<region>/i/<cluster>/<id>          ContainerInstance
 //   ecs/<account>/<region>/t/<cluster>/<id>          Task
 //   ecs/<account>/<region>/rt/<cluster>/<token>      RunTask clientToken -> request digest, task ids
-//   ecs/<account>/<region>/s/<cluster>/<name>        EcsService (deployments and events with it)
+//   ecs/<account>/<region>/s/<cluster>/<name>        EcsService, its deployments and events
 //
 // One key per resource, so independent writes never touch the same key.
 #pragma once

@@ -33,16 +33,14 @@ struct DeploymentTasks {
 struct Plan {
   EcsService service;  // as it is to be written
   int64_t revision = 0;
-  std::string original;  // the record as read (re-encoded)
+  std::string original;                          // the record as read (re-encoded)
   std::map<std::string, RunTaskRequest> starts;  // by deployment id
   std::vector<std::pair<std::shared_ptr<const Task>, std::string>> stops;  // task, deployment id
-  std::vector<std::string> events;  // chronological
+  std::vector<std::string> events;                                         // chronological
 };
 
 // The circuit breaker's threshold: half the desired count, 3 to 200.
-int FailureThreshold(int desired) {
-  return std::clamp((desired + 1) / 2, 3, 200);
-}
+int FailureThreshold(int desired) { return std::clamp((desired + 1) / 2, 3, 200); }
 
 std::string TaskIds(const std::vector<std::string>& ids) {
   std::string out;
@@ -54,20 +52,28 @@ std::string TaskIds(const std::vector<std::string>& ids) {
 std::string PlacementReason(const Failure& f) {
   std::string id = f.arn.substr(f.arn.rfind('/') + 1);
   if (f.reason == "RESOURCE:MEMORY") {
-    return fmt::format("The closest matching (container-instance {}) has insufficient memory "
-                       "available.", id);
+    return fmt::format(
+        "The closest matching (container-instance {}) has insufficient memory "
+        "available.",
+        id);
   }
   if (f.reason == "RESOURCE:CPU") {
-    return fmt::format("The closest matching (container-instance {}) has insufficient CPU units "
-                       "available.", id);
+    return fmt::format(
+        "The closest matching (container-instance {}) has insufficient CPU units "
+        "available.",
+        id);
   }
   if (f.reason.starts_with("RESOURCE:PORTS")) {
-    return fmt::format("The closest matching (container-instance {}) is already using a port "
-                       "required by your task.", id);
+    return fmt::format(
+        "The closest matching (container-instance {}) is already using a port "
+        "required by your task.",
+        id);
   }
   if (f.reason == "ATTRIBUTE") {
-    return fmt::format("The closest matching (container-instance {}) is missing an attribute "
-                       "required by your task.", id);
+    return fmt::format(
+        "The closest matching (container-instance {}) is missing an attribute "
+        "required by your task.",
+        id);
   }
   return fmt::format("Reason: {} (container-instance {}).", f.reason, id);
 }
@@ -183,9 +189,10 @@ class Scheduler {
     primary.rollout_state = "FAILED";
     primary.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start.";
     primary.updated_at = now_;
-    plan.events.push_back(fmt::format("(service {}) (deployment {}) deployment failed: tasks "
-                                      "failed to start.",
-                                      s.name, primary.id));
+    plan.events.push_back(
+        fmt::format("(service {}) (deployment {}) deployment failed: tasks "
+                    "failed to start.",
+                    s.name, primary.id));
     if (!dc.circuit_breaker_rollback) return;
     auto target = std::find_if(s.deployments.begin() + 1, s.deployments.end(),
                                [](const Deployment& d) { return d.rollout_state == "COMPLETED"; });
@@ -196,8 +203,8 @@ class Scheduler {
     back.status = "PRIMARY";
     back.desired_count = s.desired_count;
     back.rollout_state = "IN_PROGRESS";
-    back.rollout_state_reason = fmt::format(
-        "ECS deployment circuit breaker: rolling back to deploymentId {}.", back.id);
+    back.rollout_state_reason =
+        fmt::format("ECS deployment circuit breaker: rolling back to deploymentId {}.", back.id);
     back.updated_at = now_;
     s.task_definition = back.task_definition;
     s.launch_type = back.launch_type;
@@ -233,9 +240,8 @@ class Scheduler {
     }
     // Scale in: the PRIMARY's extra tasks, the ones not running first.
     auto by_health = [](std::vector<std::shared_ptr<const Task>> tasks) {
-      std::stable_partition(tasks.begin(), tasks.end(), [](const auto& t) {
-        return t->last_status != "RUNNING";
-      });
+      std::stable_partition(tasks.begin(), tasks.end(),
+                            [](const auto& t) { return t->last_status != "RUNNING"; });
       return tasks;
     };
     auto primary_tasks = by_health(p.live);
@@ -338,10 +344,10 @@ class Scheduler {
     EcsService& s = plan.service;
     std::vector<std::string> stopped;
     for (const auto& [task, deployment] : plan.stops) {
-      auto done = StopTaskOf(impl_, scope_, s.cluster, task->id,
-                             fmt::format("Scaling activity initiated by (deployment {})",
-                                         deployment),
-                             kServiceSchedulerInitiated, now_);
+      auto done =
+          StopTaskOf(impl_, scope_, s.cluster, task->id,
+                     fmt::format("Scaling activity initiated by (deployment {})", deployment),
+                     kServiceSchedulerInitiated, now_);
       if (done) {
         stopped.push_back(task->id);
       } else {
@@ -367,8 +373,9 @@ class Scheduler {
       r.container_instances = std::move(request.container_instances);
       auto started = RunServiceTasks(impl_, ctx_, std::move(r));
       if (!started) {
-        Unplaceable(plan, started.error().message == "No Container Instances were found in "
-                                                      "your cluster."
+        Unplaceable(plan, started.error().message ==
+                                  "No Container Instances were found in "
+                                  "your cluster."
                               ? "Reason: No Container Instances were found in your cluster."
                               : "Reason: " + started.error().message);
         continue;
@@ -417,11 +424,11 @@ class Scheduler {
     txn.ops.push_back(store::Op::Put(key, std::move(record)));
     auto result = BERTH_TRY(impl_.kv.Commit(txn));
     if (result.succeeded || events.empty()) return {};
-    BERTH_CHECK(impl_.MutateService(scope_, s.cluster, s.name,
-                                    [&](EcsService& current) -> Result<bool> {
-                                      prepend(current);
-                                      return true;
-                                    }));
+    BERTH_CHECK(
+        impl_.MutateService(scope_, s.cluster, s.name, [&](EcsService& current) -> Result<bool> {
+          prepend(current);
+          return true;
+        }));
     return {};
   }
 
@@ -443,8 +450,8 @@ Status Service::ReconcileServices(TimePoint now) {
     if (next.kvs.empty()) break;
     const std::string& key = next.kvs[0].key;
     size_t account_end = key.find('/', 4);
-    size_t region_end = account_end == std::string::npos ? account_end
-                                                         : key.find('/', account_end + 1);
+    size_t region_end =
+        account_end == std::string::npos ? account_end : key.find('/', account_end + 1);
     if (region_end == std::string::npos) {
       after = key;
       continue;

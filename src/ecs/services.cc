@@ -59,8 +59,7 @@ Status ApplyDeploymentConfiguration(const DeploymentConfigurationRequest& given,
     into.circuit_breaker_rollback = *given.circuit_breaker_rollback;
   }
   if (into.minimum_healthy_percent < 0 || into.minimum_healthy_percent > 100) {
-    return Fail("InvalidParameterException",
-                "minimumHealthyPercent must be between 0 and 100.");
+    return Fail("InvalidParameterException", "minimumHealthyPercent must be between 0 and 100.");
   }
   if (into.maximum_percent < 1 || into.maximum_percent < into.minimum_healthy_percent) {
     return Fail("InvalidParameterException",
@@ -188,8 +187,7 @@ Result<EcsService> Service::Impl::MutateService(
 
 Result<ServiceView> Service::Impl::ViewOfService(const Scope& scope, EcsService service) {
   ServiceView view;
-  std::erase_if(service.deployments,
-                [](const Deployment& d) { return d.status == "INACTIVE"; });
+  std::erase_if(service.deployments, [](const Deployment& d) { return d.status == "INACTIVE"; });
   view.deployment_counts.resize(service.deployments.size());
   auto index = Index(scope, service.cluster);
   {
@@ -358,8 +356,8 @@ Result<ServiceView> Service::UpdateService(const aws::RequestContext& ctx,
   if (td && td->status != "ACTIVE") {
     return Fail("InvalidParameterException", "TaskDefinition is inactive");
   }
-  auto updated = BERTH_TRY(impl_->MutateService(
-      scope, *cluster, name, [&](EcsService& s) -> Result<bool> {
+  auto updated =
+      BERTH_TRY(impl_->MutateService(scope, *cluster, name, [&](EcsService& s) -> Result<bool> {
         if (s.status != "ACTIVE") return ServiceNotActive();
         bool daemon = s.scheduling_strategy == "DAEMON";
         if (request.desired_count) {
@@ -413,8 +411,8 @@ Result<ServiceView> Service::DeleteService(const aws::RequestContext& ctx,
   if (!cluster) return Fail(cluster.error());
   BERTH_CHECK(impl_->ActiveCluster(scope, *cluster));
   if (name.empty()) return ServiceNotFound();
-  auto deleted = BERTH_TRY(impl_->MutateService(
-      scope, *cluster, name, [&](EcsService& s) -> Result<bool> {
+  auto deleted =
+      BERTH_TRY(impl_->MutateService(scope, *cluster, name, [&](EcsService& s) -> Result<bool> {
         if (s.status != "ACTIVE") return ServiceNotActive();
         // A DAEMON service's count is the scheduler's, not the user's to scale.
         if (s.scheduling_strategy == "REPLICA" && s.desired_count > 0 && !force) {

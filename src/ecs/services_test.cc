@@ -545,9 +545,9 @@ TEST_F(EcsServicesTest, TheCircuitBreakerFailsADeploymentAndRollsBack) {
   EXPECT_EQ(v.service.deployments[0].status, "PRIMARY");
   EXPECT_EQ(v.service.task_definition, std::string(kPrefix) + "task-definition/web:1");
   auto events = Events("web");
-  EXPECT_THAT(events, Contains(fmt::format(
-                          "(service web) (deployment {}) deployment failed: tasks failed to start.",
-                          bad)));
+  EXPECT_THAT(events,
+              Contains(fmt::format(
+                  "(service web) (deployment {}) deployment failed: tasks failed to start.", bad)));
   EXPECT_THAT(events, Contains(fmt::format("(service web) rolling back to deployment {}.", good)));
   Settle("web", 5);
   v = Describe1("web");
