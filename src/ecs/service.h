@@ -324,15 +324,15 @@ class Service {
                                                const ListAttributesRequest& request);
 
   // Tags of clusters, task definitions (family:revision), container
-  // instances and tasks, named by their long-format ARNs (services: not yet,
-  // InvalidParameterException). ecs:TagResource / ecs:UntagResource /
+  // instances, tasks and services, named by their long-format ARNs. ecs:TagResource / ecs:UntagResource /
   // ecs:ListTagsForResource on the ARN, with ecs:cluster, aws:ResourceTag/<k>
   // of the resource's tags, and aws:RequestTag/<k> and aws:TagKeys. Tag adds
   // or replaces (at most 50 on a resource, ValidateTags' rules); Untag ignores
   // keys the resource lacks. An ARN that is not ECS's, of another account or
   // region, or of an unknown kind: InvalidParameterException "The ARN provided
   // is invalid."; a missing or INACTIVE cluster: ClusterNotFoundException; a
-  // missing definition, instance or task: ResourceNotFoundException.
+  // missing definition, instance, task or service (INACTIVE: missing):
+  // ResourceNotFoundException.
   Status TagResource(const aws::RequestContext& ctx, const std::string& resource_arn,
                      const std::vector<Tag>& tags);
   Status UntagResource(const aws::RequestContext& ctx, const std::string& resource_arn,

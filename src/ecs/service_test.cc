@@ -90,7 +90,7 @@ TEST_F(EcsServiceTest, TaggingNamesWhatIsWrongWithTheArn) {
                  "Long arn format must be used for tagging operations");
   }
   EXPECT_ERROR(ecs_->TagResource(Root(), p + "service/default/web", {{"a", "b"}}),
-               "InvalidParameterException", "services are not supported");
+               "ResourceNotFoundException", "The specified resource wasn't found.");
   // Missing: the cluster's own error, then the resource's.
   EXPECT_ERROR(ecs_->TagResource(Root(), p + "cluster/nope", {{"a", "b"}}),
                "ClusterNotFoundException", "Cluster not found.");

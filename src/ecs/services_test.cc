@@ -595,5 +595,25 @@ TEST_F(EcsServicesTest, PropagatedTagsReachTheTasks) {
   EXPECT_THAT(Keys(tasks[0].tags), ElementsAre("team=blue"));
 }
 
+TEST_F(EcsServicesTest, ServicesAreTaggedByTheirArn) {
+  Cluster();
+  Register(Td("web"));
+  auto r = Svc("web", "web", 0);
+  r.tags = {{"team", "blue"}};
+  std::string arn = ASSERT_OK(ecs_->CreateService(Root(), r)).service.arn;
+  ASSERT_TRUE(ecs_->TagResource(Root(), arn, {{"env", "prod"}, {"team", "red"}}));
+  EXPECT_THAT(Keys(ASSERT_OK(ecs_->ListTagsForResource(Root(), arn))),
+              ElementsAre("team=red", "env=prod"));
+  ASSERT_TRUE(ecs_->UntagResource(Root(), arn, {"team"}));
+  EXPECT_THAT(Keys(Describe1("web").service.tags), ElementsAre("env=prod"));
+  EXPECT_ERROR(ecs_->ListTagsForResource(Root(), std::string(kPrefix) + "service/default/nope"),
+               "ResourceNotFoundException", "The specified resource wasn't found.");
+  EXPECT_ERROR(ecs_->ListTagsForResource(Root(), std::string(kPrefix) + "service/web"),
+               "InvalidParameterException", "Long arn format must be used");
+  ASSERT_OK(ecs_->DeleteService(Root(), "", "web", false));
+  Reconcile();
+  EXPECT_ERROR(ecs_->TagResource(Root(), arn, {{"a", "b"}}), "ResourceNotFoundException", "");
+}
+
 }  // namespace
 }  // namespace berth::ecs

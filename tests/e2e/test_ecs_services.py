@@ -89,7 +89,8 @@ def test_a_service_becomes_stable_and_replaces_a_task_that_dies(berth, agents, c
     ecs = client(berth, "ecs")
     register(ecs, "web")
     svc = cli.ok("ecs", "create-service", "--service-name", "web", "--task-definition", "web",
-                 "--desired-count", "3")["service"]
+                 "--desired-count", "3", "--tags", "key=team,value=blue", "--propagate-tags",
+                 "SERVICE")["service"]
     assert svc["serviceArn"] == f"{ARN}:service/default/web"
     assert svc["clusterArn"] == f"{ARN}:cluster/default"
     assert svc["status"] == "ACTIVE"
@@ -118,6 +119,11 @@ def test_a_service_becomes_stable_and_replaces_a_task_that_dies(berth, agents, c
     for t in tasks:
         assert (t["group"], t["startedBy"], t["lastStatus"]) == (
             "service:web", deployment["id"], "RUNNING")
+    [tagged] = cli.ok("ecs", "describe-tasks", "--tasks", tasks[0]["taskArn"], "--include",
+                      "TAGS")["tasks"]
+    assert tagged["tags"] == [{"key": "team", "value": "blue"}]
+    assert cli.ok("ecs", "list-tags-for-resource", "--resource-arn", svc["serviceArn"])[
+        "tags"] == [{"key": "team", "value": "blue"}]
     clusters = cli.ok("ecs", "describe-clusters")["clusters"]
     assert clusters[0]["activeServicesCount"] == 1
 
