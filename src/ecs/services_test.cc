@@ -615,5 +615,25 @@ TEST_F(EcsServicesTest, ServicesAreTaggedByTheirArn) {
   EXPECT_ERROR(ecs_->TagResource(Root(), arn, {{"a", "b"}}), "ResourceNotFoundException", "");
 }
 
+TEST_F(EcsServicesTest, ASchedulerOverTheSameStoreResumesWithoutDuplicates) {
+  Cluster();
+  Instance();
+  Register(Td("web"));
+  ASSERT_OK(ecs_->CreateService(Root(), Svc("web", "web", 2)));
+  Reconcile();  // started, still PENDING
+  auto before = TasksOf("web");
+  ASSERT_THAT(before, SizeIs(2));
+  size_t events = Events("web").size();
+  // A restart: a new control plane over the same store; nothing is kept in memory.
+  ecs_.reset();
+  ecs_ = std::make_unique<Service>(*kv_, *access_, *iam_, ids_, clock_);
+  Reconcile();
+  EXPECT_EQ(Arns(TasksOf("web")), Arns(before));
+  EXPECT_THAT(Events("web"), SizeIs(events));
+  Settle("web");
+  EXPECT_EQ(Running("web"), 2);
+  EXPECT_EQ(Events("web")[0], "(service web) has reached a steady state.");
+}
+
 }  // namespace
 }  // namespace berth::ecs
