@@ -97,6 +97,7 @@ Status ClusterIndex::Load() {
   instances_.clear();
   tasks_.clear();
   tasks_by_instance_.clear();
+  tasks_by_group_.clear();
   running_ = pending_ = 0;
   std::string after;
   for (;;) {
@@ -172,10 +173,14 @@ void ClusterIndex::Account(const Task& task, int sign) {
 }
 
 void ClusterIndex::Unlist(const Task& task) {
-  auto it = tasks_by_instance_.find(task.container_instance_id);
-  if (it == tasks_by_instance_.end()) return;
-  it->second.erase(task.id);
-  if (it->second.empty()) tasks_by_instance_.erase(it);
+  auto drop = [&](auto& by, const std::string& key) {
+    auto it = by.find(key);
+    if (it == by.end()) return;
+    it->second.erase(task.id);
+    if (it->second.empty()) by.erase(it);
+  };
+  drop(tasks_by_instance_, task.container_instance_id);
+  drop(tasks_by_group_, task.group);
 }
 
 void ClusterIndex::ApplyTask(std::shared_ptr<const Task> task, int64_t revision) {
@@ -191,6 +196,7 @@ void ClusterIndex::ApplyTask(std::shared_ptr<const Task> task, int64_t revision)
   if (!task->container_instance_id.empty()) {
     tasks_by_instance_[task->container_instance_id].insert(task->id);
   }
+  tasks_by_group_[task->group].insert(task->id);
 }
 
 void ClusterIndex::RemoveTask(const std::string& id) {
@@ -215,6 +221,12 @@ const std::set<std::string>& ClusterIndex::TasksOn(const std::string& instance_i
   static const std::set<std::string> kNone;
   auto it = tasks_by_instance_.find(instance_id);
   return it == tasks_by_instance_.end() ? kNone : it->second;
+}
+
+const std::set<std::string>& ClusterIndex::TasksInGroup(std::string_view group) const {
+  static const std::set<std::string> kNone;
+  auto it = tasks_by_group_.find(group);
+  return it == tasks_by_group_.end() ? kNone : it->second;
 }
 
 }  // namespace berth::ecs

@@ -71,6 +71,9 @@ class ClusterIndex {
   // tasks() lists them: what its agent session reads on every heartbeat,
   // without a pass over the cluster's tasks.
   const std::set<std::string>& TasksOn(const std::string& instance_id) const;
+  // The ids of the tasks of a group (every status), in id order: what a
+  // service's scheduler and ListTasks' serviceName read ("service:<name>").
+  const std::set<std::string>& TasksInGroup(std::string_view group) const;
 
   // Counts over the cluster (tasks not STOPPED).
   int running_tasks() const { return running_; }
@@ -96,6 +99,7 @@ class ClusterIndex {
   std::map<std::string, InstanceState> instances_;
   std::map<std::string, TaskState> tasks_;
   std::map<std::string, std::set<std::string>, std::less<>> tasks_by_instance_;
+  std::map<std::string, std::set<std::string>, std::less<>> tasks_by_group_;
   int running_ = 0;
   int pending_ = 0;
 

@@ -142,6 +142,76 @@ struct Task {
   std::string client_token;
 };
 
+// A service's awsvpc networkConfiguration, given to the tasks it starts.
+struct AwsvpcConfiguration {
+  std::vector<std::string> subnets;
+  std::vector<std::string> security_groups;
+  std::string assign_public_ip;  // ENABLED | DISABLED ("" : not given)
+};
+
+struct DeploymentConfiguration {
+  // Of desiredCount: the most tasks (any state) and the fewest RUNNING ones a
+  // deployment keeps. REPLICA: 200 / 100 by default; DAEMON: 100 / 0.
+  int maximum_percent = 200;
+  int minimum_healthy_percent = 100;
+  bool circuit_breaker_enable = false;
+  bool circuit_breaker_rollback = false;
+};
+
+// One rollout of a service: the tasks it starts have startedBy = id. Its
+// running and pending counts are derived from those tasks, never stored.
+struct Deployment {
+  std::string id;                   // "ecs-svc/" + 19 digits
+  std::string status = "PRIMARY";   // PRIMARY | ACTIVE | INACTIVE
+  std::string task_definition;      // a revision ARN
+  int desired_count = 0;
+  int failed_tasks = 0;             // tasks that stopped before they ran
+  std::string launch_type;
+  std::string platform_version;
+  std::optional<AwsvpcConfiguration> network_configuration;
+  std::string rollout_state = "IN_PROGRESS";  // IN_PROGRESS | COMPLETED | FAILED
+  std::string rollout_state_reason;
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct ServiceEvent {
+  std::string id;
+  TimePoint created_at{};
+  std::string message;
+};
+
+// An ECS service (the API's Service): keeps desired_count tasks of its
+// PRIMARY deployment running. Named EcsService beside ecs::Service, the
+// control plane.
+struct EcsService {
+  std::string name;
+  std::string arn;  // ...:service/<cluster>/<name>
+  std::string cluster;
+  std::string status = "ACTIVE";  // ACTIVE | DRAINING | INACTIVE (the name may be reused)
+  std::string scheduling_strategy = "REPLICA";  // REPLICA | DAEMON
+  int desired_count = 0;  // DAEMON: the eligible instances, kept by the scheduler
+  std::string task_definition;  // the PRIMARY deployment's revision ARN
+  std::string launch_type;      // EC2 | EXTERNAL | FARGATE
+  std::string platform_version;
+  DeploymentConfiguration deployment_configuration;
+  std::vector<PlacementConstraint> placement_constraints;
+  std::vector<PlacementStrategy> placement_strategy;
+  std::optional<AwsvpcConfiguration> network_configuration;
+  std::vector<Deployment> deployments;  // the PRIMARY first, then the newest
+  std::vector<ServiceEvent> events;     // newest first, at most kMaxServiceEvents
+  std::vector<Tag> tags;
+  std::string propagate_tags = "NONE";  // NONE | SERVICE | TASK_DEFINITION
+  bool enable_ecs_managed_tags = false;
+  std::string client_token;
+  std::string created_by;
+  TimePoint created_at{};
+  // The scheduler wrote "has reached a steady state." and nothing changed since.
+  bool steady = false;
+};
+
+inline constexpr size_t kMaxServiceEvents = 100;
+
 // A task's stop code ECS uses when the user stops it.
 inline constexpr std::string_view kUserInitiated = "UserInitiated";
 

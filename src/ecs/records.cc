@@ -227,6 +227,15 @@ std::string RunTokenKey(std::string_view account, std::string_view region, std::
                         std::string_view token) {
   return fmt::format("{}{}/{}", Scoped(account, region, "rt"), cluster, token);
 }
+std::string ServiceKey(std::string_view account, std::string_view region, std::string_view cluster,
+                       std::string_view name) {
+  return fmt::format("{}{}/{}", Scoped(account, region, "s"), cluster, name);
+}
+std::string ServicesPrefix(std::string_view account, std::string_view region,
+                           std::string_view cluster) {
+  if (cluster.empty()) return Scoped(account, region, "s");
+  return fmt::format("{}{}/", Scoped(account, region, "s"), cluster);
+}
 
 std::string EncodeCluster(const Cluster& c) {
   Json j = {{"clusterName", c.name},         {"clusterArn", c.arn},
@@ -427,6 +436,141 @@ Result<Task> DecodeTask(std::string_view record) {
     }
     t.client_token = Str(j, "clientToken");
     return t;
+  });
+}
+
+namespace {
+
+Json AwsvpcJson(const std::optional<AwsvpcConfiguration>& c) {
+  if (!c) return nullptr;
+  return {{"subnets", c->subnets},
+          {"securityGroups", c->security_groups},
+          {"assignPublicIp", c->assign_public_ip}};
+}
+std::optional<AwsvpcConfiguration> AwsvpcOf(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_object()) return std::nullopt;
+  return AwsvpcConfiguration{Strings(*it, "subnets"), Strings(*it, "securityGroups"),
+                             Str(*it, "assignPublicIp")};
+}
+
+}  // namespace
+
+std::string EncodeService(const EcsService& s) {
+  Json deployments = Json::array();
+  for (const auto& d : s.deployments) {
+    deployments.push_back({{"id", d.id},
+                           {"status", d.status},
+                           {"taskDefinition", d.task_definition},
+                           {"desiredCount", d.desired_count},
+                           {"failedTasks", d.failed_tasks},
+                           {"launchType", d.launch_type},
+                           {"platformVersion", d.platform_version},
+                           {"networkConfiguration", AwsvpcJson(d.network_configuration)},
+                           {"rolloutState", d.rollout_state},
+                           {"rolloutStateReason", d.rollout_state_reason},
+                           {"createdAt", Millis(d.created_at)},
+                           {"updatedAt", Millis(d.updated_at)}});
+  }
+  Json events = Json::array();
+  for (const auto& e : s.events) {
+    events.push_back({{"id", e.id}, {"createdAt", Millis(e.created_at)}, {"message", e.message}});
+  }
+  Json constraints = Json::array();
+  for (const auto& c : s.placement_constraints) {
+    constraints.push_back({{"type", c.type}, {"expression", c.expression}});
+  }
+  Json strategy = Json::array();
+  for (const auto& p : s.placement_strategy) strategy.push_back({{"type", p.type}, {"field", p.field}});
+  const DeploymentConfiguration& dc = s.deployment_configuration;
+  Json j = {{"serviceName", s.name},
+            {"serviceArn", s.arn},
+            {"cluster", s.cluster},
+            {"status", s.status},
+            {"schedulingStrategy", s.scheduling_strategy},
+            {"desiredCount", s.desired_count},
+            {"taskDefinition", s.task_definition},
+            {"launchType", s.launch_type},
+            {"platformVersion", s.platform_version},
+            {"deploymentConfiguration",
+             {{"maximumPercent", dc.maximum_percent},
+              {"minimumHealthyPercent", dc.minimum_healthy_percent},
+              {"deploymentCircuitBreaker",
+               {{"enable", dc.circuit_breaker_enable}, {"rollback", dc.circuit_breaker_rollback}}}}},
+            {"placementConstraints", std::move(constraints)},
+            {"placementStrategy", std::move(strategy)},
+            {"networkConfiguration", AwsvpcJson(s.network_configuration)},
+            {"deployments", std::move(deployments)},
+            {"events", std::move(events)},
+            {"tags", TagsJson(s.tags)},
+            {"propagateTags", s.propagate_tags},
+            {"enableECSManagedTags", s.enable_ecs_managed_tags},
+            {"clientToken", s.client_token},
+            {"createdBy", s.created_by},
+            {"createdAt", Millis(s.created_at)},
+            {"steady", s.steady}};
+  return json::Dump(j);
+}
+
+Result<EcsService> DecodeService(std::string_view record) {
+  return Parse(record, "service", [](const Json& j) -> Result<EcsService> {
+    auto flag = [](const Json& o, const char* key) {
+      auto it = o.find(key);
+      return it != o.end() && it->is_boolean() && it->get<bool>();
+    };
+    EcsService s;
+    s.name = Str(j, "serviceName");
+    s.arn = Str(j, "serviceArn");
+    s.cluster = Str(j, "cluster");
+    s.status = Str(j, "status");
+    s.scheduling_strategy = Str(j, "schedulingStrategy");
+    s.desired_count = static_cast<int>(Int(j, "desiredCount"));
+    s.task_definition = Str(j, "taskDefinition");
+    s.launch_type = Str(j, "launchType");
+    s.platform_version = Str(j, "platformVersion");
+    if (auto it = j.find("deploymentConfiguration"); it != j.end() && it->is_object()) {
+      DeploymentConfiguration& dc = s.deployment_configuration;
+      dc.maximum_percent = static_cast<int>(Int(*it, "maximumPercent", 200));
+      dc.minimum_healthy_percent = static_cast<int>(Int(*it, "minimumHealthyPercent", 100));
+      if (auto cb = it->find("deploymentCircuitBreaker"); cb != it->end() && cb->is_object()) {
+        dc.circuit_breaker_enable = flag(*cb, "enable");
+        dc.circuit_breaker_rollback = flag(*cb, "rollback");
+      }
+    }
+    for (const auto& c : Array(j, "placementConstraints")) {
+      s.placement_constraints.push_back({Str(c, "type"), Str(c, "expression")});
+    }
+    for (const auto& p : Array(j, "placementStrategy")) {
+      s.placement_strategy.push_back({Str(p, "type"), Str(p, "field")});
+    }
+    s.network_configuration = AwsvpcOf(j, "networkConfiguration");
+    for (const auto& d : Array(j, "deployments")) {
+      Deployment out;
+      out.id = Str(d, "id");
+      out.status = Str(d, "status");
+      out.task_definition = Str(d, "taskDefinition");
+      out.desired_count = static_cast<int>(Int(d, "desiredCount"));
+      out.failed_tasks = static_cast<int>(Int(d, "failedTasks"));
+      out.launch_type = Str(d, "launchType");
+      out.platform_version = Str(d, "platformVersion");
+      out.network_configuration = AwsvpcOf(d, "networkConfiguration");
+      out.rollout_state = Str(d, "rolloutState");
+      out.rollout_state_reason = Str(d, "rolloutStateReason");
+      out.created_at = FromMillis(Int(d, "createdAt"));
+      out.updated_at = FromMillis(Int(d, "updatedAt"));
+      s.deployments.push_back(std::move(out));
+    }
+    for (const auto& e : Array(j, "events")) {
+      s.events.push_back({Str(e, "id"), FromMillis(Int(e, "createdAt")), Str(e, "message")});
+    }
+    s.tags = TagsOf(j);
+    s.propagate_tags = Str(j, "propagateTags");
+    s.enable_ecs_managed_tags = flag(j, "enableECSManagedTags");
+    s.client_token = Str(j, "clientToken");
+    s.created_by = Str(j, "createdBy");
+    s.created_at = FromMillis(Int(j, "createdAt"));
+    s.steady = flag(j, "steady");
+    return s;
   });
 }
 

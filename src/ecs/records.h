@@ -7,6 +7,7 @@
 //   ecs/<account>/<region>/i/<cluster>/<id>          ContainerInstance
 //   ecs/<account>/<region>/t/<cluster>/<id>          Task
 //   ecs/<account>/<region>/rt/<cluster>/<token>      RunTask clientToken -> request digest, task ids
+//   ecs/<account>/<region>/s/<cluster>/<name>        EcsService, its deployments and events
 //
 // One key per resource, so independent writes never touch the same key.
 #pragma once
@@ -38,6 +39,10 @@ std::string TaskKey(std::string_view account, std::string_view region, std::stri
 std::string TasksPrefix(std::string_view account, std::string_view region, std::string_view cluster);
 std::string RunTokenKey(std::string_view account, std::string_view region, std::string_view cluster,
                         std::string_view token);
+std::string ServiceKey(std::string_view account, std::string_view region, std::string_view cluster,
+                       std::string_view name);
+std::string ServicesPrefix(std::string_view account, std::string_view region,
+                           std::string_view cluster);  // cluster "" : every cluster's
 
 std::string EncodeCluster(const Cluster& cluster);
 Result<Cluster> DecodeCluster(std::string_view record);
@@ -45,6 +50,8 @@ std::string EncodeInstance(const ContainerInstance& instance);
 Result<ContainerInstance> DecodeInstance(std::string_view record);
 std::string EncodeTask(const Task& task);
 Result<Task> DecodeTask(std::string_view record);
+std::string EncodeService(const EcsService& service);
+Result<EcsService> DecodeService(std::string_view record);
 
 // A TaskOverride as a task record holds it (also RunTask's canonical form of it).
 std::string EncodeOverrides(const TaskOverride& overrides);

@@ -19,16 +19,6 @@ namespace berth::ecs {
 
 namespace {
 
-constexpr size_t kMaxNameLength = 255;
-
-bool IsEcsName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-  });
-}
-
 std::unexpected<Error> ClusterNotFound() {
   return Fail("ClusterNotFoundException", "Cluster not found.");
 }
@@ -42,6 +32,15 @@ std::optional<int> ParseInt(std::string_view text) {
 
 
 }  // namespace
+
+bool IsEcsName(std::string_view name) {
+  constexpr size_t kMaxNameLength = 255;
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
 
 Scope ScopeOf(const aws::RequestContext& ctx) { return Scope{ctx.caller.account, ctx.region}; }
 
@@ -299,6 +298,7 @@ ClusterView CountsOf(Service::Impl& impl, const Scope& scope, Cluster cluster) {
       view.running_tasks_count = index->running_tasks();
       view.pending_tasks_count = index->pending_tasks();
     }
+    view.active_services_count = CountServices(impl, scope, cluster.name, false).value_or(0);
   }
   view.cluster = std::move(cluster);
   return view;
@@ -360,6 +360,11 @@ Result<ClusterView> Service::DeleteCluster(const aws::RequestContext& ctx,
   auto found = BERTH_TRY(impl_->ReadCluster(scope, *name));
   if (!found || found->first.status != "ACTIVE") return ClusterNotFound();
   BERTH_CHECK(index->Sync());
+  // Services first: their tasks and the instances they run on go after them.
+  if (BERTH_TRY(CountServices(*impl_, scope, *name, true)) > 0) {
+    return Fail("ClusterContainsServicesException",
+                "The Cluster cannot be deleted while Services are active.");
+  }
   for (const auto& [_, state] : index->instances()) {
     if (state.record->status != "INACTIVE") {
       return Fail("ClusterContainsContainerInstancesException",

@@ -1,5 +1,5 @@
 // Amazon ECS's control plane: clusters, task definitions, container
-// instances and tasks. Pure domain logic: typed requests in, Result out; the
+// instances, tasks and services. Pure domain logic: typed requests in, Result out; the
 // JSON wire shapes live in server/ecs_routes.cc.
 //
 // Namespaces. Everything lives in one account and one region (the request's);
@@ -174,6 +174,64 @@ struct ListFamiliesRequest {
   PageRequest page;
 };
 
+// CreateService's and UpdateService's deploymentConfiguration: what is given.
+struct DeploymentConfigurationRequest {
+  std::optional<int> maximum_percent;
+  std::optional<int> minimum_healthy_percent;
+  std::optional<bool> circuit_breaker_enable;
+  std::optional<bool> circuit_breaker_rollback;
+};
+
+struct CreateServiceRequest {
+  std::string cluster;
+  std::string service_name;
+  std::string task_definition;  // family, family:revision or ARN
+  std::optional<int> desired_count;  // required for REPLICA
+  std::string scheduling_strategy;   // "" -> REPLICA
+  std::string launch_type;           // "" -> EC2
+  std::string platform_version;
+  DeploymentConfigurationRequest deployment_configuration;
+  std::vector<PlacementConstraint> placement_constraints;
+  std::vector<PlacementStrategy> placement_strategy;
+  std::optional<AwsvpcConfiguration> network_configuration;
+  std::vector<Tag> tags;
+  std::string propagate_tags;  // "" -> NONE
+  bool enable_ecs_managed_tags = false;
+  std::string client_token;
+};
+
+struct UpdateServiceRequest {
+  std::string cluster;
+  std::string service;  // name or ARN
+  std::optional<int> desired_count;
+  std::string task_definition;  // "" : unchanged
+  std::optional<DeploymentConfigurationRequest> deployment_configuration;
+  std::optional<AwsvpcConfiguration> network_configuration;
+  bool force_new_deployment = false;
+};
+
+// Running and pending tasks of one deployment, counted from its tasks.
+struct DeploymentCounts {
+  int running = 0;
+  int pending = 0;
+};
+
+// A service as DescribeServices shows it: the record (INACTIVE deployments
+// left out) with counts derived from the tasks its deployments started.
+struct ServiceView {
+  EcsService service;
+  std::vector<DeploymentCounts> deployment_counts;  // one per service.deployments
+  int running_count = 0;
+  int pending_count = 0;
+};
+
+struct ListServicesRequest {
+  std::string cluster;
+  std::string launch_type;
+  std::string scheduling_strategy;
+  PageRequest page;  // maxResults 1..100, 10 by default
+};
+
 // Called after every committed task change (dispatch to agents, ...).
 // `previous` is null for a new task.
 using TaskListener = std::function<void(const Task* previous, const Task& task)>;
@@ -266,15 +324,15 @@ class Service {
                                                const ListAttributesRequest& request);
 
   // Tags of clusters, task definitions (family:revision), container
-  // instances and tasks, named by their long-format ARNs (services: not yet,
-  // InvalidParameterException). ecs:TagResource / ecs:UntagResource /
+  // instances, tasks and services, named by their long-format ARNs. ecs:TagResource / ecs:UntagResource /
   // ecs:ListTagsForResource on the ARN, with ecs:cluster, aws:ResourceTag/<k>
   // of the resource's tags, and aws:RequestTag/<k> and aws:TagKeys. Tag adds
   // or replaces (at most 50 on a resource, ValidateTags' rules); Untag ignores
   // keys the resource lacks. An ARN that is not ECS's, of another account or
   // region, or of an unknown kind: InvalidParameterException "The ARN provided
   // is invalid."; a missing or INACTIVE cluster: ClusterNotFoundException; a
-  // missing definition, instance or task: ResourceNotFoundException.
+  // missing definition, instance, task or service (INACTIVE: missing):
+  // ResourceNotFoundException.
   Status TagResource(const aws::RequestContext& ctx, const std::string& resource_arn,
                      const std::vector<Tag>& tags);
   Status UntagResource(const aws::RequestContext& ctx, const std::string& resource_arn,
@@ -296,6 +354,49 @@ class Service {
       const std::vector<std::string>& tasks);
   Result<Page<std::string>> ListTasks(const aws::RequestContext& ctx,
                                       const ListTasksRequest& request);
+
+  // Services (ECS-FACTS §1.8). ARNs service/<cluster>/<name>; a service is
+  // named by name or ARN. Each operation authorizes ecs:<Operation> on the
+  // service ARN with ecs:cluster (Create/Update also ecs:task-definition,
+  // ecs:TagResource for tags, and iam:PassRole for the definition's roles as
+  // RunTask does); ListServices on "*". The tasks are the scheduler's
+  // (ReconcileServices): Create and Update only write the service.
+  //
+  // CreateService: desiredCount is required for REPLICA (DAEMON: one task per
+  // eligible instance); the definition resolves to a revision and is checked
+  // as RunTask checks it (launch type, platform version, awsvpc needs
+  // networkConfiguration, placement); the first deployment is PRIMARY,
+  // IN_PROGRESS. A name that is ACTIVE or DRAINING: InvalidParameterException
+  // "Creation of service was not idempotent." unless the same clientToken
+  // retries (the service is returned); an INACTIVE name is reused.
+  Result<ServiceView> CreateService(const aws::RequestContext& ctx, CreateServiceRequest request);
+  // A new definition, networkConfiguration or forceNewDeployment starts a new
+  // PRIMARY deployment (the previous ones become ACTIVE and drain);
+  // desiredCount and deploymentConfiguration change the service in place.
+  // ServiceNotFoundException / ServiceNotActiveException.
+  Result<ServiceView> UpdateService(const aws::RequestContext& ctx, UpdateServiceRequest request);
+  // ACTIVE -> DRAINING (the scheduler stops its tasks, then INACTIVE).
+  // Without `force`, refused while desiredCount > 0 (InvalidParameterException
+  // "The service cannot be stopped while it is scaled above 0."); with it,
+  // desiredCount becomes 0.
+  Result<ServiceView> DeleteService(const aws::RequestContext& ctx, const std::string& cluster,
+                                    const std::string& service, bool force);
+  // 1..10 services; unknown ones are failures with reason MISSING.
+  Result<std::pair<std::vector<ServiceView>, std::vector<Failure>>> DescribeServices(
+      const aws::RequestContext& ctx, const std::string& cluster,
+      const std::vector<std::string>& services);
+  // ACTIVE and DRAINING services, by name.
+  Result<Page<std::string>> ListServices(const aws::RequestContext& ctx,
+                                         const ListServicesRequest& request);
+
+  // The service scheduler's pass over every ACTIVE and DRAINING service of
+  // every account and region: starts tasks (RunTask's placement, as the
+  // service: group service:<name>, startedBy its deployment id) and stops
+  // extra ones, rolls deployments within minimumHealthyPercent and
+  // maximumPercent, applies the circuit breaker, writes the service events
+  // and finishes DRAINING services. Idempotent: call it every second and
+  // after task changes, from one thread at a time (calls are serialized).
+  Status ReconcileServices(TimePoint now);
 
   // What the agent reports. Returns the acknowledgment ("ACK").
   Result<std::string> SubmitTaskStateChange(const aws::RequestContext& ctx,

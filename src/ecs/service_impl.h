@@ -1,7 +1,9 @@
 // The ECS service's private state and helpers, shared by its .cc files
-// (service.cc: clusters and task definitions; instances.cc; tasks.cc).
+// (service.cc: clusters and task definitions; instances.cc; tasks.cc;
+// services.cc: the Service API; service_scheduler.cc: its scheduler).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,12 +83,31 @@ struct Service::Impl {
                                                             ClusterIndex& index,
                                                             ContainerInstance instance,
                                                             int64_t revision);
+  // Serializes ReconcileServices.
+  std::mutex scheduler_mu;
+
+  // The service record of `name` in `cluster` (any status) and its revision.
+  Result<std::optional<std::pair<EcsService, int64_t>>> ReadService(const Scope& scope,
+                                                                    const std::string& cluster,
+                                                                    const std::string& name);
+  // Reads the service, applies `change` (false: nothing to write) and
+  // commits conditioned on the revision read, until it commits.
+  // ServiceNotFoundException when there is no record.
+  Result<EcsService> MutateService(const Scope& scope, const std::string& cluster,
+                                   const std::string& name,
+                                   const std::function<Result<bool>(EcsService&)>& change);
+  // The view of `service` with its counts (takes the cluster index's lock).
+  Result<ServiceView> ViewOfService(const Scope& scope, EcsService service);
+
   InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,
                       const Scope& scope) const;
   bool AgentConnected(const Scope& scope, const std::string& cluster, const std::string& id) const;
 };
 
 Scope ScopeOf(const aws::RequestContext& ctx);
+
+// A cluster's or service's name: 1-255 letters, digits, hyphens, underscores.
+bool IsEcsName(std::string_view name);
 
 // The cluster name a request's `cluster` member names: "" -> default, a name,
 // or a cluster ARN of this scope (ClusterNotFoundException for another
@@ -107,6 +128,43 @@ InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_conne
 // process changed the record first. (tasks.cc)
 Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
                                                ClusterIndex& index, Task task, int64_t revision);
+
+// StopTask after authorization (tasks.cc): desired STOPPED with `reason` and
+// `stop_code`; a task already stopping is returned as it is.
+Result<Task> StopTaskOf(Service::Impl& impl, const Scope& scope, const std::string& cluster,
+                        const std::string& id, const std::string& reason,
+                        std::string_view stop_code, TimePoint now);
+
+// RunTask's checks of a service's tasks before any is started (tasks.cc):
+// launch type, platform version, awsvpc, placement; `request` as
+// RunServiceTasks takes it.
+Status CheckServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
+                         RunTaskRequest request);
+
+// RunTask for a service's scheduler (tasks.cc): the same checks and
+// placement, no caller to authorize (CreateService/UpdateService did) and no
+// limit of 10; with `container_instances`, StartTask's placement on them.
+Result<RunTaskResult> RunServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
+                                      RunTaskRequest request);
+
+// What a service's scheduler asks RunServiceTasks for to start tasks of
+// deployment `d` (count 1; the caller sets the count or the instances); the
+// tags propagated (`td_tags`: the definition's, for TASK_DEFINITION).
+// (services.cc)
+RunTaskRequest DeploymentTasksRequest(const EcsService& s, const Deployment& d,
+                                      const std::vector<Tag>& td_tags);
+
+// The group of the tasks a service starts: "service:<name>".
+std::string ServiceGroup(std::string_view service_name);
+
+// The service name a reference names in `cluster`: a name, or a service ARN
+// of this scope and cluster ("" otherwise: the caller reports it missing).
+std::string ServiceNameOf(const Scope& scope, const std::string& cluster,
+                          const std::string& reference);
+
+// The number of ACTIVE (and, with `draining`, DRAINING) services of a cluster.
+Result<int> CountServices(Service::Impl& impl, const Scope& scope, const std::string& cluster,
+                          bool draining);
 
 // A container instance attribute's name and value rules (1-128 characters
 // each, ECS's character sets): InvalidParameterException. (instances.cc)

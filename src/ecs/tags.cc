@@ -15,14 +15,14 @@ namespace berth::ecs {
 
 namespace {
 
-enum class Kind { kCluster, kTaskDefinition, kInstance, kTask };
+enum class Kind { kCluster, kTaskDefinition, kInstance, kTask, kService };
 
 // What a tagging request's resourceArn names.
 struct Target {
   Kind kind = Kind::kCluster;
   std::string arn;      // as the request gave it (every kind is keyed by its ARN)
-  std::string cluster;  // cluster, instance, task
-  std::string id;       // instance, task
+  std::string cluster;  // cluster, instance, task, service
+  std::string id;       // instance, task; a service's name
   std::string family;   // task definition
   int revision = 0;
 };
@@ -91,8 +91,9 @@ Result<Target> ParseTarget(const Scope& scope, const std::string& resource_arn) 
     t.id = std::string(rest.substr(inner + 1));
   } else if (type == "service") {
     BERTH_CHECK(long_format());
-    return Fail("InvalidParameterException",
-                "ECS services are not supported yet: their tags cannot be managed.");
+    t.kind = Kind::kService;
+    t.cluster = std::string(rest.substr(0, inner));
+    t.id = std::string(rest.substr(inner + 1));
   } else {
     return InvalidArn();
   }
@@ -117,6 +118,11 @@ Result<Snapshot> Read(Service::Impl& impl, const Scope& scope, const Target& t) 
     case Kind::kTaskDefinition: {
       auto found = BERTH_TRY(impl.ReadTaskDefinition(scope, t.family, t.revision));
       if (found) out = {true, found->first.tags};
+      return out;
+    }
+    case Kind::kService: {
+      auto found = BERTH_TRY(impl.ReadService(scope, t.cluster, t.id));
+      if (found && found->first.status != "INACTIVE") out = {true, found->first.tags};
       return out;
     }
     case Kind::kInstance:
@@ -194,7 +200,7 @@ Status RewriteRecord(Service::Impl& impl, const std::string& key, std::string_vi
 
 // Applies `change` to the target's tags and commits the record, under the
 // cluster's index lock for instances and tasks, by compare-and-retry for
-// clusters and task definitions. A target that is gone meanwhile is
+// clusters, task definitions and services. A target that is gone meanwhile is
 // reported as Missing() reports it.
 Status Mutate(Service::Impl& impl, const Scope& scope, const Target& t,
               const std::function<Status(std::vector<Tag>&)>& change) {
@@ -219,6 +225,15 @@ Status Mutate(Service::Impl& impl, const Scope& scope, const Target& t,
           BERTH_CHECK(change(found->first.tags));
           return std::pair(EncodeTaskDefinitionRecord(found->first), found->second);
         });
+  }
+  if (t.kind == Kind::kService) {
+    auto done = impl.MutateService(scope, t.cluster, t.id, [&](EcsService& s) -> Result<bool> {
+      if (s.status == "INACTIVE") return NotFound();
+      BERTH_CHECK(change(s.tags));
+      return true;
+    });
+    if (!done) return Fail(done.error());
+    return {};
   }
   BERTH_CHECK(impl.ActiveCluster(scope, t.cluster));
   auto index = impl.Index(scope, t.cluster);

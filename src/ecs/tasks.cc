@@ -102,8 +102,12 @@ struct Prepared {
   std::string preflight_failure;
 };
 
+// `action` empty: a service's scheduler starts the tasks; CreateService and
+// UpdateService authorized them (and iam:PassRole) for the caller, and the
+// deployment id is its startedBy.
 Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
                          RunTaskRequest& request, std::string_view action) {
+  bool internal = action.empty();
   Scope scope = ScopeOf(ctx);
   Prepared p;
   auto name = ClusterName(scope, request.cluster);
@@ -115,8 +119,8 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
   auto td = impl.ResolveTaskDefinition(scope, request.task_definition);
   if (!td) return Fail("ClientException", "TaskDefinition not found.");
   p.td = std::move(*td);
-  BERTH_CHECK(impl.Authorize(ctx, std::string(action), p.td.arn, p.cluster_arn));
-  if (!request.tags.empty()) {
+  if (!internal) BERTH_CHECK(impl.Authorize(ctx, std::string(action), p.td.arn, p.cluster_arn));
+  if (!internal && !request.tags.empty()) {
     BERTH_CHECK(impl.Authorize(ctx, "ecs:TagResource", p.td.arn, p.cluster_arn));
   }
   std::string execution_role = request.overrides.execution_role_arn.empty()
@@ -124,19 +128,22 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
                                    : request.overrides.execution_role_arn;
   std::string task_role = request.overrides.task_role_arn.empty() ? p.td.task_role_arn
                                                                   : request.overrides.task_role_arn;
-  BERTH_CHECK(impl.AuthorizePassRole(ctx, execution_role));
-  if (task_role != execution_role) BERTH_CHECK(impl.AuthorizePassRole(ctx, task_role));
+  if (!internal) {
+    BERTH_CHECK(impl.AuthorizePassRole(ctx, execution_role));
+    if (task_role != execution_role) BERTH_CHECK(impl.AuthorizePassRole(ctx, task_role));
+  }
   if (!name) return Fail(name.error());
   p.cluster = *name;
   BERTH_CHECK(impl.CheckAssumable(execution_role));
   if (task_role != execution_role) BERTH_CHECK(impl.CheckAssumable(task_role));
-  if (p.td.status != "ACTIVE") {
+  // A service keeps running the revision it deploys after deregistration.
+  if (!internal && p.td.status != "ACTIVE") {
     return Fail("InvalidParameterException", "TaskDefinition is inactive");
   }
-  if (request.count < 1 || request.count > 10) {
+  if (!internal && (request.count < 1 || request.count > 10)) {
     return Fail("InvalidParameterException", "Count must be between 1 and 10.");
   }
-  if (!IsStartedBy(request.started_by)) {
+  if (!internal && !IsStartedBy(request.started_by)) {
     return Fail("InvalidParameterException",
                 "startedBy may contain up to 36 letters, numbers, hyphens, and underscores.");
   }
@@ -315,6 +322,59 @@ Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope&
   return stored;
 }
 
+namespace {
+
+// RunTask's placement of `request.count` tasks (`index` held): the tasks to
+// commit, and what could not be placed in `failures`.
+Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
+                                   const aws::RequestContext& ctx, const Prepared& p,
+                                   const RunTaskRequest& request, ClusterIndex& index,
+                                   std::vector<Failure>& failures) {
+  std::vector<Task> created;
+  bool fargate = p.launch_type == "FARGATE";
+  bool external = p.launch_type == "EXTERNAL";
+  std::vector<Candidate> candidates;
+  std::vector<std::string> ids;
+  candidates.reserve(index.instances().size());
+  for (const auto& [id, state] : index.instances()) {
+    const std::string& status = state.record->status;
+    if (status != "ACTIVE" && status != "DRAINING") continue;
+    // FARGATE tasks run only on the platform's Fargate capacity (agents started with
+    // --fargate) of a platform version at least the task's; EXTERNAL tasks only on external
+    // instances; EC2 tasks on neither.
+    if (IsFargateCapacity(state) != fargate) continue;
+    if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
+    if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
+    candidates.push_back(CandidateOf(state, impl.AgentConnected(scope, p.cluster, id),
+                                     !p.needs.host_ports.empty()));
+    ids.push_back(id);
+  }
+  if (candidates.empty() && fargate) {
+    // No Fargate capacity yet: the task waits in PROVISIONING, with no container instance.
+    for (int i = 0; i < request.count; ++i) {
+      created.push_back(NewTask(impl, scope, ctx, p, request, ""));
+    }
+  } else {
+    if (candidates.empty()) {
+      return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
+    }
+    auto placed = BERTH_TRY(Place(candidates, p.needs, request.count,
+                                  request.placement_constraints, request.placement_strategy,
+                                  [&impl] {
+                                    uint64_t v = 0;
+                                    impl.ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+                                    return v;
+                                  }));
+    for (size_t chosen : placed.chosen) {
+      created.push_back(NewTask(impl, scope, ctx, p, request, ids[chosen]));
+    }
+    for (auto& f : placed.failures) failures.push_back({f.arn, f.reason, ""});
+  }
+  return created;
+}
+
+}  // namespace
+
 Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRequest request) {
   Scope scope = ScopeOf(ctx);
   BERTH_CHECK(ValidateClientToken(request.client_token));
@@ -335,45 +395,7 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
         return out;
       }
     }
-    bool fargate = p.launch_type == "FARGATE";
-    bool external = p.launch_type == "EXTERNAL";
-    std::vector<Candidate> candidates;
-    std::vector<std::string> ids;
-    candidates.reserve(index->instances().size());
-    for (const auto& [id, state] : index->instances()) {
-      const std::string& status = state.record->status;
-      if (status != "ACTIVE" && status != "DRAINING") continue;
-      // FARGATE tasks run only on the platform's Fargate capacity (agents started with
-      // --fargate) of a platform version at least the task's; EXTERNAL tasks only on external
-      // instances; EC2 tasks on neither.
-      if (IsFargateCapacity(state) != fargate) continue;
-      if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
-      if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
-      candidates.push_back(CandidateOf(state, impl_->AgentConnected(scope, p.cluster, id),
-                                       !p.needs.host_ports.empty()));
-      ids.push_back(id);
-    }
-    if (candidates.empty() && fargate) {
-      // No Fargate capacity yet: the task waits in PROVISIONING, with no container instance.
-      for (int i = 0; i < request.count; ++i) {
-        created.push_back(NewTask(*impl_, scope, ctx, p, request, ""));
-      }
-    } else {
-      if (candidates.empty()) {
-        return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
-      }
-      auto placed = BERTH_TRY(Place(candidates, p.needs, request.count,
-                                    request.placement_constraints, request.placement_strategy,
-                                    [this] {
-                                      uint64_t v = 0;
-                                      impl_->ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
-                                      return v;
-                                    }));
-      for (size_t chosen : placed.chosen) {
-        created.push_back(NewTask(*impl_, scope, ctx, p, request, ids[chosen]));
-      }
-      for (auto& f : placed.failures) out.failures.push_back({f.arn, f.reason, ""});
-    }
+    created = BERTH_TRY(PlaceTasks(*impl_, scope, ctx, p, request, *index, out.failures));
     store::Txn also = request.client_token.empty() ? store::Txn{} : token.RecordTasks(created);
     out.tasks =
         BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created), std::move(also)));
@@ -381,6 +403,49 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
   for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
   return out;
 }
+
+
+namespace {
+
+// StartTask's placement: one task on each named instance that can take it
+// (`index` held); the others are named in `failures`.
+Result<std::vector<Task>> PlaceOnInstances(Service::Impl& impl, const Scope& scope,
+                                           const aws::RequestContext& ctx, const Prepared& p,
+                                           const RunTaskRequest& request, ClusterIndex& index,
+                                           std::vector<Failure>& failures) {
+  std::vector<Task> created;
+  for (const auto& ref : request.container_instances) {
+    std::string id = ResourceId(scope, p.cluster, "container-instance", ref);
+    const auto* state = id.empty() ? nullptr : index.FindInstance(id);
+    if (!state) {
+      failures.push_back({ref, "MISSING", ""});
+      continue;
+    }
+    if (state->record->status != "ACTIVE") {
+      failures.push_back({state->record->arn, "INACTIVE", ""});
+      continue;
+    }
+    // No placement: the named instance, if it can take the task.
+    std::vector<Candidate> one{
+        CandidateOf(*state, impl.AgentConnected(scope, p.cluster, id), true)};
+    // Resources already placed in this call count too.
+    for (const auto& t : created) {
+      if (t.container_instance_id != id) continue;
+      one[0].remaining_cpu -= t.reserved_cpu;
+      one[0].remaining_memory -= t.reserved_memory;
+      one[0].used_ports.insert(t.reserved_ports.begin(), t.reserved_ports.end());
+    }
+    auto placed = BERTH_TRY(Place(one, p.needs, 1, {}, {}, [] { return uint64_t{0}; }));
+    if (placed.chosen.empty()) {
+      for (auto& f : placed.failures) failures.push_back({f.arn, f.reason, ""});
+      continue;
+    }
+    created.push_back(NewTask(impl, scope, ctx, p, request, id));
+  }
+  return created;
+}
+
+}  // namespace
 
 Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTaskRequest request) {
   Scope scope = ScopeOf(ctx);
@@ -397,34 +462,7 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
   {
     std::lock_guard lock(index->mu);
     BERTH_CHECK(index->Sync());
-    for (const auto& ref : request.container_instances) {
-      std::string id = ResourceId(scope, p.cluster, "container-instance", ref);
-      const auto* state = id.empty() ? nullptr : index->FindInstance(id);
-      if (!state) {
-        out.failures.push_back({ref, "MISSING", ""});
-        continue;
-      }
-      if (state->record->status != "ACTIVE") {
-        out.failures.push_back({state->record->arn, "INACTIVE", ""});
-        continue;
-      }
-      // No placement: the named instance, if it can take the task.
-      std::vector<Candidate> one{
-          CandidateOf(*state, impl_->AgentConnected(scope, p.cluster, id), true)};
-      // Resources already placed in this call count too.
-      for (const auto& t : created) {
-        if (t.container_instance_id != id) continue;
-        one[0].remaining_cpu -= t.reserved_cpu;
-        one[0].remaining_memory -= t.reserved_memory;
-        one[0].used_ports.insert(t.reserved_ports.begin(), t.reserved_ports.end());
-      }
-      auto placed = BERTH_TRY(Place(one, p.needs, 1, {}, {}, [] { return uint64_t{0}; }));
-      if (placed.chosen.empty()) {
-        for (auto& f : placed.failures) out.failures.push_back({f.arn, f.reason, ""});
-        continue;
-      }
-      created.push_back(NewTask(*impl_, scope, ctx, p, request, id));
-    }
+    created = BERTH_TRY(PlaceOnInstances(*impl_, scope, ctx, p, request, *index, out.failures));
     out.tasks = BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created)));
   }
   for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
@@ -445,7 +483,14 @@ Result<Task> Service::StopTask(const aws::RequestContext& ctx, const std::string
     return Fail("InvalidParameterException", "reason must be at most 255 characters.");
   }
   BERTH_CHECK(impl_->ActiveCluster(scope, *name));
-  auto index = impl_->Index(scope, *name);
+  return StopTaskOf(*impl_, scope, *name, id, reason.empty() ? "Task stopped by user" : reason,
+                    kUserInitiated, ctx.now);
+}
+
+Result<Task> StopTaskOf(Service::Impl& impl, const Scope& scope, const std::string& cluster,
+                        const std::string& id, const std::string& reason,
+                        std::string_view stop_code, TimePoint now) {
+  auto index = impl.Index(scope, cluster);
   std::shared_ptr<const Task> previous, stored;
   {
     std::lock_guard lock(index->mu);
@@ -456,24 +501,50 @@ Result<Task> Service::StopTask(const aws::RequestContext& ctx, const std::string
     if (previous->desired_status == "STOPPED") return *previous;
     Task t = *previous;
     t.desired_status = "STOPPED";
-    t.stop_code = std::string(kUserInitiated);
-    t.stopped_reason = reason.empty() ? "Task stopped by user" : reason;
+    t.stop_code = std::string(stop_code);
+    t.stopped_reason = reason;
     t.tags.clear();  // "Any tags associated with the task will be deleted."
     t.version += 1;
     if (t.container_instance_id.empty() || t.last_status == "PROVISIONING") {
       // Never reached an agent: nothing runs, it is stopped now.
       t.last_status = "STOPPED";
-      t.stopped_at = ctx.now;
-      t.execution_stopped_at = ctx.now;
+      t.stopped_at = now;
+      t.execution_stopped_at = now;
       for (auto& c : t.containers) c.last_status = "STOPPED";
     } else if (t.last_status == "RUNNING") {
       t.last_status = "DEACTIVATING";
-      t.stopping_at = ctx.now;
+      t.stopping_at = now;
     }
-    stored = BERTH_TRY(CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision));
+    stored = BERTH_TRY(CommitTask(impl, scope, *index, std::move(t), state->mod_revision));
   }
-  impl_->Notify(previous.get(), *stored);
+  impl.Notify(previous.get(), *stored);
   return *stored;
+}
+
+Status CheckServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
+                         RunTaskRequest request) {
+  BERTH_CHECK(Prepare(impl, ctx, request, ""));
+  return {};
+}
+
+Result<RunTaskResult> RunServiceTasks(Service::Impl& impl, const aws::RequestContext& ctx,
+                                      RunTaskRequest request) {
+  Scope scope = ScopeOf(ctx);
+  Prepared p = BERTH_TRY(Prepare(impl, ctx, request, ""));
+  BERTH_CHECK(impl.ActiveCluster(scope, p.cluster));
+  auto index = impl.Index(scope, p.cluster);
+  RunTaskResult out;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    auto created = request.container_instances.empty()
+                       ? PlaceTasks(impl, scope, ctx, p, request, *index, out.failures)
+                       : PlaceOnInstances(impl, scope, ctx, p, request, *index, out.failures);
+    if (!created) return Fail(created.error());
+    out.tasks = BERTH_TRY(CommitNewTasks(impl, scope, *index, std::move(*created)));
+  }
+  for (const auto& t : out.tasks) impl.Notify(nullptr, t);
+  return out;
 }
 
 Result<std::pair<std::vector<Task>, std::vector<Failure>>> Service::DescribeTasks(
@@ -535,12 +606,17 @@ Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
     return Fail("InvalidParameterException",
                 fmt::format("desiredStatus should be one of [RUNNING,PENDING,STOPPED]: {}", desired));
   }
-  if (!request.service_name.empty()) {
-    return Fail("ServiceNotFoundException", "Service not found.");
-  }
   size_t limit = 0;
   std::string start = BERTH_TRY(PageStart(request.page, limit));
   BERTH_CHECK(impl_->ActiveCluster(scope, *name));
+  std::string group;  // serviceName: the tasks its scheduler started
+  if (!request.service_name.empty()) {
+    std::string service = ServiceNameOf(scope, *name, request.service_name);
+    auto found = service.empty() ? std::nullopt
+                                 : BERTH_TRY(impl_->ReadService(scope, *name, service));
+    if (!found) return Fail("ServiceNotFoundException", "Service not found.");
+    group = ServiceGroup(service);
+  }
   if (!request.container_instance.empty() && instance_id.empty()) {
     return Fail("InvalidParameterException", "The referenced container instance was not found.");
   }
@@ -555,6 +631,7 @@ Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
     if (t.desired_status != desired) continue;
     if (!instance_id.empty() && t.container_instance_id != instance_id) continue;
     if (!request.family.empty() && t.family != request.family) continue;
+    if (!group.empty() && t.group != group) continue;
     if (!request.started_by.empty() && t.started_by != request.started_by) continue;
     if (!request.launch_type.empty() && t.launch_type != request.launch_type) continue;
     if (out.items.size() == limit) {

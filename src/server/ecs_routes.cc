@@ -314,6 +314,17 @@ Result<ecs::TaskOverride> ReadOverrides(const JsonReader& in) {
   return o;
 }
 
+Status ReadPlacement(const JsonReader& in, std::vector<ecs::PlacementConstraint>& constraints,
+                     std::vector<ecs::PlacementStrategy>& strategies) {
+  for (const auto& c : BERTH_TRY(in.ObjectsOr("placementConstraints"))) {
+    constraints.push_back({BERTH_TRY(c.StringOr("type")), BERTH_TRY(c.StringOr("expression"))});
+  }
+  for (const auto& s : BERTH_TRY(in.ObjectsOr("placementStrategy"))) {
+    strategies.push_back({BERTH_TRY(s.StringOr("type")), BERTH_TRY(s.StringOr("field"))});
+  }
+  return {};
+}
+
 Result<ecs::RunTaskRequest> ReadRunTask(const JsonReader& in) {
   ecs::RunTaskRequest r;
   r.cluster = BERTH_TRY(in.StringOr("cluster"));
@@ -325,13 +336,7 @@ Result<ecs::RunTaskRequest> ReadRunTask(const JsonReader& in) {
   r.group = BERTH_TRY(in.StringOr("group"));
   r.started_by = BERTH_TRY(in.StringOr("startedBy"));
   r.overrides = BERTH_TRY(ReadOverrides(in));
-  for (const auto& c : BERTH_TRY(in.ObjectsOr("placementConstraints"))) {
-    r.placement_constraints.push_back(
-        {BERTH_TRY(c.StringOr("type")), BERTH_TRY(c.StringOr("expression"))});
-  }
-  for (const auto& s : BERTH_TRY(in.ObjectsOr("placementStrategy"))) {
-    r.placement_strategy.push_back({BERTH_TRY(s.StringOr("type")), BERTH_TRY(s.StringOr("field"))});
-  }
+  BERTH_CHECK(ReadPlacement(in, r.placement_constraints, r.placement_strategy));
   r.has_network_configuration = in.Has("networkConfiguration");
   r.tags = BERTH_TRY(ReadTags(in));
   r.client_token = BERTH_TRY(in.StringOr("clientToken"));
@@ -375,6 +380,114 @@ Result<ecs::ContainerStateChange> ReadContainerChange(const JsonReader& c) {
   cc.reason = BERTH_TRY(c.StringOr("reason"));
   cc.status = BERTH_TRY(c.StringOr("status"));
   return cc;
+}
+
+// ---- Services
+
+Result<std::optional<ecs::AwsvpcConfiguration>> ReadNetwork(const JsonReader& in) {
+  auto network = BERTH_TRY(in.OptionalObject("networkConfiguration"));
+  if (!network) return std::optional<ecs::AwsvpcConfiguration>();
+  auto vpc = BERTH_TRY(network->OptionalObject("awsvpcConfiguration"));
+  if (!vpc) return std::optional<ecs::AwsvpcConfiguration>();
+  return std::optional(ecs::AwsvpcConfiguration{BERTH_TRY(vpc->Strings("subnets")),
+                                                BERTH_TRY(vpc->StringsOr("securityGroups")),
+                                                BERTH_TRY(vpc->StringOr("assignPublicIp"))});
+}
+
+Result<std::optional<ecs::DeploymentConfigurationRequest>> ReadDeploymentConfiguration(
+    const JsonReader& in) {
+  auto dc = BERTH_TRY(in.OptionalObject("deploymentConfiguration"));
+  if (!dc) return std::optional<ecs::DeploymentConfigurationRequest>();
+  ecs::DeploymentConfigurationRequest out;
+  auto clamp = [](std::optional<int64_t> v) -> std::optional<int> {
+    if (!v) return std::nullopt;
+    return static_cast<int>(std::clamp<int64_t>(*v, -1, 1'000'000));
+  };
+  out.maximum_percent = clamp(BERTH_TRY(dc->OptionalInt("maximumPercent")));
+  out.minimum_healthy_percent = clamp(BERTH_TRY(dc->OptionalInt("minimumHealthyPercent")));
+  if (auto cb = BERTH_TRY(dc->OptionalObject("deploymentCircuitBreaker"))) {
+    out.circuit_breaker_enable = BERTH_TRY(cb->Bool("enable"));
+    out.circuit_breaker_rollback = BERTH_TRY(cb->Bool("rollback"));
+  }
+  return std::optional(out);
+}
+
+Json NetworkJson(const ecs::AwsvpcConfiguration& c) {
+  Json vpc = {{"subnets", c.subnets}, {"securityGroups", c.security_groups}};
+  if (!c.assign_public_ip.empty()) vpc["assignPublicIp"] = c.assign_public_ip;
+  return {{"awsvpcConfiguration", std::move(vpc)}};
+}
+
+Json ServiceJson(const ecs::ServiceView& v, bool with_tags) {
+  const ecs::EcsService& s = v.service;
+  std::string prefix = s.arn.substr(0, s.arn.find(":service/") + 1);
+  Json deployments = Json::array();
+  for (size_t i = 0; i < s.deployments.size(); ++i) {
+    const ecs::Deployment& d = s.deployments[i];
+    Json j = {{"id", d.id},
+              {"status", d.status},
+              {"taskDefinition", d.task_definition},
+              {"desiredCount", d.desired_count},
+              {"pendingCount", v.deployment_counts[i].pending},
+              {"runningCount", v.deployment_counts[i].running},
+              {"failedTasks", d.failed_tasks},
+              {"createdAt", Epoch(d.created_at)},
+              {"updatedAt", Epoch(d.updated_at)},
+              {"launchType", d.launch_type},
+              {"rolloutState", d.rollout_state},
+              {"rolloutStateReason", d.rollout_state_reason}};
+    if (!d.platform_version.empty()) j["platformVersion"] = d.platform_version;
+    if (d.network_configuration) j["networkConfiguration"] = NetworkJson(*d.network_configuration);
+    deployments.push_back(std::move(j));
+  }
+  Json events = Json::array();
+  for (const auto& e : s.events) {
+    events.push_back({{"id", e.id}, {"createdAt", Epoch(e.created_at)}, {"message", e.message}});
+  }
+  Json constraints = Json::array();
+  for (const auto& c : s.placement_constraints) {
+    Json j = {{"type", c.type}};
+    if (!c.expression.empty()) j["expression"] = c.expression;
+    constraints.push_back(std::move(j));
+  }
+  Json strategy = Json::array();
+  for (const auto& p : s.placement_strategy) {
+    Json j = {{"type", p.type}};
+    if (!p.field.empty()) j["field"] = p.field;
+    strategy.push_back(std::move(j));
+  }
+  const ecs::DeploymentConfiguration& dc = s.deployment_configuration;
+  Json j = {{"serviceArn", s.arn},
+            {"serviceName", s.name},
+            {"clusterArn", prefix + "cluster/" + s.cluster},
+            {"loadBalancers", Json::array()},
+            {"serviceRegistries", Json::array()},
+            {"status", s.status},
+            {"desiredCount", s.desired_count},
+            {"runningCount", v.running_count},
+            {"pendingCount", v.pending_count},
+            {"launchType", s.launch_type},
+            {"taskDefinition", s.task_definition},
+            {"deploymentConfiguration",
+             {{"deploymentCircuitBreaker",
+               {{"enable", dc.circuit_breaker_enable}, {"rollback", dc.circuit_breaker_rollback}}},
+              {"maximumPercent", dc.maximum_percent},
+              {"minimumHealthyPercent", dc.minimum_healthy_percent}}},
+            {"deployments", std::move(deployments)},
+            {"events", std::move(events)},
+            {"createdAt", Epoch(s.created_at)},
+            {"placementConstraints", std::move(constraints)},
+            {"placementStrategy", std::move(strategy)},
+            {"schedulingStrategy", s.scheduling_strategy},
+            {"deploymentController", {{"type", "ECS"}}},
+            {"createdBy", s.created_by},
+            {"enableECSManagedTags", s.enable_ecs_managed_tags},
+            {"propagateTags", s.propagate_tags},
+            {"enableExecuteCommand", false}};
+  if (!s.platform_version.empty()) j["platformVersion"] = s.platform_version;
+  if (s.network_configuration) j["networkConfiguration"] = NetworkJson(*s.network_configuration);
+  if (with_tags) j["tags"] = TagsJson(s.tags);
+  return j;
 }
 
 using Handler = std::function<Result<Json>(ecs::Service&, const aws::RequestContext&,
@@ -622,6 +735,76 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     return PageJson(BERTH_TRY(s.ListTasks(ctx, r)), "taskArns");
   });
 
+  // ---- Services
+  auto changed = [poke = endpoints.services_changed] {
+    if (poke) poke();
+  };
+  add("CreateService", [changed](ecs::Service& s, const aws::RequestContext& ctx,
+                                 const JsonReader& in) -> Result<Json> {
+    ecs::CreateServiceRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.service_name = BERTH_TRY(in.String("serviceName"));
+    r.task_definition = BERTH_TRY(in.StringOr("taskDefinition"));
+    if (auto v = BERTH_TRY(in.OptionalInt("desiredCount"))) {
+      r.desired_count = static_cast<int>(std::clamp<int64_t>(*v, -1, 1'000'000));
+    }
+    r.scheduling_strategy = BERTH_TRY(in.StringOr("schedulingStrategy"));
+    r.launch_type = BERTH_TRY(in.StringOr("launchType"));
+    r.platform_version = BERTH_TRY(in.StringOr("platformVersion"));
+    if (auto dc = BERTH_TRY(ReadDeploymentConfiguration(in))) r.deployment_configuration = *dc;
+    BERTH_CHECK(ReadPlacement(in, r.placement_constraints, r.placement_strategy));
+    r.network_configuration = BERTH_TRY(ReadNetwork(in));
+    r.tags = BERTH_TRY(ReadTags(in));
+    r.propagate_tags = BERTH_TRY(in.StringOr("propagateTags"));
+    r.enable_ecs_managed_tags = BERTH_TRY(in.BoolOr("enableECSManagedTags", false));
+    r.client_token = BERTH_TRY(in.StringOr("clientToken"));
+    auto view = BERTH_TRY(s.CreateService(ctx, std::move(r)));
+    changed();
+    return Json{{"service", ServiceJson(view, true)}};
+  });
+  add("UpdateService", [changed](ecs::Service& s, const aws::RequestContext& ctx,
+                                 const JsonReader& in) -> Result<Json> {
+    ecs::UpdateServiceRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.service = BERTH_TRY(in.String("service"));
+    if (auto v = BERTH_TRY(in.OptionalInt("desiredCount"))) {
+      r.desired_count = static_cast<int>(std::clamp<int64_t>(*v, -1, 1'000'000));
+    }
+    r.task_definition = BERTH_TRY(in.StringOr("taskDefinition"));
+    r.deployment_configuration = BERTH_TRY(ReadDeploymentConfiguration(in));
+    r.network_configuration = BERTH_TRY(ReadNetwork(in));
+    r.force_new_deployment = BERTH_TRY(in.BoolOr("forceNewDeployment", false));
+    auto view = BERTH_TRY(s.UpdateService(ctx, std::move(r)));
+    changed();
+    return Json{{"service", ServiceJson(view, false)}};
+  });
+  add("DeleteService", [changed](ecs::Service& s, const aws::RequestContext& ctx,
+                                 const JsonReader& in) -> Result<Json> {
+    auto view = BERTH_TRY(s.DeleteService(ctx, BERTH_TRY(in.StringOr("cluster")),
+                                          BERTH_TRY(in.String("service")),
+                                          BERTH_TRY(in.BoolOr("force", false))));
+    changed();
+    return Json{{"service", ServiceJson(view, false)}};
+  });
+  add("DescribeServices", [](ecs::Service& s, const aws::RequestContext& ctx,
+                             const JsonReader& in) -> Result<Json> {
+    bool tags = Includes(BERTH_TRY(in.StringsOr("include")), "TAGS");
+    auto [views, failures] = BERTH_TRY(s.DescribeServices(
+        ctx, BERTH_TRY(in.StringOr("cluster")), BERTH_TRY(in.Strings("services"))));
+    Json out = Json::array();
+    for (const auto& v : views) out.push_back(ServiceJson(v, tags));
+    return Json{{"services", std::move(out)}, {"failures", FailuresJson(failures)}};
+  });
+  add("ListServices", [](ecs::Service& s, const aws::RequestContext& ctx,
+                         const JsonReader& in) -> Result<Json> {
+    ecs::ListServicesRequest r;
+    r.cluster = BERTH_TRY(in.StringOr("cluster"));
+    r.launch_type = BERTH_TRY(in.StringOr("launchType"));
+    r.scheduling_strategy = BERTH_TRY(in.StringOr("schedulingStrategy"));
+    r.page = BERTH_TRY(ReadPage(in));
+    return PageJson(BERTH_TRY(s.ListServices(ctx, r)), "serviceArns");
+  });
+
   // ---- What the agent calls
   add("SubmitTaskStateChange", [](ecs::Service& s, const aws::RequestContext& ctx,
                                   const JsonReader& in) -> Result<Json> {
@@ -659,8 +842,8 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
 
 namespace {
 
-// ECS's module: the service, its routes, and the loop that forgets stopped
-// tasks after their retention.
+// ECS's module: the service, its routes, the loop that forgets stopped
+// tasks after their retention, and the service scheduler's loop.
 class EcsServiceModule final : public Module {
  public:
   explicit EcsServiceModule(Environment& env)
@@ -683,13 +866,18 @@ class EcsServiceModule final : public Module {
              }}) {
     ecs_.AddTaskListener([this](const ecs::Task* previous, const ecs::Task& task) {
       if (acs_) acs_->OnTaskChange(previous, task);
+      // A service's task changed state: its scheduler looks again soon.
+      if (task.group.starts_with("service:") &&
+          (!previous || previous->last_status != task.last_status)) {
+        PokeScheduler();
+      }
     });
   }
 
   std::string_view name() const override { return "ecs"; }
 
   void Register(aws::Gateway& gateway) override {
-    gateway.Add(EcsRoutes(ecs_, EcsEndpoints{env_.endpoint}));
+    gateway.Add(EcsRoutes(ecs_, EcsEndpoints{env_.endpoint, [this] { PokeScheduler(); }}));
     acs_ = std::make_unique<AcsSessions>(gateway, env_.access, env_.services.Get<sts::Service>(),
                                          env_.ids, env_.clock);
     acs_->SetService(&ecs_);
@@ -720,13 +908,37 @@ class EcsServiceModule final : public Module {
         }
       }
     });
+    // The service scheduler: a pass every second, or soon after a poke.
+    scheduler_ = std::jthread([this](std::stop_token stop) {
+      std::unique_lock lock(scheduler_mu_);
+      while (!stop.stop_requested()) {
+        scheduler_cv_.wait_for(lock, stop, std::chrono::seconds(1), [this] { return poked_; });
+        if (stop.stop_requested()) break;
+        poked_ = false;
+        lock.unlock();
+        if (auto done = ecs_.ReconcileServices(env_.clock.Now()); !done) {
+          log::Warn("ecs: the service scheduler failed", {{"message", done.error().message}});
+        }
+        lock.lock();
+      }
+    });
     return {};
   }
 
   void Stop() override {
     if (acs_) acs_->Stop();
     sweeper_.request_stop();
+    scheduler_.request_stop();
     if (sweeper_.joinable()) sweeper_.join();
+    if (scheduler_.joinable()) scheduler_.join();
+  }
+
+  void PokeScheduler() {
+    {
+      std::lock_guard lock(scheduler_mu_);
+      poked_ = true;
+    }
+    scheduler_cv_.notify_one();
   }
 
   ecs::Service& service() { return ecs_; }
@@ -736,6 +948,10 @@ class EcsServiceModule final : public Module {
   std::unique_ptr<AcsSessions> acs_;  // before ecs_: its callbacks read it
   ecs::Service ecs_;
   std::jthread sweeper_;
+  std::mutex scheduler_mu_;
+  std::condition_variable_any scheduler_cv_;
+  bool poked_ = false;
+  std::jthread scheduler_;  // last: stopped before what it uses goes away
 };
 
 }  // namespace

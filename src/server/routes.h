@@ -51,6 +51,9 @@ aws::JsonService LogsRoutes(logs::Service& logs);
 // server's own URL, known once it listens.
 struct EcsEndpoints {
   std::function<std::string()> base;
+  // Called after CreateService/UpdateService/DeleteService: the scheduler
+  // runs soon rather than at its next tick (null: nothing).
+  std::function<void()> services_changed;
 };
 aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints);
 // berth's operator API (accounts, agent identities); `operator_account` is the default
