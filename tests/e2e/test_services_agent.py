@@ -1,0 +1,179 @@
+"""ECS services with `berth agent` running real containers (issue 14, acceptance 1 and 2):
+`create-service --desired-count 3` -> `aws ecs wait services-stable` -> 3 RUNNING tasks of the
+service's group; a container killed -> a replacement starts and the service is stable again;
+a rolling update to a new revision with minimumHealthyPercent 100 / maximumPercent 200 never
+has fewer than 3 RUNNING tasks, then only the new revision runs. The image is the seed's: in a
+private htpasswd registry, its login read from Secrets Manager with the execution role."""
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from agent_harness import BerthAgent, agents_supported, bridge_leftovers, leftovers
+from ecs_harness import Cli, client, make_role
+from registry_harness import PASSWORD, USER, Registry, build_image, push
+
+pytestmark = pytest.mark.skipif(agents_supported() is not None,
+                                reason=str(agents_supported()))
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = Registry(tmp_path / "registry", auth="htpasswd")
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def image(tmp_path, registry):
+    layout = build_image(tmp_path / "img", tag="1.4", cmd=("/bin/sh", "-c", "sleep 600"))
+    return push(layout, "1.4", registry, "team/api")
+
+
+@pytest.fixture
+def agent(berth, tmp_path, registry):
+    a = BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host])
+    yield a
+    a.close()
+    assert leftovers(a.bridge, a.data_dir) == []
+    assert bridge_leftovers(a.bridge) == []
+
+
+@pytest.fixture
+def aws(berth, tmp_path):
+    c = Cli(berth, str(tmp_path))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def seed(berth):
+    sm = client(berth, "secretsmanager")
+    secret = sm.create_secret(Name="registry/team",
+                              SecretString=json.dumps({"username": USER, "password": PASSWORD}))
+    role = make_role(client(berth, "iam"), "ecsTaskExecutionRole", policy={
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [secret["ARN"]]}]})
+    return {"secret": secret["ARN"], "role": role}
+
+
+def register(aws, image, seed, marker):
+    """A revision of `web` whose container sleeps with `marker` in its command line (so the test
+    can find its processes)."""
+    c = {"name": "app", "image": image, "memory": 32, "essential": True,
+         "command": ["/bin/sh", "-c", f"exec sleep {marker}"], "stopTimeout": 2,
+         "repositoryCredentials": {"credentialsParameter": seed["secret"]}}
+    out = aws.ok("ecs", "register-task-definition", "--family", "web", "--execution-role-arn",
+                 seed["role"], "--container-definitions", json.dumps([c]))
+    return out["taskDefinition"]["taskDefinitionArn"]
+
+
+def running(aws):
+    arns = aws.ok("ecs", "list-tasks", "--service-name", "web")["taskArns"]
+    if not arns:
+        return []
+    return [t for t in aws.ok("ecs", "describe-tasks", "--tasks", *arns)["tasks"]
+            if t["lastStatus"] == "RUNNING"]
+
+
+def pids_running(marker):
+    """Processes whose command line is `sleep <marker>` (the service's containers)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[:2] == [b"sleep", str(marker).encode()]:
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def wait_stable(aws):
+    aws.ok("ecs", "wait", "services-stable", "--services", "web")
+
+
+def test_a_service_keeps_three_tasks_running_and_replaces_a_killed_one(aws, agent, seed, image):
+    td = register(aws, image, seed, 9001)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+           "--desired-count", "3")
+    try:
+        wait_stable(aws)
+        tasks = running(aws)
+        assert len(tasks) == 3
+        assert {t["group"] for t in tasks} == {"service:web"}
+        assert len(pids_running(9001)) == 3
+        before = {t["taskArn"] for t in tasks}
+
+        os.kill(pids_running(9001)[0], signal.SIGKILL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            now = {t["taskArn"] for t in running(aws)}
+            if len(now) == 3 and now != before:
+                break
+            time.sleep(0.5)
+        wait_stable(aws)
+        after = {t["taskArn"] for t in running(aws)}
+        assert len(after) == 3 and len(after - before) == 1, (before, after)
+        assert len(pids_running(9001)) == 3
+        events = [e["message"] for e in aws.ok("ecs", "describe-services", "--services",
+                                                "web")["services"][0]["events"]]
+        assert any("has reached a steady state." in m for m in events), events
+        assert any(m.startswith("(service web) has started 1 tasks:") for m in events), events
+    finally:
+        aws.ok("ecs", "delete-service", "--service", "web", "--force")
+        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
+    deadline = time.time() + 60
+    while pids_running(9001) and time.time() < deadline:
+        time.sleep(0.5)
+    assert pids_running(9001) == []
+
+
+def test_a_rolling_update_never_drops_below_the_minimum(aws, agent, seed, image):
+    old = register(aws, image, seed, 9002)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", old,
+           "--desired-count", "3", "--deployment-configuration",
+           "minimumHealthyPercent=100,maximumPercent=200")
+    try:
+        wait_stable(aws)
+        new = register(aws, image, seed, 9003)
+        low = []
+        stop = threading.Event()
+
+        def sample():
+            # The containers themselves: a process of the old or the new revision runs.
+            while not stop.is_set():
+                low.append(len(pids_running(9002)) + len(pids_running(9003)))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        aws.ok("ecs", "update-service", "--service", "web", "--task-definition", new)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+            if (len(svc["deployments"]) == 1 and svc["runningCount"] == 3
+                    and svc["deployments"][0]["taskDefinition"] == new):
+                break
+            time.sleep(0.5)
+        stop.set()
+        sampler.join()
+        assert min(low) >= 3, f"fewer than 3 containers ran during the update: {min(low)}"
+        tasks = running(aws)
+        assert {t["taskDefinitionArn"] for t in tasks} == {new} and len(tasks) == 3
+        assert len(pids_running(9003)) == 3 and pids_running(9002) == []
+        svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+        assert svc["deployments"][0]["rolloutState"] == "COMPLETED"
+    finally:
+        aws.ok("ecs", "delete-service", "--service", "web", "--force")
+        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
+    deadline = time.time() + 60
+    while (pids_running(9002) or pids_running(9003)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert pids_running(9002) == [] and pids_running(9003) == []
