@@ -386,6 +386,16 @@ class Scheduler {
         plan.events.push_back(fmt::format("(service {}) has started {} tasks: {}.", s.name,
                                           ids.size(), TaskIds(ids)));
       }
+      // A task the preflight refused (its execution role cannot read the registry secret) is
+      // created STOPPED: ECS tells the service's events why, once per distinct reason.
+      std::set<std::string> reasons;
+      for (const auto& t : started->tasks) {
+        if (t.last_status == "STOPPED" && !t.stopped_reason.empty()) reasons.insert(t.stopped_reason);
+      }
+      for (const std::string& reason : reasons) {
+        plan.events.push_back(
+            fmt::format("(service {}) failed to launch a task with (error {}).", s.name, reason));
+      }
       if (!started->failures.empty()) Unplaceable(plan, PlacementReason(started->failures[0]));
     }
     if (!plan.stops.empty() || !plan.starts.empty()) s.steady = false;

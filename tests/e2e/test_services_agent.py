@@ -177,3 +177,47 @@ def test_a_rolling_update_never_drops_below_the_minimum(aws, agent, seed, image)
     while (pids_running(9002) or pids_running(9003)) and time.time() < deadline:
         time.sleep(0.5)
     assert pids_running(9002) == [] and pids_running(9003) == []
+
+
+def test_a_revision_whose_secret_the_role_cannot_read_is_rolled_back_by_the_circuit_breaker(
+        berth, aws, agent, seed, image):
+    good = register(aws, image, seed, 9004)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", good,
+           "--desired-count", "2", "--deployment-configuration",
+           "minimumHealthyPercent=100,maximumPercent=200,"
+           "deploymentCircuitBreaker={enable=true,rollback=true}")
+    try:
+        wait_stable(aws)
+        # The same login in a secret the execution role may not read.
+        other = client(berth, "secretsmanager").create_secret(
+            Name="registry/other",
+            SecretString=json.dumps({"username": USER, "password": PASSWORD}))["ARN"]
+        bad = register(aws, image, dict(seed, secret=other), 9005)
+        aws.ok("ecs", "update-service", "--service", "web", "--task-definition", bad)
+        deadline = time.time() + 120
+        svc = None
+        while time.time() < deadline:
+            svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+            if svc["taskDefinition"] == good and any(
+                    "rolling back to deployment" in e["message"] for e in svc["events"]):
+                break
+            time.sleep(0.5)
+        events = [e["message"] for e in svc["events"]]
+        assert svc["taskDefinition"] == good, events
+        assert any("deployment failed: tasks failed to start." in m for m in events), events
+        failed = [m for m in events if m.startswith("(service web) failed to launch a task with "
+                                                    "(error ResourceInitializationError: unable to "
+                                                    "pull secrets or registry auth")]
+        assert failed and "AccessDeniedException" in failed[0] and other in failed[0], events
+        assert svc["deployments"][0]["taskDefinition"] == good
+        wait_stable(aws)
+        tasks = running(aws)
+        assert len(tasks) == 2 and {t["taskDefinitionArn"] for t in tasks} == {good}
+        assert len(pids_running(9004)) == 2 and pids_running(9005) == []
+    finally:
+        aws.ok("ecs", "delete-service", "--service", "web", "--force")
+        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
+    deadline = time.time() + 60
+    while pids_running(9004) and time.time() < deadline:
+        time.sleep(0.5)
+    assert pids_running(9004) == []
