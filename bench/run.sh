@@ -6,7 +6,8 @@
 #    threads), next to nginx serving a small static file on the same machine in
 #    the same run: nginx is this machine's HTTP ceiling. Rounds alternate the
 #    three targets; ratios are taken within a round, medians reported.
-# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path).
+# 2. micro: Google Benchmark micro-benchmarks (IAM decisions, ECS placement, request path,
+#    store commits from 1, 8 and 16 threads).
 # 3. pull: berth pull versus skopeo + umoci and parallel curl + sha256.
 # 4. contention: each service's hottest write on one record from 64
 #    connections for 30 s (bench/contention_bench.py): writes/s, p50/p99,
@@ -21,7 +22,12 @@
 #    next to bare `runc run -d`, with an uncached image next to skopeo + umoci + runc, and 20
 #    tasks at once (bench/agent_bench.py). AGENT_TASKS (50), AGENT_COLD_IMAGES (5),
 #    AGENT_COLD_MB (8) and AGENT_BURST (20) size it; skipped without root or runc.
-# BENCH_ONLY=http|micro|pull|contention|runtask|agent runs one part; BENCH_DURATION (5s) and
+# 7. logs: CloudWatch Logs PutLogEvents (batches of 1,000 events of 100 bytes, 8 connections,
+#    10 s, wrk with pre-signed requests): events/s and p99; then FilterLogEvents for a rare term
+#    over 1,000,000 events (median of 5); next to moto's server on the same requests
+#    (bench/logs_bench.py). LOGS_SECONDS (10), LOGS_CONNECTIONS (8), LOGS_FILTER_EVENTS (1000000)
+#    and LOGS_MOTO_FILTER_EVENTS (100000: moto's share, its time also scaled to 1M) size it.
+# BENCH_ONLY=http|micro|pull|contention|runtask|agent|logs runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -144,6 +150,18 @@ if want micro && [ -x "$BUILD/bench/request_path_bench" ]; then
   "$BUILD/bench/request_path_bench" --benchmark_min_time=0.2
 fi
 
+if want micro && [ -x "$BUILD/bench/store_bench" ]; then
+  echo
+  echo "== Store commits (SqliteKv on a temp dir, fsync each; items_per_second = commits/s) =="
+  "$BUILD/bench/store_bench" --benchmark_min_time=1
+fi
+
+if want micro && [ -x "$BUILD/bench/event_store_bench" ]; then
+  echo
+  echo "== CloudWatch Logs event store without HTTP (items_per_second = events/s; scan target < 1 s) =="
+  "$BUILD/bench/event_store_bench"
+fi
+
 if want pull; then
   echo
   /usr/bin/python3 "$HERE/pull_bench.py" "$BUILD/berth"
@@ -169,4 +187,10 @@ if want agent; then
   echo
   /usr/bin/python3 "$HERE/agent_bench.py" "$BUILD/berth" ||
     { echo "bench: a task of the agent benchmark did not reach RUNNING" >&2; exit 1; }
+fi
+
+if want logs; then
+  echo
+  /usr/bin/python3 "$HERE/logs_bench.py" "$BUILD/berth" ||
+    { echo "bench: berth answered non-2xx or a filter missed an event" >&2; exit 1; }
 fi

@@ -3,10 +3,12 @@
 // Log events are the one high-volume write in berth, so a line is never a transaction of its
 // own: one PutLogEvents batch (already validated, in timestamp order) is one segment, written
 // in one Kv transaction of two keys (account A, region R):
-//   logs/A/R/seg/<group>:<stream>:<segment id>   the batch's events, sealed
-//   logs/A/R/idx/<group>:<stream>:<segment id>   its summary: first and last timestamp, event
-//                                                count, message bytes, ingestion time (no
-//                                                message content; plaintext)
+//   logevents/seg/A/R/<group>:<stream>:<segment id>   the batch's events, sealed
+//   logevents/idx/A/R/<group>:<stream>:<segment id>   its summary: first and last timestamp,
+//                                                     event count, message bytes, ingestion
+//                                                     time (no message content; plaintext)
+// (a top-level prefix of their own, so that watchers of the service's records under logs/ never
+// receive segments, and the index watches idx/ alone).
 // Group names cannot contain ':' and stream names cannot contain ':' or '*', so the prefix
 // of one stream or group never takes in another's keys. A segment id is
 // "<ingestion ms, 13 digits>-<16 random hex>": unique in the store, and ordering a stream's
@@ -27,7 +29,7 @@
 //
 // Reading uses an in-memory index of each stream's segment summaries: loaded from idx/ (one
 // Range of small values) the first time a stream or group is read, kept current by this
-// store's own writes and by a watch on logs/ (writes from another process), reloaded on a
+// store's own writes and by a watch on logevents/idx/ (writes from another process), reloaded on a
 // watch reset. A read decodes only the segments whose [first, last] timestamps meet the range
 // asked for, in order, and stops once the page is full.
 //

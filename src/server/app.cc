@@ -36,6 +36,7 @@ namespace berth::server {
   M(Iam)                         \
   M(Sts)                         \
   M(Kms)                         \
+  M(Logs)                        \
   M(Secrets)                     \
   M(Ecs)                         \
   M(Admin)

@@ -12,6 +12,7 @@
 #include "iam/identity_store.h"
 #include "iam/service.h"
 #include "kms/service.h"
+#include "logs/service.h"
 #include "secrets/service.h"
 #include "sts/service.h"
 
@@ -45,6 +46,7 @@ aws::QueryService IamRoutes(IamDeps deps);
 aws::QueryService StsRoutes(sts::Service& sts, Authorize authorize);
 aws::JsonService KmsRoutes(kms::Service& kms);
 aws::JsonService SecretsRoutes(secrets::Service& secrets);
+aws::JsonService LogsRoutes(logs::Service& logs);
 // Where agents reach the server (DiscoverPollEndpoint's answer): the
 // server's own URL, known once it listens.
 struct EcsEndpoints {

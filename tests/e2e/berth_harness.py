@@ -238,3 +238,20 @@ def allow(actions, resources="*"):
     """A policy document with one Allow statement."""
     return {"Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
+
+
+def assume_role(berth, iam, role_name, inline, account="123456789012"):
+    """A role of `account` (whose IAM client is `iam`) trusting that account, with `inline` (a
+    policy document) as its policy, assumed by a user "<role_name>-user" allowed only
+    sts:AssumeRole (an account's root may not call AssumeRole); returns (key, secret, token)."""
+    import json
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role_name, PolicyName="p", PolicyDocument=json.dumps(inline))
+    key, secret = make_user(iam, f"{role_name}-user", allow("sts:AssumeRole"))
+    sts = boto_client(berth, "sts", key, secret)
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                            RoleSessionName="session")["Credentials"]
+    return creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]

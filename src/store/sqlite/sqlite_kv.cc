@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include "common/log.h"
@@ -35,6 +36,9 @@ enum Sql : size_t {
   kBegin,
   kBeginImmediate,
   kCommit,
+  kSavepoint,
+  kRollbackToSavepoint,
+  kReleaseSavepoint,
   kGetRevision,
   kSetRevision,
   kGet,
@@ -53,6 +57,7 @@ enum Sql : size_t {
   kSetCompacted,
   kReadHistory,
   kReadHistoryBelow,
+  kGetLiveValue,
   kLeaseExists,
   kNextLeaseId,
   kInsertLease,
@@ -73,6 +78,12 @@ const char* SqlText(Sql which) {
       return "BEGIN IMMEDIATE";
     case kCommit:
       return "COMMIT";
+    case kSavepoint:
+      return "SAVEPOINT txn";
+    case kRollbackToSavepoint:
+      return "ROLLBACK TO txn";
+    case kReleaseSavepoint:
+      return "RELEASE txn";
     case kGetRevision:
       return "SELECT value FROM meta WHERE name = 'revision'";
     case kSetRevision:
@@ -104,8 +115,8 @@ const char* SqlText(Sql which) {
     case kDeleteFromBelow:
       return "DELETE FROM kv WHERE key >= ?1 AND key < ?2 RETURNING key";
     case kAppendHistory:
-      return "INSERT INTO history(rev, seq, type, key, value, create_rev, lease) "
-             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+      return "INSERT INTO history(rev, seq, type, key, value, create_rev, lease, value_in_kv) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     case kCompactHistory:
       return "DELETE FROM history WHERE rev <= ?1";
     case kGetCompacted:
@@ -113,11 +124,13 @@ const char* SqlText(Sql which) {
     case kSetCompacted:
       return "UPDATE meta SET value = ?1 WHERE name = 'compacted'";
     case kReadHistory:
-      return "SELECT rev, type, key, value, create_rev, lease FROM history "
+      return "SELECT rev, type, key, value, create_rev, lease, value_in_kv FROM history "
              "WHERE rev > ?3 AND key >= ?1 ORDER BY rev, seq";
     case kReadHistoryBelow:
-      return "SELECT rev, type, key, value, create_rev, lease FROM history "
+      return "SELECT rev, type, key, value, create_rev, lease, value_in_kv FROM history "
              "WHERE rev > ?3 AND key >= ?1 AND key < ?2 ORDER BY rev, seq";
+    case kGetLiveValue:
+      return "SELECT value FROM kv WHERE key = ?1 AND mod_rev = ?2";
     case kLeaseExists:
       return "SELECT 1 FROM leases WHERE id = ?1";
     case kNextLeaseId:
@@ -179,6 +192,9 @@ constexpr const char* kMigrations[] = {
     ");"
     "CREATE INDEX leases_by_expiry ON leases(expires_ms);"
     "INSERT INTO meta(name, value) VALUES('lease_seq', 0);",
+    // 4: history rows of large puts without their value (it is the live kv
+    // row's while that row's mod_rev is the event's rev).
+    "ALTER TABLE history ADD COLUMN value_in_kv INTEGER NOT NULL DEFAULT 0;",
 };
 constexpr int kSchemaVersion = std::size(kMigrations);
 
@@ -221,6 +237,22 @@ std::string ColumnBytes(sqlite3_stmt* stmt, int column) {
   int size = sqlite3_column_bytes(stmt, column);
   if (data == nullptr || size <= 0) return {};
   return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+// Which of one revision's events history records without their value: puts
+// larger than kMaxHistoryValueBytes whose key the revision changes no more, so
+// the live row holds that value while its mod_rev is the revision.
+std::vector<bool> ValuesLeftInKv(const std::vector<WatchEvent>& events) {
+  std::vector<bool> in_kv(events.size(), false);
+  std::unordered_set<std::string_view> changed_later;
+  for (size_t i = events.size(); i-- > 0;) {
+    const WatchEvent& event = events[i];
+    in_kv[i] = event.type == WatchEvent::Type::kPut &&
+               event.kv.value.size() > kMaxHistoryValueBytes &&
+               !changed_later.contains(event.kv.key);
+    changed_later.insert(event.kv.key);
+  }
+  return in_kv;
 }
 
 // Resets a cached statement when the scope that used it ends, so it holds no
@@ -271,6 +303,8 @@ struct SqliteKv::Conn {
         return InternalFailure(fmt::format("sqlite open: cannot enable WAL (mode {})", mode));
       }
       BERTH_CHECK(conn->Exec("PRAGMA synchronous=FULL"));
+      // Checkpoints run on the checkpointer thread (RunCheckpointer), not in a Commit.
+      BERTH_CHECK(conn->Exec("PRAGMA wal_autocheckpoint=0"));
     } else {
       BERTH_CHECK(conn->Exec("PRAGMA query_only=1"));
       BERTH_CHECK(conn->Exec(fmt::format("PRAGMA cache_size=-{}", kReaderCacheKib).c_str()));
@@ -546,6 +580,20 @@ class SqliteWatchHandle final : public WatchHandle {
 
 }  // namespace
 
+// A Commit in the group-commit queue and, once its group is written, its result.
+struct SqliteKv::PendingTxn {
+  PendingTxn(const Txn& txn, int64_t revoke_lease) : txn(txn), revoke_lease(revoke_lease) {}
+
+  const Txn& txn;
+  const int64_t revoke_lease;  // a lease the Txn also ends (0: none)
+  Result<TxnResult> result;    // set by the group's writer
+  bool done = false;           // under queue_mu_: `result` is final
+  std::condition_variable cv;  // signalled when done, or when it heads the queue
+};
+
+// What one Txn of a group did.
+enum class SqliteKv::Applied { kCompareFailed, kUnchanged, kChanged };
+
 Result<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path, SqliteKvOptions options) {
   options.history_revisions = std::max<int64_t>(1, options.history_revisions);
   auto writer = BERTH_TRY(Conn::Open(path, /*writer=*/true));
@@ -582,7 +630,12 @@ Result<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path, Sqlite
   auto kv = std::unique_ptr<SqliteKv>(new SqliteKv(path, options, std::move(writer)));
   kv->revision_ = revision;
   kv->compacted_ = compacted;
+  kv->checkpointer_conn_ = BERTH_TRY(Conn::Open(path, /*writer=*/false));
+  BERTH_CHECK(kv->checkpointer_conn_->Exec("PRAGMA query_only=0"));
+  BERTH_CHECK(kv->checkpointer_conn_->Exec("PRAGMA synchronous=FULL"));
+  sqlite3_wal_hook(kv->writer_->db, &SqliteKv::OnWalCommit, kv.get());
   kv->sweeper_ = std::thread([raw = kv.get()] { raw->RunSweeper(); });
+  kv->checkpointer_ = std::thread([raw = kv.get()] { raw->RunCheckpointer(); });
   return kv;
 }
 
@@ -600,7 +653,42 @@ SqliteKv::~SqliteKv() {
   }
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   hub_->Stop();
+}
+
+int SqliteKv::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+  auto* kv = static_cast<SqliteKv*>(self);
+  if (pages >= kv->options_.checkpoint_pages) {
+    {
+      std::lock_guard lock(kv->sweep_mu_);
+      kv->checkpoint_due_ = true;
+    }
+    kv->sweep_cv_.notify_all();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteKv::RunCheckpointer() {
+  std::unique_lock lock(sweep_mu_);
+  for (;;) {
+    sweep_cv_.wait(lock, [this] { return stopping_ || checkpoint_due_; });
+    if (stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    int wal_pages = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->db, nullptr,
+                                       SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
+    if (rc == SQLITE_OK && wal_pages > 64 * options_.checkpoint_pages) {
+      // Readers kept the WAL from being reused: wait for them once, so it starts over.
+      rc = sqlite3_wal_checkpoint_v2(checkpointer_conn_->db, nullptr, SQLITE_CHECKPOINT_RESTART,
+                                     &wal_pages, &copied);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      log::Warn("store checkpoint failed", {{"error", sqlite3_errmsg(checkpointer_conn_->db)}});
+    }
+    lock.lock();
+  }
 }
 
 void SqliteKv::RunSweeper() {
@@ -625,7 +713,14 @@ Status SqliteKv::SweepExpiredLeases() {
       expired.push_back(sqlite3_column_int64(stmt, 0));
     }
   }
-  for (int64_t lease : expired) BERTH_TRY(CommitAndPublishLocked(Txn{}, lease));
+  if (expired.empty()) return {};
+  // One group: a revision per lease, one fsync for the sweep.
+  const Txn none;
+  std::deque<PendingTxn> revokes;
+  std::vector<PendingTxn*> group;
+  for (int64_t lease : expired) group.push_back(&revokes.emplace_back(none, lease));
+  CommitGroupLocked(group);
+  for (PendingTxn& revoke : revokes) BERTH_TRY(revoke.result);
   return {};
 }
 
@@ -730,41 +825,127 @@ Result<RangeResult> SqliteKv::Range(std::string_view prefix, std::string_view st
 }
 
 Result<TxnResult> SqliteKv::Commit(const Txn& txn) {
-  std::lock_guard lock(write_mu_);
-  return CommitAndPublishLocked(txn, 0);
+  PendingTxn self(txn, 0);
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&self);
+  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
+  if (self.done) return std::move(self.result);
+  // The leader: writes the group it heads, then hands the queue on.
+  std::vector<PendingTxn*> group = TakeGroupLocked();
+  lock.unlock();
+  {
+    std::lock_guard write_lock(write_mu_);
+    CommitGroupLocked(group);
+  }
+  lock.lock();
+  for (PendingTxn* member : group) {
+    queue_.pop_front();  // the group is the queue's head, in order
+    member->done = true;
+    member->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return std::move(self.result);
+}
+
+size_t SqliteKv::QueuedCommits() {
+  std::lock_guard lock(queue_mu_);
+  return queue_.size();
+}
+
+std::vector<SqliteKv::PendingTxn*> SqliteKv::TakeGroupLocked() {
+  std::vector<PendingTxn*> group;
+  size_t value_bytes = 0;
+  for (PendingTxn* pending : queue_) {
+    size_t bytes = 0;
+    for (const Op& op : pending->txn.ops) bytes += op.value.size();
+    bool full = group.size() == kMaxGroupTxns || value_bytes + bytes > kMaxGroupValueBytes;
+    if (!group.empty() && full) break;
+    group.push_back(pending);
+    value_bytes += bytes;
+  }
+  return group;
 }
 
 Result<TxnResult> SqliteKv::CommitAndPublishLocked(const Txn& txn, int64_t revoke_lease) {
-  // Watch registration holds write_mu_ too, so this answer stays true for the
-  // whole transaction; without watchers no event is published.
-  bool watched = hub_->HasWatchers();
-  std::vector<WatchEvent> events;
-  Result<TxnResult> result = CommitLocked(txn, events, revoke_lease);
-  if (result && result->succeeded && result->revision != revision_) {
-    revision_ = result->revision;
-    if (watched && !events.empty()) hub_->Publish(std::move(events));
-  }
-  return result;
+  PendingTxn self(txn, revoke_lease);
+  PendingTxn* group[] = {&self};
+  CommitGroupLocked(group);
+  return std::move(self.result);
 }
 
-Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>& events,
-                                         int64_t revoke_lease) {
+void SqliteKv::CommitGroupLocked(std::span<PendingTxn* const> group) {
+  if (options_.before_group_for_test) options_.before_group_for_test(group.size());
+  // Watch registration holds write_mu_ too, so this answer stays true for the
+  // whole group; without watchers no event is published.
+  bool watched = hub_->HasWatchers();
+  std::vector<std::vector<WatchEvent>> events(group.size());
+  Result<int64_t> last = WriteGroupLocked(group, events);
+  if (!last) {
+    for (PendingTxn* member : group) member->result = Fail(last.error());
+    return;
+  }
+  if (*last == revision_) return;
+  revision_ = *last;
+  compacted_ = std::max(compacted_, revision_ - options_.history_revisions);
+  if (!watched) return;
+  // Members are in revision order; one batch a revision.
+  for (std::vector<WatchEvent>& txn_events : events) {
+    if (!txn_events.empty()) hub_->Publish(std::move(txn_events));
+  }
+}
+
+Result<int64_t> SqliteKv::WriteGroupLocked(std::span<PendingTxn* const> group,
+                                           std::vector<std::vector<WatchEvent>>& events) {
   Conn& w = *writer_;
   BERTH_CHECK(w.Run(kBeginImmediate, "begin"));
   Conn::RollbackOnExit rollback{w};
+  const int64_t first = BERTH_TRY(w.ReadRevision());
+  int64_t revision = first;
+  bool wrote = false;  // a key changed or a lease ended: there is something to commit
+  for (size_t i = 0; i < group.size(); ++i) {
+    PendingTxn& member = *group[i];
+    BERTH_CHECK(w.Run(kSavepoint, "savepoint"));
+    Result<Applied> applied = ApplyLocked(member.txn, member.revoke_lease, revision + 1, events[i]);
+    if (applied && *applied == Applied::kChanged) {
+      Status recorded = AppendHistoryLocked(revision + 1, events[i]);
+      if (!recorded) applied = Fail(recorded.error());
+    }
+    if (!applied || *applied == Applied::kCompareFailed) {
+      // Undoes this member alone; fails the group if SQLite ended the transaction.
+      events[i].clear();
+      BERTH_CHECK(w.Run(kRollbackToSavepoint, "roll back txn"));
+    }
+    BERTH_CHECK(w.Run(kReleaseSavepoint, "release txn"));
+    if (!applied) {
+      member.result = Fail(applied.error());
+      continue;
+    }
+    if (*applied == Applied::kChanged) ++revision;
+    wrote = wrote || *applied == Applied::kChanged ||
+            (*applied == Applied::kUnchanged && member.revoke_lease != 0);
+    member.result = TxnResult{*applied != Applied::kCompareFailed, revision};
+  }
+  if (!wrote) return revision;  // rolled back on exit
+  if (revision != first) {
+    BERTH_CHECK(w.RunInts(kSetRevision, "set revision", {revision}));
+    BERTH_CHECK(CompactHistoryLocked(revision));
+  }
+  BERTH_CHECK(w.Run(kCommit, "commit"));
+  durable_commits_.fetch_add(1, std::memory_order_relaxed);
+  return revision;
+}
 
-  TxnResult result;
-  result.revision = BERTH_TRY(w.ReadRevision());
-
+Result<SqliteKv::Applied> SqliteKv::ApplyLocked(const Txn& txn, int64_t revoke_lease,
+                                                int64_t revision, std::vector<WatchEvent>& events) {
+  Conn& w = *writer_;
   for (const Compare& compare : txn.compares) {
     sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kGetModRevision));
     StmtScope scope(stmt);
     BindBytes(stmt, 1, compare.key);
     int64_t current = BERTH_TRY(w.Step(stmt, "compare")) ? sqlite3_column_int64(stmt, 0) : 0;
-    if (current != compare.mod_revision) return result;  // rolled back on exit
+    if (current != compare.mod_revision) return Applied::kCompareFailed;
   }
 
-  const int64_t revision = result.revision + 1;
   bool changed = false;
   auto add_event = [&](WatchEvent::Type type, std::string key, std::string value,
                        int64_t create_revision, int64_t lease) {
@@ -850,48 +1031,52 @@ Result<TxnResult> SqliteKv::CommitLocked(const Txn& txn, std::vector<WatchEvent>
     add_deletes(std::move(deleted));
   }
 
-  result.succeeded = true;
-  if (!changed) {
-    // etcd: a txn that changes nothing takes no revision (a revoke of a lease
-    // without keys still ends the lease).
-    if (revoke_lease != 0) BERTH_CHECK(w.Run(kCommit, "commit"));
-    return result;
-  }
-
-  BERTH_CHECK(w.RunInts(kSetRevision, "set revision", {revision}));
-  BERTH_CHECK(AppendHistoryLocked(revision, events));
-  BERTH_CHECK(w.Run(kCommit, "commit"));
-  result.revision = revision;
-  compacted_ = std::max(compacted_, revision - options_.history_revisions);
-  return result;
+  // etcd: a txn that changes nothing takes no revision (a revoke of a lease
+  // without keys still ends the lease).
+  return changed ? Applied::kChanged : Applied::kUnchanged;
 }
 
 Status SqliteKv::AppendHistoryLocked(int64_t revision, const std::vector<WatchEvent>& events) {
   Conn& w = *writer_;
+  const std::vector<bool> in_kv = ValuesLeftInKv(events);
   int64_t seq = 0;
   for (const WatchEvent& event : events) {
     sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kAppendHistory));
     StmtScope scope(stmt);
     sqlite3_bind_int64(stmt, 1, revision);
-    sqlite3_bind_int64(stmt, 2, seq++);
     sqlite3_bind_int64(stmt, 3, static_cast<int64_t>(event.type));
     BindBytes(stmt, 4, event.kv.key);
-    BindBytes(stmt, 5, event.kv.value);
+    BindBytes(stmt, 5, in_kv[seq] ? std::string_view() : std::string_view(event.kv.value));
     sqlite3_bind_int64(stmt, 6, event.kv.create_revision);
     sqlite3_bind_int64(stmt, 7, event.kv.lease);
+    sqlite3_bind_int64(stmt, 8, in_kv[seq] ? 1 : 0);
+    sqlite3_bind_int64(stmt, 2, seq++);
     BERTH_TRY(w.Step(stmt, "append history"));
-  }
-  int64_t compact_to = revision - options_.history_revisions;
-  if (compact_to > compacted_) {
-    BERTH_CHECK(w.RunInts(kCompactHistory, "compact history", {compact_to}));
-    BERTH_CHECK(w.RunInts(kSetCompacted, "compact history", {compact_to}));
   }
   return {};
 }
 
-Result<std::vector<WatchEvent>> SqliteKv::ReadHistoryLocked(std::string_view prefix,
-                                                            int64_t after_revision) {
+Status SqliteKv::CompactHistoryLocked(int64_t revision) {
+  int64_t compact_to = revision - options_.history_revisions;
+  if (compact_to <= compacted_) return {};
+  BERTH_CHECK(writer_->RunInts(kCompactHistory, "compact history", {compact_to}));
+  BERTH_CHECK(writer_->RunInts(kSetCompacted, "compact history", {compact_to}));
+  return {};
+}
+
+Result<std::optional<std::vector<WatchEvent>>> SqliteKv::ReadHistoryLocked(std::string_view prefix,
+                                                                           int64_t after_revision) {
   Conn& w = *writer_;
+  // A value history left in the live row: there while the row is still at that revision.
+  auto read_live_value = [&](KeyValue& kv) -> Result<bool> {
+    sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(kGetLiveValue));
+    StmtScope scope(stmt);
+    BindBytes(stmt, 1, kv.key);
+    sqlite3_bind_int64(stmt, 2, kv.mod_revision);
+    if (!BERTH_TRY(w.Step(stmt, "read history value"))) return false;
+    kv.value = ColumnBytes(stmt, 0);
+    return true;
+  };
   std::optional<std::string> end = PrefixEnd(prefix);
   sqlite3_stmt* stmt = BERTH_TRY(w.Stmt(end ? kReadHistoryBelow : kReadHistory));
   StmtScope scope(stmt);
@@ -907,8 +1092,12 @@ Result<std::vector<WatchEvent>> SqliteKv::ReadHistoryLocked(std::string_view pre
     event.kv.value = ColumnBytes(stmt, 3);
     event.kv.create_revision = sqlite3_column_int64(stmt, 4);
     event.kv.lease = sqlite3_column_int64(stmt, 5);
+    bool in_kv = sqlite3_column_int64(stmt, 6) != 0;
+    if (in_kv && !BERTH_TRY(read_live_value(event.kv))) {
+      return std::optional<std::vector<WatchEvent>>();
+    }
   }
-  return events;
+  return std::optional(std::move(events));
 }
 
 std::unique_ptr<WatchHandle> SqliteKv::Watch(std::string_view prefix, int64_t after_revision,
@@ -922,16 +1111,19 @@ std::unique_ptr<WatchHandle> SqliteKv::Watch(std::string_view prefix, int64_t af
     int64_t live_after = std::max(revision_, after_revision);
     std::vector<WatchEvent> replay;
     if (after_revision >= 0 && after_revision < revision_) {
-      // Compacted (or unreadable) history: the watcher must reload instead.
+      // Compacted (or unreadable) history, or a large value since overwritten:
+      // the watcher must reload instead.
       bool held = after_revision >= compacted_;
       if (held) {
-        Result<std::vector<WatchEvent>> history = ReadHistoryLocked(prefix, after_revision);
-        if (history) {
-          replay = std::move(*history);
+        auto history = ReadHistoryLocked(prefix, after_revision);
+        if (history && *history) {
+          replay = std::move(**history);
         } else {
           held = false;
-          log::Error("store watch: history unreadable; resetting the watcher",
-                     {{"error", history.error().message}});
+          if (!history) {
+            log::Error("store watch: history unreadable; resetting the watcher",
+                       {{"error", history.error().message}});
+          }
         }
       }
       if (!held) {
