@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from agent_harness import BerthAgent, agents_supported, bridge_leftovers, leftovers
-from ecs_harness import Cli, client, make_role
+from agent_harness import agents_supported
+from ecs_harness import client, make_role
 from registry_harness import Registry, build_image, push
+from test_agent import agent  # noqa: F401 (the fixture: an agent trusting `registry`)
 
 pytestmark = pytest.mark.skipif(agents_supported() is not None,
                                 reason=str(agents_supported()))
@@ -28,22 +29,6 @@ def registry(tmp_path):
 def image(tmp_path, registry):
     layout = build_image(tmp_path / "img", tag="1")
     return push(layout, "1", registry, "team/printer")
-
-
-@pytest.fixture
-def agent(berth, tmp_path, registry):
-    a = BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host])
-    yield a
-    a.close()
-    assert leftovers(a.bridge, a.data_dir) == []
-    assert bridge_leftovers(a.bridge) == []
-
-
-@pytest.fixture
-def aws(berth, tmp_path):
-    c = Cli(berth, str(tmp_path))
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -98,35 +83,34 @@ def all_messages(logs, stream):
         token = page["nextForwardToken"]
 
 
-def test_lines_printed_are_in_the_stream_in_order_when_stopped_is_reported(aws, agent, role,
-                                                                           image):
-    td = register(aws, "printer", image, role,
+def test_lines_are_in_the_stream_in_order_when_stopped_is_reported(cli, agent, role, image):
+    td = register(cli, "printer", image, role,
                   ["/bin/sh", "-c", "echo first; echo second; echo third; printf 'no newline'"])
-    task = run_to_stop(aws, td)
+    task = run_to_stop(cli, td)
     # STOPPED is reported after the driver shipped everything: no waiting here.
-    out = aws.ok("logs", "get-log-events", "--log-group-name", GROUP,
+    out = cli.ok("logs", "get-log-events", "--log-group-name", GROUP,
                  "--log-stream-name", stream_of(task), "--start-from-head")
     assert [e["message"] for e in out["events"]] == ["first", "second", "third", "no newline"]
     stamps = [e["timestamp"] for e in out["events"]]
     assert stamps == sorted(stamps)
-    groups = aws.ok("logs", "describe-log-groups", "--log-group-name-prefix", GROUP)
+    groups = cli.ok("logs", "describe-log-groups", "--log-group-name-prefix", GROUP)
     assert [g["logGroupName"] for g in groups["logGroups"]] == [GROUP]  # created by the driver
 
 
-def test_a_burst_of_100000_lines_loses_none_in_blocking_mode(aws, agent, role, image, berth):
-    td = register(aws, "burst", image, role, ["/bin/busybox", "seq", "1", "100000"],
+def test_a_burst_of_100000_lines_loses_none_in_blocking_mode(cli, agent, role, image, berth):
+    td = register(cli, "burst", image, role, ["/bin/busybox", "seq", "1", "100000"],
                   mode="blocking")
-    task = run_to_stop(aws, td)
+    task = run_to_stop(cli, td)
     messages = all_messages(client(berth, "logs"), stream_of(task))
     assert len(messages) == 100000
     assert messages == [str(i) for i in range(1, 100001)]
 
 
-def test_non_blocking_mode_with_a_small_buffer_reports_what_it_dropped(aws, agent, role, image,
+def test_non_blocking_mode_with_a_small_buffer_reports_what_it_dropped(cli, agent, role, image,
                                                                         berth):
-    td = register(aws, "dropper", image, role, ["/bin/busybox", "seq", "1", "100000"],
+    td = register(cli, "dropper", image, role, ["/bin/busybox", "seq", "1", "100000"],
                   mode="non-blocking", **{"max-buffer-size": "64k"})
-    task = run_to_stop(aws, td)
+    task = run_to_stop(cli, td)
     messages = all_messages(client(berth, "logs"), stream_of(task))
     notices = [m for m in messages if m.startswith("[berth awslogs] dropped ")]
     assert notices, f"{len(messages)} events and no notice"

@@ -25,6 +25,7 @@ class FakeLogsClient final : public LogsClient {
                       std::span<const Event> events) override {
     std::unique_lock lock(mu_);
     ++puts_in_progress_;
+    held_events_ = events.size();
     cv_.notify_all();
     cv_.wait(lock, [&] { return !held_; });
     --puts_in_progress_;
@@ -55,6 +56,12 @@ class FakeLogsClient final : public LogsClient {
   bool WaitForHeldPut(std::chrono::milliseconds limit) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, limit, [&] { return puts_in_progress_ > 0; });
+  }
+
+  // The number of events of the last PutLogEvents call that waited on Hold.
+  size_t held_events() const {
+    std::lock_guard lock(mu_);
+    return held_events_;
   }
 
   std::vector<std::string> calls() const {
@@ -100,6 +107,7 @@ class FakeLogsClient final : public LogsClient {
   std::map<std::string, Error> always_;
   bool held_ = false;
   int puts_in_progress_ = 0;
+  size_t held_events_ = 0;
 };
 
 }  // namespace berth::agent::awslogs::testing

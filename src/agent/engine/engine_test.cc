@@ -23,6 +23,7 @@
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace berth::agent::engine {
 namespace {
@@ -38,15 +39,7 @@ using testing::RecordingReporter;
 constexpr char kTaskId[] = "0123456789abcdef0123456789abcdef";
 constexpr char kCluster[] = "arn:aws:ecs:us-west-2:123456789012:cluster/default";
 
-// Bounded polling: true once `condition` holds, false after `limit`.
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using test_support::WaitFor;
 
 spec::RoleCredentials Role(const std::string& id, const std::string& type) {
   return {id, "arn:aws:iam::123456789012:role/" + type, "AKIA" + id, "SECRET-" + id,
