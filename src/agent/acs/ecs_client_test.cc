@@ -6,9 +6,8 @@
 
 #include <mutex>
 
-#include "aws/fake_resolver.h"
+#include "aws/fake_json_endpoint.h"
 #include "common/json.h"
-#include "http/server.h"
 
 namespace berth::agent::acs {
 namespace {
@@ -22,17 +21,14 @@ struct Call {
 
 class FakeEcs {
  public:
-  FakeEcs() {
-    resolver_.Add("AKIDAGENT", "agent-secret");
-    auto started = http::Server::Start(
-        {.threads = 1}, [this](const http::Request& r) { return Serve(r); },
-        [](const http::Request&, int status, std::string_view) { return http::Response{status}; });
-    EXPECT_TRUE(started.has_value()) << started.error().message;
-    server_ = std::move(*started);
+  FakeEcs()
+      : endpoint_("ecs", "us-east-1", "AKIDAGENT", "agent-secret",
+                  [this](const std::string& op, const std::string&) { return Reply(op); }) {
+    EXPECT_TRUE(endpoint_.started());
   }
 
   EcsClientOptions Options() const {
-    return {.endpoint = "http://127.0.0.1:" + std::to_string(server_->port()),
+    return {.endpoint = endpoint_.endpoint(),
             .region = "us-east-1",
             .credentials = {.access_key_id = "AKIDAGENT", .secret_access_key = "agent-secret"}};
   }
@@ -43,30 +39,22 @@ class FakeEcs {
     answers_[op] = {status, json::Dump(body)};
   }
   std::vector<Call> calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
+    std::vector<Call> calls;
+    for (const auto& c : endpoint_.calls()) calls.push_back({c.target, Json::parse(c.body)});
+    return calls;
   }
 
  private:
-  http::Response Serve(const http::Request& r) {
+  std::pair<int, std::string> Reply(const std::string& op) {
     std::lock_guard lock(mu_);
-    auto verified = aws::Verify(r, resolver_, SystemClock::Instance().Now());
-    if (!verified || verified->service != "ecs" || verified->region != "us-east-1") {
-      return {403, {}, R"({"__type":"InvalidSignatureException","message":"bad signature"})"};
-    }
-    std::string target(r.HeaderOr("x-amz-target"));
-    calls_.push_back({target, Json::parse(r.body)});
-    std::string op = target.substr(target.find('.') + 1);
     auto it = answers_.find(op);
-    if (it == answers_.end()) return {400, {}, R"({"__type":"ClientException","message":"?"})"};
-    return {it->second.first, {{"Content-Type", "application/x-amz-json-1.1"}}, it->second.second};
+    if (it == answers_.end()) return {400, R"({"__type":"ClientException","message":"?"})"};
+    return it->second;
   }
 
   std::mutex mu_;
-  aws::FakeResolver resolver_;
   std::map<std::string, std::pair<int, std::string>> answers_;
-  std::vector<Call> calls_;
-  std::unique_ptr<http::Server> server_;
+  aws::testing::FakeJsonEndpoint endpoint_;  // last: its thread calls Reply
 };
 
 const std::string kInstanceArn = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/abc";

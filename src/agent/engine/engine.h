@@ -32,6 +32,13 @@
 //      EngineOptions.default_stop_timeout); then STOPPED with exit codes, each container's
 //      reason, the task's stoppedReason and executionStoppedAt; then the network is torn down
 //      and the containers removed.
+//   7. Output: a container whose logConfiguration driver is "awslogs" gets an
+//      awslogs::Shipper once it starts (again after Recover, from its saved offset), tailing
+//      Runtime::LogPath into CloudWatch Logs at EngineOptions.endpoint (or awslogs-endpoint),
+//      signed with the task's execution-role credentials of the moment; when the task stops,
+//      every shipper is finished (up to logs_finish_timeout) before STOPPED is reported and
+//      before the output file is moved. A bad awslogs configuration fails the container as
+//      Docker's refusal does for the ECS agent: "CannotCreateContainerError: <message>".
 // Failures read as ECS's: "CannotPullContainerError: ...", "CannotPullContainerAuthError: ...",
 // "CannotCreateContainerError: ...", asm failures as the credentials source words them; the
 // task is reported STOPPED with that reason.
@@ -47,6 +54,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/awslogs/shipper.h"
 #include "agent/credentials/credential_source.h"
 #include "agent/credentials/secrets_manager_credentials.h"
 #include "agent/image_pull.h"
@@ -102,6 +110,15 @@ struct EngineOptions {
   // sent again after a restart) and the first backoff, doubling up to 30 s.
   int report_attempts = 8;
   std::chrono::milliseconds report_backoff{500};
+  // The awslogs driver's CloudWatch Logs client for one container: `credentials` gives the
+  // task's execution-role credentials as they are when called. Empty (the default):
+  // awslogs::NewLogsClient. Tests inject a fake.
+  using LogsClientFactory = std::function<std::unique_ptr<awslogs::LogsClient>(
+      const awslogs::Config& config, awslogs::CredentialsProvider credentials)>;
+  LogsClientFactory logs_client;
+  // How long a stopping task waits for its containers' output to be shipped (then STOPPED is
+  // reported anyway, the rest unsent).
+  std::chrono::milliseconds logs_finish_timeout{20'000};
 };
 
 class Engine {

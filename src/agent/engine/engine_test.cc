@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/awslogs/fake_logs_client.h"
 #include "agent/credentials/static_credentials.h"
 #include "agent/engine/fake_metadata.h"
 #include "agent/engine/fake_network.h"
@@ -22,6 +23,7 @@
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace berth::agent::engine {
 namespace {
@@ -37,15 +39,7 @@ using testing::RecordingReporter;
 constexpr char kTaskId[] = "0123456789abcdef0123456789abcdef";
 constexpr char kCluster[] = "arn:aws:ecs:us-west-2:123456789012:cluster/default";
 
-// Bounded polling: true once `condition` holds, false after `limit`.
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using test_support::WaitFor;
 
 spec::RoleCredentials Role(const std::string& id, const std::string& type) {
   return {id, "arn:aws:iam::123456789012:role/" + type, "AKIA" + id, "SECRET-" + id,
@@ -711,6 +705,142 @@ TEST_F(HealthTest, DependsOnHealthyOfAContainerWithoutACheckNeverStarts) {
   auto stopped = WaitForChange(Arn(), "STOPPED");
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stopped->reason, kNotHealthy);
+}
+
+// --- The awslogs driver ---
+
+// Hands each container's client calls to one FakeLogsClient.
+class SharedLogsClient final : public awslogs::LogsClient {
+ public:
+  explicit SharedLogsClient(awslogs::LogsClient& to) : to_(to) {}
+  Status CreateLogGroup(const std::string& group) override { return to_.CreateLogGroup(group); }
+  Status CreateLogStream(const std::string& group, const std::string& stream) override {
+    return to_.CreateLogStream(group, stream);
+  }
+  Status PutLogEvents(const std::string& group, const std::string& stream,
+                      std::span<const awslogs::Event> events) override {
+    return to_.PutLogEvents(group, stream, events);
+  }
+
+ private:
+  awslogs::LogsClient& to_;
+};
+
+class AwslogsTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    fs::create_directories(dir_.File("output"));
+    runtime_.SetLogDir(dir_.File("output"));
+    options_.logs_finish_timeout = 5s;
+    options_.logs_client = [this](const awslogs::Config& config,
+                                  awslogs::CredentialsProvider credentials) {
+      std::lock_guard lock(mu_);
+      configs_.push_back(config);
+      providers_.push_back(std::move(credentials));
+      return std::unique_ptr<awslogs::LogsClient>(new SharedLogsClient(logs_));
+    };
+  }
+
+  spec::ContainerSpec Logged(const std::string& name,
+                             std::map<std::string, std::string> options) const {
+    spec::ContainerSpec c = Container(name);
+    c.log_config = spec::LogConfig{"awslogs", std::move(options)};
+    return c;
+  }
+  static std::map<std::string, std::string> Options() {
+    return {{"awslogs-group", "/ecs/web"},
+            {"awslogs-region", "us-west-2"},
+            {"awslogs-stream-prefix", "web"},
+            {"awslogs-force-flush-interval-seconds", "1"}};
+  }
+  spec::TaskSpec LoggedTask(const std::string& id = kTaskId) const {
+    spec::TaskSpec task = Task({Logged("app", Options())}, id);
+    task.execution_role = Role("exec-cred", "TaskExecution");
+    return task;
+  }
+  // What container `name` of the task prints.
+  void Print(const std::string& name, const std::string& text) {
+    std::ofstream out(dir_.File("output/" + Rid(name)), std::ios::app);
+    out << text;
+  }
+  awslogs::CredentialsProvider Provider(size_t i) {
+    std::lock_guard lock(mu_);
+    return providers_.at(i);
+  }
+
+  awslogs::testing::FakeLogsClient logs_;
+  std::mutex mu_;
+  std::vector<awslogs::Config> configs_;
+  std::vector<awslogs::CredentialsProvider> providers_;
+};
+
+TEST_F(AwslogsTest, OutputIsShippedAndFlushedBeforeStoppedIsReported) {
+  options_.endpoint = "https://berth.example:4566";
+  options_.ca_file = "/etc/berth/ca.pem";
+  Engine& engine = MakeEngine();
+  engine.Apply(LoggedTask());
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  ASSERT_EQ(configs_.size(), 1u);
+  EXPECT_EQ(configs_[0].stream, std::string("web/app/") + kTaskId);
+  EXPECT_EQ(configs_[0].endpoint, "https://berth.example:4566");
+  EXPECT_EQ(configs_[0].ca_file, "/etc/berth/ca.pem");
+
+  // Signed with the execution role's credentials of the moment.
+  auto signing = Provider(0)();
+  ASSERT_TRUE(signing);
+  EXPECT_EQ(signing->access_key_id, "AKIAexec-cred");
+  EXPECT_EQ(signing->session_token, "TOKEN-exec-cred");
+  spec::RoleCredentials refreshed = Role("exec-cred", "");
+  refreshed.access_key_id = "AKIArefreshed";
+  engine.UpdateCredentials(Arn(), refreshed);
+  EXPECT_EQ(Provider(0)()->access_key_id, "AKIArefreshed");
+
+  Print("app", "hello\nworld\nno newline");
+  runtime_.Exit(Rid("app"), 0);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  // Shipped by the time STOPPED is reported (the flush interval is 1 s: only Finish did it).
+  EXPECT_EQ(logs_.messages(), (std::vector<std::string>{"hello", "world", "no newline"}));
+  EXPECT_EQ(logs_.calls().front(), std::string("CreateLogStream /ecs/web web/app/") + kTaskId);
+  // The output is kept after it was shipped.
+  EXPECT_TRUE(WaitFor(
+      [&] { return fs::exists(dir_.File(std::string("logs/") + kTaskId + "/app.log")); }));
+}
+
+TEST_F(AwslogsTest, ABadConfigurationFailsTheContainerBeforeItIsCreated) {
+  Engine& engine = MakeEngine();
+  auto options = Options();
+  options.erase("awslogs-group");
+  spec::TaskSpec task = Task({Logged("app", options)});
+  engine.Apply(task);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->reason,
+            "CannotCreateContainerError: must specify a value for log opt 'awslogs-group'");
+  EXPECT_EQ(stopped->containers[0].reason, stopped->reason);
+  EXPECT_TRUE(runtime_.started().empty());
+}
+
+TEST_F(AwslogsTest, AnAdoptedContainerShipsOnFromTheSavedOffset) {
+  {
+    Engine& engine = MakeEngine();
+    engine.Apply(LoggedTask());
+    ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+    Print("app", "one\n");
+    ASSERT_TRUE(WaitFor([&] { return logs_.messages().size() == 1; }));
+    engine.Shutdown();
+  }
+  engine_.reset();
+  Print("app", "two\n");  // while the agent is away
+
+  Engine& engine = MakeEngine();
+  ASSERT_TRUE(engine.Recover().has_value());
+  engine.Apply(LoggedTask());  // ACS sends the task (and its credentials) again
+  runtime_.Exit(Rid("app"), 0);
+  ASSERT_TRUE(WaitForChange(Arn(), "STOPPED"));
+  EXPECT_EQ(logs_.messages(), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(runtime_.started().size(), 1u);
 }
 
 }  // namespace

@@ -28,9 +28,11 @@ class FakeRuntime final : public runtime::Runtime {
   // A running container's next scripted result (ScriptExec); exit 0 when none was scripted.
   Result<runtime::ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout) override;
-  std::string LogPath(const std::string& id) const override { return "/dev/null/" + id; }
+  std::string LogPath(const std::string& id) const override { return log_dir_ + "/" + id; }
 
   // Test controls.
+  // LogPath answers <dir>/<id> (a test writes a container's output there); set before use.
+  void SetLogDir(std::string dir) { log_dir_ = std::move(dir); }
   void Exit(const std::string& id, int code);
   void IgnoreTerm(bool ignore);
   // The next Start fails with `error`.
@@ -68,6 +70,7 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<ExecCall> execs_;
   std::optional<Error> fail_next_start_;
   bool ignore_term_ = false;
+  std::string log_dir_ = "/dev/null";
   int next_pid_ = 1000;
 };
 

@@ -21,6 +21,7 @@ constexpr size_t kMaxReason = 1024;          // ECS trims reasons to this (ECS-F
 constexpr auto kMonitorWait = 500ms;         // a monitor's Wait slice (how soon it sees Shutdown)
 constexpr auto kKillWait = 10s;              // after SIGKILL
 constexpr std::string_view kLostReason = "the runtime no longer has the container";
+constexpr std::string_view kLogsState = "awslogs.offset";  // in the container's task state dir
 
 std::string Reason(const Error& error) {
   return error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
@@ -104,9 +105,11 @@ void TaskRunner::Run() {
   if (record_.known_status != kStopped) {
     if (Drive() == Outcome::kShutdown) {
       JoinMonitors();
+      shippers_.clear();  // stopped; a restarted agent resumes them from their offsets
       return;
     }
     StopContainers();
+    FinishShippers();
     record_.known_status = kStopped;
     record_.execution_stopped_at = ctx_.clock.Now();
     Commit();
@@ -125,6 +128,14 @@ TaskRunner::Outcome TaskRunner::Drive() {
     if (record_.containers[i].started && record_.containers[i].known_status == kRunning) {
       StartMonitor(i);
       StartHealthMonitor(i);
+      auto logs = LogsConfig(i);
+      if (logs && *logs) {
+        StartShipper(i, **logs);
+      } else if (!logs) {
+        log::Warn("an adopted container's output is not shipped",
+                  {{"runtime_id", record_.containers[i].runtime_id},
+                   {"error", logs.error().message}});
+      }
     }
   }
   Commit();
@@ -419,6 +430,9 @@ bool TaskRunner::StartContainer(size_t index) {
     BERTH_TRY(WriteFileAtomically(in.resolv_conf_path, resolv, 0644));
     return {};
   }();
+  // Docker refuses a bad log configuration when it creates the container.
+  auto logs = LogsConfig(index);
+  if (written && !logs) written = Fail(logs.error());
   Result<runtime::ContainerStatus> started =
       written ? ctx_.runtime.Start(MakeContainerConfig(in))
               : Result<runtime::ContainerStatus>(
@@ -438,10 +452,59 @@ bool TaskRunner::StartContainer(size_t index) {
   images_.erase(index);
   log::Info("container started", {{"task", arn_}, {"container", c.spec.name},
                                   {"runtime_id", c.runtime_id}});
+  if (*logs) StartShipper(index, **logs);
   StartHealthMonitor(index);
   Commit();
   StartMonitor(index);
   return true;
+}
+
+Result<std::optional<awslogs::Config>> TaskRunner::LogsConfig(size_t index) const {
+  const ContainerRecord& c = record_.containers[index];
+  if (!c.spec.log_config || c.spec.log_config->driver != "awslogs") {
+    return std::optional<awslogs::Config>();
+  }
+  return awslogs::ConfigFromOptions(c.spec.log_config->options, c.spec.name, record_.spec.Id(),
+                                    c.runtime_id, ctx_.options.endpoint, ctx_.options.ca_file);
+}
+
+void TaskRunner::StartShipper(size_t index, const awslogs::Config& config) {
+  const ContainerRecord& c = record_.containers[index];
+  std::string dir = fmt::format("{}/{}/{}", ctx_.tasks_dir, record_.spec.Id(), c.runtime_id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  // The execution role's credentials as they are at each call (ACS refreshes them).
+  awslogs::CredentialsProvider credentials = [this]() -> std::optional<aws::Credentials> {
+    std::lock_guard lock(mu_);
+    if (!execution_role_) return std::nullopt;
+    return aws::Credentials{execution_role_->access_key_id, execution_role_->secret_access_key,
+                            execution_role_->session_token};
+  };
+  LogShipper& s = shippers_[index];
+  s.shipper.reset();
+  s.client = ctx_.options.logs_client ? ctx_.options.logs_client(config, std::move(credentials))
+                                      : awslogs::NewLogsClient(config, std::move(credentials));
+  s.shipper = std::make_unique<awslogs::Shipper>(config, *s.client,
+                                                 ctx_.runtime.LogPath(c.runtime_id),
+                                                 fmt::format("{}/{}", dir, kLogsState));
+  log::Info("shipping a container's output",
+            {{"task", arn_}, {"container", c.spec.name}, {"group", config.group},
+             {"stream", config.stream}});
+}
+
+void TaskRunner::FinishShippers() {
+  auto deadline = std::chrono::steady_clock::now() + ctx_.options.logs_finish_timeout;
+  for (auto& [index, s] : shippers_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    Status finished = s.shipper->Finish(std::max(left, std::chrono::milliseconds(0)));
+    if (!finished) {
+      log::Warn("a container's output was not all shipped",
+                {{"task", arn_}, {"container", record_.containers[index].spec.name},
+                 {"error", finished.error().message}});
+    }
+  }
+  shippers_.clear();
 }
 
 void TaskRunner::StartHealthMonitor(size_t index) {

@@ -69,6 +69,10 @@ class TaskRunner {
     size_t index;
     std::optional<runtime::ContainerStatus> status;  // nullopt: the runtime lost it
   };
+  struct LogShipper {
+    std::unique_ptr<awslogs::LogsClient> client;
+    std::unique_ptr<awslogs::Shipper> shipper;  // destroyed (stopped) before its client
+  };
   struct HealthChange {
     size_t index;
     std::string_view status;
@@ -86,6 +90,11 @@ class TaskRunner {
   Dependencies DependenciesOf(size_t index, std::string& why) const;
   bool StartContainer(size_t index);
   void StopContainers();
+  // The awslogs configuration of container `index` (nullopt: another driver).
+  Result<std::optional<awslogs::Config>> LogsConfig(size_t index) const;
+  void StartShipper(size_t index, const awslogs::Config& config);
+  // Every shipper ships what is left (Finish), before STOPPED is reported.
+  void FinishShippers();
   void CleanUp();
   void KeepOutput();
 
@@ -123,6 +132,7 @@ class TaskRunner {
   std::atomic<bool> monitors_stop_{false};
   std::vector<std::thread> monitors_;
   std::map<size_t, std::unique_ptr<HealthMonitor>> health_monitors_;  // the task thread's
+  std::map<size_t, LogShipper> shippers_;                             // the task thread's
   std::thread thread_;
 };
 

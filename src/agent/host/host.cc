@@ -50,11 +50,13 @@ std::vector<std::pair<std::string, std::string>> CapabilityAttributes(
     if (minor == 26 || minor == 27 || minor == 31) continue;
     add(fmt::format("{}docker-remote-api.1.{}", legacy, minor));
   }
+  add(legacy + "logging-driver.awslogs");  // agent/awslogs/ ships to CloudWatch Logs
   add(legacy + "logging-driver.json-file");
   add(legacy + "logging-driver.none");
   if (o.allow_privileged) add(legacy + "privileged-container");
   add(legacy + "task-iam-role");
   add(legacy + "task-iam-role-network-host");
+  add(cap + "execution-role-awslogs");
   add(cap + "private-registry-authentication.secretsmanager");
   add(cap + "container-ordering");
   add(cap + "task-cpu-mem-limit");

@@ -37,6 +37,8 @@ TEST(Capabilities, AnEc2AgentHasTheSecretsManagerCapabilityAndTaskEni) {
   auto a = CapabilityAttributes({});
   EXPECT_TRUE(Has(a, "ecs.capability.private-registry-authentication.secretsmanager"));
   EXPECT_TRUE(Has(a, "ecs.capability.task-eni"));
+  EXPECT_TRUE(Has(a, "com.amazonaws.ecs.capability.logging-driver.awslogs"));
+  EXPECT_TRUE(Has(a, "ecs.capability.execution-role-awslogs"));
   EXPECT_TRUE(Has(a, "com.amazonaws.ecs.capability.docker-remote-api.1.25"));
   EXPECT_FALSE(Has(a, "com.amazonaws.ecs.capability.docker-remote-api.1.26"));
   EXPECT_FALSE(Has(a, "com.amazonaws.ecs.capability.docker-remote-api.1.33"));
