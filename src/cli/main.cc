@@ -69,12 +69,18 @@ std::string SeedWalkthrough(const std::string& endpoint, const std::string& acco
       "{{\"Service\":\"ecs-tasks.amazonaws.com\"}},\"Action\":\"sts:AssumeRole\"}}]}}'\n"
       "  aws iam put-role-policy --role-name ecsTaskExecutionRole --policy-name registry \\\n"
       "      --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\","
-      "\"Action\":[\"secretsmanager:GetSecretValue\",\"kms:Decrypt\"],\"Resource\":\"*\"}}]}}'\n"
+      "\"Action\":[\"secretsmanager:GetSecretValue\",\"kms:Decrypt\",\"logs:CreateLogGroup\","
+      "\"logs:CreateLogStream\",\"logs:PutLogEvents\"],\"Resource\":\"*\"}}]}}'\n"
       "  aws ecs register-task-definition --family api \\\n"
       "      --execution-role-arn arn:aws:iam::{1}:role/ecsTaskExecutionRole \\\n"
       "      --container-definitions '[{{\"name\":\"api\",\"image\":\"REGISTRY/team/api:1.4\","
-      "\"memory\":128,\"repositoryCredentials\":{{\"credentialsParameter\":\"team/registry\"}}}}]'\n"
+      "\"memory\":128,\"repositoryCredentials\":{{\"credentialsParameter\":\"team/registry\"}},"
+      "\"logConfiguration\":{{\"logDriver\":\"awslogs\",\"options\":{{\"awslogs-group\":\"/ecs/api\","
+      "\"awslogs-region\":\"us-east-1\",\"awslogs-stream-prefix\":\"api\","
+      "\"awslogs-create-group\":\"true\"}}}}}}]'\n"
       "  aws ecs run-task --task-definition api     # then: aws ecs wait tasks-running --tasks ARN\n"
+      "  aws logs tail /ecs/api --follow            # what the container prints\n"
+      "  aws ecs create-service --service-name api --task-definition api --desired-count 2\n"
       "  (a registry on plain HTTP: start berth up with --insecure-registry HOST:PORT)\n\n",
       endpoint, account);
 }

@@ -4,6 +4,7 @@ unpacked and run under runc, driven with the AWS CLI v2 (`run-task`, the waiters
 `describe-tasks`) and boto3. Every test removes what its agent made."""
 import json
 import os
+import re
 import signal
 import time
 import urllib.request
@@ -279,6 +280,14 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
         printed = up.log_text()
         assert "agent        ec2 (pid" in printed and "agent        fargate (pid" in printed
         assert "aws ecs run-task --task-definition api" in printed  # the seed's walkthrough
+        # Every JSON document the walkthrough tells users to paste is valid JSON.
+        documents = re.findall(r"(?:--container-definitions|--policy-document|"
+                               r"--assume-role-policy-document|--secret-string) \\?\s*'([^']*)'",
+                               printed)
+        assert len(documents) == 4, printed
+        for d in documents:
+            json.loads(d)
+        assert "aws logs tail /ecs/api --follow" in printed
         described = aws.ok("ecs", "describe-container-instances", "--container-instances",
                            *instances)["containerInstances"]
         fargate = [i for i in described
