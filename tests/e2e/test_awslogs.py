@@ -122,3 +122,55 @@ def test_non_blocking_mode_with_a_small_buffer_reports_what_it_dropped(cli, agen
     assert len(lines) + dropped == 100000
     assert [int(m) for m in lines] == sorted(int(m) for m in lines)  # what is kept is in order
     assert "awslogs dropped log lines" in agent.log_text()
+
+
+def test_aws_logs_tail_follow_shows_a_running_tasks_new_lines_within_the_flush_interval(
+        cli, agent, role, image, berth, tmp_path):
+    """A task prints a numbered line every 0.5 s; `aws logs tail GROUP --follow` (which polls
+    FilterLogEvents every 5 s) shows each, while the task runs, within the driver's flush
+    interval (5 s) plus that poll, in order and none twice."""
+    import queue
+    import subprocess
+    import threading
+    from berth_harness import AWS, cli_env
+    td = register(cli, "ticker", image, role,
+                  ["/bin/sh", "-c", "i=0; while [ $i -lt 80 ]; do i=$((i+1)); echo tick-$i; "
+                   "sleep 0.5; done"])
+    task = cli.ok("ecs", "run-task", "--task-definition", td)["tasks"][0]["taskArn"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if cli.ok("ecs", "describe-tasks", "--tasks", task)["tasks"][0]["lastStatus"] == "RUNNING":
+            break
+        time.sleep(0.1)
+    running_at = time.time()  # tick-n was printed no later than about running_at + n * 0.5
+    key, secret = berth.read_credentials()
+    env = cli_env(tmp_path, key=key, secret=secret, region=REGION)
+    while time.time() - running_at < 30:  # the driver creates the group when the task starts
+        if cli.ok("logs", "describe-log-groups", "--log-group-name-prefix", GROUP)["logGroups"]:
+            break
+        time.sleep(0.3)
+    tail = subprocess.Popen([AWS, "--endpoint-url", berth.endpoint, "logs", "tail", GROUP,
+                             "--follow", "--format", "short", "--since", "10m"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen = queue.Queue()
+    threading.Thread(target=lambda: [seen.put((time.time(), line)) for line in tail.stdout],
+                     daemon=True).start()
+    try:
+        ticks = []
+        deadline = time.time() + 35
+        while time.time() < deadline and len(ticks) < 50:
+            try:
+                when, line = seen.get(timeout=1)
+            except queue.Empty:
+                continue
+            if "tick-" in line:
+                ticks.append((when, int(line.split()[-1].split("-")[1])))
+        numbers = [n for _, n in ticks]
+        assert len(numbers) >= 30, numbers
+        assert numbers == sorted(set(numbers)), numbers  # in order; tail de-duplicates by eventId
+        lags = [when - (running_at + n * 0.5) for when, n in ticks]
+        assert max(lags) <= 5 + 5 + 2, [round(x, 1) for x in lags]
+    finally:
+        tail.kill()
+        tail.wait()
+        cli.ok("ecs", "stop-task", "--task", task)
