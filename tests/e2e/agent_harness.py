@@ -119,7 +119,11 @@ class BerthAgent:
 
     counter = 0
 
-    def __init__(self, berth, tmp_path, cluster="default", args=(), env=None, name=None):
+    def __init__(self, berth, tmp_path, cluster="default", args=(), env=None, name=None,
+                 user="berth-agent"):
+        """`user`: the agent's IAM user. CreateAgentCredentials keeps two keys a user (IAM's
+        limit) and deletes the oldest for a third, so a test with more than two agents gives
+        them users of their own."""
         BerthAgent.counter += 1
         self.berth = berth
         self.name = name or f"a{BerthAgent.counter}"
@@ -128,7 +132,7 @@ class BerthAgent:
         self.bridge = f"bta{os.getpid() % 1000}{BerthAgent.counter % 100}"
         self.subnet = free_subnet()
         self.cluster = cluster
-        key, secret = agent_credentials(berth)
+        key, secret = agent_credentials(berth, user)
         self.credentials_file = os.path.join(self.data_dir, "credentials")
         with open(self.credentials_file, "w") as f:
             f.write(f"[agent]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")

@@ -221,3 +221,40 @@ def test_a_revision_whose_secret_the_role_cannot_read_is_rolled_back_by_the_circ
     while pids_running(9004) and time.time() < deadline:
         time.sleep(0.5)
     assert pids_running(9004) == []
+
+
+def test_a_daemon_service_runs_one_task_on_each_agent_and_on_one_that_joins(
+        berth, tmp_path, registry, aws, seed, image):
+    agents = [BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host],
+                         user=f"berth-agent-{i}") for i in range(2)]
+    try:
+        td = register(aws, image, seed, 9006)
+        aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+               "--scheduling-strategy", "DAEMON")
+        wait_stable(aws)
+        tasks = running(aws)
+        assert len(tasks) == 2
+        assert {t["containerInstanceArn"] for t in tasks} == {a.instance_arn for a in agents}
+        assert len(pids_running(9006)) == 2
+
+        agents.append(BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host],
+                                 user="berth-agent-2"))
+        deadline = time.time() + 60
+        while time.time() < deadline and len(running(aws)) < 3:
+            time.sleep(0.5)
+        wait_stable(aws)
+        tasks = running(aws)
+        assert {t["containerInstanceArn"] for t in tasks} == {a.instance_arn for a in agents}
+        assert len(tasks) == 3 and len(pids_running(9006)) == 3
+        aws.ok("ecs", "delete-service", "--service", "web", "--force")
+        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
+        deadline = time.time() + 60
+        while pids_running(9006) and time.time() < deadline:
+            time.sleep(0.5)
+        assert pids_running(9006) == []
+    finally:
+        for a in agents:
+            a.close()
+        for a in agents:
+            assert leftovers(a.bridge, a.data_dir) == []
+            assert bridge_leftovers(a.bridge) == []
