@@ -86,6 +86,7 @@ struct MergeSpec {
   std::optional<Position> from;  // exclusive
   size_t limit = 10000;
   size_t max_bytes = 1u << 20;
+  size_t max_open_bytes = kMaxOpenBytes;
   const std::function<bool(std::string_view)>* match = nullptr;
   const std::vector<std::string>* required = nullptr;
 };
@@ -292,6 +293,7 @@ struct EventStore::Impl {
     size_t next = 0;
     ScanResult result;
     size_t bytes = 0;
+    size_t open_bytes = 0;  // plaintext of the segments in the heap
     for (;;) {
       while (next < candidates.size() &&
              (heap.empty() || (spec.forward ? candidates[next].summary.first <= heap.top().timestamp()
@@ -301,7 +303,14 @@ struct EventStore::Impl {
         if (!events || events->timestamps.empty()) continue;
         Cursor cursor{std::move(events), &c, 0};
         if (!spec.forward) cursor.i = static_cast<ptrdiff_t>(cursor.events->timestamps.size()) - 1;
-        if (Settle(cursor, spec, true)) heap.push(std::move(cursor));
+        if (!Settle(cursor, spec, true)) continue;
+        open_bytes += cursor.events->plaintext.size();
+        if (open_bytes > spec.max_open_bytes && !heap.empty()) {
+          return Fail("LimitExceededException",
+                      "Too many log event batches overlap in the time range asked for; narrow it "
+                      "with startTime and endTime.");
+        }
+        heap.push(std::move(cursor));
       }
       if (heap.empty()) break;
       if (result.events.size() >= spec.limit || (bytes >= spec.max_bytes && !result.events.empty())) {
@@ -319,7 +328,11 @@ struct EventStore::Impl {
       result.events.push_back(StoredEvent{top.candidate->stream, top.timestamp(),
                                           top.candidate->summary.ingestion, std::string(message),
                                           top.position()});
-      if (Settle(top, spec, false)) heap.push(std::move(top));
+      if (Settle(top, spec, false)) {
+        heap.push(std::move(top));
+      } else {
+        open_bytes -= top.events->plaintext.size();
+      }
     }
     return result;
   }
@@ -390,8 +403,9 @@ Status EventStore::Append(const StreamRef& stream, std::string_view stream_key,
 Result<std::vector<StoredEvent>> EventStore::Read(const ReadRequest& request, const DataKey& key) {
   const std::string group_path = GroupPath(request.stream);
   BERTH_CHECK(impl_->EnsureLoaded(group_path));
-  MergeSpec spec{request.start, request.end,   request.forward, request.from,
-                 request.limit, request.max_bytes, nullptr,       nullptr};
+  MergeSpec spec{request.start,     request.end,       request.forward,
+                 request.from,      request.limit,     request.max_bytes,
+                 request.max_open_bytes, nullptr,      nullptr};
   std::vector<Candidate> candidates = impl_->Candidates(
       group_path, [&](const std::string& s) { return s == request.stream.stream; }, spec);
   ScanResult merged = BERTH_TRY(impl_->Merge(candidates, key, spec));
@@ -401,8 +415,9 @@ Result<std::vector<StoredEvent>> EventStore::Read(const ReadRequest& request, co
 Result<ScanResult> EventStore::Scan(const ScanRequest& request, const DataKey& key) {
   const std::string group_path = GroupPath(request.group);
   BERTH_CHECK(impl_->EnsureLoaded(group_path));
-  MergeSpec spec{request.start, request.end,       true,           request.after,
-                 request.limit, request.max_bytes, &request.match, &request.required};
+  MergeSpec spec{request.start,          request.end,       true,
+                 request.after,          request.limit,     request.max_bytes,
+                 request.max_open_bytes, &request.match,    &request.required};
   auto wanted = [&](const std::string& s) {
     if (!request.streams.empty()) {
       return std::find(request.streams.begin(), request.streams.end(), s) != request.streams.end();

@@ -111,6 +111,7 @@ struct StreamSummary {
 
 inline constexpr int64_t kNoStart = std::numeric_limits<int64_t>::min();
 inline constexpr int64_t kNoEnd = std::numeric_limits<int64_t>::max();
+inline constexpr size_t kMaxOpenBytes = 256u << 20;
 
 struct ReadRequest {
   StreamRef stream;
@@ -122,6 +123,10 @@ struct ReadRequest {
   std::optional<Position> from;
   size_t limit = 10000;           // events
   size_t max_bytes = 1u << 20;    // message bytes in the page (at least one event is returned)
+  // Decoded segments a read may hold open at once (segments that overlap in time must all be
+  // open to merge them: a writer could otherwise make one read hold gigabytes). Past it the read
+  // fails with LimitExceededException.
+  size_t max_open_bytes = kMaxOpenBytes;
 };
 
 struct ScanRequest {
@@ -133,6 +138,7 @@ struct ScanRequest {
   std::optional<Position> after;     // resume strictly after this position
   size_t limit = 10000;              // events
   size_t max_bytes = 1u << 20;       // message bytes in the page
+  size_t max_open_bytes = kMaxOpenBytes;  // as ReadRequest's
   // Whether an event in range is wanted (FilterPattern::Matches); null: every event.
   std::function<bool(std::string_view message)> match;
   // Substrings every wanted message contains (FilterPattern::RequiredSubstrings): a segment

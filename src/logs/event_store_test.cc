@@ -312,3 +312,35 @@ TEST_F(EventStoreTest, ASegmentIdDrawnTwiceNeverOverwritesASegment) {
 
 }  // namespace
 }  // namespace berth::logs
+
+namespace berth::logs {
+namespace {
+
+TEST_F(EventStoreTest, AReadThatWouldHoldTooManyOverlappingSegmentsOpenIsRefused) {
+  // Ten batches spanning the same hour: merging them needs all ten open at once.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Append("s", {{0, std::string(1000, 'a')}, {3'600'000, "end"}}));
+  }
+  ReadRequest r;
+  r.stream = Stream("s");
+  r.max_open_bytes = 5000;
+  auto refused = events_->Read(r, key_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "LimitExceededException");
+  r.max_open_bytes = kMaxOpenBytes;
+  EXPECT_EQ(events_->Read(r, key_)->size(), 20u);
+
+  // Segments read one after another are never open together: no limit is reached.
+  ASSERT_TRUE(Append("t", {{0, std::string(1000, 'b')}}));
+  for (int i = 1; i < 10; ++i) ASSERT_TRUE(Append("t", {{i * 10, std::string(1000, 'b')}}));
+  ScanRequest scan;
+  scan.group = Group();
+  scan.streams = {"t"};
+  scan.max_open_bytes = 5000;
+  auto all = events_->Scan(scan, key_);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_EQ(all->events.size(), 10u);
+}
+
+}  // namespace
+}  // namespace berth::logs
