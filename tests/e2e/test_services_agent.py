@@ -13,40 +13,20 @@ import time
 import pytest
 
 from agent_harness import BerthAgent, agents_supported, bridge_leftovers, leftovers
-from ecs_harness import Cli, client, make_role
-from registry_harness import PASSWORD, USER, Registry, build_image, push
+from ecs_harness import client, make_role
+from registry_harness import PASSWORD, USER, build_image, push
+# The fixtures test_agent.py defines: an htpasswd registry, an agent trusting it (checked for
+# leftovers when it stops), the AWS CLI.
+from test_agent import agent, aws, registry  # noqa: F401
 
 pytestmark = pytest.mark.skipif(agents_supported() is not None,
                                 reason=str(agents_supported()))
 
 
 @pytest.fixture
-def registry(tmp_path):
-    r = Registry(tmp_path / "registry", auth="htpasswd")
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def image(tmp_path, registry):
     layout = build_image(tmp_path / "img", tag="1.4", cmd=("/bin/sh", "-c", "sleep 600"))
     return push(layout, "1.4", registry, "team/api")
-
-
-@pytest.fixture
-def agent(berth, tmp_path, registry):
-    a = BerthAgent(berth, tmp_path, args=["--insecure-registry", registry.host])
-    yield a
-    a.close()
-    assert leftovers(a.bridge, a.data_dir) == []
-    assert bridge_leftovers(a.bridge) == []
-
-
-@pytest.fixture
-def aws(berth, tmp_path):
-    c = Cli(berth, str(tmp_path))
-    yield c
-    c.close()
 
 
 @pytest.fixture
