@@ -4,6 +4,7 @@
 // container cpu/memory are strings, as ECS returns them.
 #include <fmt/format.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "ecs/service.h"
 #include "ecs/task_definition_codec.h"
 #include "server/acs.h"
+#include "store/election.h"
 #include "server/module.h"
 #include "server/routes.h"
 
@@ -842,6 +844,14 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
 
 namespace {
 
+// Who runs the scheduler, as its election key shows it: host, process, and a
+// random part (pids repeat across restarts and hosts).
+std::string SchedulerHolder(Environment& env) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}/{}/{}", host, getpid(), env.ids.Letters(8));
+}
+
 // ECS's module: the service, its routes, the loop that forgets stopped
 // tasks after their retention, and the service scheduler's loop.
 class EcsServiceModule final : public Module {
@@ -908,21 +918,45 @@ class EcsServiceModule final : public Module {
         }
       }
     });
-    // The service scheduler: a pass every second, or soon after a poke.
+    // The service scheduler: a pass every second, or soon after a poke, on
+    // the one server that holds the scheduler's lease (servers sharing a
+    // store elect one; a server restarted on the same store waits out a dead
+    // predecessor's lease, at most the TTL, while a cleanly stopped one
+    // resigned).
     scheduler_ = std::jthread([this](std::stop_token stop) {
       std::unique_lock lock(scheduler_mu_);
       while (!stop.stop_requested()) {
-        scheduler_cv_.wait_for(lock, stop, std::chrono::seconds(1), [this] { return poked_; });
-        if (stop.stop_requested()) break;
-        poked_ = false;
         lock.unlock();
-        if (auto done = ecs_.ReconcileServices(env_.clock.Now()); !done) {
-          log::Warn("ecs: the service scheduler failed", {{"message", done.error().message}});
-        }
+        SchedulerPass();
         lock.lock();
+        scheduler_cv_.wait_for(lock, stop, std::chrono::seconds(1), [this] { return poked_; });
+        poked_ = false;
       }
     });
     return {};
+  }
+
+  // One round of the election, then, when this server leads, the scheduler's
+  // pass.
+  void SchedulerPass() {
+    bool was_leading = election_.leading();
+    auto leading = election_.Campaign();
+    if (!leading) {
+      log::Warn("ecs: the service scheduler's election failed",
+                {{"message", leading.error().message}});
+      return;
+    }
+    if (*leading != was_leading) {
+      if (*leading) {
+        log::Info("ecs: this server runs the service scheduler", {{"holder", holder_}});
+      } else {
+        log::Warn("ecs: another server runs the service scheduler now", {{"holder", holder_}});
+      }
+    }
+    if (!*leading) return;
+    if (auto done = ecs_.ReconcileServices(env_.clock.Now()); !done) {
+      log::Warn("ecs: the service scheduler failed", {{"message", done.error().message}});
+    }
   }
 
   void Stop() override {
@@ -931,6 +965,11 @@ class EcsServiceModule final : public Module {
     scheduler_.request_stop();
     if (sweeper_.joinable()) sweeper_.join();
     if (scheduler_.joinable()) scheduler_.join();
+    // A successor (this server restarted) takes over at once.
+    if (auto resigned = election_.Resign(); !resigned) {
+      log::Warn("ecs: resigning the service scheduler's lease failed",
+                {{"message", resigned.error().message}});
+    }
   }
 
   void PokeScheduler() {
@@ -951,6 +990,8 @@ class EcsServiceModule final : public Module {
   std::mutex scheduler_mu_;
   std::condition_variable_any scheduler_cv_;
   bool poked_ = false;
+  const std::string holder_ = SchedulerHolder(env_);
+  store::Election election_{env_.kv, {"leader/ecs-scheduler", holder_, std::chrono::seconds(10)}};
   std::jthread scheduler_;  // last: stopped before what it uses goes away
 };
 

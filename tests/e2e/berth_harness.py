@@ -73,11 +73,29 @@ class Berth:
         if command == "up" and not agents:
             cmd += ["--no-agents"]
         cmd += list(args)
+        self._cmd, self._env, self._preexec_fn = cmd, env or os.environ.copy(), preexec_fn
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env or os.environ.copy(), preexec_fn=preexec_fn)
+        self._start()
+
+    def _start(self):
+        self.proc = subprocess.Popen(self._cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self._env, preexec_fn=self._preexec_fn)
         wait_for_port(self.port, self.proc)
         self.credentials_file = os.path.join(self.data_dir, "credentials")
+
+    def halt(self, sig=signal.SIGTERM):
+        """Stops the server with `sig` (SIGKILL: a crash); returns its exit code. start_again
+        starts it on the same port and data directory (clients and agents keep their endpoint)."""
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=15)
+
+    def start_again(self):
+        self._start()
+
+    def restart(self, sig=signal.SIGTERM):
+        code = self.halt(sig)
+        self.start_again()
+        return code
 
     def stop(self):
         if self.proc.poll() is None:

@@ -1,9 +1,12 @@
-"""ECS services with `berth agent` running real containers (issue 14, acceptance 1 and 2):
+"""ECS services with `berth agent` running real containers (issue 14, acceptance 1 to 5):
 `create-service --desired-count 3` -> `aws ecs wait services-stable` -> 3 RUNNING tasks of the
 service's group; a container killed -> a replacement starts and the service is stable again;
 a rolling update to a new revision with minimumHealthyPercent 100 / maximumPercent 200 never
 has fewer than 3 RUNNING tasks, then only the new revision runs. The image is the seed's: in a
-private htpasswd registry, its login read from Secrets Manager with the execution role."""
+private htpasswd registry, its login read from Secrets Manager with the execution role. The
+circuit breaker rolls back a revision whose secret the role cannot read; DAEMON follows agents
+that join; and the scheduler (held by a store lease) resumes after a server restart, clean or a
+crash, with no task lost or started twice."""
 import json
 import os
 import signal
@@ -79,6 +82,31 @@ def wait_stable(aws):
     aws.ok("ecs", "wait", "services-stable", "--services", "web")
 
 
+def remove_service(aws, *markers):
+    """Deletes `web` and waits until none of its containers (by marker) runs."""
+    aws.ok("ecs", "delete-service", "--service", "web", "--force")
+    aws.ok("ecs", "wait", "services-inactive", "--services", "web")
+    deadline = time.time() + 60
+    while any(pids_running(m) for m in markers) and time.time() < deadline:
+        time.sleep(0.5)
+    assert [p for m in markers for p in pids_running(m)] == []
+
+
+def steady_for(aws, marker, count, seconds=5.0):
+    """Samples, for `seconds`, the service's RUNNING tasks and its containers: always `count`
+    of each, and the same tasks (nothing started twice, nothing stopped). Returns the tasks."""
+    first = {t["taskArn"] for t in running(aws)}
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        now = {t["taskArn"] for t in running(aws)}
+        assert now == first and len(now) == count, (first, now)
+        assert len(pids_running(marker)) == count
+        time.sleep(0.5)
+    listed = aws.ok("ecs", "list-tasks", "--service-name", "web")["taskArns"]
+    assert set(listed) == first, (listed, first)
+    return first
+
+
 def test_a_service_keeps_three_tasks_running_and_replaces_a_killed_one(aws, agent, seed, image):
     td = register(aws, image, seed, 9001)
     aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
@@ -107,12 +135,7 @@ def test_a_service_keeps_three_tasks_running_and_replaces_a_killed_one(aws, agen
         assert any("has reached a steady state." in m for m in events), events
         assert any(m.startswith("(service web) has started 1 tasks:") for m in events), events
     finally:
-        aws.ok("ecs", "delete-service", "--service", "web", "--force")
-        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
-    deadline = time.time() + 60
-    while pids_running(9001) and time.time() < deadline:
-        time.sleep(0.5)
-    assert pids_running(9001) == []
+        remove_service(aws, 9001)
 
 
 def test_a_rolling_update_never_drops_below_the_minimum(aws, agent, seed, image):
@@ -151,12 +174,7 @@ def test_a_rolling_update_never_drops_below_the_minimum(aws, agent, seed, image)
         svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
         assert svc["deployments"][0]["rolloutState"] == "COMPLETED"
     finally:
-        aws.ok("ecs", "delete-service", "--service", "web", "--force")
-        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
-    deadline = time.time() + 60
-    while (pids_running(9002) or pids_running(9003)) and time.time() < deadline:
-        time.sleep(0.5)
-    assert pids_running(9002) == [] and pids_running(9003) == []
+        remove_service(aws, 9002, 9003)
 
 
 def test_a_revision_whose_secret_the_role_cannot_read_is_rolled_back_by_the_circuit_breaker(
@@ -195,12 +213,7 @@ def test_a_revision_whose_secret_the_role_cannot_read_is_rolled_back_by_the_circ
         assert len(tasks) == 2 and {t["taskDefinitionArn"] for t in tasks} == {good}
         assert len(pids_running(9004)) == 2 and pids_running(9005) == []
     finally:
-        aws.ok("ecs", "delete-service", "--service", "web", "--force")
-        aws.ok("ecs", "wait", "services-inactive", "--services", "web")
-    deadline = time.time() + 60
-    while pids_running(9004) and time.time() < deadline:
-        time.sleep(0.5)
-    assert pids_running(9004) == []
+        remove_service(aws, 9004)
 
 
 def test_a_daemon_service_runs_one_task_on_each_agent_and_on_one_that_joins(
@@ -238,3 +251,74 @@ def test_a_daemon_service_runs_one_task_on_each_agent_and_on_one_that_joins(
         for a in agents:
             assert leftovers(a.bridge, a.data_dir) == []
             assert bridge_leftovers(a.bridge) == []
+
+
+def test_the_scheduler_resumes_after_a_server_restart_with_no_task_lost_or_doubled(
+        berth, aws, agent, seed, image):
+    td = register(aws, image, seed, 9007)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+           "--desired-count", "3")
+    try:
+        wait_stable(aws)
+        before = steady_for(aws, 9007, 3, seconds=1)
+        pids = set(pids_running(9007))
+        # The server stops cleanly (it resigns the scheduler's lease); while it is away one
+        # container is killed: the agent's report of it waits for the server.
+        assert berth.halt() == 0
+        killed = sorted(pids)[0]
+        os.kill(killed, signal.SIGKILL)
+        time.sleep(1)
+        berth.start_again()
+        # The agent reconnects and reports; the scheduler (this server leads at once) replaces
+        # the stopped task, and only that one.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            now = {t["taskArn"] for t in running(aws)}
+            if len(now) == 3 and now != before:
+                break
+            time.sleep(0.5)
+        wait_stable(aws)
+        after = steady_for(aws, 9007, 3)
+        assert len(before & after) == 2 and len(after - before) == 1, (before, after)
+        # The two survivors' containers were not restarted.
+        assert pids - {killed} <= set(pids_running(9007))
+        assert berth.log_text().count("this server runs the service scheduler") == 2
+        svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+        assert (svc["runningCount"], svc["pendingCount"], svc["desiredCount"]) == (3, 0, 3)
+    finally:
+        remove_service(aws, 9007)
+
+
+def test_a_crashed_servers_successor_waits_out_its_lease_then_schedules_once(
+        berth, aws, agent, seed, image):
+    td = register(aws, image, seed, 9008)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+           "--desired-count", "2")
+    try:
+        wait_stable(aws)
+        before = steady_for(aws, 9008, 2, seconds=1)
+        pids = set(pids_running(9008))
+        # The server crashes (no resign: the scheduler's lease stays in the store until its
+        # TTL, 10 s, runs out); one container dies while it is away; once it is back the
+        # service is scaled to 4. The successor replaces one task and starts two, once.
+        assert berth.halt(signal.SIGKILL) == -signal.SIGKILL
+        killed = sorted(pids)[0]
+        os.kill(killed, signal.SIGKILL)
+        berth.start_again()
+        aws.ok("ecs", "update-service", "--service", "web", "--desired-count", "4")
+        deadline = time.time() + 90
+        while time.time() < deadline and len(running(aws)) < 4:
+            time.sleep(0.5)
+        wait_stable(aws)
+        after = steady_for(aws, 9008, 4)
+        assert len(before & after) == 1 and len(after - before) == 3, (before, after)
+        assert pids - {killed} <= set(pids_running(9008))
+        log = berth.log_text()
+        assert log.count("this server runs the service scheduler") == 2, log[-3000:]
+        svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+        assert (svc["runningCount"], svc["pendingCount"], svc["desiredCount"]) == (4, 0, 4)
+        started = [e["message"] for e in svc["events"] if "has started" in e["message"]]
+        # 2 at creation, then 3 after the restart (one or more events), none more.
+        assert sum(int(m.split("has started ")[1].split()[0]) for m in started) == 5, started
+    finally:
+        remove_service(aws, 9008)
