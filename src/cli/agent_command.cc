@@ -13,7 +13,9 @@
 #include "agent/credentials/engine_auth_credentials.h"
 #include "agent/engine/engine.h"
 #include "agent/host/host.h"
+#include "agent/network/memory_network.h"
 #include "agent/network/network.h"
+#include "agent/runtime/memory_runtime.h"
 #include "agent/runtime/runtime.h"
 #include "agent/tmds/server.h"
 #include "aws/credentials_file.h"
@@ -185,12 +187,19 @@ int RunAgent(const AgentFlags& f) {
   net.subnet = f.subnet;
   net.reserved_ports = {resources->reserved_ports.begin(), resources->reserved_ports.end()};
   net.metadata_address = (*metadata)->Address();
-  auto network = agent::network::NewLinuxNetwork(net);
-
   agent::runtime::RuncOptions rt;
   rt.state_dir = data_dir + "/runtime";
   rt.allow_privileged = f.allow_privileged;
-  auto runtime = agent::runtime::NewRuncRuntime(rt);
+  std::unique_ptr<agent::network::Network> network;
+  std::unique_ptr<agent::runtime::Runtime> runtime;
+  if (f.hollow) {
+    log::Warn("hollow agent: containers and networks are kept in memory, images are not pulled");
+    network = std::make_unique<agent::network::MemoryNetwork>();
+    runtime = std::make_unique<agent::runtime::MemoryRuntime>();
+  } else {
+    network = agent::network::NewLinuxNetwork(net);
+    runtime = agent::runtime::NewRuncRuntime(rt);
+  }
 
   agent::acs::EcsClient ecs({f.endpoint, region, *creds, ca_file});
   auto cluster_arn = ecs.CreateCluster(f.cluster);
@@ -243,6 +252,7 @@ int RunAgent(const AgentFlags& f) {
   eo.container_instance_arn = registered->container_instance_arn;
   eo.metadata_address = (*metadata)->Address();
   eo.fargate = f.fargate;
+  eo.hollow = f.hollow;
   EcsReporter reporter(ecs);
   agent::engine::Engine engine(eo, *runtime, *network, **metadata, reporter);
   if (auto recovered = engine.Recover(); !recovered) return Failed("recovering tasks", recovered.error());

@@ -30,6 +30,10 @@ struct AgentFlags {
   int stop_timeout_seconds = 0;      // 0: $ECS_CONTAINER_STOP_TIMEOUT, else 30
   std::string log_format = "text";
   std::string log_level = "info";
+  // Control-plane benchmarks (as Kubernetes' kubemark hollow nodes): the real agent and
+  // protocol, with containers and task networks kept in memory (no process, namespace or
+  // rule) and images not pulled. Needs no root.
+  bool hollow = false;
 };
 
 // Runs until SIGINT/SIGTERM (containers keep running; the next start adopts them). The

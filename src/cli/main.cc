@@ -470,6 +470,9 @@ int main(int argc, char** argv) {
                   "Run containers whose definition says privileged");
   agent->add_option("--bridge", agent_flags.bridge, "Bridge for task networks (at most 15 chars)");
   agent->add_option("--subnet", agent_flags.subnet, "IPv4 /24 subnet of the bridge");
+  agent->add_flag("--hollow", agent_flags.hollow,
+                  "Benchmarks only: keep containers and networks in memory and pull nothing "
+                  "(the control plane sees a real agent)");
   agent->add_option("--log-format", agent_flags.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   agent->add_option("--log-level", agent_flags.log_level, "debug, info, warn or error")

@@ -39,6 +39,11 @@ struct Engine::Impl {
         reports(reporter, options.report_attempts, options.report_backoff),
         context{options, runtime, network, metadata, reports, nullptr, "", clock,
                 options.data_dir + "/tasks"} {
+    if (options.hollow) {
+      images = NewHollowImages();
+      context.images = images.get();
+      return;
+    }
     auto opened = content::Store::Open(options.data_dir + "/content");
     if (opened) {
       store = std::move(*opened);
@@ -77,7 +82,7 @@ struct Engine::Impl {
 
   EngineOptions options;
   std::unique_ptr<content::Store> store;
-  std::unique_ptr<ImageCache> images;
+  std::unique_ptr<Images> images;
   ReportQueue reports;
   EngineContext context;
   mutable std::mutex mu;

@@ -95,6 +95,10 @@ struct EngineOptions {
   // Task namespaces reach it here (network/ DNATs 169.254.170.2:80 to metadata_address).
   std::string metadata_task_address = "169.254.170.2";
   bool fargate = false;
+  // A hollow agent's engine (benchmarks; use with runtime::MemoryRuntime and
+  // network::MemoryNetwork): images are not pulled (NewHollowImages); asm-auth still reads the
+  // task's secret.
+  bool hollow = false;
   // How long a stopped task's container output stays in <data_dir>/logs/<task id>/.
   std::chrono::seconds stopped_output_retention{3 * 3600};  // enforce task cpu/memory as limits; refuse non-FARGATE tasks
 

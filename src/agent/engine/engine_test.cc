@@ -16,9 +16,10 @@
 #include "agent/awslogs/fake_logs_client.h"
 #include "agent/credentials/static_credentials.h"
 #include "agent/engine/fake_metadata.h"
-#include "agent/engine/fake_network.h"
+#include "agent/network/memory_network.h"
 #include "agent/engine/fake_reporter.h"
-#include "agent/engine/fake_runtime.h"
+#include "agent/runtime/memory_runtime.h"
+#include "crypto/sha256.h"
 #include "agent/engine/task_runner.h"
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
@@ -32,8 +33,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using registry::testing::FakeRegistry;
 using testing::FakeMetadata;
-using testing::FakeNetwork;
-using testing::FakeRuntime;
+using network::MemoryNetwork;
+using runtime::MemoryRuntime;
 using testing::RecordingReporter;
 
 constexpr char kTaskId[] = "0123456789abcdef0123456789abcdef";
@@ -163,8 +164,8 @@ class EngineTest : public ::testing::Test {
   FakeRegistry::Image image_;
   EngineOptions options_;
   FakeAsm asm_;
-  FakeRuntime runtime_;
-  FakeNetwork network_;
+  runtime::MemoryRuntime runtime_;
+  network::MemoryNetwork network_;
   FakeMetadata metadata_;
   RecordingReporter reporter_;
   std::unique_ptr<Engine> engine_;
@@ -228,6 +229,33 @@ TEST_F(EngineTest, RunsATaskAndReportsRunningWithRuntimeIdsDigestsAndBindings) {
   auto creds = metadata_.credentials(Arn());
   ASSERT_TRUE(creds);
   EXPECT_EQ(creds->credentials_id, "task-cred");
+}
+
+TEST_F(EngineTest, AHollowEngineRunsTasksWithoutPullingAndStillReadsTheirSecrets) {
+  options_.hollow = true;
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.asm_credentials_parameter = "good";
+  spec::TaskSpec task = Task({web});
+  task.execution_role = Role("exec-cred", "TaskExecution");
+  engine.Apply(task);
+
+  auto running = WaitForChange(Arn(), "RUNNING");
+  ASSERT_TRUE(running);
+  const auto* w = Named(*running, "web");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->image_digest, "sha256:" + crypto::Sha256Hex(Image()));
+  EXPECT_TRUE(registry_->requests().empty());  // nothing pulled
+  ASSERT_EQ(asm_.seen.size(), 1u);             // asm-auth as for a real task
+  EXPECT_FALSE(fs::exists(dir_.File("content")));
+  EXPECT_TRUE(runtime_.Has(Rid("web")));
+
+  engine.Apply([&] {
+    spec::TaskSpec stop = task;
+    stop.desired_status = "STOPPED";
+    return stop;
+  }());
+  EXPECT_TRUE(WaitForChange(Arn(), "STOPPED"));
 }
 
 TEST_F(EngineTest, EssentialExitStopsTheTask) {

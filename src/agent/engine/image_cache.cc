@@ -51,6 +51,23 @@ std::shared_ptr<ImageCache::Slot> ImageCache::SlotFor(const std::string& key) {
   return slot;
 }
 
+namespace {
+
+class HollowImages final : public Images {
+ public:
+  Result<ReadyImage> Get(const std::string& image, credentials::CredentialSource*) override {
+    ReadyImage ready;
+    ready.digest = "sha256:" + crypto::Sha256Hex(image);
+    ready.manifest_digest = ready.digest;
+    ready.config_json = "{}";
+    return ready;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Images> NewHollowImages() { return std::make_unique<HollowImages>(); }
+
 Result<ReadyImage> ImageCache::Get(const std::string& image,
                                    credentials::CredentialSource* credentials) {
   auto ref = reference::ParseReference(image);

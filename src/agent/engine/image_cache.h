@@ -42,7 +42,21 @@ struct ReadyImage {
   bool from_cache = false;
 };
 
-class ImageCache {
+// Where a task's images come from: the image cache, or a hollow agent's stand-in.
+class Images {
+ public:
+  virtual ~Images() = default;
+  // `image` ready to run, presenting what `credentials` (null: anonymous) give for it.
+  virtual Result<ReadyImage> Get(const std::string& image,
+                                 credentials::CredentialSource* credentials) = 0;
+};
+
+// A hollow agent's images (`berth agent --hollow`, control-plane benchmarks): nothing is
+// pulled; an image resolves at once to the digest "sha256:" + hex(sha256(reference)), an empty
+// root filesystem path and the config "{}". Credentials are not used.
+std::unique_ptr<Images> NewHollowImages();
+
+class ImageCache final : public Images {
  public:
   // `store` and `clock` outlive the cache. Thread-safe.
   ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock);
@@ -51,7 +65,8 @@ class ImageCache {
   // and unpacks it. Errors: CannotPullContainerAuthError or CannotPullContainerError (any
   // other failure of the pull, the credentials source's included, is CannotPullContainerError
   // with its message).
-  Result<ReadyImage> Get(const std::string& image, credentials::CredentialSource* credentials);
+  Result<ReadyImage> Get(const std::string& image,
+                         credentials::CredentialSource* credentials) override;
 
  private:
   struct Slot {

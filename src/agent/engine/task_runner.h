@@ -29,7 +29,7 @@ struct EngineContext {
   network::Network& network;
   tmds::MetadataServer& metadata;
   ReportQueue& reports;
-  ImageCache* images = nullptr;  // null when the content store could not be opened
+  Images* images = nullptr;  // null when the content store could not be opened
   std::string images_error;      // why, then
   const Clock& clock;
   std::string tasks_dir;  // <data_dir>/tasks

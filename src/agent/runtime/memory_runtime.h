@@ -1,5 +1,7 @@
-// Test support: a runtime::Runtime in memory. Containers "run" until the test makes them exit
-// (Exit) or a signal ends them: SIGTERM exits 143 unless IgnoreTerm, SIGKILL exits 137.
+// A Runtime in memory: containers "run" (no process) until a signal ends them (SIGTERM exits
+// 143 unless IgnoreTerm, SIGKILL exits 137) or a test makes them exit (Exit). The engine's
+// tests drive it through its controls; `berth agent --hollow` (benchmarks of the control
+// plane, as Kubernetes' kubemark hollow nodes) runs every container on it.
 #pragma once
 
 #include <condition_variable>
@@ -14,19 +16,19 @@
 #include "agent/runtime/runtime.h"
 #include "common/clock.h"
 
-namespace berth::agent::engine::testing {
+namespace berth::agent::runtime {
 
-class FakeRuntime final : public runtime::Runtime {
+class MemoryRuntime final : public Runtime {
  public:
-  Result<runtime::ContainerStatus> Start(const runtime::ContainerConfig& config) override;
-  Result<runtime::ContainerStatus> Status(const std::string& id) override;
-  Result<runtime::ContainerStatus> Wait(const std::string& id,
+  Result<ContainerStatus> Start(const ContainerConfig& config) override;
+  Result<ContainerStatus> Status(const std::string& id) override;
+  Result<ContainerStatus> Wait(const std::string& id,
                                         std::chrono::milliseconds timeout) override;
   berth::Status Signal(const std::string& id, int signal) override;
   berth::Status Remove(const std::string& id) override;
-  Result<std::vector<runtime::ContainerStatus>> List() override;
+  Result<std::vector<ContainerStatus>> List() override;
   // A running container's next scripted result (ScriptExec); exit 0 when none was scripted.
-  Result<runtime::ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
+  Result<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout) override;
   std::string LogPath(const std::string& id) const override { return log_dir_ + "/" + id; }
 
@@ -38,13 +40,13 @@ class FakeRuntime final : public runtime::Runtime {
   // The next Start fails with `error`.
   void FailNextStart(Error error);
   // What Exec in container `id` returns, in turn; the last one again once they are used up.
-  void ScriptExec(const std::string& id, std::vector<Result<runtime::ExecResult>> results);
+  void ScriptExec(const std::string& id, std::vector<Result<ExecResult>> results);
   // A container the runtime has without anyone starting it (adoption tests).
-  void Add(runtime::ContainerStatus status);
+  void Add(ContainerStatus status);
 
   // What happened.
   std::vector<std::string> started() const;  // ids, in start order
-  std::optional<runtime::ContainerConfig> config(const std::string& id) const;
+  std::optional<ContainerConfig> config(const std::string& id) const;
   std::vector<std::pair<std::string, int>> signals() const;
   std::set<std::string> removed() const;
   bool Has(const std::string& id) const;
@@ -56,16 +58,16 @@ class FakeRuntime final : public runtime::Runtime {
   std::vector<ExecCall> execs() const;
 
  private:
-  void ExitLocked(runtime::ContainerStatus& c, int code);
+  void ExitLocked(ContainerStatus& c, int code);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, runtime::ContainerStatus> containers_;
-  std::map<std::string, runtime::ContainerConfig> configs_;
+  std::map<std::string, ContainerStatus> containers_;
+  std::map<std::string, ContainerConfig> configs_;
   std::vector<std::string> started_;
   std::vector<std::pair<std::string, int>> signals_;
   std::set<std::string> removed_;
-  std::map<std::string, std::vector<Result<runtime::ExecResult>>> exec_scripts_;
+  std::map<std::string, std::vector<Result<ExecResult>>> exec_scripts_;
   std::map<std::string, size_t> exec_next_;
   std::vector<ExecCall> execs_;
   std::optional<Error> fail_next_start_;
@@ -74,4 +76,4 @@ class FakeRuntime final : public runtime::Runtime {
   int next_pid_ = 1000;
 };
 
-}  // namespace berth::agent::engine::testing
+}  // namespace berth::agent::runtime

@@ -1,5 +1,6 @@
-// Test support: a network::Network in memory. Setup hands out 10.213.0.<n> and, in bridge
-// mode, publishes each port on its fixed host port or the next ephemeral one from 49153.
+// A Network in memory (the engine's tests; `berth agent --hollow`): no namespace, link or
+// rule. Setup hands out 10.213.0.<n> and, in bridge mode, publishes each port on its fixed
+// host port or the next ephemeral one from 49153.
 #pragma once
 
 #include <map>
@@ -10,14 +11,14 @@
 
 #include "agent/network/network.h"
 
-namespace berth::agent::engine::testing {
+namespace berth::agent::network {
 
-class FakeNetwork final : public network::Network {
+class MemoryNetwork final : public Network {
  public:
-  Result<network::TaskNetwork> Setup(const network::TaskNetworkRequest& request) override {
+  Result<TaskNetwork> Setup(const TaskNetworkRequest& request) override {
     std::lock_guard lock(mu_);
     requests_.push_back(request);
-    network::TaskNetwork net;
+    TaskNetwork net;
     net.mode = request.mode;
     if (request.mode != "host") {
       net.netns_path = "/run/netns/berth-" + request.task_id;
@@ -39,18 +40,18 @@ class FakeNetwork final : public network::Network {
     networks_.erase(task_id);
     return {};
   }
-  Result<std::map<std::string, network::TaskNetwork>> Recover(
+  Result<std::map<std::string, TaskNetwork>> Recover(
       const std::set<std::string>& keep) override {
     std::lock_guard lock(mu_);
     kept_ = keep;
-    std::map<std::string, network::TaskNetwork> out;
+    std::map<std::string, TaskNetwork> out;
     for (const auto& [id, net] : networks_) {
       if (keep.contains(id)) out[id] = net;
     }
     return out;
   }
 
-  std::vector<network::TaskNetworkRequest> requests() const {
+  std::vector<TaskNetworkRequest> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
   }
@@ -65,11 +66,11 @@ class FakeNetwork final : public network::Network {
 
  private:
   mutable std::mutex mu_;
-  std::vector<network::TaskNetworkRequest> requests_;
-  std::map<std::string, network::TaskNetwork> networks_;
+  std::vector<TaskNetworkRequest> requests_;
+  std::map<std::string, TaskNetwork> networks_;
   std::set<std::string> torn_down_, kept_;
   int next_address_ = 2;
   int next_port_ = 49153;
 };
 
-}  // namespace berth::agent::engine::testing
+}  // namespace berth::agent::network
