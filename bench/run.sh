@@ -27,7 +27,12 @@
 #    over 1,000,000 events (median of 5); next to moto's server on the same requests
 #    (bench/logs_bench.py). LOGS_SECONDS (10), LOGS_CONNECTIONS (8), LOGS_FILTER_EVENTS (1000000)
 #    and LOGS_MOTO_FILTER_EVENTS (100000: moto's share, its time also scaled to 1M) size it.
-# BENCH_ONLY=http|micro|pull|contention|runtask|agent|logs runs one part; BENCH_DURATION (5s) and
+# 8. service: an ECS service scaled 0 -> 200 tasks on 4 hollow agents (`berth agent --hollow`:
+#    the real agent and protocol, containers in memory, nothing pulled): seconds until every
+#    task is placed, RUNNING and the steady-state event, and the scale back to 0; next to moto
+#    placing as many tasks with RunTask (bench/service_bench.py). SERVICE_TASKS (200) and
+#    SERVICE_AGENTS (4) size it.
+# BENCH_ONLY=http|micro|pull|contention|runtask|agent|logs|service runs one part; BENCH_DURATION (5s) and
 # BENCH_ROUNDS (3) size the http part.
 set -euo pipefail
 ONLY=${BENCH_ONLY:-}
@@ -193,4 +198,10 @@ if want logs; then
   echo
   /usr/bin/python3 "$HERE/logs_bench.py" "$BUILD/berth" ||
     { echo "bench: berth answered non-2xx or a filter missed an event" >&2; exit 1; }
+fi
+
+if want service; then
+  echo
+  /usr/bin/python3 "$HERE/service_bench.py" "$BUILD/berth" ||
+    { echo "bench: the service did not reach its count" >&2; exit 1; }
 fi
