@@ -408,14 +408,15 @@ Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std
 
 Result<InstanceView> Service::AuthorizePoll(const aws::RequestContext& ctx,
                                             const std::string& cluster,
-                                            const std::string& reference) {
+                                            const std::string& reference,
+                                            std::string_view action) {
   Scope scope = ScopeOf(ctx);
   auto name = ClusterName(scope, cluster);
   std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : cluster));
   std::string id = name ? ResourceId(scope, *name, "container-instance", reference) : "";
   std::string arn =
       id.empty() ? reference : impl_->Arn(scope, fmt::format("container-instance/{}/{}", *name, id));
-  BERTH_CHECK(impl_->Authorize(ctx, "ecs:Poll", arn, cluster_arn));
+  BERTH_CHECK(impl_->Authorize(ctx, std::string(action), arn, cluster_arn));
   if (!name || !impl_->ActiveCluster(scope, *name)) {
     return Fail("InvalidClusterException", "The cluster is not valid.");
   }

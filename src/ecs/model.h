@@ -83,6 +83,7 @@ struct Container {
   std::string reason;
   std::vector<NetworkBinding> network_bindings;
   std::string health_status;  // HEALTHY | UNHEALTHY | UNKNOWN ("" when no health check)
+  bool essential = true;      // as its definition said: the task's health is its essential ones'
   int cpu = 0;
   std::optional<int> memory;
   std::optional<int> memory_reservation;

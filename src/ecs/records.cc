@@ -323,6 +323,7 @@ std::string EncodeTask(const Task& t) {
                {"reason", c.reason},
                {"networkBindings", BindingsJson(c.network_bindings)},
                {"healthStatus", c.health_status},
+               {"essential", c.essential},
                {"cpu", c.cpu}};
     PutOptInt(cj, "exitCode", c.exit_code);
     PutOptInt(cj, "memory", c.memory);
@@ -408,6 +409,7 @@ Result<Task> DecodeTask(std::string_view record) {
       c.reason = Str(cj, "reason");
       c.network_bindings = BindingsOf(cj);
       c.health_status = Str(cj, "healthStatus");
+      c.essential = cj.value("essential", true);
       c.cpu = static_cast<int>(Int(cj, "cpu"));
       c.memory = OptInt(cj, "memory");
       c.memory_reservation = OptInt(cj, "memoryReservation");

@@ -134,6 +134,16 @@ struct ContainerStateChange {
   std::string status;  // PENDING | RUNNING | STOPPED
 };
 
+// One task's container health, as the agent's TCS PublishHealthRequest reports it.
+struct ContainerHealthReport {
+  std::string container_name;
+  std::string status;  // HEALTHY | UNHEALTHY | UNKNOWN
+};
+struct TaskHealthReport {
+  std::string task;  // ARN or id
+  std::vector<ContainerHealthReport> containers;
+};
+
 struct TaskStateChange {
   std::string cluster;
   std::string task;
@@ -402,6 +412,18 @@ class Service {
   Result<std::string> SubmitTaskStateChange(const aws::RequestContext& ctx,
                                             const TaskStateChange& change);
 
+  // The agent's health reports over its telemetry session (TCS
+  // PublishHealth; the session was authorized when it opened): each named
+  // container's status (containers without a health check are left alone),
+  // and the task's from its essential containers (TaskHealthOf). Only tasks
+  // placed on `instance_id` are changed: an agent cannot set the health of
+  // another instance's tasks (those, STOPPED tasks and unknown ones are
+  // skipped). InvalidParameterException for a status that is not HEALTHY,
+  // UNHEALTHY or UNKNOWN (nothing is changed then).
+  Status PublishHealth(const std::string& account, const std::string& region,
+                       const std::string& cluster, const std::string& instance_id,
+                       const std::vector<TaskHealthReport>& tasks);
+
   // DiscoverPollEndpoint's permission check (the endpoint is the server's own).
   Status DiscoverPollEndpoint(const aws::RequestContext& ctx, const std::string& cluster,
                               const std::string& instance);
@@ -421,8 +443,10 @@ class Service {
   // The agent session's upgrade check: ecs:Poll on the container instance
   // (with ecs:cluster), which must be registered (ACTIVE or DRAINING).
   // InvalidInstanceException / InvalidClusterException otherwise, as ACS names them.
+  // `action`: the telemetry session's is ecs:StartTelemetrySession.
   Result<InstanceView> AuthorizePoll(const aws::RequestContext& ctx, const std::string& cluster,
-                                     const std::string& instance);
+                                     const std::string& instance,
+                                     std::string_view action = "ecs:Poll");
 
   void AddTaskListener(TaskListener listener);
 

@@ -129,6 +129,14 @@ InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_conne
 Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
                                                ClusterIndex& index, Task task, int64_t revision);
 
+// A task's health from its essential containers with a health check (tasks.cc):
+// UNHEALTHY when one is, HEALTHY when all are, UNKNOWN otherwise (and when none
+// has a check).
+std::string TaskHealthOf(const Task& task);
+// Whether the task's health decides if it counts as healthy (an essential
+// container has a health check); otherwise RUNNING is healthy.
+bool HasHealthCheck(const Task& task);
+
 // StopTask after authorization (tasks.cc): desired STOPPED with `reason` and
 // `stop_code`; a task already stopping is returned as it is.
 Result<Task> StopTaskOf(Service::Impl& impl, const Scope& scope, const std::string& cluster,

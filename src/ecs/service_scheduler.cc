@@ -24,6 +24,7 @@ constexpr std::string_view kServiceSchedulerInitiated = "ServiceSchedulerInitiat
 struct DeploymentTasks {
   std::vector<std::shared_ptr<const Task>> live;  // desired RUNNING, not STOPPED
   int running = 0;
+  int healthy = 0;  // RUNNING and, with a health check, HEALTHY (Healthy below)
   int pending = 0;
   int unfinished = 0;  // not STOPPED (live or stopping)
   int failed = 0;      // STOPPED before they ever ran
@@ -36,8 +37,23 @@ struct Plan {
   std::string original;                          // the record as read (re-encoded)
   std::map<std::string, RunTaskRequest> starts;  // by deployment id
   std::vector<std::pair<std::shared_ptr<const Task>, std::string>> stops;  // task, deployment id
+  std::vector<std::shared_ptr<const Task>> unhealthy;  // stopped for failing health checks
   std::vector<std::string> events;                                         // chronological
 };
+
+// A task counts toward minimumHealthyPercent and the steady state when it
+// runs and, where an essential container has a health check, the agent
+// reported it HEALTHY.
+bool Healthy(const Task& t) {
+  return t.last_status == "RUNNING" && (!HasHealthCheck(t) || t.health_status == "HEALTHY");
+}
+
+constexpr std::string_view kFailedHealthChecks = "Task failed container health checks";
+
+// A RUNNING task the agent reported UNHEALTHY: the service replaces it.
+bool FailedHealthChecks(const Task& t) {
+  return t.last_status == "RUNNING" && t.health_status == "UNHEALTHY" && HasHealthCheck(t);
+}
 
 // The circuit breaker's threshold: half the desired count, 3 to 200.
 int FailureThreshold(int desired) { return std::clamp((desired + 1) / 2, 3, 200); }
@@ -124,13 +140,19 @@ class Scheduler {
           continue;
         }
         DeploymentTasks& dt = by_deployment[t->started_by];
-        if (stopped && !t->started_at) ++dt.failed;
+        // Failed: stopped before it ever ran, or for failing its health checks.
+        if (stopped && (!t->started_at || t->stopped_reason == kFailedHealthChecks)) ++dt.failed;
         if (stopped) continue;
         ++dt.unfinished;
         unfinished_on[t->container_instance_id].push_back(t);
         if (!live) continue;
+        if (FailedHealthChecks(*t) && s.status == "ACTIVE") {
+          plan.unhealthy.push_back(t);
+          continue;
+        }
         dt.live.push_back(t);
         dt.running += t->last_status == "RUNNING";
+        dt.healthy += Healthy(*t);
         dt.pending += IsPendingStatus(t->last_status);
       }
       if (s.scheduling_strategy == "DAEMON") {
@@ -229,7 +251,7 @@ class Scheduler {
     int healthy = 0;
     for (const auto& d : s.deployments) {
       total_live += static_cast<int>(by_deployment[d.id].live.size());
-      healthy += by_deployment[d.id].running;
+      healthy += by_deployment[d.id].healthy;
     }
     DeploymentTasks& p = by_deployment[primary.id];
     int primary_live = static_cast<int>(p.live.size());
@@ -238,17 +260,17 @@ class Scheduler {
       int start = std::min(desired - primary_live, max_total - total_live);
       if (start > 0) plan.starts[primary.id].count = start;
     }
-    // Scale in: the PRIMARY's extra tasks, the ones not running first.
+    // Scale in: the PRIMARY's extra tasks, the ones not healthy first.
     auto by_health = [](std::vector<std::shared_ptr<const Task>> tasks) {
       std::stable_partition(tasks.begin(), tasks.end(),
-                            [](const auto& t) { return t->last_status != "RUNNING"; });
+                            [](const auto& t) { return !Healthy(*t); });
       return tasks;
     };
     auto primary_tasks = by_health(p.live);
     for (int i = 0, extra = primary_live - desired; i < extra; ++i) {
       const auto& t = primary_tasks[i];
       plan.stops.emplace_back(t, primary.id);
-      healthy -= t->last_status == "RUNNING";
+      healthy -= Healthy(*t);
     }
     if (failed) return;  // the older deployments keep serving
     for (size_t k = 1; k < s.deployments.size(); ++k) {
@@ -257,13 +279,13 @@ class Scheduler {
       DeploymentTasks& o = by_deployment[old.id];
       int kept = 0;
       for (const auto& t : by_health(o.live)) {
-        bool running = t->last_status == "RUNNING";
-        if (running && healthy - 1 < min_healthy) {
+        bool counts = Healthy(*t);
+        if (counts && healthy - 1 < min_healthy) {
           ++kept;
           continue;
         }
         plan.stops.emplace_back(t, old.id);
-        healthy -= running;
+        healthy -= counts;
       }
       old.desired_count = kept;
     }
@@ -281,7 +303,7 @@ class Scheduler {
     int min_healthy =
         (s.desired_count * s.deployment_configuration.minimum_healthy_percent + 99) / 100;
     int healthy = 0;
-    for (const auto& [_, dt] : by_deployment) healthy += dt.running;
+    for (const auto& [_, dt] : by_deployment) healthy += dt.healthy;
     for (auto& [id, dt] : by_deployment) {
       std::set<std::string> seen;
       for (const auto& t : dt.live) {
@@ -289,10 +311,10 @@ class Scheduler {
                      (id == primary.id && !seen.insert(t->container_instance_id).second);
         bool replaced = id != primary.id && !failed;
         if (!extra && !replaced) continue;
-        bool running = t->last_status == "RUNNING";
-        if (!extra && running && healthy - 1 < min_healthy) continue;
+        bool counts = Healthy(*t);
+        if (!extra && counts && healthy - 1 < min_healthy) continue;
         plan.stops.emplace_back(t, id);
-        healthy -= running;
+        healthy -= counts;
       }
     }
     if (failed) return;
@@ -322,8 +344,8 @@ class Scheduler {
       }
     }
     const DeploymentTasks& p = by_deployment[primary.id];
-    bool acting = !plan.starts.empty() || !plan.stops.empty();
-    bool settled = !acting && !others && p.running == s.desired_count && p.pending == 0 &&
+    bool acting = !plan.starts.empty() || !plan.stops.empty() || !plan.unhealthy.empty();
+    bool settled = !acting && !others && p.healthy == s.desired_count && p.pending == 0 &&
                    p.unfinished == p.running;
     if (settled && primary.rollout_state == "IN_PROGRESS") {
       primary.rollout_state = "COMPLETED";
@@ -342,6 +364,18 @@ class Scheduler {
   // Stops and starts what the plan says; records what happened as events.
   void Act(Plan& plan) {
     EcsService& s = plan.service;
+    for (const auto& task : plan.unhealthy) {
+      auto done = StopTaskOf(impl_, scope_, s.cluster, task->id,
+                             std::string(kFailedHealthChecks), kServiceSchedulerInitiated,
+                             now_);
+      if (done) {
+        plan.events.push_back(fmt::format("(service {}) (task {}) failed container health checks.",
+                                          s.name, task->id));
+      } else {
+        log::Warn("ecs: the service scheduler could not stop a task",
+                  {{"service", s.arn}, {"task", task->id}, {"message", done.error().message}});
+      }
+    }
     std::vector<std::string> stopped;
     for (const auto& [task, deployment] : plan.stops) {
       auto done =
@@ -398,7 +432,7 @@ class Scheduler {
       }
       if (!started->failures.empty()) Unplaceable(plan, PlacementReason(started->failures[0]));
     }
-    if (!plan.stops.empty() || !plan.starts.empty()) s.steady = false;
+    if (!plan.stops.empty() || !plan.starts.empty() || !plan.unhealthy.empty()) s.steady = false;
   }
 
   // ECS's "unable to place" event, not repeated while it is the newest one.

@@ -635,5 +635,166 @@ TEST_F(EcsServicesTest, ASchedulerOverTheSameStoreResumesWithoutDuplicates) {
   EXPECT_EQ(Events("web")[0], "(service web) has reached a steady state.");
 }
 
+
+// ---- Container health (the agent's TCS PublishHealth) ------------------------------
+
+class EcsHealthTest : public EcsServicesTest {
+ protected:
+  static TaskDefinition Checked(const std::string& family) {
+  TaskDefinition td = Td(family);
+  td.containers[0].health_check = HealthCheck{{"CMD-SHELL", "true"}, 5, 2, 3, 0};
+  ContainerDefinition side;
+  side.name = "side";
+  side.image = "busybox";
+  side.memory = 32;
+  side.essential = false;
+  side.health_check = HealthCheck{{"CMD-SHELL", "true"}, 5, 2, 3, 0};
+  td.containers.push_back(side);
+  return td;
+  }
+
+  // An instance whose agent runs health checks (the definition requires the capability).
+  InstanceView Instance(int64_t memory = 1024) {
+    return EcsServicesTest::Instance("", memory,
+                                     {{"ecs.os-type", "linux"},
+                                      {kSecretsCapability, {}},
+                                      {"ecs.capability.container-health-check", {}}});
+  }
+
+  Status Publish(const std::string& instance_id, const std::string& task, std::string app,
+                 std::string side = "") {
+    TaskHealthReport r{task, {{"app", std::move(app)}}};
+    if (!side.empty()) r.containers.push_back({"side", std::move(side)});
+    return ecs_->PublishHealth(kA, "us-east-1", "default", instance_id, {r});
+  }
+};
+
+TEST_F(EcsHealthTest, ReportsSetContainerAndTaskHealthFromTheEssentialContainers) {
+  Cluster();
+  auto instance = Instance();
+  Register(Checked("web"));
+  auto tasks = ASSERT_OK(ecs_->RunTask(Root(), Run("web"))).tasks;
+  ASSERT_THAT(tasks, SizeIs(1));
+  std::string id = tasks[0].id;
+  auto t = ASSERT_OK(Describe(id));
+  EXPECT_EQ(t.health_status, "UNKNOWN");
+  EXPECT_EQ(t.containers[0].health_status, "UNKNOWN");
+  int64_t version = t.version;
+
+  ASSERT_TRUE(Publish(instance.instance.id, tasks[0].arn, "HEALTHY", "UNHEALTHY"));
+  t = ASSERT_OK(Describe(id));
+  EXPECT_EQ(t.containers[0].health_status, "HEALTHY");
+  EXPECT_EQ(t.containers[1].health_status, "UNHEALTHY");
+  EXPECT_EQ(t.health_status, "HEALTHY");  // the non-essential one does not count
+  EXPECT_EQ(t.version, version + 1);
+  // The same report again changes nothing.
+  ASSERT_TRUE(Publish(instance.instance.id, id, "HEALTHY", "UNHEALTHY"));
+  EXPECT_EQ(ASSERT_OK(Describe(id)).version, version + 1);
+
+  ASSERT_TRUE(Publish(instance.instance.id, id, "UNHEALTHY"));
+  EXPECT_EQ(ASSERT_OK(Describe(id)).health_status, "UNHEALTHY");
+  ASSERT_TRUE(Publish(instance.instance.id, id, "UNKNOWN"));
+  EXPECT_EQ(ASSERT_OK(Describe(id)).health_status, "UNKNOWN");
+}
+
+TEST_F(EcsHealthTest, AnAgentCannotSetTheHealthOfAnotherInstancesTasks) {
+  Cluster();
+  auto mine = Instance();
+  Register(Checked("web"));
+  auto tasks = ASSERT_OK(ecs_->RunTask(Root(), Run("web"))).tasks;
+  auto other = Instance();
+  ASSERT_THAT(tasks, SizeIs(1));
+  ASSERT_EQ(tasks[0].container_instance_id, mine.instance.id);
+  ASSERT_TRUE(Publish(other.instance.id, tasks[0].id, "HEALTHY"));
+  EXPECT_EQ(ASSERT_OK(Describe(tasks[0].id)).health_status, "UNKNOWN");
+  // A status ECS does not know is refused, and nothing changes.
+  auto bad = Publish(mine.instance.id, tasks[0].id, "healthy");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "InvalidParameterException");
+  EXPECT_EQ(bad.error().message, "Invalid health status: healthy");
+  EXPECT_EQ(ASSERT_OK(Describe(tasks[0].id)).health_status, "UNKNOWN");
+  // A task without health checks keeps UNKNOWN and "" containers.
+  Register(Td("plain"));
+  auto plain = ASSERT_OK(ecs_->RunTask(Root(), Run("plain"))).tasks;
+  ASSERT_TRUE(Publish(plain[0].container_instance_id, plain[0].id, "HEALTHY"));
+  auto p = ASSERT_OK(Describe(plain[0].id));
+  EXPECT_EQ(p.health_status, "UNKNOWN");
+  EXPECT_EQ(p.containers[0].health_status, "");
+}
+
+TEST_F(EcsHealthTest, AServiceIsSteadyOnlyOnceItsTasksAreHealthyAndReplacesUnhealthyOnes) {
+  Cluster();
+  auto instance = Instance();
+  Register(Checked("web"));
+  ASSERT_OK(ecs_->CreateService(Root(), Svc("web", "web", 2)));
+  Settle("web");
+  auto tasks = TasksOf("web");
+  ASSERT_THAT(tasks, SizeIs(2));
+  EXPECT_EQ(Running("web"), 2);
+  // RUNNING but not yet HEALTHY: no steady state.
+  EXPECT_FALSE(Describe1("web").service.steady);
+  EXPECT_EQ(Describe1("web").service.deployments[0].rollout_state, "IN_PROGRESS");
+  for (const auto& t : tasks) ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+  Reconcile();
+  EXPECT_TRUE(Describe1("web").service.steady);
+  EXPECT_EQ(Events("web")[0], "(service web) has reached a steady state.");
+
+  // One turns UNHEALTHY: it is stopped in ECS's words and replaced.
+  ASSERT_TRUE(Publish(instance.instance.id, tasks[0].id, "UNHEALTHY"));
+  Reconcile();
+  auto stopped = ASSERT_OK(Describe(tasks[0].id));
+  EXPECT_EQ(stopped.desired_status, "STOPPED");
+  EXPECT_EQ(stopped.stopped_reason, "Task failed container health checks");
+  EXPECT_THAT(Events("web"), Contains(fmt::format(
+                                 "(service web) (task {}) failed container health checks.",
+                                 tasks[0].id)));
+  EXPECT_THAT(Events("web")[0], HasSubstr("(service web) has started 1 tasks: (task "));
+  Agent("web");
+  EXPECT_EQ(Describe1("web").service.deployments[0].failed_tasks, 0);
+  Reconcile();
+  EXPECT_EQ(Describe1("web").service.deployments[0].failed_tasks, 1);
+  EXPECT_FALSE(Describe1("web").service.steady);
+  for (const auto& t : TasksOf("web")) ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+  Reconcile();
+  EXPECT_TRUE(Describe1("web").service.steady);
+  EXPECT_EQ(Running("web"), 2);
+}
+
+TEST_F(EcsHealthTest, ARollingUpdateCountsOnlyHealthyTasksTowardTheMinimum) {
+  Cluster();
+  auto instance = Instance(4096);
+  Register(Checked("web"));
+  CreateServiceRequest r = Svc("web", "web", 2);
+  r.deployment_configuration.minimum_healthy_percent = 100;
+  r.deployment_configuration.maximum_percent = 200;
+  ASSERT_OK(ecs_->CreateService(Root(), r));
+  Settle("web");
+  auto old = TasksOf("web");
+  for (const auto& t : old) ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+  Reconcile();
+  ASSERT_TRUE(Describe1("web").service.steady);
+
+  Register(Checked("web"));  // web:2
+  UpdateServiceRequest u;
+  u.service = "web";
+  u.task_definition = "web:2";
+  ASSERT_OK(ecs_->UpdateService(Root(), u));
+  Settle("web");
+  // The new tasks RUN but are not HEALTHY: the old ones stay.
+  int old_live = 0;
+  for (const auto& t : TasksOf("web")) old_live += t.task_definition_arn.ends_with("web:1");
+  EXPECT_EQ(old_live, 2);
+  for (const auto& t : TasksOf("web")) {
+    if (t.task_definition_arn.ends_with("web:2")) {
+      ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+    }
+  }
+  Settle("web");
+  for (const auto& t : TasksOf("web")) {
+    EXPECT_TRUE(t.task_definition_arn.ends_with("web:2")) << t.task_definition_arn;
+  }
+  EXPECT_THAT(TasksOf("web"), SizeIs(2));
+}
+
 }  // namespace
 }  // namespace berth::ecs

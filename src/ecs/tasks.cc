@@ -263,6 +263,7 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
     out.memory = c.memory;
     out.memory_reservation = c.memory_reservation;
     if (c.health_check) out.health_status = "UNKNOWN";
+    out.essential = c.essential;
     t.containers.push_back(std::move(out));
   }
   if (!p.preflight_failure.empty()) {
@@ -735,6 +736,69 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
   }
   impl_->Notify(previous.get(), *stored);
   return std::string("ACK");
+}
+
+std::string TaskHealthOf(const Task& task) {
+  bool checked = false, all_healthy = true;
+  for (const auto& c : task.containers) {
+    if (!c.essential || c.health_status.empty()) continue;
+    checked = true;
+    if (c.health_status == "UNHEALTHY") return "UNHEALTHY";
+    all_healthy = all_healthy && c.health_status == "HEALTHY";
+  }
+  return checked && all_healthy ? "HEALTHY" : "UNKNOWN";
+}
+
+bool HasHealthCheck(const Task& task) {
+  return std::any_of(task.containers.begin(), task.containers.end(),
+                     [](const Container& c) { return c.essential && !c.health_status.empty(); });
+}
+
+Status Service::PublishHealth(const std::string& account, const std::string& region,
+                              const std::string& cluster, const std::string& instance_id,
+                              const std::vector<TaskHealthReport>& tasks) {
+  for (const auto& t : tasks) {
+    for (const auto& c : t.containers) {
+      if (c.status != "HEALTHY" && c.status != "UNHEALTHY" && c.status != "UNKNOWN") {
+        return Fail("InvalidParameterException",
+                    fmt::format("Invalid health status: {}", Utf8Prefix(c.status, 64)));
+      }
+    }
+  }
+  Scope scope{account, region};
+  auto index = impl_->Index(scope, cluster);
+  std::vector<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>> changed;
+  {
+    std::lock_guard lock(index->mu);
+    BERTH_CHECK(index->Sync());
+    for (const auto& report : tasks) {
+      std::string id = ResourceId(scope, cluster, "task", report.task);
+      const auto* state = id.empty() ? nullptr : index->FindTask(id);
+      if (!state || state->record->container_instance_id != instance_id ||
+          state->record->last_status == "STOPPED") {
+        continue;
+      }
+      Task t = *state->record;
+      bool same = true;
+      for (const auto& c : report.containers) {
+        for (auto& mine : t.containers) {
+          if (mine.name == c.container_name && !mine.health_status.empty() &&
+              mine.health_status != c.status) {
+            mine.health_status = c.status;
+            same = false;
+          }
+        }
+      }
+      t.health_status = TaskHealthOf(t);
+      if (same && t.health_status == state->record->health_status) continue;
+      t.version += 1;
+      auto previous = state->record;
+      auto stored = BERTH_TRY(CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision));
+      changed.emplace_back(std::move(previous), std::move(stored));
+    }
+  }
+  for (const auto& [previous, stored] : changed) impl_->Notify(previous.get(), *stored);
+  return {};
 }
 
 Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,

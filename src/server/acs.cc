@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "ecs/task_definition_codec.h"
+#include "server/agent_peer.h"
 
 namespace berth::server {
 
@@ -428,28 +429,17 @@ AcsSessions::~AcsSessions() { Stop(); }
 void AcsSessions::SetService(ecs::Service* ecs) { impl_->ecs = ecs; }
 
 http::UpgradeDecision AcsSessions::Upgrade(const http::Request& request) {
-  // Every refusal is a 403 before the upgrade, with the AWS error inside.
-  auto refuse = [](Error error, const std::string& request_id) {
-    error.http_status = 403;
-    return aws::JsonError(error, request_id);
-  };
-  auto ctx = impl_->gateway.Authenticate(request, "ecs");
-  if (!ctx) return refuse(ctx.error(), impl_->ids.Uuid());
-  std::string cluster, instance;
-  for (const auto& [k, v] : ParseForm(request.Query())) {
-    if (k == "clusterArn") cluster = v;
-    if (k == "containerInstanceArn") instance = v;
-  }
-  if (!impl_->ecs) return aws::JsonError(Error{"ServerException", "ECS is not ready", 503}, "");
-  auto view = impl_->ecs->AuthorizePoll(*ctx, cluster, instance);
-  if (!view) return refuse(view.error(), ctx->request_id);
+  auto peer = AuthorizeAgentUpgrade(impl_->gateway, impl_->ecs, impl_->ids, request,
+                                    {"clusterArn", "containerInstanceArn", "ecs:Poll"});
+  if (auto* refused = std::get_if<http::Response>(&peer)) return std::move(*refused);
+  auto& p = std::get<AgentPeer>(peer);
   auto session = std::make_shared<Session>();
-  session->account = ctx->caller.account;
-  session->region = ctx->region;
-  session->cluster = view->instance.cluster;
-  session->instance_id = view->instance.id;
-  session->instance_arn = view->instance.arn;
-  session->cluster_arn = ArnPrefix(view->instance.arn) + "cluster/" + view->instance.cluster;
+  session->account = std::move(p.account);
+  session->region = std::move(p.region);
+  session->cluster = std::move(p.cluster);
+  session->instance_id = std::move(p.instance_id);
+  session->instance_arn = std::move(p.instance_arn);
+  session->cluster_arn = std::move(p.cluster_arn);
   return std::make_shared<AcsHandler>(*impl_, std::move(session));
 }
 

@@ -17,6 +17,7 @@
 #include "ecs/service.h"
 #include "ecs/task_definition_codec.h"
 #include "server/acs.h"
+#include "server/tcs.h"
 #include "store/election.h"
 #include "server/module.h"
 #include "server/routes.h"
@@ -837,7 +838,10 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     BERTH_CHECK(s.DiscoverPollEndpoint(ctx, BERTH_TRY(in.StringOr("cluster")),
                                        BERTH_TRY(in.StringOr("containerInstance"))));
     std::string base = endpoints.base ? endpoints.base() : std::string();
-    return Json{{"endpoint", base}, {"telemetryEndpoint", base}, {"serviceConnectEndpoint", base}};
+    // The agent appends "/ws" to each: ACS at /ws, TCS at /tcs/ws.
+    return Json{{"endpoint", base},
+                {"telemetryEndpoint", base + "/tcs"},
+                {"serviceConnectEndpoint", base}};
   });
   return svc;
 }
@@ -891,6 +895,8 @@ class EcsServiceModule final : public Module {
     acs_ = std::make_unique<AcsSessions>(gateway, env_.access, env_.services.Get<sts::Service>(),
                                          env_.ids, env_.clock);
     acs_->SetService(&ecs_);
+    tcs_ = std::make_unique<TcsSessions>(gateway, env_.ids);
+    tcs_->SetService(&ecs_);
   }
 
   // ACS: GET /ws, the agents' sessions.
@@ -901,6 +907,10 @@ class EcsServiceModule final : public Module {
     // The agent closes a session that hears nothing for a minute or more.
     route.ping_interval = std::chrono::seconds(30);
     route.idle_timeout = std::chrono::minutes(5);
+    routes.push_back(route);
+    // TCS: GET /tcs/ws, what the agents report (container health).
+    route.path = "/tcs/ws";
+    route.upgrade = [this](const http::Request& request) { return tcs_->Upgrade(request); };
     routes.push_back(std::move(route));
   }
 
@@ -961,6 +971,7 @@ class EcsServiceModule final : public Module {
 
   void Stop() override {
     if (acs_) acs_->Stop();
+    if (tcs_) tcs_->Stop();
     sweeper_.request_stop();
     scheduler_.request_stop();
     if (sweeper_.joinable()) sweeper_.join();
@@ -985,6 +996,7 @@ class EcsServiceModule final : public Module {
  private:
   Environment& env_;
   std::unique_ptr<AcsSessions> acs_;  // before ecs_: its callbacks read it
+  std::unique_ptr<TcsSessions> tcs_;
   ecs::Service ecs_;
   std::jthread sweeper_;
   std::mutex scheduler_mu_;

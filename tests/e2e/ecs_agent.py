@@ -164,6 +164,57 @@ class Agent:
         request.update(times)
         return self.ecs.submit_task_state_change(**request)
 
+    def telemetry_url(self):
+        """TCS: DiscoverPollEndpoint's telemetryEndpoint + /ws?cluster=..&containerInstance=.."""
+        out = self.ecs.discover_poll_endpoint(containerInstance=self.instance_arn,
+                                              cluster=self.cluster_arn)
+        query = urllib.parse.urlencode([
+            ("cluster", self.cluster_arn), ("containerInstance", self.instance_arn),
+            ("agentHash", self.agent_hash), ("agentVersion", self.agent_version),
+            ("dockerVersion", DOCKER_VERSION)], quote_via=urllib.parse.quote)
+        return f"{out['telemetryEndpoint'].rstrip('/')}/ws?{query}"
+
+    def telemetry(self, frames, headers=None, replies=None):
+        """Opens a TCS session, sends each (type, message) of `frames`, and returns the server's
+        replies ((type, message), `replies` of them: one per frame unless given). Raises
+        UpgradeRefused when the upgrade is answered with an error."""
+        http_url = self.telemetry_url()
+        headers = self.signed_headers(http_url) if headers is None else headers
+        ws_url = "ws" + http_url[len("http"):]
+        want = len(frames) if replies is None else replies
+
+        async def run():
+            try:
+                ws = await websockets.connect(ws_url, extra_headers=headers, compression=None,
+                                              ping_interval=None, open_timeout=10)
+            except websockets.exceptions.InvalidStatusCode as e:
+                raise refusal(ws_url, headers, e.status_code)
+            out = []
+            try:
+                for kind, message in frames:
+                    await ws.send(json.dumps({"type": kind, "message": message}))
+                while len(out) < want:
+                    body = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    out.append((body.get("type"), body.get("message")))
+            finally:
+                await ws.close()
+            return out
+
+        return asyncio.run(run())
+
+    def publish_health(self, tasks, **extra):
+        """PublishHealthRequest for `tasks` ({task_arn: {container: status}}); the reply."""
+        message = {
+            "metadata": {"cluster": self.cluster_arn, "containerInstance": self.instance_arn,
+                         "messageId": f"m-{time.time_ns()}", "fin": True},
+            "tasks": [{"taskArn": arn, "containers": [
+                {"containerName": name, "healthStatus": status,
+                 "statusSince": time.time()} for name, status in containers.items()]}
+                for arn, containers in tasks.items()],
+            "timestamp": time.time()}
+        message.update(extra)
+        return self.telemetry([("PublishHealthRequest", message)])[0]
+
     # ---- the session
 
     def url(self, endpoint=None):

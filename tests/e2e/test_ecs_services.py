@@ -2,6 +2,7 @@
 a task that dies and is replaced, a rolling update, deletion, events. The test agents of
 ecs_agent.py report their tasks as an ECS agent would (RUNNING when sent, STOPPED when told to
 stop); no container runs."""
+import json
 import re
 import threading
 import time
@@ -48,10 +49,12 @@ class Responder:
 
 @pytest.fixture
 def agents(berth, fleet):
-    """Two connected agents of the default cluster with responders."""
+    """Two connected agents of the default cluster with responders; they run health checks
+    (ecs.capability.container-health-check), as berth's agent does."""
     ecs = client(berth, "ecs")
     ecs.create_cluster()
-    added = [fleet.add(), fleet.add()]
+    added = [fleet.add(attributes={"ecs.capability.container-health-check": None})
+             for _ in range(2)]
     if not fleet.acs:
         pytest.skip("berth does not serve the agent protocol (GET /ws) yet")
     responders = [Responder(a) for a in added]
@@ -202,3 +205,99 @@ def test_deleting_a_service_drains_it_and_frees_its_name(berth, agents, cli):
                    "--desired-count", "1")["service"]
     assert again["status"] == "ACTIVE"
     assert task_id(again["serviceArn"]) == "web"
+
+
+def health_checked(ecs, family="web"):
+    return register(ecs, family, [container(name="web", healthCheck={
+        "command": ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"], "interval": 5,
+        "timeout": 2, "retries": 2})])
+
+
+def test_health_reported_over_tcs_decides_steady_state_and_replaces_unhealthy_tasks(
+        berth, agents, cli):
+    ecs = client(berth, "ecs")
+    health_checked(ecs)
+    cli.ok("ecs", "create-service", "--service-name", "web", "--task-definition", "web",
+           "--desired-count", "2")
+    tasks = eventually(lambda: (lambda t: t if len(t) == 2 and all(
+        x["lastStatus"] == "RUNNING" for x in t) else None)(service_tasks(cli, "web")))
+    assert tasks, "the tasks did not run"
+    assert {t["healthStatus"] for t in tasks} == {"UNKNOWN"}
+    assert {t["containers"][0]["healthStatus"] for t in tasks} == {"UNKNOWN"}
+    # RUNNING is not enough while their health is UNKNOWN: no steady state.
+    time.sleep(2)
+    svc = describe(cli, "web")
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert not any("steady state" in m for m in messages(cli, "web"))
+
+    # Each agent reports its own tasks HEALTHY over TCS (PublishHealthRequest).
+    by_agent = {a.instance_arn: a for a in agents}
+    for t in tasks:
+        reply = by_agent[t["containerInstanceArn"]].publish_health(
+            {t["taskArn"]: {"web": "HEALTHY"}})
+        assert reply == ("AckPublishHealth", {"message": ""})
+    cli.ok("ecs", "wait", "services-stable", "--services", "web")
+    tasks = service_tasks(cli, "web")
+    assert {t["healthStatus"] for t in tasks} == {"HEALTHY"}
+    assert messages(cli, "web")[0] == "(service web) has reached a steady state."
+
+    # An agent cannot set the health of another instance's task: ignored.
+    victim = tasks[0]
+    other = next(a for a in agents if a.instance_arn != victim["containerInstanceArn"])
+    assert other.publish_health({victim["taskArn"]: {"web": "UNHEALTHY"}})[0] == "AckPublishHealth"
+    assert service_tasks(cli, "web")[0]["healthStatus"] == "HEALTHY"
+    # A status ECS does not know is refused by name.
+    mine = by_agent[victim["containerInstanceArn"]]
+    assert mine.publish_health({victim["taskArn"]: {"web": "SICK"}}) == (
+        "InvalidParameterException", {"message": "Invalid health status: SICK"})
+
+    # Its own agent reports it UNHEALTHY: the service stops and replaces it, in ECS's words.
+    assert mine.publish_health({victim["taskArn"]: {"web": "UNHEALTHY"}})[0] == "AckPublishHealth"
+    vid = task_id(victim["taskArn"])
+    assert eventually(lambda: f"(service web) (task {vid}) failed container health checks."
+                      in messages(cli, "web"))
+    [stopped] = cli.ok("ecs", "describe-tasks", "--tasks", victim["taskArn"])["tasks"]
+    assert stopped["stoppedReason"] == "Task failed container health checks"
+    assert stopped["healthStatus"] == "UNHEALTHY"
+    fresh = eventually(lambda: [t for t in service_tasks(cli, "web")
+                                if t["taskArn"] != victim["taskArn"] and
+                                t["healthStatus"] == "UNKNOWN" and t["lastStatus"] == "RUNNING"])
+    assert len(fresh) == 1
+    by_agent[fresh[0]["containerInstanceArn"]].publish_health(
+        {fresh[0]["taskArn"]: {"web": "HEALTHY"}})
+    cli.ok("ecs", "wait", "services-stable", "--services", "web")
+    assert describe(cli, "web")["deployments"][0]["failedTasks"] == 1
+
+
+def test_the_telemetry_session_is_signed_and_authorized_on_the_instance(berth, agents):
+    from ecs_agent import UpgradeRefused
+    agent = agents[0]
+    url = agent.telemetry_url()
+    headers = agent.signed_headers(url)
+    # A signature that does not match does not open it.
+    tampered = dict(headers)
+    tampered["Authorization"] = headers["Authorization"][:-4] + "0000"
+    with pytest.raises(UpgradeRefused) as refused:
+        agent.telemetry([("HeartbeatMessage", {"healthy": True})], headers=tampered, replies=0)
+    assert refused.value.status == 403
+    assert b"InvalidSignatureException" in refused.value.body
+    # A user without ecs:StartTelemetrySession is refused, naming the action.
+    iam = client(berth, "iam")
+    iam.create_user(UserName="poller")
+    iam.put_user_policy(UserName="poller", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+            "ecs:Poll", "ecs:DiscoverPollEndpoint"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="poller")["AccessKey"]
+    from ecs_agent import Agent
+    spy = Agent(berth.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    spy.instance_arn, spy.cluster_arn = agent.instance_arn, agent.cluster_arn
+    with pytest.raises(UpgradeRefused) as refused:
+        spy.telemetry([("HeartbeatMessage", {"healthy": True})], replies=0)
+    assert refused.value.status == 403
+    assert b"ecs:StartTelemetrySession" in refused.value.body
+    # Metrics and instance status are acknowledged; nonsense is answered, not fatal.
+    assert agent.telemetry([("PublishMetricsRequest", {"metadata": {}, "taskMetrics": []}),
+                            ("PublishInstanceStatusRequest", {"statuses": []}),
+                            ("Nonsense", {})]) == [
+        ("AckPublishMetric", {"message": ""}), ("AckPublishInstanceStatus", {"message": ""}),
+        ("BadRequestException", {"message": "Unknown message type: Nonsense"})]
