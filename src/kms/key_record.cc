@@ -25,6 +25,12 @@ int64_t Millis(TimePoint t) {
 TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 TimePoint NowMillis(const Clock& clock) { return FromMillis(Millis(clock.Now())); }
 
+void ScheduleRotation(KeyRecord& key, int period_days, TimePoint from) {
+  key.rotation_enabled = true;
+  key.rotation_period_days = period_days;
+  key.next_rotation = from + std::chrono::days(period_days);
+}
+
 std::string EncodeKeyRecord(const KeyRecord& k) {
   Json j = {{"id", k.meta.key_id},
             {"arn", k.meta.arn},
@@ -108,9 +114,7 @@ Result<KeyRecord> DecodeKeyRecord(const store::KeyValue& kv) {
       if (rotation.contains("next")) k.next_rotation = FromMillis(rotation["next"].get<int64_t>());
     } else if (k.meta.key_manager == "AWS") {
       // A managed key written before rotation existed: AWS rotates those yearly.
-      k.rotation_enabled = true;
-      k.rotation_period_days = kDefaultRotationPeriod;
-      k.next_rotation = k.meta.created + std::chrono::days(kDefaultRotationPeriod);
+      ScheduleRotation(k, kDefaultRotationPeriod, k.meta.created);
     }
   } catch (const Json::exception&) {
     return corrupt();

@@ -72,6 +72,9 @@ struct KeyRecord {
   std::shared_ptr<const KeyMaterial> material;
 };
 
+// Turns on automatic rotation every `period_days`, next `period_days` after `from`.
+void ScheduleRotation(KeyRecord& key, int period_days, TimePoint from);
+
 // The stored form of `key` (all but store_key, mod_revision, via_alias, material).
 std::string EncodeKeyRecord(const KeyRecord& key);
 // The key stored as `kv` (store_key and mod_revision from `kv`); InternalFailure

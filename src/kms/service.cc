@@ -94,6 +94,21 @@ Status ValidateDescription(const std::string& description) {
   return {};
 }
 
+// A key of `account` in `region`, not stored yet: a fresh id, created now, with
+// its initial material sealed for its store key.
+Result<KeyRecord> NewKey(const std::string& account, const std::string& region, Ids& ids,
+                         const Clock& clock, const crypto::RootKey& root_key) {
+  KeyRecord key;
+  key.meta.account = account;
+  key.meta.region = region;
+  key.meta.key_id = ids.Uuid();
+  key.meta.arn = KeyArn(region, account, key.meta.key_id);
+  key.meta.created = NowMillis(clock);
+  key.store_key = KeyPrefix(account, region) + key.meta.key_id;
+  key.sealed_material = BERTH_TRY(SealInitialMaterial(root_key, key.store_key));
+  return key;
+}
+
 // Deletes a key whose waiting period is over, with the aliases that name it, in one
 // transaction. A lost race (someone changed the key or an alias) leaves it for the
 // next look-up.
@@ -366,21 +381,14 @@ Result<KeyMetadata> Service::CreateKey(const Caller& caller, const CreateKeyRequ
   const std::string& region = caller.ctx.region;
   // A fresh id per attempt: a compare fails only if the id was already taken.
   return store::UntilCommitted<KeyMetadata>([&]() -> Result<std::optional<KeyMetadata>> {
-    KeyRecord key;
-    key.meta.account = account;
-    key.meta.region = region;
-    key.meta.key_id = ids_.Uuid();
-    key.meta.arn = KeyArn(region, account, key.meta.key_id);
+    KeyRecord key = BERTH_TRY(NewKey(account, region, ids_, clock_, root_key_));
     key.meta.description = request.description;
-    key.meta.created = NowMillis(clock_);
     key.tags = request.tags;
     key.policy = request.policy.empty() ? DefaultKeyPolicy(account) : request.policy;
     BERTH_CHECK(BindKeyPolicy(key));
     if (!request.policy.empty() && !request.bypass_policy_lockout_safety_check) {
       BERTH_CHECK(CheckLockout(caller, key));
     }
-    key.store_key = KeyPrefix(account, region) + key.meta.key_id;
-    key.sealed_material = BERTH_TRY(SealInitialMaterial(root_key_, key.store_key));
     store::Txn txn;
     txn.compares.push_back({key.store_key, 0});
     txn.ops.push_back(store::Op::Put(key.store_key, EncodeKeyRecord(key)));
@@ -402,22 +410,14 @@ Result<KeyRecord> Service::CreateManagedKey(const Caller& caller, const std::str
       if (existing) return existing;
       return InternalFailure(fmt::format("KMS: {} names a missing key", alias_key));
     }
-    KeyRecord key;
-    key.meta.account = account;
-    key.meta.region = region;
-    key.meta.key_id = ids_.Uuid();
-    key.meta.arn = KeyArn(region, account, key.meta.key_id);
+    KeyRecord key = BERTH_TRY(NewKey(account, region, ids_, clock_, root_key_));
     key.meta.key_manager = "AWS";
     key.meta.description =
         fmt::format("Default key that protects my {} data when no other key is defined",
                     service == "secretsmanager" ? "Secrets Manager" : service);
-    key.meta.created = NowMillis(clock_);
     key.policy = ManagedKeyPolicy(account, region, service);
-    key.rotation_enabled = true;  // AWS rotates its managed keys yearly
-    key.rotation_period_days = kDefaultRotationPeriod;
-    key.next_rotation = key.meta.created + std::chrono::days(kDefaultRotationPeriod);
-    key.store_key = KeyPrefix(account, region) + key.meta.key_id;
-    key.sealed_material = BERTH_TRY(SealInitialMaterial(root_key_, key.store_key));
+    // AWS rotates its managed keys yearly.
+    ScheduleRotation(key, kDefaultRotationPeriod, key.meta.created);
     AliasRecord record{alias_name,       key.meta.key_id, key.meta.created,
                        key.meta.created, alias_key,       0};
     store::Txn txn;
@@ -599,9 +599,7 @@ Status Service::EnableKeyRotation(const Caller& caller, const std::string& key_i
   TimePoint now = NowMillis(clock_);
   BERTH_TRY(UpdateKey(caller, key_id, "kms:EnableKeyRotation", [&](KeyRecord& key) -> Status {
     BERTH_CHECK(RequireRotatable(key));
-    key.rotation_enabled = true;
-    key.rotation_period_days = static_cast<int>(days);
-    key.next_rotation = now + std::chrono::days(days);
+    ScheduleRotation(key, static_cast<int>(days), now);
     return {};
   }));
   return {};
