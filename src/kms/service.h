@@ -72,9 +72,9 @@ struct Caller {
 };
 
 // A key as stored (metadata, policy, tags, sealed material, store revision);
-// defined in service.cc.
+// defined in kms/key_record.h.
 struct KeyRecord;
-// A key's unsealed material, in memory only; defined in service.cc.
+// A key's unsealed material, in memory only; defined in kms/key_material.h.
 class KeyMaterial;
 
 class Service {
@@ -326,6 +326,9 @@ class Service {
   // Binds the users and roles `key.policy` names to their unique ids
   // (iam::AccessControl::BindPolicy), into key.bound_policy / policy_ids.
   Status BindKeyPolicy(KeyRecord& key);
+  // AWS's lockout safety check: MalformedPolicyDocumentException unless
+  // `key`'s policy lets the caller kms:PutKeyPolicy.
+  Status CheckLockout(const Caller& caller, const KeyRecord& key);
   Status AuthorizeKey(const Caller& caller, const std::string& action, const KeyRecord& key,
                       const EncryptionContext& context = {});
   // With kms:RequestAlias `request_alias` (empty: none) instead of key.via_alias.
