@@ -16,6 +16,7 @@
 #include "secrets/public_policy.h"
 #include "secrets/record.h"
 #include "secrets/resolution.h"
+#include "secrets/stages.h"
 #include "secrets/validation.h"
 #include "store/retry.h"
 
@@ -64,44 +65,7 @@ std::unexpected<Error> MarkedForDeletion() {
               "You can't perform this operation on the secret because it was marked for deletion.");
 }
 
-bool Contains(const std::vector<std::string>& v, std::string_view s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-void Remove(std::vector<std::string>& v, std::string_view s) {
-  v.erase(std::remove(v.begin(), v.end(), s), v.end());
-}
-
 TimePoint Day(TimePoint t) { return std::chrono::floor<std::chrono::days>(t); }
-
-// Moves `stage` to version `to`, as AWS moves it: off whichever version had
-// it; a version losing AWSCURRENT takes AWSPREVIOUS.
-void MoveStage(Secret& s, const std::string& stage, const std::string& to) {
-  Version* holder = nullptr;
-  Version* target = nullptr;
-  for (auto& v : s.versions) {
-    if (Contains(v.stages, stage)) holder = &v;
-    if (v.id == to) target = &v;
-  }
-  if (target == nullptr || holder == target) return;
-  if (holder != nullptr) Remove(holder->stages, stage);
-  target->stages.push_back(stage);
-  if (stage == kCurrent && holder != nullptr) {
-    for (auto& v : s.versions) Remove(v.stages, kPrevious);
-    holder->stages.push_back(kPrevious);
-  }
-}
-
-// Keeps at most kMaxVersions versions by dropping the oldest deprecated ones.
-void DropOldVersions(Secret& s, std::vector<store::Op>& ops) {
-  while (s.versions.size() > kMaxVersions) {
-    auto oldest = std::find_if(s.versions.begin(), s.versions.end(),
-                               [](const Version& v) { return v.stages.empty(); });
-    if (oldest == s.versions.end()) return;
-    ops.push_back(store::Op::Delete(ValueKey(s.account, s.region, s.name, oldest->id)));
-    s.versions.erase(oldest);
-  }
-}
 
 std::string SortKey(const Secret& s) {
   return fmt::format(
@@ -111,20 +75,6 @@ std::string SortKey(const Secret& s) {
 }
 
 }  // namespace
-
-const Version* Secret::WithStage(const std::string& stage) const {
-  for (const auto& v : versions) {
-    if (Contains(v.stages, stage)) return &v;
-  }
-  return nullptr;
-}
-
-const Version* Secret::FindVersion(const std::string& id) const {
-  for (const auto& v : versions) {
-    if (v.id == id) return &v;
-  }
-  return nullptr;
-}
 
 Service::Service(store::Kv& kv, kms::Service& kms, iam::AccessControl& access, Ids& ids,
                  const Clock& clock)
@@ -523,15 +473,12 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
       SealedValue sealed = BERTH_TRY(SealValue(kms_, ctx, s, token, *value));
       s.key_arn = sealed.key_arn;
       s.versions.push_back(Version{token, {}, now, std::nullopt, sealed.key_arn});
-      std::vector<std::string> wanted = stages.value_or(std::vector<std::string>{kCurrent});
-      // The first value of a secret is always its AWSCURRENT.
-      if (s.WithStage(kCurrent) == nullptr && !Contains(wanted, kCurrent)) {
-        wanted.push_back(kCurrent);
-      }
-      for (const auto& stage : wanted) MoveStage(s, stage, token);
+      LabelNewVersion(s, token, stages.value_or(std::vector<std::string>{kCurrent}));
       ops.push_back(
           store::Op::Put(ValueKey(s.account, s.region, s.name, token), EncodeSealedValue(sealed)));
-      DropOldVersions(s, ops);
+      for (const auto& id : DropOldVersions(s)) {
+        ops.push_back(store::Op::Delete(ValueKey(s.account, s.region, s.name, id)));
+      }
       out.version_id = token;
       out.version_stages = s.FindVersion(token)->stages;
     }
@@ -623,42 +570,7 @@ Result<Secret> Service::UpdateSecretVersionStage(const aws::RequestContext& ctx,
   Access access;
   access.condition_keys["secretsmanager:VersionStage"] = {stage};
   return Mutate(ctx, secret_id, "secretsmanager:UpdateSecretVersionStage", access,
-                [&](Secret& s) -> Status {
-                  for (const std::string* id : {&remove_from, &move_to}) {
-                    if (!id->empty() && s.FindVersion(*id) == nullptr) {
-                      return Fail("InvalidParameterException",
-                                  fmt::format("The secret doesn't have a version {}.", *id));
-                    }
-                  }
-                  const Version* holder = s.WithStage(stage);
-                  std::string holder_id = holder != nullptr ? holder->id : "";
-                  if (!remove_from.empty() && holder_id != remove_from) {
-                    return Fail("InvalidParameterException",
-                                fmt::format("The staging label {} isn't attached to version {}.",
-                                            stage, remove_from));
-                  }
-                  if (!move_to.empty()) {
-                    if (!holder_id.empty() && holder_id != move_to && remove_from != holder_id) {
-                      return Fail("InvalidParameterException",
-                                  fmt::format("The parameter RemoveFromVersionId can't be empty. "
-                                              "Staging label {} is currently attached to version "
-                                              "{}, so you must explicitly reference that version "
-                                              "in RemoveFromVersionId.",
-                                              stage, holder_id));
-                    }
-                    MoveStage(s, stage, move_to);
-                    return {};
-                  }
-                  if (stage == kCurrent) {
-                    return Fail("InvalidParameterException",
-                                "You can only move staging label AWSCURRENT to a different secret "
-                                "version. It can't be completely removed.");
-                  }
-                  for (auto& v : s.versions) {
-                    if (v.id == remove_from) Remove(v.stages, stage);
-                  }
-                  return {};
-                });
+                [&](Secret& s) { return UpdateStage(s, stage, remove_from, move_to); });
 }
 
 Result<Secret> Service::DescribeSecret(const aws::RequestContext& ctx,
