@@ -26,10 +26,8 @@ namespace {
 // The record of what a reference resolved to, kept as a small blob-like file
 // next to the store: images/<sha256 of the reference>.json.
 std::string RecordPath(content::Store& store, const std::string& ref) {
-  std::filesystem::path blobs = store.BlobPath("sha256:" + std::string(64, '0'));
-  // <root>/blobs/sha256/<hex> -> <root>/images
-  std::filesystem::path root = blobs.parent_path().parent_path().parent_path();
-  return (root / "images" / (crypto::Sha256Hex(ref) + ".json")).string();
+  return (std::filesystem::path(store.Root()) / "images" / (crypto::Sha256Hex(ref) + ".json"))
+      .string();
 }
 
 json::Json DescriptorJson(const content::Descriptor& d) {
@@ -149,8 +147,7 @@ Status ApplyImageLayer(content::Store& store, const std::string& rootfs, const s
                        const std::vector<content::Descriptor>& layers, size_t i,
                        const unpack::UnpackOptions& options) {
   const content::Descriptor& layer = layers[i];
-  Status applied =
-      unpack::ApplyLayer(rootfs, store.BlobPath(layer.digest), layer.media_type, options);
+  Status applied = unpack::ApplyLayer(rootfs, store, layer, options);
   if (applied) return {};
   return Fail(registry::PullError(image,
                                   fmt::format("layer {} of {} ({}): {}", i + 1, layers.size(),

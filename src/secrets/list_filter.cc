@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/strings.h"
+#include "secrets/validation.h"
 
 namespace berth::secrets {
 
@@ -88,19 +89,14 @@ Status ValidateFilters(const std::vector<ListFilter>& filters) {
   for (size_t i = 0; i < filters.size(); ++i) {
     const ListFilter& f = filters[i];
     if (std::find(kKeys.begin(), kKeys.end(), f.key) == kKeys.end()) {
-      return Fail("ValidationException",
-                  fmt::format("1 validation error detected: Value '{}' at 'filters.{}.member.key' "
-                              "failed to satisfy constraint: Member must satisfy enum value set: "
-                              "[description, name, tag-key, tag-value, primary-region, all]",
-                              f.key.substr(0, 64), i + 1));
+      return Invalid(fmt::format("filters.{}.member.key", i + 1), f.key.substr(0, 64),
+                     "satisfy enum value set: [description, name, tag-key, tag-value, "
+                     "primary-region, all]");
     }
     if (f.values.empty() || f.values.size() > 10) {
-      return Fail(
-          "ValidationException",
-          fmt::format(
-              "1 validation error detected: Value at 'filters.{}.member.values' "
-              "failed to satisfy constraint: Member must have length {}",
-              i + 1, f.values.empty() ? "greater than or equal to 1" : "less than or equal to 10"));
+      return Invalid(fmt::format("filters.{}.member.values", i + 1), std::nullopt,
+                     f.values.empty() ? "have length greater than or equal to 1"
+                                      : "have length less than or equal to 10");
     }
     for (const auto& v : f.values) {
       bool ok =
@@ -108,13 +104,10 @@ Status ValidateFilters(const std::vector<ListFilter>& filters) {
             return IsAlnum(c) || std::string_view(" :_@/+=.-!").find(c) != std::string_view::npos;
           });
       if (!ok) {
-        return Fail("ValidationException",
-                    fmt::format("1 validation error detected: Value at 'filters.{}.member.values' "
-                                "failed to satisfy constraint: Member must satisfy constraint: "
-                                "[Member must have length less than or equal to 512, Member must "
-                                "satisfy regular expression pattern: "
-                                "^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$]",
-                                i + 1));
+        return Invalid(fmt::format("filters.{}.member.values", i + 1), std::nullopt,
+                       "satisfy constraint: [Member must have length less than or equal to 512, "
+                       "Member must satisfy regular expression pattern: "
+                       "^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$]");
       }
     }
   }

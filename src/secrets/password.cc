@@ -1,10 +1,10 @@
 #include "secrets/password.h"
 
-#include <fmt/format.h>
-
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "secrets/validation.h"
 
 namespace berth::secrets {
 
@@ -35,12 +35,9 @@ std::string Without(std::string_view chars, std::string_view excluded) {
 Result<std::string> GeneratePassword(const PasswordOptions& options, Ids& ids) {
   int64_t length = options.length.value_or(32);
   if (length < 1 || length > 4096) {
-    return Fail(
-        "ValidationException",
-        fmt::format("1 validation error detected: Value '{}' at 'passwordLength' failed to "
-                    "satisfy constraint: Member must have value {} {}",
-                    length, length < 1 ? "greater than or equal to" : "less than or equal to",
-                    length < 1 ? 1 : 4096));
+    return Invalid("passwordLength", std::to_string(length),
+                   length < 1 ? "have value greater than or equal to 1"
+                              : "have value less than or equal to 4096");
   }
   std::vector<std::string> types;
   auto add = [&](bool excluded, std::string_view chars) {

@@ -1,7 +1,6 @@
 #include "secrets/service.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,13 +10,14 @@
 #include <utility>
 
 #include "common/arn.h"
-#include "common/strings.h"
-#include "crypto/aes_gcm.h"
-#include "iam/policy.h"
+#include "secrets/envelope.h"
 #include "secrets/list_filter.h"
 #include "secrets/password.h"
 #include "secrets/public_policy.h"
 #include "secrets/record.h"
+#include "secrets/resolution.h"
+#include "secrets/stages.h"
+#include "secrets/validation.h"
 #include "store/retry.h"
 
 namespace berth::secrets {
@@ -51,7 +51,7 @@ struct Service::Loaded {
 
 // How an operation opens a secret.
 struct Service::Access {
-  bool allow_deleted = false;  // false: InvalidRequestException when scheduled for deletion
+  bool allow_deleted = false;      // false: InvalidRequestException when scheduled for deletion
   iam::ContextMap condition_keys;  // the operation's own
   // Read the record from the store, not the watched cache: for writes, whose
   // commit is conditioned on the revision read.
@@ -60,257 +60,12 @@ struct Service::Access {
 
 namespace {
 
-constexpr char kManagedAlias[] = "alias/aws/secretsmanager";
-
-std::unexpected<Error> NotFound() {
-  return Fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
-}
-
 std::unexpected<Error> MarkedForDeletion() {
   return Fail("InvalidRequestException",
               "You can't perform this operation on the secret because it was marked for deletion.");
 }
 
-// AWS's model-validation error. `value` is left out for sensitive members.
-std::unexpected<Error> Invalid(std::string_view field, std::optional<std::string_view> value,
-                               std::string_view constraint) {
-  std::string shown = value ? fmt::format(" '{}'", Utf8Prefix(*value, 256)) : std::string();
-  return Fail("ValidationException",
-              fmt::format("1 validation error detected: Value{} at '{}' failed to satisfy "
-                          "constraint: Member must {}",
-                          shown, field, constraint));
-}
-
-Status CheckLength(std::string_view field, std::string_view value, size_t min, size_t max,
-                   bool sensitive = false) {
-  std::optional<std::string_view> shown;
-  if (!sensitive) shown = value;
-  if (value.size() < min) {
-    return Invalid(field, shown, fmt::format("have length greater than or equal to {}", min));
-  }
-  if (value.size() > max) {
-    return Invalid(field, shown, fmt::format("have length less than or equal to {}", max));
-  }
-  return {};
-}
-
-Status ValidateName(const std::string& name) {
-  BERTH_CHECK(CheckLength("name", name, 1, kMaxNameLength));
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("/_+=.@-").find(c) != std::string_view::npos;
-    if (!ok) {
-      return Fail("InvalidParameterException",
-                  "Invalid name. Must be a valid name containing alphanumeric characters, or any "
-                  "of the following: -/_+=.@!");
-    }
-  }
-  return {};
-}
-
-Status ValidateToken(const std::string& token) {
-  if (token.empty()) return {};
-  return CheckLength("clientRequestToken", token, 32, 64);
-}
-
-Status ValidateStages(const std::vector<std::string>& stages) {
-  if (stages.empty() || stages.size() > 20) {
-    return Invalid("versionStages", std::nullopt,
-                   stages.empty() ? "have length greater than or equal to 1"
-                                  : "have length less than or equal to 20");
-  }
-  for (const auto& s : stages) BERTH_CHECK(CheckLength("versionStages.member", s, 1, 256));
-  return {};
-}
-
-Status ValidateTags(const std::vector<Tag>& tags) {
-  for (const auto& t : tags) {
-    BERTH_CHECK(CheckLength("tags.member.key", t.key, 1, 128));
-    BERTH_CHECK(CheckLength("tags.member.value", t.value, 0, 256));
-    if (ToLower(t.key).starts_with("aws:")) {
-      return Fail(
-          "InvalidParameterException",
-          fmt::format("Invalid tag key {}: the aws: prefix is reserved for AWS use.", t.key));
-    }
-  }
-  return {};
-}
-
-// The request's value, checked: both is InvalidParameterException, neither
-// too when `required`; over 65536 bytes is ValidationException.
-Result<std::optional<SecretValue>> ToValue(const ValueInput& in, bool required) {
-  if (in.secret_string && in.secret_binary) {
-    return Fail("InvalidParameterException",
-                "You can't specify both a binary secret value and a string secret value in the "
-                "same secret.");
-  }
-  if (in.empty()) {
-    if (required) {
-      return Fail("InvalidParameterException",
-                  "You must provide either SecretString or SecretBinary.");
-    }
-    return std::optional<SecretValue>();
-  }
-  SecretValue v;
-  if (in.secret_string) {
-    BERTH_CHECK(CheckLength("secretString", *in.secret_string, 0, kMaxValueBytes, true));
-    v.type = SecretValue::Type::kString;
-    v.data = *in.secret_string;
-  } else {
-    BERTH_CHECK(CheckLength("secretBinary", *in.secret_binary, 0, kMaxValueBytes, true));
-    v.type = SecretValue::Type::kBinary;
-    v.data = *in.secret_binary;
-  }
-  return std::optional<SecretValue>(std::move(v));
-}
-
-void Wipe(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
-
-bool Contains(const std::vector<std::string>& v, std::string_view s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-void Remove(std::vector<std::string>& v, std::string_view s) {
-  v.erase(std::remove(v.begin(), v.end(), s), v.end());
-}
-
 TimePoint Day(TimePoint t) { return std::chrono::floor<std::chrono::days>(t); }
-
-std::string ViaService(std::string_view region) {
-  return fmt::format("secretsmanager.{}.amazonaws.com", region);
-}
-
-kms::EncryptionContext KmsContext(const Secret& s, const std::string& version_id) {
-  return {{"SecretARN", s.arn}, {"SecretVersionId", version_id}};
-}
-
-// The AES-GCM associated data: the value is bound to its secret, version and type.
-std::string Aad(const Secret& s, const std::string& version_id, SecretValue::Type type) {
-  return fmt::format("berth-secret-v1\n{}\n{}\n{}", s.arn, version_id,
-                     type == SecretValue::Type::kBinary ? "binary" : "string");
-}
-
-// KMS's answer as Secrets Manager gives it.
-Error FromKms(const Error& e, std::string_view action, bool decrypting) {
-  if (e.code == "AccessDeniedException") {
-    std::string message = fmt::format("Access to KMS is not allowed: {}", e.message);
-    if (message.find(action) == std::string::npos) {
-      message += fmt::format(" (the caller needs {} on the secret's KMS key)", action);
-    }
-    return Error{"AccessDeniedException", std::move(message), e.http_status};
-  }
-  if (e.http_status >= 500) return e;
-  if (decrypting) {
-    return Error{"DecryptionFailure",
-                 fmt::format("Secrets Manager can't decrypt the protected secret text using the "
-                             "provided KMS key. {}: {}",
-                             e.code, e.message),
-                 400};
-  }
-  return Error{"EncryptionFailure",
-               fmt::format("Secrets Manager can't encrypt the protected secret text using the "
-                           "provided KMS key. {}: {}",
-                           e.code, e.message),
-               400};
-}
-
-// KMS is called as the caller, through Secrets Manager, in the secret's region
-// (KMS's namespace is the caller's region).
-aws::RequestContext InRegion(const aws::RequestContext& ctx, const std::string& region) {
-  aws::RequestContext copy = ctx;
-  copy.region = region;
-  return copy;
-}
-
-Result<SealedValue> SealValue(kms::Service& kms, const aws::RequestContext& ctx, const Secret& s,
-                              const std::string& key_id, const std::string& version_id,
-                              const SecretValue& value) {
-  aws::RequestContext kctx = InRegion(ctx, s.region);
-  kms::Caller caller{kctx, ViaService(s.region)};
-  auto data_key = kms.GenerateDataKey(caller, key_id, KmsContext(s, version_id), 32);
-  if (!data_key) return Fail(FromKms(data_key.error(), "kms:GenerateDataKey", false));
-  auto sealed = crypto::AesGcmSeal(data_key->plaintext, value.data, Aad(s, version_id, value.type));
-  Wipe(data_key->plaintext);
-  if (!sealed) return InternalFailure("sealing a secret value failed");
-  return SealedValue{value.type, data_key->key_arn, std::move(data_key->ciphertext_blob),
-                     std::move(*sealed)};
-}
-
-Result<SecretValue> OpenValue(kms::Service& kms, const aws::RequestContext& ctx, const Secret& s,
-                              const std::string& via_service, const std::string& version_id,
-                              const SealedValue& sealed) {
-  std::optional<aws::RequestContext> other_region;
-  if (ctx.region != s.region) other_region = InRegion(ctx, s.region);
-  kms::Caller caller{other_region ? *other_region : ctx, via_service};
-  auto data_key = kms.Decrypt(caller, sealed.data_key, KmsContext(s, version_id), "");
-  if (!data_key) return Fail(FromKms(data_key.error(), "kms:Decrypt", true));
-  auto plain =
-      crypto::AesGcmOpen(data_key->plaintext, sealed.sealed, Aad(s, version_id, sealed.type));
-  Wipe(data_key->plaintext);
-  if (!plain) {
-    return Fail("DecryptionFailure",
-                "Secrets Manager can't decrypt the protected secret text using the provided KMS "
-                "key: the stored value does not authenticate.");
-  }
-  return SecretValue{sealed.type, std::move(*plain)};
-}
-
-// Moves `stage` to version `to`, as AWS moves it: off whichever version had
-// it; a version losing AWSCURRENT takes AWSPREVIOUS.
-void MoveStage(Secret& s, const std::string& stage, const std::string& to) {
-  Version* holder = nullptr;
-  Version* target = nullptr;
-  for (auto& v : s.versions) {
-    if (Contains(v.stages, stage)) holder = &v;
-    if (v.id == to) target = &v;
-  }
-  if (target == nullptr || holder == target) return;
-  if (holder != nullptr) Remove(holder->stages, stage);
-  target->stages.push_back(stage);
-  if (stage == kCurrent && holder != nullptr) {
-    for (auto& v : s.versions) Remove(v.stages, kPrevious);
-    holder->stages.push_back(kPrevious);
-  }
-}
-
-// Keeps at most kMaxVersions versions by dropping the oldest deprecated ones.
-void DropOldVersions(Secret& s, std::vector<store::Op>& ops) {
-  while (s.versions.size() > kMaxVersions) {
-    auto oldest = std::find_if(s.versions.begin(), s.versions.end(),
-                               [](const Version& v) { return v.stages.empty(); });
-    if (oldest == s.versions.end()) return;
-    ops.push_back(store::Op::Delete(ValueKey(s.account, s.region, s.name, oldest->id)));
-    s.versions.erase(oldest);
-  }
-}
-
-bool IsManaged(const std::string& kms_key_id) {
-  return kms_key_id.empty() || kms_key_id == kManagedAlias;
-}
-
-// Pagination over a sorted list: the token names the last item returned.
-std::string PageToken(std::string_view last) { return Base64Encode(last); }
-
-Result<std::string> ParsePageToken(const std::string& token) {
-  auto decoded = Base64Decode(token);
-  if (!decoded || decoded->empty()) {
-    return Fail("InvalidNextTokenException", "The NextToken value is invalid.");
-  }
-  return *decoded;
-}
-
-Result<size_t> PageSize(std::optional<int> max_results, int max, int fallback) {
-  int n = max_results.value_or(fallback);
-  if (n < 1 || n > max) {
-    return Invalid("maxResults", std::to_string(n),
-                   n < 1 ? "have value greater than or equal to 1"
-                         : fmt::format("have value less than or equal to {}", max));
-  }
-  return static_cast<size_t>(n);
-}
 
 std::string SortKey(const Secret& s) {
   return fmt::format(
@@ -320,20 +75,6 @@ std::string SortKey(const Secret& s) {
 }
 
 }  // namespace
-
-const Version* Secret::WithStage(const std::string& stage) const {
-  for (const auto& v : versions) {
-    if (Contains(v.stages, stage)) return &v;
-  }
-  return nullptr;
-}
-
-const Version* Secret::FindVersion(const std::string& id) const {
-  for (const auto& v : versions) {
-    if (v.id == id) return &v;
-  }
-  return nullptr;
-}
 
 Service::Service(store::Kv& kv, kms::Service& kms, iam::AccessControl& access, Ids& ids,
                  const Clock& clock)
@@ -358,7 +99,8 @@ Result<std::shared_ptr<const Service::Parsed>> Service::ParseRecord(const store:
   const Secret& s = parsed->secret;
   iam::ResourceContext& rc = parsed->resource;
   rc.account = s.account;
-  rc.policy = s.bound_policy.empty() ? std::string_view(s.policy) : std::string_view(s.bound_policy);
+  rc.policy =
+      s.bound_policy.empty() ? std::string_view(s.policy) : std::string_view(s.bound_policy);
   rc.condition_keys["secretsmanager:SecretId"] = {s.arn};
   for (const auto& t : s.tags) {
     rc.condition_keys["secretsmanager:ResourceTag/" + t.key] = {t.value};
@@ -420,20 +162,12 @@ Result<std::optional<Service::Loaded>> Service::Load(const std::string& account,
 
 Result<std::optional<Service::Loaded>> Service::Resolve(const aws::RequestContext& ctx,
                                                         const std::string& secret_id, bool fresh) {
-  BERTH_CHECK(CheckLength("secretId", secret_id, 1, 2048));
-  if (!LooksLikeArn(secret_id)) return Load(ctx.caller.account, ctx.region, secret_id, fresh);
-  auto arn = ParseArn(secret_id);
-  if (!arn) return Fail(arn.error());
-  if (arn->service != "secretsmanager" || !arn->resource.starts_with("secret:") ||
-      arn->region.empty() || !IsAccountId(arn->account)) {
-    return std::optional<Loaded>();
+  auto candidates = BERTH_TRY(ReadSecretId(ctx.caller.account, ctx.region, secret_id));
+  for (const auto& c : candidates) {
+    auto loaded = BERTH_TRY(Load(c.where.account, c.where.region, c.where.name, fresh));
+    if (loaded && (!c.must_match_arn || loaded->secret().arn == secret_id)) return loaded;
   }
-  std::string rest = arn->resource.substr(7);
-  if (rest.size() > 7 && rest[rest.size() - 7] == '-') {
-    auto full = BERTH_TRY(Load(arn->account, arn->region, rest.substr(0, rest.size() - 7), fresh));
-    if (full && full->secret().arn == secret_id) return full;
-  }
-  return Load(arn->account, arn->region, rest, fresh);
+  return std::optional<Loaded>();
 }
 
 Status Service::Authorize(const aws::RequestContext& ctx, const std::string& action,
@@ -454,15 +188,12 @@ Result<Service::Loaded> Service::Open(const aws::RequestContext& ctx, const std:
   if (!loaded) {
     // In another account the caller learns only what the (absent) resource
     // policy implies: not whether the secret exists.
-    if (LooksLikeArn(secret_id)) {
-      auto arn = ParseArn(secret_id);
-      if (arn && IsAccountId(arn->account) && arn->account != ctx.caller.account) {
-        iam::ResourceContext rc;
-        rc.account = arn->account;
-        BERTH_CHECK(access_.Authorize(ctx, action, secret_id, rc));
-      }
+    if (std::string account = ForeignAccount(ctx.caller.account, secret_id); !account.empty()) {
+      iam::ResourceContext rc;
+      rc.account = std::move(account);
+      BERTH_CHECK(access_.Authorize(ctx, action, secret_id, rc));
     }
-    return NotFound();
+    return SecretNotFound();
   }
   BERTH_CHECK(Authorize(ctx, action, *loaded->parsed, access.condition_keys));
   if (!access.allow_deleted && loaded->secret().deleted) return MarkedForDeletion();
@@ -582,10 +313,7 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
   BERTH_CHECK(CheckLength("description", req.description, 0, kMaxDescriptionLength));
   BERTH_CHECK(CheckLength("kmsKeyId", req.kms_key_id, 0, 2048));
   BERTH_CHECK(ValidateTags(req.tags));
-  if (req.tags.size() > kMaxTags) {
-    return Fail("InvalidParameterException",
-                fmt::format("A secret can have at most {} tags.", kMaxTags));
-  }
+  BERTH_CHECK(CheckTagCount(req.tags.size()));
   auto value = BERTH_TRY(ToValue(req.value, /*required=*/false));
   std::string token = req.client_request_token.empty() ? ids_.Uuid() : req.client_request_token;
 
@@ -634,8 +362,7 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
     s.account = ctx.caller.account;
     s.region = ctx.region;
     s.name = req.name;
-    s.arn = fmt::format("arn:aws:secretsmanager:{}:{}:secret:{}-{}", s.region, s.account, s.name,
-                        ids_.Letters(6));
+    s.arn = MakeSecretArn(s.account, s.region, s.name, ids_.Letters(6));
     s.description = req.description;
     s.kms_key_id = req.kms_key_id;
     s.created = s.last_changed = now;
@@ -646,16 +373,12 @@ Result<WriteResult> Service::CreateSecret(const aws::RequestContext& ctx,
     if (IsManaged(s.kms_key_id)) {
       // The owner's AWS managed key, fixed now so that every later version,
       // whoever writes it, is under this account's key.
-      aws::RequestContext kctx = InRegion(ctx, s.region);
-      auto managed = kms_.ManagedKey(kms::Caller{kctx, ViaService(s.region)}, "secretsmanager");
-      if (!managed) return Fail(FromKms(managed.error(), "kms:GenerateDataKey", false));
-      s.key_arn = managed->arn;
+      s.key_arn = BERTH_TRY(ManagedKeyArn(kms_, ctx, s.region));
     }
     std::vector<store::Op> ops;
     WriteResult out{s.arn, s.name, "", {}};
     if (value) {
-      SealedValue sealed = BERTH_TRY(
-          SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, token, *value));
+      SealedValue sealed = BERTH_TRY(SealValue(kms_, ctx, s, token, *value));
       s.key_arn = sealed.key_arn;
       s.versions.push_back(Version{token, {kCurrent}, now, std::nullopt, sealed.key_arn});
       ops.push_back(
@@ -741,28 +464,21 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
           return Fail("InvalidRequestException",
                       "You can't use the AWS managed key of another account's secret.");
         }
-        aws::RequestContext kctx = InRegion(ctx, s.region);
-        auto managed = kms_.ManagedKey(kms::Caller{kctx, ViaService(s.region)}, "secretsmanager");
-        if (!managed) return Fail(FromKms(managed.error(), "kms:GenerateDataKey", false));
-        s.key_arn = managed->arn;
+        s.key_arn = BERTH_TRY(ManagedKeyArn(kms_, ctx, s.region));
       }
     }
 
     std::vector<store::Op> ops;
     if (value) {
-      SealedValue sealed = BERTH_TRY(
-          SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, token, *value));
+      SealedValue sealed = BERTH_TRY(SealValue(kms_, ctx, s, token, *value));
       s.key_arn = sealed.key_arn;
       s.versions.push_back(Version{token, {}, now, std::nullopt, sealed.key_arn});
-      std::vector<std::string> wanted = stages.value_or(std::vector<std::string>{kCurrent});
-      // The first value of a secret is always its AWSCURRENT.
-      if (s.WithStage(kCurrent) == nullptr && !Contains(wanted, kCurrent)) {
-        wanted.push_back(kCurrent);
-      }
-      for (const auto& stage : wanted) MoveStage(s, stage, token);
+      LabelNewVersion(s, token, stages.value_or(std::vector<std::string>{kCurrent}));
       ops.push_back(
           store::Op::Put(ValueKey(s.account, s.region, s.name, token), EncodeSealedValue(sealed)));
-      DropOldVersions(s, ops);
+      for (const auto& id : DropOldVersions(s)) {
+        ops.push_back(store::Op::Delete(ValueKey(s.account, s.region, s.name, id)));
+      }
       out.version_id = token;
       out.version_stages = s.FindVersion(token)->stages;
     }
@@ -779,8 +495,7 @@ Result<WriteResult> Service::WriteVersion(const aws::RequestContext& ctx,
         if (!old_sealed) continue;
         auto plain = OpenValue(kms_, ctx, s, loaded.parsed->via_service, v.id, *old_sealed);
         if (!plain) continue;
-        auto resealed =
-            SealValue(kms_, ctx, s, s.key_arn.empty() ? s.kms_key_id : s.key_arn, v.id, *plain);
+        auto resealed = SealValue(kms_, ctx, s, v.id, *plain);
         Wipe(plain->data);
         if (!resealed) break;  // the new key is not usable by the caller
         s.key_arn = resealed->key_arn;
@@ -855,42 +570,7 @@ Result<Secret> Service::UpdateSecretVersionStage(const aws::RequestContext& ctx,
   Access access;
   access.condition_keys["secretsmanager:VersionStage"] = {stage};
   return Mutate(ctx, secret_id, "secretsmanager:UpdateSecretVersionStage", access,
-                [&](Secret& s) -> Status {
-                  for (const std::string* id : {&remove_from, &move_to}) {
-                    if (!id->empty() && s.FindVersion(*id) == nullptr) {
-                      return Fail("InvalidParameterException",
-                                  fmt::format("The secret doesn't have a version {}.", *id));
-                    }
-                  }
-                  const Version* holder = s.WithStage(stage);
-                  std::string holder_id = holder != nullptr ? holder->id : "";
-                  if (!remove_from.empty() && holder_id != remove_from) {
-                    return Fail("InvalidParameterException",
-                                fmt::format("The staging label {} isn't attached to version {}.",
-                                            stage, remove_from));
-                  }
-                  if (!move_to.empty()) {
-                    if (!holder_id.empty() && holder_id != move_to && remove_from != holder_id) {
-                      return Fail("InvalidParameterException",
-                                  fmt::format("The parameter RemoveFromVersionId can't be empty. "
-                                              "Staging label {} is currently attached to version "
-                                              "{}, so you must explicitly reference that version "
-                                              "in RemoveFromVersionId.",
-                                              stage, holder_id));
-                    }
-                    MoveStage(s, stage, move_to);
-                    return {};
-                  }
-                  if (stage == kCurrent) {
-                    return Fail("InvalidParameterException",
-                                "You can only move staging label AWSCURRENT to a different secret "
-                                "version. It can't be completely removed.");
-                  }
-                  for (auto& v : s.versions) {
-                    if (v.id == remove_from) Remove(v.stages, stage);
-                  }
-                  return {};
-                });
+                [&](Secret& s) { return UpdateStage(s, stage, remove_from, move_to); });
 }
 
 Result<Secret> Service::DescribeSecret(const aws::RequestContext& ctx,
@@ -967,7 +647,7 @@ Result<VersionPage> Service::ListSecretVersionIds(const aws::RequestContext& ctx
     auto pos = std::find_if(listed.begin(), listed.end(),
                             [&](const Version* v) { return v->id == after; });
     if (pos == listed.end()) {
-      return Fail("InvalidNextTokenException", "The NextToken value is invalid.");
+      return InvalidNextToken();
     }
     start = static_cast<size_t>(pos - listed.begin()) + 1;
   }
@@ -1028,22 +708,17 @@ Result<Secret> Service::ForceDeletedAbsent(const aws::RequestContext& ctx,
                                            const std::string& secret_id) {
   Secret s;
   if (LooksLikeArn(secret_id)) {
-    auto arn = ParseArn(secret_id);
-    if (!arn || arn->service != "secretsmanager" || !arn->resource.starts_with("secret:")) {
-      return NotFound();
-    }
-    s.account = arn->account;
-    s.region = arn->region;
+    auto arn = ParseSecretArn(secret_id);
+    if (!arn) return SecretNotFound();
+    s.account = std::move(arn->account);
+    s.region = std::move(arn->region);
     s.arn = secret_id;
-    s.name = arn->resource.substr(7);
-    // A full ARN ends in "-" and the 6 characters AWS added to the name.
-    if (s.name.size() > 7 && s.name[s.name.size() - 7] == '-') s.name.resize(s.name.size() - 7);
+    s.name = WithoutSuffix(arn->resource_name);
   } else {
     s.account = ctx.caller.account;
     s.region = ctx.region;
     s.name = secret_id;
-    s.arn = fmt::format("arn:aws:secretsmanager:{}:{}:secret:{}-{}", s.region, s.account, s.name,
-                        ids_.Letters(6));
+    s.arn = MakeSecretArn(s.account, s.region, s.name, ids_.Letters(6));
   }
   // Still only for a caller who may delete such a secret (identity policies: there is
   // no resource policy). Open checked another account's ARN already.
@@ -1067,39 +742,27 @@ Result<Secret> Service::RestoreSecret(const aws::RequestContext& ctx,
 // ---------------------------------------------------------------------------
 // Resource policies and tags.
 
-namespace {
-
-// Parses `policy` as a secret's resource policy: MalformedPolicyDocumentException.
-Status ParseResourcePolicy(const std::string& policy) {
-  BERTH_CHECK(CheckLength("resourcePolicy", policy, 1, kMaxPolicyLength));
-  auto parsed = iam::ParsePolicy(policy, iam::PolicyType::kResource);
-  if (!parsed) return Fail("MalformedPolicyDocumentException", parsed.error().message);
-  return {};
-}
-
-}  // namespace
-
 Result<Secret> Service::PutResourcePolicy(const aws::RequestContext& ctx,
                                           const std::string& secret_id, const std::string& policy,
                                           bool block_public) {
   Access access;
   access.condition_keys["secretsmanager:BlockPublicPolicy"] = {block_public ? "true" : "false"};
-  return Mutate(ctx, secret_id, "secretsmanager:PutResourcePolicy", access,
-                [&](Secret& s) -> Status {
-                  BERTH_CHECK(ParseResourcePolicy(policy));
-                  if (block_public && IsPublicPolicy(policy)) {
-                    return Fail("PublicPolicyException",
-                                "The BlockPublicPolicy parameter is set to true, and the resource "
-                                "policy did not prevent broad access to the secret.");
-                  }
-                  auto bound = BERTH_TRY(access_.BindPolicy(
-                      policy, "MalformedPolicyDocumentException",
-                      "This resource policy contains an unsupported principal."));
-                  s.policy = policy;
-                  s.bound_policy = std::move(bound.document);
-                  s.policy_ids = std::move(bound.ids);
-                  return {};
-                });
+  return Mutate(
+      ctx, secret_id, "secretsmanager:PutResourcePolicy", access, [&](Secret& s) -> Status {
+        BERTH_CHECK(ParseResourcePolicy(policy));
+        if (block_public && IsPublicPolicy(policy)) {
+          return Fail("PublicPolicyException",
+                      "The BlockPublicPolicy parameter is set to true, and the resource "
+                      "policy did not prevent broad access to the secret.");
+        }
+        auto bound = BERTH_TRY(
+            access_.BindPolicy(policy, "MalformedPolicyDocumentException",
+                               "This resource policy contains an unsupported principal."));
+        s.policy = policy;
+        s.bound_policy = std::move(bound.document);
+        s.policy_ids = std::move(bound.ids);
+        return {};
+      });
 }
 
 Result<Secret> Service::GetResourcePolicy(const aws::RequestContext& ctx,
@@ -1164,11 +827,7 @@ Status Service::TagResource(const aws::RequestContext& ctx, const std::string& s
             s.tags.push_back(t);
           }
         }
-        if (s.tags.size() > kMaxTags) {
-          return Fail("InvalidParameterException",
-                      fmt::format("A secret can have at most {} tags.", kMaxTags));
-        }
-        return {};
+        return CheckTagCount(s.tags.size());
       });
   if (!updated) return Fail(updated.error());
   return {};

@@ -224,7 +224,10 @@ class FileWriter final : public Writer {
 class FsStore final : public Store {
  public:
   FsStore(std::string root, StoreOptions options)
-      : blobs_dir_(root + "/blobs/sha256"), ingest_dir_(root + "/ingest"), options_(options) {}
+      : root_(std::move(root)),
+        blobs_dir_(root_ + "/blobs/sha256"),
+        ingest_dir_(root_ + "/ingest"),
+        options_(options) {}
 
   Status Init() {
     BERTH_CHECK(MkdirAll(blobs_dir_, 0755));
@@ -238,12 +241,9 @@ class FsStore final : public Store {
     return ::stat(BlobPath(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
   }
 
-  std::string BlobPath(std::string_view digest) const override {
-    if (!IsValidDigest(digest)) return "";
-    return blobs_dir_ + "/" + std::string(Hex(digest));
-  }
+  std::string Root() const override { return root_; }
 
-  BlobResult<std::string> ReadBlob(std::string_view digest) const override {
+  BlobResult<BlobReader> OpenBlob(std::string_view digest) const override {
     if (!IsValidDigest(digest)) return InvalidDigest(digest);
     std::string path = BlobPath(digest);
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -253,20 +253,31 @@ class FsStore final : public Store {
       }
       return IoError("open", path);
     }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return IoError("stat", path);
+    if (!S_ISREG(st.st_mode)) {
+      return BlobFailure(BlobFault::kIo, fmt::format("blob {} is not a regular file", path));
+    }
+    // Layers are read once, front to back: a larger readahead window.
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    return BlobReader(std::move(fd), std::string(digest), st.st_size);
+  }
+
+  BlobResult<std::string> ReadBlob(std::string_view digest) const override {
+    auto reader = OpenBlob(digest);
+    if (!reader) return std::unexpected(std::move(reader.error()));
     std::string out;
+    out.reserve(static_cast<size_t>(reader->size()));
     char buf[64 * 1024];
     for (;;) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return IoError("read", path);
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
+      auto n = reader->Read(buf, sizeof buf);
+      if (!n) return std::unexpected(std::move(n.error()));
+      if (*n == 0) break;
+      out.append(buf, *n);
     }
     std::string actual = std::string(kSha256Prefix) + crypto::Sha256Hex(out);
     if (actual != digest) {
-      ::unlink(path.c_str());
+      ::unlink(BlobPath(digest).c_str());
       return BlobFailure(
           BlobFault::kDigestMismatch,
           fmt::format("stored blob {} is corrupt (hashes to {}); removed", digest, actual));
@@ -386,6 +397,11 @@ class FsStore final : public Store {
   }
 
  private:
+  // Where a committed blob is (or would be); `digest` must be valid.
+  std::string BlobPath(std::string_view digest) const {
+    return blobs_dir_ + "/" + std::string(Hex(digest));
+  }
+
   static std::string_view Hex(std::string_view digest) {
     return digest.substr(kSha256Prefix.size());
   }
@@ -411,12 +427,24 @@ class FsStore final : public Store {
     return {};
   }
 
+  std::string root_;
   std::string blobs_dir_;
   std::string ingest_dir_;
   StoreOptions options_;
 };
 
 }  // namespace
+
+BlobResult<size_t> BlobReader::Read(char* buffer, size_t size) {
+  for (;;) {
+    ssize_t n = ::read(fd_.get(), buffer, size);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) {
+      return BlobFailure(BlobFault::kIo,
+                         fmt::format("read blob {}: {}", digest_, std::strerror(errno)));
+    }
+  }
+}
 
 std::unexpected<BlobError> BlobFailure(BlobFault fault, std::string message) {
   auto [code, http_status] = [&]() -> std::pair<const char*, int> {

@@ -23,9 +23,11 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace berth::agent::content {
 
@@ -86,6 +88,33 @@ class Writer {
   virtual void Discard() = 0;
 };
 
+// A committed blob open for reading: reads stream from the blob's file, so
+// nothing is copied into memory, and they see exactly the committed bytes
+// (a blob being written is never visible; a committed one is never modified).
+// The reader owns its descriptor: what it opened stays readable to its end
+// even if the blob is garbage-collected meanwhile. The bytes are not hashed
+// again (the store did on commit; ReadBlob re-hashes small blobs). Move-only,
+// not thread-safe.
+class BlobReader {
+ public:
+  // `fd` must be open for reading at offset 0 on the bytes of blob `digest`,
+  // `size` bytes long. Stores build readers; a test store may use a memfd.
+  BlobReader(Fd fd, std::string digest, int64_t size)
+      : fd_(std::move(fd)), digest_(std::move(digest)), size_(size) {}
+
+  // Reads up to `size` bytes into `buffer` from where the last read ended;
+  // 0 means the end of the blob. kIo on a read error.
+  BlobResult<size_t> Read(char* buffer, size_t size);
+
+  const std::string& digest() const { return digest_; }
+  int64_t size() const { return size_; }
+
+ private:
+  Fd fd_;
+  std::string digest_;
+  int64_t size_;
+};
+
 struct StoreOptions {
   // Write blob data around the page cache (O_DIRECT) wherever it arrives in
   // whole, aligned blocks (kDirectAlignment): for pulls whose blobs nobody
@@ -112,8 +141,14 @@ class Store {
 
   // True when the blob is committed. False for an invalid digest.
   virtual bool Has(std::string_view digest) const = 0;
-  // Path of a committed blob (whether or not it exists); "" for an invalid digest.
-  virtual std::string BlobPath(std::string_view digest) const = 0;
+  // The directory the store was opened on. Other agent state that belongs with
+  // the blobs (image_pull's records) lives beside blobs/ and ingest/; blobs are
+  // read only through OpenBlob and ReadBlob.
+  virtual std::string Root() const = 0;
+  // Opens a committed blob for streaming (large layers; see BlobReader).
+  // kInvalidDigest; kNotFound when no committed blob has that digest (one
+  // being written is not committed); kIo otherwise.
+  virtual BlobResult<BlobReader> OpenBlob(std::string_view digest) const = 0;
   // Reads a whole committed blob (manifests, configs: small) and re-verifies
   // its digest. kNotFound if absent; kDigestMismatch if the bytes on disk
   // were corrupted, in which case the blob is removed so a pull fetches it again.

@@ -57,6 +57,8 @@ class StoreTest : public ::testing::Test {
 
   fs::path Blobs() const { return root_ / "blobs" / "sha256"; }
   fs::path Ingest() const { return root_ / "ingest"; }
+  // Where store.h's layout puts a committed blob.
+  fs::path PathOf(std::string_view digest) const { return Blobs() / digest.substr(7); }
   fs::path PartialOf(const Descriptor& d) const {
     return Ingest() / (d.digest.substr(7) + ".partial");
   }
@@ -78,12 +80,12 @@ TEST_F(StoreTest, WriteCommitRead) {
   ASSERT_TRUE((*w)->Commit());
 
   EXPECT_TRUE(store_->Has(d.digest));
-  EXPECT_EQ(store_->BlobPath(d.digest), (Blobs() / d.digest.substr(7)).string());
+  EXPECT_EQ(store_->Root(), root_.string());
   auto read = store_->ReadBlob(d.digest);
   ASSERT_TRUE(read) << read.error().message;
   EXPECT_EQ(*read, data);
   struct stat st;
-  ASSERT_EQ(::stat(store_->BlobPath(d.digest).c_str(), &st), 0);
+  ASSERT_EQ(::stat(PathOf(d.digest).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0444u);
   EXPECT_TRUE(Names(Ingest()).empty());
   auto list = store_->List();
@@ -418,7 +420,7 @@ TEST_F(StoreTest, CorruptCommittedBlobIsDetectedByReadBlob) {
   std::string data = "config json";
   Descriptor d = Describe(data);
   ASSERT_TRUE(store_->WriteBlob(d, data));
-  fs::path path = store_->BlobPath(d.digest);
+  fs::path path = PathOf(d.digest);
   fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
   {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -429,6 +431,72 @@ TEST_F(StoreTest, CorruptCommittedBlobIsDetectedByReadBlob) {
   EXPECT_EQ(read.error().code, "BlobDigestMismatch");
   EXPECT_EQ(read.error().fault, BlobFault::kDigestMismatch);
   EXPECT_FALSE(store_->Has(d.digest));  // removed, so the next pull fetches it again
+}
+
+// Reads `reader` to its end in pieces of `piece` bytes.
+std::string ReadAll(BlobReader& reader, size_t piece) {
+  std::string out;
+  std::string buf(piece, '\0');
+  for (;;) {
+    auto n = reader.Read(buf.data(), buf.size());
+    EXPECT_TRUE(n) << n.error().message;
+    if (!n || *n == 0) return out;
+    out.append(buf.data(), *n);
+  }
+}
+
+TEST_F(StoreTest, OpenBlobStreamsTheCommittedBytes) {
+  std::string data = RandomBytes(300000, 4);
+  Descriptor d = Describe(data);
+  ASSERT_TRUE(store_->WriteBlob(d, data));
+  auto reader = store_->OpenBlob(d.digest);
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_EQ(reader->digest(), d.digest);
+  EXPECT_EQ(reader->size(), 300000);
+  EXPECT_EQ(ReadAll(*reader, 7000), data);
+  char c;
+  EXPECT_EQ(reader->Read(&c, 1).value(), 0u);  // still the end
+
+  // A reader keeps what it opened even when the blob is collected meanwhile.
+  auto early = store_->OpenBlob(d.digest);
+  ASSERT_TRUE(early);
+  ASSERT_TRUE(store_->GarbageCollect({}));
+  EXPECT_FALSE(store_->Has(d.digest));
+  EXPECT_EQ(ReadAll(*early, 1 << 16), data);
+}
+
+TEST_F(StoreTest, OpenBlobOfAnAbsentBlobIsNotFound) {
+  std::string digest = "sha256:" + std::string(64, 'e');
+  auto reader = store_->OpenBlob(digest);
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().fault, BlobFault::kNotFound);
+  EXPECT_EQ(reader.error().code, "NotFound");
+  EXPECT_EQ(reader.error().http_status, 404);
+  EXPECT_EQ(reader.error().message, "blob " + digest + " not found");
+}
+
+TEST_F(StoreTest, OpenBlobWhileAnotherBlobIsBeingWritten) {
+  std::string a = RandomBytes(200000, 5);
+  std::string b = RandomBytes(200000, 6);
+  ASSERT_TRUE(store_->WriteBlob(Describe(a), a));
+  auto writer = store_->Begin(Describe(b));
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_TRUE((*writer)->Write(std::string_view(b).substr(0, 100000)));
+
+  // The committed blob reads whole; the one being written is not there yet.
+  auto ra = store_->OpenBlob(Describe(a).digest);
+  ASSERT_TRUE(ra) << ra.error().message;
+  auto rb = store_->OpenBlob(Describe(b).digest);
+  ASSERT_FALSE(rb);
+  EXPECT_EQ(rb.error().fault, BlobFault::kNotFound);
+  std::string first = ReadAll(*ra, 50000);
+  ASSERT_TRUE((*writer)->Write(std::string_view(b).substr(100000)));
+  EXPECT_EQ(first, a);
+
+  ASSERT_TRUE((*writer)->Commit());
+  rb = store_->OpenBlob(Describe(b).digest);
+  ASSERT_TRUE(rb) << rb.error().message;
+  EXPECT_EQ(ReadAll(*rb, 1 << 20), b);
 }
 
 TEST_F(StoreTest, InvalidDigests) {
@@ -447,7 +515,9 @@ TEST_F(StoreTest, InvalidDigests) {
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code, "InvalidDigest");
   EXPECT_EQ(store_->ReadBlob(bad.digest).error().code, "InvalidDigest");
-  EXPECT_EQ(store_->BlobPath(bad.digest), "");
+  auto opened = store_->OpenBlob(bad.digest);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().fault, BlobFault::kInvalidDigest);
   EXPECT_FALSE(store_->Has(bad.digest));
 }
 

@@ -170,11 +170,7 @@ Result<std::string> ImageCache::Unpack(const std::string& image, const ImagePull
   if (fs::is_directory(rootfs, ec)) return rootfs;
   fs::create_directories(dir, ec);
   std::string building = fmt::format("{}/.rootfs-{}", dir.string(), crypto::SecureIds().Uuid());
-  std::vector<unpack::LayerFile> layers;
-  for (const auto& layer : pulled.image.layers) {
-    layers.push_back({store_.BlobPath(layer.digest), layer.media_type});
-  }
-  Status unpacked = unpack::Unpack(building, layers);
+  Status unpacked = unpack::Unpack(building, store_, pulled.image.layers);
   if (unpacked) {
     fs::rename(building, rootfs, ec);
     if (!ec) return rootfs;

@@ -1,6 +1,8 @@
 #include "agent/registry/fake_store.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "crypto/sha256.h"
 
@@ -69,8 +71,23 @@ bool FakeStore::Has(std::string_view digest) const {
   return blobs_.contains(digest);
 }
 
-std::string FakeStore::BlobPath(std::string_view digest) const {
-  return fmt::format("/fake/blobs/{}", digest);
+std::string FakeStore::Root() const { return "/fake"; }
+
+content::BlobResult<content::BlobReader> FakeStore::OpenBlob(std::string_view digest) const {
+  auto bytes = ReadBlob(digest);
+  if (!bytes) return std::unexpected(std::move(bytes.error()));
+  Fd fd(::memfd_create("fake-blob", MFD_CLOEXEC));
+  std::string_view left = *bytes;
+  while (fd.valid() && !left.empty()) {
+    ssize_t n = ::write(fd.get(), left.data(), left.size());
+    if (n <= 0) fd.Reset();
+    if (n > 0) left.remove_prefix(static_cast<size_t>(n));
+  }
+  if (!fd.valid() || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    return content::BlobFailure(content::BlobFault::kIo, "memfd for a fake blob");
+  }
+  return content::BlobReader(std::move(fd), std::string(digest),
+                             static_cast<int64_t>(bytes->size()));
 }
 
 content::BlobResult<std::string> FakeStore::ReadBlob(std::string_view digest) const {

@@ -19,7 +19,9 @@ namespace berth::agent::registry::testing {
 class FakeStore final : public content::Store {
  public:
   bool Has(std::string_view digest) const override;
-  std::string BlobPath(std::string_view digest) const override;
+  std::string Root() const override;
+  // A reader over a memfd holding a copy of the blob.
+  content::BlobResult<content::BlobReader> OpenBlob(std::string_view digest) const override;
   content::BlobResult<std::string> ReadBlob(std::string_view digest) const override;
   content::BlobStatus WriteBlob(const content::Descriptor& expected,
                                 std::string_view bytes) override;

@@ -1,9 +1,7 @@
 #include "agent/unpack/unpack.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -16,7 +14,6 @@
 #include "agent/unpack/decompress.h"
 #include "agent/unpack/extractor.h"
 #include "agent/unpack/root_dir.h"
-#include "common/fd.h"
 
 namespace berth::agent::unpack {
 
@@ -32,19 +29,18 @@ std::unexpected<Error> Prefixed(std::string_view prefix, const Error& error) {
   return UnpackError(fmt::format("{}: {}", prefix, error.message));
 }
 
-class FileSource final : public Source {
+// A committed blob as a Source, read straight from its file.
+class BlobSource final : public Source {
  public:
-  explicit FileSource(int fd) : fd_(fd) {}
+  explicit BlobSource(content::BlobReader& blob) : blob_(blob) {}
   Result<size_t> Read(char* buffer, size_t size) override {
-    for (;;) {
-      ssize_t n = ::read(fd_, buffer, size);
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) return UnpackError(fmt::format("read: {}", std::strerror(errno)));
-    }
+    auto n = blob_.Read(buffer, size);
+    if (!n) return UnpackError(n.error().message);
+    return *n;
   }
 
  private:
-  int fd_;
+  content::BlobReader& blob_;
 };
 
 // Runs `inner` (the decompressor) on its own thread, a few MiB ahead of the
@@ -191,27 +187,27 @@ Status ApplyLayerFrom(const std::string& rootfs, Source& source, std::string_vie
   return Apply(rootfs, source, media_type, options, /*prefetch=*/false);
 }
 
-Status ApplyLayer(const std::string& rootfs, const std::string& layer_path,
-                  std::string_view media_type, const UnpackOptions& options) {
-  Fd fd(::open(layer_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    return UnpackError(fmt::format("layer {}: open: {}", layer_path, std::strerror(errno)));
-  }
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  FileSource source(fd.get());
-  Status st = Apply(rootfs, source, media_type, options, /*prefetch=*/true);
-  if (!st) return Prefixed(fmt::format("layer {}", layer_path), st.error());
+Status ApplyLayer(const std::string& rootfs, const content::Store& store,
+                  const content::Descriptor& layer, const UnpackOptions& options) {
+  auto blob = store.OpenBlob(layer.digest);
+  if (!blob) return std::unexpected<Error>(std::move(blob.error()));
+  BlobSource source(*blob);
+  Status st = Apply(rootfs, source, layer.media_type, options, /*prefetch=*/true);
+  if (!st) return UnpackError(st.error().message);
   return {};
 }
 
-Status Unpack(const std::string& rootfs, const std::vector<LayerFile>& layers,
-              const UnpackOptions& options) {
+Status Unpack(const std::string& rootfs, const content::Store& store,
+              const std::vector<content::Descriptor>& layers, const UnpackOptions& options) {
   if (::mkdir(rootfs.c_str(), 0755) != 0 && errno != EEXIST) {
     return UnpackError(fmt::format("create rootfs {}: {}", rootfs, std::strerror(errno)));
   }
   for (size_t i = 0; i < layers.size(); ++i) {
-    Status st = ApplyLayer(rootfs, layers[i].path, layers[i].media_type, options);
-    if (!st) return Prefixed(fmt::format("layer {} of {}", i + 1, layers.size()), st.error());
+    Status st = ApplyLayer(rootfs, store, layers[i], options);
+    if (!st) {
+      return Prefixed(fmt::format("layer {} of {} ({})", i + 1, layers.size(), layers[i].digest),
+                      st.error());
+    }
   }
   return {};
 }

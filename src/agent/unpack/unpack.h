@@ -32,10 +32,15 @@
 // directory whose mode denies its owner write access makes later entries
 // inside it fail (umoci's rootless mode works around that; the agent runs as root).
 //
-// Errors: "LayerUnpackError" (http 500), whose message names the layer and the
-// entry ("layer 2 (/store/blobs/sha256/ab..): entry \"../x\": ..."), or the
-// limit a layer passed (UnpackOptions::max_bytes, max_entries). A failed
-// ApplyLayer may leave the rootfs half-written: the caller discards it.
+// Input: layers are read from the content store (content::Store::OpenBlob),
+// streamed from the blob's file without a copy, or pushed as they download
+// (LayerStream). The content store is this stage's only neighbour: it knows
+// blobs by digest, nothing of other stages.
+//
+// Errors: "LayerUnpackError" (http 500), whose message names the entry
+// ("entry \"../x\": ...") or the limit a layer passed (UnpackOptions::max_bytes,
+// max_entries); Unpack adds the layer ("layer 2 of 3 (sha256:ab..): ..."). A
+// failed ApplyLayer may leave the rootfs half-written: the caller discards it.
 #pragma once
 
 #include <cstddef>
@@ -46,6 +51,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/content/store.h"
 #include "common/error.h"
 
 namespace berth::agent::unpack {
@@ -95,24 +101,24 @@ class Source {
   virtual Result<size_t> Read(char* buffer, size_t size) = 0;
 };
 
-// Applies one layer read from a file. `rootfs` must be an existing directory.
-// Compression is detected from the first bytes (gzip, zstd or plain tar); the
-// media type only has to be supported. The whole compressed stream is read
-// and checked (gzip CRC, zstd frame) even past the tar's end.
-Status ApplyLayer(const std::string& rootfs, const std::string& layer_path,
-                  std::string_view media_type, const UnpackOptions& options = {});
+// Applies the layer `layer` describes (a committed blob of `store`, streamed
+// from it to its end). `rootfs` must be an existing directory. Compression is
+// detected from the first bytes (gzip, zstd or plain tar); the media type only
+// has to be supported. The whole compressed stream is read and checked (gzip
+// CRC, zstd frame) even past the tar's end. Decompression runs a few MiB ahead
+// of extraction on a thread of its own. A blob the store cannot open fails
+// with the store's BlobError (kNotFound: "blob <digest> not found").
+Status ApplyLayer(const std::string& rootfs, const content::Store& store,
+                  const content::Descriptor& layer, const UnpackOptions& options = {});
 // Same, reading the layer from `source` (e.g. bytes arriving from a registry).
 Status ApplyLayerFrom(const std::string& rootfs, Source& source, std::string_view media_type,
                       const UnpackOptions& options = {});
 
-struct LayerFile {
-  std::string path;
-  std::string media_type;
-};
-
-// Creates `rootfs` if missing and applies `layers` in order (lowest first).
-Status Unpack(const std::string& rootfs, const std::vector<LayerFile>& layers,
-              const UnpackOptions& options = {});
+// Creates `rootfs` if missing and applies `layers` (committed blobs of
+// `store`) in order, lowest first. A layer the store does not have fails with
+// the store's message ("layer 1 of 2 (<digest>): blob <digest> not found").
+Status Unpack(const std::string& rootfs, const content::Store& store,
+              const std::vector<content::Descriptor>& layers, const UnpackOptions& options = {});
 
 // Push-style application, so decompression and writing overlap with the
 // download: Write() hands over bytes as they arrive; a worker thread applies

@@ -18,6 +18,7 @@
 #include "agent/unpack/root_dir.h"
 #include "agent/unpack/test_layer.h"
 #include "common/fd.h"
+#include "crypto/sha256.h"
 
 namespace berth::agent::unpack {
 namespace {
@@ -33,7 +34,6 @@ using testing::Hardlink;
 using testing::kMtime;
 using testing::LayerBytes;
 using testing::Symlink;
-using testing::WriteLayer;
 
 std::string Slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -80,6 +80,9 @@ class UnpackTest : public ::testing::Test {
     char layers[] = "/tmp/berth-layers-XXXXXX";
     ASSERT_NE(::mkdtemp(layers), nullptr);
     layers_ = layers;
+    auto store = content::Store::Open(layers_.string());
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
     options_.on_warning = [this](const std::string& w) { warnings_.push_back(w); };
   }
   void TearDown() override {
@@ -88,14 +91,26 @@ class UnpackTest : public ::testing::Test {
     fs::remove_all(layers_);
   }
 
+  // Commits `bytes` to the content store; returns their digest.
+  std::string Put(std::string_view bytes) {
+    std::string digest = "sha256:" + crypto::Sha256Hex(bytes);
+    auto written = store_->WriteBlob({"", digest, static_cast<int64_t>(bytes.size()), {}}, bytes);
+    EXPECT_TRUE(written) << written.error().message;
+    return digest;
+  }
+
+  // A layer of `entries` committed to the content store: its digest.
   std::string Layer(const std::vector<Entry>& entries, Format format = Format::kTar) {
-    std::string path = (layers_ / ("layer" + std::to_string(next_layer_++))).string();
-    WriteLayer(path, entries, format);
-    return path;
+    return Put(LayerBytes(entries, format));
+  }
+
+  // Applies the committed blob `digest`, read through the content store.
+  Status ApplyBlob(const std::string& digest, const std::string& media_type = "") {
+    return ApplyLayer(rootfs_.string(), *store_, {media_type, digest}, options_);
   }
 
   Status Apply(const std::vector<Entry>& entries, Format format = Format::kTar) {
-    return ApplyLayer(rootfs_.string(), Layer(entries, format), "", options_);
+    return ApplyBlob(Layer(entries, format));
   }
 
   // Every path under the parent directory except inside the rootfs, with the
@@ -113,9 +128,9 @@ class UnpackTest : public ::testing::Test {
   }
 
   fs::path parent_, rootfs_, layers_;
+  std::unique_ptr<content::Store> store_;
   UnpackOptions options_;
   std::vector<std::string> warnings_;
-  int next_layer_ = 0;
 };
 
 std::vector<Entry> BasicEntries() {
@@ -209,19 +224,15 @@ TEST_P(CompressionTest, SameTreeFromEveryCompression) {
 TEST_P(CompressionTest, CorruptAndTruncatedStreamsAreErrors) {
   if (GetParam().format == Format::kTar) GTEST_SKIP() << "no checksum in a plain tar";
   options_.gzip = GetParam().decoder;
-  std::string path = Layer({File("a", RandomText(200000, 2))}, GetParam().format);
-  std::string bytes = Slurp(path);
+  std::string bytes = LayerBytes({File("a", RandomText(200000, 2))}, GetParam().format);
 
   std::string flipped = bytes;
   flipped[flipped.size() / 2] ^= 0x20;
-  Spit(path, flipped);
-  auto st = ApplyLayer(rootfs_.string(), path, "", options_);
+  auto st = ApplyBlob(Put(flipped));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "LayerUnpackError");
-  EXPECT_NE(st.error().message.find(path), std::string::npos) << st.error().message;
 
-  Spit(path, std::string_view(bytes).substr(0, bytes.size() - 100));
-  st = ApplyLayer(rootfs_.string(), path, "", options_);
+  st = ApplyBlob(Put(std::string_view(bytes).substr(0, bytes.size() - 100)));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "LayerUnpackError");
   EXPECT_NE(st.error().message.find("truncated"), std::string::npos) << st.error().message;
@@ -265,12 +276,11 @@ INSTANTIATE_TEST_SUITE_P(
 class GzipMembersTest : public UnpackTest, public ::testing::WithParamInterface<GzipDecoder> {};
 
 TEST_P(GzipMembersTest, ConcatenatedMembersAreOneStream) {
-  std::string tar = Slurp(Layer({File("one", RandomText(100000, 3)), File("two", "2")}));
-  std::string path = (layers_ / "members.tar.gz").string();
-  Spit(path, Gzip(tar.substr(0, 70001)) + Gzip(tar.substr(70001)));
+  std::string tar =
+      LayerBytes({File("one", RandomText(100000, 3)), File("two", "2")}, Format::kTar);
+  std::string members = Put(Gzip(tar.substr(0, 70001)) + Gzip(tar.substr(70001)));
   options_.gzip = GetParam();
-  auto st =
-      ApplyLayer(rootfs_.string(), path, "application/vnd.oci.image.layer.v1.tar+gzip", options_);
+  auto st = ApplyBlob(members, "application/vnd.oci.image.layer.v1.tar+gzip");
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(Slurp(rootfs_ / "one"), RandomText(100000, 3));
   EXPECT_EQ(Slurp(rootfs_ / "two"), "2");
@@ -333,21 +343,31 @@ TEST_F(UnpackTest, UnpackAppliesLayersInOrderAndNamesTheFailingLayer) {
   std::string l2 =
       Layer({File("etc/os-release", "v2"), File("tmp/.wh.scratch", "")}, Format::kZstd);
   fs::path fresh = parent_ / "rootfs2";
-  auto st = Unpack(fresh.string(),
-                   {{l1, "application/vnd.docker.image.rootfs.diff.tar.gzip"},
-                    {l2, "application/vnd.oci.image.layer.v1.tar+zstd"}},
+  auto st = Unpack(fresh.string(), *store_,
+                   {{"application/vnd.docker.image.rootfs.diff.tar.gzip", l1},
+                    {"application/vnd.oci.image.layer.v1.tar+zstd", l2}},
                    options_);
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(Slurp(fresh / "etc/os-release"), "v2");
   EXPECT_FALSE(fs::exists(fresh / "tmp/scratch"));
 
   std::string bad = Layer({File("../escape", "x")});
-  st = Unpack(fresh.string(), {{l1, ""}, {bad, ""}}, options_);
+  st = Unpack(fresh.string(), *store_, {{"", l1}, {"", bad}}, options_);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "LayerUnpackError");
-  EXPECT_TRUE(
-      st.error().message.starts_with("layer 2 of 2: layer " + bad + ": entry \"../escape\""))
+  EXPECT_TRUE(st.error().message.starts_with("layer 2 of 2 (" + bad + "): entry \"../escape\""))
       << st.error().message;
+
+  // A layer the store does not have: the store's words.
+  std::string absent = "sha256:" + std::string(64, 'a');
+  st = Unpack(fresh.string(), *store_, {{"", l1}, {"", absent}}, options_);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "LayerUnpackError");
+  EXPECT_EQ(st.error().message, "layer 2 of 2 (" + absent + "): blob " + absent + " not found");
+  st = ApplyBlob(absent);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "NotFound");
+  EXPECT_EQ(st.error().http_status, 404);
 }
 
 TEST_F(UnpackTest, ALayerWithMoreEntriesThanTheLimitFails) {
@@ -371,8 +391,7 @@ TEST(UnpackOptionsTest, LayerLimitsAreFiniteByDefault) {
 }
 
 TEST_F(UnpackTest, UnsupportedMediaTypeIsRefused) {
-  auto st = ApplyLayer(rootfs_.string(), Layer({File("a", "a")}),
-                       "application/vnd.oci.image.layer.v1.tar+encrypted", options_);
+  auto st = ApplyBlob(Layer({File("a", "a")}), "application/vnd.oci.image.layer.v1.tar+encrypted");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, "LayerUnpackError");
   EXPECT_NE(st.error().message.find("unsupported layer media type"), std::string::npos);
@@ -402,8 +421,7 @@ TEST_F(UnpackTest, XattrsOutsideTheAllowListAreSkippedWithAWarning) {
 }
 
 TEST_F(UnpackTest, StreamingMatchesTheFileVariant) {
-  std::string path = Layer(BasicEntries(), Format::kGzip);
-  std::string bytes = Slurp(path);
+  std::string bytes = LayerBytes(BasicEntries(), Format::kGzip);
   auto stream =
       LayerStream::Start(rootfs_.string(), "application/vnd.oci.image.layer.v1.tar+gzip", options_);
   ASSERT_TRUE(stream);
@@ -419,7 +437,7 @@ TEST_F(UnpackTest, StreamingMatchesTheFileVariant) {
 }
 
 TEST_F(UnpackTest, StreamingReportsErrorsAndCanBeAbandoned) {
-  std::string bad = Slurp(Layer({File("ok", "1"), File("../escape", "x")}, Format::kZstd));
+  std::string bad = LayerBytes({File("ok", "1"), File("../escape", "x")}, Format::kZstd);
   auto stream = LayerStream::Start(rootfs_.string(), "", options_);
   ASSERT_TRUE(stream);
   Status st = (*stream)->Write(bad);
@@ -429,7 +447,7 @@ TEST_F(UnpackTest, StreamingReportsErrorsAndCanBeAbandoned) {
   EXPECT_NE(st.error().message.find("\"../escape\""), std::string::npos) << st.error().message;
 
   // Destroyed midway: the worker stops, nothing hangs.
-  std::string good = Slurp(Layer(BasicEntries(), Format::kGzip));
+  std::string good = LayerBytes(BasicEntries(), Format::kGzip);
   auto half = LayerStream::Start(rootfs_.string(), "", options_);
   ASSERT_TRUE(half);
   ASSERT_TRUE((*half)->Write(std::string_view(good).substr(0, good.size() / 2)));
