@@ -13,13 +13,11 @@ namespace {
 // Which account an operation acts in: the caller's own.
 const std::string& Acct(const aws::RequestContext& ctx) { return ctx.caller.account; }
 
-std::string_view Noun(PrincipalType type) {
-  switch (type) {
-    case PrincipalType::kUser: return "User";
-    case PrincipalType::kRole: return "Role";
-    case PrincipalType::kGroup: return "Group";
-  }
-  return "";
+// "User", "Role", "Group".
+std::string Noun(PrincipalType type) {
+  std::string noun = TypeName(type);
+  noun[0] = static_cast<char>(noun[0] - 'a' + 'A');
+  return noun;
 }
 
 // "iam:" + verb + the owner's type + suffix: iam:PutUserPolicy, iam:TagRole.
@@ -28,8 +26,8 @@ std::string Action(std::string_view verb, PrincipalType type, std::string_view s
 }
 
 // arn:aws:iam::<acct>:<kind><path><name> (the ARN an entity created there has).
-std::string EntityArn(const aws::RequestContext& ctx, std::string_view kind,
-                      std::string_view path, std::string_view name) {
+std::string EntityArn(const aws::RequestContext& ctx, std::string_view kind, std::string_view path,
+                      std::string_view name) {
   return fmt::format("arn:aws:iam::{}:{}{}{}", Acct(ctx), kind, path, name);
 }
 
@@ -81,8 +79,9 @@ const std::map<std::string, std::string, std::less<>>& LinkedRoles() {
 
 Status RequireActions(const SimulationInput& in) {
   if (!in.actions.empty()) return {};
-  return Fail("ValidationError", "1 validation error detected: Value null at 'actionNames' "
-                                 "failed to satisfy constraint: Member must not be null");
+  return Fail("ValidationError",
+              "1 validation error detected: Value null at 'actionNames' "
+              "failed to satisfy constraint: Member must not be null");
 }
 
 }  // namespace
@@ -97,10 +96,7 @@ Result<Api::Target> Api::TargetOf(const Ctx& ctx, PrincipalType type, const std:
     if (found || found.error().code == "NoSuchEntity") return {};
     return Fail(found.error());
   };
-  std::string_view kind = type == PrincipalType::kUser   ? "user"
-                          : type == PrincipalType::kRole ? "role"
-                                                         : "group";
-  t.arn = EntityArn(ctx, kind, "/", name);
+  t.arn = EntityArn(ctx, TypeName(type), "/", name);
   if (type == PrincipalType::kGroup) {
     auto found = iam_.GetGroup(Acct(ctx), name);
     BERTH_CHECK(missing(found));
@@ -152,12 +148,12 @@ Status Api::AuthorizeArn(const Ctx& ctx, const std::string& action, const std::s
 }
 
 Role Api::Shown(Role role) {
-  role.trust_policy = ShowBoundPrincipals(
-      role.trust_policy, role.trust_principal_ids,
-      [this](std::string_view arn) -> std::optional<std::string> {
-        auto id = iam_.PrincipalId(arn);
-        return id ? *id : std::nullopt;
-      });
+  role.trust_policy =
+      ShowBoundPrincipals(role.trust_policy, role.trust_principal_ids,
+                          [this](std::string_view arn) -> std::optional<std::string> {
+                            auto id = iam_.PrincipalId(arn);
+                            return id ? *id : std::nullopt;
+                          });
   return role;
 }
 
@@ -173,7 +169,8 @@ Result<User> Api::CreateUser(const Ctx& ctx, const std::string& name, const std:
 Result<User> Api::GetUser(const Ctx& ctx, std::string name) {
   if (name.empty()) {
     if (ctx.caller.kind != aws::Principal::Kind::kUser) {
-      return Fail("ValidationError", "Must specify userName when calling with non-User credentials");
+      return Fail("ValidationError",
+                  "Must specify userName when calling with non-User credentials");
     }
     name = ctx.caller.name;
   }
@@ -275,8 +272,8 @@ Result<Role> Api::UpdateRole(const Ctx& ctx, const std::string& name,
                              std::optional<int> max_session_duration, bool description_only) {
   BERTH_CHECK(AuthorizeOn(ctx, description_only ? "iam:UpdateRoleDescription" : "iam:UpdateRole",
                           PrincipalType::kRole, name));
-  return Shown(BERTH_TRY(
-      iam_.UpdateRole(Acct(ctx), name, std::move(description), max_session_duration)));
+  return Shown(
+      BERTH_TRY(iam_.UpdateRole(Acct(ctx), name, std::move(description), max_session_duration)));
 }
 
 Result<Role> Api::CreateServiceLinkedRole(const Ctx& ctx, const std::string& service,
@@ -337,8 +334,7 @@ Status Api::AddUserToGroup(const Ctx& ctx, const std::string& group, const std::
   return iam_.AddUserToGroup(Acct(ctx), group, user);
 }
 
-Status Api::RemoveUserFromGroup(const Ctx& ctx, const std::string& group,
-                                const std::string& user) {
+Status Api::RemoveUserFromGroup(const Ctx& ctx, const std::string& group, const std::string& user) {
   BERTH_CHECK(AuthorizeOn(ctx, "iam:RemoveUserFromGroup", PrincipalType::kGroup, group));
   return iam_.RemoveUserFromGroup(Acct(ctx), group, user);
 }
@@ -448,8 +444,7 @@ Result<ManagedPolicy> Api::GetPolicy(const Ctx& ctx, const std::string& arn) {
 }
 
 Result<Listed<ManagedPolicy>> Api::ListPolicies(const Ctx& ctx, const std::string& scope,
-                                                bool only_attached,
-                                                const std::string& path_prefix,
+                                                bool only_attached, const std::string& path_prefix,
                                                 const Page& page) {
   BERTH_CHECK(AuthorizeArn(ctx, "iam:ListPolicies", EntityArn(ctx, "policy/", "", "")));
   return iam_.ListPolicies(Acct(ctx), scope, only_attached, path_prefix, page);
@@ -485,14 +480,12 @@ Result<PolicyVersion> Api::GetPolicyVersion(const Ctx& ctx, const std::string& a
 }
 
 Result<PolicyVersion> Api::CreatePolicyVersion(const Ctx& ctx, const std::string& arn,
-                                               const std::string& document,
-                                               bool set_as_default) {
+                                               const std::string& document, bool set_as_default) {
   BERTH_CHECK(AuthorizePolicy(ctx, "iam:CreatePolicyVersion", arn));
   return iam_.CreatePolicyVersion(arn, document, set_as_default);
 }
 
-Result<std::vector<PolicyVersion>> Api::ListPolicyVersions(const Ctx& ctx,
-                                                           const std::string& arn) {
+Result<std::vector<PolicyVersion>> Api::ListPolicyVersions(const Ctx& ctx, const std::string& arn) {
   BERTH_CHECK(AuthorizePolicy(ctx, "iam:ListPolicyVersions", arn));
   return iam_.ListPolicyVersions(arn);
 }
@@ -595,9 +588,10 @@ Result<SimulationPage> Api::SimulateCustomPolicy(const Ctx& ctx, SimulationInput
   BERTH_CHECK(AuthorizeArn(ctx, "iam:SimulateCustomPolicy", "*"));
   BERTH_CHECK(RequireActions(in));
   if (in.identity_policies.empty()) {
-    return Fail("ValidationError", "1 validation error detected: Value null at "
-                                   "'policyInputList' failed to satisfy constraint: Member must "
-                                   "not be null");
+    return Fail("ValidationError",
+                "1 validation error detected: Value null at "
+                "'policyInputList' failed to satisfy constraint: Member must "
+                "not be null");
   }
   if (in.caller_arn.empty()) {
     in.caller_arn = fmt::format("arn:aws:iam::{}:user/simulated", Acct(ctx));

@@ -122,8 +122,8 @@ class Api {
   // owner's type (iam:PutUserPolicy, iam:PutRolePolicy, iam:PutGroupPolicy).
   Status PutInlinePolicy(const Ctx& ctx, PrincipalType type, const std::string& owner,
                          const std::string& policy_name, const std::string& document);
-  Result<InlinePolicy> GetInlinePolicy(const Ctx& ctx, PrincipalType type,
-                                       const std::string& owner, const std::string& policy_name);
+  Result<InlinePolicy> GetInlinePolicy(const Ctx& ctx, PrincipalType type, const std::string& owner,
+                                       const std::string& policy_name);
   Status DeleteInlinePolicy(const Ctx& ctx, PrincipalType type, const std::string& owner,
                             const std::string& policy_name);
   Result<Listed<std::string>> ListInlinePolicies(const Ctx& ctx, PrincipalType type,
@@ -133,13 +133,14 @@ class Api {
   Status DetachPolicy(const Ctx& ctx, PrincipalType type, const std::string& owner,
                       const std::string& policy_arn);
   // (name, arn) pairs.
-  Result<Listed<std::pair<std::string, std::string>>> ListAttachedPolicies(
-      const Ctx& ctx, PrincipalType type, const std::string& owner, const Page& page);
+  Result<Listed<std::pair<std::string, std::string>>> ListAttachedPolicies(const Ctx& ctx,
+                                                                           PrincipalType type,
+                                                                           const std::string& owner,
+                                                                           const Page& page);
   Status PutPermissionsBoundary(const Ctx& ctx, PrincipalType type, const std::string& owner,
                                 const std::string& policy_arn);
   Status DeletePermissionsBoundary(const Ctx& ctx, PrincipalType type, const std::string& owner);
-  Status TagEntity(const Ctx& ctx, PrincipalType type, const std::string& owner,
-                   const Tags& tags);
+  Status TagEntity(const Ctx& ctx, PrincipalType type, const std::string& owner, const Tags& tags);
   Status UntagEntity(const Ctx& ctx, PrincipalType type, const std::string& owner,
                      const std::vector<std::string>& keys);
   Result<Tags> ListEntityTags(const Ctx& ctx, PrincipalType type, const std::string& owner);
@@ -161,8 +162,7 @@ class Api {
   Result<PolicyVersion> CreatePolicyVersion(const Ctx& ctx, const std::string& arn,
                                             const std::string& document, bool set_as_default);
   Result<std::vector<PolicyVersion>> ListPolicyVersions(const Ctx& ctx, const std::string& arn);
-  Status DeletePolicyVersion(const Ctx& ctx, const std::string& arn,
-                             const std::string& version_id);
+  Status DeletePolicyVersion(const Ctx& ctx, const std::string& arn, const std::string& version_id);
   Status SetDefaultPolicyVersion(const Ctx& ctx, const std::string& arn,
                                  const std::string& version_id);
   // Groups, then users, then roles.

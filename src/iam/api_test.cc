@@ -5,17 +5,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "crypto/root_key.h"
-#include "store/sqlite/sqlite_kv.h"
-#include "testing/temp_dir.h"
+#include "iam/test_iam.h"
 
 namespace berth::iam {
 namespace {
 
-constexpr char kAccount[] = "123456789012";
+constexpr const char* kAccount = kTestAccount;
 
-std::string Policy(std::string_view effect, std::string_view action, std::string_view resource,
-                   std::string_view condition = "") {
+std::string Doc(std::string_view effect, std::string_view action, std::string_view resource,
+                std::string_view condition = "") {
   return fmt::format(R"({{"Version":"2012-10-17","Statement":[{{"Effect":"{}","Action":"{}",)"
                      R"("Resource":"{}"{}}}]}})",
                      effect, action, resource,
@@ -32,18 +30,9 @@ std::string Outcome(const Result<T>& r) {
   return r ? "ok" : r.error().code + ": " + r.error().message;
 }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public IamTest {
  protected:
-  ApiTest()
-      : root_key_(std::move(*crypto::RootKey::FromBytes(std::string(32, 'k')))),
-        clock_(TimePoint(std::chrono::seconds(1'800'000'000))) {
-    kv_ = std::move(*store::SqliteKv::Open(dir_.File("berth.db")));
-    identities_ = std::make_unique<IdentityStore>(*kv_, root_key_, ids_, clock_);
-    iam_ = std::make_unique<Service>(*kv_, ids_, clock_, ValidatePolicyDocument);
-    access_ = std::make_unique<AccessControl>(*iam_, *identities_, clock_);
-    api_ = std::make_unique<Api>(*iam_, *identities_, *access_);
-    EXPECT_TRUE(identities_->EnsureAccount(kAccount));
-  }
+  ApiTest() : IamTest("iam_api_test"), api_(std::make_unique<Api>(*iam_, *identities_, *access_)) {}
 
   // A user `name` whose one inline policy is `policy` (none when empty), and
   // a request context signed by it.
@@ -55,26 +44,6 @@ class ApiTest : public ::testing::Test {
     return As(u);
   }
 
-  aws::RequestContext As(const User& u) {
-    aws::RequestContext ctx;
-    ctx.caller.kind = aws::Principal::Kind::kUser;
-    ctx.caller.account = kAccount;
-    ctx.caller.name = u.name;
-    ctx.caller.arn = u.arn;
-    ctx.caller.user_id = u.id;
-    ctx.region = "us-east-1";
-    ctx.now = clock_.Now();
-    return ctx;
-  }
-
-  test_support::TempDir dir_{"iam_api_test"};
-  crypto::RootKey root_key_;
-  SequenceIds ids_;
-  FakeClock clock_;
-  std::unique_ptr<store::SqliteKv> kv_;
-  std::unique_ptr<IdentityStore> identities_;
-  std::unique_ptr<Service> iam_;
-  std::unique_ptr<AccessControl> access_;
   std::unique_ptr<Api> api_;  // destroyed first
 };
 
@@ -83,13 +52,12 @@ TEST_F(ApiTest, DeniedCallerGetsAccessDeniedNamingActionAndResource) {
   auto bob = Caller("bob");
   EXPECT_EQ(Outcome(api_->GetUser(bob, "alice")),
             "AccessDeniedException: User: " + UserArn("bob") +
-                " is not authorized to perform: iam:GetUser on resource: " +
-                UserArn("team/alice") +
+                " is not authorized to perform: iam:GetUser on resource: " + UserArn("team/alice") +
                 " because no identity-based policy allows the iam:GetUser action");
   // Each type's operation is named after it, on the entity's own ARN.
   ASSERT_TRUE(iam_->CreateGroup(kAccount, "Ops", "/"));
   EXPECT_EQ(Outcome(api_->PutInlinePolicy(bob, PrincipalType::kGroup, "ops", "p",
-                                          Policy("Allow", "*", "*"))),
+                                          Doc("Allow", "*", "*"))),
             "AccessDeniedException: User: " + UserArn("bob") +
                 " is not authorized to perform: iam:PutGroupPolicy on resource: "
                 "arn:aws:iam::123456789012:group/Ops because no identity-based policy allows "
@@ -107,7 +75,7 @@ TEST_F(ApiTest, NoSuchEntityComesOnlyAfterAuthorization) {
                 " is not authorized to perform: iam:GetUser on resource: " + UserArn("ghost") +
                 " because no identity-based policy allows the iam:GetUser action");
   EXPECT_EQ(Outcome(api_->DeleteRole(bob, "ghost")).substr(0, 22), "AccessDeniedException:");
-  auto carol = Caller("carol", Policy("Allow", "iam:*", "*"));
+  auto carol = Caller("carol", Doc("Allow", "iam:*", "*"));
   EXPECT_EQ(Outcome(api_->GetUser(carol, "ghost")),
             "NoSuchEntity: The user with name ghost cannot be found.");
 }
@@ -115,7 +83,7 @@ TEST_F(ApiTest, NoSuchEntityComesOnlyAfterAuthorization) {
 TEST_F(ApiTest, NameInAnotherCaseIsDecidedOnTheStoredArn) {
   ASSERT_TRUE(iam_->CreateUser(kAccount, "Alice", "/team/"));
   // Allowed on the stored ARN only: a name typed in another case still is it.
-  auto carol = Caller("carol", Policy("Allow", "iam:GetUser", UserArn("team/Alice")));
+  auto carol = Caller("carol", Doc("Allow", "iam:GetUser", UserArn("team/Alice")));
   auto got = api_->GetUser(carol, "ALICE");
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->arn, UserArn("team/Alice"));
@@ -132,23 +100,25 @@ TEST_F(ApiTest, NameInAnotherCaseIsDecidedOnTheStoredArn) {
 }
 
 TEST_F(ApiTest, TargetsTagsAndBoundaryAreConditionKeys) {
-  auto boundary = *iam_->CreatePolicy(kAccount, "Boundary", "/", Policy("Allow", "*", "*"), "");
+  auto boundary = *iam_->CreatePolicy(kAccount, "Boundary", "/", Doc("Allow", "*", "*"), "");
   ASSERT_TRUE(iam_->CreateUser(kAccount, "red", "/", {boundary.arn, {{"team", "red"}}}));
   ASSERT_TRUE(iam_->CreateUser(kAccount, "blue", "/", {"", {{"team", "blue"}}}));
-  auto carol = Caller("carol", Policy("Allow", "iam:GetUser", "*",
-                                      R"({"StringEquals":{"iam:ResourceTag/team":"blue"}})"));
+  auto carol = Caller("carol", Doc("Allow", "iam:GetUser", "*",
+                                   R"({"StringEquals":{"iam:ResourceTag/team":"blue"}})"));
   EXPECT_TRUE(api_->GetUser(carol, "blue"));
   EXPECT_EQ(Outcome(api_->GetUser(carol, "red")).substr(0, 22), "AccessDeniedException:");
-  auto dave = Caller("dave", Policy("Allow", "iam:GetUser", "*",
-                                    fmt::format(R"({{"StringEquals":{{"iam:PermissionsBoundary":"{}"}}}})",
-                                                boundary.arn)));
+  auto dave = Caller(
+      "dave",
+      Doc("Allow", "iam:GetUser", "*",
+          fmt::format(R"({{"StringEquals":{{"iam:PermissionsBoundary":"{}"}}}})", boundary.arn)));
   EXPECT_TRUE(api_->GetUser(dave, "red"));
   EXPECT_EQ(Outcome(api_->GetUser(dave, "blue")).substr(0, 22), "AccessDeniedException:");
   // Put*PermissionsBoundary is decided on the boundary being set.
-  auto other = *iam_->CreatePolicy(kAccount, "Other", "/", Policy("Allow", "*", "*"), "");
-  auto erin = Caller("erin", Policy("Allow", "iam:PutUserPermissionsBoundary", "*",
-                                    fmt::format(R"({{"StringEquals":{{"iam:PermissionsBoundary":"{}"}}}})",
-                                                other.arn)));
+  auto other = *iam_->CreatePolicy(kAccount, "Other", "/", Doc("Allow", "*", "*"), "");
+  auto erin = Caller(
+      "erin",
+      Doc("Allow", "iam:PutUserPermissionsBoundary", "*",
+          fmt::format(R"({{"StringEquals":{{"iam:PermissionsBoundary":"{}"}}}})", other.arn)));
   EXPECT_TRUE(api_->PutPermissionsBoundary(erin, PrincipalType::kUser, "red", other.arn));
   EXPECT_EQ(Outcome(api_->PutPermissionsBoundary(erin, PrincipalType::kUser, "red", boundary.arn))
                 .substr(0, 22),
@@ -156,10 +126,12 @@ TEST_F(ApiTest, TargetsTagsAndBoundaryAreConditionKeys) {
 }
 
 TEST_F(ApiTest, CreatesAreDecidedOnTheNewArnWithTheRequestTags) {
-  auto carol = Caller("carol", R"({"Version":"2012-10-17","Statement":[)"
-                               R"({"Effect":"Allow","Action":"iam:CreateUser","Resource":")" +
-                                   UserArn("team/*") + R"(",)"
-                                   R"("Condition":{"StringEquals":{"aws:RequestTag/team":"blue"}}}]})");
+  auto carol =
+      Caller("carol", R"({"Version":"2012-10-17","Statement":[)"
+                      R"({"Effect":"Allow","Action":"iam:CreateUser","Resource":")" +
+                          UserArn("team/*") +
+                          R"(",)"
+                          R"("Condition":{"StringEquals":{"aws:RequestTag/team":"blue"}}}]})");
   EXPECT_TRUE(api_->CreateUser(carol, "u1", "/team/", {"", {{"team", "blue"}}}));
   EXPECT_EQ(Outcome(api_->CreateUser(carol, "u2", "/team/", {"", {{"team", "red"}}})).substr(0, 22),
             "AccessDeniedException:");
@@ -172,7 +144,7 @@ TEST_F(ApiTest, CreatesAreDecidedOnTheNewArnWithTheRequestTags) {
 
 TEST_F(ApiTest, RenamingNeedsPermissionOnTheNewArnToo) {
   ASSERT_TRUE(iam_->CreateUser(kAccount, "alice", "/"));
-  auto carol = Caller("carol", Policy("Allow", "iam:UpdateUser", UserArn("alice")));
+  auto carol = Caller("carol", Doc("Allow", "iam:UpdateUser", UserArn("alice")));
   EXPECT_EQ(Outcome(api_->UpdateUser(carol, "alice", "alicia", "")),
             "AccessDeniedException: User: " + UserArn("carol") +
                 " is not authorized to perform: iam:UpdateUser on resource: " + UserArn("alicia") +
@@ -181,7 +153,7 @@ TEST_F(ApiTest, RenamingNeedsPermissionOnTheNewArnToo) {
 }
 
 TEST_F(ApiTest, ARecreatedCallerIsNotTheOneItsOldCredentialsName) {
-  std::string all = Policy("Allow", "iam:*", "*");
+  std::string all = Doc("Allow", "iam:*", "*");
   auto old_bob = Caller("bob", all);
   EXPECT_TRUE(api_->ListUsers(old_bob, "/", {}));
   ASSERT_TRUE(iam_->DeleteInlinePolicy(kAccount, PrincipalType::kUser, "bob", "p"));
@@ -194,8 +166,9 @@ TEST_F(ApiTest, ARecreatedCallerIsNotTheOneItsOldCredentialsName) {
 TEST_F(ApiTest, RolesShowTrustPrincipalsDeletedSinceAsTheirIds) {
   User alice = *iam_->CreateUser(kAccount, "alice", "/");
   std::string trust = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":)"
-                      R"({"AWS":")" + alice.arn + R"("},"Action":"sts:AssumeRole"}]})";
-  auto carol = Caller("carol", Policy("Allow", "iam:*", "*"));
+                      R"({"AWS":")" +
+                      alice.arn + R"("},"Action":"sts:AssumeRole"}]})";
+  auto carol = Caller("carol", Doc("Allow", "iam:*", "*"));
   auto created = api_->CreateRole(carol, {.name = "r", .trust_policy = trust});
   ASSERT_TRUE(created) << created.error().message;
   EXPECT_EQ(created->trust_policy, trust);
@@ -222,7 +195,7 @@ TEST_F(ApiTest, TheSimulatorIsAuthorizedBeforeItLooksAtItsInput) {
                 "iam:SimulatePrincipalPolicy action");
   EXPECT_EQ(Outcome(api_->SimulatePrincipalPolicy(bob, UserArn("ghost"), in)).substr(0, 22),
             "AccessDeniedException:");
-  auto carol = Caller("carol", Policy("Allow", "iam:Simulate*", "*"));
+  auto carol = Caller("carol", Doc("Allow", "iam:Simulate*", "*"));
   EXPECT_EQ(Outcome(api_->SimulatePrincipalPolicy(carol, "arn:aws:s3:::bucket", in)),
             "InvalidInput: Invalid ARN: arn:aws:s3:::bucket");
   EXPECT_EQ(Outcome(api_->SimulatePrincipalPolicy(carol, UserArn("ghost"), in)),

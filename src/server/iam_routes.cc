@@ -43,10 +43,11 @@ Result<iam::Page> PageOf(const QueryParams& p) {
   page.marker = Opt(p, "Marker");
   auto n = IntParam(p, "MaxItems", "");
   if (!n || (*n && (**n < 1 || **n > 1000))) {
-    return Fail("ValidationError",
-                fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed to satisfy "
-                            "constraint: Member must have value between 1 and 1000",
-                            p.Find("MaxItems")->substr(0, 32)));
+    return Fail(
+        "ValidationError",
+        fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed to satisfy "
+                    "constraint: Member must have value between 1 and 1000",
+                    p.Find("MaxItems")->substr(0, 32)));
   }
   if (*n) page.max_items = **n;
   return page;
@@ -69,7 +70,10 @@ void BoundaryXml(Xml& x, const std::string& boundary) {
 }
 
 void UserXml(Xml& x, const iam::User& u) {
-  x.Text("Path", u.path).Text("UserName", u.name).Text("UserId", u.id).Text("Arn", u.arn)
+  x.Text("Path", u.path)
+      .Text("UserName", u.name)
+      .Text("UserId", u.id)
+      .Text("Arn", u.arn)
       .Text("CreateDate", FormatIso8601(u.created));
   BoundaryXml(x, u.permissions_boundary);
   if (!u.tags.empty()) TagsXml(x, u.tags);
@@ -77,7 +81,10 @@ void UserXml(Xml& x, const iam::User& u) {
 
 // The role's trust policy as iam::Api returns it (as IAM shows it).
 void RoleXml(Xml& x, const iam::Role& r) {
-  x.Text("Path", r.path).Text("RoleName", r.name).Text("RoleId", r.id).Text("Arn", r.arn)
+  x.Text("Path", r.path)
+      .Text("RoleName", r.name)
+      .Text("RoleId", r.id)
+      .Text("Arn", r.arn)
       .Text("CreateDate", FormatIso8601(r.created))
       .Text("AssumeRolePolicyDocument", UriEncode(r.trust_policy));
   if (!r.description.empty()) x.Text("Description", r.description);
@@ -87,22 +94,30 @@ void RoleXml(Xml& x, const iam::Role& r) {
 }
 
 void GroupXml(Xml& x, const iam::Group& g) {
-  x.Text("Path", g.path).Text("GroupName", g.name).Text("GroupId", g.id).Text("Arn", g.arn)
+  x.Text("Path", g.path)
+      .Text("GroupName", g.name)
+      .Text("GroupId", g.id)
+      .Text("Arn", g.arn)
       .Text("CreateDate", FormatIso8601(g.created));
 }
 
 void PolicyXml(Xml& x, const iam::ManagedPolicy& p) {
-  x.Text("PolicyName", p.name).Text("PolicyId", p.id).Text("Arn", p.arn).Text("Path", p.path)
+  x.Text("PolicyName", p.name)
+      .Text("PolicyId", p.id)
+      .Text("Arn", p.arn)
+      .Text("Path", p.path)
       .Text("DefaultVersionId", p.default_version_id)
       .Text("AttachmentCount", std::to_string(p.attachment_count))
-      .Text("PermissionsBoundaryUsageCount", "0").Text("IsAttachable", "true");
+      .Text("PermissionsBoundaryUsageCount", "0")
+      .Text("IsAttachable", "true");
   if (!p.description.empty()) x.Text("Description", p.description);
   x.Text("CreateDate", FormatIso8601(p.created)).Text("UpdateDate", FormatIso8601(p.updated));
   if (!p.tags.empty()) TagsXml(x, p.tags);
 }
 
 void VersionXml(Xml& x, const iam::PolicyVersion& v) {
-  x.Text("Document", UriEncode(v.document)).Text("VersionId", v.version_id)
+  x.Text("Document", UriEncode(v.document))
+      .Text("VersionId", v.version_id)
       .Text("IsDefaultVersion", v.is_default ? "true" : "false")
       .Text("CreateDate", FormatIso8601(v.created));
 }
@@ -182,15 +197,18 @@ std::string SimulationXml(const iam::SimulationPage& page) {
   x.Element("EvaluationResults", [&](Xml& x) {
     for (const auto& r : page.results) {
       x.Element("member", [&](Xml& x) {
-        x.Text("EvalActionName", r.action).Text("EvalResourceName", r.resource)
+        x.Text("EvalActionName", r.action)
+            .Text("EvalResourceName", r.resource)
             .Text("EvalDecision", r.decision)
-            .Element("MatchedStatements", [&](Xml& x) {
-              for (const auto& m : r.matched) {
-                x.Element("member", [&](Xml& x) {
-                  x.Text("SourcePolicyId", m.policy_id).Text("SourcePolicyType", m.policy_type);
-                });
-              }
-            })
+            .Element(
+                "MatchedStatements",
+                [&](Xml& x) {
+                  for (const auto& m : r.matched) {
+                    x.Element("member", [&](Xml& x) {
+                      x.Text("SourcePolicyId", m.policy_id).Text("SourcePolicyType", m.policy_type);
+                    });
+                  }
+                })
             .Element("MissingContextValues", [](Xml&) {});
       });
     }
@@ -228,8 +246,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
     return OneXml("User", BERTH_TRY(a->GetUser(ctx, Opt(p, "UserName"))), UserXml);
   };
   ops["ListUsers"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    return ListXml("Users", BERTH_TRY(a->ListUsers(ctx, Opt(p, "PathPrefix", "/"),
-                                                   BERTH_TRY(PageOf(p)))),
+    return ListXml("Users",
+                   BERTH_TRY(a->ListUsers(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
                    UserXml);
   };
   ops["DeleteUser"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
@@ -246,8 +264,10 @@ aws::QueryService IamRoutes(iam::Api& api) {
     auto [info, secret] = BERTH_TRY(a->CreateAccessKey(ctx, Opt(p, "UserName")));
     Xml x;
     x.Element("AccessKey", [&](Xml& x) {
-      x.Text("UserName", info.user_name).Text("AccessKeyId", info.access_key_id)
-          .Text("Status", info.status).Text("SecretAccessKey", secret)
+      x.Text("UserName", info.user_name)
+          .Text("AccessKeyId", info.access_key_id)
+          .Text("Status", info.status)
+          .Text("SecretAccessKey", secret)
           .Text("CreateDate", FormatIso8601(info.created));
     });
     return x.Take();
@@ -257,8 +277,10 @@ aws::QueryService IamRoutes(iam::Api& api) {
     auto listed = BERTH_TRY(a->ListAccessKeys(ctx, Opt(p, "UserName")));
     return MembersXml("AccessKeyMetadata", listed.keys,
                       [&](Xml& x, const iam::IdentityStore::AccessKeyInfo& k) {
-                        x.Text("UserName", listed.user_name).Text("AccessKeyId", k.access_key_id)
-                            .Text("Status", k.status).Text("CreateDate", FormatIso8601(k.created));
+                        x.Text("UserName", listed.user_name)
+                            .Text("AccessKeyId", k.access_key_id)
+                            .Text("Status", k.status)
+                            .Text("CreateDate", FormatIso8601(k.created));
                       });
   };
   ops["UpdateAccessKey"] = [a](const RequestContext& ctx,
@@ -277,8 +299,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
     in.name = BERTH_TRY(p.Required("RoleName"));
     in.path = Opt(p, "Path", "/");
     in.options = {Opt(p, "PermissionsBoundary"), TagsOf(p)};
-    in.max_session_duration = BERTH_TRY(
-        IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
+    in.max_session_duration =
+        BERTH_TRY(IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
     in.trust_policy = BERTH_TRY(p.Required("AssumeRolePolicyDocument"));
     in.description = Opt(p, "Description");
     return OneXml("Role", BERTH_TRY(a->CreateRole(ctx, in)), RoleXml);
@@ -287,8 +309,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
     return OneXml("Role", BERTH_TRY(a->GetRole(ctx, BERTH_TRY(p.Required("RoleName")))), RoleXml);
   };
   ops["ListRoles"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    return ListXml("Roles", BERTH_TRY(a->ListRoles(ctx, Opt(p, "PathPrefix", "/"),
-                                                   BERTH_TRY(PageOf(p)))),
+    return ListXml("Roles",
+                   BERTH_TRY(a->ListRoles(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
                    RoleXml);
   };
   ops["DeleteRole"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
@@ -303,7 +325,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
     auto name = BERTH_TRY(p.Required("RoleName"));
     std::optional<std::string> description;
     if (const std::string* d = p.Find("Description")) description = *d;
-    auto max = BERTH_TRY(IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
+    auto max =
+        BERTH_TRY(IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
     BERTH_TRY(a->UpdateRole(ctx, name, description, max));
     return std::string();
   };
@@ -341,7 +364,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
       auto pol =
           BERTH_TRY(a->GetInlinePolicy(ctx, type, owner, BERTH_TRY(p.Required("PolicyName"))));
       Xml x;
-      x.Text(owner_param, owner).Text("PolicyName", pol.name)
+      x.Text(owner_param, owner)
+          .Text("PolicyName", pol.name)
           .Text("PolicyDocument", UriEncode(pol.document));
       return x.Take();
     };
@@ -389,8 +413,7 @@ aws::QueryService IamRoutes(iam::Api& api) {
       return Done(a->TagEntity(ctx, type, BERTH_TRY(p.Required(owner_param)), TagsOf(p)));
     };
     ops["Untag" + n] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      return Done(
-          a->UntagEntity(ctx, type, BERTH_TRY(p.Required(owner_param)), p.List("TagKeys")));
+      return Done(a->UntagEntity(ctx, type, BERTH_TRY(p.Required(owner_param)), p.List("TagKeys")));
     };
     ops["List" + n + "Tags"] = [=](const RequestContext& ctx,
                                    const QueryParams& p) -> Result<std::string> {
@@ -411,8 +434,8 @@ aws::QueryService IamRoutes(iam::Api& api) {
     return OneXml("Group", got.group, GroupXml) + MembersXml("Users", got.members, UserXml);
   };
   ops["ListGroups"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    return ListXml("Groups", BERTH_TRY(a->ListGroups(ctx, Opt(p, "PathPrefix", "/"),
-                                                     BERTH_TRY(PageOf(p)))),
+    return ListXml("Groups",
+                   BERTH_TRY(a->ListGroups(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
                    GroupXml);
   };
   ops["DeleteGroup"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
@@ -430,12 +453,14 @@ aws::QueryService IamRoutes(iam::Api& api) {
   };
   ops["ListGroupsForUser"] = [a](const RequestContext& ctx,
                                  const QueryParams& p) -> Result<std::string> {
-    return MembersXml("Groups", BERTH_TRY(a->ListGroupsForUser(ctx, BERTH_TRY(p.Required("UserName")))),
+    return MembersXml("Groups",
+                      BERTH_TRY(a->ListGroupsForUser(ctx, BERTH_TRY(p.Required("UserName")))),
                       GroupXml);
   };
 
   // ---- managed policies
-  ops["CreatePolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+  ops["CreatePolicy"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("PolicyName"));
     auto document = BERTH_TRY(p.Required("PolicyDocument"));
     return OneXml("Policy",
@@ -447,14 +472,16 @@ aws::QueryService IamRoutes(iam::Api& api) {
     return OneXml("Policy", BERTH_TRY(a->GetPolicy(ctx, BERTH_TRY(p.Required("PolicyArn")))),
                   PolicyXml);
   };
-  ops["ListPolicies"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    return ListXml("Policies",
-                   BERTH_TRY(a->ListPolicies(ctx, Opt(p, "Scope", "All"),
-                                             Opt(p, "OnlyAttached") == "true",
-                                             Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
-                   PolicyXml);
+  ops["ListPolicies"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
+    return ListXml(
+        "Policies",
+        BERTH_TRY(a->ListPolicies(ctx, Opt(p, "Scope", "All"), Opt(p, "OnlyAttached") == "true",
+                                  Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
+        PolicyXml);
   };
-  ops["DeletePolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+  ops["DeletePolicy"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
     return Done(a->DeletePolicy(ctx, BERTH_TRY(p.Required("PolicyArn"))));
   };
   ops["TagPolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
