@@ -24,6 +24,14 @@ class Xml {
   Xml& Text(std::string_view name, std::string_view text);
   // Appends already-formed XML.
   Xml& Raw(std::string_view xml);
+  // <name>, what `body(*this)` appends, </name>:
+  //   x.Element("member", [&](Xml& x) { x.Text("Key", k).Text("Value", v); });
+  template <class Body>
+  Xml& Element(std::string_view name, Body&& body) {
+    Open(name);
+    body(*this);
+    return Close(name);
+  }
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }

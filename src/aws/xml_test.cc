@@ -73,5 +73,15 @@ TEST(XmlTest, TextEscapes) {
   EXPECT_EQ(x.str(), "<Error><Message>bad &lt;\xEF\xBF\xBD&gt;</Message></Error>");
 }
 
+TEST(XmlTest, ElementWrapsWhatItsBodyAppends) {
+  Xml x;
+  x.Element("Tags", [](Xml& x) {
+     x.Element("member", [](Xml& x) { x.Text("Key", "k"); }).Element("member", [](Xml&) {});
+   }).Text("IsTruncated", "false");
+  EXPECT_EQ(x.str(),
+            "<Tags><member><Key>k</Key></member><member></member></Tags>"
+            "<IsTruncated>false</IsTruncated>");
+}
+
 }  // namespace
 }  // namespace berth::aws

@@ -7,14 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
-#include "crypto/root_key.h"
-#include "store/sqlite/sqlite_kv.h"
-#include "testing/temp_dir.h"
+#include "iam/test_iam.h"
 
 namespace berth::iam {
 namespace {
 
-constexpr char kAccount[] = "123456789012";
+constexpr const char* kAccount = kTestAccount;
 
 std::string Allow(std::string_view action, std::string_view effect = "Allow") {
   return fmt::format(R"({{"Version":"2012-10-17","Statement":[{{"Effect":"{}","Action":"{}",)"
@@ -22,44 +20,15 @@ std::string Allow(std::string_view action, std::string_view effect = "Allow") {
                      effect, action);
 }
 
-class AccessControlTest : public ::testing::Test {
+class AccessControlTest : public IamTest {
  protected:
-  AccessControlTest()
-      : root_key_(std::move(*crypto::RootKey::FromBytes(std::string(32, 'k')))),
-        clock_(TimePoint(std::chrono::seconds(1'800'000'000))) {
-    kv_ = std::move(*store::SqliteKv::Open(dir_.File("berth.db")));
-    identities_ = std::make_unique<IdentityStore>(*kv_, root_key_, ids_, clock_);
-    iam_ = std::make_unique<Service>(*kv_, ids_, clock_, ValidatePolicyDocument);
-    access_ = std::make_unique<AccessControl>(*iam_, *identities_, clock_);
-    EXPECT_TRUE(identities_->EnsureAccount(kAccount));
-  }
-
-  aws::RequestContext As(const User& u) {
-    aws::RequestContext ctx;
-    ctx.caller.kind = aws::Principal::Kind::kUser;
-    ctx.caller.account = kAccount;
-    ctx.caller.name = u.name;
-    ctx.caller.arn = u.arn;
-    ctx.caller.user_id = u.id;
-    ctx.region = "us-east-1";
-    ctx.now = clock_.Now();
-    return ctx;
-  }
+  AccessControlTest() : IamTest("access_control_test") {}
 
   // "allowed", or the error code with the decision's message.
   std::string Decide(const aws::RequestContext& ctx, const std::string& action) {
     auto r = access_->Authorize(ctx, action, "*");
     return r ? "allowed" : r.error().code + ": " + r.error().message;
   }
-
-  test_support::TempDir dir_{"access_control_test"};
-  crypto::RootKey root_key_;
-  SequenceIds ids_;
-  FakeClock clock_;
-  std::unique_ptr<store::SqliteKv> kv_;
-  std::unique_ptr<IdentityStore> identities_;
-  std::unique_ptr<Service> iam_;
-  std::unique_ptr<AccessControl> access_;  // destroyed first
 };
 
 TEST_F(AccessControlTest, GroupPoliciesCountForTheirMembers) {

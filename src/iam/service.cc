@@ -28,14 +28,6 @@ std::string GroupMemberKey(const std::string& account, std::string_view group,
                            std::string_view user) {
   return fmt::format("iam/{}/groupmember/{}/{}", account, ToLower(group), ToLower(user));
 }
-std::string TypeName(PrincipalType t) {
-  switch (t) {
-    case PrincipalType::kUser: return "user";
-    case PrincipalType::kRole: return "role";
-    case PrincipalType::kGroup: return "group";
-  }
-  return "user";
-}
 
 std::unexpected<Error> NoSuch(std::string_view what, std::string_view name) {
   return Fail("NoSuchEntity", fmt::format("The {} with name {} cannot be found.", what, name), 404);
@@ -453,6 +445,15 @@ std::string ShowBoundPrincipals(
     return {};
   });
   return json::Dump(doc);
+}
+
+std::string TypeName(PrincipalType t) {
+  switch (t) {
+    case PrincipalType::kUser: return "user";
+    case PrincipalType::kRole: return "role";
+    case PrincipalType::kGroup: return "group";
+  }
+  return "user";
 }
 
 Service::Service(store::Kv& kv, Ids& ids, const Clock& clock, PolicyValidator validator)

@@ -99,6 +99,8 @@ struct Listed {
 // Who owns inline policies and attachments. Groups own policies but sign
 // nothing: their policies apply to their members.
 enum class PrincipalType { kUser, kRole, kGroup };
+// "user", "role", "group": the type as ARNs and messages name it.
+std::string TypeName(PrincipalType type);
 
 // Where a policy document is going to be used: decides its grammar (trust
 // policies name principals) and IAM's size limit.

@@ -1,12 +1,13 @@
 // IAM's Query protocol: form parameters in, XML out (botocore `iam` model).
+// Wire work only: every operation parses its parameters, calls iam::Api
+// (which authorizes it, iam/api.h) and writes the reply.
 #include <fmt/format.h>
 
 #include <charconv>
-#include <map>
 
 #include "aws/xml.h"
-#include "common/arn.h"
 #include "common/strings.h"
+#include "iam/api.h"
 #include "server/module.h"
 #include "server/routes.h"
 
@@ -24,63 +25,127 @@ std::string Opt(const QueryParams& p, std::string_view name, std::string fallbac
   return v ? *v : fallback;
 }
 
+// An integer parameter; absent: nullopt. `invalid` is the ValidationError's message.
+Result<std::optional<int>> IntParam(const QueryParams& p, std::string_view name,
+                                    std::string_view invalid) {
+  const std::string* m = p.Find(name);
+  if (!m) return std::optional<int>();
+  int n = 0;
+  auto [end, err] = std::from_chars(m->data(), m->data() + m->size(), n);
+  if (err != std::errc() || end != m->data() + m->size()) {
+    return Fail("ValidationError", std::string(invalid));
+  }
+  return std::optional<int>(n);
+}
+
 Result<iam::Page> PageOf(const QueryParams& p) {
   iam::Page page;
   page.marker = Opt(p, "Marker");
-  if (const std::string* m = p.Find("MaxItems")) {
-    int n = 0;
-    auto [end, err] = std::from_chars(m->data(), m->data() + m->size(), n);
-    if (err != std::errc() || end != m->data() + m->size() || n < 1 || n > 1000) {
-      return Fail("ValidationError",
-                  fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed to satisfy "
-                              "constraint: Member must have value between 1 and 1000",
-                              m->substr(0, 32)));
-    }
-    page.max_items = n;
+  auto n = IntParam(p, "MaxItems", "");
+  if (!n || (*n && (**n < 1 || **n > 1000))) {
+    return Fail(
+        "ValidationError",
+        fmt::format("1 validation error detected: Value '{}' at 'maxItems' failed to satisfy "
+                    "constraint: Member must have value between 1 and 1000",
+                    p.Find("MaxItems")->substr(0, 32)));
   }
+  if (*n) page.max_items = **n;
   return page;
 }
 
-void TagsXml(Xml& x, const iam::Tags& tags, std::string_view element = "Tags") {
-  x.Open(element);
-  for (const auto& [k, v] : tags) x.Open("member").Text("Key", k).Text("Value", v).Close("member");
-  x.Close(element);
+void TagsXml(Xml& x, const iam::Tags& tags) {
+  x.Element("Tags", [&](Xml& x) {
+    for (const auto& [k, v] : tags) {
+      x.Element("member", [&](Xml& x) { x.Text("Key", k).Text("Value", v); });
+    }
+  });
 }
 
 void BoundaryXml(Xml& x, const std::string& boundary) {
   if (boundary.empty()) return;
-  x.Open("PermissionsBoundary")
-      .Text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
-      .Text("PermissionsBoundaryArn", boundary)
-      .Close("PermissionsBoundary");
+  x.Element("PermissionsBoundary", [&](Xml& x) {
+    x.Text("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
+        .Text("PermissionsBoundaryArn", boundary);
+  });
 }
 
 void UserXml(Xml& x, const iam::User& u) {
-  x.Text("Path", u.path).Text("UserName", u.name).Text("UserId", u.id).Text("Arn", u.arn)
+  x.Text("Path", u.path)
+      .Text("UserName", u.name)
+      .Text("UserId", u.id)
+      .Text("Arn", u.arn)
       .Text("CreateDate", FormatIso8601(u.created));
   BoundaryXml(x, u.permissions_boundary);
   if (!u.tags.empty()) TagsXml(x, u.tags);
 }
 
-// `trust` is the trust policy as IAM shows it (ShowBoundPrincipals).
-void RoleXml(Xml& x, const iam::Role& r, const std::string& trust) {
-  x.Text("Path", r.path).Text("RoleName", r.name).Text("RoleId", r.id).Text("Arn", r.arn)
+// The role's trust policy as iam::Api returns it (as IAM shows it).
+void RoleXml(Xml& x, const iam::Role& r) {
+  x.Text("Path", r.path)
+      .Text("RoleName", r.name)
+      .Text("RoleId", r.id)
+      .Text("Arn", r.arn)
       .Text("CreateDate", FormatIso8601(r.created))
-      .Text("AssumeRolePolicyDocument", UriEncode(trust));
+      .Text("AssumeRolePolicyDocument", UriEncode(r.trust_policy));
   if (!r.description.empty()) x.Text("Description", r.description);
   x.Text("MaxSessionDuration", std::to_string(r.max_session_duration));
   BoundaryXml(x, r.permissions_boundary);
   if (!r.tags.empty()) TagsXml(x, r.tags);
 }
 
+void GroupXml(Xml& x, const iam::Group& g) {
+  x.Text("Path", g.path)
+      .Text("GroupName", g.name)
+      .Text("GroupId", g.id)
+      .Text("Arn", g.arn)
+      .Text("CreateDate", FormatIso8601(g.created));
+}
+
 void PolicyXml(Xml& x, const iam::ManagedPolicy& p) {
-  x.Text("PolicyName", p.name).Text("PolicyId", p.id).Text("Arn", p.arn).Text("Path", p.path)
+  x.Text("PolicyName", p.name)
+      .Text("PolicyId", p.id)
+      .Text("Arn", p.arn)
+      .Text("Path", p.path)
       .Text("DefaultVersionId", p.default_version_id)
       .Text("AttachmentCount", std::to_string(p.attachment_count))
-      .Text("PermissionsBoundaryUsageCount", "0").Text("IsAttachable", "true");
+      .Text("PermissionsBoundaryUsageCount", "0")
+      .Text("IsAttachable", "true");
   if (!p.description.empty()) x.Text("Description", p.description);
   x.Text("CreateDate", FormatIso8601(p.created)).Text("UpdateDate", FormatIso8601(p.updated));
   if (!p.tags.empty()) TagsXml(x, p.tags);
+}
+
+void VersionXml(Xml& x, const iam::PolicyVersion& v) {
+  x.Text("Document", UriEncode(v.document))
+      .Text("VersionId", v.version_id)
+      .Text("IsDefaultVersion", v.is_default ? "true" : "false")
+      .Text("CreateDate", FormatIso8601(v.created));
+}
+
+// <element> holding `write(x, item)` for each item, then IsTruncated.
+template <class T, class Each>
+std::string MembersXml(std::string_view element, const std::vector<T>& items, Each write,
+                       bool truncated = false, const std::string& marker = "") {
+  Xml x;
+  x.Element(element, [&](Xml& x) {
+    for (const auto& item : items) x.Element("member", [&](Xml& x) { write(x, item); });
+  });
+  x.Text("IsTruncated", truncated ? "true" : "false");
+  if (truncated) x.Text("Marker", marker);
+  return x.Take();
+}
+
+template <class T, class Each>
+std::string ListXml(std::string_view element, const iam::Listed<T>& listed, Each write) {
+  return MembersXml(element, listed.items, write, listed.truncated, listed.marker);
+}
+
+// <element> holding `write(x, value)`.
+template <class T, class Write>
+std::string OneXml(std::string_view element, const T& value, Write write) {
+  Xml x;
+  x.Element(element, [&](Xml& x) { write(x, value); });
+  return x.Take();
 }
 
 // Tags.member.N.Key / .Value, in order.
@@ -94,866 +159,421 @@ iam::Tags TagsOf(const QueryParams& p) {
   return tags;
 }
 
-// aws:RequestTag/<key> and aws:TagKeys for an operation that sets tags.
-void AddRequestTags(iam::ContextMap& keys, const iam::Tags& tags) {
-  if (tags.empty()) return;
-  std::vector<std::string> tag_keys;
-  for (const auto& [k, v] : tags) {
-    keys["aws:RequestTag/" + k] = {v};
-    tag_keys.push_back(k);
+// The policy simulator's input. MaxItems (1-1000, default 100) and Marker page
+// the (action, resource) pairs, as in IAM, so one request evaluates at most
+// 1,000 of them however many it names.
+Result<iam::SimulationInput> SimulationInputOf(const QueryParams& p) {
+  iam::SimulationInput in;
+  iam::Page page = BERTH_TRY(PageOf(p));
+  in.max_items = static_cast<size_t>(page.max_items);
+  if (!page.marker.empty()) {
+    auto decoded = Base64Decode(page.marker);
+    size_t first = 0;
+    if (!decoded || !decoded->starts_with("pair:") ||
+        std::from_chars(decoded->data() + 5, decoded->data() + decoded->size(), first).ec !=
+            std::errc()) {
+      return Fail("InvalidInput", "Invalid Marker.");
+    }
+    in.first = first;
   }
-  keys["aws:TagKeys"] = std::move(tag_keys);
-}
-
-void VersionXml(Xml& x, const iam::PolicyVersion& v) {
-  x.Text("Document", UriEncode(v.document)).Text("VersionId", v.version_id)
-      .Text("IsDefaultVersion", v.is_default ? "true" : "false")
-      .Text("CreateDate", FormatIso8601(v.created));
-}
-
-template <class T, class Each>
-void ListXml(Xml& x, std::string_view element, const iam::Listed<T>& listed, Each each) {
-  x.Open(element);
-  for (const auto& item : listed.items) {
-    x.Open("member");
-    each(x, item);
-    x.Close("member");
+  in.identity_policies = p.List("PolicyInputList");
+  in.boundary_policies = p.List("PermissionsBoundaryPolicyInputList");
+  in.actions = p.List("ActionNames");
+  in.resources = p.List("ResourceArns");
+  in.resource_policy = Opt(p, "ResourcePolicy");
+  in.resource_owner = Opt(p, "ResourceOwner");
+  in.caller_arn = Opt(p, "CallerArn");
+  for (int i = 1;; ++i) {
+    std::string prefix = fmt::format("ContextEntries.member.{}", i);
+    const std::string* name = p.Find(prefix + ".ContextKeyName");
+    if (!name) break;
+    in.context[*name] = p.List(prefix + ".ContextKeyValues");
   }
-  x.Close(element);
-  x.Text("IsTruncated", listed.truncated ? "true" : "false");
-  if (listed.truncated) x.Text("Marker", listed.marker);
+  return in;
 }
 
-// Which account an operation acts in: the caller's own.
-const std::string& Acct(const RequestContext& ctx) { return ctx.caller.account; }
+std::string SimulationXml(const iam::SimulationPage& page) {
+  Xml x;
+  x.Element("EvaluationResults", [&](Xml& x) {
+    for (const auto& r : page.results) {
+      x.Element("member", [&](Xml& x) {
+        x.Text("EvalActionName", r.action)
+            .Text("EvalResourceName", r.resource)
+            .Text("EvalDecision", r.decision)
+            .Element(
+                "MatchedStatements",
+                [&](Xml& x) {
+                  for (const auto& m : r.matched) {
+                    x.Element("member", [&](Xml& x) {
+                      x.Text("SourcePolicyId", m.policy_id).Text("SourcePolicyType", m.policy_type);
+                    });
+                  }
+                })
+            .Element("MissingContextValues", [](Xml&) {});
+      });
+    }
+  });
+  x.Text("IsTruncated", page.truncated ? "true" : "false");
+  if (page.truncated) x.Text("Marker", Base64Encode(fmt::format("pair:{}", page.next)));
+  return x.Take();
+}
+
+// An operation whose reply is empty.
+Result<std::string> Done(Status status) {
+  BERTH_CHECK(status);
+  return std::string();
+}
 
 }  // namespace
 
-aws::QueryService IamRoutes(IamDeps deps) {
+aws::QueryService IamRoutes(iam::Api& api) {
   aws::QueryService svc;
   svc.signing_name = "iam";
   svc.version = "2010-05-08";
   svc.xmlns = "https://iam.amazonaws.com/doc/2010-05-08/";
+  svc.empty_result_element = {"UpdateRole"};
   auto& ops = svc.operations;
-  iam::Service* iam = deps.iam;
-  iam::IdentityStore* ids = deps.identities;
-  Authorize authorize = deps.authorize;
-
-  // What an operation on a named user or role is authorized against. IAM names
-  // are unique ignoring case, so the entity is looked up first and the request
-  // is decided on its stored ARN (its own case and path) and its tags and
-  // boundary (iam:ResourceTag/*, iam:PermissionsBoundary): a name typed in
-  // another case cannot dodge a Deny. For a name nothing answers to, the ARN
-  // as typed (the operation then fails with NoSuchEntity, after the check, so
-  // that an unauthorized caller learns nothing).
-  struct Target {
-    std::string arn;
-    iam::ResourceContext res;
-  };
-  auto target = [iam](const RequestContext& ctx, PrincipalType type,
-                      const std::string& name) -> Result<Target> {
-    Target t;
-    std::string boundary;
-    const iam::Tags* tags = nullptr;
-    std::optional<iam::User> user;
-    std::optional<iam::Role> role;
-    auto fill = [&](auto& found) -> Status {
-      if (found) return {};
-      if (found.error().code != "NoSuchEntity") return Fail(found.error());
-      return {};
-    };
-    if (type == PrincipalType::kGroup) {
-      auto found = iam->GetGroup(Acct(ctx), name);
-      BERTH_CHECK(fill(found));
-      t.arn = found ? found->arn : fmt::format("arn:aws:iam::{}:group/{}", Acct(ctx), name);
-      return t;
-    }
-    if (type == PrincipalType::kUser) {
-      auto found = iam->GetUser(Acct(ctx), name);
-      BERTH_CHECK(fill(found));
-      if (found) user = std::move(*found);
-    } else {
-      auto found = iam->GetRole(Acct(ctx), name);
-      BERTH_CHECK(fill(found));
-      if (found) role = std::move(*found);
-    }
-    if (user) {
-      t.arn = user->arn;
-      boundary = user->permissions_boundary;
-      tags = &user->tags;
-    } else if (role) {
-      t.arn = role->arn;
-      boundary = role->permissions_boundary;
-      tags = &role->tags;
-    } else {
-      t.arn = fmt::format("arn:aws:iam::{}:{}/{}", Acct(ctx),
-                          type == PrincipalType::kUser ? "user" : "role", name);
-    }
-    if (tags) {
-      for (const auto& [k, v] : *tags) t.res.condition_keys["iam:ResourceTag/" + k] = {v};
-    }
-    if (!boundary.empty()) t.res.condition_keys["iam:PermissionsBoundary"] = {boundary};
-    return t;
-  };
-  // Resolves the named user or role and authorizes `action` on it; `extra`
-  // adds the operation's own condition keys.
-  auto authorize_on = [=](const RequestContext& ctx, const std::string& action, PrincipalType type,
-                          const std::string& name,
-                          const std::function<void(iam::ContextMap&)>& extra = {}) -> Status {
-    Target t = BERTH_TRY(target(ctx, type, name));
-    if (extra) extra(t.res.condition_keys);
-    return authorize(ctx, action, t.arn, t.res);
-  };
-  // The trust policy as IAM shows it: principals deleted since it was stored
-  // appear as their unique ids.
-  auto shown_trust = [iam](const iam::Role& r) {
-    return iam::ShowBoundPrincipals(r.trust_policy, r.trust_principal_ids,
-                                    [iam](std::string_view arn) -> std::optional<std::string> {
-                                      auto id = iam->PrincipalId(arn);
-                                      return id ? *id : std::nullopt;
-                                    });
-  };
-  // The keys an operation that creates an entity or sets a boundary adds.
-  auto creation_keys = [](const iam::Tags& tags, const std::string& boundary) {
-    return [tags, boundary](iam::ContextMap& keys) {
-      AddRequestTags(keys, tags);
-      if (!boundary.empty()) keys["iam:PermissionsBoundary"] = {boundary};
-    };
-  };
+  iam::Api* a = &api;
 
   // ---- users
-  ops["CreateUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+  ops["CreateUser"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("UserName"));
-    std::string path = Opt(p, "Path", "/");
     iam::EntityOptions options{Opt(p, "PermissionsBoundary"), TagsOf(p)};
-    iam::ResourceContext res;
-    creation_keys(options.tags, options.permissions_boundary)(res.condition_keys);
-    BERTH_CHECK(authorize(ctx, "iam:CreateUser",
-                          fmt::format("arn:aws:iam::{}:user{}{}", Acct(ctx), path, name), res));
-    auto u = BERTH_TRY(iam->CreateUser(Acct(ctx), name, path, options));
-    Xml x;
-    x.Open("User");
-    UserXml(x, u);
-    x.Close("User");
-    return x.Take();
+    return OneXml("User", BERTH_TRY(a->CreateUser(ctx, name, Opt(p, "Path", "/"), options)),
+                  UserXml);
   };
-  ops["GetUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    std::string name = Opt(p, "UserName");
-    if (name.empty()) {
-      if (ctx.caller.kind != aws::Principal::Kind::kUser) {
-        return Fail("ValidationError", "Must specify userName when calling with non-User credentials");
-      }
-      name = ctx.caller.name;
-    }
-    BERTH_CHECK(authorize_on(ctx, "iam:GetUser", PrincipalType::kUser, name));
-    auto u = BERTH_TRY(iam->GetUser(Acct(ctx), name));
-    Xml x;
-    x.Open("User");
-    UserXml(x, u);
-    x.Close("User");
-    return x.Take();
+  ops["GetUser"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return OneXml("User", BERTH_TRY(a->GetUser(ctx, Opt(p, "UserName"))), UserXml);
   };
-  ops["ListUsers"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListUsers", fmt::format("arn:aws:iam::{}:user/", Acct(ctx)), {}));
-    auto listed = BERTH_TRY(iam->ListUsers(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
-    Xml x;
-    ListXml(x, "Users", listed, UserXml);
-    return x.Take();
+  ops["ListUsers"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return ListXml("Users",
+                   BERTH_TRY(a->ListUsers(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
+                   UserXml);
   };
-  ops["DeleteUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:DeleteUser", PrincipalType::kUser, name));
-    auto keys = BERTH_TRY(ids->ListAccessKeys(Acct(ctx), name));
-    BERTH_CHECK(iam->DeleteUser(Acct(ctx), name, !keys.empty()));
-    return std::string();
+  ops["DeleteUser"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeleteUser(ctx, BERTH_TRY(p.Required("UserName"))));
+  };
+  ops["UpdateUser"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->UpdateUser(ctx, BERTH_TRY(p.Required("UserName")), Opt(p, "NewUserName"),
+                              Opt(p, "NewPath")));
   };
 
   // ---- access keys
-  auto key_user = [](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    std::string name = Opt(p, "UserName");
-    if (!name.empty()) return name;
-    if (ctx.caller.kind == aws::Principal::Kind::kUser) return ctx.caller.name;
-    return Fail("ValidationError",
-                "berth does not manage root access keys through IAM; give UserName (root keys come "
-                "from the server's --root-credentials or its credentials file)");
-  };
-  ops["CreateAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize_on(ctx, "iam:CreateAccessKey", PrincipalType::kUser, name));
-    auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
-    auto [info, secret] = BERTH_TRY(ids->CreateAccessKey(Acct(ctx), user.name, user.id));
+  ops["CreateAccessKey"] = [a](const RequestContext& ctx,
+                               const QueryParams& p) -> Result<std::string> {
+    auto [info, secret] = BERTH_TRY(a->CreateAccessKey(ctx, Opt(p, "UserName")));
     Xml x;
-    x.Open("AccessKey").Text("UserName", info.user_name).Text("AccessKeyId", info.access_key_id)
-        .Text("Status", info.status).Text("SecretAccessKey", secret)
-        .Text("CreateDate", FormatIso8601(info.created)).Close("AccessKey");
+    x.Element("AccessKey", [&](Xml& x) {
+      x.Text("UserName", info.user_name)
+          .Text("AccessKeyId", info.access_key_id)
+          .Text("Status", info.status)
+          .Text("SecretAccessKey", secret)
+          .Text("CreateDate", FormatIso8601(info.created));
+    });
     return x.Take();
   };
-  ops["ListAccessKeys"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize_on(ctx, "iam:ListAccessKeys", PrincipalType::kUser, name));
-    auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
-    auto keys = BERTH_TRY(ids->ListAccessKeys(Acct(ctx), user.name));
-    Xml x;
-    x.Open("AccessKeyMetadata");
-    for (const auto& k : keys) {
-      x.Open("member").Text("UserName", user.name).Text("AccessKeyId", k.access_key_id)
-          .Text("Status", k.status).Text("CreateDate", FormatIso8601(k.created)).Close("member");
-    }
-    x.Close("AccessKeyMetadata").Text("IsTruncated", "false");
-    return x.Take();
+  ops["ListAccessKeys"] = [a](const RequestContext& ctx,
+                              const QueryParams& p) -> Result<std::string> {
+    auto listed = BERTH_TRY(a->ListAccessKeys(ctx, Opt(p, "UserName")));
+    return MembersXml("AccessKeyMetadata", listed.keys,
+                      [&](Xml& x, const iam::IdentityStore::AccessKeyInfo& k) {
+                        x.Text("UserName", listed.user_name)
+                            .Text("AccessKeyId", k.access_key_id)
+                            .Text("Status", k.status)
+                            .Text("CreateDate", FormatIso8601(k.created));
+                      });
   };
-  ops["UpdateAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize_on(ctx, "iam:UpdateAccessKey", PrincipalType::kUser, name));
-    BERTH_CHECK(ids->UpdateAccessKey(Acct(ctx), name, BERTH_TRY(p.Required("AccessKeyId")),
-                                     BERTH_TRY(p.Required("Status"))));
-    return std::string();
+  ops["UpdateAccessKey"] = [a](const RequestContext& ctx,
+                               const QueryParams& p) -> Result<std::string> {
+    return Done(a->UpdateAccessKey(ctx, Opt(p, "UserName"), BERTH_TRY(p.Required("AccessKeyId")),
+                                   BERTH_TRY(p.Required("Status"))));
   };
-  ops["DeleteAccessKey"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(key_user(ctx, p));
-    BERTH_CHECK(authorize_on(ctx, "iam:DeleteAccessKey", PrincipalType::kUser, name));
-    BERTH_CHECK(ids->DeleteAccessKey(Acct(ctx), name, BERTH_TRY(p.Required("AccessKeyId"))));
-    return std::string();
+  ops["DeleteAccessKey"] = [a](const RequestContext& ctx,
+                               const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeleteAccessKey(ctx, Opt(p, "UserName"), BERTH_TRY(p.Required("AccessKeyId"))));
   };
 
   // ---- roles
-  ops["CreateRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("RoleName"));
-    std::string path = Opt(p, "Path", "/");
-    iam::EntityOptions options{Opt(p, "PermissionsBoundary"), TagsOf(p)};
-    iam::ResourceContext res;
-    creation_keys(options.tags, options.permissions_boundary)(res.condition_keys);
-    BERTH_CHECK(authorize(ctx, "iam:CreateRole",
-                          fmt::format("arn:aws:iam::{}:role{}{}", Acct(ctx), path, name), res));
-    std::optional<int> max;
-    if (const std::string* m = p.Find("MaxSessionDuration")) {
-      int n = 0;
-      auto [end, err] = std::from_chars(m->data(), m->data() + m->size(), n);
-      if (err != std::errc() || end != m->data() + m->size()) {
-        return Fail("ValidationError", "MaxSessionDuration must be an integer.");
-      }
-      max = n;
-    }
-    auto r = BERTH_TRY(iam->CreateRole(Acct(ctx), name, path,
-                                       BERTH_TRY(p.Required("AssumeRolePolicyDocument")),
-                                       Opt(p, "Description"), max, options));
-    Xml x;
-    x.Open("Role");
-    RoleXml(x, r, r.trust_policy);
-    x.Close("Role");
-    return x.Take();
+  ops["CreateRole"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    iam::CreateRoleInput in;
+    in.name = BERTH_TRY(p.Required("RoleName"));
+    in.path = Opt(p, "Path", "/");
+    in.options = {Opt(p, "PermissionsBoundary"), TagsOf(p)};
+    in.max_session_duration =
+        BERTH_TRY(IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
+    in.trust_policy = BERTH_TRY(p.Required("AssumeRolePolicyDocument"));
+    in.description = Opt(p, "Description");
+    return OneXml("Role", BERTH_TRY(a->CreateRole(ctx, in)), RoleXml);
   };
-  ops["GetRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:GetRole", PrincipalType::kRole, name));
-    auto r = BERTH_TRY(iam->GetRole(Acct(ctx), name));
-    Xml x;
-    x.Open("Role");
-    RoleXml(x, r, shown_trust(r));
-    x.Close("Role");
-    return x.Take();
+  ops["GetRole"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return OneXml("Role", BERTH_TRY(a->GetRole(ctx, BERTH_TRY(p.Required("RoleName")))), RoleXml);
   };
-  ops["ListRoles"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListRoles", fmt::format("arn:aws:iam::{}:role/", Acct(ctx)), {}));
-    auto listed = BERTH_TRY(iam->ListRoles(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
-    Xml x;
-    ListXml(x, "Roles", listed, [&](Xml& x, const iam::Role& r) { RoleXml(x, r, shown_trust(r)); });
-    return x.Take();
+  ops["ListRoles"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return ListXml("Roles",
+                   BERTH_TRY(a->ListRoles(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
+                   RoleXml);
   };
-  ops["DeleteRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:DeleteRole", PrincipalType::kRole, name));
-    BERTH_CHECK(iam->DeleteRole(Acct(ctx), name));
-    return std::string();
+  ops["DeleteRole"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeleteRole(ctx, BERTH_TRY(p.Required("RoleName"))));
   };
-  ops["UpdateAssumeRolePolicy"] = [=](const RequestContext& ctx,
+  ops["UpdateAssumeRolePolicy"] = [a](const RequestContext& ctx,
                                       const QueryParams& p) -> Result<std::string> {
+    return Done(a->UpdateAssumeRolePolicy(ctx, BERTH_TRY(p.Required("RoleName")),
+                                          BERTH_TRY(p.Required("PolicyDocument"))));
+  };
+  ops["UpdateRole"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
     auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:UpdateAssumeRolePolicy", PrincipalType::kRole, name));
-    BERTH_CHECK(iam->UpdateAssumeRolePolicy(Acct(ctx), name, BERTH_TRY(p.Required("PolicyDocument"))));
+    std::optional<std::string> description;
+    if (const std::string* d = p.Find("Description")) description = *d;
+    auto max =
+        BERTH_TRY(IntParam(p, "MaxSessionDuration", "MaxSessionDuration must be an integer."));
+    BERTH_TRY(a->UpdateRole(ctx, name, description, max));
     return std::string();
+  };
+  ops["UpdateRoleDescription"] = [a](const RequestContext& ctx,
+                                     const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("RoleName"));
+    auto description = BERTH_TRY(p.Required("Description"));
+    return OneXml("Role", BERTH_TRY(a->UpdateRole(ctx, name, description, std::nullopt, true)),
+                  RoleXml);
+  };
+  ops["CreateServiceLinkedRole"] = [a](const RequestContext& ctx,
+                                       const QueryParams& p) -> Result<std::string> {
+    auto role = BERTH_TRY(a->CreateServiceLinkedRole(ctx, BERTH_TRY(p.Required("AWSServiceName")),
+                                                     Opt(p, "Description"),
+                                                     p.Find("CustomSuffix") != nullptr));
+    return OneXml("Role", role, RoleXml);
   };
 
-  // ---- what users, roles and groups share: inline and managed policies (and, users
-  // and roles only, boundaries and tags)
+  // ---- what users, roles and groups share: inline and managed policies (and
+  // boundaries and tags)
   for (auto [type, noun, param] : {std::tuple{PrincipalType::kUser, "User", "UserName"},
                                    std::tuple{PrincipalType::kRole, "Role", "RoleName"},
                                    std::tuple{PrincipalType::kGroup, "Group", "GroupName"}}) {
     std::string n = noun;
     std::string owner_param = param;
-    // Decides `verb` + n + `suffix` (e.g. iam:PutUserPolicy) on the owner the request names.
-    auto check = [=](const RequestContext& ctx, const QueryParams& p, const std::string& action,
-                     const std::function<void(iam::ContextMap&)>& extra = {}) -> Result<std::string> {
+    ops["Put" + n + "Policy"] = [=](const RequestContext& ctx,
+                                    const QueryParams& p) -> Result<std::string> {
+      return Done(a->PutInlinePolicy(ctx, type, BERTH_TRY(p.Required(owner_param)),
+                                     BERTH_TRY(p.Required("PolicyName")),
+                                     BERTH_TRY(p.Required("PolicyDocument"))));
+    };
+    ops["Get" + n + "Policy"] = [=](const RequestContext& ctx,
+                                    const QueryParams& p) -> Result<std::string> {
       auto owner = BERTH_TRY(p.Required(owner_param));
-      BERTH_CHECK(authorize_on(ctx, "iam:" + action, type, owner, extra));
-      return owner;
-    };
-    ops["Put" + n + "Policy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "Put" + n + "Policy"));
-      BERTH_CHECK(iam->PutInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName")),
-                                       BERTH_TRY(p.Required("PolicyDocument"))));
-      return std::string();
-    };
-    ops["Get" + n + "Policy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "Get" + n + "Policy"));
-      auto pol = BERTH_TRY(iam->GetInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName"))));
+      auto pol =
+          BERTH_TRY(a->GetInlinePolicy(ctx, type, owner, BERTH_TRY(p.Required("PolicyName"))));
       Xml x;
-      x.Text(owner_param, owner).Text("PolicyName", pol.name)
+      x.Text(owner_param, owner)
+          .Text("PolicyName", pol.name)
           .Text("PolicyDocument", UriEncode(pol.document));
       return x.Take();
     };
     ops["Delete" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "Delete" + n + "Policy"));
-      BERTH_CHECK(iam->DeleteInlinePolicy(Acct(ctx), type, owner, BERTH_TRY(p.Required("PolicyName"))));
-      return std::string();
+      return Done(a->DeleteInlinePolicy(ctx, type, BERTH_TRY(p.Required(owner_param)),
+                                        BERTH_TRY(p.Required("PolicyName"))));
     };
     ops["List" + n + "Policies"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "List" + n + "Policies"));
-      auto listed = BERTH_TRY(iam->ListInlinePolicies(Acct(ctx), type, owner, BERTH_TRY(PageOf(p))));
-      Xml x;
-      ListXml(x, "PolicyNames", listed,
-              [](Xml& x, const std::string& name) { x.Raw(aws::XmlEscape(name)); });
-      return x.Take();
-    };
-    // iam:PolicyARN: the managed policy being attached or detached.
-    auto policy_arn_key = [](const std::string& arn) {
-      return [arn](iam::ContextMap& keys) { keys["iam:PolicyARN"] = {arn}; };
+      auto owner = BERTH_TRY(p.Required(owner_param));
+      return ListXml("PolicyNames",
+                     BERTH_TRY(a->ListInlinePolicies(ctx, type, owner, BERTH_TRY(PageOf(p)))),
+                     [](Xml& x, const std::string& name) { x.Raw(aws::XmlEscape(name)); });
     };
     ops["Attach" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto arn = BERTH_TRY(p.Required("PolicyArn"));
-      auto owner = BERTH_TRY(check(ctx, p, "Attach" + n + "Policy", policy_arn_key(arn)));
-      BERTH_CHECK(iam->AttachPolicy(Acct(ctx), type, owner, arn));
-      return std::string();
+      return Done(a->AttachPolicy(ctx, type, BERTH_TRY(p.Required(owner_param)),
+                                  BERTH_TRY(p.Required("PolicyArn"))));
     };
     ops["Detach" + n + "Policy"] = [=](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-      auto arn = BERTH_TRY(p.Required("PolicyArn"));
-      auto owner = BERTH_TRY(check(ctx, p, "Detach" + n + "Policy", policy_arn_key(arn)));
-      BERTH_CHECK(iam->DetachPolicy(Acct(ctx), type, owner, arn));
-      return std::string();
+      return Done(a->DetachPolicy(ctx, type, BERTH_TRY(p.Required(owner_param)),
+                                  BERTH_TRY(p.Required("PolicyArn"))));
     };
     ops["ListAttached" + n + "Policies"] = [=](const RequestContext& ctx,
                                                const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "ListAttached" + n + "Policies"));
-      auto listed = BERTH_TRY(iam->ListAttachedPolicies(Acct(ctx), type, owner, BERTH_TRY(PageOf(p))));
-      Xml x;
-      ListXml(x, "AttachedPolicies", listed, [](Xml& x, const std::pair<std::string, std::string>& a) {
-        x.Text("PolicyName", a.first).Text("PolicyArn", a.second);
-      });
-      return x.Take();
+      auto owner = BERTH_TRY(p.Required(owner_param));
+      return ListXml("AttachedPolicies",
+                     BERTH_TRY(a->ListAttachedPolicies(ctx, type, owner, BERTH_TRY(PageOf(p)))),
+                     [](Xml& x, const std::pair<std::string, std::string>& attached) {
+                       x.Text("PolicyName", attached.first).Text("PolicyArn", attached.second);
+                     });
     };
     ops["Put" + n + "PermissionsBoundary"] = [=](const RequestContext& ctx,
                                                  const QueryParams& p) -> Result<std::string> {
-      auto arn = BERTH_TRY(p.Required("PermissionsBoundary"));
-      // iam:PermissionsBoundary is the boundary being set (not the current one).
-      auto owner = BERTH_TRY(check(ctx, p, "Put" + n + "PermissionsBoundary",
-                                   [arn](iam::ContextMap& keys) {
-                                     keys["iam:PermissionsBoundary"] = {arn};
-                                   }));
-      BERTH_CHECK(iam->PutPermissionsBoundary(Acct(ctx), type, owner, arn));
-      return std::string();
+      return Done(a->PutPermissionsBoundary(ctx, type, BERTH_TRY(p.Required(owner_param)),
+                                            BERTH_TRY(p.Required("PermissionsBoundary"))));
     };
     ops["Delete" + n + "PermissionsBoundary"] = [=](const RequestContext& ctx,
                                                     const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "Delete" + n + "PermissionsBoundary"));
-      BERTH_CHECK(iam->DeletePermissionsBoundary(Acct(ctx), type, owner));
-      return std::string();
+      return Done(a->DeletePermissionsBoundary(ctx, type, BERTH_TRY(p.Required(owner_param))));
     };
     ops["Tag" + n] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      iam::Tags tags = TagsOf(p);
-      auto owner = BERTH_TRY(check(ctx, p, "Tag" + n,
-                                   [tags](iam::ContextMap& keys) { AddRequestTags(keys, tags); }));
-      BERTH_CHECK(iam->TagEntity(Acct(ctx), type, owner, tags));
-      return std::string();
+      return Done(a->TagEntity(ctx, type, BERTH_TRY(p.Required(owner_param)), TagsOf(p)));
     };
     ops["Untag" + n] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-      std::vector<std::string> keys = p.List("TagKeys");
-      auto owner = BERTH_TRY(check(ctx, p, "Untag" + n, [keys](iam::ContextMap& k) {
-        if (!keys.empty()) k["aws:TagKeys"] = keys;
-      }));
-      BERTH_CHECK(iam->UntagEntity(Acct(ctx), type, owner, keys));
-      return std::string();
+      return Done(a->UntagEntity(ctx, type, BERTH_TRY(p.Required(owner_param)), p.List("TagKeys")));
     };
     ops["List" + n + "Tags"] = [=](const RequestContext& ctx,
                                    const QueryParams& p) -> Result<std::string> {
-      auto owner = BERTH_TRY(check(ctx, p, "List" + n + "Tags"));
-      iam::Tags tags;
-      if (type == PrincipalType::kUser) {
-        tags = BERTH_TRY(iam->GetUser(Acct(ctx), owner)).tags;
-      } else {
-        tags = BERTH_TRY(iam->GetRole(Acct(ctx), owner)).tags;
-      }
+      auto tags = BERTH_TRY(a->ListEntityTags(ctx, type, BERTH_TRY(p.Required(owner_param))));
       Xml x;
       TagsXml(x, tags);
-      x.Text("IsTruncated", "false");
-      return x.Take();
+      return x.Text("IsTruncated", "false").Take();
     };
   }
 
-  // ---- managed policies
-  ops["CreatePolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("PolicyName"));
-    std::string path = Opt(p, "Path", "/");
-    iam::Tags tags = TagsOf(p);
-    iam::ResourceContext res;
-    AddRequestTags(res.condition_keys, tags);
-    BERTH_CHECK(authorize(ctx, "iam:CreatePolicy",
-                          fmt::format("arn:aws:iam::{}:policy{}{}", Acct(ctx), path, name), res));
-    auto pol = BERTH_TRY(iam->CreatePolicy(Acct(ctx), name, path,
-                                           BERTH_TRY(p.Required("PolicyDocument")),
-                                           Opt(p, "Description"), tags));
-    Xml x;
-    x.Open("Policy");
-    PolicyXml(x, pol);
-    x.Close("Policy");
-    return x.Take();
+  // ---- groups
+  ops["CreateGroup"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("GroupName"));
+    return OneXml("Group", BERTH_TRY(a->CreateGroup(ctx, name, Opt(p, "Path", "/"))), GroupXml);
   };
-  // A managed policy's tags are its iam:ResourceTag/* keys.
-  auto authorize_policy = [=](const RequestContext& ctx, const std::string& action,
-                              const std::string& arn,
-                              const std::function<void(iam::ContextMap&)>& extra = {}) -> Status {
-    iam::ResourceContext res;
-    if (auto pol = iam->GetPolicy(arn)) {
-      for (const auto& [k, v] : pol->tags) res.condition_keys["iam:ResourceTag/" + k] = {v};
-    }
-    if (extra) extra(res.condition_keys);
-    return authorize(ctx, action, arn, res);
+  ops["GetGroup"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    auto got = BERTH_TRY(a->GetGroup(ctx, BERTH_TRY(p.Required("GroupName"))));
+    return OneXml("Group", got.group, GroupXml) + MembersXml("Users", got.members, UserXml);
   };
-  ops["GetPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:GetPolicy", arn));
-    auto pol = BERTH_TRY(iam->GetPolicy(arn));
-    Xml x;
-    x.Open("Policy");
-    PolicyXml(x, pol);
-    x.Close("Policy");
-    return x.Take();
+  ops["ListGroups"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return ListXml("Groups",
+                   BERTH_TRY(a->ListGroups(ctx, Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
+                   GroupXml);
   };
-  ops["GetPolicyVersion"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:GetPolicyVersion", arn));
-    auto v = BERTH_TRY(iam->GetPolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
-    Xml x;
-    x.Open("PolicyVersion");
-    VersionXml(x, v);
-    x.Close("PolicyVersion");
-    return x.Take();
+  ops["DeleteGroup"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeleteGroup(ctx, BERTH_TRY(p.Required("GroupName"))));
   };
-  ops["CreatePolicyVersion"] = [=](const RequestContext& ctx,
+  ops["AddUserToGroup"] = [a](const RequestContext& ctx,
+                              const QueryParams& p) -> Result<std::string> {
+    return Done(a->AddUserToGroup(ctx, BERTH_TRY(p.Required("GroupName")),
+                                  BERTH_TRY(p.Required("UserName"))));
+  };
+  ops["RemoveUserFromGroup"] = [a](const RequestContext& ctx,
                                    const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:CreatePolicyVersion", arn));
-    auto v = BERTH_TRY(iam->CreatePolicyVersion(arn, BERTH_TRY(p.Required("PolicyDocument")),
-                                                Opt(p, "SetAsDefault") == "true"));
-    Xml x;
-    x.Open("PolicyVersion");
-    VersionXml(x, v);
-    x.Close("PolicyVersion");
-    return x.Take();
+    return Done(a->RemoveUserFromGroup(ctx, BERTH_TRY(p.Required("GroupName")),
+                                       BERTH_TRY(p.Required("UserName"))));
   };
-  ops["ListPolicies"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListPolicies", fmt::format("arn:aws:iam::{}:policy/", Acct(ctx)), {}));
-    auto listed = BERTH_TRY(iam->ListPolicies(Acct(ctx), Opt(p, "Scope", "All"),
-                                              Opt(p, "OnlyAttached") == "true",
-                                              Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
-    Xml x;
-    ListXml(x, "Policies", listed, PolicyXml);
-    return x.Take();
-  };
-  ops["DeletePolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:DeletePolicy", arn));
-    BERTH_CHECK(iam->DeletePolicy(arn));
-    return std::string();
-  };
-  ops["TagPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    iam::Tags tags = TagsOf(p);
-    BERTH_CHECK(authorize_policy(ctx, "iam:TagPolicy", arn,
-                                 [tags](iam::ContextMap& keys) { AddRequestTags(keys, tags); }));
-    BERTH_CHECK(iam->TagPolicy(arn, tags));
-    return std::string();
-  };
-  ops["UntagPolicy"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    std::vector<std::string> keys = p.List("TagKeys");
-    BERTH_CHECK(authorize_policy(ctx, "iam:UntagPolicy", arn, [keys](iam::ContextMap& k) {
-      if (!keys.empty()) k["aws:TagKeys"] = keys;
-    }));
-    BERTH_CHECK(iam->UntagPolicy(arn, keys));
-    return std::string();
-  };
-  ops["ListPolicyTags"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:ListPolicyTags", arn));
-    auto pol = BERTH_TRY(iam->GetPolicy(arn));
-    Xml x;
-    TagsXml(x, pol.tags);
-    x.Text("IsTruncated", "false");
-    return x.Take();
-  };
-  svc.empty_result_element = {"UpdateRole"};
-  // ---- more of IAM that scripts call: renames, groups, role updates, versions, summaries
-  ops["UpdateUser"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("UserName"));
-    std::string new_name = Opt(p, "NewUserName");
-    std::string new_path = Opt(p, "NewPath");
-    BERTH_CHECK(authorize_on(ctx, "iam:UpdateUser", PrincipalType::kUser, name));
-    if (!new_name.empty() || !new_path.empty()) {
-      // As IAM requires: permission on the target name too.
-      auto current = iam->GetUser(Acct(ctx), name);
-      std::string path = !new_path.empty() ? new_path : current ? current->path : "/";
-      std::string target_name = !new_name.empty() ? new_name : name;
-      BERTH_CHECK(authorize(ctx, "iam:UpdateUser",
-                            fmt::format("arn:aws:iam::{}:user{}{}", Acct(ctx), path, target_name),
-                            {}));
-    }
-    BERTH_TRY(iam->UpdateUser(Acct(ctx), name, new_name, new_path));
-    return std::string();
-  };
-  auto group_xml = [](Xml& x, const iam::Group& g) {
-    x.Text("Path", g.path).Text("GroupName", g.name).Text("GroupId", g.id).Text("Arn", g.arn)
-        .Text("CreateDate", FormatIso8601(g.created));
-  };
-  ops["CreateGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("GroupName"));
-    std::string path = Opt(p, "Path", "/");
-    BERTH_CHECK(authorize(ctx, "iam:CreateGroup",
-                          fmt::format("arn:aws:iam::{}:group{}{}", Acct(ctx), path, name), {}));
-    auto g = BERTH_TRY(iam->CreateGroup(Acct(ctx), name, path));
-    Xml x;
-    x.Open("Group");
-    group_xml(x, g);
-    x.Close("Group");
-    return x.Take();
-  };
-  ops["GetGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("GroupName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:GetGroup", PrincipalType::kGroup, name));
-    auto g = BERTH_TRY(iam->GetGroup(Acct(ctx), name));
-    auto members = BERTH_TRY(iam->GroupMembers(Acct(ctx), name));
-    Xml x;
-    x.Open("Group");
-    group_xml(x, g);
-    x.Close("Group").Open("Users");
-    for (const auto& u : members) {
-      x.Open("member");
-      UserXml(x, u);
-      x.Close("member");
-    }
-    x.Close("Users").Text("IsTruncated", "false");
-    return x.Take();
-  };
-  ops["ListGroups"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:ListGroups", fmt::format("arn:aws:iam::{}:group/", Acct(ctx)), {}));
-    auto listed = BERTH_TRY(iam->ListGroups(Acct(ctx), Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p))));
-    Xml x;
-    ListXml(x, "Groups", listed, group_xml);
-    return x.Take();
-  };
-  ops["DeleteGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("GroupName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:DeleteGroup", PrincipalType::kGroup, name));
-    BERTH_CHECK(iam->DeleteGroup(Acct(ctx), name));
-    return std::string();
-  };
-  ops["AddUserToGroup"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto group = BERTH_TRY(p.Required("GroupName"));
-    auto user = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:AddUserToGroup", PrincipalType::kGroup, group));
-    BERTH_CHECK(iam->AddUserToGroup(Acct(ctx), group, user));
-    return std::string();
-  };
-  ops["RemoveUserFromGroup"] = [=](const RequestContext& ctx,
-                                   const QueryParams& p) -> Result<std::string> {
-    auto group = BERTH_TRY(p.Required("GroupName"));
-    auto user = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:RemoveUserFromGroup", PrincipalType::kGroup, group));
-    BERTH_CHECK(iam->RemoveUserFromGroup(Acct(ctx), group, user));
-    return std::string();
-  };
-  ops["ListGroupsForUser"] = [=](const RequestContext& ctx,
+  ops["ListGroupsForUser"] = [a](const RequestContext& ctx,
                                  const QueryParams& p) -> Result<std::string> {
-    auto user = BERTH_TRY(p.Required("UserName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:ListGroupsForUser", PrincipalType::kUser, user));
-    BERTH_TRY(iam->GetUser(Acct(ctx), user));
+    return MembersXml("Groups",
+                      BERTH_TRY(a->ListGroupsForUser(ctx, BERTH_TRY(p.Required("UserName")))),
+                      GroupXml);
+  };
+
+  // ---- managed policies
+  ops["CreatePolicy"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
+    auto name = BERTH_TRY(p.Required("PolicyName"));
+    auto document = BERTH_TRY(p.Required("PolicyDocument"));
+    return OneXml("Policy",
+                  BERTH_TRY(a->CreatePolicy(ctx, name, Opt(p, "Path", "/"), document,
+                                            Opt(p, "Description"), TagsOf(p))),
+                  PolicyXml);
+  };
+  ops["GetPolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return OneXml("Policy", BERTH_TRY(a->GetPolicy(ctx, BERTH_TRY(p.Required("PolicyArn")))),
+                  PolicyXml);
+  };
+  ops["ListPolicies"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
+    return ListXml(
+        "Policies",
+        BERTH_TRY(a->ListPolicies(ctx, Opt(p, "Scope", "All"), Opt(p, "OnlyAttached") == "true",
+                                  Opt(p, "PathPrefix", "/"), BERTH_TRY(PageOf(p)))),
+        PolicyXml);
+  };
+  ops["DeletePolicy"] = [a](const RequestContext& ctx,
+                            const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeletePolicy(ctx, BERTH_TRY(p.Required("PolicyArn"))));
+  };
+  ops["TagPolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->TagPolicy(ctx, BERTH_TRY(p.Required("PolicyArn")), TagsOf(p)));
+  };
+  ops["UntagPolicy"] = [a](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
+    return Done(a->UntagPolicy(ctx, BERTH_TRY(p.Required("PolicyArn")), p.List("TagKeys")));
+  };
+  ops["ListPolicyTags"] = [a](const RequestContext& ctx,
+                              const QueryParams& p) -> Result<std::string> {
+    auto tags = BERTH_TRY(a->ListPolicyTags(ctx, BERTH_TRY(p.Required("PolicyArn"))));
     Xml x;
-    x.Open("Groups");
-    for (const auto& g : BERTH_TRY(iam->GroupsOfUser(Acct(ctx), user))) {
-      x.Open("member");
-      group_xml(x, g);
-      x.Close("member");
-    }
-    x.Close("Groups").Text("IsTruncated", "false");
-    return x.Take();
+    TagsXml(x, tags);
+    return x.Text("IsTruncated", "false").Take();
   };
-  auto int_param = [](const QueryParams& p, std::string_view name) -> Result<std::optional<int>> {
-    const std::string* m = p.Find(name);
-    if (!m) return std::optional<int>();
-    int n = 0;
-    auto [end, err] = std::from_chars(m->data(), m->data() + m->size(), n);
-    if (err != std::errc() || end != m->data() + m->size()) {
-      return Fail("ValidationError", fmt::format("{} must be an integer.", name));
-    }
-    return std::optional<int>(n);
-  };
-  ops["UpdateRole"] = [=](const RequestContext& ctx, const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:UpdateRole", PrincipalType::kRole, name));
-    std::optional<std::string> description;
-    if (const std::string* d = p.Find("Description")) description = *d;
-    BERTH_TRY(iam->UpdateRole(Acct(ctx), name, description,
-                              BERTH_TRY(int_param(p, "MaxSessionDuration"))));
-    return std::string();
-  };
-  ops["UpdateRoleDescription"] = [=](const RequestContext& ctx,
-                                     const QueryParams& p) -> Result<std::string> {
-    auto name = BERTH_TRY(p.Required("RoleName"));
-    BERTH_CHECK(authorize_on(ctx, "iam:UpdateRoleDescription", PrincipalType::kRole, name));
-    auto r = BERTH_TRY(iam->UpdateRole(Acct(ctx), name, BERTH_TRY(p.Required("Description")),
-                                       std::nullopt));
-    Xml x;
-    x.Open("Role");
-    RoleXml(x, r, shown_trust(r));
-    x.Close("Role");
-    return x.Take();
-  };
-  ops["ListPolicyVersions"] = [=](const RequestContext& ctx,
-                                  const QueryParams& p) -> Result<std::string> {
+  ops["GetPolicyVersion"] = [a](const RequestContext& ctx,
+                                const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:ListPolicyVersions", arn));
-    Xml x;
-    x.Open("Versions");
-    for (const auto& v : BERTH_TRY(iam->ListPolicyVersions(arn))) {
-      x.Open("member").Text("VersionId", v.version_id)
-          .Text("IsDefaultVersion", v.is_default ? "true" : "false")
-          .Text("CreateDate", FormatIso8601(v.created)).Close("member");
-    }
-    x.Close("Versions").Text("IsTruncated", "false");
-    return x.Take();
+    auto version = BERTH_TRY(a->GetPolicyVersion(ctx, arn, BERTH_TRY(p.Required("VersionId"))));
+    return OneXml("PolicyVersion", version, VersionXml);
   };
-  ops["DeletePolicyVersion"] = [=](const RequestContext& ctx,
+  ops["CreatePolicyVersion"] = [a](const RequestContext& ctx,
                                    const QueryParams& p) -> Result<std::string> {
     auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:DeletePolicyVersion", arn));
-    BERTH_CHECK(iam->DeletePolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
-    return std::string();
+    auto document = BERTH_TRY(p.Required("PolicyDocument"));
+    auto version =
+        BERTH_TRY(a->CreatePolicyVersion(ctx, arn, document, Opt(p, "SetAsDefault") == "true"));
+    return OneXml("PolicyVersion", version, VersionXml);
   };
-  ops["SetDefaultPolicyVersion"] = [=](const RequestContext& ctx,
+  ops["ListPolicyVersions"] = [a](const RequestContext& ctx,
+                                  const QueryParams& p) -> Result<std::string> {
+    return MembersXml("Versions",
+                      BERTH_TRY(a->ListPolicyVersions(ctx, BERTH_TRY(p.Required("PolicyArn")))),
+                      [](Xml& x, const iam::PolicyVersion& v) {
+                        x.Text("VersionId", v.version_id)
+                            .Text("IsDefaultVersion", v.is_default ? "true" : "false")
+                            .Text("CreateDate", FormatIso8601(v.created));
+                      });
+  };
+  ops["DeletePolicyVersion"] = [a](const RequestContext& ctx,
+                                   const QueryParams& p) -> Result<std::string> {
+    return Done(a->DeletePolicyVersion(ctx, BERTH_TRY(p.Required("PolicyArn")),
+                                       BERTH_TRY(p.Required("VersionId"))));
+  };
+  ops["SetDefaultPolicyVersion"] = [a](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:SetDefaultPolicyVersion", arn));
-    BERTH_CHECK(iam->SetDefaultPolicyVersion(arn, BERTH_TRY(p.Required("VersionId"))));
-    return std::string();
+    return Done(a->SetDefaultPolicyVersion(ctx, BERTH_TRY(p.Required("PolicyArn")),
+                                           BERTH_TRY(p.Required("VersionId"))));
   };
-  ops["ListEntitiesForPolicy"] = [=](const RequestContext& ctx,
+  ops["ListEntitiesForPolicy"] = [a](const RequestContext& ctx,
                                      const QueryParams& p) -> Result<std::string> {
-    auto arn = BERTH_TRY(p.Required("PolicyArn"));
-    BERTH_CHECK(authorize_policy(ctx, "iam:ListEntitiesForPolicy", arn));
+    auto entities = BERTH_TRY(a->ListEntitiesForPolicy(ctx, BERTH_TRY(p.Required("PolicyArn"))));
     std::string filter = Opt(p, "EntityFilter");
-    auto entities = BERTH_TRY(iam->EntitiesForPolicy(arn));
     Xml x;
     for (auto [type, element, name_tag, id_tag, kind] :
          {std::tuple{PrincipalType::kGroup, "PolicyGroups", "GroupName", "GroupId", "Group"},
           std::tuple{PrincipalType::kUser, "PolicyUsers", "UserName", "UserId", "User"},
           std::tuple{PrincipalType::kRole, "PolicyRoles", "RoleName", "RoleId", "Role"}}) {
-      x.Open(element);
-      if (filter.empty() || filter == kind) {
-        for (const auto& [t, name] : entities) {
-          if (t != type) continue;
-          std::string id;
-          if (t == PrincipalType::kUser) {
-            if (auto u = iam->GetUser(Acct(ctx), name)) id = u->id;
-          } else if (t == PrincipalType::kRole) {
-            if (auto r = iam->GetRole(Acct(ctx), name)) id = r->id;
-          } else if (auto g = iam->GetGroup(Acct(ctx), name)) {
-            id = g->id;
-          }
-          x.Open("member").Text(name_tag, name).Text(id_tag, id).Close("member");
+      x.Element(element, [&](Xml& x) {
+        if (!filter.empty() && filter != kind) return;
+        for (const auto& e : entities) {
+          if (e.type != type) continue;
+          x.Element("member", [&](Xml& x) { x.Text(name_tag, e.name).Text(id_tag, e.id); });
         }
+      });
+    }
+    return x.Text("IsTruncated", "false").Take();
+  };
+
+  // ---- the account
+  ops["GetAccountSummary"] = [a](const RequestContext& ctx,
+                                 const QueryParams&) -> Result<std::string> {
+    auto summary = BERTH_TRY(a->GetAccountSummary(ctx));
+    Xml x;
+    x.Element("SummaryMap", [&](Xml& x) {
+      for (const auto& [k, v] : summary) {
+        x.Element("entry", [&](Xml& x) { x.Text("key", k).Text("value", std::to_string(v)); });
       }
-      x.Close(element);
-    }
-    x.Text("IsTruncated", "false");
-    return x.Take();
-  };
-  ops["GetAccountSummary"] = [=](const RequestContext& ctx, const QueryParams&) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:GetAccountSummary", "*", {}));
-    std::vector<std::pair<std::string, size_t>> summary = {
-        {"Users", BERTH_TRY(iam->Count(Acct(ctx), "user"))},
-        {"UsersQuota", 5000},
-        {"Groups", BERTH_TRY(iam->Count(Acct(ctx), "group"))},
-        {"GroupsQuota", 300},
-        {"Roles", BERTH_TRY(iam->Count(Acct(ctx), "role"))},
-        {"RolesQuota", 1000},
-        {"Policies", BERTH_TRY(iam->Count(Acct(ctx), "policy"))},
-        {"PoliciesQuota", 1500},
-        {"AccessKeysPerUserQuota", 2},
-        {"GroupsPerUserQuota", 10},
-        {"AttachedPoliciesPerUserQuota", 10},
-        {"AttachedPoliciesPerRoleQuota", 10},
-        {"AttachedPoliciesPerGroupQuota", 10},
-        {"PolicyVersionsInUseQuota", 10000},
-        {"VersionsPerPolicyQuota", 5},
-        {"PolicySizeQuota", 6144},
-        {"UserPolicySizeQuota", 2048},
-        {"RolePolicySizeQuota", 10240},
-        {"GroupPolicySizeQuota", 5120},
-        {"AssumeRolePolicySizeQuota", 2048},
-        {"AccountMFAEnabled", 0},
-    };
-    Xml x;
-    x.Open("SummaryMap");
-    for (const auto& [k, v] : summary) {
-      x.Open("entry").Text("key", k).Text("value", std::to_string(v)).Close("entry");
-    }
-    x.Close("SummaryMap");
-    return x.Take();
-  };
-  // Service-linked roles berth knows: the service, the role's name.
-  static const std::map<std::string, std::string, std::less<>> kLinkedRoles = {
-      {"ecs.amazonaws.com", "AWSServiceRoleForECS"},
-  };
-  ops["CreateServiceLinkedRole"] = [=](const RequestContext& ctx,
-                                       const QueryParams& p) -> Result<std::string> {
-    auto service = BERTH_TRY(p.Required("AWSServiceName"));
-    auto known = kLinkedRoles.find(service);
-    std::string path = fmt::format("/aws-service-role/{}/", service);
-    std::string name = known != kLinkedRoles.end() ? known->second : "";
-    iam::ResourceContext res;
-    res.condition_keys["iam:AWSServiceName"] = {service};
-    BERTH_CHECK(authorize(ctx, "iam:CreateServiceLinkedRole",
-                          fmt::format("arn:aws:iam::{}:role{}{}", Acct(ctx), path,
-                                      name.empty() ? "*" : name),
-                          res));
-    if (known == kLinkedRoles.end()) {
-      return Fail("InvalidInput", fmt::format("Unknown service: {}. Service-linked roles berth "
-                                              "can create: ecs.amazonaws.com.",
-                                              service.substr(0, 128)));
-    }
-    if (p.Find("CustomSuffix")) {
-      return Fail("InvalidInput", fmt::format("Custom suffix is not allowed for {}", service));
-    }
-    std::string trust = fmt::format(
-        R"({{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{}"}},"Action":"sts:AssumeRole"}}]}})",
-        service);
-    auto created = iam->CreateRole(Acct(ctx), name, path, trust, Opt(p, "Description"), std::nullopt);
-    if (!created && created.error().code == "EntityAlreadyExists") {
-      return Fail("InvalidInput",
-                  fmt::format("Service role name {} has been taken in this account, please try a "
-                              "different suffix.",
-                              name));
-    }
-    auto r = BERTH_TRY(std::move(created));
-    Xml x;
-    x.Open("Role");
-    RoleXml(x, r, r.trust_policy);
-    x.Close("Role");
+    });
     return x.Take();
   };
 
   // ---- the policy simulator
-  // MaxItems (1-1000, default 100) and Marker page the (action, resource) pairs, as
-  // in IAM, so one request evaluates at most 1,000 of them however many it names.
-  auto simulation_input = [](const QueryParams& p) -> Result<iam::SimulationInput> {
-    iam::SimulationInput in;
-    iam::Page page = BERTH_TRY(PageOf(p));
-    in.max_items = static_cast<size_t>(page.max_items);
-    if (!page.marker.empty()) {
-      auto decoded = Base64Decode(page.marker);
-      size_t first = 0;
-      if (!decoded || !decoded->starts_with("pair:") ||
-          std::from_chars(decoded->data() + 5, decoded->data() + decoded->size(), first).ec !=
-              std::errc()) {
-        return Fail("InvalidInput", "Invalid Marker.");
-      }
-      in.first = first;
-    }
-    in.identity_policies = p.List("PolicyInputList");
-    in.boundary_policies = p.List("PermissionsBoundaryPolicyInputList");
-    in.actions = p.List("ActionNames");
-    if (in.actions.empty()) {
-      return Fail("ValidationError", "1 validation error detected: Value null at 'actionNames' "
-                                     "failed to satisfy constraint: Member must not be null");
-    }
-    in.resources = p.List("ResourceArns");
-    in.resource_policy = Opt(p, "ResourcePolicy");
-    in.resource_owner = Opt(p, "ResourceOwner");
-    in.caller_arn = Opt(p, "CallerArn");
-    for (int i = 1;; ++i) {
-      std::string prefix = fmt::format("ContextEntries.member.{}", i);
-      const std::string* name = p.Find(prefix + ".ContextKeyName");
-      if (!name) break;
-      in.context[*name] = p.List(prefix + ".ContextKeyValues");
-    }
-    return in;
-  };
-  auto simulation_xml = [](const iam::SimulationPage& page) {
-    Xml x;
-    x.Open("EvaluationResults");
-    for (const auto& r : page.results) {
-      x.Open("member").Text("EvalActionName", r.action).Text("EvalResourceName", r.resource)
-          .Text("EvalDecision", r.decision).Open("MatchedStatements");
-      for (const auto& m : r.matched) {
-        x.Open("member").Text("SourcePolicyId", m.policy_id).Text("SourcePolicyType", m.policy_type)
-            .Close("member");
-      }
-      x.Close("MatchedStatements").Open("MissingContextValues").Close("MissingContextValues")
-          .Close("member");
-    }
-    x.Close("EvaluationResults").Text("IsTruncated", page.truncated ? "true" : "false");
-    if (page.truncated) x.Text("Marker", Base64Encode(fmt::format("pair:{}", page.next)));
-    return x.Take();
-  };
-  iam::AccessControl* access = deps.access;
-  ops["SimulatePrincipalPolicy"] = [=](const RequestContext& ctx,
+  ops["SimulatePrincipalPolicy"] = [a](const RequestContext& ctx,
                                        const QueryParams& p) -> Result<std::string> {
     auto source = BERTH_TRY(p.Required("PolicySourceArn"));
-    auto arn = ParseArn(source);
-    if (!arn || arn->service != "iam" || arn->account != Acct(ctx) ||
-        !(arn->resource.starts_with("user/") || arn->resource.starts_with("role/"))) {
-      BERTH_CHECK(authorize(ctx, "iam:SimulatePrincipalPolicy", source, {}));
-      return Fail("InvalidInput", fmt::format("Invalid ARN: {}", source.substr(0, 256)));
-    }
-    std::string name = arn->resource.substr(arn->resource.rfind('/') + 1);
-    BERTH_CHECK(authorize_on(ctx, "iam:SimulatePrincipalPolicy",
-                             arn->resource.starts_with("user/") ? PrincipalType::kUser
-                                                                : PrincipalType::kRole,
-                             name));
-    aws::Principal principal;
-    principal.account = arn->account;
-    principal.name = name;
-    if (arn->resource.starts_with("user/")) {
-      auto user = BERTH_TRY(iam->GetUser(Acct(ctx), name));
-      principal.kind = aws::Principal::Kind::kUser;
-      principal.arn = user.arn;
-      principal.user_id = user.id;
-    } else if (arn->resource.starts_with("role/")) {
-      auto role = BERTH_TRY(iam->GetRole(Acct(ctx), name));
-      principal.kind = aws::Principal::Kind::kAssumedRole;
-      principal.arn = fmt::format("arn:aws:sts::{}:assumed-role/{}/simulation", Acct(ctx), role.name);
-      principal.user_id = role.id + ":simulation";
-    } else {
-      return Fail("InvalidInput", "PolicySourceArn must name a user or a role.");
-    }
-    auto in = BERTH_TRY(simulation_input(p));
-    in.principal = principal;
-    return simulation_xml(BERTH_TRY(access->Simulate(in, ctx.now)));
+    auto in = BERTH_TRY(SimulationInputOf(p));
+    return SimulationXml(BERTH_TRY(a->SimulatePrincipalPolicy(ctx, source, std::move(in))));
   };
-  ops["SimulateCustomPolicy"] = [=](const RequestContext& ctx,
+  ops["SimulateCustomPolicy"] = [a](const RequestContext& ctx,
                                     const QueryParams& p) -> Result<std::string> {
-    BERTH_CHECK(authorize(ctx, "iam:SimulateCustomPolicy", "*", {}));
-    auto in = BERTH_TRY(simulation_input(p));
-    if (in.identity_policies.empty()) {
-      return Fail("ValidationError", "1 validation error detected: Value null at "
-                                     "'policyInputList' failed to satisfy constraint: Member must "
-                                     "not be null");
-    }
-    if (in.caller_arn.empty()) in.caller_arn = fmt::format("arn:aws:iam::{}:user/simulated", Acct(ctx));
-    return simulation_xml(BERTH_TRY(access->Simulate(in, ctx.now)));
+    return SimulationXml(BERTH_TRY(a->SimulateCustomPolicy(ctx, BERTH_TRY(SimulationInputOf(p)))));
   };
   return svc;
 }
@@ -961,9 +581,9 @@ aws::QueryService IamRoutes(IamDeps deps) {
 Result<std::unique_ptr<Module>> IamModule(Environment& env) {
   // IAM's service and AccessControl are the core every module shares: App
   // builds them; this module only serves IAM's API over them.
-  IamDeps deps{&env.iam, &env.identities, &env.access, AuthorizeWith(env.access)};
+  auto api = std::make_shared<iam::Api>(env.iam, env.identities, env.access);
   return std::make_unique<RoutesModule>(
-      "iam", [deps](aws::Gateway& gateway) { gateway.Add(IamRoutes(deps)); });
+      "iam", [a = api.get()](aws::Gateway& gateway) { gateway.Add(IamRoutes(*a)); }, api);
 }
 
 }  // namespace berth::server

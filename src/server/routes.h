@@ -9,6 +9,7 @@
 #include "aws/gateway.h"
 #include "ecs/service.h"
 #include "iam/access_control.h"
+#include "iam/api.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
 #include "kms/service.h"
@@ -33,13 +34,8 @@ inline Authorize AuthorizeWith(iam::AccessControl& access) {
   };
 }
 
-struct IamDeps {
-  iam::Service* iam = nullptr;
-  iam::IdentityStore* identities = nullptr;
-  iam::AccessControl* access = nullptr;  // the policy simulator
-  Authorize authorize;
-};
-aws::QueryService IamRoutes(IamDeps deps);
+// IAM's API over `api`, which authorizes every operation (iam/api.h).
+aws::QueryService IamRoutes(iam::Api& api);
 
 // `authorize` decides the operations that need a permission (GetFederationToken,
 // GetAccessKeyInfo); GetCallerIdentity and AssumeRole need none of it.
