@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "ecs/query_language.h"
 #include "ecs/service_impl.h"
 #include "store/retry.h"
 
@@ -157,10 +158,24 @@ class Scheduler {
       }
       if (s.scheduling_strategy == "DAEMON") {
         bool external = s.launch_type == "EXTERNAL";
+        // The service's memberOf expressions choose its instances (validated
+        // when the service was written).
+        std::vector<QueryExpression> member_of;
+        for (const auto& c : s.placement_constraints) {
+          if (c.type != "memberOf") continue;
+          if (auto parsed = QueryExpression::Parse(c.expression)) member_of.push_back(*parsed);
+        }
         for (const auto& [id, state] : index->instances()) {
           if (state.record->status != "ACTIVE") continue;
           if (state.attributes.contains("berth.fargate")) continue;
           if (state.attributes.contains("ecs.capability.external") != external) continue;
+          if (!member_of.empty()) {
+            InstanceFacts facts = FactsOf(state, impl_.AgentConnected(scope_, s.cluster, id));
+            if (!std::all_of(member_of.begin(), member_of.end(),
+                             [&](const QueryExpression& e) { return e.Matches(facts); })) {
+              continue;
+            }
+          }
           eligible.push_back(id);
         }
       }

@@ -422,6 +422,39 @@ TEST_F(EcsServicesTest, ADaemonRunsOneTaskOnEveryInstanceAlsoOnesThatJoinLater) 
   EXPECT_EQ(Describe1("agent").service.status, "INACTIVE");
 }
 
+TEST_F(EcsServicesTest, ADaemonsMemberOfChoosesItsInstancesAlsoAsAttributesChange) {
+  Cluster();
+  std::vector<Attribute> agent = {{"ecs.os-type", "linux"}, {kSecretsCapability, {}}};
+  auto prod = agent;
+  prod.push_back({"stack", "prod"});
+  auto one = Instance("", 1024, prod);
+  Instance("", 1024, agent);
+  Register(Td("agent"));
+  auto r = Svc("agent", "agent", std::nullopt);
+  r.scheduling_strategy = "DAEMON";
+  r.placement_constraints.push_back({"memberOf", "attribute:stack == prod"});
+  ASSERT_OK(ecs_->CreateService(Root(), r));
+  Settle("agent");
+  auto tasks = TasksOf("agent");
+  ASSERT_THAT(tasks, SizeIs(1));
+  EXPECT_EQ(tasks[0].container_instance_id, one.instance.id);
+  EXPECT_EQ(Describe1("agent").service.desired_count, 1);
+  EXPECT_EQ(Events("agent")[0], "(service agent) has reached a steady state.");
+  // The other instance is given the attribute: the daemon follows.
+  auto other = Instance("", 1024, agent);
+  Settle("agent");
+  EXPECT_THAT(TasksOf("agent"), SizeIs(1));
+  ASSERT_OK(ecs_->PutAttributes(Root(), "", {{{"stack", "prod"}, "container-instance",
+                                               other.instance.id}}));
+  Settle("agent");
+  tasks = TasksOf("agent");
+  ASSERT_THAT(tasks, SizeIs(2));
+  std::set<std::string> on;
+  for (const auto& t : tasks) on.insert(t.container_instance_id);
+  EXPECT_EQ(on, (std::set<std::string>{one.instance.id, other.instance.id}));
+  EXPECT_EQ(Describe1("agent").service.desired_count, 2);
+}
+
 // Rolls `web` from revision 1 to 2 with the given percents, as the agent
 // reports, checking the bounds at every step; returns the steps taken.
 struct Bounds {
