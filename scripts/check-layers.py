@@ -2,7 +2,8 @@
 """Checks every #include "..." under src/ against the layer rules of
 docs/architecture.md: a layer includes only the layers it names, and the
 domain services see only aws/identity.h and aws/request_context.h of the wire
-layer (never the gateway, SigV4 or protocol headers). Exits 1 and names each
+layer (never the gateway, SigV4 or protocol headers); inside src/agent/, each
+folder includes only the folders below it. Exits 1 and names each
 broken include; tests (*_test.cc, fake_*, test_*) may also use src/testing."""
 import os
 import re
@@ -32,6 +33,36 @@ ALLOWED = {
 SERVICES = {"iam", "sts", "kms", "secrets", "ecs", "logs"}
 SERVICE_AWS_HEADERS = {"aws/identity.h", "aws/request_context.h"}
 
+# Inside src/agent/: folder -> the folders it may include (docs/architecture.md,
+# "Agent: the pull pipeline" and "Agent: running tasks"). "image_pull" is
+# src/agent/image_pull.*, which joins the pull stages.
+AGENT_ALLOWED = {
+    "spec": set(),
+    "reference": set(),
+    "content": set(),
+    "host": set(),
+    "awslogs": set(),
+    "credentials": {"reference"},
+    "unpack": {"content"},
+    "registry": {"content", "credentials", "reference"},
+    "image_pull": {"registry", "credentials", "reference", "content", "unpack"},
+    "runtime": {"spec"},
+    "network": {"spec"},
+    "tmds": {"spec"},
+    "acs": {"spec"},
+    "tcs": {"spec"},
+    "engine": {"runtime", "network", "tmds", "awslogs", "image_pull", "registry", "credentials",
+               "reference", "content", "unpack", "spec"},
+}
+
+
+def agent_folder(rel_path):
+    """The agent folder of a path relative to src/agent ("image_pull" for image_pull.*)."""
+    parts = rel_path.split("/")
+    if len(parts) == 1:
+        return parts[0].split(".")[0]
+    return parts[0]
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -56,6 +87,14 @@ def main(root):
                 text = fh.read()
             for inc in INCLUDE.findall(text):
                 target = inc.split("/")[0]
+                if layer == "agent" and target == "agent":
+                    mine = agent_folder(os.path.relpath(path, os.path.join(src, "agent")))
+                    theirs = agent_folder(inc[len("agent/"):])
+                    if mine != theirs and theirs not in AGENT_ALLOWED.get(mine, set()) and \
+                            not (is_test(path) and theirs in AGENT_ALLOWED):
+                        broken.append(f"src/{rel}: includes \"{inc}\" (agent/{mine} may not "
+                                      f"depend on agent/{theirs})")
+                    continue
                 if target not in ALLOWED or target == layer:
                     continue
                 if target == "testing" and is_test(path):
