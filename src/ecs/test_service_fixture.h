@@ -21,6 +21,7 @@
 #include "ecs/records.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
+#include "iam/test_world.h"
 #include "store/sqlite/sqlite_kv.h"
 #include "testing/temp_dir.h"
 
@@ -77,23 +78,14 @@ inline const Resource* FindResource(const std::vector<Resource>& resources, std:
   return nullptr;
 }
 
-class EcsServiceTest : public ::testing::Test {
+class EcsServiceTest : public iam::testing::WorldTest {
  protected:
-  EcsServiceTest() : clock_(TimePoint(std::chrono::seconds(1'795'000'000))) {}
+  EcsServiceTest() : iam::testing::WorldTest("ecs_service_test") {}
 
   void SetUp() override {
-    auto kv = store::SqliteKv::Open(dir_.File("berth.db"));
-    ASSERT_TRUE(kv) << kv.error().message;
-    kv_ = std::move(*kv);
-    auto root = crypto::RootKey::FromBytes(std::string(32, 'r'));
-    ASSERT_TRUE(root);
-    root_key_.emplace(std::move(*root));
-    identities_ = std::make_unique<iam::IdentityStore>(*kv_, *root_key_, ids_, clock_);
-    iam_ = std::make_unique<iam::Service>(*kv_, ids_, clock_, iam::ValidatePolicyDocument);
-    access_ = std::make_unique<iam::AccessControl>(*iam_, *identities_, clock_);
+    BuildWorld({kA, kB});
     ecs_ = std::make_unique<Service>(*kv_, *access_, *iam_, ids_, clock_,
                                      ServiceOptions{.stopped_task_retention = 3600s});
-    for (const char* account : {kA, kB}) ASSERT_TRUE(identities_->EnsureAccount(account));
   }
 
   aws::RequestContext Root(const std::string& account = kA) {
@@ -215,14 +207,6 @@ class EcsServiceTest : public ::testing::Test {
     return r ? r->integer_value : -1;
   }
 
-  TempDir dir_{"ecs_service_test"};
-  FakeClock clock_;
-  SequenceIds ids_;
-  std::unique_ptr<store::SqliteKv> kv_;
-  std::optional<crypto::RootKey> root_key_;
-  std::unique_ptr<iam::IdentityStore> identities_;
-  std::unique_ptr<iam::Service> iam_;
-  std::unique_ptr<iam::AccessControl> access_;
   std::unique_ptr<Service> ecs_;
 };
 

@@ -15,6 +15,7 @@
 #include "crypto/root_key.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
+#include "kms/test_world.h"
 #include "store/sqlite/sqlite_kv.h"
 #include "testing/temp_dir.h"
 
@@ -43,23 +44,13 @@ std::vector<std::string> Messages(const std::vector<OutputEvent>& events) {
   return out;
 }
 
-class LogsTest : public ::testing::Test {
+class LogsTest : public kms::testing::WorldTest {
  protected:
-  LogsTest() : clock_(TimePoint(std::chrono::milliseconds(kStartMs))) {}
+  LogsTest() : kms::testing::WorldTest("logs_test", TimePoint(std::chrono::milliseconds(kStartMs))) {}
 
   void SetUp() override {
-    auto kv = store::SqliteKv::Open(dir_.File("berth.db"));
-    ASSERT_TRUE(kv) << kv.error().message;
-    kv_ = std::move(*kv);
-    auto root = crypto::RootKey::FromBytes(std::string(32, 'r'));
-    ASSERT_TRUE(root);
-    root_key_.emplace(std::move(*root));
-    identities_ = std::make_unique<iam::IdentityStore>(*kv_, *root_key_, ids_, clock_);
-    iam_ = std::make_unique<iam::Service>(*kv_, ids_, clock_, iam::ValidatePolicyDocument);
-    access_ = std::make_unique<iam::AccessControl>(*iam_, *identities_, clock_);
-    kms_ = std::make_unique<kms::Service>(*kv_, *root_key_, *access_, ids_, clock_);
+    BuildWorld({kA, kB});
     logs_ = std::make_unique<Service>(*kv_, *root_key_, *access_, *kms_, ids_, clock_);
-    for (const char* account : {kA, kB}) ASSERT_TRUE(identities_->EnsureAccount(account));
   }
 
   aws::RequestContext Root(const std::string& account = kA) {
@@ -148,15 +139,6 @@ class LogsTest : public ::testing::Test {
     EXPECT_EQ(e.message, message);
   }
 
-  test_support::TempDir dir_;
-  FakeClock clock_;
-  SequenceIds ids_;
-  std::unique_ptr<store::Kv> kv_;
-  std::optional<crypto::RootKey> root_key_;
-  std::unique_ptr<iam::IdentityStore> identities_;
-  std::unique_ptr<iam::Service> iam_;
-  std::unique_ptr<iam::AccessControl> access_;
-  std::unique_ptr<kms::Service> kms_;
   std::unique_ptr<Service> logs_;
 };
 

@@ -15,6 +15,7 @@
 #include "iam/access_control.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
+#include "kms/test_world.h"
 #include "store/sqlite/sqlite_kv.h"
 #include "testing/temp_dir.h"
 
@@ -29,22 +30,12 @@ constexpr char kA[] = "111122223333";
 constexpr char kEast[] = "us-east-1";
 constexpr char kValue[] = "hunter2-Zq9";
 
-class EnvelopeTest : public ::testing::Test {
+class EnvelopeTest : public kms::testing::WorldTest {
  protected:
-  EnvelopeTest() : clock_(TimePoint(std::chrono::seconds(1'795'000'000))) {}
+  EnvelopeTest() : kms::testing::WorldTest("envelope_test") {}
 
   void SetUp() override {
-    auto kv = store::SqliteKv::Open(dir_.File("berth.db"));
-    ASSERT_TRUE(kv) << kv.error().message;
-    kv_ = std::move(*kv);
-    auto root = crypto::RootKey::FromBytes(std::string(32, 'r'));
-    ASSERT_TRUE(root);
-    root_key_.emplace(std::move(*root));
-    identities_ = std::make_unique<iam::IdentityStore>(*kv_, *root_key_, ids_, clock_);
-    iam_ = std::make_unique<iam::Service>(*kv_, ids_, clock_, iam::ValidatePolicyDocument);
-    access_ = std::make_unique<iam::AccessControl>(*iam_, *identities_, clock_);
-    kms_ = std::make_unique<kms::Service>(*kv_, *root_key_, *access_, ids_, clock_);
-    ASSERT_TRUE(identities_->EnsureAccount(kA));
+    BuildWorld({kA});
     secret_.account = kA;
     secret_.region = kEast;
     secret_.name = "db";
@@ -94,15 +85,6 @@ class EnvelopeTest : public ::testing::Test {
     return key->arn;
   }
 
-  test_support::TempDir dir_{"envelope_test"};
-  FakeClock clock_;
-  SequenceIds ids_;
-  std::unique_ptr<store::SqliteKv> kv_;
-  std::optional<crypto::RootKey> root_key_;
-  std::unique_ptr<iam::IdentityStore> identities_;
-  std::unique_ptr<iam::Service> iam_;
-  std::unique_ptr<iam::AccessControl> access_;
-  std::unique_ptr<kms::Service> kms_;
   Secret secret_;
 };
 

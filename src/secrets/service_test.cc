@@ -22,6 +22,7 @@
 #include "crypto/root_key.h"
 #include "iam/identity_store.h"
 #include "iam/service.h"
+#include "kms/test_world.h"
 #include "secrets/public_policy.h"
 #include "secrets/record.h"
 #include "store/sqlite/sqlite_kv.h"
@@ -53,23 +54,13 @@ std::string Allow(const std::string& actions, const std::string& resources) {
                      actions, resources);
 }
 
-class SecretsTest : public ::testing::Test {
+class SecretsTest : public kms::testing::WorldTest {
  protected:
-  SecretsTest() : clock_(TimePoint(std::chrono::seconds(1'795'000'000))) {}
+  SecretsTest() : kms::testing::WorldTest("secrets_test") {}
 
   void SetUp() override {
-    auto kv = store::SqliteKv::Open(dir_.File("berth.db"));
-    ASSERT_TRUE(kv) << kv.error().message;
-    kv_ = std::move(*kv);
-    auto root = crypto::RootKey::FromBytes(std::string(32, 'r'));
-    ASSERT_TRUE(root);
-    root_key_.emplace(std::move(*root));
-    identities_ = std::make_unique<iam::IdentityStore>(*kv_, *root_key_, ids_, clock_);
-    iam_ = std::make_unique<iam::Service>(*kv_, ids_, clock_, iam::ValidatePolicyDocument);
-    access_ = std::make_unique<iam::AccessControl>(*iam_, *identities_, clock_);
-    kms_ = std::make_unique<kms::Service>(*kv_, *root_key_, *access_, ids_, clock_);
+    BuildWorld({kA, kB});
     sm_ = std::make_unique<Service>(*kv_, *kms_, *access_, ids_, clock_);
-    for (const char* account : {kA, kB}) ASSERT_TRUE(identities_->EnsureAccount(account));
   }
 
   aws::RequestContext Root(const std::string& account = kA, const std::string& region = kEast) {
@@ -157,15 +148,6 @@ class SecretsTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_{"secrets_test"};
-  FakeClock clock_;
-  SequenceIds ids_;
-  std::unique_ptr<store::SqliteKv> kv_;
-  std::optional<crypto::RootKey> root_key_;
-  std::unique_ptr<iam::IdentityStore> identities_;
-  std::unique_ptr<iam::Service> iam_;
-  std::unique_ptr<iam::AccessControl> access_;
-  std::unique_ptr<kms::Service> kms_;
   std::unique_ptr<Service> sm_;
 };
 
