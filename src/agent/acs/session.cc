@@ -6,7 +6,6 @@
 #include <set>
 
 #include "agent/acs/task_reader.h"
-#include "agent/wsclient/reconnecting.h"
 #include "aws/json_client.h"
 #include "aws/json_reader.h"
 #include "common/json.h"
@@ -47,14 +46,7 @@ struct AcsSession::Impl {
       : options(std::move(o)),
         handler(h),
         connection(
-            {.name = "acs",
-             .endpoint = options.endpoint,
-             .region = options.region,
-             .credentials = options.credentials,
-             .ca_file = options.ca_file,
-             .backoff_min = options.backoff_min,
-             .backoff_max = options.backoff_max},
-            [this] { return BuildUrl(options, send_credentials); },
+            "acs", options, [this] { return BuildUrl(options, send_credentials); },
             [this](http::WebSocketClient& client) { Serve(client); }, clock) {}
 
   AcsOptions options;

@@ -31,16 +31,7 @@ class FakeAcs : public wsclient::FakeSocketServer {
 
   AcsOptions Options(std::string scheme = "http") const {
     AcsOptions o;
-    o.endpoint = Endpoint(scheme);
-    o.cluster_arn = kCluster;
-    o.container_instance_arn = kInstance;
-    o.region = "us-east-1";
-    o.credentials = {.access_key_id = "AKIDAGENT", .secret_access_key = "agent-secret"};
-    o.agent_version = "1.89.0";
-    o.agent_hash = "abc123";
-    o.docker_version = "DockerVersion: berth 0.1";
-    o.backoff_min = 20ms;
-    o.backoff_max = 200ms;
+    static_cast<wsclient::SessionOptions&>(o) = Session(kCluster, kInstance, scheme);
     return o;
   }
 };

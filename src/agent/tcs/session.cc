@@ -6,7 +6,6 @@
 #include <mutex>
 #include <optional>
 
-#include "agent/wsclient/reconnecting.h"
 #include "aws/json_reader.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -75,14 +74,7 @@ struct TcsSession::Impl {
         health(std::move(h)),
         clock(c),
         connection(
-            {.name = "tcs",
-             .endpoint = options.endpoint,
-             .region = options.region,
-             .credentials = options.credentials,
-             .ca_file = options.ca_file,
-             .backoff_min = options.backoff_min,
-             .backoff_max = options.backoff_max},
-            [this] { return BuildUrl(options); },
+            "tcs", options, [this] { return BuildUrl(options); },
             [this](http::WebSocketClient& client) { Serve(client); }, clock) {}
 
   TcsOptions options;

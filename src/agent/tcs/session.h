@@ -22,26 +22,16 @@
 #include <vector>
 
 #include "agent/spec/task_spec.h"
-#include "aws/sigv4.h"
+#include "agent/wsclient/reconnecting.h"
 #include "common/clock.h"
 
 namespace berth::agent::tcs {
 
-struct TcsOptions {
-  std::string endpoint;  // DiscoverPollEndpoint's telemetryEndpoint: "https://host:port/tcs"
-  std::string cluster_arn;
-  std::string container_instance_arn;
-  std::string region;
-  aws::Credentials credentials;  // the agent's own
-  std::string ca_file;
-  std::string agent_version;
-  std::string agent_hash;
-  std::string docker_version;
+// endpoint: DiscoverPollEndpoint's telemetryEndpoint ("https://host:port/tcs").
+struct TcsOptions : wsclient::SessionOptions {
   std::chrono::milliseconds publish_interval{20'000};
   std::chrono::milliseconds heartbeat_interval{30'000};
   std::chrono::milliseconds coalesce{500};  // Notify() -> publish
-  std::chrono::milliseconds backoff_min{250};
-  std::chrono::milliseconds backoff_max{120'000};
 };
 
 // The health to publish now (engine::Engine::Health). Called on the session's thread.

@@ -45,18 +45,9 @@ class TcsSessionTest : public ::testing::Test {
 
   TcsOptions Options() const {
     TcsOptions o;
-    o.endpoint = tcs_.Endpoint();
-    o.cluster_arn = kCluster;
-    o.container_instance_arn = kInstance;
-    o.region = "us-east-1";
-    o.credentials = {.access_key_id = "AKIDAGENT", .secret_access_key = "agent-secret"};
-    o.agent_version = "1.105.1";
-    o.agent_hash = "berth-0.1";
-    o.docker_version = "DockerVersion: berth 0.1 (runc)";
+    static_cast<wsclient::SessionOptions&>(o) = tcs_.Session(kCluster, kInstance);
     o.publish_interval = 1h;
     o.heartbeat_interval = 1h;
-    o.backoff_min = 20ms;
-    o.backoff_max = 200ms;
     return o;
   }
 
@@ -124,8 +115,8 @@ TEST_F(TcsSessionTest, SignsTheUpgradeAndPublishesTheFullStateOnConnect) {
   EXPECT_EQ(tcs_.queries()[0],
             "cluster=arn%3Aaws%3Aecs%3Aus-east-1%3A123456789012%3Acluster%2Fprod"
             "&containerInstance=arn%3Aaws%3Aecs%3Aus-east-1%3A123456789012%3Acontainer-instance"
-            "%2Fprod%2Fi1&agentVersion=1.105.1&agentHash=berth-0.1"
-            "&dockerVersion=DockerVersion%3A%20berth%200.1%20%28runc%29");
+            "%2Fprod%2Fi1&agentVersion=1.89.0&agentHash=abc123"
+            "&dockerVersion=DockerVersion%3A%20berth%200.1");
   auto [type, message] = tcs_.Received(0);
   ASSERT_EQ(type, "PublishHealthRequest");
   std::string id = message["metadata"]["messageId"].get<std::string>();

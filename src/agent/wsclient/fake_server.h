@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/wsclient/reconnecting.h"
 #include "aws/fake_resolver.h"
 #include "aws/sigv4.h"
 #include "common/json.h"
@@ -89,6 +90,24 @@ class FakeSocketServer {
   // "http://127.0.0.1:<port><prefix>" (or https).
   std::string Endpoint(const std::string& scheme = "http") const {
     return scheme + "://127.0.0.1:" + std::to_string(server_->port()) + prefix_;
+  }
+
+  // What an agent session is given to reach this fake: Endpoint(scheme), the key it accepts,
+  // the region it checks, a test agent's version, and a short backoff.
+  SessionOptions Session(const std::string& cluster_arn, const std::string& instance_arn,
+                         const std::string& scheme = "http") const {
+    SessionOptions o;
+    o.endpoint = Endpoint(scheme);
+    o.cluster_arn = cluster_arn;
+    o.container_instance_arn = instance_arn;
+    o.region = "us-east-1";
+    o.credentials = {.access_key_id = "AKIDAGENT", .secret_access_key = "agent-secret"};
+    o.agent_version = "1.89.0";
+    o.agent_hash = "abc123";
+    o.docker_version = "DockerVersion: berth 0.1";
+    o.backoff_min = 20ms;
+    o.backoff_max = 200ms;
+    return o;
   }
 
   // Waits for the n-th (from 1) connection to open.

@@ -36,14 +36,16 @@ Result<Url> WebSocketUrl(std::string_view what, std::string_view endpoint,
 }
 
 struct Reconnecting::Impl {
-  Impl(ReconnectingOptions o, UrlFn u, ServeFn s, const Clock& c)
-      : options(std::move(o)),
+  Impl(std::string n, SessionOptions o, UrlFn u, ServeFn s, const Clock& c)
+      : name(std::move(n)),
+        options(std::move(o)),
         url(std::move(u)),
         serve(std::move(s)),
         clock(c),
         random(std::random_device{}()) {}
 
-  ReconnectingOptions options;
+  std::string name;
+  SessionOptions options;
   UrlFn url;
   ServeFn serve;
   const Clock& clock;
@@ -58,7 +60,7 @@ struct Reconnecting::Impl {
   std::atomic<int> connections{0};
 
   std::string Text(std::string_view what) const {
-    return fmt::format("{}: {}", options.name, what);
+    return fmt::format("{}: {}", name, what);
   }
 
   bool IsStopping() const {
@@ -117,9 +119,10 @@ struct Reconnecting::Impl {
   }
 };
 
-Reconnecting::Reconnecting(ReconnectingOptions options, UrlFn url, ServeFn serve,
+Reconnecting::Reconnecting(std::string name, SessionOptions options, UrlFn url, ServeFn serve,
                            const Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(url), std::move(serve), clock)) {}
+    : impl_(std::make_unique<Impl>(std::move(name), std::move(options), std::move(url),
+                                   std::move(serve), clock)) {}
 
 Reconnecting::~Reconnecting() { Stop(); }
 

@@ -34,12 +34,18 @@ struct Url {
 Result<Url> WebSocketUrl(std::string_view what, std::string_view endpoint,
                          std::string_view query);
 
-struct ReconnectingOptions {
-  std::string name;      // log lines start "<name>: " ("acs", "tcs")
-  std::string endpoint;  // logged
+// What every ECS websocket session of the agent is given (AcsOptions and TcsOptions add their
+// own).
+struct SessionOptions {
+  std::string endpoint;  // from DiscoverPollEndpoint: "https://127.0.0.1:4566[/path]"
+  std::string cluster_arn;
+  std::string container_instance_arn;
   std::string region;
   aws::Credentials credentials;  // the agent's own; never logged
   std::string ca_file;
+  std::string agent_version;
+  std::string agent_hash;
+  std::string docker_version;
   std::chrono::milliseconds backoff_min{250};
   std::chrono::milliseconds backoff_max{120'000};
 };
@@ -53,7 +59,8 @@ class Reconnecting {
   // The connection is closed when it returns; Stop() closes it under it.
   using ServeFn = std::function<void(http::WebSocketClient& client)>;
 
-  Reconnecting(ReconnectingOptions options, UrlFn url, ServeFn serve,
+  // `name` starts its log lines ("acs: connected").
+  Reconnecting(std::string name, SessionOptions options, UrlFn url, ServeFn serve,
                const Clock& clock = SystemClock::Instance());
   ~Reconnecting();  // Stop()s and joins
 
