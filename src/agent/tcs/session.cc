@@ -151,13 +151,20 @@ struct TcsSession::Impl {
   void OnMessage(const std::string& text) {
     auto in = aws::JsonReader::Parse(text);
     std::string type = in ? in->StringOr("type").value_or("") : "";
-    if (type == "AckPublishHealth" || type == "HeartbeatAckRequest") return;
+    if (type == "AckPublishHealth") return;
     if (type.empty()) {
       log::Warn("tcs: a message that is not {type, message}",
                 {{"text", std::string(Utf8Prefix(text, 200))}});
       return;
     }
-    log::Warn("tcs: message not handled", {{"type", type}});
+    // The server refuses a message as {"type": "<code>", "message": {"message": "..."}}.
+    std::string why;
+    if (auto message = in->OptionalObject("message"); message && *message) {
+      why = (*message)->StringOr("message").value_or("");
+    }
+    log::Warn(type.ends_with("Exception") ? "tcs: the server refused a message"
+                                          : "tcs: message not handled",
+              {{"type", type}, {"message", std::string(Utf8Prefix(why, 200))}});
   }
 };
 

@@ -243,6 +243,10 @@ TEST_F(TcsSessionTest, NeverLogsCredentialsOrProbeOutput) {
   log::Init(log::Format::kText, log::Level::kInfo);
   EXPECT_NE(logged.find("tcs: connected"), std::string::npos) << logged;
   EXPECT_NE(logged.find("tcs: health published"), std::string::npos) << logged;
+  EXPECT_NE(
+      logged.find("tcs: the server refused a message type=ServerException message=boom"),
+      std::string::npos)
+      << logged;
   for (const char* secret : {"agent-secret", "wrong-secret", "probe-s3cr3t"}) {
     EXPECT_EQ(logged.find(secret), std::string::npos) << secret << " in " << logged;
   }
