@@ -24,6 +24,7 @@
 #include "agent/engine/task_runner.h"
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
+#include "common/log.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -782,6 +783,24 @@ TEST_F(HealthTest, HealthHasTheCheckedContainersOfRunningTasksAndEachChangeIsNot
   ASSERT_TRUE(WaitForChange(Arn(), "STOPPED"));
   EXPECT_TRUE(WaitFor([&] { return engine.Health().empty(); }));
   EXPECT_TRUE(WaitFor([&] { return notified.load() > seen; }));
+}
+
+TEST_F(HealthTest, AProbesOutputIsPublishedButNeverLogged) {
+  log::Init(log::Format::kText, log::Level::kDebug);
+  ::testing::internal::CaptureStderr();
+  Engine& engine = MakeEngine();
+  runtime_.ScriptExec(Rid("web"), {runtime::ExecResult{0, "token=probe-s3cr3t\n"}});
+  engine.Apply(Task({Checked("web", 2)}));
+  bool healthy = WaitFor([&] {
+    auto health = engine.Health();
+    return !health.empty() && health[0].containers[0].health_status == "HEALTHY";
+  });
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  log::Init(log::Format::kText, log::Level::kInfo);
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(engine.Health()[0].containers[0].status_message, "token=probe-s3cr3t");
+  EXPECT_NE(logged.find("container health"), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("probe-s3cr3t"), std::string::npos) << logged;
 }
 
 TEST_F(HealthTest, StatusSinceSurvivesARestart) {

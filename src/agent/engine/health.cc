@@ -111,9 +111,9 @@ void HealthMonitor::Run(HealthTracker tracker) {
     std::string output = ran ? ran->output
                              : fmt::format("{}: {}", ran.error().code, ran.error().message);
     if (tracker.Record(passed, clock_.Now())) {
-      log::Info("container health changed", {{"runtime_id", id_},
-                                             {"health", std::string(tracker.status())},
-                                             {"output", output.substr(0, 200)}});
+      // Not the output: the container writes it, and it may hold what it should not.
+      log::Debug("container health changed", {{"runtime_id", id_},
+                                              {"health", std::string(tracker.status())}});
       on_change_(tracker.status(), output);
     }
   }
