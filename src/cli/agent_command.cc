@@ -17,6 +17,7 @@
 #include "agent/network/network.h"
 #include "agent/runtime/memory_runtime.h"
 #include "agent/runtime/runtime.h"
+#include "agent/tcs/session.h"
 #include "agent/tmds/server.h"
 #include "aws/credentials_file.h"
 #include "common/file.h"
@@ -268,7 +269,7 @@ int RunAgent(const AgentFlags& f) {
 
   EngineHandler handler(engine, reporter, registered->cluster_arn);
   agent::acs::AcsOptions ao;
-  ao.endpoint = *poll;
+  ao.endpoint = poll->endpoint;
   ao.cluster_arn = registered->cluster_arn;
   ao.container_instance_arn = registered->container_instance_arn;
   ao.region = region;
@@ -279,6 +280,20 @@ int RunAgent(const AgentFlags& f) {
   ao.docker_version = "DockerVersion: " + reg.docker_version;
   agent::acs::AcsSession session(ao, handler);
   session.Start();
+
+  // Container health over TCS (the ECS agent only logs a session it cannot make).
+  std::unique_ptr<agent::tcs::TcsSession> telemetry;
+  if (poll->telemetry_endpoint.empty()) {
+    log::Warn("DiscoverPollEndpoint named no telemetryEndpoint; container health is not "
+              "published");
+  } else {
+    agent::tcs::TcsOptions to;
+    static_cast<agent::wsclient::SessionOptions&>(to) = ao;  // the same agent, the same key
+    to.endpoint = poll->telemetry_endpoint;
+    telemetry = std::make_unique<agent::tcs::TcsSession>(to, [&engine] { return engine.Health(); });
+    engine.OnHealthChange([t = telemetry.get()] { t->Notify(); });
+    telemetry->Start();
+  }
   fmt::print("berth agent registered {} in {} ({} CPU units, {} MiB{})\n",
              registered->container_instance_arn, registered->cluster_arn, reg.cpu_units,
              reg.memory_mib, f.fargate ? ", Fargate" : f.external ? ", EXTERNAL" : "");
@@ -288,6 +303,8 @@ int RunAgent(const AgentFlags& f) {
   sigwait(&stop_signals, &sig);
   log::Info("agent stopping; containers keep running", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   session.Stop();
+  engine.OnHealthChange(nullptr);
+  if (telemetry) telemetry->Stop();
   engine.Shutdown();
   return 0;
 }

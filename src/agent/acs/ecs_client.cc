@@ -164,14 +164,17 @@ Result<Registered> EcsClient::RegisterContainerInstance(const Registration& r) {
   return Registered{*arn, ClusterArnOf(*arn, r.cluster)};
 }
 
-Result<std::string> EcsClient::DiscoverPollEndpoint(const std::string& cluster,
-                                                    const std::string& container_instance_arn) {
+Result<PollEndpoints> EcsClient::DiscoverPollEndpoint(const std::string& cluster,
+                                                      const std::string& container_instance_arn) {
   std::string reply =
       BERTH_TRY(impl_->Call("DiscoverPollEndpoint",
                             {{"cluster", cluster}, {"containerInstance", container_instance_arn}}));
-  auto read = [&]() -> Result<std::string> {
+  auto read = [&]() -> Result<PollEndpoints> {
     auto out = BERTH_TRY(aws::JsonReader::Parse(reply));
-    return out.String("endpoint");
+    PollEndpoints endpoints;
+    endpoints.endpoint = BERTH_TRY(out.String("endpoint"));
+    endpoints.telemetry_endpoint = BERTH_TRY(out.StringOr("telemetryEndpoint"));
+    return endpoints;
   };
   auto endpoint = read();
   if (!endpoint) return Invalid("DiscoverPollEndpoint", endpoint.error());

@@ -40,6 +40,12 @@ struct Registered {
   std::string cluster_arn;
 };
 
+// DiscoverPollEndpoint's answer: URLs ("https://host:port[/path]") the sessions append /ws to.
+struct PollEndpoints {
+  std::string endpoint;            // ACS
+  std::string telemetry_endpoint;  // TCS; "" when the server named none
+};
+
 // Thread-safe (a connection per calling thread).
 class EcsClient {
  public:
@@ -53,9 +59,9 @@ class EcsClient {
   // sent comes back with the same value; a mismatch fails with "AttributeError".
   Result<Registered> RegisterContainerInstance(const Registration& registration);
 
-  // The ACS endpoint URL ("https://host:port"; the session appends /ws).
-  Result<std::string> DiscoverPollEndpoint(const std::string& cluster,
-                                           const std::string& container_instance_arn);
+  // The ACS and TCS endpoints. Error "InvalidResponse" without `endpoint`.
+  Result<PollEndpoints> DiscoverPollEndpoint(const std::string& cluster,
+                                             const std::string& container_instance_arn);
 
   // Reasons longer than 1024 characters are cut as the ECS agent cuts them.
   Status SubmitTaskStateChange(const spec::TaskStateChange& change);

@@ -170,16 +170,24 @@ TEST(EcsClient, CreateClusterAndDiscoverPollEndpoint) {
   FakeEcs ecs;
   ecs.Answer("CreateCluster", {{"cluster", {{"clusterArn", kClusterArn}, {"status", "ACTIVE"}}}});
   ecs.Answer("DiscoverPollEndpoint", {{"endpoint", "https://127.0.0.1:4566"},
-                                      {"telemetryEndpoint", "https://127.0.0.1:4566"}});
+                                      {"telemetryEndpoint", "https://127.0.0.1:4566/tcs"}});
   EcsClient client(ecs.Options());
   EXPECT_EQ(*client.CreateCluster("prod"), kClusterArn);
-  EXPECT_EQ(*client.DiscoverPollEndpoint(kClusterArn, kInstanceArn), "https://127.0.0.1:4566");
+  auto endpoints = client.DiscoverPollEndpoint(kClusterArn, kInstanceArn);
+  ASSERT_TRUE(endpoints.has_value()) << endpoints.error().message;
+  EXPECT_EQ(endpoints->endpoint, "https://127.0.0.1:4566");
+  EXPECT_EQ(endpoints->telemetry_endpoint, "https://127.0.0.1:4566/tcs");
   auto calls = ecs.calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].target, "AmazonEC2ContainerServiceV20141113.CreateCluster");
   EXPECT_EQ(calls[0].body, (Json{{"clusterName", "prod"}}));
   EXPECT_EQ(calls[1].target, "AmazonEC2ContainerServiceV20141113.DiscoverPollEndpoint");
   EXPECT_EQ(calls[1].body, (Json{{"cluster", kClusterArn}, {"containerInstance", kInstanceArn}}));
+
+  ecs.Answer("DiscoverPollEndpoint", {{"endpoint", "https://127.0.0.1:4566"}});
+  auto acs_only = client.DiscoverPollEndpoint(kClusterArn, kInstanceArn);
+  ASSERT_TRUE(acs_only.has_value()) << acs_only.error().message;
+  EXPECT_EQ(acs_only->telemetry_endpoint, "");
 
   ecs.Answer("DiscoverPollEndpoint", Json::object());
   auto none = client.DiscoverPollEndpoint(kClusterArn, kInstanceArn);

@@ -3,12 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <random>
 #include <set>
-#include <thread>
 
 #include "agent/acs/task_reader.h"
 #include "aws/json_client.h"
@@ -25,37 +20,14 @@ namespace {
 using aws::JsonReader;
 using json::Json;
 
-// Where the upgrade goes: "wss://host:port/ws?..." and what SigV4 signs of it.
-struct AcsUrl {
-  std::string url;
-  std::string host;    // host[:port]
-  std::string target;  // "/ws?..."
-};
-
-Result<AcsUrl> BuildUrl(const AcsOptions& o, bool send_credentials) {
-  std::string_view endpoint = o.endpoint;
-  std::string scheme;
-  if (endpoint.starts_with("https://")) {
-    scheme = "wss://";
-  } else if (endpoint.starts_with("http://")) {
-    scheme = "ws://";
-  } else {
-    return Fail("InvalidEndpoint",
-                fmt::format("the ACS endpoint {} is neither http:// nor https://", o.endpoint));
-  }
-  endpoint.remove_prefix(endpoint.find("://") + 3);
-  AcsUrl out;
-  out.host = std::string(endpoint.substr(0, endpoint.find('/')));
-  std::string_view path = endpoint.substr(out.host.size());
-  while (path.ends_with('/')) path.remove_suffix(1);
-  std::string query = fmt::format(
-      "clusterArn={}&containerInstanceArn={}&agentVersion={}&agentHash={}&seqNum=1"
-      "&protocolVersion=2&dockerVersion={}&sendCredentials={}",
-      UriEncode(o.cluster_arn), UriEncode(o.container_instance_arn), UriEncode(o.agent_version),
-      UriEncode(o.agent_hash), UriEncode(o.docker_version), send_credentials ? "true" : "false");
-  out.target = fmt::format("{}/ws?{}", path, query);
-  out.url = scheme + out.host + out.target;
-  return out;
+Result<wsclient::Url> BuildUrl(const AcsOptions& o, bool send_credentials) {
+  return wsclient::WebSocketUrl(
+      "ACS", o.endpoint,
+      fmt::format("clusterArn={}&containerInstanceArn={}&agentVersion={}&agentHash={}&seqNum=1"
+                  "&protocolVersion=2&dockerVersion={}&sendCredentials={}",
+                  UriEncode(o.cluster_arn), UriEncode(o.container_instance_arn),
+                  UriEncode(o.agent_version), UriEncode(o.agent_hash),
+                  UriEncode(o.docker_version), send_credentials ? "true" : "false"));
 }
 
 std::string Message(std::string_view type, Json message) {
@@ -70,89 +42,34 @@ Json CredentialsAck(const std::string& message_id, const spec::RoleCredentials& 
 }  // namespace
 
 struct AcsSession::Impl {
-  Impl(AcsOptions o, AcsHandler& h, const Clock& c)
-      : options(std::move(o)), handler(h), clock(c), random(std::random_device{}()) {}
+  Impl(AcsOptions o, AcsHandler& h, const Clock& clock)
+      : options(std::move(o)),
+        handler(h),
+        connection(
+            "acs", options, [this] { return BuildUrl(options, send_credentials); },
+            [this](http::WebSocketClient& client) { Serve(client); }, clock) {}
 
   AcsOptions options;
   AcsHandler& handler;
-  const Clock& clock;
-  std::mt19937 random;  // session thread only
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::shared_ptr<http::WebSocketClient> current;  // the connection open now, for Stop
-  std::thread thread;
-  std::atomic<bool> connected{false};
-  std::atomic<int> connections{0};
   bool send_credentials = true;  // session thread only: until a connection succeeded
+  wsclient::Reconnecting connection;  // last: its thread uses the members above
 
-  bool Stopping() {
-    std::lock_guard lock(mu);
-    return stopping;
-  }
-
-  void Run() {
-    std::chrono::milliseconds backoff = options.backoff_min;
-    while (!Stopping()) {
-      if (Serve()) backoff = options.backoff_min;
-      std::uniform_real_distribution<double> jitter(0.8, 1.2);
-      auto wait = std::chrono::milliseconds(static_cast<int64_t>(backoff.count() * jitter(random)));
-      {
-        std::unique_lock lock(mu);
-        if (cv.wait_for(lock, wait, [&] { return stopping; })) break;
-      }
-      backoff = std::min(options.backoff_max,
-                         std::chrono::milliseconds(static_cast<int64_t>(backoff.count() * 1.5)));
-    }
-  }
-
-  // One connection, from the upgrade until it drops. True when it opened.
-  bool Serve() {
-    auto url = BuildUrl(options, send_credentials);
-    if (!url) {
-      log::Error("acs: cannot connect", {{"error", url.error().message}});
-      return false;
-    }
-    http::Request upgrade{.method = "GET", .target = url->target};
-    aws::Sign(upgrade, url->host, options.credentials, options.region, "ecs", clock.Now());
-    auto client = std::make_shared<http::WebSocketClient>(
-        http::WebSocketClientOptions{.ca_file = options.ca_file});
-    {
-      std::lock_guard lock(mu);
-      if (stopping) return false;
-      current = client;
-    }
-    if (auto opened = client->Connect(url->url, upgrade.headers); !opened) {
-      log::Warn("acs: cannot connect", {{"endpoint", options.endpoint},
-                                        {"code", opened.error().code},
-                                        {"error", opened.error().message}});
-      std::lock_guard lock(mu);
-      current.reset();
-      return false;
-    }
+  // One open connection until it drops.
+  void Serve(http::WebSocketClient& client) {
     send_credentials = false;
-    ++connections;
-    connected = true;
-    log::Info("acs: connected", {{"endpoint", options.endpoint}});
     for (;;) {
-      auto text = client->Receive(options.heartbeat_timeout);
+      auto text = client.Receive(options.heartbeat_timeout);
       if (!text) {
         if (text.error().code == "Timeout") {
           log::Warn("acs: nothing heard within the heartbeat timeout; reconnecting",
                     {{"timeout_ms", std::to_string(options.heartbeat_timeout.count())}});
-        } else if (!Stopping()) {
+        } else if (!connection.Stopping()) {
           log::Info("acs: disconnected", {{"reason", text.error().message}});
         }
-        break;
+        return;
       }
-      if (!OnMessage(*client, *text)) break;
+      if (!OnMessage(client, *text)) return;
     }
-    connected = false;
-    client->Close();
-    std::lock_guard lock(mu);
-    current.reset();
-    return true;
   }
 
   void Send(http::WebSocketClient& client, std::string_view type, Json message) {
@@ -287,24 +204,12 @@ AcsSession::AcsSession(AcsOptions options, AcsHandler& handler, const Clock& clo
 
 AcsSession::~AcsSession() { Stop(); }
 
-void AcsSession::Start() {
-  std::lock_guard lock(impl_->mu);
-  if (impl_->thread.joinable() || impl_->stopping) return;
-  impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });
-}
+void AcsSession::Start() { impl_->connection.Start(); }
 
-void AcsSession::Stop() {
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->stopping = true;
-    if (impl_->current) impl_->current->Close();
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+void AcsSession::Stop() { impl_->connection.Stop(); }
 
-bool AcsSession::Connected() const { return impl_->connected; }
+bool AcsSession::Connected() const { return impl_->connection.Connected(); }
 
-int AcsSession::Connections() const { return impl_->connections; }
+int AcsSession::Connections() const { return impl_->connection.Connections(); }
 
 }  // namespace berth::agent::acs

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "agent/spec/task_spec.h"
-#include "aws/sigv4.h"
+#include "agent/wsclient/reconnecting.h"
 #include "common/clock.h"
 #include "common/error.h"
 
@@ -52,19 +52,9 @@ class AcsHandler {
   }
 };
 
-struct AcsOptions {
-  std::string endpoint;  // from DiscoverPollEndpoint: "https://127.0.0.1:4566"
-  std::string cluster_arn;
-  std::string container_instance_arn;
-  std::string region;
-  aws::Credentials credentials;  // the agent's own
-  std::string ca_file;
-  std::string agent_version;
-  std::string agent_hash;
-  std::string docker_version;
+// endpoint: DiscoverPollEndpoint's `endpoint`.
+struct AcsOptions : wsclient::SessionOptions {
   std::chrono::milliseconds heartbeat_timeout{60'000};
-  std::chrono::milliseconds backoff_min{250};
-  std::chrono::milliseconds backoff_max{120'000};
 };
 
 class AcsSession {

@@ -39,6 +39,14 @@ struct Engine::Impl {
         reports(reporter, options.report_attempts, options.report_backoff),
         context{options, runtime, network, metadata, reports, nullptr, "", clock,
                 options.data_dir + "/tasks"} {
+    context.health_changed = [this] {
+      std::function<void()> callback;
+      {
+        std::lock_guard lock(callback_mu);
+        callback = on_health_change;
+      }
+      if (callback) callback();
+    };
     if (options.hollow) {
       images = NewHollowImages();
       context.images = images.get();
@@ -81,6 +89,8 @@ struct Engine::Impl {
   }
 
   EngineOptions options;
+  std::mutex callback_mu;
+  std::function<void()> on_health_change;  // guarded by callback_mu
   std::unique_ptr<content::Store> store;
   std::unique_ptr<Images> images;
   ReportQueue reports;
@@ -227,6 +237,21 @@ std::vector<std::string> Engine::ActiveTaskArns() const {
     if (!runner->stopped()) arns.push_back(arn);
   }
   return arns;
+}
+
+std::vector<spec::TaskHealth> Engine::Health() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<spec::TaskHealth> out;
+  for (const auto& [arn, runner] : impl_->tasks) {
+    if (runner->stopped()) continue;
+    if (auto health = runner->Health()) out.push_back(std::move(*health));
+  }
+  return out;
+}
+
+void Engine::OnHealthChange(std::function<void()> callback) {
+  std::lock_guard lock(impl_->callback_mu);
+  impl_->on_health_change = std::move(callback);
 }
 
 void Engine::Shutdown() {

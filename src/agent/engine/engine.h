@@ -19,9 +19,11 @@
 //      the task has a task role (AWS_CONTAINER_CREDENTIALS_FULL_URI on host networking), and
 //      AWS_DEFAULT_REGION/AWS_REGION.
 //      A container with a healthCheck is probed from its start (health.h, Runtime::Exec); its
-//      status (UNKNOWN, HEALTHY, UNHEALTHY) is kept in the task record only: ECS's
-//      SubmitTaskStateChange has no field for it, and an UNHEALTHY essential container does
-//      not stop the task (ECS's service scheduler replaces such tasks). A HEALTHY dependency
+//      status (UNKNOWN, HEALTHY, UNHEALTHY), since when, and the last line of the probe that
+//      set it are kept in the task record and published over TCS (Health(), OnHealthChange;
+//      tcs/session.h): ECS's SubmitTaskStateChange has no field for it, and an UNHEALTHY
+//      essential container does not stop the task (ECS's service scheduler replaces such
+//      tasks). A HEALTHY dependency
 //      that turns UNHEALTHY, stops first or has no check fails its dependents as a SUCCESS
 //      dependency that exited non-zero does.
 //   5. RUNNING reported once every container that is not waiting on a COMPLETE/SUCCESS
@@ -147,6 +149,14 @@ class Engine {
 
   // ARNs of the tasks not yet STOPPED.
   std::vector<std::string> ActiveTaskArns() const;
+
+  // The container health TCS publishes: every task not STOPPED that has a container with a
+  // health status (a health check, once started), with those containers only; by task ARN.
+  std::vector<spec::TaskHealth> Health() const;
+  // `callback` is called (on a task's thread, no engine lock held; it must not block) whenever
+  // Health() changes: a status changes, a checked container starts, a task stops. Replaces
+  // the previous one; empty: none.
+  void OnHealthChange(std::function<void()> callback);
 
   // Stops the engine's threads without stopping containers (they are adopted on restart).
   void Shutdown();

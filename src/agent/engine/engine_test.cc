@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "agent/engine/task_runner.h"
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
+#include "common/log.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -733,6 +735,95 @@ TEST_F(HealthTest, DependsOnHealthyOfAContainerWithoutACheckNeverStarts) {
   auto stopped = WaitForChange(Arn(), "STOPPED");
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stopped->reason, kNotHealthy);
+}
+
+TEST_F(HealthTest, HealthHasTheCheckedContainersOfRunningTasksAndEachChangeIsNotified) {
+  Engine& engine = MakeEngine();
+  std::atomic<int> notified{0};
+  engine.OnHealthChange([&] { ++notified; });
+  EXPECT_TRUE(engine.Health().empty());
+  runtime_.ScriptExec(Rid("web"), {Exited(1), Exited(0)});
+  TimePoint before = SystemClock::Instance().Now();
+  engine.Apply(Task({Checked("web", 2), Container("plain", false)}));
+  ASSERT_TRUE(WaitFor([&] {
+    auto health = engine.Health();
+    return health.size() == 1 && health[0].containers.size() == 1 &&
+           health[0].containers[0].health_status == "HEALTHY";
+  }));
+  TimePoint after = SystemClock::Instance().Now();
+  spec::TaskHealth health = engine.Health()[0];
+  EXPECT_EQ(health.task_arn, Arn());
+  EXPECT_EQ(health.cluster_arn, kCluster);
+  EXPECT_EQ(health.family, "web");
+  EXPECT_EQ(health.version, "3");
+  const spec::ContainerHealth& web = health.containers[0];
+  EXPECT_EQ(web.container_name, "web");
+  EXPECT_EQ(web.status_message, "ok");
+  EXPECT_GE(web.status_since, before);
+  EXPECT_LE(web.status_since, after);
+  EXPECT_GE(notified.load(), 2);  // UNKNOWN once started, then HEALTHY
+
+  int seen = notified.load();
+  runtime_.ScriptExec(Rid("web"),
+                      {runtime::ExecResult{1, "starting\n" + std::string(300, 'x') + "\n\n"}});
+  ASSERT_TRUE(WaitFor([&] {
+    auto now = engine.Health();
+    return !now.empty() && now[0].containers[0].health_status == "UNHEALTHY";
+  }));
+  EXPECT_GT(notified.load(), seen);
+  spec::ContainerHealth unhealthy = engine.Health()[0].containers[0];
+  EXPECT_EQ(unhealthy.status_message, std::string(255, 'x'));
+  EXPECT_GT(unhealthy.status_since, web.status_since);
+
+  // A STOPPED task has no health to publish.
+  seen = notified.load();
+  spec::TaskSpec stop = Task({});
+  stop.desired_status = "STOPPED";
+  engine.Apply(stop);
+  ASSERT_TRUE(WaitForChange(Arn(), "STOPPED"));
+  EXPECT_TRUE(WaitFor([&] { return engine.Health().empty(); }));
+  EXPECT_TRUE(WaitFor([&] { return notified.load() > seen; }));
+}
+
+TEST_F(HealthTest, AProbesOutputIsPublishedButNeverLogged) {
+  log::Init(log::Format::kText, log::Level::kDebug);
+  ::testing::internal::CaptureStderr();
+  Engine& engine = MakeEngine();
+  runtime_.ScriptExec(Rid("web"), {runtime::ExecResult{0, "token=probe-s3cr3t\n"}});
+  engine.Apply(Task({Checked("web", 2)}));
+  bool healthy = WaitFor([&] {
+    auto health = engine.Health();
+    return !health.empty() && health[0].containers[0].health_status == "HEALTHY";
+  });
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  log::Init(log::Format::kText, log::Level::kInfo);
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(engine.Health()[0].containers[0].status_message, "token=probe-s3cr3t");
+  EXPECT_NE(logged.find("container health"), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("probe-s3cr3t"), std::string::npos) << logged;
+}
+
+TEST_F(HealthTest, StatusSinceSurvivesARestart) {
+  TimePoint healthy_since;
+  {
+    Engine& engine = MakeEngine();
+    runtime_.ScriptExec(Rid("web"), {Exited(0)});
+    engine.Apply(Task({Checked("web", 2)}));
+    ASSERT_TRUE(WaitFor([&] {
+      auto health = engine.Health();
+      return !health.empty() && health[0].containers[0].health_status == "HEALTHY";
+    }));
+    healthy_since = engine.Health()[0].containers[0].status_since;
+    engine.Shutdown();
+  }
+  engine_.reset();
+  runtime_.ScriptExec(Rid("web"), {Exited(0)});
+  Engine& engine = MakeEngine();
+  ASSERT_TRUE(engine.Recover().has_value());
+  ASSERT_TRUE(WaitFor([&] { return !engine.Health().empty(); }));
+  spec::ContainerHealth web = engine.Health()[0].containers[0];
+  EXPECT_EQ(web.health_status, "HEALTHY");
+  EXPECT_EQ(web.status_since, healthy_since);
 }
 
 // --- The awslogs driver ---

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace berth::agent::engine {
 
@@ -11,6 +12,7 @@ namespace {
 constexpr int kDefaultRetries = 3;
 constexpr std::chrono::nanoseconds kDefaultInterval = std::chrono::seconds(30);
 constexpr std::chrono::nanoseconds kDefaultTimeout = std::chrono::seconds(30);
+constexpr size_t kMaxStatusMessage = 255;  // bytes
 
 std::chrono::milliseconds Millis(int64_t ns, std::chrono::nanoseconds otherwise) {
   auto d = ns > 0 ? std::chrono::nanoseconds(ns) : otherwise;
@@ -31,6 +33,15 @@ std::optional<std::vector<std::string>> HealthCommand(const spec::HealthCheck& c
     return std::vector<std::string>{"/bin/sh", "-c", command};
   }
   return std::nullopt;
+}
+
+std::string ProbeStatusMessage(std::string_view output) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!output.empty() && blank(output.back())) output.remove_suffix(1);
+  if (auto newline = output.rfind('\n'); newline != std::string_view::npos) {
+    output.remove_prefix(newline + 1);
+  }
+  return std::string(Utf8Prefix(output, kMaxStatusMessage));
 }
 
 HealthTracker::HealthTracker(int retries, std::chrono::nanoseconds start_period,
@@ -100,9 +111,9 @@ void HealthMonitor::Run(HealthTracker tracker) {
     std::string output = ran ? ran->output
                              : fmt::format("{}: {}", ran.error().code, ran.error().message);
     if (tracker.Record(passed, clock_.Now())) {
-      log::Info("container health changed", {{"runtime_id", id_},
-                                             {"health", std::string(tracker.status())},
-                                             {"output", output.substr(0, 200)}});
+      // Not the output: the container writes it, and it may hold what it should not.
+      log::Debug("container health changed", {{"runtime_id", id_},
+                                              {"health", std::string(tracker.status())}});
       on_change_(tracker.status(), output);
     }
   }

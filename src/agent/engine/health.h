@@ -32,6 +32,10 @@ inline constexpr std::string_view kUnhealthy = "UNHEALTHY";
 // nullopt when there is no check to run: ["NONE"], an empty test, or another first word.
 std::optional<std::vector<std::string>> HealthCommand(const spec::HealthCheck& check);
 
+// What TCS shows of a probe's output (statusMessage): its last non-empty line, trailing
+// whitespace dropped, cut to 255 bytes on a UTF-8 character boundary.
+std::string ProbeStatusMessage(std::string_view output);
+
 // The status as probes come in (no threads, no clock of its own).
 class HealthTracker {
  public:

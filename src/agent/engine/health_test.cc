@@ -41,6 +41,15 @@ std::vector<std::string_view> Statuses(HealthTracker tracker, std::string_view p
 
 using Seq = std::vector<std::string_view>;
 
+TEST(ProbeStatusMessageTest, TheLastNonEmptyLineCutTo255Bytes) {
+  EXPECT_EQ(ProbeStatusMessage(""), "");
+  EXPECT_EQ(ProbeStatusMessage("ok"), "ok");
+  EXPECT_EQ(ProbeStatusMessage("  GET / 200\r\nall good  \n\n"), "all good");
+  EXPECT_EQ(ProbeStatusMessage("a\n" + std::string(300, 'y')), std::string(255, 'y'));
+  // A cut mid-character drops the character.
+  EXPECT_EQ(ProbeStatusMessage(std::string(254, 'z') + "\u00e9"), std::string(254, 'z'));
+}
+
 TEST(HealthTrackerTest, UnknownUntilAResultThenHealthyAfterASuccess) {
   EXPECT_EQ(HealthTracker(3, 0s, TimePoint{}).status(), kHealthUnknown);
   EXPECT_EQ(Statuses(HealthTracker(3, 0s, TimePoint{}), "-+"), (Seq{U, H}));

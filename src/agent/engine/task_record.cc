@@ -200,6 +200,7 @@ std::string EncodeTaskRecord(const TaskRecord& r) {
                           {"exitCode", exit_code},
                           {"reason", c.reason},
                           {"healthStatus", c.health_status},
+                          {"healthSince", TimeJson(c.health_since)},
                           {"networkBindings", BindingsJson(c.bindings)},
                           {"startedAt", TimeJson(c.started_at)},
                           {"finishedAt", TimeJson(c.finished_at)}});
@@ -280,6 +281,7 @@ Result<TaskRecord> DecodeTaskRecord(std::string_view text) {
       }
       c.reason = Get<std::string>(cj, "reason", "");
       c.health_status = Get<std::string>(cj, "healthStatus", "");
+      c.health_since = TimeFrom(cj.value("healthSince", Json()));
       c.bindings = BindingsFrom(cj.value("networkBindings", Json::array()));
       c.started_at = TimeFrom(cj.value("startedAt", Json()));
       c.finished_at = TimeFrom(cj.value("finishedAt", Json()));
@@ -290,6 +292,26 @@ Result<TaskRecord> DecodeTaskRecord(std::string_view text) {
   } catch (const Json::exception& e) {
     return Fail("InvalidTaskRecord", fmt::format("malformed task record: {}", e.what()));
   }
+}
+
+std::optional<spec::TaskHealth> TaskHealthOf(const TaskRecord& record,
+                                             const std::string& cluster_arn) {
+  if (record.known_status == kStopped) return std::nullopt;
+  spec::TaskHealth health;
+  health.task_arn = record.spec.arn;
+  health.cluster_arn = record.spec.cluster_arn.empty() ? cluster_arn : record.spec.cluster_arn;
+  health.family = record.spec.family;
+  health.version = record.spec.version;
+  for (const ContainerRecord& c : record.containers) {
+    if (c.health_status.empty()) continue;
+    health.containers.push_back(
+        {.container_name = c.spec.name,
+         .health_status = c.health_status,
+         .status_since = c.health_since.value_or(c.started_at.value_or(TimePoint{})),
+         .status_message = c.health_message});
+  }
+  if (health.containers.empty()) return std::nullopt;
+  return health;
 }
 
 Status SaveTaskRecord(const std::string& dir, const TaskRecord& record) {

@@ -32,6 +32,10 @@ struct ContainerRecord {
   std::string reason;
   // With a health check once started: UNKNOWN | HEALTHY | UNHEALTHY (health.h); "" without.
   std::string health_status;
+  std::optional<TimePoint> health_since;  // when health_status began
+  // The last line of the output of the probe that set health_status (<= 255 bytes). Written
+  // by the container: never logged, and not encoded (a restart starts it afresh).
+  std::string health_message;
   std::vector<spec::NetworkBinding> bindings;
   std::optional<TimePoint> started_at, finished_at;
 };
@@ -51,6 +55,12 @@ struct TaskRecord {
 // A fresh record of a task from ACS: one ContainerRecord per container, with its runtime id
 // and `endpoint_ids[i]` as the endpoint id of container i.
 TaskRecord NewTaskRecord(const spec::TaskSpec& task, const std::vector<std::string>& endpoint_ids);
+
+// The health TCS publishes of the task (PublishHealthRequest.tasks[i]): its containers that
+// have a health status; nullopt when none has or the task is STOPPED. `cluster_arn` when the
+// task has none of its own.
+std::optional<spec::TaskHealth> TaskHealthOf(const TaskRecord& record,
+                                             const std::string& cluster_arn);
 
 // JSON without credentials. Decode errors: "InvalidTaskRecord" naming what is wrong.
 std::string EncodeTaskRecord(const TaskRecord& record);

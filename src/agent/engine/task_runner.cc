@@ -76,6 +76,11 @@ void TaskRunner::SetCredentials(const spec::RoleCredentials& credentials) {
   }
 }
 
+std::optional<spec::TaskHealth> TaskRunner::Health() const {
+  std::lock_guard lock(mu_);
+  return health_;
+}
+
 std::string TaskRunner::ExecutionCredentialsId() const {
   std::lock_guard lock(mu_);
   return execution_role_ ? execution_role_->credentials_id : "";
@@ -512,13 +517,15 @@ void TaskRunner::StartHealthMonitor(size_t index) {
   if (!c.spec.health_check) return;
   auto command = HealthCommand(*c.spec.health_check);
   if (!command) return;
-  if (c.health_status.empty()) c.health_status = std::string(kHealthUnknown);
   TimePoint started_at = c.started_at.value_or(ctx_.clock.Now());
+  if (c.health_status.empty()) c.health_status = std::string(kHealthUnknown);
+  if (!c.health_since) c.health_since = started_at;
   health_monitors_[index] = std::make_unique<HealthMonitor>(
       ctx_.runtime, c.runtime_id, std::move(*command), *c.spec.health_check, started_at,
-      ctx_.clock, [this, index](std::string_view status, const std::string&) {
+      ctx_.clock, [this, index](std::string_view status, const std::string& output) {
+        HealthChange change{index, status, ctx_.clock.Now(), ProbeStatusMessage(output)};
         std::lock_guard lock(mu_);
-        health_changes_.push_back({index, status});
+        health_changes_.push_back(std::move(change));
         cv_.notify_all();
       });
 }
@@ -534,6 +541,8 @@ bool TaskRunner::ApplyHealthChanges() {
     ContainerRecord& c = record_.containers[change.index];
     if (c.known_status == kStopped || c.health_status == change.status) continue;
     c.health_status = std::string(change.status);
+    c.health_since = change.at;
+    c.health_message = change.message;
     changed = true;
     // An essential container's UNHEALTHY does not stop the task: ECS's service scheduler
     // replaces the task, the agent only reports.
@@ -756,6 +765,14 @@ void TaskRunner::Commit() {
     m.containers.push_back(std::move(cm));
   }
   ctx_.metadata.PutTask(m);
+
+  std::optional<spec::TaskHealth> health = TaskHealthOf(record_, ctx_.options.cluster_arn);
+  {
+    std::lock_guard lock(mu_);
+    if (health == health_) return;
+    health_ = std::move(health);
+  }
+  if (ctx_.health_changed) ctx_.health_changed();
 }
 
 spec::TaskStateChange TaskRunner::Change(std::string_view status) const {

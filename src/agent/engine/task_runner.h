@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,8 @@ struct EngineContext {
   std::string images_error;      // why, then
   const Clock& clock;
   std::string tasks_dir;  // <data_dir>/tasks
+  // Called (on a task thread, no lock held) when a task's health as TCS publishes it changed.
+  std::function<void()> health_changed;
 };
 
 // The reason a task needing asm-auth without execution role credentials stops with.
@@ -60,6 +63,8 @@ class TaskRunner {
 
   bool stopped() const { return stopped_.load(); }
   const std::string& arn() const { return arn_; }
+  // What TCS publishes of the task (TaskHealthOf its record as last committed).
+  std::optional<spec::TaskHealth> Health() const;
   // The credentials id of the task's execution role ("" if none).
   std::string ExecutionCredentialsId() const;
 
@@ -76,6 +81,8 @@ class TaskRunner {
   struct HealthChange {
     size_t index;
     std::string_view status;
+    TimePoint at;
+    std::string message;  // ProbeStatusMessage of the probe's output
   };
   enum class Dependencies { kWait, kReady, kNever };
 
@@ -109,7 +116,9 @@ class TaskRunner {
   bool ShuttingDown();
   void FailTask(const std::string& reason, const std::vector<size_t>& containers);
 
-  void Commit();  // saves the record and updates the metadata endpoint
+  // Saves the record, updates the metadata endpoint and the health TCS publishes (calling
+  // health_changed when that changed).
+  void Commit();
   void Report(std::string_view status);
   spec::TaskStateChange Change(std::string_view status) const;
 
@@ -127,6 +136,7 @@ class TaskRunner {
   std::deque<HealthChange> health_changes_;
   std::optional<spec::RoleCredentials> execution_role_;
   std::string task_role_credentials_id_;
+  std::optional<spec::TaskHealth> health_;  // as of the last Commit
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> monitors_stop_{false};

@@ -1,8 +1,9 @@
 // The agent's model of its work: a task as ACS hands it over (PayloadMessage.tasks[i],
 // reference/acs-api-2.json, ECS-FACTS §3.1) with Container.dockerConfig already unpacked into
-// plain fields, and the state changes the agent reports back with SubmitTaskStateChange
-// (ECS-FACTS §1.6). Plain values only: acs/ parses into these, engine/ runs them, tmds/ serves
-// parts of them; none of those folders includes another's headers for them.
+// plain fields, the state changes the agent reports back with SubmitTaskStateChange
+// (ECS-FACTS §1.6), and the container health it publishes over TCS (ECS-FACTS §3.2). Plain
+// values only: acs/ parses into these, engine/ runs them, tmds/ serves parts of them, tcs/
+// publishes the health; none of those folders includes another's headers for them.
 //
 // SECRETS: RoleCredentials holds live temporary credentials. Never log, persist or format them
 // (only `credentials_id`, `role_arn` and `expiration` may appear in a log line).
@@ -148,6 +149,30 @@ struct TaskStateChange {
   // "privateIpv4Address"): in ECS the control plane allocates the ENI; here the agent's
   // network does, and the control plane shows it as the task's ENI attachment.
   std::string private_ipv4;
+};
+
+// --- What the agent publishes over TCS (PublishHealthRequest, ECS-FACTS §3.2) ---
+
+struct ContainerHealth {
+  std::string container_name;
+  std::string health_status;  // "HEALTHY" | "UNHEALTHY" | "UNKNOWN"
+  TimePoint status_since;     // when the status began
+  // The last line of the output of the probe that set the status ("" when none). Written by
+  // the container's own check: never logged.
+  std::string status_message;
+
+  bool operator==(const ContainerHealth&) const = default;
+};
+
+// A task that is not STOPPED, with only its containers that have a health check.
+struct TaskHealth {
+  std::string task_arn;
+  std::string cluster_arn;
+  std::string family;   // taskDefinitionFamily
+  std::string version;  // taskDefinitionVersion
+  std::vector<ContainerHealth> containers;
+
+  bool operator==(const TaskHealth&) const = default;
 };
 
 }  // namespace berth::agent::spec
