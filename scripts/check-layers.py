@@ -49,8 +49,9 @@ AGENT_ALLOWED = {
     "runtime": {"spec"},
     "network": {"spec"},
     "tmds": {"spec"},
-    "acs": {"spec"},
-    "tcs": {"spec"},
+    "wsclient": set(),
+    "acs": {"spec", "wsclient"},
+    "tcs": {"spec", "wsclient"},
     "engine": {"runtime", "network", "tmds", "awslogs", "image_pull", "registry", "credentials",
                "reference", "content", "unpack", "spec"},
 }

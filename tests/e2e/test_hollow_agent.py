@@ -69,3 +69,26 @@ def test_hollow_agents_run_a_services_tasks_without_touching_the_host(berth, tmp
     for a in agents:
         assert leftovers(a.bridge, a.data_dir) == []
         assert bridge_leftovers(a.bridge) == []
+
+
+def test_a_hollow_agent_reports_container_health_over_tcs(berth, tmp_path):
+    agent = BerthAgent(berth, tmp_path, args=["--hollow"], user="hollow-health")
+    try:
+        ecs = client(berth, "ecs")
+        td = ecs.register_task_definition(family="checked", containerDefinitions=[{
+            "name": "app", "image": "registry.example.com:5000/team/api:1.4", "memory": 32,
+            "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2,
+                            "retries": 1}}])["taskDefinition"]["taskDefinitionArn"]
+        [task] = ecs.run_task(taskDefinition=td)["tasks"]
+        assert task["healthStatus"] == "UNKNOWN"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            [t] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
+            if t["healthStatus"] == "HEALTHY":
+                break
+            time.sleep(0.2)
+        assert (t["lastStatus"], t["healthStatus"]) == ("RUNNING", "HEALTHY"), t
+        assert t["containers"][0]["healthStatus"] == "HEALTHY"
+        ecs.stop_task(task=task["taskArn"])
+    finally:
+        agent.stop()

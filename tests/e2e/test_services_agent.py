@@ -322,3 +322,57 @@ def test_a_crashed_servers_successor_waits_out_its_lease_then_schedules_once(
         assert sum(int(m.split("has started ")[1].split()[0]) for m in started) == 5, started
     finally:
         remove_service(aws, 9008)
+
+
+def test_a_service_with_a_health_check_is_stable_once_healthy_and_replaces_an_unhealthy_task(
+        aws, agent, seed, image):
+    """The container's health check runs in it (runc exec); the agent reports the result over
+    TCS; the service counts a task only once HEALTHY and replaces one that turns UNHEALTHY."""
+    c = {"name": "app", "image": image, "memory": 32, "essential": True, "stopTimeout": 2,
+         "command": ["/bin/sh", "-c", "touch /healthy; exec sleep 9010"],
+         "healthCheck": {"command": ["CMD-SHELL", "test -f /healthy"], "interval": 5,
+                         "timeout": 2, "retries": 1, "startPeriod": 0},
+         "repositoryCredentials": {"credentialsParameter": seed["secret"]}}
+    td = aws.ok("ecs", "register-task-definition", "--family", "web", "--execution-role-arn",
+                seed["role"], "--container-definitions", json.dumps([c]))[
+        "taskDefinition"]["taskDefinitionArn"]
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+           "--desired-count", "2")
+    def healthy(count):
+        """The service's RUNNING tasks once `count` of them are HEALTHY and the service said it
+        is steady (`wait services-stable` counts RUNNING tasks only, as AWS's waiter does)."""
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            tasks = running(aws)
+            svc = aws.ok("ecs", "describe-services", "--services", "web")["services"][0]
+            if (len(tasks) == count and {t["healthStatus"] for t in tasks} == {"HEALTHY"}
+                    and svc["events"][0]["message"] == "(service web) has reached a steady state."):
+                return tasks
+            time.sleep(0.5)
+        raise AssertionError(f"not {count} HEALTHY tasks: {running(aws)}")
+
+    try:
+        wait_stable(aws)
+        tasks = healthy(2)
+        assert {t["containers"][0]["healthStatus"] for t in tasks} == {"HEALTHY"}
+        # One container's check starts failing (its file goes, through /proc/<pid>/root).
+        victim_pid = sorted(pids_running(9010))[0]
+        os.unlink(f"/proc/{victim_pid}/root/healthy")
+        deadline = time.time() + 60
+        events = []
+        while time.time() < deadline:
+            events = [e["message"] for e in aws.ok("ecs", "describe-services", "--services",
+                                                    "web")["services"][0]["events"]]
+            if any("failed container health checks." in m for m in events):
+                break
+            time.sleep(0.5)
+        assert any("failed container health checks." in m for m in events), events
+        after = healthy(2)
+        assert len({t["taskArn"] for t in after} - {t["taskArn"] for t in tasks}) == 1
+        assert victim_pid not in pids_running(9010)
+        stopped = aws.ok("ecs", "list-tasks", "--service-name", "web", "--desired-status",
+                         "STOPPED")["taskArns"]
+        [gone] = aws.ok("ecs", "describe-tasks", "--tasks", *stopped)["tasks"]
+        assert gone["stoppedReason"] == "Task failed container health checks"
+    finally:
+        remove_service(aws, 9010)
