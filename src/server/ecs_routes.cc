@@ -880,9 +880,10 @@ class EcsServiceModule final : public Module {
              }}) {
     ecs_.AddTaskListener([this](const ecs::Task* previous, const ecs::Task& task) {
       if (acs_) acs_->OnTaskChange(previous, task);
-      // A service's task changed state: its scheduler looks again soon.
+      // A service's task changed state or health: its scheduler looks again soon.
       if (task.group.starts_with("service:") &&
-          (!previous || previous->last_status != task.last_status)) {
+          (!previous || previous->last_status != task.last_status ||
+           previous->health_status != task.health_status)) {
         PokeScheduler();
       }
     });

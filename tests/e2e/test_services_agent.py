@@ -253,15 +253,20 @@ def test_a_daemon_service_runs_one_task_on_each_agent_and_on_one_that_joins(
             assert bridge_leftovers(a.bridge) == []
 
 
+def steady_service(aws, image, seed, marker, count):
+    """Creates `web` with `count` tasks of a revision marked `marker` and waits until it is
+    stable; returns its task ARNs and its containers' pids."""
+    td = register(aws, image, seed, marker)
+    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
+           "--desired-count", str(count))
+    wait_stable(aws)
+    return steady_for(aws, marker, count, seconds=1), set(pids_running(marker))
+
+
 def test_the_scheduler_resumes_after_a_server_restart_with_no_task_lost_or_doubled(
         berth, aws, agent, seed, image):
-    td = register(aws, image, seed, 9007)
-    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
-           "--desired-count", "3")
+    before, pids = steady_service(aws, image, seed, 9007, 3)
     try:
-        wait_stable(aws)
-        before = steady_for(aws, 9007, 3, seconds=1)
-        pids = set(pids_running(9007))
         # The server stops cleanly (it resigns the scheduler's lease); while it is away one
         # container is killed: the agent's report of it waits for the server.
         assert berth.halt() == 0
@@ -291,13 +296,8 @@ def test_the_scheduler_resumes_after_a_server_restart_with_no_task_lost_or_doubl
 
 def test_a_crashed_servers_successor_waits_out_its_lease_then_schedules_once(
         berth, aws, agent, seed, image):
-    td = register(aws, image, seed, 9008)
-    aws.ok("ecs", "create-service", "--service-name", "web", "--task-definition", td,
-           "--desired-count", "2")
+    before, pids = steady_service(aws, image, seed, 9008, 2)
     try:
-        wait_stable(aws)
-        before = steady_for(aws, 9008, 2, seconds=1)
-        pids = set(pids_running(9008))
         # The server crashes (no resign: the scheduler's lease stays in the store until its
         # TTL, 10 s, runs out); one container dies while it is away; once it is back the
         # service is scaled to 4. The successor replaces one task and starts two, once.
