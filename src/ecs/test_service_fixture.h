@@ -89,17 +89,7 @@ class EcsServiceTest : public iam::testing::WorldTest {
   }
 
   aws::RequestContext Root(const std::string& account = kA) {
-    aws::RequestContext ctx;
-    ctx.caller.kind = aws::Principal::Kind::kRoot;
-    ctx.caller.account = account;
-    ctx.caller.arn = fmt::format("arn:aws:iam::{}:root", account);
-    ctx.caller.user_id = account;
-    ctx.caller.access_key_id = "AKIAROOT" + account;
-    ctx.region = kEast;
-    ctx.request_id = "req";
-    ctx.source_ip = "127.0.0.1";
-    ctx.now = clock_.Now();
-    return ctx;
+    return RootContext(account, kEast);
   }
 
   // The session of a role of account A with `policy` inline.

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "aws/request_context.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "crypto/root_key.h"
@@ -42,6 +43,21 @@ class WorldTest : public ::testing::Test {
     iam_ = std::make_unique<iam::Service>(*kv_, ids_, clock_, iam::ValidatePolicyDocument);
     access_ = std::make_unique<iam::AccessControl>(*iam_, *identities_, clock_);
     for (const char* account : accounts) ASSERT_TRUE(identities_->EnsureAccount(account));
+  }
+
+  // A request of `account`'s root in `region`, now.
+  aws::RequestContext RootContext(const std::string& account, const std::string& region) const {
+    aws::RequestContext ctx;
+    ctx.caller.kind = aws::Principal::Kind::kRoot;
+    ctx.caller.account = account;
+    ctx.caller.arn = "arn:aws:iam::" + account + ":root";
+    ctx.caller.user_id = account;
+    ctx.caller.access_key_id = "AKIAROOT" + account;
+    ctx.region = region;
+    ctx.request_id = "req";
+    ctx.source_ip = "127.0.0.1";
+    ctx.now = clock_.Now();
+    return ctx;
   }
 
   test_support::TempDir dir_;

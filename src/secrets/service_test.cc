@@ -64,17 +64,7 @@ class SecretsTest : public kms::testing::WorldTest {
   }
 
   aws::RequestContext Root(const std::string& account = kA, const std::string& region = kEast) {
-    aws::RequestContext ctx;
-    ctx.caller.kind = aws::Principal::Kind::kRoot;
-    ctx.caller.account = account;
-    ctx.caller.arn = fmt::format("arn:aws:iam::{}:root", account);
-    ctx.caller.user_id = account;
-    ctx.caller.access_key_id = "AKIAROOT" + account;
-    ctx.region = region;
-    ctx.request_id = "req";
-    ctx.source_ip = "127.0.0.1";
-    ctx.now = clock_.Now();
-    return ctx;
+    return RootContext(account, region);
   }
 
   // The session of a role (trusting its account) with `policy` inline.
