@@ -56,6 +56,18 @@ bool FailedHealthChecks(const Task& t) {
   return t.last_status == "RUNNING" && t.health_status == "UNHEALTHY" && HasHealthCheck(t);
 }
 
+// A task this scheduler stopped for failing its health checks after deployment
+// `id` of `s` was last updated (made PRIMARY, rolled back to).
+bool FailedHealthChecksSince(const Task& t, const EcsService& s, const std::string& id) {
+  if (t.stop_code != kServiceSchedulerInitiated || t.stopped_reason != kFailedHealthChecks ||
+      !t.stopped_at) {
+    return false;
+  }
+  auto d = std::find_if(s.deployments.begin(), s.deployments.end(),
+                        [&](const Deployment& x) { return x.id == id; });
+  return d != s.deployments.end() && *t.stopped_at >= d->updated_at;
+}
+
 // The circuit breaker's threshold: half the desired count, 3 to 200.
 int FailureThreshold(int desired) { return std::clamp((desired + 1) / 2, 3, 200); }
 
@@ -141,8 +153,12 @@ class Scheduler {
           continue;
         }
         DeploymentTasks& dt = by_deployment[t->started_by];
-        // Failed: stopped before it ever ran, or for failing its health checks.
-        if (stopped && (!t->started_at || t->stopped_reason == kFailedHealthChecks)) ++dt.failed;
+        // Failed: stopped before it ever ran, or stopped by this scheduler for
+        // failing its health checks since the deployment last became PRIMARY
+        // (a deployment rolled back to starts afresh).
+        if (stopped && (!t->started_at || FailedHealthChecksSince(*t, s, t->started_by))) {
+          ++dt.failed;
+        }
         if (stopped) continue;
         ++dt.unfinished;
         unfinished_on[t->container_instance_id].push_back(t);
@@ -170,7 +186,9 @@ class Scheduler {
           if (state.attributes.contains("berth.fargate")) continue;
           if (state.attributes.contains("ecs.capability.external") != external) continue;
           if (!member_of.empty()) {
-            InstanceFacts facts = FactsOf(state, impl_.AgentConnected(scope_, s.cluster, id));
+            // Connectivity is placement's to judge: a daemon's instances do
+            // not change while their agents reconnect (after a restart).
+            InstanceFacts facts = FactsOf(state, /*agent_connected=*/true);
             if (!std::all_of(member_of.begin(), member_of.end(),
                              [&](const QueryExpression& e) { return e.Matches(facts); })) {
               continue;
@@ -240,6 +258,7 @@ class Scheduler {
     back.status = "PRIMARY";
     back.desired_count = s.desired_count;
     back.rollout_state = "IN_PROGRESS";
+    back.failed_tasks = 0;  // its breaker starts afresh (earlier failures are before updated_at)
     back.rollout_state_reason =
         fmt::format("ECS deployment circuit breaker: rolling back to deploymentId {}.", back.id);
     back.updated_at = now_;

@@ -829,5 +829,66 @@ TEST_F(EcsHealthTest, ARollingUpdateCountsOnlyHealthyTasksTowardTheMinimum) {
   EXPECT_THAT(TasksOf("web"), SizeIs(2));
 }
 
+TEST_F(EcsHealthTest, HealthStopsBeforeARollbackDoNotFailTheDeploymentRolledBackTo) {
+  Cluster();
+  auto instance = Instance(4096);
+  Register(Checked("web"));
+  auto r = Svc("web", "web", 1);
+  r.deployment_configuration.circuit_breaker_enable = true;
+  r.deployment_configuration.circuit_breaker_rollback = true;
+  // The new revision replaces the old task first, so the rollback finds none running.
+  r.deployment_configuration.minimum_healthy_percent = 0;
+  r.deployment_configuration.maximum_percent = 100;
+  std::string good = ASSERT_OK(ecs_->CreateService(Root(), r)).service.deployments[0].id;
+  auto healthy_all = [&] {
+    for (const auto& t : TasksOf("web")) {
+      if (t.last_status == "RUNNING") ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+    }
+  };
+  Settle("web");
+  healthy_all();
+  Reconcile();
+  ASSERT_EQ(Describe1("web").service.deployments[0].rollout_state, "COMPLETED");
+  // Three of its tasks fail their health checks over its life and are replaced.
+  for (int i = 0; i < 3; ++i) {
+    auto tasks = TasksOf("web");
+    ASSERT_THAT(tasks, SizeIs(1));
+    ASSERT_TRUE(Publish(instance.instance.id, tasks[0].id, "UNHEALTHY"));
+    Settle("web");
+    healthy_all();
+    Reconcile();
+  }
+  ASSERT_EQ(Describe1("web").service.deployments[0].failed_tasks, 3);
+  clock_.Advance(std::chrono::seconds(10));
+  // A new revision whose tasks never run trips the breaker: back to `good`.
+  Register(Checked("web"));
+  UpdateServiceRequest u;
+  u.service = "web";
+  u.task_definition = "web:2";
+  std::string bad = ASSERT_OK(ecs_->UpdateService(Root(), u)).service.deployments[0].id;
+  int failures = 0;
+  for (int i = 0; i < 10 && failures < 3; ++i) {
+    Reconcile();
+    for (const auto& t : TasksOf("web")) {
+      if (t.started_by == bad && t.last_status != "RUNNING") {
+        ASSERT_TRUE(Report(t.id, "STOPPED", "CannotPullContainerError: pull access denied"));
+        ++failures;
+      }
+    }
+  }
+  Reconcile();
+  auto v = Describe1("web");
+  ASSERT_EQ(v.service.deployments[0].id, good);
+  // The old health stops happened before the rollback: `good` is not failed at once.
+  Reconcile();
+  v = Describe1("web");
+  EXPECT_EQ(v.service.deployments[0].id, good);
+  EXPECT_NE(v.service.deployments[0].rollout_state, "FAILED");
+  Settle("web");
+  healthy_all();
+  Settle("web");
+  EXPECT_EQ(Describe1("web").service.deployments[0].rollout_state, "COMPLETED");
+}
+
 }  // namespace
 }  // namespace berth::ecs

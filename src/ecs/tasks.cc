@@ -768,6 +768,7 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
   Scope scope{account, region};
   auto index = impl_->Index(scope, cluster);
   std::vector<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>> changed;
+  std::optional<Error> failed;
   {
     std::lock_guard lock(index->mu);
     BERTH_CHECK(index->Sync());
@@ -793,11 +794,16 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
       if (same && t.health_status == state->record->health_status) continue;
       t.version += 1;
       auto previous = state->record;
-      auto stored = BERTH_TRY(CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision));
-      changed.emplace_back(std::move(previous), std::move(stored));
+      auto stored = CommitTask(*impl_, scope, *index, std::move(t), state->mod_revision);
+      if (!stored) {
+        failed = stored.error();
+        break;  // what was committed is still told below
+      }
+      changed.emplace_back(std::move(previous), std::move(*stored));
     }
   }
   for (const auto& [previous, stored] : changed) impl_->Notify(previous.get(), *stored);
+  if (failed) return Fail(*failed);
   return {};
 }
 

@@ -325,6 +325,12 @@ class WsSession : public Connection {
   // Queues a text message (posted here by WsHandle::Send).
   void Queue(std::string text) {
     if (closing_) return;
+    if (outbox_bytes_ + text.size() > route_.send_queue_limit) {
+      // The peer reads nothing: stop holding its messages.
+      closing_ = true;
+      return Cut();
+    }
+    outbox_bytes_ += text.size();
     outbox_.push_back(std::move(text));
     Flush();
   }
@@ -420,7 +426,7 @@ class WsSession : public Connection {
     ping_timer_.cancel();
     idle_timer_.cancel();
     close_timer_.cancel();
-    outbox_.clear();
+    DropOutbox();
     uint16_t code = 1006;  // abnormal: no close frame
     std::string reason;
     if (ec == websocket::error::message_too_big) {
@@ -476,11 +482,21 @@ class WsSession : public Connection {
                     beast::bind_front_handler(&WsSession<Stream>::OnWrite, self<WsSession<Stream>>()));
   }
 
+  // Forgets the queued messages, but for the one a write in flight still reads.
+  void DropOutbox() {
+    size_t keep = writing_ && !outbox_.empty() ? 1 : 0;
+    outbox_.erase(outbox_.begin() + keep, outbox_.end());
+    outbox_bytes_ = keep ? outbox_.front().size() : 0;
+  }
+
   void OnWrite(beast::error_code ec, size_t) {
     writing_ = false;
-    outbox_.pop_front();
+    if (!outbox_.empty()) {
+      outbox_bytes_ -= outbox_.front().size();
+      outbox_.pop_front();
+    }
     if (ec) {
-      outbox_.clear();
+      DropOutbox();
       return Cut();  // the read fails next and finishes the connection
     }
     Flush();
@@ -512,6 +528,7 @@ class WsSession : public Connection {
   const WebSocketRoute& route_;
   std::shared_ptr<WebSocketHandler> handler_;  // called on workers, one call at a time
   std::deque<std::string> outbox_;
+  size_t outbox_bytes_ = 0;  // of outbox_
   websocket::close_reason close_;
   Clock::time_point idle_deadline_{};
   std::atomic<bool> closing_{false};  // read by WsHandle::Send on any thread

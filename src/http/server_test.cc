@@ -560,6 +560,24 @@ TEST(WebSocket, MessageOverTheLimitClosesWith1009) {
   EXPECT_TRUE(f.recorder(0)->messages().empty());
 }
 
+TEST(WebSocket, APeerThatReadsNothingIsCutOnceItsSendQueueIsFull) {
+  WebSocketRoute route;
+  route.send_queue_limit = 1 << 20;
+  WsFixture f(route);
+  beast::error_code ec;
+  auto c = OpenWs(f.server->port(), "/ws?agent=1", "good", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  auto socket = f.recorder(0) ? f.recorder(0)->WaitOpen() : nullptr;
+  ASSERT_NE(socket, nullptr);
+  // 64 MiB for a client that reads nothing: far beyond the socket buffers.
+  std::string mib(1 << 20, 'x');
+  int sent = 0;
+  for (int i = 0; i < 64 && socket->Send(mib); ++i) ++sent;
+  EXPECT_EQ(f.recorder(0)->WaitClose().first, 1006);  // cut, not closed politely
+  EXPECT_FALSE(socket->Send("more"));
+  (void)sent;
+}
+
 TEST(WebSocket, BinaryMessagesAndHandlerFailuresClose) {
   WsFixture f;
   beast::error_code ec;

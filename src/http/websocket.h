@@ -70,6 +70,10 @@ struct WebSocketRoute {
   // server is waiting for a message (0: never).
   std::chrono::milliseconds idle_timeout{90'000};
   size_t message_limit = 1 << 20;  // bytes of one received message
+  // Bytes of sent messages not yet written to a peer that does not read them;
+  // past it the connection is cut (OnClose then says 1006), so a peer cannot
+  // make the server hold its replies without bound.
+  size_t send_queue_limit = 16 << 20;
 };
 
 }  // namespace berth::http

@@ -961,7 +961,8 @@ class EcsServiceModule final : public Module {
       if (*leading) {
         log::Info("ecs: this server runs the service scheduler", {{"holder", holder_}});
       } else {
-        log::Warn("ecs: another server runs the service scheduler now", {{"holder", holder_}});
+        log::Warn("ecs: another server runs the service scheduler now",
+                  {{"leader", election_.Leader().value_or("")}});
       }
     }
     if (!*leading) return;

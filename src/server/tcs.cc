@@ -102,7 +102,14 @@ struct TcsSessions::Impl {
     auto done = ecs->PublishHealth(session.account, session.region, session.cluster,
                                    session.instance_id, reports);
     if (!done) {
-      Reply(*session.socket, done.error().code, done.error().message);
+      // The agent's own mistakes are named; anything else stays on the server.
+      if (done.error().code == "InvalidParameterException") {
+        Reply(*session.socket, done.error().code, done.error().message);
+      } else {
+        log::Warn("tcs: cannot record health", {{"instance", session.instance_arn},
+                                                {"message", done.error().message}});
+        Reply(*session.socket, "ServerException", "The health report could not be recorded.");
+      }
       return;
     }
     Reply(*session.socket, "AckPublishHealth", "");

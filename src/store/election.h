@@ -8,8 +8,9 @@
 // What it guarantees is the store's: at most one holder's key exists at a
 // time. A leader that stalls past its TTL learns it lost on its next
 // Campaign, so work done between two Campaigns may overlap a successor's by
-// up to one round (callers keep their writes idempotent or revision-checked,
-// as the ECS scheduler's are).
+// up to one round. (The ECS scheduler: its service writes are
+// revision-checked, but a task it starts in such a round may be started twice;
+// the next pass scales the extra one in.)
 #pragma once
 
 #include <atomic>
