@@ -80,6 +80,23 @@ class EcsServicesTest : public EcsServiceTest {
     return out;
   }
 
+  // Scheduler passes in which every task of deployment `deployment` that is
+  // not RUNNING stops before it ran (as a failed pull would), until `count`
+  // have; returns how many did.
+  int FailToStart(const std::string& service, const std::string& deployment, int count) {
+    int failures = 0;
+    for (int i = 0; i < 10 && failures < count; ++i) {
+      Reconcile();
+      for (const auto& t : TasksOf(service)) {
+        if (t.started_by == deployment && t.last_status != "RUNNING") {
+          EXPECT_TRUE(Report(t.id, "STOPPED", "CannotPullContainerError: pull access denied"));
+          ++failures;
+        }
+      }
+    }
+    return failures;
+  }
+
   int Running(const std::string& service) {
     int n = 0;
     for (const auto& t : TasksOf(service)) n += t.last_status == "RUNNING";
@@ -559,17 +576,7 @@ TEST_F(EcsServicesTest, TheCircuitBreakerFailsADeploymentAndRollsBack) {
   u.task_definition = "web:2";
   std::string bad = ASSERT_OK(ecs_->UpdateService(Root(), u)).service.deployments[0].id;
   // The new revision's tasks never run: threshold max(3, min(200, ceil(0.5 * 2))) = 3.
-  int failures = 0;
-  for (int i = 0; i < 10 && failures < 3; ++i) {
-    Reconcile();
-    for (const auto& t : TasksOf("web")) {
-      if (t.started_by == bad && t.last_status != "RUNNING") {
-        ASSERT_TRUE(Report(t.id, "STOPPED", "CannotPullContainerError: pull access denied"));
-        ++failures;
-      }
-    }
-  }
-  ASSERT_GE(failures, 3);
+  ASSERT_GE(FailToStart("web", bad, 3), 3);
   Reconcile();
   // The failed deployment had no task left: it is INACTIVE at once, not shown.
   auto v = Describe1("web");
@@ -866,16 +873,7 @@ TEST_F(EcsHealthTest, HealthStopsBeforeARollbackDoNotFailTheDeploymentRolledBack
   u.service = "web";
   u.task_definition = "web:2";
   std::string bad = ASSERT_OK(ecs_->UpdateService(Root(), u)).service.deployments[0].id;
-  int failures = 0;
-  for (int i = 0; i < 10 && failures < 3; ++i) {
-    Reconcile();
-    for (const auto& t : TasksOf("web")) {
-      if (t.started_by == bad && t.last_status != "RUNNING") {
-        ASSERT_TRUE(Report(t.id, "STOPPED", "CannotPullContainerError: pull access denied"));
-        ++failures;
-      }
-    }
-  }
+  ASSERT_GE(FailToStart("web", bad, 3), 3);
   Reconcile();
   auto v = Describe1("web");
   ASSERT_EQ(v.service.deployments[0].id, good);

@@ -92,6 +92,16 @@ def remove_service(aws, *markers):
     assert [p for m in markers for p in pids_running(m)] == []
 
 
+def wait_replaced(aws, before, count, timeout=60):
+    """Waits until `count` tasks run and they are not the set `before`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = {t["taskArn"] for t in running(aws)}
+        if len(now) == count and now != before:
+            return
+        time.sleep(0.5)
+
+
 def steady_for(aws, marker, count, seconds=5.0):
     """Samples, for `seconds`, the service's RUNNING tasks and its containers: always `count`
     of each, and the same tasks (nothing started twice, nothing stopped). Returns the tasks."""
@@ -120,12 +130,7 @@ def test_a_service_keeps_three_tasks_running_and_replaces_a_killed_one(aws, agen
         before = {t["taskArn"] for t in tasks}
 
         os.kill(pids_running(9001)[0], signal.SIGKILL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            now = {t["taskArn"] for t in running(aws)}
-            if len(now) == 3 and now != before:
-                break
-            time.sleep(0.5)
+        wait_replaced(aws, before, 3)
         wait_stable(aws)
         after = {t["taskArn"] for t in running(aws)}
         assert len(after) == 3 and len(after - before) == 1, (before, after)
@@ -276,12 +281,7 @@ def test_the_scheduler_resumes_after_a_server_restart_with_no_task_lost_or_doubl
         berth.start_again()
         # The agent reconnects and reports; the scheduler (this server leads at once) replaces
         # the stopped task, and only that one.
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            now = {t["taskArn"] for t in running(aws)}
-            if len(now) == 3 and now != before:
-                break
-            time.sleep(0.5)
+        wait_replaced(aws, before, 3)
         wait_stable(aws)
         after = steady_for(aws, 9007, 3)
         assert len(before & after) == 2 and len(after - before) == 1, (before, after)
