@@ -23,16 +23,18 @@ std::vector<Candidate> Cluster(int instances) {
   std::vector<Candidate> cluster;
   for (int i = 0; i < instances; ++i) {
     Candidate c;
-    c.facts.container_instance_arn =
+    auto facts = std::make_shared<InstanceFacts>();
+    facts->container_instance_arn =
         "arn:aws:ecs:us-east-1:123456789012:container-instance/bench/" + std::to_string(i);
-    c.facts.ec2_instance_id = "i-" + std::to_string(i);
-    c.facts.agent_connected = true;
-    c.facts.agent_version = "1.19.0";
-    c.facts.attributes = {{"ecs.availability-zone", "us-east-1" + std::string(1, 'a' + i % 3)},
-                          {"ecs.instance-type", i % 2 ? "t3.large" : "m5.large"},
-                          {kSecretsCapability, ""}};
-    for (int t = 0; t < 5; ++t) ++c.facts.task_groups[t % 2 ? "family:web" : "other"];
-    c.facts.running_tasks_count = 5;
+    facts->ec2_instance_id = "i-" + std::to_string(i);
+    facts->agent_connected = true;
+    facts->agent_version = "1.19.0";
+    facts->attributes = {{"ecs.availability-zone", "us-east-1" + std::string(1, 'a' + i % 3)},
+                         {"ecs.instance-type", i % 2 ? "t3.large" : "m5.large"},
+                         {kSecretsCapability, ""}};
+    for (int t = 0; t < 5; ++t) ++facts->task_groups[t % 2 ? "family:web" : "other"];
+    facts->running_tasks_count = 5;
+    c.facts = facts;
     c.remaining_cpu = 4096;
     c.remaining_memory = 8192;
     c.used_ports = {{22, false}, {2375, false}, {2376, false}, {51678, false}, {51679, false}};
@@ -77,7 +79,7 @@ void BM_QueryMatch(benchmark::State& state) {
       "attribute:ecs.availability-zone in [us-east-1a, us-east-1b] and not(task:group == db)");
   if (!e) std::abort();
   const Candidate c = Cluster(1).front();
-  for (auto _ : state) benchmark::DoNotOptimize(e->Matches(c.facts));
+  for (auto _ : state) benchmark::DoNotOptimize(e->Matches(*c.facts));
 }
 BENCHMARK(BM_QueryMatch);
 

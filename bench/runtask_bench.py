@@ -9,10 +9,15 @@ A task definition with one container (memory 64, no ports) is registered, then
 RUNTASK_CONNECTIONS (16) connections call RunTask with count 10 for
 RUNTASK_SECONDS (20) s, each with one request in flight.
 
-Reported: tasks placed per second (tasks in RunTask replies), tasks dispatched
-per second (task payloads the agents received within the window), how long the
-last payload took to arrive after the load stopped, p50/p99 RunTask latency,
-non-2xx answers, and berth's CPU seconds per 1,000 tasks.
+Two runs of RUNTASK_SECONDS each: closed loop (each connection sends its next
+call when the last is answered: the rate berth sustains, with the latency that
+16 calls queued on 2 cores cost), then the target's rate offered (1,000 tasks/s:
+100 calls/s due evenly across the 16 connections, latency counted from when a
+call was due, so falling behind shows). Reported for each: tasks placed per
+second (tasks in RunTask replies), tasks dispatched per second (task payloads
+the agents received within the window), how long the last payload took to
+arrive after the load stopped, p50/p99 RunTask latency, non-2xx answers, and
+berth's CPU seconds per 1,000 tasks.
 
 The peer, in the same run: moto (`python3 -m moto.server`, the image's Python:
 the first python3 on PATH) given the same requests: the same cluster, 1,000
@@ -20,7 +25,7 @@ instances (moto takes an instanceIdentityDocument naming an EC2 instance it
 knows, so RunInstances makes them first; the same documents go to berth), the
 same task definition, RunTask count 10 from the same connections. moto's
 RunTask only records state (no placement across instances beyond first fit,
-no agents, no dispatch).
+no agents, no dispatch), in the same two runs.
 
 The load generator is Python: RUNTASK_PROCESSES (4) processes share the
 connections, so the client is not one GIL. Exits non-zero when berth answers
@@ -279,23 +284,37 @@ class Agents:
 
 # ------------------------------------------------------------------ load
 
-def drive_process(url, connections, start, seconds, out):
+def drive_process(url, connections, first, start, seconds, rate, out):
     """Runs `connections` threads, each with one connection calling RunTask
-    from `start` (monotonic) for `seconds`; puts its results on `out`."""
+    from `start` (monotonic) for `seconds`; puts its results on `out`.
+    `rate` 0: each connection sends its next call as soon as the last one is
+    answered (closed loop). Otherwise the calls of all CONNECTIONS connections
+    are due at `rate` per second in total, evenly spaced (connection `first`
+    + i takes every CONNECTIONS-th slot), and a call's latency counts from the
+    moment it was due, so time spent waiting behind a slow answer is counted
+    (no coordinated omission)."""
     body = json.dumps({"cluster": CLUSTER, "taskDefinition": FAMILY, "count": COUNT}).encode()
     results = {"latencies": [], "placed": 0, "failures": 0, "non_2xx": 0, "codes": {}}
     lock = threading.Lock()
     parts = urllib.parse.urlsplit(url)
     import http.client
 
-    def worker():
+    def worker(slot):
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         latencies, placed, failures, non_2xx, codes = [], 0, 0, 0, {}
         while time.monotonic() < start:
             time.sleep(0.001)
         deadline = start + seconds
+        calls = 0
         while True:
-            began = time.monotonic()
+            if rate:
+                began = start + (calls * CONNECTIONS + slot) / rate
+                calls += 1
+                wait = began - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            else:
+                began = time.monotonic()
             if began >= deadline:
                 break
             headers = sign("POST", url, {"Content-Type": "application/x-amz-json-1.1",
@@ -323,7 +342,7 @@ def drive_process(url, connections, start, seconds, out):
             for k, v in codes.items():
                 results["codes"][k] = results["codes"].get(k, 0) + v
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    threads = [threading.Thread(target=worker, args=(first + i,)) for i in range(connections)]
     for t in threads:
         t.start()
     for t in threads:
@@ -331,16 +350,18 @@ def drive_process(url, connections, start, seconds, out):
     out.put(results)
 
 
-def drive(url, seconds):
-    """RunTask from CONNECTIONS connections in PROCESSES processes; returns
-    (summary, start, end) with start/end on the monotonic clock."""
+def drive(url, seconds, rate=0):
+    """RunTask from CONNECTIONS connections in PROCESSES processes, closed loop
+    (`rate` 0) or at `rate` calls/s (drive_process); returns (summary, start,
+    end) with start/end on the monotonic clock."""
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     processes = min(PROCESSES, CONNECTIONS)
     shares = [CONNECTIONS // processes + (i < CONNECTIONS % processes) for i in range(processes)]
     start = time.monotonic() + 0.5
-    procs = [ctx.Process(target=drive_process, args=(url, n, start, seconds, out))
-             for n in shares]
+    firsts = [sum(shares[:i]) for i in range(processes)]
+    procs = [ctx.Process(target=drive_process, args=(url, n, first, start, seconds, rate, out))
+             for n, first in zip(shares, firsts)]
     for p in procs:
         p.start()
     parts = [out.get() for _ in procs]
@@ -405,52 +426,74 @@ def main():
         api.close()
         print(f"berth: {agents.stats()['sessions']} agent sessions open, {connected} instances "
               f"agentConnected")
-        before = agents.stats()
-        cpu_before = cpu_seconds(berth.pid)
-        b, start, end = drive(berth_url, SECONDS)
-        at_end = agents.stats()
-        cpu_used = cpu_seconds(berth.pid) - cpu_before
-        wait_until = time.monotonic() + 30
-        after = at_end
-        while time.monotonic() < wait_until:
-            after = agents.stats()
-            if after["payload_tasks"] - before["payload_tasks"] >= b["placed"]:
-                break
-            time.sleep(0.2)
-        window = end - start
-        delivered = after["payload_tasks"] - before["payload_tasks"]
-        in_window = at_end["payload_tasks"] - before["payload_tasks"]
-        lag = max(0.0, after["last"] - end) if delivered else 0.0
+
+        def run_berth(rate):
+            """One berth run: (summary, window s, tasks delivered, within the
+            window, the last one's lag after it, duplicates, acks, CPU s)."""
+            before = agents.stats()
+            cpu_before = cpu_seconds(berth.pid)
+            r, start, end = drive(berth_url, SECONDS, rate)
+            at_end = agents.stats()
+            cpu_used = cpu_seconds(berth.pid) - cpu_before
+            wait_until = time.monotonic() + 30
+            after = at_end
+            while time.monotonic() < wait_until:
+                after = agents.stats()
+                if after["payload_tasks"] - before["payload_tasks"] >= r["placed"]:
+                    break
+                time.sleep(0.2)
+            delivered = after["payload_tasks"] - before["payload_tasks"]
+            lag = max(0.0, after["last"] - end) if delivered else 0.0
+            r.update(window=end - start, delivered=delivered,
+                     in_window=at_end["payload_tasks"] - before["payload_tasks"], lag=lag,
+                     duplicates=after["duplicates"] - before["duplicates"],
+                     acks=after["acks"] - before["acks"], cpu=cpu_used)
+            return r
+
+        calls_per_s = TARGET_RATE / COUNT
+        b = run_berth(0)
+        bp = run_berth(calls_per_s)
         agents.stop()
 
         _, moto_cluster, moto_reg_s = setup_target(moto_url, documents)
         print(f"moto:  {INSTANCES} RegisterContainerInstance in {moto_reg_s:.1f} s "
               f"({INSTANCES / moto_reg_s:.0f}/s)")
         m, mstart, mend = drive(moto_url, SECONDS)
-        mwindow = mend - mstart
+        m["window"] = mend - mstart
+        mp, mstart, mend = drive(moto_url, SECONDS, calls_per_s)
+        mp["window"] = mend - mstart
 
         print()
-        print(f"{'':34} {'tasks placed/s':>15} {'dispatched/s':>13} {'p50 ms':>8} "
+        print(f"{'':40} {'tasks placed/s':>15} {'dispatched/s':>13} {'p50 ms':>8} "
               f"{'p99 ms':>8} {'calls':>7} {'non-2xx':>8}")
-        print(f"{'berth RunTask (1,000 agents)':34} {b['placed'] / window:15.0f} "
-              f"{in_window / window:13.0f} {b['p50_ms']:8.1f} {b['p99_ms']:8.1f} "
-              f"{b['calls']:7d} {b['non_2xx']:8d}")
-        print(f"{'moto RunTask (state only, peer)':34} {m['placed'] / mwindow:15.0f} "
-              f"{'-':>13} {m['p50_ms']:8.1f} {m['p99_ms']:8.1f} {m['calls']:7d} "
-              f"{m['non_2xx']:8d}")
-        print(f"{'target':34} {'>= ' + str(TARGET_RATE):>15} {'>= ' + str(TARGET_RATE):>13} "
+
+        def row(label, r, dispatched=True):
+            shown = f"{r['in_window'] / r['window']:13.0f}" if dispatched else f"{'-':>13}"
+            print(f"{label:40} {r['placed'] / r['window']:15.0f} {shown} {r['p50_ms']:8.1f} "
+                  f"{r['p99_ms']:8.1f} {r['calls']:7d} {r['non_2xx']:8d}")
+
+        row("berth, closed loop (as fast as it can)", b)
+        row(f"berth, {TARGET_RATE:,} tasks/s offered", bp)
+        row("moto, closed loop (state only, peer)", m, dispatched=False)
+        row(f"moto, {TARGET_RATE:,} tasks/s offered", mp, dispatched=False)
+        print(f"{'target':40} {'>= ' + str(TARGET_RATE):>15} {'>= ' + str(TARGET_RATE):>13} "
               f"{'':>8} {'< ' + str(TARGET_P99_MS):>8}")
-        print(f"berth: {b['placed']} tasks placed, {delivered} delivered to the agents "
-              f"({in_window} within the window; the last {lag * 1000:.0f} ms after it), "
-              f"{after['duplicates']} duplicate payloads, {after['acks']} acks sent, "
-              f"{b['failures']} failures[] entries; {cpu_used:.1f} CPU s in berth "
-              f"({cpu_used / max(1, b['placed']) * 1e6:.0f} CPU ms per 1,000 tasks)")
-        print(f"moto/berth placed: {m['placed'] / max(1, mwindow) / max(1e-9, b['placed'] / window):.2f}x"
+        print("(offered: the calls are due evenly at the rate from the 16 connections; a call's "
+              "latency counts from when it was due)")
+        for label, r in (("closed loop", b), ("offered", bp)):
+            print(f"berth {label}: {r['placed']} tasks placed, {r['delivered']} delivered to the "
+                  f"agents ({r['in_window']} within the window; the last "
+                  f"{r['lag'] * 1000:.0f} ms after it), {r['duplicates']} duplicate payloads, "
+                  f"{r['acks']} acks sent, {r['failures']} failures[] entries; {r['cpu']:.1f} CPU s "
+                  f"in berth ({r['cpu'] / max(1, r['placed']) * 1e6:.0f} CPU ms per 1,000 tasks)")
+        print(f"moto/berth placed, closed loop: "
+              f"{m['placed'] / m['window'] / max(1e-9, b['placed'] / b['window']):.2f}x"
               f" (moto {m['placed']} tasks, {m['failures']} failures[] entries)")
-        for what, s in (("berth", b), ("moto", m)):
-            for code, n in sorted(s["codes"].items())[:5]:
+        for what, r in (("berth", b), ("berth offered", bp), ("moto", m), ("moto offered", mp)):
+            for code, n in sorted(r["codes"].items())[:5]:
                 print(f"   {what} non-2xx x{n}: {code}")
-        bad = b["non_2xx"] or b["failures"] or delivered < b["placed"] or after["duplicates"]
+        bad = any(r["non_2xx"] or r["failures"] or r["delivered"] < r["placed"] or r["duplicates"]
+                  for r in (b, bp))
         return 1 if bad else 0
     finally:
         for p in procs:

@@ -29,10 +29,12 @@ bool IsPendingStatus(std::string_view s) {
   return s == "PROVISIONING" || s == "PENDING" || s == "ACTIVATING";
 }
 
-ClusterIndex::ClusterIndex(store::Kv& kv, std::string instances_prefix, std::string tasks_prefix)
+ClusterIndex::ClusterIndex(store::Kv& kv, std::string instances_prefix, std::string tasks_prefix,
+                           AgentConnectedFn agent_connected)
     : kv_(kv),
       instances_prefix_(std::move(instances_prefix)),
-      tasks_prefix_(std::move(tasks_prefix)) {}
+      tasks_prefix_(std::move(tasks_prefix)),
+      agent_connected_(std::move(agent_connected)) {}
 
 void ClusterIndex::Notify(const std::string& key, int64_t revision) {
   std::lock_guard lock(pending_mu_);
@@ -134,9 +136,21 @@ void ClusterIndex::SetInstance(std::shared_ptr<const ContainerInstance> instance
     if (r.name == "PORTS") state.reserved_ports.merge(PortsOf(r, false));
     if (r.name == "PORTS_UDP") state.reserved_ports.merge(PortsOf(r, true));
   }
-  state.attributes.clear();
-  for (const auto& a : instance->attributes) state.attributes[a.name] = a.value.value_or("");
+  InstanceFacts& facts = *state.facts;
+  facts.container_instance_arn = instance->arn;
+  facts.ec2_instance_id = instance->ec2_instance_id;
+  facts.agent_version = instance->version_info.agent_version;
+  facts.registered_at = instance->registered_at;
+  facts.attributes.clear();
+  for (const auto& a : instance->attributes) facts.attributes[a.name] = a.value.value_or("");
+  if (!state.record) facts.agent_connected = !agent_connected_ || agent_connected_(instance->id);
   state.record = std::move(instance);
+}
+
+void ClusterIndex::SetAgentConnected(const std::string& id, bool connected) {
+  if (auto it = instances_.find(id); it != instances_.end()) {
+    it->second.facts->agent_connected = connected;
+  }
 }
 
 void ClusterIndex::ApplyInstance(std::shared_ptr<const ContainerInstance> instance,
@@ -156,7 +170,7 @@ void ClusterIndex::Account(const Task& task, int sign) {
   InstanceState& s = it->second;
   s.used_cpu += sign * task.reserved_cpu;
   s.used_memory += sign * task.reserved_memory;
-  s.running += sign * running;
+  s.facts->running_tasks_count += sign * running;
   s.pending += sign * pending;
   for (const auto& p : task.reserved_ports) {
     if (sign > 0) {
@@ -165,10 +179,11 @@ void ClusterIndex::Account(const Task& task, int sign) {
       s.used_ports.erase(pit);
     }
   }
+  auto& groups = s.facts->task_groups;
   if (sign > 0) {
-    ++s.groups[task.group];
-  } else if (auto git = s.groups.find(task.group); git != s.groups.end() && --git->second == 0) {
-    s.groups.erase(git);
+    ++groups[task.group];
+  } else if (auto git = groups.find(task.group); git != groups.end() && --git->second == 0) {
+    groups.erase(git);
   }
 }
 

@@ -12,6 +12,7 @@
 // stored counter.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,13 +35,14 @@ class ClusterIndex {
     int64_t total_cpu = 0;
     int64_t total_memory = 0;
     std::set<PortNeed> reserved_ports;  // PORTS / PORTS_UDP registered
-    std::map<std::string, std::string, std::less<>> attributes;
+    // What placement and query expressions read, kept current as the record, its tasks and its
+    // agent's session change (attributes, running_tasks_count, task_groups, agent_connected):
+    // placement shares it instead of copying it. Never null.
+    std::shared_ptr<InstanceFacts> facts = std::make_shared<InstanceFacts>();
     // Held by its tasks that are not STOPPED.
     int64_t used_cpu = 0;
     int64_t used_memory = 0;
     std::multiset<PortNeed> used_ports;
-    std::map<std::string, int64_t, std::less<>> groups;  // group -> tasks (> 0)
-    int running = 0;
     int pending = 0;
   };
   struct TaskState {
@@ -48,8 +50,14 @@ class ClusterIndex {
     int64_t mod_revision = 0;
   };
 
-  // `instances_prefix` and `tasks_prefix`: where this cluster's records live.
-  ClusterIndex(store::Kv& kv, std::string instances_prefix, std::string tasks_prefix);
+  // Whether an instance's agent has a session now (read when an instance is loaded; later
+  // changes arrive through SetAgentConnected).
+  using AgentConnectedFn = std::function<bool(const std::string& instance_id)>;
+
+  // `instances_prefix` and `tasks_prefix`: where this cluster's records live. `agent_connected`
+  // null: every agent counts as connected.
+  ClusterIndex(store::Kv& kv, std::string instances_prefix, std::string tasks_prefix,
+               AgentConnectedFn agent_connected = nullptr);
 
   // Held across read, decide, commit and Apply* by every writer of this
   // cluster in this process, and by readers.
@@ -62,6 +70,8 @@ class ClusterIndex {
   void ApplyInstance(std::shared_ptr<const ContainerInstance> instance, int64_t revision);
   void ApplyTask(std::shared_ptr<const Task> task, int64_t revision);
   void RemoveTask(const std::string& id);
+  // With `mu` held: the agent of instance `id` opened (true) or lost (false) its session.
+  void SetAgentConnected(const std::string& id, bool connected);
 
   const std::map<std::string, InstanceState>& instances() const { return instances_; }
   const std::map<std::string, TaskState>& tasks() const { return tasks_; }
@@ -95,6 +105,7 @@ class ClusterIndex {
   store::Kv& kv_;
   std::string instances_prefix_;
   std::string tasks_prefix_;
+  AgentConnectedFn agent_connected_;
   bool loaded_ = false;
   std::map<std::string, InstanceState> instances_;
   std::map<std::string, TaskState> tasks_;

@@ -96,13 +96,49 @@ TEST_F(ClusterIndexTest, GroupsCountTheTasksThatHoldResources) {
   Apply(MakeTask("t1", "i1", "family:web"));
   Apply(MakeTask("t2", "i1", "family:web", "RUNNING"));
   Apply(MakeTask("t3", "i1", "other"));
-  using Groups = decltype(index_->FindInstance("i1")->groups);
-  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 2}, {"other", 1}}));
+  auto facts = [&] { return index_->FindInstance("i1")->facts; };
+  using Groups = decltype(facts()->task_groups);
+  EXPECT_EQ(facts()->task_groups, (Groups{{"family:web", 2}, {"other", 1}}));
+  EXPECT_EQ(facts()->running_tasks_count, 1);
   Apply(MakeTask("t1", "i1", "family:web", "STOPPED"));
-  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 1}, {"other", 1}}));
+  EXPECT_EQ(facts()->task_groups, (Groups{{"family:web", 1}, {"other", 1}}));
   index_->RemoveTask("t3");  // a group with no task left is gone, not 0
-  EXPECT_EQ(index_->FindInstance("i1")->groups, (Groups{{"family:web", 1}}));
-  EXPECT_EQ(index_->FindInstance("i1")->used_memory, 64);
+  EXPECT_EQ(facts()->task_groups, (Groups{{"family:web", 1}}));
+  Apply(MakeTask("t2", "i1", "family:web", "STOPPED"));
+  EXPECT_EQ(facts()->running_tasks_count, 0);
+  EXPECT_EQ(index_->FindInstance("i1")->used_memory, 0);
+}
+
+TEST_F(ClusterIndexTest, FactsFollowTheRecordAndTheAgentsSession) {
+  std::set<std::string> sessions = {"i2"};
+  ClusterIndex index(*kv_, InstancesPrefix(kAccount, kRegion, kCluster),
+                     TasksPrefix(kAccount, kRegion, kCluster),
+                     [&](const std::string& id) { return sessions.contains(id); });
+  std::lock_guard lock(index.mu);
+  ASSERT_TRUE(index.Sync());
+  index.ApplyInstance(Instance("i1"), 1);
+  index.ApplyInstance(Instance("i2"), 1);
+  // Read when the instance is first seen...
+  EXPECT_FALSE(index.FindInstance("i1")->facts->agent_connected);
+  EXPECT_TRUE(index.FindInstance("i2")->facts->agent_connected);
+  // ...then told.
+  index.SetAgentConnected("i1", true);
+  index.SetAgentConnected("i2", false);
+  index.SetAgentConnected("gone", true);  // an instance it does not hold: nothing
+  EXPECT_TRUE(index.FindInstance("i1")->facts->agent_connected);
+  EXPECT_FALSE(index.FindInstance("i2")->facts->agent_connected);
+  // A new record of the instance keeps the session's state and shares the same facts.
+  auto before = index.FindInstance("i1")->facts;
+  auto changed = std::make_shared<ContainerInstance>(*Instance("i1"));
+  changed->attributes.push_back({"stack", std::string("prod")});
+  changed->version_info.agent_version = "1.80.0";
+  changed->arn = "arn:aws:ecs:us-east-1:123456789012:container-instance/c/i1";
+  index.ApplyInstance(changed, 2);
+  EXPECT_EQ(index.FindInstance("i1")->facts, before);
+  EXPECT_TRUE(before->agent_connected);
+  EXPECT_EQ(before->attributes.at("stack"), "prod");
+  EXPECT_EQ(before->agent_version, "1.80.0");
+  EXPECT_EQ(before->container_instance_arn, changed->arn);
 }
 
 }  // namespace

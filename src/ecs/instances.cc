@@ -139,15 +139,11 @@ Result<const ClusterIndex::InstanceState*> Service::Impl::CommitInstance(
   return index.FindInstance(id);
 }
 
-InstanceView Service::Impl::ViewOf(const ClusterIndex& index,
-                                   const ClusterIndex::InstanceState& state,
-                                   const Scope& scope) const {
-  (void)index;
+InstanceView Service::Impl::ViewOf(const ClusterIndex::InstanceState& state) const {
   InstanceView view;
   view.instance = *state.record;
-  view.agent_connected = state.record->status != "INACTIVE" &&
-                         AgentConnected(scope, state.record->cluster, state.record->id);
-  view.running_tasks_count = state.running;
+  view.agent_connected = state.record->status != "INACTIVE" && state.facts->agent_connected;
+  view.running_tasks_count = state.facts->running_tasks_count;
   view.pending_tasks_count = state.pending;
   for (const auto& r : state.record->registered_resources) {
     Resource remaining = r;
@@ -203,7 +199,7 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
     for (const auto& [_, state] : index->instances()) {
       if (state.record->client_token == request.client_token &&
           state.record->status != "INACTIVE") {
-        return impl_->ViewOf(*index, state, scope);  // a retried registration
+        return impl_->ViewOf(state);  // a retried registration
       }
     }
   }
@@ -237,7 +233,7 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
   instance.version_info = std::move(request.version_info);
   const auto* state =
       BERTH_TRY(impl_->CommitInstance(scope, *index, std::move(instance), existing_revision));
-  return impl_->ViewOf(*index, *state, scope);
+  return impl_->ViewOf(*state);
 }
 
 
@@ -259,7 +255,7 @@ Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestCont
   if (!state || state->record->status == "INACTIVE") {
     return Fail("InvalidParameterException", "The referenced container instance was not found.");
   }
-  if (!force && (state->running + state->pending) > 0) {
+  if (!force && (state->facts->running_tasks_count + state->pending) > 0) {
     return Fail("InvalidParameterException",
                 "Found running tasks on the instance; deregister with force to leave them running "
                 "without a container instance.");
@@ -267,7 +263,7 @@ Result<InstanceView> Service::DeregisterContainerInstance(const aws::RequestCont
   ContainerInstance instance = *state->record;
   instance.status = "INACTIVE";
   state = BERTH_TRY(impl_->CommitInstance(scope, *index, std::move(instance), state->mod_revision));
-  return impl_->ViewOf(*index, *state, scope);
+  return impl_->ViewOf(*state);
 }
 
 Result<std::pair<std::vector<InstanceView>, std::vector<Failure>>>
@@ -302,22 +298,9 @@ Service::DescribeContainerInstances(const aws::RequestContext& ctx, const std::s
                             "MISSING", ""});
       continue;
     }
-    out.first.push_back(impl_->ViewOf(*index, *state, scope));
+    out.first.push_back(impl_->ViewOf(*state));
   }
   return out;
-}
-
-InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected) {
-  InstanceFacts facts;
-  facts.container_instance_arn = state.record->arn;
-  facts.ec2_instance_id = state.record->ec2_instance_id;
-  facts.agent_connected = agent_connected;
-  facts.agent_version = state.record->version_info.agent_version;
-  facts.attributes = state.attributes;
-  facts.registered_at = state.record->registered_at;
-  facts.running_tasks_count = state.running;
-  facts.task_groups = state.groups;
-  return facts;
 }
 
 Result<Page<std::string>> Service::ListContainerInstances(const aws::RequestContext& ctx,
@@ -349,7 +332,7 @@ Result<Page<std::string>> Service::ListContainerInstances(const aws::RequestCont
     const std::string& s = state.record->status;
     if (status.empty() ? s == "INACTIVE" : s != status) continue;
     if (expression &&
-        !expression->Matches(FactsOf(state, impl_->AgentConnected(scope, *name, it->first)))) {
+        !expression->Matches(*state.facts)) {
       continue;
     }
     if (out.items.size() == limit) {
@@ -401,7 +384,7 @@ Service::UpdateContainerInstancesState(const aws::RequestContext& ctx, const std
       state = BERTH_TRY(
           impl_->CommitInstance(scope, *index, std::move(instance), state->mod_revision));
     }
-    out.first.push_back(impl_->ViewOf(*index, *state, scope));
+    out.first.push_back(impl_->ViewOf(*state));
   }
   return out;
 }
@@ -429,7 +412,7 @@ Result<InstanceView> Service::AuthorizePoll(const aws::RequestContext& ctx,
     return Fail("InactiveInstanceException", "The container instance is inactive.");
   }
   BERTH_CHECK(CheckInstanceOwner(ctx, *state->record));
-  return impl_->ViewOf(*index, *state, scope);
+  return impl_->ViewOf(*state);
 }
 
 }  // namespace berth::ecs

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -119,9 +120,9 @@ class Placer {
     for (size_t i = 0; i < n; ++i) {
       const Candidate& c = candidates[i];
       blocked_[i] = Block(c);
-      auto group = c.facts.task_groups.find(needs.group);
-      group_count_[i] = group == c.facts.task_groups.end() ? 0 : group->second;
-      member_ok_[i] = blocked_[i] == Blocked::kNo && MemberOf(c);
+      auto group = c.facts->task_groups.find(needs.group);
+      group_count_[i] = group == c.facts->task_groups.end() ? 0 : group->second;
+      member_ok_[i] = blocked_[i] == Blocked::kNo && MemberOf(*c.facts);
       open_[i] = Open(i);
       cpu_[i] = c.remaining_cpu;
       memory_[i] = c.remaining_memory;
@@ -156,11 +157,17 @@ class Placer {
     cpu_[i] = c.remaining_cpu -= needs_.cpu;
     memory_[i] = c.remaining_memory -= needs_.memory;
     c.used_ports.insert(needs_.host_ports.begin(), needs_.host_ports.end());
-    ++c.facts.task_groups[needs_.group];
-    ++c.facts.running_tasks_count;
     ++group_count_[i];
     for (SpreadState& s : spreads_) ++s.count[s.bucket[i]];
-    if (plan_.member_of_depends_on_tasks) member_ok_[i] = MemberOf(c);
+    if (plan_.member_of_depends_on_tasks) {
+      // The facts are shared: what this call placed counts on a copy of them.
+      if (placed_facts_.empty()) placed_facts_.resize(candidates_.size());
+      auto& facts = placed_facts_[i];
+      if (!facts) facts = std::make_unique<InstanceFacts>(*c.facts);
+      ++facts->task_groups[needs_.group];
+      ++facts->running_tasks_count;
+      member_ok_[i] = MemberOf(*facts);
+    }
     open_[i] = Open(i);
   }
 
@@ -170,7 +177,7 @@ class Placer {
     std::set<std::pair<std::string_view, std::string_view>> seen;
     for (size_t i = 0; i < candidates_.size(); ++i) {
       std::string_view reason = Reason(i);
-      const std::string& arn = candidates_[i].facts.container_instance_arn;
+      const std::string& arn = candidates_[i].facts->container_instance_arn;
       if (reason.empty() || !seen.emplace(arn, reason).second) continue;
       failures.push_back({arn, std::string(reason)});
     }
@@ -185,16 +192,16 @@ class Placer {
 
   Blocked Block(const Candidate& c) const {
     if (!c.active) return Blocked::kInactive;
-    if (!c.facts.agent_connected) return Blocked::kAgent;
+    if (!c.facts->agent_connected) return Blocked::kAgent;
     for (const auto& name : needs_.required_attributes) {
-      if (!c.facts.attributes.contains(name)) return Blocked::kAttribute;
+      if (!c.facts->attributes.contains(name)) return Blocked::kAttribute;
     }
     return Blocked::kNo;
   }
 
-  bool MemberOf(const Candidate& c) const {
+  bool MemberOf(const InstanceFacts& facts) const {
     return std::all_of(plan_.member_of.begin(), plan_.member_of.end(),
-                       [&](const QueryExpression& e) { return e.Matches(c.facts); });
+                       [&](const QueryExpression& e) { return e.Matches(facts); });
   }
 
   // Passes every check but CPU and memory, which Choose() reads from flat arrays.
@@ -239,7 +246,7 @@ class Placer {
     s.count.push_back(0);  // value 0: instances without the attribute
     std::unordered_map<std::string_view, uint32_t> index;
     for (size_t i = 0; i < candidates_.size(); ++i) {
-      const auto& attributes = candidates_[i].facts.attributes;
+      const auto& attributes = candidates_[i].facts->attributes;
       auto it = attributes.find(attribute);
       uint32_t b = 0;
       if (it != attributes.end()) {
@@ -292,6 +299,9 @@ class Placer {
   std::vector<char> open_;             // Open(i), kept current
   std::vector<int64_t> cpu_, memory_;  // remaining_cpu / remaining_memory, kept current
   std::vector<SpreadState> spreads_;   // one per spread attribute:<x> strategy, in order
+  // Facts with this call's tasks counted, made on a candidate's first task when a memberOf
+  // expression reads tasks (empty otherwise).
+  std::vector<std::unique_ptr<InstanceFacts>> placed_facts_;
   std::vector<size_t> tied_;
 };
 

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -78,10 +79,12 @@ struct PlacementStrategy {
   std::string field;
 };
 
-// One container instance as placement sees it. Place() updates remaining_* / used_ports /
-// facts.task_groups / facts.running_tasks_count of chosen candidates as it places tasks.
+// One container instance as placement sees it. Place() updates remaining_* / used_ports of chosen
+// candidates as it places tasks; `facts` are shared with their owner (the cluster index keeps
+// them current, so building a candidate copies nothing) and never changed by Place(): the tasks it
+// places count toward memberOf expressions through copies of its own.
 struct Candidate {
-  InstanceFacts facts;
+  std::shared_ptr<const InstanceFacts> facts;  // never null
   int64_t remaining_cpu = 0;
   int64_t remaining_memory = 0;
   std::set<PortNeed> used_ports;  // reserved ports of the instance + ports of its running tasks

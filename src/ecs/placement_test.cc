@@ -12,14 +12,23 @@ std::string Arn(const std::string& id) {
   return "arn:aws:ecs:us-east-1:000000000000:container-instance/c/" + id;
 }
 
+// The facts of a candidate, to change before placing (candidates share theirs: this copies).
+InstanceFacts& Facts(Candidate& c) {
+  auto own = std::make_shared<InstanceFacts>(*c.facts);
+  c.facts = own;
+  return *own;
+}
+
 Candidate Instance(const std::string& id, int64_t cpu = 4096, int64_t memory = 8192,
                    std::string az = "us-east-1a") {
   Candidate c;
-  c.facts.container_instance_arn = Arn(id);
-  c.facts.ec2_instance_id = id;
-  c.facts.agent_connected = true;
-  c.facts.agent_version = "1.19.0";
-  c.facts.attributes["ecs.availability-zone"] = std::move(az);
+  auto facts = std::make_shared<InstanceFacts>();
+  facts->container_instance_arn = Arn(id);
+  facts->ec2_instance_id = id;
+  facts->agent_connected = true;
+  facts->agent_version = "1.19.0";
+  facts->attributes["ecs.availability-zone"] = std::move(az);
+  c.facts = facts;
   c.remaining_cpu = cpu;
   c.remaining_memory = memory;
   c.used_ports = {{22, false}, {2375, false}, {2376, false}, {51678, false}, {51679, false}};
@@ -95,14 +104,14 @@ TEST(Placement, BinpackCpu) {
 
 TEST(Placement, SpreadInstanceIdCountsTheGroupsTasksAlreadyThereAndPlacedNow) {
   std::vector<Candidate> c = {Instance("a"), Instance("b"), Instance("c")};
-  c[0].facts.task_groups = {{"family:web", 2}};
-  c[2].facts.task_groups = {{"family:web", 1}, {"other", 3}};
+  Facts(c[0]).task_groups = {{"family:web", 2}};
+  Facts(c[2]).task_groups = {{"family:web", 1}, {"other", 3}};
   Sequence random;  // 0: the first of the tied
   auto r = MustPlace(c, Needs(), 4, {}, {{"spread", "instanceId"}}, random.Fn());
   // counts a2 b0 c1 -> b; a2 b1 c1 -> b (tie, first); a2 b2 c1 -> c; all 2 -> a.
   EXPECT_EQ(r.chosen, (Chosen{1, 1, 2, 0}));
   std::vector<Candidate> again = {Instance("a"), Instance("b")};
-  again[0].facts.task_groups = {{"family:web", 1}};
+  Facts(again[0]).task_groups = {{"family:web", 1}};
   r = MustPlace(again, Needs(), 1, {}, {{"spread", "host"}}, random.Fn());  // host = instanceId
   EXPECT_EQ(r.chosen, (Chosen{1}));
 }
@@ -121,10 +130,10 @@ TEST(Placement, SpreadByZoneThenBinpackWithinTheZone) {
 TEST(Placement, SpreadByAttributeCountsTasksOnEveryInstanceOfTheValue) {
   std::vector<Candidate> c = {Instance("a", 4096, 8192, "az1"), Instance("b", 4096, 8192, "az1"),
                               Instance("c", 4096, 8192, "az2"), Instance("x")};
-  c[3].facts.attributes.erase("ecs.availability-zone");   // its own "no value" zone
-  c[0].facts.task_groups = {{"family:web", 1}};  // az1 has one already
-  c[2].facts.task_groups = {{"family:web", 2}};  // az2 has two
-  c[3].facts.task_groups = {{"family:web", 1}};
+  Facts(c[3]).attributes.erase("ecs.availability-zone");   // its own "no value" zone
+  Facts(c[0]).task_groups = {{"family:web", 1}};  // az1 has one already
+  Facts(c[2]).task_groups = {{"family:web", 2}};  // az2 has two
+  Facts(c[3]).task_groups = {{"family:web", 1}};
   Sequence random;
   auto r =
       MustPlace(c, Needs(), 3, {}, {{"spread", "attribute:ecs.availability-zone"}}, random.Fn());
@@ -134,8 +143,8 @@ TEST(Placement, SpreadByAttributeCountsTasksOnEveryInstanceOfTheValue) {
 
 TEST(Placement, DistinctInstanceCountsExistingAndNewTasks) {
   std::vector<Candidate> c = {Instance("a"), Instance("b"), Instance("c")};
-  c[0].facts.task_groups = {{"family:web", 1}};
-  c[1].facts.task_groups = {{"family:other", 1}};
+  Facts(c[0]).task_groups = {{"family:web", 1}};
+  Facts(c[1]).task_groups = {{"family:other", 1}};
   Sequence random;
   auto r = MustPlace(c, Needs(), 3, {{"distinctInstance", ""}}, {}, random.Fn());
   EXPECT_EQ(r.chosen, (Chosen{1, 2}));
@@ -188,14 +197,14 @@ TEST(Placement, EachFailureReasonIsExact) {
   std::vector<Candidate> c = {Instance("agent"),          Instance("attr"), Instance("cpu", 100),
                               Instance("mem", 4096, 100), Instance("port"), Instance("member"),
                               Instance("draining")};
-  c[0].facts.agent_connected = false;
-  c[1].facts.attributes.erase("ecs.capability.private-registry-authentication.secretsmanager");
+  Facts(c[0]).agent_connected = false;
+  Facts(c[1]).attributes.erase("ecs.capability.private-registry-authentication.secretsmanager");
   c[4].used_ports.insert({8080, false});
-  c[5].facts.attributes["ecs.availability-zone"] = "us-east-1b";
+  Facts(c[5]).attributes["ecs.availability-zone"] = "us-east-1b";
   c[6].active = false;
   for (size_t i = 0; i < c.size(); ++i) {
     if (i != 1) {
-      c[i].facts.attributes["ecs.capability.private-registry-authentication.secretsmanager"] = "";
+      Facts(c[i]).attributes["ecs.capability.private-registry-authentication.secretsmanager"] = "";
     }
   }
   TaskNeeds needs = Needs();
@@ -216,10 +225,10 @@ TEST(Placement, EachFailureReasonIsExact) {
 TEST(Placement, TheFirstFailingCheckIsTheReason) {
   // Disconnected and lacking the attribute: AGENT. Short of CPU and outside memberOf: CPU.
   std::vector<Candidate> c = {Instance("a"), Instance("b", 1, 1, "us-east-1b")};
-  c[0].facts.agent_connected = false;
+  Facts(c[0]).agent_connected = false;
   TaskNeeds needs = Needs();
   needs.required_attributes = {"gpu"};
-  c[1].facts.attributes["gpu"] = "";
+  Facts(c[1]).attributes["gpu"] = "";
   Sequence random;
   auto r = MustPlace(c, needs, 1, {{"memberOf", "attribute:ecs.availability-zone == us-east-1a"}},
                      {}, random.Fn());
@@ -260,16 +269,17 @@ TEST(Placement, MemberOfSeesTheTasksPlacedInThisCall) {
   std::vector<Candidate> d = {Instance("a")};
   r = MustPlace(d, Needs(), 5, {{"memberOf", "runningTasksCount < 2"}}, {}, random.Fn());
   EXPECT_EQ(r.chosen, (Chosen{0, 0}));
-  EXPECT_EQ(d[0].facts.running_tasks_count, 2);
-  EXPECT_EQ(d[0].facts.task_groups, (decltype(d[0].facts.task_groups){{"family:web", 2}}));
+  // The facts are the index's: what this call placed is counted on copies, never on them.
+  EXPECT_EQ(d[0].facts->running_tasks_count, 0);
+  EXPECT_TRUE(d[0].facts->task_groups.empty());
 }
 
 TEST(Placement, EveryMemberOfMustHold) {
   std::vector<Candidate> c = {Instance("a"), Instance("b"),
                               Instance("c", 4096, 8192, "us-east-1b")};
-  c[0].facts.attributes["ecs.instance-type"] = "t2.small";
-  c[1].facts.attributes["ecs.instance-type"] = "g2.2xlarge";
-  c[2].facts.attributes["ecs.instance-type"] = "t2.micro";
+  Facts(c[0]).attributes["ecs.instance-type"] = "t2.small";
+  Facts(c[1]).attributes["ecs.instance-type"] = "g2.2xlarge";
+  Facts(c[2]).attributes["ecs.instance-type"] = "t2.micro";
   Sequence random;
   auto r = MustPlace(c, Needs(), 2,
                      {{"memberOf", "attribute:ecs.instance-type =~ t2.*"},

@@ -130,8 +130,16 @@ std::shared_ptr<ClusterIndex> Service::Impl::Index(const Scope& scope, const std
   std::lock_guard lock(indexes_mu);
   auto it = indexes.find(key);
   if (it != indexes.end()) return it->second;
+  ClusterIndex::AgentConnectedFn connected;
+  if (options.agent_sessions) {
+    connected = [this, prefix = key + "/"](const std::string& id) {
+      std::lock_guard lock(agents_mu);
+      return agents.contains(prefix + id);
+    };
+  }
   auto index = std::make_shared<ClusterIndex>(kv, InstancesPrefix(scope.account, scope.region, cluster),
-                                              TasksPrefix(scope.account, scope.region, cluster));
+                                              TasksPrefix(scope.account, scope.region, cluster),
+                                              std::move(connected));
   indexes.emplace(key, index);
   return index;
 }
@@ -236,10 +244,22 @@ std::string Service::Impl::PreflightRegistryAuth(const aws::RequestContext& ctx,
   return {};
 }
 
-bool Service::Impl::AgentConnected(const Scope& scope, const std::string& cluster,
-                                   const std::string& id) const {
-  if (!options.agent_presence) return true;
-  return options.agent_presence(scope.account, scope.region, cluster, id);
+void Service::SetAgentConnected(const std::string& account, const std::string& region,
+                                const std::string& cluster, const std::string& instance_id,
+                                bool connected) {
+  if (!impl_->options.agent_sessions) return;
+  auto index = impl_->Index(Scope{account, region}, cluster);
+  std::lock_guard lock(index->mu);
+  {
+    std::string key = fmt::format("{}/{}/{}/{}", account, region, cluster, instance_id);
+    std::lock_guard agents_lock(impl_->agents_mu);
+    if (connected) {
+      impl_->agents.insert(std::move(key));
+    } else {
+      impl_->agents.erase(key);
+    }
+  }
+  index->SetAgentConnected(instance_id, connected);
 }
 
 Result<std::optional<std::pair<Cluster, int64_t>>> Service::Impl::ReadCluster(

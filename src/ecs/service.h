@@ -246,11 +246,6 @@ struct ListServicesRequest {
 // `previous` is null for a new task.
 using TaskListener = std::function<void(const Task* previous, const Task& task)>;
 
-// Answers "is the agent of this instance connected?"; the ACS session
-// registry (acs.h) provides it.
-using AgentPresence = std::function<bool(const std::string& account, const std::string& region,
-                                         const std::string& cluster, const std::string& instance_id)>;
-
 // Reads a registry secret as the task's execution role would: `as_role` is a
 // session of that role (its policies decide, with the secret's resource
 // policy and its key's key policy). OK when the read would succeed. The
@@ -262,7 +257,10 @@ using RegistrySecretCheck = std::function<Status(const aws::RequestContext& as_r
 struct ServiceOptions {
   // How long a STOPPED task stays describable.
   std::chrono::seconds stopped_task_retention{3600};
-  AgentPresence agent_presence;  // null: every agent counts as connected
+  // true: an instance's agent counts as connected only while it has a session, as the ACS
+  // session registry (server/acs.h) reports through SetAgentConnected; false: every agent
+  // counts as connected.
+  bool agent_sessions = false;
   // RunTask's preflight for definitions with repositoryCredentials (null: none).
   RegistrySecretCheck registry_secret_check;
 };
@@ -449,6 +447,13 @@ class Service {
                                      std::string_view action = "ecs:Poll");
 
   void AddTaskListener(TaskListener listener);
+
+  // The ACS session registry (server/acs.h): the agent of an instance opened (true) or lost
+  // (false) its session. Placement (AGENT), agentConnected and the query language read it
+  // (with ServiceOptions::agent_sessions).
+  void SetAgentConnected(const std::string& account, const std::string& region,
+                         const std::string& cluster, const std::string& instance_id,
+                         bool connected);
 
   // Deletes STOPPED tasks older than the retention (a background loop calls it).
   Status SweepStoppedTasks(TimePoint now);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct Service::Impl {
   ServiceOptions options;
 
   std::mutex indexes_mu;
+  // "<account>/<region>/<cluster>/<instance id>" of the instances whose agents have a session
+  // (options.agent_sessions). Lock order: an index's mu, then agents_mu.
+  std::mutex agents_mu;
+  std::set<std::string, std::less<>> agents;
   std::map<std::string, std::shared_ptr<ClusterIndex>, std::less<>> indexes;  // by scope+cluster
   std::unique_ptr<store::WatchHandle> watch;
 
@@ -99,9 +104,7 @@ struct Service::Impl {
   // The view of `service` with its counts (takes the cluster index's lock).
   Result<ServiceView> ViewOfService(const Scope& scope, EcsService service);
 
-  InstanceView ViewOf(const ClusterIndex& index, const ClusterIndex::InstanceState& state,
-                      const Scope& scope) const;
-  bool AgentConnected(const Scope& scope, const std::string& cluster, const std::string& id) const;
+  InstanceView ViewOf(const ClusterIndex::InstanceState& state) const;
 };
 
 Scope ScopeOf(const aws::RequestContext& ctx);
@@ -119,9 +122,6 @@ Result<std::string> ClusterName(const Scope& scope, const std::string& cluster);
 // Returns "" when the ARN belongs elsewhere (the caller reports it missing).
 std::string ResourceId(const Scope& scope, const std::string& cluster, std::string_view kind,
                        const std::string& reference);
-
-// What a query expression and placement see of an instance.
-InstanceFacts FactsOf(const ClusterIndex::InstanceState& state, bool agent_connected);
 
 // Commits a change of one task (read at `revision`) and applies it to
 // `index`, whose lock the caller holds. ThrottlingException when another

@@ -183,12 +183,13 @@ class Scheduler {
         }
         for (const auto& [id, state] : index->instances()) {
           if (state.record->status != "ACTIVE") continue;
-          if (state.attributes.contains("berth.fargate")) continue;
-          if (state.attributes.contains("ecs.capability.external") != external) continue;
+          if (state.facts->attributes.contains("berth.fargate")) continue;
+          if (state.facts->attributes.contains("ecs.capability.external") != external) continue;
           if (!member_of.empty()) {
             // Connectivity is placement's to judge: a daemon's instances do
             // not change while their agents reconnect (after a restart).
-            InstanceFacts facts = FactsOf(state, /*agent_connected=*/true);
+            InstanceFacts facts = *state.facts;
+            facts.agent_connected = true;
             if (!std::all_of(member_of.begin(), member_of.end(),
                              [&](const QueryExpression& e) { return e.Matches(facts); })) {
               continue;

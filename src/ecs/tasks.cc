@@ -30,7 +30,7 @@ bool IsStartedBy(std::string_view s) {
 }
 
 bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view name) {
-  return state.attributes.find(name) != state.attributes.end();
+  return state.facts->attributes.contains(name);
 }
 
 // Agents started with `berth agent --fargate` are the platform's Fargate capacity
@@ -41,8 +41,8 @@ bool IsFargateCapacity(const ClusterIndex::InstanceState& state) {
 
 // "1.4.0" >= "1.3.0", compared numerically part by part.
 bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, const std::string& wanted) {
-  auto it = state.attributes.find("berth.fargate.platform-version");
-  if (it == state.attributes.end()) return false;
+  auto it = state.facts->attributes.find("berth.fargate.platform-version");
+  if (it == state.facts->attributes.end()) return false;
   auto parts = [](const std::string& v) {
     std::vector<int> out;
     size_t start = 0;
@@ -60,10 +60,9 @@ bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, const std::st
 // An instance as placement sees it: what its tasks leave of it.
 // Placement reads the ports in use only for a task that needs fixed host ports, so they are
 // copied only then (`with_ports`).
-Candidate CandidateOf(const ClusterIndex::InstanceState& state, bool agent_connected,
-                      bool with_ports) {
+Candidate CandidateOf(const ClusterIndex::InstanceState& state, bool with_ports) {
   Candidate c;
-  c.facts = FactsOf(state, agent_connected);
+  c.facts = state.facts;
   c.remaining_cpu = state.total_cpu - state.used_cpu;
   c.remaining_memory = state.total_memory - state.used_memory;
   if (with_ports) {
@@ -346,8 +345,7 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
     if (IsFargateCapacity(state) != fargate) continue;
     if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
     if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
-    candidates.push_back(CandidateOf(state, impl.AgentConnected(scope, p.cluster, id),
-                                     !p.needs.host_ports.empty()));
+    candidates.push_back(CandidateOf(state, !p.needs.host_ports.empty()));
     ids.push_back(id);
   }
   if (candidates.empty() && fargate) {
@@ -427,8 +425,7 @@ Result<std::vector<Task>> PlaceOnInstances(Service::Impl& impl, const Scope& sco
       continue;
     }
     // No placement: the named instance, if it can take the task.
-    std::vector<Candidate> one{
-        CandidateOf(*state, impl.AgentConnected(scope, p.cluster, id), true)};
+    std::vector<Candidate> one{CandidateOf(*state, true)};
     // Resources already placed in this call count too.
     for (const auto& t : created) {
       if (t.container_instance_id != id) continue;

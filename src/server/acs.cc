@@ -87,6 +87,8 @@ struct AcsSessions::Impl {
 
   mutable std::mutex mu;
   std::map<std::string, std::shared_ptr<Session>> sessions;
+  // Serializes telling the service about sessions (AcsHandler::SyncPresence); before mu.
+  std::mutex presence_mu;
 
   std::mutex loop_mu;
   std::condition_variable loop_cv;
@@ -391,6 +393,7 @@ class AcsHandler final : public http::WebSocketHandler {
       replaced = std::exchange(slot, session_);
     }
     if (replaced) replaced->socket->Close(1000, "replaced by a new connection");
+    SyncPresence();
     log::Info("acs: agent connected", {{"instance", session_->instance_arn}});
     std::vector<ecs::Task> tasks = impl_.Tasks(*session_);
     std::vector<ecs::Task> live;
@@ -403,17 +406,33 @@ class AcsHandler final : public http::WebSocketHandler {
   void OnMessage(std::string text) override { impl_.OnMessage(session_, text); }
 
   void OnClose(uint16_t code, std::string reason) override {
+    bool last = false;
     {
       std::lock_guard lock(impl_.mu);
       auto it = impl_.sessions.find(impl_.Key(*session_));
-      if (it != impl_.sessions.end() && it->second == session_) impl_.sessions.erase(it);
+      last = it != impl_.sessions.end() && it->second == session_;
+      if (last) impl_.sessions.erase(it);
     }
+    // A session replaced by a newer one leaves the instance connected.
+    if (last) SyncPresence();
     log::Info("acs: agent disconnected", {{"instance", session_->instance_arn},
                                           {"code", std::to_string(code)},
                                           {"reason", reason}});
   }
 
  private:
+  // Tells the service whether the instance has a session now, after this
+  // session's change of its slot. Each call reads the slot as it is when it
+  // runs, one call at a time, so the last call carries the final state
+  // whatever order a closing session and its successor reach here.
+  void SyncPresence() {
+    if (!impl_.ecs) return;
+    std::lock_guard presence(impl_.presence_mu);
+    bool connected = impl_.Find(impl_.Key(*session_)) != nullptr;
+    impl_.ecs->SetAgentConnected(session_->account, session_->region, session_->cluster,
+                                 session_->instance_id, connected);
+  }
+
   AcsSessions::Impl& impl_;
   std::shared_ptr<Session> session_;
 };
@@ -441,12 +460,6 @@ http::UpgradeDecision AcsSessions::Upgrade(const http::Request& request) {
   session->instance_arn = std::move(p.instance_arn);
   session->cluster_arn = std::move(p.cluster_arn);
   return std::make_shared<AcsHandler>(*impl_, std::move(session));
-}
-
-bool AcsSessions::Connected(const std::string& account, const std::string& region,
-                            const std::string& cluster, const std::string& instance_id) const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->sessions.contains(SessionKey(account, region, cluster, instance_id));
 }
 
 void AcsSessions::OnTaskChange(const ecs::Task* previous, const ecs::Task& task) {

@@ -52,14 +52,12 @@ class AcsSessions {
               const Clock& clock, AcsOptions options = {});
   ~AcsSessions();
 
+  // The service whose tasks the sessions carry; told when an instance's session opens and
+  // when its last one closes (ecs::Service::SetAgentConnected).
   void SetService(ecs::Service* ecs);
 
   // The websocket route's upgrade decision.
   http::UpgradeDecision Upgrade(const http::Request& request);
-
-  // Is the agent of this instance connected? (ecs::ServiceOptions::agent_presence)
-  bool Connected(const std::string& account, const std::string& region, const std::string& cluster,
-                 const std::string& instance_id) const;
 
   // ecs::TaskListener: sends a started or stopped task to its agent.
   void OnTaskChange(const ecs::Task* previous, const ecs::Task& task);

@@ -863,12 +863,7 @@ class EcsServiceModule final : public Module {
   explicit EcsServiceModule(Environment& env)
       : env_(env),
         ecs_(env.kv, env.access, env.iam, env.ids, env.clock,
-             ecs::ServiceOptions{.agent_presence = [this](const std::string& account,
-                                                          const std::string& region,
-                                                          const std::string& cluster,
-                                                          const std::string& instance) {
-               return acs_ && acs_->Connected(account, region, cluster, instance);
-             },
+             ecs::ServiceOptions{.agent_sessions = true,
              .registry_secret_check = [&secrets = env.services.Get<secrets::Service>()](
                                           const aws::RequestContext& as_role,
                                           const std::string& parameter) -> Status {
