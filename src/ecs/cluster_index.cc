@@ -214,6 +214,21 @@ void ClusterIndex::ApplyTask(std::shared_ptr<const Task> task, int64_t revision)
   tasks_by_group_[task->group].insert(task->id);
 }
 
+void ClusterIndex::Reserve(std::shared_ptr<const Task> task) { ApplyTask(std::move(task), 0); }
+
+void ClusterIndex::Committed(const std::string& id, int64_t revision) {
+  // A Sync after the commit may have re-read it already (at this revision or a later one).
+  if (auto it = tasks_.find(id); it != tasks_.end() && it->second.mod_revision == 0) {
+    it->second.mod_revision = revision;
+  }
+}
+
+void ClusterIndex::Unreserve(const std::string& id) {
+  if (auto it = tasks_.find(id); it != tasks_.end() && it->second.mod_revision == 0) {
+    RemoveTask(id);
+  }
+}
+
 void ClusterIndex::RemoveTask(const std::string& id) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return;

@@ -70,6 +70,14 @@ class ClusterIndex {
   void ApplyInstance(std::shared_ptr<const ContainerInstance> instance, int64_t revision);
   void ApplyTask(std::shared_ptr<const Task> task, int64_t revision);
   void RemoveTask(const std::string& id);
+  // With `mu` held. A new task placed but not yet committed: it holds its resources (and is
+  // listed, as the tasks() of revision 0) so that placements made before its commit returns
+  // see them taken; the commit is made without `mu`. Then Committed(id, revision), or
+  // Unreserve(id) when the commit failed. Readers may see such a task for the time of one
+  // commit before RunTask returns it.
+  void Reserve(std::shared_ptr<const Task> task);
+  void Committed(const std::string& id, int64_t revision);
+  void Unreserve(const std::string& id);
   // With `mu` held: the agent of instance `id` opened (true) or lost (false) its session.
   void SetAgentConnected(const std::string& id, bool connected);
 

@@ -109,6 +109,27 @@ TEST_F(ClusterIndexTest, GroupsCountTheTasksThatHoldResources) {
   EXPECT_EQ(index_->FindInstance("i1")->used_memory, 0);
 }
 
+TEST_F(ClusterIndexTest, AReservedTaskHoldsItsResourcesUntilCommittedOrUnreserved) {
+  std::lock_guard lock(index_->mu);
+  index_->Reserve(std::make_shared<const Task>(MakeTask("t1", "i1", "g")));
+  index_->Reserve(std::make_shared<const Task>(MakeTask("t2", "i1", "g")));
+  EXPECT_EQ(index_->FindInstance("i1")->used_memory, 128);
+  EXPECT_EQ(index_->FindTask("t1")->mod_revision, 0);
+  index_->Committed("t1", 7);
+  EXPECT_EQ(index_->FindTask("t1")->mod_revision, 7);
+  index_->Unreserve("t2");  // its commit failed
+  EXPECT_EQ(index_->FindTask("t2"), nullptr);
+  EXPECT_EQ(index_->FindInstance("i1")->used_memory, 64);
+  // A committed task is no reservation any more; nor is one a Sync re-read at a newer revision.
+  index_->Unreserve("t1");
+  EXPECT_NE(index_->FindTask("t1"), nullptr);
+  index_->Reserve(std::make_shared<const Task>(MakeTask("t3", "i2", "g")));
+  Apply(MakeTask("t3", "i2", "g", "RUNNING"));  // at revision 2
+  index_->Committed("t3", 1);
+  EXPECT_EQ(index_->FindTask("t3")->mod_revision, 2);
+  EXPECT_EQ(index_->FindInstance("i2")->facts->running_tasks_count, 1);
+}
+
 TEST_F(ClusterIndexTest, FactsFollowTheRecordAndTheAgentsSession) {
   std::set<std::string> sessions = {"i2"};
   ClusterIndex index(*kv_, InstancesPrefix(kAccount, kRegion, kCluster),

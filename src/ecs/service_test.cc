@@ -1,6 +1,9 @@
 // The ECS service over the real stack: SQLite store, IAM policies evaluated by
 // AccessControl; only ids and the clock are fakes.
 #include "ecs/service.h"
+
+#include <atomic>
+#include <thread>
 #include "ecs/test_service_fixture.h"
 
 namespace berth::ecs {
@@ -556,6 +559,77 @@ TEST_F(EcsServiceTest, AStoppedTaskReleasesItsResources) {
   EXPECT_THAT(FindResource(views.first[0].remaining_resources, "PORTS")->string_set,
               ElementsAre("22"));
   EXPECT_THAT(ASSERT_OK(ecs_->RunTask(Root(), Run("web"))).tasks, SizeIs(1));
+}
+
+TEST_F(EcsServiceTest, ConcurrentRunTasksNeverOverbookAnInstance) {
+  // Each RunTask commits after releasing the cluster's lock: what it placed must hold its
+  // resources from placement on, or concurrent calls would book the same memory.
+  Cluster();
+  Register(Td("web", 64));
+  InstanceView instance = Instance("", 64 * 6);  // memory for 6 (CPU would take 8)
+  std::atomic<int> placed = 0, refused = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < 4; ++k) {
+        auto run = ecs_->RunTask(Root(), Run("web", 2));
+        if (!run) {
+          ADD_FAILURE() << run.error().code << ": " << run.error().message;
+          return;
+        }
+        placed += static_cast<int>(run->tasks.size());
+        for (const auto& f : run->failures) refused += f.reason == "RESOURCE:MEMORY";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(placed, 6);
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(RemainingMemory(instance.instance.arn), 0);
+  ListTasksRequest all;
+  all.desired_status = "RUNNING";
+  EXPECT_THAT(List(all), SizeIs(6));
+  // Committed: a service reading the store afresh finds all six.
+  Service fresh(*kv_, *access_, *iam_, ids_, clock_);
+  auto listed = ASSERT_OK(fresh.ListTasks(Root(), all));
+  EXPECT_THAT(listed.items, SizeIs(6));
+}
+
+TEST_F(EcsServiceTest, AnInstanceTakesTasksOnlyWhileItsAgentHasASession) {
+  Service tracked(*kv_, *access_, *iam_, ids_, clock_, ServiceOptions{.agent_sessions = true});
+  Cluster();
+  Register(Td("web", 64));
+  InstanceView instance = Instance();
+  const std::string& id = instance.instance.id;
+  auto connected = [&] {
+    auto views = tracked.DescribeContainerInstances(Root(), "", {instance.instance.arn});
+    EXPECT_TRUE(views && views->first.size() == 1);
+    return views && !views->first.empty() && views->first[0].agent_connected;
+  };
+  EXPECT_FALSE(connected());
+  auto refused = ASSERT_OK(tracked.RunTask(Root(), Run("web")));
+  EXPECT_THAT(refused.tasks, IsEmpty());
+  ASSERT_THAT(refused.failures, SizeIs(1));
+  EXPECT_EQ(refused.failures[0].reason, "AGENT");
+
+  tracked.SetAgentConnected(kA, kEast, "default", id, true);
+  EXPECT_TRUE(connected());
+  EXPECT_THAT(ASSERT_OK(tracked.RunTask(Root(), Run("web"))).tasks, SizeIs(1));
+  // The query language sees it too.
+  auto listed = ASSERT_OK(tracked.ListContainerInstances(Root(), "", "agentConnected == true", "",
+                                                         {}));
+  EXPECT_THAT(listed.items, ElementsAre(instance.instance.arn));
+
+  tracked.SetAgentConnected(kA, kEast, "default", id, false);
+  EXPECT_FALSE(connected());
+  EXPECT_EQ(ASSERT_OK(tracked.RunTask(Root(), Run("web"))).failures.at(0).reason, "AGENT");
+  // Another account's instance of the same id is another instance.
+  tracked.SetAgentConnected(kB, kEast, "default", id, true);
+  EXPECT_FALSE(connected());
+  // Told before the cluster was ever read: a service that loads it later knows.
+  Service later(*kv_, *access_, *iam_, ids_, clock_, ServiceOptions{.agent_sessions = true});
+  later.SetAgentConnected(kA, kEast, "default", id, true);
+  EXPECT_THAT(ASSERT_OK(later.RunTask(Root(), Run("web"))).tasks, SizeIs(1));
 }
 
 // ---- Lifecycle --------------------------------------------------------------

@@ -286,21 +286,45 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
 
 namespace {
 
-// Commits new tasks in one transaction, with `also` (RunTask's clientToken
-// record), and applies them to the index (held).
-Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope,
-                                         ClusterIndex& index, std::vector<Task> tasks,
-                                         store::Txn also = {}) {
-  if (tasks.empty()) return tasks;
+// The transaction that creates `tasks` (each key new), with `also` (RunTask's clientToken
+// record).
+store::Txn NewTasksTxn(const Scope& scope, const std::vector<Task>& tasks, store::Txn also = {}) {
   store::Txn txn = std::move(also);
   for (const auto& t : tasks) {
     std::string key = TaskKey(scope.account, scope.region, t.cluster, t.id);
     txn.compares.push_back({key, 0});
     txn.ops.push_back(store::Op::Put(key, EncodeTask(t)));
   }
-  auto result = BERTH_TRY(impl.kv.Commit(txn));
+  return txn;
+}
+
+// Commits new tasks in one transaction, with `also` (RunTask's clientToken
+// record), and applies them to the index (held).
+Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope,
+                                         ClusterIndex& index, std::vector<Task> tasks,
+                                         store::Txn also = {}) {
+  if (tasks.empty()) return tasks;
+  auto result = BERTH_TRY(impl.kv.Commit(NewTasksTxn(scope, tasks, std::move(also))));
   if (!result.succeeded) return InternalFailure("task id collision");
   for (const auto& t : tasks) index.ApplyTask(std::make_shared<const Task>(t), result.revision);
+  return tasks;
+}
+
+// Commits RunTask's tasks (no clientToken) after they were reserved in `index` (ClusterIndex::
+// Reserve) and its lock released, so that the placements of concurrent RunTasks proceed during
+// the commit and their commits share one fsync (the store's group commit). Then marks them
+// committed, or unreserves them when the commit failed.
+Result<std::vector<Task>> CommitReserved(Service::Impl& impl, const Scope& scope,
+                                         ClusterIndex& index, std::vector<Task> tasks) {
+  if (tasks.empty()) return tasks;
+  auto result = impl.kv.Commit(NewTasksTxn(scope, tasks));
+  std::lock_guard lock(index.mu);
+  if (!result || !result->succeeded) {
+    for (const auto& t : tasks) index.Unreserve(t.id);
+    if (!result) return Fail(result.error());
+    return InternalFailure("task id collision");
+  }
+  for (const auto& t : tasks) index.Committed(t.id, result->revision);
   return tasks;
 }
 
@@ -395,9 +419,17 @@ Result<RunTaskResult> Service::RunTask(const aws::RequestContext& ctx, RunTaskRe
       }
     }
     created = BERTH_TRY(PlaceTasks(*impl_, scope, ctx, p, request, *index, out.failures));
-    store::Txn also = request.client_token.empty() ? store::Txn{} : token.RecordTasks(created);
-    out.tasks =
-        BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created), std::move(also)));
+    if (!request.client_token.empty()) {
+      // The token's record commits with the tasks, under the lock: a retry waits for it.
+      store::Txn also = token.RecordTasks(created);
+      out.tasks =
+          BERTH_TRY(CommitNewTasks(*impl_, scope, *index, std::move(created), std::move(also)));
+    } else {
+      for (const auto& t : created) index->Reserve(std::make_shared<const Task>(t));
+    }
+  }
+  if (request.client_token.empty()) {
+    out.tasks = BERTH_TRY(CommitReserved(*impl_, scope, *index, std::move(created)));
   }
   for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
   return out;
