@@ -358,8 +358,9 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
   bool fargate = p.launch_type == "FARGATE";
   bool external = p.launch_type == "EXTERNAL";
   std::vector<Candidate> candidates;
-  std::vector<std::string> ids;
+  std::vector<const std::string*> ids;  // of the candidates, in the index (held)
   candidates.reserve(index.instances().size());
+  ids.reserve(index.instances().size());
   for (const auto& [id, state] : index.instances()) {
     const std::string& status = state.record->status;
     if (status != "ACTIVE" && status != "DRAINING") continue;
@@ -370,7 +371,7 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
     if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
     if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
     candidates.push_back(CandidateOf(state, !p.needs.host_ports.empty()));
-    ids.push_back(id);
+    ids.push_back(&id);
   }
   if (candidates.empty() && fargate) {
     // No Fargate capacity yet: the task waits in PROVISIONING, with no container instance.
@@ -389,7 +390,7 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
                                     return v;
                                   }));
     for (size_t chosen : placed.chosen) {
-      created.push_back(NewTask(impl, scope, ctx, p, request, ids[chosen]));
+      created.push_back(NewTask(impl, scope, ctx, p, request, *ids[chosen]));
     }
     for (auto& f : placed.failures) failures.push_back({f.arn, f.reason, ""});
   }
