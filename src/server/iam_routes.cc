@@ -400,6 +400,9 @@ aws::QueryService IamRoutes(iam::Api& api) {
                        x.Text("PolicyName", attached.first).Text("PolicyArn", attached.second);
                      });
     };
+    // Groups have no permissions boundary and no tags in IAM: those operations are users' and
+    // roles' only (IAM answers TagGroup and the like with InvalidAction).
+    if (type == PrincipalType::kGroup) continue;
     ops["Put" + n + "PermissionsBoundary"] = [=](const RequestContext& ctx,
                                                  const QueryParams& p) -> Result<std::string> {
       return Done(a->PutPermissionsBoundary(ctx, type, BERTH_TRY(p.Required(owner_param)),

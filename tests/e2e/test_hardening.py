@@ -190,6 +190,19 @@ def query_error(berth, root_creds, body, service="sts"):
     return status, xml_error(out)
 
 
+def test_groups_have_no_boundary_or_tag_operations_as_in_iam(berth, root_creds):
+    # IAM has TagUser/TagRole and Put{User,Role}PermissionsBoundary, none of them for groups.
+    for action in ("TagGroup", "UntagGroup", "ListGroupTags", "PutGroupPermissionsBoundary",
+                   "DeleteGroupPermissionsBoundary"):
+        status, (code, message) = query_error(
+            berth, root_creds, f"Action={action}&Version=2010-05-08&GroupName=g".encode(), "iam")
+        assert (status, code) == (400, "InvalidAction"), action
+        assert message == f"Could not find operation {action} for version 2010-05-08"
+    status, (code, _) = query_error(
+        berth, root_creds, b"Action=ListUserTags&Version=2010-05-08&UserName=nobody", "iam")
+    assert (status, code) == (404, "NoSuchEntity")
+
+
 def test_hostile_bytes_in_query_action_and_version_give_parseable_errors(berth, root_creds):
     status, (code, message) = query_error(
         berth, root_creds, b"Action=%FF%01%3C%26%1B&Version=%00%5D%5D%3E%0D")
