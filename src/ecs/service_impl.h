@@ -178,6 +178,18 @@ Result<int> CountServices(Service::Impl& impl, const Scope& scope, const std::st
 // each, ECS's character sets): InvalidParameterException. (instances.cc)
 Status ValidateAttribute(const Attribute& attribute);
 
+// The owner recorded (ContainerInstance::registered_by) when `p` registers an instance: a
+// user's or root's unique id, an assumed role's role id (whatever the session). (instances.cc)
+std::string InstanceOwner(const aws::Principal& p);
+
+// Whether the caller may report `task`'s state (SubmitTaskStateChange,
+// SubmitContainerStateChange): only the principal that registered the container instance it runs
+// on may (an instance without a recorded owner is not bound), whatever IAM allows. A task on no
+// instance (FARGATE waiting for capacity) has no agent: nobody may. AccessDeniedException
+// otherwise. `index` is the task's cluster's, its lock held. (task_reports.cc)
+Status CheckTaskReporter(const aws::RequestContext& ctx, const ClusterIndex& index,
+                         const Task& task, std::string_view action);
+
 // True for the attributes the agent registers and owns ("ecs.*",
 // "com.amazonaws.ecs.*": capabilities, os-type, ...), which PutAttributes and
 // DeleteAttributes may not change. (attributes.cc)

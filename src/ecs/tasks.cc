@@ -666,6 +666,7 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
     const auto* state = id.empty() ? nullptr : index->FindTask(id);
     if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
     previous = state->record;
+    BERTH_CHECK(CheckTaskReporter(ctx, *index, *previous, "ecs:SubmitTaskStateChange"));
     if (previous->last_status == "STOPPED") return std::string("ACK");  // terminal
     Task t = *previous;
     bool changed = false;
