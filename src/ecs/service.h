@@ -262,12 +262,14 @@ using RegistrySecretCheck = std::function<Status(const aws::RequestContext& as_r
 struct ServiceOptions {
   // How long a STOPPED task stays describable.
   std::chrono::seconds stopped_task_retention{3600};
-  // Task records of clusters not in memory that one SweepStoppedTasks reads from the store,
-  // resuming where the last one stopped (every cluster is covered in turn).
-  size_t sweep_reads_per_pass = 5000;
   AgentPresence agent_presence;  // null: every agent counts as connected
   // RunTask's preflight for definitions with repositoryCredentials (null: none).
   RegistrySecretCheck registry_secret_check;
+  // SweepStoppedTasks sweeps every cluster: those in memory, and the stored ones nobody has
+  // touched since the server started, whose task records it walks at most this many a pass,
+  // resuming where the last pass stopped (a cluster found holding a task past the retention is
+  // loaded, at most one a pass, and swept as the others).
+  size_t sweep_reads_per_pass = 5000;
 };
 
 class Service {
@@ -453,11 +455,8 @@ class Service {
 
   void AddTaskListener(TaskListener listener);
 
-  // Deletes STOPPED tasks older than the retention (a background loop calls it), those of
-  // every cluster: the clusters in memory, and the stored ones nobody has touched since the
-  // server started, read at most options.sweep_reads_per_pass task records a pass (a cluster
-  // found holding such a task is loaded, at most one a pass, and swept as the others).
-  Status SweepStoppedTasks(TimePoint now);
+  // Deletes STOPPED tasks older than the retention (a background loop calls it).
+  Status SweepStoppedTasks(TimePoint now);  // (every cluster's: sweep_reads_per_pass)
 
  // Opaque; defined in service_impl.h for the service's own .cc files.
   struct Impl;
