@@ -49,6 +49,8 @@ struct CommonServerFlags {
   std::string tls_cert;
   std::string tls_key;
   bool insecure_http = false;
+  int acs_heartbeat_seconds = 30;
+  int acs_credentials_refresh_seconds = 15 * 60;
   // berth up: the agents it starts, and the registry flags it passes them.
   bool no_agents = false;
   std::vector<std::string> insecure_registries;
@@ -128,6 +130,17 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
                      "loopback addresses are served)")
       ->excludes(cert)
       ->excludes(key);
+  // For tests: the ECS agent sessions' timing, shortened.
+  cmd->add_option("--acs-heartbeat-seconds", f.acs_heartbeat_seconds,
+                  "Seconds between the HeartbeatMessages (and task manifests) sent to each "
+                  "connected ECS agent")
+      ->check(CLI::Range(1, 30))
+      ->group("Testing");
+  cmd->add_option("--acs-credentials-refresh-seconds", f.acs_credentials_refresh_seconds,
+                  "Send agents a task's role credentials again once they expire within this "
+                  "many seconds (they last 3600)")
+      ->check(CLI::Range(1, 3599))
+      ->group("Testing");
   if (up) {
     cmd->add_flag("--no-agents", f.no_agents,
                   "Start no agents (by default an EC2 agent and a Fargate agent run here)");
@@ -196,6 +209,8 @@ int RunServer(const CommonServerFlags& f, bool up) {
   options.tls_cert_file = f.tls_cert;
   options.tls_key_file = f.tls_key;
   options.insecure_http = f.insecure_http;
+  options.acs_heartbeat_interval = std::chrono::seconds(f.acs_heartbeat_seconds);
+  options.acs_refresh_before = std::chrono::seconds(f.acs_credentials_refresh_seconds);
   options.self_signed_tls = up && !f.insecure_http && f.tls_cert.empty();
 
   sigset_t stop_signals = BlockStopSignals();

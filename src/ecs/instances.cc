@@ -13,7 +13,7 @@ namespace berth::ecs {
 // The principal a container instance belongs to: an IAM user or root by unique id (a user
 // deleted and re-created is another), a role's sessions by the role's unique id (an agent's
 // credentials are renewed under new session names), a federated user by its IAM user.
-static std::string InstanceOwner(const aws::Principal& p) {
+std::string InstanceOwner(const aws::Principal& p) {
   switch (p.kind) {
     case aws::Principal::Kind::kAssumedRole:
       return p.user_id.substr(0, p.user_id.find(':'));

@@ -263,6 +263,11 @@ struct ServiceOptions {
   bool agent_sessions = false;
   // RunTask's preflight for definitions with repositoryCredentials (null: none).
   RegistrySecretCheck registry_secret_check;
+  // SweepStoppedTasks sweeps every cluster: those in memory, and the stored ones nobody has
+  // touched since the server started, whose task records it walks at most this many a pass,
+  // resuming where the last pass stopped (a cluster found holding a task past the retention is
+  // loaded, at most one a pass, and swept as the others).
+  size_t sweep_reads_per_pass = 5000;
 };
 
 class Service {
@@ -456,7 +461,7 @@ class Service {
                          bool connected);
 
   // Deletes STOPPED tasks older than the retention (a background loop calls it).
-  Status SweepStoppedTasks(TimePoint now);
+  Status SweepStoppedTasks(TimePoint now);  // (every cluster's: sweep_reads_per_pass)
 
  // Opaque; defined in service_impl.h for the service's own .cc files.
   struct Impl;

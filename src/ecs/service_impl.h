@@ -3,6 +3,7 @@
 // services.cc: the Service API; service_scheduler.cc: its scheduler).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +43,10 @@ struct Service::Impl {
   std::set<std::string, std::less<>> agents;
   std::map<std::string, std::shared_ptr<ClusterIndex>, std::less<>> indexes;  // by scope+cluster
   std::unique_ptr<store::WatchHandle> watch;
+
+  // Where SweepStoppedTasks' walk of the stored tasks resumes ("": the start). (sweep.cc)
+  std::mutex sweep_mu;
+  std::string sweep_after;
 
   std::mutex listeners_mu;
   std::vector<TaskListener> listeners;
@@ -177,6 +182,30 @@ Result<int> CountServices(Service::Impl& impl, const Scope& scope, const std::st
 // A container instance attribute's name and value rules (1-128 characters
 // each, ECS's character sets): InvalidParameterException. (instances.cc)
 Status ValidateAttribute(const Attribute& attribute);
+
+// The owner recorded (ContainerInstance::registered_by) when `p` registers an instance: a
+// user's or root's unique id, an assumed role's role id (whatever the session). (instances.cc)
+std::string InstanceOwner(const aws::Principal& p);
+
+// Whether the caller may report `task`'s state (SubmitTaskStateChange,
+// SubmitContainerStateChange): only the principal that registered the container instance it runs
+// on may (an instance without a recorded owner is not bound), whatever IAM allows. A task on no
+// instance (FARGATE waiting for capacity) has no agent: nobody may. AccessDeniedException
+// otherwise. `index` is the task's cluster's, its lock held. (task_reports.cc)
+Status CheckTaskReporter(const aws::RequestContext& ctx, const ClusterIndex& index,
+                         const Task& task, std::string_view action);
+
+// SweepStoppedTasks' walk of the stored tasks of clusters not in memory: reads up to
+// options.sweep_reads_per_pass keys from where the last walk stopped and loads (Index + Sync) the
+// first cluster found holding a STOPPED task past the retention, which the sweep of the
+// clusters in memory then covers. (sweep.cc)
+Status LoadClusterToSweep(Service::Impl& impl, TimePoint now);
+
+// The scope of a store key ecs/<account>/<region>/... (nullopt for another key). (sweep.cc)
+std::optional<Scope> ScopeOfKey(std::string_view key);
+
+// Whether a task is STOPPED for longer than `retention` at `now`: what the sweep deletes.
+bool PastRetention(const Task& task, std::chrono::seconds retention, TimePoint now);
 
 // True for the attributes the agent registers and owns ("ecs.*",
 // "com.amazonaws.ecs.*": capabilities, os-type, ...), which PutAttributes and

@@ -528,16 +528,13 @@ Status Service::ReconcileServices(TimePoint now) {
     auto next = BERTH_TRY(impl_->kv.Range("ecs/", after, 1));
     if (next.kvs.empty()) break;
     const std::string& key = next.kvs[0].key;
-    size_t account_end = key.find('/', 4);
-    size_t region_end =
-        account_end == std::string::npos ? account_end : key.find('/', account_end + 1);
-    if (region_end == std::string::npos) {
+    auto found = ScopeOfKey(key);
+    if (!found) {
       after = key;
       continue;
     }
-    Scope scope{key.substr(4, account_end - 4),
-                key.substr(account_end + 1, region_end - account_end - 1)};
-    after = key.substr(0, region_end + 1) + "\xff";
+    Scope scope = std::move(*found);
+    after = ScopePrefix(scope.account, scope.region) + "\xff";
     auto services = BERTH_TRY(impl_->kv.Range(ServicesPrefix(scope.account, scope.region, "")));
     for (const auto& kv : services.kvs) {
       auto service = DecodeService(kv.value);

@@ -696,6 +696,7 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
     const auto* state = id.empty() ? nullptr : index->FindTask(id);
     if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
     previous = state->record;
+    BERTH_CHECK(CheckTaskReporter(ctx, *index, *previous, "ecs:SubmitTaskStateChange"));
     if (previous->last_status == "STOPPED") return std::string("ACK");  // terminal
     Task t = *previous;
     bool changed = false;
@@ -851,6 +852,7 @@ Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,
 }
 
 Status Service::SweepStoppedTasks(TimePoint now) {
+  BERTH_CHECK(LoadClusterToSweep(*impl_, now));
   std::vector<std::shared_ptr<ClusterIndex>> indexes;
   {
     std::lock_guard lock(impl_->indexes_mu);
@@ -862,8 +864,7 @@ Status Service::SweepStoppedTasks(TimePoint now) {
     std::vector<std::pair<std::string, std::shared_ptr<const Task>>> expired;
     for (const auto& [id, state] : index->tasks()) {
       const Task& t = *state.record;
-      if (t.last_status == "STOPPED" && t.stopped_at &&
-          *t.stopped_at + impl_->options.stopped_task_retention < now) {
+      if (PastRetention(t, impl_->options.stopped_task_retention, now)) {
         expired.emplace_back(id, state.record);
       }
     }

@@ -40,6 +40,12 @@ struct AppOptions {
   // Plain HTTP on an address that is not loopback. Without it, and without
   // TLS, Start refuses such a `host`.
   bool insecure_http = false;
+  // The agents' ACS sessions (server/acs.h AcsOptions): a HeartbeatMessage (and task manifest)
+  // every acs_heartbeat_interval; the task credentials handed out (which last an hour) sent again
+  // once they expire within acs_refresh_before. Tests shorten them (--acs-heartbeat-seconds,
+  // --acs-credentials-refresh-seconds); 0 < acs_refresh_before < 1 h.
+  std::chrono::seconds acs_heartbeat_interval{30};
+  std::chrono::seconds acs_refresh_before{15 * 60};
 };
 
 class Module;

@@ -888,8 +888,10 @@ class EcsServiceModule final : public Module {
 
   void Register(aws::Gateway& gateway) override {
     gateway.Add(EcsRoutes(ecs_, EcsEndpoints{env_.endpoint, [this] { PokeScheduler(); }}));
-    acs_ = std::make_unique<AcsSessions>(gateway, env_.access, env_.services.Get<sts::Service>(),
-                                         env_.ids, env_.clock);
+    acs_ = std::make_unique<AcsSessions>(
+        gateway, env_.access, env_.services.Get<sts::Service>(), env_.ids, env_.clock,
+        AcsOptions{.heartbeat_interval = env_.options.acs_heartbeat_interval,
+                   .refresh_before = env_.options.acs_refresh_before});
     acs_->SetService(&ecs_);
     tcs_ = std::make_unique<TcsSessions>(gateway, env_.ids);
     tcs_->SetService(&ecs_);

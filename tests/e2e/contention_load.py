@@ -13,10 +13,11 @@ Used by tests/e2e/test_contention.py (short runs) and bench/contention_bench.py
 - "role-tags": IAM TagRole on one role, tags as for "kms-tags" (an entity write
   that PutRolePolicy's commit is conditioned on).
 - "ecs-task-state": ECS SubmitTaskStateChange in one cluster, as many agents
-  report at once: connection i reports on its own task (of 64 FARGATE tasks,
-  which need no agent), a container reason "<i>.<n>", n increasing. Every
-  write to one cluster takes its index lock; each task's `version` must count
-  exactly the acknowledged reports.
+  report at once: connection i reports on its own task (of 64 tasks placed on
+  one container instance the same identity registered, with no agent: only the
+  instance's owner may report its tasks), a container reason "<i>.<n>", n
+  increasing. Every write to one cluster takes its index lock; each task's
+  `version` must count exactly the acknowledged reports.
 
 Each connection is a thread with one persistent http.client connection and at
 most one request in flight, so a connection's writes commit in the order it
@@ -30,6 +31,7 @@ import time
 import urllib.parse
 
 from berth_harness import sign
+from ecs_agent import Agent
 
 REGION = "us-east-1"
 MAX_SECRET_VERSIONS = 100  # secrets::kMaxVersions: older deprecated versions are dropped
@@ -249,20 +251,24 @@ class TaskStateWorkload:
         self.cluster = f"contention-{run_id}"
         _ok(*api.json("ecs", ECS + "CreateCluster", {"clusterName": self.cluster}),
             "CreateCluster")
+        # The instance's agent connects for as long as RunTask places the tasks.
+        agent = Agent(api.endpoint, api.key, api.secret, region=REGION, cluster=self.cluster,
+                      attributes={"ecs.os-type": "linux"}, memory=8 * ECS_TASKS)
+        agent.register()
+        agent.connect()
         td = _ok(*api.json("ecs", ECS + "RegisterTaskDefinition", {
-            "family": f"contention-{run_id}", "requiresCompatibilities": ["FARGATE"],
-            "networkMode": "awsvpc", "cpu": "256", "memory": "512",
-            "containerDefinitions": [{"name": "app", "image": "busybox"}]}),
+            "family": f"contention-{run_id}",
+            "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 8}]}),
             "RegisterTaskDefinition")["taskDefinition"]["taskDefinitionArn"]
         self.tasks = []
         while len(self.tasks) < ECS_TASKS:
             out = _ok(*api.json("ecs", ECS + "RunTask", {
-                "cluster": self.cluster, "taskDefinition": td, "count": 10,
-                "launchType": "FARGATE",
-                "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}),
-                "RunTask")
+                "cluster": self.cluster, "taskDefinition": td,
+                "count": min(10, ECS_TASKS - len(self.tasks))}), "RunTask")
+            if out["failures"]:
+                raise AssertionError(f"RunTask: {out['failures']}")
             self.tasks += [t["taskArn"] for t in out["tasks"]]
-        self.tasks = self.tasks[:ECS_TASKS]
+        agent.close()
 
     def item(self, conn, n):
         return (conn, n)

@@ -255,5 +255,22 @@ def test_upgrade_is_signed_and_authorized_as_ecs_poll(berth):
         assert body["__type"] == "AccessDeniedException"
         assert "is not the principal that registered container instance" in body["message"]
         assert agent.connected
+        # Nor can it report the instance's tasks: ecs:SubmitTaskStateChange on "*" is not enough.
+        td = register(ecs, "owned")
+        [task] = ecs.run_task(taskDefinition=td["taskDefinitionArn"])["tasks"]
+        agent.wait_for_task(task["taskArn"])
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            thief.report(task["taskArn"], "STOPPED", reason="stolen")
+        assert error_code(e) == "AccessDeniedException"
+        assert e.value.response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{ACCOUNT}:user/thief is not authorized to perform: "
+            f"ecs:SubmitTaskStateChange on resource: {task['taskArn']} because it is not the "
+            f"principal that registered container instance {agent.instance_arn}: only that "
+            "instance's agent may report the state of its tasks")
+        [now] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
+        assert (now["lastStatus"], now["desiredStatus"]) == ("PENDING", "RUNNING")
+        agent.report(task["taskArn"], "RUNNING")
+        [now] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
+        assert now["lastStatus"] == "RUNNING"
     finally:
         allowed.close()
