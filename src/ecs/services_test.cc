@@ -849,7 +849,9 @@ TEST_F(EcsHealthTest, HealthStopsBeforeARollbackDoNotFailTheDeploymentRolledBack
   std::string good = ASSERT_OK(ecs_->CreateService(Root(), r)).service.deployments[0].id;
   auto healthy_all = [&] {
     for (const auto& t : TasksOf("web")) {
-      if (t.last_status == "RUNNING") ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+      if (t.last_status == "RUNNING") {
+        ASSERT_TRUE(Publish(instance.instance.id, t.id, "HEALTHY"));
+      }
     }
   };
   Settle("web");
