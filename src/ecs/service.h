@@ -434,10 +434,11 @@ class Service {
   // The ARN of a cluster named by name or ARN in the caller's account/region.
   std::string ClusterArn(const aws::RequestContext& ctx, const std::string& cluster) const;
 
-  // Tasks of one instance, for the agent session (payloads, manifests).
-  Result<std::vector<Task>> TasksOfInstance(const std::string& account, const std::string& region,
-                                            const std::string& cluster,
-                                            const std::string& instance_id);
+  // Tasks of one instance, for the agent session (payloads, manifests): the index's immutable
+  // records, shared, not copied (every heartbeat reads every instance's).
+  using TaskRecords = std::vector<std::shared_ptr<const Task>>;
+  Result<TaskRecords> TasksOfInstance(const std::string& account, const std::string& region,
+                                      const std::string& cluster, const std::string& instance_id);
 
   // The definition a task runs (no authorization: for the agent session).
   Result<TaskDefinition> TaskDefinitionOf(const std::string& account, const std::string& region,

@@ -838,16 +838,17 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
   return {};
 }
 
-Result<std::vector<Task>> Service::TasksOfInstance(const std::string& account,
-                                                   const std::string& region,
-                                                   const std::string& cluster,
-                                                   const std::string& instance_id) {
+Result<Service::TaskRecords> Service::TasksOfInstance(const std::string& account,
+                                                      const std::string& region,
+                                                      const std::string& cluster,
+                                                      const std::string& instance_id) {
   Scope scope{account, region};
   auto index = impl_->Index(scope, cluster);
   std::lock_guard lock(index->mu);
   BERTH_CHECK(index->Sync());
-  std::vector<Task> out;
-  for (const auto& id : index->TasksOn(instance_id)) out.push_back(*index->FindTask(id)->record);
+  TaskRecords out;
+  out.reserve(index->TasksOn(instance_id).size());
+  for (const auto& id : index->TasksOn(instance_id)) out.push_back(index->FindTask(id)->record);
   return out;
 }
 

@@ -259,10 +259,10 @@ struct AcsSessions::Impl {
     return j;
   }
 
-  void SendPayload(Session& session, const std::vector<ecs::Task>& tasks) {
+  void SendPayload(Session& session, const std::vector<const ecs::Task*>& tasks) {
     if (tasks.empty()) return;
     Json list = Json::array();
-    for (const auto& t : tasks) list.push_back(TaskPayload(session, t));
+    for (const ecs::Task* t : tasks) list.push_back(TaskPayload(session, *t));
     int seq;
     {
       std::lock_guard lock(session.mu);
@@ -279,13 +279,13 @@ struct AcsSessions::Impl {
     session.socket->Send(json::Dump(message));
   }
 
-  void SendManifest(Session& session, const std::vector<ecs::Task>& tasks) {
+  void SendManifest(Session& session, const ecs::Service::TaskRecords& tasks) {
     Json list = Json::array();
     for (const auto& t : tasks) {
-      if (t.last_status == "STOPPED") continue;
-      list.push_back({{"taskArn", t.arn},
+      if (t->last_status == "STOPPED") continue;
+      list.push_back({{"taskArn", t->arn},
                       {"taskClusterArn", session.cluster_arn},
-                      {"desiredStatus", t.desired_status}});
+                      {"desiredStatus", t->desired_status}});
     }
     int64_t now = EpochMillis(clock.Now());
     Json message = {{"type", "TaskManifestMessage"},
@@ -299,7 +299,7 @@ struct AcsSessions::Impl {
     session.socket->Send(json::Dump(message));
   }
 
-  std::vector<ecs::Task> Tasks(const Session& s) {
+  ecs::Service::TaskRecords Tasks(const Session& s) {
     if (!ecs) return {};
     auto tasks = ecs->TasksOfInstance(s.account, s.region, s.cluster, s.instance_id);
     if (!tasks) {
@@ -317,14 +317,14 @@ struct AcsSessions::Impl {
     if (auto it = parsed->find("message"); it != parsed->end() && it->is_object()) message = &*it;
     if (type == "TaskStopVerificationMessage" && message) {
       // Stop what the agent runs that is not to run.
-      std::vector<ecs::Task> tasks = Tasks(*session);
+      ecs::Service::TaskRecords tasks = Tasks(*session);
       Json stop = Json::array();
       if (auto c = message->find("stopCandidates"); c != message->end() && c->is_array()) {
         for (const auto& candidate : *c) {
           std::string arn = candidate.is_object() ? candidate.value("taskArn", "") : "";
           auto it = std::find_if(tasks.begin(), tasks.end(),
-                                 [&](const ecs::Task& t) { return t.arn == arn; });
-          if (it == tasks.end() || it->desired_status == "STOPPED") {
+                                 [&](const auto& t) { return t->arn == arn; });
+          if (it == tasks.end() || (*it)->desired_status == "STOPPED") {
             stop.push_back({{"taskArn", arn},
                             {"taskClusterArn", session->cluster_arn},
                             {"desiredStatus", "STOPPED"}});
@@ -352,22 +352,22 @@ struct AcsSessions::Impl {
       }
     }
     if (due.empty()) return;
-    std::vector<ecs::Task> tasks = Tasks(*session);
+    ecs::Service::TaskRecords tasks = Tasks(*session);
     for (const auto& i : due) {
       auto it = std::find_if(tasks.begin(), tasks.end(),
-                             [&](const ecs::Task& t) { return t.arn == i.task_arn; });
-      if (it == tasks.end() || it->last_status == "STOPPED") {
+                             [&](const auto& t) { return t->arn == i.task_arn; });
+      if (it == tasks.end() || (*it)->last_status == "STOPPED") {
         std::lock_guard lock(session->mu);
         std::erase_if(session->issued, [&](const Issued& x) {
           return x.credentials_id == i.credentials_id;
         });
         continue;
       }
-      auto creds = Mint(*session, *it, i.role_arn, i.role_type);
+      auto creds = Mint(*session, **it, i.role_arn, i.role_type);
       if (!creds) continue;
       Json message = {{"type", "IAMRoleCredentialsMessage"},
                       {"message",
-                       {{"taskArn", it->arn},
+                       {{"taskArn", (*it)->arn},
                         {"taskClusterArn", session->cluster_arn},
                         {"roleCredentials", std::move(*creds)},
                         {"roleType", i.role_type},
@@ -395,10 +395,10 @@ class AcsHandler final : public http::WebSocketHandler {
     if (replaced) replaced->socket->Close(1000, "replaced by a new connection");
     SyncPresence();
     log::Info("acs: agent connected", {{"instance", session_->instance_arn}});
-    std::vector<ecs::Task> tasks = impl_.Tasks(*session_);
-    std::vector<ecs::Task> live;
-    for (auto& t : tasks) {
-      if (t.last_status != "STOPPED") live.push_back(std::move(t));
+    ecs::Service::TaskRecords tasks = impl_.Tasks(*session_);
+    std::vector<const ecs::Task*> live;
+    for (const auto& t : tasks) {
+      if (t->last_status != "STOPPED") live.push_back(t.get());
     }
     impl_.SendPayload(*session_, live);
   }
@@ -472,7 +472,7 @@ void AcsSessions::OnTaskChange(const ecs::Task* previous, const ecs::Task& task)
   auto session = impl_->Find(SessionKey(parsed->account, parsed->region, task.cluster,
                                         task.container_instance_id));
   if (!session) return;  // sent when the agent connects
-  impl_->SendPayload(*session, {task});
+  impl_->SendPayload(*session, {&task});
 }
 
 void AcsSessions::Tick() {
