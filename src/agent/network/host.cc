@@ -1,8 +1,14 @@
 #include "agent/network/host.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <net/if.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -77,6 +83,27 @@ Status DeleteNetns(const std::string& name) {
   if (!NetnsExists(name)) return {};
   auto deleted = RunChecked({"ip", "netns", "del", name});
   if (!deleted && NetnsExists(name)) return Fail(deleted.error());
+  return {};
+}
+
+Status RenameNetns(const std::string& from, const std::string& to) {
+  std::string source = std::string(kNetnsDir) + "/" + from;
+  std::string target = std::string(kNetnsDir) + "/" + to;
+  auto failed = [&](const char* what) {
+    return Fail("NetworkSetupError", fmt::format("renaming namespace {} to {}: {}: {}", from, to,
+                                                 what, std::strerror(errno)), 500);
+  };
+  int fd = ::open(target.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) return failed("create");
+  ::close(fd);
+  if (::mount(source.c_str(), target.c_str(), "none", MS_BIND, nullptr) != 0) {
+    auto error = failed("bind mount");
+    ::unlink(target.c_str());
+    return error;
+  }
+  // The namespace lives on under its new name; the old name goes.
+  ::umount2(source.c_str(), MNT_DETACH);
+  ::unlink(source.c_str());
   return {};
 }
 
