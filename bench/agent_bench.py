@@ -336,6 +336,7 @@ def breakdown(marks):
 
 def cold(cluster, registry, runc, work):
     agent_s, peer_s, parts = [], [], []
+    agent_parts = []  # (pull started -> stopped, rest) seconds of each agent run
     for i in range(COLD_IMAGES):
         layout = build_image(os.path.join(work, f"cold-img-{i}"), tag="1", extra_layers=[
             {f"/data/blob-{i}": os.urandom(COLD_MB << 20)}], cmd=tuple(COMMAND))
@@ -345,8 +346,12 @@ def cold(cluster, registry, runc, work):
         td = cluster.task_definition(f"bench-cold{i}", image)
 
         def agent_run():
-            took, arn, _ = start_one(cluster, td)
+            took, arn, marks = start_one(cluster, td)
             agent_s.append(took)
+            if marks["pull_started"] and marks["pull_stopped"]:
+                pull = marks["pull_stopped"] - marks["pull_started"]
+                agent_parts.append({"before": marks["pull_started"] - marks["sent"], "pull": pull,
+                                    "after": marks["running_seen"] - marks["pull_stopped"]})
             cluster.stop_and_wait([arn])
 
         def peer_run():
@@ -357,7 +362,7 @@ def cold(cluster, registry, runc, work):
         for step in ((agent_run, peer_run) if i % 2 == 0 else (peer_run, agent_run)):
             subprocess.run(["sync"])
             step()
-    return agent_s, peer_s, parts
+    return agent_s, peer_s, parts, agent_parts
 
 
 def burst(cluster, td, berth, agent):
@@ -467,8 +472,13 @@ def main():
         cold_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host],
                                 name="cold")
         agents.append(cold_agent)
-        cold_s, peer_s, parts = cold(cluster, registry, runc, work)
+        cold_s, peer_s, parts, agent_parts = cold(cluster, registry, runc, work)
         row("(b) berth RunTask -> RUNNING, not cached", cold_s)
+        for key, name in (("before", "RunTask -> pull started"),
+                          ("pull", "pull (resolve, fetch, verify, unpack)"),
+                          ("after", "pull stopped -> RUNNING seen")):
+            if agent_parts:
+                row(f"      of which {name}", [p[key] for p in agent_parts])
         row("    skopeo copy + umoci unpack + runc run -d", peer_s)
         for key in ("skopeo", "umoci", "runc"):
             row(f"      of which {key}", [p[key] for p in parts])

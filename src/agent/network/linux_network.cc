@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -239,18 +240,27 @@ class LinuxNetwork : public Network {
 
   Status Make(const TaskRecord& record) {
     const std::string& ns = record.netns;
-    BERTH_TRY(RunChecked({"ip", "netns", "add", ns}));
     if (record.mode == "none") {
+      BERTH_TRY(RunChecked({"ip", "netns", "add", ns}));
       BERTH_TRY(RunChecked({"ip", "-n", ns, "link", "set", "lo", "up"}));
       return {};
     }
-    // The peer is made inside the namespace: no half-moved pair is ever left on the host.
-    BERTH_TRY(RunChecked(
-        {"ip", "link", "add", record.veth, "type", "veth", "peer", "name", "eth0", "netns", ns}));
-    BERTH_TRY(RunChecked({"ip", "link", "set", record.veth, "master", record.bridge, "up"}));
-    BERTH_CHECK(ConfigureInside(ns, record.ipv4, record.task_id));
+    BERTH_CHECK(MakeJoined(ns, record.veth, record.ipv4, record.task_id));
     for (const auto& rule : record.rules) BERTH_CHECK(AppendRule(rule));
     return {};
+  }
+
+  // The namespace `ns` (made unless it exists), joined to the bridge by `veth` with eth0 at
+  // `ipv4`: two `ip -batch` processes, one on the host and one inside.
+  Status MakeJoined(const std::string& ns, const std::string& veth, const std::string& ipv4,
+                    const std::string& scratch) {
+    // The peer is made inside the namespace: no half-moved pair is ever left on the host.
+    std::string lines = NetnsExists(ns) ? "" : fmt::format("netns add {}\n", ns);
+    lines += fmt::format("link add {0} type veth peer name eth0 netns {1}\n"
+                         "link set {0} master {2} up\n",
+                         veth, ns, options_.bridge);
+    BERTH_CHECK(RunBatch("", scratch, lines));
+    return ConfigureInside(ns, ipv4, scratch);
   }
 
   // eth0 (address, up), lo (up) and the default route inside `ns`: one `ip -batch` instead of
@@ -264,7 +274,9 @@ class LinuxNetwork : public Network {
                                 ipv4, subnet.prefix, FormatIpv4(subnet.Gateway())));
   }
 
-  // `ip [-n ns] -batch` of `lines`, through a scratch file in the state directory.
+  // `ip [-n ns] -batch` of `lines` (each ending in '\n'), through a scratch file in the state
+  // directory. A failure names the line that failed as RunChecked would name it run alone
+  // ("ip [-n ns] <line>: <what ip said>"), or all of them when ip does not say which.
   Status RunBatch(const std::string& ns, const std::string& scratch, const std::string& lines) {
     std::error_code ec;
     std::filesystem::create_directories(options_.state_dir, ec);
@@ -277,10 +289,39 @@ class LinuxNetwork : public Network {
     std::vector<std::string> argv = {"ip"};
     if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
     argv.insert(argv.end(), {"-batch", batch_file});
-    auto ran = RunChecked(argv);
+    auto ran = RunCommand(argv);
     std::filesystem::remove(batch_file, ec);
-    BERTH_TRY(std::move(ran));
-    return {};
+    if (ran && ran->exit_code == 0) return {};
+    if (!ran) return Fail("NetworkSetupError", "ip -batch: " + ran.error().message, 500);
+    return Fail("NetworkSetupError", BatchError(argv, lines, batch_file, ran->err), 500);
+  }
+
+  // "ip [-n ns] <failed line>: <error>" from ip -batch's stderr, which ends with "Command
+  // failed <file>:<line number>".
+  static std::string BatchError(const std::vector<std::string>& argv, const std::string& lines,
+                                const std::string& batch_file, std::string err) {
+    std::string prefix = argv.size() > 3 ? "ip -n " + argv[2] + " " : "ip ";
+    std::string failed;
+    std::string marker = "Command failed " + batch_file + ":";
+    if (size_t at = err.find(marker); at != std::string::npos) {
+      int number = std::atoi(err.c_str() + at + marker.size());
+      err.erase(at);
+      size_t start = 0;
+      for (int i = 1; i < number && start != std::string::npos; ++i) {
+        start = lines.find('\n', start);
+        if (start != std::string::npos) ++start;
+      }
+      if (number > 0 && start != std::string::npos) {
+        failed = lines.substr(start, lines.find('\n', start) - start);
+      }
+    }
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    if (err.empty()) err = "failed";
+    if (failed.empty()) {  // ip exited at once (a bad argument): name the whole batch
+      failed = "-batch [" + lines.substr(0, lines.size() - 1) + "]";
+      std::replace(failed.begin(), failed.end(), '\n', ';');
+    }
+    return prefix + failed + ": " + err;
   }
 
   // A pooled network for the pool's thread: an address reserved in pooled_ first (so Plan
@@ -302,11 +343,7 @@ class LinuxNetwork : public Network {
       entry.ipv4 = FormatIpv4(BERTH_TRY(AllocateAddress(subnet, used)));
       pooled_[entry.netns] = entry;
     }
-    Status made = RunBatch("", "pool-" + entry.veth,
-                           fmt::format("netns add {0}\nlink add {1} type veth peer name eth0 netns "
-                                       "{0}\nlink set {1} master {2} up\n",
-                                       entry.netns, entry.veth, options_.bridge));
-    if (made) made = ConfigureInside(entry.netns, entry.ipv4, "pool-" + entry.veth);
+    Status made = MakeJoined(entry.netns, entry.veth, entry.ipv4, "pool-" + entry.veth);
     if (!made) {
       DestroyPooled(entry);
       return Fail(made.error());
