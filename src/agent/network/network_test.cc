@@ -747,6 +747,19 @@ TEST_F(RealNetworkTest, RecoverKeepsKeptTasksAndRemovesTheRest) {
   EXPECT_NE(Output({"iptables", "-w", "-t", "nat", "-S", "BERTH-" + options_.bridge + "-PRE"})
                 .find("--to-destination 127.0.0.1:2222"),
             std::string::npos);
+  // The bridge made again: each jump once, each bridge rule once, the task's port rule kept.
+  std::string rules = Output({"iptables-save"});
+  auto count = [&rules](const std::string& text) {
+    size_t n = 0;
+    for (size_t at = rules.find(text); at != std::string::npos; at = rules.find(text, at + 1)) ++n;
+    return n;
+  };
+  const std::string& br = options_.bridge;
+  EXPECT_EQ(count("-A PREROUTING -j BERTH-" + br + "-PRE\n"), 1u);
+  EXPECT_EQ(count("-A OUTPUT -m addrtype --dst-type LOCAL -j BERTH-" + br + "-PORTS\n"), 1u);
+  EXPECT_EQ(count("-A FORWARD -j BERTH-" + br + "-FWD\n"), 1u);
+  EXPECT_EQ(count("-A BERTH-" + br + "-FWD -i " + br + " -j ACCEPT\n"), 1u);
+  EXPECT_EQ(count("-A BERTH-" + br + "-PORTS "), 1u);
   // The kept task still works.
   NetnsServer server(network.netns_path, "tcp", 8080, 1);
   ASSERT_TRUE(server.ready());
