@@ -313,6 +313,14 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
   return result;
 }
 
+std::optional<std::string> PulledManifest(content::Store& store, const std::string& image) {
+  auto ref = reference::ParseReference(image);
+  if (!ref) return std::nullopt;
+  auto record = LoadRecord(store, ref->ToString());
+  if (!record) return std::nullopt;
+  return record->manifest.digest;
+}
+
 Status CheckDestination(const std::string& dest) {
   struct stat st;
   if (::lstat(dest.c_str(), &st) != 0) {
