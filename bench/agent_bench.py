@@ -55,6 +55,9 @@ POLL = float(os.environ.get("AGENT_POLL_MS", "5")) / 1000
 COLD_IMAGES = int(os.environ.get("AGENT_COLD_IMAGES", "5"))
 COLD_MB = int(os.environ.get("AGENT_COLD_MB", "8"))
 BURST = int(os.environ.get("AGENT_BURST", "20"))
+# The agents' --network-pool (task networks made ahead); unset: the agent's default.
+POOL_ARGS = (["--network-pool", os.environ["AGENT_NETWORK_POOL"]]
+             if os.environ.get("AGENT_NETWORK_POOL") else [])
 COMMAND = ["/bin/sh", "-c", 'trap "exit 0" TERM; while true; do sleep 1; done']
 WARM_TARGET_MS = 50  # median RunTask -> RUNNING at most runc run -d + this
 COLD_TARGET = 4.0    # skopeo + umoci + runc / RunTask -> RUNNING: at least
@@ -425,7 +428,7 @@ def main():
         registry = Registry(tmp / "registry", auth="htpasswd")
         cluster = Cluster(berth)
         layout = build_image(tmp / "warm-img", tag="1", cmd=tuple(COMMAND))
-        warm_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host],
+        warm_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host, *POOL_ARGS],
                                 name="warm")
         agents.append(warm_agent)
 
@@ -469,7 +472,7 @@ def main():
         warm_agent.close()
         agents.remove(warm_agent)
 
-        cold_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host],
+        cold_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host, *POOL_ARGS],
                                 name="cold")
         agents.append(cold_agent)
         cold_s, peer_s, parts, agent_parts = cold(cluster, registry, runc, work)
