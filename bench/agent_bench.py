@@ -55,6 +55,9 @@ POLL = float(os.environ.get("AGENT_POLL_MS", "5")) / 1000
 COLD_IMAGES = int(os.environ.get("AGENT_COLD_IMAGES", "5"))
 COLD_MB = int(os.environ.get("AGENT_COLD_MB", "8"))
 BURST = int(os.environ.get("AGENT_BURST", "20"))
+# The agents' --network-pool (task networks made ahead); unset: the agent's default.
+POOL_ARGS = (["--network-pool", os.environ["AGENT_NETWORK_POOL"]]
+             if os.environ.get("AGENT_NETWORK_POOL") else [])
 COMMAND = ["/bin/sh", "-c", 'trap "exit 0" TERM; while true; do sleep 1; done']
 WARM_TARGET_MS = 50  # median RunTask -> RUNNING at most runc run -d + this
 COLD_TARGET = 4.0    # skopeo + umoci + runc / RunTask -> RUNNING: at least
@@ -336,6 +339,7 @@ def breakdown(marks):
 
 def cold(cluster, registry, runc, work):
     agent_s, peer_s, parts = [], [], []
+    agent_parts = []  # (pull started -> stopped, rest) seconds of each agent run
     for i in range(COLD_IMAGES):
         layout = build_image(os.path.join(work, f"cold-img-{i}"), tag="1", extra_layers=[
             {f"/data/blob-{i}": os.urandom(COLD_MB << 20)}], cmd=tuple(COMMAND))
@@ -345,8 +349,12 @@ def cold(cluster, registry, runc, work):
         td = cluster.task_definition(f"bench-cold{i}", image)
 
         def agent_run():
-            took, arn, _ = start_one(cluster, td)
+            took, arn, marks = start_one(cluster, td)
             agent_s.append(took)
+            if marks["pull_started"] and marks["pull_stopped"]:
+                pull = marks["pull_stopped"] - marks["pull_started"]
+                agent_parts.append({"before": marks["pull_started"] - marks["sent"], "pull": pull,
+                                    "after": marks["running_seen"] - marks["pull_stopped"]})
             cluster.stop_and_wait([arn])
 
         def peer_run():
@@ -357,7 +365,7 @@ def cold(cluster, registry, runc, work):
         for step in ((agent_run, peer_run) if i % 2 == 0 else (peer_run, agent_run)):
             subprocess.run(["sync"])
             step()
-    return agent_s, peer_s, parts
+    return agent_s, peer_s, parts, agent_parts
 
 
 def burst(cluster, td, berth, agent):
@@ -420,7 +428,7 @@ def main():
         registry = Registry(tmp / "registry", auth="htpasswd")
         cluster = Cluster(berth)
         layout = build_image(tmp / "warm-img", tag="1", cmd=tuple(COMMAND))
-        warm_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host],
+        warm_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host, *POOL_ARGS],
                                 name="warm")
         agents.append(warm_agent)
 
@@ -464,11 +472,16 @@ def main():
         warm_agent.close()
         agents.remove(warm_agent)
 
-        cold_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host],
+        cold_agent = BerthAgent(berth, tmp, args=["--insecure-registry", registry.host, *POOL_ARGS],
                                 name="cold")
         agents.append(cold_agent)
-        cold_s, peer_s, parts = cold(cluster, registry, runc, work)
+        cold_s, peer_s, parts, agent_parts = cold(cluster, registry, runc, work)
         row("(b) berth RunTask -> RUNNING, not cached", cold_s)
+        for key, name in (("before", "RunTask -> pull started"),
+                          ("pull", "pull (resolve, fetch, verify, unpack)"),
+                          ("after", "pull stopped -> RUNNING seen")):
+            if agent_parts:
+                row(f"      of which {name}", [p[key] for p in agent_parts])
         row("    skopeo copy + umoci unpack + runc run -d", peer_s)
         for key in ("skopeo", "umoci", "runc"):
             row(f"      of which {key}", [p[key] for p in parts])

@@ -16,6 +16,7 @@
 
 #include "agent/reference/reference.h"
 #include "agent/registry/errors.h"
+#include "common/file.h"
 #include "common/json.h"
 #include "crypto/sha256.h"
 
@@ -53,11 +54,14 @@ Status SaveRecord(content::Store& store, const std::string& ref, const registry:
   std::string path = RecordPath(store, ref);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string text = json::Dump(record);
+  // A pull that found the image it had (every warm start) leaves the record as it is: its
+  // fsync would be on the task's start path for nothing.
+  if (auto existing = ReadSmallFile(path); existing && *existing && **existing == text) return {};
   std::string tmp = path + ".tmp";
   {
     FILE* f = fopen(tmp.c_str(), "w");
     if (!f) return InternalFailure(fmt::format("cannot write {}", tmp));
-    std::string text = json::Dump(record);
     bool ok = fwrite(text.data(), 1, text.size(), f) == text.size() && fflush(f) == 0 &&
               fsync(fileno(f)) == 0;
     fclose(f);
@@ -307,6 +311,14 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
   }
   if (!options.dest.empty()) BERTH_CHECK(UnpackCached(store, result.image, key, options));
   return result;
+}
+
+std::optional<std::string> PulledManifest(content::Store& store, const std::string& image) {
+  auto ref = reference::ParseReference(image);
+  if (!ref) return std::nullopt;
+  auto record = LoadRecord(store, ref->ToString());
+  if (!record) return std::nullopt;
+  return record->manifest.digest;
 }
 
 Status CheckDestination(const std::string& dest) {

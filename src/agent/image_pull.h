@@ -60,6 +60,10 @@ struct ImagePullResult {
 Result<ImagePullResult> PullImage(content::Store& store, const std::string& image,
                                   const ImagePullOptions& options);
 
+// The manifest digest `image` resolved to when `store` last pulled it; nullopt when it never
+// did, or its record cannot be read (a blob of it missing included).
+std::optional<std::string> PulledManifest(content::Store& store, const std::string& image);
+
 // OK when nothing exists at `dest` (checked without following a symlink), so
 // a rootfs can be created there. Errors: "InvalidDestination" saying what is there.
 Status CheckDestination(const std::string& dest);

@@ -186,6 +186,7 @@ int RunAgent(const AgentFlags& f) {
   net.state_dir = data_dir + "/network";
   net.bridge = f.bridge;
   net.subnet = f.subnet;
+  net.pool_size = static_cast<size_t>(f.network_pool);
   net.reserved_ports = {resources->reserved_ports.begin(), resources->reserved_ports.end()};
   net.metadata_address = (*metadata)->Address();
   agent::runtime::RuncOptions rt;

@@ -25,6 +25,7 @@ struct AgentFlags {
   bool allow_privileged = false;
   std::string bridge = "berth0";
   std::string subnet = "10.213.0.0/24";
+  int network_pool = 4;  // task networks made ahead of need (agent/network/pool.h)
   int64_t reserved_memory_mib = -1;  // -1: $ECS_RESERVED_MEMORY, else 0
   std::string pull_behavior;         // "": $ECS_IMAGE_PULL_BEHAVIOR, else default
   int stop_timeout_seconds = 0;      // 0: $ECS_CONTAINER_STOP_TIMEOUT, else 30

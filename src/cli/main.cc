@@ -485,6 +485,9 @@ int main(int argc, char** argv) {
                   "Run containers whose definition says privileged");
   agent->add_option("--bridge", agent_flags.bridge, "Bridge for task networks (at most 15 chars)");
   agent->add_option("--subnet", agent_flags.subnet, "IPv4 /24 subnet of the bridge");
+  agent->add_option("--network-pool", agent_flags.network_pool,
+                    "Task networks (bridge, awsvpc) kept ready ahead of tasks; 0: none")
+      ->check(CLI::Range(0, 64));
   agent->add_flag("--hollow", agent_flags.hollow,
                   "Benchmarks only: keep containers and networks in memory and pull nothing "
                   "(the control plane sees a real agent)");

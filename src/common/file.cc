@@ -61,14 +61,16 @@ Result<std::optional<std::string>> ReadSmallFile(const std::string& path, size_t
 }
 
 Result<bool> WriteFileAtomically(const std::string& path, std::string_view bytes, mode_t mode,
-                                 Existing existing) {
+                                 Existing existing, Durability durability) {
+  const bool sync = durability == Durability::kSynced;
   std::string tmp = path + ".tmp";
   if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
     return FileError("cannot remove the stale file", tmp, errno);
   }
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return FileError("cannot create", tmp, errno);
-  bool ok = ::fchmod(fd.get(), mode) == 0 && WriteAll(fd.get(), bytes) && ::fsync(fd.get()) == 0;
+  bool ok = ::fchmod(fd.get(), mode) == 0 && WriteAll(fd.get(), bytes) &&
+            (!sync || ::fsync(fd.get()) == 0);
   int err = errno;
   fd.Reset();
   if (!ok) {
@@ -89,7 +91,7 @@ Result<bool> WriteFileAtomically(const std::string& path, std::string_view bytes
     if (err == EEXIST && existing == Existing::kKeep) return false;
     return FileError("cannot move into place", path, err);
   }
-  BERTH_CHECK(SyncParentDir(path));
+  if (sync) BERTH_CHECK(SyncParentDir(path));
   return true;
 }
 

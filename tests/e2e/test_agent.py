@@ -140,6 +140,11 @@ def test_the_seed_by_name_and_with_a_customer_managed_key(aws, agent, seed, imag
         t = wait_for(aws, run(aws, td), "STOPPED")
         assert t["containers"][0]["exitCode"] == 0, t
         assert t["containers"][0]["imageDigest"].startswith("sha256:"), t
+    # The first pull unpacked the image into its place as it arrived (nothing left of the
+    # building), the second task used that rootfs.
+    unpacked = os.path.join(agent.data_dir, "images", "sha256")
+    assert [n for n in os.listdir(unpacked) if n.startswith(".")] == []
+    assert [os.listdir(os.path.join(unpacked, n)) for n in os.listdir(unpacked)] == [["rootfs"]]
 
 
 def test_wrong_password_fails_even_with_the_image_cached(aws, agent, seed, image):

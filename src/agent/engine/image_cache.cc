@@ -112,7 +112,25 @@ Result<ImagePullResult> ImageCache::Pull(
   pull_options.pull = options_.pull;
   pull_options.policy = options_.policy;
   pull_options.credentials = source ? &*source : nullptr;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto last = PulledManifest(store_, image);
+  if (!last || !content::IsValidDigest(*last) || !fs::is_directory(RootfsOf(*last), ec)) {
+    fs::create_directories(fs::path(options_.images_dir) / "sha256", ec);
+    pull_options.dest = fmt::format("{}/sha256/.pull-{}", options_.images_dir,
+                                    crypto::SecureIds().Uuid());
+  }
   Result<ImagePullResult> pulled = PullImage(store_, image, pull_options);
+  if (!pull_options.dest.empty()) {
+    // Into place under the manifest's digest, unless another reference to it got there first.
+    const std::string& manifest = pulled ? pulled->image.manifest.digest : "";
+    if (pulled && content::IsValidDigest(manifest) && fs::is_directory(pull_options.dest, ec)) {
+      fs::path rootfs = RootfsOf(manifest);
+      fs::create_directories(rootfs.parent_path(), ec);
+      if (!fs::exists(rootfs, ec)) fs::rename(pull_options.dest, rootfs, ec);
+    }
+    fs::remove_all(pull_options.dest, ec);
+  }
   if (pulled && !pulled->warning.empty()) {
     log::Warn("pull used the cached image", {{"image", image}, {"why", pulled->warning}});
   }
@@ -156,14 +174,18 @@ Status ImageCache::Reauthorize(const reference::Reference& ref, const std::strin
   return {};
 }
 
+std::string ImageCache::RootfsOf(const std::string& manifest_digest) const {
+  return fmt::format("{}/sha256/{}/rootfs", options_.images_dir, manifest_digest.substr(7));
+}
+
 Result<std::string> ImageCache::Unpack(const std::string& image, const ImagePullResult& pulled) {
   const std::string& manifest = pulled.image.manifest.digest;
   if (!content::IsValidDigest(manifest)) {
     return Fail(registry::PullError(image, fmt::format("invalid manifest digest {}", manifest)));
   }
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(options_.images_dir) / "sha256" / manifest.substr(7);
-  std::string rootfs = (dir / "rootfs").string();
+  std::string rootfs = RootfsOf(manifest);
+  fs::path dir = fs::path(rootfs).parent_path();
   std::shared_ptr<Slot> slot = SlotFor("unpack\n" + manifest);
   std::lock_guard lock(slot->mu);
   std::error_code ec;

@@ -1,6 +1,8 @@
 // The engine's images: PullImage under the pull policy into the content store, each image's
 // layers unpacked once per manifest digest into <images_dir>/sha256/<hex>/rootfs (built
-// beside, renamed into place) as the read-only lower layer of its containers.
+// beside, renamed into place) as the read-only lower layer of its containers. A pull that has
+// no rootfs for what the reference resolved to last time (a first pull) unpacks each layer
+// as soon as it and those below it are in the store, while the others still download.
 //
 // Several tasks asking for the same image with the same credentials at once cause one pull;
 // the others wait for it and share its outcome. A pull that ends up using the cached image
@@ -83,6 +85,7 @@ class ImageCache final : public Images {
                      const std::optional<credentials::RegistryCredentials>& presented);
   void Remember(const std::string& credentials_key, const std::string& digest);
   Result<std::string> Unpack(const std::string& image, const ImagePullResult& pulled);
+  std::string RootfsOf(const std::string& manifest_digest) const;
 
   const ImageCacheOptions options_;
   content::Store& store_;

@@ -314,11 +314,12 @@ std::optional<spec::TaskHealth> TaskHealthOf(const TaskRecord& record,
   return health;
 }
 
-Status SaveTaskRecord(const std::string& dir, const TaskRecord& record) {
+Status SaveTaskRecord(const std::string& dir, const TaskRecord& record, Durability durability) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   std::string path = fmt::format("{}/{}.json", dir, record.spec.Id());
-  BERTH_TRY(WriteFileAtomically(path, EncodeTaskRecord(record), 0600));
+  BERTH_TRY(WriteFileAtomically(path, EncodeTaskRecord(record), 0600, Existing::kReplace,
+                                durability));
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include "agent/spec/task_spec.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/file.h"
 
 namespace berth::agent::engine {
 
@@ -66,8 +67,9 @@ std::optional<spec::TaskHealth> TaskHealthOf(const TaskRecord& record,
 std::string EncodeTaskRecord(const TaskRecord& record);
 Result<TaskRecord> DecodeTaskRecord(std::string_view text);
 
-// <dir>/<task id>.json, written atomically (0600).
-Status SaveTaskRecord(const std::string& dir, const TaskRecord& record);
+// <dir>/<task id>.json, written atomically (0600); fsynced unless kUnsynced (common/file.h).
+Status SaveTaskRecord(const std::string& dir, const TaskRecord& record,
+                      Durability durability = Durability::kSynced);
 // Every record in `dir` (sorted by file name); records that cannot be read are skipped with a
 // warning.
 std::vector<TaskRecord> LoadTaskRecords(const std::string& dir);

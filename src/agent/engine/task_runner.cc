@@ -429,10 +429,13 @@ bool TaskRunner::StartContainer(size_t index) {
   }
   Status written = [&]() -> Status {
     std::string hosts = HostsFile(hostname, record_.network.ipv4, c.spec.extra_hosts);
-    BERTH_TRY(WriteFileAtomically(in.hosts_path, hosts, 0644));
+    // Files of the container: a host crash ends it, so no fsync (common/file.h).
+    BERTH_TRY(WriteFileAtomically(in.hosts_path, hosts, 0644, Existing::kReplace,
+                                  Durability::kUnsynced));
     std::string resolv = ResolvConf(c.spec.dns_servers, c.spec.dns_search_domains, host_resolv,
                                     mode != "host");
-    BERTH_TRY(WriteFileAtomically(in.resolv_conf_path, resolv, 0644));
+    BERTH_TRY(WriteFileAtomically(in.resolv_conf_path, resolv, 0644, Existing::kReplace,
+                                  Durability::kUnsynced));
     return {};
   }();
   // Docker refuses a bad log configuration when it creates the container.
@@ -721,8 +724,13 @@ void TaskRunner::KeepOutput() {
 }
 
 void TaskRunner::Commit() {
-  if (Status saved = SaveTaskRecord(ctx_.tasks_dir, record_); !saved) {
+  Durability durability = !synced_once_ || record_.known_status == kStopped
+                              ? Durability::kSynced
+                              : Durability::kUnsynced;
+  if (Status saved = SaveTaskRecord(ctx_.tasks_dir, record_, durability); !saved) {
     log::Warn("cannot save a task record", {{"task", arn_}, {"error", saved.error().message}});
+  } else {
+    synced_once_ = synced_once_ || durability == Durability::kSynced;
   }
   const spec::TaskSpec& t = record_.spec;
   bool stopping = record_.stop_requested || record_.known_status == kStopped ||

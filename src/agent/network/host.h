@@ -25,6 +25,10 @@ Status AppendRule(const Rule& rule);
 Status DeleteRule(const Rule& rule);  // every copy of it
 Status DeleteLink(const std::string& name);
 Status DeleteNetns(const std::string& name);
+// Gives the namespace /run/netns/<from> the name <to> (a bind mount of it at the new name, the
+// old one unmounted): no process, no change inside it. <to> must not exist; on failure <from>
+// is left as it was.
+Status RenameNetns(const std::string& from, const std::string& to);
 // The rules of `chain` (iptables -S); empty when the chain does not exist.
 std::vector<std::string> ChainRuleLines(const std::string& table, const std::string& chain);
 

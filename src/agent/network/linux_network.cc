@@ -4,14 +4,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
 
+#include <unistd.h>
+
 #include "agent/network/command.h"
 #include "agent/network/host.h"
 #include "agent/network/network.h"
+#include "agent/network/pool.h"
 #include "agent/network/ports.h"
 #include "agent/network/record.h"
 #include "agent/network/subnet.h"
@@ -29,11 +33,21 @@ bool IsTaskId(std::string_view id) {
 }
 
 std::string NetnsPrefix(const std::string& bridge) { return "berth-" + bridge + "-"; }
+constexpr std::string_view kPoolTag = "pool-";  // after NetnsPrefix: a pooled namespace
+constexpr std::string_view kPoolVethPrefix = "bvp";  // 'p' is no hex digit: never a task's
 
 class LinuxNetwork : public Network {
  public:
   explicit LinuxNetwork(const NetworkOptions& options)
-      : options_(options), records_(options.state_dir), cursor_(options.ephemeral_low) {}
+      : options_(options), records_(options.state_dir), cursor_(options.ephemeral_low) {
+    if (options_.pool_size > 0) {
+      pool_ = std::make_unique<NetworkPool>(
+          options_.pool_size, [this] { return MakePooled(); },
+          [this](const PooledNetwork& entry) { DestroyPooled(entry); });
+    }
+  }
+
+  ~LinuxNetwork() override { pool_.reset(); }  // its entries go while the rest is here
 
   Result<TaskNetwork> Setup(const TaskNetworkRequest& request) override {
     if (request.mode == "host") return TaskNetwork{"host", "", "", "", {}};
@@ -49,6 +63,7 @@ class LinuxNetwork : public Network {
       if (Alive(*existing)) return NetworkOf(*existing);
       BERTH_CHECK(Destroy(*existing));
     }
+    if (pool_) pool_->Start();
     TaskRecord record = BERTH_TRY(Plan(request));
     // Never take over (nor, undoing, remove) what berth did not make for this task.
     for (const auto& [name, exists] : {std::pair{record.netns, NetnsExists(record.netns)},
@@ -56,6 +71,33 @@ class LinuxNetwork : public Network {
       if (!name.empty() && exists) {
         return Fail("NetworkSetupError", name + " already exists", 500);
       }
+    }
+    std::optional<PooledNetwork> pooled;
+    if (pool_ && record.mode != "none") pooled = pool_->Take();
+    if (pooled) {
+      record.veth = pooled->veth;
+      record.ipv4 = pooled->ipv4;
+      if (request.mode == "bridge") {
+        record.rules = PortRules(record.bridge, record.task_id, record.ipv4, record.bindings);
+      }
+      Status written = records_.Write(record);  // then the record holds the address
+      if (!written) {
+        lock.unlock();
+        DestroyPooled(*pooled);
+        return Fail(written.error());
+      }
+      pooled_.erase(pooled->netns);
+      lock.unlock();
+      Status adopted = Adopt(record, *pooled);
+      if (!adopted) {
+        Warn(DeleteNetns(pooled->netns), pooled->netns);
+        if (auto undone = Destroy(record); !undone) {
+          log::Warn("network setup not undone",
+                    {{"task", record.task_id}, {"error", undone.error().message}});
+        }
+        return Fail(adopted.error());
+      }
+      return NetworkOf(record);
     }
     if (record.mode != "none" && !bridge_ready_) {
       BERTH_CHECK(EnsureBridge(options_));
@@ -107,14 +149,25 @@ class LinuxNetwork : public Network {
       Warn(Destroy(record), record.task_id);
     }
     // What berth's naming says was made for this bridge but no record names (a record lost).
+    // Pooled networks of an agent that did not stop cleanly go too; this one's stay.
+    std::set<std::string> pooled_names;
+    for (const auto& [netns, entry] : pooled_) {
+      pooled_names.insert(netns);
+      pooled_names.insert(entry.veth);
+    }
     std::string prefix = NetnsPrefix(options_.bridge);
     for (const auto& name : ListNetns()) {
-      if (!name.starts_with(prefix)) continue;
+      if (!name.starts_with(prefix) || pooled_names.contains(name)) continue;
       std::string task_id = name.substr(prefix.size());
-      if (IsTaskId(task_id) && !kept.contains(task_id)) Warn(DeleteNetns(name), task_id);
+      if ((IsTaskId(task_id) && !kept.contains(task_id)) || task_id.starts_with(kPoolTag)) {
+        Warn(DeleteNetns(name), task_id);
+      }
     }
     for (const auto& name : BridgePorts(options_.bridge)) {
-      if (name.starts_with(kVethPrefix) && !kept_veths.contains(name)) Warn(DeleteLink(name), name);
+      if (name.starts_with(kVethPrefix) && !kept_veths.contains(name) &&
+          !pooled_names.contains(name)) {
+        Warn(DeleteLink(name), name);
+      }
     }
     for (const auto& chain : BridgeChains(options_.bridge)) {
       if (!chain.holds_tasks) continue;
@@ -127,6 +180,7 @@ class LinuxNetwork : public Network {
         }
       }
     }
+    if (pool_) pool_->Start();
     return kept;
   }
 
@@ -136,6 +190,19 @@ class LinuxNetwork : public Network {
       log::Warn("network recovery left something",
                 {{"of", what}, {"error", status.error().message}});
     }
+  }
+
+  // The bridge's addresses held by `records` or by pooled networks (mu_ held).
+  std::set<uint32_t> UsedAddresses(const std::vector<TaskRecord>& records) const {
+    std::set<uint32_t> used;
+    for (const auto& [netns, entry] : pooled_) {
+      if (auto address = ParseIpv4(entry.ipv4)) used.insert(*address);
+    }
+    for (const auto& record : records) {
+      if (record.bridge != options_.bridge) continue;
+      if (auto address = ParseIpv4(record.ipv4)) used.insert(*address);
+    }
+    return used;
   }
 
   // Names, address and host ports for a new task network, from what the records hold.
@@ -151,13 +218,10 @@ class LinuxNetwork : public Network {
     }
     Subnet subnet = BERTH_TRY(ParseSubnet(options_.subnet));
     auto records = BERTH_TRY(records_.List());
-    std::set<uint32_t> used;
+    std::set<uint32_t> used = UsedAddresses(records);
     PortPolicy policy{
         options_.ephemeral_low, options_.ephemeral_high, options_.reserved_ports, {}, BoundOnHost};
     for (const auto& other : records) {
-      if (other.bridge == options_.bridge) {
-        if (auto address = ParseIpv4(other.ipv4)) used.insert(*address);
-      }
       for (const auto& binding : other.bindings) {
         policy.held.insert({binding.protocol, binding.host_port});
       }
@@ -176,30 +240,128 @@ class LinuxNetwork : public Network {
 
   Status Make(const TaskRecord& record) {
     const std::string& ns = record.netns;
-    BERTH_TRY(RunChecked({"ip", "netns", "add", ns}));
     if (record.mode == "none") {
+      BERTH_TRY(RunChecked({"ip", "netns", "add", ns}));
       BERTH_TRY(RunChecked({"ip", "-n", ns, "link", "set", "lo", "up"}));
       return {};
     }
+    BERTH_CHECK(MakeJoined(ns, record.veth, record.ipv4, record.task_id));
+    for (const auto& rule : record.rules) BERTH_CHECK(AppendRule(rule));
+    return {};
+  }
+
+  // The namespace `ns` (made unless it exists), joined to the bridge by `veth` with eth0 at
+  // `ipv4`: two `ip -batch` processes, one on the host and one inside.
+  Status MakeJoined(const std::string& ns, const std::string& veth, const std::string& ipv4,
+                    const std::string& scratch) {
     // The peer is made inside the namespace: no half-moved pair is ever left on the host.
-    BERTH_TRY(RunChecked(
-        {"ip", "link", "add", record.veth, "type", "veth", "peer", "name", "eth0", "netns", ns}));
-    BERTH_TRY(RunChecked({"ip", "link", "set", record.veth, "master", record.bridge, "up"}));
-    // Inside the namespace: one `ip -batch` instead of four processes (each costs a fork/exec).
+    std::string lines = NetnsExists(ns) ? "" : fmt::format("netns add {}\n", ns);
+    lines += fmt::format("link add {0} type veth peer name eth0 netns {1}\n"
+                         "link set {0} master {2} up\n",
+                         veth, ns, options_.bridge);
+    BERTH_CHECK(RunBatch("", scratch, lines));
+    return ConfigureInside(ns, ipv4, scratch);
+  }
+
+  // eth0 (address, up), lo (up) and the default route inside `ns`: one `ip -batch` instead of
+  // four processes (each costs a fork/exec). `scratch` names the batch file.
+  Status ConfigureInside(const std::string& ns, const std::string& ipv4,
+                         const std::string& scratch) {
     Subnet subnet = BERTH_TRY(ParseSubnet(options_.subnet));
-    std::string batch = fmt::format(
-        "addr add {}/{} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {}\n",
-        record.ipv4, subnet.prefix, record.gateway);
-    std::string batch_file = options_.state_dir + "/." + record.task_id + ".ip";
+    return RunBatch(ns, scratch,
+                    fmt::format("addr add {}/{} dev eth0\nlink set eth0 up\nlink set lo up\n"
+                                "route add default via {}\n",
+                                ipv4, subnet.prefix, FormatIpv4(subnet.Gateway())));
+  }
+
+  // `ip [-n ns] -batch` of `lines` (each ending in '\n'), through a scratch file in the state
+  // directory. A failure names the line that failed as RunChecked would name it run alone
+  // ("ip [-n ns] <line>: <what ip said>"), or all of them when ip does not say which.
+  Status RunBatch(const std::string& ns, const std::string& scratch, const std::string& lines) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.state_dir, ec);
+    std::string batch_file = options_.state_dir + "/." + scratch + ".ip";
     {
       std::ofstream out(batch_file, std::ios::trunc);  // a scratch file: no fsync needed
-      out << batch;
+      out << lines;
       if (!out.flush()) return Fail("NetworkSetupError", "cannot write " + batch_file, 500);
     }
-    auto configured = RunChecked({"ip", "-n", ns, "-batch", batch_file});
-    std::error_code ec;
+    std::vector<std::string> argv = {"ip"};
+    if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
+    argv.insert(argv.end(), {"-batch", batch_file});
+    auto ran = RunCommand(argv);
     std::filesystem::remove(batch_file, ec);
-    BERTH_TRY(std::move(configured));
+    if (ran && ran->exit_code == 0) return {};
+    if (!ran) return Fail("NetworkSetupError", "ip -batch: " + ran.error().message, 500);
+    return Fail("NetworkSetupError", BatchError(argv, lines, batch_file, ran->err), 500);
+  }
+
+  // "ip [-n ns] <failed line>: <error>" from ip -batch's stderr, which ends with "Command
+  // failed <file>:<line number>".
+  static std::string BatchError(const std::vector<std::string>& argv, const std::string& lines,
+                                const std::string& batch_file, std::string err) {
+    std::string prefix = argv.size() > 3 ? "ip -n " + argv[2] + " " : "ip ";
+    std::string failed;
+    std::string marker = "Command failed " + batch_file + ":";
+    if (size_t at = err.find(marker); at != std::string::npos) {
+      int number = std::atoi(err.c_str() + at + marker.size());
+      err.erase(at);
+      size_t start = 0;
+      for (int i = 1; i < number && start != std::string::npos; ++i) {
+        start = lines.find('\n', start);
+        if (start != std::string::npos) ++start;
+      }
+      if (number > 0 && start != std::string::npos) {
+        failed = lines.substr(start, lines.find('\n', start) - start);
+      }
+    }
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    if (err.empty()) err = "failed";
+    if (failed.empty()) {  // ip exited at once (a bad argument): name the whole batch
+      failed = "-batch [" + lines.substr(0, lines.size() - 1) + "]";
+      std::replace(failed.begin(), failed.end(), '\n', ';');
+    }
+    return prefix + failed + ": " + err;
+  }
+
+  // A pooled network for the pool's thread: an address reserved in pooled_ first (so Plan
+  // never hands it out), then namespace, veth pair and eth0 in two `ip -batch` processes.
+  Result<PooledNetwork> MakePooled() {
+    PooledNetwork entry;
+    {
+      std::lock_guard lock(mu_);
+      if (!bridge_ready_) {
+        BERTH_CHECK(EnsureBridge(options_));
+        bridge_ready_ = true;
+      }
+      Subnet subnet = BERTH_TRY(ParseSubnet(options_.subnet));
+      std::set<uint32_t> used = UsedAddresses(BERTH_TRY(records_.List()));
+      std::string tag = fmt::format("{:06x}{:06x}", static_cast<unsigned>(::getpid()) & 0xffffff,
+                                    ++pool_counter_ & 0xffffff);
+      entry.netns = NetnsPrefix(options_.bridge) + std::string(kPoolTag) + tag;
+      entry.veth = std::string(kPoolVethPrefix) + tag;
+      entry.ipv4 = FormatIpv4(BERTH_TRY(AllocateAddress(subnet, used)));
+      pooled_[entry.netns] = entry;
+    }
+    Status made = MakeJoined(entry.netns, entry.veth, entry.ipv4, "pool-" + entry.veth);
+    if (!made) {
+      DestroyPooled(entry);
+      return Fail(made.error());
+    }
+    return entry;
+  }
+
+  void DestroyPooled(const PooledNetwork& entry) {
+    Warn(DeleteLink(entry.veth), entry.veth);
+    Warn(DeleteNetns(entry.netns), entry.netns);
+    std::lock_guard lock(mu_);
+    pooled_.erase(entry.netns);
+  }
+
+  // A pooled network becomes the task's: its namespace takes the task's name (no process),
+  // then the task's port rules.
+  Status Adopt(const TaskRecord& record, const PooledNetwork& entry) {
+    BERTH_CHECK(RenameNetns(entry.netns, record.netns));
     for (const auto& rule : record.rules) BERTH_CHECK(AppendRule(rule));
     return {};
   }
@@ -228,6 +390,10 @@ class LinuxNetwork : public Network {
   RecordStore records_;
   bool bridge_ready_ = false;
   int cursor_;  // where the next ephemeral host port is looked for
+  // Pooled networks being made or ready, by namespace name (their addresses are taken).
+  std::map<std::string, PooledNetwork> pooled_;
+  unsigned pool_counter_ = 0;
+  std::unique_ptr<NetworkPool> pool_;  // last: destroyed first (its Destroy uses the rest)
 };
 
 }  // namespace

@@ -54,6 +54,11 @@ struct NetworkOptions {
   // "127.0.0.1:port" where the agent serves credentials and metadata; packets from task
   // namespaces to 169.254.170.2:80 are DNATed there. "": none.
   std::string metadata_address;
+  // Bridge and awsvpc networks made ahead of need (pool.h), named berth-<bridge>-pool-<hex>
+  // (veth bvp<hex>) until a task takes one and its namespace is renamed for the task. The pool
+  // fills once Recover has run (or at the first Setup); the Network's destructor and Recover
+  // remove pooled networks no task took. 0: none.
+  size_t pool_size = 0;
 };
 
 class Network {

@@ -73,7 +73,10 @@ Status RecordStore::Write(const TaskRecord& record) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return InternalFailure("create " + dir_ + ": " + ec.message());
-  BERTH_TRY(WriteFileAtomically(Path(record.task_id), EncodeRecord(record), 0600));
+  // No fsync: what a record names (namespaces, links, rules) is kernel state that a host
+  // crash, the only thing that could lose the write, removes too.
+  BERTH_TRY(WriteFileAtomically(Path(record.task_id), EncodeRecord(record), 0600,
+                                Existing::kReplace, Durability::kUnsynced));
   return {};
 }
 
