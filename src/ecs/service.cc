@@ -163,6 +163,17 @@ std::string Service::Impl::NewId() {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
+std::string Service::Impl::NewTaskId() {
+  // 48 bits of milliseconds, then 80 random bits.
+  uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          clock.Now().time_since_epoch())
+                                          .count());
+  uint8_t bytes[16];
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  ids.Fill(bytes + 6, sizeof bytes - 6);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
 Status Service::Impl::Authorize(const aws::RequestContext& ctx, const std::string& action,
                                 const std::string& resource, const std::string& cluster_arn) {
   iam::ResourceContext res;

@@ -86,6 +86,11 @@ struct Service::Impl {
 
   std::string Arn(const Scope& scope, std::string_view resource) const;
   std::string NewId();  // 32 lower-case hex
+  // A task's id: 32 lower-case hex as NewId's, the first 12 the creation time in ms and the
+  // other 20 random (80 bits: unguessable still). Tasks created together have neighbouring keys,
+  // so a RunTask's records land in a few store pages instead of one random page each (the
+  // commit's pages written and fsynced), and ListTasks lists in creation order.
+  std::string NewTaskId();
   // Commits `instance` (read at `revision`; 0: new) to the store and the
   // index (whose lock is held); its version grows unless it is new.
   // ThrottlingException when another process changed it meanwhile.

@@ -225,7 +225,7 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
                     const Prepared& p, const RunTaskRequest& request,
                     const std::string& instance_id) {
   Task t;
-  t.id = impl.NewId();
+  t.id = impl.NewTaskId();
   t.arn = impl.Arn(scope, fmt::format("task/{}/{}", p.cluster, t.id));
   t.cluster = p.cluster;
   t.container_instance_id = instance_id;
