@@ -411,9 +411,11 @@ class Service {
   // after task changes, from one thread at a time (calls are serialized).
   Status ReconcileServices(TimePoint now);
 
-  // What the agent reports. Returns the acknowledgment ("ACK").
-  Result<std::string> SubmitTaskStateChange(const aws::RequestContext& ctx,
-                                            const TaskStateChange& change);
+  // What the agent reports. Returns the acknowledgment ("ACK"). `action`: what IAM authorizes
+  // (SubmitContainerStateChange's form is authorized as ecs:SubmitContainerStateChange).
+  Result<std::string> SubmitTaskStateChange(
+      const aws::RequestContext& ctx, const TaskStateChange& change,
+      std::string_view action = "ecs:SubmitTaskStateChange");
 
   // The agent's health reports over its telemetry session (TCS
   // PublishHealth; the session was authorized when it opened): each named

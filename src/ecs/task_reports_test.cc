@@ -113,6 +113,28 @@ TEST_F(TaskReportsTest, TheOwningRolesSessionsMayReportWhateverTheirName) {
                "assumed-role/other-agent/s is not authorized");
 }
 
+TEST_F(TaskReportsTest, ContainerReportsAreAuthorizedAsSubmitContainerStateChange) {
+  aws::RequestContext agent = User("agent");
+  ASSERT_TRUE(iam_->PutInlinePolicy(
+      kA, iam::PrincipalType::kUser, "agent", "agent",
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":)"
+      R"(["ecs:RegisterContainerInstance","ecs:SubmitContainerStateChange"],"Resource":"*"}]})"));
+  std::string task = TaskOnInstanceOf(agent);
+  TaskStateChange container;
+  container.task = task;
+  container.containers.push_back({.container_name = "app", .status = "RUNNING"});
+  EXPECT_EQ(ASSERT_OK(ecs_->SubmitTaskStateChange(agent, container,
+                                                  "ecs:SubmitContainerStateChange")),
+            "ACK");
+  // The task's own report needs ecs:SubmitTaskStateChange, which this policy lacks.
+  auto refused = ecs_->SubmitTaskStateChange(agent, Change(task, "RUNNING"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "AccessDeniedException");
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("is not authorized to perform: ecs:SubmitTaskStateChange"));
+  EXPECT_THAT(refused.error().message, ::testing::Not(HasSubstr("registered")));
+}
+
 TEST_F(TaskReportsTest, ATaskOnNoInstanceCannotBeReported) {
   // Fargate capacity of platform 1.3.0: a task of LATEST (1.4.0) waits for capacity.
   Instance("", 4096,

@@ -675,11 +675,12 @@ Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
 }
 
 Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ctx,
-                                                   const TaskStateChange& change) {
+                                                   const TaskStateChange& change,
+                                                   std::string_view action) {
   Scope scope = ScopeOf(ctx);
   auto name = ClusterName(scope, change.cluster);
   std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : change.cluster));
-  BERTH_CHECK(impl_->Authorize(ctx, "ecs:SubmitTaskStateChange", cluster_arn, cluster_arn));
+  BERTH_CHECK(impl_->Authorize(ctx, std::string(action), cluster_arn, cluster_arn));
   if (!name) return Fail(name.error());
   if (!change.status.empty() && change.status != "PENDING" && change.status != "RUNNING" &&
       change.status != "STOPPED") {
@@ -696,7 +697,7 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
     const auto* state = id.empty() ? nullptr : index->FindTask(id);
     if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
     previous = state->record;
-    BERTH_CHECK(CheckTaskReporter(ctx, *index, *previous, "ecs:SubmitTaskStateChange"));
+    BERTH_CHECK(CheckTaskReporter(ctx, *index, *previous, action));
     if (previous->last_status == "STOPPED") return std::string("ACK");  // terminal
     Task t = *previous;
     bool changed = false;

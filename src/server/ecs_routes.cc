@@ -831,7 +831,8 @@ aws::JsonService EcsRoutes(ecs::Service& ecs, EcsEndpoints endpoints) {
     c.cluster = BERTH_TRY(in.StringOr("cluster"));
     c.task = BERTH_TRY(in.String("task"));
     c.containers.push_back(BERTH_TRY(ReadContainerChange(in)));
-    return Json{{"acknowledgment", BERTH_TRY(s.SubmitTaskStateChange(ctx, c))}};
+    return Json{{"acknowledgment",
+                 BERTH_TRY(s.SubmitTaskStateChange(ctx, c, "ecs:SubmitContainerStateChange"))}};
   });
   add("DiscoverPollEndpoint", [endpoints](ecs::Service& s, const aws::RequestContext& ctx,
                                           const JsonReader& in) -> Result<Json> {
