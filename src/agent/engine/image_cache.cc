@@ -42,7 +42,34 @@ std::string CredentialsKey(const std::optional<credentials::RegistryCredentials>
 }  // namespace
 
 ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock) {}
+    : options_(std::move(options)), store_(store), clock_(clock) {
+  // images_dir/sha256/.pull-<id> (a first pull's rootfs) and
+  // images_dir/sha256/<digest>/.rootfs-<id> (an unpack's), renamed into place when done.
+  namespace fs = std::filesystem;
+  auto children = [](const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      out.push_back(it->path());
+    }
+    return out;
+  };
+  std::vector<fs::path> half_built;
+  for (const auto& entry : children(fs::path(options_.images_dir) / "sha256")) {
+    if (entry.filename().string().starts_with(".pull-")) {
+      half_built.push_back(entry);
+      continue;
+    }
+    for (const auto& inner : children(entry)) {
+      if (inner.filename().string().starts_with(".rootfs-")) half_built.push_back(inner);
+    }
+  }
+  for (const auto& path : half_built) {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    if (ec) log::Warn("cannot remove a half-built image", {{"path", path.string()}});
+  }
+}
 
 std::shared_ptr<ImageCache::Slot> ImageCache::SlotFor(const std::string& key) {
   std::lock_guard lock(mu_);

@@ -60,7 +60,9 @@ std::unique_ptr<Images> NewHollowImages();
 
 class ImageCache final : public Images {
  public:
-  // `store` and `clock` outlive the cache. Thread-safe.
+  // `store` and `clock` outlive the cache. Thread-safe. The agent owns `images_dir`: what a
+  // pull or an unpack of an earlier process left half built there (it died mid-way) is
+  // removed now; finished images stay.
   ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock);
 
   // Pulls (or reuses) `image` presenting what `credentials` (null: anonymous) give for it,
