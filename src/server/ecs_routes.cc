@@ -197,7 +197,8 @@ Json AttachmentsJson(const ecs::Task& t) {
                  {"type", "ElasticNetworkInterface"},
                  {"status", t.last_status == "STOPPED" ? "DELETED" : "ATTACHED"},
                  {"details",
-                  {{{"name", "networkInterfaceId"}, {"value", "eni-" + t.id.substr(0, 17)}},
+                  {{{"name", "networkInterfaceId"},
+                    {"value", "eni-" + t.id.substr(t.id.size() - 17)}},
                    {{"name", "privateIPv4Address"}, {"value", t.private_ipv4}}}}});
   return out;
 }

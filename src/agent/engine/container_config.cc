@@ -50,7 +50,9 @@ std::string ContainerHostname(const spec::ContainerSpec& container, std::string_
                               std::string_view network_mode) {
   if (!container.hostname.empty()) return container.hostname;
   if (network_mode == "host") return "";
-  return std::string(task_id.substr(0, 12));
+  // Docker's short id is 12 characters; a berth task id's last 12 are its random part (its
+  // first are the creation time, shared by tasks started together).
+  return std::string(task_id.substr(task_id.size() > 12 ? task_id.size() - 12 : 0));
 }
 
 std::string HostsFile(std::string_view hostname, std::string_view ipv4,

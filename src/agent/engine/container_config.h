@@ -24,7 +24,8 @@ std::string RuntimeId(std::string_view task_id, std::string_view container_name)
 std::string RegionOfArn(std::string_view arn);
 
 // The container's hostname: its own when the definition sets one; on the host's network ""
-// (the host's); otherwise the task id's first 12 characters (Docker's short-id form).
+// (the host's); otherwise the task id's last 12 characters (Docker's short-id form; the
+// random part of a berth task id).
 std::string ContainerHostname(const spec::ContainerSpec& container, std::string_view task_id,
                               std::string_view network_mode);
 

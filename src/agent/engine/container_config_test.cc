@@ -100,7 +100,7 @@ TEST(ContainerConfigTest, ConfigCarriesLimitsMountsLabelsAndNamespace) {
   EXPECT_EQ(config.cpu_limit, 0);
   EXPECT_TRUE(config.readonly_rootfs);
   EXPECT_TRUE(config.init);
-  EXPECT_EQ(config.hostname, "0123456789ab");
+  EXPECT_EQ(config.hostname, "456789abcdef");  // the id's last 12
   EXPECT_EQ(config.netns_path, "/run/netns/x");
   ASSERT_EQ(config.ulimits.size(), 1u);
   EXPECT_EQ(config.ulimits[0].hard, 2048);

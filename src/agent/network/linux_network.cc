@@ -228,7 +228,7 @@ class LinuxNetwork : public Network {
     }
     uint32_t address = BERTH_TRY(AllocateAddress(subnet, used));
     record.bridge = options_.bridge;
-    record.veth = std::string(kVethPrefix) + request.task_id.substr(0, 12);
+    record.veth = VethName(request.task_id);
     record.ipv4 = FormatIpv4(address);
     record.gateway = FormatIpv4(subnet.Gateway());
     if (request.mode == "bridge") {
@@ -400,6 +400,11 @@ class LinuxNetwork : public Network {
 
 std::unique_ptr<Network> NewLinuxNetwork(const NetworkOptions& options) {
   return std::make_unique<LinuxNetwork>(options);
+}
+
+std::string VethName(std::string_view task_id) {
+  return std::string(kVethPrefix) +
+         std::string(task_id.substr(task_id.size() > 12 ? task_id.size() - 12 : 0));
 }
 
 }  // namespace berth::agent::network

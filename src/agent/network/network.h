@@ -82,4 +82,10 @@ class Network {
 // The Linux implementation (ip, iptables; root).
 std::unique_ptr<Network> NewLinuxNetwork(const NetworkOptions& options);
 
+// The host side of a task's veth pair: "bv" and the task id's last 12 characters (interface
+// names hold 15). The last ones: berth's task ids begin with their creation time, so tasks
+// started together share their first characters; the end is random (ECS's ids are random
+// throughout).
+std::string VethName(std::string_view task_id);
+
 }  // namespace berth::agent::network

@@ -59,6 +59,15 @@ Fd LoopbackListener(int* port) {
 
 // --- Addresses ---
 
+TEST(VethNameTest, TasksStartedTogetherGetDifferentVeths) {
+  // berth's task ids begin with their creation time in ms: tasks of one RunTask share it.
+  EXPECT_EQ(VethName("01a24ac9dbf75eaa9680d9e977aa5b87"), "bvd9e977aa5b87");
+  EXPECT_NE(VethName("01a24ac9dbf75eaa9680d9e977aa5b87"),
+            VethName("01a24ac9dbf7aa11223344556677889a"));
+  EXPECT_LE(VethName("01a24ac9dbf75eaa9680d9e977aa5b87").size(), 15u);  // IFNAMSIZ - 1
+  EXPECT_EQ(VethName("short"), "bvshort");
+}
+
 TEST(SubnetTest, ParsesCidrAndNamesGatewayAndBroadcast) {
   auto subnet = ParseSubnet("10.213.0.0/24");
   ASSERT_TRUE(subnet) << subnet.error().message;
@@ -531,7 +540,7 @@ class RealNetworkTest : public ::testing::Test {
   // Nothing of the task is left on the host.
   void ExpectGone(const std::string& task_id) {
     std::string ns = "berth-" + options_.bridge + "-" + task_id;
-    std::string veth = "bv" + task_id.substr(0, 12);
+    std::string veth = VethName(task_id);
     EXPECT_EQ(Output({"ip", "netns", "list"}).find(ns), std::string::npos);
     EXPECT_EQ(Output({"ip", "-o", "link"}).find(veth), std::string::npos);
     EXPECT_EQ(Output({"iptables-save"}).find("berth:" + task_id), std::string::npos);
@@ -625,7 +634,7 @@ TEST_F(RealNetworkTest, NoneModeHasLoopbackOnly) {
 }
 
 TEST_F(RealNetworkTest, SetupFailureLeavesNothing) {
-  std::string veth = std::string("bv") + std::string(kTaskA).substr(0, 12);
+  std::string veth = VethName(kTaskA);
   ASSERT_TRUE(RunChecked({"ip", "link", "add", veth, "type", "bridge"}));
   auto network = NewLinuxNetwork(options_);
   auto task = network->Setup({kTaskA, "bridge", {{80, 0, "tcp"}}});
@@ -644,7 +653,7 @@ TEST_F(RealNetworkTest, SetupFailureLeavesNothing) {
   ASSERT_FALSE(half);
   EXPECT_EQ(half.error().code, "NetworkSetupError");
   // ip exits at the bad argument without saying which line of its batch it was: all are named.
-  std::string veth_c = "bv" + kTaskC.substr(0, 12);
+  std::string veth_c = VethName(kTaskC);
   EXPECT_EQ(half.error().message,
             fmt::format("ip -batch [netns add berth-{0}-{1};link add {2} type veth peer name eth0 "
                         "netns berth-{0}-{1};link set {2} master {0} up]: Error: argument \"{0}\" "
