@@ -207,7 +207,7 @@ TEST_F(EngineTest, RunsATaskAndReportsRunningWithRuntimeIdsDigestsAndBindings) {
             dir_.File("images/sha256/" + image_.manifest.digest.substr(7) + "/rootfs"));
   EXPECT_EQ(config->memory_limit_bytes, 64 << 20);
   EXPECT_EQ(config->netns_path, "/run/netns/berth-" + std::string(kTaskId));
-  EXPECT_EQ(config->hostname, "0123456789ab");
+  EXPECT_EQ(config->hostname, "456789abcdef");  // the task id's last 12
   EXPECT_EQ(config->environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"],
             "/v2/credentials/task-cred");
   EXPECT_EQ(config->environment["AWS_DEFAULT_REGION"], "us-west-2");
@@ -218,7 +218,7 @@ TEST_F(EngineTest, RunsATaskAndReportsRunningWithRuntimeIdsDigestsAndBindings) {
   std::ifstream hosts(config->mounts[0].source);
   std::stringstream hosts_text;
   hosts_text << hosts.rdbuf();
-  EXPECT_NE(hosts_text.str().find("10.213.0.2\t0123456789ab"), std::string::npos);
+  EXPECT_NE(hosts_text.str().find("10.213.0.2\t456789abcdef"), std::string::npos);
 
   // The metadata endpoint: the task, and only the task role's credentials.
   auto meta = metadata_.task(Arn());

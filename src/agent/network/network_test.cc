@@ -338,11 +338,11 @@ TEST(CommandTest, CapturesOutputAndExitCode) {
 
 // --- Setup checks made before anything is touched (no root needed) ---
 
-// Task ids unique to this process: veth names are global to the host, and ctest runs test
-// processes side by side.
+// Task ids unique to this process in their last 12 characters, which name veths
+// (VethName): veth names are global to the host, and ctest runs test processes side by side.
 std::string TaskId(char tag) {
-  return fmt::format("{}{:07x}{}", tag, static_cast<unsigned>(getpid()) & 0xfffffff,
-                     std::string(24, tag));
+  return fmt::format("{}{:07x}", std::string(25, tag),
+                     static_cast<unsigned>(getpid()) & 0xfffffff);
 }
 const std::string kTaskA = TaskId('a');
 const std::string kTaskB = TaskId('b');
