@@ -2,6 +2,7 @@
 // AccessControl; only ids and the clock are fakes.
 #include "ecs/service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include "ecs/test_service_fixture.h"
@@ -593,6 +594,31 @@ TEST_F(EcsServiceTest, ConcurrentRunTasksNeverOverbookAnInstance) {
   Service fresh(*kv_, *access_, *iam_, ids_, clock_);
   auto listed = ASSERT_OK(fresh.ListTasks(Root(), all));
   EXPECT_THAT(listed.items, SizeIs(6));
+}
+
+TEST_F(EcsServiceTest, TaskIdsBeginWithTheirCreationTimeAndListInThatOrder) {
+  Cluster();
+  Register(Td("web", 64));
+  Instance("", 4096);
+  auto first = ASSERT_OK(ecs_->RunTask(Root(), Run("web", 3)));
+  clock_.Advance(std::chrono::seconds(1));
+  auto second = ASSERT_OK(ecs_->RunTask(Root(), Run("web", 2)));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                first.tasks[0].created_at.time_since_epoch())
+                .count();
+  std::vector<std::string> ids;
+  for (const auto* run : {&first, &second}) {
+    for (const auto& t : run->tasks) {
+      ASSERT_EQ(t.id.size(), 32u);
+      ids.push_back(t.id);
+    }
+  }
+  EXPECT_EQ(ids[0].substr(0, 12), fmt::format("{:012x}", ms));
+  EXPECT_EQ(ids[3].substr(0, 12), fmt::format("{:012x}", ms + 1000));
+  EXPECT_NE(ids[0].substr(12), ids[1].substr(12));  // the rest is random
+  // Every task of the first call sorts before every task of the second: ListTasks lists them so.
+  EXPECT_LT(*std::max_element(ids.begin(), ids.begin() + 3),
+            *std::min_element(ids.begin() + 3, ids.end()));
 }
 
 TEST_F(EcsServiceTest, AnInstanceTakesTasksOnlyWhileItsAgentHasASession) {

@@ -269,6 +269,15 @@ def test_upgrade_is_signed_and_authorized_as_ecs_poll(berth):
             "instance's agent may report the state of its tasks")
         [now] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
         assert (now["lastStatus"], now["desiredStatus"]) == ("PENDING", "RUNNING")
+        # A container's report is its own action: the owner, allowed only
+        # ecs:SubmitTaskStateChange, may not make it.
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            agent.ecs.submit_container_state_change(
+                cluster=agent.cluster_arn, task=task["taskArn"], containerName="app",
+                status="RUNNING")
+        assert error_code(e) == "AccessDeniedException"
+        assert "is not authorized to perform: ecs:SubmitContainerStateChange" in \
+            e.value.response["Error"]["Message"]
         agent.report(task["taskArn"], "RUNNING")
         [now] = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
         assert now["lastStatus"] == "RUNNING"
