@@ -89,7 +89,8 @@ class EngineHandler final : public agent::acs::AcsHandler {
   // As the ECS agent does: a task it cannot read is reported STOPPED with the reason.
   void OnUnrecognizedTask(const std::string& task_arn, const Error& error) override {
     agent::spec::TaskStateChange change;
-    change.cluster = cluster_arn_;
+    // The task's own cluster: on the Fargate pool, another account's than this instance's.
+    change.cluster = agent::acs::ClusterArnOf(task_arn, cluster_arn_);
     change.task_arn = task_arn;
     change.status = "STOPPED";
     change.reason = "UnrecognizedTaskError: " + error.message;
@@ -120,7 +121,8 @@ int Failed(std::string_view what, const Error& e) {
 
 }  // namespace
 
-int RunAgent(const AgentFlags& f) {
+int RunAgent(const AgentFlags& flags) {
+  AgentFlags f = flags;
   log::Format format;
   log::Level level;
   log::ParseFormat(f.log_format, &format);
@@ -130,6 +132,9 @@ int RunAgent(const AgentFlags& f) {
   if (f.fargate && f.external) {
     fmt::print(stderr, "berth agent: --fargate and --external exclude each other\n");
     return 2;
+  }
+  if (f.cluster.empty()) {
+    f.cluster = f.fargate ? std::string(agent::host::kFargatePoolCluster) : "default";
   }
   std::string region = f.region;
   if (region.empty()) region = Env("AWS_REGION");

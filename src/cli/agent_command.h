@@ -10,7 +10,7 @@ namespace berth::cli {
 
 struct AgentFlags {
   std::string endpoint = "http://127.0.0.1:4566";
-  std::string cluster = "default";
+  std::string cluster;  // "": default, or with --fargate the platform's pool (berth-fargate)
   bool external = false;  // ECS Anywhere: EXTERNAL tasks; ECS_ENGINE_AUTH_* ignored
   bool fargate = false;   // the platform's Fargate capacity: FARGATE tasks only
   std::string platform_version = "1.4.0";

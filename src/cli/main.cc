@@ -457,7 +457,9 @@ int main(int argc, char** argv) {
   auto* agent = cli.add_subcommand(
       "agent", "Run the host agent: register this host with a cluster and run its tasks (root)");
   agent->add_option("--endpoint", agent_flags.endpoint, "berth's endpoint URL");
-  agent->add_option("--cluster", agent_flags.cluster, "Cluster to register in");
+  agent->add_option("--cluster", agent_flags.cluster,
+                    "Cluster to register in (default: default; with --fargate, the platform's "
+                    "Fargate pool berth-fargate, in the server's operator account)");
   agent->add_flag("--external", agent_flags.external,
                   "Register as an EXTERNAL (ECS Anywhere) instance: ECS_ENGINE_AUTH_* are ignored");
   agent->add_flag("--fargate", agent_flags.fargate,

@@ -84,7 +84,6 @@ Result<std::vector<UpAgent>> StartUpAgents(const UpAgentOptions& o) {
   for (const auto& kind : kinds) {
     std::vector<std::string> argv = {o.berth_binary, "agent",
                                      "--endpoint", o.endpoint,
-                                     "--cluster", "default",
                                      "--data-dir", agents_dir + "/" + kind.name,
                                      "--credentials-file", o.credentials_file,
                                      "--profile", kAgentProfile};

@@ -171,6 +171,19 @@ Result<InstanceView> Service::RegisterContainerInstance(const aws::RequestContex
                 fmt::format("At most {} attributes can be registered.", kMaxAttributes));
   }
   for (const auto& a : request.attributes) BERTH_CHECK(ValidateAttribute(a));
+  // Fargate capacity belongs to the platform: it registers into the pool, and only it does.
+  bool fargate = std::any_of(request.attributes.begin(), request.attributes.end(),
+                             [](const Attribute& a) { return a.name == kFargateAttribute; });
+  if (fargate != impl_->IsPool(scope, *name)) {
+    return Fail("InvalidParameterException",
+                fargate ? fmt::format("Fargate capacity ({}) registers only into the platform's "
+                                      "pool: cluster {} of the platform's account.",
+                                      kFargateAttribute, kFargatePoolCluster)
+                        : fmt::format("Cluster {} is the platform's Fargate capacity pool: only "
+                                      "instances with the attribute {} (berth agent --fargate) "
+                                      "register into it.",
+                                      *name, kFargateAttribute));
+  }
   BERTH_CHECK(ValidateResources(request.total_resources));
   BERTH_CHECK(ValidateTags(request.tags));
   if (!request.tags.empty()) {

@@ -110,7 +110,10 @@ struct Task {
   std::string id;  // 32 hex
   std::string arn;  // ...:task/<cluster>/<id>
   std::string cluster;
-  std::string container_instance_id;  // empty for FARGATE
+  // The instance it runs on: in its own cluster, or (`pool`) one of the platform's Fargate pool
+  // (service.h kFargatePoolCluster), which DescribeTasks does not show. Empty: not placed.
+  std::string container_instance_id;
+  bool pool = false;
   std::string task_definition_arn;
   std::string family;
   int revision = 0;

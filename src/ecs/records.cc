@@ -336,6 +336,7 @@ std::string EncodeTask(const Task& t) {
             {"taskArn", t.arn},
             {"cluster", t.cluster},
             {"containerInstanceId", t.container_instance_id},
+            {"pool", t.pool},
             {"taskDefinitionArn", t.task_definition_arn},
             {"family", t.family},
             {"revision", t.revision},
@@ -380,6 +381,7 @@ Result<Task> DecodeTask(std::string_view record) {
     t.arn = Str(j, "taskArn");
     t.cluster = Str(j, "cluster");
     t.container_instance_id = Str(j, "containerInstanceId");
+    t.pool = j.value("pool", false);
     t.task_definition_arn = Str(j, "taskDefinitionArn");
     t.family = Str(j, "family");
     t.revision = static_cast<int>(Int(j, "revision"));

@@ -144,6 +144,24 @@ std::shared_ptr<ClusterIndex> Service::Impl::Index(const Scope& scope, const std
   return index;
 }
 
+bool Service::Impl::IsPool(const Scope& scope, std::string_view cluster) const {
+  return !options.platform_account.empty() && scope.account == options.platform_account &&
+         cluster == kFargatePoolCluster;
+}
+
+std::shared_ptr<ClusterIndex> Service::Impl::PoolIndex(const std::string& region) {
+  return Index(Scope{options.platform_account, region}, std::string(kFargatePoolCluster));
+}
+
+InstanceLocation Service::InstanceLocationOf(const Task& task) const {
+  auto arn = ParseArn(task.arn);
+  std::string region = arn ? arn->region : "";
+  if (task.pool) {
+    return {impl_->options.platform_account, region, std::string(kFargatePoolCluster)};
+  }
+  return {arn ? arn->account : "", region, task.cluster};
+}
+
 void Service::Impl::Notify(const Task* previous, const Task& task) {
   std::vector<TaskListener> copy;
   {

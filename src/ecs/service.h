@@ -268,6 +268,29 @@ struct ServiceOptions {
   // resuming where the last pass stopped (a cluster found holding a task past the retention is
   // loaded, at most one a pass, and swept as the others).
   size_t sweep_reads_per_pass = 5000;
+  // The platform's account (the server's operator account): its cluster kFargatePoolCluster in
+  // each region is the Fargate capacity pool serving FARGATE tasks of every account's clusters.
+  // "": no pool (FARGATE tasks wait in PROVISIONING).
+  std::string platform_account;
+};
+
+// The cluster of the platform account where Fargate capacity (`berth agent --fargate`:
+// instances with the attribute berth.fargate) registers, and only there. It runs no tasks of its
+// own: RunTask places FARGATE tasks of any account and cluster on its instances, the task's
+// record staying in its own cluster (with a copy in the pool's key space while it is not STOPPED,
+// which the pool's agents' sessions and resource accounting read).
+inline constexpr std::string_view kFargatePoolCluster = "berth-fargate";
+// The attribute that marks Fargate capacity, and the one naming its platform version
+// (agent/host/host.h registers them).
+inline constexpr std::string_view kFargateAttribute = "berth.fargate";
+inline constexpr std::string_view kFargatePlatformAttribute = "berth.fargate.platform-version";
+
+// Where the instance a task runs on is registered: the task's own account, region and cluster, or
+// the platform's Fargate pool for a task placed there (Task::pool).
+struct InstanceLocation {
+  std::string account;
+  std::string region;
+  std::string cluster;
 };
 
 class Service {
@@ -441,6 +464,9 @@ class Service {
   using TaskRecords = std::vector<std::shared_ptr<const Task>>;
   Result<TaskRecords> TasksOfInstance(const std::string& account, const std::string& region,
                                       const std::string& cluster, const std::string& instance_id);
+
+  // Where `task`'s instance is registered (its agent's session is keyed by it).
+  InstanceLocation InstanceLocationOf(const Task& task) const;
 
   // The definition a task runs (no authorization: for the agent session).
   Result<TaskDefinition> TaskDefinitionOf(const std::string& account, const std::string& region,

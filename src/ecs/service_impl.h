@@ -56,6 +56,12 @@ struct Service::Impl {
   void OnWatch(const store::WatchEvent& event);
   void Notify(const Task* previous, const Task& task);
 
+  // The platform's Fargate pool (ServiceOptions::platform_account, kFargatePoolCluster): whether
+  // `cluster` of `scope` is it, and its index in `region`. Lock order: a task's own cluster's
+  // index, then the pool's.
+  bool IsPool(const Scope& scope, std::string_view cluster) const;
+  std::shared_ptr<ClusterIndex> PoolIndex(const std::string& region);
+
   // The cluster record, or ClusterNotFoundException (INACTIVE counts as not
   // found for everything but Describe).
   Result<Cluster> ActiveCluster(const Scope& scope, const std::string& name);
@@ -196,9 +202,32 @@ std::string InstanceOwner(const aws::Principal& p);
 // SubmitContainerStateChange): only the principal that registered the container instance it runs
 // on may (an instance without a recorded owner is not bound), whatever IAM allows. A task on no
 // instance (FARGATE waiting for capacity) has no agent: nobody may. AccessDeniedException
-// otherwise. `index` is the task's cluster's, its lock held. (task_reports.cc)
-Status CheckTaskReporter(const aws::RequestContext& ctx, const ClusterIndex& index,
+// otherwise. `instances` is the index where the task's instance is registered (the task's
+// cluster's, or the Fargate pool's for a pool task), its lock held. (task_reports.cc)
+Status CheckTaskReporter(const aws::RequestContext& ctx, const ClusterIndex& instances,
                          const Task& task, std::string_view action);
+
+// The cluster an agent's report (SubmitTaskStateChange, TCS health) names: `cluster` in the
+// caller's scope; or, for a principal of the platform account (the Fargate pool's agents), a
+// cluster ARN of another account in the caller's region, whose pool tasks they run. The report is
+// authorized (IAM) on `authorize_arn`: the cluster's ARN, or for another account's cluster the
+// pool's (the platform's agents act on the platform's resources; the task's binding to the pool
+// instance's owner, CheckReporterOf, is what admits them to the task). (task_reports.cc)
+struct ReportTarget {
+  Scope scope;
+  Result<std::string> cluster;  // ClusterNotFoundException when it names none
+  std::string authorize_arn;
+  bool foreign = false;  // another account's cluster, reached through the pool
+};
+ReportTarget ReportTargetOf(Service::Impl& impl, const aws::RequestContext& ctx,
+                            const std::string& cluster);
+
+// CheckTaskReporter for a report reaching `task` through `target`, `index` (the task's
+// cluster's) held: the instance is looked up in the pool's index (locked here) for a pool task,
+// and a report through the pool (target.foreign) reaches only pool tasks. (task_reports.cc)
+Status CheckReporterOf(Service::Impl& impl, const aws::RequestContext& ctx,
+                       const ReportTarget& target, const ClusterIndex& index, const Task& task,
+                       std::string_view action);
 
 // SweepStoppedTasks' walk of the stored tasks of clusters not in memory: reads up to
 // options.sweep_reads_per_pass keys from where the last walk stopped and loads (Index + Sync) the

@@ -183,7 +183,7 @@ class Scheduler {
         }
         for (const auto& [id, state] : index->instances()) {
           if (state.record->status != "ACTIVE") continue;
-          if (state.facts->attributes.contains("berth.fargate")) continue;
+          if (state.facts->attributes.contains(kFargateAttribute)) continue;
           if (state.facts->attributes.contains("ecs.capability.external") != external) continue;
           if (!member_of.empty()) {
             // Connectivity is placement's to judge: a daemon's instances do

@@ -833,53 +833,6 @@ TEST_F(EcsServiceTest, StoppedTasksAreSweptAfterTheirRetention) {
 }  // namespace
 }  // namespace berth::ecs
 
-// ---- Fargate capacity ----------------------------------------------------------
-
-namespace berth::ecs {
-namespace {
-
-TEST_F(EcsServiceTest, FargateTasksRunOnlyOnFargateCapacityOfTheirPlatformVersion) {
-  Cluster();
-  TaskDefinition td = Td("fg");
-  td.requires_compatibilities = {"FARGATE"};
-  td.network_mode = "awsvpc";
-  td.cpu = "256";
-  td.memory = "512";
-  Register(td);
-  Register(Td("web"));
-  InstanceView ec2 = Instance();
-  std::vector<Attribute> fargate_attributes = {{"ecs.os-type", "linux"},
-                                               {kSecretsCapability, {}},
-                                               {"ecs.capability.task-eni", {}},
-                                               {"com.amazonaws.ecs.capability.docker-remote-api.1.18", {}},
-                                               {"berth.fargate", "true"},
-                                               {"berth.fargate.platform-version", "1.3.0"}};
-  InstanceView fargate = Instance("", 4096, fargate_attributes);
-
-  RunTaskRequest r = Run("fg");
-  r.launch_type = "FARGATE";
-  r.has_network_configuration = true;
-  r.platform_version = "1.3.0";
-  auto placed = ASSERT_OK(ecs_->RunTask(Root(), r));
-  for (const auto& f : placed.failures) ADD_FAILURE() << f.arn << " " << f.reason;
-  ASSERT_THAT(placed.tasks, SizeIs(1));
-  EXPECT_EQ(placed.tasks[0].container_instance_id, fargate.instance.id);
-
-  // LATEST is 1.4.0: a 1.3.0 agent cannot run it, so the task waits for capacity.
-  r.platform_version = "LATEST";
-  auto waiting = ASSERT_OK(ecs_->RunTask(Root(), r));
-  ASSERT_THAT(waiting.tasks, SizeIs(1));
-  EXPECT_EQ(waiting.tasks[0].container_instance_id, "");
-  EXPECT_EQ(waiting.tasks[0].last_status, "PROVISIONING");
-
-  // EC2 tasks never land on Fargate capacity.
-  auto web = ASSERT_OK(ecs_->RunTask(Root(), Run("web", 3)));
-  for (const auto& t : web.tasks) EXPECT_EQ(t.container_instance_id, ec2.instance.id);
-}
-
-}  // namespace
-}  // namespace berth::ecs
-
 namespace berth::ecs {
 namespace {
 

@@ -137,22 +137,9 @@ TEST_F(TaskReportsTest, ContainerReportsAreAuthorizedAsSubmitContainerStateChang
 
 TEST_F(TaskReportsTest, ATaskOnNoInstanceCannotBeReported) {
   // Fargate capacity of platform 1.3.0: a task of LATEST (1.4.0) waits for capacity.
-  Instance("", 4096,
-           {{"ecs.os-type", "linux"},
-            {"ecs.capability.task-eni", {}},
-            {"com.amazonaws.ecs.capability.docker-remote-api.1.18", {}},
-            {"berth.fargate", "true"},
-            {"berth.fargate.platform-version", "1.3.0"}});
-  TaskDefinition td = Td("fg");
-  td.network_mode = "awsvpc";
-  td.requires_compatibilities = {"FARGATE"};
-  td.cpu = "256";
-  td.memory = "512";
-  Register(td);
-  RunTaskRequest r = Run("fg");
-  r.launch_type = "FARGATE";
-  r.has_network_configuration = true;
-  r.platform_version = "LATEST";
+  PoolInstance("1.3.0");
+  FargateTd("fg");
+  RunTaskRequest r = RunFargate("fg", "LATEST");
   auto waiting = ASSERT_OK(ecs_->RunTask(Root(), r));
   ASSERT_THAT(waiting.tasks, SizeIs(1));
   ASSERT_EQ(waiting.tasks[0].container_instance_id, "");

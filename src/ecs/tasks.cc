@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "common/arn.h"
@@ -36,12 +37,12 @@ bool HasAttribute(const ClusterIndex::InstanceState& state, std::string_view nam
 // Agents started with `berth agent --fargate` are the platform's Fargate capacity
 // (agent/host/host.h names these attributes).
 bool IsFargateCapacity(const ClusterIndex::InstanceState& state) {
-  return HasAttribute(state, "berth.fargate");
+  return HasAttribute(state, kFargateAttribute);
 }
 
 // "1.4.0" >= "1.3.0", compared numerically part by part.
 bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, const std::string& wanted) {
-  auto it = state.facts->attributes.find("berth.fargate.platform-version");
+  auto it = state.facts->attributes.find(kFargatePlatformAttribute);
   if (it == state.facts->attributes.end()) return false;
   auto parts = [](const std::string& v) {
     std::vector<int> out;
@@ -133,6 +134,12 @@ Result<Prepared> Prepare(Service::Impl& impl, const aws::RequestContext& ctx,
   }
   if (!name) return Fail(name.error());
   p.cluster = *name;
+  if (impl.IsPool(scope, p.cluster)) {
+    return Fail("InvalidParameterException",
+                fmt::format("Cluster {} is the platform's Fargate capacity pool, which runs FARGATE "
+                            "tasks of other clusters and none of its own.",
+                            p.cluster));
+  }
   BERTH_CHECK(impl.CheckAssumable(execution_role));
   if (task_role != execution_role) BERTH_CHECK(impl.CheckAssumable(task_role));
   // A service keeps running the revision it deploys after deregistration.
@@ -286,16 +293,45 @@ static Task NewTask(Service::Impl& impl, const Scope& scope, const aws::RequestC
 
 namespace {
 
-// The transaction that creates `tasks` (each key new), with `also` (RunTask's clientToken
-// record).
-store::Txn NewTasksTxn(const Scope& scope, const std::vector<Task>& tasks, store::Txn also = {}) {
+// The key of a pool task's copy in the Fargate pool's key space (ServiceOptions::platform_account).
+std::string PoolTaskKey(const Service::Impl& impl, const Scope& scope, const std::string& id) {
+  return TaskKey(impl.options.platform_account, scope.region, kFargatePoolCluster, id);
+}
+
+// The transaction that creates `tasks` (each key new, and the pool's copy of a pool task), with
+// `also` (RunTask's clientToken record).
+store::Txn NewTasksTxn(const Service::Impl& impl, const Scope& scope,
+                       const std::vector<Task>& tasks, store::Txn also = {}) {
   store::Txn txn = std::move(also);
   for (const auto& t : tasks) {
+    std::string record = EncodeTask(t);
     std::string key = TaskKey(scope.account, scope.region, t.cluster, t.id);
     txn.compares.push_back({key, 0});
-    txn.ops.push_back(store::Op::Put(key, EncodeTask(t)));
+    if (t.pool) {
+      std::string copy = PoolTaskKey(impl, scope, t.id);
+      txn.compares.push_back({copy, 0});
+      txn.ops.push_back(store::Op::Put(std::move(copy), record));
+    }
+    txn.ops.push_back(store::Op::Put(key, std::move(record)));
   }
   return txn;
+}
+
+// The pool's side of a commit of new tasks: the pool tasks among `tasks`, reserved in the pool's
+// index by placement, are committed at `revision` (0: the commit failed; they are unreserved).
+void SettlePoolTasks(Service::Impl& impl, const Scope& scope, const std::vector<Task>& tasks,
+                     int64_t revision) {
+  if (std::none_of(tasks.begin(), tasks.end(), [](const Task& t) { return t.pool; })) return;
+  auto pool = impl.PoolIndex(scope.region);
+  std::lock_guard lock(pool->mu);
+  for (const auto& t : tasks) {
+    if (!t.pool) continue;
+    if (revision == 0) {
+      pool->Unreserve(t.id);
+    } else {
+      pool->Committed(t.id, revision);
+    }
+  }
 }
 
 // Commits new tasks in one transaction, with `also` (RunTask's clientToken
@@ -304,9 +340,12 @@ Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope
                                          ClusterIndex& index, std::vector<Task> tasks,
                                          store::Txn also = {}) {
   if (tasks.empty()) return tasks;
-  auto result = BERTH_TRY(impl.kv.Commit(NewTasksTxn(scope, tasks, std::move(also))));
-  if (!result.succeeded) return InternalFailure("task id collision");
-  for (const auto& t : tasks) index.ApplyTask(std::make_shared<const Task>(t), result.revision);
+  auto result = impl.kv.Commit(NewTasksTxn(impl, scope, tasks, std::move(also)));
+  bool committed = result && result->succeeded;
+  SettlePoolTasks(impl, scope, tasks, committed ? result->revision : 0);
+  if (!result) return Fail(result.error());
+  if (!committed) return InternalFailure("task id collision");
+  for (const auto& t : tasks) index.ApplyTask(std::make_shared<const Task>(t), result->revision);
   return tasks;
 }
 
@@ -317,9 +356,11 @@ Result<std::vector<Task>> CommitNewTasks(Service::Impl& impl, const Scope& scope
 Result<std::vector<Task>> CommitReserved(Service::Impl& impl, const Scope& scope,
                                          ClusterIndex& index, std::vector<Task> tasks) {
   if (tasks.empty()) return tasks;
-  auto result = impl.kv.Commit(NewTasksTxn(scope, tasks));
+  auto result = impl.kv.Commit(NewTasksTxn(impl, scope, tasks));
+  bool committed = result && result->succeeded;
   std::lock_guard lock(index.mu);
-  if (!result || !result->succeeded) {
+  SettlePoolTasks(impl, scope, tasks, committed ? result->revision : 0);
+  if (!committed) {
     for (const auto& t : tasks) index.Unreserve(t.id);
     if (!result) return Fail(result.error());
     return InternalFailure("task id collision");
@@ -333,9 +374,18 @@ Result<std::vector<Task>> CommitReserved(Service::Impl& impl, const Scope& scope
 Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope& scope,
                                                ClusterIndex& index, Task task, int64_t revision) {
   std::string key = TaskKey(scope.account, scope.region, task.cluster, task.id);
+  std::string record = EncodeTask(task);
   store::Txn txn;
   txn.compares.push_back({key, revision});
-  txn.ops.push_back(store::Op::Put(key, EncodeTask(task)));
+  // A pool task's copy in the pool follows it until it is STOPPED, then goes: the pool keeps
+  // only what its instances run (and no other account's stopped tasks).
+  bool stopped = task.last_status == "STOPPED";
+  if (task.pool) {
+    std::string copy = PoolTaskKey(impl, scope, task.id);
+    txn.ops.push_back(stopped ? store::Op::Delete(std::move(copy))
+                              : store::Op::Put(std::move(copy), record));
+  }
+  txn.ops.push_back(store::Op::Put(key, std::move(record)));
   auto result = BERTH_TRY(impl.kv.Commit(txn));
   if (!result.succeeded) {
     // Another process changed it; the index catches up on the next Sync.
@@ -343,10 +393,80 @@ Result<std::shared_ptr<const Task>> CommitTask(Service::Impl& impl, const Scope&
   }
   auto stored = std::make_shared<const Task>(std::move(task));
   index.ApplyTask(stored, result.revision);
+  if (stored->pool) {
+    auto pool = impl.PoolIndex(scope.region);
+    std::lock_guard lock(pool->mu);
+    // The commit stands; a pool index that cannot catch up now is read again whole.
+    if (!pool->Sync()) pool->Invalidate();
+    if (stopped) {
+      pool->RemoveTask(stored->id);
+    } else {
+      pool->ApplyTask(stored, result.revision);
+    }
+  }
   return stored;
 }
 
 namespace {
+
+// Placement's choice among `candidates` (whose instance ids are `ids`, in `instances`, held):
+// new tasks on the chosen instances; what could not be placed in `failures`.
+Result<std::vector<Task>> PlaceAmong(Service::Impl& impl, const Scope& scope,
+                                     const aws::RequestContext& ctx, const Prepared& p,
+                                     const RunTaskRequest& request,
+                                     std::vector<Candidate>& candidates,
+                                     const std::vector<const std::string*>& ids,
+                                     std::vector<Failure>& failures) {
+  std::vector<Task> created;
+  auto placed = BERTH_TRY(Place(candidates, p.needs, request.count, request.placement_constraints,
+                                request.placement_strategy, [&impl] {
+                                  uint64_t v = 0;
+                                  impl.ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+                                  return v;
+                                }));
+  for (size_t chosen : placed.chosen) {
+    created.push_back(NewTask(impl, scope, ctx, p, request, *ids[chosen]));
+  }
+  for (auto& f : placed.failures) failures.push_back({f.arn, f.reason, ""});
+  return created;
+}
+
+// RunTask's placement of FARGATE tasks on the platform's Fargate pool, whose index it locks
+// (after the task's cluster's): on its instances of a platform version at least the task's. The
+// tasks placed are reserved in the pool's index until their commit settles (SettlePoolTasks).
+// Without such capacity they wait in PROVISIONING, on no instance.
+Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
+                                      const aws::RequestContext& ctx, const Prepared& p,
+                                      const RunTaskRequest& request,
+                                      std::vector<Failure>& failures) {
+  std::vector<Task> created;
+  auto waiting = [&] {
+    for (int i = 0; i < request.count; ++i) {
+      created.push_back(NewTask(impl, scope, ctx, p, request, ""));
+    }
+    return created;
+  };
+  if (impl.options.platform_account.empty()) return waiting();
+  auto pool = impl.PoolIndex(scope.region);
+  std::lock_guard lock(pool->mu);
+  BERTH_CHECK(pool->Sync());
+  std::vector<Candidate> candidates;
+  std::vector<const std::string*> ids;
+  for (const auto& [id, state] : pool->instances()) {
+    const std::string& status = state.record->status;
+    if (status != "ACTIVE" && status != "DRAINING") continue;
+    if (!IsFargateCapacity(state) || !RunsPlatformVersion(state, p.platform_version)) continue;
+    candidates.push_back(CandidateOf(state, !p.needs.host_ports.empty()));
+    ids.push_back(&id);
+  }
+  if (candidates.empty()) return waiting();
+  created = BERTH_TRY(PlaceAmong(impl, scope, ctx, p, request, candidates, ids, failures));
+  for (auto& t : created) {
+    t.pool = true;
+    pool->Reserve(std::make_shared<const Task>(t));
+  }
+  return created;
+}
 
 // RunTask's placement of `request.count` tasks (`index` held): the tasks to
 // commit, and what could not be placed in `failures`.
@@ -354,8 +474,7 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
                                    const aws::RequestContext& ctx, const Prepared& p,
                                    const RunTaskRequest& request, ClusterIndex& index,
                                    std::vector<Failure>& failures) {
-  std::vector<Task> created;
-  bool fargate = p.launch_type == "FARGATE";
+  if (p.launch_type == "FARGATE") return PlaceOnPool(impl, scope, ctx, p, request, failures);
   bool external = p.launch_type == "EXTERNAL";
   std::vector<Candidate> candidates;
   std::vector<const std::string*> ids;  // of the candidates, in the index (held)
@@ -364,37 +483,17 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
   for (const auto& [id, state] : index.instances()) {
     const std::string& status = state.record->status;
     if (status != "ACTIVE" && status != "DRAINING") continue;
-    // FARGATE tasks run only on the platform's Fargate capacity (agents started with
-    // --fargate) of a platform version at least the task's; EXTERNAL tasks only on external
-    // instances; EC2 tasks on neither.
-    if (IsFargateCapacity(state) != fargate) continue;
-    if (fargate && !RunsPlatformVersion(state, p.platform_version)) continue;
-    if (!fargate && HasAttribute(state, "ecs.capability.external") != external) continue;
+    // EXTERNAL tasks only on external instances; EC2 tasks on neither those nor the platform's
+    // Fargate capacity (which registers only into the pool).
+    if (IsFargateCapacity(state)) continue;
+    if (HasAttribute(state, "ecs.capability.external") != external) continue;
     candidates.push_back(CandidateOf(state, !p.needs.host_ports.empty()));
     ids.push_back(&id);
   }
-  if (candidates.empty() && fargate) {
-    // No Fargate capacity yet: the task waits in PROVISIONING, with no container instance.
-    for (int i = 0; i < request.count; ++i) {
-      created.push_back(NewTask(impl, scope, ctx, p, request, ""));
-    }
-  } else {
-    if (candidates.empty()) {
-      return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
-    }
-    auto placed = BERTH_TRY(Place(candidates, p.needs, request.count,
-                                  request.placement_constraints, request.placement_strategy,
-                                  [&impl] {
-                                    uint64_t v = 0;
-                                    impl.ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
-                                    return v;
-                                  }));
-    for (size_t chosen : placed.chosen) {
-      created.push_back(NewTask(impl, scope, ctx, p, request, *ids[chosen]));
-    }
-    for (auto& f : placed.failures) failures.push_back({f.arn, f.reason, ""});
+  if (candidates.empty()) {
+    return Fail("InvalidParameterException", "No Container Instances were found in your cluster.");
   }
-  return created;
+  return PlaceAmong(impl, scope, ctx, p, request, candidates, ids, failures);
 }
 
 }  // namespace
@@ -677,11 +776,12 @@ Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
 Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ctx,
                                                    const TaskStateChange& change,
                                                    std::string_view action) {
-  Scope scope = ScopeOf(ctx);
-  auto name = ClusterName(scope, change.cluster);
-  std::string cluster_arn = impl_->Arn(scope, "cluster/" + (name ? *name : change.cluster));
-  BERTH_CHECK(impl_->Authorize(ctx, std::string(action), cluster_arn, cluster_arn));
-  if (!name) return Fail(name.error());
+  ReportTarget target = ReportTargetOf(*impl_, ctx, change.cluster);
+  BERTH_CHECK(impl_->Authorize(ctx, std::string(action), target.authorize_arn,
+                               target.authorize_arn));
+  if (!target.cluster) return Fail(target.cluster.error());
+  const Scope& scope = target.scope;
+  const std::string* name = &*target.cluster;
   if (!change.status.empty() && change.status != "PENDING" && change.status != "RUNNING" &&
       change.status != "STOPPED") {
     return Fail("InvalidParameterException",
@@ -697,7 +797,7 @@ Result<std::string> Service::SubmitTaskStateChange(const aws::RequestContext& ct
     const auto* state = id.empty() ? nullptr : index->FindTask(id);
     if (!state) return Fail("InvalidParameterException", "The referenced task was not found.");
     previous = state->record;
-    BERTH_CHECK(CheckTaskReporter(ctx, *index, *previous, action));
+    BERTH_CHECK(CheckReporterOf(*impl_, ctx, target, *index, *previous, action));
     if (previous->last_status == "STOPPED") return std::string("ACK");  // terminal
     Task t = *previous;
     bool changed = false;
@@ -797,23 +897,41 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
       }
     }
   }
-  Scope scope{account, region};
-  auto index = impl_->Index(scope, cluster);
+  // The reports by the cluster of their tasks: the session's, or for an agent of the platform's
+  // Fargate pool, each task's own (named by its ARN; only the pool tasks on its instance count).
+  Scope session{account, region};
+  bool pool = impl_->IsPool(session, cluster);
+  std::map<std::pair<std::string, std::string>, std::vector<const TaskHealthReport*>> by_cluster;
+  for (const auto& report : tasks) {
+    if (!pool) {
+      by_cluster[{account, cluster}].push_back(&report);
+      continue;
+    }
+    auto arn = ParseArn(report.task);
+    if (!arn || arn->service != "ecs" || arn->region != region ||
+        !arn->resource.starts_with("task/")) {
+      continue;
+    }
+    std::string home = arn->resource.substr(5, arn->resource.find('/', 5) - 5);
+    if (IsEcsName(home)) by_cluster[{arn->account, home}].push_back(&report);
+  }
   std::vector<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>> changed;
   std::optional<Error> failed;
-  {
+  for (const auto& [where, reports] : by_cluster) {
+    Scope scope{where.first, region};
+    auto index = impl_->Index(scope, where.second);
     std::lock_guard lock(index->mu);
     BERTH_CHECK(index->Sync());
-    for (const auto& report : tasks) {
-      std::string id = ResourceId(scope, cluster, "task", report.task);
+    for (const TaskHealthReport* report : reports) {
+      std::string id = ResourceId(scope, where.second, "task", report->task);
       const auto* state = id.empty() ? nullptr : index->FindTask(id);
       if (!state || state->record->container_instance_id != instance_id ||
-          state->record->last_status == "STOPPED") {
+          state->record->pool != pool || state->record->last_status == "STOPPED") {
         continue;
       }
       Task t = *state->record;
       bool same = true;
-      for (const auto& c : report.containers) {
+      for (const auto& c : report->containers) {
         for (auto& mine : t.containers) {
           if (mine.name == c.container_name && !mine.health_status.empty() &&
               mine.health_status != c.status) {
@@ -833,6 +951,7 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
       }
       changed.emplace_back(std::move(previous), std::move(*stored));
     }
+    if (failed) break;
   }
   for (const auto& [previous, stored] : changed) impl_->Notify(previous.get(), *stored);
   if (failed) return Fail(*failed);

@@ -38,6 +38,9 @@ using namespace std::chrono_literals;
 constexpr char kA[] = "111122223333";
 constexpr char kB[] = "444455556666";
 constexpr char kEast[] = "us-east-1";
+// The platform's account (ServiceOptions::platform_account): its cluster kFargatePoolCluster is
+// the Fargate capacity pool.
+constexpr char kPlatform[] = "444455556666";
 constexpr char kPrefix[] = "arn:aws:ecs:us-east-1:111122223333:";
 constexpr char kSecretsCapability[] =
     "ecs.capability.private-registry-authentication.secretsmanager";
@@ -85,7 +88,8 @@ class EcsServiceTest : public iam::testing::WorldTest {
   void SetUp() override {
     BuildWorld({kA, kB});
     ecs_ = std::make_unique<Service>(*kv_, *access_, *iam_, ids_, clock_,
-                                     ServiceOptions{.stopped_task_retention = 3600s});
+                                     ServiceOptions{.stopped_task_retention = 3600s,
+                                                    .platform_account = kPlatform});
   }
 
   aws::RequestContext Root(const std::string& account = kA) {
@@ -157,6 +161,54 @@ class EcsServiceTest : public iam::testing::WorldTest {
     auto out = ecs_->RegisterContainerInstance(Root(), std::move(r));
     EXPECT_TRUE(out) << out.error().code << ": " << out.error().message;
     return out ? *out : InstanceView{};
+  }
+
+  // The attributes of a Fargate agent of platform version `version`.
+  static std::vector<Attribute> FargateAttributes(const std::string& version = "1.4.0") {
+    return {{"ecs.os-type", "linux"},
+            {kSecretsCapability, {}},
+            {"ecs.capability.task-eni", {}},
+            {"ecs.capability.container-health-check", {}},
+            {"com.amazonaws.ecs.capability.docker-remote-api.1.18", {}},
+            {std::string(kFargateAttribute), "true"},
+            {std::string(kFargatePlatformAttribute), version}};
+  }
+
+  // An instance of the platform's Fargate pool (its cluster created if missing), registered by
+  // the platform account's root: 1024 CPU, `memory` MiB.
+  InstanceView PoolInstance(const std::string& version = "1.4.0", int64_t memory = 4096) {
+    EXPECT_TRUE(ecs_->CreateCluster(Root(kPlatform), std::string(kFargatePoolCluster), {}, {}));
+    RegisterInstanceRequest r;
+    r.cluster = kFargatePoolCluster;
+    r.total_resources = {{.name = "CPU", .integer_value = 1024},
+                         {.name = "MEMORY", .integer_value = memory}};
+    r.attributes = FargateAttributes(version);
+    r.version_info = {"1.105.1", "abc", "25.0.0"};
+    auto out = ecs_->RegisterContainerInstance(Root(kPlatform), std::move(r));
+    EXPECT_TRUE(out) << out.error().code << ": " << out.error().message;
+    return out ? *out : InstanceView{};
+  }
+
+  // A FARGATE definition of `family` (256 CPU, 512 MiB) registered in `account`.
+  TaskDefinition FargateTd(const std::string& family, const std::string& account = kA) {
+    TaskDefinition td = Td(family);
+    td.requires_compatibilities = {"FARGATE"};
+    td.network_mode = "awsvpc";
+    td.cpu = "256";
+    td.memory = "512";
+    auto out = ecs_->RegisterTaskDefinition(Root(account), std::move(td));
+    EXPECT_TRUE(out) << out.error().code << ": " << out.error().message;
+    return out ? *out : TaskDefinition{};
+  }
+
+  // RunTask of `td` as FARGATE on `version`.
+  static RunTaskRequest RunFargate(const std::string& td, const std::string& version = "LATEST",
+                                   int count = 1, const std::string& cluster = "") {
+    RunTaskRequest r = Run(td, count, cluster);
+    r.launch_type = "FARGATE";
+    r.has_network_configuration = true;
+    r.platform_version = version;
+    return r;
   }
 
   static RunTaskRequest Run(const std::string& td, int count = 1, const std::string& cluster = "") {

@@ -37,6 +37,11 @@ std::string ArnPrefix(const std::string& arn) {
   return colon == std::string::npos ? std::string() : arn.substr(0, colon + 1);
 }
 
+// The ARN of the cluster a task belongs to (on the Fargate pool's sessions, not the session's).
+std::string TaskClusterArn(const ecs::Task& task) {
+  return ArnPrefix(task.arn) + "cluster/" + task.cluster;
+}
+
 std::string RegionOfArn(const std::string& arn) {
   auto parsed = ParseArn(arn);
   return parsed ? parsed->region : std::string();
@@ -135,13 +140,17 @@ struct AcsSessions::Impl {
   }
 
   Json TaskPayload(Session& session, const ecs::Task& task) {
-    std::string prefix = ArnPrefix(task.arn);
+    // A task's account and region are its ARN's: on the Fargate pool's sessions, another
+    // account's than the session's.
+    auto arn = ParseArn(task.arn);
+    std::string account = arn ? arn->account : session.account;
+    std::string region = arn ? arn->region : session.region;
     Json j = {{"arn", task.arn},
-              {"taskClusterArn", prefix + "cluster/" + task.cluster},
+              {"taskClusterArn", TaskClusterArn(task)},
               {"family", task.family},
               {"version", std::to_string(task.version)},
               {"desiredStatus", task.desired_status},
-              {"taskDefinitionAccountId", session.account},
+              {"taskDefinitionAccountId", account},
               {"launchType", task.launch_type},
               {"networkMode", task.network_mode},
               {"group", task.group},
@@ -164,7 +173,7 @@ struct AcsSessions::Impl {
       j["containers"] = Json::array();
       return j;
     }
-    auto td = ecs->TaskDefinitionOf(session.account, session.region, task.task_definition_arn);
+    auto td = ecs->TaskDefinitionOf(account, region, task.task_definition_arn);
     if (!td) {
       log::Warn("acs: task definition of a task is gone", {{"task", task.arn}});
       j["containers"] = Json::array();
@@ -220,7 +229,7 @@ struct AcsSessions::Impl {
       if (def.credentials_parameter) {
         std::string region = LooksLikeArn(*def.credentials_parameter)
                                  ? RegionOfArn(*def.credentials_parameter)
-                                 : session.region;
+                                 : region;
         cj["registryAuthentication"] = {
             {"type", "asm"},
             {"asmAuthData",
@@ -238,7 +247,7 @@ struct AcsSessions::Impl {
                              {"valueFrom", s.value},
                              {"type", "ENVIRONMENT_VARIABLE"},
                              {"provider", asm_secret ? "asm" : "ssm"},
-                             {"region", LooksLikeArn(s.value) ? RegionOfArn(s.value) : session.region},
+                             {"region", LooksLikeArn(s.value) ? RegionOfArn(s.value) : region},
                              {"target", "CONTAINER"}});
         }
         cj["secrets"] = std::move(secrets);
@@ -284,7 +293,7 @@ struct AcsSessions::Impl {
     for (const auto& t : tasks) {
       if (t->last_status == "STOPPED") continue;
       list.push_back({{"taskArn", t->arn},
-                      {"taskClusterArn", session.cluster_arn},
+                      {"taskClusterArn", TaskClusterArn(*t)},
                       {"desiredStatus", t->desired_status}});
     }
     int64_t now = EpochMillis(clock.Now());
@@ -326,7 +335,8 @@ struct AcsSessions::Impl {
                                  [&](const auto& t) { return t->arn == arn; });
           if (it == tasks.end() || (*it)->desired_status == "STOPPED") {
             stop.push_back({{"taskArn", arn},
-                            {"taskClusterArn", session->cluster_arn},
+                            {"taskClusterArn",
+                             it == tasks.end() ? session->cluster_arn : TaskClusterArn(**it)},
                             {"desiredStatus", "STOPPED"}});
           }
         }
@@ -467,10 +477,11 @@ void AcsSessions::OnTaskChange(const ecs::Task* previous, const ecs::Task& task)
   // Only what the agent acts on: a new task, and a task to stop.
   bool dispatch = !previous || (previous->desired_status != task.desired_status);
   if (!dispatch || task.last_status == "STOPPED") return;
-  auto parsed = ParseArn(task.arn);
-  if (!parsed) return;
-  auto session = impl_->Find(SessionKey(parsed->account, parsed->region, task.cluster,
-                                        task.container_instance_id));
+  if (!impl_->ecs) return;
+  // The instance's session: in the task's cluster, or the Fargate pool's for a pool task.
+  ecs::InstanceLocation at = impl_->ecs->InstanceLocationOf(task);
+  auto session =
+      impl_->Find(SessionKey(at.account, at.region, at.cluster, task.container_instance_id));
   if (!session) return;  // sent when the agent connects
   impl_->SendPayload(*session, {&task});
 }

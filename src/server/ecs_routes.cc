@@ -282,8 +282,9 @@ std::string ArnPrefix(const std::string& task_arn) {
 
 Json TaskJson(const ecs::Task& t, bool with_tags) {
   std::string prefix = ArnPrefix(t.arn);
+  // A task on the platform's Fargate pool shows no instance, as FARGATE tasks in ECS.
   std::string instance_arn =
-      t.container_instance_id.empty()
+      t.container_instance_id.empty() || t.pool
           ? std::string()
           : fmt::format("{}container-instance/{}/{}", prefix, t.cluster, t.container_instance_id);
   return TaskJson(t, prefix + "cluster/" + t.cluster, instance_arn, with_tags);
@@ -874,7 +875,8 @@ class EcsServiceModule final : public Module {
                // Only whether it could be read matters: forget the value now.
                explicit_bzero(value->value.data.data(), value->value.data.size());
                return {};
-             }}) {
+             },
+             .platform_account = env.options.account_id}) {
     ecs_.AddTaskListener([this](const ecs::Task* previous, const ecs::Task& task) {
       if (acs_) acs_->OnTaskChange(previous, task);
       // A service's task changed state or health: its scheduler looks again soon.

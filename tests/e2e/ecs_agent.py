@@ -153,11 +153,12 @@ class Agent:
                                               cluster=self.cluster_arn)
         return out["endpoint"]
 
-    def report(self, task_arn, status, containers=(), reason=None, **times):
-        """SubmitTaskStateChange for `task_arn`. `containers` are dicts of the API's
+    def report(self, task_arn, status, containers=(), reason=None, cluster=None, **times):
+        """SubmitTaskStateChange for `task_arn` of `cluster` (default: the instance's; the task's
+        own for a Fargate pool's agent). `containers` are dicts of the API's
         ContainerStateChange (containerName, status, exitCode, reason, ...); `times` e.g.
         pullStartedAt=datetime."""
-        request = {"cluster": self.cluster_arn, "task": task_arn, "status": status,
+        request = {"cluster": cluster or self.cluster_arn, "task": task_arn, "status": status,
                    "containers": list(containers)}
         if reason is not None:
             request["reason"] = reason

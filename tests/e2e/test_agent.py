@@ -276,12 +276,16 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
                      "--insecure-registry", registry.host])
     try:
         aws = Cli(up, str(tmp_path))
+        # The EC2 agent registers into the default cluster, the Fargate agent into the
+        # platform's pool (cluster berth-fargate of the operator account).
         deadline = time.time() + 30
-        instances = []
-        while time.time() < deadline and len(instances) < 2:
+        instances, pool = [], []
+        while time.time() < deadline and (len(instances) < 1 or len(pool) < 1):
             instances = aws.ok("ecs", "list-container-instances")["containerInstanceArns"]
+            code, out = aws("ecs", "list-container-instances", "--cluster", "berth-fargate")
+            pool = out["containerInstanceArns"] if code == 0 else []
             time.sleep(0.2)
-        assert len(instances) == 2, up.log_text()
+        assert len(instances) == 1 and len(pool) == 1, up.log_text()
         printed = up.log_text()
         assert "agent        ec2 (pid" in printed and "agent        fargate (pid" in printed
         assert "aws ecs run-task --task-definition api" in printed  # the seed's walkthrough
@@ -293,11 +297,9 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
         for d in documents:
             json.loads(d)
         assert "aws logs tail /ecs/api --follow" in printed
-        described = aws.ok("ecs", "describe-container-instances", "--container-instances",
-                           *instances)["containerInstances"]
-        fargate = [i for i in described
-                   if any(a["name"] == "berth.fargate" for a in i["attributes"])]
-        assert len(fargate) == 1
+        fargate = aws.ok("ecs", "describe-container-instances", "--cluster", "berth-fargate",
+                         "--container-instances", *pool)["containerInstances"]
+        assert any(a["name"] == "berth.fargate" for a in fargate[0]["attributes"]), fargate
         sm = client(up, "secretsmanager")
         iam = client(up, "iam")
         secret = sm.create_secret(Name="registry/team", SecretString=SECRET_VALUE)["ARN"]
@@ -321,7 +323,9 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
                      json.dumps({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))
         t = wait_for(aws, out["tasks"][0]["taskArn"], "STOPPED")
         assert t["containers"][0]["exitCode"] == 0, t
-        assert t["containerInstanceArn"] == fargate[0]["containerInstanceArn"]
+        # A FARGATE task shows no container instance; the pool's instance ran it.
+        assert "containerInstanceArn" not in t, t
+        assert t["platformVersion"] == "1.4.0", t
         aws.close()
     finally:
         up.stop()

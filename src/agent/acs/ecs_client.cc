@@ -36,20 +36,6 @@ Json StringSet(const std::vector<int>& ports) {
   return out;
 }
 
-// The ARN of the cluster a container instance ARN names
-// ("arn:aws:ecs:r:a:container-instance/<cluster>/<id>" -> "arn:aws:ecs:r:a:cluster/<cluster>");
-// for the old form without the cluster, `cluster` (a name or an ARN).
-std::string ClusterArnOf(const std::string& instance_arn, const std::string& cluster) {
-  if (cluster.starts_with("arn:")) return cluster;
-  constexpr std::string_view kMarker = ":container-instance/";
-  size_t at = instance_arn.find(kMarker);
-  if (at == std::string::npos) return cluster;
-  std::string rest = instance_arn.substr(at + kMarker.size());
-  size_t slash = rest.find('/');
-  std::string name = slash == std::string::npos ? cluster : rest.substr(0, slash);
-  return instance_arn.substr(0, at) + ":cluster/" + name;
-}
-
 // The ECS agent's validateRegisteredAttributes: every attribute sent must come back with its value.
 Status CheckAttributes(const std::vector<std::pair<std::string, std::string>>& sent,
                        const std::map<std::string, std::string>& registered) {
@@ -75,6 +61,19 @@ std::unexpected<Error> Invalid(std::string_view op, const Error& error) {
 }
 
 }  // namespace
+
+std::string ClusterArnOf(const std::string& arn, const std::string& cluster) {
+  if (cluster.starts_with("arn:")) return cluster;
+  for (std::string_view marker : {":container-instance/", ":task/"}) {
+    size_t at = arn.find(marker);
+    if (at == std::string::npos) continue;
+    std::string rest = arn.substr(at + marker.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) return cluster;  // the old form, without the cluster
+    return arn.substr(0, at) + ":cluster/" + rest.substr(0, slash);
+  }
+  return cluster;
+}
 
 struct EcsClient::Impl {
   Impl(EcsClientOptions o, const Clock& c) : options(std::move(o)), clock(c) {}

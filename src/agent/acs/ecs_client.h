@@ -46,6 +46,12 @@ struct PollEndpoints {
   std::string telemetry_endpoint;  // TCS; "" when the server named none
 };
 
+// The ARN of the cluster a container instance's or a task's ARN names
+// ("arn:aws:ecs:r:a:container-instance/<cluster>/<id>", "...:task/<cluster>/<id>" ->
+// "arn:aws:ecs:r:a:cluster/<cluster>"); for the old forms without the cluster, `cluster` (a name
+// or an ARN), which is also the answer when `cluster` is an ARN.
+std::string ClusterArnOf(const std::string& arn, const std::string& cluster);
+
 // Thread-safe (a connection per calling thread).
 class EcsClient {
  public:

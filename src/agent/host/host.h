@@ -44,9 +44,12 @@ struct CapabilityOptions {
 std::vector<std::pair<std::string, std::string>> CapabilityAttributes(
     const CapabilityOptions& options);
 
-// Fargate agents carry these: RunTask with launchType FARGATE places only on instances that
-// have kFargateAttribute, honouring kFargatePlatformAttribute; EC2/EXTERNAL never place there.
+// Fargate agents carry these and register into the platform's pool cluster (in the server's
+// operator account; ecs/service.h names the same three): RunTask with launchType FARGATE, in any
+// account's cluster, places only on the pool's instances that have kFargateAttribute, honouring
+// kFargatePlatformAttribute; EC2/EXTERNAL never place there.
 inline constexpr std::string_view kFargateAttribute = "berth.fargate";
 inline constexpr std::string_view kFargatePlatformAttribute = "berth.fargate.platform-version";
+inline constexpr std::string_view kFargatePoolCluster = "berth-fargate";
 
 }  // namespace berth::agent::host
