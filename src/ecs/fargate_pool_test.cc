@@ -72,7 +72,7 @@ TEST_F(FargatePoolTest, FargateTasksOfAnyAccountRunOnThePoolOfTheirPlatformVersi
   auto waiting = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST")));
   ASSERT_THAT(waiting.tasks, SizeIs(1));
   EXPECT_EQ(waiting.tasks[0].container_instance_id, "");
-  EXPECT_FALSE(waiting.tasks[0].pool);
+  EXPECT_TRUE(waiting.tasks[0].pool);  // listed in the pool, which places it when it can
   EXPECT_EQ(waiting.tasks[0].last_status, "PROVISIONING");
 
   // EC2 tasks never land on the pool.
@@ -124,6 +124,44 @@ TEST_F(FargatePoolTest, ThePoolAccountsForTasksOfEveryAccountAndReleasesThemWhen
   EXPECT_EQ(again.tasks[0].container_instance_id, pool.instance.id);
   auto none = ASSERT_OK(fresh.RunTask(Root(), RunFargate("fg")));
   EXPECT_THAT(none.tasks, IsEmpty());
+}
+
+TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) {
+  Cluster();
+  PoolInstance("1.3.0");
+  FargateTd("fg");
+  std::vector<std::pair<std::string, std::string>> told;  // (task, instance) dispatched
+  ecs_->AddTaskListener([&](const Task* previous, const Task& t) {
+    if (previous && previous->container_instance_id != t.container_instance_id) {
+      told.emplace_back(t.arn, t.container_instance_id);
+    }
+  });
+  auto first = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST")));
+  clock_.Advance(1s);
+  auto second = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST")));
+  clock_.Advance(1s);
+  auto stopped = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST")));
+  ASSERT_OK(ecs_->StopTask(Root(), "", stopped.tasks.at(0).arn, ""));
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());  // no 1.4.0 capacity: they keep waiting
+  EXPECT_THAT(told, IsEmpty());
+
+  // Capacity of 1.4.0 for one task (512 MiB): the oldest goes there.
+  InstanceView pool = PoolInstance("1.4.0", 512);
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  const std::string a = first.tasks.at(0).arn, b = second.tasks.at(0).arn;
+  ASSERT_THAT(told, ElementsAre(std::pair(a, pool.instance.id)));
+  Task placed = ASSERT_OK(Describe(a));
+  EXPECT_EQ(placed.container_instance_id, pool.instance.id);
+  EXPECT_EQ(placed.version, first.tasks[0].version + 1);
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(a));
+  EXPECT_EQ(PoolRemainingMemory(pool.instance.arn), 0);
+  EXPECT_EQ(ASSERT_OK(Describe(b)).container_instance_id, "");
+  // When it stops, the next takes its place; the stopped one never runs.
+  ASSERT_OK(PoolReport(ClusterArnOf(kA, "default"), a, "STOPPED"));
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  EXPECT_THAT(told, ElementsAre(std::pair(a, pool.instance.id), std::pair(b, pool.instance.id)));
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(b));
+  EXPECT_EQ(ASSERT_OK(Describe(stopped.tasks[0].arn)).last_status, "STOPPED");
 }
 
 TEST_F(FargatePoolTest, OnlyThePoolInstancesAgentReportsItsTasksAndOnlyThose) {

@@ -434,6 +434,11 @@ class Service {
   // after task changes, from one thread at a time (calls are serialized).
   Status ReconcileServices(TimePoint now);
 
+  // Places the FARGATE tasks waiting in PROVISIONING for Fargate capacity (none of the pool's
+  // instances could take them when they were run) on the pool's instances that can take them
+  // now, oldest first, and dispatches them. The server's scheduler calls it on every pass.
+  Status PlaceWaitingFargateTasks();
+
   // What the agent reports. Returns the acknowledgment ("ACK"). `action`: what IAM authorizes
   // (SubmitContainerStateChange's form is authorized as ecs:SubmitContainerStateChange).
   Result<std::string> SubmitTaskStateChange(

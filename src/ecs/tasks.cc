@@ -431,41 +431,122 @@ Result<std::vector<Task>> PlaceAmong(Service::Impl& impl, const Scope& scope,
   return created;
 }
 
+// The Fargate pool's instances (`pool` held) that can run a task of platform `version`, as
+// placement's candidates, and their ids.
+void PoolCandidates(const ClusterIndex& pool, const std::string& version, bool with_ports,
+                    std::vector<Candidate>& candidates, std::vector<const std::string*>& ids) {
+  for (const auto& [id, state] : pool.instances()) {
+    const std::string& status = state.record->status;
+    if (status != "ACTIVE" && status != "DRAINING") continue;
+    if (!IsFargateCapacity(state) || !RunsPlatformVersion(state, version)) continue;
+    candidates.push_back(CandidateOf(state, with_ports));
+    ids.push_back(&id);
+  }
+}
+
 // RunTask's placement of FARGATE tasks on the platform's Fargate pool, whose index it locks
 // (after the task's cluster's): on its instances of a platform version at least the task's. The
-// tasks placed are reserved in the pool's index until their commit settles (SettlePoolTasks).
-// Without such capacity they wait in PROVISIONING, on no instance.
+// tasks are reserved in the pool's index until their commit settles (SettlePoolTasks). Without
+// such capacity they wait in PROVISIONING on no instance, listed in the pool, which places them
+// when capacity comes (Service::PlaceWaitingFargateTasks).
 Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
                                       const aws::RequestContext& ctx, const Prepared& p,
                                       const RunTaskRequest& request,
                                       std::vector<Failure>& failures) {
   std::vector<Task> created;
-  auto waiting = [&] {
+  if (impl.options.platform_account.empty()) {
     for (int i = 0; i < request.count; ++i) {
       created.push_back(NewTask(impl, scope, ctx, p, request, ""));
     }
     return created;
-  };
-  if (impl.options.platform_account.empty()) return waiting();
+  }
   auto pool = impl.PoolIndex(scope.region);
   std::lock_guard lock(pool->mu);
   BERTH_CHECK(pool->Sync());
   std::vector<Candidate> candidates;
   std::vector<const std::string*> ids;
-  for (const auto& [id, state] : pool->instances()) {
-    const std::string& status = state.record->status;
-    if (status != "ACTIVE" && status != "DRAINING") continue;
-    if (!IsFargateCapacity(state) || !RunsPlatformVersion(state, p.platform_version)) continue;
-    candidates.push_back(CandidateOf(state, !p.needs.host_ports.empty()));
-    ids.push_back(&id);
+  PoolCandidates(*pool, p.platform_version, !p.needs.host_ports.empty(), candidates, ids);
+  if (candidates.empty()) {
+    for (int i = 0; i < request.count; ++i) {
+      Task t = NewTask(impl, scope, ctx, p, request, "");
+      if (t.last_status != "STOPPED") {
+        // What it will hold once placed.
+        t.reserved_cpu = p.needs.cpu;
+        t.reserved_memory = p.needs.memory;
+      }
+      created.push_back(std::move(t));
+    }
+  } else {
+    created = BERTH_TRY(PlaceAmong(impl, scope, ctx, p, request, candidates, ids, failures));
   }
-  if (candidates.empty()) return waiting();
-  created = BERTH_TRY(PlaceAmong(impl, scope, ctx, p, request, candidates, ids, failures));
   for (auto& t : created) {
+    if (t.last_status == "STOPPED") continue;  // the preflight stopped it: never dispatched
     t.pool = true;
     pool->Reserve(std::make_shared<const Task>(t));
   }
   return created;
+}
+
+// Places one FARGATE task waiting for capacity (read from the pool's index) on the pool of
+// `region`, if it still waits and an instance can take it now.
+Result<std::optional<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>>>
+PlaceWaiting(Service::Impl& impl, const std::string& region, ClusterIndex& pool,
+             const Task& waiting) {
+  using Placed = std::optional<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>>;
+  auto arn = ParseArn(waiting.arn);
+  if (!arn) return Placed();
+  Scope home{arn->account, region};
+  auto index = impl.Index(home, waiting.cluster);
+  std::lock_guard lock(index->mu);
+  BERTH_CHECK(index->Sync());
+  const auto* state = index->FindTask(waiting.id);
+  if (!state) return Placed();
+  std::shared_ptr<const Task> previous = state->record;
+  if (!previous->pool || !previous->container_instance_id.empty() ||
+      previous->desired_status != "RUNNING" || previous->last_status != "PROVISIONING") {
+    return Placed();
+  }
+  TaskNeeds needs{.cpu = previous->reserved_cpu,
+                  .memory = previous->reserved_memory,
+                  .group = previous->group};
+  if (auto td = BERTH_TRY(impl.ReadTaskDefinition(home, previous->family, previous->revision))) {
+    needs.required_attributes = td->first.requires_attributes;
+  }
+  Task placed = *previous;
+  std::shared_ptr<const Task> copy;  // the pool's record of it, until the commit
+  int64_t copy_revision = 0;
+  {
+    std::lock_guard pool_lock(pool.mu);
+    BERTH_CHECK(pool.Sync());
+    std::vector<Candidate> candidates;
+    std::vector<const std::string*> ids;
+    PoolCandidates(pool, previous->platform_version, false, candidates, ids);
+    if (candidates.empty()) return Placed();
+    auto chosen = BERTH_TRY(Place(candidates, needs, 1, {}, {}, [&impl] {
+      uint64_t v = 0;
+      impl.ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+      return v;
+    }));
+    if (chosen.chosen.empty()) return Placed();
+    placed.container_instance_id = *ids[chosen.chosen[0]];
+    placed.version += 1;
+    if (const auto* in_pool = pool.FindTask(placed.id)) {
+      copy = in_pool->record;
+      copy_revision = in_pool->mod_revision;
+    }
+    pool.Reserve(std::make_shared<const Task>(placed));  // holds the instance's resources now
+  }
+  auto stored = CommitTask(impl, home, *index, std::move(placed), state->mod_revision);
+  if (!stored) {
+    std::lock_guard pool_lock(pool.mu);
+    if (copy) {
+      pool.ApplyTask(copy, copy_revision);
+    } else {
+      pool.RemoveTask(waiting.id);
+    }
+    return Fail(stored.error());
+  }
+  return Placed(std::pair(std::move(previous), std::move(*stored)));
 }
 
 // RunTask's placement of `request.count` tasks (`index` held): the tasks to
@@ -597,6 +678,37 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
   }
   for (const auto& t : out.tasks) impl_->Notify(nullptr, t);
   return out;
+}
+
+Status Service::PlaceWaitingFargateTasks() {
+  if (impl_->options.platform_account.empty()) return {};
+  std::vector<std::pair<std::string, std::shared_ptr<ClusterIndex>>> pools;  // by region
+  {
+    std::lock_guard lock(impl_->indexes_mu);
+    std::string prefix = impl_->options.platform_account + "/";
+    std::string suffix = "/" + std::string(kFargatePoolCluster);
+    for (const auto& [key, index] : impl_->indexes) {
+      if (!key.starts_with(prefix) || !key.ends_with(suffix)) continue;
+      std::string region = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+      if (region.find('/') == std::string::npos) pools.emplace_back(region, index);
+    }
+  }
+  for (const auto& [region, pool] : pools) {
+    std::vector<std::shared_ptr<const Task>> waiting;  // oldest first (ids begin with the time)
+    {
+      std::lock_guard lock(pool->mu);
+      BERTH_CHECK(pool->Sync());
+      for (const auto& [_, state] : pool->tasks()) {
+        if (state.record->container_instance_id.empty()) waiting.push_back(state.record);
+      }
+    }
+    for (const auto& task : waiting) {
+      auto placed = PlaceWaiting(*impl_, region, *pool, *task);
+      if (!placed) return Fail(placed.error());
+      if (*placed) impl_->Notify((*placed)->first.get(), *(*placed)->second);
+    }
+  }
+  return {};
 }
 
 Result<Task> Service::StopTask(const aws::RequestContext& ctx, const std::string& cluster,

@@ -144,7 +144,7 @@ struct AcsSessions::Impl {
     // account's than the session's.
     auto arn = ParseArn(task.arn);
     std::string account = arn ? arn->account : session.account;
-    std::string region = arn ? arn->region : session.region;
+    std::string task_region = arn ? arn->region : session.region;
     Json j = {{"arn", task.arn},
               {"taskClusterArn", TaskClusterArn(task)},
               {"family", task.family},
@@ -173,7 +173,7 @@ struct AcsSessions::Impl {
       j["containers"] = Json::array();
       return j;
     }
-    auto td = ecs->TaskDefinitionOf(account, region, task.task_definition_arn);
+    auto td = ecs->TaskDefinitionOf(account, task_region, task.task_definition_arn);
     if (!td) {
       log::Warn("acs: task definition of a task is gone", {{"task", task.arn}});
       j["containers"] = Json::array();
@@ -229,7 +229,7 @@ struct AcsSessions::Impl {
       if (def.credentials_parameter) {
         std::string region = LooksLikeArn(*def.credentials_parameter)
                                  ? RegionOfArn(*def.credentials_parameter)
-                                 : region;
+                                 : task_region;
         cj["registryAuthentication"] = {
             {"type", "asm"},
             {"asmAuthData",
@@ -247,7 +247,7 @@ struct AcsSessions::Impl {
                              {"valueFrom", s.value},
                              {"type", "ENVIRONMENT_VARIABLE"},
                              {"provider", asm_secret ? "asm" : "ssm"},
-                             {"region", LooksLikeArn(s.value) ? RegionOfArn(s.value) : region},
+                             {"region", LooksLikeArn(s.value) ? RegionOfArn(s.value) : task_region},
                              {"target", "CONTAINER"}});
         }
         cj["secrets"] = std::move(secrets);
@@ -474,8 +474,10 @@ http::UpgradeDecision AcsSessions::Upgrade(const http::Request& request) {
 
 void AcsSessions::OnTaskChange(const ecs::Task* previous, const ecs::Task& task) {
   if (task.container_instance_id.empty()) return;
-  // Only what the agent acts on: a new task, and a task to stop.
-  bool dispatch = !previous || (previous->desired_status != task.desired_status);
+  // Only what the agent acts on: a new task (or one placed now, after waiting for capacity),
+  // and a task to stop.
+  bool dispatch = !previous || previous->desired_status != task.desired_status ||
+                  previous->container_instance_id != task.container_instance_id;
   if (!dispatch || task.last_status == "STOPPED") return;
   if (!impl_->ecs) return;
   // The instance's session: in the task's cluster, or the Fargate pool's for a pool task.

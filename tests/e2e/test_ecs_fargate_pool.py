@@ -134,3 +134,24 @@ def test_fargate_capacity_registers_only_into_the_pool(berth, other, fleet, tmp_
             "of other clusters and none of its own."), err
     finally:
         root.close()
+
+
+def test_a_task_waiting_for_capacity_runs_when_a_pool_agent_comes(berth, fleet, other):
+    aws = other["cli"]
+    aws.ok("ecs", "create-cluster", "--cluster-name", "apps")
+    aws.ok("ecs", "register-task-definition", "--family", "fg", "--network-mode", "awsvpc",
+           "--requires-compatibilities", "FARGATE", "--cpu", "256", "--memory", "512",
+           "--container-definitions", json.dumps([{"name": "app", "image": "busybox"}]))
+    run = ["ecs", "run-task", "--cluster", "apps", "--task-definition", "fg", "--launch-type",
+           "FARGATE", "--network-configuration", json.dumps(NETWORK)]
+    [waiting] = aws.ok(*run)["tasks"]
+    [gone] = aws.ok(*run)["tasks"]
+    aws.ok("ecs", "stop-task", "--cluster", "apps", "--task", gone["taskArn"])
+    assert waiting["lastStatus"] == "PROVISIONING" and "containerInstanceArn" not in waiting
+
+    agent = pool_agent(berth, fleet)  # the scheduler's next pass (each second) places it
+    sent = agent.wait_for_task(waiting["taskArn"], "RUNNING", timeout=15)
+    assert sent["taskClusterArn"] == f"arn:aws:ecs:{REGION}:{OTHER}:cluster/apps"
+    assert gone["taskArn"] not in [t["arn"] for t in agent.payload_tasks]
+    agent.report(waiting["taskArn"], "RUNNING", cluster=sent["taskClusterArn"])
+    aws.ok("ecs", "wait", "tasks-running", "--cluster", "apps", "--tasks", waiting["taskArn"])
