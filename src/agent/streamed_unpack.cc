@@ -56,6 +56,7 @@ class StreamedUnpack::FeedSource final : public unpack::Source {
     owner_.buffered_ -= static_cast<int64_t>(n);
     read_ += static_cast<int64_t>(n);
     if (feed_.front_offset == front.size()) {
+      owner_.Recycle(std::move(feed_.chunks.front()));
       feed_.chunks.pop_front();
       feed_.front_offset = 0;
     }
@@ -118,11 +119,21 @@ void StreamedUnpack::Written(const content::Descriptor& blob, int64_t offset,
   } else if (feed.started || buffered_ + size > kMaxBuffered) {
     return drop();
   }
-  feed.chunks.emplace_back(bytes);
+  std::string chunk;
+  if (!spare_.empty()) {  // a buffer already faulted in: fresh pages cost more than the copy
+    chunk = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  chunk.assign(bytes);
+  feed.chunks.push_back(std::move(chunk));
   feed.queued += size;
   feed.received += size;
   buffered_ += size;
   cv_.notify_all();
+}
+
+void StreamedUnpack::Recycle(std::string chunk) {
+  if (spare_.size() < kSpareChunks) spare_.push_back(std::move(chunk));
 }
 
 void StreamedUnpack::Discarded(const content::Descriptor& blob) {

@@ -41,6 +41,8 @@ class StreamedUnpack final : public registry::BlobTap {
   static constexpr int64_t kMaxBuffered = int64_t{64} << 20;
   // Bytes of the layer being applied queued at most; its download then waits for the extractor.
   static constexpr int64_t kMaxQueued = int64_t{8} << 20;
+  // Buffers of read chunks kept for reuse (the fetcher's blocks are 1 MiB).
+  static constexpr size_t kSpareChunks = 12;
 
   // Layers go into `rootfs` (an existing directory); errors name `image`. `store` and
   // `options` outlive this.
@@ -69,6 +71,7 @@ class StreamedUnpack final : public registry::BlobTap {
   class FeedSource;
   void Run();
   Status ApplyStreamed(size_t i, Feed& feed);
+  void Recycle(std::string chunk);  // a read chunk's buffer, for the next Written (mu_ held)
 
   content::Store& store_;
   const std::string rootfs_;
@@ -78,6 +81,7 @@ class StreamedUnpack final : public registry::BlobTap {
   std::condition_variable cv_;
   std::vector<content::Descriptor> layers_;  // not written once the thread runs
   std::map<std::string, Feed> feeds_;        // by digest
+  std::vector<std::string> spare_;           // buffers of chunks read, reused
   int64_t buffered_ = 0;                     // bytes in every feed's chunks
   Feed* consuming_ = nullptr;                // the feed being applied
   bool cancelled_ = false;
