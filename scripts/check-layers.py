@@ -35,7 +35,8 @@ SERVICE_AWS_HEADERS = {"aws/identity.h", "aws/request_context.h"}
 
 # Inside src/agent/: folder -> the folders it may include (docs/architecture.md,
 # "Agent: the pull pipeline" and "Agent: running tasks"). "image_pull" is
-# src/agent/image_pull.*, which joins the pull stages.
+# src/agent/image_pull.*, which joins the pull stages (with streamed_unpack.*, its part that
+# applies layers as they download).
 AGENT_ALLOWED = {
     "spec": set(),
     "reference": set(),
@@ -61,7 +62,8 @@ def agent_folder(rel_path):
     """The agent folder of a path relative to src/agent ("image_pull" for image_pull.*)."""
     parts = rel_path.split("/")
     if len(parts) == 1:
-        return parts[0].split(".")[0]
+        name = parts[0].split(".")[0]
+        return "image_pull" if name == "streamed_unpack" else name
     return parts[0]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

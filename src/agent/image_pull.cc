@@ -6,16 +6,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "agent/reference/reference.h"
 #include "agent/registry/errors.h"
+#include "agent/streamed_unpack.h"
 #include "common/file.h"
 #include "common/json.h"
 #include "crypto/sha256.h"
@@ -145,100 +144,6 @@ class RootfsBuilder {
   bool done_ = false;
 };
 
-// Applies layer `i` of `layers` (bottom first) to `rootfs`. Errors are
-// CannotPullContainerError naming `image`, the layer and why it was refused.
-Status ApplyImageLayer(content::Store& store, const std::string& rootfs, const std::string& image,
-                       const std::vector<content::Descriptor>& layers, size_t i,
-                       const unpack::UnpackOptions& options) {
-  const content::Descriptor& layer = layers[i];
-  Status applied = unpack::ApplyLayer(rootfs, store, layer, options);
-  if (applied) return {};
-  return Fail(registry::PullError(image,
-                                  fmt::format("layer {} of {} ({}): {}", i + 1, layers.size(),
-                                              layer.digest, applied.error().message),
-                                  applied.error().http_status));
-}
-
-// Applies layers in order as the fetcher commits them, on its own thread, so
-// unpacking layer N overlaps with downloading layers N+1...
-class PipelinedUnpack {
- public:
-  PipelinedUnpack(content::Store& store, std::string rootfs, std::string image,
-                  const unpack::UnpackOptions& options)
-      : store_(store), rootfs_(std::move(rootfs)), image_(std::move(image)), options_(options) {}
-  ~PipelinedUnpack() { Cancel(); }
-
-  void Start(const std::vector<content::Descriptor>& layers) {
-    std::lock_guard lock(mu_);
-    layers_ = layers;
-    thread_ = std::thread([this] { Run(); });
-  }
-  // FetchOptions::on_committed: `blob` is in the store.
-  void Committed(const content::Descriptor& blob) {
-    std::lock_guard lock(mu_);
-    committed_.insert(blob.digest);
-    cv_.notify_all();
-  }
-  void Cancel() {
-    {
-      std::lock_guard lock(mu_);
-      cancelled_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-  // Waits for every layer; the outcome of applying them: the first layer's
-  // error, if one failed.
-  Status Finish() {
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    if (!status_) return status_;
-    if (!applied_all_) return InternalFailure("the layers were never resolved");
-    return {};
-  }
-
- private:
-  void Run() {
-    for (size_t i = 0;; ++i) {
-      content::Descriptor layer;
-      {
-        std::unique_lock lock(mu_);
-        if (i == layers_.size()) {
-          applied_all_ = true;
-          return;
-        }
-        layer = layers_[i];
-        // Only the fetcher's word that the blob is committed starts a layer.
-        cv_.wait(lock, [&] { return cancelled_ || committed_.contains(layer.digest); });
-        if (cancelled_) {
-          status_ = Fail("Cancelled", "the pull was abandoned");
-          return;
-        }
-      }
-      // layers_ is not written again once Start has run.
-      Status applied = ApplyImageLayer(store_, rootfs_, image_, layers_, i, options_);
-      if (!applied) {
-        std::lock_guard lock(mu_);
-        status_ = std::move(applied);
-        return;
-      }
-    }
-  }
-
-  content::Store& store_;
-  const std::string rootfs_;
-  const std::string image_;
-  const unpack::UnpackOptions& options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<content::Descriptor> layers_;
-  std::set<std::string> committed_;
-  bool cancelled_ = false;
-  bool applied_all_ = false;
-  Status status_;
-  std::thread thread_;
-};
-
 Status UnpackCached(content::Store& store, const registry::PullResult& image,
                     const std::string& name, const ImagePullOptions& options) {
   auto builder = BERTH_TRY(RootfsBuilder::Begin(options.dest));
@@ -273,10 +178,10 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
     registry::Puller puller(store);
     registry::PullOptions pull_options = options.pull;
     std::optional<RootfsBuilder> builder;
-    std::unique_ptr<PipelinedUnpack> pipeline;
+    std::unique_ptr<StreamedUnpack> pipeline;
     if (!options.dest.empty()) {
       builder.emplace(BERTH_TRY(RootfsBuilder::Begin(options.dest)));
-      pipeline = std::make_unique<PipelinedUnpack>(store, builder->dir(), key, options.unpack);
+      pipeline = std::make_unique<StreamedUnpack>(store, builder->dir(), key, options.unpack);
       pull_options.on_resolved = [&](const std::vector<content::Descriptor>& layers) {
         pipeline->Start(layers);
       };
@@ -285,6 +190,7 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
             pipeline->Committed(blob);
             if (user) user(blob);
           };
+      pull_options.fetch.tap = pipeline.get();
     }
     auto pulled = puller.Pull(ref, options.credentials, pull_options);
     if (!pulled) {
@@ -303,7 +209,12 @@ Result<ImagePullResult> PullImage(content::Store& store, const std::string& imag
       // The record only once the image is usable: a failed unpack leaves none.
       if (pipeline) {
         BERTH_CHECK(pipeline->Finish());
-        BERTH_CHECK(builder->Commit());
+        if (pipeline->tainted()) {  // bytes it applied were discarded: from the store instead
+          builder.reset();
+          BERTH_CHECK(UnpackCached(store, result.image, key, options));
+        } else {
+          BERTH_CHECK(builder->Commit());
+        }
       }
       BERTH_CHECK(SaveRecord(store, key, result.image));
       return result;

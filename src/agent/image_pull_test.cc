@@ -62,6 +62,11 @@ class ImagePullTest : public ::testing::Test {
   ImagePullOptions options_;
 };
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 // Forwards to a store and records, in order, "commit <digest>" when a writer
 // commits and "read <digest>" when a blob is opened for unpacking.
 class RecordingStore final : public content::Store {
@@ -127,32 +132,90 @@ class RecordingStore final : public content::Store {
   mutable std::vector<std::string> events_;
 };
 
-// The fetcher's committed event is what starts a layer: every layer is read
-// after its own commit, bottom first, while later layers may still arrive.
-TEST_F(ImagePullTest, UnpackStartsEachLayerOnlyAfterItsBlobIsCommitted) {
+// A first pull applies each layer from its download (FetchOptions::tap): no layer is read back
+// from the store, and the rootfs holds every layer, bottom first (f0 overwritten by layer 1).
+TEST_F(ImagePullTest, LayersAreAppliedFromTheDownloadNeverReadBackFromTheStore) {
   std::vector<std::string> layers;
   for (int i = 0; i < 4; ++i) {
     // The bottom layer the largest: it tends to commit after the others.
     std::string big(i == 0 ? (6 << 20) : 1000, static_cast<char>('a' + i));
-    layers.push_back(LayerBytes({File(fmt::format("f{}", i), big)}, Format::kGzip));
+    layers.push_back(
+        LayerBytes({File(fmt::format("f{}", i == 1 ? 0 : i), big)}, Format::kGzip));
   }
   auto image = registry_->AddImage("team/app", "v1", layers);
   RecordingStore recording(*store_);
   auto got = PullImage(recording, Image(), options_);
   ASSERT_TRUE(got.has_value()) << got.error().message;
-  EXPECT_TRUE(fs::exists(dest_ + "/f3"));
+  EXPECT_EQ(ReadFile(dest_ + "/f0"), std::string(1000, 'b'));
+  EXPECT_EQ(ReadFile(dest_ + "/f3"), std::string(1000, 'd'));
   std::vector<std::string> events = recording.events();
-  size_t last_read = 0;
-  for (size_t i = 0; i < image.layers.size(); ++i) {
-    const std::string& digest = image.layers[i].digest;
-    auto commit = std::find(events.begin(), events.end(), "commit " + digest);
-    auto read = std::find(events.begin(), events.end(), "read " + digest);
-    ASSERT_NE(commit, events.end()) << i;
-    ASSERT_NE(read, events.end()) << i;
-    EXPECT_LT(commit - events.begin(), read - events.begin()) << "layer " << i;
-    EXPECT_GE(static_cast<size_t>(read - events.begin()), last_read) << "layer " << i;
-    last_read = read - events.begin();
+  for (const auto& layer : image.layers) {
+    EXPECT_NE(std::find(events.begin(), events.end(), "commit " + layer.digest), events.end());
+    EXPECT_EQ(std::find(events.begin(), events.end(), "read " + layer.digest), events.end());
   }
+}
+
+// A layer whose first download fails its digest was already streamed into the rootfs (the
+// bottom layer is applied as its bytes come): the refetched blob is what ends up there (the
+// rootfs rebuilt from the store), never the bad bytes.
+TEST_F(ImagePullTest, AStreamedLayerFailingItsDigestOnceIsRebuiltFromTheRefetchedBlob) {
+  for (Format format : {Format::kTar, Format::kGzip}) {  // gzip: the bad bytes fail to inflate
+    SCOPED_TRACE(static_cast<int>(format));
+    fs::remove_all(dest_);
+    fs::remove_all(dir_.File("store/images"));
+    std::string repo = format == Format::kTar ? "team/app" : "team/gz";
+    auto image = registry_->AddImage(
+        repo, "v1", {LayerBytes({File("data", std::string(256 << 10, 'a'))}, format),
+                     LayerBytes({File("top", "top")}, Format::kGzip)});
+    registry_->FlipNext(image.layers[0].digest, 1);
+    auto got = PullImage(*store_, registry_->host() + "/" + repo + ":v1", options_);
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    EXPECT_EQ(ReadFile(dest_ + "/data"), std::string(256 << 10, 'a'));
+    EXPECT_EQ(ReadFile(dest_ + "/top"), "top");
+    for (const auto& entry : fs::directory_iterator(dir_.path())) {
+      EXPECT_EQ(entry.path().string().find("berth-unpack"), std::string::npos) << entry.path();
+    }
+  }
+}
+
+// Bad bytes twice: the fetcher's error, and nothing of what was streamed is left.
+TEST_F(ImagePullTest, AStreamedLayerFailingItsDigestTwiceLeavesNothing) {
+  std::string layer = LayerBytes({File("data", std::string(256 << 10, 'a'))}, Format::kTar);
+  auto image = registry_->AddImage("team/app", "v1", {layer});
+  const std::string& digest = image.layers[0].digest;
+  std::string flipped = layer;
+  flipped[flipped.size() / 2] ^= 0x01;  // what FlipNext serves
+  registry_->FlipNext(digest, 2);
+  auto got = Pull();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, registry::kCannotPullContainerError);
+  EXPECT_EQ(got.error().message,
+            fmt::format("{}/team/app: blob {}: blob digest mismatch: expected {}, got {} (again "
+                        "after fetching the blob a second time)",
+                        registry_->host(), digest, digest,
+                        registry::testing::DigestOf(flipped)));
+  ExpectNothingKept();
+}
+
+// A layer the store already has (another image's) is read from the store; the others stream.
+TEST_F(ImagePullTest, ALayerAlreadyStoredIsReadFromTheStore) {
+  std::string shared = LayerBytes({File("shared", "s")}, Format::kGzip);
+  registry_->AddImage("team/base", "v1", {shared});
+  options_.dest.clear();
+  ASSERT_TRUE(PullImage(*store_, registry_->host() + "/team/base:v1", options_).has_value());
+  options_.dest = dest_;
+  auto image = registry_->AddImage("team/app", "v1",
+                                   {shared, LayerBytes({File("own", "o")}, Format::kGzip)});
+  RecordingStore recording(*store_);
+  auto got = PullImage(recording, Image(), options_);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(ReadFile(dest_ + "/shared"), "s");
+  EXPECT_EQ(ReadFile(dest_ + "/own"), "o");
+  std::vector<std::string> events = recording.events();
+  EXPECT_NE(std::find(events.begin(), events.end(), "read " + image.layers[0].digest),
+            events.end());
+  EXPECT_EQ(std::find(events.begin(), events.end(), "read " + image.layers[1].digest),
+            events.end());
 }
 
 TEST_F(ImagePullTest, PullsUnpacksAndRecordsTheImage) {

@@ -43,8 +43,9 @@ std::string CredentialsKey(const std::optional<credentials::RegistryCredentials>
 
 ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock)
     : options_(std::move(options)), store_(store), clock_(clock) {
-  // images_dir/sha256/.pull-<id> (a first pull's rootfs) and
-  // images_dir/sha256/<digest>/.rootfs-<id> (an unpack's), renamed into place when done.
+  // images_dir/sha256/.pull-<id> (a first pull's rootfs; ..pull-<id>.berth-unpack while its
+  // layers are applied) and images_dir/sha256/<digest>/.rootfs-<id> (an unpack's), renamed into
+  // place when done.
   namespace fs = std::filesystem;
   auto children = [](const fs::path& dir) {
     std::vector<fs::path> out;
@@ -56,7 +57,8 @@ ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const C
   };
   std::vector<fs::path> half_built;
   for (const auto& entry : children(fs::path(options_.images_dir) / "sha256")) {
-    if (entry.filename().string().starts_with(".pull-")) {
+    std::string name = entry.filename().string();
+    if (name.starts_with(".pull-") || name.starts_with("..pull-")) {
       half_built.push_back(entry);
       continue;
     }

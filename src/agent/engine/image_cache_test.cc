@@ -24,6 +24,8 @@ TEST(ImageCacheTest, WhatAnEarlierAgentLeftHalfBuiltIsRemovedAtStart) {
   fs::path images = dir.path() / "images";
   std::string digest(64, 'a');
   Touch(images / "sha256" / ".pull-1234" / "bin" / "sh");                // a first pull
+  // ... whose layers were still being applied (image_pull's RootfsBuilder beside .pull-<id>)
+  Touch(images / "sha256" / "..pull-1234.berth-unpack" / "data" / "blob");
   Touch(images / "sha256" / digest / ".rootfs-5678" / "bin" / "sh");     // an unpack
   Touch(images / "sha256" / digest / "rootfs" / "bin" / "sh");           // a finished image
   Touch(images / "sha256" / std::string(64, 'b') / "rootfs" / "etc" / "hosts");
@@ -32,6 +34,7 @@ TEST(ImageCacheTest, WhatAnEarlierAgentLeftHalfBuiltIsRemovedAtStart) {
   FakeClock clock(TimePoint{});
   ImageCache cache(ImageCacheOptions{.images_dir = images.string()}, **store, clock);
   EXPECT_FALSE(fs::exists(images / "sha256" / ".pull-1234"));
+  EXPECT_FALSE(fs::exists(images / "sha256" / "..pull-1234.berth-unpack"));
   EXPECT_FALSE(fs::exists(images / "sha256" / digest / ".rootfs-5678"));
   EXPECT_TRUE(fs::exists(images / "sha256" / digest / "rootfs" / "bin" / "sh"));
   EXPECT_TRUE(fs::exists(images / "sha256" / std::string(64, 'b') / "rootfs" / "etc" / "hosts"));

@@ -48,6 +48,7 @@ constexpr size_t kPipeDepthAroundCache = 16;
 // for the writing thread. Blobs smaller than one buffer never start a thread.
 // The Writer is used by the writing thread only between Push and Drain: call
 // Drain (or destroy the pipe, which drains it) before any other use of it.
+// Each block written goes to the FetchOptions::tap, if any, right after.
 class WriterPipe;
 
 // One buffer of a WriterPipe: kPipeBuffer bytes aligned for O_DIRECT, so a
@@ -76,7 +77,8 @@ class WriterPipe {
   WriterPipe(const WriterPipe&) = delete;
   WriterPipe& operator=(const WriterPipe&) = delete;
 
-  explicit WriterPipe(content::Writer& writer, size_t depth) : writer_(writer), depth_(depth) {}
+  WriterPipe(content::Writer& writer, size_t depth, BlobTap* tap, const content::Descriptor& blob)
+      : writer_(writer), depth_(depth), tap_(tap), blob_(blob), offset_(writer.Offset()) {}
 
   // Queues bytes; false when no buffer could be allocated (it runs inside
   // libcurl's write callback: nothing may throw through it). A write error
@@ -108,6 +110,7 @@ class WriterPipe {
         if (status_) {
           status_ = writer_.Write(current_->view());
           if (!status_) failed_ = true;
+          if (status_) Tap(current_->view());
         }
         current_->size = 0;
       } else {
@@ -144,6 +147,7 @@ class WriterPipe {
       lock.unlock();
       cv_.notify_all();  // room in the queue
       content::BlobStatus written = write ? writer_.Write(block->view()) : content::BlobStatus{};
+      if (write && written) Tap(block->view());
       block->size = 0;
       lock.lock();
       busy_ = false;
@@ -156,8 +160,17 @@ class WriterPipe {
     }
   }
 
+  // Hands written bytes to the tap (one thread at a time: the worker, or Drain without one).
+  void Tap(std::string_view bytes) {
+    if (tap_ != nullptr) tap_->Written(blob_, offset_, bytes);
+    offset_ += static_cast<int64_t>(bytes.size());
+  }
+
   content::Writer& writer_;
   const size_t depth_;                  // full blocks queued at most
+  BlobTap* const tap_;
+  const content::Descriptor& blob_;     // the Job's, which outlives its pipe
+  int64_t offset_;                      // where the next tapped bytes start
   std::unique_ptr<PipeBlock> current_;  // filled by Push, on the loop's thread
   std::atomic<bool> failed_{false};
   std::mutex mu_;
@@ -380,8 +393,13 @@ class Run {
   }
 
  private:
-  size_t PipeDepth() const {
-    return store_.WritesAroundCache() ? kPipeDepthAroundCache : kPipeDepth;
+  std::unique_ptr<WriterPipe> NewPipe(const Job& job) const {
+    size_t depth = store_.WritesAroundCache() ? kPipeDepthAroundCache : kPipeDepth;
+    return std::make_unique<WriterPipe>(*job.writer, depth, options_.tap, job.desc);
+  }
+  // The data written so far was thrown away; the tap hears it after the pipe's last write.
+  void Discarded(const Job& job) {
+    if (options_.tap != nullptr) options_.tap->Discarded(job.desc);
   }
   std::string Where() const { return fmt::format("{}/{}", registry_, repository_); }
   std::string What(const Job& job) const {
@@ -448,7 +466,7 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
-    job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
+    job.pipe = NewPipe(job);
     job.offset = job.writer->Offset();
     return true;
   }
@@ -460,6 +478,7 @@ class Run {
     if (job.writer) job.writer->Discard();
     job.writer.reset();
     job.offset = 0;
+    Discarded(job);
     content::BlobResult<std::unique_ptr<content::Writer>> writer = store_.Begin(job.desc);
     if (!writer && writer.error().fault == content::BlobFault::kExists) {
       job.present = true;
@@ -473,13 +492,13 @@ class Run {
       return false;
     }
     job.writer = std::move(*writer);
-    job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
+    job.pipe = NewPipe(job);
     return true;
   }
 
   void Start(Job& job) {
     if (!job.writer && !OpenWriter(job)) return;
-    if (!job.pipe) job.pipe = std::make_unique<WriterPipe>(*job.writer, PipeDepth());
+    if (!job.pipe) job.pipe = NewPipe(job);
     if (job.desc.size >= 0 && job.offset >= job.desc.size) {
       // Everything is already in the .partial (a previous pull was cut short
       // before its commit), or it holds too much.
@@ -662,6 +681,7 @@ class Run {
     if (job.writer) job.writer->Discard();
     job.writer.reset();
     job.offset = 0;
+    Discarded(job);
     if (job.refetched) {
       return Failed(&job, PullError(What(job), fmt::format("{} (again after fetching the blob a "
                                                            "second time)",

@@ -73,6 +73,23 @@ using ProgressCallback = std::function<void(const BlobProgress&)>;
 // pipelined unpack); progress reports are for display only. Must be quick.
 using CommittedCallback = std::function<void(const content::Descriptor&)>;
 
+// Sees each blob's bytes as they are written to the store, before they are verified: lets a
+// stage consume a blob while it downloads (image_pull's streamed unpack). Nothing it sees may be
+// trusted until on_committed names the blob; bytes seen before a Discarded are not the blob.
+class BlobTap {
+ public:
+  virtual ~BlobTap() = default;
+  // `bytes` of `blob` starting at `offset`, in order, on the blob's writing thread (not the
+  // thread running Fetch), right after the store's writer took them. A resumed download starts
+  // at the offset its .partial held. Must not block for long: the download waits meanwhile.
+  virtual void Written(const content::Descriptor& blob, int64_t offset,
+                       std::string_view bytes) = 0;
+  // Everything written of `blob` so far was thrown away (a digest or size mismatch, a server
+  // answering a Range with another range or none): what follows starts at offset 0 again.
+  // On the thread running Fetch, after every Written of the discarded data.
+  virtual void Discarded(const content::Descriptor& blob) = 0;
+};
+
 struct FetchOptions {
   int parallelism = 4;
   RetryPolicy retry;
@@ -81,6 +98,7 @@ struct FetchOptions {
   ProgressCallback progress;
   std::chrono::milliseconds progress_interval{100};
   CommittedCallback on_committed;
+  BlobTap* tap = nullptr;  // null: none; must outlive the Fetch
 };
 
 class Fetcher {

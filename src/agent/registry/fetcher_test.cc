@@ -167,6 +167,51 @@ TEST(FetcherTest, AFlippedByteInALargeBlobIsCaughtAndTheBlobFetchedAgain) {
   EXPECT_EQ(registry->Count("/blobs/"), 2);
 }
 
+// What a BlobTap saw: each blob's bytes rebuilt from (offset, bytes), "discarded" events, and
+// whether any bytes came out of order.
+class RecordingTap final : public BlobTap {
+ public:
+  void Written(const content::Descriptor& blob, int64_t offset, std::string_view bytes) override {
+    std::lock_guard lock(mu);
+    std::string& seen = bytes_by_digest[blob.digest];
+    if (offset != static_cast<int64_t>(seen.size())) out_of_order = true;
+    seen.append(bytes);
+  }
+  void Discarded(const content::Descriptor& blob) override {
+    std::lock_guard lock(mu);
+    events.push_back("discarded " + blob.digest + " after " +
+                     std::to_string(bytes_by_digest[blob.digest].size()));
+    bytes_by_digest[blob.digest].clear();
+  }
+  std::mutex mu;
+  std::map<std::string, std::string> bytes_by_digest;
+  std::vector<std::string> events;
+  bool out_of_order = false;
+};
+
+// The tap sees every byte, in order (several 1 MiB blocks and a small blob written without a
+// thread), and, for a blob whose first download fails its digest, a Discarded of the bad bytes
+// before the refetched ones.
+TEST(FetcherTest, ATapSeesEveryByteInOrderAndTheDiscardOfBadBytes) {
+  auto registry = FakeRegistry::Start();
+  std::string big = Data(3 << 20, 'T'), small = Data(1000, 't');
+  content::Descriptor big_blob = registry->AddBlob("app", big);
+  content::Descriptor small_blob = registry->AddBlob("app", small);
+  registry->FlipNext(big_blob.digest, 1);
+  RecordingTap tap;
+  FetchOptions options = Fast();
+  options.tap = &tap;
+  Fixture f({registry->host()}, options);
+  Status got = f.fetcher.Fetch(registry->host(), "app", {big_blob, small_blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_FALSE(tap.out_of_order);
+  EXPECT_EQ(tap.bytes_by_digest[big_blob.digest], big);
+  EXPECT_EQ(tap.bytes_by_digest[small_blob.digest], small);
+  EXPECT_EQ(tap.events,
+            std::vector<std::string>{"discarded " + big_blob.digest + " after " +
+                                     std::to_string(big.size())});
+}
+
 // Fetches a `size`-byte blob from a server whose first reply promises all of
 // it and stops after `cut` bytes; returns the request heads it received.
 std::vector<std::string> FetchAfterADrop(size_t size, char fill, int64_t cut) {
