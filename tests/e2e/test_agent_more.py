@@ -16,7 +16,7 @@ import pytest
 
 from agent_harness import BerthAgent, agents_supported, bridge_leftovers, leftovers
 from berth_harness import BERTH, boto_client, free_port
-from ecs_harness import client, make_role
+from ecs_harness import Cli, client, make_role
 from registry_harness import PASSWORD, USER
 from test_agent import (SECRET_VALUE, agent, aws, describe, image, register, registry,  # noqa: F401
                         run, seed, wait_for)
@@ -467,3 +467,72 @@ def test_a_task_cannot_read_another_tasks_credentials(aws, agent, seed, image): 
     assert describe(aws, task_a)["lastStatus"] == "RUNNING"
     aws.ok("ecs", "stop-task", "--task", task_a)
     assert wait_for(aws, task_a, "STOPPED")["containers"][0]["exitCode"] == 0
+
+
+def test_the_seed_on_fargate_runs_another_accounts_task_on_the_platform_pool(
+        berth, tmp_path, registry, image):  # noqa: F811
+    """A `berth agent --fargate` of the operator account is the platform's Fargate capacity
+    (cluster berth-fargate). Another account runs the seed as a FARGATE task in its own cluster:
+    the pool's agent reads that account's registry secret with that account's execution role,
+    pulls, runs it, ships its output with awslogs to that account's log group, and reports it by
+    its own cluster; DescribeTasks shows no container instance."""
+    out = subprocess.run([BERTH, "account", "create", "--id", OTHER, "--endpoint",
+                          berth.endpoint, "--credentials-file", berth.credentials_file],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    key, secret = berth.read_credentials(OTHER)
+    other = Cli(berth, str(tmp_path / "other"), key=key, secret=secret)
+    fargate = BerthAgent(berth, tmp_path, cluster="berth-fargate", name="fg",
+                         args=["--fargate", "--insecure-registry", registry.host])
+    try:
+        assert fargate.instance_arn.startswith(
+            f"arn:aws:ecs:us-east-1:{ACCOUNT}:container-instance/berth-fargate/")
+        sm = client(berth, "secretsmanager", key, secret)
+        iam = client(berth, "iam", key, secret)
+        registry_secret = sm.create_secret(Name="registry/team", SecretString=SECRET_VALUE)["ARN"]
+        role = make_role(iam, "ecsTaskExecutionRole", policy={
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": registry_secret},
+                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                 "Resource": "*"}]})
+        client(berth, "logs", key, secret).create_log_group(logGroupName="/ecs/api")
+        other.ok("ecs", "create-cluster", "--cluster-name", "apps")
+        other.ok("ecs", "register-task-definition", "--family", "api", "--network-mode", "awsvpc",
+                 "--requires-compatibilities", "FARGATE", "--cpu", "256", "--memory", "512",
+                 "--execution-role-arn", role, "--container-definitions", json.dumps([{
+                     "name": "app", "image": image,
+                     "repositoryCredentials": {"credentialsParameter": "registry/team"},
+                     "command": ["/bin/sh", "-c", "echo hello from the pool"],
+                     "logConfiguration": {"logDriver": "awslogs", "options": {
+                         "awslogs-group": "/ecs/api", "awslogs-region": "us-east-1",
+                         "awslogs-stream-prefix": "api"}}}]))
+        run_out = other.ok("ecs", "run-task", "--cluster", "apps", "--task-definition", "api",
+                           "--launch-type", "FARGATE", "--network-configuration", json.dumps(
+                               {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))
+        assert run_out["failures"] == [], run_out
+        task = run_out["tasks"][0]["taskArn"]
+        assert task.startswith(f"arn:aws:ecs:us-east-1:{OTHER}:task/apps/")
+        other.ok("ecs", "wait", "tasks-stopped", "--cluster", "apps", "--tasks", task)
+        [t] = other.ok("ecs", "describe-tasks", "--cluster", "apps", "--tasks", task)["tasks"]
+        assert t["lastStatus"] == "STOPPED" and t["containers"][0]["exitCode"] == 0, t
+        assert t["containers"][0]["imageDigest"].startswith("sha256:"), t
+        assert "containerInstanceArn" not in t and t["platformVersion"] == "1.4.0", t
+        # The output went to the task's account, in the stream ECS names prefix/container/id.
+        stream = f"api/app/{task.rsplit('/', 1)[1]}"
+        logs = client(berth, "logs", key, secret)
+        deadline = time.time() + 15
+        messages = []
+        while time.time() < deadline and "hello from the pool" not in messages:
+            try:
+                events = logs.get_log_events(logGroupName="/ecs/api", logStreamName=stream)
+                messages = [e["message"] for e in events["events"]]
+            except logs.exceptions.ResourceNotFoundException:
+                pass
+            time.sleep(0.2)
+        assert "hello from the pool" in messages, (messages, fargate.log_text())
+    finally:
+        other.close()
+        fargate.close()
+    assert leftovers(fargate.bridge, fargate.data_dir) == []
+    assert bridge_leftovers(fargate.bridge) == []
