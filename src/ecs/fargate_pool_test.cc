@@ -93,11 +93,13 @@ TEST_F(FargatePoolTest, ThePoolAccountsForTasksOfEveryAccountAndReleasesThemWhen
   ASSERT_THAT(a.tasks, SizeIs(1));
   ASSERT_THAT(b.tasks, SizeIs(1));
   EXPECT_EQ(PoolRemainingMemory(pool.instance.arn), 0);
-  // Full: the next is not placed.
+  // Full: the next waits for capacity (no failure names the platform's instances).
   auto full = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg")));
-  EXPECT_THAT(full.tasks, IsEmpty());
-  ASSERT_THAT(full.failures, SizeIs(1));
-  EXPECT_EQ(full.failures[0].reason, "RESOURCE:MEMORY");
+  EXPECT_THAT(full.failures, IsEmpty());
+  ASSERT_THAT(full.tasks, SizeIs(1));
+  EXPECT_EQ(full.tasks[0].container_instance_id, "");
+  EXPECT_EQ(full.tasks[0].last_status, "PROVISIONING");
+  ASSERT_OK(ecs_->StopTask(Root(), "", full.tasks[0].arn, ""));
 
   // Stopped through the agent: the pool forgets it and its memory is free again; the task's
   // cluster keeps it, STOPPED.
@@ -122,8 +124,9 @@ TEST_F(FargatePoolTest, ThePoolAccountsForTasksOfEveryAccountAndReleasesThemWhen
   auto again = ASSERT_OK(fresh.RunTask(Root(), RunFargate("fg")));
   ASSERT_THAT(again.tasks, SizeIs(1));
   EXPECT_EQ(again.tasks[0].container_instance_id, pool.instance.id);
-  auto none = ASSERT_OK(fresh.RunTask(Root(), RunFargate("fg")));
-  EXPECT_THAT(none.tasks, IsEmpty());
+  auto later = ASSERT_OK(fresh.RunTask(Root(), RunFargate("fg")));
+  ASSERT_THAT(later.tasks, SizeIs(1));
+  EXPECT_EQ(later.tasks[0].container_instance_id, "");
 }
 
 TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) {
@@ -162,6 +165,23 @@ TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) 
   EXPECT_THAT(told, ElementsAre(std::pair(a, pool.instance.id), std::pair(b, pool.instance.id)));
   EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(b));
   EXPECT_EQ(ASSERT_OK(Describe(stopped.tasks[0].arn)).last_status, "STOPPED");
+}
+
+TEST_F(FargatePoolTest, WhatThePoolCannotTakeWaitsWithoutAFailure) {
+  Cluster();
+  InstanceView pool = PoolInstance("1.4.0", 1024);  // room for two
+  FargateTd("fg");
+  auto run = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST", 3)));
+  EXPECT_THAT(run.failures, IsEmpty());
+  ASSERT_THAT(run.tasks, SizeIs(3));
+  int placed = 0;
+  for (const auto& t : run.tasks) {
+    EXPECT_TRUE(t.pool);
+    if (t.container_instance_id == pool.instance.id) ++placed;
+    else EXPECT_EQ(t.container_instance_id, "");
+  }
+  EXPECT_EQ(placed, 2);
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), SizeIs(2));
 }
 
 TEST_F(FargatePoolTest, OnlyThePoolInstancesAgentReportsItsTasksAndOnlyThose) {

@@ -446,9 +446,10 @@ void PoolCandidates(const ClusterIndex& pool, const std::string& version, bool w
 
 // RunTask's placement of FARGATE tasks on the platform's Fargate pool, whose index it locks
 // (after the task's cluster's): on its instances of a platform version at least the task's. The
-// tasks are reserved in the pool's index until their commit settles (SettlePoolTasks). Without
-// such capacity they wait in PROVISIONING on no instance, listed in the pool, which places them
-// when capacity comes (Service::PlaceWaitingFargateTasks).
+// tasks are reserved in the pool's index until their commit settles (SettlePoolTasks). Those no
+// instance can take now (none of that version, full, its agent away) wait in PROVISIONING on no
+// instance, listed in the pool, which places them when capacity comes
+// (Service::PlaceWaitingFargateTasks); no failure is reported.
 Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
                                       const aws::RequestContext& ctx, const Prepared& p,
                                       const RunTaskRequest& request,
@@ -466,18 +467,20 @@ Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
   std::vector<Candidate> candidates;
   std::vector<const std::string*> ids;
   PoolCandidates(*pool, p.platform_version, !p.needs.host_ports.empty(), candidates, ids);
-  if (candidates.empty()) {
-    for (int i = 0; i < request.count; ++i) {
-      Task t = NewTask(impl, scope, ctx, p, request, "");
-      if (t.last_status != "STOPPED") {
-        // What it will hold once placed.
-        t.reserved_cpu = p.needs.cpu;
-        t.reserved_memory = p.needs.memory;
-      }
-      created.push_back(std::move(t));
+  if (!candidates.empty()) {
+    // What the pool cannot take now is not a failure (which would name one of its instances,
+    // which FARGATE tasks never show): it waits for capacity.
+    std::vector<Failure> unplaced;
+    created = BERTH_TRY(PlaceAmong(impl, scope, ctx, p, request, candidates, ids, unplaced));
+  }
+  while (static_cast<int>(created.size()) < request.count) {
+    Task t = NewTask(impl, scope, ctx, p, request, "");
+    if (t.last_status != "STOPPED") {
+      // What it will hold once placed.
+      t.reserved_cpu = p.needs.cpu;
+      t.reserved_memory = p.needs.memory;
     }
-  } else {
-    created = BERTH_TRY(PlaceAmong(impl, scope, ctx, p, request, candidates, ids, failures));
+    created.push_back(std::move(t));
   }
   for (auto& t : created) {
     if (t.last_status == "STOPPED") continue;  // the preflight stopped it: never dispatched
