@@ -83,6 +83,11 @@ std::string SeedWalkthrough(const std::string& endpoint, const std::string& acco
       "  aws ecs run-task --task-definition api     # then: aws ecs wait tasks-running --tasks ARN\n"
       "  aws logs tail /ecs/api --follow            # what the container prints\n"
       "  aws ecs create-service --service-name api --task-definition api --desired-count 2\n"
+      "  # FARGATE, on the platform's Fargate pool (cluster berth-fargate): register the\n"
+      "  # definition with --requires-compatibilities FARGATE --network-mode awsvpc --cpu 256\n"
+      "  # --memory 512, then\n"
+      "  aws ecs run-task --task-definition api --launch-type FARGATE \\\n"
+      "      --network-configuration 'awsvpcConfiguration={{subnets=[subnet-1]}}'\n"
       "  (a registry on plain HTTP: start berth up with --insecure-registry HOST:PORT)\n\n",
       endpoint, account);
 }
