@@ -27,6 +27,15 @@ same task definition, RunTask count 10 from the same connections. moto's
 RunTask only records state (no placement across instances beyond first fit,
 no agents, no dispatch), in the same two runs.
 
+Then FARGATE, the same two runs: RUNTASK_INSTANCES more instances register into
+the platform's Fargate pool (cluster berth-fargate of the operator account,
+attribute berth.fargate, CPU 262144 and MEMORY 1048576 each so that capacity
+never runs out), each with its own live session, and RunTask of a FARGATE
+definition (awsvpc, 256 CPU, 512 MiB) in cluster bench is placed on the pool
+(the pool's index and the copy of each task it keeps). moto runs the same
+FARGATE RunTask (state only; moto 5.2 fails every FARGATE awsvpc RunTask with an
+AttributeError, which the bench reports, so its EC2 rows are the peer for both).
+
 The load generator is Python: RUNTASK_PROCESSES (4) processes share the
 connections, so the client is not one GIL. Exits non-zero when berth answers
 a non-2xx, places fewer tasks than asked or its agents miss a task.
@@ -59,6 +68,23 @@ KEY = "AKIABENCHBENCHBENCH0"
 SECRET = "benchsecretbenchsecretbenchsecret000000"
 CLUSTER = "bench"
 FAMILY = "bench-sleep"
+POOL = "berth-fargate"
+FARGATE_FAMILY = "bench-fargate"
+EC2_BODY = {"cluster": CLUSTER, "taskDefinition": FAMILY, "count": 10}
+FARGATE_BODY = {"cluster": CLUSTER, "taskDefinition": FARGATE_FAMILY, "count": 10,
+                "launchType": "FARGATE", "networkConfiguration": {
+                    "awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"],
+                                            "securityGroups": ["sg-0123456789abcdef0"]}}}
+EC2_INSTANCE = {"cpu": 4096, "memory": 16384, "attributes": [
+    {"name": "ecs.capability.private-registry-authentication.secretsmanager"},
+    {"name": "ecs.os-type", "value": "linux"}]}
+FARGATE_INSTANCE = {"cpu": 262144, "memory": 1048576, "attributes": [
+    {"name": "ecs.capability.private-registry-authentication.secretsmanager"},
+    {"name": "ecs.capability.task-eni"},
+    {"name": "com.amazonaws.ecs.capability.docker-remote-api.1.18"},
+    {"name": "ecs.os-type", "value": "linux"},
+    {"name": "berth.fargate", "value": "true"},
+    {"name": "berth.fargate.platform-version", "value": "1.4.0"}]}
 
 INSTANCES = int(os.environ.get("RUNTASK_INSTANCES", "1000"))
 CONNECTIONS = int(os.environ.get("RUNTASK_CONNECTIONS", "16"))
@@ -99,6 +125,27 @@ def cpu_seconds(pid):
 
 # ------------------------------------------------------------------ setup
 
+def moto_subnet(url):
+    """A VPC and subnet in moto (whose FARGATE RunTask makes an ENI in the subnet named); returns
+    the FARGATE RunTask body naming it."""
+    api = Api(url, KEY, SECRET)
+    ids = {}
+    for action, params, tag in (("CreateVpc", {"CidrBlock": "10.0.0.0/16"}, "vpcId"),
+                                ("CreateSubnet", {"CidrBlock": "10.0.0.0/18"}, "subnetId")):
+        if "vpcId" in ids:
+            params["VpcId"] = ids["vpcId"]
+        status, body = api.query("ec2", {"Action": action, "Version": "2016-11-15", **params})
+        found = re.search(rf"<{tag}>([^<]+)</{tag}>", body.decode() if isinstance(body, bytes)
+                          else body)
+        if status != 200 or not found:
+            sys.exit(f"runtask bench: moto {action}: {status} {body[:200]!r}")
+        ids[tag] = found.group(1)
+    api.close()
+    request = json.loads(json.dumps(FARGATE_BODY))
+    request["networkConfiguration"]["awsvpcConfiguration"]["subnets"] = [ids["subnetId"]]
+    return request
+
+
 def moto_instance_ids(url, n):
     """Starts n EC2 instances in moto; returns their ids."""
     api = Api(url, KEY, SECRET)
@@ -122,9 +169,9 @@ def identity_document(instance_id):
                        "accountId": "123456789012"})
 
 
-def register_instances(url, documents):
-    """RegisterContainerInstance for each document, from CONNECTIONS threads;
-    returns the instance ARNs in order."""
+def register_instances(url, documents, cluster=CLUSTER, kind=EC2_INSTANCE):
+    """RegisterContainerInstance into `cluster` for each document, from CONNECTIONS threads,
+    with `kind`'s resources and attributes; returns the instance ARNs in order."""
     arns = [None] * len(documents)
     next_i = iter(range(len(documents)))
     lock = threading.Lock()
@@ -137,18 +184,16 @@ def register_instances(url, documents):
             if i is None:
                 break
             reply = ecs(api, "RegisterContainerInstance", {
-                "cluster": CLUSTER, "instanceIdentityDocument": documents[i],
+                "cluster": cluster, "instanceIdentityDocument": documents[i],
                 "totalResources": [
-                    {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
-                    {"name": "MEMORY", "type": "INTEGER", "integerValue": 16384},
+                    {"name": "CPU", "type": "INTEGER", "integerValue": kind["cpu"]},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": kind["memory"]},
                     {"name": "PORTS", "type": "STRINGSET",
                      "stringSetValue": ["22", "2375", "2376", "51678", "51679"]},
                     {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}],
                 "versionInfo": {"agentVersion": "1.80.0", "agentHash": "bench",
                                 "dockerVersion": "DockerVersion: 24.0.5"},
-                "attributes": [{"name": "ecs.capability.private-registry-authentication"
-                                        ".secretsmanager"},
-                               {"name": "ecs.os-type", "value": "linux"}]})
+                "attributes": kind["attributes"]})
             arns[i] = reply["containerInstance"]["containerInstanceArn"]
         api.close()
 
@@ -165,11 +210,12 @@ def register_instances(url, documents):
 def setup_target(url, documents):
     api = Api(url, KEY, SECRET)
     cluster_arn = ecs(api, "CreateCluster", {"clusterName": CLUSTER})["cluster"]["clusterArn"]
+    container = {"name": "app", "image": "public.ecr.aws/docker/library/busybox", "memory": 64,
+                 "command": ["sleep", "3600"], "essential": True}
+    ecs(api, "RegisterTaskDefinition", {"family": FAMILY, "containerDefinitions": [container]})
     ecs(api, "RegisterTaskDefinition", {
-        "family": FAMILY,
-        "containerDefinitions": [{"name": "app", "image": "public.ecr.aws/docker/library/busybox",
-                                  "memory": 64, "command": ["sleep", "3600"],
-                                  "essential": True}]})
+        "family": FARGATE_FAMILY, "containerDefinitions": [container], "networkMode": "awsvpc",
+        "cpu": "256", "memory": "512", "requiresCompatibilities": ["FARGATE"]})
     api.close()
     started = time.monotonic()
     arns = register_instances(url, documents)
@@ -284,7 +330,7 @@ class Agents:
 
 # ------------------------------------------------------------------ load
 
-def drive_process(url, connections, first, start, seconds, rate, out):
+def drive_process(url, connections, first, start, seconds, rate, request, out):
     """Runs `connections` threads, each with one connection calling RunTask
     from `start` (monotonic) for `seconds`; puts its results on `out`.
     `rate` 0: each connection sends its next call as soon as the last one is
@@ -293,7 +339,7 @@ def drive_process(url, connections, first, start, seconds, rate, out):
     + i takes every CONNECTIONS-th slot), and a call's latency counts from the
     moment it was due, so time spent waiting behind a slow answer is counted
     (no coordinated omission)."""
-    body = json.dumps({"cluster": CLUSTER, "taskDefinition": FAMILY, "count": COUNT}).encode()
+    body = json.dumps(request).encode()
     results = {"latencies": [], "placed": 0, "failures": 0, "non_2xx": 0, "codes": {}}
     lock = threading.Lock()
     parts = urllib.parse.urlsplit(url)
@@ -350,17 +396,19 @@ def drive_process(url, connections, first, start, seconds, rate, out):
     out.put(results)
 
 
-def drive(url, seconds, rate=0):
-    """RunTask from CONNECTIONS connections in PROCESSES processes, closed loop
-    (`rate` 0) or at `rate` calls/s (drive_process); returns (summary, start,
-    end) with start/end on the monotonic clock."""
+def drive(url, seconds, rate=0, request=None):
+    """RunTask (`request`, EC2_BODY by default) from CONNECTIONS connections in PROCESSES
+    processes, closed loop (`rate` 0) or at `rate` calls/s (drive_process); returns (summary,
+    start, end) with start/end on the monotonic clock."""
+    request = request or EC2_BODY
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     processes = min(PROCESSES, CONNECTIONS)
     shares = [CONNECTIONS // processes + (i < CONNECTIONS % processes) for i in range(processes)]
     start = time.monotonic() + 0.5
     firsts = [sum(shares[:i]) for i in range(processes)]
-    procs = [ctx.Process(target=drive_process, args=(url, n, first, start, seconds, rate, out))
+    procs = [ctx.Process(target=drive_process,
+                         args=(url, n, first, start, seconds, rate, request, out))
              for n, first in zip(shares, firsts)]
     for p in procs:
         p.start()
@@ -427,12 +475,12 @@ def main():
         print(f"berth: {agents.stats()['sessions']} agent sessions open, {connected} instances "
               f"agentConnected")
 
-        def run_berth(rate):
+        def run_berth(rate, request=None):
             """One berth run: (summary, window s, tasks delivered, within the
             window, the last one's lag after it, duplicates, acks, CPU s)."""
             before = agents.stats()
             cpu_before = cpu_seconds(berth.pid)
-            r, start, end = drive(berth_url, SECONDS, rate)
+            r, start, end = drive(berth_url, SECONDS, rate, request)
             at_end = agents.stats()
             cpu_used = cpu_seconds(berth.pid) - cpu_before
             wait_until = time.monotonic() + 30
@@ -455,6 +503,20 @@ def main():
         bp = run_berth(calls_per_s)
         agents.stop()
 
+        # FARGATE: the same on the platform's pool, its instances with sessions of their own.
+        api = Api(berth_url, KEY, SECRET)
+        pool_arn = ecs(api, "CreateCluster", {"clusterName": POOL})["cluster"]["clusterArn"]
+        api.close()
+        started = time.monotonic()
+        pool_arns = register_instances(berth_url, documents, POOL, FARGATE_INSTANCE)
+        print(f"berth: {INSTANCES} Fargate instances registered into the pool in "
+              f"{time.monotonic() - started:.1f} s")
+        agents = Agents(berth_url, pool_arn, pool_arns)
+        procs.append(agents.proc)
+        fb = run_berth(0, FARGATE_BODY)
+        fbp = run_berth(calls_per_s, FARGATE_BODY)
+        agents.stop()
+
         _, moto_cluster, moto_reg_s = setup_target(moto_url, documents)
         print(f"moto:  {INSTANCES} RegisterContainerInstance in {moto_reg_s:.1f} s "
               f"({INSTANCES / moto_reg_s:.0f}/s)")
@@ -462,6 +524,8 @@ def main():
         m["window"] = mend - mstart
         mp, mstart, mend = drive(moto_url, SECONDS, calls_per_s)
         mp["window"] = mend - mstart
+        mf, mstart, mend = drive(moto_url, SECONDS, 0, moto_subnet(moto_url))
+        mf["window"] = mend - mstart
 
         print()
         print(f"{'':40} {'tasks placed/s':>15} {'dispatched/s':>13} {'p50 ms':>8} "
@@ -476,24 +540,33 @@ def main():
         row(f"berth, {TARGET_RATE:,} tasks/s offered", bp)
         row("moto, closed loop (state only, peer)", m, dispatched=False)
         row(f"moto, {TARGET_RATE:,} tasks/s offered", mp, dispatched=False)
+        row("berth FARGATE on the pool, closed loop", fb)
+        row(f"berth FARGATE on the pool, {TARGET_RATE:,}/s offered", fbp)
+        row("moto FARGATE, closed loop (state only)", mf, dispatched=False)
         print(f"{'target':40} {'>= ' + str(TARGET_RATE):>15} {'>= ' + str(TARGET_RATE):>13} "
               f"{'':>8} {'< ' + str(TARGET_P99_MS):>8}")
         print("(offered: the calls are due evenly at the rate from the 16 connections; a call's "
               "latency counts from when it was due)")
-        for label, r in (("closed loop", b), ("offered", bp)):
+        for label, r in (("closed loop", b), ("offered", bp), ("FARGATE closed loop", fb),
+                         ("FARGATE offered", fbp)):
             print(f"berth {label}: {r['placed']} tasks placed, {r['delivered']} delivered to the "
                   f"agents ({r['in_window']} within the window; the last "
                   f"{r['lag'] * 1000:.0f} ms after it), {r['duplicates']} duplicate payloads, "
                   f"{r['acks']} acks sent, {r['failures']} failures[] entries; {r['cpu']:.1f} CPU s "
                   f"in berth ({r['cpu'] / max(1, r['placed']) * 1e6:.0f} CPU ms per 1,000 tasks)")
+        if mf["placed"] == 0 and mf["non_2xx"]:
+            print("moto FARGATE: every call failed (moto 5.2's FARGATE RunTask with awsvpc raises "
+                  "AttributeError: 'NetworkInterface' object has no attribute 'private_dns_name'); "
+                  "moto's EC2 rows are the peer for both")
         print(f"moto/berth placed, closed loop: "
               f"{m['placed'] / m['window'] / max(1e-9, b['placed'] / b['window']):.2f}x"
               f" (moto {m['placed']} tasks, {m['failures']} failures[] entries)")
-        for what, r in (("berth", b), ("berth offered", bp), ("moto", m), ("moto offered", mp)):
+        for what, r in (("berth", b), ("berth offered", bp), ("moto", m), ("moto offered", mp),
+                        ("berth FARGATE", fb), ("berth FARGATE offered", fbp)):
             for code, n in sorted(r["codes"].items())[:5]:
                 print(f"   {what} non-2xx x{n}: {code}")
         bad = any(r["non_2xx"] or r["failures"] or r["delivered"] < r["placed"] or r["duplicates"]
-                  for r in (b, bp))
+                  for r in (b, bp, fb, fbp))
         return 1 if bad else 0
     finally:
         for p in procs:

@@ -167,6 +167,30 @@ TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) 
   EXPECT_EQ(ASSERT_OK(Describe(stopped.tasks[0].arn)).last_status, "STOPPED");
 }
 
+TEST_F(FargatePoolTest, ATaskThatCannotBePlacedDoesNotHoldUpSmallerOnesWaitingBehindIt) {
+  Cluster();
+  PoolInstance("1.3.0", 1024);
+  FargateTd("small");
+  TaskDefinition big = Td("big", 2048);
+  big.requires_compatibilities = {"FARGATE"};
+  big.network_mode = "awsvpc";
+  big.cpu = "512";
+  big.memory = "2048";
+  Register(big);
+  // Both wait for 1.4.0 capacity: the big ones first.
+  std::vector<std::string> bigs;
+  for (int i = 0; i < 3; ++i) {
+    bigs.push_back(ASSERT_OK(ecs_->RunTask(Root(), RunFargate("big"))).tasks.at(0).arn);
+    clock_.Advance(1s);
+  }
+  std::string small = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("small"))).tasks.at(0).arn;
+  // 1.4.0 capacity too small for the big ones (2048 MiB): the small one runs; the big wait.
+  InstanceView pool = PoolInstance("1.4.0", 1024);
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  EXPECT_EQ(ASSERT_OK(Describe(small)).container_instance_id, pool.instance.id);
+  for (const auto& b : bigs) EXPECT_EQ(ASSERT_OK(Describe(b)).container_instance_id, "");
+}
+
 TEST_F(FargatePoolTest, WhatThePoolCannotTakeWaitsWithoutAFailure) {
   Cluster();
   InstanceView pool = PoolInstance("1.4.0", 1024);  // room for two

@@ -490,12 +490,18 @@ Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
   return created;
 }
 
+// What PlaceWaiting did with a task: placed it (`stored`, and the record before), found no
+// instance that could take it (`no_room`), or found it no longer waiting (neither).
+struct WaitingOutcome {
+  std::shared_ptr<const Task> previous, stored;
+  bool no_room = false;
+};
+
 // Places one FARGATE task waiting for capacity (read from the pool's index) on the pool of
 // `region`, if it still waits and an instance can take it now.
-Result<std::optional<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>>>
-PlaceWaiting(Service::Impl& impl, const std::string& region, ClusterIndex& pool,
-             const Task& waiting) {
-  using Placed = std::optional<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>>;
+Result<WaitingOutcome> PlaceWaiting(Service::Impl& impl, const std::string& region,
+                                    ClusterIndex& pool, const Task& waiting) {
+  using Placed = WaitingOutcome;
   auto arn = ParseArn(waiting.arn);
   if (!arn) return Placed();
   Scope home{arn->account, region};
@@ -524,13 +530,13 @@ PlaceWaiting(Service::Impl& impl, const std::string& region, ClusterIndex& pool,
     std::vector<Candidate> candidates;
     std::vector<const std::string*> ids;
     PoolCandidates(pool, previous->platform_version, false, candidates, ids);
-    if (candidates.empty()) return Placed();
+    if (candidates.empty()) return Placed{.no_room = true};
     auto chosen = BERTH_TRY(Place(candidates, needs, 1, {}, {}, [&impl] {
       uint64_t v = 0;
       impl.ids.Fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
       return v;
     }));
-    if (chosen.chosen.empty()) return Placed();
+    if (chosen.chosen.empty()) return Placed{.no_room = true};
     placed.container_instance_id = *ids[chosen.chosen[0]];
     placed.version += 1;
     if (const auto* in_pool = pool.FindTask(placed.id)) {
@@ -549,7 +555,7 @@ PlaceWaiting(Service::Impl& impl, const std::string& region, ClusterIndex& pool,
     }
     return Fail(stored.error());
   }
-  return Placed(std::pair(std::move(previous), std::move(*stored)));
+  return Placed{.previous = std::move(previous), .stored = std::move(*stored)};
 }
 
 // RunTask's placement of `request.count` tasks (`index` held): the tasks to
@@ -683,6 +689,9 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
   return out;
 }
 
+// At most this many waiting FARGATE tasks are tried in one of the scheduler's passes.
+constexpr size_t kMaxWaitingPlacementsPerPass = 2000;
+
 Status Service::PlaceWaitingFargateTasks() {
   if (impl_->options.platform_account.empty()) return {};
   std::vector<std::pair<std::string, std::shared_ptr<ClusterIndex>>> pools;  // by region
@@ -705,10 +714,22 @@ Status Service::PlaceWaitingFargateTasks() {
         if (state.record->container_instance_id.empty()) waiting.push_back(state.record);
       }
     }
+    // A task no instance can take now makes every later one needing the same (version,
+    // definition, size) skipped in this pass, so a backlog costs a placement per kind, not per
+    // task; and a pass tries at most kMaxWaitingPlacementsPerPass, holding each task's cluster
+    // only for its own attempt.
+    std::set<std::string> no_room;
+    size_t attempts = 0;
     for (const auto& task : waiting) {
+      std::string kind = fmt::format("{}/{}/{}/{}", task->platform_version,
+                                     task->task_definition_arn, task->reserved_cpu,
+                                     task->reserved_memory);
+      if (no_room.contains(kind)) continue;
+      if (++attempts > kMaxWaitingPlacementsPerPass) break;
       auto placed = PlaceWaiting(*impl_, region, *pool, *task);
       if (!placed) return Fail(placed.error());
-      if (*placed) impl_->Notify((*placed)->first.get(), *(*placed)->second);
+      if (placed->no_room) no_room.insert(std::move(kind));
+      if (placed->stored) impl_->Notify(placed->previous.get(), *placed->stored);
     }
   }
   return {};
