@@ -40,22 +40,29 @@ bool IsFargateCapacity(const ClusterIndex::InstanceState& state) {
   return HasAttribute(state, kFargateAttribute);
 }
 
-// "1.4.0" >= "1.3.0", compared numerically part by part.
-bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, const std::string& wanted) {
-  auto it = state.facts->attributes.find(kFargatePlatformAttribute);
-  if (it == state.facts->attributes.end()) return false;
-  auto parts = [](const std::string& v) {
-    std::vector<int> out;
-    size_t start = 0;
-    while (start <= v.size()) {
-      size_t dot = v.find('.', start);
-      if (dot == std::string::npos) dot = v.size();
-      out.push_back(std::atoi(v.substr(start, dot - start).c_str()));
-      start = dot + 1;
+// Whether platform version `have` is at least `wanted` ("1.4.0" >= "1.3.0"), compared
+// numerically part by part, without allocating (placement asks it of every pool instance).
+bool VersionAtLeast(std::string_view have, std::string_view wanted) {
+  auto next = [](std::string_view& v) {
+    int n = 0;
+    size_t i = 0;
+    for (; i < v.size() && v[i] != '.'; ++i) {
+      if (v[i] >= '0' && v[i] <= '9') n = n * 10 + (v[i] - '0');
     }
-    return out;
+    v.remove_prefix(std::min(v.size(), i + 1));
+    return n;
   };
-  return parts(it->second) >= parts(wanted);
+  while (!have.empty() || !wanted.empty()) {
+    int a = next(have), b = next(wanted);
+    if (a != b) return a > b;
+  }
+  return true;
+}
+
+// Whether an instance of the Fargate pool runs platform version `wanted` or later.
+bool RunsPlatformVersion(const ClusterIndex::InstanceState& state, std::string_view wanted) {
+  auto it = state.facts->attributes.find(kFargatePlatformAttribute);
+  return it != state.facts->attributes.end() && VersionAtLeast(it->second, wanted);
 }
 
 // An instance as placement sees it: what its tasks leave of it.
@@ -438,7 +445,8 @@ void PoolCandidates(const ClusterIndex& pool, const std::string& version, bool w
   for (const auto& [id, state] : pool.instances()) {
     const std::string& status = state.record->status;
     if (status != "ACTIVE" && status != "DRAINING") continue;
-    if (!IsFargateCapacity(state) || !RunsPlatformVersion(state, version)) continue;
+    // (Every instance of the pool is Fargate capacity: only such register into it.)
+    if (!RunsPlatformVersion(state, version)) continue;
     candidates.push_back(CandidateOf(state, with_ports));
     ids.push_back(&id);
   }
@@ -452,8 +460,7 @@ void PoolCandidates(const ClusterIndex& pool, const std::string& version, bool w
 // (Service::PlaceWaitingFargateTasks); no failure is reported.
 Result<std::vector<Task>> PlaceOnPool(Service::Impl& impl, const Scope& scope,
                                       const aws::RequestContext& ctx, const Prepared& p,
-                                      const RunTaskRequest& request,
-                                      std::vector<Failure>& failures) {
+                                      const RunTaskRequest& request) {
   std::vector<Task> created;
   if (impl.options.platform_account.empty()) {
     for (int i = 0; i < request.count; ++i) {
@@ -564,7 +571,7 @@ Result<std::vector<Task>> PlaceTasks(Service::Impl& impl, const Scope& scope,
                                    const aws::RequestContext& ctx, const Prepared& p,
                                    const RunTaskRequest& request, ClusterIndex& index,
                                    std::vector<Failure>& failures) {
-  if (p.launch_type == "FARGATE") return PlaceOnPool(impl, scope, ctx, p, request, failures);
+  if (p.launch_type == "FARGATE") return PlaceOnPool(impl, scope, ctx, p, request);
   bool external = p.launch_type == "EXTERNAL";
   std::vector<Candidate> candidates;
   std::vector<const std::string*> ids;  // of the candidates, in the index (held)
