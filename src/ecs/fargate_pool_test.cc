@@ -208,6 +208,29 @@ TEST_F(FargatePoolTest, WhatThePoolCannotTakeWaitsWithoutAFailure) {
   EXPECT_THAT(OnPoolInstance(pool.instance.id), SizeIs(2));
 }
 
+TEST_F(FargatePoolTest, AFargateServiceKeepsItsTasksOnThePool) {
+  Cluster();
+  InstanceView pool = PoolInstance();
+  FargateTd("fg");
+  CreateServiceRequest r;
+  r.service_name = "api";
+  r.task_definition = "fg";
+  r.desired_count = 2;
+  r.launch_type = "FARGATE";
+  r.network_configuration = AwsvpcConfiguration{.subnets = {"subnet-1"}};
+  ASSERT_OK(ecs_->CreateService(Root(), r));
+  ASSERT_OK(ecs_->ReconcileServices(clock_.Now()));
+  auto tasks = List({.service_name = "api"});
+  ASSERT_THAT(tasks, SizeIs(2));
+  for (const auto& arn : tasks) {
+    Task t = ASSERT_OK(Describe(arn));
+    EXPECT_TRUE(t.pool);
+    EXPECT_EQ(t.container_instance_id, pool.instance.id);
+    EXPECT_EQ(t.platform_version, "1.4.0");
+  }
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), SizeIs(2));
+}
+
 TEST_F(FargatePoolTest, OnlyThePoolInstancesAgentReportsItsTasksAndOnlyThose) {
   Cluster();
   InstanceView pool = PoolInstance();
