@@ -145,12 +145,12 @@ TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) 
   clock_.Advance(1s);
   auto stopped = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg", "LATEST")));
   ASSERT_OK(ecs_->StopTask(Root(), "", stopped.tasks.at(0).arn, ""));
-  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());  // no 1.4.0 capacity: they keep waiting
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));  // no 1.4.0 capacity: they keep waiting
   EXPECT_THAT(told, IsEmpty());
 
   // Capacity of 1.4.0 for one task (512 MiB): the oldest goes there.
   InstanceView pool = PoolInstance("1.4.0", 512);
-  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));
   const std::string a = first.tasks.at(0).arn, b = second.tasks.at(0).arn;
   ASSERT_THAT(told, ElementsAre(std::pair(a, pool.instance.id)));
   Task placed = ASSERT_OK(Describe(a));
@@ -161,10 +161,29 @@ TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) 
   EXPECT_EQ(ASSERT_OK(Describe(b)).container_instance_id, "");
   // When it stops, the next takes its place; the stopped one never runs.
   ASSERT_OK(PoolReport(ClusterArnOf(kA, "default"), a, "STOPPED"));
-  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));
   EXPECT_THAT(told, ElementsAre(std::pair(a, pool.instance.id), std::pair(b, pool.instance.id)));
   EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(b));
   EXPECT_EQ(ASSERT_OK(Describe(stopped.tasks[0].arn)).last_status, "STOPPED");
+}
+
+TEST_F(FargatePoolTest, ATaskWaitingForCapacityTooLongIsStoppedAsECSStopsIt) {
+  Cluster();
+  FargateTd("fg");
+  Task early = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg"))).tasks.at(0);
+  clock_.Advance(300s);
+  Task late = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg"))).tasks.at(0);
+  clock_.Advance(301s);  // the first has waited 601 s, past the 600 s allowed
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));
+  Task stopped = ASSERT_OK(Describe(early.arn));
+  EXPECT_EQ(stopped.last_status, "STOPPED");
+  EXPECT_EQ(stopped.stop_code, "TaskFailedToStart");
+  EXPECT_EQ(stopped.stopped_reason, kFargateCapacityUnavailable);
+  EXPECT_EQ(ASSERT_OK(Describe(late.arn)).last_status, "PROVISIONING");
+  // Capacity now: the one still waiting runs; the stopped one does not.
+  InstanceView pool = PoolInstance();
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(late.arn));
 }
 
 TEST_F(FargatePoolTest, ATaskThatCannotBePlacedDoesNotHoldUpSmallerOnesWaitingBehindIt) {
@@ -186,7 +205,7 @@ TEST_F(FargatePoolTest, ATaskThatCannotBePlacedDoesNotHoldUpSmallerOnesWaitingBe
   std::string small = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("small"))).tasks.at(0).arn;
   // 1.4.0 capacity too small for the big ones (2048 MiB): the small one runs; the big wait.
   InstanceView pool = PoolInstance("1.4.0", 1024);
-  ASSERT_OK(ecs_->PlaceWaitingFargateTasks());
+  ASSERT_OK(ecs_->PlaceWaitingFargateTasks(clock_.Now()));
   EXPECT_EQ(ASSERT_OK(Describe(small)).container_instance_id, pool.instance.id);
   for (const auto& b : bigs) EXPECT_EQ(ASSERT_OK(Describe(b)).container_instance_id, "");
 }

@@ -272,6 +272,9 @@ struct ServiceOptions {
   // each region is the Fargate capacity pool serving FARGATE tasks of every account's clusters.
   // "": no pool (FARGATE tasks wait in PROVISIONING).
   std::string platform_account;
+  // A FARGATE task still waiting for capacity this long after it was created is stopped
+  // (TaskFailedToStart, kFargateCapacityUnavailable) by PlaceWaitingFargateTasks.
+  std::chrono::seconds fargate_capacity_wait{600};
 };
 
 // The cluster of the platform account where Fargate capacity (`berth agent --fargate`:
@@ -280,6 +283,10 @@ struct ServiceOptions {
 // record staying in its own cluster (with a copy in the pool's key space while it is not STOPPED,
 // which the pool's agents' sessions and resource accounting read).
 inline constexpr std::string_view kFargatePoolCluster = "berth-fargate";
+// The stoppedReason of a FARGATE task that found no capacity in time (ECS's words for Fargate).
+inline constexpr std::string_view kFargateCapacityUnavailable =
+    "Capacity is unavailable at this time. Please try again later or in a different availability "
+    "zone";
 // The attribute that marks Fargate capacity, and the one naming its platform version
 // (agent/host/host.h registers them).
 inline constexpr std::string_view kFargateAttribute = "berth.fargate";
@@ -436,8 +443,10 @@ class Service {
 
   // Places the FARGATE tasks waiting in PROVISIONING for Fargate capacity (none of the pool's
   // instances could take them when they were run) on the pool's instances that can take them
-  // now, oldest first, and dispatches them. The server's scheduler calls it on every pass.
-  Status PlaceWaitingFargateTasks();
+  // now, oldest first, and dispatches them; stops those waiting longer than
+  // ServiceOptions::fargate_capacity_wait at `now` (TaskFailedToStart,
+  // kFargateCapacityUnavailable). The server's scheduler calls it on every pass.
+  Status PlaceWaitingFargateTasks(TimePoint now);
 
   // What the agent reports. Returns the acknowledgment ("ACK"). `action`: what IAM authorizes
   // (SubmitContainerStateChange's form is authorized as ecs:SubmitContainerStateChange).

@@ -699,7 +699,7 @@ Result<RunTaskResult> Service::StartTask(const aws::RequestContext& ctx, RunTask
 // At most this many waiting FARGATE tasks are tried in one of the scheduler's passes.
 constexpr size_t kMaxWaitingPlacementsPerPass = 2000;
 
-Status Service::PlaceWaitingFargateTasks() {
+Status Service::PlaceWaitingFargateTasks(TimePoint now) {
   if (impl_->options.platform_account.empty()) return {};
   std::vector<std::pair<std::string, std::shared_ptr<ClusterIndex>>> pools;  // by region
   {
@@ -728,6 +728,16 @@ Status Service::PlaceWaitingFargateTasks() {
     std::set<std::string> no_room;
     size_t attempts = 0;
     for (const auto& task : waiting) {
+      if (now - task->created_at > impl_->options.fargate_capacity_wait) {
+        // Waited too long: stopped, as ECS stops a Fargate task it has no capacity for.
+        auto arn = ParseArn(task->arn);
+        if (!arn) continue;
+        auto stopped = StopTaskOf(*impl_, Scope{arn->account, region}, task->cluster, task->id,
+                                  std::string(kFargateCapacityUnavailable), "TaskFailedToStart",
+                                  now);
+        if (!stopped) return Fail(stopped.error());
+        continue;
+      }
       std::string kind = fmt::format("{}/{}/{}/{}", task->platform_version,
                                      task->task_definition_arn, task->reserved_cpu,
                                      task->reserved_memory);

@@ -970,7 +970,7 @@ class EcsServiceModule final : public Module {
     if (auto done = ecs_.ReconcileServices(env_.clock.Now()); !done) {
       log::Warn("ecs: the service scheduler failed", {{"message", done.error().message}});
     }
-    if (auto placed = ecs_.PlaceWaitingFargateTasks(); !placed) {
+    if (auto placed = ecs_.PlaceWaitingFargateTasks(env_.clock.Now()); !placed) {
       log::Warn("ecs: placing FARGATE tasks waiting for capacity failed",
                 {{"message", placed.error().message}});
     }
