@@ -112,6 +112,15 @@ class Berth:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def create_account(self, account_id):
+        """`berth account create` as the operator; returns the new account root's (key, secret),
+        which the command writes to the credentials file under a profile named by the id."""
+        out = subprocess.run([BERTH, "account", "create", "--id", account_id, "--endpoint",
+                              self.endpoint, "--credentials-file", self.credentials_file],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return self.read_credentials(account_id)
+
     def read_credentials(self, profile="default"):
         values, section = {}, None
         with open(self.credentials_file) as f:

@@ -98,11 +98,7 @@ def test_the_seed_with_the_secret_in_another_region_by_arn(aws, agent, seed, ima
 
 @pytest.fixture
 def other_account(berth):
-    out = subprocess.run([BERTH, "account", "create", "--id", OTHER, "--endpoint",
-                          berth.endpoint, "--credentials-file", berth.credentials_file],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    key, secret = berth.read_credentials(OTHER)
+    key, secret = berth.create_account(OTHER)
     return {"sm": client(berth, "secretsmanager", key, secret),
             "kms": client(berth, "kms", key, secret)}
 
@@ -476,11 +472,7 @@ def test_the_seed_on_fargate_runs_another_accounts_task_on_the_platform_pool(
     the pool's agent reads that account's registry secret with that account's execution role,
     pulls, runs it, ships its output with awslogs to that account's log group, and reports it by
     its own cluster; DescribeTasks shows no container instance."""
-    out = subprocess.run([BERTH, "account", "create", "--id", OTHER, "--endpoint",
-                          berth.endpoint, "--credentials-file", berth.credentials_file],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    key, secret = berth.read_credentials(OTHER)
+    key, secret = berth.create_account(OTHER)
     other = Cli(berth, str(tmp_path / "other"), key=key, secret=secret)
     fargate = BerthAgent(berth, tmp_path, cluster="berth-fargate", name="fg",
                          args=["--fargate", "--insecure-registry", registry.host])

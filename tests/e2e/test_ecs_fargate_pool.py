@@ -4,11 +4,9 @@ account runs in its own cluster are placed there and delivered to them, with tha
 execution-role credentials; the tasks stay in their own cluster, show no container instance, and
 only the pool instance's agent reports them."""
 import json
-import subprocess
 
 import pytest
 
-from berth_harness import BERTH
 from ecs_harness import ACCOUNT, NETWORK, REGION, Cli, Fleet, cli_error, client, make_role
 
 OTHER = "222233334444"
@@ -27,11 +25,7 @@ FARGATE_ATTRIBUTES = {
 @pytest.fixture
 def other(berth, tmp_path):
     """Account OTHER: its root's keys, and the AWS CLI as that root."""
-    out = subprocess.run([BERTH, "account", "create", "--id", OTHER, "--endpoint",
-                          berth.endpoint, "--credentials-file", berth.credentials_file],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    key, secret = berth.read_credentials(OTHER)
+    key, secret = berth.create_account(OTHER)
     cli = Cli(berth, str(tmp_path / "other-cli"), key=key, secret=secret)
     yield {"key": key, "secret": secret, "cli": cli}
     cli.close()
