@@ -128,6 +128,7 @@ void Service::Impl::OnWatch(const store::WatchEvent& event) {
 std::shared_ptr<ClusterIndex> Service::Impl::Index(const Scope& scope, const std::string& cluster) {
   std::string key = fmt::format("{}/{}/{}", scope.account, scope.region, cluster);
   std::lock_guard lock(indexes_mu);
+  index_used[key] = clock.Now();
   auto it = indexes.find(key);
   if (it != indexes.end()) return it->second;
   ClusterIndex::AgentConnectedFn connected;

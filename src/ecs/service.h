@@ -275,6 +275,10 @@ struct ServiceOptions {
   // A FARGATE task still waiting for capacity this long after it was created is stopped
   // (TaskFailedToStart, kFargateCapacityUnavailable) by PlaceWaitingFargateTasks.
   std::chrono::seconds fargate_capacity_wait{600};
+  // A cluster's in-memory index nobody has asked for this long, and none holds, is dropped by
+  // SweepStoppedTasks (and loaded again from the store when next needed), so memory follows the
+  // clusters in use, not every cluster ever touched. The Fargate pools' are kept.
+  std::chrono::seconds index_idle{600};
 };
 
 // The cluster of the platform account where Fargate capacity (`berth agent --fargate`:
@@ -503,8 +507,12 @@ class Service {
                          const std::string& cluster, const std::string& instance_id,
                          bool connected);
 
-  // Deletes STOPPED tasks older than the retention (a background loop calls it).
+  // Deletes STOPPED tasks older than the retention (a background loop calls it), then drops
+  // the indexes idle for ServiceOptions::index_idle.
   Status SweepStoppedTasks(TimePoint now);  // (every cluster's: sweep_reads_per_pass)
+
+  // How many clusters' indexes are in memory (tests, metrics).
+  size_t LoadedClusters() const;
 
  // Opaque; defined in service_impl.h for the service's own .cc files.
   struct Impl;

@@ -42,6 +42,7 @@ struct Service::Impl {
   std::mutex agents_mu;
   std::set<std::string, std::less<>> agents;
   std::map<std::string, std::shared_ptr<ClusterIndex>, std::less<>> indexes;  // by scope+cluster
+  std::map<std::string, TimePoint, std::less<>> index_used;  // when Index() last gave each
   std::unique_ptr<store::WatchHandle> watch;
 
   // Where SweepStoppedTasks' walk of the stored tasks resumes ("": the start). (sweep.cc)
@@ -53,6 +54,9 @@ struct Service::Impl {
 
   // The index of `cluster` in `scope` (created empty; Sync loads it).
   std::shared_ptr<ClusterIndex> Index(const Scope& scope, const std::string& cluster);
+  // Drops the indexes (not the Fargate pools') unused for options.index_idle at `now` that no
+  // one holds. (sweep.cc)
+  void EvictIdleIndexes(TimePoint now);
   void OnWatch(const store::WatchEvent& event);
   void Notify(const Task* previous, const Task& task);
 

@@ -32,6 +32,31 @@ bool InMemory(Service::Impl& impl, const Scope& scope, const std::string& cluste
 
 }  // namespace
 
+void Service::Impl::EvictIdleIndexes(TimePoint now) {
+  std::lock_guard lock(indexes_mu);
+  std::string pool_suffix = fmt::format("/{}", kFargatePoolCluster);
+  for (auto it = indexes.begin(); it != indexes.end();) {
+    auto used = index_used.find(it->first);
+    bool idle = used == index_used.end() || now - used->second >= options.index_idle;
+    bool pool = !options.platform_account.empty() &&
+                it->first.starts_with(options.platform_account + "/") &&
+                it->first.ends_with(pool_suffix);
+    // Held by no one but this map: no request is using it, and the next Index() makes a new
+    // one (loaded from the store) under this same lock.
+    if (idle && !pool && it->second.use_count() == 1) {
+      if (used != index_used.end()) index_used.erase(used);
+      it = indexes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t Service::LoadedClusters() const {
+  std::lock_guard lock(impl_->indexes_mu);
+  return impl_->indexes.size();
+}
+
 Status LoadClusterToSweep(Service::Impl& impl, TimePoint now) {
   std::lock_guard lock(impl.sweep_mu);
   std::string& after = impl.sweep_after;  // the last key the walk passed

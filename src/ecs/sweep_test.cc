@@ -83,3 +83,40 @@ TEST_F(SweepTest, APassReadsABoundedNumberOfRecordsAndTheNextGoesOn) {
 
 }  // namespace
 }  // namespace berth::ecs
+
+namespace berth::ecs {
+namespace {
+
+using namespace testing_support;
+
+TEST_F(EcsServiceTest, IndexesIdleForTenMinutesAreDroppedAndReloadedWhenNeeded) {
+  Cluster();
+  Cluster("other");
+  Register(Td("web"));
+  InstanceView instance = Instance();
+  Task task = ASSERT_OK(ecs_->RunTask(Root(), Run("web"))).tasks.at(0);
+  ASSERT_TRUE(ecs_->CreateCluster(Root(kPlatform), std::string(kFargatePoolCluster), {}, {}));
+  PoolInstance();
+  ASSERT_OK(ecs_->DescribeTasks(Root(), "other", {"x"}));  // loads "other"
+  size_t loaded = ecs_->LoadedClusters();
+  ASSERT_GE(loaded, 3u);
+
+  // Nine minutes on, "default" is used again; "other" is not.
+  clock_.Advance(540s);
+  ASSERT_OK(Describe(task.arn));
+  clock_.Advance(61s);
+  ASSERT_OK(ecs_->SweepStoppedTasks(clock_.Now()));
+  EXPECT_EQ(ecs_->LoadedClusters(), loaded - 1);
+  // Ten more minutes: "default" goes too; the Fargate pool stays.
+  clock_.Advance(600s);
+  ASSERT_OK(ecs_->SweepStoppedTasks(clock_.Now()));
+  EXPECT_EQ(ecs_->LoadedClusters(), 1u);
+
+  // Read again from the store when next needed: the task, its instance's accounting.
+  Task again = ASSERT_OK(Describe(task.arn));
+  EXPECT_EQ(again.container_instance_id, instance.instance.id);
+  EXPECT_EQ(RemainingMemory(instance.instance.arn), 1024 - 256);
+}
+
+}  // namespace
+}  // namespace berth::ecs

@@ -1159,6 +1159,8 @@ Status Service::SweepStoppedTasks(TimePoint now) {
     }
     BERTH_CHECK(ForgetRunTokens(*impl_, *index, swept));
   }
+  indexes.clear();  // ours released: an idle one is held by the map alone
+  impl_->EvictIdleIndexes(now);
   return {};
 }
 
