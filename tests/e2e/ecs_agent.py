@@ -251,6 +251,23 @@ class Agent:
             raise self._error
         return self
 
+    def wait_connected(self, timeout=10.0):
+        """Until DescribeContainerInstances shows agentConnected: the server marks the session
+        just after the handshake, which the client may see complete first. Returns False when
+        this identity may not describe the instance (nothing to wait on) or time ran out."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                [ci] = self.ecs.describe_container_instances(
+                    cluster=self.cluster_arn,
+                    containerInstances=[self.instance_arn])["containerInstances"]
+            except Exception:  # e.g. AccessDenied for a narrowly allowed agent identity
+                return False
+            if ci.get("agentConnected"):
+                return True
+            time.sleep(0.01)
+        return False
+
     def close(self):
         """Closes the session (a clean close) and waits for its thread."""
         if self._thread is None:

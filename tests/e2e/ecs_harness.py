@@ -114,6 +114,7 @@ class Fleet:
             try:
                 agent.connect()
                 _acs["available"] = True
+                agent.wait_connected()  # placement sees it (no AGENT failure) from here on
             except AcsUnavailable:
                 _acs["available"] = False
         return agent
