@@ -1051,22 +1051,29 @@ Status Service::PublishHealth(const std::string& account, const std::string& reg
     }
   }
   // The reports by the cluster of their tasks: the session's, or for an agent of the platform's
-  // Fargate pool, each task's own (named by its ARN; only the pool tasks on its instance count).
+  // Fargate pool, each task's own, found through the pool's copies of the tasks on its instance
+  // (a report naming any other task is skipped before any cluster is looked at).
   Scope session{account, region};
   bool pool = impl_->IsPool(session, cluster);
   std::map<std::pair<std::string, std::string>, std::vector<const TaskHealthReport*>> by_cluster;
-  for (const auto& report : tasks) {
-    if (!pool) {
-      by_cluster[{account, cluster}].push_back(&report);
-      continue;
+  if (!pool) {
+    for (const auto& report : tasks) by_cluster[{account, cluster}].push_back(&report);
+  } else {
+    std::map<std::string, std::pair<std::string, std::string>, std::less<>> homes;  // by ARN
+    {
+      auto index = impl_->Index(session, cluster);
+      std::lock_guard lock(index->mu);
+      BERTH_CHECK(index->Sync());
+      for (const auto& id : index->TasksOn(instance_id)) {
+        const Task& t = *index->FindTask(id)->record;
+        if (auto arn = ParseArn(t.arn)) homes[t.arn] = {arn->account, t.cluster};
+      }
     }
-    auto arn = ParseArn(report.task);
-    if (!arn || arn->service != "ecs" || arn->region != region ||
-        !arn->resource.starts_with("task/")) {
-      continue;
+    for (const auto& report : tasks) {
+      if (auto it = homes.find(report.task); it != homes.end()) {
+        by_cluster[it->second].push_back(&report);
+      }
     }
-    std::string home = arn->resource.substr(5, arn->resource.find('/', 5) - 5);
-    if (IsEcsName(home)) by_cluster[{arn->account, home}].push_back(&report);
   }
   std::vector<std::pair<std::shared_ptr<const Task>, std::shared_ptr<const Task>>> changed;
   std::optional<Error> failed;
