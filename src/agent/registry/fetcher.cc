@@ -48,7 +48,7 @@ constexpr size_t kPipeDepthAroundCache = 16;
 // for the writing thread. Blobs smaller than one buffer never start a thread.
 // The Writer is used by the writing thread only between Push and Drain: call
 // Drain (or destroy the pipe, which drains it) before any other use of it.
-// Each block written goes to the FetchOptions::tap, if any, right after.
+// Each block goes to the FetchOptions::tap, if any, just before the store's writer takes it.
 class WriterPipe;
 
 // One buffer of a WriterPipe: kPipeBuffer bytes aligned for O_DIRECT, so a
@@ -108,9 +108,9 @@ class WriterPipe {
       if (!worker_.joinable()) {  // a small blob: no thread for it
         std::lock_guard lock(mu_);
         if (status_) {
+          Tap(current_->view());
           status_ = writer_.Write(current_->view());
           if (!status_) failed_ = true;
-          if (status_) Tap(current_->view());
         }
         current_->size = 0;
       } else {
@@ -146,8 +146,10 @@ class WriterPipe {
       bool write = status_.has_value();  // after an error the rest is dropped
       lock.unlock();
       cv_.notify_all();  // room in the queue
+      // The tap first: the extractor then works while the store waits for the disk (a write
+      // around the page cache takes about as long as the network did to bring the block).
+      if (write) Tap(block->view());
       content::BlobStatus written = write ? writer_.Write(block->view()) : content::BlobStatus{};
-      if (write && written) Tap(block->view());
       block->size = 0;
       lock.lock();
       busy_ = false;

@@ -80,8 +80,9 @@ class BlobTap {
  public:
   virtual ~BlobTap() = default;
   // `bytes` of `blob` starting at `offset`, in order, on the blob's writing thread (not the
-  // thread running Fetch), right after the store's writer took them. A resumed download starts
-  // at the offset its .partial held. Must not block for long: the download waits meanwhile.
+  // thread running Fetch), just before the store's writer takes them (a write the store then
+  // fails fails the fetch). A resumed download starts at the offset its .partial held. Must not
+  // block for long: the download waits meanwhile.
   virtual void Written(const content::Descriptor& blob, int64_t offset,
                        std::string_view bytes) = 0;
   // Everything written of `blob` so far was thrown away (a digest or size mismatch, a server
