@@ -39,10 +39,16 @@ std::string CredentialsKey(const std::optional<credentials::RegistryCredentials>
   return crypto::Sha256Hex(material);
 }
 
+SyncTrackerOptions SyncOptions(const ImageCacheOptions& o) {
+  SyncTrackerOptions sync = o.sync;
+  if (sync.root.empty()) sync.root = o.images_dir;
+  return sync;
+}
+
 }  // namespace
 
 ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock) {
+    : options_(std::move(options)), store_(store), clock_(clock), sync_(SyncOptions(options_)) {
   // images_dir/sha256/.pull-<id> (a first pull's rootfs; ..pull-<id>.berth-unpack while its
   // layers are applied) and images_dir/sha256/<digest>/.rootfs-<id> (an unpack's), renamed into
   // place when done.
@@ -59,6 +65,12 @@ ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const C
   for (const auto& entry : children(fs::path(options_.images_dir) / "sha256")) {
     std::string name = entry.filename().string();
     if (name.starts_with(".pull-") || name.starts_with("..pull-")) {
+      half_built.push_back(entry);
+      continue;
+    }
+    if (sync_.Lost(entry.string())) {
+      log::Warn("an image unpacked before the host restarted was never synced: removed",
+                {{"image", "sha256:" + name}});
       half_built.push_back(entry);
       continue;
     }
@@ -154,9 +166,10 @@ Result<ImagePullResult> ImageCache::Pull(
     // Into place under the manifest's digest, unless another reference to it got there first.
     const std::string& manifest = pulled ? pulled->image.manifest.digest : "";
     if (pulled && content::IsValidDigest(manifest) && fs::is_directory(pull_options.dest, ec)) {
-      fs::path rootfs = RootfsOf(manifest);
-      fs::create_directories(rootfs.parent_path(), ec);
-      if (!fs::exists(rootfs, ec)) fs::rename(pull_options.dest, rootfs, ec);
+      if (Status placed = Place(pull_options.dest, manifest); !placed) {
+        log::Warn("cannot keep a pulled image's rootfs",
+                  {{"image", image}, {"error", placed.error().message}});
+      }
     }
     fs::remove_all(pull_options.dest, ec);
   }
@@ -203,6 +216,18 @@ Status ImageCache::Reauthorize(const reference::Reference& ref, const std::strin
   return {};
 }
 
+Status ImageCache::Place(const std::string& built, const std::string& manifest) {
+  namespace fs = std::filesystem;
+  fs::path rootfs = RootfsOf(manifest);
+  std::error_code ec;
+  fs::create_directories(rootfs.parent_path(), ec);
+  if (fs::exists(rootfs, ec)) return {};  // another reference to it got there first
+  BERTH_TRY(sync_.Mark(rootfs.parent_path().string()));
+  fs::rename(built, rootfs, ec);
+  if (ec) return InternalFailure(fmt::format("cannot move the rootfs into place: {}", ec.message()));
+  return {};
+}
+
 std::string ImageCache::RootfsOf(const std::string& manifest_digest) const {
   return fmt::format("{}/sha256/{}/rootfs", options_.images_dir, manifest_digest.substr(7));
 }
@@ -222,12 +247,12 @@ Result<std::string> ImageCache::Unpack(const std::string& image, const ImagePull
   fs::create_directories(dir, ec);
   std::string building = fmt::format("{}/.rootfs-{}", dir.string(), crypto::SecureIds().Uuid());
   Status unpacked = unpack::Unpack(building, store_, pulled.image.layers);
-  if (unpacked) {
-    fs::rename(building, rootfs, ec);
-    if (!ec) return rootfs;
-  }
-  fs::remove_all(building, ec);
-  std::string why = unpacked ? "cannot move the rootfs into place" : unpacked.error().message;
+  Status placed = unpacked ? Place(building, manifest) : unpacked;
+  fs::remove_all(building, ec);  // gone once renamed; otherwise what is left of it
+  if (placed && fs::is_directory(rootfs, ec)) return rootfs;
+  std::string why = !unpacked ? unpacked.error().message
+                    : placed  ? "cannot move the rootfs into place"
+                              : placed.error().message;
   return Fail(registry::PullError(image, fmt::format("unpacking {}: {}", manifest, why), 500));
 }
 

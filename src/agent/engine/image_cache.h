@@ -11,6 +11,11 @@
 // them), so an image pulled with one task's credentials is not handed to a task whose
 // credentials the registry refuses. Acceptances are remembered for `reauthorization_ttl` per
 // (credentials, digest), in memory only. `trust_cached_images` turns the check off.
+//
+// An image's files are written without fsync (its unpack is on the first task's start path):
+// a SyncTracker marks each image directory before its rootfs is renamed into place and syncs
+// the filesystem shortly after. At start, an image whose marker names an earlier boot (a host
+// crash before the sync) is removed, so that it is unpacked again rather than run torn.
 #pragma once
 
 #include <atomic>
@@ -21,6 +26,7 @@
 #include <string>
 
 #include "agent/content/store.h"
+#include "agent/engine/sync_tracker.h"
 #include "agent/credentials/credential_source.h"
 #include "agent/image_pull.h"
 #include "common/clock.h"
@@ -34,6 +40,7 @@ struct ImageCacheOptions {
   PullPolicy policy = PullPolicy::kDefault;
   bool trust_cached_images = false;
   std::chrono::seconds reauthorization_ttl{300};
+  SyncTrackerOptions sync;  // sync.root: images_dir when empty
 };
 
 struct ReadyImage {
@@ -62,7 +69,7 @@ class ImageCache final : public Images {
  public:
   // `store` and `clock` outlive the cache. Thread-safe. The agent owns `images_dir`: what a
   // pull or an unpack of an earlier process left half built there (it died mid-way) is
-  // removed now; finished images stay.
+  // removed now, and so are finished images an earlier boot never synced; the others stay.
   ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock);
 
   // Pulls (or reuses) `image` presenting what `credentials` (null: anonymous) give for it,
@@ -88,10 +95,13 @@ class ImageCache final : public Images {
   void Remember(const std::string& credentials_key, const std::string& digest);
   Result<std::string> Unpack(const std::string& image, const ImagePullResult& pulled);
   std::string RootfsOf(const std::string& manifest_digest) const;
+  // Renames a built rootfs to RootfsOf(manifest) once its directory is marked unsynced.
+  Status Place(const std::string& built, const std::string& manifest);
 
   const ImageCacheOptions options_;
   content::Store& store_;
   const Clock& clock_;
+  SyncTracker sync_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;  // image or "unpack\n" + digest
   std::map<std::string, TimePoint> accepted_;           // credentials key + '\n' + digest

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "agent/content/store.h"
 #include "common/clock.h"
@@ -13,6 +14,7 @@ namespace berth::agent::engine {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 void Touch(const fs::path& file) {
   fs::create_directories(file.parent_path());
@@ -38,6 +40,33 @@ TEST(ImageCacheTest, WhatAnEarlierAgentLeftHalfBuiltIsRemovedAtStart) {
   EXPECT_FALSE(fs::exists(images / "sha256" / digest / ".rootfs-5678"));
   EXPECT_TRUE(fs::exists(images / "sha256" / digest / "rootfs" / "bin" / "sh"));
   EXPECT_TRUE(fs::exists(images / "sha256" / std::string(64, 'b') / "rootfs" / "etc" / "hosts"));
+}
+
+TEST(ImageCacheTest, AnImageAnEarlierBootNeverSyncedIsRemovedAtStart) {
+  test_support::TempDir dir("image_cache_test");
+  fs::path images = dir.path() / "images";
+  fs::path torn = images / "sha256" / std::string(64, 'a');
+  fs::path restarted = images / "sha256" / std::string(64, 'b');
+  fs::path synced = images / "sha256" / std::string(64, 'c');
+  for (const auto& image : {torn, restarted, synced}) Touch(image / "rootfs" / "bin" / "sh");
+  std::ofstream(torn / kUnsyncedMarker) << "boot-before-the-crash\n";
+  std::ofstream(restarted / kUnsyncedMarker) << "this-boot\n";
+  auto store = content::Store::Open(dir.File("content"));
+  ASSERT_TRUE(store) << store.error().message;
+  FakeClock clock(TimePoint{});
+  {
+    ImageCache cache(ImageCacheOptions{.images_dir = images.string(),
+                                       .sync = {.delay = 10ms, .boot_id = "this-boot"}},
+                     **store, clock);
+    EXPECT_FALSE(fs::exists(torn));
+    EXPECT_TRUE(fs::exists(restarted / "rootfs" / "bin" / "sh"));
+    EXPECT_TRUE(fs::exists(synced / "rootfs" / "bin" / "sh"));
+    // The agent that died before syncing this boot's image: synced now.
+    for (int i = 0; i < 500 && fs::exists(restarted / kUnsyncedMarker); ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_FALSE(fs::exists(restarted / kUnsyncedMarker));
+  }
 }
 
 TEST(ImageCacheTest, AnEmptyOrMissingImagesDirIsFine) {
