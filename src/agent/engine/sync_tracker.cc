@@ -55,8 +55,8 @@ Status SyncTracker::Mark(const std::string& dir) {
 
 bool SyncTracker::Lost(const std::string& dir) {
   auto text = ReadSmallFile(MarkerOf(dir), 256);
-  if (!text || !*text) return false;
-  if (Trim(**text) != boot_id_) return true;
+  if (text && !*text) return false;                      // no marker: synced
+  if (!text || Trim(**text) != boot_id_) return true;   // unreadable, empty or another boot
   std::lock_guard lock(mu_);
   queued_.push_back(dir);
   cv_.notify_all();

@@ -7,8 +7,9 @@
 // removes the markers of the batch. The marker is created before the rename, and a
 // filesystem journals its metadata in order, so after a power loss a renamed content always
 // comes with its marker unless the sync had finished. An agent starting later calls
-// Lost(dir): a marker of another boot means the content may be torn (files of the right names
-// and wrong bytes) and must not be used; a marker of this boot means the process died before
+// Lost(dir): a marker of another boot, or an empty one (its creation journaled, its bytes
+// lost), means the content may be torn (files of the right names and wrong bytes) and must
+// not be used; a marker of this boot means the process died before
 // syncing, the page cache still holds everything, and the directory is marked again.
 #pragma once
 

@@ -49,13 +49,16 @@ TEST(SyncTrackerTest, TheThreadSyncsABatchAfterTheDelay) {
 
 TEST(SyncTrackerTest, AMarkOfAnotherBootIsLostOneOfThisBootIsSyncedAgain) {
   test_support::TempDir dir("sync_tracker_test");
-  for (const char* name : {"crashed", "restarted", "synced"}) {
+  for (const char* name : {"crashed", "restarted", "synced", "emptied"}) {
     fs::create_directories(dir.path() / name);
   }
   std::ofstream(dir.path() / "crashed" / kUnsyncedMarker) << "boot-1\n";
+  // A crash can keep a file's creation and lose its bytes: no boot named is another boot.
+  std::ofstream(dir.path() / "emptied" / kUnsyncedMarker) << "";
   std::ofstream(dir.path() / "restarted" / kUnsyncedMarker) << "boot-2\n";
   SyncTracker tracker({.root = dir.path().string(), .delay = 1h, .boot_id = "boot-2"});
   EXPECT_TRUE(tracker.Lost((dir.path() / "crashed").string()));
+  EXPECT_TRUE(tracker.Lost((dir.path() / "emptied").string()));
   EXPECT_FALSE(tracker.Lost((dir.path() / "restarted").string()));
   EXPECT_FALSE(tracker.Lost((dir.path() / "synced").string()));
   ASSERT_TRUE(tracker.Flush());
