@@ -21,7 +21,8 @@
 # 6. agent: `berth agent` (root, runc) starting tasks: RunTask -> RUNNING with a cached image
 #    next to bare `runc run -d`, with an uncached image next to skopeo + umoci + runc, and 20
 #    tasks at once (bench/agent_bench.py). AGENT_TASKS (50), AGENT_COLD_IMAGES (5),
-#    AGENT_COLD_MB (8) and AGENT_BURST (20) size it; skipped without root or runc.
+#    AGENT_COLD_MB (8,64: a cold run per layer size) and AGENT_BURST (20) size it; skipped
+#    without root or runc.
 # 7. logs: CloudWatch Logs PutLogEvents (batches of 1,000 events of 100 bytes, 8 connections,
 #    10 s, wrk with pre-signed requests): events/s and p99; then FilterLogEvents for a rare term
 #    over 1,000,000 events (median of 5); next to moto's server on the same requests
