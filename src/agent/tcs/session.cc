@@ -83,6 +83,8 @@ struct TcsSession::Impl {
 
   std::mutex mu;
   std::optional<Steady::time_point> notified;  // the first Notify not yet published
+  // The oldest publish not acknowledged yet (the session's thread only).
+  std::optional<Steady::time_point> unacked_since;
 
   wsclient::Reconnecting connection;  // last: its thread uses the members above
 
@@ -106,6 +108,7 @@ struct TcsSession::Impl {
       log::Info("tcs: cannot publish health", {{"error", sent.error().message}});
       return false;
     }
+    if (!unacked_since) unacked_since = Steady::now();
     log::Debug("tcs: health published", {{"tasks", int64_t(tasks.size())}});
     return true;
   }
@@ -114,8 +117,14 @@ struct TcsSession::Impl {
   void Serve(http::WebSocketClient& client) {
     Steady::time_point next_publish = Steady::now();
     Steady::time_point next_heartbeat = next_publish + options.heartbeat_interval;
+    unacked_since.reset();
     while (!connection.Stopping()) {
       Steady::time_point now = Steady::now();
+      if (unacked_since && now - *unacked_since >= options.ack_timeout) {
+        log::Warn("tcs: a publish went unacknowledged; reconnecting",
+                  {{"timeout_ms", int64_t(options.ack_timeout.count())}});
+        return;
+      }
       Steady::time_point due = next_publish;
       {
         std::lock_guard lock(mu);
@@ -134,8 +143,9 @@ struct TcsSession::Impl {
         next_heartbeat = now + options.heartbeat_interval;
         continue;
       }
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::min(due, next_heartbeat) - now);
+      Steady::time_point until = std::min(due, next_heartbeat);
+      if (unacked_since) until = std::min(until, *unacked_since + options.ack_timeout);
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
       auto text = client.Receive(std::clamp<std::chrono::milliseconds>(wait, 1ms, kPoll));
       if (!text) {
         if (text.error().code == "Timeout") continue;
@@ -144,6 +154,7 @@ struct TcsSession::Impl {
         }
         return;
       }
+      unacked_since.reset();  // an answer (an ack, or a refusal): the server keeps up
       OnMessage(*text);
     }
   }

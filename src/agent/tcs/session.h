@@ -32,6 +32,10 @@ struct TcsOptions : wsclient::SessionOptions {
   std::chrono::milliseconds publish_interval{20'000};
   std::chrono::milliseconds heartbeat_interval{30'000};
   std::chrono::milliseconds coalesce{500};  // Notify() -> publish
+  // A publish followed by no word from the server (AckPublishHealth, or a refusal) for this
+  // long means a connection that still takes writes but leads nowhere (a half-open TCP
+  // connection, a stuck server): the session reconnects.
+  std::chrono::milliseconds ack_timeout{60'000};
 };
 
 // The health to publish now (engine::Engine::Health). Called on the session's thread.

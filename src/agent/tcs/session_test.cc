@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <mutex>
 
 #include "agent/wsclient/fake_server.h"
@@ -199,6 +201,34 @@ TEST_F(TcsSessionTest, AReconnectPublishesTheFullStateAgain) {
   EXPECT_EQ(message, Expected(message["metadata"]["messageId"].get<std::string>()));
   EXPECT_TRUE(Eventually([&] { return session.Connections() == 2; }));
   EXPECT_EQ(tcs_.paths().size(), 2u);
+}
+
+// A connection that takes the publishes and never answers (half-open, or a stuck server) is
+// given up: health must reach the server, not the kernel's send buffer.
+TEST_F(TcsSessionTest, APublishNeverAcknowledgedMakesTheSessionReconnect) {
+  TcsOptions options = Options();
+  options.ack_timeout = 200ms;
+  TcsSession& session = Start(options);
+  ASSERT_EQ(tcs_.Received(0).first, "PublishHealthRequest");
+  ASSERT_TRUE(tcs_.WaitOpen(2));
+  EXPECT_EQ(tcs_.Received(1).first, "PublishHealthRequest");  // the full state again
+  EXPECT_TRUE(Eventually([&] { return session.Connections() >= 2; }));
+}
+
+TEST_F(TcsSessionTest, AcknowledgedPublishesKeepTheConnection) {
+  TcsOptions options = Options();
+  options.publish_interval = 50ms;
+  options.ack_timeout = 300ms;
+  TcsSession& session = Start(options);
+  size_t acked = 0;
+  auto until = std::chrono::steady_clock::now() + 1s;
+  while (std::chrono::steady_clock::now() < until) {
+    size_t n = tcs_.ReceivedCount();
+    for (; acked < n; ++acked) tcs_.Send("AckPublishHealth", Json::object());
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GE(acked, 10u);
+  EXPECT_EQ(session.Connections(), 1);
 }
 
 TEST_F(TcsSessionTest, AStatusMessageIsCutTo255BytesAndOmittedWhenEmpty) {
