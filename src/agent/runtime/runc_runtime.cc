@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -477,10 +477,18 @@ class RuncRuntime final : public Runtime {
         return ReadyStatus(reply, dir);
       }
     }
-    std::vector<std::string> args = {options_.shim_binary, "runtime-shim", "run",
-                                     "--bundle",           dir,            "--id",
-                                     id,                   "--runc",       options_.runc,
-                                     "--root",             options_.runc_root, "--ready-fd",
+    std::vector<std::string> args = {options_.shim_binary,
+                                     "runtime-shim",
+                                     "run",
+                                     "--bundle",
+                                     dir,
+                                     "--id",
+                                     id,
+                                     "--runc",
+                                     options_.runc,
+                                     "--root",
+                                     options_.runc_root,
+                                     "--ready-fd",
                                      "3"};
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return StartError(Errno("pipe", dir));

@@ -425,13 +425,12 @@ TEST_F(RuncRuntimeTest, AStandbyShimRunsTheNextContainer) {
   // Neither the control socket nor the ready pipe is left to the shim or the container.
   std::multiset<std::string> shim_files;
   for (const auto& [fd, target] : OpenFiles(standby)) shim_files.insert(target);
-  EXPECT_EQ(shim_files, (std::multiset<std::string>{"/dev/null", dir + "/container.log",
-                                                    dir + "/shim.lock", dir + "/shim.log",
-                                                    dir + "/shim.log"}));
+  EXPECT_EQ(shim_files,
+            (std::multiset<std::string>{"/dev/null", dir + "/container.log", dir + "/shim.lock",
+                                        dir + "/shim.log", dir + "/shim.log"}));
   EXPECT_EQ(OpenFiles(started->pid),
-            (std::map<int, std::string>{{0, "/dev/null"},
-                                        {1, dir + "/container.log"},
-                                        {2, dir + "/container.log"}}));
+            (std::map<int, std::string>{
+                {0, "/dev/null"}, {1, dir + "/container.log"}, {2, dir + "/container.log"}}));
 
   ASSERT_TRUE(runtime_->Signal(c.id, SIGTERM));
   auto done = runtime_->Wait(c.id, seconds(20));

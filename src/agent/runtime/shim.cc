@@ -184,7 +184,8 @@ Job AwaitJob(ShimArgs& a) {
   a.control_fd = -1;
   if (job.empty()) return Job::kNone;
   size_t end = job.find('\0');  // then ID ends at the last byte, itself the only other NUL
-  if (end == 0 || end == std::string::npos || end + 2 >= job.size() || job.find('\0', end + 1) != job.size() - 1) {
+  if (end == 0 || end == std::string::npos || end + 2 >= job.size() ||
+      job.find('\0', end + 1) != job.size() - 1) {
     return Job::kBad;
   }
   a.bundle = job.substr(0, end);

@@ -8,9 +8,9 @@
 #include <sys/wait.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <utility>
 
 extern char** environ;
@@ -89,9 +89,17 @@ int SpawnShim(const std::vector<std::string>& args, int out, std::initializer_li
 }
 
 StandbyShims::StandbyShims(std::string shim_binary, std::string runc, std::string runc_root)
-    : args_{std::move(shim_binary), "runtime-shim", "standby",      "--runc",
-            std::move(runc),        "--root",       std::move(runc_root), "--ready-fd",
-            "3",                    "--control-fd", "4"},
+    : args_{std::move(shim_binary),
+            "runtime-shim",
+            "standby",
+            "--runc",
+            std::move(runc),
+            "--root",
+            std::move(runc_root),
+            "--ready-fd",
+            "3",
+            "--control-fd",
+            "4"},
       thread_(&StandbyShims::Loop, this) {}
 
 StandbyShims::~StandbyShims() {
