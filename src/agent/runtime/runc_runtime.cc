@@ -471,7 +471,7 @@ class RuncRuntime final : public Runtime {
   berth::Status LaunchShim(const std::string& id, const std::string& dir) {
     std::string shim_log = dir + "/" + bundle::kShimLog;
     if (Fd ready = standbys_.Take(dir, id); ready.valid()) {
-      auto reply = ReadReady(ready.get());
+      auto reply = ReadReady(ready.get(), kStartTimeout);
       // A standby that died before its first step leaves the start to a new shim.
       if (!reply || !reply->empty() || ::access(shim_log.c_str(), F_OK) == 0) {
         return ReadyStatus(reply, dir);
@@ -504,7 +504,7 @@ class RuncRuntime final : public Runtime {
       return StartError(
           fmt::format("cannot execute the shim {}: {}", options_.shim_binary, std::strerror(rc)));
     }
-    auto reply = ReadReady(ready_r.get());
+    auto reply = ReadReady(ready_r.get(), kStartTimeout);
     if (!reply) return ReadyStatus(reply, dir);
     int ignored = 0;
     while (::waitpid(child, &ignored, 0) < 0 && errno == EINTR) {
@@ -514,25 +514,6 @@ class RuncRuntime final : public Runtime {
 
   static std::unexpected<Error> StartError(std::string message) {
     return Fail("CannotStartContainerError", std::move(message), 500);
-  }
-
-  // What a shim wrote on its ready pipe, read to EOF; nullopt when it gave no word in time.
-  static std::optional<std::string> ReadReady(int ready_fd) {
-    std::string reply;
-    auto deadline = Clock::now() + kStartTimeout;
-    for (;;) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return std::nullopt;
-      struct pollfd pfd = {ready_fd, POLLIN, 0};
-      int ready = ::poll(&pfd, 1, static_cast<int>(left));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;
-      char buf[64];
-      ssize_t n = ::read(ready_fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return reply;
-      reply.append(buf, static_cast<size_t>(n));
-    }
   }
 
   // OK for the shim's "ok\n"; else why the container did not start.

@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kStandbyStartTimeout = std::chrono::seconds(10);
 constexpr auto kStandbyExitTimeout = std::chrono::seconds(1);
 
-// Reads `fd` until `done` says so or EOF or `deadline`; false on timeout or a read error.
+// Reads `fd` until `done` says so, EOF or a read error; false when `deadline` came first.
 template <typename Done>
 bool ReadUntil(int fd, Clock::time_point deadline, std::string& out, Done done) {
   while (!done(out)) {
@@ -38,14 +38,22 @@ bool ReadUntil(int fd, Clock::time_point deadline, std::string& out, Done done) 
     char buf[256];
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
+    if (n <= 0) return true;
     out.append(buf, static_cast<size_t>(n));
   }
   return true;
 }
 
 }  // namespace
+
+std::optional<std::string> ReadReady(int ready_fd, std::chrono::milliseconds timeout) {
+  std::string reply;
+  if (!ReadUntil(ready_fd, Clock::now() + timeout, reply,
+                 [](const std::string&) { return false; })) {
+    return std::nullopt;
+  }
+  return reply;
+}
 
 int SpawnShim(const std::vector<std::string>& args, int out, std::initializer_list<int> pass,
               pid_t& pid) {

@@ -24,6 +24,10 @@ namespace berth::agent::runtime {
 int SpawnShim(const std::vector<std::string>& args, int out, std::initializer_list<int> pass,
               pid_t& pid);
 
+// What a shim wrote on its ready pipe `ready_fd`, read to EOF ("ok\n" once its container runs);
+// nullopt when it gave no EOF within `timeout`.
+std::optional<std::string> ReadReady(int ready_fd, std::chrono::milliseconds timeout);
+
 // Keeps one standby shim waiting for its job: spawned on a thread of its own at construction
 // and after each Refill, already exec'd and forked away (no child of ours) when Take hands it
 // out. Thread-safe.
