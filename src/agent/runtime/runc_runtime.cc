@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -20,6 +20,7 @@
 #include "agent/runtime/bundle.h"
 #include "agent/runtime/oci_spec.h"
 #include "agent/runtime/runtime.h"
+#include "agent/runtime/shim_launch.h"
 #include "common/fd.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -225,14 +226,9 @@ std::string DefaultShim() {
 
 class RuncRuntime final : public Runtime {
  public:
-  explicit RuncRuntime(const RuncOptions& options) : options_(options) {
-    if (options_.runc_root.empty()) options_.runc_root = options_.state_dir + "/runc";
-    options_.runc = FindInPath(options_.runc);
-    if (options_.shim_binary.empty()) options_.shim_binary = DefaultShim();
-    if (options_.init_binary.empty() && !options_.shim_binary.empty()) {
-      options_.init_binary = (fs::path(options_.shim_binary).parent_path() / "berth-init").string();
-    }
-  }
+  explicit RuncRuntime(const RuncOptions& options)
+      : options_(WithDefaults(options)),
+        standbys_(options_.shim_binary, options_.runc, options_.runc_root) {}
 
   Result<ContainerStatus> Start(const ContainerConfig& config) override {
     if (!ValidId(config.id)) {
@@ -401,6 +397,8 @@ class RuncRuntime final : public Runtime {
     return BundleDir(id) + "/" + bundle::kContainerLog;
   }
 
+  pid_t StandbyPid(std::chrono::milliseconds timeout) { return standbys_.WaitingPid(timeout); }
+
  private:
   std::string BundleDir(const std::string& id) const { return options_.state_dir + "/" + id; }
 
@@ -462,11 +460,23 @@ class RuncRuntime final : public Runtime {
     return {};
   }
 
-  // Starts the shim (session leader, not our child) and waits for its word on the ready pipe.
+  // Has a shim run the container: the standby when one waits, else one started now (a session
+  // leader, not our child); waits for its word on the ready pipe.
   berth::Status Launch(const std::string& id, const std::string& dir) {
-    auto start_error = [&](std::string message) {
-      return Fail("CannotStartContainerError", std::move(message), 500);
-    };
+    auto launched = LaunchShim(id, dir);
+    standbys_.Refill();  // now, so that the spawn did not compete with this start
+    return launched;
+  }
+
+  berth::Status LaunchShim(const std::string& id, const std::string& dir) {
+    std::string shim_log = dir + "/" + bundle::kShimLog;
+    if (Fd ready = standbys_.Take(dir, id); ready.valid()) {
+      auto reply = ReadReady(ready.get(), kStartTimeout);
+      // A standby that died before its first step leaves the start to a new shim.
+      if (!reply || !reply->empty() || ::access(shim_log.c_str(), F_OK) == 0) {
+        return ReadyStatus(reply, dir);
+      }
+    }
     std::vector<std::string> args = {options_.shim_binary,
                                      "runtime-shim",
                                      "run",
@@ -480,77 +490,47 @@ class RuncRuntime final : public Runtime {
                                      options_.runc_root,
                                      "--ready-fd",
                                      "3"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return start_error(Errno("pipe", dir));
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return StartError(Errno("pipe", dir));
     Fd ready_r(pipe_fds[0]), ready_w(pipe_fds[1]);
-    std::string shim_log = dir + "/" + bundle::kShimLog;
     Fd log_fd(::open(shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!log_fd.valid()) return start_error(Errno("cannot create", shim_log));
-    // Above 0..3, so that the child's dup2s below cannot overwrite one another.
-    ready_w.Reset(::fcntl(ready_w.get(), F_DUPFD_CLOEXEC, 10));
-    log_fd.Reset(::fcntl(log_fd.get(), F_DUPFD_CLOEXEC, 10));
-    if (!ready_w.valid() || !log_fd.valid()) return start_error(Errno("cannot prepare", dir));
-
+    if (!log_fd.valid()) return StartError(Errno("cannot create", shim_log));
     // posix_spawn (no copy of the agent's page tables, unlike fork) in a new session; the shim
     // forks once more and its first process exits, so it is no child of ours.
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, log_fd.get(), 1);
-    posix_spawn_file_actions_adddup2(&actions, log_fd.get(), 2);
-    posix_spawn_file_actions_adddup2(&actions, ready_w.get(), 3);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t child = 0;
-    int rc = ::posix_spawn(&child, argv[0], &actions, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc = SpawnShim(args, log_fd.get(), {ready_w.get()}, child);
     ready_w.Reset();
     if (rc != 0) {
-      return start_error(
+      return StartError(
           fmt::format("cannot execute the shim {}: {}", options_.shim_binary, std::strerror(rc)));
     }
-
-    std::string reply;
-    auto deadline = Clock::now() + kStartTimeout;
-    for (;;) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return start_error("runc did not start the container in time");
-      struct pollfd pfd = {ready_r.get(), POLLIN, 0};
-      int ready = ::poll(&pfd, 1, static_cast<int>(left));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;
-      char buf[64];
-      ssize_t n = ::read(ready_r.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      reply.append(buf, static_cast<size_t>(n));
-    }
+    auto reply = ReadReady(ready_r.get(), kStartTimeout);
+    if (!reply) return ReadyStatus(reply, dir);
     int ignored = 0;
     while (::waitpid(child, &ignored, 0) < 0 && errno == EINTR) {
     }
-    if (reply == "ok\n") return {};
+    return ReadyStatus(reply, dir);
+  }
+
+  static std::unexpected<Error> StartError(std::string message) {
+    return Fail("CannotStartContainerError", std::move(message), 500);
+  }
+
+  // OK for the shim's "ok\n"; else why the container did not start.
+  static berth::Status ReadyStatus(const std::optional<std::string>& reply,
+                                   const std::string& dir) {
+    if (!reply) return StartError("runc did not start the container in time");
+    if (*reply == "ok\n") return {};
     std::string why = bundle::LastRuncError(dir);
     if (why.empty()) {
       auto exit = bundle::ReadExit(dir);
       why = exit && !exit->error.empty() ? exit->error : "the runtime shim failed";
-      auto shim_says = ReadSmallFile(shim_log);
+      auto shim_says = ReadSmallFile(dir + "/" + bundle::kShimLog);
       if (!exit && shim_says && *shim_says && !(*shim_says)->empty()) {
         why += ": " + FirstLine(**shim_says);
       }
     }
-    return start_error(why);
+    return StartError(why);
   }
 
   static std::map<std::string, std::string> ReadAnnotations(const std::string& dir) {
@@ -583,7 +563,18 @@ class RuncRuntime final : public Runtime {
     return status;
   }
 
-  RuncOptions options_;
+  static RuncOptions WithDefaults(RuncOptions options) {
+    if (options.runc_root.empty()) options.runc_root = options.state_dir + "/runc";
+    options.runc = FindInPath(options.runc);
+    if (options.shim_binary.empty()) options.shim_binary = DefaultShim();
+    if (options.init_binary.empty() && !options.shim_binary.empty()) {
+      options.init_binary = (fs::path(options.shim_binary).parent_path() / "berth-init").string();
+    }
+    return options;
+  }
+
+  const RuncOptions options_;
+  StandbyShims standbys_;  // after options_, which it is made from
   std::atomic<uint64_t> exec_counter_{0};
 };
 
@@ -591,6 +582,11 @@ class RuncRuntime final : public Runtime {
 
 std::unique_ptr<Runtime> NewRuncRuntime(const RuncOptions& options) {
   return std::make_unique<RuncRuntime>(options);
+}
+
+int StandbyShimPid(Runtime& runtime, std::chrono::milliseconds timeout) {
+  auto* runc = dynamic_cast<RuncRuntime*>(&runtime);
+  return runc ? runc->StandbyPid(timeout) : 0;
 }
 
 }  // namespace berth::agent::runtime

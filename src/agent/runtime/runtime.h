@@ -129,6 +129,10 @@ struct RuncOptions {
 // The real runtime. Needs root (mounts, cgroups).
 std::unique_ptr<Runtime> NewRuncRuntime(const RuncOptions& options);
 
+// For tests: the pid of the standby shim that `runtime` (from NewRuncRuntime) holds ready for
+// its next Start, once it has one, waiting up to `timeout`; 0 when none.
+int StandbyShimPid(Runtime& runtime, std::chrono::milliseconds timeout);
+
 // `berth runtime-shim ...` (argv after the subcommand name): the process that runs one
 // container under runc and records its exit. Returns the process exit code.
 int RunShim(int argc, char** argv);

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -48,16 +50,61 @@ std::vector<std::string> MountsUnder(const std::string& prefix) {
   return out;
 }
 
-// The pid of the shim watching the bundle at `dir` (0: none).
+// The pid of the shim watching the bundle at `dir` (0: none): the process holding its lock
+// file (a standby's command line does not name the bundle).
 int ShimPid(const std::string& dir) {
+  std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc")) {
-    std::string cmdline = ReadFile(entry.path() / "cmdline");
-    if (cmdline.find("runtime-shim") != std::string::npos &&
-        cmdline.find(std::string("--bundle") + '\0' + dir + '\0') != std::string::npos) {
-      return std::atoi(entry.path().filename().c_str());
+    for (const auto& fd : fs::directory_iterator(entry.path() / "fd", ec)) {
+      if (fs::read_symlink(fd.path(), ec) == fs::path(dir) / "shim.lock") {
+        return std::atoi(entry.path().filename().c_str());
+      }
     }
   }
   return 0;
+}
+
+std::string Cmdline(int pid) { return ReadFile(fmt::format("/proc/{}/cmdline", pid)); }
+
+// Whether `pid` names no live process (gone, or a zombie its new parent has yet to reap).
+bool Exited(int pid) {
+  std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  size_t paren = stat.rfind(')');
+  return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
+}
+
+bool ExitsWithin(int pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!Exited(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The live standby shims of the runtime whose runc root is `root`.
+std::vector<int> StandbyPids(const std::string& root) {
+  std::vector<int> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    int pid = std::atoi(entry.path().filename().c_str());
+    std::string cmdline = ReadFile(entry.path() / "cmdline");
+    if (pid > 0 && cmdline.find(std::string("runtime-shim\0standby\0")) != std::string::npos &&
+        cmdline.find(std::string("\0--root\0") + root + '\0') != std::string::npos &&
+        !Exited(pid)) {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+// The targets of the open fds of `pid`, by number.
+std::map<int, std::string> OpenFiles(int pid) {
+  std::map<int, std::string> out;
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator(fmt::format("/proc/{}/fd", pid), ec)) {
+    out[std::atoi(fd.path().filename().c_str())] = fs::read_symlink(fd.path(), ec).string();
+  }
+  return out;
 }
 
 class TempDir {
@@ -356,6 +403,116 @@ TEST_F(RuncRuntimeTest, CreateErrorsLeaveNothing) {
   EXPECT_EQ(twice.error().code, "CannotCreateContainerError");
   EXPECT_EQ(twice.error().message, fmt::format("a container with id {} already exists", c.id));
   EXPECT_EQ(runtime_->Status(c.id)->state, State::kRunning);  // the first is untouched
+}
+
+TEST_F(RuncRuntimeTest, AStandbyShimRunsTheNextContainer) {
+  int standby = StandbyShimPid(*runtime_, seconds(10));
+  ASSERT_GT(standby, 0);
+  EXPECT_NE(Cmdline(standby).find(std::string("runtime-shim\0standby\0")), std::string::npos);
+  // Before its job it holds no bundle's file: /dev/null, its ready pipe and control socket.
+  auto before = OpenFiles(standby);
+  ASSERT_EQ(before.size(), 5u);
+  EXPECT_EQ(before[0], "/dev/null");
+  EXPECT_EQ(before[2], "/dev/null");
+  EXPECT_TRUE(before[3].starts_with("pipe:")) << before[3];
+  EXPECT_TRUE(before[4].starts_with("socket:")) << before[4];
+
+  auto c = Config("standby", {"sh", "-c", "trap 'exit 4' TERM; while true; do sleep 0.05; done"});
+  auto started = runtime_->Start(c);
+  ASSERT_TRUE(started) << started.error().message;
+  std::string dir = state_dir_ + "/" + c.id;
+  EXPECT_EQ(ShimPid(dir), standby);
+  // Neither the control socket nor the ready pipe is left to the shim or the container.
+  std::multiset<std::string> shim_files;
+  for (const auto& [fd, target] : OpenFiles(standby)) shim_files.insert(target);
+  EXPECT_EQ(shim_files,
+            (std::multiset<std::string>{"/dev/null", dir + "/container.log", dir + "/shim.lock",
+                                        dir + "/shim.log", dir + "/shim.log"}));
+  EXPECT_EQ(OpenFiles(started->pid),
+            (std::map<int, std::string>{
+                {0, "/dev/null"}, {1, dir + "/container.log"}, {2, dir + "/container.log"}}));
+
+  ASSERT_TRUE(runtime_->Signal(c.id, SIGTERM));
+  auto done = runtime_->Wait(c.id, seconds(20));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->state, State::kStopped);
+  EXPECT_EQ(done->exit_code, 4);
+  EXPECT_TRUE(ExitsWithin(standby, seconds(5)));
+  // The next one waits already.
+  int next = StandbyShimPid(*runtime_, seconds(10));
+  EXPECT_GT(next, 0);
+  EXPECT_NE(next, standby);
+}
+
+TEST_F(RuncRuntimeTest, ConsecutiveAndConcurrentStartsEachGetTheirOwnShim) {
+  ASSERT_GT(StandbyShimPid(*runtime_, seconds(10)), 0);
+  std::vector<ContainerConfig> configs;
+  for (int i = 0; i < 8; ++i) configs.push_back(Config(fmt::format("many{}", i), {"sleep", "100"}));
+  // Two one after the other, then six at once.
+  for (int i = 0; i < 2; ++i) {
+    auto started = runtime_->Start(configs[i]);
+    ASSERT_TRUE(started) << started.error().message;
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(8);
+  for (int i = 2; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto started = runtime_->Start(configs[i]);
+      if (!started) errors[i] = started.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors, std::vector<std::string>(8));
+
+  std::set<int> shims;
+  int standbys = 0;
+  for (const auto& c : configs) {
+    EXPECT_EQ(runtime_->Status(c.id)->state, State::kRunning) << c.id;
+    int shim = ShimPid(state_dir_ + "/" + c.id);
+    EXPECT_GT(shim, 0) << c.id;
+    shims.insert(shim);
+    if (Cmdline(shim).find(std::string("runtime-shim\0standby\0")) != std::string::npos) {
+      ++standbys;
+    }
+  }
+  EXPECT_EQ(shims.size(), configs.size());
+  EXPECT_GE(standbys, 1);  // the first at least; the others as a standby was ready
+  for (const auto& c : configs) {
+    ASSERT_TRUE(runtime_->Signal(c.id, SIGKILL));
+  }
+  for (const auto& c : configs) {
+    auto done = runtime_->Wait(c.id, seconds(20));
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->exit_code, 137) << c.id;
+  }
+}
+
+TEST_F(RuncRuntimeTest, DestroyingTheRuntimeEndsItsStandby) {
+  int standby = StandbyShimPid(*runtime_, seconds(10));
+  ASSERT_GT(standby, 0);
+  runtime_.reset();
+  EXPECT_TRUE(ExitsWithin(standby, seconds(1)));
+  EXPECT_EQ(StandbyPids(state_dir_ + "/runc"), std::vector<int>{});
+  EXPECT_FALSE(fs::exists(state_dir_));  // it touched no state
+}
+
+TEST_F(RuncRuntimeTest, AKilledStandbyIsReplacedByAShimStartedAtOnce) {
+  // Dead before the hand-over, then killed while it is handed its job.
+  for (bool wait_for_death : {true, false}) {
+    int standby = StandbyShimPid(*runtime_, seconds(10));
+    ASSERT_GT(standby, 0);
+    ASSERT_EQ(::kill(standby, SIGKILL), 0);
+    if (wait_for_death) {
+      ASSERT_TRUE(ExitsWithin(standby, seconds(5)));
+    }
+    auto c = Config(fmt::format("killed-standby-{}", wait_for_death), {"sh", "-c", "exit 6"});
+    auto started = runtime_->Start(c);
+    ASSERT_TRUE(started) << started.error().message;
+    auto done = runtime_->Wait(c.id, seconds(20));
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->exit_code, 6);
+  }
+  EXPECT_GT(StandbyShimPid(*runtime_, seconds(10)), 0);  // a new one
 }
 
 // Host processes whose command line is exactly `argv`.
