@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 
 // How long a standby may take to start, and to exit once told to.
 constexpr auto kStandbyStartTimeout = std::chrono::seconds(10);
+constexpr std::chrono::milliseconds kRefillDelay{30};
 constexpr auto kStandbyExitTimeout = std::chrono::seconds(1);
 
 // Reads `fd` until `done` says so, EOF or a read error; false when `deadline` came first.
@@ -184,8 +185,13 @@ std::optional<StandbyShims::Standby> StandbyShims::Spawn() const {
 
 void StandbyShims::Loop() {
   std::unique_lock lock(mu_);
+  bool first = true;
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || (wanted_ && !waiting_); });
+    // A refill waits for the start that asked for it to report its container (the spawn
+    // would take CPU from that on a small host); the first standby is made at once.
+    if (!first && cv_.wait_for(lock, kRefillDelay, [this] { return stop_; })) return;
+    first = false;
     if (stop_) return;
     lock.unlock();
     auto standby = Spawn();

@@ -48,7 +48,8 @@ class StandbyShims {
   // shim.log in `dir` and an empty ready pipe. Call Refill once the start has its answer.
   Fd Take(const std::string& dir, const std::string& id);
 
-  // Asks for a new standby when none waits or is being spawned (one try a call).
+  // Asks for a new standby when none waits or is being spawned (one try a call), spawned
+  // 30 ms later so that it does not compete with the end of the start that asked.
   void Refill();
 
   // The pid of the standby waiting for its job, once there is one within `timeout`; 0: none.
