@@ -129,6 +129,40 @@ TEST_F(FargatePoolTest, ThePoolAccountsForTasksOfEveryAccountAndReleasesThemWhen
   EXPECT_EQ(later.tasks[0].container_instance_id, "");
 }
 
+// Placed is sent: a PROVISIONING task on capacity may be starting there, so StopTask tells its
+// agent and the task keeps its resources until the agent reports it STOPPED (a task waiting
+// for capacity, on no instance, is stopped at once).
+TEST_F(FargatePoolTest, APlacedProvisioningTaskStoppedByItsUserIsStoppedThroughItsAgent) {
+  InstanceView pool = PoolInstance("1.4.0", 1024);
+  Cluster();
+  FargateTd("fg");
+  std::vector<std::string> told;  // desired status changes dispatched
+  ecs_->AddTaskListener([&](const Task* previous, const Task& t) {
+    if (previous && previous->desired_status != t.desired_status) told.push_back(t.arn);
+  });
+  auto placed = ASSERT_OK(ecs_->RunTask(Root(), RunFargate("fg")));
+  ASSERT_THAT(placed.tasks, SizeIs(1));
+  const Task& task = placed.tasks[0];
+  ASSERT_EQ(task.container_instance_id, pool.instance.id);
+  ASSERT_EQ(task.last_status, "PROVISIONING");
+
+  Task stopping = ASSERT_OK(ecs_->StopTask(Root(), "", task.arn, ""));
+  EXPECT_EQ(stopping.desired_status, "STOPPED");
+  EXPECT_EQ(stopping.last_status, "PROVISIONING");
+  EXPECT_EQ(stopping.stop_code, kUserInitiated);
+  EXPECT_THAT(told, ElementsAre(task.arn));
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(task.arn));
+  EXPECT_EQ(PoolRemainingMemory(pool.instance.arn), 1024 - 512);  // it may run there yet
+
+  ASSERT_OK(PoolReport(ClusterArnOf(kA, "default"), task.arn, "STOPPED"));
+  Task stopped = ASSERT_OK(Describe(task.arn));
+  EXPECT_EQ(stopped.last_status, "STOPPED");
+  EXPECT_EQ(stopped.stop_code, kUserInitiated);
+  EXPECT_EQ(stopped.stopped_reason, "Task stopped by user");
+  EXPECT_THAT(OnPoolInstance(pool.instance.id), IsEmpty());
+  EXPECT_EQ(PoolRemainingMemory(pool.instance.arn), 1024);
+}
+
 TEST_F(FargatePoolTest, TasksWaitingForCapacityArePlacedOldestFirstWhenItComes) {
   Cluster();
   PoolInstance("1.3.0");

@@ -788,8 +788,10 @@ Result<Task> StopTaskOf(Service::Impl& impl, const Scope& scope, const std::stri
     t.stopped_reason = reason;
     t.tags.clear();  // "Any tags associated with the task will be deleted."
     t.version += 1;
-    if (t.container_instance_id.empty() || t.last_status == "PROVISIONING") {
-      // Never reached an agent: nothing runs, it is stopped now.
+    if (t.container_instance_id.empty()) {
+      // Placed nowhere (waiting for Fargate capacity): nothing runs, it is stopped now. A
+      // placed task, even PROVISIONING, was sent to its agent, which may be starting it: it
+      // is told to stop and keeps its resources until the agent reports it STOPPED.
       t.last_status = "STOPPED";
       t.stopped_at = now;
       t.execution_stopped_at = now;

@@ -198,7 +198,17 @@ void Engine::Apply(const spec::TaskSpec& task) {
     if (task.desired_status == kStopped) it->second->RequestStop();
     return;
   }
-  if (task.desired_status == kStopped) return;  // nothing of it here to stop
+  if (task.desired_status == kStopped) {
+    // Stopped before it ever started here (StopTask while it was being placed or
+    // provisioned): nothing of it runs, and the server waits for this agent to say so.
+    spec::TaskStateChange change;
+    change.cluster = task.cluster_arn.empty() ? impl_->options.cluster_arn : task.cluster_arn;
+    change.task_arn = task.arn;
+    change.status = std::string(kStopped);
+    log::Info("task stopped before it started", {{"task", task.arn}});
+    impl_->reports.Submit(std::move(change), {});
+    return;
+  }
   std::vector<std::string> endpoint_ids;
   for (size_t i = 0; i < task.containers.size(); ++i) {
     endpoint_ids.push_back(crypto::SecureIds().Uuid());

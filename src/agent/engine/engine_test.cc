@@ -284,6 +284,21 @@ TEST_F(EngineTest, AnImageIsSyncedAfterItsTaskStartsAndOneTornByACrashIsUnpacked
   EXPECT_EQ(text, "hi");
 }
 
+// A task stopped while it was being placed reaches the agent with desiredStatus STOPPED: the
+// agent starts nothing and says it is STOPPED, so the server can let its resources go.
+TEST_F(EngineTest, ATaskStoppedBeforeItStartedIsReportedStoppedAndNothingRuns) {
+  Engine& engine = MakeEngine();
+  spec::TaskSpec task = Task({Container("web")});
+  task.desired_status = "STOPPED";
+  engine.Apply(task);
+  auto stopped = WaitForChange(Arn(), "STOPPED");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->cluster, kCluster);
+  EXPECT_TRUE(runtime_.started().empty());
+  EXPECT_TRUE(engine.ActiveTaskArns().empty());
+  EXPECT_FALSE(fs::exists(dir_.File(std::string("tasks/") + kTaskId + ".json")));
+}
+
 TEST_F(EngineTest, EssentialExitStopsTheTask) {
   Engine& engine = MakeEngine();
   engine.Apply(Task({Container("web"), Container("side", false)}));
