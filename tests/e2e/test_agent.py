@@ -144,7 +144,15 @@ def test_the_seed_by_name_and_with_a_customer_managed_key(aws, agent, seed, imag
     # building), the second task used that rootfs.
     unpacked = os.path.join(agent.data_dir, "images", "sha256")
     assert [n for n in os.listdir(unpacked) if n.startswith(".")] == []
-    assert [os.listdir(os.path.join(unpacked, n)) for n in os.listdir(unpacked)] == [["rootfs"]]
+    # Its files were written without fsync; a second later one syncfs makes them durable and
+    # removes the marker that would have it unpacked again after a host crash.
+    deadline = time.time() + 10
+    while True:
+        listed = [sorted(os.listdir(os.path.join(unpacked, n))) for n in os.listdir(unpacked)]
+        if listed == [["rootfs"]] or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert listed == [["rootfs"]]
 
 
 def test_wrong_password_fails_even_with_the_image_cached(aws, agent, seed, image):
