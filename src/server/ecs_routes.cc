@@ -906,9 +906,14 @@ class EcsServiceModule final : public Module {
     http::WebSocketRoute route;
     route.path = "/ws";
     route.upgrade = [this](const http::Request& request) { return acs_->Upgrade(request); };
-    // The agent closes a session that hears nothing for a minute or more.
-    route.ping_interval = std::chrono::seconds(30);
-    route.idle_timeout = std::chrono::minutes(5);
+    // Liveness both ways: the agent closes a session that hears nothing for a minute or
+    // more; the server pings every heartbeat interval and closes a session that has sent
+    // nothing (no ack, no pong) for three, so an agent whose host died or whose network went
+    // away stops being offered tasks within about 1.5 min (30 s heartbeats).
+    auto heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(
+        env_.options.acs_heartbeat_interval);
+    route.ping_interval = heartbeat;
+    route.idle_timeout = 3 * heartbeat;
     routes.push_back(route);
     // TCS: GET /tcs/ws, what the agents report (container health).
     route.path = "/tcs/ws";

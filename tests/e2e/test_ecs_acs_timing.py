@@ -138,3 +138,31 @@ def test_task_credentials_are_refreshed_before_they_expire_and_the_new_keys_work
     time.sleep(REFRESH_AFTER + 2 * HEARTBEAT)
     assert [m for k, m in agent.messages[mark:]
             if k == "IAMRoleCredentialsMessage" and m.get("taskArn") == arn] == []
+
+
+def test_an_agent_gone_silent_is_disconnected_and_offered_no_more_tasks(berth, fleet):
+    """A session that sends nothing (no heartbeat ack, no pong) for three heartbeat intervals is
+    closed: an agent whose host froze or lost its network stops being offered tasks."""
+    ecs = client(berth, "ecs")
+    ecs.create_cluster()
+    agent = fleet.add()
+    td = register(ecs, "silent")
+
+    def connected():
+        [ci] = ecs.describe_container_instances(containerInstances=[agent.instance_arn])[
+            "containerInstances"]
+        return ci["agentConnected"]
+    # Alive: acks keep the session past three heartbeats.
+    time.sleep(4 * HEARTBEAT)
+    assert connected() and agent.connected
+    # Frozen: its event loop blocks, so it neither acks nor answers the server's pings.
+    frozen = 3 * HEARTBEAT + 5 + 4  # idle close, the close handshake's 5 s, a margin
+    agent._loop.call_soon_threadsafe(time.sleep, frozen)
+    began = time.time()
+    deadline = began + frozen
+    while connected() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not connected(), "a silent agent stayed connected"
+    assert time.time() - began >= 3 * HEARTBEAT - 0.5  # not before three heartbeats of silence
+    [task] = ecs.run_task(taskDefinition=td["taskDefinitionArn"])["failures"] or [None]
+    assert task and task["reason"] == "AGENT"
