@@ -97,6 +97,34 @@ def test_lines_are_in_the_stream_in_order_when_stopped_is_reported(cli, agent, r
     assert [g["logGroupName"] for g in groups["logGroups"]] == [GROUP]  # created by the driver
 
 
+def test_a_multiline_pattern_ships_a_stack_trace_as_one_event(cli, agent, role, image):
+    trace = "ERROR boom\\n\\tat Main.run(Main.java:3)\\n\\tat Main.main(Main.java:1)"
+    td = register(cli, "tracer", image, role,
+                  ["/bin/sh", "-c", f"echo 'INFO starting'; printf '{trace}\\n'; echo 'INFO done'"],
+                  **{"awslogs-multiline-pattern": "^(INFO|ERROR)"})
+    task = run_to_stop(cli, td)
+    out = cli.ok("logs", "get-log-events", "--log-group-name", GROUP,
+                 "--log-stream-name", stream_of(task), "--start-from-head")
+    assert [e["message"] for e in out["events"]] == [
+        "INFO starting\n",
+        "ERROR boom\n\tat Main.run(Main.java:3)\n\tat Main.main(Main.java:1)\n",
+        "INFO done\n"]
+    # A pattern the driver cannot read fails the task as Docker refuses the container.
+    bad = register(cli, "badpattern", image, role, ["/bin/true"],
+                   **{"awslogs-multiline-pattern": "^(INFO"})
+    out = cli.ok("ecs", "run-task", "--task-definition", bad)
+    arn = out["tasks"][0]["taskArn"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        t = cli.ok("ecs", "describe-tasks", "--tasks", arn)["tasks"][0]
+        if t["lastStatus"] == "STOPPED":
+            break
+        time.sleep(0.3)
+    assert t["lastStatus"] == "STOPPED"
+    reason = t["containers"][0].get("reason", "")
+    assert "awslogs could not parse multiline pattern key" in reason, t
+
+
 def test_a_burst_of_100000_lines_loses_none_in_blocking_mode(cli, agent, role, image, berth):
     td = register(cli, "burst", image, role, ["/bin/busybox", "seq", "1", "100000"],
                   mode="blocking")

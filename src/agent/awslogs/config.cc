@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <map>
 #include <set>
 
+#include "agent/awslogs/multiline.h"
 #include "agent/awslogs/shipper.h"
 #include "common/strings.h"
 
@@ -17,8 +19,8 @@ std::unexpected<Error> Invalid(std::string message) {
 }
 
 // Every option Docker's awslogs driver knows (and the two generic ones, mode and
-// max-buffer-size). Those berth does not act on (datetime format, multiline pattern, EMF
-// format, the credentials endpoint the ECS agent adds) are accepted and ignored.
+// max-buffer-size). Those berth does not act on (EMF format, the credentials endpoint the ECS
+// agent adds, awslogs-max-buffered-events) are accepted and ignored.
 const std::set<std::string, std::less<>>& KnownOptions() {
   static const std::set<std::string, std::less<>> known = {
       "awslogs-group",          "awslogs-region",
@@ -60,6 +62,43 @@ std::optional<size_t> ParseSize(std::string_view text) {
   auto it = shifts.find(unit);
   if (it == shifts.end()) return std::nullopt;
   return size_t(value << it->second);
+}
+
+// Docker's table: each strftime code of awslogs-datetime-format as a regular expression; any
+// other text of the format is part of the expression as it is.
+std::string DatetimeRegex(std::string_view format) {
+  static const std::map<char, std::string_view> codes = {
+      {'a', R"((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun))"},
+      {'A', R"((?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday))"},
+      {'w', R"([0-6])"},
+      {'d', R"((?:0[1-9]|[1,2][0-9]|3[0,1]))"},
+      {'b', R"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec))"},
+      {'B', R"((?:January|February|March|April|May|June|July|August|September|October|November|December))"},
+      {'m', R"((?:0[1-9]|1[0-2]))"},
+      {'Y', R"(\d{4})"},
+      {'y', R"(\d{2})"},
+      {'H', R"((?:[0,1][0-9]|2[0-3]))"},
+      {'I', R"((?:0[0-9]|1[0-2]))"},
+      {'p', R"([A,P]M)"},
+      {'M', R"([0-5][0-9])"},
+      {'S', R"([0-5][0-9])"},
+      {'f', R"(\d{6})"},
+      {'z', R"([+-]\d{4})"},
+      {'Z', R"([A-Z]{1,4}T)"},
+      {'j', R"((?:0[0-9][1-9]|[1,2][0-9][0-9]|3[0-5][0-9]|36[0-6]))"},
+      {'L', R"(\.\d{3})"},
+  };
+  std::string out;  // not anchored: Docker's driver searches the line for it
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] == '%' && i + 1 < format.size()) {
+      auto it = codes.find(format[i + 1]);
+      if (it != codes.end()) out += it->second;  // an unknown code matches nothing, as Docker's
+      ++i;
+      continue;
+    }
+    out += format[i];
+  }
+  return out;
 }
 
 }  // namespace
@@ -133,6 +172,17 @@ Result<Config> ConfigFromOptions(const std::map<std::string, std::string>& optio
           text));
     }
     config.flush_interval = std::chrono::seconds(seconds);
+  }
+  if (std::string format = get("awslogs-datetime-format"); !format.empty()) {
+    config.multiline_pattern = DatetimeRegex(format);
+  } else {
+    config.multiline_pattern = get("awslogs-multiline-pattern");
+  }
+  if (!config.multiline_pattern.empty()) {
+    if (auto compiled = MultilinePattern::Compile(config.multiline_pattern); !compiled) {
+      return Invalid(fmt::format("awslogs could not parse multiline pattern key \"{}\": {}",
+                                 config.multiline_pattern, compiled.error().message));
+    }
   }
   std::string endpoint = get("awslogs-endpoint");
   config.endpoint = endpoint.empty() ? std::string(default_endpoint) : endpoint;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/awslogs/multiline.h"
 #include "common/fd.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -94,9 +95,19 @@ struct Shipper::Impl {
         client(l),
         log_path(std::move(log)),
         state_path(std::move(state)),
-        clock(k) {}
+        clock(k) {
+    if (!config.multiline_pattern.empty()) {
+      auto compiled = MultilinePattern::Compile(config.multiline_pattern);
+      if (compiled) {
+        multiline.emplace(std::move(*compiled));
+      } else {  // ConfigFromOptions refuses it first
+        log::Warn("awslogs multiline pattern not used", {{"error", compiled.error().message}});
+      }
+    }
+  }
 
   const Config config;
+  std::optional<MultilinePattern> multiline;
   LogsClient& client;
   const std::string log_path;
   const std::string state_path;
@@ -131,12 +142,14 @@ struct Shipper::Impl {
     return SleepLocked(lock, delay);
   }
 
-  // Requires mu.
-  int64_t NextTimestamp() {
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      clock.Now().time_since_epoch())
-                      .count();
-    last_timestamp = std::max(last_timestamp, now);
+  int64_t NowMillis() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch())
+        .count();
+  }
+
+  // Requires mu. `at` (ms; -1: now), never before an event already queued.
+  int64_t NextTimestamp(int64_t at = -1) {
+    last_timestamp = std::max(last_timestamp, at < 0 ? NowMillis() : at);
     return last_timestamp;
   }
 
@@ -167,7 +180,8 @@ struct Shipper::Impl {
 
   // One event (reader thread). Non-blocking: dropped when the queue is full; blocking: waits
   // for room. False when stopped.
-  bool Enqueue(std::string message, int64_t end_offset, int64_t start_offset) {
+  bool Enqueue(std::string message, int64_t end_offset, int64_t start_offset,
+               int64_t timestamp = -1) {
     std::unique_lock lock(mu);
     if (config.blocking) {
       cv.wait(lock, [&] { return stop || Fits(message.size()); });
@@ -178,13 +192,48 @@ struct Shipper::Impl {
       return !stop;
     }
     NoticeDrops(start_offset);
-    Push({{NextTimestamp(), std::move(message)}, end_offset});
+    Push({{NextTimestamp(timestamp), std::move(message)}, end_offset});
     return !stop;
+  }
+
+  // Multi-line mode (reader thread): the event being gathered, its first line's start and
+  // read time, and the end of its last line.
+  std::string gathered;
+  int64_t gathered_start = 0, gathered_end = 0, gathered_at = 0;
+  Steady::time_point gathered_since;
+
+  // A piece of a line (at most an event) joins the event being gathered, unless it starts the
+  // next one, would take it past an event's size, or the event is a flush interval old. False
+  // when stopped.
+  bool Gather(std::string_view piece, int64_t start_offset, int64_t end_offset) {
+    size_t adds = piece.size() + (piece.size() < kMaxEventBytes ? 1 : 0);
+    if (!gathered.empty() &&
+        (multiline->StartsEvent(piece) || gathered.size() + adds > kMaxEventBytes ||
+         Steady::now() - gathered_since >= config.flush_interval)) {
+      if (!FlushGathered()) return false;
+    }
+    if (gathered.empty()) {
+      gathered_start = start_offset;
+      gathered_at = NowMillis();
+      gathered_since = Steady::now();
+    }
+    gathered.append(piece);
+    if (piece.size() < kMaxEventBytes) gathered += '\n';  // lines keep their ends, as Docker's
+    gathered_end = end_offset;
+    return true;
+  }
+
+  bool FlushGathered() {
+    if (gathered.empty()) return true;
+    std::string event = std::move(gathered);
+    gathered.clear();
+    return Enqueue(std::move(event), gathered_end, gathered_start, gathered_at);
   }
 
   // A line read (without its newline): split into events of at most kMaxEventBytes. Only
   // the last piece carries the line's end: a restart re-reads a line shipped in part.
   bool Line(std::string_view bytes, int64_t start_offset, int64_t end_offset) {
+    if (multiline && bytes.empty()) return Gather(bytes, start_offset, end_offset);
     if (bytes.empty()) return true;  // CloudWatch Logs has no empty events
     std::string text = ValidUtf8(bytes);
     std::string_view rest = text;
@@ -192,7 +241,9 @@ struct Shipper::Impl {
       std::string_view piece = Utf8Prefix(rest, kMaxEventBytes);
       if (piece.empty()) piece = rest.substr(0, kMaxEventBytes);
       rest.remove_prefix(piece.size());
-      if (!Enqueue(std::string(piece), rest.empty() ? end_offset : start_offset, start_offset)) {
+      int64_t end = rest.empty() ? end_offset : start_offset;
+      if (multiline ? !Gather(piece, start_offset, end)
+                    : !Enqueue(std::string(piece), end, start_offset)) {
         return false;
       }
     }
@@ -254,6 +305,12 @@ struct Shipper::Impl {
         if (!Line(partial, partial_start, offset)) return;
         partial.clear();
         partial_start = offset;
+      }
+      // A multi-line event goes once it is a flush interval old (or the container stopped),
+      // as Docker's driver flushes it.
+      if (!gathered.empty() &&
+          (finish || Steady::now() - gathered_since >= config.flush_interval)) {
+        if (!FlushGathered()) return;
       }
       std::unique_lock lock(mu);
       if (finish) {

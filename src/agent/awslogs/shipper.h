@@ -63,6 +63,9 @@ struct Config {
   bool blocking = false;                           // mode=blocking
   size_t max_buffer_bytes = kDefaultMaxBufferBytes;  // max-buffer-size (non-blocking)
   std::chrono::milliseconds flush_interval{5000};  // awslogs-force-flush-interval-seconds
+  // Where a multi-line event starts (multiline.h): awslogs-multiline-pattern, or
+  // awslogs-datetime-format as a pattern (Docker's strftime table); "": an event a line.
+  std::string multiline_pattern;
 };
 
 // The driver's configuration from a container's logConfiguration options. Without

@@ -2,6 +2,8 @@
 // against an in-process endpoint that checks the SigV4 signature.
 #include "agent/awslogs/shipper.h"
 
+#include "agent/awslogs/multiline.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -144,6 +146,88 @@ TEST_F(ShipperTest, APartialLineIsSentAfterTheFlushIntervalWithoutItsNewline) {
   Append("typed\n");
   ASSERT_TRUE(shipper->Finish(10s));
   EXPECT_EQ(client_.messages(), (std::vector<std::string>{"prompt> ", "typed"}));
+}
+
+// awslogs-multiline-pattern: a matching line starts an event; the lines after it that do not
+// match join it, each with its newline, as Docker's driver gathers them (a stack trace is one
+// event).
+TEST_F(ShipperTest, AMultilinePatternGathersTheLinesOfAnEvent) {
+  config_.multiline_pattern = "^INFO";
+  Append("not a start: its own event\n");
+  Append("INFO A message was logged\n");
+  Append("INFO Another multiline message was logged\n     Some random message\n\n  after a "
+         "blank line\n");
+  Append("INFO Another message was logged\n");
+  Append("INFO and a last one without its newline");
+  auto shipper = Start();
+  ASSERT_TRUE(shipper->Finish(10s));
+  EXPECT_EQ(client_.messages(),
+            (std::vector<std::string>{
+                "not a start: its own event\n", "INFO A message was logged\n",
+                "INFO Another multiline message was logged\n     Some random message\n\n  after "
+                "a blank line\n",
+                "INFO Another message was logged\n", "INFO and a last one without its newline\n"}));
+}
+
+TEST_F(ShipperTest, AGatheredEventGoesOnceItIsAFlushIntervalOld) {
+  config_.multiline_pattern = "^Exception";
+  config_.flush_interval = 300ms;
+  auto shipper = Start();
+  Append("Exception in thread main\n\tat Main.run(Main.java:3)\n");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(client_.messages().empty());  // more lines may join it
+  ASSERT_TRUE(WaitFor([&] { return client_.messages().size() == 1; }));
+  EXPECT_EQ(client_.messages()[0], "Exception in thread main\n\tat Main.run(Main.java:3)\n");
+  shipper->Stop();
+}
+
+TEST_F(ShipperTest, AGatheredEventNeverPassesTheEventLimit) {
+  config_.multiline_pattern = "^START";
+  std::string line(100'000, 'x');
+  Append("START\n" + line + "\n" + line + "\n" + line + "\n");
+  auto shipper = Start();
+  ASSERT_TRUE(shipper->Finish(10s));
+  auto messages = client_.messages();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0], "START\n" + line + "\n" + line + "\n");
+  EXPECT_EQ(messages[1], line + "\n");
+  for (const auto& m : messages) EXPECT_LE(m.size(), kMaxEventBytes);
+}
+
+TEST_F(ShipperTest, ADatetimeFormatStartsAnEventAtEachTimestamp) {
+  auto config = ConfigFromOptions({{"awslogs-group", "g"},
+                                   {"awslogs-region", "r"},
+                                   {"awslogs-datetime-format", R"(\[%b %d, %Y %H:%M:%S\])"}},
+                                  "app", "0123", "0123-app", "https://berth:4566", "");
+  ASSERT_TRUE(config) << config.error().message;
+  config_.multiline_pattern = config->multiline_pattern;
+  Append("[May 01, 2017 19:00:01] A message was logged\n"
+         "[May 01, 2017 19:00:04] Another multiline message was logged\n"
+         "Some random message\nwith some random words\n"
+         "[May 01, 2017 19:01:32] Another message was logged\n"
+         "  searched for anywhere in a line, as Docker does: [May 01, 2017 19:02:00]\n");
+  auto shipper = Start();
+  ASSERT_TRUE(shipper->Finish(10s));
+  EXPECT_EQ(client_.messages(),
+            (std::vector<std::string>{
+                "[May 01, 2017 19:00:01] A message was logged\n",
+                "[May 01, 2017 19:00:04] Another multiline message was logged\nSome random "
+                "message\nwith some random words\n",
+                "[May 01, 2017 19:01:32] Another message was logged\n",
+                "  searched for anywhere in a line, as Docker does: [May 01, 2017 19:02:00]\n"}));
+}
+
+// The container writes the lines: a pattern that backtracks exponentially must not stall its
+// shipper (the executor does not backtrack).
+TEST(MultilinePatternTest, MatchingTakesTimeLinearInTheLine) {
+  auto pattern = MultilinePattern::Compile("^(a+)+$");
+  ASSERT_TRUE(pattern) << pattern.error().message;
+  std::string line(5'000, 'a');
+  line += 'b';
+  auto began = std::chrono::steady_clock::now();
+  EXPECT_FALSE(pattern->StartsEvent(line));
+  EXPECT_TRUE(pattern->StartsEvent("aaaa"));
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 5s);  // backtracking: longer than a life
 }
 
 TEST_F(ShipperTest, NonBlockingDropsLinesWhenTheBufferIsFullAndSaysHowMany) {
@@ -308,6 +392,16 @@ TEST(ConfigFromOptionsTest, NamesTheStreamAsEcsDoes) {
   EXPECT_EQ(config->endpoint, "http://logs:1");
   EXPECT_EQ(config->flush_interval, 2s);
   EXPECT_TRUE(config->blocking);
+  EXPECT_EQ(config->multiline_pattern, "");
+
+  config = FromOptions({{"awslogs-group", "g"}, {"awslogs-region", "r"},
+                        {"awslogs-multiline-pattern", "^INFO"}});
+  EXPECT_EQ(config->multiline_pattern, "^INFO");
+  config = FromOptions({{"awslogs-group", "g"}, {"awslogs-region", "r"},
+                        {"awslogs-datetime-format", "%Y-%m-%dT%H:%M:%S%L%z %a"}});
+  EXPECT_EQ(config->multiline_pattern,
+            R"(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[1,2][0-9]|3[0,1])T(?:[0,1][0-9]|2[0-3]):)"
+            R"([0-5][0-9]:[0-5][0-9]\.\d{3}[+-]\d{4} (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun))");
 }
 
 TEST(ConfigFromOptionsTest, ReadsBufferSizesAsDockerDoes) {
@@ -356,6 +450,10 @@ TEST(ConfigFromOptionsTest, RefusesWhatDockerRefuses) {
   EXPECT_EQ(error({{"awslogs-datetime-format", "%Y"}, {"awslogs-multiline-pattern", "^x"}}),
             "you cannot configure log opt 'awslogs-datetime-format' and "
             "'awslogs-multiline-pattern' at the same time");
+  EXPECT_TRUE(error({{"awslogs-multiline-pattern", "^(INFO"}})
+                  .starts_with("awslogs could not parse multiline pattern key \"^(INFO\": "));
+  EXPECT_TRUE(error({{"awslogs-datetime-format", "[%Y"}})
+                  .starts_with("awslogs could not parse multiline pattern key \"[\\d{4}\": "));
 }
 
 // ---- NewLogsClient
