@@ -25,6 +25,7 @@
 #include "agent/registry/fake_registry.h"
 #include "agent/unpack/test_layer.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -489,6 +490,24 @@ class ReauthorizationTest : public EngineTest {
   const std::string good_ = "11111111111111111111111111111111";
   const std::string bad_ = "22222222222222222222222222222222";
 };
+
+// The registry's Basic challenge is remembered by the agent's image cache: the next task's pull
+// sends its own credentials with its first request instead of after a 401.
+TEST_F(ReauthorizationTest, AWarmStartAsksTheRegistryOnceWithItsOwnCredentials) {
+  Engine& engine = MakeEngine();
+  engine.Apply(SecretTask(good_, "good"));
+  ASSERT_TRUE(WaitForChange(Arn(good_), "RUNNING"));
+  size_t before = registry_->requests().size();
+  const std::string third = "33333333333333333333333333333333";
+  engine.Apply(SecretTask(third, "good"));
+  ASSERT_TRUE(WaitForChange(Arn(third), "RUNNING"));
+  auto requests = registry_->requests();
+  ASSERT_GT(requests.size(), before);
+  for (size_t i = before; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].authorization, "Basic " + Base64Encode("alice:pa55:word"))
+        << requests[i].method << " " << requests[i].target;
+  }
+}
 
 TEST_F(ReauthorizationTest, CachedImageRefusedToCredentialsTheRegistryRefuses) {
   Engine& engine = MakeEngine();

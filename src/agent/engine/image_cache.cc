@@ -39,6 +39,12 @@ std::string CredentialsKey(const std::optional<credentials::RegistryCredentials>
   return crypto::Sha256Hex(material);
 }
 
+// The cache's pulls and re-checks share what registries asked for (no secrets in it).
+ImageCacheOptions WithChallengeMemory(ImageCacheOptions o) {
+  if (!o.pull.challenges) o.pull.challenges = std::make_shared<registry::ChallengeMemory>();
+  return o;
+}
+
 SyncTrackerOptions SyncOptions(const ImageCacheOptions& o) {
   SyncTrackerOptions sync = o.sync;
   if (sync.root.empty()) sync.root = o.images_dir;
@@ -48,7 +54,10 @@ SyncTrackerOptions SyncOptions(const ImageCacheOptions& o) {
 }  // namespace
 
 ImageCache::ImageCache(ImageCacheOptions options, content::Store& store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock), sync_(SyncOptions(options_)) {
+    : options_(WithChallengeMemory(std::move(options))),
+      store_(store),
+      clock_(clock),
+      sync_(SyncOptions(options_)) {
   // images_dir/sha256/.pull-<id> (a first pull's rootfs; ..pull-<id>.berth-unpack while its
   // layers are applied) and images_dir/sha256/<digest>/.rootfs-<id> (an unpack's), renamed into
   // place when done.
@@ -201,7 +210,7 @@ Status ImageCache::Reauthorize(const reference::Reference& ref, const std::strin
   pinned.tag.clear();
   pinned.digest = digest;
   registry::Authorizer authorizer(presented, options_.pull.transport, options_.pull.retry,
-                                  clock_);
+                                  clock_, options_.pull.challenges.get());
   registry::Transport transport(options_.pull.transport);
   registry::Resolver resolver(transport, authorizer, options_.pull.retry);
   auto resolved = resolver.Resolve(pinned, options_.pull.platform);

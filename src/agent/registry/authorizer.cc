@@ -131,13 +131,32 @@ std::string PullScope(std::string_view repository) {
 }
 
 Authorizer::Authorizer(std::optional<credentials::RegistryCredentials> credentials,
-                       TransportOptions options, RetryPolicy retry, const Clock& clock)
+                       TransportOptions options, RetryPolicy retry, const Clock& clock,
+                       ChallengeMemory* memory)
     : credentials_(std::move(credentials)),
       retry_(retry),
       clock_(clock),
+      memory_(memory),
       transport_(std::move(options)) {}
 
 Authorizer::~Authorizer() = default;
+
+void ChallengeMemory::Remember(std::string_view registry, const Challenge& challenge) {
+  std::lock_guard lock(mu_);
+  challenges_.insert_or_assign(std::string(registry), challenge);
+}
+
+std::optional<Challenge> ChallengeMemory::Recall(std::string_view registry) const {
+  std::lock_guard lock(mu_);
+  auto it = challenges_.find(registry);
+  if (it == challenges_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ChallengeMemory::Forget(std::string_view registry) {
+  std::lock_guard lock(mu_);
+  if (auto it = challenges_.find(registry); it != challenges_.end()) challenges_.erase(it);
+}
 
 std::string Authorizer::BasicHeader() const {
   return "Basic " + Base64Encode(credentials_->username + ":" + credentials_->password);
@@ -156,6 +175,18 @@ Result<std::optional<std::string>> Authorizer::HeaderFor(std::string_view regist
     return std::optional<std::string>(BERTH_TRY(FetchToken(registry, scope)));
   }
   if (basic_.contains(registry) && credentials_ && !credentials_->username.empty()) {
+    return std::optional<std::string>(BasicHeader());
+  }
+  // Not challenged by this pull yet: what the registry asked an earlier one for.
+  std::optional<Challenge> known = memory_ ? memory_->Recall(registry) : std::nullopt;
+  if (known && known->scheme == "bearer") {
+    bearer_[std::string(registry)] = *known;
+    if (auto token = FetchToken(registry, scope)) return std::optional<std::string>(*token);
+    bearer_.erase(std::string(registry));
+    memory_->Forget(registry);
+  } else if (known && known->scheme == "basic" && credentials_ &&
+             !credentials_->username.empty()) {
+    basic_.emplace(registry);
     return std::optional<std::string>(BasicHeader());
   }
   return std::optional<std::string>();
@@ -188,9 +219,11 @@ Status Authorizer::Answer(std::string_view registry, std::string_view scope,
     }
     bearer_[std::string(registry)] = *bearer;
     BERTH_CHECK(FetchToken(registry, scope));
+    if (memory_) memory_->Remember(registry, *bearer);
     return {};
   }
-  if (find("basic") != challenges.end()) {
+  if (auto basic = find("basic"); basic != challenges.end()) {
+    if (memory_) memory_->Remember(registry, *basic);
     if (!credentials_ || credentials_->username.empty()) {
       return Fail(AuthRequiredError(what, registry, response));
     }

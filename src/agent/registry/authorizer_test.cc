@@ -187,6 +187,56 @@ TEST(AuthorizerTest, BasicChallenge) {
                 "authentication required)");
 }
 
+// A later pull of an agent sends what the registry asked an earlier one for with its first
+// request: Basic credentials, or a token fetched first. Its own credentials, never the earlier
+// pull's; a pull without credentials sends nothing.
+TEST(AuthorizerTest, AChallengeMemoryLetsTheNextPullAuthenticateWithoutA401) {
+  ChallengeMemory memory;
+  auto basic = FakeRegistry::Start({.auth = FakeRegistry::Auth::kBasic});
+  std::string scope = PullScope("a");
+  {
+    Authorizer first(Alice(), Insecure(*basic), {}, SystemClock::Instance(), &memory);
+    EXPECT_EQ(first.HeaderFor(basic->host(), scope).value(), std::nullopt);
+    ASSERT_TRUE(first.Answer(basic->host(), scope, Challenged(*basic, "a"), ""));
+  }
+  Authorizer bob(credentials::RegistryCredentials{"bob", "s3cret", ""}, Insecure(*basic), {},
+                 SystemClock::Instance(), &memory);
+  EXPECT_EQ(bob.HeaderFor(basic->host(), scope).value(), "Basic " + Base64Encode("bob:s3cret"));
+  Authorizer anonymous(std::nullopt, Insecure(*basic), {}, SystemClock::Instance(), &memory);
+  EXPECT_EQ(anonymous.HeaderFor(basic->host(), scope).value(), std::nullopt);
+  Authorizer forgetful(Alice(), Insecure(*basic));  // no memory: learns from the 401
+  EXPECT_EQ(forgetful.HeaderFor(basic->host(), scope).value(), std::nullopt);
+
+  auto bearer = FakeRegistry::Start({.auth = FakeRegistry::Auth::kBearer});
+  FakeClock clock(TimePoint{} + 1000h);
+  {
+    Authorizer first(Alice(), Insecure(*bearer), {}, clock, &memory);
+    ASSERT_TRUE(first.Answer(bearer->host(), scope, Challenged(*bearer, "a"), ""));
+  }
+  Authorizer second(Alice(), Insecure(*bearer), {}, clock, &memory);
+  EXPECT_EQ(second.HeaderFor(bearer->host(), scope).value(), "Bearer token-2");  // its own
+  EXPECT_EQ(bearer->token_requests(), 2);
+  EXPECT_EQ(memory.Recall(bearer->host())->Param("realm"),
+            "http://" + bearer->host() + "/token");
+}
+
+// A remembered challenge that no longer gets a token (the token server moved, or refuses) is
+// forgotten: the request goes without, and the registry's 401 says what it wants now.
+TEST(AuthorizerTest, ARememberedChallengeThatFailsIsForgotten) {
+  ChallengeMemory memory;
+  auto bearer = FakeRegistry::Start({.auth = FakeRegistry::Auth::kBearer});
+  memory.Remember(bearer->host(),
+                  ParseChallenges(R"(Bearer realm="http://127.0.0.1:1/token",service="gone")")[0]);
+  Authorizer authorizer(Alice(), Insecure(*bearer), {.max_attempts = 1}, SystemClock::Instance(),
+                        &memory);
+  std::string scope = PullScope("a");
+  EXPECT_EQ(authorizer.HeaderFor(bearer->host(), scope).value(), std::nullopt);
+  EXPECT_FALSE(memory.Recall(bearer->host()));
+  ASSERT_TRUE(authorizer.Answer(bearer->host(), scope, Challenged(*bearer, "a"), ""));
+  EXPECT_EQ(authorizer.HeaderFor(bearer->host(), scope).value(), "Bearer token-1");
+  EXPECT_EQ(memory.Recall(bearer->host())->Param("service"), "fake registry");
+}
+
 TEST(AuthorizerTest, RealmMustBeHttpsUnlessListedInsecure) {
   auto registry = FakeRegistry::Start({.auth = FakeRegistry::Auth::kBearer});
   TransportResponse challenge = Challenged(*registry, "a");

@@ -50,7 +50,8 @@ Result<PullResult> Puller::PullWith(const reference::Reference& ref,
                                     std::optional<credentials::RegistryCredentials> presented,
                                     const TransportOptions& transport_options,
                                     const PullOptions& options) {
-  Authorizer authorizer(std::move(presented), transport_options, options.retry);
+  Authorizer authorizer(std::move(presented), transport_options, options.retry,
+                        SystemClock::Instance(), options.challenges.get());
 
   Transport transport(transport_options);
   Resolver resolver(transport, authorizer, options.retry);

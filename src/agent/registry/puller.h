@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "agent/content/store.h"
 #include "agent/credentials/credential_source.h"
 #include "agent/reference/reference.h"
+#include "agent/registry/authorizer.h"
 #include "agent/registry/fetcher.h"
 #include "agent/registry/manifest.h"
 #include "agent/registry/platform.h"
@@ -35,6 +37,8 @@ struct PullOptions {
   // the layers bottom first: lets the caller start unpacking layers as they
   // are committed, overlapping with the download of the next ones.
   std::function<void(const std::vector<content::Descriptor>& layers)> on_resolved;
+  // What registries asked earlier pulls for (authorizer.h); null: every pull learns anew.
+  std::shared_ptr<ChallengeMemory> challenges;
 };
 
 struct PullResult {
