@@ -63,9 +63,15 @@ TEST_F(FargatePoolTest, FargateTasksOfAnyAccountRunOnThePoolOfTheirPlatformVersi
   EXPECT_EQ(at.account, kPlatform);
   EXPECT_EQ(at.cluster, kFargatePoolCluster);
   EXPECT_EQ(at.region, kEast);
-  // The pool's agent reads it among its instance's tasks; its cluster lists it as its own.
+  // The pool's agent reads it among its instance's tasks; its cluster lists it as its own. The
+  // pool's operator lists no task of the pool: the task is its account's.
   EXPECT_THAT(OnPoolInstance(pool.instance.id), ElementsAre(t.arn));
   EXPECT_THAT(List({}), ElementsAre(t.arn));
+  ListTasksRequest in_pool;
+  in_pool.cluster = std::string(kFargatePoolCluster);
+  EXPECT_THAT(ASSERT_OK(ecs_->ListTasks(Root(kPlatform), in_pool)).items, IsEmpty());
+  in_pool.container_instance = pool.instance.arn;
+  EXPECT_THAT(ASSERT_OK(ecs_->ListTasks(Root(kPlatform), in_pool)).items, IsEmpty());
   EXPECT_EQ(PoolRemainingMemory(pool.instance.arn), 4096 - 512);
 
   // LATEST is 1.4.0: the 1.3.0 pool cannot run it, so the task waits for capacity.

@@ -911,9 +911,12 @@ Result<Page<std::string>> Service::ListTasks(const aws::RequestContext& ctx,
   Page<std::string> out;
   // ECS never sets a desired status of PENDING: that filter lists nothing.
   if (desired == "PENDING") return out;
+  // A Fargate pool's index also holds copies of other clusters' tasks it runs: they are their
+  // own clusters' (and accounts'), listed and described there, not here.
+  std::string own = impl_->Arn(scope, fmt::format("task/{}/", *name));
   for (auto it = index->tasks().upper_bound(start); it != index->tasks().end(); ++it) {
     const Task& t = *it->second.record;
-    if (t.desired_status != desired) continue;
+    if (t.desired_status != desired || !t.arn.starts_with(own)) continue;
     if (!instance_id.empty() && t.container_instance_id != instance_id) continue;
     if (!request.family.empty() && t.family != request.family) continue;
     if (!group.empty() && t.group != group) continue;
