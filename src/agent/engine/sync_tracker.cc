@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -73,18 +74,23 @@ Status SyncTracker::Flush() {
 }
 
 void SyncTracker::Run() {
+  constexpr std::chrono::milliseconds kMaxRetryDelay{60'000};
+  std::chrono::milliseconds delay = options_.delay;
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queued_.empty(); });
     if (stop_) return;
     // Marks arriving meanwhile (a burst of first pulls) share the sync.
-    if (cv_.wait_for(lock, options_.delay, [&] { return stop_; })) return;
+    if (cv_.wait_for(lock, delay, [&] { return stop_; })) return;
     std::vector<std::string> batch;
     batch.swap(queued_);
     lock.unlock();
-    if (Status synced = SyncBatch(std::move(batch)); !synced) {
+    Status synced = SyncBatch(std::move(batch));
+    if (!synced) {
       log::Warn("cannot sync unpacked images", {{"error", synced.error().message}});
     }
+    // A failing sync (the images' directory gone) is tried again less and less often.
+    delay = synced ? options_.delay : std::min(delay * 2, std::max(kMaxRetryDelay, options_.delay));
     lock.lock();
   }
 }

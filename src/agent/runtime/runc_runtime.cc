@@ -464,7 +464,7 @@ class RuncRuntime final : public Runtime {
   // leader, not our child); waits for its word on the ready pipe.
   berth::Status Launch(const std::string& id, const std::string& dir) {
     auto launched = LaunchShim(id, dir);
-    standbys_.Refill();  // now, so that the spawn did not compete with this start
+    standbys_.Refill();  // once this start has its answer (the spawn waits 30 ms more)
     return launched;
   }
 
