@@ -94,13 +94,13 @@ void StreamedUnpack::Committed(const content::Descriptor& blob) {
   cv_.notify_all();
 }
 
-void StreamedUnpack::Written(const content::Descriptor& blob, int64_t offset,
+bool StreamedUnpack::Written(const content::Descriptor& blob, int64_t offset,
                              std::string_view bytes) {
   std::unique_lock lock(mu_);
   auto it = feeds_.find(blob.digest);
-  if (it == feeds_.end() || done_ || tainted_) return;
+  if (it == feeds_.end() || done_ || tainted_) return false;
   Feed& feed = it->second;
-  if (!feed.streamable) return;
+  if (!feed.streamable) return false;
   auto drop = [&] {
     feed.streamable = false;
     buffered_ -= feed.queued;
@@ -109,15 +109,22 @@ void StreamedUnpack::Written(const content::Descriptor& blob, int64_t offset,
     cv_.notify_all();
   };
   // A resumed download (its start was in a .partial) or a gap: read it from the store.
-  if (offset != feed.received) return drop();
+  if (offset != feed.received) {
+    drop();
+    return false;
+  }
   int64_t size = static_cast<int64_t>(bytes.size());
   if (&feed == consuming_) {
     cv_.wait(lock, [&] {
       return feed.queued < kMaxQueued || &feed != consuming_ || cancelled_ || done_;
     });
-    if (&feed != consuming_ || cancelled_ || done_) return drop();
+    if (&feed != consuming_ || cancelled_ || done_) {
+      drop();
+      return false;
+    }
   } else if (feed.started || buffered_ + size > kMaxBuffered) {
-    return drop();
+    drop();
+    return false;
   }
   std::string chunk;
   if (!spare_.empty()) {  // a buffer already faulted in: fresh pages cost more than the copy
@@ -130,6 +137,7 @@ void StreamedUnpack::Written(const content::Descriptor& blob, int64_t offset,
   feed.received += size;
   buffered_ += size;
   cv_.notify_all();
+  return true;
 }
 
 void StreamedUnpack::Recycle(std::string chunk) {

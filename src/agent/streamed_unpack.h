@@ -55,7 +55,9 @@ class StreamedUnpack final : public registry::BlobTap {
   // FetchOptions::on_committed: `blob` is verified and in the store.
   void Committed(const content::Descriptor& blob);
   // registry::BlobTap.
-  void Written(const content::Descriptor& blob, int64_t offset, std::string_view bytes) override;
+  // True when the bytes were queued for the layer's streamed apply; false when the layer
+  // will be read from the store once committed (not streamed, or dropped now).
+  bool Written(const content::Descriptor& blob, int64_t offset, std::string_view bytes) override;
   void Discarded(const content::Descriptor& blob) override;
 
   // Stops applying (the pull failed); the rootfs is left half-written.

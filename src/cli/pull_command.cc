@@ -259,8 +259,9 @@ int RunPull(const PullFlags& f) {
   }
   options.credentials = creds.get();
 
-  // Without --dest nothing reads the blobs now: keep them out of the page cache.
-  auto store = agent::content::Store::Open(f.store, {.write_around_cache = f.dest.empty()});
+  // Nothing reads the blobs now (with --dest, the streamed unpack takes each layer from the
+  // download; the fetcher keeps cached what it cannot): keep them out of the page cache.
+  auto store = agent::content::Store::Open(f.store, {.write_around_cache = true});
   if (!store) {
     fmt::print(stderr, "berth pull: cannot open the content store {}: {}\n", f.store,
                store.error().message);

@@ -121,6 +121,8 @@ class FileWriter final : public Writer {
 
   int64_t Offset() const override { return offset_; }
 
+  void KeepCached(bool keep) override { keep_cached_ = keep; }
+
   BlobStatus Write(std::string_view bytes) override {
     if (!fd_.valid()) return Finished();
     if (expected_.size >= 0 && offset_ + static_cast<int64_t>(bytes.size()) > expected_.size) {
@@ -128,7 +130,7 @@ class FileWriter final : public Writer {
       Discard();
       return SizeMismatch(got, "at least ");
     }
-    if (direct_fd_.valid() && Aligned(bytes)) {
+    if (direct_fd_.valid() && !keep_cached_ && Aligned(bytes)) {
       int64_t before = offset_;
       auto direct = WriteAll(direct_fd_.get(), bytes, partial_path_, &hasher_, &offset_);
       if (direct) {
@@ -212,6 +214,7 @@ class FileWriter final : public Writer {
 
   Fd fd_;
   Fd direct_fd_;  // the same file opened with O_DIRECT; invalid: none
+  bool keep_cached_ = false;  // KeepCached: write through the page cache for now
   std::string partial_path_;
   std::string blob_path_;
   std::string blobs_dir_;

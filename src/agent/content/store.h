@@ -79,6 +79,11 @@ class Writer {
   // soon as the data would exceed an expected size >= 0, so a server that
   // sends too much cannot fill the disk; kIo otherwise.
   virtual BlobStatus Write(std::string_view bytes) = 0;
+  // In a store that writes around the page cache (StoreOptions), the writes that follow
+  // go through it while `keep` is true: somebody reads those bytes back from the
+  // store soon (a layer the streamed unpack could not take from the download). A
+  // store writing through the cache anyway ignores it.
+  virtual void KeepCached(bool keep) { (void)keep; }
   // Verifies size and digest, fsyncs and renames into blobs/. On a mismatch
   // the partial data is discarded and the error is kDigestMismatch or
   // kSizeMismatch, its message naming expected and actual values. The Writer
@@ -117,8 +122,13 @@ class BlobReader {
 
 struct StoreOptions {
   // Write blob data around the page cache (O_DIRECT) wherever it arrives in
-  // whole, aligned blocks (kDirectAlignment): for pulls whose blobs nobody
-  // reads right away (`berth pull` without --dest). Copying into the page
+  // whole, aligned blocks (kDirectAlignment), except while the writer is told
+  // to keep it cached (Writer::KeepCached): for pulls whose blobs nobody reads
+  // right away (`berth pull` without --dest; with --dest and in the agent the
+  // streamed unpack takes a layer's bytes from the download itself, and the
+  // blob on disk is only read again to rebuild an image). A blob's pages in
+  // the cache were also memory the host's page cache lost for nothing: a pull
+  // of an image used to fill it twice (blobs and rootfs). Copying into the page
   // cache was the one cost of a pull that a plain download does not have, and
   // on VMs that hand freed memory back to the host (virtio-balloon free page
   // reporting) each fresh page-cache page is faulted in again: the same copy

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <vector>
 
 #include "common/fd.h"
 #include "crypto/sha256.h"
@@ -236,6 +238,52 @@ TEST_F(StoreTest, WriteAroundCacheMixesDirectAndBufferedPieces) {
   EXPECT_EQ(DirectDescriptorsOn(PartialOf(Describe(other))), 0);
   ASSERT_TRUE((*plain)->Write(other));
   ASSERT_TRUE((*plain)->Commit());
+}
+
+// Pages of `path` in the page cache, per `block` bytes from offset 0 (mincore).
+std::vector<size_t> ResidentPagesPerBlock(const fs::path& path, size_t block, size_t blocks) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_TRUE(fd.valid());
+  size_t length = block * blocks;
+  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
+  EXPECT_NE(map, MAP_FAILED);
+  if (map == MAP_FAILED) return {};
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in(length / page);
+  EXPECT_EQ(::mincore(map, length, in.data()), 0);
+  ::munmap(map, length);
+  std::vector<size_t> out(blocks);
+  for (size_t i = 0; i < in.size(); ++i) out[i * page / block] += in[i] & 1;
+  return out;
+}
+
+// A writer told to keep its bytes cached (somebody reads them back soon) writes them through
+// the page cache even in a store that writes around it; told otherwise, around it again.
+TEST_F(StoreTest, AWriterToldToKeepBytesCachedWritesThemThroughTheCache) {
+  auto store = Store::Open(root_.string(), {.write_around_cache = true});
+  ASSERT_TRUE(store);
+  constexpr size_t kBlock = 1 << 20;
+  std::string data = RandomBytes(3 * kBlock, 11);
+  Descriptor d = Describe(data);
+  std::unique_ptr<char, decltype(&std::free)> block(
+      static_cast<char*>(std::aligned_alloc(kDirectAlignment, kBlock)), &std::free);
+  auto aligned = [&](size_t from) {
+    std::memcpy(block.get(), data.data() + from, kBlock);
+    return std::string_view(block.get(), kBlock);
+  };
+  auto w = (*store)->Begin(d);
+  ASSERT_TRUE(w) << w.error().message;
+  if (DirectDescriptorsOn(PartialOf(d)) == 0) GTEST_SKIP() << "this filesystem takes no O_DIRECT";
+  ASSERT_TRUE((*w)->Write(aligned(0)));  // around the cache
+  (*w)->KeepCached(true);
+  ASSERT_TRUE((*w)->Write(aligned(kBlock)));  // through it
+  (*w)->KeepCached(false);
+  ASSERT_TRUE((*w)->Write(aligned(2 * kBlock)));  // around it again
+  std::vector<size_t> resident = ResidentPagesPerBlock(PartialOf(d), kBlock, 3);
+  size_t pages = kBlock / static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(resident, (std::vector<size_t>{0, pages, 0}));
+  ASSERT_TRUE((*w)->Commit());
+  EXPECT_EQ(*store_->ReadBlob(d.digest), data);
 }
 
 TEST_F(StoreTest, FlippedByteInPartialIsCaughtAtCommit) {

@@ -52,7 +52,9 @@ struct Engine::Impl {
       context.images = images.get();
       return;
     }
-    auto opened = content::Store::Open(options.data_dir + "/content");
+    // Layers reach the rootfs from the download itself (StreamedUnpack): their blobs are
+    // written around the page cache, and read again only to rebuild an image.
+    auto opened = content::Store::Open(options.data_dir + "/content", {.write_around_cache = true});
     if (opened) {
       store = std::move(*opened);
       images = std::make_unique<ImageCache>(CacheOptions(options), *store, clock);

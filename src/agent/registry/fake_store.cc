@@ -33,8 +33,11 @@ class FakeStore::FakeWriter final : public content::Writer {
                                               partial.size() + bytes.size()));
     }
     partial.append(bytes);
+    if (keep_cached_) store_->kept_cached_[expected_.digest] += static_cast<int64_t>(bytes.size());
     return {};
   }
+
+  void KeepCached(bool keep) override { keep_cached_ = keep; }
 
   content::BlobStatus Commit() override {
     std::lock_guard lock(store_->mu_);
@@ -64,6 +67,7 @@ class FakeStore::FakeWriter final : public content::Writer {
  private:
   FakeStore* store_;
   content::Descriptor expected_;
+  bool keep_cached_ = false;
 };
 
 bool FakeStore::Has(std::string_view digest) const {
@@ -168,6 +172,12 @@ int FakeStore::commits() const {
 int FakeStore::discards() const {
   std::lock_guard lock(mu_);
   return discards_;
+}
+
+int64_t FakeStore::kept_cached(const std::string& digest) const {
+  std::lock_guard lock(mu_);
+  auto it = kept_cached_.find(digest);
+  return it == kept_cached_.end() ? 0 : it->second;
 }
 
 }  // namespace berth::agent::registry::testing

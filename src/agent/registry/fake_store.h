@@ -35,6 +35,8 @@ class FakeStore final : public content::Store {
   std::string Partial(const std::string& digest) const;
   int commits() const;
   int discards() const;
+  // Bytes of `digest` written while its writer was told to keep them cached (KeepCached).
+  int64_t kept_cached(const std::string& digest) const;
 
  private:
   class FakeWriter;
@@ -44,6 +46,7 @@ class FakeStore final : public content::Store {
   std::map<std::string, std::string, std::less<>> blobs_;
   std::map<std::string, std::string, std::less<>> partials_;
   std::set<std::string, std::less<>> writing_;
+  std::map<std::string, int64_t, std::less<>> kept_cached_;
   int commits_ = 0;
   int discards_ = 0;
 };

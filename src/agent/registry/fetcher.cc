@@ -162,9 +162,11 @@ class WriterPipe {
     }
   }
 
-  // Hands written bytes to the tap (one thread at a time: the worker, or Drain without one).
+  // Hands written bytes to the tap (one thread at a time: the worker, or Drain without one),
+  // and tells the writer whether anybody will read them back from the store soon: with no
+  // tap, the store's own choice stands.
   void Tap(std::string_view bytes) {
-    if (tap_ != nullptr) tap_->Written(blob_, offset_, bytes);
+    if (tap_ != nullptr) writer_.KeepCached(!tap_->Written(blob_, offset_, bytes));
     offset_ += static_cast<int64_t>(bytes.size());
   }
 

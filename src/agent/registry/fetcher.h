@@ -82,8 +82,10 @@ class BlobTap {
   // `bytes` of `blob` starting at `offset`, in order, on the blob's writing thread (not the
   // thread running Fetch), just before the store's writer takes them (a write the store then
   // fails fails the fetch). A resumed download starts at the offset its .partial held. Must not
-  // block for long: the download waits meanwhile.
-  virtual void Written(const content::Descriptor& blob, int64_t offset,
+  // block for long: the download waits meanwhile. True when the tap keeps (a copy of) the
+  // bytes for itself, so nothing reads them back from the store soon: a store that writes
+  // around the page cache then does (false: the store's writer keeps them cached).
+  virtual bool Written(const content::Descriptor& blob, int64_t offset,
                        std::string_view bytes) = 0;
   // Everything written of `blob` so far was thrown away (a digest or size mismatch, a server
   // answering a Range with another range or none): what follows starts at offset 0 again.

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -171,11 +172,12 @@ TEST(FetcherTest, AFlippedByteInALargeBlobIsCaughtAndTheBlobFetchedAgain) {
 // whether any bytes came out of order.
 class RecordingTap final : public BlobTap {
  public:
-  void Written(const content::Descriptor& blob, int64_t offset, std::string_view bytes) override {
+  bool Written(const content::Descriptor& blob, int64_t offset, std::string_view bytes) override {
     std::lock_guard lock(mu);
     std::string& seen = bytes_by_digest[blob.digest];
     if (offset != static_cast<int64_t>(seen.size())) out_of_order = true;
     seen.append(bytes);
+    return !declined.contains(blob.digest);
   }
   void Discarded(const content::Descriptor& blob) override {
     std::lock_guard lock(mu);
@@ -185,6 +187,7 @@ class RecordingTap final : public BlobTap {
   }
   std::mutex mu;
   std::map<std::string, std::string> bytes_by_digest;
+  std::set<std::string> declined;  // digests whose bytes the tap does not keep
   std::vector<std::string> events;
   bool out_of_order = false;
 };
@@ -212,6 +215,34 @@ TEST(FetcherTest, ATapSeesEveryByteInOrderAndTheDiscardOfBadBytes) {
                                      std::to_string(big.size())});
 }
 
+// A store writing around the page cache keeps a blob's bytes cached only where the tap did not
+// keep them itself (the streamed unpack reads those from the store later); without a tap the
+// store's own choice stands.
+TEST(FetcherTest, BytesTheTapDoesNotKeepAreKeptCachedByTheStore) {
+  auto registry = FakeRegistry::Start();
+  std::string kept = Data(3 << 20, 'K'), declined = Data((2 << 20) + 5, 'D'),
+              small = Data(1000, 's');
+  content::Descriptor kept_blob = registry->AddBlob("app", kept);
+  content::Descriptor declined_blob = registry->AddBlob("app", declined);
+  content::Descriptor small_blob = registry->AddBlob("app", small);
+  RecordingTap tap;
+  tap.declined = {declined_blob.digest, small_blob.digest};
+  FetchOptions options = Fast();
+  options.tap = &tap;
+  Fixture f({registry->host()}, options);
+  Status got = f.fetcher.Fetch(registry->host(), "app", {kept_blob, declined_blob, small_blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(f.store.ReadBlob(declined_blob.digest).value_or(""), declined);
+  EXPECT_EQ(f.store.kept_cached(kept_blob.digest), 0);
+  EXPECT_EQ(f.store.kept_cached(declined_blob.digest), static_cast<int64_t>(declined.size()));
+  EXPECT_EQ(f.store.kept_cached(small_blob.digest), static_cast<int64_t>(small.size()));
+
+  Fixture untapped({registry->host()});
+  got = untapped.fetcher.Fetch(registry->host(), "app", {declined_blob});
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(untapped.store.kept_cached(declined_blob.digest), 0);
+}
+
 // Fetches a `size`-byte blob from a server whose first reply promises all of
 // it and stops after `cut` bytes; returns the request heads it received.
 std::vector<std::string> FetchAfterADrop(size_t size, char fill, int64_t cut) {
@@ -230,7 +261,9 @@ std::vector<std::string> FetchAfterADrop(size_t size, char fill, int64_t cut) {
   EXPECT_EQ(f.store.ReadBlob(blob.digest).value_or(""), data);
   std::lock_guard lock(mu);
   EXPECT_FALSE(heads.empty());
-  if (!heads.empty()) EXPECT_EQ(RawHttpServer::TargetOf(heads[0]), "/v2/app/blobs/" + blob.digest);
+  if (!heads.empty()) {
+    EXPECT_EQ(RawHttpServer::TargetOf(heads[0]), "/v2/app/blobs/" + blob.digest);
+  }
   return heads;
 }
 
