@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 
 #include "common/fd.h"
 #include "crypto/sha256.h"
+#include "testing/page_cache.h"
 
 namespace berth::agent::content {
 namespace {
@@ -240,23 +240,6 @@ TEST_F(StoreTest, WriteAroundCacheMixesDirectAndBufferedPieces) {
   ASSERT_TRUE((*plain)->Commit());
 }
 
-// Pages of `path` in the page cache, per `block` bytes from offset 0 (mincore).
-std::vector<size_t> ResidentPagesPerBlock(const fs::path& path, size_t block, size_t blocks) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_TRUE(fd.valid());
-  size_t length = block * blocks;
-  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
-  EXPECT_NE(map, MAP_FAILED);
-  if (map == MAP_FAILED) return {};
-  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> in(length / page);
-  EXPECT_EQ(::mincore(map, length, in.data()), 0);
-  ::munmap(map, length);
-  std::vector<size_t> out(blocks);
-  for (size_t i = 0; i < in.size(); ++i) out[i * page / block] += in[i] & 1;
-  return out;
-}
-
 // A writer told to keep its bytes cached (somebody reads them back soon) writes them through
 // the page cache even in a store that writes around it; told otherwise, around it again.
 TEST_F(StoreTest, AWriterToldToKeepBytesCachedWritesThemThroughTheCache) {
@@ -279,7 +262,7 @@ TEST_F(StoreTest, AWriterToldToKeepBytesCachedWritesThemThroughTheCache) {
   ASSERT_TRUE((*w)->Write(aligned(kBlock)));  // through it
   (*w)->KeepCached(false);
   ASSERT_TRUE((*w)->Write(aligned(2 * kBlock)));  // around it again
-  std::vector<size_t> resident = ResidentPagesPerBlock(PartialOf(d), kBlock, 3);
+  std::vector<size_t> resident = test_support::ResidentPagesPerBlock(PartialOf(d), kBlock, 3);
   size_t pages = kBlock / static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   EXPECT_EQ(resident, (std::vector<size_t>{0, pages, 0}));
   ASSERT_TRUE((*w)->Commit());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "agent/unpack/test_layer.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "testing/page_cache.h"
 #include "testing/temp_dir.h"
 #include "testing/wait.h"
 
@@ -283,6 +285,33 @@ TEST_F(EngineTest, AnImageIsSyncedAfterItsTaskStartsAndOneTornByACrashIsUnpacked
   std::ifstream hello(image / "rootfs" / "hello");
   std::string text((std::istreambuf_iterator<char>(hello)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "hi");
+}
+
+// A layer's blob is written around the page cache: the unpack took its bytes from the download,
+// and the blob is read again only to rebuild the image (each page of it in the cache was memory
+// the host lost for nothing, and on VMs that hand freed pages back, slow to fill).
+TEST_F(EngineTest, APulledLayersBlobStaysOutOfThePageCache) {
+  if (!test_support::TakesODirect(dir_.path().string())) {
+    GTEST_SKIP() << "the test directory's filesystem takes no O_DIRECT";
+  }
+  std::string big(3 << 20, '\0');
+  std::mt19937_64 random(7);
+  for (char& c : big) c = static_cast<char>(random());
+  FakeRegistry::Image image = registry_->AddImage(
+      "team/app", "big",
+      {unpack::testing::LayerBytes({unpack::testing::File("big", big)},
+                                   unpack::testing::Format::kGzip)});
+  Engine& engine = MakeEngine();
+  spec::ContainerSpec web = Container("web");
+  web.image = Image("big");
+  engine.Apply(Task({web}));
+  ASSERT_TRUE(WaitForChange(Arn(), "RUNNING"));
+  fs::path blob = dir_.path() / "content" / "blobs" / "sha256" / image.layers[0].digest.substr(7);
+  ASSERT_GE(fs::file_size(blob), size_t{2} << 20);
+  EXPECT_EQ(test_support::ResidentPagesPerBlock(blob.string(), 1 << 20, 2),
+            (std::vector<size_t>{0, 0}));
+  fs::path rootfs = dir_.path() / "images" / "sha256" / image.manifest.digest.substr(7) / "rootfs";
+  EXPECT_EQ(fs::file_size(rootfs / "big"), big.size());
 }
 
 // A task stopped while it was being placed reaches the agent with desiredStatus STOPPED: the
