@@ -1,11 +1,13 @@
 #include "agent/registry/transport.h"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "agent/registry/curl_setup.h"
 #include "agent/registry/errors.h"
@@ -13,6 +15,57 @@
 
 namespace berth::agent::registry {
 namespace {
+
+// libcurl's sockets are not close-on-exec: a registry connection (kept alive between
+// requests, see EasyPool) would be inherited by every process the agent starts.
+curl_socket_t OpenSocket(void*, curlsocktype purpose, curl_sockaddr* address) {
+  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+// Easy handles kept between Transports. Each keeps its connections (and their TLS sessions
+// and DNS answers) alive, so the next Transport to the same registry, a task's image re-check
+// after another's, sends its request at once instead of after a TCP and a TLS handshake: two
+// round trips to a remote registry on every warm start. A handle serves one Transport at a
+// time; curl_easy_reset (ConfigureEasy, Release) clears every option and header of the last
+// request, and connections carry no credentials (headers are per request). libcurl reuses a
+// connection only for the same scheme, host, port and TLS settings, and closes those idle
+// for longer than two minutes when the handle is next used.
+class EasyPool {
+ public:
+  // Never destroyed: threads may still release handles while the process exits.
+  static EasyPool& Instance() {
+    static EasyPool* pool = new EasyPool;
+    return *pool;
+  }
+  CURL* Acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        CURL* easy = idle_.back();  // the latest: likely connected to the same registry
+        idle_.pop_back();
+        return easy;
+      }
+    }
+    return curl_easy_init();
+  }
+  void Release(CURL* easy) {
+    curl_easy_reset(easy);
+    {
+      std::lock_guard lock(mu_);
+      if (idle_.size() < kMaxIdle) {
+        idle_.push_back(easy);
+        return;
+      }
+    }
+    curl_easy_cleanup(easy);
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 8;
+  std::mutex mu_;
+  std::vector<CURL*> idle_;
+};
 
 struct UrlParts {
   std::string scheme;  // lower case
@@ -111,6 +164,7 @@ void ConfigureEasy(CURL* easy, const TransportOptions& options, const std::strin
                    char* error_buffer) {
   curl_easy_reset(easy);
   error_buffer[0] = '\0';
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -241,11 +295,11 @@ struct Transport::Impl {
 Transport::Transport(TransportOptions options)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   internal::CurlGlobalInit();
-  impl_->easy = curl_easy_init();
+  impl_->easy = EasyPool::Instance().Acquire();
 }
 
 Transport::~Transport() {
-  if (impl_->easy != nullptr) curl_easy_cleanup(impl_->easy);
+  if (impl_->easy != nullptr) EasyPool::Instance().Release(impl_->easy);
 }
 
 Result<TransportResponse> Transport::Send(const TransportRequest& request, size_t max_body) {

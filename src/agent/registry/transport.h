@@ -103,7 +103,9 @@ struct TransportResponse {
 };
 
 // Blocking requests with a body size cap. Redirects are not followed: callers
-// decide what a redirect may carry. Not thread-safe (one connection cache).
+// decide what a redirect may carry. Not thread-safe (one connection cache). The
+// connection cache outlives the Transport: it goes back to a process-wide pool,
+// and a later Transport to the same registry reuses its connections.
 class Transport {
  public:
   explicit Transport(TransportOptions options);
