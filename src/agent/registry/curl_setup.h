@@ -18,6 +18,12 @@ namespace berth::agent::registry::internal {
 // curl_global_init, once per process.
 void CurlGlobalInit();
 
+// A multi handle from a process-wide pool (a new one when none is idle), and back into it
+// with its connection cache once no easy handle is added to it: the next pull's transfers to
+// the same registry reuse those connections. Transports pool their easy handles the same way.
+CURLM* AcquireMulti();
+void ReleaseMulti(CURLM* multi);
+
 // Resets `easy` and applies `options` for a request to `url`: protocols
 // http/https only, no redirects followed (the caller decides what a redirect
 // may carry), no signals, connect and low-speed timeouts, system CAs plus

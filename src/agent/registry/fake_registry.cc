@@ -1,6 +1,7 @@
 #include "agent/registry/fake_registry.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,6 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "common/json.h"
 #include "common/strings.h"
@@ -417,6 +421,35 @@ std::string RawBlobReply(const std::string& head, const std::string& data, int64
       status_and_range, body.size());
   reply += send < 0 ? body : body.substr(0, static_cast<size_t>(send));
   return reply;
+}
+
+std::set<std::string> ClientConnectionsTo(uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  std::string want = fmt::format("0100007F:{:04X}", port);
+  std::set<std::string> inodes;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
+    if (remote == want && state == "01") inodes.insert(inode);  // 01: ESTABLISHED
+  }
+  return inodes;
+}
+
+int InheritableAmong(const std::set<std::string>& inodes) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec || target.rfind("socket:[", 0) != 0) continue;
+    if (!inodes.contains(target.substr(8, target.size() - 9))) continue;
+    int flags = ::fcntl(std::stoi(entry.path().filename().string()), F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) ++n;
+  }
+  return n;
 }
 
 }  // namespace berth::agent::registry::testing

@@ -165,6 +165,12 @@ class RawHttpServer {
   std::vector<std::thread> connections_;
 };
 
+// Socket inodes of this host's established TCP connections to 127.0.0.1:`port`, client side
+// (/proc/net/tcp): the connections a client keeps open to a test server.
+std::set<std::string> ClientConnectionsTo(uint16_t port);
+// How many descriptors of this process open on sockets of `inodes` are not close-on-exec.
+int InheritableAmong(const std::set<std::string>& inodes);
+
 // A FakeRegistry blob reply, raw: 200 (or 206 from the request's Range) with
 // the full Content-Length, of which only the first `send` body bytes are sent
 // (all when negative).

@@ -265,12 +265,12 @@ class Run {
 
   ~Run() {
     for (auto& job : jobs_) Release(*job);
-    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (multi_ != nullptr) internal::ReleaseMulti(multi_);
   }
 
   Status Execute(const std::vector<content::Descriptor>& blobs) {
     internal::CurlGlobalInit();
-    multi_ = curl_multi_init();
+    multi_ = internal::AcquireMulti();
     if (multi_ == nullptr) return InternalFailure("curl_multi_init failed");
     // Separate connections rather than HTTP/2 streams on one: bulk transfers
     // are faster side by side.

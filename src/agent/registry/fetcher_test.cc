@@ -243,6 +243,27 @@ TEST(FetcherTest, BytesTheTapDoesNotKeepAreKeptCachedByTheStore) {
   EXPECT_EQ(untapped.store.kept_cached(declined_blob.digest), 0);
 }
 
+// A fetch's connections stay open for the next one to the same registry (its transfers go out
+// without new TCP or TLS handshakes), and are not inherited by the processes the agent starts.
+TEST(FetcherTest, ALaterFetchFromTheSameRegistryReusesTheConnections) {
+  auto registry = FakeRegistry::Start();
+  std::vector<content::Descriptor> first, second;
+  for (int i = 0; i < 2; ++i) {
+    first.push_back(registry->AddBlob("app", Data(200000 + i, static_cast<char>('a' + i))));
+    second.push_back(registry->AddBlob("app", Data(300000 + i, static_cast<char>('c' + i))));
+  }
+  Fixture f({registry->host()});
+  Status got = f.fetcher.Fetch(registry->host(), "app", first);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  std::set<std::string> kept = testing::ClientConnectionsTo(registry->port());
+  EXPECT_GE(kept.size(), 1u);
+  got = f.fetcher.Fetch(registry->host(), "app", second);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(testing::ClientConnectionsTo(registry->port()), kept);  // the same ones, no more
+  EXPECT_EQ(testing::InheritableAmong(kept), 0);
+  EXPECT_EQ(f.store.ReadBlob(second[1].digest).value_or(""), Data(300001, 'd'));
+}
+
 // Fetches a `size`-byte blob from a server whose first reply promises all of
 // it and stops after `cut` bytes; returns the request heads it received.
 std::vector<std::string> FetchAfterADrop(size_t size, char fill, int64_t cut) {

@@ -23,49 +23,51 @@ curl_socket_t OpenSocket(void*, curlsocktype purpose, curl_sockaddr* address) {
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-// Easy handles kept between Transports. Each keeps its connections (and their TLS sessions
-// and DNS answers) alive, so the next Transport to the same registry, a task's image re-check
-// after another's, sends its request at once instead of after a TCP and a TLS handshake: two
-// round trips to a remote registry on every warm start. A handle serves one Transport at a
-// time; curl_easy_reset (ConfigureEasy, Release) clears every option and header of the last
-// request, and connections carry no credentials (headers are per request). libcurl reuses a
-// connection only for the same scheme, host, port and TLS settings, and closes those idle
-// for longer than two minutes when the handle is next used.
-class EasyPool {
+// Curl handles kept between uses (the Transports, the fetcher's runs): each keeps its
+// connections (and their TLS sessions and DNS answers) alive, so the next request to the same
+// registry, a task's image re-check after another's, a pull after another, goes out at once
+// instead of after a TCP and a TLS handshake: two round trips to a remote registry. A handle
+// serves one user at a time; curl_easy_reset (ConfigureEasy, Release) clears every option and
+// header of the last request, and connections carry no credentials (headers are per request).
+// libcurl reuses a connection only for the same scheme, host, port and TLS settings, and
+// closes those idle for longer than two minutes when the handle is next used.
+template <class Handle, Handle* (*kInit)(), void (*kReset)(Handle*)>
+class HandlePool {
  public:
   // Never destroyed: threads may still release handles while the process exits.
-  static EasyPool& Instance() {
-    static EasyPool* pool = new EasyPool;
+  static HandlePool& Instance() {
+    static HandlePool* pool = new HandlePool;
     return *pool;
   }
-  CURL* Acquire() {
+  Handle* Acquire() {
     {
       std::lock_guard lock(mu_);
       if (!idle_.empty()) {
-        CURL* easy = idle_.back();  // the latest: likely connected to the same registry
+        Handle* handle = idle_.back();  // the latest: likely connected to the same registry
         idle_.pop_back();
-        return easy;
+        return handle;
       }
     }
-    return curl_easy_init();
+    return kInit();
   }
-  void Release(CURL* easy) {
-    curl_easy_reset(easy);
-    {
-      std::lock_guard lock(mu_);
-      if (idle_.size() < kMaxIdle) {
-        idle_.push_back(easy);
-        return;
-      }
-    }
-    curl_easy_cleanup(easy);
+  // False when the pool is full: the caller cleans the handle up.
+  bool Release(Handle* handle) {
+    kReset(handle);
+    std::lock_guard lock(mu_);
+    if (idle_.size() >= kMaxIdle) return false;
+    idle_.push_back(handle);
+    return true;
   }
 
  private:
   static constexpr size_t kMaxIdle = 8;
   std::mutex mu_;
-  std::vector<CURL*> idle_;
+  std::vector<Handle*> idle_;
 };
+
+void NoReset(CURLM*) {}
+using EasyPool = HandlePool<CURL, curl_easy_init, curl_easy_reset>;
+using MultiPool = HandlePool<CURLM, curl_multi_init, NoReset>;
 
 struct UrlParts {
   std::string scheme;  // lower case
@@ -237,6 +239,12 @@ Error TransportError(CURLcode code, std::string_view method, std::string_view ur
   return Error{"ConnectionFailed", fmt::format("{}: {}", where, detail), 502};
 }
 
+CURLM* AcquireMulti() { return MultiPool::Instance().Acquire(); }
+
+void ReleaseMulti(CURLM* multi) {
+  if (!MultiPool::Instance().Release(multi)) curl_multi_cleanup(multi);
+}
+
 }  // namespace internal
 
 std::chrono::milliseconds RetryPolicy::BackoffAfter(int attempt) const {
@@ -299,7 +307,9 @@ Transport::Transport(TransportOptions options)
 }
 
 Transport::~Transport() {
-  if (impl_->easy != nullptr) EasyPool::Instance().Release(impl_->easy);
+  if (impl_->easy != nullptr && !EasyPool::Instance().Release(impl_->easy)) {
+    curl_easy_cleanup(impl_->easy);
+  }
 }
 
 Result<TransportResponse> Transport::Send(const TransportRequest& request, size_t max_body) {
