@@ -17,7 +17,7 @@ namespace berth::agent::registry {
 namespace {
 
 // libcurl's sockets are not close-on-exec: a registry connection (kept alive between
-// requests, see EasyPool) would be inherited by every process the agent starts.
+// requests, see HandlePool) would be inherited by every process the agent starts.
 curl_socket_t OpenSocket(void*, curlsocktype purpose, curl_sockaddr* address) {
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
