@@ -352,6 +352,13 @@ Result<TransportResponse> Transport::Send(const TransportRequest& request, size_
                             internal::DescribeUrl(request.url), max_body),
                 502);
   }
+  if (code == CURLE_OPERATION_TIMEDOUT && remaining <= options_.request_timeout) {
+    // Cut short by the pull's deadline: return no earlier than it, so the caller can
+    // tell from the time alone that the deadline passed. libcurl's own reckoning of its
+    // timeout can end the request a fraction of a millisecond before it on ours (seen on
+    // CI: "timed out after 499 milliseconds" of a 500 ms deadline); the wait is that much.
+    std::this_thread::sleep_until(options_.deadline);
+  }
   if (code != CURLE_OK) {
     return Fail(internal::TransportError(code, request.method, request.url, impl_->error_buffer));
   }
