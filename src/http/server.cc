@@ -328,6 +328,7 @@ class WsSession : public Connection {
     if (outbox_bytes_ + text.size() > route_.send_queue_limit) {
       // The peer reads nothing: stop holding its messages.
       closing_ = true;
+      DropOutbox();
       return Cut();
     }
     outbox_bytes_ += text.size();
@@ -475,7 +476,7 @@ class WsSession : public Connection {
   }
 
   void Flush() {
-    if (writing_ || outbox_.empty() || !open_) return;
+    if (writing_ || outbox_.empty() || !open_ || cut_) return;
     writing_ = true;
     ws_.text(true);
     ws_.async_write(net::buffer(outbox_.front()),
@@ -504,15 +505,19 @@ class WsSession : public Connection {
   }
 
   void SendCloseWhenFlushed() {
-    if (!closing_ || !open_ || close_sent_ || writing_ || !outbox_.empty() || finished_) return;
+    if (!closing_ || !open_ || close_sent_ || writing_ || !outbox_.empty() || finished_ || cut_) {
+      return;
+    }
     close_sent_ = true;
     ws_.async_close(close_, [self = self<WsSession<Stream>>()](beast::error_code ec) {
       if (ec) self->Cut();
     });
   }
 
-  // Closes the socket at once: pending operations fail.
+  // Closes the socket at once: pending operations fail, and nothing more is written (a
+  // write in flight may still complete: no close frame follows it, so OnClose says 1006).
   void Cut() {
+    cut_ = true;
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).socket().close(ec);
@@ -538,6 +543,7 @@ class WsSession : public Connection {
   bool ping_pending_ = false;
   bool close_sent_ = false;
   bool finished_ = false;
+  bool cut_ = false;  // the socket is closed
 };
 
 template <class Stream>
