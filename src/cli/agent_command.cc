@@ -1,9 +1,14 @@
 #include "cli/agent_command.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -13,6 +18,7 @@
 #include "agent/credentials/engine_auth_credentials.h"
 #include "agent/engine/engine.h"
 #include "agent/host/host.h"
+#include "agent/network/host.h"
 #include "agent/network/memory_network.h"
 #include "agent/network/network.h"
 #include "agent/runtime/memory_runtime.h"
@@ -20,6 +26,7 @@
 #include "agent/tcs/session.h"
 #include "agent/tmds/server.h"
 #include "aws/credentials_file.h"
+#include "common/fd.h"
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -119,6 +126,84 @@ int Failed(std::string_view what, const Error& e) {
   return 1;
 }
 
+// One agent per data dir: its tasks, containers, images and networks are that agent's alone.
+// The lock goes with the process (kill -9 too: the next start is not refused); the file says
+// whose it is. Close-on-exec, so nothing the agent starts holds it.
+Result<Fd> LockDataDir(const std::string& data_dir) {
+  std::string path = data_dir + "/agent.lock";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    return Fail("AgentLockError", fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) {
+      return Fail("AgentLockError", fmt::format("cannot lock {}: {}", path, std::strerror(errno)));
+    }
+    char buf[32] = {};
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return Fail("AgentLockError",
+                fmt::format("another berth agent{} is using {}",
+                            holder.empty() ? "" : fmt::format(" (pid {})", holder), data_dir));
+  }
+  std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd.get(), 0) != 0 ||
+      ::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    log::Warn("cannot write the agent's pid into its lock file", {{"path", path}});
+  }
+  return fd;
+}
+
+// `berth agent --clean-up`: what a stopped agent left on the host goes: its containers (killed),
+// their overlay mounts and bundles, every task network (namespaces, veths, rules, pooled ones),
+// then the bridge with its chains and jumps. Images, task records and the instance identity
+// stay: a later agent on the dir reports the tasks whose containers are gone as stopped.
+int CleanUp(const AgentFlags& f) {
+  std::error_code ec;
+  fs::create_directories(f.data_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "berth agent: cannot create {}: {}\n", f.data_dir, ec.message());
+    return 1;
+  }
+  std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
+  auto lock = LockDataDir(data_dir);
+  if (!lock) return Failed("--clean-up", lock.error());
+  int failures = 0;
+  size_t containers = 0;
+  agent::runtime::RuncOptions rt;
+  rt.state_dir = data_dir + "/runtime";
+  {
+    auto runtime = agent::runtime::NewRuncRuntime(rt);
+    auto listed = runtime->List();
+    if (!listed) {
+      failures += Failed("listing containers", listed.error());
+    } else {
+      for (const auto& container : *listed) {
+        if (auto removed = runtime->Remove(container.id); !removed) {
+          failures += Failed("removing container " + container.id, removed.error());
+        } else {
+          ++containers;
+        }
+      }
+    }
+  }
+  agent::network::NetworkOptions net;
+  net.state_dir = data_dir + "/network";
+  net.bridge = f.bridge;
+  net.subnet = f.subnet;
+  net.pool_size = 0;
+  auto recovered = agent::network::NewLinuxNetwork(net)->Recover({});
+  if (!recovered) failures += Failed("removing task networks", recovered.error());
+  if (auto removed = agent::network::RemoveBridge(f.bridge); !removed) {
+    failures += Failed("removing bridge " + f.bridge, removed.error());
+  }
+  if (failures > 0) return 1;
+  fmt::print("berth agent: removed {} container(s), the task networks and bridge {} of {}\n",
+             containers, f.bridge, data_dir);
+  return 0;
+}
+
 }  // namespace
 
 int RunAgent(const AgentFlags& flags) {
@@ -133,6 +218,7 @@ int RunAgent(const AgentFlags& flags) {
     fmt::print(stderr, "berth agent: --fargate and --external exclude each other\n");
     return 2;
   }
+  if (f.clean_up) return CleanUp(f);
   if (f.cluster.empty()) {
     f.cluster = f.fargate ? std::string(agent::host::kFargatePoolCluster) : "default";
   }
@@ -180,6 +266,8 @@ int RunAgent(const AgentFlags& flags) {
     return 1;
   }
   std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
+  auto lock = LockDataDir(data_dir);
+  if (!lock) return Failed("data dir", lock.error());
 
   auto resources = agent::host::ThisHost(reserved_memory);
   if (!resources) return Failed("host resources", resources.error());

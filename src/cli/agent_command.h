@@ -35,11 +35,16 @@ struct AgentFlags {
   // protocol, with containers and task networks kept in memory (no process, namespace or
   // rule) and images not pulled. Needs no root.
   bool hollow = false;
+  // Instead of running: remove what a stopped agent left on the host (its containers, their
+  // mounts, task networks, the bridge and its iptables rules). Images and state stay.
+  bool clean_up = false;
 };
 
 // Runs until SIGINT/SIGTERM (containers keep running; the next start adopts them). The
-// runtime finds its shim and init (berth-shim, berth-init) beside the running binary.
-// Returns the process exit code: 0 stopped, 1 failed, 2 bad flags.
+// runtime finds its shim and init (berth-shim, berth-init) beside the running binary. One
+// agent per data dir: a second one on it exits at once (1), saying whose it is. With
+// clean_up, cleans up after a stopped agent instead (refused while one runs on the dir).
+// Returns the process exit code: 0 stopped (or cleaned up), 1 failed, 2 bad flags.
 int RunAgent(const AgentFlags& flags);
 
 }  // namespace berth::cli

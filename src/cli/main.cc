@@ -53,6 +53,7 @@ struct CommonServerFlags {
   int acs_credentials_refresh_seconds = 15 * 60;
   // berth up: the agents it starts, and the registry flags it passes them.
   bool no_agents = false;
+  bool clean_up = false;  // instead of starting: clean up after the agents
   std::vector<std::string> insecure_registries;
   std::string registry_ca_file;
   std::vector<std::string> agent_bridges = {"berth0", "berth1"};
@@ -149,6 +150,10 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
   if (up) {
     cmd->add_flag("--no-agents", f.no_agents,
                   "Start no agents (by default an EC2 agent and a Fargate agent run here)");
+    cmd->add_flag("--clean-up", f.clean_up,
+                  "Instead of starting: remove what the stopped agents left on this host (their "
+                  "containers, mounts, task networks, bridges and iptables rules); state and "
+                  "images stay");
     cmd->add_option("--insecure-registry", f.insecure_registries,
                     "Registry HOST[:PORT] the agents may reach over plain HTTP (repeatable)");
     cmd->add_option("--registry-ca-file", f.registry_ca_file,
@@ -180,6 +185,13 @@ int RunServer(const CommonServerFlags& f, bool up) {
   berth::log::ParseFormat(f.log_format, &format);
   berth::log::ParseLevel(f.log_level, &level);
   berth::log::Init(format, level);
+  if (up && f.clean_up) {
+    berth::cli::UpAgentOptions ao;
+    ao.data_dir = std::filesystem::absolute(f.data_dir).lexically_normal().string();
+    ao.bridges = f.agent_bridges;
+    ao.subnets = f.agent_subnets;
+    return berth::cli::CleanUpUpAgents(ao);
+  }
 
   AppOptions options;
   options.data_dir = f.data_dir;
@@ -498,6 +510,10 @@ int main(int argc, char** argv) {
   agent->add_flag("--hollow", agent_flags.hollow,
                   "Benchmarks only: keep containers and networks in memory and pull nothing "
                   "(the control plane sees a real agent)");
+  agent->add_flag("--clean-up", agent_flags.clean_up,
+                  "Instead of running: remove what a stopped agent left on this host (its "
+                  "containers, their mounts, task networks, --bridge and its iptables rules); "
+                  "images and state stay. Refused while an agent runs on --data-dir");
   agent->add_option("--log-format", agent_flags.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   agent->add_option("--log-level", agent_flags.log_level, "debug, info, warn or error")

@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "aws/credentials_file.h"
 #include "aws/json_client.h"
 #include "common/clock.h"
+#include "cli/agent_command.h"
 #include "common/json.h"
 
 extern char** environ;
@@ -20,6 +22,20 @@ namespace berth::cli {
 namespace {
 
 constexpr char kAgentProfile[] = "berth-agent";
+
+// The two agents: their names, data dirs, bridges and subnets.
+struct Kind {
+  std::string name;
+  std::string data_dir;
+  std::string bridge;
+  std::string subnet;
+};
+
+std::vector<Kind> Kinds(const UpAgentOptions& o) {
+  std::string agents_dir = o.data_dir + "/agents";
+  return {{"ec2", agents_dir + "/ec2", o.bridges.at(0), o.subnets.at(0)},
+          {"fargate", agents_dir + "/fargate", o.bridges.at(1), o.subnets.at(1)}};
+}
 
 Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_file) {
   posix_spawn_file_actions_t actions;
@@ -72,25 +88,19 @@ Result<std::vector<UpAgent>> StartUpAgents(const UpAgentOptions& o) {
 
   std::string agents_dir = o.data_dir + "/agents";
   std::filesystem::create_directories(agents_dir);
-  struct Kind {
-    std::string name;
-    std::vector<std::string> extra;
-  };
-  std::vector<Kind> kinds = {
-      {"ec2", {"--bridge", o.bridges.at(0), "--subnet", o.subnets.at(0)}},
-      {"fargate", {"--fargate", "--platform-version", "1.4.0", "--bridge", o.bridges.at(1),
-                   "--subnet", o.subnets.at(1)}}};
   std::vector<UpAgent> started;
-  for (const auto& kind : kinds) {
+  for (const auto& kind : Kinds(o)) {
     std::vector<std::string> argv = {o.berth_binary, "agent",
                                      "--endpoint", o.endpoint,
-                                     "--data-dir", agents_dir + "/" + kind.name,
+                                     "--data-dir", kind.data_dir,
                                      "--credentials-file", o.credentials_file,
-                                     "--profile", kAgentProfile};
+                                     "--profile", kAgentProfile,
+                                     "--bridge", kind.bridge,
+                                     "--subnet", kind.subnet};
     if (!o.ca_file.empty()) argv.insert(argv.end(), {"--ca-file", o.ca_file});
     for (const auto& r : o.insecure_registries) argv.insert(argv.end(), {"--insecure-registry", r});
     if (!o.registry_ca_file.empty()) argv.insert(argv.end(), {"--registry-ca-file", o.registry_ca_file});
-    argv.insert(argv.end(), kind.extra.begin(), kind.extra.end());
+    if (kind.name == "fargate") argv.insert(argv.end(), {"--fargate", "--platform-version", "1.4.0"});
     std::string log_file = agents_dir + "/" + kind.name + ".log";
     auto pid = Spawn(argv, log_file);
     if (!pid) {
@@ -108,6 +118,19 @@ void StopUpAgents(const std::vector<UpAgent>& agents) {
     int status = 0;
     waitpid(a.pid, &status, 0);
   }
+}
+
+int CleanUpUpAgents(const UpAgentOptions& options) {
+  int code = 0;
+  for (const auto& kind : Kinds(options)) {
+    AgentFlags flags;
+    flags.data_dir = kind.data_dir;
+    flags.bridge = kind.bridge;
+    flags.subnet = kind.subnet;
+    flags.clean_up = true;
+    code = std::max(code, RunAgent(flags));
+  }
+  return code;
 }
 
 }  // namespace berth::cli

@@ -35,6 +35,10 @@ std::string AgentsUnavailableReason();
 // Creates the agents' identity (profile "berth-agent") and starts both agents.
 Result<std::vector<UpAgent>> StartUpAgents(const UpAgentOptions& options);
 
+// `berth up --clean-up`: `berth agent --clean-up` for each of the two agents (their data dirs
+// under options.data_dir, options.bridges). Refused for an agent that runs. The exit code.
+int CleanUpUpAgents(const UpAgentOptions& options);
+
 // SIGTERM to each agent, then waits for it (containers keep running; the next `berth up`'s
 // agents adopt them).
 void StopUpAgents(const std::vector<UpAgent>& agents);

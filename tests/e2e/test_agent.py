@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 import urllib.request
 
@@ -13,7 +14,7 @@ import pytest
 
 from agent_harness import (BerthAgent, agents_supported, bridge_leftovers, clean_up_agent,
                            free_subnet, leftovers)
-from berth_harness import Berth, random_root_credentials
+from berth_harness import BERTH, Berth, random_root_credentials
 from ecs_harness import Cli, client, make_role
 from registry_harness import PASSWORD, USER, Registry, build_image, push
 
@@ -337,7 +338,16 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
         aws.close()
     finally:
         up.stop()
+        # `berth up --clean-up` removes what its agents left: here their bridges and rules.
+        cleaned = subprocess.run([BERTH, "up", "--clean-up", "--data-dir", str(data),
+                                  "--agent-bridges", ",".join(bridges),
+                                  "--agent-subnets", ",".join(subnets)],
+                                 capture_output=True, text=True, timeout=60)
+        left = [(leftovers(bridge, str(data / "agents" / name)), bridge_leftovers(bridge))
+                for name, bridge in zip(("ec2", "fargate"), bridges)]
         for name, bridge in zip(("ec2", "fargate"), bridges):
-            clean_up_agent(str(data / "agents" / name), bridge)
-            assert leftovers(bridge, str(data / "agents" / name)) == []
-            assert bridge_leftovers(bridge) == []
+            clean_up_agent(str(data / "agents" / name), bridge)  # the host clean either way
+    assert cleaned.returncode == 0, cleaned.stderr
+    for bridge in bridges:
+        assert f"bridge {bridge} of {data}/agents/" in cleaned.stdout, cleaned.stdout
+    assert left == [([], []), ([], [])], left

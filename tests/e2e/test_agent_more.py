@@ -528,3 +528,57 @@ def test_the_seed_on_fargate_runs_another_accounts_task_on_the_platform_pool(
         fargate.close()
     assert leftovers(fargate.bridge, fargate.data_dir) == []
     assert bridge_leftovers(fargate.bridge) == []
+
+
+# ---------------------------------------------------------------- one agent per data dir; clean-up
+
+def agent_command(a, *extra):
+    """`berth agent` with `a`'s data dir, bridge, subnet and credentials."""
+    cmd = [BERTH, "agent", "--endpoint", a.berth.endpoint, "--data-dir", a.data_dir,
+           "--credentials-file", a.credentials_file, "--profile", "agent", "--bridge", a.bridge,
+           "--subnet", a.subnet, "--region", "us-east-1", *extra]
+    if a.berth.ca_bundle:
+        cmd += ["--ca-file", a.berth.ca_bundle]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=a.env)
+
+
+def test_one_agent_per_data_dir_and_clean_up_after_a_stopped_one(aws, make_agent, seed,  # noqa: F811
+                                                                 image):
+    a = make_agent()
+    # A second agent on the same data dir, or a clean-up under a running agent, is refused at
+    # once, naming the agent that holds it; the first agent is untouched.
+    held = f"another berth agent (pid {a.proc.pid}) is using {a.data_dir}"
+    for extra in ((), ("--clean-up",)):
+        refused = agent_command(a, *extra)
+        assert refused.returncode == 1, refused
+        assert held in refused.stderr, refused.stderr
+    assert a.proc.poll() is None
+    # A task with a published port; the agent stops and its container keeps running.
+    port = free_port()
+    td = register(aws, "cleanup", image, seed["secret"], seed["role"],
+                  command=["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"],
+                  portMappings=[{"containerPort": 8080, "hostPort": port}])
+    task = run(aws, td)
+    assert wait_for(aws, task, "RUNNING")["lastStatus"] == "RUNNING"
+    assert a.stop() == 0
+    assert leftovers(a.bridge, a.data_dir) != []  # the task's namespace, veth, mount and port
+    assert bridge_leftovers(a.bridge) != []
+    # --clean-up removes the container, its mount, the task's network and the bridge.
+    cleaned = agent_command(a, "--clean-up")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"removed 1 container(s), the task networks and bridge {a.bridge}" in cleaned.stdout
+    assert leftovers(a.bridge, a.data_dir) == []
+    assert bridge_leftovers(a.bridge) == []
+    runc_root = os.path.join(a.data_dir, "runtime", "runc")
+    listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True,
+                            text=True)
+    assert listed.stdout.split() == [], listed
+    # Again: nothing left to remove is no error.
+    again = agent_command(a, "--clean-up")
+    assert again.returncode == 0, again.stderr
+    assert "removed 0 container(s)" in again.stdout
+    # The agent started again (kill -9 or a clean stop leaves no lock behind) finds the task's
+    # container gone and reports the task stopped.
+    a.start()
+    t = wait_for(aws, task, "STOPPED")
+    assert t["lastStatus"] == "STOPPED", t
