@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,6 +42,13 @@ namespace {
 namespace fs = std::filesystem;
 using agent::spec::RoleCredentials;
 using agent::spec::TaskSpec;
+
+// Where the bridges' locks live (a tmpfs: gone with a reboot, as the bridges are).
+constexpr char kBridgeLockDir[] = "/run/berth/bridges";
+
+std::string BridgeLockPath(const std::string& bridge) {
+  return fmt::format("{}/{}.lock", kBridgeLockDir, bridge);
+}
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -126,16 +134,24 @@ int Failed(std::string_view what, const Error& e) {
   return 1;
 }
 
-// One agent per data dir: its tasks, containers, images and networks are that agent's alone.
-// The lock goes with the process (kill -9 too: the next start is not refused); the file says
-// whose it is. Close-on-exec, so nothing the agent starts holds it.
-Result<Fd> LockDataDir(const std::string& data_dir) {
-  std::string path = data_dir + "/agent.lock";
+// Holds `flock` on `path` for the process's life (kill -9 too: the next start is not refused),
+// with the pid inside to say whose it is; close-on-exec, so nothing the agent starts holds it.
+// Held elsewhere: AgentLockError "another berth agent (pid N) <what>".
+Result<Fd> LockFor(const std::string& path, std::string_view what) {
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd.valid()) {
     return Fail("AgentLockError", fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  int locked = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+  // A clean-up unlinks a bridge's lock file while it holds it: a lock taken on the unlinked
+  // file is no lock; take the new file's.
+  struct stat held {}, named {};
+  if (locked == 0 && ::fstat(fd.get(), &held) == 0 &&
+      (::stat(path.c_str(), &named) != 0 || named.st_ino != held.st_ino ||
+       named.st_dev != held.st_dev)) {
+    return LockFor(path, what);
+  }
+  if (locked != 0) {
     if (errno != EWOULDBLOCK) {
       return Fail("AgentLockError", fmt::format("cannot lock {}: {}", path, std::strerror(errno)));
     }
@@ -144,8 +160,8 @@ Result<Fd> LockDataDir(const std::string& data_dir) {
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     return Fail("AgentLockError",
-                fmt::format("another berth agent{} is using {}",
-                            holder.empty() ? "" : fmt::format(" (pid {})", holder), data_dir));
+                fmt::format("another berth agent{} {}",
+                            holder.empty() ? "" : fmt::format(" (pid {})", holder), what));
   }
   std::string pid = fmt::format("{}\n", ::getpid());
   if (::ftruncate(fd.get(), 0) != 0 ||
@@ -153,6 +169,23 @@ Result<Fd> LockDataDir(const std::string& data_dir) {
     log::Warn("cannot write the agent's pid into its lock file", {{"path", path}});
   }
   return fd;
+}
+
+// One agent per data dir and per bridge: its tasks, containers, images and networks are that
+// agent's alone (another on the same bridge would take its addresses, and tear down its
+// namespaces and rules as orphans). Both locks, or an error saying who holds which.
+// `bridge` "": none (a hollow agent makes no network).
+Result<std::pair<Fd, Fd>> LockAgent(const std::string& data_dir, const std::string& bridge) {
+  Fd dir = BERTH_TRY(LockFor(data_dir + "/agent.lock", "is using " + data_dir));
+  if (bridge.empty()) return std::pair{std::move(dir), Fd()};
+  std::error_code ec;
+  fs::create_directories(kBridgeLockDir, ec);
+  if (ec) {
+    return Fail("AgentLockError",
+                fmt::format("cannot create {}: {}", kBridgeLockDir, ec.message()));
+  }
+  Fd net = BERTH_TRY(LockFor(BridgeLockPath(bridge), "is using bridge " + bridge));
+  return std::pair{std::move(dir), std::move(net)};
 }
 
 // `berth agent --clean-up`: what a stopped agent left on the host goes: its containers (killed),
@@ -167,7 +200,7 @@ int CleanUp(const AgentFlags& f) {
     return 1;
   }
   std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
-  auto lock = LockDataDir(data_dir);
+  auto lock = LockAgent(data_dir, f.bridge);
   if (!lock) return Failed("--clean-up", lock.error());
   int failures = 0;
   size_t containers = 0;
@@ -197,6 +230,8 @@ int CleanUp(const AgentFlags& f) {
   if (!recovered) failures += Failed("removing task networks", recovered.error());
   if (auto removed = agent::network::RemoveBridge(f.bridge); !removed) {
     failures += Failed("removing bridge " + f.bridge, removed.error());
+  } else {
+    (void)::unlink(BridgeLockPath(f.bridge).c_str());  // still held: see LockFor
   }
   if (failures > 0) return 1;
   fmt::print("berth agent: removed {} container(s), the task networks and bridge {} of {}\n",
@@ -266,7 +301,7 @@ int RunAgent(const AgentFlags& flags) {
     return 1;
   }
   std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
-  auto lock = LockDataDir(data_dir);
+  auto lock = LockAgent(data_dir, f.hollow ? "" : f.bridge);
   if (!lock) return Failed("data dir", lock.error());
 
   auto resources = agent::host::ThisHost(reserved_memory);

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,6 +30,18 @@
 #endif
 
 namespace {
+
+// A bridge name: a Linux interface name (1 to 15 characters) that also names berth's iptables
+// chains and the bridge's lock file, so letters, digits, '_', '-' and '.' only, not "." or "..".
+const CLI::Validator kBridgeName(
+    [](std::string& name) -> std::string {
+      bool ok = !name.empty() && name.size() <= 15 && name != "." && name != "..";
+      for (char c : name) {
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+      }
+      return ok ? "" : "a bridge name has 1 to 15 letters, digits, '_', '-' or '.': " + name;
+    },
+    "BRIDGE");
 
 using berth::server::App;
 using berth::server::AppOptions;
@@ -161,7 +174,8 @@ void AddServerFlags(CLI::App* cmd, CommonServerFlags& f, bool up) {
     cmd->add_option("--agent-bridges", f.agent_bridges,
                     "Bridges of the EC2 and the Fargate agent's task networks")
         ->delimiter(',')
-        ->expected(2);
+        ->expected(2)
+        ->check(kBridgeName);
     cmd->add_option("--agent-subnets", f.agent_subnets,
                     "IPv4 /24 subnets of those bridges")
         ->delimiter(',')
@@ -502,7 +516,8 @@ int main(int argc, char** argv) {
                   "credentials may pull it (air-gapped hosts)");
   agent->add_flag("--allow-privileged", agent_flags.allow_privileged,
                   "Run containers whose definition says privileged");
-  agent->add_option("--bridge", agent_flags.bridge, "Bridge for task networks (at most 15 chars)");
+  agent->add_option("--bridge", agent_flags.bridge, "Bridge for task networks (at most 15 chars)")
+      ->check(kBridgeName);
   agent->add_option("--subnet", agent_flags.subnet, "IPv4 /24 subnet of the bridge");
   agent->add_option("--network-pool", agent_flags.network_pool,
                     "Task networks (bridge, awsvpc) kept ready ahead of tasks; 0: none")

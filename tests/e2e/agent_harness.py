@@ -84,6 +84,10 @@ def remove_bridge(bridge):
         if name.startswith(f"berth-{bridge}-"):
             _run("ip", "netns", "del", name)
     _run("ip", "link", "del", bridge)
+    try:
+        os.remove(f"/run/berth/bridges/{bridge}.lock")  # an agent's stop leaves it, as the bridge
+    except FileNotFoundError:
+        pass
 
 
 def leftovers(bridge, data_dir):

@@ -532,10 +532,10 @@ def test_the_seed_on_fargate_runs_another_accounts_task_on_the_platform_pool(
 
 # ---------------------------------------------------------------- one agent per data dir; clean-up
 
-def agent_command(a, *extra):
-    """`berth agent` with `a`'s data dir, bridge, subnet and credentials."""
-    cmd = [BERTH, "agent", "--endpoint", a.berth.endpoint, "--data-dir", a.data_dir,
-           "--credentials-file", a.credentials_file, "--profile", "agent", "--bridge", a.bridge,
+def agent_command(a, *extra, data_dir=None, bridge=None):
+    """`berth agent` with `a`'s data dir, bridge (or these), subnet and credentials."""
+    cmd = [BERTH, "agent", "--endpoint", a.berth.endpoint, "--data-dir", data_dir or a.data_dir,
+           "--credentials-file", a.credentials_file, "--profile", "agent", "--bridge", bridge or a.bridge,
            "--subnet", a.subnet, "--region", "us-east-1", *extra]
     if a.berth.ca_bundle:
         cmd += ["--ca-file", a.berth.ca_bundle]
@@ -552,6 +552,17 @@ def test_one_agent_per_data_dir_and_clean_up_after_a_stopped_one(aws, make_agent
         refused = agent_command(a, *extra)
         assert refused.returncode == 1, refused
         assert held in refused.stderr, refused.stderr
+    # The same for another data dir on the same bridge: that agent would hand out the same
+    # addresses, and its clean-up would remove the running agent's networks and bridge.
+    other_dir = os.path.join(os.path.dirname(a.data_dir), "other-agent")
+    for extra in ((), ("--clean-up",)):
+        refused = agent_command(a, *extra, data_dir=other_dir)
+        assert refused.returncode == 1, refused
+        assert f"another berth agent (pid {a.proc.pid}) is using bridge {a.bridge}" in \
+            refused.stderr, refused.stderr
+    # A bridge name that is no interface name (it also names a lock file and iptables chains).
+    bad = agent_command(a, "--clean-up", data_dir=other_dir, bridge="../../etc/x")
+    assert bad.returncode != 0 and "a bridge name has 1 to 15" in bad.stderr, bad
     assert a.proc.poll() is None
     # A task with a published port; the agent stops and its container keeps running.
     port = free_port()
@@ -569,6 +580,7 @@ def test_one_agent_per_data_dir_and_clean_up_after_a_stopped_one(aws, make_agent
     assert f"removed 1 container(s), the task networks and bridge {a.bridge}" in cleaned.stdout
     assert leftovers(a.bridge, a.data_dir) == []
     assert bridge_leftovers(a.bridge) == []
+    assert not os.path.exists(f"/run/berth/bridges/{a.bridge}.lock")  # the bridge is gone
     runc_root = os.path.join(a.data_dir, "runtime", "runc")
     listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True,
                             text=True)
