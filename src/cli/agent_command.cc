@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "agent/acs/ecs_client.h"
 #include "agent/acs/session.h"
@@ -188,18 +189,25 @@ Result<std::pair<Fd, Fd>> LockAgent(const std::string& data_dir, const std::stri
   return std::pair{std::move(dir), std::move(net)};
 }
 
+// The data dir, made if missing, as an absolute path; nullopt (said on stderr) when it cannot be.
+std::optional<std::string> MakeDataDir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    fmt::print(stderr, "berth agent: cannot create {}: {}\n", dir, ec.message());
+    return std::nullopt;
+  }
+  return fs::absolute(dir).lexically_normal().string();
+}
+
 // `berth agent --clean-up`: what a stopped agent left on the host goes: its containers (killed),
 // their overlay mounts and bundles, every task network (namespaces, veths, rules, pooled ones),
 // then the bridge with its chains and jumps. Images, task records and the instance identity
 // stay: a later agent on the dir reports the tasks whose containers are gone as stopped.
 int CleanUp(const AgentFlags& f) {
-  std::error_code ec;
-  fs::create_directories(f.data_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "berth agent: cannot create {}: {}\n", f.data_dir, ec.message());
-    return 1;
-  }
-  std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
+  auto made = MakeDataDir(f.data_dir);
+  if (!made) return 1;
+  const std::string& data_dir = *made;
   auto lock = LockAgent(data_dir, f.bridge);
   if (!lock) return Failed("--clean-up", lock.error());
   int failures = 0;
@@ -294,13 +302,9 @@ int RunAgent(const AgentFlags& flags) {
     }
   }
 
-  std::error_code ec;
-  fs::create_directories(f.data_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "berth agent: cannot create {}: {}\n", f.data_dir, ec.message());
-    return 1;
-  }
-  std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
+  auto made = MakeDataDir(f.data_dir);
+  if (!made) return 1;
+  const std::string& data_dir = *made;
   auto lock = LockAgent(data_dir, f.hollow ? "" : f.bridge);
   if (!lock) return Failed("data dir", lock.error());
 
