@@ -306,7 +306,7 @@ int RunAgent(const AgentFlags& flags) {
   if (!made) return 1;
   const std::string& data_dir = *made;
   auto lock = LockAgent(data_dir, f.hollow ? "" : f.bridge);
-  if (!lock) return Failed("data dir", lock.error());
+  if (!lock) return Failed("cannot start", lock.error());
 
   auto resources = agent::host::ThisHost(reserved_memory);
   if (!resources) return Failed("host resources", resources.error());

@@ -12,8 +12,8 @@
 
 #include "aws/credentials_file.h"
 #include "aws/json_client.h"
-#include "common/clock.h"
 #include "cli/agent_command.h"
+#include "common/clock.h"
 #include "common/json.h"
 
 extern char** environ;
