@@ -300,9 +300,14 @@ int RunServer(const CommonServerFlags& f, bool up) {
         "  export AWS_SHARED_CREDENTIALS_FILE={2}{4} AWS_REGION=us-east-1\n"
         "  aws --endpoint-url {0} sts get-caller-identity\n\n"
         "{6}"
-        "Stop with Ctrl-C.\n",
+        "Stop with Ctrl-C{7}.\n",
         (*app)->endpoint(), (*app)->account_id(), creds_path, ca_line, ca_export, agents_note,
-        agents.empty() ? std::string() : SeedWalkthrough((*app)->endpoint(), (*app)->account_id()));
+        agents.empty() ? std::string() : SeedWalkthrough((*app)->endpoint(), (*app)->account_id()),
+        agents.empty() ? std::string()
+                       : fmt::format(" (containers keep running: the next `berth up` adopts them;\n"
+                                     "`berth up --clean-up --data-dir {}` then removes them, their "
+                                     "networks and the agents' bridges)",
+                                     absolute(f.data_dir)));
   } else {
     fmt::print("berth server listening on {} (credentials: {})\n", (*app)->endpoint(), creds_path);
   }

@@ -306,6 +306,7 @@ def test_berth_up_runs_the_seed_on_its_ec2_and_fargate_agents(tmp_path, registry
         for d in documents:
             json.loads(d)
         assert "aws logs tail /ecs/api --follow" in printed
+        assert f"`berth up --clean-up --data-dir {data}` then removes them" in printed
         fargate = aws.ok("ecs", "describe-container-instances", "--cluster", "berth-fargate",
                          "--container-instances", *pool)["containerInstances"]
         assert any(a["name"] == "berth.fargate" for a in fargate[0]["attributes"]), fargate
