@@ -175,17 +175,21 @@ Result<Fd> LockFor(const std::string& path, std::string_view what) {
 // One agent per data dir and per bridge: its tasks, containers, images and networks are that
 // agent's alone (another on the same bridge would take its addresses, and tear down its
 // namespaces and rules as orphans). Both locks, or an error saying who holds which.
-// `bridge` "": none (a hollow agent makes no network).
-Result<std::pair<Fd, Fd>> LockAgent(const std::string& data_dir, const std::string& bridge) {
-  Fd dir = BERTH_TRY(LockFor(data_dir + "/agent.lock", "is using " + data_dir));
-  if (bridge.empty()) return std::pair{std::move(dir), Fd()};
+Result<Fd> LockBridge(const std::string& bridge) {
   std::error_code ec;
   fs::create_directories(kBridgeLockDir, ec);
   if (ec) {
     return Fail("AgentLockError",
                 fmt::format("cannot create {}: {}", kBridgeLockDir, ec.message()));
   }
-  Fd net = BERTH_TRY(LockFor(BridgeLockPath(bridge), "is using bridge " + bridge));
+  return LockFor(BridgeLockPath(bridge), "is using bridge " + bridge);
+}
+
+// `bridge` "": none (a hollow agent makes no network).
+Result<std::pair<Fd, Fd>> LockAgent(const std::string& data_dir, const std::string& bridge) {
+  Fd dir = BERTH_TRY(LockFor(data_dir + "/agent.lock", "is using " + data_dir));
+  if (bridge.empty()) return std::pair{std::move(dir), Fd()};
+  Fd net = BERTH_TRY(LockBridge(bridge));
   return std::pair{std::move(dir), std::move(net)};
 }
 
@@ -200,14 +204,32 @@ std::optional<std::string> MakeDataDir(const std::string& dir) {
   return fs::absolute(dir).lexically_normal().string();
 }
 
+// The bridge with its chains and jumps, then its lock file, which the caller holds (LockFor
+// retakes a lock that lands on the unlinked file).
+Status RemoveLockedBridge(const std::string& bridge) {
+  BERTH_CHECK(agent::network::RemoveBridge(bridge));
+  (void)::unlink(BridgeLockPath(bridge).c_str());
+  return {};
+}
+
 // `berth agent --clean-up`: what a stopped agent left on the host goes: its containers (killed),
 // their overlay mounts and bundles, every task network (namespaces, veths, rules, pooled ones),
 // then the bridge with its chains and jumps. Images, task records and the instance identity
 // stay: a later agent on the dir reports the tasks whose containers are gone as stopped.
+// With no data dir (no agent ever ran with it: a typo, or `berth up --no-agents`) there is
+// nothing recorded and none is made; only the bridge goes, if it is there.
 int CleanUp(const AgentFlags& f) {
-  auto made = MakeDataDir(f.data_dir);
-  if (!made) return 1;
-  const std::string& data_dir = *made;
+  std::error_code ec;
+  if (!fs::is_directory(f.data_dir, ec)) {
+    auto lock = LockBridge(f.bridge);
+    if (!lock) return Failed("--clean-up", lock.error());
+    if (auto removed = RemoveLockedBridge(f.bridge); !removed) {
+      return Failed("removing bridge " + f.bridge, removed.error());
+    }
+    fmt::print("berth agent: no agent data in {}; removed bridge {}\n", f.data_dir, f.bridge);
+    return 0;
+  }
+  std::string data_dir = fs::absolute(f.data_dir).lexically_normal().string();
   auto lock = LockAgent(data_dir, f.bridge);
   if (!lock) return Failed("--clean-up", lock.error());
   int failures = 0;
@@ -236,10 +258,8 @@ int CleanUp(const AgentFlags& f) {
   net.pool_size = 0;
   auto recovered = agent::network::NewLinuxNetwork(net)->Recover({});
   if (!recovered) failures += Failed("removing task networks", recovered.error());
-  if (auto removed = agent::network::RemoveBridge(f.bridge); !removed) {
+  if (auto removed = RemoveLockedBridge(f.bridge); !removed) {
     failures += Failed("removing bridge " + f.bridge, removed.error());
-  } else {
-    (void)::unlink(BridgeLockPath(f.bridge).c_str());  // still held: see LockFor
   }
   if (failures > 0) return 1;
   fmt::print("berth agent: removed {} container(s), the task networks and bridge {} of {}\n",

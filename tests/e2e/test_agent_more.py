@@ -589,6 +589,13 @@ def test_one_agent_per_data_dir_and_clean_up_after_a_stopped_one(aws, make_agent
     again = agent_command(a, "--clean-up")
     assert again.returncode == 0, again.stderr
     assert "removed 0 container(s)" in again.stdout
+    # A data dir no agent ever had (a typo) is not made; only the bridge would go.
+    nowhere = os.path.join(os.path.dirname(a.data_dir), "no-such-agent")
+    typo = agent_command(a, "--clean-up", data_dir=nowhere)
+    assert typo.returncode == 0, typo.stderr
+    assert f"no agent data in {nowhere}; removed bridge {a.bridge}" in typo.stdout
+    assert not os.path.exists(nowhere)
+    assert not os.path.exists(f"/run/berth/bridges/{a.bridge}.lock")
     # The agent started again (kill -9 or a clean stop leaves no lock behind) finds the task's
     # container gone and reports the task stopped.
     a.start()
