@@ -139,7 +139,8 @@ int Failed(std::string_view what, const Error& e) {
 // with the pid inside to say whose it is; close-on-exec, so nothing the agent starts holds it.
 // Held elsewhere: AgentLockError "another berth agent (pid N) <what>".
 Result<Fd> LockFor(const std::string& path, std::string_view what) {
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  // O_NOFOLLOW: a symlink planted at the path cannot make root truncate what it names.
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) {
     return Fail("AgentLockError", fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   }

@@ -560,6 +560,17 @@ def test_one_agent_per_data_dir_and_clean_up_after_a_stopped_one(aws, make_agent
         assert refused.returncode == 1, refused
         assert f"another berth agent (pid {a.proc.pid}) is using bridge {a.bridge}" in \
             refused.stderr, refused.stderr
+    # A symlink planted as the lock file is refused; what it names is left as it was.
+    planted = os.path.join(os.path.dirname(a.data_dir), "planted-agent")
+    os.makedirs(planted)
+    victim = os.path.join(os.path.dirname(a.data_dir), "victim")
+    with open(victim, "w") as f:
+        f.write("keep me\n")
+    os.symlink(victim, os.path.join(planted, "agent.lock"))
+    refused = agent_command(a, "--clean-up", data_dir=planted)
+    assert refused.returncode == 1 and "cannot open" in refused.stderr, refused
+    with open(victim) as f:
+        assert f.read() == "keep me\n"
     # A bridge name that is no interface name (it also names a lock file and iptables chains).
     bad = agent_command(a, "--clean-up", data_dir=other_dir, bridge="../../etc/x")
     assert bad.returncode != 0 and "a bridge name has 1 to 15" in bad.stderr, bad
