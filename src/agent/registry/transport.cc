@@ -16,6 +16,10 @@
 namespace berth::agent::registry {
 namespace {
 
+// How early libcurl may end a request its timeout cut, on our clock, for the cut to count as
+// the pull's deadline (Transport::Send).
+constexpr std::chrono::milliseconds kDeadlineSlack{5};
+
 // libcurl's sockets are not close-on-exec: a registry connection (kept alive between
 // requests, see HandlePool) would be inherited by every process the agent starts.
 curl_socket_t OpenSocket(void*, curlsocktype purpose, curl_sockaddr* address) {
@@ -352,12 +356,17 @@ Result<TransportResponse> Transport::Send(const TransportRequest& request, size_
                             internal::DescribeUrl(request.url), max_body),
                 502);
   }
-  if (code == CURLE_OPERATION_TIMEDOUT && remaining <= options_.request_timeout) {
+  if (code == CURLE_OPERATION_TIMEDOUT) {
     // Cut short by the pull's deadline: return no earlier than it, so the caller can
     // tell from the time alone that the deadline passed. libcurl's own reckoning of its
     // timeout can end the request a fraction of a millisecond before it on ours (seen on
     // CI: "timed out after 499 milliseconds" of a 500 ms deadline); the wait is that much.
-    std::this_thread::sleep_until(options_.deadline);
+    // A timeout that ended well before the deadline (connect, the speed floor) was not the
+    // deadline's: it returns at once, so the request can still be retried.
+    auto left = options_.deadline - std::chrono::steady_clock::now();
+    if (left > std::chrono::steady_clock::duration::zero() && left <= kDeadlineSlack) {
+      std::this_thread::sleep_until(options_.deadline);
+    }
   }
   if (code != CURLE_OK) {
     return Fail(internal::TransportError(code, request.method, request.url, impl_->error_buffer));

@@ -60,5 +60,25 @@ TEST(TransportTest, ARequestCutShortByTheDeadlineReturnsNoEarlierThanIt) {
   }
 }
 
+// A timeout that is not the deadline's (here the speed floor, 1 s, with 6 s of the pull left)
+// returns when it happens, not at the deadline: the request can still be retried.
+TEST(TransportTest, AnEarlierTimeoutIsNotStretchedToTheDeadline) {
+  auto silent = testing::RawHttpServer::Start([](const std::string&) {
+    return testing::RawHttpServer::Reply{"", 30s};
+  });
+  TransportOptions options;
+  options.insecure_hosts = {silent->host()};
+  options.low_speed_bytes = 1;
+  options.low_speed_time = 1s;
+  options.deadline = std::chrono::steady_clock::now() + 6s;
+  Transport transport(options);
+  auto got = transport.Send(
+      {"GET", "http://" + silent->host() + "/v2/team/app/manifests/v1", {}, ""}, 1 << 20);
+  auto returned = std::chrono::steady_clock::now();
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().http_status, 504) << got.error().message;
+  EXPECT_LT(returned, options.deadline - 3s) << got.error().message;
+}
+
 }  // namespace
 }  // namespace berth::agent::registry
